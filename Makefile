@@ -1,0 +1,115 @@
+# Gatehouse top-level Makefile.
+#
+# One non-recursive make for every part.  Each component directory adds itself
+# through a fragment named DIR/DIR.mk (for example milter/milter.mk), which
+# appends to the lists below:
+#
+#   PROGRAMS     binaries and shared objects built by `make`
+#   UNIT_TESTS   test binaries run by `make unit-test` (normal and ASan+UBSan)
+#   INTEG_TESTS  pytest directories run by `make integration-test`
+#   INSTALL_HOOKS  make targets run by `make install`
+#
+# Objects go under build/ (normal) and build/asan/ (sanitized copies used only
+# by the tests).  Dependencies are found with pkg-config.
+
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+MANDIR      ?= $(PREFIX)/share/man
+SYSCONFDIR  ?= /etc
+LOCALSTATEDIR ?= /var
+
+CC          ?= cc
+PYTHON      ?= /usr/bin/python3
+PKG_CONFIG  ?= pkg-config
+
+WARN        := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+               -Wstrict-prototypes -Wno-unused-parameter
+HARDEN      := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+CSTD        := -std=c11 -D_GNU_SOURCE
+OPT         ?= -O2 -g
+CFLAGS      ?=
+BASE_CFLAGS := $(CSTD) $(WARN) $(OPT) $(HARDEN) -fPIC -Icommon/include $(CFLAGS)
+LDFLAGS     ?=
+BASE_LDFLAGS := -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
+
+SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
+               -fno-sanitize-recover=undefined
+SAN_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fPIC -Icommon/include $(SAN_FLAGS) $(CFLAGS)
+SAN_LDFLAGS := $(SAN_FLAGS)
+
+PKGS_COMMON := lmdb jansson inih
+COMMON_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS_COMMON) 2>/dev/null)
+COMMON_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON) 2>/dev/null) -lpthread
+CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+PROGRAMS    :=
+UNIT_TESTS  :=
+INTEG_TESTS :=
+INSTALL_HOOKS :=
+MANPAGES    :=
+
+.PHONY: all
+all: programs
+
+include common/common.mk
+include cli/cli.mk
+-include $(filter-out common/common.mk cli/cli.mk tests/tests.mk bench/bench.mk,$(wildcard */*.mk))
+include tests/tests.mk
+include bench/bench.mk
+
+.PHONY: programs
+programs: $(PROGRAMS)
+
+# Generic compile rules: the same source compiled twice, once plain and once
+# sanitized.  Component fragments may add per-directory flags through
+# CFLAGS_<dir> (for example CFLAGS_milter).
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(COMMON_CFLAGS) $(CFLAGS_$(firstword $(subst /, ,$*))) -MMD -MP -c $< -o $@
+
+build/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_CFLAGS) $(COMMON_CFLAGS) $(CFLAGS_$(firstword $(subst /, ,$*))) -MMD -MP -c $< -o $@
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+.PHONY: test check unit-test integration-test
+# `make test` is what CI and the README run: it installs what is missing, then
+# runs everything, sanitizers included.  The second make is needed because the
+# pkg-config flags above are read when make starts, before deps may exist.
+test: deps
+	$(MAKE) check
+
+check: programs unit-test integration-test
+
+unit-test: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$$t; done
+
+integration-test: programs
+	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(INTEG_TESTS)
+
+.PHONY: deps
+# Installs every Debian package the build, the tests and the demo need.
+deps:
+	./scripts/install-deps
+
+.PHONY: demo
+demo: deps
+	$(MAKE) programs
+	./scripts/demo
+
+.PHONY: install
+install: programs $(INSTALL_HOOKS)
+
+.PHONY: clean
+clean:
+	rm -rf build
+
+.PHONY: dup
+dup:
+	duplicates

@@ -1,0 +1,18 @@
+# gatehouse, the admin's command.
+CLI_SRCS := $(wildcard cli/*.c)
+CLI_BIN  := build/gatehouse
+$(CLI_BIN): $(CLI_SRCS:%.c=build/%.o) $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+PROGRAMS += $(CLI_BIN)
+MANPAGES += docs/man/gatehouse.1 docs/man/gatehouse.conf.5
+
+.PHONY: install-cli
+install-cli: $(CLI_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/gatehouse
+	install -m 0644 docs/man/gatehouse.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 docs/man/gatehouse.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(SYSCONFDIR)/gatehouse
+	[ -e $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf ] || \
+	  install -m 0640 conf/gatehouse.conf $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf
+INSTALL_HOOKS += install-cli

@@ -1,0 +1,53 @@
+/*
+ * gatehouse/err.h - the one error type of libgatehouse
+ *
+ * Every libgatehouse call that can fail returns a gh_err.  GH_OK is zero, so
+ * `if (err)` reads naturally.  The library never logs and never exits: the
+ * host (nginx, PAM, the milter, notifyd, the CLI) turns a gh_err into a log
+ * line its own way, using gh_strerror() and, where a call offers one, a detail
+ * string filled into a caller-supplied buffer.
+ *
+ * Thread safety: gh_strerror() returns a static string and is safe anywhere.
+ */
+#ifndef GATEHOUSE_ERR_H
+#define GATEHOUSE_ERR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum gh_err {
+	GH_OK = 0,
+	GH_ENOMEM,      /* out of memory */
+	GH_EINVAL,      /* bad argument or malformed record from the caller */
+	GH_ENOTFOUND,   /* no such record, key, file or section */
+	GH_EEXIST,      /* already exists (dedup hit, duplicate key) */
+	GH_EIO,         /* I/O error from the OS or LMDB */
+	GH_EACCES,      /* permission denied (file modes, group, read-only path) */
+	GH_ELOCKED,     /* the store's write lock was not had within the deadline */
+	GH_EFULL,       /* the store reached its configured maximum size */
+	GH_ECORRUPT,    /* the store or a record in it could not be decoded */
+	GH_EVERSION,    /* the store's schema is newer than this program */
+	GH_ECONFIG,     /* configuration error (detail names file, line and key) */
+	GH_ETOOBIG,     /* a value exceeds a documented bound */
+	GH_ESTALE,      /* a lease was lost (expired and taken by another consumer) */
+	GH_EREADONLY,   /* write attempted on a store opened read-only */
+	GH_ERR_COUNT_   /* not an error: the number of codes */
+} gh_err;
+
+/*
+ * gh_strerror - a short English description of err, never NULL.
+ * Unknown values give "unknown error".
+ */
+const char *gh_strerror(gh_err err);
+
+/*
+ * gh_errname - the enumerator's name without the GH_ prefix ("ELOCKED"),
+ * for logs and JSON output that scripts match on.  Never NULL.
+ */
+const char *gh_errname(gh_err err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GATEHOUSE_ERR_H */

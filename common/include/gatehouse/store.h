@@ -1,0 +1,219 @@
+/*
+ * gatehouse/store.h - the one LMDB store every Gatehouse part shares
+ *
+ * A store is a directory (default /var/lib/gatehouse/store) holding one LMDB
+ * environment (data.mdb, lock.mdb) with one named database per kind of
+ * record (enum gh_db), plus a small lock file of our own, wlock, that bounds
+ * how long a writer waits.  docs/store.md documents every database's key and
+ * value layout and how the schema migrates.
+ *
+ * WHO OPENS IT
+ *   gatehouse-milter and gatehouse-notifyd (user gatehouse), nginx workers
+ *   (www-data), pam_gatehouse (root, inside sshd/login/sudo) and the
+ *   gatehouse CLI open the same store at the same time.  Group "gatehouse"
+ *   owns the directory (mode 2770, setgid); files are created 0660 whatever
+ *   the caller's umask (the library chmods what it created, and never changes
+ *   the umask itself).
+ *
+ * FORK RULES
+ *   Open after fork, never before: an LMDB environment must not be used in a
+ *   child of the process that opened it.  nginx opens in init_process, PAM
+ *   opens and closes within each pam_sm_* call, the milter and notifyd open
+ *   once after daemonizing.  A handle used in another pid than the one that
+ *   opened it fails every call with GH_EINVAL rather than corrupt the lock
+ *   table; gh_store_close() in such a child only frees memory.
+ *
+ * THREAD RULES
+ *   One handle may be shared by any number of threads.  The environment is
+ *   opened MDB_NOTLS, so read transactions are not tied to threads.  Write
+ *   transactions are serialized per handle by a mutex and across processes by
+ *   an OFD lock on the wlock file, each taken with a deadline (opts
+ *   lock_timeout_ms): a writer that cannot get in within the deadline gets
+ *   GH_ELOCKED instead of hanging, which is what lets the PAM module promise
+ *   that a login never waits on a stuck process.
+ *
+ * GROWTH
+ *   Like Postfix's slmdb: when a write transaction hits MDB_MAP_FULL the whole
+ *   transaction is aborted, the map is doubled (up to map_max) and the
+ *   caller's function is run again from the start, so no write is lost.  When
+ *   another process grew the map (MDB_MAP_RESIZED) the new size is adopted and
+ *   the transaction retried.  At map_max the call fails with GH_EFULL.
+ *
+ * TRANSACTIONS
+ *   Work happens in callbacks: gh_store_update() runs fn inside one write
+ *   transaction and commits if fn returns GH_OK (aborts otherwise);
+ *   gh_store_view() runs fn inside a read transaction.  Because an update may
+ *   run fn more than once (after growing the map), fn must only act through
+ *   the transaction and its own arg, and must reset any output it fills.
+ *   Never do network I/O or wait on anything inside fn: every other writer
+ *   on the machine waits for you.
+ */
+#ifndef GATEHOUSE_STORE_H
+#define GATEHOUSE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "gatehouse/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Current schema version; see docs/store.md "Migrations". */
+#define GH_STORE_SCHEMA 1
+
+/* The named databases.  Their names in LMDB are given by gh_db_name(). */
+enum gh_db {
+	GH_DB_META = 0,     /* schema version, counters */
+	GH_DB_EVENTS,       /* event records by id: the notification queue */
+	GH_DB_QUEUE,        /* due index: (priority band, due time, id) -> "" */
+	GH_DB_DEDUP,        /* dedup key -> (event id, window end) */
+	GH_DB_DELIVERIES,   /* per-channel delivery attempts */
+	GH_DB_MAIL_LOG,     /* one record per message seen by the milter */
+	GH_DB_UPLOADS,      /* one record per upload seen by the nginx module */
+	GH_DB_INBOX,        /* in-app inbox items per user */
+	GH_DB_USERS,        /* contacts per user id */
+	GH_DB_PREFS,        /* notification preferences per user id */
+	GH_DB_SUPPRESSION,  /* opted-out recipient addresses */
+	GH_DB_RATE,         /* rate-limit counters */
+	GH_DB_KNOWN_HOSTS,  /* (user, network) pairs seen at login */
+	GH_DB_COUNT_        /* not a database: the number of them */
+};
+
+/* Flags for struct gh_store_opts.flags. */
+#define GH_STORE_RDONLY  0x01u /* open read-only: updates fail GH_EREADONLY */
+#define GH_STORE_CREATE  0x02u /* create the directory and files if missing */
+#define GH_STORE_NOSYNC  0x04u /* no fsync at commit: survives a process crash,
+                                  not a power loss.  For tests and tmpfs. */
+
+struct gh_store_opts {
+	const char *path;        /* store directory; required */
+	size_t map_size;         /* initial map size in bytes; 0: 64 MiB, or the
+	                            size the store already has if larger */
+	size_t map_max;          /* growth ceiling in bytes; 0: 4 GiB */
+	unsigned flags;          /* GH_STORE_* */
+	int lock_timeout_ms;     /* write lock deadline; <0: wait for ever;
+	                            0: try once */
+};
+
+/* Opaque handles.  A gh_txn exists only during a gh_store_update/view call. */
+struct gh_store;
+struct gh_txn;
+
+/*
+ * gh_store_open - open (and with GH_STORE_CREATE, create) a store.
+ *   out     receives the handle, owned by the caller (gh_store_close()).
+ *   opts    options; opts->path is copied.
+ *   detail  optional buffer (may be NULL) receiving a human-readable reason,
+ *           such as the LMDB message and the path, on failure.
+ * Returns GH_OK; GH_ENOTFOUND if the directory is missing and CREATE is not
+ * given; GH_EACCES for permissions or a read-only file system on a
+ * read-write open; GH_EVERSION if the store's schema is newer than this
+ * library; GH_ECORRUPT if LMDB rejects the files; GH_ENOMEM; GH_EIO.
+ * On open the reader table is checked for slots of dead processes
+ * (mdb_reader_check), and a read-write open migrates an older schema.
+ */
+gh_err gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
+                     char *detail, size_t detail_len);
+
+/* gh_store_close - close the handle; NULL is ignored.  No transaction of the
+ * handle may be running.  In a forked child it frees memory only. */
+void gh_store_close(struct gh_store *st);
+
+/* gh_store_path - the directory the handle was opened on. */
+const char *gh_store_path(const struct gh_store *st);
+
+/* gh_db_name - the LMDB name of a database ("events", "mail_log", ...). */
+const char *gh_db_name(enum gh_db db);
+
+/* gh_db_lookup - the database named name, or -1. */
+int gh_db_lookup(const char *name);
+
+typedef gh_err (*gh_txn_fn)(struct gh_txn *txn, void *arg);
+
+/*
+ * gh_store_update - run fn in one write transaction; commit if it returns
+ * GH_OK, abort and return its code otherwise.  fn may be run more than once
+ * (see GROWTH above).  Returns fn's error, GH_ELOCKED when the write lock was
+ * not had within the deadline, GH_EFULL, GH_EREADONLY, GH_EIO.
+ */
+gh_err gh_store_update(struct gh_store *st, gh_txn_fn fn, void *arg);
+
+/* gh_store_view - run fn in a read transaction (never blocks on writers). */
+gh_err gh_store_view(struct gh_store *st, gh_txn_fn fn, void *arg);
+
+/*
+ * Raw record access inside a transaction.  Keys are at most 511 bytes
+ * (LMDB's limit); longer keys give GH_ETOOBIG.
+ *
+ * gh_txn_get: *val points into the map and stays valid until the
+ * transaction ends or the record is written in it; do not free or modify.
+ * Returns GH_ENOTFOUND when absent.
+ */
+gh_err gh_txn_get(struct gh_txn *txn, enum gh_db db, const void *key,
+                  size_t klen, const void **val, size_t *vlen);
+gh_err gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key,
+                  size_t klen, const void *val, size_t vlen);
+/* gh_txn_del: GH_ENOTFOUND when absent. */
+gh_err gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key,
+                  size_t klen);
+
+/*
+ * JSON records.  gh_txn_get_json gives a new reference the caller must
+ * json_decref(); GH_ECORRUPT if the value is not a JSON object.
+ * gh_txn_put_json encodes compactly; GH_ETOOBIG past GH_RECORD_MAX.
+ */
+#define GH_RECORD_MAX (256u * 1024u)
+gh_err gh_txn_get_json(struct gh_txn *txn, enum gh_db db, const void *key,
+                       size_t klen, json_t **out);
+gh_err gh_txn_put_json(struct gh_txn *txn, enum gh_db db, const void *key,
+                       size_t klen, const json_t *rec);
+
+/*
+ * gh_txn_scan - visit records in key order from the first key >= start
+ * (start NULL: the first record; with reverse, the last key <= start, or the
+ * last record).  fn returns 0 to go on, anything else to stop; that value is
+ * then stored in *stopped if stopped is not NULL.  Records must not be
+ * written from fn; collect keys and write after the scan.
+ */
+typedef int (*gh_scan_fn)(const void *key, size_t klen, const void *val,
+                          size_t vlen, void *arg);
+gh_err gh_txn_scan(struct gh_txn *txn, enum gh_db db, const void *start,
+                   size_t slen, int reverse, gh_scan_fn fn, void *arg,
+                   int *stopped);
+
+/* gh_txn_count - number of records in db. */
+gh_err gh_txn_count(struct gh_txn *txn, enum gh_db db, size_t *n);
+
+/* gh_txn_store - the store a transaction belongs to. */
+struct gh_store *gh_txn_store(struct gh_txn *txn);
+
+/*
+ * Counters kept in the meta database (8-byte big-endian values).
+ * gh_txn_next_seq increments the counter name and returns the new value
+ * (the first is 1); it needs a write transaction.
+ */
+gh_err gh_txn_next_seq(struct gh_txn *txn, const char *name, uint64_t *out);
+
+/* What `gatehouse store info` shows. */
+struct gh_store_info {
+	size_t map_size;          /* current map size, bytes */
+	size_t map_max;           /* configured ceiling, bytes */
+	size_t used;              /* bytes in use (last page + 1) * page size */
+	unsigned page_size;
+	unsigned max_readers;
+	unsigned readers;         /* reader slots in use, all processes */
+	unsigned schema;          /* schema version recorded in the store */
+	size_t entries[GH_DB_COUNT_]; /* records per database */
+};
+gh_err gh_store_info(struct gh_store *st, struct gh_store_info *info);
+
+/* Big-endian helpers for building sortable keys. */
+void gh_put_be64(unsigned char *p, uint64_t v);
+uint64_t gh_get_be64(const unsigned char *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GATEHOUSE_STORE_H */

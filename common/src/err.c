@@ -1,0 +1,43 @@
+/*
+ * err.c - gh_strerror() and gh_errname(): the text of every gh_err.
+ */
+#include <stddef.h>
+
+#include "gatehouse/err.h"
+
+static const struct {
+	const char *name;
+	const char *text;
+} gh_errs[GH_ERR_COUNT_] = {
+	[GH_OK] = {"OK", "success"},
+	[GH_ENOMEM] = {"ENOMEM", "out of memory"},
+	[GH_EINVAL] = {"EINVAL", "invalid argument"},
+	[GH_ENOTFOUND] = {"ENOTFOUND", "not found"},
+	[GH_EEXIST] = {"EEXIST", "already exists"},
+	[GH_EIO] = {"EIO", "input/output error"},
+	[GH_EACCES] = {"EACCES", "permission denied"},
+	[GH_ELOCKED] = {"ELOCKED", "store write lock not acquired in time"},
+	[GH_EFULL] = {"EFULL", "store is full (map_max reached)"},
+	[GH_ECORRUPT] = {"ECORRUPT", "store or record is corrupt"},
+	[GH_EVERSION] = {"EVERSION", "store schema is newer than this program"},
+	[GH_ECONFIG] = {"ECONFIG", "configuration error"},
+	[GH_ETOOBIG] = {"ETOOBIG", "value too large"},
+	[GH_ESTALE] = {"ESTALE", "lease is no longer held"},
+	[GH_EREADONLY] = {"EREADONLY", "store is open read-only"},
+};
+
+const char *
+gh_strerror(gh_err err)
+{
+	if ((unsigned)err >= GH_ERR_COUNT_ || gh_errs[err].text == NULL)
+		return "unknown error";
+	return gh_errs[err].text;
+}
+
+const char *
+gh_errname(gh_err err)
+{
+	if ((unsigned)err >= GH_ERR_COUNT_ || gh_errs[err].name == NULL)
+		return "EUNKNOWN";
+	return gh_errs[err].name;
+}

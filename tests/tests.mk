@@ -1,0 +1,19 @@
+# Unit tests of libgatehouse and the CLI's integration tests.
+# Each tests/unit/test_X.c of the library becomes build/asan/tests/unit/test_X,
+# linked against the sanitized library.
+
+LIB_UNIT := test_store test_queue test_conf
+LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
+
+$(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
+
+UNIT_TESTS += $(LIB_UNIT_BINS)
+
+# The multi-process kill test: plain build (speed), run by pytest.
+KILLTEST := build/tests/killtest
+$(KILLTEST): build/tests/killtest.o $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+PROGRAMS += $(KILLTEST)
+
+INTEG_TESTS += tests/integration/common
