@@ -2,12 +2,20 @@
  * queue.c - the event queue on top of the store: enqueue with dedup, lease
  * with a visibility deadline, ack, retry, dead-letter.
  *
- * Layout (docs/store.md): events[be64 id] = JSON record with a "q" object;
- * queue[band(1) | be64 due_at | be64 id] = "" for every ready or leased
- * event, band = 4 - priority so the most urgent sort first; dedup[key] =
- * be64 id | be64 window_end.  A leased event's index entry sits at its lease
- * deadline, so a consumer that dies simply lets it come due again: no
- * reaper is needed and nothing is lost.
+ * Layout (docs/store.md has the byte offsets):
+ *   events[be64 id]   the event as JSON, written once at enqueue
+ *   qstate[be64 id]   its queue state, a small binary record; absent until
+ *                     the first lease, which means "ready since created_at"
+ *   queue[band | be64 due | be64 id] = be64 expires_at, for every ready or
+ *                     leased event; band = 4 - priority, most urgent first
+ *   dedup[key]        be64 id | be64 window end
+ *   meta["id_floor"]  the highest id ever purged, so ids are never reused
+ *
+ * Why this shape: a durable commit costs about one page write per database
+ * it touches, so enqueue touches two (events, appended, and queue) and
+ * nothing else; lease and ack never decode or re-encode JSON.  A leased
+ * event's index entry sits at its lease deadline, so a consumer that dies
+ * simply lets it come due again: no reaper, nothing lost.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,8 +94,8 @@ bad(char *detail, size_t dlen, const char *fmt, ...)
 	return GH_EINVAL;
 }
 
-gh_err
-gh_event_validate(const json_t *ev, char *detail, size_t dlen)
+static gh_err
+validate_fields(const json_t *ev, char *detail, size_t dlen)
 {
 	static const struct {
 		const char *name;
@@ -110,7 +118,6 @@ gh_event_validate(const json_t *ev, char *detail, size_t dlen)
 	};
 	const char *key;
 	json_t *val;
-	size_t size;
 
 	if (detail && dlen)
 		detail[0] = '\0';
@@ -166,6 +173,17 @@ gh_event_validate(const json_t *ev, char *detail, size_t dlen)
 			return bad(detail, dlen, "%s",
 			           "an event needs 'user' or 'recipients'");
 	}
+	return GH_OK;
+}
+
+gh_err
+gh_event_validate(const json_t *ev, char *detail, size_t dlen)
+{
+	gh_err err = validate_fields(ev, detail, dlen);
+	size_t size;
+
+	if (err)
+		return err;
 	size = json_dumpb(ev, NULL, 0, JSON_COMPACT);
 	if (size > EVENT_MAX) {
 		if (detail && dlen)
@@ -185,18 +203,124 @@ default_category(const char *type)
 	return "system";
 }
 
-/* ---- record helpers ---- */
+/* ---- queue state records ---- */
 
-static int64_t
-jint(const json_t *obj, const char *key)
+#define QS_FIXED 56
+#define QS_ERR_MAX 1024
+
+struct qstate {
+	unsigned state;          /* one GH_Q_* bit */
+	int priority;
+	uint32_t attempts, leases;
+	int64_t due_at, lease_until, updated_at, expires_at;
+	uint64_t token;
+	char error[QS_ERR_MAX + 1];
+};
+
+static void
+put_be32(unsigned char *p, uint32_t v)
 {
-	return json_integer_value(json_object_get(obj, key));
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+static uint32_t
+get_be32(const unsigned char *p)
+{
+	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+	       ((uint32_t)p[2] << 8) | p[3];
+}
+
+static size_t
+qs_encode(const struct qstate *q, unsigned char *b)
+{
+	size_t el = strlen(q->error);
+
+	memset(b, 0, QS_FIXED);
+	b[0] = 1;
+	b[1] = (unsigned char)q->state;
+	b[2] = (unsigned char)q->priority;
+	put_be32(b + 4, q->attempts);
+	put_be32(b + 8, q->leases);
+	gh_put_be64(b + 16, (uint64_t)q->due_at);
+	gh_put_be64(b + 24, (uint64_t)q->lease_until);
+	gh_put_be64(b + 32, (uint64_t)q->updated_at);
+	gh_put_be64(b + 40, (uint64_t)q->expires_at);
+	gh_put_be64(b + 48, q->token);
+	memcpy(b + QS_FIXED, q->error, el);
+	return QS_FIXED + el;
+}
+
+static gh_err
+qs_decode(const unsigned char *b, size_t len, struct qstate *q)
+{
+	size_t el;
+
+	if (len < QS_FIXED || b[0] != 1 || len > QS_FIXED + QS_ERR_MAX)
+		return GH_ECORRUPT;
+	q->state = b[1];
+	q->priority = b[2];
+	q->attempts = get_be32(b + 4);
+	q->leases = get_be32(b + 8);
+	q->due_at = (int64_t)gh_get_be64(b + 16);
+	q->lease_until = (int64_t)gh_get_be64(b + 24);
+	q->updated_at = (int64_t)gh_get_be64(b + 32);
+	q->expires_at = (int64_t)gh_get_be64(b + 40);
+	q->token = gh_get_be64(b + 48);
+	el = len - QS_FIXED;
+	memcpy(q->error, b + QS_FIXED, el);
+	q->error[el] = '\0';
+	return GH_OK;
 }
 
 static void
-jset_int(json_t *obj, const char *key, int64_t v)
+qs_set_error(struct qstate *q, const char *err)
 {
-	json_object_set_new(obj, key, json_integer(v));
+	size_t n = err ? strlen(err) : 0;
+
+	if (n > QS_ERR_MAX) {
+		/* cut on a UTF-8 character boundary */
+		n = QS_ERR_MAX;
+		while (n > 0 && ((unsigned char)err[n] & 0xc0) == 0x80)
+			n--;
+	}
+	if (n)
+		memcpy(q->error, err, n);
+	q->error[n] = '\0';
+}
+
+/* The state of an event never leased is implied by its index entry; the
+ * caller passes what it knows (priority, due, expiry) for that case. */
+static gh_err
+qs_get(struct gh_txn *txn, uint64_t id, struct qstate *q, int *found)
+{
+	unsigned char k[8];
+	const void *v;
+	size_t vl;
+	gh_err err;
+
+	gh_put_be64(k, id);
+	err = gh_txn_get(txn, GH_DB_QSTATE, k, 8, &v, &vl);
+	if (err == GH_ENOTFOUND) {
+		*found = 0;
+		return GH_OK;
+	}
+	if (err)
+		return err;
+	*found = 1;
+	return qs_decode(v, vl, q);
+}
+
+static gh_err
+qs_put(struct gh_txn *txn, uint64_t id, const struct qstate *q)
+{
+	unsigned char k[8], b[QS_FIXED + QS_ERR_MAX];
+	size_t n = qs_encode(q, b);
+
+	gh_put_be64(k, id);
+	return gh_txn_put(txn, GH_DB_QSTATE, k, 8, b, n);
 }
 
 static void
@@ -209,91 +333,199 @@ qkey(unsigned char *k, int priority, int64_t due, uint64_t id)
 	gh_put_be64(k + 9, id);
 }
 
-static unsigned
-state_of(const json_t *q)
-{
-	const char *s = json_string_value(json_object_get(q, "state"));
-
-	return s ? gh_qstate_parse(s) : 0;
-}
-
-static void
-set_state(json_t *q, enum gh_qstate s, int64_t now)
-{
-	json_object_set_new(q, "state", json_string(gh_qstate_name(s)));
-	jset_int(q, "updated_at", now);
-}
-
-/* Remove the index entry an event has now, if any. */
 static gh_err
-unindex(struct gh_txn *txn, const json_t *rec, uint64_t id)
+index_put(struct gh_txn *txn, const struct qstate *q, uint64_t id)
+{
+	unsigned char k[QKEY_LEN], v[8];
+
+	qkey(k, q->priority, q->due_at, id);
+	gh_put_be64(v, (uint64_t)q->expires_at);
+	return gh_txn_put(txn, GH_DB_QUEUE, k, sizeof(k), v, 8);
+}
+
+static gh_err
+index_del(struct gh_txn *txn, const struct qstate *q, uint64_t id)
 {
 	unsigned char k[QKEY_LEN];
-	const json_t *q = json_object_get(rec, "q");
 	gh_err err;
 
-	qkey(k, (int)jint(rec, "priority"), jint(q, "due_at"), id);
+	qkey(k, q->priority, q->due_at, id);
 	err = gh_txn_del(txn, GH_DB_QUEUE, k, sizeof(k));
 	return err == GH_ENOTFOUND ? GH_OK : err;
 }
 
-static gh_err
-reindex(struct gh_txn *txn, json_t *rec, uint64_t id, int64_t due)
+/* The JSON view of a state: what consumers and `gatehouse events show`
+ * see as the event's "q" object. */
+static json_t *
+qs_json(const struct qstate *q)
 {
-	unsigned char k[QKEY_LEN];
-	json_t *q = json_object_get(rec, "q");
+	return json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:o, s:I}",
+	    "state", gh_qstate_name((enum gh_qstate)q->state),
+	    "due_at", (json_int_t)q->due_at,
+	    "attempts", (int)q->attempts, "leases", (int)q->leases,
+	    "lease_until", (json_int_t)q->lease_until,
+	    "token", (json_int_t)q->token,
+	    "updated_at", (json_int_t)q->updated_at,
+	    "last_error", q->error[0] ? json_string(q->error) : json_null(),
+	    "expires_at", (json_int_t)q->expires_at);
+}
 
-	jset_int(q, "due_at", due);
-	qkey(k, (int)jint(rec, "priority"), due, id);
-	return gh_txn_put(txn, GH_DB_QUEUE, k, sizeof(k), "", 0);
+static void
+qs_initial(struct qstate *q, const json_t *ev)
+{
+	const json_t *exp = json_object_get(ev, "expires_at");
+
+	memset(q, 0, sizeof(*q));
+	q->state = GH_Q_READY;
+	q->priority = (int)json_integer_value(json_object_get(ev, "priority"));
+	q->due_at = json_integer_value(json_object_get(ev, "created_at"));
+	q->updated_at = q->due_at;
+	q->expires_at = json_is_integer(exp) ? json_integer_value(exp) : 0;
 }
 
 static gh_err
-put_event(struct gh_txn *txn, uint64_t id, const json_t *rec)
+event_raw(struct gh_txn *txn, uint64_t id, const void **v, size_t *vl)
 {
 	unsigned char k[8];
 
 	gh_put_be64(k, id);
-	return gh_txn_put_json(txn, GH_DB_EVENTS, k, 8, rec);
+	return gh_txn_get(txn, GH_DB_EVENTS, k, 8, v, vl);
 }
 
 gh_err
 gh_queue_get_txn(struct gh_txn *txn, uint64_t id, json_t **out)
 {
-	unsigned char k[8];
+	struct qstate q;
+	const void *v;
+	size_t vl;
+	json_t *ev;
+	int found;
 	gh_err err;
 
-	gh_put_be64(k, id);
-	err = gh_txn_get_json(txn, GH_DB_EVENTS, k, 8, out);
-	if (err == GH_OK && !json_is_object(json_object_get(*out, "q"))) {
-		json_decref(*out);
-		*out = NULL;
+	*out = NULL;
+	err = event_raw(txn, id, &v, &vl);
+	if (err)
+		return err;
+	ev = json_loadb(v, vl, 0, NULL);
+	if (!json_is_object(ev)) {
+		json_decref(ev);
 		return GH_ECORRUPT;
 	}
-	return err;
+	err = qs_get(txn, id, &q, &found);
+	if (err) {
+		json_decref(ev);
+		return err;
+	}
+	if (!found)
+		qs_initial(&q, ev);
+	json_object_set_new(ev, "q", qs_json(&q));
+	*out = ev;
+	return GH_OK;
 }
 
 /* ---- enqueue ---- */
 
-gh_err
-gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
-                     int64_t window, uint64_t *id_out, int *dup)
+/* The highest id in use or ever purged; the next id is one more. */
+static gh_err
+last_id(struct gh_txn *txn, uint64_t *out)
 {
-	const char *dkey;
-	unsigned char dval[16], k[QKEY_LEN];
+	struct {
+		uint64_t id;
+	} last = {0};
 	const void *v;
 	size_t vl;
+	gh_err err;
+	uint64_t floor_id = 0;
+
+	err = gh_txn_get(txn, GH_DB_META, "id_floor", 8, &v, &vl);
+	if (err == GH_OK && vl == 8)
+		floor_id = gh_get_be64(v);
+	else if (err != GH_OK && err != GH_ENOTFOUND)
+		return err;
+	err = gh_txn_last_key_be64(txn, GH_DB_EVENTS, &last.id);
+	if (err && err != GH_ENOTFOUND)
+		return err;
+	*out = last.id > floor_id ? last.id : floor_id;
+	return GH_OK;
+}
+
+static int
+prio_of(const json_t *ev)
+{
+	const json_t *p = json_object_get(ev, "priority");
+
+	return p ? (int)json_integer_value(p) : 2;
+}
+
+/*
+ * The stored record is the caller's object plus v, id, created_at and the
+ * defaults it lacks.  Rather than copy the object and add members (a dozen
+ * allocations per event, the larger part of enqueue's cost), encode it once
+ * and write the added members in front: validation has already refused any
+ * member we add, so no name can appear twice.
+ */
+static gh_err
+encode_record(const json_t *ev, uint64_t id, int64_t now, char *stackbuf,
+              size_t stacklen, char **out, size_t *outlen)
+{
+	char head[160];
+	const char *type = json_string_value(json_object_get(ev, "type"));
+	size_t hl, bl;
+	char *buf = stackbuf;
+	int r;
+
+	r = snprintf(head, sizeof(head),
+	             "{\"v\":1,\"id\":%llu,\"created_at\":%lld%s%s%s%s%s",
+	             (unsigned long long)id, (long long)now,
+	             json_object_get(ev, "priority") ? "" : ",\"priority\":2",
+	             json_object_get(ev, "category") ? "" : ",\"category\":\"",
+	             json_object_get(ev, "category") ? "" :
+	                 default_category(type ? type : ""),
+	             json_object_get(ev, "category") ? "" : "\"",
+	             json_object_get(ev, "source") ? "" : ",\"source\":\"app\"");
+	if (r < 0 || (size_t)r >= sizeof(head))
+		return GH_EINVAL;
+	hl = (size_t)r;
+	/* "{...}" -> ",...}" after the head */
+	bl = json_dumpb(ev, hl < stacklen ? stackbuf + hl : NULL,
+	                hl < stacklen ? stacklen - hl : 0, JSON_COMPACT);
+	if (bl < 2)
+		return GH_ENOMEM;
+	if (hl + bl > EVENT_MAX)
+		return GH_ETOOBIG;
+	if (hl + bl > stacklen) {
+		buf = malloc(hl + bl);
+		if (buf == NULL)
+			return GH_ENOMEM;
+		if (json_dumpb(ev, buf + hl, bl, JSON_COMPACT) != bl) {
+			free(buf);
+			return GH_ENOMEM;
+		}
+	}
+	memcpy(buf, head, hl);
+	buf[hl] = ',';   /* replaces the object's own '{' */
+	*out = buf;
+	*outlen = hl + bl;
+	return GH_OK;
+}
+
+static gh_err
+enqueue_one(struct gh_txn *txn, const json_t *ev, int64_t now, int64_t window,
+            uint64_t *id_out, int *dup)
+{
+	const char *dkey;
+	unsigned char dval[16], k[8];
+	char stackbuf[2048], *buf = stackbuf;
+	const void *v;
+	size_t vl, n;
 	uint64_t id;
-	json_t *rec = NULL, *q;
+	struct qstate q;
 	gh_err err;
 
 	if (dup)
 		*dup = 0;
 	if (id_out)
 		*id_out = 0;
-	err = gh_event_validate(ev, NULL, 0);
-	if (err)
-		return err;
 	if (window <= 0)
 		window = GH_QUEUE_DEDUP_WINDOW_DEFAULT;
 
@@ -312,40 +544,23 @@ gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 			return err;
 	}
 
-	err = gh_txn_next_seq(txn, "event_id", &id);
+	err = last_id(txn, &id);
 	if (err)
 		return err;
-	rec = json_deep_copy(ev);
-	q = json_object();
-	if (rec == NULL || q == NULL) {
-		json_decref(rec);
-		json_decref(q);
-		return GH_ENOMEM;
-	}
-	jset_int(rec, "v", 1);
-	jset_int(rec, "id", (int64_t)id);
-	jset_int(rec, "created_at", now);
-	if (!json_object_get(rec, "priority"))
-		jset_int(rec, "priority", 2);
-	if (!json_object_get(rec, "category"))
-		json_object_set_new(rec, "category", json_string(default_category(
-		    json_string_value(json_object_get(rec, "type")))));
-	if (!json_object_get(rec, "source"))
-		json_object_set_new(rec, "source", json_string("app"));
-	json_object_set_new(rec, "q", q);
-	set_state(q, GH_Q_READY, now);
-	jset_int(q, "attempts", 0);
-	jset_int(q, "leases", 0);
-	jset_int(q, "lease_until", 0);
-	jset_int(q, "token", 0);
-	json_object_set_new(q, "last_error", json_null());
-	jset_int(q, "due_at", now);
-
-	err = put_event(txn, id, rec);
+	id++;
+	err = encode_record(ev, id, now, stackbuf, sizeof(stackbuf), &buf, &n);
+	if (err)
+		return err;
+	gh_put_be64(k, id);
+	err = gh_txn_put_append(txn, GH_DB_EVENTS, k, 8, buf, n);
 	if (err)
 		goto done;
-	qkey(k, (int)jint(rec, "priority"), now, id);
-	err = gh_txn_put(txn, GH_DB_QUEUE, k, sizeof(k), "", 0);
+	memset(&q, 0, sizeof(q));
+	q.state = GH_Q_READY;
+	q.priority = prio_of(ev);
+	q.due_at = now;
+	q.expires_at = json_integer_value(json_object_get(ev, "expires_at"));
+	err = index_put(txn, &q, id);
 	if (err)
 		goto done;
 	if (dkey != NULL) {
@@ -358,8 +573,20 @@ gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 	if (id_out)
 		*id_out = id;
 done:
-	json_decref(rec);
+	if (buf != stackbuf)
+		free(buf);
 	return err;
+}
+
+gh_err
+gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
+                     int64_t window, uint64_t *id_out, int *dup)
+{
+	gh_err err = validate_fields(ev, NULL, 0);
+
+	if (err)
+		return err;
+	return enqueue_one(txn, ev, now, window, id_out, dup);
 }
 
 struct enq_arg {
@@ -378,9 +605,9 @@ enq_fn(struct gh_txn *txn, void *arg)
 	gh_err err;
 
 	for (size_t i = 0; i < a->n; i++) {
-		err = gh_queue_enqueue_txn(txn, a->evs[i], a->now, a->window,
-		                           a->ids ? &a->ids[i] : NULL,
-		                           a->dups ? &a->dups[i] : NULL);
+		err = enqueue_one(txn, a->evs[i], a->now, a->window,
+		                  a->ids ? &a->ids[i] : NULL,
+		                  a->dups ? &a->dups[i] : NULL);
 		if (err) {
 			a->bad = i;
 			return err;
@@ -402,7 +629,7 @@ gh_queue_enqueue_batch(struct gh_store *st, json_t *const *evs, size_t n,
 	/* Validate outside the write lock: other writers need not wait while
 	 * we look at a caller's mistake. */
 	for (size_t i = 0; i < n; i++) {
-		err = gh_event_validate(evs[i], NULL, 0);
+		err = validate_fields(evs[i], NULL, 0);
 		if (err) {
 			if (bad)
 				*bad = i;
@@ -429,7 +656,12 @@ gh_queue_enqueue(struct gh_store *st, const json_t *ev, int64_t now,
 
 struct due_item {
 	uint64_t id;
+	int64_t expires_at;
 	unsigned char key[QKEY_LEN];
+	/* filled in the transaction, decoded after it */
+	char *raw;
+	size_t rawlen;
+	struct qstate q;
 };
 
 struct collect {
@@ -445,32 +677,44 @@ collect_fn(const void *key, size_t klen, const void *val, size_t vlen,
 {
 	struct collect *c = arg;
 	const unsigned char *k = key;
+	struct due_item *it;
 
 	if (klen != QKEY_LEN || k[0] != c->band)
 		return 1;
 	if ((int64_t)gh_get_be64(k + 1) > c->now)
 		return 1;
-	memcpy(c->items[c->n].key, k, QKEY_LEN);
-	c->items[c->n++].id = gh_get_be64(k + 9);
+	it = &c->items[c->n++];
+	memcpy(it->key, k, QKEY_LEN);
+	it->id = gh_get_be64(k + 9);
+	it->expires_at = vlen == 8 ? (int64_t)gh_get_be64(val) : 0;
 	return c->n >= c->max;
 }
 
 struct lease_arg {
 	int64_t now, vis;
 	size_t max, n;
-	struct gh_lease *out;
 	struct due_item *items;
 };
+
+static void
+items_free(struct due_item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].raw);
+		items[i].raw = NULL;
+	}
+}
 
 static gh_err
 lease_fn(struct gh_txn *txn, void *arg)
 {
 	struct lease_arg *a = arg;
 	struct collect c = {0, a->now, a->max, 0, a->items};
+	uint64_t token;
 	gh_err err = GH_OK;
 
 	/* Runs again from scratch if the map had to grow. */
-	gh_lease_release(a->out, a->n);
+	items_free(a->items, a->max);
 	a->n = 0;
 	for (unsigned band = 0; band < 4 && c.n < c.max; band++) {
 		unsigned char start[QKEY_LEN];
@@ -483,69 +727,68 @@ lease_fn(struct gh_txn *txn, void *arg)
 		if (err)
 			return err;
 	}
+	if (c.n == 0)
+		return GH_OK;
+	/* One token per lease call: unique per (event, lease). */
+	err = gh_txn_next_seq(txn, "lease_token", &token);
+	if (err)
+		return err;
 	for (size_t i = 0; i < c.n; i++) {
-		uint64_t id = c.items[i].id, token;
-		json_t *rec, *q, *exp;
+		struct due_item *it = &a->items[i];
+		struct qstate *q = &it->q;
+		const void *v;
+		size_t vl;
+		int found;
 
-		err = gh_queue_get_txn(txn, id, &rec);
-		if (err == GH_ENOTFOUND) {
-			/* An index entry without its event (deleted by hand):
-			 * drop it rather than trip on it for ever. */
-			err = gh_txn_del(txn, GH_DB_QUEUE, c.items[i].key,
-			                 QKEY_LEN);
-			if (err && err != GH_ENOTFOUND)
-				goto fail;
-			continue;
-		}
+		err = gh_txn_del(txn, GH_DB_QUEUE, it->key, QKEY_LEN);
 		if (err)
-			goto fail;
-		q = json_object_get(rec, "q");
-		if (!(state_of(q) & (GH_Q_READY | GH_Q_LEASED))) {
-			json_decref(rec);
+			return err;
+		err = event_raw(txn, it->id, &v, &vl);
+		if (err == GH_ENOTFOUND)
+			continue;   /* index entry of an event deleted by hand */
+		if (err)
+			return err;
+		err = qs_get(txn, it->id, q, &found);
+		if (err)
+			return err;
+		if (!found) {
+			memset(q, 0, sizeof(*q));
+			q->state = GH_Q_READY;
+			q->priority = 4 - it->key[0];
+			q->due_at = (int64_t)gh_get_be64(it->key + 1);
+			q->expires_at = it->expires_at;
+		}
+		if (!(q->state & (GH_Q_READY | GH_Q_LEASED)))
 			continue;
-		}
-		err = unindex(txn, rec, id);
-		if (err) {
-			json_decref(rec);
-			goto fail;
-		}
-		exp = json_object_get(rec, "expires_at");
-		if (json_is_integer(exp) && json_integer_value(exp) <= a->now) {
-			set_state(q, GH_Q_EXPIRED, a->now);
-			json_object_set_new(q, "last_error",
-			                    json_string("expired before delivery"));
-			err = put_event(txn, id, rec);
-			json_decref(rec);
+		if (q->expires_at && q->expires_at <= a->now) {
+			q->state = GH_Q_EXPIRED;
+			q->updated_at = a->now;
+			qs_set_error(q, "expired before delivery");
+			err = qs_put(txn, it->id, q);
 			if (err)
-				goto fail;
+				return err;
 			continue;
 		}
-		err = gh_txn_next_seq(txn, "lease_token", &token);
+		q->state = GH_Q_LEASED;
+		q->due_at = q->lease_until = a->now + a->vis;
+		q->token = token;
+		q->leases++;
+		q->updated_at = a->now;
+		err = qs_put(txn, it->id, q);
 		if (err == GH_OK)
-			err = reindex(txn, rec, id, a->now + a->vis);
-		if (err) {
-			json_decref(rec);
-			goto fail;
-		}
-		set_state(q, GH_Q_LEASED, a->now);
-		jset_int(q, "lease_until", a->now + a->vis);
-		jset_int(q, "token", (int64_t)token);
-		jset_int(q, "leases", jint(q, "leases") + 1);
-		err = put_event(txn, id, rec);
-		if (err) {
-			json_decref(rec);
-			goto fail;
-		}
-		a->out[a->n].id = id;
-		a->out[a->n].token = token;
-		a->out[a->n].event = rec;
-		a->n++;
+			err = index_put(txn, q, it->id);
+		if (err)
+			return err;
+		/* Copy out now; decode after the commit, outside the lock. */
+		it->raw = malloc(vl);
+		if (it->raw == NULL)
+			return GH_ENOMEM;
+		memcpy(it->raw, v, vl);
+		it->rawlen = vl;
+		a->n = i + 1;
 	}
+	a->n = c.n;
 	return GH_OK;
-fail:
-	gh_lease_release(a->out, a->n);
-	a->n = 0;
-	return err;
 }
 
 gh_err
@@ -553,6 +796,7 @@ gh_queue_lease(struct gh_store *st, int64_t now, size_t max, int64_t vis,
                struct gh_lease *out, size_t *n)
 {
 	struct lease_arg a;
+	size_t k = 0;
 	gh_err err;
 
 	if (n)
@@ -565,18 +809,38 @@ gh_queue_lease(struct gh_store *st, int64_t now, size_t max, int64_t vis,
 	a.now = now;
 	a.vis = vis;
 	a.max = max;
-	a.out = out;
 	a.items = calloc(max, sizeof(*a.items));
 	if (a.items == NULL)
 		return GH_ENOMEM;
 	err = gh_store_update(st, lease_fn, &a);
-	free(a.items);
-	if (err) {
-		gh_lease_release(out, a.n);
-		return err;
+	if (err)
+		goto cleanup;
+	for (size_t i = 0; i < a.n; i++) {
+		struct due_item *it = &a.items[i];
+		json_t *ev;
+
+		if (it->raw == NULL)
+			continue;   /* expired or gone */
+		ev = json_loadb(it->raw, it->rawlen, 0, NULL);
+		if (ev == NULL) {
+			/* Leased but unreadable: it will come due again and an
+			 * admin sees it in `gatehouse events list`. */
+			err = GH_ECORRUPT;
+			continue;
+		}
+		json_object_set_new(ev, "q", qs_json(&it->q));
+		out[k].id = it->id;
+		out[k].token = it->q.token;
+		out[k].event = ev;
+		k++;
 	}
-	*n = a.n;
-	return GH_OK;
+	if (k > 0)
+		err = GH_OK;
+	*n = k;
+cleanup:
+	items_free(a.items, max);
+	free(a.items);
+	return err;
 }
 
 void
@@ -608,53 +872,54 @@ struct op_arg {
 static gh_err
 op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l)
 {
-	json_t *rec = NULL, *q;
+	struct qstate q;
+	int found;
 	gh_err err;
 
-	err = gh_queue_get_txn(txn, l->id, &rec);
+	err = qs_get(txn, l->id, &q, &found);
 	if (err)
 		return err;
-	q = json_object_get(rec, "q");
-	if (state_of(q) != GH_Q_LEASED ||
-	    (uint64_t)jint(q, "token") != l->token) {
-		err = GH_ESTALE;
-		goto done;
+	if (!found) {
+		const void *v;
+		size_t vl;
+
+		return event_raw(txn, l->id, &v, &vl) == GH_OK ? GH_ESTALE :
+		       GH_ENOTFOUND;
 	}
-	err = unindex(txn, rec, l->id);
+	if (q.state != GH_Q_LEASED || q.token != l->token)
+		return GH_ESTALE;
+	err = index_del(txn, &q, l->id);
 	if (err)
-		goto done;
+		return err;
+	q.updated_at = a->now;
 	switch (a->op) {
 	case OP_ACK:
-		set_state(q, GH_Q_DONE, a->now);
+		q.state = GH_Q_DONE;
 		break;
-	case OP_RETRY: {
-		int64_t attempts = jint(q, "attempts") + 1;
-
-		jset_int(q, "attempts", attempts);
-		json_object_set_new(q, "last_error",
-		                    a->error ? json_string(a->error) : json_null());
-		if (a->max_attempts > 0 && attempts >= a->max_attempts) {
-			set_state(q, GH_Q_DEAD, a->now);
+	case OP_RETRY:
+		q.attempts++;
+		qs_set_error(&q, a->error);
+		if (a->max_attempts > 0 && q.attempts >= (uint32_t)a->max_attempts) {
+			q.state = GH_Q_DEAD;
 			a->dead = 1;
 		} else {
-			set_state(q, GH_Q_READY, a->now);
-			err = reindex(txn, rec, l->id, a->due);
+			q.state = GH_Q_READY;
+			q.due_at = a->due;
+			err = index_put(txn, &q, l->id);
 		}
 		break;
-	}
 	case OP_EXTEND:
-		jset_int(q, "lease_until", a->now + a->vis);
-		err = reindex(txn, rec, l->id, a->now + a->vis);
+		q.due_at = q.lease_until = a->now + a->vis;
+		err = index_put(txn, &q, l->id);
 		break;
 	case OP_RELEASE:
-		set_state(q, GH_Q_READY, a->now);
-		err = reindex(txn, rec, l->id, a->now);
+		q.state = GH_Q_READY;
+		q.due_at = a->now;
+		err = index_put(txn, &q, l->id);
 		break;
 	}
 	if (err == GH_OK)
-		err = put_event(txn, l->id, rec);
-done:
-	json_decref(rec);
+		err = qs_put(txn, l->id, &q);
 	return err;
 }
 
@@ -686,12 +951,22 @@ gh_queue_ack(struct gh_store *st, const struct gh_lease *leases, size_t n,
 {
 	struct op_arg a = {.op = OP_ACK, .leases = leases, .n = n, .now = now,
 	                   .results = results};
+	gh_err *scratch = NULL, err;
 
 	if (st == NULL || (leases == NULL && n > 0))
 		return GH_EINVAL;
 	if (n == 0)
 		return GH_OK;
-	return gh_store_update(st, op_fn, &a);
+	if (results == NULL && n > 1) {
+		/* stale entries must not stop the others being acked */
+		scratch = calloc(n, sizeof(*scratch));
+		if (scratch == NULL)
+			return GH_ENOMEM;
+		a.results = scratch;
+	}
+	err = gh_store_update(st, op_fn, &a);
+	free(scratch);
+	return err;
 }
 
 gh_err
@@ -731,14 +1006,19 @@ gh_queue_release(struct gh_store *st, const struct gh_lease *leases, size_t n,
 {
 	struct op_arg a = {.op = OP_RELEASE, .leases = leases, .n = n,
 	                   .now = now};
-	gh_err scratch[GH_QUEUE_LEASE_MAX];
+	gh_err *scratch, err;
 
-	if (st == NULL || (leases == NULL && n > 0) || n > GH_QUEUE_LEASE_MAX)
+	if (st == NULL || (leases == NULL && n > 0))
 		return GH_EINVAL;
 	if (n == 0)
 		return GH_OK;
+	scratch = calloc(n, sizeof(*scratch));
+	if (scratch == NULL)
+		return GH_ENOMEM;
 	a.results = scratch;   /* stale entries are skipped, not errors */
-	return gh_store_update(st, op_fn, &a);
+	err = gh_store_update(st, op_fn, &a);
+	free(scratch);
+	return err;
 }
 
 /* ---- requeue, get ---- */
@@ -752,25 +1032,29 @@ static gh_err
 requeue_fn(struct gh_txn *txn, void *arg)
 {
 	struct requeue_arg *a = arg;
-	json_t *rec, *q;
+	struct qstate q;
+	const void *v;
+	size_t vl;
+	int found;
 	gh_err err;
 
-	err = gh_queue_get_txn(txn, a->id, &rec);
+	err = event_raw(txn, a->id, &v, &vl);
 	if (err)
 		return err;
-	q = json_object_get(rec, "q");
-	if (state_of(q) & (GH_Q_READY | GH_Q_LEASED)) {
-		json_decref(rec);
+	err = qs_get(txn, a->id, &q, &found);
+	if (err)
+		return err;
+	if (!found || (q.state & (GH_Q_READY | GH_Q_LEASED)))
 		return GH_EEXIST;
-	}
 	/* An admin's retry means "try again now": no expiry, fresh count. */
-	json_object_set_new(rec, "expires_at", json_null());
-	set_state(q, GH_Q_READY, a->now);
-	jset_int(q, "attempts", 0);
-	err = reindex(txn, rec, a->id, a->now);
+	q.state = GH_Q_READY;
+	q.attempts = 0;
+	q.expires_at = 0;
+	q.due_at = a->now;
+	q.updated_at = a->now;
+	err = index_put(txn, &q, a->id);
 	if (err == GH_OK)
-		err = put_event(txn, a->id, rec);
-	json_decref(rec);
+		err = qs_put(txn, a->id, &q);
 	return err;
 }
 
@@ -815,6 +1099,7 @@ gh_queue_get(struct gh_store *st, uint64_t id, json_t **out)
 /* ---- list ---- */
 
 struct list_arg {
+	struct gh_txn *txn;
 	unsigned states;
 	size_t limit, seen;
 	gh_event_fn fn;
@@ -827,15 +1112,26 @@ list_scan(const void *key, size_t klen, const void *val, size_t vlen,
           void *arg)
 {
 	struct list_arg *a = arg;
+	struct qstate q;
 	json_t *rec;
-	int r = 0;
+	int found, r = 0;
 
+	if (klen != 8)
+		return 0;
 	rec = json_loadb(val, vlen, 0, NULL);
 	if (rec == NULL) {
 		a->err = GH_ECORRUPT;
 		return 1;
 	}
-	if (state_of(json_object_get(rec, "q")) & a->states) {
+	a->err = qs_get(a->txn, gh_get_be64(key), &q, &found);
+	if (a->err) {
+		json_decref(rec);
+		return 1;
+	}
+	if (!found)
+		qs_initial(&q, rec);
+	if (q.state & a->states) {
+		json_object_set_new(rec, "q", qs_json(&q));
 		r = a->fn(rec, a->arg);
 		a->seen++;
 		if (a->limit && a->seen >= a->limit)
@@ -859,6 +1155,7 @@ list_fn(struct gh_txn *txn, void *arg)
 	uint64_t start = v->after;
 	gh_err err;
 
+	v->la->txn = txn;
 	v->la->seen = 0;
 	v->la->err = GH_OK;
 	if (start == 0) {
@@ -878,8 +1175,8 @@ gh_err
 gh_queue_list(struct gh_store *st, unsigned states, uint64_t after,
               int reverse, size_t limit, gh_event_fn fn, void *arg)
 {
-	struct list_arg la = {states ? states : GH_Q_ALL, limit, 0, fn, arg,
-	                      GH_OK};
+	struct list_arg la = {NULL, states ? states : GH_Q_ALL, limit, 0, fn,
+	                      arg, GH_OK};
 	struct list_view v = {after, reverse, &la};
 
 	if (st == NULL || fn == NULL)
@@ -903,19 +1200,14 @@ purge_collect(const void *key, size_t klen, const void *val, size_t vlen,
               void *arg)
 {
 	struct purge_scan *p = arg;
-	json_t *rec, *q;
-	uint64_t id = gh_get_be64(key);
-	unsigned s;
+	struct qstate q;
 
-	p->next = id + 1;
-	rec = json_loadb(val, vlen, 0, NULL);
-	if (rec == NULL)
+	if (klen != 8)
 		return 0;
-	q = json_object_get(rec, "q");
-	s = state_of(q);
-	if ((s & p->states) && jint(q, "updated_at") < p->older)
-		p->ids[p->n++] = id;
-	json_decref(rec);
+	p->next = gh_get_be64(key) + 1;
+	if (qs_decode(val, vlen, &q) == GH_OK && (q.state & p->states) &&
+	    q.updated_at < p->older)
+		p->ids[p->n++] = gh_get_be64(key);
 	if (p->n >= PURGE_BATCH) {
 		p->more = 1;
 		return 1;
@@ -946,32 +1238,32 @@ deliv_collect(const void *key, size_t klen, const void *val, size_t vlen,
 }
 
 static gh_err
-purge_deliveries(struct gh_txn *txn, uint64_t id)
+purge_deliveries(struct gh_txn *txn, uint64_t id, struct deliv_keys *d)
 {
-	struct deliv_keys d;
 	unsigned char k[8];
 	gh_err err;
 
 	gh_put_be64(k, id);
 	do {
-		d.prefix = k;
-		d.n = 0;
+		d->prefix = k;
+		d->n = 0;
 		err = gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 0, deliv_collect,
-		                  &d, NULL);
+		                  d, NULL);
 		if (err)
 			return err;
-		for (size_t i = 0; i < d.n; i++) {
-			err = gh_txn_del(txn, GH_DB_DELIVERIES, d.keys[i],
-			                 d.lens[i]);
+		for (size_t i = 0; i < d->n; i++) {
+			err = gh_txn_del(txn, GH_DB_DELIVERIES, d->keys[i],
+			                 d->lens[i]);
 			if (err && err != GH_ENOTFOUND)
 				return err;
 		}
-	} while (d.n == 64);
+	} while (d->n == 64);
 	return GH_OK;
 }
 
 struct purge_arg {
 	struct purge_scan *scan;
+	struct deliv_keys *dk;
 	uint64_t from;
 	size_t deleted;
 };
@@ -982,21 +1274,40 @@ purge_fn(struct gh_txn *txn, void *arg)
 	struct purge_arg *a = arg;
 	struct purge_scan *p = a->scan;
 	unsigned char k[8];
+	uint64_t last = 0;
 	gh_err err;
 
 	p->n = 0;
 	p->more = 0;
 	a->deleted = 0;
 	gh_put_be64(k, a->from);
-	err = gh_txn_scan(txn, GH_DB_EVENTS, k, 8, 0, purge_collect, p, NULL);
+	err = gh_txn_scan(txn, GH_DB_QSTATE, k, 8, 0, purge_collect, p, NULL);
 	if (err)
 		return err;
+	err = gh_txn_last_key_be64(txn, GH_DB_EVENTS, &last);
+	if (err && err != GH_ENOTFOUND)
+		return err;
 	for (size_t i = 0; i < p->n; i++) {
-		gh_put_be64(k, p->ids[i]);
+		uint64_t id = p->ids[i];
+
+		/* Deleting the newest event would let its id be reused:
+		 * remember the highest id ever purged. */
+		if (id == last) {
+			unsigned char b[8];
+
+			gh_put_be64(b, id);
+			err = gh_txn_put(txn, GH_DB_META, "id_floor", 8, b, 8);
+			if (err)
+				return err;
+		}
+		gh_put_be64(k, id);
 		err = gh_txn_del(txn, GH_DB_EVENTS, k, 8);
 		if (err && err != GH_ENOTFOUND)
 			return err;
-		err = purge_deliveries(txn, p->ids[i]);
+		err = gh_txn_del(txn, GH_DB_QSTATE, k, 8);
+		if (err && err != GH_ENOTFOUND)
+			return err;
+		err = purge_deliveries(txn, id, a->dk);
 		if (err)
 			return err;
 		a->deleted++;
@@ -1068,7 +1379,8 @@ gh_queue_purge(struct gh_store *st, unsigned states, int64_t older_than,
 	states &= GH_Q_DONE | GH_Q_DEAD | GH_Q_EXPIRED;
 	p = calloc(1, sizeof(*p));
 	d = calloc(1, sizeof(*d));
-	if (p == NULL || d == NULL) {
+	a.dk = calloc(1, sizeof(*a.dk));
+	if (p == NULL || d == NULL || a.dk == NULL) {
 		err = GH_ENOMEM;
 		goto cleanup;
 	}
@@ -1096,6 +1408,7 @@ cleanup:
 		*n = total;
 	free(p);
 	free(d);
+	free(a.dk);
 	return err;
 }
 
@@ -1125,20 +1438,17 @@ stats_index(const void *key, size_t klen, const void *val, size_t vlen,
 }
 
 static int
-stats_events(const void *key, size_t klen, const void *val, size_t vlen,
+stats_qstate(const void *key, size_t klen, const void *val, size_t vlen,
              void *arg)
 {
 	struct stats_arg *a = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
-	unsigned s;
+	struct qstate q;
 
-	if (rec == NULL)
+	if (qs_decode(val, vlen, &q) != GH_OK)
 		return 0;
-	s = state_of(json_object_get(rec, "q"));
 	for (unsigned i = 0; i < 5; i++)
-		if (s == (1u << i))
+		if (q.state == (1u << i))
 			a->s->count[i]++;
-	json_decref(rec);
 	return 0;
 }
 
@@ -1146,14 +1456,25 @@ static gh_err
 stats_fn(struct gh_txn *txn, void *arg)
 {
 	struct stats_arg *a = arg;
+	size_t events = 0, with_state;
 	gh_err err;
 
 	memset(a->s, 0, sizeof(*a->s));
 	err = gh_txn_scan(txn, GH_DB_QUEUE, NULL, 0, 0, stats_index, a, NULL);
 	if (err)
 		return err;
-	return gh_txn_scan(txn, GH_DB_EVENTS, NULL, 0, 0, stats_events, a,
-	                   NULL);
+	err = gh_txn_scan(txn, GH_DB_QSTATE, NULL, 0, 0, stats_qstate, a, NULL);
+	if (err)
+		return err;
+	err = gh_txn_count(txn, GH_DB_EVENTS, &events);
+	if (err)
+		return err;
+	/* Events never leased have no state record: they are ready. */
+	with_state = a->s->count[0] + a->s->count[1] + a->s->count[2] +
+	             a->s->count[3] + a->s->count[4];
+	if (events > with_state)
+		a->s->count[0] += events - with_state;
+	return GH_OK;
 }
 
 gh_err

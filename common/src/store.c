@@ -37,6 +37,7 @@
 static const char *const gh_db_names[GH_DB_COUNT_] = {
 	[GH_DB_META] = "meta",
 	[GH_DB_EVENTS] = "events",
+	[GH_DB_QSTATE] = "qstate",
 	[GH_DB_QUEUE] = "queue",
 	[GH_DB_DEDUP] = "dedup",
 	[GH_DB_DELIVERIES] = "deliveries",
@@ -433,6 +434,54 @@ gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
 	if (rc == MDB_MAP_FULL)
 		txn->map_full = 1;
 	return gh_mdb_err(rc);
+}
+
+gh_err
+gh_txn_put_append(struct gh_txn *txn, enum gh_db db, const void *key,
+                  size_t klen, const void *val, size_t vlen)
+{
+	MDB_val k, v;
+	int rc;
+
+	if (check_db(txn, db) || key == NULL || klen == 0)
+		return GH_EINVAL;
+	if (!txn->write)
+		return GH_EREADONLY;
+	if (klen > GH_KEY_MAX)
+		return GH_ETOOBIG;
+	k.mv_data = (void *)key;
+	k.mv_size = klen;
+	v.mv_data = (void *)val;
+	v.mv_size = vlen;
+	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, MDB_APPEND);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = 1;
+	return gh_mdb_err(rc);
+}
+
+gh_err
+gh_txn_last_key_be64(struct gh_txn *txn, enum gh_db db, uint64_t *out)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (check_db(txn, db) || out == NULL)
+		return GH_EINVAL;
+	*out = 0;
+	rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
+	if (rc)
+		return gh_mdb_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc)
+		return gh_mdb_err(rc);
+	if (k.mv_size != 8)
+		return GH_ECORRUPT;
+	*out = gh_get_be64(k.mv_data);
+	return GH_OK;
 }
 
 gh_err

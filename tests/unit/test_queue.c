@@ -407,6 +407,28 @@ test_list_purge(void **state)
 	assert_int_equal(info.entries[GH_DB_DEDUP], 0);
 }
 
+/* Purging the newest events must not let their ids be handed out again. */
+static void
+test_ids_never_reused(void **state)
+{
+	struct fx *f = *state;
+	struct gh_lease l[4];
+	size_t n, purged;
+	uint64_t id;
+
+	for (int i = 0; i < 3; i++)
+		enq(f->st, ev("x", 2, NULL), T0, NULL);
+	assert_int_equal(gh_queue_lease(f->st, T0, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(gh_queue_ack(f->st, l, n, T0, NULL), GH_OK);
+	gh_lease_release(l, n);
+	assert_int_equal(gh_queue_purge(f->st, GH_Q_DONE, T0 + 1, T0 + 1,
+	                                &purged), GH_OK);
+	assert_int_equal(purged, 3);
+	id = enq(f->st, ev("x", 2, NULL), T0 + 2, NULL);
+	assert_int_equal(id, 4);
+}
+
 static void
 test_bad_args(void **state)
 {
@@ -435,6 +457,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_expiry_release_extend, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_atomic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_purge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
 	};
 

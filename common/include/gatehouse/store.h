@@ -66,8 +66,9 @@ extern "C" {
 /* The named databases.  Their names in LMDB are given by gh_db_name(). */
 enum gh_db {
 	GH_DB_META = 0,     /* schema version, counters */
-	GH_DB_EVENTS,       /* event records by id: the notification queue */
-	GH_DB_QUEUE,        /* due index: (priority band, due time, id) -> "" */
+	GH_DB_EVENTS,       /* event records by id (JSON, written once) */
+	GH_DB_QSTATE,       /* queue state by event id (binary), see queue.c */
+	GH_DB_QUEUE,        /* due index: (priority band, due time, id) -> expiry */
 	GH_DB_DEDUP,        /* dedup key -> (event id, window end) */
 	GH_DB_DELIVERIES,   /* per-channel delivery attempts */
 	GH_DB_MAIL_LOG,     /* one record per message seen by the milter */
@@ -155,6 +156,15 @@ gh_err gh_txn_get(struct gh_txn *txn, enum gh_db db, const void *key,
                   size_t klen, const void **val, size_t *vlen);
 gh_err gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key,
                   size_t klen, const void *val, size_t vlen);
+/* gh_txn_put_append: the same for a key known to sort after every key in
+ * db (ids from a counter): LMDB then fills pages fully and skips the search.
+ * Falls back to a plain put if the key is not last. */
+gh_err gh_txn_put_append(struct gh_txn *txn, enum gh_db db, const void *key,
+                         size_t klen, const void *val, size_t vlen);
+/* gh_txn_last_key_be64: the last key of db read as a big-endian 8-byte
+ * number (databases keyed by id).  GH_ENOTFOUND when db is empty,
+ * GH_ECORRUPT when the last key is not 8 bytes. */
+gh_err gh_txn_last_key_be64(struct gh_txn *txn, enum gh_db db, uint64_t *out);
 /* gh_txn_del: GH_ENOTFOUND when absent. */
 gh_err gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key,
                   size_t klen);

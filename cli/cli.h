@@ -1,0 +1,73 @@
+/*
+ * cli.h - what the gatehouse command's subcommand files share: the parsed
+ * global options, opening the configuration and the store, output helpers,
+ * and sysexits-style exit codes.
+ *
+ * Each subcommand family lives in its own file (cmd_store.c, cmd_events.c,
+ * cmd_config.c, ...) and exports one entry point listed in main.c's table.
+ */
+#ifndef GATEHOUSE_CLI_H
+#define GATEHOUSE_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "gatehouse/conf.h"
+#include "gatehouse/queue.h"
+#include "gatehouse/store.h"
+
+/* Exit codes, as sysexits(3), which mail admins' scripts already know. */
+enum {
+	EXIT_OK = 0,
+	EXIT_NOTFOUND = 1,   /* the thing asked about does not exist */
+	EXIT_USAGE = 64,     /* bad command line */
+	EXIT_DATAERR = 65,   /* bad input data (event fields, JSON) */
+	EXIT_NOINPUT = 66,   /* store or config file missing */
+	EXIT_SOFTWARE = 70,  /* internal error */
+	EXIT_IOERR = 74,     /* store I/O error, store full */
+	EXIT_TEMPFAIL = 75,  /* store locked: try again */
+	EXIT_NOPERM = 77,    /* permission denied */
+	EXIT_CONFIG = 78     /* configuration error */
+};
+
+struct cli {
+	const char *conf_path;   /* -c FILE, $GATEHOUSE_CONF or the default */
+	int json;                /* --json */
+	struct gh_conf *conf;
+	struct gh_store *st;
+	const char *prog;
+};
+
+/* Load the configuration; a missing default file means defaults.  Prints
+ * the error and returns an exit code on failure. */
+int cli_load_conf(struct cli *c);
+
+/* Open the store named by the configuration (create: make it if missing).
+ * Prints what went wrong and what to do, and returns an exit code. */
+int cli_open_store(struct cli *c, int create);
+
+/* The exit code for a gh_err. */
+int cli_exit_code(gh_err err);
+
+/* Print "gatehouse: what: strerror (detail)" to stderr; returns exit code. */
+int cli_fail(struct cli *c, gh_err err, const char *what, const char *detail);
+
+/* Usage error: message to stderr, returns EXIT_USAGE. */
+int cli_usage(struct cli *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print a JSON value to stdout, indented, with a newline. */
+void cli_print_json(const json_t *j);
+
+/* Format ms since the epoch as ISO 8601 UTC into buf ("-" for 0). */
+const char *cli_time(int64_t ms, char *buf, size_t len);
+
+/* Parse a decimal id; 0 on error. */
+uint64_t cli_parse_id(const char *s);
+
+int cmd_store(struct cli *c, int argc, char **argv);
+int cmd_events(struct cli *c, int argc, char **argv);
+int cmd_config(struct cli *c, int argc, char **argv);
+
+#endif

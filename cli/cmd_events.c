@@ -1,0 +1,502 @@
+/*
+ * cmd_events.c - `gatehouse events list|show|enqueue|retry|purge`: look
+ * into and act on the notification queue.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static int64_t
+jint(const json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+/* ---- list ---- */
+
+struct list_out {
+	json_t *arr;
+	size_t n;
+};
+
+static int
+list_row(const json_t *ev, void *arg)
+{
+	struct list_out *o = arg;
+	const json_t *q = json_object_get(ev, "q");
+	char t[32];
+
+	o->n++;
+	if (o->arr) {
+		json_array_append(o->arr, (json_t *)ev);
+		return 0;
+	}
+	printf("%-8" PRId64 " %-8s %-4" PRId64 " %-20s %-16s %-20s %s\n",
+	       jint(ev, "id"), jstr(q, "state"), jint(ev, "priority"),
+	       jstr(ev, "type"), jstr(ev, "user"),
+	       cli_time(jint(ev, "created_at"), t, sizeof(t)), jstr(ev, "title"));
+	return 0;
+}
+
+static unsigned
+parse_states(const char *s)
+{
+	char buf[128], *save, *tok;
+	unsigned mask = 0, m;
+
+	if (strlen(s) >= sizeof(buf))
+		return 0;
+	strcpy(buf, s);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		m = gh_qstate_parse(tok);
+		if (m == 0)
+			return 0;
+		mask |= m;
+	}
+	return mask;
+}
+
+static int
+events_list(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"state", required_argument, NULL, 's'},
+		{"limit", required_argument, NULL, 'n'},
+		{"after", required_argument, NULL, 'a'},
+		{"oldest-first", no_argument, NULL, 'o'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	unsigned states = GH_Q_ALL;
+	size_t limit = 50;
+	uint64_t after = 0;
+	int reverse = 1, ch, rc;
+	struct list_out out = {NULL, 0};
+	gh_err err;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			states = parse_states(optarg);
+			if (!states)
+				return cli_usage(c, "events list: bad --state '%s' "
+				                 "(ready, leased, done, dead, expired, all)",
+				                 optarg);
+			break;
+		case 'n':
+			limit = (size_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'a':
+			after = cli_parse_id(optarg);
+			if (!after)
+				return cli_usage(c, "events list: bad --after '%s'", optarg);
+			break;
+		case 'o':
+			reverse = 0;
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "events list: unknown option");
+		}
+	}
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	if (c->json)
+		out.arr = json_array();
+	else
+		printf("%-8s %-8s %-4s %-20s %-16s %-20s %s\n", "ID", "STATE",
+		       "PRIO", "TYPE", "USER", "CREATED", "TITLE");
+	err = gh_queue_list(c->st, states, after, reverse, limit, list_row, &out);
+	if (out.arr) {
+		if (err == GH_OK)
+			cli_print_json(out.arr);
+		json_decref(out.arr);
+	}
+	if (err)
+		return cli_fail(c, err, "events list", NULL);
+	return EXIT_OK;
+}
+
+/* ---- show ---- */
+
+struct deliv_arg {
+	uint64_t id;
+	json_t *arr;
+};
+
+static int
+deliv_row(const void *key, size_t klen, const void *val, size_t vlen,
+          void *arg)
+{
+	struct deliv_arg *d = arg;
+	json_t *rec;
+
+	if (klen < 8 || gh_get_be64(key) != d->id)
+		return 1;
+	rec = json_loadb(val, vlen, 0, NULL);
+	if (rec)
+		json_array_append_new(d->arr, rec);
+	return 0;
+}
+
+static gh_err
+deliv_view(struct gh_txn *txn, void *arg)
+{
+	struct deliv_arg *d = arg;
+	unsigned char k[8];
+
+	gh_put_be64(k, d->id);
+	return gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 0, deliv_row, d, NULL);
+}
+
+static int
+events_show(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	struct deliv_arg d;
+	json_t *ev = NULL, *q;
+	uint64_t id;
+	char t[32];
+	gh_err err;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(c, "events show: unknown option");
+		c->json = 1;
+	}
+	if (optind != argc - 1 || !(id = cli_parse_id(argv[optind])))
+		return cli_usage(c, "events show: expected one event id");
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	err = gh_queue_get(c->st, id, &ev);
+	if (err == GH_ENOTFOUND) {
+		fprintf(stderr, "%s: no event %" PRIu64 "\n", c->prog, id);
+		return EXIT_NOTFOUND;
+	}
+	if (err)
+		return cli_fail(c, err, "events show", NULL);
+	d.id = id;
+	d.arr = json_array();
+	err = gh_store_view(c->st, deliv_view, &d);
+	if (err) {
+		json_decref(ev);
+		json_decref(d.arr);
+		return cli_fail(c, err, "events show", NULL);
+	}
+	json_object_set_new(ev, "deliveries", d.arr);
+	if (c->json) {
+		cli_print_json(ev);
+		json_decref(ev);
+		return EXIT_OK;
+	}
+	q = json_object_get(ev, "q");
+	printf("id:          %" PRId64 "\n", jint(ev, "id"));
+	printf("type:        %s (%s)\n", jstr(ev, "type"), jstr(ev, "category"));
+	printf("user:        %s\n", jstr(ev, "user"));
+	printf("title:       %s\n", jstr(ev, "title"));
+	if (json_object_get(ev, "message"))
+		printf("message:     %s\n", jstr(ev, "message"));
+	printf("priority:    %" PRId64 "\n", jint(ev, "priority"));
+	printf("source:      %s\n", jstr(ev, "source"));
+	printf("created:     %s\n", cli_time(jint(ev, "created_at"), t, sizeof(t)));
+	if (json_is_integer(json_object_get(ev, "expires_at")))
+		printf("expires:     %s\n", cli_time(jint(ev, "expires_at"), t, sizeof(t)));
+	if (json_object_get(ev, "dedup_key"))
+		printf("dedup key:   %s\n", jstr(ev, "dedup_key"));
+	printf("state:       %s, %" PRId64 " attempts, %" PRId64 " leases, "
+	       "due %s\n", jstr(q, "state"), jint(q, "attempts"),
+	       jint(q, "leases"), cli_time(jint(q, "due_at"), t, sizeof(t)));
+	if (json_is_string(json_object_get(q, "last_error")))
+		printf("last error:  %s\n", jstr(q, "last_error"));
+	if (json_object_size(json_object_get(ev, "metadata"))) {
+		char *m = json_dumps(json_object_get(ev, "metadata"), JSON_COMPACT);
+
+		printf("metadata:    %s\n", m ? m : "");
+		free(m);
+	}
+	printf("deliveries:  %zu\n", json_array_size(d.arr));
+	{
+		size_t i;
+		json_t *r;
+
+		json_array_foreach(d.arr, i, r) {
+			char *s = json_dumps(r, JSON_COMPACT);
+
+			printf("  %s\n", s ? s : "");
+			free(s);
+		}
+	}
+	json_decref(ev);
+	return EXIT_OK;
+}
+
+/* ---- enqueue ---- */
+
+static int
+parse_priority(const char *s)
+{
+	static const char *const names[] = {"low", "normal", "high", "urgent"};
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i + 1;
+	if (s[0] >= '1' && s[0] <= '4' && s[1] == '\0')
+		return s[0] - '0';
+	return 0;
+}
+
+static int
+events_enqueue(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"user", required_argument, NULL, 'u'},
+		{"type", required_argument, NULL, 't'},
+		{"title", required_argument, NULL, 'T'},
+		{"message", required_argument, NULL, 'm'},
+		{"priority", required_argument, NULL, 'p'},
+		{"category", required_argument, NULL, 'C'},
+		{"dedup-key", required_argument, NULL, 'd'},
+		{"expires", required_argument, NULL, 'e'},
+		{"action-url", required_argument, NULL, 'a'},
+		{"metadata", required_argument, NULL, 'M'},
+		{"source", required_argument, NULL, 's'},
+		{"channel", required_argument, NULL, 'c'},
+		{"recipient", required_argument, NULL, 'r'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	json_t *ev = json_object();
+	int64_t now = gh_now_ms();
+	char detail[256];
+	uint64_t id;
+	long long ms;
+	int ch, rc, dup, prio;
+	gh_err err;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		const char *field = NULL;
+
+		switch (ch) {
+		case 'u': field = "user"; break;
+		case 't': field = "type"; break;
+		case 'T': field = "title"; break;
+		case 'm': field = "message"; break;
+		case 'C': field = "category"; break;
+		case 'd': field = "dedup_key"; break;
+		case 'a': field = "action_url"; break;
+		case 's': field = "source"; break;
+		case 'p':
+			prio = parse_priority(optarg);
+			if (!prio) {
+				json_decref(ev);
+				return cli_usage(c, "bad --priority '%s' (1-4, low, "
+				                 "normal, high, urgent)", optarg);
+			}
+			json_object_set_new(ev, "priority", json_integer(prio));
+			break;
+		case 'e':
+			if (gh_parse_duration_ms(optarg, &ms) || ms <= 0) {
+				json_decref(ev);
+				return cli_usage(c, "bad --expires '%s' (a duration "
+				                 "such as 30m, 2h, 1d)", optarg);
+			}
+			json_object_set_new(ev, "expires_at", json_integer(now + ms));
+			break;
+		case 'M': {
+			json_t *m = json_loads(optarg, 0, NULL);
+
+			if (!json_is_object(m)) {
+				json_decref(m);
+				json_decref(ev);
+				return cli_usage(c, "--metadata must be a JSON object");
+			}
+			json_object_set_new(ev, "metadata", m);
+			break;
+		}
+		case 'c':
+		case 'r': {
+			const char *k = ch == 'c' ? "channels" : "recipients";
+			json_t *arr = json_object_get(ev, k);
+
+			if (arr == NULL) {
+				arr = json_array();
+				json_object_set_new(ev, k, arr);
+			}
+			json_array_append_new(arr, json_string(optarg));
+			break;
+		}
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			json_decref(ev);
+			return cli_usage(c, "events enqueue: unknown option");
+		}
+		if (field) {
+			json_t *s = json_string(optarg);
+
+			if (s == NULL) {
+				json_decref(ev);
+				return cli_usage(c, "--%s is not valid UTF-8",
+				                 field);
+			}
+			json_object_set_new(ev, field, s);
+		}
+	}
+	if (optind != argc) {
+		json_decref(ev);
+		return cli_usage(c, "events enqueue: unexpected '%s'", argv[optind]);
+	}
+	if (!json_object_get(ev, "source"))
+		json_object_set_new(ev, "source", json_string("cli"));
+	err = gh_event_validate(ev, detail, sizeof(detail));
+	if (err) {
+		json_decref(ev);
+		fprintf(stderr, "%s: events enqueue: %s\n", c->prog, detail);
+		return EXIT_DATAERR;
+	}
+	rc = cli_open_store(c, 0);
+	if (rc) {
+		json_decref(ev);
+		return rc;
+	}
+	err = gh_queue_enqueue(c->st, ev, now,
+	                       gh_conf_int(c->conf, "queue", "dedup_window"),
+	                       &id, &dup);
+	json_decref(ev);
+	if (err)
+		return cli_fail(c, err, "events enqueue", NULL);
+	if (c->json) {
+		json_t *j = json_pack("{s:I, s:b}", "id", (json_int_t)id,
+		                      "duplicate", dup);
+		cli_print_json(j);
+		json_decref(j);
+	} else if (dup) {
+		printf("%" PRIu64 " (duplicate: already queued)\n", id);
+	} else {
+		printf("%" PRIu64 "\n", id);
+	}
+	return EXIT_OK;
+}
+
+/* ---- retry, purge ---- */
+
+static int
+events_retry(struct cli *c, int argc, char **argv)
+{
+	uint64_t id;
+	gh_err err;
+	int rc;
+
+	if (argc != 2 || !(id = cli_parse_id(argv[1])))
+		return cli_usage(c, "events retry: expected one event id");
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	err = gh_queue_requeue(c->st, id, gh_now_ms());
+	if (err == GH_EEXIST) {
+		fprintf(stderr, "%s: event %" PRIu64 " is already queued\n",
+		        c->prog, id);
+		return EXIT_OK;
+	}
+	if (err == GH_ENOTFOUND) {
+		fprintf(stderr, "%s: no event %" PRIu64 "\n", c->prog, id);
+		return EXIT_NOTFOUND;
+	}
+	if (err)
+		return cli_fail(c, err, "events retry", NULL);
+	if (!c->json)
+		printf("event %" PRIu64 " queued again\n", id);
+	return EXIT_OK;
+}
+
+static int
+events_purge(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"older-than", required_argument, NULL, 'o'},
+		{"state", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	unsigned states = GH_Q_DONE | GH_Q_DEAD | GH_Q_EXPIRED;
+	long long older = -1;
+	int64_t now = gh_now_ms();
+	size_t n = 0;
+	gh_err err;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			if (gh_parse_duration_ms(optarg, &older))
+				return cli_usage(c, "bad --older-than '%s'", optarg);
+			break;
+		case 's':
+			states = parse_states(optarg);
+			if (!states || (states & (GH_Q_READY | GH_Q_LEASED)))
+				return cli_usage(c, "events purge: --state takes "
+				                 "done, dead, expired");
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "events purge: unknown option");
+		}
+	}
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	if (older < 0)
+		older = gh_conf_int(c->conf, "queue", "keep_done");
+	err = gh_queue_purge(c->st, states, now - older, now, &n);
+	if (err)
+		return cli_fail(c, err, "events purge", NULL);
+	if (c->json) {
+		json_t *j = json_pack("{s:I}", "purged", (json_int_t)n);
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("purged %zu events\n", n);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_events(struct cli *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (sub == NULL)
+		return cli_usage(c, "events: expected list, show, enqueue, retry "
+		                 "or purge");
+	if (strcmp(sub, "list") == 0)
+		return events_list(c, argc - 1, argv + 1);
+	if (strcmp(sub, "show") == 0)
+		return events_show(c, argc - 1, argv + 1);
+	if (strcmp(sub, "enqueue") == 0)
+		return events_enqueue(c, argc - 1, argv + 1);
+	if (strcmp(sub, "retry") == 0)
+		return events_retry(c, argc - 1, argv + 1);
+	if (strcmp(sub, "purge") == 0)
+		return events_purge(c, argc - 1, argv + 1);
+	return cli_usage(c, "events: unknown subcommand '%s'", sub);
+}

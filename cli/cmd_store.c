@@ -1,0 +1,112 @@
+/*
+ * cmd_store.c - `gatehouse store info` and `gatehouse store init`.
+ *
+ * info shows what an admin needs when something is slow or full: path, map
+ * size against its ceiling, space used, reader slots, schema version and
+ * how many records each database holds.  init creates the store with the
+ * modes every Gatehouse process expects (directory 2770, files 0660).
+ */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void
+human(size_t n, char *buf, size_t len)
+{
+	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
+static int
+store_info(struct cli *c)
+{
+	struct gh_store_info info;
+	struct gh_queue_stats qs;
+	char a[32], b[32], d[32];
+	gh_err err;
+	int rc;
+
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	err = gh_store_info(c->st, &info);
+	if (err == GH_OK)
+		err = gh_queue_stats(c->st, gh_now_ms(), &qs);
+	if (err)
+		return cli_fail(c, err, "store info", NULL);
+	if (c->json) {
+		json_t *j = json_object(), *counts = json_object(), *q;
+
+		json_object_set_new(j, "path", json_string(gh_store_path(c->st)));
+		json_object_set_new(j, "map_size", json_integer((json_int_t)info.map_size));
+		json_object_set_new(j, "map_max", json_integer((json_int_t)info.map_max));
+		json_object_set_new(j, "used", json_integer((json_int_t)info.used));
+		json_object_set_new(j, "page_size", json_integer(info.page_size));
+		json_object_set_new(j, "readers", json_integer(info.readers));
+		json_object_set_new(j, "max_readers", json_integer(info.max_readers));
+		json_object_set_new(j, "schema", json_integer(info.schema));
+		for (int i = 0; i < GH_DB_COUNT_; i++)
+			json_object_set_new(counts, gh_db_name((enum gh_db)i),
+			                    json_integer((json_int_t)info.entries[i]));
+		json_object_set_new(j, "records", counts);
+		q = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "ready", (json_int_t)qs.count[0], "leased", (json_int_t)qs.count[1],
+		    "done", (json_int_t)qs.count[2], "dead", (json_int_t)qs.count[3],
+		    "expired", (json_int_t)qs.count[4], "due", (json_int_t)qs.due,
+		    "oldest_due_ms", (json_int_t)qs.oldest_due_ms);
+		json_object_set_new(j, "queue", q);
+		cli_print_json(j);
+		json_decref(j);
+		return EXIT_OK;
+	}
+	human(info.map_size, a, sizeof(a));
+	human(info.map_max, b, sizeof(b));
+	human(info.used, d, sizeof(d));
+	printf("path:        %s\n", gh_store_path(c->st));
+	printf("schema:      %u\n", info.schema);
+	printf("map:         %s of at most %s, %s used (%.0f%%)\n", a, b, d,
+	       info.map_size ? 100.0 * (double)info.used / (double)info.map_size : 0);
+	printf("readers:     %u of %u slots\n", info.readers, info.max_readers);
+	printf("queue:       %zu ready, %zu leased, %zu done, %zu dead, "
+	       "%zu expired; %zu due, oldest due %lld ms\n",
+	       qs.count[0], qs.count[1], qs.count[2], qs.count[3], qs.count[4],
+	       qs.due, (long long)qs.oldest_due_ms);
+	printf("records:\n");
+	for (int i = 0; i < GH_DB_COUNT_; i++)
+		printf("  %-12s %zu\n", gh_db_name((enum gh_db)i), info.entries[i]);
+	return EXIT_OK;
+}
+
+int
+cmd_store(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int ch, rc;
+
+	if (sub == NULL)
+		return cli_usage(c, "store: expected 'info' or 'init'");
+	while ((ch = getopt_long(argc - 1, argv + 1, "", o, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(c, "store %s: unknown option", sub);
+		c->json = 1;
+	}
+	if (strcmp(sub, "info") == 0)
+		return store_info(c);
+	if (strcmp(sub, "init") == 0) {
+		rc = cli_open_store(c, 1);
+		if (rc == EXIT_OK && !c->json)
+			printf("store ready at %s\n", gh_store_path(c->st));
+		return rc;
+	}
+	return cli_usage(c, "store: unknown subcommand '%s'", sub);
+}

@@ -1,0 +1,106 @@
+/*
+ * main.c - gatehouse(1): the admin's command for the Gatehouse store.
+ *
+ * SYNOPSIS
+ *   gatehouse [-c FILE] [--json] COMMAND [ARGS]
+ *
+ * Global options come before the command; --json is also accepted after it.
+ * See docs/man/gatehouse.1 for every command and exit code.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#ifndef GH_VERSION
+#define GH_VERSION "0.1.0"
+#endif
+
+static const struct {
+	const char *name;
+	int (*fn)(struct cli *, int, char **);
+	const char *help;
+} commands[] = {
+	{"store", cmd_store, "store info | init"},
+	{"events", cmd_events, "events list | show ID | enqueue ... | retry ID | purge"},
+	{"config", cmd_config, "config check | dump"},
+};
+
+static void
+usage(FILE *fp, const char *prog)
+{
+	fprintf(fp,
+	    "usage: %s [-c FILE] [--json] COMMAND [ARGS]\n"
+	    "\n"
+	    "Commands:\n", prog);
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %s\n", commands[i].help);
+	fprintf(fp,
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE  configuration file (default $GATEHOUSE_CONF or\n"
+	    "                     " GH_CONF_DEFAULT_PATH ")\n"
+	    "      --json         machine-readable output\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      print the version\n"
+	    "\n"
+	    "See gatehouse(1) and gatehouse.conf(5).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	struct cli c;
+	int ch, rc = EXIT_USAGE;
+
+	memset(&c, 0, sizeof(c));
+	c.prog = "gatehouse";
+	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			c.conf_path = optarg;
+			break;
+		case 'j':
+			c.json = 1;
+			break;
+		case 'h':
+			usage(stdout, c.prog);
+			return EXIT_OK;
+		case 'V':
+			printf("gatehouse %s (store schema %d)\n", GH_VERSION,
+			       GH_STORE_SCHEMA);
+			return EXIT_OK;
+		default:
+			usage(stderr, c.prog);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr, c.prog);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+
+			optind = 1;   /* the subcommand parses its own options */
+			rc = commands[i].fn(&c, sub_argc, sub_argv);
+			goto done;
+		}
+	}
+	rc = cli_usage(&c, "unknown command '%s'", argv[optind]);
+done:
+	gh_store_close(c.st);
+	gh_conf_free(c.conf);
+	return rc;
+}

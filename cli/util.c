@@ -1,0 +1,160 @@
+/*
+ * util.c - the gatehouse command's shared helpers: configuration and store
+ * opening with messages that say what to do, exit codes, output.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int
+cli_exit_code(gh_err err)
+{
+	switch (err) {
+	case GH_OK:
+		return EXIT_OK;
+	case GH_ENOTFOUND:
+		return EXIT_NOTFOUND;
+	case GH_EINVAL:
+	case GH_ETOOBIG:
+		return EXIT_DATAERR;
+	case GH_ELOCKED:
+		return EXIT_TEMPFAIL;
+	case GH_EACCES:
+	case GH_EREADONLY:
+		return EXIT_NOPERM;
+	case GH_ECONFIG:
+		return EXIT_CONFIG;
+	case GH_EIO:
+	case GH_EFULL:
+	case GH_ECORRUPT:
+	case GH_EVERSION:
+		return EXIT_IOERR;
+	default:
+		return EXIT_SOFTWARE;
+	}
+}
+
+int
+cli_fail(struct cli *c, gh_err err, const char *what, const char *detail)
+{
+	if (detail && *detail)
+		fprintf(stderr, "%s: %s: %s (%s)\n", c->prog, what,
+		        gh_strerror(err), detail);
+	else
+		fprintf(stderr, "%s: %s: %s\n", c->prog, what, gh_strerror(err));
+	return cli_exit_code(err);
+}
+
+int
+cli_usage(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", c->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", c->prog);
+	return EXIT_USAGE;
+}
+
+int
+cli_load_conf(struct cli *c)
+{
+	char detail[1024];
+	gh_err err;
+	int explicit = c->conf_path != NULL;
+
+	if (!explicit)
+		c->conf_path = gh_conf_default_path();
+	err = gh_conf_load(&c->conf, c->conf_path, detail, sizeof(detail));
+	if (err == GH_ENOTFOUND && !explicit &&
+	    strcmp(c->conf_path, GH_CONF_DEFAULT_PATH) == 0) {
+		/* No file at the default place: built-in defaults serve. */
+		err = gh_conf_defaults(&c->conf);
+		if (err == GH_OK)
+			return EXIT_OK;
+	}
+	if (err == GH_ENOTFOUND) {
+		fprintf(stderr, "%s: %s\n", c->prog, detail);
+		return EXIT_NOINPUT;
+	}
+	if (err == GH_ECONFIG) {
+		fprintf(stderr, "%s: %s\n", c->prog, detail);
+		return EXIT_CONFIG;
+	}
+	if (err)
+		return cli_fail(c, err, "cannot read configuration", detail);
+	return EXIT_OK;
+}
+
+int
+cli_open_store(struct cli *c, int create)
+{
+	struct gh_store_opts o;
+	char detail[1024];
+	gh_err err;
+	int rc = cli_load_conf(c);
+
+	if (rc)
+		return rc;
+	gh_conf_store_opts(c->conf, &o);
+	if (create)
+		o.flags |= GH_STORE_CREATE;
+	err = gh_store_open(&c->st, &o, detail, sizeof(detail));
+	if (err == GH_OK)
+		return EXIT_OK;
+	if (err == GH_ENOTFOUND) {
+		fprintf(stderr, "%s: no store at %s (set [store] path in %s, or "
+		        "create it with 'gatehouse store init')\n", c->prog,
+		        o.path, c->conf_path);
+		return EXIT_NOINPUT;
+	}
+	if (err == GH_EACCES) {
+		fprintf(stderr, "%s: %s: permission denied (run as root or a "
+		        "member of group gatehouse)\n", c->prog, o.path);
+		return EXIT_NOPERM;
+	}
+	return cli_fail(c, err, "cannot open store", detail);
+}
+
+void
+cli_print_json(const json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+}
+
+const char *
+cli_time(int64_t ms, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+uint64_t
+cli_parse_id(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end != '\0' || errno)
+		return 0;
+	return (uint64_t)v;
+}

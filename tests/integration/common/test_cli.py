@@ -1,0 +1,122 @@
+"""The gatehouse command against a real store: what an admin types."""
+import os
+import re
+import subprocess
+
+from conftest import GATEHOUSE, ROOT, Gatehouse
+
+
+def test_store_missing_says_what_to_do(conf_file):
+    g = Gatehouse(conf_file)
+    p = g.run("store", "info", check=False)
+    assert p.returncode == 66
+    assert "gatehouse store init" in p.stderr
+
+
+def test_enqueue_list_show(gh):
+    out = gh.run("events", "enqueue", "--user", "alice", "--type",
+                 "login.new_host", "--title", "New sign-in", "--message",
+                 "from 192.0.2.7", "--priority", "high", "--metadata",
+                 '{"ip": "192.0.2.7"}', json_out=True)
+    assert out == {"id": 1, "duplicate": False}
+    ev = gh.run("events", "show", "1", json_out=True)
+    assert ev["type"] == "login.new_host"
+    assert ev["category"] == "security"
+    assert ev["priority"] == 3
+    assert ev["source"] == "cli"
+    assert ev["metadata"] == {"ip": "192.0.2.7"}
+    assert ev["q"]["state"] == "ready"
+    assert ev["deliveries"] == []
+    listed = gh.run("events", "list", "--state", "ready", json_out=True)
+    assert [e["id"] for e in listed] == [1]
+    text = gh.run("events", "list").stdout
+    assert re.search(r"^1\s+ready\s+3\s+login\.new_host\s+alice", text, re.M)
+
+
+def test_dedup_and_expiry(gh):
+    a = gh.run("events", "enqueue", "--user", "u", "--type", "t", "--title",
+               "x", "--dedup-key", "k", json_out=True)
+    b = gh.run("events", "enqueue", "--user", "u", "--type", "t", "--title",
+               "x", "--dedup-key", "k", json_out=True)
+    assert a["id"] == b["id"] and b["duplicate"] is True
+    gh.run("events", "enqueue", "--user", "u", "--type", "t", "--title", "x",
+           "--expires", "2h")
+    ev = gh.run("events", "show", "2", json_out=True)
+    assert ev["expires_at"] - ev["created_at"] == 2 * 3600 * 1000
+
+
+def test_bad_input_exit_codes(gh):
+    p = gh.run("events", "enqueue", "--user", "u", "--type", "Bad Type",
+               "--title", "x", check=False)
+    assert p.returncode == 65 and "type" in p.stderr
+    p = gh.run("events", "enqueue", "--user", "u", "--type", "t", check=False)
+    assert p.returncode == 65 and "title" in p.stderr
+    p = gh.run("events", "enqueue", "--type", "t", "--title", "x",
+               "--priority", "9", check=False)
+    assert p.returncode == 64 and "priority" in p.stderr
+    p = gh.run("events", "show", "42", check=False)
+    assert p.returncode == 1 and "no event 42" in p.stderr
+    p = gh.run("frobnicate", check=False)
+    assert p.returncode == 64
+    p = gh.run("events", "list", "--state", "bogus", check=False)
+    assert p.returncode == 64
+
+
+def test_retry_and_purge(gh, store_dir):
+    gh.run("events", "enqueue", "--user", "u", "--type", "t", "--title", "x")
+    p = gh.run("events", "retry", "1")
+    assert "already queued" in p.stderr
+    # Nothing finished yet: purge removes nothing and never ready events.
+    assert gh.run("events", "purge", "--older-than", "0s",
+                  json_out=True) == {"purged": 0}
+    assert gh.run("events", "show", "1", json_out=True)["q"]["state"] == "ready"
+
+
+def test_config_check_names_file_line_key(tmp_path):
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[store]\npath = /tmp/x\n\nmap_size = huge\n")
+    p = subprocess.run([str(GATEHOUSE), "-c", str(bad), "config", "check"],
+                       capture_output=True, text=True)
+    assert p.returncode == 78
+    assert f"{bad}:4: key 'map_size' in [store]: 'huge' is not a size" in p.stderr
+    p = subprocess.run([str(GATEHOUSE), "-c", str(tmp_path / "none.conf"),
+                        "config", "check"], capture_output=True, text=True)
+    assert p.returncode == 66
+
+
+def test_gatehouse_conf_env(tmp_path, conf_file):
+    env = dict(os.environ, GATEHOUSE_CONF=str(conf_file))
+    p = subprocess.run([str(GATEHOUSE), "store", "init"], env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert str(tmp_path / "store") in p.stdout
+
+
+def schema_keys():
+    p = subprocess.run([str(GATEHOUSE), "-c", str(ROOT / "conf/gatehouse.conf"),
+                        "config", "dump", "--json"], capture_output=True,
+                       text=True, check=True)
+    import json
+    return [(k["section"], k["key"]) for k in json.loads(p.stdout)]
+
+
+def test_sample_conf_and_man_page_document_every_key():
+    sample = (ROOT / "conf/gatehouse.conf").read_text()
+    man = (ROOT / "docs/man/gatehouse.conf.5").read_text()
+    p = subprocess.run([str(GATEHOUSE), "-c", str(ROOT / "conf/gatehouse.conf"),
+                        "config", "check"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    section = None
+    in_sample = set()
+    for line in sample.splitlines():
+        m = re.match(r"^#?\s*\[([^\]]+)\]", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.match(r"^#?\s*([a-z_0-9]+)\s*=", line)
+        if m and section:
+            in_sample.add((section, m.group(1)))
+    for sec, key in schema_keys():
+        assert (sec, key) in in_sample, f"conf/gatehouse.conf lacks [{sec}] {key}"
+        assert re.search(rf"\b{re.escape(key)}\b", man), \
+            f"gatehouse.conf(5) lacks {key}"
