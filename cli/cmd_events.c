@@ -396,6 +396,125 @@ events_enqueue(struct cli *c, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* ---- lease, ack: a consumer in a shell script ---- */
+
+static int
+events_lease(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"max", required_argument, NULL, 'n'},
+		{"visibility", required_argument, NULL, 'v'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	struct gh_lease *l;
+	long long vis = -1;
+	size_t max = 10, n = 0;
+	json_t *arr;
+	gh_err err;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'n':
+			max = (size_t)strtoul(optarg, NULL, 10);
+			if (max == 0 || max > GH_QUEUE_LEASE_MAX)
+				return cli_usage(c, "events lease: --max is 1 to %d",
+				                 GH_QUEUE_LEASE_MAX);
+			break;
+		case 'v':
+			if (gh_parse_duration_ms(optarg, &vis) || vis <= 0)
+				return cli_usage(c, "bad --visibility '%s'", optarg);
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "events lease: unknown option");
+		}
+	}
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	if (vis < 0)
+		vis = gh_conf_int(c->conf, "queue", "visibility");
+	l = calloc(max, sizeof(*l));
+	if (l == NULL)
+		return cli_fail(c, GH_ENOMEM, "events lease", NULL);
+	err = gh_queue_lease(c->st, gh_now_ms(), max, vis, l, &n);
+	if (err) {
+		free(l);
+		return cli_fail(c, err, "events lease", NULL);
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		if (c->json) {
+			json_array_append(arr, l[i].event);
+			continue;
+		}
+		printf("%" PRIu64 ":%" PRIu64 " %s %s %s\n", l[i].id, l[i].token,
+		       jstr(l[i].event, "type"), jstr(l[i].event, "user"),
+		       jstr(l[i].event, "title"));
+	}
+	if (c->json)
+		cli_print_json(arr);
+	json_decref(arr);
+	gh_lease_release(l, n);
+	free(l);
+	return EXIT_OK;
+}
+
+static int
+events_ack(struct cli *c, int argc, char **argv)
+{
+	struct gh_lease *l;
+	gh_err *res, err;
+	int rc, bad = 0, n = argc - 1;
+
+	if (n < 1)
+		return cli_usage(c, "events ack: expected ID:TOKEN ... as printed "
+		                 "by 'gatehouse events lease'");
+	l = calloc((size_t)n, sizeof(*l));
+	res = calloc((size_t)n, sizeof(*res));
+	if (l == NULL || res == NULL) {
+		free(l);
+		free(res);
+		return cli_fail(c, GH_ENOMEM, "events ack", NULL);
+	}
+	for (int i = 0; i < n; i++) {
+		char *colon = strchr(argv[i + 1], ':');
+
+		if (colon == NULL || sscanf(argv[i + 1], "%" SCNu64 ":%" SCNu64,
+		                            &l[i].id, &l[i].token) != 2) {
+			free(l);
+			free(res);
+			return cli_usage(c, "events ack: '%s' is not ID:TOKEN",
+			                 argv[i + 1]);
+		}
+	}
+	rc = cli_open_store(c, 0);
+	if (rc == EXIT_OK) {
+		err = gh_queue_ack(c->st, l, (size_t)n, gh_now_ms(), res);
+		if (err) {
+			rc = cli_fail(c, err, "events ack", NULL);
+		} else {
+			for (int i = 0; i < n; i++) {
+				if (res[i] == GH_OK)
+					continue;
+				fprintf(stderr, "%s: event %" PRIu64 ": %s\n", c->prog,
+				        l[i].id, res[i] == GH_ESTALE ?
+				        "lease lost (expired and taken again)" :
+				        gh_strerror(res[i]));
+				bad = 1;
+			}
+			rc = bad ? EXIT_NOTFOUND : EXIT_OK;
+		}
+	}
+	free(l);
+	free(res);
+	return rc;
+}
+
 /* ---- retry, purge ---- */
 
 static int
@@ -486,8 +605,8 @@ cmd_events(struct cli *c, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
 	if (sub == NULL)
-		return cli_usage(c, "events: expected list, show, enqueue, retry "
-		                 "or purge");
+		return cli_usage(c, "events: expected list, show, enqueue, lease, "
+		                 "ack, retry or purge");
 	if (strcmp(sub, "list") == 0)
 		return events_list(c, argc - 1, argv + 1);
 	if (strcmp(sub, "show") == 0)
@@ -496,6 +615,10 @@ cmd_events(struct cli *c, int argc, char **argv)
 		return events_enqueue(c, argc - 1, argv + 1);
 	if (strcmp(sub, "retry") == 0)
 		return events_retry(c, argc - 1, argv + 1);
+	if (strcmp(sub, "lease") == 0)
+		return events_lease(c, argc - 1, argv + 1);
+	if (strcmp(sub, "ack") == 0)
+		return events_ack(c, argc - 1, argv + 1);
 	if (strcmp(sub, "purge") == 0)
 		return events_purge(c, argc - 1, argv + 1);
 	return cli_usage(c, "events: unknown subcommand '%s'", sub);

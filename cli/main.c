@@ -24,7 +24,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{"store", cmd_store, "store info | init"},
-	{"events", cmd_events, "events list | show ID | enqueue ... | retry ID | purge"},
+	{"events", cmd_events, "events list | show ID | enqueue ... | lease | ack ID:TOKEN... | retry ID | purge"},
 	{"config", cmd_config, "config check | dump"},
 };
 

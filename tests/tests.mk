@@ -17,3 +17,8 @@ $(KILLTEST): build/tests/killtest.o $(LIBGH)
 PROGRAMS += $(KILLTEST)
 
 INTEG_TESTS += tests/integration/common
+
+# The foundation issue's 20 rounds in a row (make test runs 2).
+.PHONY: killtest
+killtest: $(KILLTEST) $(CLI_BIN)
+	ROUNDS=20 $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/common/test_killtest.py

@@ -120,3 +120,22 @@ def test_sample_conf_and_man_page_document_every_key():
         assert (sec, key) in in_sample, f"conf/gatehouse.conf lacks [{sec}] {key}"
         assert re.search(rf"\b{re.escape(key)}\b", man), \
             f"gatehouse.conf(5) lacks {key}"
+
+
+def test_lease_and_ack_from_a_script(gh):
+    for i in range(3):
+        gh.run("events", "enqueue", "--user", "u", "--type", "t", "--title",
+               f"n{i}", "--priority", "urgent" if i == 2 else "normal")
+    lines = gh.run("events", "lease", "--max", "2").stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("3:")          # urgent first
+    handles = [line.split()[0] for line in lines]
+    gh.run("events", "ack", *handles)
+    done = gh.run("events", "list", "--state", "done", json_out=True)
+    assert sorted(e["id"] for e in done) == [2, 3] or \
+        sorted(e["id"] for e in done) == [1, 3]
+    # Acking again: the lease is no longer held.
+    p = gh.run("events", "ack", handles[0], check=False)
+    assert p.returncode == 1 and "lease lost" in p.stderr
+    p = gh.run("events", "ack", "nonsense", check=False)
+    assert p.returncode == 64
