@@ -41,7 +41,7 @@ SAN_FLAGS   := -fsanitize=address,undefined -fno-omit-frame-pointer \
 SAN_CFLAGS  := $(CSTD) $(WARN) -O1 -g -fPIC -Icommon/include $(SAN_FLAGS) $(CFLAGS)
 SAN_LDFLAGS := $(SAN_FLAGS)
 
-PKGS_COMMON := lmdb jansson inih
+PKGS_COMMON := lmdb jansson inih libcrypto
 COMMON_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS_COMMON) 2>/dev/null)
 COMMON_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON) 2>/dev/null) -lpthread
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)

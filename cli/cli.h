@@ -69,5 +69,6 @@ uint64_t cli_parse_id(const char *s);
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
+int cmd_tokens(struct cli *c, int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct {
 	{"store", cmd_store, "store info | init"},
 	{"events", cmd_events, "events list | show ID | enqueue ... | lease | ack ID:TOKEN... | retry ID | purge"},
 	{"config", cmd_config, "config check | dump"},
+	{"tokens", cmd_tokens, "tokens keygen [--force] | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
 };
 
 static void

@@ -42,5 +42,16 @@ const struct gh_conf_key gh_conf_schema[] = {
 	{"queue", "visibility", GH_CT_DURATION, "60s", 1 * SEC, 1 * DAY, NULL,
 	 "how long a leased event stays invisible to other consumers"},
 
+	/* [tokens] -- signed unsubscribe and download links (docs/tokens.md) */
+	{"tokens", "key_file", GH_CT_PATH, "/etc/gatehouse/token.key", 0, 0,
+	 NULL, "master key for tokens: 64 hex digits, made by "
+	 "`gatehouse tokens keygen`"},
+	{"tokens", "previous_key_file", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "the key before a rotation: tokens it signed still verify"},
+	{"tokens", "unsubscribe_ttl", GH_CT_DURATION, "180d", 1 * DAY,
+	 3650 * DAY, NULL, "how long an unsubscribe link in a message works"},
+	{"tokens", "download_ttl", GH_CT_DURATION, "1h", 1 * SEC, 365 * DAY,
+	 NULL, "default lifetime of a signed download link"},
+
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

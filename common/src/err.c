@@ -24,6 +24,7 @@ static const struct {
 	[GH_ETOOBIG] = {"ETOOBIG", "value too large"},
 	[GH_ESTALE] = {"ESTALE", "lease is no longer held"},
 	[GH_EREADONLY] = {"EREADONLY", "store is open read-only"},
+	[GH_EEXPIRED] = {"EEXPIRED", "expired"},
 };
 
 const char *

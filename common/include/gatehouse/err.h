@@ -32,6 +32,7 @@ typedef enum gh_err {
 	GH_ETOOBIG,     /* a value exceeds a documented bound */
 	GH_ESTALE,      /* a lease was lost (expired and taken by another consumer) */
 	GH_EREADONLY,   /* write attempted on a store opened read-only */
+	GH_EEXPIRED,    /* a genuine token or record whose time has passed */
 	GH_ERR_COUNT_   /* not an error: the number of codes */
 } gh_err;
 

@@ -139,3 +139,34 @@ def test_lease_and_ack_from_a_script(gh):
     assert p.returncode == 1 and "lease lost" in p.stderr
     p = gh.run("events", "ack", "nonsense", check=False)
     assert p.returncode == 64
+
+
+def test_tokens(gh, tmp_path):
+    key = tmp_path / "token.key"
+    with open(gh.conf, "a") as f:
+        f.write(f"[tokens]\nkey_file = {key}\n")
+    p = gh.run("tokens", "make", "unsubscribe", "a@example.org", "news",
+               check=False)
+    assert p.returncode == 66 and str(key) in p.stderr
+    gh.run("tokens", "keygen")
+    assert oct(key.stat().st_mode & 0o777) == "0o640"
+    assert len(key.read_text().strip()) == 64
+    assert gh.run("tokens", "keygen", check=False).returncode == 64
+    tok = gh.run("tokens", "make", "unsubscribe", "a@example.org",
+                 "news").stdout.strip()
+    out = gh.run("tokens", "check", "unsubscribe", tok, json_out=True)
+    assert out["fields"] == ["a@example.org", "news"]
+    assert out["expired"] is False
+    p = gh.run("tokens", "check", "download", tok, check=False)
+    assert p.returncode == 65 and "signature does not match" in p.stderr
+    # A rotation: the old key becomes previous_key_file.
+    old = tmp_path / "token.key.old"
+    key.rename(old)
+    with open(gh.conf, "a") as f:
+        f.write(f"previous_key_file = {old}\n")
+    gh.run("tokens", "keygen")
+    assert gh.run("tokens", "check", "unsubscribe", tok,
+                  json_out=True)["fields"][0] == "a@example.org"
+    old.write_text("00" * 32 + "\n")
+    assert gh.run("tokens", "check", "unsubscribe", tok,
+                  check=False).returncode == 65
