@@ -79,8 +79,10 @@ gh_conf_type_name(enum gh_conf_type t)
 void
 gh_conf_schema_each(gh_conf_key_fn fn, void *arg)
 {
-	for (const struct gh_conf_key *k = gh_conf_schema; k->section; k++)
-		fn(k, arg);
+	for (size_t t = 0; gh_conf_schemas[t]; t++)
+		for (const struct gh_conf_key *k = gh_conf_schemas[t]; k->section;
+		     k++)
+			fn(k, arg);
 }
 
 /* ---- value parsers ---- */
@@ -305,13 +307,16 @@ schema_find(const char *section, const char *key, int *section_known)
 {
 	if (section_known)
 		*section_known = 0;
-	for (const struct gh_conf_key *k = gh_conf_schema; k->section; k++) {
-		if (!section_matches(k->section, section))
-			continue;
-		if (section_known)
-			*section_known = 1;
-		if (strcmp(k->key, key) == 0)
-			return k;
+	for (size_t t = 0; gh_conf_schemas[t]; t++) {
+		for (const struct gh_conf_key *k = gh_conf_schemas[t]; k->section;
+		     k++) {
+			if (!section_matches(k->section, section))
+				continue;
+			if (section_known)
+				*section_known = 1;
+			if (strcmp(k->key, key) == 0)
+				return k;
+		}
 	}
 	return NULL;
 }

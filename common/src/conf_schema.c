@@ -1,45 +1,47 @@
 /*
- * conf_schema.c - every key gatehouse.conf may hold: section, name, type,
- * default, bounds and a line of documentation.
+ * conf_schema.c - the keys of the shared sections of gatehouse.conf
+ * ([store], [queue], [tokens]) and the list of every component's table.
  *
- * This table is the single source of truth: the parser rejects anything not
- * in it, the getters take defaults from it, `gatehouse config dump` prints
- * it, and tests/unit/test_conf.c checks that conf/gatehouse.conf and
- * gatehouse.conf(5) mention every key.  A component's issue adds its block.
+ * Each component declares its own sections in conf_schema_COMPONENT.c
+ * (section, name, type, default, bounds, a line of documentation).  These
+ * tables are the single source of truth: the parser rejects anything not in
+ * them, the getters take defaults from them, `gatehouse config dump` prints
+ * them, and tests/integration/common/test_cli.py checks that
+ * conf/gatehouse.conf and gatehouse.conf(5) mention every key.
  */
 #include <stddef.h>
 
 #include "gatehouse/conf.h"
 #include "conf_int.h"
 
-#define KB 1024LL
-#define MB (1024LL * KB)
-#define GB (1024LL * MB)
-#define SEC 1000LL
-#define MIN (60 * SEC)
-#define HOUR (60 * MIN)
-#define DAY (24 * HOUR)
 
-const struct gh_conf_key gh_conf_schema[] = {
+
+
+
+
+
+
+
+const struct gh_conf_key gh_conf_schema_common[] = {
 	/* [store] -- the LMDB store every part shares */
 	{"store", "path", GH_CT_PATH, "/var/lib/gatehouse/store", 0, 0, NULL,
 	 "directory of the LMDB store"},
-	{"store", "map_size", GH_CT_SIZE, "64M", 1 * MB, 1024 * GB, NULL,
+	{"store", "map_size", GH_CT_SIZE, "64M", 1 * GH_MB, 1024 * GH_GB, NULL,
 	 "initial map size; the map doubles when full"},
-	{"store", "map_max", GH_CT_SIZE, "4G", 1 * MB, 1024 * GB, NULL,
+	{"store", "map_max", GH_CT_SIZE, "4G", 1 * GH_MB, 1024 * GH_GB, NULL,
 	 "the map never grows past this; writes then fail as full"},
 	{"store", "sync", GH_CT_BOOL, "yes", 0, 0, NULL,
 	 "fsync every commit (no: survives crashes of processes, not of the "
 	 "machine)"},
-	{"store", "lock_timeout", GH_CT_DURATION, "2s", 0, 10 * MIN, NULL,
+	{"store", "lock_timeout", GH_CT_DURATION, "2s", 0, 10 * GH_MIN, NULL,
 	 "longest a writer waits for the store's write lock"},
 
 	/* [queue] -- event queue policy shared by producers and notifyd */
-	{"queue", "dedup_window", GH_CT_DURATION, "1d", 1 * SEC, 365 * DAY,
+	{"queue", "dedup_window", GH_CT_DURATION, "1d", 1 * GH_SEC, 365 * GH_DAY,
 	 NULL, "events with the same dedup_key within this window are one"},
-	{"queue", "keep_done", GH_CT_DURATION, "7d", 0, 3650 * DAY, NULL,
+	{"queue", "keep_done", GH_CT_DURATION, "7d", 0, 3650 * GH_DAY, NULL,
 	 "`gatehouse events purge` removes finished events older than this"},
-	{"queue", "visibility", GH_CT_DURATION, "60s", 1 * SEC, 1 * DAY, NULL,
+	{"queue", "visibility", GH_CT_DURATION, "60s", 1 * GH_SEC, 1 * GH_DAY, NULL,
 	 "how long a leased event stays invisible to other consumers"},
 
 	/* [tokens] -- signed unsubscribe and download links (docs/tokens.md) */
@@ -48,10 +50,19 @@ const struct gh_conf_key gh_conf_schema[] = {
 	 "`gatehouse tokens keygen`"},
 	{"tokens", "previous_key_file", GH_CT_PATH, NULL, 0, 0, NULL,
 	 "the key before a rotation: tokens it signed still verify"},
-	{"tokens", "unsubscribe_ttl", GH_CT_DURATION, "180d", 1 * DAY,
-	 3650 * DAY, NULL, "how long an unsubscribe link in a message works"},
-	{"tokens", "download_ttl", GH_CT_DURATION, "1h", 1 * SEC, 365 * DAY,
+	{"tokens", "unsubscribe_ttl", GH_CT_DURATION, "180d", 1 * GH_DAY,
+	 3650 * GH_DAY, NULL, "how long an unsubscribe link in a message works"},
+	{"tokens", "download_ttl", GH_CT_DURATION, "1h", 1 * GH_SEC, 365 * GH_DAY,
 	 NULL, "default lifetime of a signed download link"},
 
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
+};
+
+const struct gh_conf_key *const gh_conf_schemas[] = {
+	gh_conf_schema_common,
+	gh_conf_schema_milter,
+	gh_conf_schema_nginx,
+	gh_conf_schema_pam,
+	gh_conf_schema_notifyd,
+	NULL
 };
