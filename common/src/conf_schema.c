@@ -14,14 +14,6 @@
 #include "gatehouse/conf.h"
 #include "conf_int.h"
 
-
-
-
-
-
-
-
-
 const struct gh_conf_key gh_conf_schema_common[] = {
 	/* [store] -- the LMDB store every part shares */
 	{"store", "path", GH_CT_PATH, "/var/lib/gatehouse/store", 0, 0, NULL,
