@@ -26,6 +26,7 @@ static const struct {
 	{"store", cmd_store, "store info | init"},
 	{"events", cmd_events, "events list | show ID | enqueue ... | lease | ack ID:TOKEN... | retry ID | purge"},
 	{"config", cmd_config, "config check | dump"},
+	{"suppress", cmd_suppress, "suppress add|remove|check ADDRESS [--list L] [--reason R] | list"},
 	{"tokens", cmd_tokens, "tokens keygen [--force] | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
 };
 
@@ -94,7 +95,9 @@ main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 
-			optind = 1;   /* the subcommand parses its own options */
+			/* the subcommand parses its own options; 0 makes glibc
+			 * start afresh (1 would keep its permutation state) */
+			optind = 0;
 			rc = commands[i].fn(&c, sub_argc, sub_argv);
 			goto done;
 		}

@@ -170,3 +170,24 @@ def test_tokens(gh, tmp_path):
     old.write_text("00" * 32 + "\n")
     assert gh.run("tokens", "check", "unsubscribe", tok,
                   check=False).returncode == 65
+
+
+def test_suppress(gh):
+    gh.run("suppress", "add", "<Bob@Example.org>", "--list", "news",
+           "--reason", "asked by phone")
+    gh.run("suppress", "add", "carol@example.org")
+    assert gh.run("suppress", "check", "bob@example.org", "--list",
+                  "news").returncode == 0
+    assert gh.run("suppress", "check", "bob@example.org", "--list", "promo",
+                  check=False).returncode == 1
+    assert gh.run("suppress", "check", "carol@example.org", "--list",
+                  "any").returncode == 0
+    rows = gh.run("suppress", "list", json_out=True)
+    assert [r["address"] for r in rows] == ["bob@example.org", "carol@example.org"]
+    assert rows[0]["reason"] == "asked by phone" and rows[0]["source"] == "cli"
+    gh.run("suppress", "remove", "bob@example.org", "--list", "news")
+    p = gh.run("suppress", "remove", "bob@example.org", "--list", "news",
+               check=False)
+    assert p.returncode == 1 and "not suppressed" in p.stderr
+    assert gh.run("suppress", "add", "not-an-address",
+                  check=False).returncode == 64

@@ -1,0 +1,173 @@
+/*
+ * suppress.c - the suppression list: who asked not to get bulk mail.
+ * Key: normalized address | 0x00 | list ("" for every list).
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "gatehouse/records.h"
+
+#define SKEY_MAX (GH_ADDR_MAX + 1 + GH_LIST_MAX)
+
+gh_err
+gh_addr_normalize(const char *in, char *out, size_t cap)
+{
+	const char *s, *e;
+	size_t n;
+
+	if (in == NULL || out == NULL || cap < GH_ADDR_MAX + 1)
+		return GH_EINVAL;
+	s = in;
+	while (*s == ' ' || *s == '\t' || *s == '<')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '>' ||
+	                 e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	n = (size_t)(e - s);
+	if (n == 0)
+		return GH_EINVAL;
+	if (n > GH_ADDR_MAX)
+		return GH_ETOOBIG;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c == 0x7f || c == '<' || c == '>')
+			return GH_EINVAL;
+		out[i] = (char)tolower(c);
+	}
+	out[n] = '\0';
+	if (strchr(out, '@') == NULL || out[0] == '@' || out[n - 1] == '@')
+		return GH_EINVAL;
+	return GH_OK;
+}
+
+static gh_err
+skey(const char *addr, const char *list, char *k, size_t *klen)
+{
+	char norm[GH_ADDR_MAX + 1];
+	size_t al, ll = list ? strlen(list) : 0;
+	gh_err err = gh_addr_normalize(addr, norm, sizeof(norm));
+
+	if (err)
+		return err;
+	if (ll > GH_LIST_MAX || (list && memchr(list, '\0', ll)))
+		return GH_ETOOBIG;
+	al = strlen(norm);
+	memcpy(k, norm, al);
+	k[al] = '\0';
+	if (ll)
+		memcpy(k + al + 1, list, ll);
+	*klen = al + 1 + ll;
+	return GH_OK;
+}
+
+gh_err
+gh_suppress_add_txn(struct gh_txn *txn, const char *addr, const char *list,
+                    const char *reason, const char *source, int64_t now)
+{
+	char k[SKEY_MAX];
+	size_t kl;
+	json_t *rec;
+	gh_err err = skey(addr, list, k, &kl);
+
+	if (err)
+		return err;
+	rec = json_pack("{s:i, s:s?, s:s?, s:s, s:I}", "v", 1, "reason", reason,
+	                "source", source, "list", list ? list : "",
+	                "created_at", (json_int_t)now);
+	if (rec == NULL)
+		return GH_EINVAL;   /* not UTF-8 */
+	err = gh_txn_put_json(txn, GH_DB_SUPPRESSION, k, kl, rec);
+	json_decref(rec);
+	return err;
+}
+
+gh_err
+gh_suppress_remove_txn(struct gh_txn *txn, const char *addr, const char *list)
+{
+	char k[SKEY_MAX];
+	size_t kl;
+	gh_err err = skey(addr, list, k, &kl);
+
+	if (err)
+		return err;
+	return gh_txn_del(txn, GH_DB_SUPPRESSION, k, kl);
+}
+
+gh_err
+gh_suppress_check_txn(struct gh_txn *txn, const char *addr, const char *list,
+                      int *suppressed)
+{
+	char k[SKEY_MAX];
+	size_t kl;
+	gh_err err;
+
+	*suppressed = 0;
+	err = skey(addr, NULL, k, &kl);
+	if (err)
+		return err;
+	err = gh_txn_get(txn, GH_DB_SUPPRESSION, k, kl, NULL, NULL);
+	if (err == GH_OK) {
+		*suppressed = 1;
+		return GH_OK;
+	}
+	if (err != GH_ENOTFOUND || list == NULL || *list == '\0')
+		return err == GH_ENOTFOUND ? GH_OK : err;
+	err = skey(addr, list, k, &kl);
+	if (err)
+		return err;
+	err = gh_txn_get(txn, GH_DB_SUPPRESSION, k, kl, NULL, NULL);
+	if (err == GH_OK)
+		*suppressed = 1;
+	return err == GH_ENOTFOUND ? GH_OK : err;
+}
+
+struct list_arg {
+	gh_suppress_fn fn;
+	void *arg;
+};
+
+static int
+list_one(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct list_arg *a = arg;
+	char addr[GH_ADDR_MAX + 1], list[GH_LIST_MAX + 1];
+	const char *nul = memchr(key, '\0', klen);
+	size_t al, ll;
+	json_t *rec;
+	int r;
+
+	if (nul == NULL)
+		return 0;
+	al = (size_t)(nul - (const char *)key);
+	ll = klen - al - 1;
+	if (al > GH_ADDR_MAX || ll > GH_LIST_MAX)
+		return 0;
+	memcpy(addr, key, al);
+	addr[al] = '\0';
+	memcpy(list, nul + 1, ll);
+	list[ll] = '\0';
+	rec = json_loadb(val, vlen, 0, NULL);
+	r = a->fn(addr, list, rec, a->arg);
+	json_decref(rec);
+	return r;
+}
+
+static gh_err
+list_view(struct gh_txn *txn, void *arg)
+{
+	return gh_txn_scan(txn, GH_DB_SUPPRESSION, NULL, 0, 0, list_one, arg,
+	                   NULL);
+}
+
+gh_err
+gh_suppress_list(struct gh_store *st, gh_suppress_fn fn, void *arg)
+{
+	struct list_arg a = {fn, arg};
+
+	if (st == NULL || fn == NULL)
+		return GH_EINVAL;
+	return gh_store_view(st, list_view, &a);
+}
