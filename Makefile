@@ -51,6 +51,7 @@ UNIT_TESTS  :=
 INTEG_TESTS :=
 INSTALL_HOOKS :=
 MANPAGES    :=
+FUZZ_TARGETS :=
 
 .PHONY: all
 all: programs
@@ -84,7 +85,12 @@ build/asan/%.o: %.c
 test: deps
 	$(MAKE) check
 
-check: programs unit-test integration-test
+check: programs unit-test integration-test fuzz
+
+# Every libFuzzer target for FUZZ_TIME seconds each (CI: 20).
+FUZZ_TIME ?= 20
+.PHONY: fuzz
+fuzz: $(FUZZ_TARGETS)
 
 unit-test: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \

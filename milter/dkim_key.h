@@ -1,0 +1,88 @@
+/*
+ * dkim_key.h - DKIM private keys: loading, DNS record text, signing
+ *
+ * A key is an RSA (1024 to 4096 bits, a=rsa-sha256) or Ed25519
+ * (a=ed25519-sha256, RFC 8463) private key read from a PEM file (PKCS#8
+ * "PRIVATE KEY" or traditional "RSA PRIVATE KEY"; encrypted keys are
+ * refused, never prompted for).  The type decides the algorithm.
+ *
+ * Both algorithms sign the SHA-256 digest of the canonicalized header data:
+ * RSA as PKCS#1 v1.5 over that digest (EMSA-PKCS1-v1_5 with the SHA-256
+ * DigestInfo), Ed25519 as PureEdDSA over the 32 digest bytes, exactly as
+ * RFC 8463 section 3 says.  Both are deterministic.
+ *
+ * Memory and threads: a loaded key is immutable.  One key may be used by any
+ * number of threads at once (each signing call makes its own OpenSSL
+ * context).  Whoever loaded it frees it, after every user is done: the
+ * milter keeps keys in its pinned configuration, which outlives every
+ * message signed with it.
+ */
+#ifndef GH_MILTER_DKIM_KEY_H
+#define GH_MILTER_DKIM_KEY_H
+
+#include <stddef.h>
+
+#include "gatehouse/err.h"
+
+#define GH_DKIM_RSA_MIN_BITS 1024
+#define GH_DKIM_RSA_MAX_BITS 4096
+#define GH_DKIM_KEY_FILE_MAX (64 * 1024)	/* a PEM file larger than this is refused */
+#define GH_DKIM_SIG_MAX (GH_DKIM_RSA_MAX_BITS / 8)	/* bytes of the largest signature */
+/* Room for the longest DNS record text: "v=DKIM1; k=rsa; p=" + base64 of a
+ * 4096-bit SubjectPublicKeyInfo (550 bytes). */
+#define GH_DKIM_TXT_MAX 800
+
+typedef enum gh_dkim_alg {
+	GH_DKIM_RSA_SHA256 = 0,
+	GH_DKIM_ED25519_SHA256 = 1
+} gh_dkim_alg;
+
+struct gh_dkim_key;
+
+/* gh_dkim_alg_name - the a= value: "rsa-sha256" or "ed25519-sha256". */
+const char *gh_dkim_alg_name(gh_dkim_alg alg);
+
+/*
+ * gh_dkim_key_load - read a PEM private key file.  On GH_OK *out is a new key
+ * the caller frees with gh_dkim_key_free().  Errors: GH_ENOTFOUND (no such
+ * file), GH_EACCES, GH_EIO, GH_ETOOBIG (file over GH_DKIM_KEY_FILE_MAX),
+ * GH_EINVAL (not a PEM private key, encrypted, a type other than RSA or
+ * Ed25519, or an RSA size outside 1024..4096 bits).  When detail is not NULL
+ * it receives a one-line English reason naming the file (never key bytes).
+ */
+gh_err gh_dkim_key_load(const char *path, struct gh_dkim_key **out,
+    char *detail, size_t detailsz);
+
+/* gh_dkim_key_from_pem - the same from a PEM text in memory. */
+gh_err gh_dkim_key_from_pem(const char *pem, size_t len,
+    struct gh_dkim_key **out, char *detail, size_t detailsz);
+
+/* gh_dkim_key_free - free a key; NULL is allowed. */
+void gh_dkim_key_free(struct gh_dkim_key *key);
+
+gh_dkim_alg gh_dkim_key_alg(const struct gh_dkim_key *key);
+
+/* gh_dkim_key_bits - modulus size for RSA, 256 for Ed25519. */
+unsigned gh_dkim_key_bits(const struct gh_dkim_key *key);
+
+/*
+ * gh_dkim_key_txt - the DNS TXT record text to publish at
+ * SELECTOR._domainkey.DOMAIN: "v=DKIM1; k=rsa; p=<base64 DER
+ * SubjectPublicKeyInfo>" or "v=DKIM1; k=ed25519; p=<base64 of the raw
+ * 32-byte public key>" (RFC 8463 section 4).  NUL-terminated in buf;
+ * *len (may be NULL) gets its length.  GH_ETOOBIG if bufsz is too small
+ * (GH_DKIM_TXT_MAX always suffices).  A TXT string holds at most 255
+ * bytes: whoever writes a zone file splits it.
+ */
+gh_err gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
+    size_t *len);
+
+/*
+ * gh_dkim_key_sign - sign a 32-byte SHA-256 digest.  sig must have room for
+ * GH_DKIM_SIG_MAX bytes; *siglen gets the signature's length.  GH_EIO if
+ * OpenSSL fails, GH_ENOMEM.
+ */
+gh_err gh_dkim_key_sign(const struct gh_dkim_key *key,
+    const unsigned char digest[32], unsigned char *sig, size_t *siglen);
+
+#endif /* GH_MILTER_DKIM_KEY_H */
