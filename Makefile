@@ -85,7 +85,8 @@ build/asan/%.o: %.c
 test: deps
 	$(MAKE) check
 
-check: programs unit-test integration-test fuzz
+# pytest runs last so its summary closes the output.
+check: programs unit-test fuzz integration-test
 
 # Every libFuzzer target for FUZZ_TIME seconds each (CI: 20).
 FUZZ_TIME ?= 20

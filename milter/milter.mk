@@ -57,9 +57,13 @@ build/fuzz/fuzz_dkim_canon: tests/fuzz/fuzz_dkim_canon.c $(MILTER_FUZZ_SRCS) \
 .PHONY: fuzz-milter
 fuzz-milter: build/fuzz/fuzz_dkim_canon
 	@mkdir -p build/fuzz/corpus-dkim_canon
-	./build/fuzz/fuzz_dkim_canon -max_total_time=$(FUZZ_TIME) \
+	@echo "fuzz: fuzz_dkim_canon for $(FUZZ_TIME)s (log: build/fuzz/dkim_canon.log)"
+	@./build/fuzz/fuzz_dkim_canon -max_total_time=$(FUZZ_TIME) \
 		-max_len=65536 -timeout=10 -rss_limit_mb=1024 \
 		-artifact_prefix=build/fuzz/ \
-		build/fuzz/corpus-dkim_canon tests/fuzz/corpus/dkim_canon
+		build/fuzz/corpus-dkim_canon tests/fuzz/corpus/dkim_canon \
+		> build/fuzz/dkim_canon.log 2>&1 || \
+		{ tail -50 build/fuzz/dkim_canon.log; exit 1; }
+	@grep -E "^Done|stat::number_of_executed_units" build/fuzz/dkim_canon.log || true
 
 FUZZ_TARGETS += fuzz-milter
