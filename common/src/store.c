@@ -413,9 +413,9 @@ gh_txn_get(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
 	return GH_OK;
 }
 
-gh_err
-gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
-           const void *val, size_t vlen)
+static gh_err
+put_flags(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
+          const void *val, size_t vlen, unsigned flags)
 {
 	MDB_val k, v;
 	int rc;
@@ -430,35 +430,26 @@ gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
 	k.mv_size = klen;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
-	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
+	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
+	if (rc == MDB_KEYEXIST && (flags & MDB_APPEND))
+		rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
 	if (rc == MDB_MAP_FULL)
 		txn->map_full = 1;
 	return gh_mdb_err(rc);
 }
 
 gh_err
+gh_txn_put(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
+           const void *val, size_t vlen)
+{
+	return put_flags(txn, db, key, klen, val, vlen, 0);
+}
+
+gh_err
 gh_txn_put_append(struct gh_txn *txn, enum gh_db db, const void *key,
                   size_t klen, const void *val, size_t vlen)
 {
-	MDB_val k, v;
-	int rc;
-
-	if (check_db(txn, db) || key == NULL || klen == 0)
-		return GH_EINVAL;
-	if (!txn->write)
-		return GH_EREADONLY;
-	if (klen > GH_KEY_MAX)
-		return GH_ETOOBIG;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
-	v.mv_data = (void *)val;
-	v.mv_size = vlen;
-	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, MDB_APPEND);
-	if (rc == MDB_KEYEXIST)
-		rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
-	if (rc == MDB_MAP_FULL)
-		txn->map_full = 1;
-	return gh_mdb_err(rc);
+	return put_flags(txn, db, key, klen, val, vlen, MDB_APPEND);
 }
 
 gh_err

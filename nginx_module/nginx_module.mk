@@ -1,0 +1,62 @@
+# nginx_module/nginx_module.mk - ngx_http_gatehouse_module.so, the dynamic
+# nginx module, with the unit tests and the fuzz target of its plain-C parts
+# (multipart parser, filename sanitizer, categories).
+#
+# The .so is built by nginx's own build system against Debian's nginx-dev
+# tree (see nginx_module/build-module): configured once in build/nginx/src
+# with the flags Debian's nginx was built with, then `make modules`.
+
+NGX_SRC_DIR ?= /usr/share/nginx/src
+NGX_BUILD   := build/nginx
+NGX_MODULE  := $(NGX_BUILD)/ngx_http_gatehouse_module.so
+
+NGXMOD_INPUTS := $(wildcard nginx_module/*.c nginx_module/*.h) \
+	nginx_module/config nginx_module/build-module
+
+$(NGX_MODULE): $(NGXMOD_INPUTS)
+	nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
+
+PROGRAMS += $(NGX_MODULE)
+
+# Unit tests (cmocka, sanitized objects), named like the library's.
+build/asan/tests/unit/test_multipart: build/asan/tests/unit/test_multipart.o \
+		build/asan/nginx_module/multipart.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
+build/asan/tests/unit/test_filename: build/asan/tests/unit/test_filename.o \
+		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
+UNIT_TESTS += build/asan/tests/unit/test_multipart \
+	build/asan/tests/unit/test_filename
+
+INTEG_TESTS += tests/integration/nginx
+
+# libFuzzer target for the multipart parser (and the sanitizer on every
+# filename it yields), run for FUZZ_TIME seconds on a scratch corpus seeded
+# from tests/fuzz/corpus/multipart.
+FUZZ_CC   ?= clang
+NGXMOD_FUZZ_SRCS := nginx_module/multipart.c nginx_module/filename.c \
+	nginx_module/category.c
+
+build/fuzz/fuzz_multipart: tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS) \
+		nginx_module/multipart.h nginx_module/filename.h \
+		nginx_module/category.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS)
+
+.PHONY: fuzz-nginx
+fuzz-nginx: build/fuzz/fuzz_multipart
+	@mkdir -p build/fuzz/corpus-multipart
+	@echo "fuzz: fuzz_multipart for $(FUZZ_TIME)s (log: build/fuzz/multipart.log)"
+	@./build/fuzz/fuzz_multipart -max_total_time=$(FUZZ_TIME) \
+		-max_len=16384 -timeout=10 -rss_limit_mb=1024 \
+		-artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-multipart tests/fuzz/corpus/multipart \
+		> build/fuzz/multipart.log 2>&1 || \
+		{ tail -50 build/fuzz/multipart.log; exit 1; }
+	@grep -E "^Done" build/fuzz/multipart.log || true
+
+FUZZ_TARGETS += fuzz-nginx

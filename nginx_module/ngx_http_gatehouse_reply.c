@@ -1,0 +1,300 @@
+/*
+ * ngx_http_gatehouse_reply.c - the module's JSON answers.
+ *
+ * Success (201) is sent directly.  Errors are not: they are returned as
+ * HTTP status codes so that nginx finalizes the request its own way (body
+ * discarded or connection closed with lingering, HTTP/2 stream reset,
+ * keepalive off when the body was not read to the end).  nginx then sends
+ * its HTML error page through the output filters, where the two filters
+ * below put the JSON chosen by ngx_http_gatehouse_fail() in its place.  An
+ * admin's error_page for the same status still takes precedence.
+ */
+#include "ngx_http_gatehouse_module.h"
+
+
+/* Set once while the configuration is read: nginx's filter chain idiom. */
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
+
+
+static const struct {
+    const char  *code;
+    const char  *message;
+} ngx_http_gatehouse_messages[] = {
+    { "method_not_allowed", "uploads must be sent with POST" },
+    { "not_multipart", "the request body is not multipart/form-data" },
+    { "bad_boundary", "the multipart boundary is missing or invalid" },
+    { "bad_multipart", "the multipart body is malformed" },
+    { "truncated_body", "the body ended before the closing boundary" },
+    { "part_headers_too_large", "a part's headers are too large" },
+    { "nested_multipart", "nested multipart parts are not accepted" },
+    { "transfer_encoding",
+      "parts must not use a Content-Transfer-Encoding" },
+    { "too_many_parts", "the form has too many parts" },
+    { "too_many_files", "the form has too many files" },
+    { "extension_not_allowed", "this file extension is not allowed" },
+    { "type_mismatch",
+      "the file's content does not match its extension" },
+    { "file_too_large", "the file is larger than allowed" },
+    { "empty_file", "the file is empty" },
+    { "no_file", "the request contains no file" },
+    { "write_failed", "the file could not be written" },
+    { "store_failed", "the file could not be stored" },
+    { "internal_error", "internal error" },
+};
+
+
+static const char *
+ngx_http_gatehouse_message(const char *code)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(ngx_http_gatehouse_messages)
+                    / sizeof(ngx_http_gatehouse_messages[0]); i++)
+    {
+        if (ngx_strcmp(ngx_http_gatehouse_messages[i].code, code) == 0) {
+            return ngx_http_gatehouse_messages[i].message;
+        }
+    }
+
+    return code;
+}
+
+
+/* A JSON string from bytes that may not be UTF-8: bad bytes become '?'. */
+json_t *
+ngx_http_gatehouse_json_str(const u_char *s, size_t len)
+{
+    u_char  *copy;
+    size_t   i;
+    json_t  *j;
+
+    j = json_stringn((const char *) s, len);
+    if (j != NULL) {
+        return j;
+    }
+
+    copy = ngx_alloc(len + 1, ngx_cycle->log);
+    if (copy == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < len; i++) {
+        copy[i] = (s[i] < 0x80) ? s[i] : '?';
+    }
+
+    j = json_stringn((const char *) copy, len);
+    ngx_free(copy);
+
+    return j;
+}
+
+
+/* JSON text of obj in the request pool, with a final newline. */
+static ngx_int_t
+ngx_http_gatehouse_dump(ngx_http_request_t *r, json_t *obj, ngx_str_t *out)
+{
+    char    *s;
+    size_t   n;
+
+    s = json_dumps(obj, JSON_COMPACT|JSON_ENSURE_ASCII);
+    if (s == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_strlen(s);
+
+    out->data = ngx_pnalloc(r->pool, n + 1);
+    if (out->data == NULL) {
+        free(s);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(out->data, s, n);
+    out->data[n] = '\n';
+    out->len = n + 1;
+    free(s);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Refuse the upload: remember the JSON answer, drop every temp file now,
+ * and return status for the caller to hand to nginx.  The first failure
+ * of a request wins.  extra (stolen, may be NULL) adds fields.
+ */
+ngx_int_t
+ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx, ngx_int_t status,
+    const char *code, json_t *extra)
+{
+    json_t              *obj;
+    ngx_http_request_t  *r = ctx->request;
+
+    if (ctx->status != 0) {
+        json_decref(extra);
+        return ctx->status;
+    }
+
+    ctx->status = status;
+    ctx->failed = 1;
+
+    ngx_http_gatehouse_drop_files(ctx);
+
+    /*
+     * The rest of the body will not be read: the connection cannot be
+     * reused, and lingering close lets the client read this answer.
+     */
+    if (r->request_body != NULL && !ctx->body_done) {
+        r->keepalive = 0;
+        r->lingering_close = 1;
+    }
+
+    obj = json_pack("{s:s, s:s, s:i}", "error", code,
+                    "message", ngx_http_gatehouse_message(code),
+                    "status", (int) status);
+
+    if (obj == NULL
+        || (extra != NULL && json_object_update(obj, extra) != 0)
+        || ngx_http_gatehouse_dump(r, obj, &ctx->err_json) != NGX_OK)
+    {
+        ngx_str_null(&ctx->err_json);
+    }
+
+    json_decref(extra);
+    json_decref(obj);
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gatehouse: upload refused: %i %s%s%V", status, code,
+                  ctx->user.len ? ", user " : "", &ctx->user);
+
+    return status;
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body)
+{
+    ngx_int_t     rc;
+    ngx_str_t     text;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_gatehouse_dump(r, body, &text) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = text.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = text.data;
+    b->last = text.data + text.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_gatehouse_header_filter(ngx_http_request_t *r)
+{
+    ngx_http_gatehouse_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gatehouse_module);
+
+    if (ctx == NULL || r != r->main || ctx->err_json.len == 0
+        || r->err_status != (ngx_uint_t) ctx->status)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = ctx->err_json.len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
+    ctx->replace_body = 1;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+static ngx_int_t
+ngx_http_gatehouse_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl, out;
+    ngx_http_gatehouse_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_gatehouse_module);
+
+    if (ctx == NULL || !ctx->replace_body) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* nginx's own page is dropped */
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (ctx->json_sent) {
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    ctx->json_sent = 1;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->err_json.data;
+    b->last = ctx->err_json.data + ctx->err_json.len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_next_body_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_reply_init(ngx_conf_t *cf)
+{
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_gatehouse_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_gatehouse_body_filter;
+
+    return NGX_OK;
+}

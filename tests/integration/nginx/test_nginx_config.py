@@ -1,0 +1,164 @@
+"""The module loads into Debian's nginx, and `nginx -t` accepts good
+directive values and refuses bad ones with a clear message naming the
+file and line."""
+import pytest
+
+LOCATION = """\
+        location /u {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {uploads};
+{snippet}
+        }}
+"""
+
+GOOD_HTTP = """\
+    gatehouse_store {prefix}/store;
+    gatehouse_clamav_db {prefix}/conf/nginx.conf;
+    gatehouse_upload_max_file_size 10m;
+"""
+
+GOOD_LOCATION = """\
+            gatehouse_upload_max_file_size 2m;
+            gatehouse_upload_max_files 5;
+            gatehouse_upload_category images png jpg;
+            gatehouse_upload_category notes txt MD mime=text/plain mime=text/*;
+            gatehouse_upload_user $remote_user;
+            gatehouse_upload_on_scan_error accept;
+            gatehouse_upload_pass /app/upload;
+"""
+
+
+def write(n, snippet="", http="", server=None):
+    if server is None:
+        server = LOCATION.format(uploads=n.uploads, snippet=snippet)
+    n.write(server=server, http=http.format(prefix=n.prefix))
+
+
+def test_module_loads_and_good_values_pass(nginx_conf):
+    write(nginx_conf, GOOD_LOCATION, GOOD_HTTP)
+    r = nginx_conf.test()
+    assert r.returncode == 0, r.stderr
+
+
+def test_defaults_pass(nginx_conf):
+    write(nginx_conf)
+    r = nginx_conf.test()
+    assert r.returncode == 0, r.stderr
+
+
+BAD_LOCATION = [
+    ("gatehouse_upload_max_file_size 10q;", "invalid value"),
+    ("gatehouse_upload_max_file_size -1;", "invalid value"),
+    ("gatehouse_upload_max_files 0;", "value must be between 1 and 1000"),
+    ("gatehouse_upload_max_files 5000;", "value must be between 1 and 1000"),
+    ("gatehouse_upload_max_files many;", "invalid number"),
+    ("gatehouse_upload_category Images png;", "invalid category name"),
+    ("gatehouse_upload_category images .png;", 'invalid extension ".png"'),
+    ("gatehouse_upload_category images p_g;", 'invalid extension "p_g"'),
+    ("gatehouse_upload_category images abcdefghijklmnopq;",
+     "invalid extension"),
+    ("gatehouse_upload_category images;", "invalid number of arguments"),
+    ("gatehouse_upload_category scripts sh;",
+     "give its types with mime=TYPE"),
+    ("gatehouse_upload_category notes txt mime=text;",
+     'invalid MIME type "text"'),
+    ("gatehouse_upload_category notes txt mime=*/*;", "invalid MIME type"),
+    ("gatehouse_upload_category images png;\n"
+     "gatehouse_upload_category media png mime=video/mp4;",
+     'extension "png" is already in category "images"'),
+    ("gatehouse_upload_category images png PNG;",
+     'extension "png" is given twice'),
+    ("gatehouse_upload_category images png;\n"
+     "gatehouse_upload_category images jpg;", "is given twice"),
+    ("gatehouse_upload_user;", "invalid number of arguments"),
+    ("gatehouse_upload_user $a $b;", "invalid number of arguments"),
+    ("gatehouse_upload_on_scan_error ignore;",
+     'it must be "reject" or "accept"'),
+    ("gatehouse_upload_pass app/upload;", 'invalid "gatehouse_upload_pass"'),
+    ("gatehouse_upload_pass /a;\ngatehouse_upload_pass /b;", "is duplicate"),
+    ("gatehouse_upload_dir /tmp;", '"gatehouse_upload_dir" directive is '
+     "duplicate"),
+    ("gatehouse_clamav_db /tmp;", '"gatehouse_clamav_db" directive is not '
+     "allowed here"),
+    ("gatehouse_store /tmp;", '"gatehouse_store" directive is not allowed '
+     "here"),
+    ("proxy_pass http://127.0.0.1:9;", "already has a content handler"),
+]
+
+
+@pytest.mark.parametrize("snippet,message", BAD_LOCATION,
+                         ids=[b[0].split()[0] + str(i)
+                              for i, b in enumerate(BAD_LOCATION)])
+def test_bad_location_values_fail(nginx_conf, snippet, message):
+    write(nginx_conf, snippet)
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+    assert "nginx.conf:" in r.stderr       # file and line named
+
+
+BAD_HTTP = [
+    ("gatehouse_clamav_db /nonexistent/db;", "No such file or directory"),
+    ("gatehouse_clamav_db {prefix}/conf/nginx.conf;\n"
+     "gatehouse_clamav_db {prefix}/conf/nginx.conf;", "is duplicate"),
+    ("gatehouse_store /nonexistent/dir/store;",
+     "neither it nor its parent directory exists"),
+    ("gatehouse_store {prefix}/conf/nginx.conf;", "is not a directory"),
+]
+
+
+@pytest.mark.parametrize("http,message", BAD_HTTP)
+def test_bad_http_values_fail(nginx_conf, http, message):
+    write(nginx_conf, http=http)
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert message in r.stderr, r.stderr
+
+
+def test_bad_flag_fails(nginx_conf):
+    write(nginx_conf, server="        location /v { gatehouse_upload maybe; }\n")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert 'it must be "on" or "off"' in r.stderr, r.stderr
+
+
+def test_missing_upload_dir_fails(nginx_conf):
+    write(nginx_conf, server="        location /u { gatehouse_upload on; }\n")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert 'no "gatehouse_upload_dir" is set' in r.stderr, r.stderr
+
+
+def test_bad_upload_dirs_fail(nginx_conf):
+    write(nginx_conf, server="        location /u { gatehouse_upload on; "
+                             "gatehouse_upload_dir /nonexistent/up; }\n")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "No such file or directory" in r.stderr, r.stderr
+
+    write(nginx_conf, server="        location /u { gatehouse_upload on; "
+                             f"gatehouse_upload_dir {nginx_conf.conf}; }}\n")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "is not a directory" in r.stderr, r.stderr
+
+
+def test_inherited_on_conflicts_with_proxy_pass(nginx_conf):
+    """gatehouse_upload on at server level reaches a proxy_pass location:
+    refused, so uploads cannot bypass the checks there."""
+    write(nginx_conf, server=f"""\
+        gatehouse_upload on;
+        gatehouse_upload_dir {nginx_conf.uploads};
+        location /api {{ proxy_pass http://127.0.0.1:9; }}
+""")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "already has a content handler" in r.stderr, r.stderr
+
+    write(nginx_conf, server=f"""\
+        gatehouse_upload on;
+        gatehouse_upload_dir {nginx_conf.uploads};
+        location /api {{ gatehouse_upload off; proxy_pass http://127.0.0.1:9; }}
+""")
+    r = nginx_conf.test()
+    assert r.returncode == 0, r.stderr
