@@ -13,44 +13,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "gatehouse/store.h"
 #include "gatehouse/queue.h"
 
 #define T0 1700000000000LL
-
-struct fx {
-	char dir[64];
-	struct gh_store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct gh_store_opts o = {0};
-
-	strcpy(f->dir, "/tmp/gh-q-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	o.path = f->dir;
-	o.flags = GH_STORE_NOSYNC;
-	o.lock_timeout_ms = 1000;
-	assert_int_equal(gh_store_open(&f->st, &o, NULL, 0), GH_OK);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	gh_store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static json_t *
 ev(const char *type, int prio, const char *dedup)
@@ -116,7 +84,7 @@ test_validate(void **state)
 static void
 test_enqueue_defaults_and_ids(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	uint64_t a, b;
 	json_t *rec;
 
@@ -143,7 +111,7 @@ test_enqueue_defaults_and_ids(void **state)
 static void
 test_dedup_window(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	uint64_t a, b, c;
 	int dup = -1;
 
@@ -177,7 +145,7 @@ test_dedup_window(void **state)
 static void
 test_priority_and_visibility(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[8], l2[8];
 	size_t n;
 	uint64_t lo, hi, urgent;
@@ -227,7 +195,7 @@ test_priority_and_visibility(void **state)
 static void
 test_retry_dead_letter(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[1];
 	size_t n;
 	int dead = -1;
@@ -279,7 +247,7 @@ test_retry_dead_letter(void **state)
 static void
 test_expiry_release_extend(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[4];
 	size_t n;
 	json_t *e = ev("x", 2, NULL), *rec;
@@ -315,7 +283,7 @@ test_expiry_release_extend(void **state)
 static void
 test_batch_atomic(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	json_t *evs[3];
 	uint64_t ids[3];
 	size_t bad = 99;
@@ -365,7 +333,7 @@ put_delivery(struct gh_txn *txn, void *arg)
 static void
 test_list_purge(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[16];
 	size_t n, purged;
 	int count;
@@ -411,7 +379,7 @@ test_list_purge(void **state)
 static void
 test_ids_never_reused(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[4];
 	size_t n, purged;
 	uint64_t id;
@@ -432,7 +400,7 @@ test_ids_never_reused(void **state)
 static void
 test_bad_args(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_lease l[1];
 	size_t n;
 
@@ -450,15 +418,15 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_validate),
-		cmocka_unit_test_setup_teardown(test_enqueue_defaults_and_ids, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dedup_window, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_priority_and_visibility, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retry_dead_letter, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_expiry_release_extend, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_atomic, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_list_purge, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ids_never_reused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_args, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enqueue_defaults_and_ids, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_dedup_window, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_priority_and_visibility, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_retry_dead_letter, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_release_extend, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_batch_atomic, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_list_purge, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_ids_never_reused, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_args, gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,41 +10,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "gatehouse/records.h"
 #include "gatehouse/store.h"
-
-struct fx {
-	char dir[64];
-	struct gh_store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct gh_store_opts o = {.flags = GH_STORE_NOSYNC,
-	                          .lock_timeout_ms = 1000};
-
-	strcpy(f->dir, "/tmp/gh-rec-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	o.path = f->dir;
-	assert_int_equal(gh_store_open(&f->st, &o, NULL, 0), GH_OK);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[128];
-
-	gh_store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static void
 test_normalize(void **state)
@@ -114,7 +83,7 @@ count_cb(const char *addr, const char *list, const json_t *rec, void *arg)
 static void
 test_suppression(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct sargs news = {"Bob@Example.org", "news", 0};
 	struct sargs all = {"carol@example.org", NULL, 0};
 	int n = 0;
@@ -159,7 +128,7 @@ hit(struct gh_store *st, int64_t now, uint64_t add)
 static void
 test_rate(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	int64_t t0 = 6000000;   /* a window boundary */
 
 	assert_int_equal(hit(f->st, t0, 0), 0);
@@ -178,8 +147,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalize),
-		cmocka_unit_test_setup_teardown(test_suppression, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_suppression, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rate, gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,46 +19,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store_fixture.h"
+
 #include "gatehouse/store.h"
 #include "gatehouse/queue.h"
-
-struct fx {
-	char dir[64];
-	char path[96];
-	struct gh_store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	struct gh_store_opts o = {0};
-	char detail[256];
-
-	strcpy(f->dir, "/tmp/gh-test-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/store", f->dir);
-	o.path = f->path;
-	o.flags = GH_STORE_CREATE | GH_STORE_NOSYNC;
-	o.lock_timeout_ms = 1000;
-	assert_int_equal(gh_store_open(&f->st, &o, detail, sizeof(detail)),
-	                 GH_OK);
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fx *f = *state;
-	char cmd[160];
-
-	gh_store_close(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
-}
 
 static void
 test_open_missing(void **state)
@@ -77,7 +41,7 @@ test_open_missing(void **state)
 static void
 test_modes(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	char p[160];
 	struct stat sb;
 	mode_t old = umask(077);   /* a hostile umask must not matter */
@@ -145,7 +109,7 @@ fail_fn(struct gh_txn *txn, void *arg)
 static void
 test_put_get_abort(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct kv a = {.k = "alice", .v = "{\"email\":\"a@example.org\"}"};
 	struct kv b = {.k = "bob", .v = "x"};
 
@@ -174,7 +138,7 @@ long_key(struct gh_txn *txn, void *arg)
 static void
 test_view_is_readonly(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 
 	assert_int_equal(gh_store_view(f->st, put_in_view, NULL),
 	                 GH_EREADONLY);
@@ -237,7 +201,7 @@ scan_view(struct gh_txn *txn, void *arg)
 static void
 test_scan(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct scan_acc s;
 
 	assert_int_equal(gh_store_update(f->st, fill_fn, NULL), GH_OK);
@@ -255,7 +219,7 @@ seq_fn(struct gh_txn *txn, void *arg)
 static void
 test_seq(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	uint64_t v = 0;
 
 	assert_int_equal(gh_store_update(f->st, seq_fn, &v), GH_OK);
@@ -293,7 +257,7 @@ big_fn(struct gh_txn *txn, void *arg)
 static void
 test_grow_and_full(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_store *st;
 	struct gh_store_opts o = {.flags = GH_STORE_CREATE | GH_STORE_NOSYNC,
 	                          .map_size = 1 << 20, .map_max = 8 << 20};
@@ -348,7 +312,7 @@ stop_fn(struct gh_txn *txn, void *arg)
 static void
 test_lock_deadline(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_store *st2 = NULL;
 	struct gh_store_opts o = {.path = f->path, .lock_timeout_ms = 100,
 	                          .flags = GH_STORE_NOSYNC};
@@ -399,7 +363,7 @@ test_lock_deadline(void **state)
 static void
 test_readonly(void **state)
 {
-	struct fx *f = *state;
+	struct gh_fx *f = *state;
 	struct gh_store *ro;
 	struct gh_store_opts o = {.path = f->path, .flags = GH_STORE_RDONLY};
 	struct kv a = {.k = "dave", .v = "1"};
@@ -429,14 +393,14 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_open_missing),
 		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_get_abort, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_view_is_readonly, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_seq, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_grow_and_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lock_deadline, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_readonly, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_modes, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_put_get_abort, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_view_is_readonly, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_scan, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_seq, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_grow_and_full, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lock_deadline, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_readonly, gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
