@@ -3,7 +3,7 @@ import os
 import re
 import subprocess
 
-from conftest import GATEHOUSE, ROOT, Gatehouse
+from ghtest import GATEHOUSE, ROOT, Gatehouse
 
 
 def test_store_missing_says_what_to_do(conf_file):

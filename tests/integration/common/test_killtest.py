@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import BUILD
+from ghtest import BUILD
 
 KILLTEST = BUILD / "tests" / "killtest"
 PRODUCERS = 4
