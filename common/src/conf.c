@@ -60,7 +60,9 @@ struct parse_ctx {
 const char *
 gh_conf_default_path(void)
 {
-	const char *p = getenv("GATEHOUSE_CONF");
+	/* secure_getenv: a setuid or setgid caller never takes its
+	 * configuration from the invoking user's environment. */
+	const char *p = secure_getenv("GATEHOUSE_CONF");
 
 	return (p != NULL && *p != '\0') ? p : GH_CONF_DEFAULT_PATH;
 }

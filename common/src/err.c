@@ -17,7 +17,7 @@ static const struct {
 	[GH_EIO] = {"EIO", "input/output error"},
 	[GH_EACCES] = {"EACCES", "permission denied"},
 	[GH_ELOCKED] = {"ELOCKED", "store write lock not acquired in time"},
-	[GH_EFULL] = {"EFULL", "store is full (map_max reached)"},
+	[GH_EFULL] = {"EFULL", "store is full (map_max reached or disk full)"},
 	[GH_ECORRUPT] = {"ECORRUPT", "store or record is corrupt"},
 	[GH_EVERSION] = {"EVERSION", "store schema is newer than this program"},
 	[GH_ECONFIG] = {"ECONFIG", "configuration error"},

@@ -135,6 +135,9 @@ gh_mdb_err(int rc)
 		return GH_ENOMEM;
 	case ENOENT:
 		return GH_ENOTFOUND;
+	case ENOSPC:
+	case EDQUOT:
+		return GH_EFULL;
 	case EACCES:
 	case EPERM:
 	case EROFS:
@@ -819,6 +822,19 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 		set_detail(detail, dlen, "%s: %s", opts->path,
 		           "not a directory");
 		return GH_EINVAL;
+	} else if (!(opts->flags & GH_STORE_CREATE)) {
+		/* An empty directory is not a store: without CREATE, do not
+		 * make one behind the admin's back (a PAM login, a worker). */
+		char dp[PATH_MAX];
+
+		if (snprintf(dp, sizeof(dp), "%s/data.mdb", opts->path) >=
+		    (int)sizeof(dp))
+			return GH_ETOOBIG;
+		if (access(dp, F_OK) != 0) {
+			set_detail(detail, dlen, "%s: %s", opts->path,
+			           "no store here (data.mdb missing)");
+			return GH_ENOTFOUND;
+		}
 	}
 
 	st = calloc(1, sizeof(*st));

@@ -1,0 +1,252 @@
+/*
+ * child.c - the store work in a short-lived child with a deadline.
+ *
+ * Why a child: in the host process a login can only be protected from
+ * waits we chose to bound.  LMDB's own writer and reader mutexes, the
+ * F_SETLKW in mdb_env_open and a commit's fsync on a hung disk have no
+ * timeout; a process killed by SIGKILL does.  The parent never waits
+ * longer than the budget: it polls the pipe, then kills and reaps.
+ *
+ * Host courtesy: no signal disposition, mask or umask is touched; the
+ * child leaves with _exit (no atexit handlers, no stdio flush of the
+ * host's buffers) and keeps none of the host's descriptors.  A child that
+ * crashes (an LMDB assertion on a corrupt store aborts) costs the host
+ * nothing but a log line.  If the host reaps our child from its own
+ * SIGCHLD handler, waitpid's ECHILD is expected.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "child.h"
+#include "event.h"
+
+#define REAP_GRACE_US 20000  /* after SIGKILL, how long we wait to reap */
+
+/*
+ * Give the child nothing of the host's but the pipe (returned, now >= 3):
+ * stdin, stdout and stderr become /dev/null -- LMDB prints a failed
+ * assertion to stderr before abort(), and the host's stderr may be the
+ * user's terminal -- and every other descriptor is closed, so a wedged
+ * child cannot hold a client's connection open.
+ */
+static int
+isolate_fds(int wfd)
+{
+	int nul;
+
+	if (wfd < 3) {
+		int moved = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
+
+		if (moved < 0)
+			_exit(1);
+		close(wfd);
+		wfd = moved;
+	}
+	nul = open("/dev/null", O_RDWR);
+	for (int fd = 0; fd < 3; fd++) {
+		if (nul >= 0 && nul != fd)
+			(void)dup2(nul, fd);
+		else if (nul < 0)
+			close(fd);
+	}
+	/* close_range may be missing (kernel < 5.9): then the host's
+	 * descriptors simply live as long as this short child. */
+	if (wfd > 3)
+		(void)syscall(SYS_close_range, 3u, (unsigned)wfd - 1, 0u);
+	(void)syscall(SYS_close_range, (unsigned)wfd + 1, ~0u, 0u);
+	return wfd;
+}
+
+static void
+child_main(int wfd, const struct gh_pam_opts *o, const struct gh_pam_login *l,
+           enum gh_pam_what what, int64_t deadline_us)
+{
+	struct gh_pam_outcome out;
+	const char *p = (const char *)&out;
+	size_t left = sizeof(out);
+
+	wfd = isolate_fds(wfd);
+	gh_pam_record(o, l, what, deadline_us, 1, &out);
+	/* sizeof(out) < PIPE_BUF: one write, atomic. */
+	while (left > 0) {
+		ssize_t n = write(wfd, p, left);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		p += n;
+		left -= (size_t)n;
+	}
+	_exit(0);
+}
+
+static void
+nap_us(long us)
+{
+	struct timespec ts = {0, us * 1000};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Reap pid by polling, until deadline_us at most (no pidfd: old kernel).
+ * 1 if reaped (or reaped by the host already), 0 if still running. */
+static int
+reap_poll(pid_t pid, int64_t deadline_us)
+{
+	for (;;) {
+		pid_t r = waitpid(pid, NULL, WNOHANG);
+
+		if (r == pid || (r < 0 && errno != EINTR))
+			return 1;
+		if (gh_pam_mono_us() >= deadline_us)
+			return 0;
+		nap_us(100);
+	}
+}
+
+/* Wait for the child's exit through its pidfd, then reap it. */
+static int
+reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us)
+{
+	for (;;) {
+		struct pollfd pf = {pidfd, POLLIN, 0};
+		int64_t left = deadline_us - gh_pam_mono_us();
+		int rc;
+
+		if (left < 0)
+			left = 0;
+		rc = poll(&pf, 1, (int)((left + 999) / 1000));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc <= 0)
+			return reap_poll(pid, 0);
+		return reap_poll(pid, gh_pam_mono_us() + REAP_GRACE_US);
+	}
+}
+
+static int
+reap(int pidfd, pid_t pid, int64_t deadline_us)
+{
+	return pidfd >= 0 ? reap_pidfd(pidfd, pid, deadline_us) :
+	                    reap_poll(pid, deadline_us);
+}
+
+/* Read the child's outcome until the deadline: 1 when complete, 0 at the
+ * deadline, -1 when the child went away without a word (killed by a
+ * signal meant for its host, say). */
+static int
+read_outcome(int fd, struct gh_pam_outcome *got, int64_t deadline_us)
+{
+	size_t have = 0;
+
+	while (have < sizeof(*got)) {
+		struct pollfd pf = {fd, POLLIN, 0};
+		int64_t left = deadline_us - gh_pam_mono_us();
+		ssize_t n;
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(&pf, 1, (int)((left + 999) / 1000));
+		if (rc < 0 && errno == EINTR)
+			continue;    /* SIGCHLD at the host's handler */
+		if (rc <= 0)
+			return 0;
+		n = read(fd, (char *)got + have, sizeof(*got) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+	}
+	return 1;
+}
+
+static void
+run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+          enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out)
+{
+	int64_t deadline = start_us + (int64_t)o->timeout_ms * 1000;
+	/* The child gives up a quarter early so its ELOCKED arrives in time
+	 * and the kill below is kept for the truly stuck. */
+	int64_t child_deadline = start_us + (int64_t)o->timeout_ms * 750;
+	struct gh_pam_outcome got;
+	int pfd[2], pidfd, ok;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	out->stage = GH_PAM_ST_CHILD;
+	if (pipe2(pfd, O_CLOEXEC) != 0) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail), "pipe: %m");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(pfd[0]);
+		child_main(pfd[1], o, l, what, child_deadline);
+	}
+	if (pid < 0) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail), "fork: %m");
+		close(pfd[0]);
+		close(pfd[1]);
+		return;
+	}
+	close(pfd[1]);
+	/* Our child cannot be reaped by anyone before it exits, and its pid
+	 * cannot be reused before it is reaped: the pidfd names it. */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0u);
+
+	ok = read_outcome(pfd[0], &got, deadline);
+	close(pfd[0]);
+	if (ok > 0) {
+		*out = got;
+		/* It has written its last word and is in _exit. */
+		if (reap(pidfd, pid, deadline + REAP_GRACE_US))
+			goto done;
+	} else if (ok < 0) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "child %ld ended without an answer", (long)pid);
+	} else {
+		out->err = GH_ELOCKED;
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "no answer from the store within %d ms; child %ld "
+		           "killed", o->timeout_ms, (long)pid);
+	}
+	if (pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0u);
+	else if (waitpid(pid, NULL, WNOHANG) == 0)
+		kill(pid, SIGKILL);   /* still unreaped, so still ours */
+	if (!reap(pidfd, pid, gh_pam_mono_us() + REAP_GRACE_US) && ok == 0)
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "no answer from the store within %d ms; child %ld "
+		           "killed but not yet reaped (I/O wait?)",
+		           o->timeout_ms, (long)pid);
+done:
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+void
+gh_pam_run(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+           enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out)
+{
+	if (o->mode == GH_PAM_MODE_INLINE)
+		gh_pam_record(o, l, what,
+		              start_us + (int64_t)o->timeout_ms * 1000, 0, out);
+	else
+		run_child(o, l, what, start_us, out);
+	out->elapsed_us = gh_pam_mono_us() - start_us;
+}

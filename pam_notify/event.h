@@ -1,0 +1,42 @@
+/*
+ * event.h - the events pam_gatehouse raises, as ARCHITECTURE.md's contract
+ * wants them (type, category, user, title, message, priority, metadata,
+ * source "pam", dedup_key).
+ */
+#ifndef GH_PAM_EVENT_H
+#define GH_PAM_EVENT_H
+
+#include <jansson.h>
+
+#include "login.h"
+
+#define GH_PAM_PRIO_NORMAL 2
+#define GH_PAM_PRIO_HIGH 3
+
+/*
+ * gh_pam_event_new - a new event object, or NULL on allocation failure.
+ * metadata is stolen (may be NULL); dedup_key may be NULL.  Adds the
+ * login's service, tty, rhost, ruser and host to metadata.
+ */
+json_t *gh_pam_event_new(const char *type, const char *user,
+                         const char *title, const char *message,
+                         int priority, const char *dedup_key,
+                         json_t *metadata, const struct gh_pam_login *l);
+
+/*
+ * gh_pam_fmt - snprintf that, when it must cut, cuts on a UTF-8 character
+ * boundary (the pieces are valid UTF-8; a cut one would make the event
+ * invalid JSON).  Returns 1 if the text was cut.
+ */
+__attribute__((format(printf, 3, 4)))
+int gh_pam_fmt(char *out, size_t outlen, const char *fmt, ...);
+
+/* Sizes that fit what gh_event_validate accepts. */
+#define GH_PAM_TITLE_MAX 1025
+#define GH_PAM_MSG_MAX 2048
+
+/* gh_pam_where - "ADDR" (or "NAME") for a remote login, "the console"
+ * (with the tty when known) for a local one: for titles and messages. */
+void gh_pam_where(const struct gh_pam_login *l, char *out, size_t outlen);
+
+#endif

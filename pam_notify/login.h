@@ -1,0 +1,48 @@
+/*
+ * login.h - the facts of one PAM call, copied out of the PAM handle
+ *
+ * Everything the store work needs is copied here, cleaned and bounded, in
+ * fixed-size fields: the struct can then be handed to a forked child as it
+ * is, and no pointer into PAM's memory outlives the call.
+ */
+#ifndef GH_PAM_LOGIN_H
+#define GH_PAM_LOGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "netkey.h"
+
+#define GH_PAM_USER_MAX 257     /* 256 bytes of user name + NUL */
+#define GH_PAM_FIELD_MAX 129    /* tty, service, ruser */
+
+struct gh_pam_login {
+	char user[GH_PAM_USER_MAX];     /* PAM_USER; "" when unknown */
+	char ruser[GH_PAM_FIELD_MAX];   /* PAM_RUSER (sudo, su) */
+	char tty[GH_PAM_FIELD_MAX];     /* PAM_TTY */
+	char service[GH_PAM_FIELD_MAX]; /* PAM_SERVICE */
+	char rhost[GH_PAM_NETKEY_MAX];  /* PAM_RHOST as given, cleaned */
+	char addr[GH_PAM_NETKEY_MAX];   /* canonical address; "" if local */
+	char net[GH_PAM_NETKEY_MAX];    /* network key; "" if local */
+	enum gh_pam_origin origin;
+	char host[256];                 /* this machine's name */
+	int64_t now;                    /* ms since the epoch */
+};
+
+/*
+ * gh_pam_login_fill - fill l from the raw PAM items (any may be NULL).
+ * Strings are made printable UTF-8 (gh_pam_text) and cut to their field.
+ */
+void gh_pam_login_fill(struct gh_pam_login *l, const char *user,
+                       const char *ruser, const char *tty,
+                       const char *service, const char *rhost,
+                       int v4_prefix, int v6_prefix, int64_t now);
+
+/*
+ * gh_pam_text - copy s to out as printable UTF-8: control characters and
+ * bytes that are not valid UTF-8 become '?'; cut on a character boundary
+ * to fit outlen (NUL included).  NULL gives "".
+ */
+void gh_pam_text(const char *s, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * newhost.h - the session hook's store work: known_hosts and login events
+ *
+ * known_hosts (GH_DB_KNOWN_HOSTS) holds one record per (user, network):
+ *   key    USER "\0" NETWORK        e.g. "alice\0" "192.0.2.0/24"
+ *   value  JSON {"v":1, "first_seen":MS, "last_seen":MS, "count":N,
+ *                "addr":"192.0.2.7"}   (addr: the latest address)
+ * docs/pam.md and docs/store.md describe it.  A pair not seen before
+ * raises login.new_host, except for a user's very first pair, which is
+ * the baseline (recorded silently unless alert_first=yes).
+ */
+#ifndef GH_PAM_NEWHOST_H
+#define GH_PAM_NEWHOST_H
+
+#include <stdint.h>
+
+#include "gatehouse/store.h"
+#include "login.h"
+#include "options.h"
+
+#define GH_PAM_KH_VERSION 1
+
+/* Outcome flags of one session, for the debug log and the tests. */
+#define GH_PAM_R_KNOWN     0x01u  /* the (user, network) pair was known */
+#define GH_PAM_R_BASELINE  0x02u  /* the user's first pair: silent */
+#define GH_PAM_R_NEW_HOST  0x04u  /* login.new_host enqueued */
+#define GH_PAM_R_LOGIN     0x08u  /* the per-login event enqueued */
+#define GH_PAM_R_DUP       0x10u  /* an event was a dedup hit */
+#define GH_PAM_R_BURST     0x20u  /* login.failed_burst enqueued */
+#define GH_PAM_R_COUNTED   0x40u  /* a failure was counted */
+#define GH_PAM_R_LOCAL     0x80u  /* no remote host: no new-host check */
+
+struct gh_pam_job {
+	const struct gh_pam_opts *opts;
+	const struct gh_pam_login *login;
+	unsigned flags;        /* out: GH_PAM_R_*; reset by each run */
+	uint64_t count;        /* out: logins from the pair, or failures */
+};
+
+/*
+ * gh_pam_session_txn - a gh_txn_fn (arg: struct gh_pam_job) recording one
+ * opened session: known_hosts updated, login.new_host and (notify=always)
+ * the per-login event enqueued, all in the caller's write transaction.
+ */
+gh_err gh_pam_session_txn(struct gh_txn *txn, void *arg);
+
+/* gh_pam_kh_key - build USER "\0" NET into key; its length, 0 if it does
+ * not fit or user is empty. */
+size_t gh_pam_kh_key(const char *user, const char *net, char *key,
+                     size_t keylen);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * pam_gatehouse.c - the PAM entry points of pam_gatehouse.so.
+ *
+ * session  open_session records the login (known_hosts, login.new_host,
+ *          and with notify=always a per-login event).
+ * auth     with the "fail" argument, placed after the password module on
+ *          its failure path, counts a failed authentication and raises
+ *          login.failed_burst once per burst.
+ * The other entry points do nothing.
+ *
+ * The promise to the host (sshd, login, sudo, cron): a call returns within
+ * timeout_ms, never prompts or prints, never fails a login unless the admin
+ * wrote fail_closed, and leaves no descriptor, memory, signal disposition
+ * or umask behind.  No static or global state: every call parses its
+ * options and copies its items afresh, so any number of threads may call.
+ *
+ * Return codes do not depend on the store's health, so a stack that works
+ * on the day it is written keeps working the day the store breaks:
+ * sessions always return PAM_SUCCESS (a session stack in which every module
+ * returns PAM_IGNORE fails with PAM_PERM_DENIED, and "[success=ok
+ * default=bad]" treats PAM_IGNORE as bad), except with fail_closed; auth
+ * and the rest always return PAM_IGNORE, never PAM_SUCCESS, so even a
+ * mistaken "sufficient" on our line cannot let anyone in.
+ */
+#include <string.h>
+#include <syslog.h>
+
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+
+#include "gatehouse/queue.h"
+#include "child.h"
+#include "login.h"
+#include "newhost.h"
+#include "options.h"
+#include "record.h"
+
+#define PAM_GH_EXPORT __attribute__((visibility("default")))
+
+static const char *
+item(pam_handle_t *pamh, int type)
+{
+	const void *v = NULL;
+
+	if (pam_get_item(pamh, type, &v) != PAM_SUCCESS)
+		return NULL;
+	return v;
+}
+
+static void
+setup(pam_handle_t *pamh, int argc, const char **argv,
+      struct gh_pam_opts *o)
+{
+	char detail[160];
+
+	gh_pam_opts_init(o);
+	if (gh_pam_opts_parse(o, argc, argv, detail, sizeof(detail)) > 0)
+		pam_syslog(pamh, LOG_ERR, "%s", detail);
+}
+
+static void
+collect(pam_handle_t *pamh, const struct gh_pam_opts *o,
+        struct gh_pam_login *l)
+{
+	gh_pam_login_fill(l, item(pamh, PAM_USER), item(pamh, PAM_RUSER),
+	                  item(pamh, PAM_TTY), item(pamh, PAM_SERVICE),
+	                  item(pamh, PAM_RHOST), o->v4_prefix, o->v6_prefix,
+	                  gh_now_ms());
+}
+
+static const char *
+outcome_word(unsigned f)
+{
+	if (f & GH_PAM_R_BURST)
+		return "failed-login burst reported";
+	if (f & GH_PAM_R_COUNTED)
+		return "failure counted";
+	if (f & GH_PAM_R_NEW_HOST)
+		return "new host reported";
+	if (f & GH_PAM_R_BASELINE)
+		return "first network of the user recorded";
+	if (f & GH_PAM_R_KNOWN)
+		return "known network";
+	if (f & GH_PAM_R_LOCAL)
+		return "local login";
+	return "nothing to do";
+}
+
+/* One log line per call at most: debug narrates, errors warn.  A missing
+ * store is how a host without Gatehouse's store looks: debug only. */
+static void
+report(pam_handle_t *pamh, const struct gh_pam_opts *o,
+       const struct gh_pam_login *l, const struct gh_pam_outcome *out)
+{
+	static const char *const stages[] = {
+		"", "config", "open", "write", "child"
+	};
+	const char *stage = (unsigned)out->stage < 5 ? stages[out->stage] : "";
+
+	if (out->err == GH_OK) {
+		if (o->debug)
+			pam_syslog(pamh, LOG_DEBUG,
+			           "user %s from %s: %s (count %llu), %lld us",
+			           l->user, l->addr[0] ? l->addr : "local",
+			           outcome_word(out->flags),
+			           (unsigned long long)out->count,
+			           (long long)out->elapsed_us);
+		return;
+	}
+	if (out->err == GH_ENOTFOUND && out->stage == GH_PAM_ST_OPEN) {
+		if (o->debug)
+			pam_syslog(pamh, LOG_DEBUG, "no store, nothing "
+			           "recorded: %s", out->detail);
+		return;
+	}
+	pam_syslog(pamh, LOG_WARNING,
+	           "login of %s not recorded (%s, %s): %s [%lld us]",
+	           l->user[0] ? l->user : "?", stage, gh_errname(out->err),
+	           out->detail[0] ? out->detail : gh_strerror(out->err),
+	           (long long)out->elapsed_us);
+}
+
+PAM_GH_EXPORT int
+pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+	struct gh_pam_opts o;
+	struct gh_pam_login l;
+	struct gh_pam_outcome out;
+	int64_t start = gh_pam_mono_us();
+
+	setup(pamh, argc, argv, &o);
+	collect(pamh, &o, &l);
+	if (l.user[0] == '\0') {
+		if (o.debug)
+			pam_syslog(pamh, LOG_DEBUG, "no PAM_USER, nothing "
+			           "recorded");
+		return o.fail_closed ? PAM_SESSION_ERR : PAM_SUCCESS;
+	}
+	if (l.origin == GH_PAM_ORIGIN_LOCAL &&
+	    o.notify != GH_PAM_NOTIFY_ALWAYS) {
+		/* su, sudo, cron, the console: no network to learn. */
+		if (o.debug)
+			pam_syslog(pamh, LOG_DEBUG, "user %s: local login, "
+			           "nothing to record", l.user);
+		return PAM_SUCCESS;
+	}
+	gh_pam_run(&o, &l, GH_PAM_JOB_SESSION, start, &out);
+	report(pamh, &o, &l, &out);
+	if (o.fail_closed && out.err != GH_OK)
+		return PAM_SESSION_ERR;
+	return PAM_SUCCESS;
+}
+
+PAM_GH_EXPORT int
+pam_sm_close_session(pam_handle_t *pamh, int flags, int argc,
+                     const char **argv)
+{
+	return PAM_SUCCESS;
+}
+
+PAM_GH_EXPORT int
+pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
+                    const char **argv)
+{
+	struct gh_pam_opts o;
+	struct gh_pam_login l;
+	struct gh_pam_outcome out;
+	int64_t start = gh_pam_mono_us();
+
+	setup(pamh, argc, argv, &o);
+	if (!o.fail || o.burst_n <= 0)
+		return PAM_IGNORE;
+	collect(pamh, &o, &l);
+	if (l.user[0] == '\0' && l.origin == GH_PAM_ORIGIN_LOCAL)
+		return PAM_IGNORE;
+	gh_pam_run(&o, &l, GH_PAM_JOB_FAIL, start, &out);
+	report(pamh, &o, &l, &out);
+	return PAM_IGNORE;
+}
+
+PAM_GH_EXPORT int
+pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_GH_EXPORT int
+pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}
+
+PAM_GH_EXPORT int
+pam_sm_chauthtok(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	return PAM_IGNORE;
+}

@@ -1,0 +1,55 @@
+# pam_notify: pam_gatehouse.so, its unit tests, its test helpers and bench.
+#
+# The module links libgatehouse statically (built -fPIC) and exports only
+# the pam_sm_* entry points (module.map).  Test helpers are built with
+# `make programs` because the integration tests run them.
+
+PAM_SRCS := $(wildcard pam_notify/*.c)
+PAM_OBJS := $(PAM_SRCS:%.c=build/%.o)
+# Everything but the PAM glue, for unit tests (no libpam needed there).
+PAM_CORE_SAN_OBJS := $(filter-out build/asan/pam_notify/pam_gatehouse.o,\
+                       $(PAM_SRCS:%.c=build/asan/%.o))
+PAM_MODULE := build/pam_gatehouse.so
+
+$(PAM_MODULE): $(PAM_OBJS) $(LIBGH) pam_notify/module.map
+	$(CC) -shared $(BASE_LDFLAGS) -Wl,--version-script=pam_notify/module.map \
+	  -Wl,-z,defs -o $@ $(PAM_OBJS) $(LIBGH) $(COMMON_LIBS) -lpam
+PROGRAMS += $(PAM_MODULE)
+MANPAGES += docs/man/pam_gatehouse.8
+
+# Where Linux-PAM looks for modules (Debian: /lib/<triplet>/security);
+# pam.d lines may also name the module by absolute path.
+PAMDIR ?= $(shell $(PKG_CONFIG) --variable=libdir pam 2>/dev/null)/security
+
+.PHONY: install-pam
+install-pam: $(PAM_MODULE)
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(PREFIX)/share/doc/gatehouse/pam.d
+	install -m 0644 $(PAM_MODULE) $(DESTDIR)$(PAMDIR)/pam_gatehouse.so
+	install -m 0644 docs/man/pam_gatehouse.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 conf/pam.d/sshd conf/pam.d/common-session \
+	  conf/pam.d/common-auth $(DESTDIR)$(PREFIX)/share/doc/gatehouse/pam.d/
+INSTALL_HOOKS += install-pam
+
+PAM_UNIT := test_pam_options test_pam_netkey test_pam_store
+PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/%)
+$(PAM_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
+                  $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $< $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN) \
+	  $(COMMON_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += $(PAM_UNIT_BINS)
+
+# Helpers of tests/integration/pam: a PAM application driver (pam_start_confdir)
+# and a store tool (create, dump, lock-and-stop, fill).
+PAM_TEST_DIR := build/tests/integration/pam
+$(PAM_TEST_DIR)/pamdrv: $(PAM_TEST_DIR)/pamdrv.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpam -lpthread
+$(PAM_TEST_DIR)/storetool: $(PAM_TEST_DIR)/storetool.o $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+PROGRAMS += $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
+
+INTEG_TESTS += tests/integration/pam
+
+.PHONY: bench-pam
+bench-pam: $(PAM_MODULE) $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
+	./bench/pam/run

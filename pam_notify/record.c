@@ -1,0 +1,181 @@
+/*
+ * record.c - find, open, write and close the store for one PAM call.
+ *
+ * The store is opened and closed inside every call: PAM hosts fork (sshd,
+ * login, cron) and an LMDB environment must never cross a fork, and a
+ * module cannot know when its host forks.  Opening costs a few hundred
+ * microseconds, far below a login's other costs.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <grp.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gatehouse/conf.h"
+#include "gatehouse/store.h"
+#include "event.h"
+#include "failcount.h"
+#include "newhost.h"
+#include "record.h"
+
+int64_t
+gh_pam_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * mdb_env_open takes a shared fcntl lock on byte 0 of lock.mdb and waits
+ * for it without a timeout (F_SETLKW); only a process that is itself
+ * inside mdb_env_open, initializing the lock table, holds that byte
+ * exclusively.  One stopped right there would stall every login, so look
+ * first and give up at once if the byte is held exclusively.  (The look
+ * and the open are not atomic: docs/pam.md, "Residual risks".)
+ */
+static gh_err
+lockfile_busy(const char *dir, char *detail, size_t dlen)
+{
+	char p[PATH_MAX];
+	struct flock fl;
+	int fd;
+	gh_err err = GH_OK;
+
+	if (snprintf(p, sizeof(p), "%s/lock.mdb", dir) >= (int)sizeof(p))
+		return GH_OK;
+	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return GH_OK;   /* absent: mdb_env_open creates or reports */
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_RDLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = 0;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+		gh_pam_fmt(detail, dlen, "%s is locked exclusively (pid %ld), "
+		           "a process is stuck opening the store", p,
+		           (long)fl.l_pid);
+		err = GH_ELOCKED;
+	}
+	close(fd);
+	return err;
+}
+
+/*
+ * The store is writable by group gatehouse, which includes nginx's
+ * www-data: a process of that group can shape data.mdb at will, and LMDB
+ * does not defend itself against a hostile file.  A child of our own that
+ * parses it need not be root, so it becomes the store's owner (the
+ * gatehouse user) first: whatever a crafted store could make LMDB do, it
+ * does as gatehouse, not as root in sshd.  (It still holds a copy of the
+ * host's memory: docs/pam.md, residual risks.)  A store owned by root
+ * (tests, a hand-made one) leaves the child as it is.
+ */
+static gh_err
+drop_to_owner(const char *dir, char *detail, size_t dlen)
+{
+	struct stat sb;
+
+	if (geteuid() != 0 || stat(dir, &sb) != 0 || sb.st_uid == 0)
+		return GH_OK;   /* a missing store is for the open to report */
+	/* This process is a copy of the host's memory: keep it out of reach
+	 * of ptrace and /proc/PID/mem for processes of the store's owner
+	 * (the kernel does so on a uid change too; say it anyway). */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setgroups(0, NULL) != 0 || setgid(sb.st_gid) != 0 ||
+	    setuid(sb.st_uid) != 0) {
+		gh_pam_fmt(detail, dlen, "%s: cannot become its owner %ld:%ld",
+		           dir, (long)sb.st_uid, (long)sb.st_gid);
+		return GH_EACCES;
+	}
+	return GH_OK;
+}
+
+static int
+ms_left(int64_t deadline_us)
+{
+	int64_t left = deadline_us - gh_pam_mono_us();
+
+	if (left <= 0)
+		return 0;
+	return left / 1000 > 60000 ? 60000 : (int)(left / 1000);
+}
+
+void
+gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+              enum gh_pam_what what, int64_t deadline_us,
+              int drop_privileges, struct gh_pam_outcome *out)
+{
+	struct gh_conf *conf = NULL;
+	struct gh_store *st = NULL;
+	struct gh_store_opts so;
+	struct gh_pam_job job;
+	gh_err err;
+
+	memset(out, 0, sizeof(*out));
+	memset(&so, 0, sizeof(so));
+	if (o->store != NULL) {
+		so.path = o->store;
+	} else {
+		/* Never $GATEHOUSE_CONF: su and sudo run this as root with
+		 * the caller's environment. */
+		const char *path = o->config ? o->config : GH_CONF_DEFAULT_PATH;
+
+		err = gh_conf_load(&conf, path, out->detail,
+		                   sizeof(out->detail));
+		if (err == GH_ENOTFOUND && o->config == NULL) {
+			out->detail[0] = '\0';
+			err = gh_conf_defaults(&conf);
+		}
+		if (err) {
+			out->stage = GH_PAM_ST_CONFIG;
+			goto done;
+		}
+		gh_conf_store_opts(conf, &so);
+	}
+	/* The package creates the store; a login never should. */
+	so.flags &= ~(GH_STORE_CREATE | GH_STORE_RDONLY);
+	so.lock_timeout_ms = ms_left(deadline_us);
+
+	out->stage = GH_PAM_ST_OPEN;
+	if (drop_privileges) {
+		err = drop_to_owner(so.path, out->detail, sizeof(out->detail));
+		if (err)
+			goto done;
+	}
+	err = lockfile_busy(so.path, out->detail, sizeof(out->detail));
+	if (err)
+		goto done;
+	err = gh_store_open(&st, &so, out->detail, sizeof(out->detail));
+	if (err)
+		goto done;
+
+	out->stage = GH_PAM_ST_WRITE;
+	memset(&job, 0, sizeof(job));
+	job.opts = o;
+	job.login = l;
+	err = gh_store_update(st, what == GH_PAM_JOB_FAIL ? gh_pam_fail_txn :
+	                      gh_pam_session_txn, &job);
+	out->flags = job.flags;
+	out->count = job.count;
+	if (err == GH_ELOCKED)
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "%s: write lock not free within %d ms", so.path,
+		           so.lock_timeout_ms);
+	else if (err && out->detail[0] == '\0')
+		gh_pam_fmt(out->detail, sizeof(out->detail), "%s", so.path);
+done:
+	gh_store_close(st);
+	gh_conf_free(conf);
+	out->err = err;
+	if (err == GH_OK)
+		out->stage = GH_PAM_ST_NONE;
+}

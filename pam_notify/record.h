@@ -1,0 +1,58 @@
+/*
+ * record.h - one piece of store work for pam_gatehouse, start to finish
+ *
+ * Find the store (store= option, else [store] path of gatehouse.conf),
+ * open it, run the session or failure transaction, close it.  Every step
+ * is bounded by the time left of the call's budget (timeout_ms): the write
+ * lock through the library's deadline, LMDB's own lock file through a
+ * check before mdb_env_open (see docs/pam.md).  The outcome is a plain
+ * struct so that it can come back from a child through a pipe.
+ */
+#ifndef GH_PAM_RECORD_H
+#define GH_PAM_RECORD_H
+
+#include <stdint.h>
+
+#include "gatehouse/err.h"
+#include "login.h"
+#include "options.h"
+
+enum gh_pam_what {
+	GH_PAM_JOB_SESSION = 1,    /* a session was opened */
+	GH_PAM_JOB_FAIL            /* an authentication failed */
+};
+
+/* Where a failure happened, for the log line. */
+enum gh_pam_stage {
+	GH_PAM_ST_NONE = 0,
+	GH_PAM_ST_CONFIG,          /* reading gatehouse.conf */
+	GH_PAM_ST_OPEN,            /* opening the store */
+	GH_PAM_ST_WRITE,           /* the write transaction */
+	GH_PAM_ST_CHILD            /* the child: fork, deadline, crash */
+};
+
+struct gh_pam_outcome {
+	gh_err err;
+	enum gh_pam_stage stage;
+	unsigned flags;            /* GH_PAM_R_* (newhost.h) */
+	uint64_t count;
+	int64_t elapsed_us;        /* whole call, measured by the caller */
+	char detail[200];
+};
+
+/* Monotonic microseconds, for budgets. */
+int64_t gh_pam_mono_us(void);
+
+/*
+ * gh_pam_record - do what in the store, within the budget that ends at
+ * deadline_us (gh_pam_mono_us() time).  Fills out; never logs, never
+ * blocks past the deadline except for the residual risks docs/pam.md
+ * lists (a hung disk under the commit).
+ * With drop_privileges (only ever in a child of its own), a root caller
+ * becomes the store directory's owner and group before opening it.
+ */
+void gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+                   enum gh_pam_what what, int64_t deadline_us,
+                   int drop_privileges, struct gh_pam_outcome *out);
+
+#endif
