@@ -71,5 +71,6 @@ int cmd_events(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_suppress(struct cli *c, int argc, char **argv);
+int cmd_uploads(struct cli *c, int argc, char **argv);
 
 #endif

@@ -28,6 +28,7 @@ static const struct {
 	{"config", cmd_config, "config check | dump"},
 	{"suppress", cmd_suppress, "suppress add|remove|check ADDRESS [--list L] [--reason R] | list"},
 	{"tokens", cmd_tokens, "tokens keygen [--force] | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
+	{"uploads", cmd_uploads, "uploads list [--user U] [--status S] [--limit N] | show ID"},
 };
 
 static void

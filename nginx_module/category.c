@@ -26,6 +26,10 @@ static const char *const doc_mimes[] = {
 	"application/vnd.ms-excel",
 	"application/vnd.ms-powerpoint",
 	"application/vnd.ms-office",
+	/* an OLE2 document whose directory lies past the first 32 KiB that
+	 * libmagic sees (a .ppt or .xls of some size): only the container
+	 * can be told; the virus scan reads the whole file */
+	"application/x-ole-storage",
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document",
 	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 	"application/vnd.openxmlformats-officedocument.presentationml.presentation",

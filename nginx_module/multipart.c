@@ -6,7 +6,7 @@
  * k matched bytes means none of those k bytes can start another match: they
  * are data, and they are exactly the delimiter's first k bytes.  So a match
  * split across chunks needs no copy of the input, only the count k, and the
- * common case is one memchr() for CR per run of data.
+ * common case is one memchr() and one memcmp() per CR in the data.
  */
 #include <stddef.h>
 #include <string.h>
@@ -319,33 +319,64 @@ emit(struct gh_mp_parser *p, const unsigned char *d, size_t n)
 	return GH_MP_OK;
 }
 
+/*
+ * Scan b for the delimiter.  Data is handed on in runs as long as the
+ * chunk allows: a CR that turns out not to start a delimiter stays inside
+ * the current run instead of ending it (binary files have a CR every 256
+ * bytes on average; hashing and copying them in such slivers would cost
+ * more than the parse).  A candidate that runs past the end of b is
+ * carried over as p->match and finished byte by byte in the next chunk.
+ */
 static gh_mp_err
 scan(struct gh_mp_parser *p, const unsigned char *b, size_t n, size_t *used)
 {
-	size_t i = 0;
+	size_t i = 0, start = 0;    /* b[start..i) is data not yet handed on */
 	gh_mp_err err;
 
 	while (i < n) {
 		if (p->match == 0) {
 			const unsigned char *cr = memchr(b + i, '\r', n - i);
-			size_t run = cr ? (size_t)(cr - (b + i)) : n - i;
+			size_t k, avail;
 
-			if ((err = emit(p, b + i, run)) != GH_MP_OK)
-				return err;
-			i += run;
-			if (cr == NULL)
+			if (cr == NULL) {
+				i = n;
 				break;
-			p->match = 1;
-			i++;
-			continue;
+			}
+			k = (size_t)(cr - b);
+			avail = n - k;
+			if (avail >= p->delim_len) {
+				if (memcmp(cr, p->delim, p->delim_len) != 0) {
+					i = k + 1;      /* the CR is data */
+					continue;
+				}
+				if ((err = emit(p, b + start, k - start)) != GH_MP_OK)
+					return err;
+				i = k + p->delim_len;
+				p->tail_len = 0;
+				p->state = ST_DELIM;
+				*used = i;
+				return GH_MP_OK;
+			}
+			if (memcmp(cr, p->delim, avail) != 0) {
+				i = k + 1;
+				continue;
+			}
+			/* a candidate cut by the end of the chunk */
+			if ((err = emit(p, b + start, k - start)) != GH_MP_OK)
+				return err;
+			p->match = avail;
+			*used = n;
+			return GH_MP_OK;
 		}
 		if (b[i] == p->delim[p->match]) {
 			i++;
+			start = i;
 			if (++p->match == p->delim_len) {
 				p->match = 0;
 				p->tail_len = 0;
 				p->state = ST_DELIM;
-				break;
+				*used = i;
+				return GH_MP_OK;
 			}
 			continue;
 		}
@@ -355,6 +386,8 @@ scan(struct gh_mp_parser *p, const unsigned char *b, size_t n, size_t *used)
 		if (err != GH_MP_OK)
 			return err;
 	}
+	if ((err = emit(p, b + start, i - start)) != GH_MP_OK)
+		return err;
 	*used = i;
 	return GH_MP_OK;
 }

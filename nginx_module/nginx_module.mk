@@ -13,7 +13,7 @@ NGX_MODULE  := $(NGX_BUILD)/ngx_http_gatehouse_module.so
 NGXMOD_INPUTS := $(wildcard nginx_module/*.c nginx_module/*.h) \
 	nginx_module/config nginx_module/build-module
 
-$(NGX_MODULE): $(NGXMOD_INPUTS)
+$(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(wildcard common/include/gatehouse/*.h)
 	nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
 
 PROGRAMS += $(NGX_MODULE)
@@ -60,3 +60,17 @@ fuzz-nginx: build/fuzz/fuzz_multipart
 	@grep -E "^Done" build/fuzz/multipart.log || true
 
 FUZZ_TARGETS += fuzz-nginx
+
+# The upload benchmark (bench/upload, bench/README.md): plain nginx, the
+# module, and the seed's Flask design, with the same files, one run.
+BENCH_UPLOAD_BINS := build/bench/upload/loadgen build/bench/upload/bare_scan
+
+build/bench/upload/loadgen: build/bench/upload/loadgen.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpthread
+
+build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lclamav -lcrypto
+
+.PHONY: bench-upload
+bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
+	$(PYTHON) bench/upload/run

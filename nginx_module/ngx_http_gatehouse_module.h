@@ -6,12 +6,21 @@
  *   ngx_http_gatehouse_module.c  directives, configuration, module hooks
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
- *                                libmagic, per-file checks, final storage
+ *                                libmagic, per-file checks
+ *   ngx_http_gatehouse_job.c     what happens once the body is in: virus
+ *                                scan, final place or quarantine, records,
+ *                                run in nginx's thread pool
+ *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
+ *   ngx_http_gatehouse_record.c  upload records and events for the store
+ *   ngx_http_gatehouse_store.c   gatehouse.conf, and the worker's store
+ *   ngx_http_gatehouse_pass.c    gatehouse_upload_pass: the rewritten body
+ *                                handed on to the application
+ *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
+ *   ngx_http_gatehouse_links.c   signed links: one-click unsubscribe and
+ *                                download locations (docs/tokens.md)
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages
- *   ngx_http_gatehouse_record.c  the seam where upload records go to the
- *                                shared store
  *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
@@ -21,28 +30,98 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#if (NGX_THREADS)
+#include <ngx_thread_pool.h>
+#endif
+
+#include <pthread.h>
+
 #include <magic.h>
 #include <openssl/evp.h>
 #include <jansson.h>
+
+#include "gatehouse/store.h"
+#include "gatehouse/token.h"
 
 #include "category.h"
 #include "filename.h"
 #include "multipart.h"
 
-#define NGX_HTTP_GATEHOUSE_SCAN_REJECT  0
-#define NGX_HTTP_GATEHOUSE_SCAN_ACCEPT  1
+/* Values of the on_*_error directives. */
+#define NGX_HTTP_GATEHOUSE_REJECT  0
+#define NGX_HTTP_GATEHOUSE_ACCEPT  1
 
 /* Bytes of a file collected before writing: also what libmagic sees. */
-#define NGX_HTTP_GATEHOUSE_WBUF   (32 * 1024)
+#define NGX_HTTP_GATEHOUSE_WBUF      (32 * 1024)
 #define NGX_HTTP_GATEHOUSE_MIME_MAX  128
-#define NGX_HTTP_GATEHOUSE_ID_LEN    32   /* hex digits of a 128-bit id */
+#define NGX_HTTP_GATEHOUSE_NAME_LEN  32   /* hex digits of a stored name */
+#define NGX_HTTP_GATEHOUSE_SIG_MAX   128  /* signature names kept */
+/* Form fields kept for gatehouse_upload_pass, all together. */
+#define NGX_HTTP_GATEHOUSE_FIELDS_MAX  (64 * 1024)
+
+/* Default write lock deadlines: event loop ([nginx] lock_timeout), pool
+ * threads ([store] lock_timeout). */
+#define NGX_HTTP_GATEHOUSE_LOCK_TIMEOUT         100
+#define NGX_HTTP_GATEHOUSE_THREAD_LOCK_TIMEOUT  2000
+
+/* Jobs of at least this many bytes record "scanning" before the scan. */
+#define NGX_HTTP_GATEHOUSE_SCANNING_RECORD  (1024 * 1024)
+
+
+struct cl_engine;
+
+/* A write transaction waiting for a group commit (pool threads). */
+typedef struct ngx_http_gatehouse_write_s  ngx_http_gatehouse_write_t;
+
+struct ngx_http_gatehouse_write_s {
+    gh_txn_fn                    fn;
+    void                        *arg;
+    gh_err                       err;
+    ngx_uint_t                   done;
+    ngx_http_gatehouse_write_t  *next;
+};
 
 
 typedef struct {
-    ngx_str_t                   store;        /* gatehouse_store */
+    ngx_str_t                   conf_file;    /* gatehouse_conf */
+    ngx_str_t                   store_path;   /* gatehouse_store, or the
+                                                 conf's [store] path */
+    ngx_uint_t                  store_explicit;  /* gatehouse_store */
+    size_t                      map_size;     /* from gatehouse.conf */
+    size_t                      map_max;
+    unsigned                    store_flags;  /* GH_STORE_NOSYNC */
+    ngx_msec_t                  lock_timeout;
+
     ngx_str_t                   clamav_db;    /* gatehouse_clamav_db */
-    magic_t                     magic;        /* per worker process */
+    off_t                       clamav_max_filesize;   /* UNSET: libclamav's */
+    off_t                       clamav_max_scansize;
+    ngx_int_t                   clamav_max_recursion;
+    ngx_int_t                   clamav_max_files;
+    ngx_str_t                   clamav_tmp;   /* libclamav's temp dir */
+
     ngx_uint_t                  used;         /* some location uploads */
+    ngx_uint_t                  needs_store;  /* status etc. use the store */
+
+    ngx_str_t                   key_file;     /* [tokens] key_file */
+    ngx_str_t                   prev_key_file;
+    ngx_uint_t                  needs_keys;   /* unsubscribe, download */
+    struct gh_token_key         keys[2];      /* current, previous */
+    ngx_uint_t                  nkeys;
+
+    int                         thread_lock_timeout;  /* [store]'s, ms */
+
+    /* per worker process, set up in init_process */
+    magic_t                     magic;
+    struct gh_store            *store;
+    pthread_mutex_t             gc_mutex;     /* group commit */
+    pthread_cond_t              gc_cond;
+    ngx_http_gatehouse_write_t *gc_head;
+    ngx_http_gatehouse_write_t **gc_tail;
+    ngx_uint_t                  gc_leader;    /* a thread is committing */
+    ngx_uint_t                  gc_ready;
+    struct cl_engine           *engine;
+    time_t                      store_retry;  /* next reopen attempt */
+    unsigned                    store_down:1; /* logged as unavailable */
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -50,13 +129,33 @@ typedef struct {
     ngx_flag_t                  enable;       /* gatehouse_upload */
     ngx_str_t                   dir;          /* gatehouse_upload_dir */
     ngx_path_t                 *incoming;     /* DIR/.incoming, temp files */
+    ngx_str_t                   quarantine;   /* gatehouse_upload_quarantine */
+    ngx_path_t                 *quarantine_path;
     off_t                       max_file_size;
     ngx_uint_t                  max_files;
     ngx_array_t                *categories;   /* struct gh_category */
     ngx_http_complex_value_t   *user;         /* gatehouse_upload_user */
+    ngx_flag_t                  scan;         /* gatehouse_upload_scan */
     ngx_uint_t                  on_scan_error;
+    ngx_uint_t                  on_scan_limit;
+    ngx_uint_t                  on_store_error;
     ngx_str_t                   pass;         /* gatehouse_upload_pass */
+    ngx_str_t                   thread_pool_name;
+#if (NGX_THREADS)
+    ngx_thread_pool_t          *thread_pool;
+#endif
+    ngx_flag_t                  status;       /* gatehouse_upload_status */
 } ngx_http_gatehouse_loc_conf_t;
+
+
+/* Scan verdicts, in the record's "scan" member. */
+typedef enum {
+    NGX_HTTP_GATEHOUSE_NOT_SCANNED = 0,
+    NGX_HTTP_GATEHOUSE_CLEAN,
+    NGX_HTTP_GATEHOUSE_INFECTED,
+    NGX_HTTP_GATEHOUSE_UNSCANNABLE,   /* past libclamav's limits, encrypted */
+    NGX_HTTP_GATEHOUSE_SCAN_ERROR
+} ngx_http_gatehouse_verdict_e;
 
 
 /* One file part of an upload. */
@@ -72,12 +171,26 @@ typedef struct {
     EVP_MD_CTX                 *sha;
     u_char                      sha256[65];
     u_char                      mime[NGX_HTTP_GATEHOUSE_MIME_MAX];
-    u_char                      id[NGX_HTTP_GATEHOUSE_ID_LEN + 1];
-    ngx_str_t                   stored;       /* final path */
-    ngx_str_t                   url;          /* path below DIR */
+    uint64_t                    seq;          /* store id, 0 if none yet */
+    json_t                     *record;       /* what the store holds */
     unsigned                    typed:1;      /* libmagic has run */
-    unsigned                    committed:1;  /* renamed into place */
+    unsigned                    receiving:1;  /* its record was tried */
+    unsigned                    handed:1;     /* a job owns the temp file */
+    unsigned                    recorded:1;   /* final record written */
 } ngx_http_gatehouse_file_t;
+
+
+/* A non-file form field kept for gatehouse_upload_pass. */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   value;
+    size_t                      cap;          /* bytes at value.data */
+    ngx_str_t                   content_type;
+    ngx_uint_t                  file;         /* index + 1 of a file, or 0 */
+} ngx_http_gatehouse_field_t;
+
+
+typedef struct ngx_http_gatehouse_job_s  ngx_http_gatehouse_job_t;
 
 
 typedef struct {
@@ -87,15 +200,21 @@ typedef struct {
     struct gh_mp_parser              mp;
     ngx_str_t                        user;
     ngx_array_t                      files;   /* ngx_http_gatehouse_file_t */
+    ngx_array_t                      fields;  /* ngx_http_gatehouse_field_t,
+                                                 pass mode only */
+    size_t                           fields_size;
+    ngx_http_gatehouse_field_t      *cur_field;
     ngx_http_gatehouse_file_t       *cur;     /* file part being received */
     u_char                          *wbuf;
     size_t                           wlen;
     ngx_int_t                        status;  /* error answer, 0 if none */
     ngx_str_t                        err_json;
+    ngx_http_gatehouse_job_t        *job;     /* in the thread pool */
     unsigned                         failed:1;
     unsigned                         body_done:1;
     unsigned                         replace_body:1;
     unsigned                         json_sent:1;
+    unsigned                         no_store:1;  /* accepted without */
 } ngx_http_gatehouse_ctx_t;
 
 
@@ -107,16 +226,74 @@ ngx_int_t ngx_http_gatehouse_upload_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_gatehouse_upload_init(ngx_conf_t *cf);
 void ngx_http_gatehouse_drop_files(ngx_http_gatehouse_ctx_t *ctx);
 
+/* ngx_http_gatehouse_job.c */
+ngx_int_t ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx);
+void ngx_http_gatehouse_job_detach(ngx_http_gatehouse_ctx_t *ctx);
+ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_pool_t *pool, void (*run)(void *data, ngx_log_t *log),
+    ngx_event_handler_pt done, void *data, ngx_log_t *log);
+
+/* ngx_http_gatehouse_scan.c */
+ngx_int_t ngx_http_gatehouse_scan_init(ngx_cycle_t *cycle,
+    ngx_http_gatehouse_main_conf_t *gmcf);
+void ngx_http_gatehouse_scan_exit(ngx_http_gatehouse_main_conf_t *gmcf);
+ngx_http_gatehouse_verdict_e ngx_http_gatehouse_scan_file(
+    ngx_http_gatehouse_main_conf_t *gmcf, const char *path, off_t size,
+    char *sig, size_t sig_len);
+const char *ngx_http_gatehouse_verdict_name(ngx_http_gatehouse_verdict_e v);
+
+/* ngx_http_gatehouse_record.c */
+json_t *ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
+    ngx_http_gatehouse_file_t *f);
+void ngx_http_gatehouse_record_set(json_t *rec, const char *status,
+    const char *reason);
+void ngx_http_gatehouse_record_file(ngx_http_gatehouse_file_t *f);
+ngx_int_t ngx_http_gatehouse_record_receiving(ngx_http_gatehouse_ctx_t *ctx,
+    ngx_http_gatehouse_file_t *f);
+void ngx_http_gatehouse_record_rejected(ngx_http_gatehouse_ctx_t *ctx,
+    const char *reason);
+json_t *ngx_http_gatehouse_event_infected(json_t *rec);
+int ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
+    uint64_t known_seq, uint64_t *seq);
+
+/* ngx_http_gatehouse_store.c */
+struct gh_store *ngx_http_gatehouse_store(
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log);
+ngx_int_t ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
+    ngx_http_gatehouse_main_conf_t *gmcf);
+void ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf);
+gh_err ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
+    struct gh_store *store, gh_txn_fn fn, void *arg);
+char *ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
+    ngx_http_gatehouse_main_conf_t *gmcf);
+
+/* ngx_http_gatehouse_pass.c */
+ngx_int_t ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
+    const struct gh_mp_part *part);
+ngx_int_t ngx_http_gatehouse_field_data(ngx_http_gatehouse_ctx_t *ctx,
+    const u_char *data, size_t len);
+ngx_int_t ngx_http_gatehouse_pass(ngx_http_gatehouse_ctx_t *ctx,
+    json_t *files);
+
+/* ngx_http_gatehouse_status.c */
+ngx_int_t ngx_http_gatehouse_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_gatehouse_parse_id(u_char *p, size_t len,
+    uint64_t *id);
+
+/* ngx_http_gatehouse_links.c */
+ngx_int_t ngx_http_gatehouse_unsubscribe_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_gatehouse_download_handler(ngx_http_request_t *r);
+char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
+    ngx_http_gatehouse_main_conf_t *gmcf);
+
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,
     ngx_int_t status, const char *code, json_t *extra);
 ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
+ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message);
 ngx_int_t ngx_http_gatehouse_reply_init(ngx_conf_t *cf);
-
-/* ngx_http_gatehouse_record.c */
-ngx_int_t ngx_http_gatehouse_record(ngx_http_gatehouse_ctx_t *ctx,
-    ngx_http_gatehouse_file_t *file, const char *status, const char *reason);
 
 #endif /* NGX_HTTP_GATEHOUSE_MODULE_H */

@@ -40,6 +40,15 @@ static const struct {
     { "no_file", "the request contains no file" },
     { "write_failed", "the file could not be written" },
     { "store_failed", "the file could not be stored" },
+    { "store_unavailable",
+      "uploads cannot be recorded at the moment, try again later" },
+    { "infected", "the file contains a virus and was quarantined" },
+    { "unscannable",
+      "the file could not be scanned whole (too large, too deeply nested, "
+      "or encrypted)" },
+    { "scan_failed",
+      "the virus scanner failed, try again later" },
+    { "fields_too_large", "the form's fields are too large" },
     { "internal_error", "internal error" },
 };
 
@@ -120,8 +129,9 @@ ngx_http_gatehouse_dump(ngx_http_request_t *r, json_t *obj, ngx_str_t *out)
 
 
 /*
- * Refuse the upload: remember the JSON answer, drop every temp file now,
- * and return status for the caller to hand to nginx.  The first failure
+ * Refuse the upload: remember the JSON answer, record the files as
+ * rejected, drop every temp file now, and return status for the caller to
+ * hand to nginx.  The first failure
  * of a request wins.  extra (stolen, may be NULL) adds fields.
  */
 ngx_int_t
@@ -139,6 +149,7 @@ ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx, ngx_int_t status,
     ctx->status = status;
     ctx->failed = 1;
 
+    ngx_http_gatehouse_record_rejected(ctx, code);
     ngx_http_gatehouse_drop_files(ctx);
 
     /*
@@ -212,6 +223,27 @@ ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* A JSON error answer from a handler that is not an upload's. */
+ngx_int_t
+ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
+    const char *code, const char *message)
+{
+    json_t     *body;
+    ngx_int_t   rc;
+
+    body = json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
+                     "status", (int) status);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_gatehouse_send_json(r, status, body);
+    json_decref(body);
+
+    return rc;
 }
 
 

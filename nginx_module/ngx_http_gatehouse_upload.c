@@ -3,9 +3,10 @@
  * handler of a `gatehouse_upload on` location and the request body filter
  * that streams multipart/form-data through the parser as it arrives.
  *
- * Each file part goes to a temp file in DIR/.incoming while its SHA-256 is
- * computed; its first bytes (up to NGX_HTTP_GATEHOUSE_WBUF, the write
- * buffer) are given to libmagic before anything is written.  A request
+ * Each file part goes to a temp file in DIR/.incoming through a write
+ * buffer (NGX_HTTP_GATEHOUSE_WBUF); each full buffer is added to the
+ * file's SHA-256 and written, and the first one is given to libmagic
+ * before anything is written.  A request
  * keeps one parser (8.5 KiB) and one write buffer (32 KiB) whatever the
  * file sizes.  Each check fails as soon as it can, while the body is still
  * arriving:
@@ -16,16 +17,14 @@
  *   empty file                         400 at the part's end
  *   malformed multipart                400 (415 nested, 413 too many parts)
  * On any failure, and whenever the request ends (client gone, timeout),
- * the temp files are removed.  When the whole body is good, each file is
- * renamed to DIR/CATEGORY/YYYY/MM/DD/ID.EXT (UTC date, ID 128 random bits)
- * and the answer is 201 with JSON.
+ * the temp files are removed and the files' records say "rejected".  When
+ * the whole body is good, the files go to a job in the thread pool
+ * (ngx_http_gatehouse_job.c: scan, final place, records), which answers.
  *
- * Form fields without a filename are skipped (a later gatehouse_upload_pass
- * mode hands them on); a file input left empty by the browser
+ * Form fields without a filename are skipped, or kept (bounded) for
+ * gatehouse_upload_pass; a file input left empty by the browser
  * (filename="") is skipped too.
  */
-#include <openssl/rand.h>
-
 #include "ngx_http_gatehouse_module.h"
 
 
@@ -122,6 +121,37 @@ ngx_http_gatehouse_upload_handler(ngx_http_request_t *r)
     if (!(r->method & NGX_HTTP_POST)) {
         return ngx_http_gatehouse_fail(ctx, NGX_HTTP_NOT_ALLOWED,
                                        "method_not_allowed", NULL);
+    }
+
+    if (r->request_body != NULL) {
+        /* an internal redirect (gatehouse_upload_pass) came back here */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gatehouse: the body of this request was already "
+                      "read: is \"gatehouse_upload_pass\" pointing to a "
+                      "location with \"gatehouse_upload on\"?");
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->main->store_path.len == 0) {
+        ctx->no_store = 1;
+
+    } else if (ngx_http_gatehouse_store(ctx->main, r->connection->log)
+               == NULL)
+    {
+        if (glcf->on_store_error == NGX_HTTP_GATEHOUSE_REJECT) {
+            return ngx_http_gatehouse_fail(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                           "store_unavailable", NULL);
+        }
+
+        ctx->no_store = 1;
+    }
+
+    if (glcf->pass.len
+        && ngx_array_init(&ctx->fields, r->pool, 4,
+                          sizeof(ngx_http_gatehouse_field_t))
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     ct = r->headers_in.content_type;
@@ -222,6 +252,20 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
             out.buf = b;
         }
+    }
+
+    /*
+     * A file still arriving when this read is done is worth a record of
+     * its own ("receiving"); one that came whole in one read is not.  The
+     * write is tried once and is best effort: if the store is slow to
+     * give its lock, the final record (written from the thread pool,
+     * which may wait longer) decides by on_store_error.
+     */
+    if (!ctx->failed && ctx->cur != NULL && !ctx->cur->receiving
+        && !ctx->no_store)
+    {
+        ctx->cur->receiving = 1;
+        (void) ngx_http_gatehouse_record_receiving(ctx, ctx->cur);
     }
 
     return ngx_http_next_request_body_filter(r, out.buf ? &out : NULL);
@@ -358,7 +402,12 @@ ngx_http_gatehouse_drop_file(ngx_http_gatehouse_file_t *f, ngx_log_t *log)
         f->sha = NULL;
     }
 
-    if (!f->committed && f->temp.data != NULL) {
+    if (f->record != NULL) {
+        json_decref(f->record);
+        f->record = NULL;
+    }
+
+    if (f->temp.data != NULL) {
         if (ngx_delete_file(f->temp.data) == NGX_FILE_ERROR
             && ngx_errno != NGX_ENOENT)
         {
@@ -387,13 +436,21 @@ ngx_http_gatehouse_drop_files(ngx_http_gatehouse_ctx_t *ctx)
 }
 
 
-/* Runs whenever the request ends, however it ends. */
+/*
+ * Runs whenever the request ends, however it ends: a job still running
+ * is told to clean up alone, and files nobody recorded yet (the client
+ * went away, a timeout) are recorded as "aborted".
+ */
 static void
 ngx_http_gatehouse_cleanup(void *data)
 {
     ngx_http_gatehouse_ctx_t  *ctx = data;
 
+    ngx_http_gatehouse_job_detach(ctx);
+
     if (ctx->files.elts != NULL) {
+        ctx->cur = NULL;
+        ngx_http_gatehouse_record_rejected(ctx, "aborted");
         ngx_http_gatehouse_drop_files(ctx);
     }
 }
@@ -413,8 +470,15 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     ngx_http_gatehouse_loc_conf_t  *glcf = ctx->conf;
 
     ctx->cur = NULL;
+    ctx->cur_field = NULL;
 
     if (!part->has_filename || part->filename_len == 0) {
+        if (glcf->pass.len && ngx_http_gatehouse_field_begin(ctx, part)
+                              != NGX_OK)
+        {
+            return 1;
+        }
+
         return 0;
     }
 
@@ -432,6 +496,9 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
 
     ngx_memzero(f, sizeof(ngx_http_gatehouse_file_t));
     f->fd = NGX_INVALID_FILE;
+
+    /* from here a failure is this file's */
+    ctx->cur = f;
 
     f->field.len = part->name_len;
     f->field.data = ngx_pnalloc(r->pool, part->name_len + 1);
@@ -465,6 +532,18 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     }
 
     f->category = gh_category_by_ext(cats, ncats, (char *) f->ext, n);
+
+    /* the record is also what the answer is made of, store or not */
+    f->record = ngx_http_gatehouse_record_new(ctx, f);
+    if (f->record == NULL) {
+        goto internal;
+    }
+
+    if (glcf->pass.len && ngx_http_gatehouse_field_begin(ctx, part)
+                          != NGX_OK)
+    {
+        return 1;
+    }
 
     if (f->category == NULL) {
         allowed = json_array();
@@ -500,7 +579,6 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
         goto internal;
     }
 
-    ctx->cur = f;
     ctx->wlen = 0;
 
     return 0;
@@ -571,6 +649,14 @@ ngx_http_gatehouse_flush(ngx_http_gatehouse_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* hashed here, a buffer at a time: far cheaper than in the slivers
+     * the parser may hand over */
+    if (EVP_DigestUpdate(f->sha, ctx->wbuf, ctx->wlen) != 1) {
+        (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "internal_error", NULL);
+        return NGX_ERROR;
+    }
+
     for (done = 0; done < ctx->wlen; done += n) {
         n = write(f->fd, ctx->wbuf + done, ctx->wlen - done);
 
@@ -607,6 +693,12 @@ ngx_http_gatehouse_part_data(void *arg, const unsigned char *data, size_t len)
     ngx_http_gatehouse_file_t  *f = ctx->cur;
 
     if (f == NULL) {
+        if (ctx->cur_field != NULL
+            && ngx_http_gatehouse_field_data(ctx, data, len) != NGX_OK)
+        {
+            return 1;
+        }
+
         return 0;
     }
 
@@ -621,12 +713,6 @@ ngx_http_gatehouse_part_data(void *arg, const unsigned char *data, size_t len)
 
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                        "file_too_large", extra);
-        return 1;
-    }
-
-    if (EVP_DigestUpdate(f->sha, data, len) != 1) {
-        (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                       "internal_error", NULL);
         return 1;
     }
 
@@ -702,74 +788,12 @@ ngx_http_gatehouse_part_end(void *arg)
 }
 
 
-/* Move a finished file to DIR/CATEGORY/YYYY/MM/DD/ID.EXT. */
-static ngx_int_t
-ngx_http_gatehouse_commit(ngx_http_gatehouse_ctx_t *ctx,
-    ngx_http_gatehouse_file_t *f, ngx_tm_t *tm)
-{
-    u_char               rnd[NGX_HTTP_GATEHOUSE_ID_LEN / 2], *p;
-    size_t               len;
-    ngx_err_t            err;
-    ngx_str_t           *dir = &ctx->conf->dir;
-    ngx_http_request_t  *r = ctx->request;
-
-    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "gatehouse: RAND_bytes() failed");
-        return NGX_ERROR;
-    }
-
-    *ngx_hex_dump(f->id, rnd, sizeof(rnd)) = '\0';
-
-    len = dir->len + 1 + ngx_strlen(f->category->name)
-          + sizeof("/YYYY/MM/DD/") - 1 + NGX_HTTP_GATEHOUSE_ID_LEN
-          + 1 + ngx_strlen(f->ext);
-
-    f->stored.data = ngx_pnalloc(r->pool, len + 1);
-    if (f->stored.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    p = ngx_cpymem(f->stored.data, dir->data, dir->len);
-    f->url.data = p;
-    p = ngx_sprintf(p, "/%s/%04d/%02d/%02d/", f->category->name,
-                    tm->ngx_tm_year, tm->ngx_tm_mon, tm->ngx_tm_mday);
-    *p = '\0';
-
-    err = ngx_create_full_path(f->stored.data, 0750);
-    if (err != 0) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
-                      ngx_create_dir_n " \"%s\" failed", f->stored.data);
-        return NGX_ERROR;
-    }
-
-    p = ngx_sprintf(p, "%s%s%s%Z", f->id, f->ext[0] ? "." : "", f->ext);
-    f->stored.len = p - 1 - f->stored.data;
-    f->url.len = p - 1 - f->url.data;
-
-    if (ngx_rename_file(f->temp.data, f->stored.data) == NGX_FILE_ERROR) {
-        ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                      ngx_rename_file_n " \"%V\" to \"%V\" failed",
-                      &f->temp, &f->stored);
-        return NGX_ERROR;
-    }
-
-    f->committed = 1;
-
-    return NGX_OK;
-}
-
-
-/* The whole body has been read and every part passed its checks. */
+/* The whole body has been read. */
 static void
 ngx_http_gatehouse_body_done(ngx_http_request_t *r)
 {
-    ngx_tm_t                    tm;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i, j;
-    json_t                     *body, *files, *one;
-    ngx_http_gatehouse_ctx_t   *ctx;
-    ngx_http_gatehouse_file_t  *f;
+    ngx_int_t                  rc;
+    ngx_http_gatehouse_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_gatehouse_module);
 
@@ -793,76 +817,11 @@ ngx_http_gatehouse_body_done(ngx_http_request_t *r)
         return;
     }
 
-    ngx_gmtime(ngx_time(), &tm);
+    rc = ngx_http_gatehouse_job_start(ctx);
 
-    f = ctx->files.elts;
-
-    for (i = 0; i < ctx->files.nelts; i++) {
-        if (ngx_http_gatehouse_commit(ctx, &f[i], &tm) != NGX_OK) {
-            /* all or nothing: take back the files already moved */
-            for (j = 0; j < i; j++) {
-                if (ngx_delete_file(f[j].stored.data) == NGX_FILE_ERROR) {
-                    ngx_log_error(NGX_LOG_CRIT, r->connection->log,
-                                  ngx_errno, ngx_delete_file_n
-                                  " \"%V\" failed", &f[j].stored);
-                }
-            }
-
-            ngx_http_finalize_request(r,
-                ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                        "store_failed", NULL));
-            return;
-        }
+    if (rc != NGX_OK) {
+        ngx_http_finalize_request(r, rc);
     }
 
-    files = json_array();
-    if (files == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    for (i = 0; i < ctx->files.nelts; i++) {
-        (void) ngx_http_gatehouse_record(ctx, &f[i], "stored", NULL);
-
-        one = json_pack("{s:s, s:o, s:o, s:I, s:s, s:s, s:s, s:s, s:o, s:o}",
-                        "id", (char *) f[i].id,
-                        "field",
-                        ngx_http_gatehouse_json_str(f[i].field.data,
-                                                    f[i].field.len),
-                        "filename",
-                        ngx_http_gatehouse_json_str(f[i].name.data,
-                                                    f[i].name.len),
-                        "size", (json_int_t) f[i].size,
-                        "mime", (char *) f[i].mime,
-                        "sha256", (char *) f[i].sha256,
-                        "category", f[i].category->name,
-                        "status", "stored",
-                        "url",
-                        ngx_http_gatehouse_json_str(f[i].url.data,
-                                                    f[i].url.len),
-                        "user",
-                        ctx->user.len ? ngx_http_gatehouse_json_str(
-                                            ctx->user.data, ctx->user.len)
-                                      : json_null());
-
-        if (one == NULL || json_array_append_new(files, one) != 0) {
-            json_decref(files);
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-            return;
-        }
-    }
-
-    /* The first file's fields at the top, for the usual one-file form. */
-    body = json_deep_copy(json_array_get(files, 0));
-    if (body == NULL || json_object_set_new(body, "files", files) != 0) {
-        json_decref(body);
-        json_decref(files);
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_CREATED, body);
-    json_decref(body);
-
-    ngx_http_finalize_request(r, rc);
+    /* else the job finalizes the request when it is done */
 }

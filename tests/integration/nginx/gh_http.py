@@ -150,3 +150,57 @@ def curl_h2(port, path, *form):
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
+
+
+def h2_post(port, path, body, ctype_value=None, timeout=30):
+    """POST body over HTTP/2 (prior knowledge) with python3-h2, sending
+    as flow control allows and stopping when the server answers early
+    (as it does with 413: the response, then RST_STREAM NO_ERROR, which
+    curl 7.88 sometimes reports as an error).  Returns (status, body)."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    if ctype_value is None:
+        ctype_value = ctype()
+    conn = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "POST"), (":path", path),
+                            (":scheme", "http"), (":authority", "127.0.0.1"),
+                            ("content-type", ctype_value),
+                            ("content-length", str(len(body)))])
+    status, data, sent, done = None, b"", 0, False
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(conn.data_to_send())
+        while not done:
+            # send what the windows allow, unless the server has answered
+            while sent < len(body) and status is None:
+                n = min(conn.local_flow_control_window(sid),
+                        conn.max_outbound_frame_size, len(body) - sent)
+                if n <= 0:
+                    break
+                conn.send_data(sid, body[sent:sent + n],
+                               end_stream=(sent + n == len(body)))
+                sent += n
+            out = conn.data_to_send()
+            if out:
+                try:
+                    s.sendall(out)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            for ev in conn.receive_data(chunk):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    status = int(dict(ev.headers)[":status"])
+                elif isinstance(ev, h2.events.DataReceived):
+                    data += ev.data
+                    conn.acknowledge_received_data(
+                        ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, (h2.events.StreamEnded,
+                                     h2.events.StreamReset)):
+                    done = True
+    return status, data

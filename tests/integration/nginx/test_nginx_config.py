@@ -12,8 +12,11 @@ LOCATION = """\
 """
 
 GOOD_HTTP = """\
+    gatehouse_conf {prefix}/conf/gatehouse.conf;
     gatehouse_store {prefix}/store;
     gatehouse_clamav_db {prefix}/conf/nginx.conf;
+    gatehouse_clamav_limits max_filesize=20m max_scansize=100m
+                            max_recursion=10 max_files=1000;
     gatehouse_upload_max_file_size 10m;
 """
 
@@ -24,6 +27,11 @@ GOOD_LOCATION = """\
             gatehouse_upload_category notes txt MD mime=text/plain mime=text/*;
             gatehouse_upload_user $remote_user;
             gatehouse_upload_on_scan_error accept;
+            gatehouse_upload_on_scan_limit accept;
+            gatehouse_upload_on_store_error accept;
+            gatehouse_upload_scan on;
+            gatehouse_upload_quarantine {quarantine};
+            gatehouse_thread_pool default;
             gatehouse_upload_pass /app/upload;
 """
 
@@ -35,8 +43,18 @@ def write(n, snippet="", http="", server=None):
 
 
 def test_module_loads_and_good_values_pass(nginx_conf):
-    write(nginx_conf, GOOD_LOCATION, GOOD_HTTP)
-    r = nginx_conf.test()
+    n = nginx_conf
+    server = LOCATION.format(
+        uploads=n.uploads,
+        snippet=GOOD_LOCATION.format(quarantine=n.prefix / "quarantine"))
+    server += """\
+        location /uploads/status/ {
+            gatehouse_upload_status;
+            gatehouse_upload_user $remote_user;
+        }
+"""
+    write(n, http=GOOD_HTTP, server=server)
+    r = n.test()
     assert r.returncode == 0, r.stderr
 
 
@@ -83,6 +101,21 @@ BAD_LOCATION = [
     ("gatehouse_store /tmp;", '"gatehouse_store" directive is not allowed '
      "here"),
     ("proxy_pass http://127.0.0.1:9;", "already has a content handler"),
+    ("gatehouse_upload_on_scan_limit flag;",
+     'it must be "reject" or "accept"'),
+    ("gatehouse_upload_on_store_error retry;",
+     'it must be "reject" or "accept"'),
+    ("gatehouse_upload_scan on;", 'no "gatehouse_clamav_db" is set'),
+    ("gatehouse_upload_scan yes;", 'it must be "on" or "off"'),
+    ("gatehouse_upload_status;",
+     '"gatehouse_upload_status" and "gatehouse_upload on" in the same'),
+    ("gatehouse_upload_quarantine /nonexistent/dir/q;",
+     "its parent directory does not exist"),
+    ("gatehouse_thread_pool nosuch;", 'unknown thread pool "nosuch"'),
+    ("gatehouse_conf /tmp/x.conf;", '"gatehouse_conf" directive is not '
+     "allowed here"),
+    ("gatehouse_clamav_limits max_files=5;", '"gatehouse_clamav_limits" '
+     "directive is not allowed here"),
 ]
 
 
@@ -104,6 +137,13 @@ BAD_HTTP = [
     ("gatehouse_store /nonexistent/dir/store;",
      "neither it nor its parent directory exists"),
     ("gatehouse_store {prefix}/conf/nginx.conf;", "is not a directory"),
+    ("gatehouse_conf /nonexistent/gatehouse.conf;",
+     'gatehouse_conf "/nonexistent/gatehouse.conf": not found'),
+    ("gatehouse_conf {prefix}/conf/nginx.conf;", "gatehouse_conf"),
+    ("gatehouse_clamav_limits max_files=0;", 'invalid value in '
+     '"max_files=0"'),
+    ("gatehouse_clamav_limits max_filesize=big;", "invalid value"),
+    ("gatehouse_clamav_limits max_depth=3;", 'unknown limit "max_depth=3"'),
 ]
 
 
@@ -161,4 +201,64 @@ def test_inherited_on_conflicts_with_proxy_pass(nginx_conf):
         location /api {{ gatehouse_upload off; proxy_pass http://127.0.0.1:9; }}
 """)
     r = nginx_conf.test()
+    assert r.returncode == 0, r.stderr
+
+
+def test_gatehouse_conf_errors_name_the_key(nginx_conf):
+    nginx_conf.write_ghconf("[nginx]\nlock_timeout = soon\n")
+    write(nginx_conf, http=f"gatehouse_conf {nginx_conf.ghconf};")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "lock_timeout" in r.stderr and "gatehouse.conf:" in r.stderr, \
+        r.stderr
+
+    nginx_conf.write_ghconf("[nginx]\nlock_timeout = 250ms\n")
+    r = nginx_conf.test()
+    assert r.returncode == 0, r.stderr
+
+
+def test_status_needs_a_store(nginx_conf):
+    write(nginx_conf, server="        location /s/ { gatehouse_upload_status; }\n")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert 'needs "gatehouse_store" or "gatehouse_conf"' in r.stderr, \
+        r.stderr
+
+
+def test_quarantine_on_another_file_system_fails(nginx_conf):
+    import os
+    other = "/dev/shm"
+    if os.stat(other).st_dev == os.stat(nginx_conf.uploads).st_dev:
+        pytest.skip("/dev/shm is on the upload directory's file system")
+    write(nginx_conf, f"gatehouse_upload_quarantine {other}/gh-q;")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "is not on the file system of gatehouse_upload_dir" in r.stderr, \
+        r.stderr
+
+
+def test_sample_site_conf_passes(nginx_conf):
+    """conf/nginx-gatehouse.conf.sample, with its paths moved into the
+    test's prefix, is a valid configuration."""
+    from conftest import ROOT, make_clamav_db
+    n = nginx_conf
+    n.write_ghconf(f"[tokens]\nkey_file = {n.prefix}/conf/token.key\n")
+    n.gh("tokens", "keygen")
+    sample = (ROOT / "conf" / "nginx-gatehouse.conf.sample").read_text()
+    db = make_clamav_db(n.prefix / "clamav")
+    sample = (sample
+              .replace("/etc/gatehouse/gatehouse.conf", str(n.ghconf))
+              .replace("/var/lib/clamav", str(db))
+              .replace("/run/gatehouse/clamav", str(n.prefix / "clamtmp"))
+              .replace("/srv/uploads", str(n.uploads))
+              .replace("listen 443 ssl http2;",
+                       f"listen 127.0.0.1:{n.port};"))
+    n.conf.parent.joinpath("site.conf").write_text(sample)
+    n.write(http=f"    include {n.conf.parent / 'site.conf'};\n",
+            main="thread_pool gatehouse threads=2;")
+    # BASE_CONF has a server of its own on the same port: move it
+    n.conf.write_text(n.conf.read_text().replace(
+        f"listen 127.0.0.1:{n.port};\n        listen 127.0.0.1:{n.port2} "
+        "http2;", f"listen 127.0.0.1:{n.port2};"))
+    r = n.test()
     assert r.returncode == 0, r.stderr

@@ -1,0 +1,242 @@
+/*
+ * cmd_uploads.c - `gatehouse uploads list|show`: the records the nginx
+ * module keeps of every upload (the store's uploads database, see
+ * docs/store.md and docs/nginx.md): who sent what, where it went, what the
+ * virus scan said, and why an upload was refused.
+ *
+ *   gatehouse uploads list [--user U] [--status S] [--limit N] [--json]
+ *       newest first; --limit 0 lists all (default 100)
+ *   gatehouse uploads show ID [--json]
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define UPLOADS_LIMIT_DEFAULT 100
+
+struct list_arg {
+	const char *user;
+	const char *status;
+	size_t limit;
+	size_t shown;
+	json_t *arr;          /* --json: records collected here */
+	gh_err err;
+};
+
+static const char *
+str_or(const json_t *rec, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+
+	return s ? s : dflt;
+}
+
+static int
+matches(const struct list_arg *a, const json_t *rec)
+{
+	if (a->user && strcmp(str_or(rec, "user", ""), a->user) != 0)
+		return 0;
+	if (a->status && strcmp(str_or(rec, "status", ""), a->status) != 0)
+		return 0;
+	return 1;
+}
+
+static void
+print_row(const json_t *rec)
+{
+	char t[32];
+	const char *why;
+
+	why = str_or(rec, "signature", NULL);
+	if (why == NULL)
+		why = str_or(rec, "reason", "");
+	printf("%-6" JSON_INTEGER_FORMAT " %-20s %-11s %-11s %-12s %10"
+	       JSON_INTEGER_FORMAT " %-10s %-28s %s\n",
+	       json_integer_value(json_object_get(rec, "id")),
+	       cli_time(json_integer_value(json_object_get(rec, "created_at")),
+	                t, sizeof(t)),
+	       str_or(rec, "status", "?"), str_or(rec, "scan", "?"),
+	       str_or(rec, "user", "-"),
+	       json_integer_value(json_object_get(rec, "size")),
+	       str_or(rec, "category", ""), str_or(rec, "original_name", ""),
+	       why);
+}
+
+static int
+list_one(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct list_arg *a = arg;
+	json_error_t jerr;
+	json_t *rec;
+
+	(void)key;
+	(void)klen;
+	rec = json_loadb(val, vlen, 0, &jerr);
+	if (!json_is_object(rec)) {
+		json_decref(rec);
+		a->err = GH_ECORRUPT;
+		return 1;
+	}
+	if (matches(a, rec)) {
+		if (a->arr)
+			json_array_append(a->arr, rec);
+		else
+			print_row(rec);
+		a->shown++;
+	}
+	json_decref(rec);
+	return (a->limit && a->shown >= a->limit) ? 1 : 0;
+}
+
+static gh_err
+list_fn(struct gh_txn *txn, void *arg)
+{
+	struct list_arg *a = arg;
+
+	return gh_txn_scan(txn, GH_DB_UPLOADS, NULL, 0, 1, list_one, a, NULL);
+}
+
+struct show_arg {
+	uint64_t id;
+	json_t *rec;
+};
+
+static gh_err
+show_fn(struct gh_txn *txn, void *arg)
+{
+	struct show_arg *s = arg;
+	unsigned char key[8];
+
+	gh_put_be64(key, s->id);
+	return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &s->rec);
+}
+
+static void
+print_record(const json_t *rec)
+{
+	static const char *const order[] = {
+		"id", "status", "reason", "scan", "signature", "scan_error",
+		"user", "original_name", "field", "size", "category", "mime",
+		"sha256", "stored_name", "url", "client_addr", "uri",
+		"created_at", "updated_at", NULL
+	};
+	char t[32];
+	const json_t *v;
+
+	for (size_t i = 0; order[i]; i++) {
+		v = json_object_get(rec, order[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		if (json_is_string(v))
+			printf("%-14s %s\n", order[i], json_string_value(v));
+		else if (strcmp(order[i], "created_at") == 0 ||
+		         strcmp(order[i], "updated_at") == 0)
+			printf("%-14s %s\n", order[i],
+			       cli_time(json_integer_value(v), t, sizeof(t)));
+		else if (json_is_integer(v))
+			printf("%-14s %" JSON_INTEGER_FORMAT "\n", order[i],
+			       json_integer_value(v));
+	}
+}
+
+int
+cmd_uploads(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"user", required_argument, NULL, 'u'},
+		{"status", required_argument, NULL, 's'},
+		{"limit", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	struct list_arg a;
+	gh_err err;
+	char *end;
+	int ch, rc;
+
+	memset(&a, 0, sizeof(a));
+	a.limit = UPLOADS_LIMIT_DEFAULT;
+	if (sub == NULL)
+		return cli_usage(c, "uploads: expected list or show");
+	argc--;
+	argv++;
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'u':
+			a.user = optarg;
+			break;
+		case 's':
+			a.status = optarg;
+			break;
+		case 'n':
+			a.limit = strtoul(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0')
+				return cli_usage(c, "uploads: --limit needs a "
+				                 "number");
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "uploads %s: unknown option", sub);
+		}
+	}
+
+	if (strcmp(sub, "list") == 0) {
+		if (optind != argc)
+			return cli_usage(c, "uploads list takes no argument");
+		rc = cli_open_store(c, 0);
+		if (rc)
+			return rc;
+		if (c->json)
+			a.arr = json_array();
+		else
+			printf("%-6s %-20s %-11s %-11s %-12s %10s %-10s %-28s %s\n",
+			       "ID", "CREATED", "STATUS", "SCAN", "USER", "SIZE",
+			       "CATEGORY", "NAME", "REASON");
+		err = gh_store_view(c->st, list_fn, &a);
+		if (err == GH_OK)
+			err = a.err;
+		if (a.arr) {
+			if (err == GH_OK)
+				cli_print_json(a.arr);
+			json_decref(a.arr);
+		}
+		return err ? cli_fail(c, err, "uploads list", NULL) : EXIT_OK;
+	}
+
+	if (strcmp(sub, "show") == 0) {
+		struct show_arg s = {0, NULL};
+
+		if (optind != argc - 1)
+			return cli_usage(c, "uploads show: expected one id");
+		s.id = cli_parse_id(argv[optind]);
+		if (s.id == 0)
+			return cli_usage(c, "uploads show: '%s' is not an id",
+			                 argv[optind]);
+		rc = cli_open_store(c, 0);
+		if (rc)
+			return rc;
+		err = gh_store_view(c->st, show_fn, &s);
+		if (err == GH_ENOTFOUND) {
+			fprintf(stderr, "%s: no upload %" PRIu64 "\n", c->prog,
+			        s.id);
+			return EXIT_NOTFOUND;
+		}
+		if (err)
+			return cli_fail(c, err, "uploads show", NULL);
+		if (c->json)
+			cli_print_json(s.rec);
+		else
+			print_record(s.rec);
+		json_decref(s.rec);
+		return EXIT_OK;
+	}
+
+	return cli_usage(c, "uploads: unknown subcommand '%s'", sub);
+}

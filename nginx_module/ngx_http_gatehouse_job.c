@@ -1,0 +1,859 @@
+/*
+ * ngx_http_gatehouse_job.c - what happens to an upload once its whole
+ * body has arrived and passed the streaming checks, run in nginx's thread
+ * pool so that the event loop never waits on a scan, a rename or an
+ * fsync:
+ *
+ *   1. the records go to "scanning" (one write transaction), if scanning
+ *      a megabyte or more;
+ *   2. each file is scanned with libclamav;
+ *   3. the verdict: an infected file is moved to the quarantine directory
+ *      (mode 0600) and the request refused with 422; a file libclamav
+ *      could not read whole (limits, encryption) or a scanner error refuses
+ *      the request or is accepted with a flag, as configured; otherwise
+ *      every file is renamed to DIR/CATEGORY/YYYY/MM/DD/NAME.EXT;
+ *   4. the final records, and an upload.infected event per quarantined
+ *      file, in one write transaction, so notifyd never hears of an upload
+ *      the store does not have (and the other way round).
+ *
+ * Writes go through the worker's group commit (ngx_http_gatehouse_store.c).
+ * Then, back in the event loop, the answer: 201 with JSON, the error, or
+ * the request handed on to gatehouse_upload_pass.  A request's files are
+ * stored all or none.
+ *
+ * The job lives in a pool of its own and owns what it needs (paths,
+ * records), so a request that ends while the job runs (it should not: the
+ * job holds r->main->blocked, and nothing reads from the client meanwhile)
+ * is still safe: the request's cleanup detaches the job, which then
+ * cleans up after itself.
+ */
+#include <openssl/rand.h>
+
+#include "ngx_http_gatehouse_module.h"
+#include "gatehouse/queue.h"
+
+
+typedef struct {
+    u_char                         *temp;
+    u_char                         *dir;     /* DIR/CATEGORY/YYYY/MM/DD/ */
+    u_char                         *dest;    /* dir + NAME.EXT */
+    size_t                          url_off; /* dest + url_off: below DIR */
+    u_char                         *qdest;   /* QUARANTINE/NAME */
+    off_t                           size;
+    json_t                         *record;  /* owned */
+    uint64_t                        known;   /* id from "receiving" */
+    uint64_t                        seq;
+    ngx_http_gatehouse_verdict_e    verdict;
+    char                            sig[NGX_HTTP_GATEHOUSE_SIG_MAX];
+    const char                     *status;
+    const char                     *reason;
+    ngx_err_t                       err;     /* rename, mkdir */
+    const char                     *err_op;
+    unsigned                        moved:1;
+    unsigned                        quarantined:1;
+} ngx_http_gatehouse_jfile_t;
+
+
+struct ngx_http_gatehouse_job_s {
+    ngx_pool_t                      *pool;
+    ngx_http_gatehouse_ctx_t        *ctx;    /* NULL once the request ended */
+    ngx_http_gatehouse_main_conf_t  *main;
+    struct gh_store                 *store;
+    ngx_uint_t                       on_scan_error;
+    ngx_uint_t                       on_scan_limit;
+    ngx_uint_t                       on_store_error;
+    ngx_uint_t                       nfiles;
+    ngx_http_gatehouse_jfile_t      *files;
+
+    /* outcome */
+    ngx_int_t                        status; /* HTTP error, 0 if stored */
+    const char                      *code;
+    ngx_int_t                        bad;    /* the file that decided */
+    gh_err                           store_err;
+    const char                      *store_when;
+    unsigned                         scan:1;
+    unsigned                         unrecorded:1;
+};
+
+
+static void ngx_http_gatehouse_job_run(void *data, ngx_log_t *log);
+static void ngx_http_gatehouse_job_done(ngx_event_t *ev);
+
+
+ngx_int_t
+ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf, ngx_pool_t *pool,
+    void (*run)(void *data, ngx_log_t *log), ngx_event_handler_pt done,
+    void *data, ngx_log_t *log)
+{
+#if (NGX_THREADS)
+    ngx_thread_task_t  *task;
+
+    if (glcf->thread_pool == NULL) {
+        return NGX_ERROR;
+    }
+
+    task = ngx_thread_task_alloc(pool, 0);
+    if (task == NULL) {
+        return NGX_ERROR;
+    }
+
+    task->ctx = data;
+    task->handler = run;
+    task->event.data = data;
+    task->event.handler = done;
+    task->event.log = log;
+
+    return ngx_thread_task_post(glcf->thread_pool, task);
+#else
+    return NGX_ERROR;
+#endif
+}
+
+
+static u_char *
+ngx_http_gatehouse_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+/* Paths of one file: final place and quarantine, under a random name. */
+static ngx_int_t
+ngx_http_gatehouse_job_paths(ngx_http_gatehouse_job_t *job,
+    ngx_http_gatehouse_ctx_t *ctx, ngx_http_gatehouse_file_t *f,
+    ngx_http_gatehouse_jfile_t *jf, ngx_tm_t *tm)
+{
+    u_char      rnd[NGX_HTTP_GATEHOUSE_NAME_LEN / 2];
+    u_char      name[NGX_HTTP_GATEHOUSE_NAME_LEN + 1], *p;
+    size_t      len;
+    ngx_str_t  *dir = &ctx->conf->dir, *qdir = &ctx->conf->quarantine;
+
+    if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->request->connection->log, 0,
+                      "gatehouse: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    *ngx_hex_dump(name, rnd, sizeof(rnd)) = '\0';
+
+    len = dir->len + 1 + ngx_strlen(f->category->name)
+          + sizeof("/YYYY/MM/DD/") - 1;
+
+    jf->dir = ngx_pnalloc(job->pool, len + 1);
+    jf->dest = ngx_pnalloc(job->pool,
+                           len + sizeof(name) + 1 + ngx_strlen(f->ext) + 1);
+    jf->qdest = ngx_pnalloc(job->pool, qdir->len + 1 + sizeof(name));
+    if (jf->dir == NULL || jf->dest == NULL || jf->qdest == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(jf->dir, dir->data, dir->len);
+    p = ngx_sprintf(p, "/%s/%04d/%02d/%02d/", f->category->name,
+                    tm->ngx_tm_year, tm->ngx_tm_mon, tm->ngx_tm_mday);
+    len = p - jf->dir;
+    *p = '\0';
+
+    p = ngx_cpymem(jf->dest, jf->dir, len);
+    (void) ngx_sprintf(p, "%s%s%s%Z", name, f->ext[0] ? "." : "", f->ext);
+    jf->url_off = dir->len;
+
+    (void) ngx_sprintf(jf->qdest, "%V/%s%Z", qdir, name);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Hand the request's files to a job in the thread pool.  NGX_OK: the job
+ * runs and will finalize the request; otherwise the caller answers with
+ * the status returned (the files were not handed over).
+ */
+ngx_int_t
+ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx)
+{
+    ngx_tm_t                         tm;
+    ngx_uint_t                       i;
+    ngx_pool_t                      *pool;
+    ngx_http_request_t              *r = ctx->request;
+    ngx_http_gatehouse_job_t        *job;
+    ngx_http_gatehouse_file_t       *f;
+    ngx_http_gatehouse_jfile_t      *jf;
+    ngx_http_gatehouse_loc_conf_t   *glcf = ctx->conf;
+
+    /* the job may outlive the request: nothing of it may point there */
+    pool = ngx_create_pool(4096, ngx_cycle->log);
+    if (pool == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    job = ngx_pcalloc(pool, sizeof(ngx_http_gatehouse_job_t));
+    if (job == NULL) {
+        goto failed;
+    }
+
+    job->pool = pool;
+    job->main = ctx->main;
+    job->on_scan_error = glcf->on_scan_error;
+    job->on_scan_limit = glcf->on_scan_limit;
+    job->on_store_error = glcf->on_store_error;
+    job->scan = glcf->scan ? 1 : 0;
+    job->bad = -1;
+    job->nfiles = ctx->files.nelts;
+
+    if (!ctx->no_store) {
+        job->store = ngx_http_gatehouse_store(ctx->main,
+                                              r->connection->log);
+
+        if (job->store == NULL && ctx->main->store_path.len) {
+            if (glcf->on_store_error == NGX_HTTP_GATEHOUSE_REJECT) {
+                ngx_destroy_pool(pool);
+                return ngx_http_gatehouse_fail(ctx,
+                                               NGX_HTTP_SERVICE_UNAVAILABLE,
+                                               "store_unavailable", NULL);
+            }
+
+            job->unrecorded = 1;
+        }
+    }
+
+    job->files = ngx_pcalloc(pool, job->nfiles
+                                   * sizeof(ngx_http_gatehouse_jfile_t));
+    if (job->files == NULL) {
+        goto failed;
+    }
+
+    ngx_gmtime(ngx_time(), &tm);
+
+    f = ctx->files.elts;
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        jf->temp = ngx_http_gatehouse_pstrdup(pool, f[i].temp.data,
+                                              f[i].temp.len);
+        if (jf->temp == NULL
+            || ngx_http_gatehouse_job_paths(job, ctx, &f[i], jf, &tm)
+               != NGX_OK)
+        {
+            goto failed;
+        }
+
+        jf->size = f[i].size;
+        jf->known = f[i].seq;
+
+        /* the request keeps its reference until the job is posted */
+        ngx_http_gatehouse_record_file(&f[i]);
+        jf->record = f[i].record;
+    }
+
+    if (ngx_http_gatehouse_post(glcf, pool, ngx_http_gatehouse_job_run,
+                                ngx_http_gatehouse_job_done, job,
+                                ngx_cycle->log)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gatehouse: could not post the upload to thread pool "
+                      "\"%V\"", &glcf->thread_pool_name);
+        goto failed;
+    }
+
+    /* from here the job owns the temp files and the records */
+    for (i = 0; i < job->nfiles; i++) {
+        f[i].record = NULL;
+        f[i].handed = 1;
+        f[i].temp.data = NULL;
+    }
+
+    ctx->job = job;
+    job->ctx = ctx;
+
+    /* the request must not be freed while the job runs */
+    r->main->blocked++;
+
+    return NGX_OK;
+
+failed:
+
+    ngx_destroy_pool(pool);
+
+    return ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                   "internal_error", NULL);
+}
+
+
+/* The request is ending while its job runs: the job cleans up alone. */
+void
+ngx_http_gatehouse_job_detach(ngx_http_gatehouse_ctx_t *ctx)
+{
+    if (ctx->job != NULL) {
+        ctx->job->ctx = NULL;
+        ctx->job = NULL;
+    }
+}
+
+
+/* ---- in a thread of the pool ---- */
+
+
+static gh_err
+ngx_http_gatehouse_put_files(struct gh_txn *txn, void *arg)
+{
+    ngx_http_gatehouse_job_t *job = arg;
+
+    json_t                      *ev;
+    gh_err                       err;
+    ngx_uint_t                   i;
+    ngx_http_gatehouse_jfile_t  *jf;
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        err = ngx_http_gatehouse_record_put(txn, jf->record, jf->known,
+                                            &jf->seq);
+        if (err != GH_OK) {
+            return err;
+        }
+
+        if (!jf->quarantined) {
+            continue;
+        }
+
+        ev = ngx_http_gatehouse_event_infected(jf->record);
+        if (ev == NULL) {
+            return GH_ENOMEM;
+        }
+
+        err = gh_queue_enqueue_txn(txn, ev, gh_now_ms(), 0, NULL, NULL);
+        json_decref(ev);
+
+        if (err != GH_OK) {
+            return err;
+        }
+    }
+
+    return GH_OK;
+}
+
+
+/* One write transaction for every record of the job. */
+static gh_err
+ngx_http_gatehouse_job_write(ngx_http_gatehouse_job_t *job, const char *when)
+{
+    gh_err      err;
+    ngx_uint_t  i;
+
+    err = ngx_http_gatehouse_store_write(job->main, job->store,
+                                         ngx_http_gatehouse_put_files, job);
+
+    if (err == GH_OK) {
+        for (i = 0; i < job->nfiles; i++) {
+            job->files[i].known = job->files[i].seq;
+        }
+
+        return GH_OK;
+    }
+
+    job->store_err = err;
+    job->store_when = when;
+
+    for (i = 0; i < job->nfiles; i++) {
+        job->files[i].seq = 0;
+        json_object_set_new(job->files[i].record, "id", json_null());
+    }
+
+    return err;
+}
+
+
+static void
+ngx_http_gatehouse_job_refuse(ngx_http_gatehouse_job_t *job, ngx_uint_t i,
+    ngx_int_t status, const char *code)
+{
+    if (job->status == 0) {
+        job->status = status;
+        job->code = code;
+        job->bad = i;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_gatehouse_job_move(ngx_http_gatehouse_jfile_t *jf)
+{
+    ngx_err_t  err;
+
+    /* the day's directory usually exists: make it only when missing */
+    if (rename((char *) jf->temp, (char *) jf->dest) == 0) {
+        jf->moved = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_errno != NGX_ENOENT) {
+        jf->err = ngx_errno;
+        jf->err_op = "rename";
+        return NGX_ERROR;
+    }
+
+    err = ngx_create_full_path(jf->dir, 0750);
+    if (err != 0) {
+        jf->err = err;
+        jf->err_op = "mkdir";
+        return NGX_ERROR;
+    }
+
+    if (rename((char *) jf->temp, (char *) jf->dest) == -1) {
+        jf->err = ngx_errno;
+        jf->err_op = "rename";
+        return NGX_ERROR;
+    }
+
+    jf->moved = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_gatehouse_job_quarantine(ngx_http_gatehouse_jfile_t *jf)
+{
+    /* never served, never readable by anyone but the worker's user */
+    if (chmod((char *) jf->temp, 0600) == -1
+        || rename((char *) jf->temp, (char *) jf->qdest) == -1)
+    {
+        jf->err = ngx_errno;
+        jf->err_op = "quarantine";
+        return;
+    }
+
+    jf->quarantined = 1;
+}
+
+
+static void
+ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
+{
+    ngx_http_gatehouse_job_t *job = data;
+
+    off_t                        total;
+    ngx_int_t                    infected;
+    ngx_uint_t                   i;
+    ngx_http_gatehouse_jfile_t  *jf;
+
+    /*
+     * "scanning" is worth a write only when the scan will last: a status
+     * request could never see it for small files, and the write (an
+     * fsync) would cost more than their scan.
+     */
+    for (i = 0, total = 0; i < job->nfiles; i++) {
+        total += job->files[i].size;
+    }
+
+    if (job->scan && job->store != NULL
+        && total >= NGX_HTTP_GATEHOUSE_SCANNING_RECORD)
+    {
+        for (i = 0; i < job->nfiles; i++) {
+            ngx_http_gatehouse_record_set(job->files[i].record, "scanning",
+                                          NULL);
+        }
+
+        if (ngx_http_gatehouse_job_write(job, "before the scan") != GH_OK) {
+            if (job->on_store_error == NGX_HTTP_GATEHOUSE_REJECT) {
+                ngx_http_gatehouse_job_refuse(job, 0,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "store_unavailable");
+                goto discard;
+            }
+
+            job->store = NULL;
+            job->unrecorded = 1;
+        }
+    }
+
+    infected = -1;
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        if (job->scan) {
+            jf->verdict = ngx_http_gatehouse_scan_file(job->main,
+                                                       (char *) jf->temp,
+                                                       jf->size, jf->sig,
+                                                       sizeof(jf->sig));
+        }
+
+        switch (jf->verdict) {
+
+        case NGX_HTTP_GATEHOUSE_INFECTED:
+            if (infected == -1) {
+                infected = i;
+            }
+            break;
+
+        case NGX_HTTP_GATEHOUSE_UNSCANNABLE:
+            if (job->on_scan_limit == NGX_HTTP_GATEHOUSE_REJECT) {
+                ngx_http_gatehouse_job_refuse(job, i, 422, "unscannable");
+            }
+            break;
+
+        case NGX_HTTP_GATEHOUSE_SCAN_ERROR:
+            if (job->on_scan_error == NGX_HTTP_GATEHOUSE_REJECT) {
+                ngx_http_gatehouse_job_refuse(job, i,
+                                              NGX_HTTP_SERVICE_UNAVAILABLE,
+                                              "scan_failed");
+            }
+            break;
+
+        default:
+            break;
+        }
+    }
+
+    if (infected != -1) {
+        /* infection wins over any other refusal */
+        job->status = 0;
+        ngx_http_gatehouse_job_refuse(job, infected, 422, "infected");
+    }
+
+    for (i = 0; i < job->nfiles && job->status == 0; i++) {
+        if (ngx_http_gatehouse_job_move(&job->files[i]) != NGX_OK) {
+            ngx_http_gatehouse_job_refuse(job, i,
+                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                          "store_failed");
+        }
+    }
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        if (job->status != 0 && jf->moved) {
+            /* all or nothing: take back what was moved */
+            if (unlink((char *) jf->dest) == 0) {
+                jf->moved = 0;
+            }
+        }
+
+        if (jf->verdict == NGX_HTTP_GATEHOUSE_INFECTED) {
+            ngx_http_gatehouse_job_quarantine(jf);
+        }
+
+        if (jf->quarantined) {
+            jf->status = "quarantined";
+            jf->reason = "infected";
+
+        } else if (job->status != 0) {
+            jf->status = "rejected";
+            jf->reason = ((ngx_int_t) i == job->bad) ? job->code
+                                                     : "other_file_refused";
+        } else {
+            jf->status = "stored";
+            jf->reason = NULL;
+        }
+
+        json_object_set_new(jf->record, "scan",
+                            json_string(ngx_http_gatehouse_verdict_name(
+                                            jf->verdict)));
+
+        if (jf->sig[0] != '\0') {
+            json_object_set_new(jf->record,
+                                jf->verdict == NGX_HTTP_GATEHOUSE_SCAN_ERROR
+                                ? "scan_error" : "signature",
+                                json_string(jf->sig));
+        }
+
+        if (jf->moved) {
+            json_object_set_new(jf->record, "stored_name",
+                                json_string((char *) jf->dest));
+            json_object_set_new(jf->record, "url",
+                                json_string((char *) jf->dest
+                                            + jf->url_off));
+
+        } else if (jf->quarantined) {
+            json_object_set_new(jf->record, "stored_name",
+                                json_string((char *) jf->qdest));
+        }
+
+        ngx_http_gatehouse_record_set(jf->record, jf->status, jf->reason);
+    }
+
+    if (job->store != NULL
+        && ngx_http_gatehouse_job_write(job, "after the scan") != GH_OK)
+    {
+        job->unrecorded = 1;
+
+        if (job->status == 0
+            && job->on_store_error == NGX_HTTP_GATEHOUSE_REJECT)
+        {
+            /* an upload nobody can look up is not kept */
+            for (i = 0; i < job->nfiles; i++) {
+                jf = &job->files[i];
+
+                if (jf->moved && unlink((char *) jf->dest) == 0) {
+                    jf->moved = 0;
+                }
+
+                jf->status = "rejected";
+            }
+
+            ngx_http_gatehouse_job_refuse(job, 0,
+                                          NGX_HTTP_SERVICE_UNAVAILABLE,
+                                          "store_unavailable");
+        }
+    }
+
+discard:
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        if (!jf->moved && !jf->quarantined) {
+            (void) unlink((char *) jf->temp);
+        }
+    }
+}
+
+
+/* ---- back in the event loop ---- */
+
+
+static void
+ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
+{
+    ngx_uint_t                   i;
+    ngx_http_gatehouse_jfile_t  *jf;
+
+    if (job->store_err != GH_OK) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "gatehouse: store: recording upload(s) %s failed: %s",
+                      job->store_when, gh_strerror(job->store_err));
+    }
+
+    for (i = 0; i < job->nfiles; i++) {
+        jf = &job->files[i];
+
+        if (jf->err_op != NULL) {
+            ngx_log_error(NGX_LOG_CRIT, log, jf->err,
+                          "gatehouse: %s of \"%s\" failed", jf->err_op,
+                          jf->temp);
+        }
+
+        switch (jf->verdict) {
+
+        case NGX_HTTP_GATEHOUSE_INFECTED:
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "gatehouse: upload %uL infected with %s, "
+                          "quarantined as \"%s\"", jf->seq, jf->sig,
+                          jf->qdest);
+            break;
+
+        case NGX_HTTP_GATEHOUSE_UNSCANNABLE:
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "gatehouse: upload %uL could not be scanned "
+                          "whole: %s, %s", jf->seq, jf->sig, jf->status);
+            break;
+
+        case NGX_HTTP_GATEHOUSE_SCAN_ERROR:
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "gatehouse: scanning upload %uL failed: %s, %s",
+                          jf->seq, jf->sig, jf->status);
+            break;
+
+        default:
+            break;
+        }
+    }
+}
+
+
+/* The answer's object for one file. */
+static json_t *
+ngx_http_gatehouse_job_file_json(ngx_http_gatehouse_jfile_t *jf)
+{
+    json_t      *one, *rec = jf->record;
+    const char  *keys[] = { "field", "size", "mime", "sha256", "category",
+                            "status", "scan", "url", "user", NULL };
+    ngx_uint_t   i;
+
+    one = json_object();
+    if (one == NULL) {
+        return NULL;
+    }
+
+    json_object_set_new(one, "id", jf->seq ? json_integer(jf->seq)
+                                            : json_null());
+    json_object_set(one, "filename", json_object_get(rec, "original_name"));
+
+    for (i = 0; keys[i] != NULL; i++) {
+        json_object_set(one, keys[i], json_object_get(rec, keys[i]));
+    }
+
+    if (jf->verdict == NGX_HTTP_GATEHOUSE_INFECTED
+        || jf->verdict == NGX_HTTP_GATEHOUSE_UNSCANNABLE)
+    {
+        json_object_set_new(one, "signature", json_string(jf->sig));
+    }
+
+    if (jf->reason != NULL) {
+        json_object_set_new(one, "reason", json_string(jf->reason));
+    }
+
+    return one;
+}
+
+
+static json_t *
+ngx_http_gatehouse_job_files_json(ngx_http_gatehouse_job_t *job)
+{
+    json_t      *files, *one;
+    ngx_uint_t   i;
+
+    files = json_array();
+    if (files == NULL) {
+        return NULL;
+    }
+
+    for (i = 0; i < job->nfiles; i++) {
+        one = ngx_http_gatehouse_job_file_json(&job->files[i]);
+
+        if (one == NULL || json_array_append_new(files, one) != 0) {
+            json_decref(files);
+            return NULL;
+        }
+    }
+
+    return files;
+}
+
+
+static void
+ngx_http_gatehouse_job_free(ngx_http_gatehouse_job_t *job)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < job->nfiles; i++) {
+        json_decref(job->files[i].record);
+    }
+
+    ngx_destroy_pool(job->pool);
+}
+
+
+static ngx_int_t
+ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
+    ngx_http_gatehouse_job_t *job)
+{
+    json_t                      *files, *body, *extra;
+    ngx_int_t                    rc;
+    ngx_http_gatehouse_jfile_t  *jf;
+
+    files = ngx_http_gatehouse_job_files_json(job);
+    if (files == NULL) {
+        return ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                       "internal_error", NULL);
+    }
+
+    if (job->status != 0) {
+        extra = json_object();
+        if (extra == NULL) {
+            json_decref(files);
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        if (job->bad >= 0) {
+            jf = &job->files[job->bad];
+
+            json_object_set(extra, "filename",
+                            json_object_get(jf->record, "original_name"));
+
+            if (jf->verdict == NGX_HTTP_GATEHOUSE_INFECTED
+                || jf->verdict == NGX_HTTP_GATEHOUSE_UNSCANNABLE)
+            {
+                json_object_set_new(extra, "signature",
+                                    json_string(jf->sig));
+            }
+
+            if (jf->quarantined && jf->seq) {
+                json_object_set_new(extra, "id", json_integer(jf->seq));
+            }
+        }
+
+        json_object_set_new(extra, "files", files);
+
+        return ngx_http_gatehouse_fail(ctx, job->status, job->code, extra);
+    }
+
+    if (ctx->conf->pass.len) {
+        rc = ngx_http_gatehouse_pass(ctx, files);
+        json_decref(files);
+        return rc;
+    }
+
+    /* the first file's fields at the top, for the usual one-file form */
+    body = json_deep_copy(json_array_get(files, 0));
+    if (body == NULL || json_object_set_new(body, "files", files) != 0) {
+        json_decref(body);
+        json_decref(files);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_gatehouse_send_json(ctx->request, NGX_HTTP_CREATED, body);
+    json_decref(body);
+
+    return rc;
+}
+
+
+static void
+ngx_http_gatehouse_job_done(ngx_event_t *ev)
+{
+    ngx_http_gatehouse_job_t *job = ev->data;
+
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_connection_t           *c;
+    ngx_http_request_t         *r;
+    ngx_http_gatehouse_ctx_t   *ctx = job->ctx;
+    ngx_http_gatehouse_file_t  *f;
+
+    if (ctx == NULL) {
+        ngx_http_gatehouse_job_log(job, ngx_cycle->log);
+        ngx_http_gatehouse_job_free(job);
+        return;
+    }
+
+    r = ctx->request;
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    ngx_http_gatehouse_job_log(job, c->log);
+
+    r->main->blocked--;
+    ctx->job = NULL;
+
+    if (job->unrecorded) {
+        ctx->no_store = 1;
+    }
+
+    /* the job wrote their records, or could not: nothing is left to do */
+    f = ctx->files.elts;
+    for (i = 0; i < ctx->files.nelts; i++) {
+        f[i].recorded = 1;
+    }
+
+    rc = ngx_http_gatehouse_job_answer(ctx, job);
+
+    ngx_http_gatehouse_job_free(job);
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}

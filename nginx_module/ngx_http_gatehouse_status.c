@@ -1,0 +1,190 @@
+/*
+ * ngx_http_gatehouse_status.c - `gatehouse_upload_status;` locations:
+ * GET .../ID answers with the record of upload ID from the store, as JSON,
+ * to the user who uploaded it and to nobody else.
+ *
+ * The user is the location's gatehouse_upload_user (inherited like the
+ * upload locations'): the record's user must equal it.  Anyone else, an
+ * anonymous request (empty user), an anonymous upload, an id that is not
+ * a number or not in the store: 404, the same answer each time, so ids
+ * (sequential) cannot be probed for existence.  A read transaction never
+ * waits on writers, so this runs in the event loop.
+ *
+ *   {"id": 12, "filename": "cv.pdf", "size": 1234, "mime":
+ *    "application/pdf", "sha256": "...", "category": "documents",
+ *    "status": "stored", "reason": null, "scan": "clean", "url": "/...",
+ *    "created_at": ms, "updated_at": ms}
+ */
+#include "ngx_http_gatehouse_module.h"
+
+
+typedef struct {
+    uint64_t   id;
+    json_t    *rec;
+} ngx_http_gatehouse_lookup_t;
+
+
+/* A decimal id, 1 to 2^63 - 1, without sign or leading zeros. */
+ngx_int_t
+ngx_http_gatehouse_parse_id(u_char *p, size_t len, uint64_t *id)
+{
+    size_t    i;
+    uint64_t  v;
+
+    if (len == 0 || len > 18 || p[0] == '0') {
+        return NGX_ERROR;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            return NGX_ERROR;
+        }
+
+        v = v * 10 + (p[i] - '0');
+    }
+
+    *id = v;
+
+    return NGX_OK;
+}
+
+
+static gh_err
+ngx_http_gatehouse_lookup(struct gh_txn *txn, void *arg)
+{
+    ngx_http_gatehouse_lookup_t *l = arg;
+
+    unsigned char  key[8];
+
+    gh_put_be64(key, l->id);
+
+    return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &l->rec);
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
+{
+    u_char                          *p, *last;
+    gh_err                           err;
+    json_t                          *body, *owner;
+    ngx_int_t                        rc;
+    ngx_str_t                        user;
+    ngx_uint_t                       i;
+    struct gh_store                 *store;
+    ngx_table_elt_t                 *cc;
+    ngx_http_gatehouse_lookup_t      l;
+    ngx_http_gatehouse_loc_conf_t   *glcf;
+    ngx_http_gatehouse_main_conf_t  *gmcf;
+
+    static const char  *keys[] = { "size", "mime", "sha256", "category",
+                                   "status", "reason", "scan", "signature",
+                                   "url", "created_at", "updated_at",
+                                   NULL };
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gatehouse_module);
+    gmcf = ngx_http_get_module_main_conf(r, ngx_http_gatehouse_module);
+
+    ngx_str_null(&user);
+
+    if (glcf->user != NULL
+        && ngx_http_complex_value(r, glcf->user, &user) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    last = r->uri.data + r->uri.len;
+    for (p = last; p > r->uri.data && p[-1] != '/'; p--) {
+        /* void */
+    }
+
+    if (user.len == 0
+        || ngx_http_gatehouse_parse_id(p, last - p, &l.id) != NGX_OK)
+    {
+        goto not_found;
+    }
+
+    store = ngx_http_gatehouse_store(gmcf, r->connection->log);
+    if (store == NULL) {
+        return ngx_http_gatehouse_error(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                   "upload records cannot be read at the moment");
+    }
+
+    l.rec = NULL;
+
+    err = gh_store_view(store, ngx_http_gatehouse_lookup, &l);
+
+    if (err == GH_ENOTFOUND) {
+        goto not_found;
+    }
+
+    if (err != GH_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gatehouse: store: reading upload %uL failed: %s",
+                      l.id, gh_strerror(err));
+        return ngx_http_gatehouse_error(r,
+                   NGX_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                   "upload records cannot be read at the moment");
+    }
+
+    owner = json_object_get(l.rec, "user");
+
+    if (!json_is_string(owner)
+        || json_string_length(owner) != user.len
+        || ngx_memcmp(json_string_value(owner), user.data, user.len) != 0)
+    {
+        json_decref(l.rec);
+        goto not_found;
+    }
+
+    body = json_object();
+    if (body == NULL) {
+        json_decref(l.rec);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    json_object_set_new(body, "id", json_integer((json_int_t) l.id));
+    json_object_set(body, "filename",
+                    json_object_get(l.rec, "original_name"));
+
+    for (i = 0; keys[i] != NULL; i++) {
+        if (json_object_get(l.rec, keys[i]) != NULL) {
+            json_object_set(body, keys[i], json_object_get(l.rec, keys[i]));
+        }
+    }
+
+    json_decref(l.rec);
+
+    /* one user's upload: no shared cache may keep it */
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (cc == NULL) {
+        json_decref(body);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "no-store");
+
+    rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_OK, body);
+    json_decref(body);
+
+    return rc;
+
+not_found:
+
+    return ngx_http_gatehouse_error(r, NGX_HTTP_NOT_FOUND,
+                                           "not_found", "no such upload");
+}

@@ -1,0 +1,358 @@
+/*
+ * ngx_http_gatehouse_store.c - gatehouse.conf and the worker's handle on
+ * the shared store.
+ *
+ * gatehouse.conf (gatehouse_conf PATH) is read while nginx reads its own
+ * configuration, in the master, so `nginx -t` reports a bad file.  The
+ * module takes from it the [store] options, [nginx] lock_timeout and the
+ * [tokens] key files;
+ * gatehouse_store PATH, given anywhere in http{}, overrides [store] path.
+ *
+ * Each worker opens the store in init_process, after fork (never in the
+ * master: an LMDB environment must not cross a fork), and closes it in
+ * exit_process.  A worker that cannot open it logs that once and carries
+ * on: every request then follows gatehouse_upload_on_store_error, and the
+ * open is tried again at most every NGX_HTTP_GATEHOUSE_STORE_RETRY seconds
+ * (a store created or repaired later is picked up without a reload).
+ *
+ * Lock deadlines.  The handle's is [nginx] lock_timeout (100 ms by
+ * default, much shorter than [store]'s 2 s): the one write the event loop
+ * makes ("receiving", best effort) waits at most that for a writer
+ * elsewhere that is stuck holding the lock.  Writes from the thread pool
+ * (every other record) retry for up to [store] lock_timeout, since only
+ * that thread waits; after that on_store_error decides.
+ *
+ * Group commit.  Pool threads do not commit one by one: a thread that
+ * finds no commit under way takes every write queued meanwhile and runs
+ * them in one transaction, one fsync for all; the others wait for it.
+ * Under concurrency that divides the fsyncs per upload; alone, a write
+ * commits at once.  If the batch fails, each write is retried alone so one
+ * bad record cannot sink the others.
+ */
+#include "ngx_http_gatehouse_module.h"
+#include "gatehouse/conf.h"
+
+
+#define NGX_HTTP_GATEHOUSE_STORE_RETRY  10
+
+
+static ngx_int_t
+ngx_http_gatehouse_conf_str(ngx_conf_t *cf, ngx_str_t *dst, const char *s)
+{
+    size_t  n;
+
+    n = ngx_strlen(s);
+
+    dst->data = ngx_pnalloc(cf->pool, n + 1);
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, s, n + 1);
+    dst->len = n;
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
+    ngx_http_gatehouse_main_conf_t *gmcf)
+{
+    char                  detail[512];
+    gh_err                err;
+    size_t                n;
+    long long             ms;
+    const char           *path;
+    struct gh_conf       *conf;
+    struct gh_store_opts  opts;
+
+    err = gh_conf_load(&conf, (const char *) gmcf->conf_file.data, detail,
+                       sizeof(detail));
+    if (err != GH_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse_conf \"%V\": %s: %s",
+                           &gmcf->conf_file, gh_strerror(err), detail);
+        return NGX_CONF_ERROR;
+    }
+
+    gh_conf_store_opts(conf, &opts);
+
+    if (!gmcf->store_explicit && opts.path != NULL) {
+        n = ngx_strlen(opts.path);
+
+        gmcf->store_path.data = ngx_pnalloc(cf->pool, n + 1);
+        if (gmcf->store_path.data == NULL) {
+            gh_conf_free(conf);
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(gmcf->store_path.data, opts.path, n + 1);
+        gmcf->store_path.len = n;
+    }
+
+    gmcf->map_size = opts.map_size;
+    gmcf->map_max = opts.map_max;
+    gmcf->store_flags = opts.flags & GH_STORE_NOSYNC;
+
+    ms = gh_conf_int(conf, "nginx", "lock_timeout");
+    gmcf->lock_timeout = (ngx_msec_t) ms;
+    gmcf->thread_lock_timeout = opts.lock_timeout_ms;
+
+    /* the keys themselves are read once the locations are known, and
+     * only if one needs them (ngx_http_gatehouse_load_keys) */
+    path = gh_conf_str(conf, "tokens", "key_file");
+    if (path != NULL && ngx_http_gatehouse_conf_str(cf, &gmcf->key_file,
+                                                   path) != NGX_OK)
+    {
+        gh_conf_free(conf);
+        return NGX_CONF_ERROR;
+    }
+
+    path = gh_conf_str(conf, "tokens", "previous_key_file");
+    if (path != NULL && ngx_http_gatehouse_conf_str(cf, &gmcf->prev_key_file,
+                                                   path) != NGX_OK)
+    {
+        gh_conf_free(conf);
+        return NGX_CONF_ERROR;
+    }
+
+    path = gh_conf_source(conf);
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "gatehouse: configuration from %s", path);
+
+    gh_conf_free(conf);
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
+    ngx_log_t *log)
+{
+    char                  detail[512];
+    gh_err                err;
+    struct gh_store_opts  opts;
+
+    ngx_memzero(&opts, sizeof(opts));
+
+    opts.path = (const char *) gmcf->store_path.data;
+    opts.map_size = gmcf->map_size;
+    opts.map_max = gmcf->map_max;
+    opts.flags = gmcf->store_flags | GH_STORE_CREATE;
+    opts.lock_timeout_ms = (int) gmcf->lock_timeout;
+
+    detail[0] = '\0';
+
+    err = gh_store_open(&gmcf->store, &opts, detail, sizeof(detail));
+    if (err == GH_OK) {
+        if (gmcf->store_down) {
+            ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                          "gatehouse: store \"%V\" is available again",
+                          &gmcf->store_path);
+            gmcf->store_down = 0;
+        }
+
+        return NGX_OK;
+    }
+
+    gmcf->store = NULL;
+    gmcf->store_retry = ngx_time() + NGX_HTTP_GATEHOUSE_STORE_RETRY;
+
+    if (!gmcf->store_down) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "gatehouse: cannot open the store \"%V\": %s (%s); "
+                      "uploads follow gatehouse_upload_on_store_error, "
+                      "retrying every %d s",
+                      &gmcf->store_path, gh_strerror(err), detail,
+                      NGX_HTTP_GATEHOUSE_STORE_RETRY);
+        gmcf->store_down = 1;
+    }
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
+    ngx_http_gatehouse_main_conf_t *gmcf)
+{
+    if (gmcf->store_path.len == 0) {
+        return NGX_OK;
+    }
+
+    if (pthread_mutex_init(&gmcf->gc_mutex, NULL) != 0
+        || pthread_cond_init(&gmcf->gc_cond, NULL) != 0)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "gatehouse: pthread_mutex_init() failed");
+        return NGX_ERROR;
+    }
+
+    gmcf->gc_head = NULL;
+    gmcf->gc_tail = &gmcf->gc_head;
+    gmcf->gc_ready = 1;
+
+    return ngx_http_gatehouse_do_open(gmcf, cycle->log);
+}
+
+
+/* The worker's store, or NULL: none configured, or unavailable now. */
+struct gh_store *
+ngx_http_gatehouse_store(ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
+{
+    if (gmcf->store != NULL || gmcf->store_path.len == 0) {
+        return gmcf->store;
+    }
+
+    if (ngx_time() < gmcf->store_retry) {
+        return NULL;
+    }
+
+    (void) ngx_http_gatehouse_do_open(gmcf, log);
+
+    return gmcf->store;
+}
+
+
+void
+ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf)
+{
+    gh_store_close(gmcf->store);
+    gmcf->store = NULL;
+}
+
+
+static int64_t
+ngx_http_gatehouse_mono_ms(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/* gh_store_update, trying again on GH_ELOCKED up to the thread deadline. */
+static gh_err
+ngx_http_gatehouse_update_retry(ngx_http_gatehouse_main_conf_t *gmcf,
+    struct gh_store *store, gh_txn_fn fn, void *arg)
+{
+    gh_err   err;
+    int64_t  deadline;
+
+    deadline = ngx_http_gatehouse_mono_ms() + gmcf->thread_lock_timeout;
+
+    for ( ;; ) {
+        err = gh_store_update(store, fn, arg);
+
+        if (err != GH_ELOCKED
+            || ngx_http_gatehouse_mono_ms() >= deadline)
+        {
+            return err;
+        }
+    }
+}
+
+
+static gh_err
+ngx_http_gatehouse_run_batch(struct gh_txn *txn, void *arg)
+{
+    gh_err                       err;
+    ngx_http_gatehouse_write_t  *w;
+
+    for (w = arg; w != NULL; w = w->next) {
+        err = w->fn(txn, w->arg);
+        if (err != GH_OK) {
+            return err;
+        }
+    }
+
+    return GH_OK;
+}
+
+
+static void
+ngx_http_gatehouse_commit_batch(ngx_http_gatehouse_main_conf_t *gmcf,
+    struct gh_store *store, ngx_http_gatehouse_write_t *batch)
+{
+    gh_err                       err;
+    ngx_http_gatehouse_write_t  *w;
+
+    err = ngx_http_gatehouse_update_retry(gmcf, store,
+                                          ngx_http_gatehouse_run_batch,
+                                          batch);
+
+    if (err == GH_OK || batch->next == NULL) {
+        for (w = batch; w != NULL; w = w->next) {
+            w->err = err;
+        }
+
+        return;
+    }
+
+    for (w = batch; w != NULL; w = w->next) {
+        w->err = ngx_http_gatehouse_update_retry(gmcf, store, w->fn,
+                                                 w->arg);
+    }
+}
+
+
+/*
+ * One write transaction from a thread of the pool, committed together
+ * with whatever other threads of this worker are writing (see above).
+ */
+gh_err
+ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
+    struct gh_store *store, gh_txn_fn fn, void *arg)
+{
+    ngx_http_gatehouse_write_t   w, *batch, *next;
+
+    if (!gmcf->gc_ready) {
+        return ngx_http_gatehouse_update_retry(gmcf, store, fn, arg);
+    }
+
+    w.fn = fn;
+    w.arg = arg;
+    w.err = GH_OK;
+    w.done = 0;
+    w.next = NULL;
+
+    (void) pthread_mutex_lock(&gmcf->gc_mutex);
+
+    *gmcf->gc_tail = &w;
+    gmcf->gc_tail = &w.next;
+
+    while (!w.done) {
+        if (gmcf->gc_leader) {
+            (void) pthread_cond_wait(&gmcf->gc_cond, &gmcf->gc_mutex);
+            continue;
+        }
+
+        gmcf->gc_leader = 1;
+        batch = gmcf->gc_head;
+        gmcf->gc_head = NULL;
+        gmcf->gc_tail = &gmcf->gc_head;
+
+        (void) pthread_mutex_unlock(&gmcf->gc_mutex);
+
+        ngx_http_gatehouse_commit_batch(gmcf, store, batch);
+
+        (void) pthread_mutex_lock(&gmcf->gc_mutex);
+
+        while (batch != NULL) {
+            next = batch->next;
+            batch->done = 1;       /* batch->... may be gone after this */
+            batch = next;
+        }
+
+        gmcf->gc_leader = 0;
+        (void) pthread_cond_broadcast(&gmcf->gc_cond);
+    }
+
+    (void) pthread_mutex_unlock(&gmcf->gc_mutex);
+
+    return w.err;
+}

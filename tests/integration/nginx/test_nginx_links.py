@@ -1,0 +1,261 @@
+"""Signed links checked by nginx (docs/tokens.md): one-click unsubscribe
+(RFC 8058) writes the suppression list, signed downloads serve a stored
+upload to whoever holds a valid link for it.  Tokens are made with
+`gatehouse tokens make`, and also by hand here from the spec, which checks
+the spec and the code agree."""
+import base64
+import hashlib
+import hmac
+import json
+import socket
+import struct
+import time
+
+import pytest
+
+from conftest import Nginx, check_log
+from gh_http import (PDF, ctype, multipart, part, png_bytes, post,
+                     read_response)
+
+SERVER = """\
+        location = /unsubscribe {{
+            gatehouse_unsubscribe;
+        }}
+        location /files/ {{
+            gatehouse_download;
+        }}
+        location = /upload {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {uploads};
+            gatehouse_upload_user $http_x_user;
+        }}
+"""
+
+
+@pytest.fixture(scope="module")
+def links():
+    n = Nginx()
+    key, old = n.prefix / "conf" / "token.key", n.prefix / "conf" / "old.key"
+    n.write_ghconf(f"[tokens]\nkey_file = {old}\n")
+    n.gh("tokens", "keygen")
+    n.write_ghconf(f"[tokens]\nkey_file = {key}\nprevious_key_file = {old}\n")
+    n.gh("tokens", "keygen")
+    n.keys = (bytes.fromhex(key.read_text().strip()),
+              bytes.fromhex(old.read_text().strip()))
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=SERVER.format(uploads=n.uploads))
+    try:
+        n.start()
+        yield n
+    finally:
+        log = n.error_log()
+        n.cleanup()
+    check_log(log)
+
+
+def spec_token(master, purpose, expires, fields):
+    """A token made from docs/tokens.md alone."""
+    label = {1: b"gatehouse token v1 unsubscribe",
+             2: b"gatehouse token v1 download"}[purpose]
+    k = hmac.new(master, label, hashlib.sha256).digest()
+    body = bytes([1, purpose]) + struct.pack(">Q", expires) + \
+        bytes([len(fields)])
+    for f in fields:
+        f = f.encode()
+        body += bytes([len(f)]) + f
+    mac = hmac.new(k, body, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(body + mac).rstrip(b"=").decode()
+
+
+def request(port, method, path, body=b"", ctype=None, headers=()):
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1",
+             f"Content-Length: {len(body)}", "Connection: close", *headers]
+    if ctype:
+        lines.append(f"Content-Type: {ctype}")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        if method == "HEAD":
+            data = b""
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    return data
+                data += chunk
+        return read_response(s)
+
+
+def suppressed(n, addr, lst):
+    return n.gh("suppress", "check", addr, "--list", lst,
+                check=False).returncode == 0
+
+
+ONE_CLICK = b"List-Unsubscribe=One-Click"
+FORM = "application/x-www-form-urlencoded"
+
+
+def test_get_shows_a_page_and_changes_nothing(links):
+    t = links.gh("tokens", "make", "unsubscribe", "ann@example.org",
+                 "news").stdout.strip()
+    r = request(links.port, "GET", f"/unsubscribe?t={t}")
+    assert r.status == 200, r
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    page = r.body.decode()
+    assert "<b>ann@example.org</b>" in page and "<b>news</b>" in page
+    assert 'name="List-Unsubscribe" value="One-Click"' in page
+    assert 'method="post"' in page
+    assert not suppressed(links, "ann@example.org", "news")
+
+
+def test_one_click_post_suppresses(links):
+    t = links.gh("tokens", "make", "unsubscribe", "bob@example.org",
+                 "news").stdout.strip()
+    r = request(links.port, "POST", f"/unsubscribe?t={t}", ONE_CLICK, FORM)
+    assert r.status == 200, r
+    assert "<b>bob@example.org</b> will get no more mail" in r.body.decode()
+    assert suppressed(links, "bob@example.org", "news")
+    assert not suppressed(links, "bob@example.org", "other")
+    entries = json.loads(links.gh("--json", "suppress", "list").stdout)
+    e = [x for x in entries if x["address"] == "bob@example.org"][0]
+    assert e["source"] == "unsubscribe"
+
+
+def test_one_click_as_multipart(links):
+    t = links.gh("tokens", "make", "unsubscribe", "cat@example.org",
+                 "deals").stdout.strip()
+    body = multipart([part("List-Unsubscribe", b"One-Click")])
+    r = request(links.port, "POST", f"/unsubscribe?t={t}", body,
+                ctype())
+    assert r.status == 200, r
+    assert suppressed(links, "cat@example.org", "deals")
+
+
+def test_post_without_one_click_changes_nothing(links):
+    t = links.gh("tokens", "make", "unsubscribe", "dan@example.org",
+                 "news").stdout.strip()
+    r = request(links.port, "POST", f"/unsubscribe?t={t}", b"a=b", FORM)
+    assert r.status == 400, r
+    assert not suppressed(links, "dan@example.org", "news")
+
+
+def test_bad_tokens(links):
+    now = int(time.time())
+    good = spec_token(links.keys[0], 1, now + 3600,
+                      ["eve@example.org", "news"])
+    # the hand-made token is accepted: the spec and the code agree
+    r = request(links.port, "GET", f"/unsubscribe?t={good}")
+    assert r.status == 200 and "eve@example.org" in r.body.decode(), r
+    # and one signed with the previous key still works
+    old = spec_token(links.keys[1], 1, now + 3600, ["fay@example.org", "x"])
+    r = request(links.port, "POST", f"/unsubscribe?t={old}", ONE_CLICK, FORM)
+    assert r.status == 200, r
+    assert suppressed(links, "fay@example.org", "x")
+
+    tampered = good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1]
+    download = spec_token(links.keys[0], 2, now + 3600, ["1", ""])
+    other_key = spec_token(b"\x01" * 32, 1, now + 3600, ["eve@example.org"])
+    for bad in (tampered, download, other_key, "", "not-a-token!"):
+        for method, body in (("GET", b""), ("POST", ONE_CLICK)):
+            r = request(links.port, method, f"/unsubscribe?t={bad}", body,
+                        FORM)
+            assert r.status == 400, (bad, method, r)
+    assert not suppressed(links, "eve@example.org", "news")
+
+    expired = spec_token(links.keys[0], 1, now - 10,
+                         ["gus@example.org", "news"])
+    r = request(links.port, "POST", f"/unsubscribe?t={expired}", ONE_CLICK,
+                FORM)
+    assert r.status == 410, r
+    assert "gus@example.org" in r.body.decode()
+    assert not suppressed(links, "gus@example.org", "news")
+
+
+def test_html_in_the_address_is_escaped(links):
+    t = spec_token(links.keys[0], 1, int(time.time()) + 60,
+                   ['"<script>x</script>"@example.org', "n"])
+    r = request(links.port, "GET", f"/unsubscribe?t={t}")
+    assert "<script>" not in r.body.decode()
+    assert "&lt;script&gt;" in r.body.decode()
+
+
+def upload(n, content, name, user="alice"):
+    r = post(n.port, "/upload", multipart([part("f", content, name)]),
+             extra=[f"X-User: {user}"])
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def test_signed_download(links):
+    png = png_bytes(5000)
+    uid = upload(links, png, "holiday photo é.png")
+    t = links.gh("tokens", "make", "download", str(uid),
+                 "alice").stdout.strip()
+    r = request(links.port, "GET", f"/files/{uid}?t={t}")
+    assert r.status == 200, r
+    assert r.body == png
+    assert r.headers["content-type"] == "image/png"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    # the stored name is the sanitized one; its UTF-8 survives in filename*
+    assert r.headers["content-disposition"] == (
+        "attachment; filename=\"holiday_photo___.png\"; "
+        "filename*=UTF-8''holiday_photo_%C3%A9.png")
+    head = request(links.port, "HEAD", f"/files/{uid}?t={t}")
+    assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+    assert f"Content-Length: {len(png)}".encode() in head
+
+    # a link without a user works for anyone who holds it
+    t2 = links.gh("tokens", "make", "download", str(uid)).stdout.strip()
+    assert request(links.port, "GET", f"/files/{uid}?t={t2}").body == png
+
+
+def test_download_refusals(links):
+    uid = upload(links, png_bytes(), "a.png", "alice")
+    other = upload(links, png_bytes(10), "b.png", "alice")
+    t = links.gh("tokens", "make", "download", str(uid),
+                 "alice").stdout.strip()
+    # a link for another upload, none, a tampered one
+    r = request(links.port, "GET", f"/files/{other}?t={t}")
+    assert r.status == 403 and r.json()["error"] == "bad_link", r
+    assert request(links.port, "GET", f"/files/{uid}").status == 403
+    assert request(links.port, "GET",
+                   f"/files/{uid}?t={t[:-1]}x").status == 403
+    # an unsubscribe token is not a download token
+    u = spec_token(links.keys[0], 1, int(time.time()) + 60, [str(uid), ""])
+    assert request(links.port, "GET", f"/files/{uid}?t={u}").status == 403
+    # a link naming another user
+    bob = links.gh("tokens", "make", "download", str(uid),
+                   "bob").stdout.strip()
+    r = request(links.port, "GET", f"/files/{uid}?t={bob}")
+    assert r.status == 404, r
+    # expired
+    old = spec_token(links.keys[0], 2, int(time.time()) - 5,
+                     [str(uid), "alice"])
+    r = request(links.port, "GET", f"/files/{uid}?t={old}")
+    assert r.status == 410 and r.json()["error"] == "link_expired", r
+    # an upload that was refused has no file to serve
+    r = post(links.port, "/upload", multipart([part("f", PDF, "x.png")]),
+             extra=["X-User: alice"])
+    assert r.status == 415
+    for _ in range(100):
+        recs = [x for x in links.records() if x["original_name"] == "x.png"]
+        if recs:
+            break
+        time.sleep(0.05)
+    rid = recs[0]["id"]
+    t = links.gh("tokens", "make", "download", str(rid)).stdout.strip()
+    assert request(links.port, "GET", f"/files/{rid}?t={t}").status == 404
+    assert request(links.port, "POST", f"/files/{uid}?t={t}").status == 405
+
+
+def test_links_need_keys(nginx_conf):
+    n = nginx_conf
+    n.write(server="        location = /u { gatehouse_unsubscribe; }\n")
+    r = n.test()
+    assert r.returncode != 0
+    assert 'need "gatehouse_conf"' in r.stderr, r.stderr
+
+    n.write_ghconf(f"[tokens]\nkey_file = {n.prefix}/missing.key\n")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server="        location /f/ { gatehouse_download; }\n")
+    r = n.test()
+    assert r.returncode != 0
+    assert "key_file" in r.stderr and "missing.key" in r.stderr, r.stderr
