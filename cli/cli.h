@@ -72,5 +72,8 @@ int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_suppress(struct cli *c, int argc, char **argv);
 int cmd_uploads(struct cli *c, int argc, char **argv);
+int cmd_mail(struct cli *c, int argc, char **argv);
+int cmd_dkim(struct cli *c, int argc, char **argv);
+int cmd_dns(struct cli *c, int argc, char **argv);
 
 #endif

@@ -1,10 +1,15 @@
-# milter/milter.mk - gatehouse-milter.  So far: the DKIM signing core
-# (canonicalization, header handling, keys, signatures), its unit tests, the
-# dkim-sign-file test driver used by tests/integration/milter_dkim, and the
-# fuzz target run by `make fuzz-milter`.
+# milter/milter.mk - gatehouse-milter: the DKIM signing core
+# (canonicalization, header handling, keys, signatures), the daemon around it
+# (libmilter callbacks, policy, mail log, rate limits, opt-out, ClamAV
+# scanning), their unit tests, the dkim-sign-file test driver used by
+# tests/integration/milter_dkim, the Postfix integration tests in
+# tests/integration/milter, and the fuzz target run by `make fuzz-milter`.
 
 CFLAGS_milter := $(shell $(PKG_CONFIG) --cflags libcrypto 2>/dev/null)
 MILTER_CRYPTO_LIBS := $(or $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null),-lcrypto)
+MILTER_LIBS := $(or $(shell $(PKG_CONFIG) --libs milter 2>/dev/null),-lmilter) \
+	$(or $(shell $(PKG_CONFIG) --libs libclamav 2>/dev/null),-lclamav) \
+	$(MILTER_CRYPTO_LIBS)
 
 # The DKIM core: pure C over OpenSSL libcrypto, no libmilter, no store;
 # base64 and error strings come from libgatehouse (codec.c, err.c).
@@ -19,6 +24,47 @@ MILTER_DKIM_SRCS := \
 MILTER_DKIM_OBJS := $(MILTER_DKIM_SRCS:%.c=build/%.o)
 MILTER_DKIM_SAN_OBJS := $(MILTER_DKIM_SRCS:%.c=build/asan/%.o)
 
+# The daemon: everything above plus one file per concern.  main.c holds
+# main(); the rest is shared with the unit tests.
+MILTER_D_SRCS := \
+	milter/addr.c \
+	milter/callbacks.c \
+	milter/limits.c \
+	milter/maillog.c \
+	milter/mcfg.c \
+	milter/mlog.c \
+	milter/msg.c \
+	milter/mstore.c \
+	milter/netlist.c \
+	milter/optout.c \
+	milter/policy.c \
+	milter/scan.c \
+	milter/signtable.c
+MILTER_D_OBJS := $(MILTER_D_SRCS:%.c=build/%.o)
+MILTER_D_SAN_OBJS := $(MILTER_D_SRCS:%.c=build/asan/%.o)
+
+MILTER_BIN := build/gatehouse-milter
+$(MILTER_BIN): build/milter/main.o $(MILTER_D_OBJS) $(MILTER_DKIM_OBJS) $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(MILTER_LIBS)
+
+# The same daemon with ASan+UBSan, which the integration tests run so that
+# every message Postfix hands it doubles as a memory-error check.
+MILTER_SAN_BIN := build/tests/gatehouse-milter-asan
+$(MILTER_SAN_BIN): build/asan/milter/main.o $(MILTER_D_SAN_OBJS) \
+		$(MILTER_DKIM_SAN_OBJS) $(LIBGH_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(MILTER_LIBS)
+
+PROGRAMS += $(MILTER_BIN) $(MILTER_SAN_BIN)
+MANPAGES += docs/man/gatehouse-milter.8
+
+.PHONY: install-milter
+install-milter: $(MILTER_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(MILTER_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-milter
+	install -m 0644 docs/man/gatehouse-milter.8 $(DESTDIR)$(MANDIR)/man8/
+INSTALL_HOOKS += install-milter
+
 # Unit tests (cmocka, sanitized objects), named like the library's.
 MILTER_UNIT_BINS := build/asan/tests/unit/test_dkim_canon \
 	build/asan/tests/unit/test_dkim
@@ -27,6 +73,15 @@ $(MILTER_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(MILTER_CRYPTO_LIBS)
 
 UNIT_TESTS += $(MILTER_UNIT_BINS)
+
+# Unit tests of the daemon's parts (no libmilter main loop, no Postfix).
+MILTER_D_UNIT_BINS := build/asan/tests/unit/test_milter_policy \
+	build/asan/tests/unit/test_milter_store
+$(MILTER_D_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
+		$(MILTER_D_SAN_OBJS) $(MILTER_DKIM_SAN_OBJS) $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(COMMON_LIBS) $(MILTER_LIBS)
+
+UNIT_TESTS += $(MILTER_D_UNIT_BINS)
 
 # Test driver for the independent verifiers (sanitized, so the integration
 # corpus doubles as a memory-error check).
@@ -38,7 +93,7 @@ $(MILTER_DKIM_DRIVER): \
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(MILTER_CRYPTO_LIBS)
 
 PROGRAMS += $(MILTER_DKIM_DRIVER)
-INTEG_TESTS += tests/integration/milter_dkim
+INTEG_TESTS += tests/integration/milter_dkim tests/integration/milter
 
 # libFuzzer target: header parser + canonicalizers.  Built with clang
 # straight from the sources (libFuzzer needs its own instrumentation), run
@@ -67,3 +122,9 @@ fuzz-milter: build/fuzz/fuzz_dkim_canon
 	@grep -E "^Done|stat::number_of_executed_units" build/fuzz/dkim_canon.log || true
 
 FUZZ_TARGETS += fuzz-milter
+
+# The milter benchmark (bench/milter/README.md): Postfix with no milter,
+# OpenDKIM, and gatehouse-milter signing only and with everything on.
+.PHONY: bench-milter
+bench-milter: $(MILTER_BIN) $(CLI_BIN)
+	$(PYTHON) bench/milter/run $(BENCH_MILTER_ARGS)

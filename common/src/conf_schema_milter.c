@@ -2,11 +2,125 @@
  * conf_schema_milter.c - the keys of gatehouse.conf that belong to the milter
  * component.  See conf_schema.c for how these tables are used; document
  * every key in conf/gatehouse.conf and docs/man/gatehouse.conf.5 too.
+ *
+ *   [milter]     the daemon, which mail it signs, the mail log's failure
+ *                policy, bulk mail and opt-out, virus scanning
+ *   [dkim]       signing defaults and the key directory that
+ *                `gatehouse dkim keygen|rotate` manage
+ *   [dkim.NAME]  extra signing-table entries: a From domain, a selector
+ *                and a key file kept anywhere
+ *   [ratelimit]  per user / sender / sender domain limits on outgoing mail
  */
 #include <stddef.h>
 
 #include "conf_int.h"
 
 const struct gh_conf_key gh_conf_schema_milter[] = {
+	/* [milter] -- the daemon */
+	{"milter", "socket", GH_CT_STRING, "unix:/run/gatehouse/milter.sock",
+	 0, 0, NULL, "where the MTA connects: unix:PATH, inet:PORT@ADDRESS or "
+	 "inet6:PORT@ADDRESS"},
+	{"milter", "socket_mode", GH_CT_STRING, "0660", 0, 0, NULL,
+	 "permissions of a unix socket (octal); the MTA's user needs write "
+	 "access, e.g. add postfix to group gatehouse"},
+	{"milter", "user", GH_CT_STRING, "gatehouse", 0, 0, NULL,
+	 "when started as root, run as this user (and its groups)"},
+	{"milter", "pid_file", GH_CT_PATH, "/run/gatehouse/milter.pid", 0, 0,
+	 NULL, "pid file written after dropping privileges (-p overrides)"},
+	{"milter", "log_facility", GH_CT_ENUM, "mail", 0, 0,
+	 "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|"
+	 "local7", "syslog facility when running as a daemon"},
+	{"milter", "timeout", GH_CT_DURATION, "60s", 1 * GH_SEC, 1 * GH_HOUR,
+	 NULL, "how long to wait on the MTA before dropping the connection"},
+	{"milter", "drain_timeout", GH_CT_DURATION, "30s", 0, 10 * GH_MIN, NULL,
+	 "on SIGTERM, how long messages in progress may take to finish"},
+	{"milter", "tcp_nodelay", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "send replies on inet: sockets at once (no Nagle delay); leave on"},
+	{"milter", "mail_log", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "write one record per message into the store's mail log"},
+	{"milter", "internal_hosts", GH_CT_LIST, "127.0.0.0/8 ::1", 0, 0, NULL,
+	 "clients whose mail is outgoing (signed, rate limited), like "
+	 "OpenDKIM's InternalHosts: addresses or ADDR/BITS"},
+	{"milter", "sign_authenticated", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "mail from SMTP AUTH clients ({auth_authen}) is outgoing wherever "
+	 "they connect from"},
+	{"milter", "on_store_error", GH_CT_ENUM, "tempfail", 0, 0,
+	 "tempfail|accept", "when the store is missing, locked or full: "
+	 "tempfail the message, or accept it unlogged and unlimited"},
+	{"milter", "on_sign_error", GH_CT_ENUM, "accept", 0, 0,
+	 "tempfail|accept", "when an outgoing message cannot be signed (a key "
+	 "failed, headers over the bounds): send it unsigned, or tempfail"},
+	{"milter", "bulk_header", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "a header field whose presence marks bulk mail, besides Precedence: "
+	 "bulk|list|junk and List-Id"},
+	{"milter", "transactional_header", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "a header field marking mail transactional (never suppressed, no "
+	 "List-Unsubscribe) even if it also looks bulk"},
+	{"milter", "unsubscribe_url", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "base URL of the one-click unsubscribe endpoint; bulk mail to one "
+	 "recipient gets List-Unsubscribe: <URL?t=TOKEN> (needs [tokens] "
+	 "key_file)"},
+	{"milter", "scan", GH_CT_BOOL, "no", 0, 0, NULL,
+	 "scan every message with libclamav"},
+	{"milter", "scan_text", GH_CT_BOOL, "no", 0, 0, NULL,
+	 "also scan messages with nothing attached (one text/plain part); "
+	 "ClamAV's mail parser costs several ms per 100 KB"},
+	{"milter", "clamav_db", GH_CT_PATH, "/var/lib/clamav", 0, 0, NULL,
+	 "ClamAV signature directory, loaded at start and on SIGHUP"},
+	{"milter", "scan_max_size", GH_CT_SIZE, "25M", 64 * GH_KB, 1 * GH_GB,
+	 NULL, "bytes of a message kept for scanning; the rest is not scanned"},
+	{"milter", "scan_timeout", GH_CT_DURATION, "30s", 1 * GH_SEC,
+	 10 * GH_MIN, NULL, "longest scan of one message"},
+	{"milter", "on_scan_error", GH_CT_ENUM, "tempfail", 0, 0,
+	 "tempfail|accept", "when the scanner fails on a message"},
+	{"milter", "spool_dir", GH_CT_PATH, "/var/tmp", 0, 0, NULL,
+	 "where message copies for scanning are kept (unlinked files)"},
+
+	/* [dkim] -- signing defaults */
+	{"dkim", "key_dir", GH_CT_PATH, "/etc/gatehouse/dkim", 0, 0, NULL,
+	 "keys as DOMAIN/SELECTOR.key (made by `gatehouse dkim keygen`); "
+	 "every key of the From domain signs"},
+	{"dkim", "canonicalization", GH_CT_ENUM, "relaxed/relaxed", 0, 0,
+	 "relaxed/relaxed|relaxed/simple|simple/relaxed|simple/simple",
+	 "c= header/body canonicalization"},
+	{"dkim", "headers", GH_CT_LIST, NULL, 0, 0, NULL,
+	 "header fields to sign; unset: From, To, Cc, Subject, Date, "
+	 "Message-ID, MIME and List-* fields and more"},
+	{"dkim", "oversign", GH_CT_LIST, NULL, 0, 0, NULL,
+	 "fields signed once more than present, so none can be added; unset: "
+	 "From To Subject Date List-Unsubscribe List-Unsubscribe-Post"},
+	{"dkim", "expire", GH_CT_DURATION, "0", 0, 3650 * GH_DAY, NULL,
+	 "signature lifetime written as x=; 0 leaves x= out"},
+	{"dkim", "subdomains", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "a key of example.org also signs mail From a.example.org"},
+
+	/* [dkim.NAME] -- signing-table entries for keys outside key_dir */
+	{"dkim.*", "domain", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "From domain this entry signs (required)"},
+	{"dkim.*", "selector", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "s= selector, published at SELECTOR._domainkey.DOMAIN (required)"},
+	{"dkim.*", "key_file", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "PEM private key, RSA 1024-4096 bits or Ed25519 (required)"},
+	{"dkim.*", "signing_domain", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "d= if not the From domain (a parent domain, or a provider's)"},
+
+	/* [ratelimit] -- limits on outgoing mail, kept in the store */
+	{"ratelimit", "window", GH_CT_DURATION, "1h", 1 * GH_SEC, 30 * GH_DAY,
+	 NULL, "the sliding window the limits below count in"},
+	{"ratelimit", "action", GH_CT_ENUM, "tempfail", 0, 0, "tempfail|reject",
+	 "over a limit: 451 4.7.1 (the sender retries later) or 550 5.7.1"},
+	{"ratelimit", "user_messages", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "messages per window per SMTP AUTH user; 0: no limit"},
+	{"ratelimit", "user_recipients", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "recipients per window per SMTP AUTH user; 0: no limit"},
+	{"ratelimit", "sender_messages", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "messages per window per envelope sender address; 0: no limit"},
+	{"ratelimit", "sender_recipients", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "recipients per window per envelope sender address; 0: no limit"},
+	{"ratelimit", "domain_messages", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "messages per window per envelope sender domain; 0: no limit"},
+	{"ratelimit", "domain_recipients", GH_CT_INT, "0", 0, 1000000000, NULL,
+	 "recipients per window per envelope sender domain; 0: no limit"},
+
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

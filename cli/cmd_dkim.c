@@ -1,0 +1,915 @@
+/*
+ * cmd_dkim.c - `gatehouse dkim keygen|rotate|list` and `gatehouse dns
+ * records`: the DKIM keys gatehouse-milter signs with, kept in the key
+ * directory ([dkim] key_dir, see milter/signtable.h), and the DNS records
+ * a domain needs.
+ *
+ *   gatehouse dkim keygen --domain D --selector S [--type rsa|ed25519]
+ *                         [--bits N] [--out FILE] [--force]
+ *   gatehouse dkim rotate --domain D [--type T] [--bits N] [--selector S]
+ *                         [--grace DURATION] [--no-reload]
+ *   gatehouse dkim list [--domain D] [--json]
+ *   gatehouse dns records D [--json]
+ *
+ * KEY DIRECTORY
+ *   KEY_DIR/DOMAIN/SELECTOR.key is a key that signs; SELECTOR.retire holds
+ *   the time (seconds since the epoch) after which it stops signing;
+ *   KEY_DIR/DOMAIN/retired/ keeps keys no longer used.
+ *
+ * ROTATION (no gap)
+ *   `rotate` makes a new key per key type in use (so RSA + Ed25519 stays
+ *   dual), under a new selector, and gives every old key of those types a
+ *   retire time of now + grace (default 7 days).  Until then the milter
+ *   signs with old and new: a receiver that cannot find the new DNS record
+ *   yet still verifies the old signature.  After it, the old key stops
+ *   signing by itself (the milter checks the retire time per message);
+ *   the next rotate moves it to retired/.  Keep the old DNS record a few
+ *   days past its retire time, for mail still in transit.  The milter is
+ *   told to reload (SIGHUP to [milter] pid_file) so the new key signs at
+ *   once.
+ *
+ * Keys are written to a temporary file (mode 0600) in the same directory,
+ * then renamed, so the milter never loads half a key; when run as root
+ * they are given to [milter] user.
+ *
+ * The DNS record text is derived here with OpenSSL (the milter's
+ * dkim_key.c does the same for its own checks).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "gatehouse/codec.h"
+#include "cli.h"
+
+#define TXT_MAX 1024
+#define MAX_KEYS 64
+
+enum ktype { KT_RSA, KT_ED25519 };
+
+struct keyinfo {
+	char selector[128];
+	char path[PATH_MAX];
+	enum ktype type;
+	int bits;
+	int64_t retire_at;	/* seconds; 0: none */
+	char txt[TXT_MAX];
+};
+
+/* ---- names and paths ---- */
+
+/* snprintf that says whether everything fit: 0, or -1 when cut. */
+__attribute__((format(printf, 3, 4)))
+static int
+fmt(char *out, size_t cap, const char *f, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, f);
+	n = vsnprintf(out, cap, f, ap);
+	va_end(ap);
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+static int
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' ||
+	    strstr(s, ".."))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+		      *s == '.'))
+			return 0;
+	return 1;
+}
+
+static void
+lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+static int
+domain_dir(struct cli *c, const char *domain, char *out, size_t cap)
+{
+	const char *kd = gh_conf_str(c->conf, "dkim", "key_dir");
+
+	return fmt(out, cap, "%s/%s", kd, domain);
+}
+
+static int
+mkdirs(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* ---- keys ---- */
+
+/* The TXT record text of a key (RFC 6376 3.6.1, RFC 8463 4). */
+static int
+key_txt(EVP_PKEY *pk, char *out, size_t cap)
+{
+	unsigned char raw[32], *der = NULL;
+	char b64[GH_B64_ENC_LEN(600)];
+	size_t rawlen = sizeof(raw);
+	int len, rc = -1;
+
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
+		if (EVP_PKEY_get_raw_public_key(pk, raw, &rawlen) != 1 ||
+		    gh_b64_encode(GH_B64_STD, raw, rawlen, b64, sizeof(b64),
+		                  NULL) != GH_OK)
+			return -1;
+		return fmt(out, cap, "v=DKIM1; k=ed25519; p=%s", b64);
+	}
+	len = i2d_PUBKEY(pk, &der);
+	if (len > 0 && len <= 600 &&
+	    gh_b64_encode(GH_B64_STD, der, (size_t)len, b64, sizeof(b64),
+	                  NULL) == GH_OK &&
+	    fmt(out, cap, "v=DKIM1; k=rsa; p=%s", b64) == 0)
+		rc = 0;
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int
+read_key(const char *path, struct keyinfo *k)
+{
+	EVP_PKEY *pk = NULL;
+	FILE *f = fopen(path, "r");
+	int rc = -1;
+
+	if (f == NULL)
+		return -1;
+	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	if (pk == NULL)
+		return -1;
+	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
+		k->type = KT_ED25519;
+		k->bits = 256;
+	} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA) {
+		k->type = KT_RSA;
+		k->bits = EVP_PKEY_get_bits(pk);
+	} else {
+		goto cleanup;
+	}
+	rc = key_txt(pk, k->txt, sizeof(k->txt));
+cleanup:
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
+static const char *
+type_name(enum ktype t)
+{
+	return t == KT_RSA ? "rsa" : "ed25519";
+}
+
+/* Hand a file we wrote as root to the milter's user. */
+static void
+give_to_milter_user(struct cli *c, int fd)
+{
+	const char *user = gh_conf_str(c->conf, "milter", "user");
+	struct passwd *pw;
+
+	if (geteuid() != 0 || user == NULL || *user == '\0')
+		return;
+	pw = getpwnam(user);
+	if (pw && fchown(fd, pw->pw_uid, pw->pw_gid) != 0)
+		fprintf(stderr, "%s: warning: chown to %s: %s\n", c->prog, user,
+		        strerror(errno));
+}
+
+/* Generate a key into path (temp file + rename); fill k. */
+static int
+generate(struct cli *c, const char *path, enum ktype type, int bits,
+         struct keyinfo *k)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pk = NULL;
+	char tmp[PATH_MAX];
+	FILE *f = NULL;
+	int fd = -1, rc = EXIT_SOFTWARE;
+
+	ctx = EVP_PKEY_CTX_new_id(type == KT_RSA ? EVP_PKEY_RSA :
+	                          EVP_PKEY_ED25519, NULL);
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+	    (type == KT_RSA && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) !=
+	     1) || EVP_PKEY_keygen(ctx, &pk) != 1) {
+		fprintf(stderr, "%s: key generation failed\n", c->prog);
+		goto cleanup;
+	}
+	if (fmt(tmp, sizeof(tmp), "%s.XXXXXX", path) != 0)
+		goto cleanup;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+		rc = EXIT_IOERR;
+		goto cleanup;
+	}
+	if (fchmod(fd, 0600) != 0)
+		goto io;
+	give_to_milter_user(c, fd);
+	f = fdopen(fd, "w");
+	if (f == NULL)
+		goto io;
+	fd = -1;
+	if (PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0)
+		goto io;
+	if (fclose(f) != 0) {
+		f = NULL;
+		goto io;
+	}
+	f = NULL;
+	if (rename(tmp, path) != 0)
+		goto io;
+	memset(k, 0, sizeof(*k));
+	(void)fmt(k->path, sizeof(k->path), "%s", path);
+	k->type = type;
+	k->bits = type == KT_RSA ? bits : 256;
+	if (key_txt(pk, k->txt, sizeof(k->txt)) != 0)
+		goto cleanup;
+	rc = EXIT_OK;
+	goto cleanup;
+io:
+	fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+	unlink(tmp);
+	rc = EXIT_IOERR;
+cleanup:
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+/* ---- reading a domain's directory ---- */
+
+static int
+read_retire(const char *path, int64_t *at)
+{
+	char buf[64];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	*at = 0;
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	*at = strtoll(buf, NULL, 10);
+	return *at > 0 ? 0 : -1;
+}
+
+static int
+cmp_sel(const void *a, const void *b)
+{
+	return strcmp(((const struct keyinfo *)a)->selector,
+	              ((const struct keyinfo *)b)->selector);
+}
+
+/* The keys of one domain directory (not retired/), sorted by selector. */
+static size_t
+scan_domain(const char *dir, struct keyinfo *keys, size_t max)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL && n < max) {
+		size_t len = strlen(de->d_name);
+		char rpath[PATH_MAX];
+		struct keyinfo *k = &keys[n];
+
+		if (de->d_name[0] == '.' || len <= 4 ||
+		    strcmp(de->d_name + len - 4, ".key") != 0 ||
+		    len - 4 >= sizeof(k->selector))
+			continue;
+		memset(k, 0, sizeof(*k));
+		memcpy(k->selector, de->d_name, len - 4);
+		(void)fmt(k->path, sizeof(k->path), "%s/%s", dir, de->d_name);
+		(void)fmt(rpath, sizeof(rpath), "%s/%s.retire", dir, k->selector);
+		if (read_retire(rpath, &k->retire_at) != 0)
+			k->retire_at = 1;
+		if (read_key(k->path, k) != 0)
+			k->bits = -1;	/* unreadable: listed, never used */
+		n++;
+	}
+	closedir(d);
+	qsort(keys, n, sizeof(keys[0]), cmp_sel);
+	return n;
+}
+
+static const char *
+state_of(const struct keyinfo *k, int64_t now, char *buf, size_t cap)
+{
+	char t[32];
+
+	if (k->bits < 0)
+		return "unreadable";
+	if (k->retire_at == 0)
+		return "active";
+	if (k->retire_at <= now)
+		return "retired";
+	(void)fmt(buf, cap, "retiring %s", cli_time(k->retire_at * 1000, t,
+	                                           sizeof(t)));
+	return buf;
+}
+
+/* ---- output ---- */
+
+/* A zone-file TXT record: strings of at most 255 bytes (RFC 1035). */
+static void
+print_txt_record(const char *name, const char *txt)
+{
+	size_t n = strlen(txt);
+
+	printf("%s IN TXT (", name);
+	for (size_t i = 0; i < n; i += 250)
+		printf(" \"%.*s\"", (int)(n - i > 250 ? 250 : n - i), txt + i);
+	printf(" )\n");
+}
+
+static void
+print_key_record(const char *domain, const struct keyinfo *k)
+{
+	char name[600];
+
+	(void)fmt(name, sizeof(name), "%s._domainkey.%s.", k->selector, domain);
+	print_txt_record(name, k->txt);
+}
+
+/* Tell a running milter to reload; 0 if signalled. */
+static int
+signal_milter(struct cli *c)
+{
+	const char *pf = gh_conf_str(c->conf, "milter", "pid_file");
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if (pf == NULL || (fd = open(pf, O_RDONLY)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 1 || kill((pid_t)pid, SIGHUP) != 0)
+		return -1;
+	printf("gatehouse-milter (pid %ld) told to reload\n", pid);
+	return 0;
+}
+
+/* ---- commands ---- */
+
+struct kopts {
+	const char *domain, *selector, *out, *type;
+	int bits, bits_set, force, no_reload;
+	long long grace_ms;
+};
+
+static int
+parse_kopts(struct cli *c, int argc, char **argv, struct kopts *o,
+            const char *sub)
+{
+	static const struct option lo[] = {
+		{"domain", required_argument, NULL, 'd'},
+		{"selector", required_argument, NULL, 's'},
+		{"type", required_argument, NULL, 't'},
+		{"bits", required_argument, NULL, 'b'},
+		{"out", required_argument, NULL, 'o'},
+		{"grace", required_argument, NULL, 'g'},
+		{"force", no_argument, NULL, 'f'},
+		{"no-reload", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	o->bits = 2048;
+	o->grace_ms = 7 * 86400 * 1000LL;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o->domain = optarg;
+			break;
+		case 's':
+			o->selector = optarg;
+			break;
+		case 't':
+			o->type = optarg;
+			break;
+		case 'b':
+			o->bits = atoi(optarg);
+			o->bits_set = 1;
+			break;
+		case 'o':
+			o->out = optarg;
+			break;
+		case 'g':
+			if (gh_parse_duration_ms(optarg, &o->grace_ms) != GH_OK ||
+			    o->grace_ms < 0)
+				return cli_usage(c, "dkim %s: bad --grace '%s'", sub,
+				                 optarg);
+			break;
+		case 'f':
+			o->force = 1;
+			break;
+		case 'n':
+			o->no_reload = 1;
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "dkim %s: unknown option", sub);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(c, "dkim %s: unexpected argument '%s'", sub,
+		                 argv[optind]);
+	if (o->type && strcmp(o->type, "rsa") != 0 &&
+	    strcmp(o->type, "ed25519") != 0)
+		return cli_usage(c, "dkim %s: --type is rsa or ed25519", sub);
+	if (o->bits < 1024 || o->bits > 4096)
+		return cli_usage(c, "dkim %s: --bits must be 1024 to 4096", sub);
+	if (o->domain && !name_ok(o->domain))
+		return cli_usage(c, "dkim %s: '%s' is not a domain", sub,
+		                 o->domain);
+	if (o->selector && !name_ok(o->selector))
+		return cli_usage(c, "dkim %s: '%s' is not a selector", sub,
+		                 o->selector);
+	return EXIT_OK;
+}
+
+static int
+dkim_keygen(struct cli *c, int argc, char **argv)
+{
+	struct kopts o;
+	struct keyinfo k;
+	char dir[PATH_MAX], path[PATH_MAX], dom[256];
+	int rc = parse_kopts(c, argc, argv, &o, "keygen");
+
+	if (rc)
+		return rc;
+	if (!o.domain || !o.selector)
+		return cli_usage(c, "dkim keygen: --domain and --selector are "
+		                 "required");
+	rc = cli_load_conf(c);
+	if (rc)
+		return rc;
+	(void)fmt(dom, sizeof(dom), "%s", o.domain);
+	lower(dom);
+	if (o.out) {
+		(void)fmt(path, sizeof(path), "%s", o.out);
+	} else {
+		if (domain_dir(c, dom, dir, sizeof(dir)) != 0 ||
+		    fmt(path, sizeof(path), "%s/%s.key", dir, o.selector) != 0)
+			return cli_fail(c, GH_ETOOBIG, "key path", NULL);
+		if (mkdirs(dir, 0750) != 0) {
+			fprintf(stderr, "%s: %s: %s\n", c->prog, dir,
+			        strerror(errno));
+			return EXIT_IOERR;
+		}
+	}
+	if (!o.force && access(path, F_OK) == 0) {
+		fprintf(stderr, "%s: %s exists; use --force to replace it, or "
+		        "'gatehouse dkim rotate' to change keys without a "
+		        "gap\n", c->prog, path);
+		return EXIT_USAGE;
+	}
+	rc = generate(c, path, o.type && strcmp(o.type, "ed25519") == 0 ?
+	              KT_ED25519 : KT_RSA, o.bits, &k);
+	if (rc)
+		return rc;
+	(void)fmt(k.selector, sizeof(k.selector), "%s", o.selector);
+	if (c->json) {
+		char name[600];
+		json_t *j;
+
+		(void)fmt(name, sizeof(name), "%s._domainkey.%s", o.selector,
+		         dom);
+		j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s}", "domain",
+		              dom, "selector", o.selector, "file", path, "type",
+		              type_name(k.type), "bits", k.bits, "name", name,
+		              "txt", k.txt);
+		cli_print_json(j);
+		json_decref(j);
+		return EXIT_OK;
+	}
+	printf("wrote %s (%s, %d bits)\n", path, type_name(k.type), k.bits);
+	printf("publish this DNS record:\n");
+	print_key_record(dom, &k);
+	return EXIT_OK;
+}
+
+static void
+new_selector(const char *dir, enum ktype t, char *out, size_t cap)
+{
+	char base[64], path[PATH_MAX];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(base, sizeof(base), "%Y%m%d", &tm);
+	for (int i = 1; i < 100; i++) {
+		if (i == 1)
+			(void)fmt(out, cap, "%s%s", t == KT_RSA ? "r" : "e", base);
+		else
+			(void)fmt(out, cap, "%s%s-%d", t == KT_RSA ? "r" : "e",
+			         base, i);
+		(void)fmt(path, sizeof(path), "%s/%s.key", dir, out);
+		if (access(path, F_OK) != 0)
+			return;
+	}
+}
+
+/* Move keys whose retire time has passed into retired/. */
+static void
+sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
+              size_t n, int64_t now)
+{
+	char rdir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+
+	(void)fmt(rdir, sizeof(rdir), "%s/retired", dir);
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].retire_at == 0 || keys[i].retire_at > now ||
+		    keys[i].bits < 0)
+			continue;
+		if (mkdirs(rdir, 0750) != 0)
+			return;
+		(void)fmt(to, sizeof(to), "%s/%s.key", rdir, keys[i].selector);
+		if (rename(keys[i].path, to) != 0)
+			continue;
+		(void)fmt(from, sizeof(from), "%s/%s.retire", dir,
+		         keys[i].selector);
+		(void)fmt(to, sizeof(to), "%s/%s.retire", rdir, keys[i].selector);
+		(void)rename(from, to);
+		printf("moved retired key %s to %s/\n", keys[i].selector, rdir);
+	}
+	(void)c;
+}
+
+static int
+write_retire(const char *dir, const char *selector, int64_t at)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], buf[32];
+	int fd, n;
+
+	(void)fmt(path, sizeof(path), "%s/%s.retire", dir, selector);
+	(void)fmt(tmp, sizeof(tmp), "%s.tmp", path);
+	n = snprintf(buf, sizeof(buf), "%lld\n", (long long)at);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) != 0) {
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	close(fd);
+	return rename(tmp, path);
+}
+
+static int
+dkim_rotate(struct cli *c, int argc, char **argv)
+{
+	struct kopts o;
+	struct keyinfo keys[MAX_KEYS], made[2];
+	char dir[PATH_MAX], path[PATH_MAX], dom[256], t[32];
+	int64_t now = (int64_t)time(NULL), retire;
+	int want[2] = {0, 0}, nmade = 0;
+	size_t n;
+	int rc = parse_kopts(c, argc, argv, &o, "rotate");
+
+	if (rc)
+		return rc;
+	if (!o.domain)
+		return cli_usage(c, "dkim rotate: --domain is required");
+	rc = cli_load_conf(c);
+	if (rc)
+		return rc;
+	(void)fmt(dom, sizeof(dom), "%s", o.domain);
+	lower(dom);
+	if (domain_dir(c, dom, dir, sizeof(dir)) != 0)
+		return cli_fail(c, GH_ETOOBIG, "key path", NULL);
+	n = scan_domain(dir, keys, MAX_KEYS);
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].bits > 0 && keys[i].retire_at == 0 &&
+		    (!o.type || strcmp(o.type, type_name(keys[i].type)) == 0))
+			want[keys[i].type] = 1;
+	if (!want[KT_RSA] && !want[KT_ED25519]) {
+		fprintf(stderr, "%s: no active %s key for %s in %s (make one "
+		        "with 'gatehouse dkim keygen')\n", c->prog,
+		        o.type ? o.type : "DKIM", dom, dir);
+		return EXIT_NOTFOUND;
+	}
+	if (o.selector && want[KT_RSA] && want[KT_ED25519])
+		return cli_usage(c, "dkim rotate: --selector names one key; "
+		                 "this domain has RSA and Ed25519 keys: add "
+		                 "--type");
+	retire = now + o.grace_ms / 1000;
+	for (int ty = KT_RSA; ty <= KT_ED25519; ty++) {
+		char sel[128];
+		int bits = o.bits;
+
+		if (!want[ty])
+			continue;
+		if (o.selector)
+			(void)fmt(sel, sizeof(sel), "%s", o.selector);
+		else
+			new_selector(dir, (enum ktype)ty, sel, sizeof(sel));
+		/* keep the size of the key being replaced unless told */
+		for (size_t i = 0; ty == KT_RSA && !o.bits_set && i < n; i++)
+			if (keys[i].type == KT_RSA && keys[i].retire_at == 0 &&
+			    keys[i].bits > 0)
+				bits = keys[i].bits;
+		(void)fmt(path, sizeof(path), "%s/%s.key", dir, sel);
+		if (access(path, F_OK) == 0) {
+			fprintf(stderr, "%s: %s exists\n", c->prog, path);
+			return EXIT_USAGE;
+		}
+		rc = generate(c, path, (enum ktype)ty, bits, &made[nmade]);
+		if (rc)
+			return rc;
+		(void)fmt(made[nmade].selector, sizeof(made[nmade].selector),
+		         "%s", sel);
+		nmade++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i].bits <= 0 || keys[i].retire_at != 0 ||
+		    !want[keys[i].type])
+			continue;
+		if (write_retire(dir, keys[i].selector, retire) != 0) {
+			fprintf(stderr, "%s: %s/%s.retire: %s\n", c->prog, dir,
+			        keys[i].selector, strerror(errno));
+			return EXIT_IOERR;
+		}
+		printf("%s: signs until %s, then retires\n", keys[i].selector,
+		       cli_time(retire * 1000, t, sizeof(t)));
+	}
+	sweep_retired(c, dir, keys, n, now);
+	for (int i = 0; i < nmade; i++) {
+		printf("new key %s (%s, %d bits): publish\n", made[i].selector,
+		       type_name(made[i].type), made[i].bits);
+		print_key_record(dom, &made[i]);
+	}
+	printf("Old and new keys both sign until %s.  Keep the old DNS "
+	       "records a few days longer, for mail in transit.\n",
+	       cli_time(retire * 1000, t, sizeof(t)));
+	if (!o.no_reload && signal_milter(c) != 0)
+		printf("reload gatehouse-milter (SIGHUP) to start signing with "
+		       "the new key%s\n", nmade > 1 ? "s" : "");
+	return EXIT_OK;
+}
+
+static int
+dkim_list(struct cli *c, int argc, char **argv)
+{
+	struct kopts o;
+	struct keyinfo keys[MAX_KEYS];
+	char dir[PATH_MAX], buf[64];
+	json_t *arr = NULL;
+	struct dirent *de;
+	DIR *d;
+	const char *kd;
+	int64_t now = (int64_t)time(NULL);
+	int rc = parse_kopts(c, argc, argv, &o, "list");
+
+	if (rc)
+		return rc;
+	rc = cli_load_conf(c);
+	if (rc)
+		return rc;
+	kd = gh_conf_str(c->conf, "dkim", "key_dir");
+	d = opendir(kd);
+	if (d == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", c->prog, kd, strerror(errno));
+		return errno == ENOENT ? EXIT_NOTFOUND : EXIT_IOERR;
+	}
+	if (c->json)
+		arr = json_array();
+	else
+		printf("%-24s %-16s %-8s %-5s %-28s %s\n", "DOMAIN", "SELECTOR",
+		       "TYPE", "BITS", "STATE", "FILE");
+	while ((de = readdir(d)) != NULL) {
+		size_t n;
+
+		if (de->d_name[0] == '.' ||
+		    (o.domain && strcasecmp(o.domain, de->d_name) != 0))
+			continue;
+		(void)fmt(dir, sizeof(dir), "%s/%s", kd, de->d_name);
+		n = scan_domain(dir, keys, MAX_KEYS);
+		for (size_t i = 0; i < n; i++) {
+			const char *st = state_of(&keys[i], now, buf,
+			                          sizeof(buf));
+
+			if (arr) {
+				json_array_append_new(arr, json_pack(
+				    "{s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:s}",
+				    "domain", de->d_name, "selector",
+				    keys[i].selector, "type",
+				    type_name(keys[i].type), "bits", keys[i].bits,
+				    "state", st, "retire_at",
+				    (json_int_t)keys[i].retire_at, "file",
+				    keys[i].path, "txt", keys[i].txt));
+				continue;
+			}
+			printf("%-24s %-16s %-8s %-5d %-28s %s\n", de->d_name,
+			       keys[i].selector, type_name(keys[i].type),
+			       keys[i].bits, st, keys[i].path);
+		}
+	}
+	closedir(d);
+	if (arr) {
+		cli_print_json(arr);
+		json_decref(arr);
+	}
+	return EXIT_OK;
+}
+
+int
+cmd_dkim(struct cli *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (sub == NULL)
+		return cli_usage(c, "dkim: expected keygen, rotate or list");
+	if (strcmp(sub, "keygen") == 0)
+		return dkim_keygen(c, argc - 1, argv + 1);
+	if (strcmp(sub, "rotate") == 0)
+		return dkim_rotate(c, argc - 1, argv + 1);
+	if (strcmp(sub, "list") == 0)
+		return dkim_list(c, argc - 1, argv + 1);
+	return cli_usage(c, "dkim: unknown subcommand '%s'", sub);
+}
+
+/* ---- gatehouse dns records DOMAIN ---- */
+
+struct section_keys {
+	struct cli *c;
+	const char *domain;
+	struct keyinfo *keys;
+	size_t n, max;
+};
+
+static void
+section_key(const char *name, void *arg)
+{
+	struct section_keys *s = arg;
+	const char *dom = gh_conf_str(s->c->conf, name, "domain");
+	const char *sel = gh_conf_str(s->c->conf, name, "selector");
+	const char *file = gh_conf_str(s->c->conf, name, "key_file");
+	const char *sdid = gh_conf_str(s->c->conf, name, "signing_domain");
+	struct keyinfo *k;
+
+	if (!dom || !sel || !file || s->n == s->max ||
+	    strcasecmp(sdid ? sdid : dom, s->domain) != 0)
+		return;
+	k = &s->keys[s->n];
+	memset(k, 0, sizeof(*k));
+	(void)fmt(k->selector, sizeof(k->selector), "%s", sel);
+	(void)fmt(k->path, sizeof(k->path), "%s", file);
+	if (read_key(file, k) == 0)
+		s->n++;
+	else
+		fprintf(stderr, "%s: warning: cannot read %s\n", s->c->prog,
+		        file);
+}
+
+int
+cmd_dns(struct cli *c, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	struct keyinfo keys[MAX_KEYS];
+	struct section_keys sk;
+	char dom[256], dir[PATH_MAX], name[600], dmarc[600];
+	const char *spf = "v=spf1 mx a ~all";
+	int64_t now = (int64_t)time(NULL);
+	size_t n, used = 0;
+	int ch, rc;
+
+	if (argc < 2 || strcmp(argv[1], "records") != 0)
+		return cli_usage(c, "dns: expected 'records DOMAIN'");
+	argc--;
+	argv++;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(c, "dns records: unknown option");
+		c->json = 1;
+	}
+	if (optind != argc - 1 || !name_ok(argv[optind]))
+		return cli_usage(c, "dns records: expected one domain");
+	rc = cli_load_conf(c);
+	if (rc)
+		return rc;
+	(void)fmt(dom, sizeof(dom), "%s", argv[optind]);
+	lower(dom);
+	if (domain_dir(c, dom, dir, sizeof(dir)) != 0)
+		return cli_fail(c, GH_ETOOBIG, "key path", NULL);
+	n = scan_domain(dir, keys, MAX_KEYS);
+	/* keys that sign no more need no record; unreadable ones none either */
+	for (size_t i = 0; i < n; i++)
+		if (keys[i].bits > 0 && (keys[i].retire_at == 0 ||
+		                         keys[i].retire_at > now))
+			keys[used++] = keys[i];
+	sk.c = c;
+	sk.domain = dom;
+	sk.keys = keys + used;
+	sk.n = 0;
+	sk.max = MAX_KEYS - used;
+	gh_conf_sections(c->conf, "dkim.", section_key, &sk);
+	used += sk.n;
+	(void)fmt(dmarc, sizeof(dmarc), "v=DMARC1; p=none; rua=mailto:"
+	         "dmarc-reports@%s; adkim=r; aspf=r", dom);
+	if (c->json) {
+		json_t *recs = json_array();
+
+		json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s}",
+		    "name", dom, "type", "TXT", "value", spf, "purpose", "SPF"));
+		for (size_t i = 0; i < used; i++) {
+			(void)fmt(name, sizeof(name), "%s._domainkey.%s",
+			         keys[i].selector, dom);
+			json_array_append_new(recs, json_pack(
+			    "{s:s, s:s, s:s, s:s}", "name", name, "type", "TXT",
+			    "value", keys[i].txt, "purpose", "DKIM"));
+		}
+		(void)fmt(name, sizeof(name), "_dmarc.%s", dom);
+		json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s}",
+		    "name", name, "type", "TXT", "value", dmarc,
+		    "purpose", "DMARC"));
+		cli_print_json(recs);
+		json_decref(recs);
+		return EXIT_OK;
+	}
+	printf("; SPF: who may send for %s.  \"mx a\" covers mail sent from "
+	       "the domain's own\n; servers; add ip4:/ip6: for any other "
+	       "sender, then tighten ~all to -all.\n", dom);
+	(void)fmt(name, sizeof(name), "%s.", dom);
+	print_txt_record(name, spf);
+	printf("\n; DKIM: one record per key gatehouse-milter signs with.\n");
+	if (used == 0)
+		printf("; (no keys for %s yet: gatehouse dkim keygen --domain %s "
+		       "--selector NAME)\n", dom, dom);
+	for (size_t i = 0; i < used; i++)
+		print_key_record(dom, &keys[i]);
+	printf("\n; DMARC: start by collecting reports (p=none); once they "
+	       "show every\n; legitimate source signed and aligned, move to "
+	       "p=quarantine, then p=reject.\n");
+	(void)fmt(name, sizeof(name), "_dmarc.%s.", dom);
+	print_txt_record(name, dmarc);
+	return EXIT_OK;
+}

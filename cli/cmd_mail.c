@@ -1,0 +1,403 @@
+/*
+ * cmd_mail.c - `gatehouse mail log|show`: the mail log gatehouse-milter
+ * keeps, one record per message (docs/store.md, mail_log).
+ *
+ *   gatehouse mail log [--sender ADDR] [--rcpt ADDR] [--since WHEN]
+ *                      [--status ACTION] [--limit N] [--json]
+ *   gatehouse mail show ID|QUEUE-ID [--json]
+ *
+ * WHEN is a duration back from now ("2h", "7d") or a date
+ * ("2024-05-01", "2024-05-01T10:00:00Z", UTC).  Newest first.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli.h"
+
+struct filter {
+	const char *sender;
+	const char *rcpt;
+	const char *status;
+	int64_t since_ms;	/* 0: none */
+	size_t limit;		/* 0: no limit */
+};
+
+struct log_scan {
+	const struct filter *f;
+	json_t *arr;		/* matches, newest first */
+	size_t n;
+	gh_err err;
+};
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? s : "";
+}
+
+static int
+has_rcpt(const json_t *rec, const char *want)
+{
+	static const char *const lists[] = {"rcpts", "suppressed"};
+
+	for (size_t l = 0; l < 2; l++) {
+		const json_t *a = json_object_get(rec, lists[l]);
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(a, i, v)
+			if (strcasecmp(json_string_value(v) ?
+			               json_string_value(v) : "", want) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+static int
+matches(const struct filter *f, const json_t *rec)
+{
+	if (f->sender && strcasecmp(jstr(rec, "sender"), f->sender) != 0)
+		return 0;
+	if (f->status && strcmp(jstr(rec, "action"), f->status) != 0)
+		return 0;
+	if (f->rcpt && !has_rcpt(rec, f->rcpt))
+		return 0;
+	return 1;
+}
+
+/* 1 to stop: the record is older than --since or the limit is reached. */
+static int
+scan_one(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct log_scan *s = arg;
+	json_error_t je;
+	json_t *rec;
+
+	(void)key;
+	(void)klen;
+	rec = json_loadb(val, vlen, 0, &je);
+	if (rec == NULL || !json_is_object(rec)) {
+		json_decref(rec);
+		s->err = GH_ECORRUPT;
+		return 1;
+	}
+	if (s->f->since_ms &&
+	    json_integer_value(json_object_get(rec, "started_at")) <
+	    s->f->since_ms) {
+		json_decref(rec);
+		return 1;
+	}
+	if (matches(s->f, rec)) {
+		json_array_append_new(s->arr, rec);
+		s->n++;
+		return s->f->limit && s->n >= s->f->limit;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+static gh_err
+log_fn(struct gh_txn *txn, void *arg)
+{
+	struct log_scan *s = arg;
+
+	json_array_clear(s->arr);
+	s->n = 0;
+	s->err = GH_OK;
+	return gh_txn_scan(txn, GH_DB_MAIL_LOG, NULL, 0, 1, scan_one, s, NULL);
+}
+
+static int
+parse_since(const char *s, int64_t *out)
+{
+	long long ms;
+	struct tm tm;
+	const char *end;
+
+	if (gh_parse_duration_ms(s, &ms) == GH_OK) {
+		*out = gh_now_ms() - ms;
+		return 0;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (end == NULL) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (end == NULL || (*end != '\0' && strcmp(end, "Z") != 0))
+		return -1;
+	*out = (int64_t)timegm(&tm) * 1000;
+	return 0;
+}
+
+static void
+print_row(const json_t *rec)
+{
+	const json_t *rcpts = json_object_get(rec, "rcpts");
+	const json_t *sigs = json_object_get(rec, "signatures");
+	const char *first = json_string_value(json_array_get(rcpts, 0));
+	char t[32], to[80];
+	size_t nr = json_array_size(rcpts);
+
+	if (first == NULL)
+		snprintf(to, sizeof(to), "-");
+	else if (nr > 1)
+		snprintf(to, sizeof(to), "%s +%zu", first, nr - 1);
+	else
+		snprintf(to, sizeof(to), "%s", first);
+	printf("%-6" PRId64 " %-20s %-10s %-10s %-8s %-28s %-30s %s\n",
+	       (int64_t)json_integer_value(json_object_get(rec, "id")),
+	       cli_time(json_integer_value(json_object_get(rec, "started_at")),
+	                t, sizeof(t)),
+	       jstr(rec, "queue_id"), jstr(rec, "action"),
+	       json_array_size(sigs) ? "signed" : "-",
+	       *jstr(rec, "sender") ? jstr(rec, "sender") : "<>", to,
+	       jstr(rec, "subject"));
+}
+
+static int
+mail_log(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"sender", required_argument, NULL, 's'},
+		{"rcpt", required_argument, NULL, 'r'},
+		{"since", required_argument, NULL, 'S'},
+		{"status", required_argument, NULL, 't'},
+		{"limit", required_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	static const char *const statuses[] = {
+		"accepted", "rejected", "tempfailed", "discarded", "aborted"
+	};
+	struct filter f = {NULL, NULL, NULL, 0, 50};
+	struct log_scan s;
+	gh_err err;
+	int ch, rc, ok;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			f.sender = optarg;
+			break;
+		case 'r':
+			f.rcpt = optarg;
+			break;
+		case 'S':
+			if (parse_since(optarg, &f.since_ms) != 0)
+				return cli_usage(c, "mail log: bad --since '%s' "
+				                 "(a duration like 2h, or "
+				                 "YYYY-MM-DD[THH:MM:SS])", optarg);
+			break;
+		case 't':
+			ok = 0;
+			for (size_t i = 0; i < 5; i++)
+				ok |= strcmp(optarg, statuses[i]) == 0;
+			if (!ok)
+				return cli_usage(c, "mail log: --status is one of "
+				                 "accepted, rejected, tempfailed, "
+				                 "discarded, aborted");
+			f.status = optarg;
+			break;
+		case 'n':
+			f.limit = (size_t)cli_parse_id(optarg);
+			if (f.limit == 0 && strcmp(optarg, "0") != 0)
+				return cli_usage(c, "mail log: bad --limit");
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "mail log: unknown option");
+		}
+	}
+	if (optind != argc)
+		return cli_usage(c, "mail log takes no arguments");
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	s.f = &f;
+	s.arr = json_array();
+	err = gh_store_view(c->st, log_fn, &s);
+	if (!err)
+		err = s.err;
+	if (err) {
+		json_decref(s.arr);
+		return cli_fail(c, err, "mail log", NULL);
+	}
+	if (c->json) {
+		cli_print_json(s.arr);
+	} else {
+		size_t i;
+		json_t *rec;
+
+		printf("%-6s %-20s %-10s %-10s %-8s %-28s %-30s %s\n", "ID",
+		       "TIME", "QUEUE-ID", "ACTION", "DKIM", "SENDER", "TO",
+		       "SUBJECT");
+		json_array_foreach(s.arr, i, rec)
+			print_row(rec);
+	}
+	json_decref(s.arr);
+	return EXIT_OK;
+}
+
+struct find_qid {
+	const char *qid;
+	json_t *rec;
+};
+
+static int
+find_one(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct find_qid *q = arg;
+	json_t *rec = json_loadb(val, vlen, 0, NULL);
+
+	(void)key;
+	(void)klen;
+	if (rec && strcmp(jstr(rec, "queue_id"), q->qid) == 0) {
+		q->rec = rec;
+		return 1;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+struct show_arg {
+	uint64_t id;
+	struct find_qid q;
+};
+
+static gh_err
+show_fn(struct gh_txn *txn, void *arg)
+{
+	struct show_arg *a = arg;
+	unsigned char key[8];
+
+	json_decref(a->q.rec);
+	a->q.rec = NULL;
+	if (a->id) {
+		gh_err err;
+
+		gh_put_be64(key, a->id);
+		err = gh_txn_get_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
+		                      &a->q.rec);
+		if (err != GH_ENOTFOUND)
+			return err;
+	}
+	/* a queue id: newest first, the usual question being "what just
+	 * happened to this one" */
+	return gh_txn_scan(txn, GH_DB_MAIL_LOG, NULL, 0, 1, find_one, &a->q,
+	                   NULL);
+}
+
+static void
+print_record(const json_t *rec)
+{
+	static const char *const order[] = {
+		"id", "queue_id", "action", "reason", "direction", "why",
+		"sender", "from", "subject", "message_id", "size",
+		"client_addr", "client_name", "auth_user", "bulk", "list",
+		"unsubscribe", "unsigned",
+	};
+	char t[32];
+	const json_t *a;
+	size_t i;
+	json_t *v;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		v = json_object_get(rec, order[i]);
+		if (v == NULL || json_is_null(v) ||
+		    (json_is_string(v) && !*json_string_value(v)))
+			continue;
+		if (json_is_string(v))
+			printf("%-12s %s\n", order[i], json_string_value(v));
+		else if (json_is_integer(v))
+			printf("%-12s %" JSON_INTEGER_FORMAT "\n", order[i],
+			       json_integer_value(v));
+		else
+			printf("%-12s %s\n", order[i],
+			       json_is_true(v) ? "yes" : "no");
+	}
+	printf("%-12s %s\n", "started",
+	       cli_time(json_integer_value(json_object_get(rec, "started_at")),
+	                t, sizeof(t)));
+	printf("%-12s %s\n", "finished",
+	       cli_time(json_integer_value(json_object_get(rec, "finished_at")),
+	                t, sizeof(t)));
+	json_array_foreach(json_object_get(rec, "rcpts"), i, v)
+		printf("%-12s %s\n", "rcpt", json_string_value(v));
+	json_array_foreach(json_object_get(rec, "suppressed"), i, v)
+		printf("%-12s %s (suppressed)\n", "rcpt", json_string_value(v));
+	json_array_foreach(json_object_get(rec, "signatures"), i, v)
+		printf("%-12s d=%s s=%s a=%s\n", "signature", jstr(v, "d"),
+		       jstr(v, "s"), jstr(v, "a"));
+	a = json_object_get(rec, "scan");
+	if (json_is_object(a))
+		printf("%-12s %s%s%s\n", "scan", jstr(a, "result"),
+		       *jstr(a, "detail") ? ": " : "", jstr(a, "detail"));
+}
+
+static int
+mail_show(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}
+	};
+	struct show_arg a;
+	gh_err err;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(c, "mail show: unknown option");
+		c->json = 1;
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "mail show: expected one ID or queue ID");
+	memset(&a, 0, sizeof(a));
+	a.id = cli_parse_id(argv[optind]);
+	a.q.qid = argv[optind];
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	err = gh_store_view(c->st, show_fn, &a);
+	if (!err && a.q.rec == NULL)
+		err = GH_ENOTFOUND;
+	if (err == GH_ENOTFOUND) {
+		fprintf(stderr, "%s: no message %s in the mail log\n", c->prog,
+		        argv[optind]);
+		return EXIT_NOTFOUND;
+	}
+	if (err)
+		return cli_fail(c, err, "mail show", NULL);
+	if (c->json)
+		cli_print_json(a.q.rec);
+	else
+		print_record(a.q.rec);
+	json_decref(a.q.rec);
+	return EXIT_OK;
+}
+
+int
+cmd_mail(struct cli *c, int argc, char **argv)
+{
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (sub == NULL)
+		return cli_usage(c, "mail: expected log or show");
+	if (strcmp(sub, "log") == 0)
+		return mail_log(c, argc - 1, argv + 1);
+	if (strcmp(sub, "show") == 0)
+		return mail_show(c, argc - 1, argv + 1);
+	return cli_usage(c, "mail: unknown subcommand '%s'", sub);
+}

@@ -1,0 +1,736 @@
+/*
+ * callbacks.c - gatehouse-milter's libmilter callbacks: per-connection and
+ * per-message state (msg.h), the DKIM session fed as the message streams
+ * by, and the end-of-message pipeline:
+ *
+ *   1. scan the spooled copy (scan.h)            infected -> 550 5.7.1
+ *   2. bulk mail: drop suppressed recipients     none left -> discard
+ *   3. bulk mail to one recipient: List-Unsubscribe(-Post), fed to DKIM
+ *   4. finish the DKIM signatures
+ *   5. one store transaction: rate limits, the mail log record, events
+ *                                                over a limit -> 451 4.7.1
+ *   6. apply: delete recipients, add fields, insert DKIM-Signature at 0
+ *
+ * Nothing is changed in the message until step 6, after every decision,
+ * so a refused message is never half-modified.
+ *
+ * PROTOCOL
+ *   We ask for SMFIP_HDR_LEADSPC (header values exactly as in the message,
+ *   which "simple" canonicalization needs) and leave out HELO and
+ *   unknown-command events.  DATA we want: Postfix hands the milter the
+ *   header only once the whole message is in, so the DATA event is the
+ *   only way to tell a client that dropped its message mid-way (logged as
+ *   aborted) from an address probe (MAIL, RCPT, RSET: not logged).
+ *   We do not ask for the "no reply" flags (SMFIP_NR_*): with a reply to
+ *   every command, neither side ever writes twice without reading in
+ *   between, which keeps Nagle's algorithm and delayed ACKs from stalling
+ *   each other over TCP.  (Measured with bench/milter: with SMFIP_NR_HDR,
+ *   _EOH, _DATA and _BODY Postfix writes two commands in a row and every
+ *   message stalls ~40 ms over inet:, for no CPU saved.)  See main.c for
+ *   TCP_NODELAY on our side.  smfi_setsymlist() trims the macros the MTA
+ *   sends to the few we read.
+ *
+ * Every callback is bounded in time: store transactions by [store]
+ * lock_timeout, scans by [milter] scan_timeout, everything else by the
+ * sizes bounded in msg.h and hdrlist.h.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libmilter/mfapi.h>
+
+#include "gatehouse/queue.h"
+#include "addr.h"
+#include "maillog.h"
+#include "milter.h"
+#include "msg.h"
+#include "optout.h"
+
+/*
+ * libmilter hands callbacks nothing but the SMFICTX, so the one process
+ * state is reached through this pointer, set once by main() before
+ * smfi_main() starts any thread and never changed afterwards.
+ */
+static struct gh_milter *process_state;
+
+void
+gh_milter_set(struct gh_milter *m)
+{
+	process_state = m;
+}
+
+struct gh_milter *
+gh_milter_get(void)
+{
+	return process_state;
+}
+
+static const char *
+getmacro(void *ctx, const char *name)
+{
+	return smfi_getsymval((SMFICTX *)ctx, (char *)(uintptr_t)name);
+}
+
+static void
+note_queue_id(SMFICTX *ctx, struct gh_msg *msg)
+{
+	const char *qid;
+
+	if (msg->queue_id[0])
+		return;
+	qid = smfi_getsymval(ctx, "i");
+	if (qid && *qid)
+		gh_log_value(qid, msg->queue_id, sizeof(msg->queue_id));
+}
+
+static void
+end_message(struct gh_milter *m, struct gh_conn *conn)
+{
+	if (conn->msg == NULL)
+		return;
+	gh_msg_free(conn->msg);
+	conn->msg = NULL;
+	__atomic_sub_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Reply text without '%' (libmilter would take it as a format) or
+ * control characters. */
+static void
+reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
+{
+	char t[400];
+	size_t o = 0;
+
+	for (const char *p = text; *p && o + 1 < sizeof(t); p++)
+		t[o++] = (*p == '%' || (unsigned char)*p < 0x20) ? '_' : *p;
+	t[o] = '\0';
+	smfi_setreply(ctx, (char *)(uintptr_t)code, (char *)(uintptr_t)xcode,
+	              t);
+}
+
+/* The macros we read, per stage; the MTA then sends no others. */
+static const struct {
+	int stage;
+	const char *list;
+} wanted_macros[] = {
+	{SMFIM_CONNECT, "j"},
+	{SMFIM_ENVFROM, "i {auth_authen}"},
+	{SMFIM_ENVRCPT, "i"},
+	{SMFIM_DATA, "i"},
+	{SMFIM_EOH, "i"},
+	{SMFIM_EOM, "i"},
+};
+
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+             unsigned long f2, unsigned long f3, unsigned long *pf0,
+             unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	static const unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_DELRCPT;
+	static const unsigned long skip_steps = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
+	(void)f2;
+	(void)f3;
+	if ((f0 & want_actions) != want_actions) {
+		gh_mlog(LOG_ERR, "the MTA does not allow adding header fields "
+		        "and removing recipients (offered actions 0x%lx)", f0);
+		return SMFIS_REJECT;	/* libmilter: do not use this milter */
+	}
+	if (!(f1 & SMFIP_HDR_LEADSPC))
+		gh_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
+		        "simple header canonicalization will not verify");
+	*pf0 = want_actions;
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps);
+	if (f0 & SMFIF_SETSYMLIST) {
+		*pf0 |= SMFIF_SETSYMLIST;
+		for (size_t i = 0; i < sizeof(wanted_macros) /
+		     sizeof(wanted_macros[0]); i++)
+			(void)smfi_setsymlist(ctx, wanted_macros[i].stage,
+			                      (char *)(uintptr_t)
+			                      wanted_macros[i].list);
+	}
+	*pf2 = 0;
+	*pf3 = 0;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn;
+
+	if (__atomic_load_n(&m->draining, __ATOMIC_ACQUIRE)) {
+		reply(ctx, "421", "4.3.2", "Service shutting down, try again "
+		      "later");
+		return SMFIS_TEMPFAIL;
+	}
+	conn = calloc(1, sizeof(*conn));
+	if (conn == NULL) {
+		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	conn->cfg = gh_mcfg_acquire(&m->cfg);
+	if (hostaddr && hostaddr->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)hostaddr)->sin_addr,
+		          conn->addr, sizeof(conn->addr));
+	else if (hostaddr && hostaddr->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		          &((struct sockaddr_in6 *)hostaddr)->sin6_addr,
+		          conn->addr, sizeof(conn->addr));
+	conn->internal = gh_netlist_match_sa(&conn->cfg->internal, hostaddr);
+	gh_log_value(hostname, conn->name, sizeof(conn->name));
+	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
+	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
+		gh_mcfg_unref(conn->cfg);
+		free(conn);
+		__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELAXED);
+		return SMFIS_TEMPFAIL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg;
+	const struct gh_mcfg *cfg;
+
+	if (conn == NULL)
+		return SMFIS_TEMPFAIL;
+	end_message(m, conn);
+	/*
+	 * Count the message first, then look at the drain flag; the drain
+	 * sets the flag first, then looks at the count.  With sequentially
+	 * consistent atomics one of the two sees the other, so a message is
+	 * either refused or waited for, never cut off by the exit.
+	 */
+	__atomic_add_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&m->draining, __ATOMIC_SEQ_CST)) {
+		__atomic_sub_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
+		reply(ctx, "421", "4.3.2", "Service shutting down, try again "
+		      "later");
+		return SMFIS_TEMPFAIL;
+	}
+	cfg = conn->cfg;
+	msg = gh_msg_new(gh_now_ms());
+	if (msg == NULL) {
+		__atomic_sub_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
+		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	conn->msg = msg;
+	conn->nmsgs++;
+	gh_envelope_addr(argv && argv[0] ? argv[0] : "", msg->sender,
+	                 sizeof(msg->sender));
+	gh_policy_auth_user(getmacro, ctx, msg->auth_user,
+	                    sizeof(msg->auth_user));
+	note_queue_id(ctx, msg);
+	msg->outgoing = gh_policy_outgoing(cfg, conn->internal, msg->auth_user,
+	                                   &msg->outgoing_why);
+	if (msg->outgoing) {
+		if (cfg->keys->n == 0)
+			msg->unsigned_why = "no signing keys configured";
+		else if (gh_dkim_msg_new(NULL, 0, &msg->dkim) != GH_OK)
+			msg->unsigned_why = "out of memory";
+	}
+	if (cfg->scanner) {
+		gh_err err = gh_spool_open(&msg->spool, cfg->spool_dir,
+		                           (uint64_t)cfg->scan_max_size);
+
+		if (err) {
+			gh_mcond_fail(&m->spool_cond, err, cfg->spool_dir);
+		} else {
+			msg->spooling = 1;
+			gh_mcond_ok(&m->spool_cond);
+		}
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct gh_conn *conn = smfi_getpriv(ctx);
+
+	if (conn == NULL || conn->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	note_queue_id(ctx, conn->msg);
+	if (gh_msg_add_rcpt(conn->msg, argv && argv[0] ? argv[0] : "") !=
+	    GH_OK) {
+		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
+		return SMFIS_TEMPFAIL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_data(SMFICTX *ctx)
+{
+	struct gh_conn *conn = smfi_getpriv(ctx);
+
+	if (conn == NULL || conn->msg == NULL)
+		return SMFIS_TEMPFAIL;
+	conn->msg->data = 1;
+	note_queue_id(ctx, conn->msg);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+
+	if (msg == NULL)
+		return SMFIS_TEMPFAIL;
+	gh_msg_header(conn->cfg, msg, name, value);
+	if (msg->dkim && !msg->header_err &&
+	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
+		msg->header_err = 1;	/* sticky in the DKIM core too */
+	if (msg->spooling)
+		gh_spool_header(&msg->spool, name, value);
+	return SMFIS_CONTINUE;
+}
+
+/* Choose the keys of the From domain and add their signatures. */
+static void
+choose_keys(struct gh_conn *conn, struct gh_msg *msg)
+{
+	const struct gh_mcfg *cfg = conn->cfg;
+	const struct gh_signkey *keys[GH_SIGN_PER_DOMAIN];
+	char dom[256];
+	int64_t now_s = gh_now_ms() / 1000;
+	size_t n;
+
+	if (msg->nfrom != 1 || !msg->from_addr[0]) {
+		msg->unsigned_why = msg->nfrom == 0 ? "no From field" :
+		    msg->nfrom > 1 ? "several From fields" :
+		    "no address in From";
+		goto unsign;
+	}
+	if (gh_domain_lower(gh_addr_domain(msg->from_addr), dom,
+	                    sizeof(dom)) != GH_OK) {
+		msg->unsigned_why = "bad From domain";
+		goto unsign;
+	}
+	n = gh_signtable_find(cfg->keys, dom, cfg->subdomains, now_s, keys,
+	                      GH_SIGN_PER_DOMAIN);
+	if (n == 0) {
+		msg->unsigned_why = "no key for the From domain";
+		goto unsign;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct gh_dkim_sign_opts o;
+
+		memset(&o, 0, sizeof(o));
+		o.key = keys[i]->key;
+		o.domain = keys[i]->sdid;
+		o.selector = keys[i]->selector;
+		o.hdr_canon = cfg->hdr_canon;
+		o.body_canon = cfg->body_canon;
+		o.t = now_s;
+		o.x = cfg->expire_s > 0 ? now_s + cfg->expire_s : 0;
+		o.headers = cfg->headers;
+		o.nheaders = cfg->nheaders;
+		o.oversign = cfg->oversign;
+		o.noversign = cfg->noversign;
+		if (gh_dkim_msg_add_sig(msg->dkim, &o) != GH_OK) {
+			msg->unsigned_why = "signature setup failed";
+			goto unsign;
+		}
+		snprintf(msg->sigs[i].d, sizeof(msg->sigs[i].d), "%s",
+		         keys[i]->sdid);
+		snprintf(msg->sigs[i].s, sizeof(msg->sigs[i].s), "%s",
+		         keys[i]->selector);
+		msg->sigs[i].a = gh_dkim_alg_name(gh_dkim_key_alg(keys[i]->key));
+		msg->nsigs = i + 1;
+	}
+	return;
+unsign:
+	gh_dkim_msg_free(msg->dkim);
+	msg->dkim = NULL;
+	msg->nsigs = 0;
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+
+	if (msg == NULL)
+		return SMFIS_TEMPFAIL;
+	note_queue_id(ctx, msg);
+	msg->size += 2;
+	if (msg->spooling && !conn->cfg->scan_text &&
+	    gh_msg_plain_text(msg)) {
+		/* nothing attached: not worth ClamAV's mail parser */
+		gh_spool_close(&msg->spool);
+		msg->spooling = 0;
+		msg->scan = "skipped";
+		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
+		         "no attachment");
+	}
+	if (msg->spooling)
+		gh_spool_write(&msg->spool, "\r\n", 2);
+	if (msg->dkim)
+		choose_keys(conn, msg);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
+{
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+
+	if (msg == NULL)
+		return SMFIS_TEMPFAIL;
+	msg->size += len;
+	if (msg->dkim)
+		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
+	if (msg->spooling)
+		gh_spool_write(&msg->spool, chunk, len);
+	return SMFIS_CONTINUE;
+}
+
+struct verdict {
+	gh_action action;
+	char reason[300];
+	char unsub[GH_UNSUB_VALUE_MAX];
+	int add_unsub;
+};
+
+static void
+step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
+          struct verdict *v)
+{
+	gh_scan_result r;
+
+	if (!msg->spooling) {
+		msg->scan = "error";
+		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
+		         "no spool file");
+		r = GH_SCAN_ERROR;
+	} else {
+		r = gh_scanner_scan(cfg->scanner, &msg->spool, msg->scan_detail,
+		                    sizeof(msg->scan_detail));
+		gh_utf8_fix(msg->scan_detail);
+	}
+	switch (r) {
+	case GH_SCAN_CLEAN:
+		msg->scan = "clean";
+		if (msg->spool.seen > msg->spool.written)
+			snprintf(msg->scan_detail, sizeof(msg->scan_detail),
+			         "first %llu bytes scanned",
+			         (unsigned long long)msg->spool.written);
+		gh_mcond_ok(&m->scan_cond);
+		break;
+	case GH_SCAN_INFECTED:
+		msg->scan = "infected";
+		v->action = GH_ACT_REJECT;
+		snprintf(v->reason, sizeof(v->reason), "virus found: %s",
+		         msg->scan_detail);
+		gh_mcond_ok(&m->scan_cond);
+		break;
+	default:
+		msg->scan = "error";
+		gh_mcond_fail(&m->scan_cond, GH_EIO, msg->scan_detail);
+		if (cfg->on_scan_error == GH_ONERR_TEMPFAIL) {
+			v->action = GH_ACT_TEMPFAIL;
+			snprintf(v->reason, sizeof(v->reason), "virus scanner "
+			         "error: %s", msg->scan_detail);
+		}
+		break;
+	}
+}
+
+static void
+step_optout(struct gh_milter *m, const struct gh_mcfg *cfg,
+            struct gh_msg *msg, struct verdict *v)
+{
+	gh_err err = gh_optout_check(&m->store, msg);
+
+	if (err) {
+		for (size_t i = 0; i < msg->nrcpt; i++)
+			msg->rcpts[i].suppressed = 0;
+		if (cfg->on_store_error == GH_ONERR_TEMPFAIL) {
+			v->action = GH_ACT_TEMPFAIL;
+			snprintf(v->reason, sizeof(v->reason), "store "
+			         "unavailable: %s", gh_strerror(err));
+		}
+		return;
+	}
+	if (gh_msg_remaining(msg) == 0) {
+		v->action = GH_ACT_DISCARD;
+		snprintf(v->reason, sizeof(v->reason), "every recipient has "
+		         "opted out");
+	}
+}
+
+static void
+step_unsubscribe(const struct gh_mcfg *cfg, struct gh_msg *msg,
+                 struct verdict *v)
+{
+	const char *rcpt = NULL;
+
+	/* a token names one recipient: only for exactly one left */
+	if (msg->rcpt_total != msg->nrcpt || gh_msg_remaining(msg) != 1)
+		return;
+	for (size_t i = 0; i < msg->nrcpt; i++)
+		if (!msg->rcpts[i].suppressed)
+			rcpt = msg->rcpts[i].addr;
+	if (rcpt == NULL || gh_unsub_value(cfg, rcpt, msg->bulk.list,
+	                                   gh_now_ms() / 1000, v->unsub,
+	                                   sizeof(v->unsub)) != GH_OK)
+		return;
+	v->add_unsub = 1;
+	msg->unsub_added = 1;
+	/* smfi_addheader appends, so the signer sees them last, too */
+	if (msg->dkim) {
+		(void)gh_dkim_msg_header(msg->dkim, "List-Unsubscribe",
+		                         v->unsub);
+		(void)gh_dkim_msg_header(msg->dkim, "List-Unsubscribe-Post",
+		                         GH_UNSUB_POST_VALUE);
+	}
+}
+
+static void
+step_sign(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
+          struct verdict *v)
+{
+	gh_err err = gh_dkim_msg_finish(msg->dkim);
+
+	if (err == GH_OK) {
+		msg->signed_ok = 1;
+		gh_mcond_ok(&m->sign_cond);
+		return;
+	}
+	msg->unsigned_why = err == GH_ETOOBIG ? "header fields over the "
+	    "bounds" : err == GH_ENOMEM ? "out of memory" : "signing failed";
+	gh_mcond_fail(&m->sign_cond, err, msg->unsigned_why);
+	if (cfg->on_sign_error == GH_ONERR_TEMPFAIL) {
+		v->action = GH_ACT_TEMPFAIL;
+		snprintf(v->reason, sizeof(v->reason), "cannot sign: %s",
+		         msg->unsigned_why);
+	}
+}
+
+static uint64_t
+step_log(struct gh_milter *m, const struct gh_conn *conn,
+         const struct gh_mcfg *cfg, struct gh_msg *msg, struct verdict *v)
+{
+	struct gh_logtxn lt;
+	int64_t now = gh_now_ms();
+	gh_err err;
+
+	memset(&lt, 0, sizeof(lt));
+	lt.cfg = cfg;
+	lt.conn = conn;
+	lt.msg = msg;
+	lt.action = v->action;
+	lt.reason = v->reason;
+	lt.apply_limits = msg->outgoing && v->action == GH_ACT_ACCEPT &&
+	    gh_mcfg_has_limits(cfg);
+	lt.write_record = cfg->mail_log;
+	lt.now = now;
+	/* nothing to write and nothing to count: no transaction at all */
+	if (!lt.write_record && !lt.apply_limits && v->action != GH_ACT_REJECT)
+		return 0;
+	lt.rec = gh_maillog_record(conn, msg, now);
+	err = lt.rec ? gh_mstore_update(&m->store, gh_maillog_txn, &lt) :
+	    GH_ENOMEM;
+	json_decref(lt.rec);
+	if (err) {
+		if (v->action == GH_ACT_ACCEPT &&
+		    cfg->on_store_error == GH_ONERR_TEMPFAIL) {
+			v->action = GH_ACT_TEMPFAIL;
+			snprintf(v->reason, sizeof(v->reason), "store "
+			         "unavailable: %s", gh_strerror(err));
+		}
+		return 0;
+	}
+	v->action = lt.final_action;
+	snprintf(v->reason, sizeof(v->reason), "%s", lt.final_reason);
+	return lt.seq;
+}
+
+static sfsistat
+apply(SMFICTX *ctx, struct gh_msg *msg, struct verdict *v)
+{
+	char rcpt[GH_MADDR_MAX + 3];
+
+	switch (v->action) {
+	case GH_ACT_REJECT:
+		reply(ctx, "550", "5.7.1", v->reason);
+		return SMFIS_REJECT;
+	case GH_ACT_TEMPFAIL:
+		reply(ctx, "451", "4.7.1", v->reason);
+		return SMFIS_TEMPFAIL;
+	case GH_ACT_DISCARD:
+		return SMFIS_DISCARD;
+	default:
+		break;
+	}
+	for (size_t i = 0; i < msg->nrcpt; i++) {
+		if (!msg->rcpts[i].suppressed)
+			continue;
+		snprintf(rcpt, sizeof(rcpt), "<%s>", msg->rcpts[i].addr);
+		if (smfi_delrcpt(ctx, rcpt) != MI_SUCCESS)
+			gh_mlog(LOG_WARNING, "%s: could not remove recipient %s",
+			        msg->queue_id, rcpt);
+	}
+	if (v->add_unsub) {
+		smfi_addheader(ctx, "List-Unsubscribe", v->unsub);
+		smfi_addheader(ctx, "List-Unsubscribe-Post",
+		               (char *)(uintptr_t)GH_UNSUB_POST_VALUE);
+	}
+	/* insert the last first, so that they end up in table order */
+	for (size_t i = msg->signed_ok ? msg->nsigs : 0; i > 0; i--)
+		if (smfi_insheader(ctx, 0, GH_DKIM_SIG_NAME,
+		                   (char *)(uintptr_t)gh_dkim_msg_value(msg->dkim,
+		                                                        i - 1)) !=
+		    MI_SUCCESS)
+			gh_mlog(LOG_WARNING, "%s: could not insert the "
+			        "DKIM-Signature", msg->queue_id);
+	return SMFIS_CONTINUE;
+}
+
+static void
+log_line(const struct gh_conn *conn, const struct gh_msg *msg,
+         const struct verdict *v, uint64_t seq)
+{
+	char sigs[600] = "";
+	size_t o = 0;
+
+	for (size_t i = 0; msg->signed_ok && i < msg->nsigs; i++) {
+		int n = snprintf(sigs + o, sizeof(sigs) - o, "%s%s/%s/%s",
+		                 i ? "," : "", msg->sigs[i].d, msg->sigs[i].s,
+		                 msg->sigs[i].a);
+
+		if (n < 0 || (size_t)n >= sizeof(sigs) - o)
+			break;
+		o += (size_t)n;
+	}
+	gh_mlog(v->action == GH_ACT_ACCEPT ? LOG_INFO : LOG_NOTICE,
+	        "%s: %s%s%s client=%s %s sender=<%s> rcpts=%zu size=%llu "
+	        "signed=%s%s%s log=%llu",
+	        msg->queue_id[0] ? msg->queue_id : "NOQUEUE",
+	        gh_action_name(v->action), v->reason[0] ? ": " : "",
+	        v->reason, conn->addr[0] ? conn->addr : "local",
+	        msg->outgoing ? "outgoing" : "inbound", msg->sender,
+	        msg->rcpt_total, (unsigned long long)msg->size,
+	        msg->signed_ok ? sigs : "no",
+	        !msg->signed_ok && msg->unsigned_why ? " unsigned=" : "",
+	        !msg->signed_ok && msg->unsigned_why ? msg->unsigned_why : "",
+	        (unsigned long long)seq);
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+	const struct gh_mcfg *cfg;
+	struct verdict v;
+	uint64_t seq;
+	sfsistat rc;
+
+	if (msg == NULL)
+		return SMFIS_TEMPFAIL;
+	cfg = conn->cfg;
+	memset(&v, 0, sizeof(v));
+	v.action = GH_ACT_ACCEPT;
+	note_queue_id(ctx, msg);
+
+	if (cfg->scanner && !msg->scan)
+		step_scan(m, cfg, msg, &v);
+	if (v.action == GH_ACT_ACCEPT && gh_bulk_is_bulk(&msg->bulk) &&
+	    msg->nrcpt > 0)
+		step_optout(m, cfg, msg, &v);
+	if (v.action == GH_ACT_ACCEPT && gh_bulk_is_bulk(&msg->bulk) &&
+	    cfg->unsubscribe_url && !msg->bulk.list_unsubscribe)
+		step_unsubscribe(cfg, msg, &v);
+	if (v.action == GH_ACT_ACCEPT && msg->dkim)
+		step_sign(m, cfg, msg, &v);
+	seq = step_log(m, conn, cfg, msg, &v);
+	rc = apply(ctx, msg, &v);
+	log_line(conn, msg, &v, seq);
+	end_message(m, conn);
+	return rc;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+
+	if (msg == NULL)
+		return SMFIS_CONTINUE;
+	/*
+	 * A message dropped before DATA (RSET, a recipient check, a client
+	 * that gave up) is not worth a record: address probes would flood
+	 * the log.  One dropped during DATA is.
+	 */
+	if (msg->data) {
+		struct verdict v;
+		uint64_t seq;
+
+		memset(&v, 0, sizeof(v));
+		v.action = GH_ACT_ABORTED;
+		snprintf(v.reason, sizeof(v.reason), "aborted by the MTA or "
+		         "the client");
+		note_queue_id(ctx, msg);
+		seq = step_log(m, conn, conn->cfg, msg, &v);
+		log_line(conn, msg, &v, seq);
+	}
+	end_message(m, conn);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn = smfi_getpriv(ctx);
+
+	if (conn == NULL)
+		return SMFIS_CONTINUE;
+	end_message(m, conn);
+	smfi_setpriv(ctx, NULL);
+	gh_mcfg_unref(conn->cfg);
+	__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELEASE);
+	free(conn);
+	return SMFIS_CONTINUE;
+}
+
+int
+gh_milter_register(void)
+{
+	struct smfiDesc desc;
+
+	memset(&desc, 0, sizeof(desc));
+	desc.xxfi_name = "gatehouse";
+	desc.xxfi_version = SMFI_VERSION;
+	desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_DELRCPT;
+	desc.xxfi_connect = cb_connect;
+	desc.xxfi_envfrom = cb_envfrom;
+	desc.xxfi_envrcpt = cb_envrcpt;
+	desc.xxfi_data = cb_data;
+	desc.xxfi_header = cb_header;
+	desc.xxfi_eoh = cb_eoh;
+	desc.xxfi_body = cb_body;
+	desc.xxfi_eom = cb_eom;
+	desc.xxfi_abort = cb_abort;
+	desc.xxfi_close = cb_close;
+	desc.xxfi_negotiate = cb_negotiate;
+	return smfi_register(desc);
+}

@@ -1,0 +1,234 @@
+/*
+ * maillog.c - the mail log record, rate limits and events of one message,
+ * in one transaction (see maillog.h).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gatehouse/queue.h"
+#include "maillog.h"
+
+/*
+ * A JSON string from bytes that may not be UTF-8 (8-bit headers in other
+ * charsets, SMTPUTF8 addresses gone wrong): jansson refuses those, and a
+ * record must never be lost to one odd byte, so invalid bytes become '?'.
+ */
+static json_t *
+jstr(const char *s)
+{
+	char buf[GH_MSG_VALUE_MAX * 2];
+	json_t *j = json_string(s);
+	size_t o = 0;
+
+	if (j)
+		return j;
+	for (const unsigned char *p = (const unsigned char *)s;
+	     *p && o + 1 < sizeof(buf); p++) {
+		size_t need = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 :
+		    (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+		size_t k = 1;
+
+		while (need > 1 && k < need && (p[k] & 0xC0) == 0x80)
+			k++;
+		if (need == 0 || k < need || o + need >= sizeof(buf)) {
+			buf[o++] = '?';
+			continue;
+		}
+		memcpy(buf + o, p, need);
+		o += need;
+		p += need - 1;
+	}
+	buf[o] = '\0';
+	j = json_string(buf);
+	return j ? j : json_string("?");
+}
+
+json_t *
+gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
+                  int64_t now)
+{
+	json_t *rec = json_object(), *rcpts = json_array(),
+	    *supp = json_array(), *sigs = json_array();
+	const char *bulk = gh_bulk_why(&msg->bulk);
+
+	if (!rec || !rcpts || !supp || !sigs) {
+		json_decref(rec);
+		json_decref(rcpts);
+		json_decref(supp);
+		json_decref(sigs);
+		return NULL;
+	}
+	for (size_t i = 0; i < msg->nrcpt; i++)
+		json_array_append_new(msg->rcpts[i].suppressed ? supp : rcpts,
+		                      jstr(msg->rcpts[i].addr));
+	for (size_t i = 0; msg->signed_ok && i < msg->nsigs; i++)
+		json_array_append_new(sigs, json_pack("{s:s, s:s, s:s}",
+		    "d", msg->sigs[i].d, "s", msg->sigs[i].s,
+		    "a", msg->sigs[i].a));
+	json_object_set_new(rec, "v", json_integer(1));
+	json_object_set_new(rec, "queue_id", json_string(msg->queue_id));
+	json_object_set_new(rec, "message_id",
+	                    jstr(msg->message_id));
+	json_object_set_new(rec, "sender", jstr(msg->sender));
+	json_object_set_new(rec, "rcpts", rcpts);
+	json_object_set_new(rec, "suppressed", supp);
+	json_object_set_new(rec, "rcpt_count",
+	                    json_integer((json_int_t)msg->rcpt_total));
+	json_object_set_new(rec, "from", jstr(msg->from));
+	json_object_set_new(rec, "subject", jstr(msg->subject));
+	json_object_set_new(rec, "size", json_integer((json_int_t)msg->size));
+	json_object_set_new(rec, "direction",
+	                    json_string(msg->outgoing ? "outgoing" : "inbound"));
+	json_object_set_new(rec, "why", json_string(msg->outgoing_why ?
+	                    msg->outgoing_why : "inbound"));
+	json_object_set_new(rec, "bulk", bulk ? json_string(bulk) : json_null());
+	json_object_set_new(rec, "list", json_string(msg->bulk.list));
+	json_object_set_new(rec, "signatures", sigs);
+	json_object_set_new(rec, "unsigned", msg->outgoing && !msg->signed_ok ?
+	                    json_string(msg->unsigned_why ? msg->unsigned_why :
+	                                "not signed") : json_null());
+	json_object_set_new(rec, "unsubscribe",
+	                    json_boolean(msg->unsub_added));
+	json_object_set_new(rec, "scan", msg->scan ?
+	                    json_pack("{s:s, s:s}", "result", msg->scan,
+	                              "detail", msg->scan_detail) :
+	                    json_null());
+	json_object_set_new(rec, "client_addr", json_string(conn->addr));
+	json_object_set_new(rec, "client_name",
+	                    jstr(conn->name));
+	json_object_set_new(rec, "auth_user",
+	                    jstr(msg->auth_user));
+	json_object_set_new(rec, "started_at", json_integer(msg->started_at));
+	json_object_set_new(rec, "finished_at", json_integer(now));
+	return rec;
+}
+
+static const char *
+event_user(const struct gh_msg *msg)
+{
+	if (msg->auth_user[0])
+		return msg->auth_user;
+	if (msg->outgoing && msg->sender[0])
+		return msg->sender;
+	if (!msg->outgoing && msg->nrcpt > 0 && msg->rcpts[0].addr[0])
+		return msg->rcpts[0].addr;
+	return "postmaster";
+}
+
+static gh_err
+rate_event(struct gh_txn *txn, struct gh_logtxn *a)
+{
+	const struct gh_limits *l = &a->cfg->limits;
+	char title[256], text[512], dedup[400];
+	int64_t wstart = a->now - a->now % l->window_ms;
+	json_t *ev;
+	gh_err err;
+	int dup;
+
+	snprintf(title, sizeof(title), "Mail rate limit reached for %s",
+	         a->hit.subject);
+	snprintf(text, sizeof(text), "%s %s reached %llu %s in %lld s (limit "
+	         "%lld); further mail is %s until the rate drops.",
+	         a->hit.scope, a->hit.subject, (unsigned long long)a->hit.count,
+	         a->hit.what, (long long)(l->window_ms / 1000), a->hit.limit,
+	         l->reject ? "rejected" : "deferred");
+	snprintf(dedup, sizeof(dedup), "milter:rate:%s:%s:%" PRId64,
+	         a->hit.scope, a->hit.subject, wstart);
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, "
+	               "s:I, s:I, s:I, s:s, s:s}}",
+	               "type", "mail.rate_limited", "category", "system",
+	               "source", "milter", "title", title, "message", text,
+	               "priority", 3, "dedup_key", dedup, "metadata",
+	               "scope", a->hit.scope, "subject", a->hit.subject,
+	               "counted", a->hit.what, "limit", (json_int_t)a->hit.limit,
+	               "count", (json_int_t)a->hit.count,
+	               "window_s", (json_int_t)(l->window_ms / 1000),
+	               "queue_id", a->msg->queue_id,
+	               "action", l->reject ? "reject" : "tempfail");
+	if (ev == NULL)
+		return GH_ENOMEM;
+	json_object_set_new(ev, "user", jstr(event_user(a->msg)));
+	err = gh_queue_enqueue_txn(txn, ev, a->now, l->window_ms, NULL, &dup);
+	json_decref(ev);
+	return err;
+}
+
+static gh_err
+reject_event(struct gh_txn *txn, struct gh_logtxn *a)
+{
+	char title[300];
+	json_t *ev;
+	gh_err err;
+
+	snprintf(title, sizeof(title), "Message refused: %s", a->final_reason);
+	ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:I, s:s}}",
+	               "type", "mail.rejected", "category", "system",
+	               "source", "milter", "title", title, "priority", 3,
+	               "metadata", "queue_id", a->msg->queue_id,
+	               "reason", a->final_reason,
+	               "direction", a->msg->outgoing ? "outgoing" : "inbound",
+	               "log_id", (json_int_t)a->seq,
+	               "scan", a->msg->scan ? a->msg->scan : "");
+	if (ev == NULL)
+		return GH_ENOMEM;
+	json_object_set_new(ev, "user", jstr(event_user(a->msg)));
+	json_object_set_new(ev, "message", jstr(a->msg->subject));
+	err = gh_queue_enqueue_txn(txn, ev, a->now, 0, NULL, NULL);
+	json_decref(ev);
+	return err;
+}
+
+gh_err
+gh_maillog_txn(struct gh_txn *txn, void *arg)
+{
+	struct gh_logtxn *a = arg;
+	unsigned char key[8];
+	gh_err err;
+
+	a->final_action = a->action;
+	snprintf(a->final_reason, sizeof(a->final_reason), "%s",
+	         a->reason ? a->reason : "");
+	a->limited = 0;
+	a->seq = 0;
+	if (a->apply_limits && a->action == GH_ACT_ACCEPT &&
+	    gh_mcfg_has_limits(a->cfg)) {
+		err = gh_limits_apply_txn(txn, &a->cfg->limits,
+		                          a->msg->auth_user, a->msg->sender,
+		                          a->msg->rcpt_total, a->now, &a->limited,
+		                          &a->hit);
+		if (err)
+			return err;
+		if (a->limited) {
+			a->final_action = a->cfg->limits.reject ? GH_ACT_REJECT :
+			    GH_ACT_TEMPFAIL;
+			snprintf(a->final_reason, sizeof(a->final_reason),
+			         "rate limit: %s %s over %lld %s per %llds",
+			         a->hit.scope, a->hit.subject, a->hit.limit,
+			         a->hit.what, (long long)(a->cfg->limits.window_ms /
+			                                  1000));
+			err = rate_event(txn, a);
+			if (err)
+				return err;
+		}
+	}
+	if (a->write_record) {
+		err = gh_txn_next_seq(txn, "mail_log", &a->seq);
+		if (err)
+			return err;
+		json_object_set_new(a->rec, "id",
+		                    json_integer((json_int_t)a->seq));
+		json_object_set_new(a->rec, "action",
+		                    json_string(gh_action_name(a->final_action)));
+		json_object_set_new(a->rec, "reason",
+		                    json_string(a->final_reason));
+		gh_put_be64(key, a->seq);
+		err = gh_txn_put_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
+		                      a->rec);
+		if (err)
+			return err;
+	}
+	if (a->final_action == GH_ACT_REJECT)
+		err = reject_event(txn, a);
+	return err;
+}

@@ -1,0 +1,63 @@
+/*
+ * maillog.h - one record per message in the store's mail_log, written in
+ * the same short write transaction as the rate-limit counters and the
+ * events for notifyd
+ *
+ * RECORD (GH_DB_MAIL_LOG; key be64 gh_txn_next_seq(txn, "mail_log"))
+ *   {v: 1, id, queue_id, message_id, sender, rcpts[], suppressed[],
+ *    rcpt_count, from, subject, size, direction ("outgoing"|"inbound"),
+ *    why (what made it outgoing), bulk (null or why), list,
+ *    signatures[{d, s, a}], unsigned (why an outgoing message was not
+ *    signed), unsubscribe (bool), scan ({result, detail} or null),
+ *    action (accepted|rejected|tempfailed|discarded|aborted), reason,
+ *    client_addr, client_name, auth_user, started_at, finished_at}
+ *   Strings are bounded (msg.h); times are ms since the epoch.
+ *
+ * EVENTS (queue.h), enqueued in the same transaction:
+ *   mail.rate_limited  once per limit and window (dedup_key
+ *                      "milter:rate:SCOPE:SUBJECT:WINDOW-START", dedup
+ *                      window = the rate window)
+ *   mail.rejected      each refused message (virus, rate limit with
+ *                      action = reject)
+ *   user: the SMTP AUTH login, else the envelope sender of outgoing mail,
+ *   else the first recipient of inbound mail, else "postmaster".
+ */
+#ifndef GH_MILTER_MAILLOG_H
+#define GH_MILTER_MAILLOG_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "gatehouse/store.h"
+#include "limits.h"
+#include "msg.h"
+
+struct gh_logtxn {
+	/* in */
+	const struct gh_mcfg *cfg;
+	const struct gh_conn *conn;
+	const struct gh_msg *msg;
+	gh_action action;		/* decided before the transaction */
+	const char *reason;		/* "" or why */
+	int apply_limits;		/* outgoing and accepted so far */
+	int write_record;		/* [milter] mail_log */
+	int64_t now;
+	json_t *rec;			/* from gh_maillog_record() */
+	/* out (reset by each run of the transaction) */
+	gh_action final_action;
+	char final_reason[256];
+	int limited;
+	struct gh_limit_hit hit;
+	uint64_t seq;
+};
+
+/* gh_maillog_record - the record without action, reason and id (the
+ * transaction fills those in).  NULL on ENOMEM. */
+json_t *gh_maillog_record(const struct gh_conn *conn,
+    const struct gh_msg *msg, int64_t now);
+
+/* gh_maillog_txn - a gh_txn_fn taking a struct gh_logtxn: apply the
+ * limits, write the record, enqueue events.  Safe to run again (store.h). */
+gh_err gh_maillog_txn(struct gh_txn *txn, void *arg);
+
+#endif /* GH_MILTER_MAILLOG_H */

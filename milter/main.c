@@ -1,0 +1,684 @@
+/*
+ * main.c - gatehouse-milter(8): start-up, privileges, the pid file,
+ * signals, configuration reload and the SIGTERM drain.
+ *
+ * SYNOPSIS
+ *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V
+ *
+ * START-UP ORDER
+ *   read the configuration (as root, if started so) -> daemonize unless -f
+ *   -> open syslog -> drop to [milter] user -> pid file -> load keys and
+ *   the virus engine as that user (so start-up fails exactly where a reload
+ *   would) -> open the store (after the fork, as store.h requires; a
+ *   missing store is not fatal, see mstore.h) -> open the socket -> run.
+ *   A daemonizing parent waits on a pipe until the child is ready or has
+ *   failed, so `gatehouse-milter` exits non-zero with the reason on stderr
+ *   when start-up fails.
+ *
+ * SIGNALS AND LIBMILTER
+ *   libmilter's smfi_main() starts a thread that sigwait()s for SIGHUP,
+ *   SIGTERM and SIGINT and answers every one of them by stopping the
+ *   milter (libmilter/signal.c: SIGHUP and SIGTERM -> MILTER_STOP).  Its
+ *   worker pool (Debian builds libmilter with _FFR_WORKERS_POOL) then stops
+ *   serving sessions at once, so neither "reload on SIGHUP" nor "finish what
+ *   is in progress on SIGTERM" can come from libmilter.  Instead:
+ *     - smfi_main() runs in a thread of its own, created with those signals
+ *       blocked, so libmilter's threads all block them;
+ *     - the main thread (the thread-group leader, whose tid is the pid) is
+ *       the only thread with them unblocked, with handlers that write the
+ *       signal number to a pipe.  Linux delivers a process-directed signal
+ *       to the leader when the leader does not block it, so kill(pid, HUP)
+ *       reaches our handler, not libmilter's sigwait(); SA_NODEFER keeps
+ *       that true while the handler itself runs (a burst of signals).  (Should a signal
+ *       ever reach libmilter's thread anyway, smfi_main() returns; we notice
+ *       and exit non-zero, so a supervisor restarts us.)
+ *   SIGHUP  hands a reload to the reload thread: a new configuration (keys,
+ *           virus engine) is built beside the old one and swapped in
+ *           (mcfg.h); connections keep the configuration they started with.
+ *   SIGTERM, SIGINT  drain: new connections and messages are refused with
+ *           a temporary error, messages in progress may finish for up to
+ *           [milter] drain_timeout, then the milter stops and exits.
+ *
+ * TCP
+ *   libmilter writes each reply with one writev(), but a milter that adds
+ *   a header then replies writes twice in a row; Nagle's algorithm holds the
+ *   second write until the first is ACKed, and the MTA delays that ACK
+ *   (it has nothing to send until it has our reply): a ~40 ms stall per
+ *   message.  We set TCP_NODELAY on the listening socket (Linux copies it to
+ *   accepted sockets), so replies leave at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "gatehouse/queue.h"
+#include "milter.h"
+#include "scan.h"
+
+#ifndef GH_VERSION
+#define GH_VERSION "0.1.0"
+#endif
+
+#define EX_OK_ 0
+#define EX_USAGE_ 64
+#define EX_SOFTWARE_ 70
+#define EX_OSERR_ 71
+#define EX_CONFIG_ 78
+
+/* Written by the signal handler, read by the main loop: a handler gets
+ * nothing but the signal number, so this is the one place it can reach. */
+static int sig_pipe[2] = {-1, -1};
+
+struct opts {
+	const char *conf;
+	const char *pid_file;
+	int foreground;
+	int check_only;
+};
+
+struct reloader {
+	pthread_t tid;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int pending;
+	int stop;
+	uint64_t generation;
+	struct gh_milter *m;
+};
+
+static void
+usage(FILE *fp)
+{
+	fputs("usage: gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE]\n"
+	      "       gatehouse-milter -V\n"
+	      "  -c FILE     configuration (default $GATEHOUSE_CONF or "
+	      GH_CONF_DEFAULT_PATH ")\n"
+	      "  -f          stay in the foreground, log to stderr\n"
+	      "  -p PIDFILE  pid file (default [milter] pid_file)\n"
+	      "  -t          load the configuration and keys, report, exit\n"
+	      "  -V          print the version\n"
+	      "See gatehouse-milter(8).\n", fp);
+}
+
+static void
+on_signal(int sig)
+{
+	unsigned char b = (unsigned char)sig;
+	int saved = errno;
+
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* pipe full: a signal is pending already, nothing is lost */
+	}
+	errno = saved;
+}
+
+/* The daemonizing parent's end: wait for "ok" or an error line. */
+static int
+daemonize(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		char buf[1024];
+		ssize_t n, got = 0;
+
+		close(p[1]);
+		while ((n = read(p[0], buf + got, sizeof(buf) - 1 -
+		                 (size_t)got)) > 0)
+			got += n;
+		buf[got] = '\0';
+		if (strncmp(buf, "ok", 2) == 0)
+			_exit(EX_OK_);
+		if (buf[0] == 'E' && strchr(buf, ':')) {
+			fprintf(stderr, "gatehouse-milter: %s\n",
+			        strchr(buf, ':') + 1);
+			_exit(atoi(buf + 1) > 0 ? atoi(buf + 1) : EX_SOFTWARE_);
+		}
+		fprintf(stderr, "gatehouse-milter: start-up failed (see the "
+		        "system log)\n");
+		_exit(EX_SOFTWARE_);
+	}
+	close(p[0]);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(EX_OK_);
+	if (chdir("/") != 0)
+		return -1;
+	{
+		int fd = open("/dev/null", O_RDWR);
+
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			if (fd > 2)
+				close(fd);
+		}
+	}
+	*ready_fd = p[1];
+	return 0;
+}
+
+/* Report start-up failure (to the waiting parent and the log) and exit.
+ * The parent reads "E<exit code>:<reason>". */
+__attribute__((noreturn, format(printf, 3, 4)))
+static void
+die(int ready_fd, int code, const char *fmt, ...)
+{
+	char line[900], msg[1000];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	gh_mlog(LOG_ERR, "%s", line);
+	if (ready_fd >= 0) {
+		n = snprintf(msg, sizeof(msg), "E%d:%s", code, line);
+		if (n > 0 && write(ready_fd, msg, (size_t)n) < 0) {
+			/* the parent is gone */
+		}
+		close(ready_fd);
+	}
+	exit(code);
+}
+
+static int
+drop_privileges(const char *user, char *why, size_t whylen)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0)
+		return 0;
+	if (user == NULL || *user == '\0' || strcmp(user, "root") == 0)
+		return 0;
+	pw = getpwnam(user);
+	if (pw == NULL) {
+		snprintf(why, whylen, "[milter] user: no user '%s'", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		snprintf(why, whylen, "cannot become user %s: %s", user,
+		         strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		snprintf(why, whylen, "could regain root after dropping to %s",
+		         user);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write the pid, holding a lock for as long as we run: a second instance
+ * sees the lock and refuses to start over us. */
+static int
+write_pid_file(const char *path, char *why, size_t whylen)
+{
+	struct flock fl;
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		snprintf(why, whylen, "pid file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		ssize_t r = read(fd, buf, sizeof(buf) - 1);
+
+		buf[r > 0 ? r : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		snprintf(why, whylen, "already running (pid %s, %s)", buf, path);
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n) {
+		snprintf(why, whylen, "pid file %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;	/* kept open: the lock lives with it */
+}
+
+/* Find libmilter's listening TCP socket and set TCP_NODELAY on it. */
+static void
+nodelay_listener(void)
+{
+	for (int fd = 3; fd < 1024; fd++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int on = 0;
+		socklen_t ol = sizeof(on);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &ol) != 0 ||
+		    !on)
+			continue;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
+		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+			continue;
+		on = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		               sizeof(on)) != 0)
+			gh_mlog(LOG_WARNING, "TCP_NODELAY: %s", strerror(errno));
+	}
+}
+
+static void
+log_static_changes(const struct gh_conf *old, const struct gh_conf *new)
+{
+	static const struct {
+		const char *sec, *key;
+	} fixed[] = {
+		{"milter", "socket"}, {"milter", "socket_mode"},
+		{"milter", "user"}, {"milter", "pid_file"},
+		{"milter", "log_facility"}, {"milter", "timeout"},
+		{"store", "path"},
+	};
+
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		const char *a = gh_conf_str(old, fixed[i].sec, fixed[i].key);
+		const char *b = gh_conf_str(new, fixed[i].sec, fixed[i].key);
+
+		if (a && b && strcmp(a, b) == 0)
+			continue;
+		if (!a && !b)
+			continue;
+		gh_mlog(LOG_WARNING, "reload: [%s] %s changed; it takes effect "
+		        "at the next restart", fixed[i].sec, fixed[i].key);
+	}
+}
+
+static void
+describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
+         const char *what)
+{
+	gh_mlog(LOG_INFO, "%s configuration %llu from %s: %zu signing key%s, "
+	        "%zu internal network%s, scanning %s%s", what,
+	        (unsigned long long)c->generation, gh_conf_source(c->conf),
+	        c->keys->n, c->keys->n == 1 ? "" : "s", c->internal.n,
+	        c->internal.n == 1 ? "" : "s",
+	        c->scanner ? "on" : "off", "");
+	if (c->scanner && prev && prev->scanner == c->scanner)
+		gh_mlog(LOG_INFO, "virus scanner: reusing the compiled engine "
+		        "(%s unchanged)", gh_conf_str(c->conf, "milter",
+		                                      "clamav_db"));
+	else if (c->scanner)
+		gh_mlog(LOG_INFO, "virus scanner: %u signatures from %s",
+		        gh_scanner_signatures(c->scanner),
+		        gh_conf_str(c->conf, "milter", "clamav_db"));
+}
+
+static void *
+reload_main(void *arg)
+{
+	struct reloader *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		struct gh_mcfg *cur, *next;
+		char detail[1024];
+		gh_err err;
+
+		while (!r->pending && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop)
+			break;
+		r->pending = 0;
+		pthread_mutex_unlock(&r->mu);
+
+		cur = gh_mcfg_acquire(&r->m->cfg);
+		err = gh_mcfg_load(r->m->conf_path, cur, r->generation + 1,
+		                   &next, detail, sizeof(detail));
+		if (err) {
+			gh_mlog(LOG_ERR, "reload failed, keeping configuration "
+			        "%llu: %s", (unsigned long long)cur->generation,
+			        detail);
+		} else {
+			r->generation++;
+			log_static_changes(cur->conf, next->conf);
+			describe(next, cur, "reloaded:");
+			gh_mcfg_swap(&r->m->cfg, next);
+		}
+		gh_mcfg_unref(cur);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static void
+request_reload(struct reloader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->pending = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void
+stop_reloader(struct reloader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->stop = 1;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->tid, NULL);
+}
+
+struct smfi_thread {
+	pthread_t tid;
+	int rc;
+};
+
+static void *
+smfi_main_thread(void *arg)
+{
+	struct smfi_thread *t = arg;
+	unsigned char b = 'M';
+
+	t->rc = smfi_main();
+	if (write(sig_pipe[1], &b, 1) < 0) {
+		/* the main loop also notices on its next timeout */
+	}
+	return NULL;
+}
+
+static int
+parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 8);
+	if (*s == '\0' || *end != '\0' || errno || v < 0 || v > 0777)
+		return -1;
+	*out = (mode_t)v;
+	return 0;
+}
+
+/* Wait for messages in progress to finish, up to the drain timeout. */
+static int
+drain(struct gh_milter *m, int64_t timeout_ms)
+{
+	int64_t deadline = gh_now_ms() + timeout_ms;
+	long n;
+
+	__atomic_store_n(&m->draining, 1, __ATOMIC_SEQ_CST);
+	n = __atomic_load_n(&m->msgs, __ATOMIC_SEQ_CST);
+	gh_mlog(LOG_INFO, "stopping: refusing new mail, %ld message%s in "
+	        "progress, %lld ms to finish", n, n == 1 ? "" : "s",
+	        (long long)timeout_ms);
+	while ((n = __atomic_load_n(&m->msgs, __ATOMIC_SEQ_CST)) > 0) {
+		if (gh_now_ms() >= deadline) {
+			gh_mlog(LOG_WARNING, "drain timeout: %ld message%s still "
+			        "in progress (the MTA applies its "
+			        "milter_default_action)", n, n == 1 ? "" : "s");
+			return 0;
+		}
+		poll(NULL, 0, 50);
+	}
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o = {NULL, NULL, 0, 0};
+	struct gh_milter m;
+	struct gh_conf *boot = NULL;
+	struct gh_mcfg *first = NULL;
+	struct gh_store_opts sopts;
+	struct reloader rl;
+	struct smfi_thread st;
+	struct sigaction sa;
+	sigset_t sigs, old;
+	char detail[1024], why[512];
+	const char *sock, *pidpath;
+	int ch, ready_fd = -1, pid_fd = -1, fac, rc = EX_OK_, drained = 1;
+	int stopping = 0;
+	mode_t mode;
+	gh_err err;
+
+	while ((ch = getopt(argc, argv, "c:fp:tVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			o.conf = optarg;
+			break;
+		case 'f':
+			o.foreground = 1;
+			break;
+		case 'p':
+			o.pid_file = optarg;
+			break;
+		case 't':
+			o.check_only = 1;
+			break;
+		case 'V':
+		{
+			unsigned maj = 0, min = 0, pl = 0;
+
+			smfi_version(&maj, &min, &pl);
+			printf("gatehouse-milter %s (libmilter %u.%u.%u)\n",
+			       GH_VERSION, maj, min, pl);
+			return EX_OK_;
+		}
+		case 'h':
+			usage(stdout);
+			return EX_OK_;
+		default:
+			usage(stderr);
+			return EX_USAGE_;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE_;
+	}
+	memset(&m, 0, sizeof(m));
+	m.conf_path = o.conf ? o.conf : gh_conf_default_path();
+
+	err = gh_conf_load(&boot, m.conf_path, detail, sizeof(detail));
+	if (err) {
+		fprintf(stderr, "gatehouse-milter: %s\n", detail);
+		return err == GH_ECONFIG ? EX_CONFIG_ : EX_USAGE_;
+	}
+	sock = gh_conf_str(boot, "milter", "socket");
+	pidpath = o.pid_file ? o.pid_file : gh_conf_str(boot, "milter",
+	                                                "pid_file");
+	fac = gh_mlog_facility(gh_conf_str(boot, "milter", "log_facility"));
+	if (parse_mode(gh_conf_str(boot, "milter", "socket_mode"), &mode)) {
+		fprintf(stderr, "gatehouse-milter: %s: [milter] socket_mode: "
+		        "not an octal mode\n", gh_conf_source(boot));
+		return EX_CONFIG_;
+	}
+	if (o.check_only) {
+		gh_mlog_open("gatehouse-milter", 1, fac);
+		err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
+		                   sizeof(detail));
+		if (err) {
+			fprintf(stderr, "gatehouse-milter: %s\n", detail);
+			return EX_CONFIG_;
+		}
+		describe(first, NULL, "checked");
+		gh_mcfg_unref(first);
+		gh_conf_free(boot);
+		return EX_OK_;
+	}
+
+	if (!o.foreground && daemonize(&ready_fd) != 0) {
+		fprintf(stderr, "gatehouse-milter: cannot daemonize: %s\n",
+		        strerror(errno));
+		return EX_OSERR_;
+	}
+	gh_mlog_open("gatehouse-milter", o.foreground, fac < 0 ? LOG_MAIL : fac);
+	if (drop_privileges(gh_conf_str(boot, "milter", "user"), why,
+	                    sizeof(why)) != 0)
+		die(ready_fd, EX_CONFIG_, "%s", why);
+	if (pidpath && *pidpath &&
+	    (pid_fd = write_pid_file(pidpath, why, sizeof(why))) < 0)
+		die(ready_fd, EX_SOFTWARE_, "%s", why);
+
+	err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
+	                   sizeof(detail));
+	if (err)
+		die(ready_fd, EX_CONFIG_, "%s", detail);
+	gh_mcfg_holder_init(&m.cfg, first);
+	gh_mcond_init(&m.sign_cond, "DKIM signing");
+	gh_mcond_init(&m.scan_cond, "virus scanner");
+	gh_mcond_init(&m.spool_cond, "scan spool");
+	gh_conf_store_opts(boot, &sopts);
+	gh_mstore_init(&m.store, &sopts);
+	{
+		struct gh_store *s;
+
+		/* Open now, so the first message does not pay for it; a
+		 * failure is logged and retried by the messages. */
+		(void)gh_mstore_get(&m.store, &s);
+	}
+
+	gh_milter_set(&m);
+	if (gh_milter_register() != MI_SUCCESS ||
+	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)
+		die(ready_fd, EX_SOFTWARE_, "libmilter refused the filter or "
+		    "the socket '%s'", sock);
+	smfi_settimeout((int)(gh_conf_int(boot, "milter", "timeout") / 1000));
+	if (smfi_opensocket(1) != MI_SUCCESS)
+		die(ready_fd, EX_CONFIG_, "cannot listen on %s (in use, or a "
+		    "bad [milter] socket?)", sock);
+	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0) {
+		if (chmod(strchr(sock, ':') + 1, mode) != 0)
+			gh_mlog(LOG_WARNING, "chmod %s: %s", sock,
+			        strerror(errno));
+	} else if (gh_conf_bool(boot, "milter", "tcp_nodelay")) {
+		nodelay_listener();
+	}
+
+	/* Threads first, with the signals blocked (they inherit the mask),
+	 * then unblock them here only: see SIGNALS AND LIBMILTER above. */
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		die(ready_fd, EX_OSERR_, "pipe: %s", strerror(errno));
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	memset(&rl, 0, sizeof(rl));
+	pthread_mutex_init(&rl.mu, NULL);
+	pthread_cond_init(&rl.cv, NULL);
+	rl.m = &m;
+	rl.generation = 1;
+	memset(&st, 0, sizeof(st));
+	if (pthread_create(&rl.tid, NULL, reload_main, &rl) != 0 ||
+	    pthread_create(&st.tid, NULL, smfi_main_thread, &st) != 0)
+		die(ready_fd, EX_OSERR_, "cannot start threads");
+	/*
+	 * SA_NODEFER and an empty mask: while the handler runs, the main
+	 * thread must still accept these signals, or the kernel would hand
+	 * the next one to libmilter's sigwait() thread.
+	 */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART | SA_NODEFER;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+
+	describe(first, NULL, "started with");
+	gh_mlog(LOG_INFO, "listening on %s, pid %ld%s", sock, (long)getpid(),
+	        o.foreground ? ", in the foreground" : "");
+	if (ready_fd >= 0) {
+		if (write(ready_fd, "ok", 2) < 0) {
+			/* the parent is gone: nothing to tell */
+		}
+		close(ready_fd);
+		ready_fd = -1;
+	}
+
+	for (;;) {
+		struct pollfd pfd = {sig_pipe[0], POLLIN, 0};
+		unsigned char b;
+
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			break;
+		while (read(sig_pipe[0], &b, 1) == 1) {
+			if (b == SIGHUP && !stopping) {
+				gh_mlog(LOG_INFO, "SIGHUP: reloading %s",
+				        m.conf_path);
+				request_reload(&rl);
+			} else if (b == SIGTERM || b == SIGINT) {
+				stopping = 1;
+			} else if (b == 'M') {
+				if (!stopping) {
+					gh_mlog(LOG_ERR, "libmilter stopped on "
+					        "its own (rc %d); exiting",
+					        st.rc);
+					rc = EX_SOFTWARE_;
+				}
+				stopping = 2;
+			}
+		}
+		if (stopping)
+			break;
+	}
+	if (stopping == 1)
+		drained = drain(&m, gh_conf_int(boot, "milter",
+		                                "drain_timeout"));
+	else
+		drained = __atomic_load_n(&m.msgs, __ATOMIC_SEQ_CST) == 0;
+	/*
+	 * Nothing is in progress any more (or the drain timed out): leave.
+	 * Not through smfi_stop(): it takes a mutex libmilter's listener
+	 * holds across its 5-second select(), and the listener has nothing of
+	 * ours to finish.  The exit closes the listening socket; a unix
+	 * socket's file we remove ourselves, as libmilter would.
+	 */
+	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0)
+		unlink(strchr(sock, ':') + 1);
+	stop_reloader(&rl);
+	if (drained) {
+		gh_mstore_close(&m.store);
+		gh_mcfg_holder_destroy(&m.cfg);
+	}
+	if (pid_fd >= 0 && pidpath)
+		unlink(pidpath);
+	gh_mlog(LOG_INFO, "stopped");
+	gh_conf_free(boot);
+	return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * mcfg.h - the milter's runtime configuration: gatehouse.conf parsed into
+ * what the callbacks use (signing table with loaded keys, internal
+ * networks, limits, bulk-mail policy, the token key, the virus scanner),
+ * reference counted so that a reload never pulls it from under a
+ * connection.
+ *
+ * RELOAD
+ *   A reload (SIGHUP) builds a complete new struct gh_mcfg off the request
+ *   path, then swaps the holder's pointer under a mutex.  Each connection
+ *   takes a reference at connect and drops it at close, so a connection
+ *   keeps the configuration it started with; the old configuration (keys,
+ *   scanner engine and all) is freed when its last connection closes.
+ *   If the new configuration fails to load, the old one stays.
+ *   Settings fixed at start (socket, user, pid file, store path) are read
+ *   from the first configuration only; a reload that changes them says so
+ *   in the log.
+ */
+#ifndef GH_MILTER_MCFG_H
+#define GH_MILTER_MCFG_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatehouse/conf.h"
+#include "gatehouse/err.h"
+#include "gatehouse/token.h"
+#include "canon.h"
+#include "netlist.h"
+#include "signtable.h"
+
+struct gh_scanner;
+
+typedef enum gh_onerr {
+	GH_ONERR_TEMPFAIL = 0,
+	GH_ONERR_ACCEPT = 1
+} gh_onerr;
+
+/* [ratelimit]; a limit of 0 is no limit. */
+struct gh_limits {
+	int64_t window_ms;
+	int reject;		/* action = reject (else tempfail) */
+	long long user_msgs, user_rcpts;
+	long long sender_msgs, sender_rcpts;
+	long long domain_msgs, domain_rcpts;
+};
+
+struct gh_mcfg {
+	int refs;			/* atomic; see gh_mcfg_ref/unref */
+	uint64_t generation;		/* 1 for the first, +1 per reload */
+	struct gh_conf *conf;
+
+	/* which mail is outgoing */
+	struct gh_netlist internal;
+	int sign_authenticated;
+
+	/* signing */
+	struct gh_signtable *keys;
+	gh_canon hdr_canon, body_canon;
+	const char **headers;		/* NULL: the DKIM core's defaults */
+	size_t nheaders;
+	const char **oversign;		/* NULL: the defaults */
+	size_t noversign;
+	int64_t expire_s;		/* 0: no x= */
+	int subdomains;
+
+	int mail_log;			/* write mail log records */
+
+	/* failure policy */
+	gh_onerr on_store_error, on_sign_error, on_scan_error;
+
+	/* bulk mail and opt-out */
+	const char *bulk_header;	/* NULL: none (points into conf) */
+	const char *transactional_header;
+	const char *unsubscribe_url;	/* NULL: no List-Unsubscribe */
+	struct gh_token_key token_key;
+	int64_t unsubscribe_ttl_s;
+
+	struct gh_limits limits;
+
+	/* scanning; scanner NULL when [milter] scan = no */
+	struct gh_scanner *scanner;
+	int scan_text;			/* also messages without attachments */
+	int64_t scan_max_size;
+	const char *spool_dir;
+};
+
+/*
+ * gh_mcfg_load - parse path (NULL: the default) and build everything.
+ * prev (may be NULL) is the configuration in force: its scanner engine is
+ * reused when the signature database has not changed.  detail receives the
+ * reason on failure (GH_ECONFIG, a key's error, the scanner's).  The new
+ * configuration has one reference, the caller's.
+ */
+gh_err gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
+    uint64_t generation, struct gh_mcfg **out, char *detail,
+    size_t detail_len);
+
+void gh_mcfg_ref(struct gh_mcfg *c);
+void gh_mcfg_unref(struct gh_mcfg *c);	/* NULL is allowed */
+
+/* gh_mcfg_has_limits - 1 if any [ratelimit] limit is set. */
+int gh_mcfg_has_limits(const struct gh_mcfg *c);
+
+struct gh_mcfg_holder {
+	pthread_mutex_t mu;
+	struct gh_mcfg *cur;
+};
+
+/* gh_mcfg_holder_init - the holder takes over the caller's reference. */
+void gh_mcfg_holder_init(struct gh_mcfg_holder *h, struct gh_mcfg *first);
+void gh_mcfg_holder_destroy(struct gh_mcfg_holder *h);
+
+/* gh_mcfg_acquire - the current configuration, with a reference for the
+ * caller (who drops it with gh_mcfg_unref). */
+struct gh_mcfg *gh_mcfg_acquire(struct gh_mcfg_holder *h);
+
+/* gh_mcfg_swap - install next (taking over the caller's reference) and
+ * drop the holder's reference to the old one. */
+void gh_mcfg_swap(struct gh_mcfg_holder *h, struct gh_mcfg *next);
+
+#endif /* GH_MILTER_MCFG_H */

@@ -1,0 +1,144 @@
+/*
+ * mlog.c - syslog or stderr logging and once-per-condition logging for
+ * gatehouse-milter (see mlog.h).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "mlog.h"
+
+/*
+ * Set once by gh_mlog_open() before threads start and only read afterwards:
+ * syslog(3) itself is process-wide state, so the choice of destination is
+ * too.
+ */
+static int log_to_stderr = 1;
+
+static const struct {
+	const char *name;
+	int fac;
+} facilities[] = {
+	{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
+	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
+	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
+	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+};
+
+int
+gh_mlog_facility(const char *name)
+{
+	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+		if (name != NULL && strcmp(name, facilities[i].name) == 0)
+			return facilities[i].fac;
+	return -1;
+}
+
+void
+gh_mlog_open(const char *ident, int to_stderr, int facility)
+{
+	log_to_stderr = to_stderr;
+	if (!to_stderr)
+		openlog(ident, LOG_PID | LOG_NDELAY, facility);
+}
+
+static const char *
+prio_name(int prio)
+{
+	switch (prio) {
+	case LOG_EMERG:
+	case LOG_ALERT:
+	case LOG_CRIT:
+		return "fatal";
+	case LOG_ERR:
+		return "error";
+	case LOG_WARNING:
+		return "warning";
+	case LOG_NOTICE:
+		return "notice";
+	case LOG_DEBUG:
+		return "debug";
+	default:
+		return "info";
+	}
+}
+
+void
+gh_mlog(int prio, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (log_to_stderr) {
+		struct timespec ts;
+		struct tm tm;
+		char when[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
+		/* one fprintf per line, so threads do not interleave */
+		fprintf(stderr, "%s.%03ld gatehouse-milter: %s: %s\n", when,
+		        ts.tv_nsec / 1000000, prio_name(prio), line);
+		return;
+	}
+	syslog(prio, "%s: %s", prio_name(prio), line);
+}
+
+void
+gh_mcond_init(struct gh_mcond *c, const char *what)
+{
+	pthread_mutex_init(&c->mu, NULL);
+	c->what = what;
+	c->failing = GH_OK;
+	c->suppressed = 0;
+}
+
+void
+gh_mcond_destroy(struct gh_mcond *c)
+{
+	pthread_mutex_destroy(&c->mu);
+}
+
+void
+gh_mcond_fail(struct gh_mcond *c, gh_err err, const char *detail)
+{
+	int log;
+
+	pthread_mutex_lock(&c->mu);
+	log = c->failing != err;
+	if (log)
+		c->failing = err;
+	else
+		c->suppressed++;
+	pthread_mutex_unlock(&c->mu);
+	if (log)
+		gh_mlog(LOG_ERR, "%s: %s%s%s (logged once until it recovers)",
+		        c->what, gh_strerror(err), detail && *detail ? ": " : "",
+		        detail ? detail : "");
+}
+
+void
+gh_mcond_ok(struct gh_mcond *c)
+{
+	unsigned long n = 0;
+	gh_err was;
+
+	/* The common case, nothing failing, without taking the lock would be
+	 * a data race; the mutex is uncontended and cheap beside a commit. */
+	pthread_mutex_lock(&c->mu);
+	was = c->failing;
+	if (was != GH_OK) {
+		n = c->suppressed;
+		c->failing = GH_OK;
+		c->suppressed = 0;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (was != GH_OK)
+		gh_mlog(LOG_NOTICE, "%s: recovered (%lu more failures were not "
+		        "logged)", c->what, n);
+}

@@ -1,0 +1,52 @@
+/*
+ * mlog.h - gatehouse-milter's logging: syslog when daemonized, stderr in
+ * the foreground, and conditions logged once
+ *
+ * A mail server logs per message; an error that hits every message (the
+ * store is locked, the disk is full, the virus database is broken) must not
+ * flood the log with one line per message.  A struct gh_mcond remembers
+ * whether its condition is failing: gh_mcond_fail() logs only when the
+ * condition starts failing (or fails differently), gh_mcond_ok() logs once
+ * when it recovers.  Both are safe from any thread.
+ *
+ * The destination is chosen once, at start, before any thread exists
+ * (gh_mlog_open); after that logging only reads it.
+ */
+#ifndef GH_MILTER_MLOG_H
+#define GH_MILTER_MLOG_H
+
+#include <pthread.h>
+#include <syslog.h>
+
+#include "gatehouse/err.h"
+
+/*
+ * gh_mlog_open - where log lines go from now on: syslog with facility
+ * (LOG_MAIL, ...) and the program name as ident, or stderr when to_stderr.
+ */
+void gh_mlog_open(const char *ident, int to_stderr, int facility);
+
+/* gh_mlog_facility - "mail", "daemon", "local0".."local7" -> LOG_*; -1. */
+int gh_mlog_facility(const char *name);
+
+/* gh_mlog - one line at priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
+void gh_mlog(int prio, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+struct gh_mcond {
+	pthread_mutex_t mu;
+	const char *what;	/* "store", "virus scanner", ... */
+	gh_err failing;		/* GH_OK while the condition holds */
+	unsigned long suppressed; /* failures not logged since the first */
+};
+
+void gh_mcond_init(struct gh_mcond *c, const char *what);
+void gh_mcond_destroy(struct gh_mcond *c);
+
+/* gh_mcond_fail - the condition failed with err; detail may be NULL. */
+void gh_mcond_fail(struct gh_mcond *c, gh_err err, const char *detail);
+
+/* gh_mcond_ok - the condition holds (again). */
+void gh_mcond_ok(struct gh_mcond *c);
+
+#endif /* GH_MILTER_MLOG_H */

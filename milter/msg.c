@@ -1,0 +1,139 @@
+/*
+ * msg.c - per-message state: recipients, the header values the log and
+ * the policy need (see msg.h).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hdrlist.h"
+#include "msg.h"
+
+const char *
+gh_action_name(gh_action a)
+{
+	switch (a) {
+	case GH_ACT_ACCEPT:
+		return "accepted";
+	case GH_ACT_REJECT:
+		return "rejected";
+	case GH_ACT_TEMPFAIL:
+		return "tempfailed";
+	case GH_ACT_DISCARD:
+		return "discarded";
+	default:
+		return "aborted";
+	}
+}
+
+struct gh_msg *
+gh_msg_new(int64_t now)
+{
+	struct gh_msg *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->started_at = now;
+	m->spool.fd = -1;
+	gh_bulk_init(&m->bulk);
+	return m;
+}
+
+void
+gh_msg_free(struct gh_msg *m)
+{
+	if (m == NULL)
+		return;
+	gh_dkim_msg_free(m->dkim);
+	if (m->spooling)
+		gh_spool_close(&m->spool);
+	free(m->rcpts);
+	free(m);
+}
+
+gh_err
+gh_msg_add_rcpt(struct gh_msg *m, const char *arg)
+{
+	m->rcpt_total++;
+	if (m->nrcpt == GH_MSG_MAX_RCPTS)
+		return GH_OK;
+	if (m->nrcpt == m->rcap) {
+		size_t ncap = m->rcap ? m->rcap * 2 : 4;
+		struct gh_rcpt *nv;
+
+		if (ncap > GH_MSG_MAX_RCPTS)
+			ncap = GH_MSG_MAX_RCPTS;
+		nv = realloc(m->rcpts, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return GH_ENOMEM;
+		m->rcpts = nv;
+		m->rcap = ncap;
+	}
+	gh_envelope_addr(arg, m->rcpts[m->nrcpt].addr,
+	                 sizeof(m->rcpts[m->nrcpt].addr));
+	m->rcpts[m->nrcpt].suppressed = 0;
+	m->nrcpt++;
+	return GH_OK;
+}
+
+static int
+is(const char *name, const char *want)
+{
+	return gh_hdr_name_eq(name, strlen(name), want, strlen(want));
+}
+
+void
+gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
+              const char *value)
+{
+	/* name + ':' + value + CRLF, as on the wire */
+	m->size += strlen(name) + strlen(value) + 3;
+	m->nhdr++;
+	if (is(name, "From")) {
+		if (m->nfrom++ == 0) {
+			gh_log_value(value, m->from, sizeof(m->from));
+			if (gh_from_address(value, m->from_addr,
+			                    sizeof(m->from_addr)) != GH_OK)
+				m->from_addr[0] = '\0';
+		}
+	} else if (is(name, "Subject")) {
+		if (!m->subject[0])
+			gh_log_value(value, m->subject, sizeof(m->subject));
+	} else if (is(name, "Content-Type")) {
+		if (!m->ctype[0]) {
+			const char *v = value;
+			size_t o = 0;
+
+			while (*v == ' ' || *v == '\t' || *v == '\r' ||
+			       *v == '\n')
+				v++;
+			while (*v && *v != ';' && *v != ' ' && *v != '\t' &&
+			       *v != '\r' && *v != '\n' &&
+			       o + 1 < sizeof(m->ctype))
+				m->ctype[o++] = (char)tolower((unsigned char)*v++);
+			m->ctype[o] = '\0';
+		}
+	} else if (is(name, "Message-ID")) {
+		if (!m->message_id[0])
+			gh_log_value(value, m->message_id,
+			             sizeof(m->message_id));
+	}
+	gh_bulk_header(c, &m->bulk, name, value);
+}
+
+int
+gh_msg_plain_text(const struct gh_msg *m)
+{
+	return m->ctype[0] == '\0' || strcmp(m->ctype, "text/plain") == 0;
+}
+
+size_t
+gh_msg_remaining(const struct gh_msg *m)
+{
+	size_t n = m->rcpt_total - m->nrcpt;	/* unkept ones remain */
+
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (!m->rcpts[i].suppressed)
+			n++;
+	return n;
+}

@@ -1,0 +1,108 @@
+/*
+ * mstore.c - the shared, lazily (re)opened store handle (see mstore.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "gatehouse/queue.h"
+#include "mstore.h"
+
+void
+gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
+{
+	memset(m, 0, sizeof(*m));
+	pthread_mutex_init(&m->mu, NULL);
+	m->opts = *opts;
+	snprintf(m->path, sizeof(m->path), "%s", opts->path ? opts->path : "");
+	m->opts.path = m->path;
+	gh_mcond_init(&m->open_cond, "store open");
+	gh_mcond_init(&m->write_cond, "store write");
+}
+
+gh_err
+gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
+{
+	struct gh_store *st = __atomic_load_n(&m->st, __ATOMIC_ACQUIRE);
+	char detail[512];
+	int64_t now;
+	gh_err err;
+
+	if (st) {
+		*out = st;
+		return GH_OK;
+	}
+	pthread_mutex_lock(&m->mu);
+	if (m->st) {
+		*out = m->st;
+		pthread_mutex_unlock(&m->mu);
+		return GH_OK;
+	}
+	now = gh_now_ms();
+	if (now < m->next_try_ms) {
+		err = m->last_open_err;
+		pthread_mutex_unlock(&m->mu);
+		return err;
+	}
+	detail[0] = '\0';
+	err = gh_store_open(&st, &m->opts, detail, sizeof(detail));
+	if (err == GH_OK) {
+		__atomic_store_n(&m->st, st, __ATOMIC_RELEASE);
+		*out = st;
+	} else {
+		m->last_open_err = err;
+		m->next_try_ms = now + GH_MSTORE_RETRY_MS;
+	}
+	pthread_mutex_unlock(&m->mu);
+	if (err) {
+		char what[700];
+
+		/* the store's detail names the path already */
+		snprintf(what, sizeof(what), "%.480s", detail[0] ? detail :
+		         m->path);
+		gh_mcond_fail(&m->open_cond, err, what);
+	} else {
+		gh_mcond_ok(&m->open_cond);
+	}
+	return err;
+}
+
+static gh_err
+run(struct gh_mstore *m, gh_txn_fn fn, void *arg, int write)
+{
+	struct gh_store *st;
+	gh_err err = gh_mstore_get(m, &st);
+
+	if (err)
+		return err;
+	err = write ? gh_store_update(st, fn, arg) : gh_store_view(st, fn, arg);
+	/* Only the store's own failures are a condition; an error the
+	 * callback chose (a record it refused) is the caller's business. */
+	if (err == GH_ELOCKED || err == GH_EFULL || err == GH_EIO ||
+	    err == GH_ECORRUPT || err == GH_EREADONLY || err == GH_EACCES)
+		gh_mcond_fail(&m->write_cond, err, m->path);
+	else if (err == GH_OK)
+		gh_mcond_ok(&m->write_cond);
+	return err;
+}
+
+gh_err
+gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
+{
+	return run(m, fn, arg, 1);
+}
+
+gh_err
+gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
+{
+	return run(m, fn, arg, 0);
+}
+
+void
+gh_mstore_close(struct gh_mstore *m)
+{
+	gh_store_close(m->st);
+	m->st = NULL;
+	gh_mcond_destroy(&m->open_cond);
+	gh_mcond_destroy(&m->write_cond);
+	pthread_mutex_destroy(&m->mu);
+}

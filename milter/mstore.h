@@ -1,0 +1,55 @@
+/*
+ * mstore.h - the milter's handle on the Gatehouse store, opened once after
+ * daemonizing and shared by every thread, and reopened lazily when it was
+ * not there at start
+ *
+ * The milter must keep running when the store is missing (not yet
+ * created, on a file system not mounted yet): messages then get the
+ * on_store_error policy and the open is retried, at most once every few
+ * seconds, from the message that needs it.  Failures are logged once per
+ * condition (mlog.h), recoveries once too.
+ *
+ * Once opened, the handle never changes until gh_mstore_close() at exit;
+ * the store's own rules (store.h) make it safe to share among threads.
+ */
+#ifndef GH_MILTER_MSTORE_H
+#define GH_MILTER_MSTORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "gatehouse/store.h"
+#include "mlog.h"
+
+#define GH_MSTORE_RETRY_MS 2000
+
+struct gh_mstore {
+	pthread_mutex_t mu;
+	struct gh_store *st;		/* NULL until opened; atomic reads */
+	struct gh_store_opts opts;
+	char path[4096];
+	int64_t next_try_ms;
+	gh_err last_open_err;
+	struct gh_mcond open_cond;	/* "store open" */
+	struct gh_mcond write_cond;	/* "store write" */
+};
+
+/* gh_mstore_init - remember how to open (opts->path is copied). */
+void gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts);
+
+/*
+ * gh_mstore_get - the store, opening it if needed (and allowed by the
+ * retry pace).  On failure returns the open error (GH_ENOTFOUND, GH_EACCES,
+ * ...), already logged once.
+ */
+gh_err gh_mstore_get(struct gh_mstore *m, struct gh_store **out);
+
+/* gh_mstore_update / gh_mstore_view - gh_store_update/view on the shared
+ * handle, with failures logged once per condition. */
+gh_err gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg);
+gh_err gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg);
+
+/* gh_mstore_close - at exit, when no thread uses the store any more. */
+void gh_mstore_close(struct gh_mstore *m);
+
+#endif /* GH_MILTER_MSTORE_H */

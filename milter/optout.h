@@ -1,0 +1,44 @@
+/*
+ * optout.h - the suppression list applied to bulk mail, and the one-click
+ * unsubscribe fields (RFC 2369, RFC 8058) added to it
+ *
+ * Suppressed recipients of a bulk message are marked in the message (the
+ * callbacks remove them with smfi_delrcpt); the suppression list is read
+ * in one read transaction, which never waits on writers.  A recipient is
+ * suppressed for this message when it is on the list for every list, or
+ * for the message's List-Id.
+ *
+ * List-Unsubscribe carries a token (docs/tokens.md, purpose unsubscribe)
+ * over the recipient (normalized, gh_addr_normalize) and the list id (""
+ * when the message has no List-Id), expiring after [tokens]
+ * unsubscribe_ttl.  The URL is [milter] unsubscribe_url with "?t=TOKEN"
+ * appended ("&t=" when the URL already has a query).  A token names one
+ * recipient, so only a message with exactly one remaining recipient gets
+ * the fields; one that already has List-Unsubscribe keeps its own.
+ */
+#ifndef GH_MILTER_OPTOUT_H
+#define GH_MILTER_OPTOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mstore.h"
+#include "msg.h"
+
+#define GH_UNSUB_VALUE_MAX 2400	/* " <URL?t=TOKEN>" */
+
+/* gh_optout_check - mark suppressed recipients of m; store errors
+ * returned (already logged once by mstore). */
+gh_err gh_optout_check(struct gh_mstore *st, struct gh_msg *m);
+
+/*
+ * gh_unsub_value - the List-Unsubscribe value (leading space, as
+ * SMFIP_HDR_LEADSPC wants) for rcpt and list, valid until now + ttl.
+ * GH_EINVAL for a recipient that is not an address, GH_ETOOBIG.
+ */
+gh_err gh_unsub_value(const struct gh_mcfg *c, const char *rcpt,
+    const char *list, int64_t now_s, char *out, size_t cap);
+
+#define GH_UNSUB_POST_VALUE " List-Unsubscribe=One-Click"
+
+#endif /* GH_MILTER_OPTOUT_H */

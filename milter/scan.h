@@ -1,0 +1,90 @@
+/*
+ * scan.h - virus scanning with libclamav: one compiled engine shared by
+ * every milter thread, and a per-message spool file the message is
+ * streamed into and scanned from at end of message
+ *
+ * ENGINE
+ *   gh_scanner_open() loads the signature directory (ClamAV's .cvd/.cld
+ *   databases or small custom ones: .ndb, .hdb, ...) and compiles it once;
+ *   libclamav allows any number of concurrent scans on a compiled engine.
+ *   The scanner is reference counted: each configuration holds one, and a
+ *   reload that finds the directory unchanged (names, sizes, inodes and
+ *   nanosecond mtimes of its files) shares the
+ *   old engine instead of compiling a second copy.  A changed directory gets
+ *   a new engine built beside the old one, so scanning never pauses; the
+ *   old engine is freed when the last connection using it closes.
+ *
+ * SPOOL
+ *   The message (header fields as "Name:value\r\n", the empty line, the
+ *   body) goes to an anonymous file in spool_dir (O_TMPFILE, or mkstemp and
+ *   unlink where that is unsupported), so nothing is left behind by a crash.
+ *   Bytes past the size cap are dropped and the spool marked truncated;
+ *   ClamAV then scans what it has.  Write errors are sticky and reported at
+ *   scan time.
+ */
+#ifndef GH_MILTER_SCAN_H
+#define GH_MILTER_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gatehouse/err.h"
+
+#define GH_VIRNAME_MAX 128
+
+struct gh_scanner;
+
+/*
+ * gh_scanner_open - a scanner for dbdir with limits max_size (bytes per
+ * message and per file inside it) and timeout_ms.  prev (may be NULL) is
+ * reused, with a new reference, when it was made from the same directory
+ * with the same limits and the directory has not changed.  Errors:
+ * GH_ENOTFOUND (no such directory), GH_EINVAL (no signatures in it),
+ * GH_EIO (libclamav failed; detail says how), GH_ENOMEM.
+ */
+gh_err gh_scanner_open(const char *dbdir, int64_t max_size,
+    int64_t timeout_ms, const struct gh_scanner *prev,
+    struct gh_scanner **out, char *detail, size_t detail_len);
+
+void gh_scanner_ref(struct gh_scanner *s);
+void gh_scanner_unref(struct gh_scanner *s);	/* NULL is allowed */
+
+/* gh_scanner_signatures - how many signatures the engine loaded. */
+unsigned gh_scanner_signatures(const struct gh_scanner *s);
+
+struct gh_spool {
+	int fd;			/* -1: none */
+	uint64_t written;	/* bytes in the file */
+	uint64_t seen;		/* bytes offered, written or not */
+	uint64_t cap;
+	int err;		/* errno of the first failed write, sticky */
+};
+
+/* gh_spool_open - an anonymous file in dir; GH_EIO/GH_EACCES. */
+gh_err gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap);
+
+/* gh_spool_write - append (up to the cap). */
+void gh_spool_write(struct gh_spool *sp, const void *data, size_t len);
+
+/* gh_spool_header - append "name:value\r\n" (value as libmilter gives it,
+ * its "\n" folding turned into "\r\n"). */
+void gh_spool_header(struct gh_spool *sp, const char *name,
+    const char *value);
+
+void gh_spool_close(struct gh_spool *sp);
+
+typedef enum gh_scan_result {
+	GH_SCAN_CLEAN = 0,
+	GH_SCAN_INFECTED = 1,
+	GH_SCAN_ERROR = 2
+} gh_scan_result;
+
+/*
+ * gh_scanner_scan - scan the spool.  INFECTED puts the signature name in
+ * virname; ERROR puts the reason in virname (a spool write error, a
+ * libclamav error such as a timeout).
+ */
+gh_scan_result gh_scanner_scan(const struct gh_scanner *s,
+    struct gh_spool *sp, char *virname, size_t virname_len);
+
+#endif /* GH_MILTER_SCAN_H */

@@ -1,0 +1,209 @@
+"""Rate limits, opt-out and one-click unsubscribe through Postfix.
+
+Limits are counted in the store per SMTP AUTH user, envelope sender and
+sender domain; over a limit the message gets 451 4.7.1 (or 550 5.7.1 by
+config), and one mail.rate_limited event per window reaches the queue.
+Bulk mail (Precedence, List-Id, a configured header) loses its suppressed
+recipients; with none left it is discarded.  Bulk mail to one recipient
+gets List-Unsubscribe (a token from docs/tokens.md) and
+List-Unsubscribe-Post, both covered by the DKIM signatures.
+"""
+import json
+import smtplib
+import urllib.parse
+
+import pytest
+
+import mailenv
+from mailenv import DOMAIN, INBOUND_DOMAIN, send, signatures, simple_message
+
+
+def events(m, type_):
+    p = m.gh("--json", "events", "list")
+    return [e for e in json.loads(p.stdout) if e["type"] == type_]
+
+
+LIMITS = "[ratelimit]\nwindow = 1h\nsender_messages = 2\n"
+
+
+def test_sender_limit_tempfails_and_enqueues_one_event(world, milter_factory):
+    m = milter_factory(extra=LIMITS)
+    sender = f"busy@{DOMAIN}"
+    for i in range(2):
+        send(world.postfix.port, sender, ["bob@example.net"],
+             simple_message(f"limit ok {i}"))
+    for i in range(2):
+        with pytest.raises(smtplib.SMTPDataError) as ei:
+            send(world.postfix.port, sender, ["bob@example.net"],
+                 simple_message(f"limit over {i}"))
+        assert ei.value.smtp_code == 451
+        assert ei.value.smtp_error.startswith(b"4.7.1 rate limit: sender")
+    rec = m.record_for("limit over 0")
+    assert rec["action"] == "tempfailed"
+    assert "busy@example.org over 2 messages per 3600s" in rec["reason"]
+    evs = events(m, "mail.rate_limited")
+    assert len(evs) == 1, evs
+    assert evs[0]["metadata"]["scope"] == "sender"
+    assert evs[0]["metadata"]["subject"] == sender
+    assert evs[0]["user"] == sender
+    assert evs[0]["source"] == "milter"
+    # another sender is not affected; inbound mail is never limited
+    send(world.postfix.port, f"calm@{DOMAIN}", ["bob@example.net"],
+         simple_message("other sender"))
+    for i in range(3):
+        send(world.postfix.port, sender, [f"carol@{INBOUND_DOMAIN}"],
+             simple_message(f"inbound busy {i}"),
+             xclient={"ADDR": "203.0.113.9"})
+    assert m.record_for("inbound busy 2")["action"] == "accepted"
+    # the counters live in the store: a restarted milter still refuses
+    m.stop()
+    m.start()
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, sender, ["bob@example.net"],
+             simple_message("after restart"))
+    assert ei.value.smtp_code == 451
+
+
+def test_user_recipient_limit_with_reject(world, milter_factory):
+    m = milter_factory(extra="[ratelimit]\naction = reject\n"
+                             "user_recipients = 3\n")
+    xc = {"ADDR": "198.51.100.20", "LOGIN": "mallory"}
+    # (an XCLIENT login does not permit relaying: inbound.test is ours)
+    send(world.postfix.port, f"m@{DOMAIN}",
+         [f"a@{INBOUND_DOMAIN}", f"b@{INBOUND_DOMAIN}"],
+         simple_message("rcpt ok"), xclient=xc)
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"m@{DOMAIN}",
+             [f"c@{INBOUND_DOMAIN}", f"d@{INBOUND_DOMAIN}"],
+             simple_message("rcpt over"), xclient=xc)
+    assert ei.value.smtp_code == 550
+    assert b"5.7.1" in ei.value.smtp_error
+    rec = m.record_for("rcpt over")
+    assert rec["action"] == "rejected"
+    assert "user mallory over 3 recipients" in rec["reason"]
+    rej = events(m, "mail.rejected")
+    assert len(rej) == 1 and rej[0]["user"] == "mallory"
+    assert len(events(m, "mail.rate_limited")) == 1
+
+
+def bulk(subject, to="bob@example.net", extra=()):
+    return simple_message(subject, to=to,
+                          extra=["Precedence: bulk"] + list(extra))
+
+
+def test_suppressed_recipients_are_removed(world, milter):
+    milter.gh("suppress", "add", "bob@example.net", "--reason", "asked")
+    send(world.postfix.port, f"news@{DOMAIN}",
+         ["bob@example.net", "carol@example.net"], bulk("bulk two"))
+    _, rcpts, out = world.sink.find(b"Subject: bulk two")
+    assert rcpts == ["carol@example.net"]
+    rec = milter.record_for("bulk two")
+    assert rec["suppressed"] == ["bob@example.net"]
+    assert rec["rcpts"] == ["carol@example.net"]
+    assert rec["bulk"] == "Precedence"
+    assert mailenv.verify_all(out, milter.keys) == [True, True]
+
+
+def test_all_suppressed_is_discarded(world, milter):
+    milter.gh("suppress", "add", "bob@example.net")
+    n = world.sink.count()
+    assert send(world.postfix.port, f"news@{DOMAIN}", ["bob@example.net"],
+                bulk("bulk none left")) == {}
+    rec = milter.record_for("bulk none left")
+    assert rec["action"] == "discarded"
+    assert rec["reason"] == "every recipient has opted out"
+    # a marker message afterwards arrives, the discarded one never did
+    send(world.postfix.port, f"news@{DOMAIN}", ["carol@example.net"],
+         simple_message("after discard"))
+    world.sink.find(b"Subject: after discard")
+    assert not any(b"bulk none left" in raw for _, _, raw in
+                   world.sink.messages[n:])
+
+
+def test_transactional_mail_is_never_suppressed(world, milter_factory):
+    m = milter_factory(milter={"transactional_header": "X-Transactional",
+                               "bulk_header": "X-Campaign"})
+    m.gh("suppress", "add", "bob@example.net")
+    # not bulk at all
+    send(world.postfix.port, f"noreply@{DOMAIN}", ["bob@example.net"],
+         simple_message("password reset"))
+    assert world.sink.find(b"Subject: password reset")[1] == ["bob@example.net"]
+    # marked bulk by a framework, but transactional
+    send(world.postfix.port, f"noreply@{DOMAIN}", ["bob@example.net"],
+         bulk("security notice", extra=["X-Transactional: yes"]))
+    assert world.sink.find(b"Subject: security notice")[1] == ["bob@example.net"]
+    # the configured bulk marker alone makes it bulk
+    send(world.postfix.port, f"news@{DOMAIN}", ["bob@example.net"],
+         simple_message("campaign", extra=["X-Campaign: spring"]))
+    assert m.record_for("campaign")["action"] == "discarded"
+
+
+def test_list_suppression_is_per_list(world, milter):
+    milter.gh("suppress", "add", "bob@example.net", "--list", "news.example.org")
+    send(world.postfix.port, f"news@{DOMAIN}", ["bob@example.net"],
+         simple_message("news list", extra=["List-Id: News <news.example.org>"]))
+    assert milter.record_for("news list")["action"] == "discarded"
+    send(world.postfix.port, f"news@{DOMAIN}", ["bob@example.net"],
+         simple_message("other list", extra=["List-Id: <other.example.org>"]))
+    assert world.sink.find(b"Subject: other list")[1] == ["bob@example.net"]
+
+
+@pytest.fixture
+def unsub_milter(milter_factory, world):
+    keyfile = world.base / f"token-{world.sink.count()}.key"
+    m = milter_factory(
+        milter={"unsubscribe_url": "https://example.org/unsubscribe"},
+        extra=f"[tokens]\nkey_file = {keyfile}\nunsubscribe_ttl = 30d\n",
+        start=False)
+    m.gh("tokens", "keygen")
+    m.start()
+    return m
+
+
+def test_list_unsubscribe_added_signed_and_valid(world, unsub_milter):
+    m = unsub_milter
+    send(world.postfix.port, f"news@{DOMAIN}", ["Bob@Example.NET"],
+         simple_message("with unsub", to="Bob@Example.NET",
+                        extra=["List-Id: News <news.example.org>"]))
+    _, _, out = world.sink.find(b"Subject: with unsub")
+    msg = mailenv.email.message_from_bytes(out)
+    lu = msg["List-Unsubscribe"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert lu.startswith("<https://example.org/unsubscribe?t=") and \
+        lu.endswith(">")
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(lu[1:-1]).query)["t"][0]
+    p = m.gh("--json", "tokens", "check", "unsubscribe", token)
+    info = json.loads(p.stdout)
+    assert info["fields"] == ["bob@example.net", "news.example.org"]
+    assert not info["expired"]
+    # both new fields are signed (and oversigned), and verify
+    for s in signatures(out):
+        h = [x.lower() for x in s["h"].split(":")]
+        assert h.count("list-unsubscribe") == 2
+        assert h.count("list-unsubscribe-post") == 2
+    assert mailenv.verify_all(out, m.keys) == [True, True]
+    assert m.record_for("with unsub")["unsubscribe"] is True
+    # tampering with the added field breaks the signatures
+    bad = out.replace(b"unsubscribe?t=", b"unsubscribe?x=")
+    assert mailenv.verify_all(bad, m.keys) == [False, False]
+
+
+def test_list_unsubscribe_only_for_one_recipient_and_not_twice(world,
+                                                               unsub_milter):
+    m = unsub_milter
+    send(world.postfix.port, f"news@{DOMAIN}",
+         ["a@example.net", "b@example.net"], bulk("two rcpts"))
+    out = world.sink.find(b"Subject: two rcpts")[2]
+    assert b"\r\nList-Unsubscribe:" not in out
+    assert m.record_for("two rcpts")["unsubscribe"] is False
+    own = "List-Unsubscribe: <mailto:leave@example.org>"
+    send(world.postfix.port, f"news@{DOMAIN}", ["a@example.net"],
+         bulk("has its own", extra=[own]))
+    out = world.sink.find(b"Subject: has its own")[2]
+    assert out.count(b"\r\nList-Unsubscribe:") == 1
+    assert b"mailto:leave@example.org" in out
+    # not bulk: nothing added
+    send(world.postfix.port, f"news@{DOMAIN}", ["a@example.net"],
+         simple_message("plain one"))
+    assert b"\r\nList-Unsubscribe:" not in \
+        world.sink.find(b"Subject: plain one")[2]

@@ -1,0 +1,179 @@
+"""The gatehouse command's mail side: `dkim keygen|rotate|list`,
+`dns records` and `mail log|show`, against a running milter and Postfix.
+"""
+import json
+import os
+import stat
+import time
+
+import mailenv
+from mailenv import DOMAIN, send, signatures, simple_message
+
+
+def txt_of(out):
+    """The record text of `dkim keygen`'s zone line, strings joined."""
+    line = [ln for ln in out.splitlines() if "IN TXT" in ln][0]
+    parts = line.split('"')[1::2]
+    return line.split()[0], "".join(parts)
+
+
+def test_keygen(milter_factory, tmp_path):
+    m = milter_factory(keys=(), start=False)
+    p = m.gh("dkim", "keygen", "--domain", "Example.ORG", "--selector", "k1")
+    key = m.keydir / DOMAIN / "k1.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    name, txt = txt_of(p.stdout)
+    assert name == f"k1._domainkey.{DOMAIN}."
+    assert txt.encode() == mailenv.dns_txt(key)
+    assert "rsa, 2048 bits" in p.stdout
+    p = m.gh("--json", "dkim", "keygen", "--domain", DOMAIN, "--selector",
+             "k2", "--type", "ed25519")
+    j = json.loads(p.stdout)
+    assert j["type"] == "ed25519" and j["name"] == f"k2._domainkey.{DOMAIN}"
+    assert j["txt"].encode() == mailenv.dns_txt(m.keydir / DOMAIN / "k2.key")
+    p = m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "k3",
+             "--bits", "3072")
+    assert "3072 bits" in p.stdout
+    # never silently replaced
+    p = m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "k1",
+             check=False)
+    assert p.returncode == 64 and "exists" in p.stderr
+    for bad in (["--domain", "bad domain", "--selector", "x"],
+                ["--domain", DOMAIN, "--selector", "a;b"],
+                ["--domain", DOMAIN, "--selector", "x", "--type", "dsa"],
+                ["--domain", DOMAIN, "--selector", "x", "--bits", "512"],
+                ["--domain", DOMAIN]):
+        assert m.gh("dkim", "keygen", *bad, check=False).returncode == 64
+    out = tmp_path / "elsewhere.key"
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "o",
+         "--type", "ed25519", "--out", out)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    lst = json.loads(m.gh("--json", "dkim", "list").stdout)
+    assert sorted(k["selector"] for k in lst) == ["k1", "k2", "k3"]
+    assert {k["state"] for k in lst} == {"active"}
+
+
+def test_dns_records(milter_factory):
+    m = milter_factory(start=False)
+    recs = json.loads(m.gh("--json", "dns", "records", DOMAIN).stdout)
+    by = {r["purpose"]: r for r in recs if r["purpose"] != "DKIM"}
+    assert by["SPF"]["name"] == DOMAIN
+    assert by["SPF"]["value"].startswith("v=spf1 ")
+    assert by["DMARC"]["name"] == f"_dmarc.{DOMAIN}"
+    assert by["DMARC"]["value"].startswith("v=DMARC1; p=none")
+    dk = {r["name"]: r["value"].encode() for r in recs
+          if r["purpose"] == "DKIM"}
+    assert dk == {n.rstrip("."): t for n, t in m.keys.records.items()}
+    text = m.gh("dns", "records", DOMAIN).stdout
+    assert f"_dmarc.{DOMAIN}. IN TXT" in text
+    assert f"rsa1._domainkey.{DOMAIN}. IN TXT" in text
+
+
+def sels(raw):
+    return sorted(s["s"] for s in signatures(raw))
+
+
+def test_rotation_without_a_gap(world, milter_factory):
+    m = milter_factory(keys=(), start=False)
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "old-r")
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "old-e",
+         "--type", "ed25519")
+    for s in ("old-r", "old-e"):
+        m.keys.add(s, DOMAIN, m.keydir / DOMAIN / f"{s}.key")
+    m.start()
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("before rotate"))
+    assert sels(world.sink.find(b"Subject: before rotate")[2]) == \
+        ["old-e", "old-r"]
+
+    # rotate: new RSA + Ed25519 keys, the old ones retire in an hour; the
+    # command signals the milter through its pid file
+    p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--grace", "1h")
+    assert "told to reload" in p.stdout
+    mailenv.wait_for(lambda: "reloaded: configuration 2" in m.log(), 20,
+                     "the milter to reload")
+    new = sorted(k["selector"] for k in
+                 json.loads(m.gh("--json", "dkim", "list").stdout)
+                 if k["state"] == "active")
+    assert len(new) == 2 and all(s[0] in "re" for s in new)
+    for s in new:
+        m.keys.add(s, DOMAIN, m.keydir / DOMAIN / f"{s}.key")
+        assert f"{s}._domainkey.{DOMAIN}. IN TXT" in p.stdout
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("during grace"))
+    out = world.sink.find(b"Subject: during grace")[2]
+    assert sels(out) == sorted(new + ["old-e", "old-r"])
+    assert mailenv.verify_all(out, m.keys) == [True] * 4
+
+    # the grace period over: the milter compares each message's time with
+    # the retire times it loaded (rotate's reload); here we move them to
+    # now instead of waiting an hour, and reload to make it read them
+    for s in ("old-r", "old-e"):
+        (m.keydir / DOMAIN / f"{s}.retire").write_text(f"{int(time.time())}\n")
+    m.reload()
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("after grace"))
+    out = world.sink.find(b"Subject: after grace")[2]
+    assert sels(out) == new
+    assert mailenv.verify_all(out, m.keys) == [True, True]
+    states = {k["selector"]: k["state"] for k in
+              json.loads(m.gh("--json", "dkim", "list").stdout)}
+    assert states["old-r"] == "retired"
+    # the next rotation sweeps retired keys away
+    p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--type", "ed25519",
+             "--no-reload")
+    assert "moved retired key old-r" in p.stdout
+    assert (m.keydir / DOMAIN / "retired" / "old-r.key").exists()
+    assert not (m.keydir / DOMAIN / "old-e.key").exists()
+
+
+def test_rotate_errors(milter_factory):
+    m = milter_factory(keys=(), start=False)
+    p = m.gh("dkim", "rotate", "--domain", "nokeys.test", check=False)
+    assert p.returncode == 1 and "no active" in p.stderr
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "a")
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "b",
+         "--type", "ed25519")
+    p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--selector", "x",
+             check=False)
+    assert p.returncode == 64 and "--type" in p.stderr
+
+
+def test_mail_log_filters_and_show(world, milter):
+    send(world.postfix.port, f"ann@{DOMAIN}", ["x1@example.net"],
+         simple_message("log one"))
+    send(world.postfix.port, f"ben@{DOMAIN}",
+         ["x2@example.net", "x3@example.net"], simple_message("log two"))
+    milter.gh("suppress", "add", "x4@example.net")
+    send(world.postfix.port, f"ben@{DOMAIN}", ["x4@example.net"],
+         simple_message("log three", extra=["Precedence: bulk"]))
+    milter.record_for("log three")
+    assert [r["subject"] for r in milter.mail_log("--sender", f"BEN@{DOMAIN}")] \
+        == ["log three", "log two"]
+    assert [r["subject"] for r in milter.mail_log("--rcpt", "x3@example.net")] \
+        == ["log two"]
+    # a suppressed recipient still finds its message
+    assert [r["subject"] for r in milter.mail_log("--rcpt", "x4@example.net")] \
+        == ["log three"]
+    assert [r["subject"] for r in milter.mail_log("--status", "discarded")] \
+        == ["log three"]
+    assert len(milter.mail_log("--since", "1h")) == 3
+    assert milter.mail_log("--since", "2000-01-01") != []
+    assert milter.mail_log("--since", "2999-01-01T00:00:00Z") == []
+    lim = milter.gh("--json", "mail", "log", "--limit", "1")
+    assert len(json.loads(lim.stdout)) == 1
+    table = milter.gh("mail", "log").stdout.splitlines()
+    assert table[0].split()[:4] == ["ID", "TIME", "QUEUE-ID", "ACTION"]
+    assert len(table) == 4 and "signed" in table[3]
+    rec = milter.record_for("log two")
+    shown = json.loads(milter.gh("--json", "mail", "show",
+                                 str(rec["id"])).stdout)
+    assert shown == rec
+    text = milter.gh("mail", "show", rec["queue_id"]).stdout
+    assert "rcpt         x2@example.net" in text
+    assert "rcpt         x3@example.net" in text
+    p = milter.gh("mail", "show", "99999", check=False)
+    assert p.returncode == 1
+    for bad in (["--status", "weird"], ["--since", "yesterday"],
+                ["--limit", "x"]):
+        assert milter.gh("mail", "log", *bad, check=False).returncode == 64
