@@ -4,19 +4,84 @@
 # templates, time zones and quiet hours, retry policy, payloads, MIME) are
 # small files collected in one static archive, so each unit test links only
 # what it uses.  Everything here must build without deprecated OpenSSL calls.
+#
+#   make                      build/gatehouse-notifyd and the test builds
+#   make notify-crashtest     the crash test, 10 rounds (make test runs 1)
+#   make bench-notify         notifyd against Apprise (bench/notify/run)
 
-CFLAGS_notifyd := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null) \
+CFLAGS_notifyd := $(shell $(PKG_CONFIG) --cflags openssl libcurl 2>/dev/null) \
                   -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED
 NOTIFYD_LIBS := $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null)
+NOTIFYD_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 
 NOTIFYD_CORE := utf8 webpush_crypt sign civil tzfile tzcache quiet backoff \
                 breaker ratelimit template payload mime
 NOTIFYD_CORE_SRCS := $(NOTIFYD_CORE:%=notifyd/%.c)
 NOTIFYD_CORE_SAN := build/asan/notifyd/libnotifyd.a
+NOTIFYD_CORE_LIB := build/notifyd/libnotifyd.a
 
 $(NOTIFYD_CORE_SAN): $(NOTIFYD_CORE_SRCS:%.c=build/asan/%.o)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
+
+$(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The daemon: a file per concern (nd.h lists them) and a file per channel
+# kind.  clock.c is the production clock; the test builds swap in
+# clock_test.c, which compiles the same file with the injectable clock
+# (GATEHOUSE_TEST_CLOCK) that the installed daemon never reads.  The
+# integration tests run the sanitized test build, so every test is also a
+# memory-error check.
+NOTIFYD_DAEMON := main log sdnotify channel http runtime resolve \
+                  deliveries digest dispatch metrics \
+                  channels/webhook channels/smtp channels/inbox \
+                  channels/chat channels/sms channels/ntfy channels/gotify \
+                  channels/webpush
+NOTIFYD_DAEMON_OBJS := $(NOTIFYD_DAEMON:%=build/notifyd/%.o)
+NOTIFYD_BIN := build/gatehouse-notifyd
+NOTIFYD_TEST_BIN := build/tests/gatehouse-notifyd-test
+NOTIFYD_SAN_BIN := build/asan/tests/gatehouse-notifyd-test
+
+$(NOTIFYD_BIN): $(NOTIFYD_DAEMON_OBJS) build/notifyd/clock.o \
+                $(NOTIFYD_CORE_LIB) $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
+	  $(COMMON_LIBS)
+
+$(NOTIFYD_TEST_BIN): $(NOTIFYD_DAEMON_OBJS) build/notifyd/clock_test.o \
+                     $(NOTIFYD_CORE_LIB) $(LIBGH)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
+	  $(COMMON_LIBS)
+
+$(NOTIFYD_SAN_BIN): $(NOTIFYD_DAEMON_OBJS:build/%=build/asan/%) \
+                    build/asan/notifyd/clock_test.o $(NOTIFYD_CORE_SAN) \
+                    $(LIBGH_SAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
+	  $(COMMON_LIBS)
+
+PROGRAMS += $(NOTIFYD_BIN) $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
+MANPAGES += docs/man/gatehouse-notifyd.8
+INTEG_TESTS += tests/integration/notifyd
+
+# Installs the daemon, its page, the unit (with the real path) and the
+# shipped templates; templates an admin already has are left alone.
+SYSTEMDUNITDIR ?= /lib/systemd/system
+.PHONY: install-notifyd
+install-notifyd: $(NOTIFYD_BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/gatehouse/templates
+	install -m 0755 $(NOTIFYD_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-notifyd
+	install -m 0644 docs/man/gatehouse-notifyd.8 $(DESTDIR)$(MANDIR)/man8/
+	sed 's|/usr/sbin/gatehouse-notifyd|$(SBINDIR)/gatehouse-notifyd|g' \
+	  conf/gatehouse-notifyd.service > \
+	  $(DESTDIR)$(SYSTEMDUNITDIR)/gatehouse-notifyd.service
+	set -e; for f in conf/templates/*; do \
+	  t=$(DESTDIR)$(SYSCONFDIR)/gatehouse/templates/$${f##*/}; \
+	  [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; done
+INSTALL_HOOKS += install-notifyd
 
 # Unit tests: tests/unit/test_notify_X.c -> build/asan/tests/unit/test_notify_X
 NOTIFYD_UNIT := test_notify_webpush test_notify_sign test_notify_quiet \
@@ -33,3 +98,26 @@ build/asan/tests/unit/test_notify_%.o build/tests/unit/test_notify_%.o: \
   CFLAGS_tests += -Inotifyd $(CFLAGS_notifyd)
 
 UNIT_TESTS += $(NOTIFYD_UNIT_BINS)
+
+# Contacts, preferences and the inbox live in libgatehouse (users.h): their
+# unit test needs only the library.
+NOTIFYD_LIB_UNIT := build/asan/tests/unit/test_users
+$(NOTIFYD_LIB_UNIT): build/asan/tests/unit/test_users.o $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += $(NOTIFYD_LIB_UNIT)
+
+# The crash test of the notifyd issue, 10 rounds in a row.
+.PHONY: notify-crashtest
+notify-crashtest: $(NOTIFYD_SAN_BIN) $(CLI_BIN)
+	ROUNDS=10 $(PYTHON) -m pytest -q -p no:cacheprovider \
+	  tests/integration/notifyd/test_notifyd_crash.py
+
+# bench/notify: the producer it uses, and the run (see bench/notify/run).
+BENCH_NOTIFY := build/bench/notify/bench_enqueue
+$(BENCH_NOTIFY): build/bench/notify/bench_enqueue.o $(LIBGH)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+
+.PHONY: bench-notify
+bench-notify: $(BENCH_NOTIFY) $(NOTIFYD_BIN) $(CLI_BIN)
+	$(PYTHON) bench/notify/run

@@ -856,13 +856,14 @@ gh_lease_release(struct gh_lease *out, size_t n)
 
 /* ---- ack, retry, extend, release ---- */
 
-enum lease_op { OP_ACK, OP_RETRY, OP_EXTEND, OP_RELEASE };
+enum lease_op { OP_ACK, OP_RETRY, OP_EXTEND, OP_RELEASE, OP_DEFER };
 
 struct op_arg {
 	enum lease_op op;
 	const struct gh_lease *leases;
 	size_t n;
 	int64_t now, due, vis;
+	const int64_t *dues;     /* OP_DEFER: one due time per lease */
 	const char *error;
 	int max_attempts;
 	int dead;
@@ -870,7 +871,8 @@ struct op_arg {
 };
 
 static gh_err
-op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l)
+op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l,
+       size_t i)
 {
 	struct qstate q;
 	int found;
@@ -917,6 +919,11 @@ op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l)
 		q.due_at = a->now;
 		err = index_put(txn, &q, l->id);
 		break;
+	case OP_DEFER:
+		q.state = GH_Q_READY;
+		q.due_at = a->dues[i] > a->now ? a->dues[i] : a->now;
+		err = index_put(txn, &q, l->id);
+		break;
 	}
 	if (err == GH_OK)
 		err = qs_put(txn, l->id, &q);
@@ -931,7 +938,7 @@ op_fn(struct gh_txn *txn, void *arg)
 
 	a->dead = 0;
 	for (size_t i = 0; i < a->n; i++) {
-		err = op_one(txn, a, &a->leases[i]);
+		err = op_one(txn, a, &a->leases[i], i);
 		if (a->results)
 			a->results[i] = err;
 		if (err == GH_ESTALE || err == GH_ENOTFOUND) {
@@ -1016,6 +1023,29 @@ gh_queue_release(struct gh_store *st, const struct gh_lease *leases, size_t n,
 	if (scratch == NULL)
 		return GH_ENOMEM;
 	a.results = scratch;   /* stale entries are skipped, not errors */
+	err = gh_store_update(st, op_fn, &a);
+	free(scratch);
+	return err;
+}
+
+gh_err
+gh_queue_defer(struct gh_store *st, const struct gh_lease *leases, size_t n,
+               int64_t now, const int64_t *due_at, gh_err *results)
+{
+	struct op_arg a = {.op = OP_DEFER, .leases = leases, .n = n,
+	                   .now = now, .dues = due_at, .results = results};
+	gh_err *scratch = NULL, err;
+
+	if (st == NULL || ((leases == NULL || due_at == NULL) && n > 0))
+		return GH_EINVAL;
+	if (n == 0)
+		return GH_OK;
+	if (results == NULL) {
+		scratch = calloc(n, sizeof(*scratch));
+		if (scratch == NULL)
+			return GH_ENOMEM;
+		a.results = scratch;
+	}
 	err = gh_store_update(st, op_fn, &a);
 	free(scratch);
 	return err;

@@ -280,6 +280,71 @@ test_expiry_release_extend(void **state)
 	gh_lease_release(l, 1);
 }
 
+/* Defer: each lease back at its own time, attempts and last error kept,
+ * stale tokens skipped without stopping the others. */
+static void
+test_defer(void **state)
+{
+	struct gh_fx *f = *state;
+	struct gh_lease l[4], stale;
+	int64_t due[3];
+	gh_err res[3];
+	size_t n;
+	json_t *q;
+	uint64_t a, b;
+	int dead;
+
+	a = enq(f->st, ev("x", 2, NULL), T0, NULL);
+	b = enq(f->st, ev("y", 2, NULL), T0, NULL);
+	assert_int_equal(gh_queue_lease(f->st, T0, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(l[0].id, a);
+	/* one failed attempt on a, so there is an error to keep */
+	assert_int_equal(gh_queue_retry(f->st, &l[0], T0 + 1, T0 + 2, "boom", 0,
+	                                &dead), GH_OK);
+	gh_lease_release(l, n);
+	/* b's lease runs out at T0 + 1000; a has been due since T0 + 2 */
+	assert_int_equal(gh_queue_lease(f->st, T0 + 1000, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(l[0].id, a);
+	assert_int_equal(l[1].id, b);
+	stale = l[1];
+	stale.token += 1000;
+	due[0] = T0 + 20000;   /* a: sooner */
+	due[1] = T0 + 50000;   /* b: later */
+	assert_int_equal(gh_queue_defer(f->st, l, 2, T0 + 1001, due, NULL), GH_OK);
+	assert_int_equal(gh_queue_defer(f->st, &stale, 1, T0 + 1001, due, res),
+	                 GH_OK);
+	assert_int_equal(res[0], GH_ESTALE);
+	gh_lease_release(l, n);
+	/* nothing is due before the earlier deadline */
+	assert_int_equal(gh_queue_lease(f->st, T0 + 19999, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(gh_queue_lease(f->st, T0 + 20000, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].id, a);
+	q = json_object_get(l[0].event, "q");
+	assert_int_equal(json_integer_value(json_object_get(q, "attempts")), 1);
+	assert_string_equal(json_string_value(json_object_get(q, "last_error")),
+	                    "boom");
+	/* a due time in the past means now */
+	due[0] = T0;
+	assert_int_equal(gh_queue_defer(f->st, l, 1, T0 + 20001, due, NULL),
+	                 GH_OK);
+	gh_lease_release(l, n);
+	assert_int_equal(gh_queue_lease(f->st, T0 + 20001, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].id, a);
+	assert_int_equal(gh_queue_ack(f->st, l, 1, T0 + 20002, NULL), GH_OK);
+	gh_lease_release(l, n);
+	assert_int_equal(gh_queue_lease(f->st, T0 + 50000, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].id, b);
+	gh_lease_release(l, n);
+	assert_int_equal(gh_queue_defer(f->st, NULL, 1, T0, due, NULL), GH_EINVAL);
+	assert_int_equal(gh_queue_defer(f->st, l, 0, T0, NULL, NULL), GH_OK);
+}
+
 static void
 test_batch_atomic(void **state)
 {
@@ -423,6 +488,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_priority_and_visibility, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retry_dead_letter, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_release_extend, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_defer, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_atomic, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_purge, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ids_never_reused, gh_fx_setup, gh_fx_teardown),

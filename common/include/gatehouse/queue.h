@@ -149,6 +149,18 @@ gh_err gh_queue_release(struct gh_store *st, const struct gh_lease *leases,
                         size_t n, int64_t now);
 
 /*
+ * gh_queue_defer - give held leases back, each ready again at its own
+ * due_at[i] (now if earlier), without counting an attempt and keeping
+ * last_error: for a consumer that chose not to act yet (quiet hours, a
+ * rate limit, an open circuit breaker, a digest's send time).  One
+ * transaction for all n.  results (optional, n entries) receives per-lease
+ * GH_OK, GH_ESTALE or GH_ENOTFOUND; stale entries do not stop the others.
+ */
+gh_err gh_queue_defer(struct gh_store *st, const struct gh_lease *leases,
+                      size_t n, int64_t now, const int64_t *due_at,
+                      gh_err *results);
+
+/*
  * gh_queue_requeue - make a done, dead or expired event ready again at now,
  * with attempts reset (the admin's `gatehouse events retry`).  A ready or
  * leased event is left as it is and GH_EEXIST returned.

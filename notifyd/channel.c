@@ -1,0 +1,74 @@
+/*
+ * channel.c - the table of channel kinds and the secret-reading helper
+ * they share (see channel.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "channel.h"
+
+static const struct nd_kind *const kinds[] = {
+	&nd_kind_webhook, &nd_kind_smtp, &nd_kind_inbox, &nd_kind_slack,
+	&nd_kind_mattermost, &nd_kind_discord, &nd_kind_teams, &nd_kind_sms,
+	&nd_kind_ntfy, &nd_kind_gotify, &nd_kind_webpush
+};
+
+const struct nd_kind *
+nd_kind_find(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kinds[i]->name, name) == 0)
+			return kinds[i];
+	return NULL;
+}
+
+gh_err
+nd_conf_secret(const struct gh_conf *conf, const char *section,
+               const char *key, const char *file_key, char *out, size_t cap,
+               int *found, char *detail, size_t dlen)
+{
+	const char *v = gh_conf_str(conf, section, key);
+	const char *f = file_key ? gh_conf_str(conf, section, file_key) : NULL;
+	FILE *fp;
+	size_t n;
+
+	*found = 0;
+	out[0] = '\0';
+	if (v && f) {
+		snprintf(detail, dlen, "[%s]: set %s or %s, not both", section,
+		         key, file_key);
+		return GH_ECONFIG;
+	}
+	if (v) {
+		if (strlen(v) >= cap) {
+			snprintf(detail, dlen, "[%s] %s: too long", section, key);
+			return GH_ECONFIG;
+		}
+		memcpy(out, v, strlen(v) + 1);
+		*found = 1;
+		return GH_OK;
+	}
+	if (f == NULL)
+		return GH_OK;
+	fp = fopen(f, "re");
+	if (fp == NULL) {
+		snprintf(detail, dlen, "[%s] %s: %s: %s", section, file_key, f,
+		         strerror(errno));
+		return GH_ECONFIG;
+	}
+	if (fgets(out, (int)cap, fp) == NULL)
+		out[0] = '\0';
+	fclose(fp);
+	n = strlen(out);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
+	                 out[n - 1] == ' ' || out[n - 1] == '\t'))
+		out[--n] = '\0';
+	if (n == 0) {
+		snprintf(detail, dlen, "[%s] %s: %s is empty", section, file_key,
+		         f);
+		return GH_ECONFIG;
+	}
+	*found = 1;
+	return GH_OK;
+}

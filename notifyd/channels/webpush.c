@@ -1,0 +1,204 @@
+/*
+ * webpush.c - Web Push (RFC 8030) to the push services of browsers: the
+ * notification (payload.h) encrypted for one subscription with aes128gcm
+ * (RFC 8291) and the request signed with VAPID (RFC 8292), both in
+ * webpush_crypt.c.  Subscriptions are the user's contacts (users.h); a
+ * push service that answers 404 or 410 says the subscription is gone, and
+ * the dispatcher then removes it from the user's record.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "gatehouse/codec.h"
+#include "../http.h"
+#include "../payload.h"
+#include "../webpush_crypt.h"
+
+#define VAPID_TTL (12 * 3600)
+
+struct webpush {
+	struct gh_vapid *vapid;
+	const char *subject;
+	long ttl_s;
+};
+
+void
+nd_push_recipient(const char *endpoint, char out[ND_PUSH_RCPT_LEN])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	char hex[65];
+
+	memcpy(out, "push:", 6);
+	if (endpoint == NULL ||
+	    !EVP_Digest(endpoint, strlen(endpoint), md, &mdlen, EVP_sha256(),
+	                NULL) ||
+	    gh_hex_encode(md, 8, hex, sizeof(hex)) != GH_OK)
+		return;
+	memcpy(out + 5, hex, 16);
+	out[21] = '\0';
+}
+
+static gh_err
+webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
+             const char *section, char *detail, size_t dlen)
+{
+	struct webpush *w = calloc(1, sizeof(*w));
+	const char *kf;
+	char pem[4096];
+	size_t n;
+	FILE *fp;
+	gh_err err;
+
+	if (w == NULL)
+		return GH_ENOMEM;
+	ch->priv = w;
+	w->subject = gh_conf_str(conf, section, "vapid_subject");
+	if (w->subject == NULL || (strncmp(w->subject, "mailto:", 7) != 0 &&
+	                           strncmp(w->subject, "https:", 6) != 0)) {
+		snprintf(detail, dlen, "[%s] vapid_subject: a mailto: or https: "
+		         "contact is required", section);
+		return GH_ECONFIG;
+	}
+	w->ttl_s = (long)(gh_conf_int(conf, section, "ttl") / 1000);
+	kf = gh_conf_str(conf, section, "vapid_key_file");
+	if (kf == NULL) {
+		snprintf(detail, dlen, "[%s] vapid_key_file: required (make one "
+		         "with: openssl ecparam -name prime256v1 -genkey -noout)",
+		         section);
+		return GH_ECONFIG;
+	}
+	fp = fopen(kf, "re");
+	if (fp == NULL) {
+		snprintf(detail, dlen, "[%s] vapid_key_file: cannot read %s",
+		         section, kf);
+		return GH_ECONFIG;
+	}
+	n = fread(pem, 1, sizeof(pem), fp);
+	fclose(fp);
+	err = gh_vapid_load_pem(&w->vapid, pem, n);
+	explicit_bzero(pem, sizeof(pem));
+	if (err) {
+		snprintf(detail, dlen, "[%s] vapid_key_file: %s is not a P-256 "
+		         "private key in PEM", section, kf);
+		return GH_ECONFIG;
+	}
+	return GH_OK;
+}
+
+static const char *
+urgency(const json_t *ev)
+{
+	switch (json_integer_value(json_object_get(ev, "priority"))) {
+	case 1:
+		return "low";
+	case 3:
+	case 4:
+		return "high";
+	default:
+		return "normal";
+	}
+}
+
+static gh_err
+webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
+              char *err, size_t elen)
+{
+	struct webpush *w = ch->priv;
+	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	                    m->recipient};
+	const json_t *keys = json_object_get(m->contact, "keys");
+	const char *ep = json_string_value(json_object_get(m->contact,
+	                                                   "endpoint"));
+	unsigned char ua[GH_WP_PUBKEY_LEN], auth[GH_WP_AUTH_LEN], *body = NULL;
+	char vapid[GH_VAPID_HEADER_MAX];
+	json_t *p = NULL;
+	char *plain = NULL;
+	size_t plen, blen = 0;
+	gh_err e;
+
+	if (ep == NULL ||
+	    gh_webpush_keys(json_string_value(json_object_get(keys, "p256dh")),
+	                    json_string_value(json_object_get(keys, "auth")),
+	                    ua, auth) != GH_OK) {
+		snprintf(err, elen, "the subscription's keys are not valid");
+		return GH_EINVAL;
+	}
+	e = gh_payload_webpush(&gm, &p);
+	if (e == GH_OK) {
+		plain = json_dumps(p, JSON_COMPACT);
+		e = plain ? GH_OK : GH_ENOMEM;
+	}
+	json_decref(p);
+	if (e)
+		goto cleanup;
+	plen = strlen(plain);
+	body = malloc(GH_WP_OVERHEAD + plen);
+	e = body ? gh_webpush_encrypt(ua, auth, plain, plen, 0, body,
+	                              GH_WP_OVERHEAD + plen, &blen) : GH_ENOMEM;
+	if (e)
+		goto cleanup;
+	e = gh_vapid_header(w->vapid, ep, w->subject, (int64_t)time(NULL),
+	                    VAPID_TTL, vapid, sizeof(vapid));
+	if (e) {
+		snprintf(err, elen, "cannot sign for %s (VAPID)", ep);
+		goto cleanup;
+	}
+	e = nd_http_setup(ch, r, ep, "POST", "application/octet-stream",
+	                  (char *)body, blen, m->idem_key);
+	body = NULL;   /* r owns it now */
+	if (e == GH_OK)
+		e = nd_req_header(r, "Content-Encoding: aes128gcm");
+	if (e == GH_OK)
+		e = nd_req_header(r, "TTL: %ld", w->ttl_s);
+	if (e == GH_OK)
+		e = nd_req_header(r, "Urgency: %s", urgency(m->ev));
+	if (e == GH_OK)
+		e = nd_req_header(r, "Authorization: %s", vapid);
+cleanup:
+	if (e && err[0] == '\0')
+		snprintf(err, elen, "cannot build the push message: %s",
+		         gh_strerror(e));
+	free(body);
+	free(plain);
+	return e;
+}
+
+static enum gh_outcome
+webpush_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
+{
+	enum gh_outcome o = nd_http_outcome(r, err, elen);
+
+	(void)ch;
+	if (r->rc == CURLE_OK && (r->status == 404 || r->status == 410)) {
+		r->gone = 1;
+		snprintf(err, elen, "HTTP %ld: the subscription is gone, removed",
+		         r->status);
+	}
+	return o;
+}
+
+static void
+webpush_fini(struct nd_chan *ch)
+{
+	struct webpush *w = ch->priv;
+
+	if (w)
+		gh_vapid_free(w->vapid);
+	free(w);
+	ch->priv = NULL;
+}
+
+const struct nd_kind nd_kind_webpush = {
+	.name = "webpush",
+	.flags = ND_KIND_QUIET,
+	.contact = ND_CONTACT_PUSH,
+	.init = webpush_init,
+	.build = webpush_build,
+	.done = webpush_done,
+	.fini = webpush_fini,
+};

@@ -1,0 +1,347 @@
+/*
+ * test_users.c - unit tests of contacts, preferences and the inbox
+ * (gatehouse/users.h): validation, read/write, push subscription removal,
+ * inbox order, read marks, digest flags and that one user's items never
+ * show in another's list.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "store_fixture.h"
+
+#include "gatehouse/store.h"
+#include "gatehouse/users.h"
+
+#define T0 1700000000000LL
+
+static void
+test_ids_and_times(void **state)
+{
+	char big[GH_USER_MAX + 2];
+
+	(void)state;
+	assert_true(gh_user_id_ok("alice"));
+	assert_true(gh_user_id_ok("Alice Smith <ldap:42>"));
+	assert_false(gh_user_id_ok(""));
+	assert_false(gh_user_id_ok(NULL));
+	assert_false(gh_user_id_ok("a\nb"));
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_false(gh_user_id_ok(big));
+	big[GH_USER_MAX] = '\0';
+	assert_true(gh_user_id_ok(big));
+	assert_true(gh_hhmm_ok("00:00"));
+	assert_true(gh_hhmm_ok("7:05"));
+	assert_true(gh_hhmm_ok("23:59"));
+	assert_false(gh_hhmm_ok("24:00"));
+	assert_false(gh_hhmm_ok("12:60"));
+	assert_false(gh_hhmm_ok("1200"));
+	assert_false(gh_hhmm_ok("a1:00"));
+}
+
+static void
+check_contacts(const char *json, gh_err want, const char *word)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	char d[256];
+
+	assert_non_null(j);
+	assert_int_equal(gh_contacts_validate(j, d, sizeof(d)), want);
+	if (word)
+		assert_non_null(strstr(d, word));
+	json_decref(j);
+}
+
+static void
+test_contacts_validate(void **state)
+{
+	(void)state;
+	check_contacts("{\"email\": \"a@example.org\", \"phone\": \"+33612345678\","
+	               " \"tz\": \"America/New_York\", \"name\": \"A\","
+	               " \"chat\": {\"ntfy\": \"t\"}}", GH_OK, NULL);
+	check_contacts("{\"email\": \"nope\"}", GH_EINVAL, "email");
+	check_contacts("{\"email\": \"a b@example.org\"}", GH_EINVAL, "email");
+	check_contacts("{\"phone\": \"0612\"}", GH_EINVAL, "phone");
+	check_contacts("{\"tz\": \"../etc/passwd\"}", GH_EINVAL, "tz");
+	check_contacts("{\"tz\": \"Europe//Paris\"}", GH_EINVAL, "tz");
+	check_contacts("{\"colour\": \"red\"}", GH_EINVAL, "colour");
+	check_contacts("{\"chat\": {\"x\": 1}}", GH_EINVAL, "chat.x");
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}}]}",
+	               GH_OK, NULL);
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\"}]}",
+	               GH_EINVAL, "push[0].keys");
+	check_contacts("{\"push\": [{\"endpoint\": \"javascript:x\","
+	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
+	               GH_EINVAL, "endpoint");
+	check_contacts("[]", GH_EINVAL, "object");
+}
+
+static void
+check_prefs(const char *json, gh_err want, const char *word)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	char d[256];
+
+	assert_non_null(j);
+	assert_int_equal(gh_prefs_validate(j, d, sizeof(d)), want);
+	if (word)
+		assert_non_null(strstr(d, word));
+	json_decref(j);
+}
+
+static void
+test_prefs_validate(void **state)
+{
+	(void)state;
+	check_prefs("{\"channels\": {\"mail\": true, \"sms\": false},"
+	            " \"categories\": {\"social\": \"digest\", \"security\":"
+	            " \"on\"}, \"quiet\": {\"start\": \"22:00\", \"end\":"
+	            " \"07:00\"}, \"digest\": {\"every\": \"weekly\", \"day\":"
+	            " \"mon\", \"at\": \"08:00\", \"channels\": [\"mail\"]}}",
+	            GH_OK, NULL);
+	check_prefs("{\"categories\": {\"security\": \"off\"}}", GH_EINVAL,
+	            "security");
+	check_prefs("{\"categories\": {\"social\": \"sometimes\"}}", GH_EINVAL,
+	            "social");
+	check_prefs("{\"channels\": {\"mail\": \"yes\"}}", GH_EINVAL, "mail");
+	check_prefs("{\"quiet\": {\"start\": \"22:00\"}}", GH_EINVAL, "quiet");
+	check_prefs("{\"digest\": {\"every\": \"weekly\", \"at\": \"08:00\"}}",
+	            GH_EINVAL, "day");
+	check_prefs("{\"digest\": {\"every\": \"hourly\"}}", GH_EINVAL, "every");
+}
+
+struct rw {
+	json_t *in, *out;
+	const char *user;
+	const char *endpoint;
+	gh_err err;
+};
+
+static gh_err
+put_contacts(struct gh_txn *txn, void *arg)
+{
+	struct rw *a = arg;
+
+	return gh_contacts_put_txn(txn, a->user, a->in, T0);
+}
+
+static gh_err
+get_contacts(struct gh_txn *txn, void *arg)
+{
+	struct rw *a = arg;
+
+	json_decref(a->out);
+	a->out = NULL;
+	return gh_contacts_get_txn(txn, a->user, &a->out);
+}
+
+static gh_err
+remove_push(struct gh_txn *txn, void *arg)
+{
+	struct rw *a = arg;
+
+	return gh_push_remove_txn(txn, a->user, a->endpoint, T0 + 5);
+}
+
+static void
+test_contacts_rw_and_push_removal(void **state)
+{
+	struct gh_fx *f = *state;
+	struct rw a = {NULL, NULL, "alice", NULL, GH_OK};
+	json_t *push;
+
+	a.in = json_loads("{\"email\": \"a@example.org\", \"push\": ["
+	                  "{\"endpoint\": \"https://p.example/1\", \"keys\": "
+	                  "{\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}},"
+	                  "{\"endpoint\": \"https://p.example/2\", \"keys\": "
+	                  "{\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}}]}", 0, NULL);
+	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_ENOTFOUND);
+	assert_int_equal(gh_store_update(f->st, put_contacts, &a), GH_OK);
+	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_OK);
+	assert_int_equal(json_integer_value(json_object_get(a.out, "v")), 1);
+	assert_int_equal(json_integer_value(json_object_get(a.out, "updated_at")),
+	                 T0);
+	push = json_object_get(a.out, "push");
+	assert_int_equal(json_array_size(push), 2);
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_array_get(push, 0), "added_at")), T0);
+	/* the caller's object is not changed */
+	assert_null(json_object_get(a.in, "v"));
+	a.endpoint = "https://p.example/1";
+	assert_int_equal(gh_store_update(f->st, remove_push, &a), GH_OK);
+	assert_int_equal(gh_store_update(f->st, remove_push, &a), GH_ENOTFOUND);
+	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_OK);
+	push = json_object_get(a.out, "push");
+	assert_int_equal(json_array_size(push), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_array_get(push, 0), "endpoint")), "https://p.example/2");
+	/* invalid records are refused */
+	json_decref(a.in);
+	a.in = json_loads("{\"email\": \"broken\"}", 0, NULL);
+	assert_int_equal(gh_store_update(f->st, put_contacts, &a), GH_EINVAL);
+	a.user = "";
+	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_EINVAL);
+	json_decref(a.in);
+	json_decref(a.out);
+}
+
+/* ---- inbox ---- */
+
+static json_t *
+event(uint64_t id, const char *title)
+{
+	return json_pack("{s:I, s:s, s:s, s:s, s:i}", "id", (json_int_t)id,
+	                 "type", "app.x", "title", title, "category", "social",
+	                 "priority", 2);
+}
+
+struct ib {
+	uint64_t ids[16];
+	size_t n;
+	unsigned flags;
+	const char *user;
+	size_t total, unread, changed;
+	uint64_t mark;
+	int existed;
+};
+
+static gh_err
+add_items(struct gh_txn *txn, void *arg)
+{
+	static const char *const users[] = {"ali", "alice", "alicia"};
+	gh_err err = GH_OK;
+
+	for (uint64_t id = 1; id <= 6 && err == GH_OK; id++) {
+		json_t *ev = event(id, "t"), *it;
+
+		it = gh_inbox_item_new(ev, T0 + (int64_t)id, id % 2 == 0);
+		err = gh_inbox_add_txn(txn, users[id % 3], id, it, NULL);
+		json_decref(it);
+		json_decref(ev);
+	}
+	return err;
+}
+
+static int
+collect(uint64_t id, const json_t *it, void *arg)
+{
+	struct ib *a = arg;
+
+	(void)it;
+	a->ids[a->n++] = id;
+	return 0;
+}
+
+static gh_err
+list_items(struct gh_txn *txn, void *arg)
+{
+	struct ib *a = arg;
+
+	a->n = 0;
+	return gh_inbox_list_txn(txn, a->user, a->flags, 0, collect, a);
+}
+
+static gh_err
+mark(struct gh_txn *txn, void *arg)
+{
+	struct ib *a = arg;
+
+	return gh_inbox_mark_read_txn(txn, a->user, a->mark, T0 + 100,
+	                              &a->changed);
+}
+
+static gh_err
+count(struct gh_txn *txn, void *arg)
+{
+	struct ib *a = arg;
+
+	return gh_inbox_count_txn(txn, a->user, &a->total, &a->unread);
+}
+
+static gh_err
+add_again(struct gh_txn *txn, void *arg)
+{
+	struct ib *a = arg;
+	json_t *ev = event(4, "again"), *it = gh_inbox_item_new(ev, T0, 0);
+	gh_err err = gh_inbox_add_txn(txn, "alice", 4, it, &a->existed);
+
+	json_decref(it);
+	json_decref(ev);
+	return err;
+}
+
+static void
+test_inbox(void **state)
+{
+	struct gh_fx *f = *state;
+	struct ib a;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(gh_store_update(f->st, add_items, &a), GH_OK);
+	/* alice has ids 1 and 4 (id % 3 == 1), newest first; her
+	 * neighbours' items never show */
+	a.user = "alice";
+	assert_int_equal(gh_store_view(f->st, list_items, &a), GH_OK);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.ids[0], 4);
+	assert_int_equal(a.ids[1], 1);
+	a.user = "ali";
+	assert_int_equal(gh_store_view(f->st, list_items, &a), GH_OK);
+	assert_int_equal(a.n, 2);
+	assert_int_equal(a.ids[0], 6);
+	a.user = "nobody";
+	assert_int_equal(gh_store_view(f->st, list_items, &a), GH_OK);
+	assert_int_equal(a.n, 0);
+	/* digest items: even ids */
+	a.user = "alice";
+	a.flags = GH_INBOX_DIGEST;
+	assert_int_equal(gh_store_view(f->st, list_items, &a), GH_OK);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.ids[0], 4);
+	/* an item is written once: a repeat keeps the first */
+	assert_int_equal(gh_store_update(f->st, add_again, &a), GH_OK);
+	assert_int_equal(a.existed, 1);
+	/* read marks */
+	a.mark = 1;
+	assert_int_equal(gh_store_update(f->st, mark, &a), GH_OK);
+	assert_int_equal(a.changed, 1);
+	assert_int_equal(gh_store_update(f->st, mark, &a), GH_OK);
+	assert_int_equal(a.changed, 0);
+	a.flags = GH_INBOX_UNREAD;
+	assert_int_equal(gh_store_view(f->st, list_items, &a), GH_OK);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.ids[0], 4);
+	assert_int_equal(gh_store_view(f->st, count, &a), GH_OK);
+	assert_int_equal(a.total, 2);
+	assert_int_equal(a.unread, 1);
+	a.mark = 0;
+	assert_int_equal(gh_store_update(f->st, mark, &a), GH_OK);
+	assert_int_equal(a.changed, 1);
+	assert_int_equal(gh_store_view(f->st, count, &a), GH_OK);
+	assert_int_equal(a.unread, 0);
+	a.mark = 77;
+	assert_int_equal(gh_store_update(f->st, mark, &a), GH_ENOTFOUND);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ids_and_times),
+		cmocka_unit_test(test_contacts_validate),
+		cmocka_unit_test(test_prefs_validate),
+		cmocka_unit_test_setup_teardown(test_contacts_rw_and_push_removal,
+		                                gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_inbox, gh_fx_setup,
+		                                gh_fx_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
