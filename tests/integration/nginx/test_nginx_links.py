@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Nginx, check_log
+from ngx_support import Nginx, check_log
 from gh_http import (PDF, ctype, multipart, part, png_bytes, post,
                      read_response)
 

@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import EICAR, Backend, Nginx, check_log, make_clamav_db, \
+from ngx_support import EICAR, Backend, Nginx, check_log, make_clamav_db, \
     parse_form
 from gh_http import (PDF, curl_h2, multipart, part, png_bytes, post,
                      post_chunked, sha256)

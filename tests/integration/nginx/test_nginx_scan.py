@@ -17,7 +17,7 @@ import zipfile
 
 import pytest
 
-from conftest import EICAR, TESTFILES, Nginx, check_log, make_clamav_db
+from ngx_support import EICAR, TESTFILES, Nginx, check_log, make_clamav_db
 from gh_http import (PDF, ctype, curl_h2, multipart, part, png_bytes, post,
                      request_head, sha256)
 
