@@ -240,7 +240,7 @@ def test_quarantine_on_another_file_system_fails(nginx_conf):
 def test_sample_site_conf_passes(nginx_conf):
     """conf/nginx-gatehouse.conf.sample, with its paths moved into the
     test's prefix, is a valid configuration."""
-    from conftest import ROOT, make_clamav_db
+    from ngx_support import ROOT, make_clamav_db
     n = nginx_conf
     n.write_ghconf(f"[tokens]\nkey_file = {n.prefix}/conf/token.key\n")
     n.gh("tokens", "keygen")
