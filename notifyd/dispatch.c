@@ -760,10 +760,81 @@ nd_dispatch_io(struct nd *d)
 
 /* ---- recording and settling ---- */
 
+/* What the queue is told about a recorded job. */
+enum verdict { V_ACK, V_DEAD, V_RETRY, V_DEFER, V_RELEASE };
+
+/* The state a target ends this round in (a local delivery's result). */
+static enum nd_tstate
+end_state(const struct nd_target *t)
+{
+	return t->st == ND_T_LOCAL ? t->after : t->st;
+}
+
+static enum verdict
+judge(struct nd *d, const struct nd_job *job, int64_t *due,
+      const struct nd_target **culprit)
+{
+	int all_final = 1, failed = 0, dead = 0, moved = 0;
+	int64_t first = INT64_MAX;
+
+	*culprit = NULL;
+	for (size_t i = 0; i < job->nt; i++) {
+		const struct nd_target *t = &job->t[i];
+		enum nd_tstate st = end_state(t);
+		int failed_now = t->failed_now ||
+		                 (t->st == ND_T_LOCAL && st == ND_T_DEAD);
+
+		if (t->dirty || t->st == ND_T_LOCAL)
+			moved = 1;
+		if (failed_now)
+			failed = 1;
+		/* the error the event shows: a dead delivery's, else a
+		 * failure of this round */
+		if ((st == ND_T_DEAD || failed_now) &&
+		    (*culprit == NULL || end_state(*culprit) != ND_T_DEAD))
+			*culprit = t;
+		/* dead in this round or an earlier one: the event is dead
+		 * once nothing else is left */
+		if (st == ND_T_DEAD)
+			dead = 1;
+		if (nd_tstate_final(st))
+			continue;
+		all_final = 0;
+		if (st == ND_T_RETRY || st == ND_T_DEFERRED) {
+			if (t->next_at < first)
+				first = t->next_at;
+		} else {
+			first = d->now;   /* new or waiting: as soon as possible */
+		}
+	}
+	if (job->digest && job->digest_slot > d->now && job->nt == 0) {
+		*due = job->digest_slot;
+		return V_DEFER;
+	}
+	if (all_final)
+		return dead ? V_DEAD : V_ACK;
+	*due = first;
+	if (failed)
+		return V_RETRY;
+	if (!moved && first <= d->now)
+		return V_RELEASE;
+	return V_DEFER;
+}
+
+
 struct commit_arg {
 	struct nd *d;
 	struct nd_job **jobs;
 	size_t n;
+	/* filled in the transaction: what each job comes to, and the acks
+	 * and defers made in that same transaction */
+	enum verdict v[COMMIT_BATCH];
+	int64_t due[COMMIT_BATCH];
+	struct gh_lease acks[COMMIT_BATCH], defers[COMMIT_BATCH];
+	size_t ackj[COMMIT_BATCH], defj[COMMIT_BATCH];
+	int64_t defdue[COMMIT_BATCH];
+	gh_err ackres[COMMIT_BATCH], defres[COMMIT_BATCH];
+	size_t nack, ndef;
 };
 
 static int
@@ -858,59 +929,29 @@ commit_fn(struct gh_txn *txn, void *arg)
 				return e;
 		}
 	}
-	return GH_OK;
-}
+	/* Acks and defers go in the same commit as the records: one fsync
+	 * for both, and no window in which an event is recorded as done
+	 * but still leased. */
+	a->nack = a->ndef = 0;
+	for (size_t j = 0; j < a->n; j++) {
+		const struct nd_target *c;
 
-/* What the queue is told about a recorded job. */
-enum verdict { V_ACK, V_DEAD, V_RETRY, V_DEFER, V_RELEASE };
-
-static enum verdict
-judge(struct nd *d, const struct nd_job *job, int64_t *due, const char **why,
-      const struct nd_target **culprit)
-{
-	int all_final = 1, failed = 0, dead = 0, moved = 0;
-	int64_t first = INT64_MAX;
-
-	*why = NULL;
-	*culprit = NULL;
-	for (size_t i = 0; i < job->nt; i++) {
-		const struct nd_target *t = &job->t[i];
-
-		if (t->dirty || t->st == ND_T_LOCAL)
-			moved = 1;
-		if (t->failed_now)
-			failed = 1;
-		/* the error the event shows: a dead delivery's, else a
-		 * failure of this round */
-		if ((t->st == ND_T_DEAD || t->failed_now) &&
-		    (*culprit == NULL || (*culprit)->st != ND_T_DEAD))
-			*culprit = t;
-		/* dead in this round or an earlier one: the event is dead
-		 * once nothing else is left */
-		if (t->st == ND_T_DEAD)
-			dead = 1;
-		if (nd_tstate_final(t->st))
-			continue;
-		all_final = 0;
-		if (t->st == ND_T_RETRY || t->st == ND_T_DEFERRED) {
-			if (t->next_at < first)
-				first = t->next_at;
-		} else {
-			first = d->now;   /* new or waiting: as soon as possible */
+		a->due[j] = d->now;
+		a->v[j] = judge(d, a->jobs[j], &a->due[j], &c);
+		if (a->v[j] == V_ACK) {
+			a->ackj[a->nack] = j;
+			a->acks[a->nack++] = a->jobs[j]->lease;
+		} else if (a->v[j] == V_DEFER) {
+			a->defj[a->ndef] = j;
+			a->defdue[a->ndef] = a->due[j];
+			a->defers[a->ndef++] = a->jobs[j]->lease;
 		}
 	}
-	if (job->digest && job->digest_slot > d->now && job->nt == 0) {
-		*due = job->digest_slot;
-		return V_DEFER;
-	}
-	if (all_final)
-		return dead ? V_DEAD : V_ACK;
-	*due = first;
-	if (failed)
-		return V_RETRY;
-	if (!moved && first <= d->now)
-		return V_RELEASE;
-	return V_DEFER;
+	e = gh_queue_ack_txn(txn, a->acks, a->nack, d->now, a->ackres);
+	if (e == GH_OK)
+		e = gh_queue_defer_txn(txn, a->defers, a->ndef, d->now, a->defdue,
+		                       a->defres);
+	return e;
 }
 
 static void
@@ -927,44 +968,39 @@ stale(struct nd *d, const struct nd_job *job, gh_err e)
 	}
 }
 
+/* After the commit: what the transaction settled, and what is left. */
 static void
-settle(struct nd *d, struct nd_job **jobs, size_t n)
+settle(struct nd *d, struct commit_arg *a)
 {
-	struct gh_lease *acks = calloc(n, sizeof(*acks));
-	struct gh_lease *defers = calloc(n, sizeof(*defers));
-	struct gh_lease *rels = calloc(n, sizeof(*rels));
-	struct nd_job **ackj = calloc(n, sizeof(*ackj));
-	struct nd_job **defj = calloc(n, sizeof(*defj));
-	struct nd_job **relj = calloc(n, sizeof(*relj));
-	int64_t *dues = calloc(n, sizeof(*dues));
-	gh_err *res = calloc(n, sizeof(*res));
-	size_t na = 0, ndf = 0, nr = 0;
+	struct gh_lease rels[COMMIT_BATCH];
+	size_t relj[COMMIT_BATCH], nr = 0;
 	gh_err e;
 
-	if (!acks || !defers || !rels || !ackj || !defj || !relj || !dues ||
-	    !res) {
-		/* leases run out and the events come back: nothing lost */
-		nd_log(&d->log, ND_LOG_ERR, "out of memory settling %zu events",
-		       n);
-		goto cleanup;
+	for (size_t i = 0; i < a->nack; i++) {
+		struct nd_job *job = a->jobs[a->ackj[i]];
+
+		stale(d, job, a->ackres[i]);
+		if (a->ackres[i] == GH_OK)
+			d->acked++;
+		if (job->nt == 0)
+			nd_log(&d->log, ND_LOG_INFO, "event %" PRIu64 " (%s): "
+			       "nobody to notify", job->id, job->type);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct nd_job *job = jobs[i];
+	for (size_t i = 0; i < a->ndef; i++) {
+		stale(d, a->jobs[a->defj[i]], a->defres[i]);
+		if (a->defres[i] == GH_OK)
+			d->deferred_events++;
+	}
+	for (size_t j = 0; j < a->n; j++) {
+		struct nd_job *job = a->jobs[j];
 		const struct nd_target *c;
-		const char *why;
 		char line[600];
 		int64_t due = d->now;
 		int dead = 0;
 
-		switch (judge(d, job, &due, &why, &c)) {
-		case V_ACK:
-			ackj[na] = job;
-			acks[na++] = job->lease;
-			if (job->nt == 0)
-				nd_log(&d->log, ND_LOG_INFO, "event %" PRIu64 " (%s): "
-				       "nobody to notify", job->id, job->type);
-			break;
+		switch (a->v[j]) {
 		case V_DEAD:
+			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
 			e = gh_queue_retry(d->st, &job->lease, d->now, d->now, line,
@@ -974,55 +1010,30 @@ settle(struct nd *d, struct nd_job **jobs, size_t n)
 			stale(d, job, e);
 			break;
 		case V_RETRY:
+			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
-			e = gh_queue_retry(d->st, &job->lease, d->now, due, line, 0,
-			                   NULL);
+			e = gh_queue_retry(d->st, &job->lease, d->now, a->due[j],
+			                   line, 0, NULL);
 			if (e == GH_OK)
 				d->retried_events++;
 			stale(d, job, e);
 			break;
-		case V_DEFER:
-			defj[ndf] = job;
-			dues[ndf] = due;
-			defers[ndf++] = job->lease;
-			break;
 		case V_RELEASE:
-			relj[nr] = job;
+			relj[nr] = j;
 			rels[nr++] = job->lease;
 			break;
+		default:
+			break;
 		}
-	}
-	if (na) {
-		e = gh_queue_ack(d->st, acks, na, d->now, res);
-		for (size_t i = 0; i < na; i++)
-			stale(d, ackj[i], e ? e : res[i]);
-		if (e == GH_OK)
-			d->acked += na;
-	}
-	if (ndf) {
-		e = gh_queue_defer(d->st, defers, ndf, d->now, dues, res);
-		for (size_t i = 0; i < ndf; i++)
-			stale(d, defj[i], e ? e : res[i]);
-		if (e == GH_OK)
-			d->deferred_events += ndf;
 	}
 	if (nr) {
 		e = gh_queue_release(d->st, rels, nr, d->now);
 		for (size_t i = 0; i < nr && e; i++)
-			stale(d, relj[i], e);
+			stale(d, a->jobs[relj[i]], e);
 		if (e == GH_OK)
 			d->released += nr;
 	}
-cleanup:
-	free(acks);
-	free(defers);
-	free(rels);
-	free(ackj);
-	free(defj);
-	free(relj);
-	free(dues);
-	free(res);
 }
 
 /* Record and settle up to COMMIT_BATCH ready jobs; 1 if any were. */
@@ -1030,25 +1041,37 @@ static int
 commit_ready(struct nd *d)
 {
 	struct nd_job *batch[COMMIT_BATCH];
-	struct commit_arg a = {d, batch, 0};
+	struct commit_arg *a;
 	struct nd_job **pp;
 	gh_err e;
+	size_t n = 0;
 
-	for (struct nd_job *job = d->jobs; job && a.n < COMMIT_BATCH;
+	for (struct nd_job *job = d->jobs; job && n < COMMIT_BATCH;
 	     job = job->next)
 		if (job->ready)
-			batch[a.n++] = job;
-	if (a.n == 0)
+			batch[n++] = job;
+	if (n == 0)
 		return 0;
-	e = gh_store_update(d->st, commit_fn, &a);
-	if (e) {
-		d->store_errors++;
-		nd_log(&d->log, ND_LOG_ERR, "cannot record %zu deliveries: %s; "
-		       "trying again", a.n, gh_strerror(e));
+	if (d->commit == NULL)
+		d->commit = malloc(sizeof(*d->commit));   /* kept: 20 KiB */
+	a = d->commit;
+	if (a == NULL) {
 		d->commit_retry_at = d->tick + 1000;
 		return 0;
 	}
-	for (size_t j = 0; j < a.n; j++) {
+	memset(a, 0, sizeof(*a));
+	a->d = d;
+	a->jobs = batch;
+	a->n = n;
+	e = gh_store_update(d->st, commit_fn, a);
+	if (e) {
+		d->store_errors++;
+		nd_log(&d->log, ND_LOG_ERR, "cannot record %zu deliveries: %s; "
+		       "trying again", n, gh_strerror(e));
+		d->commit_retry_at = d->tick + 1000;
+		return 0;
+	}
+	for (size_t j = 0; j < n; j++) {
 		struct nd_job *job = batch[j];
 
 		job->batched = 1;
@@ -1072,7 +1095,7 @@ commit_ready(struct nd *d)
 			     t->st == ND_T_HELD ? t->reason : "delivered (stored)");
 		}
 	}
-	settle(d, batch, a.n);
+	settle(d, a);
 	for (pp = &d->jobs; *pp;) {
 		struct nd_job *job = *pp;
 
@@ -1266,6 +1289,8 @@ nd_dispatch_fini(struct nd *d)
 	free(d->pool);
 	d->pool = NULL;
 	d->npool = 0;
+	free(d->commit);
+	d->commit = NULL;
 	if (d->multi)
 		curl_multi_cleanup(d->multi);
 	d->multi = NULL;

@@ -78,6 +78,7 @@ struct nd_rt {
 };
 
 struct nd;
+struct commit_arg;
 
 /* nd_rt_load - build a runtime from conf (taken over on success). */
 gh_err nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
@@ -193,6 +194,7 @@ struct nd {
 	struct nd_rt *rt;
 	struct nd_cstate *cstates;
 	CURLM *multi;
+	struct commit_arg *commit;    /* dispatch.c's scratch for recording */
 	struct nd_req **pool;         /* finished requests, with their easy
 	                                 handles, kept for the next ones */
 	size_t npool, poolcap;

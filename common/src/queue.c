@@ -1051,6 +1051,32 @@ gh_queue_defer(struct gh_store *st, const struct gh_lease *leases, size_t n,
 	return err;
 }
 
+gh_err
+gh_queue_ack_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                 size_t n, int64_t now, gh_err *results)
+{
+	struct op_arg a = {.op = OP_ACK, .leases = leases, .n = n, .now = now,
+	                   .results = results};
+
+	if (txn == NULL || results == NULL || (leases == NULL && n > 0))
+		return GH_EINVAL;
+	return op_fn(txn, &a);
+}
+
+gh_err
+gh_queue_defer_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                   size_t n, int64_t now, const int64_t *due_at,
+                   gh_err *results)
+{
+	struct op_arg a = {.op = OP_DEFER, .leases = leases, .n = n,
+	                   .now = now, .dues = due_at, .results = results};
+
+	if (txn == NULL || results == NULL ||
+	    ((leases == NULL || due_at == NULL) && n > 0))
+		return GH_EINVAL;
+	return op_fn(txn, &a);
+}
+
 /* ---- requeue, get ---- */
 
 struct requeue_arg {

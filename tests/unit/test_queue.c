@@ -345,6 +345,69 @@ test_defer(void **state)
 	assert_int_equal(gh_queue_defer(f->st, l, 0, T0, NULL, NULL), GH_OK);
 }
 
+struct settle_arg {
+	struct gh_lease *l;
+	int64_t due[2];
+	gh_err res[2];
+	int fail;
+};
+
+static gh_err
+settle_fn(struct gh_txn *txn, void *arg)
+{
+	struct settle_arg *a = arg;
+	gh_err err;
+
+	err = gh_queue_ack_txn(txn, &a->l[0], 1, T0 + 1, &a->res[0]);
+	if (err == GH_OK)
+		err = gh_queue_defer_txn(txn, &a->l[1], 1, T0 + 1, &a->due[1],
+		                         &a->res[1]);
+	return a->fail ? GH_EINVAL : err;
+}
+
+/* Ack and defer inside the caller's transaction: all or nothing with it. */
+static void
+test_settle_in_txn(void **state)
+{
+	struct gh_fx *f = *state;
+	struct gh_lease l[4];
+	struct settle_arg a;
+	size_t n;
+	json_t *rec;
+	uint64_t x, y;
+
+	x = enq(f->st, ev("x", 2, NULL), T0, NULL);
+	y = enq(f->st, ev("y", 2, NULL), T0, NULL);
+	assert_int_equal(gh_queue_lease(f->st, T0, 4, 1000, l, &n), GH_OK);
+	assert_int_equal(n, 2);
+	memset(&a, 0, sizeof(a));
+	a.l = l;
+	a.due[1] = T0 + 5000;
+	/* the caller's failure rolls the acks back too */
+	a.fail = 1;
+	assert_int_equal(gh_store_update(f->st, settle_fn, &a), GH_EINVAL);
+	assert_int_equal(gh_queue_get(f->st, x, &rec), GH_OK);
+	assert_string_equal(state_str(rec), "leased");
+	json_decref(rec);
+	a.fail = 0;
+	assert_int_equal(gh_store_update(f->st, settle_fn, &a), GH_OK);
+	assert_int_equal(a.res[0], GH_OK);
+	assert_int_equal(a.res[1], GH_OK);
+	assert_int_equal(gh_queue_get(f->st, x, &rec), GH_OK);
+	assert_string_equal(state_str(rec), "done");
+	json_decref(rec);
+	assert_int_equal(gh_queue_get(f->st, y, &rec), GH_OK);
+	assert_string_equal(state_str(rec), "ready");
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_object_get(rec, "q"), "due_at")), T0 + 5000);
+	json_decref(rec);
+	/* settling again: stale, reported, not an error */
+	assert_int_equal(gh_store_update(f->st, settle_fn, &a), GH_OK);
+	assert_int_equal(a.res[0], GH_ESTALE);
+	assert_int_equal(a.res[1], GH_ESTALE);
+	gh_lease_release(l, n);
+}
+
 static void
 test_batch_atomic(void **state)
 {
@@ -489,6 +552,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_retry_dead_letter, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_release_extend, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_defer, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_settle_in_txn, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_atomic, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_list_purge, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_ids_never_reused, gh_fx_setup, gh_fx_teardown),

@@ -161,6 +161,20 @@ gh_err gh_queue_defer(struct gh_store *st, const struct gh_lease *leases,
                       gh_err *results);
 
 /*
+ * gh_queue_ack_txn, gh_queue_defer_txn - the same as gh_queue_ack and
+ * gh_queue_defer inside the caller's write transaction, so a consumer can
+ * record what it did and settle the events in one commit (notifyd writes
+ * its delivery records and acks together).  results is required here
+ * (n entries): stale or missing leases are reported there and do not fail
+ * the call.
+ */
+gh_err gh_queue_ack_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                        size_t n, int64_t now, gh_err *results);
+gh_err gh_queue_defer_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                          size_t n, int64_t now, const int64_t *due_at,
+                          gh_err *results);
+
+/*
  * gh_queue_requeue - make a done, dead or expired event ready again at now,
  * with attempts reset (the admin's `gatehouse events retry`).  A ready or
  * leased event is left as it is and GH_EEXIST returned.
