@@ -145,6 +145,20 @@ users_set_fn(struct gh_txn *txn, void *arg)
 	return err;
 }
 
+/* Run a set's transaction; a record it refused is a data error. */
+static int
+apply_set(struct cli *c, gh_txn_fn fn, void *arg, const char *detail,
+          const char *what, const char *user)
+{
+	gh_err err = gh_store_update(c->st, fn, arg);
+
+	if (err == GH_EINVAL && detail[0]) {
+		fprintf(stderr, "%s: %s %s: %s\n", c->prog, what, user, detail);
+		return EXIT_DATAERR;
+	}
+	return err ? cli_fail(c, err, what, NULL) : EXIT_OK;
+}
+
 static int
 tz_exists(struct cli *c, const char *tz)
 {
@@ -177,7 +191,6 @@ users_set(struct cli *c, int argc, char **argv)
 	struct users_set a;
 	const char *tz = NULL;
 	int ch, rc = EXIT_OK;
-	gh_err err;
 
 	memset(&a, 0, sizeof(a));
 	a.patch = json_object();
@@ -248,14 +261,7 @@ users_set(struct cli *c, int argc, char **argv)
 		rc = EXIT_DATAERR;
 		goto done;
 	}
-	err = gh_store_update(c->st, users_set_fn, &a);
-	if (err == GH_EINVAL && a.detail[0]) {
-		fprintf(stderr, "%s: users set %s: %s\n", c->prog, a.user,
-		        a.detail);
-		rc = EXIT_DATAERR;
-	} else if (err) {
-		rc = cli_fail(c, err, "users set", NULL);
-	}
+	rc = apply_set(c, users_set_fn, &a, a.detail, "users set", a.user);
 done:
 	json_decref(a.patch);
 	json_decref(a.push_add);
@@ -390,30 +396,35 @@ list_fn(struct gh_txn *txn, void *arg)
 	return gh_contacts_each_txn(txn, list_row, arg);
 }
 
+/* Run a listing view; with --json the rows gathered in *arr are printed. */
+static int
+view_list(struct cli *c, gh_txn_fn fn, void *arg, json_t **arr,
+          const char *what)
+{
+	gh_err err;
+
+	if (c->json)
+		*arr = json_array();
+	err = gh_store_view(c->st, fn, arg);
+	if (err == GH_OK && *arr)
+		cli_print_json(*arr);
+	json_decref(*arr);
+	*arr = NULL;
+	return err ? cli_fail(c, err, what, NULL) : EXIT_OK;
+}
+
 static int
 users_list(struct cli *c, int argc, char **argv)
 {
 	struct list_arg l = {NULL};
 	int rc;
-	gh_err err;
 
 	if (argc > 1 && strcmp(argv[1], "--json") == 0)
 		c->json = 1;
 	rc = cli_open_store(c, 0);
 	if (rc)
 		return rc;
-	if (c->json)
-		l.arr = json_array();
-	err = gh_store_view(c->st, list_fn, &l);
-	if (err) {
-		json_decref(l.arr);
-		return cli_fail(c, err, "users list", NULL);
-	}
-	if (l.arr) {
-		cli_print_json(l.arr);
-		json_decref(l.arr);
-	}
-	return EXIT_OK;
+	return view_list(c, list_fn, &l, &l.arr, "users list");
 }
 
 static gh_err
@@ -568,7 +579,6 @@ prefs_set(struct cli *c, int argc, char **argv)
 	struct prefs_set a;
 	json_t *dch = NULL;
 	int ch, rc = EXIT_OK;
-	gh_err err;
 
 	memset(&a, 0, sizeof(a));
 	a.patch = json_object();
@@ -633,14 +643,7 @@ prefs_set(struct cli *c, int argc, char **argv)
 	rc = cli_open_store(c, 0);
 	if (rc)
 		goto done;
-	err = gh_store_update(c->st, prefs_set_fn, &a);
-	if (err == GH_EINVAL && a.detail[0]) {
-		fprintf(stderr, "%s: prefs set %s: %s\n", c->prog, a.user,
-		        a.detail);
-		rc = EXIT_DATAERR;
-	} else if (err) {
-		rc = cli_fail(c, err, "prefs set", NULL);
-	}
+	rc = apply_set(c, prefs_set_fn, &a, a.detail, "prefs set", a.user);
 done:
 	json_decref(dch);
 	json_decref(a.patch);
@@ -837,16 +840,5 @@ cmd_inbox(struct cli *c, int argc, char **argv)
 		printf("%zu marked read\n", a.changed);
 		return EXIT_OK;
 	}
-	if (c->json)
-		a.arr = json_array();
-	err = gh_store_view(c->st, inbox_list_fn, &a);
-	if (err) {
-		json_decref(a.arr);
-		return cli_fail(c, err, "inbox list", NULL);
-	}
-	if (a.arr) {
-		cli_print_json(a.arr);
-		json_decref(a.arr);
-	}
-	return EXIT_OK;
+	return view_list(c, inbox_list_fn, &a, &a.arr, "inbox list");
 }

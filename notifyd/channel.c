@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
@@ -21,6 +22,24 @@ nd_kind_find(const char *name)
 		if (strcmp(kinds[i]->name, name) == 0)
 			return kinds[i];
 	return NULL;
+}
+
+void *
+nd_priv_new(struct nd_chan *ch, size_t len)
+{
+	ch->priv = calloc(1, len);
+	ch->priv_len = ch->priv ? len : 0;
+	return ch->priv;
+}
+
+void
+nd_priv_free(struct nd_chan *ch)
+{
+	if (ch->priv)
+		explicit_bzero(ch->priv, ch->priv_len);
+	free(ch->priv);
+	ch->priv = NULL;
+	ch->priv_len = 0;
 }
 
 gh_err

@@ -92,7 +92,8 @@ struct nd_kind;
 struct nd_chan {
 	char name[ND_NAME_MAX + 1];
 	const struct nd_kind *kind;
-	void *priv;
+	void *priv;              /* the kind's own (nd_priv_new) */
+	size_t priv_len;
 	/* the keys every kind has */
 	int64_t timeout_ms, connect_timeout_ms;
 	int max_attempts, concurrency;
@@ -153,6 +154,14 @@ void nd_push_recipient(const char *endpoint, char out[ND_PUSH_RCPT_LEN]);
 
 /* nd_kind_find - the kind called name, or NULL. */
 const struct nd_kind *nd_kind_find(const char *name);
+
+/*
+ * nd_priv_new - zeroed private data of len bytes for ch (ch->priv); NULL
+ * when out of memory.  nd_priv_free wipes it (it often holds secrets) and
+ * frees it; it is the fini of every kind that needs nothing more.
+ */
+void *nd_priv_new(struct nd_chan *ch, size_t len);
+void nd_priv_free(struct nd_chan *ch);
 
 /*
  * nd_conf_secret - a secret given either inline (key) or in a file

@@ -184,6 +184,13 @@ nd_http_outcome(struct nd_req *r, char *err, size_t elen)
 	return gh_http_classify(r->status);
 }
 
+enum gh_outcome
+nd_http_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
+{
+	(void)ch;
+	return nd_http_outcome(r, err, elen);
+}
+
 void
 nd_req_reset(struct nd_req *r)
 {

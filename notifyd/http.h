@@ -36,6 +36,9 @@ gh_err nd_http_json(struct nd_chan *ch, struct nd_req *r, const char *url,
                     const json_t *payload, const char *idem_key);
 
 enum gh_outcome nd_http_outcome(struct nd_req *r, char *err, size_t elen);
+/* nd_http_done - the done of a kind that needs nothing but that. */
+enum gh_outcome nd_http_done(struct nd_chan *ch, struct nd_req *r, char *err,
+                             size_t elen);
 
 /* nd_req_reset - free what r holds except the easy handle. */
 void nd_req_reset(struct nd_req *r);

@@ -27,6 +27,7 @@
  *   gatehouse_notifyd_store_errors_total, gatehouse_notifyd_leases_lost_total
  */
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -100,25 +101,35 @@ nd_metrics_text(struct nd *d, size_t *len)
 {
 	static const char *const states[] = {"ready", "leased", "done", "dead",
 	                                     "expired"};
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{"gatehouse_notifyd_delivered_total", "Deliveries that succeeded.",
+		 offsetof(struct nd_cstate, delivered)},
+		{"gatehouse_notifyd_failed_total", "Delivery attempts that failed.",
+		 offsetof(struct nd_cstate, failed)},
+		{"gatehouse_notifyd_retried_total",
+		 "Failed attempts that will be tried again.",
+		 offsetof(struct nd_cstate, retried)},
+		{"gatehouse_notifyd_dead_lettered_total",
+		 "Deliveries given up (permanent answer or too many attempts).",
+		 offsetof(struct nd_cstate, dead)},
+		{"gatehouse_notifyd_expired_total",
+		 "Deliveries dropped because their event expired.",
+		 offsetof(struct nd_cstate, expired)},
+	};
 	struct gh_queue_stats qs;
 	struct text t = {NULL, 0, 0, 0};
 	gh_err err;
 
-	head(&t, "gatehouse_notifyd_delivered_total", "counter",
-	     "Deliveries that succeeded.");
-	PER_CHANNEL(&t, d, delivered, "gatehouse_notifyd_delivered_total");
-	head(&t, "gatehouse_notifyd_failed_total", "counter",
-	     "Delivery attempts that failed.");
-	PER_CHANNEL(&t, d, failed, "gatehouse_notifyd_failed_total");
-	head(&t, "gatehouse_notifyd_retried_total", "counter",
-	     "Failed attempts that will be tried again.");
-	PER_CHANNEL(&t, d, retried, "gatehouse_notifyd_retried_total");
-	head(&t, "gatehouse_notifyd_dead_lettered_total", "counter",
-	     "Deliveries given up (permanent answer or too many attempts).");
-	PER_CHANNEL(&t, d, dead, "gatehouse_notifyd_dead_lettered_total");
-	head(&t, "gatehouse_notifyd_expired_total", "counter",
-	     "Deliveries dropped because their event expired.");
-	PER_CHANNEL(&t, d, expired, "gatehouse_notifyd_expired_total");
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		head(&t, counters[i].name, "counter", counters[i].help);
+		for (struct nd_cstate *c = d->cstates; c; c = c->next)
+			put(&t, "%s{channel=\"%s\"} %llu\n", counters[i].name,
+			    c->name, (unsigned long long)*(const uint64_t *)
+			    ((const char *)c + counters[i].off));
+	}
 	head(&t, "gatehouse_notifyd_deferred_total", "counter",
 	     "Deliveries held back without an attempt.");
 	for (struct nd_cstate *c = d->cstates; c; c = c->next) {

@@ -21,12 +21,11 @@ static gh_err
 chat_init(struct nd_chan *ch, const struct gh_conf *conf, const char *section,
           char *detail, size_t dlen)
 {
-	struct chat *c = calloc(1, sizeof(*c));
+	struct chat *c = nd_priv_new(ch, sizeof(*c));
 	const char *style;
 
 	if (c == NULL)
 		return GH_ENOMEM;
-	ch->priv = c;
 	c->url = gh_conf_str(conf, section, "url");
 	if (c->url == NULL || (strncmp(c->url, "https://", 8) != 0 &&
 	                       strncmp(c->url, "http://", 7) != 0)) {
@@ -77,24 +76,10 @@ chat_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return e;
 }
 
-static enum gh_outcome
-chat_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
-{
-	(void)ch;
-	return nd_http_outcome(r, err, elen);
-}
-
-static void
-chat_fini(struct nd_chan *ch)
-{
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 #define CHAT_KIND(kname) { \
 	.name = kname, .flags = 0, .contact = ND_CONTACT_CHAT, \
-	.init = chat_init, .build = chat_build, .done = chat_done, \
-	.fini = chat_fini }
+	.init = chat_init, .build = chat_build, .done = nd_http_done, \
+	.fini = nd_priv_free }
 
 const struct nd_kind nd_kind_slack = CHAT_KIND("slack");
 const struct nd_kind nd_kind_mattermost = CHAT_KIND("mattermost");

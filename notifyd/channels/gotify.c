@@ -19,7 +19,7 @@ static gh_err
 gotify_init(struct nd_chan *ch, const struct gh_conf *conf,
             const char *section, char *detail, size_t dlen)
 {
-	struct gotify *g = calloc(1, sizeof(*g));
+	struct gotify *g = nd_priv_new(ch, sizeof(*g));
 	const char *url;
 	size_t n;
 	int found;
@@ -27,7 +27,6 @@ gotify_init(struct nd_chan *ch, const struct gh_conf *conf,
 
 	if (g == NULL)
 		return GH_ENOMEM;
-	ch->priv = g;
 	url = gh_conf_str(conf, section, "url");
 	if (url == NULL || (strncmp(url, "https://", 8) != 0 &&
 	                    strncmp(url, "http://", 7) != 0)) {
@@ -75,28 +74,12 @@ gotify_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return e;
 }
 
-static enum gh_outcome
-gotify_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
-{
-	(void)ch;
-	return nd_http_outcome(r, err, elen);
-}
-
-static void
-gotify_fini(struct nd_chan *ch)
-{
-	if (ch->priv)
-		explicit_bzero(ch->priv, sizeof(struct gotify));
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 const struct nd_kind nd_kind_gotify = {
 	.name = "gotify",
 	.flags = ND_KIND_QUIET,
 	.contact = ND_CONTACT_CHAT,
 	.init = gotify_init,
 	.build = gotify_build,
-	.done = gotify_done,
-	.fini = gotify_fini,
+	.done = nd_http_done,
+	.fini = nd_priv_free,
 };

@@ -23,12 +23,11 @@ static gh_err
 ntfy_init(struct nd_chan *ch, const struct gh_conf *conf, const char *section,
           char *detail, size_t dlen)
 {
-	struct ntfy *n = calloc(1, sizeof(*n));
+	struct ntfy *n = nd_priv_new(ch, sizeof(*n));
 	gh_err err;
 
 	if (n == NULL)
 		return GH_ENOMEM;
-	ch->priv = n;
 	n->url = gh_conf_str(conf, section, "url");
 	if (n->url == NULL)
 		n->url = "https://ntfy.sh/";
@@ -90,28 +89,12 @@ ntfy_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return e;
 }
 
-static enum gh_outcome
-ntfy_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
-{
-	(void)ch;
-	return nd_http_outcome(r, err, elen);
-}
-
-static void
-ntfy_fini(struct nd_chan *ch)
-{
-	if (ch->priv)
-		explicit_bzero(ch->priv, sizeof(struct ntfy));
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 const struct nd_kind nd_kind_ntfy = {
 	.name = "ntfy",
 	.flags = ND_KIND_QUIET,
 	.contact = ND_CONTACT_CHAT,
 	.init = ntfy_init,
 	.build = ntfy_build,
-	.done = ntfy_done,
-	.fini = ntfy_fini,
+	.done = nd_http_done,
+	.fini = nd_priv_free,
 };

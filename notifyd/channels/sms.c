@@ -27,13 +27,12 @@ static gh_err
 sms_init(struct nd_chan *ch, const struct gh_conf *conf, const char *section,
          char *detail, size_t dlen)
 {
-	struct sms *s = calloc(1, sizeof(*s));
+	struct sms *s = nd_priv_new(ch, sizeof(*s));
 	const char *f;
 	gh_err err;
 
 	if (s == NULL)
 		return GH_ENOMEM;
-	ch->priv = s;
 	s->url = gh_conf_str(conf, section, "url");
 	if (s->url == NULL || (strncmp(s->url, "https://", 8) != 0 &&
 	                       strncmp(s->url, "http://", 7) != 0)) {
@@ -98,28 +97,12 @@ sms_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return e;
 }
 
-static enum gh_outcome
-sms_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
-{
-	(void)ch;
-	return nd_http_outcome(r, err, elen);
-}
-
-static void
-sms_fini(struct nd_chan *ch)
-{
-	if (ch->priv)
-		explicit_bzero(ch->priv, sizeof(struct sms));
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 const struct nd_kind nd_kind_sms = {
 	.name = "sms",
 	.flags = ND_KIND_QUIET,
 	.contact = ND_CONTACT_PHONE,
 	.init = sms_init,
 	.build = sms_build,
-	.done = sms_done,
-	.fini = sms_fini,
+	.done = nd_http_done,
+	.fini = nd_priv_free,
 };

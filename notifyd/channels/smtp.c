@@ -29,13 +29,12 @@ static gh_err
 smtp_init(struct nd_chan *ch, const struct gh_conf *conf, const char *section,
           char *detail, size_t dlen)
 {
-	struct smtp *s = calloc(1, sizeof(*s));
+	struct smtp *s = nd_priv_new(ch, sizeof(*s));
 	const char *tls;
 	gh_err err;
 
 	if (s == NULL)
 		return GH_ENOMEM;
-	ch->priv = s;
 	s->url = gh_conf_str(conf, section, "url");
 	if (s->url == NULL)
 		s->url = "smtp://127.0.0.1:25";
@@ -164,15 +163,6 @@ smtp_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
 	return GH_OUTCOME_RETRY;
 }
 
-static void
-smtp_fini(struct nd_chan *ch)
-{
-	if (ch->priv)
-		explicit_bzero(ch->priv, sizeof(struct smtp));
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 const struct nd_kind nd_kind_smtp = {
 	.name = "smtp",
 	.flags = ND_KIND_QUIET | ND_KIND_HTML,
@@ -180,5 +170,5 @@ const struct nd_kind nd_kind_smtp = {
 	.init = smtp_init,
 	.build = smtp_build,
 	.done = smtp_done,
-	.fini = smtp_fini,
+	.fini = nd_priv_free,
 };

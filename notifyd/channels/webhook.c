@@ -22,13 +22,12 @@ static gh_err
 webhook_init(struct nd_chan *ch, const struct gh_conf *conf,
              const char *section, char *detail, size_t dlen)
 {
-	struct webhook *w = calloc(1, sizeof(*w));
+	struct webhook *w = nd_priv_new(ch, sizeof(*w));
 	int found;
 	gh_err err;
 
 	if (w == NULL)
 		return GH_ENOMEM;
-	ch->priv = w;
 	w->url = gh_conf_str(conf, section, "url");
 	if (w->url == NULL || (strncmp(w->url, "https://", 8) != 0 &&
 	                       strncmp(w->url, "http://", 7) != 0)) {
@@ -77,28 +76,12 @@ webhook_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return e;
 }
 
-static enum gh_outcome
-webhook_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
-{
-	(void)ch;
-	return nd_http_outcome(r, err, elen);
-}
-
-static void
-webhook_fini(struct nd_chan *ch)
-{
-	if (ch->priv)
-		explicit_bzero(ch->priv, sizeof(struct webhook));
-	free(ch->priv);
-	ch->priv = NULL;
-}
-
 const struct nd_kind nd_kind_webhook = {
 	.name = "webhook",
 	.flags = ND_KIND_RAW,
 	.contact = ND_CONTACT_CHAT,
 	.init = webhook_init,
 	.build = webhook_build,
-	.done = webhook_done,
-	.fini = webhook_fini,
+	.done = nd_http_done,
+	.fini = nd_priv_free,
 };

@@ -47,7 +47,7 @@ static gh_err
 webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
              const char *section, char *detail, size_t dlen)
 {
-	struct webpush *w = calloc(1, sizeof(*w));
+	struct webpush *w = nd_priv_new(ch, sizeof(*w));
 	const char *kf;
 	char pem[4096];
 	size_t n;
@@ -56,7 +56,6 @@ webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
 
 	if (w == NULL)
 		return GH_ENOMEM;
-	ch->priv = w;
 	w->subject = gh_conf_str(conf, section, "vapid_subject");
 	if (w->subject == NULL || (strncmp(w->subject, "mailto:", 7) != 0 &&
 	                           strncmp(w->subject, "https:", 6) != 0)) {
@@ -189,8 +188,7 @@ webpush_fini(struct nd_chan *ch)
 
 	if (w)
 		gh_vapid_free(w->vapid);
-	free(w);
-	ch->priv = NULL;
+	nd_priv_free(ch);
 }
 
 const struct nd_kind nd_kind_webpush = {

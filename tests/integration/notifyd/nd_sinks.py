@@ -124,14 +124,6 @@ class HttpSink:
             return [r for r in self.requests if r["path"].startswith(prefix)
                     and (not ok_only or (r["status"] is not None and r["status"] < 300))]
 
-    def wait(self, pred, timeout=20.0, what="the sink"):
-        end = time.time() + timeout
-        while time.time() < end:
-            if pred():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
-
     def close(self):
         self.server.shutdown()
         self.server.server_close()
@@ -199,14 +191,6 @@ class SmtpSink:
     def got(self):
         with self.lock:
             return list(self.messages)
-
-    def wait(self, pred, timeout=20.0, what="the SMTP sink"):
-        end = time.time() + timeout
-        while time.time() < end:
-            if pred():
-                return
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
 
     def close(self):
         self.controller.stop()

@@ -13,7 +13,6 @@ a memory-error check (a sanitizer report in its log fails the test).
 NOTIFYD_BIN chooses another build (build/tests/gatehouse-notifyd-test is
 the same without sanitizers).
 """
-import json
 import os
 import pathlib
 import signal
@@ -22,11 +21,12 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from nd_sinks import HttpSink, SmtpSink, free_port  # noqa: E402,F401
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from ghtest import Gatehouse  # noqa: E402
+from nd_sinks import free_port  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
-GATEHOUSE = BUILD / "gatehouse"
 NOTIFYD = pathlib.Path(os.environ.get("NOTIFYD_BIN") or
                        BUILD / "asan" / "tests" / "gatehouse-notifyd-test")
 if not NOTIFYD.is_absolute():
@@ -76,17 +76,7 @@ class Env:
 
     # -- the gatehouse command --
     def gh(self, *args, check=True, json_out=False):
-        cmd = [str(GATEHOUSE), "-c", str(self.conf)]
-        if json_out:
-            cmd.append("--json")
-        p = subprocess.run(cmd + [str(a) for a in args], capture_output=True,
-                           text=True, timeout=60)
-        if check and p.returncode != 0:
-            raise AssertionError(f"gatehouse {args} exited {p.returncode}: "
-                                 f"{p.stderr}")
-        if json_out and p.returncode == 0:
-            return json.loads(p.stdout)
-        return p
+        return Gatehouse(self.conf).run(*args, check=check, json_out=json_out)
 
     def notify(self, user, title="Hello", type_="app.notice", *extra):
         out = self.gh("notify", user, "--type", type_, "--title", title,

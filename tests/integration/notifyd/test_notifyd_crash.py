@@ -18,7 +18,6 @@ import concurrent.futures
 import json
 import os
 import random
-import signal
 import time
 
 import pytest
