@@ -13,6 +13,12 @@
  * crashes (an LMDB assertion on a corrupt store aborts) costs the host
  * nothing but a log line.  If the host reaps our child from its own
  * SIGCHLD handler, waitpid's ECHILD is expected.
+ *
+ * mode=detach adds one fork: the first child only forks the writer and
+ * exits, so the login waits for two forks and a reap, and the writer --
+ * the grandchild, reparented to init -- bounds itself with a timer whose
+ * default action ends it.  Signals and the umask are the writer's own to
+ * change: it is no longer the host.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +26,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,11 +36,13 @@
 
 #include "child.h"
 #include "event.h"
+#include "newhost.h"
 
 #define REAP_GRACE_US 20000  /* after SIGKILL, how long we wait to reap */
 
 /*
- * Give the child nothing of the host's but the pipe (returned, now >= 3):
+ * Give the child nothing of the host's but the pipe (returned, now >= 3;
+ * with wfd < 0 there is no pipe to keep):
  * stdin, stdout and stderr become /dev/null -- LMDB prints a failed
  * assertion to stderr before abort(), and the host's stderr may be the
  * user's terminal -- and every other descriptor is closed, so a wedged
@@ -43,7 +53,7 @@ isolate_fds(int wfd)
 {
 	int nul;
 
-	if (wfd < 3) {
+	if (wfd >= 0 && wfd < 3) {
 		int moved = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
 
 		if (moved < 0)
@@ -60,6 +70,10 @@ isolate_fds(int wfd)
 	}
 	/* close_range may be missing (kernel < 5.9): then the host's
 	 * descriptors simply live as long as this short child. */
+	if (wfd < 0) {
+		(void)syscall(SYS_close_range, 3u, ~0u, 0u);
+		return -1;
+	}
 	if (wfd > 3)
 		(void)syscall(SYS_close_range, 3u, (unsigned)wfd - 1, 0u);
 	(void)syscall(SYS_close_range, (unsigned)wfd + 1, ~0u, 0u);
@@ -99,12 +113,13 @@ nap_us(long us)
 }
 
 /* Reap pid by polling, until deadline_us at most (no pidfd: old kernel).
- * 1 if reaped (or reaped by the host already), 0 if still running. */
+ * 1 if reaped (or reaped by the host already: *status is then left as
+ * it was), 0 if still running. */
 static int
-reap_poll(pid_t pid, int64_t deadline_us)
+reap_poll(pid_t pid, int64_t deadline_us, int *status)
 {
 	for (;;) {
-		pid_t r = waitpid(pid, NULL, WNOHANG);
+		pid_t r = waitpid(pid, status, WNOHANG);
 
 		if (r == pid || (r < 0 && errno != EINTR))
 			return 1;
@@ -116,7 +131,7 @@ reap_poll(pid_t pid, int64_t deadline_us)
 
 /* Wait for the child's exit through its pidfd, then reap it. */
 static int
-reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us)
+reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us, int *status)
 {
 	for (;;) {
 		struct pollfd pf = {pidfd, POLLIN, 0};
@@ -129,16 +144,27 @@ reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us)
 		if (rc < 0 && errno == EINTR)
 			continue;
 		if (rc <= 0)
-			return reap_poll(pid, 0);
-		return reap_poll(pid, gh_pam_mono_us() + REAP_GRACE_US);
+			return reap_poll(pid, 0, status);
+		return reap_poll(pid, gh_pam_mono_us() + REAP_GRACE_US, status);
 	}
 }
 
 static int
-reap(int pidfd, pid_t pid, int64_t deadline_us)
+reap(int pidfd, pid_t pid, int64_t deadline_us, int *status)
 {
-	return pidfd >= 0 ? reap_pidfd(pidfd, pid, deadline_us) :
-	                    reap_poll(pid, deadline_us);
+	return pidfd >= 0 ? reap_pidfd(pidfd, pid, deadline_us, status) :
+	                    reap_poll(pid, deadline_us, status);
+}
+
+/* Kill our unreaped child pid and reap it: 1 if reaped in the grace. */
+static int
+kill_and_reap(int pidfd, pid_t pid)
+{
+	if (pidfd >= 0)
+		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0u);
+	else if (waitpid(pid, NULL, WNOHANG) == 0)
+		kill(pid, SIGKILL);   /* still unreaped, so still ours */
+	return reap(pidfd, pid, gh_pam_mono_us() + REAP_GRACE_US, NULL);
 }
 
 /* Read the child's outcome until the deadline: 1 when complete, 0 at the
@@ -213,7 +239,7 @@ run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	if (ok > 0) {
 		*out = got;
 		/* It has written its last word and is in _exit. */
-		if (reap(pidfd, pid, deadline + REAP_GRACE_US))
+		if (reap(pidfd, pid, deadline + REAP_GRACE_US, NULL))
 			goto done;
 	} else if (ok < 0) {
 		out->err = GH_EIO;
@@ -225,11 +251,7 @@ run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 		           "no answer from the store within %d ms; child %ld "
 		           "killed", o->timeout_ms, (long)pid);
 	}
-	if (pidfd >= 0)
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0u);
-	else if (waitpid(pid, NULL, WNOHANG) == 0)
-		kill(pid, SIGKILL);   /* still unreaped, so still ours */
-	if (!reap(pidfd, pid, gh_pam_mono_us() + REAP_GRACE_US) && ok == 0)
+	if (!kill_and_reap(pidfd, pid) && ok == 0)
 		gh_pam_fmt(out->detail, sizeof(out->detail),
 		           "no answer from the store within %d ms; child %ld "
 		           "killed but not yet reaped (I/O wait?)",
@@ -239,13 +261,133 @@ done:
 		close(pidfd);
 }
 
+/*
+ * The detached writer.  Its own process from here on: it leaves the
+ * host's session (no terminal signals meant for the login reach it),
+ * takes back the default signal actions and an empty mask, and arms a
+ * timer that ends it writer_timeout_ms after it started (writer_alarm).
+ * That budget is longer than the login's (timeout_ms) because no
+ * one waits for it: a store busy for a moment, or a storm of logins
+ * queueing on the write lock, then costs nothing and loses nothing.
+ */
+/*
+ * The writer's first alarm, at three quarters of its budget: the wait for
+ * the write lock ends (EINTR: the handler is installed without
+ * SA_RESTART) so the writer can log "not recorded"; the interval timer
+ * fires again a quarter later with the default action, for a writer stuck
+ * where no signal ends a wait (LMDB's mutex, a hung disk).
+ */
+static void
+writer_alarm(int sig)
+{
+	(void)sig;
+	(void)signal(SIGALRM, SIG_DFL);
+}
+
+static void
+writer_main(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+            enum gh_pam_what what, int64_t start_us,
+            gh_pam_report_fn *report, void *report_arg)
+{
+	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM,
+	                           SIGPIPE, SIGUSR1, SIGUSR2, SIGCHLD};
+	int64_t quarter_us = (int64_t)o->writer_timeout_ms * 250;
+	struct sigaction sa;
+	struct itimerval it;
+	struct gh_pam_outcome out;
+	sigset_t none;
+
+	(void)setsid();
+	if (chdir("/") != 0) {
+		/* the cwd only keeps a mount busy for a moment */
+	}
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)signal(sigs[i], SIG_DFL);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = writer_alarm;     /* no SA_RESTART: see above */
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGALRM, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = 3 * quarter_us / 1000000;
+	it.it_value.tv_usec = 3 * quarter_us % 1000000;
+	it.it_interval.tv_sec = quarter_us / 1000000;
+	it.it_interval.tv_usec = quarter_us % 1000000;
+	if (it.it_value.tv_sec == 0 && it.it_value.tv_usec == 0)
+		it.it_value.tv_usec = 1;
+	if (it.it_interval.tv_sec == 0 && it.it_interval.tv_usec == 0)
+		it.it_interval.tv_usec = 1;
+	(void)setitimer(ITIMER_REAL, &it, NULL);
+
+	/* The lock is waited for in the kernel (hundreds of writers after a
+	 * burst of logins queue there without spinning) until the alarm. */
+	gh_pam_record(o, l, what, -1, 1, &out);
+	out.elapsed_us = gh_pam_mono_us() - start_us;
+	if (report != NULL)
+		report(report_arg, &out);
+	_exit(0);
+}
+
+static void
+run_detached(const struct gh_pam_opts *o, const struct gh_pam_login *l,
+             enum gh_pam_what what, int64_t start_us,
+             struct gh_pam_outcome *out, gh_pam_report_fn *report,
+             void *report_arg)
+{
+	int64_t deadline = start_us + (int64_t)o->timeout_ms * 1000;
+	int status = 0, pidfd;
+	pid_t pid;
+
+	memset(out, 0, sizeof(*out));
+	out->stage = GH_PAM_ST_CHILD;
+	pid = fork();
+	if (pid == 0) {
+		pid_t w;
+
+		(void)isolate_fds(-1);
+		/* named before the fork, so the writer is never seen with
+		 * the host's name */
+		(void)prctl(PR_SET_NAME, "pam_gatehouse", 0, 0, 0);
+		w = fork();
+		if (w == 0)
+			writer_main(o, l, what, start_us, report, report_arg);
+		_exit(w > 0 ? 0 : 1);
+	}
+	if (pid < 0) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail), "fork: %m");
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0u);
+	if (!reap(pidfd, pid, deadline, &status)) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "child %ld did not start the writer within %d ms; "
+		           "killed", (long)pid, o->timeout_ms);
+		(void)kill_and_reap(pidfd, pid);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		out->err = GH_EIO;
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "child %ld could not fork the writer", (long)pid);
+	} else {
+		/* exited 0, or reaped by the host's own SIGCHLD handler */
+		out->flags = GH_PAM_R_DETACHED;
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
 void
 gh_pam_run(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-           enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out)
+           enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out,
+           gh_pam_report_fn *report, void *report_arg)
 {
 	if (o->mode == GH_PAM_MODE_INLINE)
 		gh_pam_record(o, l, what,
 		              start_us + (int64_t)o->timeout_ms * 1000, 0, out);
+	else if (o->mode == GH_PAM_MODE_DETACH && !o->fail_closed)
+		run_detached(o, l, what, start_us, out, report, report_arg);
 	else
 		run_child(o, l, what, start_us, out);
 	out->elapsed_us = gh_pam_mono_us() - start_us;

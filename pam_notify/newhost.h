@@ -29,6 +29,7 @@
 #define GH_PAM_R_BURST     0x20u  /* login.failed_burst enqueued */
 #define GH_PAM_R_COUNTED   0x40u  /* a failure was counted */
 #define GH_PAM_R_LOCAL     0x80u  /* no remote host: no new-host check */
+#define GH_PAM_R_DETACHED  0x100u /* handed to a detached writer */
 
 struct gh_pam_job {
 	const struct gh_pam_opts *opts;

@@ -22,8 +22,9 @@ gh_pam_opts_init(struct gh_pam_opts *o)
 	o->type = GH_PAM_TYPE_DEFAULT;
 	o->admin = GH_PAM_ADMIN_DEFAULT;
 	o->notify = GH_PAM_NOTIFY_NEW_HOST;
-	o->mode = GH_PAM_MODE_CHILD;
+	o->mode = GH_PAM_MODE_DETACH;
 	o->timeout_ms = GH_PAM_TIMEOUT_DEFAULT;
+	o->writer_timeout_ms = GH_PAM_WRITER_TIMEOUT_DEFAULT;
 	o->burst_n = GH_PAM_BURST_N_DEFAULT;
 	o->burst_window_ms = GH_PAM_BURST_WINDOW_DEFAULT;
 	o->v4_prefix = 24;
@@ -149,7 +150,9 @@ apply(struct gh_pam_opts *o, const char *a)
 		else
 			return -1;
 	} else if ((v = value_of(a, "mode=")) != NULL) {
-		if (strcmp(v, "child") == 0)
+		if (strcmp(v, "detach") == 0)
+			o->mode = GH_PAM_MODE_DETACH;
+		else if (strcmp(v, "child") == 0)
 			o->mode = GH_PAM_MODE_CHILD;
 		else if (strcmp(v, "inline") == 0)
 			o->mode = GH_PAM_MODE_INLINE;
@@ -165,6 +168,9 @@ apply(struct gh_pam_opts *o, const char *a)
 		o->admin = v;
 	} else if ((v = value_of(a, "timeout_ms=")) != NULL) {
 		return parse_int(v, 1, GH_PAM_TIMEOUT_MAX, &o->timeout_ms);
+	} else if ((v = value_of(a, "writer_timeout_ms=")) != NULL) {
+		return parse_int(v, 1, GH_PAM_WRITER_TIMEOUT_MAX,
+		                 &o->writer_timeout_ms);
 	} else if ((v = value_of(a, "fail_burst=")) != NULL) {
 		return parse_burst(v, o);
 	} else if ((v = value_of(a, "v4_prefix=")) != NULL) {

@@ -18,12 +18,15 @@ enum gh_pam_notify {
 };
 
 enum gh_pam_mode {
-	GH_PAM_MODE_CHILD = 0,      /* in a short child, with a hard deadline */
+	GH_PAM_MODE_DETACH = 0,     /* in a detached writer; the login goes on */
+	GH_PAM_MODE_CHILD,          /* in a short child, with a hard deadline */
 	GH_PAM_MODE_INLINE          /* store work in the calling process */
 };
 
 #define GH_PAM_TIMEOUT_DEFAULT 50
 #define GH_PAM_TIMEOUT_MAX 10000
+#define GH_PAM_WRITER_TIMEOUT_DEFAULT 5000
+#define GH_PAM_WRITER_TIMEOUT_MAX 60000
 #define GH_PAM_BURST_N_DEFAULT 5
 #define GH_PAM_BURST_N_MAX 100
 #define GH_PAM_BURST_WINDOW_DEFAULT (300 * 1000LL)
@@ -37,8 +40,10 @@ struct gh_pam_opts {
 	const char *type;           /* type=: the per-login event type */
 	const char *admin;          /* admin=: user id of per-address bursts */
 	enum gh_pam_notify notify;  /* notify= */
-	enum gh_pam_mode mode;      /* mode=child|inline */
+	enum gh_pam_mode mode;      /* mode=detach|child|inline */
 	int timeout_ms;             /* timeout_ms=: bound on the whole call */
+	int writer_timeout_ms;      /* writer_timeout_ms=: a detached
+	                               writer's lifetime */
 	int burst_n;                /* fail_burst=N/WINDOW; 0: off */
 	long long burst_window_ms;
 	int v4_prefix;              /* v4_prefix= (0-32) */

@@ -71,6 +71,8 @@ collect(pam_handle_t *pamh, const struct gh_pam_opts *o,
 static const char *
 outcome_word(unsigned f)
 {
+	if (f & GH_PAM_R_DETACHED)
+		return "handed to the writer";
 	if (f & GH_PAM_R_BURST)
 		return "failed-login burst reported";
 	if (f & GH_PAM_R_COUNTED)
@@ -95,6 +97,10 @@ report(pam_handle_t *pamh, const struct gh_pam_opts *o,
 	static const char *const stages[] = {
 		"", "config", "open", "write", "child"
 	};
+
+	if (out->err == GH_OK && (out->flags & GH_PAM_R_DETACHED) &&
+	    !o->debug)
+		return;
 	const char *stage = (unsigned)out->stage < 5 ? stages[out->stage] : "";
 
 	if (out->err == GH_OK) {
@@ -118,6 +124,21 @@ report(pam_handle_t *pamh, const struct gh_pam_opts *o,
 	           l->user[0] ? l->user : "?", stage, gh_errname(out->err),
 	           out->detail[0] ? out->detail : gh_strerror(out->err),
 	           (long long)out->elapsed_us);
+}
+
+/* What a detached writer needs to log its outcome as the caller would. */
+struct report_ctx {
+	pam_handle_t *pamh;
+	const struct gh_pam_opts *o;
+	const struct gh_pam_login *l;
+};
+
+static void
+report_cb(void *arg, const struct gh_pam_outcome *out)
+{
+	const struct report_ctx *rc = arg;
+
+	report(rc->pamh, rc->o, rc->l, out);
 }
 
 PAM_GH_EXPORT int
@@ -145,7 +166,9 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 			           "nothing to record", l.user);
 		return PAM_SUCCESS;
 	}
-	gh_pam_run(&o, &l, GH_PAM_JOB_SESSION, start, &out);
+	struct report_ctx rc = {pamh, &o, &l};
+
+	gh_pam_run(&o, &l, GH_PAM_JOB_SESSION, start, &out, report_cb, &rc);
 	report(pamh, &o, &l, &out);
 	if (o.fail_closed && out.err != GH_OK)
 		return PAM_SESSION_ERR;
@@ -174,7 +197,9 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	collect(pamh, &o, &l);
 	if (l.user[0] == '\0' && l.origin == GH_PAM_ORIGIN_LOCAL)
 		return PAM_IGNORE;
-	gh_pam_run(&o, &l, GH_PAM_JOB_FAIL, start, &out);
+	struct report_ctx rc = {pamh, &o, &l};
+
+	gh_pam_run(&o, &l, GH_PAM_JOB_FAIL, start, &out, report_cb, &rc);
 	report(pamh, &o, &l, &out);
 	return PAM_IGNORE;
 }

@@ -42,7 +42,8 @@ gh_pam_mono_us(void)
  * and the open are not atomic: docs/pam.md, "Residual risks".)
  */
 static gh_err
-lockfile_busy(const char *dir, char *detail, size_t dlen)
+lockfile_busy(const char *dir, int64_t deadline_us, char *detail,
+              size_t dlen)
 {
 	char p[PATH_MAX];
 	struct flock fl;
@@ -54,16 +55,26 @@ lockfile_busy(const char *dir, char *detail, size_t dlen)
 	fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return GH_OK;   /* absent: mdb_env_open creates or reports */
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_RDLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 0;
-	fl.l_len = 1;
-	if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-		gh_pam_fmt(detail, dlen, "%s is locked exclusively (pid %ld), "
-		           "a process is stuck opening the store", p,
-		           (long)fl.l_pid);
-		err = GH_ELOCKED;
+	/* Another login's opener holds it for a moment: look again until
+	 * the deadline, every millisecond. */
+	for (;;) {
+		struct timespec nap = {0, 1000 * 1000};
+
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_RDLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = 0;
+		fl.l_len = 1;
+		if (fcntl(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK)
+			break;
+		if (gh_pam_mono_us() >= deadline_us) {
+			gh_pam_fmt(detail, dlen, "%s is locked exclusively "
+			           "(pid %ld), a process is stuck opening the "
+			           "store", p, (long)fl.l_pid);
+			err = GH_ELOCKED;
+			break;
+		}
+		nanosleep(&nap, NULL);
 	}
 	close(fd);
 	return err;
@@ -143,7 +154,8 @@ gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	}
 	/* The package creates the store; a login never should. */
 	so.flags &= ~(GH_STORE_CREATE | GH_STORE_RDONLY);
-	so.lock_timeout_ms = ms_left(deadline_us);
+	/* No deadline of our own: the caller's alarm ends the wait. */
+	so.lock_timeout_ms = deadline_us < 0 ? -1 : ms_left(deadline_us);
 
 	out->stage = GH_PAM_ST_OPEN;
 	if (drop_privileges) {
@@ -151,9 +163,13 @@ gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 		if (err)
 			goto done;
 	}
-	err = lockfile_busy(so.path, out->detail, sizeof(out->detail));
-	if (err)
-		goto done;
+	/* (Without a deadline, mdb_env_open's wait is the alarm's too.) */
+	if (deadline_us >= 0) {
+		err = lockfile_busy(so.path, deadline_us, out->detail,
+		                    sizeof(out->detail));
+		if (err)
+			goto done;
+	}
 	err = gh_store_open(&st, &so, out->detail, sizeof(out->detail));
 	if (err)
 		goto done;
@@ -166,7 +182,11 @@ gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	                      gh_pam_session_txn, &job);
 	out->flags = job.flags;
 	out->count = job.count;
-	if (err == GH_ELOCKED)
+	if (err == GH_ELOCKED && so.lock_timeout_ms < 0)
+		gh_pam_fmt(out->detail, sizeof(out->detail),
+		           "%s: write lock not free before the writer's alarm",
+		           so.path);
+	else if (err == GH_ELOCKED)
 		gh_pam_fmt(out->detail, sizeof(out->detail),
 		           "%s: write lock not free within %d ms", so.path,
 		           so.lock_timeout_ms);

@@ -48,6 +48,9 @@ int64_t gh_pam_mono_us(void);
  * deadline_us (gh_pam_mono_us() time).  Fills out; never logs, never
  * blocks past the deadline except for the residual risks docs/pam.md
  * lists (a hung disk under the commit).
+ * A negative deadline_us means none of its own: the write lock is waited
+ * for in the kernel until a signal (the detached writer's alarm, caught
+ * without SA_RESTART) interrupts the wait.
  * With drop_privileges (only ever in a child of its own), a root caller
  * becomes the store directory's owner and group before opening it.
  */

@@ -233,6 +233,12 @@ wlock_acquire(struct gh_store *st)
 		if (fcntl(st->lockfd, ms < 0 ? F_OFD_SETLKW : F_OFD_SETLK,
 		          &fl) == 0)
 			return GH_OK;
+		/* Waiting for ever, a signal the caller catches without
+		 * SA_RESTART is how it ends the wait (an alarm, a stop). */
+		if (errno == EINTR && ms < 0) {
+			pthread_mutex_unlock(&st->wmutex);
+			return GH_ELOCKED;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EACCES) {

@@ -31,8 +31,9 @@ test_defaults(void **state)
 	assert_null(o.store);
 	assert_null(o.config);
 	assert_int_equal(o.notify, GH_PAM_NOTIFY_NEW_HOST);
-	assert_int_equal(o.mode, GH_PAM_MODE_CHILD);
+	assert_int_equal(o.mode, GH_PAM_MODE_DETACH);
 	assert_int_equal(o.timeout_ms, 50);
+	assert_int_equal(o.writer_timeout_ms, 5000);
 	assert_int_equal(o.burst_n, 5);
 	assert_int_equal(o.burst_window_ms, 300000);
 	assert_int_equal(o.v4_prefix, 24);
@@ -145,6 +146,9 @@ test_numbers(void **state)
 		{"timeout_ms=0", 0}, {"timeout_ms=10001", 0},
 		{"timeout_ms=", 0}, {"timeout_ms=50ms", 0},
 		{"timeout_ms=-1", 0}, {"timeout_ms= 5", 0},
+		{"writer_timeout_ms=1", 1}, {"writer_timeout_ms=60000", 1},
+		{"writer_timeout_ms=0", 0}, {"writer_timeout_ms=60001", 0},
+		{"mode=detach", 1}, {"mode=child", 1}, {"mode=thread", 0},
 		{"v4_prefix=0", 1}, {"v4_prefix=32", 1}, {"v4_prefix=33", 0},
 		{"v6_prefix=0", 1}, {"v6_prefix=128", 1}, {"v6_prefix=129", 0},
 		{"v6_prefix=6x", 0},
@@ -186,7 +190,7 @@ test_bad_skipped_others_apply(void **state)
 	assert_true(o.debug);
 	assert_string_equal(o.type, "login.success");
 	assert_string_equal(o.admin, "root");
-	assert_int_equal(o.mode, GH_PAM_MODE_CHILD);
+	assert_int_equal(o.mode, GH_PAM_MODE_DETACH);
 	assert_false(o.alert_first);
 }
 

@@ -610,7 +610,7 @@ run(struct fx *f, enum gh_pam_mode mode, enum gh_pam_what what,
 
 	f->o.mode = mode;
 	login(&l, user, rhost, gh_now_ms());
-	gh_pam_run(&f->o, &l, what, gh_pam_mono_us(), out);
+	gh_pam_run(&f->o, &l, what, gh_pam_mono_us(), out, NULL, NULL);
 	print_message("mode %d: %s stage %d flags %#x %lld us: %s\n", mode,
 	              gh_errname(out->err), out->stage, out->flags,
 	              (long long)out->elapsed_us, out->detail);
@@ -638,6 +638,82 @@ test_run_ok_both_modes(void **state)
 	evs = events(f);
 	assert_int_equal(json_array_size(evs), 1);
 	json_decref(evs);
+}
+
+/* A detached writer reports by writing its outcome to a file named by arg
+ * (it keeps no descriptor of ours, so a pipe would not do). */
+static void
+det_report(void *arg, const struct gh_pam_outcome *out)
+{
+	int fd = open(arg, O_WRONLY | O_CREAT | O_EXCL, 0600);
+
+	if (fd >= 0) {
+		if (write(fd, out, sizeof(*out)) != (ssize_t)sizeof(*out))
+			(void)unlink(arg);
+		close(fd);
+	}
+}
+
+/* The writer's outcome from path, waiting up to 5 s; 0 if none came. */
+static int
+det_wait(const char *path, struct gh_pam_outcome *got)
+{
+	for (int i = 0; i < 5000; i++) {
+		int fd = open(path, O_RDONLY);
+
+		if (fd >= 0) {
+			ssize_t n = read(fd, got, sizeof(*got));
+
+			close(fd);
+			if (n == (ssize_t)sizeof(*got)) {
+				unlink(path);
+				return 1;
+			}
+		}
+		usleep(1000);
+	}
+	return 0;
+}
+
+static void
+test_run_detached(void **state)
+{
+	struct fx *f = *state;
+	struct gh_pam_outcome out, got;
+	struct gh_pam_login l;
+	char path[256];
+	json_t *evs;
+
+	snprintf(path, sizeof(path), "%s/outcome", f->dir);
+	f->o.mode = GH_PAM_MODE_DETACH;
+	login(&l, "kim", "192.0.2.1", gh_now_ms());
+	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	           det_report, path);
+	assert_int_equal(out.err, GH_OK);
+	assert_int_equal(out.flags, GH_PAM_R_DETACHED);
+	assert_true(det_wait(path, &got));
+	assert_int_equal(got.err, GH_OK);
+	assert_int_equal(got.flags, GH_PAM_R_BASELINE);
+
+	login(&l, "kim", "198.51.100.1", gh_now_ms());
+	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	           det_report, path);
+	assert_int_equal(out.flags, GH_PAM_R_DETACHED);
+	assert_true(det_wait(path, &got));
+	assert_int_equal(got.err, GH_OK);
+	assert_int_equal(got.flags, GH_PAM_R_NEW_HOST);
+	evs = events(f);
+	assert_int_equal(json_array_size(evs), 1);
+	json_decref(evs);
+
+	/* fail_closed needs the outcome: it runs as mode=child */
+	f->o.fail_closed = 1;
+	login(&l, "kim", "203.0.113.1", gh_now_ms());
+	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	           det_report, path);
+	assert_int_equal(out.err, GH_OK);
+	assert_int_equal(out.flags, GH_PAM_R_NEW_HOST);
+	assert_int_equal(access(path, F_OK), -1);
 }
 
 static void
@@ -936,6 +1012,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_burst_off, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_run_ok_both_modes, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_run_detached, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_missing_store, setup,
 		                                teardown),

@@ -94,8 +94,10 @@ struct gh_store_opts {
 	                            size the store already has if larger */
 	size_t map_max;          /* growth ceiling in bytes; 0: 4 GiB */
 	unsigned flags;          /* GH_STORE_* */
-	int lock_timeout_ms;     /* write lock deadline; <0: wait for ever;
-	                            0: try once */
+	int lock_timeout_ms;     /* write lock deadline; 0: try once; <0:
+	                            wait for ever, in the kernel, until a
+	                            signal caught without SA_RESTART
+	                            interrupts it (GH_ELOCKED) */
 };
 
 /* Opaque handles.  A gh_txn exists only during a gh_store_update/view call. */

@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -153,6 +154,7 @@ class PamEnv:
         proc = subprocess.run(cmd, capture_output=True, text=True,
                               timeout=timeout)
         assert proc.returncode == 0, proc.stderr
+        wait_writers()
         out = json.loads(proc.stdout.splitlines()[-1])
         out["stderr"] = proc.stderr
         return out
@@ -171,8 +173,39 @@ class PamEnv:
             cmd = prefix + cmd
             env["PAM_WRAPPER_DISABLE_DEEPBIND"] = "1"
         # pamtester reads a password prompt's answer from stdin
-        return subprocess.run(cmd, capture_output=True, text=True, env=env,
-                              timeout=timeout, input=password + "\n")
+        p = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                           timeout=timeout, input=password + "\n")
+        wait_writers()
+        return p
+
+
+def writers():
+    """Live detached writers (mode=detach): processes named pam_gatehouse,
+    zombies left for a non-reaping init excepted."""
+    pids = []
+    for d in pathlib.Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2:].split()[0]
+        if comm == "pam_gatehouse" and state not in ("Z", "X"):
+            pids.append(int(d.name))
+    return pids
+
+
+def wait_writers(timeout=10):
+    """Wait until the detached writers of the logins so far are done: with
+    the default mode the login returns before its record is written."""
+    end = time.monotonic() + timeout
+    while writers():
+        if time.monotonic() > end:
+            raise AssertionError(f"detached writers still running: "
+                                 f"{writers()}")
+        time.sleep(0.002)
 
 
 def rcs(out, thread=0):

@@ -242,7 +242,9 @@ def test_pamtester_with_pam_wrapper_logs(pam):
     """pamtester through pam_wrapper; pam_wrapper also shows what the
     module logs with pam_syslog (one line per call at most)."""
     pam.init_store()
-    svc = pam.session_service(args="debug")
+    # mode=child: a detached writer logs from a process of its own, whose
+    # stderr (where pam_wrapper prints) is /dev/null
+    svc = pam.session_service(args="mode=child debug")
     p = pam.pamtester(svc, "liam", "open_session", "close_session",
                       items=["rhost=192.0.2.77", "tty=pts/9"], debuglevel=2)
     assert p.returncode == 0, p.stderr

@@ -6,22 +6,32 @@ through pam_wrapper (LD_PRELOAD), so /etc/pam.d/sshd and the machine's own
 sshd are never touched.  A user is created for the test (useradd, removed
 afterwards) and logs in by password with sshpass.
 
-What is checked: the login and the new-host event land in the store, a burst
-of wrong passwords raises exactly one login.failed_burst, and a login goes
-through while the store's write lock is held by a stopped process.
+What is checked: the login and the new-host event land in the store and
+gatehouse-notifyd delivers the new-host event to a webhook sink, a burst of
+wrong passwords raises exactly one login.failed_burst, and a login goes
+through while the store's write lock is held by a stopped process (in the
+default detach mode the writer then waits and records it; in child mode the
+login's own budget ends the attempt and says so in the log).
 """
+import json
 import os
 import pathlib
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
-from gh_pam_support import PAM_WRAPPER, STORETOOL, pam  # noqa: F401
+from gh_pam_support import (PAM_WRAPPER, STORETOOL, pam,  # noqa: F401
+                            wait_writers, writers)
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
+                       "notifyd"))
+from nd_sinks import HttpSink  # noqa: E402
 
 SSHD = "/usr/sbin/sshd"
 PORT = 2222
@@ -132,16 +142,19 @@ def user():
 
 
 @pytest.fixture
-def sshd(pam, user):
+def sshd(pam, user, request):
+    """sshd with our module; indirect parametrization adds arguments."""
+    mode = f" {request.param}" if hasattr(request, "param") else ""
     pam.init_store()
     pam.service("sshd", [
         "auth [success=2 default=ignore] pam_unix.so nodelay",
-        "auth [default=ignore] @MODULE@ fail store=@STORE@ fail_burst=3/300",
+        "auth [default=ignore] @MODULE@ fail store=@STORE@ fail_burst=3/300"
+        + mode,
         "auth requisite pam_deny.so",
         "auth required pam_permit.so",
         "account required pam_unix.so",
         "session required pam_unix.so",
-        "session optional @MODULE@ store=@STORE@ notify=always debug",
+        "session optional @MODULE@ store=@STORE@ notify=always debug" + mode,
     ])
     s = Sshd(pam, user.name)
     yield s
@@ -186,8 +199,10 @@ def install_samples(pam, with_common_session=False):
         pam.service(name, text_of(name, True))
 
 
-def ssh(user, password, command="echo gatehouse-ok"):
-    return subprocess.run(
+def ssh(user, password, command="echo gatehouse-ok", wait=True):
+    """Log in; with wait, the module's detached writers are done when this
+    returns."""
+    r = subprocess.run(
         ["sshpass", "-p", password, "ssh", "-p", str(PORT),
          "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
          "-o", "PreferredAuthentications=password",
@@ -195,6 +210,43 @@ def ssh(user, password, command="echo gatehouse-ok"):
          "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR",
          f"{user}@127.0.0.1", command],
         capture_output=True, text=True, timeout=60)
+    if wait:
+        wait_writers()
+    return r
+
+
+NOTIFYD = pathlib.Path(__file__).resolve().parents[3] / "build" / \
+    "gatehouse-notifyd"
+
+
+def start_notifyd(pam, sink):
+    """gatehouse-notifyd on the test's store, every event to a webhook."""
+    conf = pam.write_conf()
+    conf.write_text(conf.read_text() + f"""
+[notifyd]
+log = stderr
+log_level = debug
+poll_interval = 50ms
+default_channels = hook
+
+[channel.hook]
+type = webhook
+url = {sink.url("/hook")}
+""")
+    log = open(pam.tmp / "notifyd.log", "wb")
+    proc = subprocess.Popen([str(NOTIFYD), "-c", str(conf)], stdout=log,
+                            stderr=log)
+    log.close()
+    return proc
+
+
+def stop_notifyd(proc):
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def test_ssh_login_records_login_and_new_host(pam, user, sshd):
@@ -202,7 +254,17 @@ def test_ssh_login_records_login_and_new_host(pam, user, sshd):
     seed = pam.session_service("seed")
     pam.drv(seed, user.name, rhost="10.99.0.5")
     assert pam.events() == []
+    sink = HttpSink()
+    notifyd = start_notifyd(pam, sink)
 
+    try:
+        deliver_and_check(pam, user, sshd, sink)
+    finally:
+        stop_notifyd(notifyd)
+        sink.close()
+
+
+def deliver_and_check(pam, user, sshd, sink):
     r = ssh(user.name, user.password)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "gatehouse-ok"
@@ -217,6 +279,22 @@ def test_ssh_login_records_login_and_new_host(pam, user, sshd):
     kh = pam.known_hosts()
     assert kh[(user.name, "127.0.0.0/24")]["count"] == 1
 
+    # notifyd delivers what sshd's login raised
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        got = [json.loads(q["body"]) for q in sink.got("/hook", ok_only=True)]
+        if {b["type"] for b in got} >= {"login.new_host", "login.success"}:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("notifyd delivered only " + repr(
+            sink.got("/hook")) + (pam.tmp / "notifyd.log").read_text()[-3000:])
+    hooked = next(b for b in got if b["type"] == "login.new_host")
+    assert hooked["id"] == nh["id"]
+    assert hooked["user"] == user.name
+    assert hooked["category"] == "security"
+    assert hooked["title"].endswith("from 127.0.0.1")
+
     # the second login from the same network is known
     r = ssh(user.name, user.password)
     assert r.returncode == 0, r.stderr
@@ -224,7 +302,8 @@ def test_ssh_login_records_login_and_new_host(pam, user, sshd):
     assert [e["type"] for e in evs].count("login.new_host") == 1
     assert [e["type"] for e in evs].count("login.success") == 2
     assert pam.known_hosts()[(user.name, "127.0.0.0/24")]["count"] == 2
-    assert "user %s from 127.0.0.1: known network" % user.name in \
+    # the login itself only started the writer (which logs to syslog)
+    assert "user %s from 127.0.0.1: handed to the writer" % user.name in \
         sshd.log.read_text()
 
 
@@ -250,6 +329,7 @@ def test_ssh_wrong_passwords_one_burst(pam, user, sshd):
     assert {r["key"]: r["value"] for r in pam.dump("rate")} == rate
 
 
+@pytest.mark.parametrize("sshd", ["mode=child"], indirect=True)
 def test_ssh_login_while_store_is_locked(pam, user, sshd):
     holder = subprocess.Popen([str(STORETOOL), "hold", str(pam.store)],
                               stdout=subprocess.PIPE, text=True)
@@ -270,6 +350,28 @@ def test_ssh_login_while_store_is_locked(pam, user, sshd):
     # with the holder gone, logins are recorded again
     r = ssh(user.name, user.password)
     assert r.returncode == 0, r.stderr
+    assert [e["type"] for e in pam.events()] == ["login.success"]
+
+
+@pytest.mark.parametrize("sshd", ["writer_timeout_ms=20000"], indirect=True)
+def test_ssh_login_while_store_is_locked_detached(pam, user, sshd):
+    """The default mode: the login does not wait for the store at all; its
+    writer waits for the lock (up to writer_timeout_ms) and records the
+    login once the holder lets go -- nothing is lost."""
+    holder = subprocess.Popen([str(STORETOOL), "hold", str(pam.store)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        r = ssh(user.name, user.password, wait=False)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "gatehouse-ok"
+        assert writers(), "no writer is waiting for the lock"
+        assert pam.events() == []
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    wait_writers()
     assert [e["type"] for e in pam.events()] == ["login.success"]
 
 
