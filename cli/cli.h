@@ -71,6 +71,7 @@ int cmd_events(struct cli *c, int argc, char **argv);
 int cmd_config(struct cli *c, int argc, char **argv);
 int cmd_tokens(struct cli *c, int argc, char **argv);
 int cmd_suppress(struct cli *c, int argc, char **argv);
+int cmd_logins(struct cli *c, int argc, char **argv);
 int cmd_users(struct cli *c, int argc, char **argv);
 int cmd_prefs(struct cli *c, int argc, char **argv);
 int cmd_inbox(struct cli *c, int argc, char **argv);

@@ -26,6 +26,13 @@ ghpam() {
 	    pamtester "$@" 2>&1 |
 	    grep -v -e '^$' -e 'copy_confdir' -e 'pwrap_' -e 'no default config' ||
 	    true
+	# The login returned once the module handed the work to its writer
+	# (mode=detach); wait for the writers so the next step sees the store.
+	for _ in $(seq 100); do
+		ps -eo stat=,comm= | awk '$2 == "pam_gatehouse" && $1 !~ /^Z/ \
+		    { found = 1 } END { exit !found }' || break
+		sleep 0.05
+	done
 }
 
 say "pam_gatehouse: alice's first login sets her baseline network (silent)"

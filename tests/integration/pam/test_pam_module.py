@@ -6,10 +6,13 @@ service files from a test directory with pam_start_confdir, so nothing under
 /etc/pam.d is touched; pam_matrix (from libpam-wrapper) plays the password
 module.
 """
+import json
 import os
 import pathlib
 import shutil
+import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -336,3 +339,52 @@ def test_child_drops_root_for_the_store_owner(pam):
         assert len(pam.events(store=store)) == before
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_logins_cli_list_forget_purge(pam):
+    """gatehouse logins: what the module learnt, forgetting a network (it
+    alerts again) and purging networks not seen for a while."""
+    gh = [str(pathlib.Path(__file__).resolve().parents[3] / "build" /
+              "gatehouse"), "-c", str(pam.write_conf())]
+
+    def run(*args, rc=0):
+        p = subprocess.run(gh + list(args), capture_output=True, text=True,
+                           timeout=30)
+        assert p.returncode == rc, p.stderr
+        return p.stdout
+
+    pam.init_store()
+    svc = pam.session_service(args="notify=never")
+    for rhost in ("192.0.2.1", "198.51.100.1"):
+        pam.drv(svc, "olga", rhost=rhost)
+    time.sleep(1.2)
+    pam.drv(svc, "olga", rhost="203.0.113.1")
+    pam.drv(svc, "pete", rhost="192.0.2.9")
+    rows = json.loads(run("logins", "list", "--json"))
+    assert {(r["user"], r["network"]) for r in rows} == {
+        ("olga", "192.0.2.0/24"), ("olga", "198.51.100.0/24"),
+        ("olga", "203.0.113.0/24"), ("pete", "192.0.2.0/24")}
+    assert {r["addr"] for r in rows if r["user"] == "pete"} == {"192.0.2.9"}
+    text = run("logins", "list", "--user", "pete")
+    assert "pete" in text and "olga" not in text
+
+    # the two networks last seen over a second ago; --dry-run only shows
+    assert "198.51.100.0/24" in run("logins", "purge", "--older-than", "1s",
+                                    "--dry-run")
+    assert len(pam.known_hosts()) == 4
+    assert json.loads(run("logins", "purge", "--older-than", "1s",
+                          "--json")) == {"removed": 2}
+    assert set(pam.known_hosts()) == {("olga", "203.0.113.0/24"),
+                                      ("pete", "192.0.2.0/24")}
+
+    # a forgotten network alerts again on its next login
+    assert "removed 1" in run("logins", "forget", "olga", "203.0.113.0/24")
+    run("logins", "forget", "olga", "203.0.113.0/24", rc=1)
+    svc2 = pam.session_service("s2")
+    pam.drv(svc2, "olga", rhost="203.0.113.1")
+    pam.drv(svc2, "pete", rhost="203.0.113.1")
+    assert [(e["type"], e["user"]) for e in pam.events()] == [
+        ("login.new_host", "pete")]      # olga has no pair: baseline again
+    run("logins", "forget", "pete")
+    assert set(pam.known_hosts()) == {("olga", "203.0.113.0/24")}
+    run("logins", "purge", rc=64)
