@@ -79,6 +79,7 @@ struct nd_rt {
 	struct gh_tzcache *tz;
 	int batch, max_events, concurrency;
 	int64_t poll_ms, shutdown_ms, vis_ms;
+	int64_t qstats_ms;            /* metrics_queue_interval */
 };
 
 struct nd;
@@ -221,6 +222,11 @@ struct nd {
 	int listen_fd;
 	char listen_addr[128];
 	struct nd_conn conns[ND_METRICS_CONNS];
+	struct gh_queue_stats qstats; /* the last count of the queue, which
+	                                 scrapes reuse (metrics.c) */
+	int qstats_tried, qstats_ok;  /* counted at all; and that count held */
+	int64_t qstats_at;            /* tick of the last count */
+	int64_t qstats_took;          /* how long it took (ms) */
 	uint64_t leased, acked, deferred_events, retried_events, dead_events,
 	    released, lease_lost, store_errors;
 	int64_t started_at;
