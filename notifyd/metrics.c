@@ -24,6 +24,9 @@
  *                                                  dead, expired
  *   gatehouse_queue_due_events                     due now
  *   gatehouse_queue_oldest_due_age_seconds
+ *   gatehouse_queue_stats_age_seconds              how old the three above
+ *                                                  are (see queue_stats)
+ *   gatehouse_queue_stats_duration_seconds         how long counting took
  *   gatehouse_notifyd_store_errors_total, gatehouse_notifyd_leases_lost_total
  */
 #include <arpa/inet.h>
@@ -41,6 +44,8 @@
 #include "nd.h"
 
 #define CONN_IDLE_MS 5000
+#define QSTATS_COST_FACTOR 20   /* a count is reused at least this many
+                                   times as long as it took */
 
 struct text {
 	char *p;
@@ -91,6 +96,43 @@ head(struct text *t, const char *name, const char *type, const char *help)
 	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/*
+ * The queue's figures for a scrape.  gh_queue_stats walks the whole queue
+ * index and every state record: O(queue), in a read transaction on the
+ * daemon's only thread, during which nothing is started, collected or
+ * recorded.  Counting on every scrape would let a big backlog, or an eager
+ * scraper, slow down the very dispatching being measured.  So a count is
+ * reused for [notifyd] metrics_queue_interval, and for at least
+ * QSTATS_COST_FACTOR times as long as it took: however big the queue and
+ * however often the scrapes, counting takes at most about
+ * 1/QSTATS_COST_FACTOR of the loop's time.  Counts kept current in the
+ * store would make the figures cheap, but would cost every enqueue of every
+ * producer a write to one more database (queue.c keeps enqueue to two).
+ * The figures say how old they are.  NULL when the store could not be
+ * read.
+ */
+static const struct gh_queue_stats *
+queue_stats(struct nd *d)
+{
+	int64_t reuse = d->rt->qstats_ms, start;
+	gh_err err;
+
+	if (reuse < QSTATS_COST_FACTOR * d->qstats_took)
+		reuse = QSTATS_COST_FACTOR * d->qstats_took;
+	if (d->qstats_tried && d->tick - d->qstats_at < reuse)
+		return d->qstats_ok ? &d->qstats : NULL;
+	start = nd_clock_tick();
+	err = gh_queue_stats(d->st, d->now, &d->qstats);
+	d->qstats_took = nd_clock_tick() - start;
+	d->qstats_at = d->tick;
+	d->qstats_tried = 1;
+	d->qstats_ok = err == GH_OK;
+	if (err)
+		nd_log(&d->log, ND_LOG_WARN, "cannot count the queue for "
+		       "/metrics: %s", gh_strerror(err));
+	return d->qstats_ok ? &d->qstats : NULL;
+}
+
 #define PER_CHANNEL(t, d, field, metric) \
 	for (struct nd_cstate *c_ = (d)->cstates; c_; c_ = c_->next) \
 		put(t, "%s{channel=\"%s\"} %llu\n", metric, c_->name, \
@@ -119,9 +161,8 @@ nd_metrics_text(struct nd *d, size_t *len)
 		 "Deliveries dropped because their event expired.",
 		 offsetof(struct nd_cstate, expired)},
 	};
-	struct gh_queue_stats qs;
+	const struct gh_queue_stats *qs;
 	struct text t = {NULL, 0, 0, 0};
-	gh_err err;
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		head(&t, counters[i].name, "counter", counters[i].help);
@@ -174,20 +215,29 @@ nd_metrics_text(struct nd *d, size_t *len)
 	     "Leases that ran out before the event was settled.");
 	put(&t, "gatehouse_notifyd_leases_lost_total %llu\n",
 	    (unsigned long long)d->lease_lost);
-	err = gh_queue_stats(d->st, d->now, &qs);
-	if (err == GH_OK) {
+	qs = queue_stats(d);
+	if (qs) {
 		head(&t, "gatehouse_queue_events", "gauge",
 		     "Events in the queue by state.");
 		for (int i = 0; i < 5; i++)
 			put(&t, "gatehouse_queue_events{state=\"%s\"} %zu\n",
-			    states[i], qs.count[i]);
+			    states[i], qs->count[i]);
 		head(&t, "gatehouse_queue_due_events", "gauge",
 		     "Events due now and not leased.");
-		put(&t, "gatehouse_queue_due_events %zu\n", qs.due);
+		put(&t, "gatehouse_queue_due_events %zu\n", qs->due);
 		head(&t, "gatehouse_queue_oldest_due_age_seconds", "gauge",
 		     "How long the oldest due event has waited.");
 		put(&t, "gatehouse_queue_oldest_due_age_seconds %.3f\n",
-		    (double)qs.oldest_due_ms / 1000.0);
+		    (double)qs->oldest_due_ms / 1000.0);
+		head(&t, "gatehouse_queue_stats_age_seconds", "gauge",
+		     "How old the gatehouse_queue figures are: a count of the "
+		     "queue is reused (metrics_queue_interval).");
+		put(&t, "gatehouse_queue_stats_age_seconds %.3f\n",
+		    (double)(d->tick - d->qstats_at) / 1000.0);
+		head(&t, "gatehouse_queue_stats_duration_seconds", "gauge",
+		     "How long the last count of the queue took.");
+		put(&t, "gatehouse_queue_stats_duration_seconds %.3f\n",
+		    (double)d->qstats_took / 1000.0);
 	}
 	if (t.oom) {
 		free(t.p);

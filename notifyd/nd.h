@@ -6,8 +6,12 @@
  *   resolve.c     who gets an event on which channel (targets)
  *   deliveries.c  the deliveries database: one record per target
  *   digest.c      items held for digests, and the digests themselves
- *   dispatch.c    leasing, sending through libcurl's multi interface,
- *                 recording and settling events with the queue
+ *   dispatch.c    the dispatcher's loop: leasing, lease upkeep, stopping
+ *   job.c         a leased event in memory and its targets
+ *   start.c       whether a delivery may start now (the gates)
+ *   send.c        rendering, building and launching a request
+ *   outcome.c     what a finished request comes to
+ *   settle.c      recording outcomes and settling events with the queue
  *   metrics.c     Prometheus text on a loopback port
  *   main.c        options, signals, sd_notify, the event loop
  *
@@ -75,6 +79,7 @@ struct nd_rt {
 	struct gh_tzcache *tz;
 	int batch, max_events, concurrency;
 	int64_t poll_ms, shutdown_ms, vis_ms;
+	int64_t qstats_ms;            /* metrics_queue_interval */
 };
 
 struct nd;
@@ -194,7 +199,7 @@ struct nd {
 	struct nd_rt *rt;
 	struct nd_cstate *cstates;
 	CURLM *multi;
-	struct commit_arg *commit;    /* dispatch.c's scratch for recording */
+	struct commit_arg *commit;    /* settle.c's scratch for recording */
 	struct nd_req **pool;         /* finished requests, with their easy
 	                                 handles, kept for the next ones */
 	size_t npool, poolcap;
@@ -217,6 +222,11 @@ struct nd {
 	int listen_fd;
 	char listen_addr[128];
 	struct nd_conn conns[ND_METRICS_CONNS];
+	struct gh_queue_stats qstats; /* the last count of the queue, which
+	                                 scrapes reuse (metrics.c) */
+	int qstats_tried, qstats_ok;  /* counted at all; and that count held */
+	int64_t qstats_at;            /* tick of the last count */
+	int64_t qstats_took;          /* how long it took (ms) */
 	uint64_t leased, acked, deferred_events, retried_events, dead_events,
 	    released, lease_lost, store_errors;
 	int64_t started_at;
@@ -254,16 +264,52 @@ gh_err nd_digest_mark_txn(struct nd *d, struct gh_txn *txn,
 void nd_digest_sched(const struct nd_rt *rt, const struct nd_user *u,
                      struct gh_digest_sched *s);
 
-/* dispatch.c */
+/* job.c */
+struct nd_job *nd_job_new(struct nd *d, struct gh_lease *l);
+void nd_job_free(struct nd *d, struct nd_job *job);
 /* nd_job_vars - the event's template variables, made on first use (an
  * event that only goes to webhooks never needs them); NULL if no memory */
 json_t *nd_job_vars(struct nd_job *job);
+/* nd_target_set - a target's new state, to be recorded; reason if any */
+void nd_target_set(struct nd_target *t, enum nd_tstate st, int64_t next_at,
+                   const char *reason);
+/* nd_tlog - a log line about one delivery */
+void nd_tlog(struct nd *d, enum nd_level lv, const struct nd_job *job,
+             const struct nd_target *t, const char *what);
+/* nd_queue_err - count and log a failed queue update of job (a lost
+ * lease or a store error); nothing for GH_OK */
+void nd_queue_err(struct nd *d, const struct nd_job *job, gh_err e);
+
+/* start.c: start what may start, mark jobs with nothing left as ready */
+void nd_start_all(struct nd *d);
+
+/* send.c */
+gh_err nd_req_pool_init(struct nd *d);
+void nd_req_pool_fini(struct nd *d);
+/* a request with its easy handle, from the pool or new; and back */
+struct nd_req *nd_req_get(struct nd *d);
+void nd_req_put(struct nd *d, struct nd_req *r);
+void nd_msg_fill(struct nd *d, const struct nd_job *job,
+                 const struct nd_target *t, const json_t *vars,
+                 const char *idem, struct nd_msg *m);
+/* nd_launch - build and launch the request of target i, which passed
+ * the gates; a delivery that cannot be built is settled here */
+void nd_launch(struct nd *d, struct nd_job *job, size_t i);
+
+/* outcome.c: after curl_multi_poll, run transfers and collect finished
+ * ones */
+void nd_dispatch_io(struct nd *d);
+
+/* settle.c */
+#define ND_COMMIT_BATCH 128     /* events recorded per transaction, at most */
+/* record and settle up to ND_COMMIT_BATCH ready jobs; 1 if any were */
+int nd_commit_ready(struct nd *d);
+
+/* dispatch.c */
 gh_err nd_dispatch_init(struct nd *d);
 void nd_dispatch_fini(struct nd *d);
 /* one turn: lease, start, record, settle; returns the poll timeout (ms) */
 int nd_dispatch_turn(struct nd *d);
-/* after curl_multi_poll: run transfers and collect finished ones */
-void nd_dispatch_io(struct nd *d);
 /* the inotify descriptor that wakes the dispatcher when any process
  * commits to the store (-1 when unavailable), and its handler */
 int nd_dispatch_watch_fd(const struct nd *d);

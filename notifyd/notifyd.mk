@@ -35,7 +35,8 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # integration tests run the sanitized test build, so every test is also a
 # memory-error check.
 NOTIFYD_DAEMON := main log sdnotify channel http runtime resolve \
-                  deliveries digest dispatch metrics \
+                  deliveries digest dispatch job start send outcome settle \
+                  metrics \
                   channels/webhook channels/smtp channels/inbox \
                   channels/chat channels/sms channels/ntfy channels/gotify \
                   channels/webpush

@@ -29,7 +29,7 @@
  *     A missing address is recorded as skipped.
  *
  * Quiet hours are not decided here but when a delivery is about to start
- * (dispatch.c), so an event that waited is judged at the time it would go.
+ * (start.c), so an event that waited is judged at the time it would go.
  *
  * Everything here runs inside one read transaction per leased batch and
  * only reads the store.

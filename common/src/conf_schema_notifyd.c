@@ -46,6 +46,9 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	{"notifyd", "metrics_listen", GH_CT_STRING, NULL, 0, 0, NULL,
 	 "127.0.0.1:PORT (or [::1]:PORT) serving Prometheus /metrics; unset: "
 	 "off"},
+	{"notifyd", "metrics_queue_interval", GH_CT_DURATION, "5s", 0,
+	 1 * GH_HOUR, NULL, "how long /metrics reuses its count of the queue, which walks the "
+	 "whole queue (0: count on every scrape; slow counts are reused longer)"},
 	{"notifyd", "log", GH_CT_ENUM, "auto", 0, 0, "auto|syslog|stderr",
 	 "where logs go (auto: stderr when it is a terminal or under "
 	 "systemd, else syslog)"},

@@ -325,6 +325,71 @@ def test_metrics_endpoint(env, http_sink):
     env.stop()
 
 
+def test_metrics_count_the_queue(env, http_sink):
+    # One slot, held by a slow request, keeps the other events due and
+    # unleased; the clock stands 90 s after they were made.
+    http_sink.set("/hook", "delay", delay=4)
+    http_sink.set("/gone", "fail", status=410)
+    env.write_conf(hook(http_sink) + hook(http_sink, "gone", "/gone"),
+                   notifyd="default_channels = hook\nbatch = 1\n"
+                           "max_events = 1\nmetrics_queue_interval = 0s\n",
+                   metrics=True)
+    ids = [env.notify("lee", f"n{i}") for i in range(3)]
+    ids.append(env.notify("lee", "gone", "app.notice", "--channel", "gone"))
+    created = [env.event(e)["created_at"] for e in ids]
+    now = max(created) + 90_000
+    env.start(clock=now)
+    wait_until(lambda: http_sink.got("/hook"), 20, "the slow request")
+    assert env.state(ids[0]) == "leased"
+    m = env.metrics()
+    assert m['gatehouse_queue_events{state="leased"}'] == 1
+    assert m['gatehouse_queue_events{state="ready"}'] == 3
+    assert m['gatehouse_queue_events{state="done"}'] == 0
+    assert m["gatehouse_queue_due_events"] == 3
+    assert m["gatehouse_queue_oldest_due_age_seconds"] == \
+        (now - created[1]) / 1000
+    assert m["gatehouse_queue_stats_age_seconds"] == 0
+    http_sink.set("/hook", "ok")
+    for eid in ids[:3]:
+        env.wait_state(eid)
+    env.wait_state(ids[3], ("dead",))
+    m = env.metrics()
+    for state, n in (("ready", 0), ("leased", 0), ("done", 3), ("dead", 1),
+                     ("expired", 0)):
+        assert m[f'gatehouse_queue_events{{state="{state}"}}'] == n, state
+    assert m["gatehouse_queue_due_events"] == 0
+    assert m["gatehouse_queue_oldest_due_age_seconds"] == 0
+    env.stop()
+
+
+def test_metrics_reuse_a_count_of_the_queue(env, http_sink):
+    def conf(interval):
+        env.write_conf(hook(http_sink),
+                       notifyd="default_channels = hook\n"
+                               f"metrics_queue_interval = {interval}\n",
+                       metrics=True)
+    conf("1h")
+    a = env.notify("max", "a")
+    env.start()
+    env.wait_state(a)
+    assert env.metrics()['gatehouse_queue_events{state="done"}'] == 1
+    b = env.notify("max", "b")
+    env.wait_state(b)
+    m = env.metrics()
+    assert m['gatehouse_notifyd_events_total{outcome="acked"}'] == 2
+    # the queue is not counted again within the hour
+    assert m['gatehouse_queue_events{state="done"}'] == 1
+    assert m["gatehouse_queue_stats_age_seconds"] > 0
+    conf("0s")
+    env.send(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in env.log_text(), 10,
+               "the reload")
+    m = env.metrics()
+    assert m['gatehouse_queue_events{state="done"}'] == 2
+    assert m["gatehouse_queue_stats_age_seconds"] == 0
+    env.stop()
+
+
 def test_bad_configuration_refuses_to_start(env, tmp_path):
     import subprocess
     from nd_support import NOTIFYD

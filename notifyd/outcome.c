@@ -1,0 +1,114 @@
+/*
+ * outcome.c - what a finished request comes to.  The channel kind
+ * classifies the answer:
+ *   ok         delivered; the breaker counts a success;
+ *   permanent  dead at once (refused for good, or a push subscription
+ *              that is gone); the breaker counts a success too, since
+ *              the receiver answered;
+ *   retry      the breaker counts a failure, and the delivery is tried
+ *              again after the channel's backoff (a Retry-After the
+ *              receiver sent is honoured) or, past max_attempts, is dead.
+ * Nothing is written here: settle.c records the outcome once the event
+ * has nothing left in flight.
+ */
+#include <stdio.h>
+
+#include "nd.h"
+
+static void
+finish(struct nd *d, struct nd_req *r, CURLcode rc)
+{
+	struct nd_job *job = r->owner;
+	struct nd_target *t = &job->t[r->target];
+	struct nd_chan *ch = t->ch;
+	struct nd_cstate *cs = ch->cs;
+	char err[256], line[400];
+	enum gh_outcome o;
+
+	err[0] = '\0';
+	r->rc = rc;
+	curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &r->status);
+	o = ch->kind->done(ch, r, err, sizeof(err));
+	t->req = NULL;
+	t->attempts++;
+	t->status = r->status;
+	t->dirty = 1;
+	job->inflight--;
+	cs->inflight--;
+	d->inflight--;
+	switch (o) {
+	case GH_OUTCOME_OK:
+		gh_breaker_success(&cs->breaker, d->now);
+		t->st = ND_T_DELIVERED;
+		t->delivered_at = d->now;
+		t->error[0] = '\0';
+		t->reason[0] = '\0';
+		cs->delivered++;
+		snprintf(line, sizeof(line), "delivered (%s)", err);
+		nd_tlog(d, ND_LOG_INFO, job, t, line);
+		break;
+	case GH_OUTCOME_PERMANENT:
+		/* the receiver answered: the channel is healthy */
+		gh_breaker_success(&cs->breaker, d->now);
+		t->st = ND_T_DEAD;
+		t->failed_now = 1;
+		t->gone = r->gone;
+		snprintf(t->error, sizeof(t->error), "%s", err);
+		cs->failed++;
+		cs->dead++;
+		snprintf(line, sizeof(line), "dead: %s", err);
+		nd_tlog(d, ND_LOG_WARN, job, t, line);
+		break;
+	case GH_OUTCOME_RETRY:
+	default:
+		gh_breaker_failure(&cs->breaker, d->now);
+		t->failed_now = 1;
+		cs->failed++;
+		if (t->attempts >= ch->max_attempts) {
+			t->st = ND_T_DEAD;
+			snprintf(t->error, sizeof(t->error), "gave up after %d "
+			         "attempts: %.200s", t->attempts, err);
+			cs->dead++;
+			snprintf(line, sizeof(line), "dead: %s", t->error);
+			nd_tlog(d, ND_LOG_WARN, job, t, line);
+		} else {
+			int64_t delay = gh_backoff_delay(&ch->backoff, t->attempts,
+			                                 r->retry_after_ms,
+			                                 gh_rng_os, NULL);
+
+			t->st = ND_T_RETRY;
+			t->next_at = d->now + delay;
+			snprintf(t->error, sizeof(t->error), "%s", err);
+			cs->retried++;
+			snprintf(line, sizeof(line), "attempt %d failed, retry in "
+			         "%.1fs: %s", t->attempts, (double)delay / 1000.0,
+			         err);
+			nd_tlog(d, ND_LOG_INFO, job, t, line);
+		}
+		break;
+	}
+	t->probe = 0;
+	nd_req_put(d, r);
+	d->rescan = 1;   /* its job may be done, and a slot is free */
+}
+
+void
+nd_dispatch_io(struct nd *d)
+{
+	CURLMsg *msg;
+	int running, left;
+
+	curl_multi_perform(d->multi, &running);
+	while ((msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+		struct nd_req *r = NULL;
+		CURL *e = msg->easy_handle;
+		CURLcode rc = msg->data.result;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
+		curl_multi_remove_handle(d->multi, e);
+		if (r)
+			finish(d, r, rc);
+	}
+}
