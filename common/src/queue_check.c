@@ -6,10 +6,9 @@
  * Checked before the write transaction is taken, so that a caller's
  * mistake never makes other writers wait.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
+#include "detail_int.h"
 #include "queue_int.h"
 
 static int
@@ -26,20 +25,6 @@ word_ok(const char *s, size_t max, const char *extra)
 			return 0;
 	}
 	return 1;
-}
-
-__attribute__((format(printf, 3, 4)))
-static gh_err
-bad(char *detail, size_t dlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (detail && dlen) {
-		va_start(ap, fmt);
-		vsnprintf(detail, dlen, fmt, ap);
-		va_end(ap);
-	}
-	return GH_EINVAL;
 }
 
 gh_err
@@ -70,7 +55,8 @@ gh_event_check(const json_t *ev, char *detail, size_t dlen)
 	if (detail && dlen)
 		detail[0] = '\0';
 	if (!json_is_object(ev))
-		return bad(detail, dlen, "%s", "event is not a JSON object");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "event is not a JSON object");
 	json_object_foreach((json_t *)ev, key, val) {
 		size_t i;
 
@@ -78,48 +64,57 @@ gh_event_check(const json_t *ev, char *detail, size_t dlen)
 			if (strcmp(key, fields[i].name) == 0)
 				break;
 		if (i == sizeof(fields) / sizeof(fields[0]))
-			return bad(detail, dlen, "unknown field '%s'", key);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "unknown field '%s'", key);
 		if (json_is_null(val) &&
 		    (strcmp(key, "expires_at") == 0 ||
 		     strcmp(key, "dedup_key") == 0 ||
 		     strcmp(key, "action_url") == 0))
 			continue;
 		if (json_typeof(val) != fields[i].type)
-			return bad(detail, dlen, "field '%s' has the wrong type",
-			           key);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "field '%s' has the wrong type", key);
 		if (fields[i].type == JSON_STRING &&
 		    json_string_length(val) > fields[i].max)
-			return bad(detail, dlen, "field '%s' is too long", key);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "field '%s' is too long", key);
 		if (fields[i].type == JSON_STRING &&
 		    strlen(json_string_value(val)) != json_string_length(val))
-			return bad(detail, dlen, "field '%s' contains NUL", key);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "field '%s' contains NUL", key);
 	}
 	val = json_object_get(ev, "type");
 	if (!json_is_string(val) || !word_ok(json_string_value(val), 64, "._-"))
-		return bad(detail, dlen, "%s",
-		           "field 'type' is required: [a-z0-9._-], 1-64 bytes");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "field 'type' is required: [a-z0-9._-], "
+		                 "1-64 bytes");
 	val = json_object_get(ev, "title");
 	if (!json_is_string(val) || json_string_length(val) == 0)
-		return bad(detail, dlen, "%s", "field 'title' is required");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "field 'title' is required");
 	val = json_object_get(ev, "category");
 	if (val && !word_ok(json_string_value(val), 32, "_-"))
-		return bad(detail, dlen, "%s",
-		           "field 'category' must be [a-z0-9_-], 1-32 bytes");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "field 'category' must be [a-z0-9_-], 1-32 "
+		                 "bytes");
 	val = json_object_get(ev, "priority");
 	if (val && (json_integer_value(val) < 1 || json_integer_value(val) > 4))
-		return bad(detail, dlen, "%s",
-		           "field 'priority' must be 1 (low) to 4 (urgent)");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "field 'priority' must be 1 (low) to 4 "
+		                 "(urgent)");
 	val = json_object_get(ev, "dedup_key");
 	if (json_is_string(val) && json_string_length(val) == 0)
-		return bad(detail, dlen, "%s", "field 'dedup_key' is empty");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "field 'dedup_key' is empty");
 	{
 		json_t *u = json_object_get(ev, "user");
 		json_t *r = json_object_get(ev, "recipients");
 
 		if ((!json_is_string(u) || json_string_length(u) == 0) &&
 		    json_array_size(r) == 0)
-			return bad(detail, dlen, "%s",
-			           "an event needs 'user' or 'recipients'");
+			return gh_detail(detail, dlen, GH_EINVAL, "%s",
+			                 "an event needs 'user' or "
+			                 "'recipients'");
 	}
 	return GH_OK;
 }
@@ -133,11 +128,9 @@ gh_event_validate(const json_t *ev, char *detail, size_t dlen)
 	if (err)
 		return err;
 	size = json_dumpb(ev, NULL, 0, JSON_COMPACT);
-	if (size > EVENT_MAX) {
-		if (detail && dlen)
-			snprintf(detail, dlen, "event is %zu bytes, at most %u",
-			         size, (unsigned)EVENT_MAX);
-		return GH_ETOOBIG;
-	}
+	if (size > EVENT_MAX)
+		return gh_detail(detail, dlen, GH_ETOOBIG,
+		                 "event is %zu bytes, at most %u", size,
+		                 (unsigned)EVENT_MAX);
 	return GH_OK;
 }
