@@ -1,7 +1,7 @@
 /*
  * cli.h - what the gatehouse command's subcommand files share: the parsed
  * global options, opening the configuration and the store, output helpers,
- * and sysexits-style exit codes.
+ * building and queueing an event, and sysexits-style exit codes.
  *
  * Each subcommand family lives in its own file (cmd_store.c, cmd_events.c,
  * cmd_config.c, ...) and exports one entry point listed in main.c's table.
@@ -65,6 +65,25 @@ const char *cli_time(int64_t ms, char *buf, size_t len);
 
 /* Parse a decimal id; 0 on error. */
 uint64_t cli_parse_id(const char *s);
+
+/* An event priority by name (low, normal, high, urgent) or number (1-4);
+ * 0 if it is neither. */
+int cli_parse_priority(const char *s);
+
+/* Set obj's member key to the string v.  A v that is not UTF-8 is a usage
+ * error ("what: --key is not valid UTF-8"); returns an exit code. */
+int cli_set_string(struct cli *c, json_t *obj, const char *key, const char *v,
+                   const char *what);
+
+/* Append the string v to obj's array member key, adding the array if obj
+ * has none. */
+void cli_append_string(json_t *obj, const char *key, const char *v);
+
+/* Check ev, open the store and queue ev; print its id, or with --json
+ * {"id", "duplicate"}.  what starts the error messages ("notify").
+ * Returns an exit code. */
+int cli_enqueue(struct cli *c, const json_t *ev, int64_t now,
+                const char *what);
 
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);

@@ -32,8 +32,10 @@
  * then renamed, so the milter never loads half a key; when run as root
  * they are given to [milter] user.
  *
- * The DNS record text is derived here with OpenSSL (the milter's
- * dkim_key.c does the same for its own checks).
+ * Keys are read, and their DNS record text derived, by libgatehouse
+ * (gatehouse/dkimkey.h): the same code the milter loads them with, so a
+ * key listed here is one the milter can sign with.  Only generating and
+ * writing keys uses OpenSSL directly.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -54,23 +56,19 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
 
-#include "gatehouse/codec.h"
+#include "gatehouse/dkimkey.h"
 #include "cli.h"
 
-#define TXT_MAX 1024
 #define MAX_KEYS 64
-
-enum ktype { KT_RSA, KT_ED25519 };
 
 struct keyinfo {
 	char selector[128];
 	char path[PATH_MAX];
-	enum ktype type;
-	int bits;
+	gh_dkim_alg type;
+	int bits;		/* -1: the file is not a usable key */
 	int64_t retire_at;	/* seconds; 0: none */
-	char txt[TXT_MAX];
+	char txt[GH_DKIM_TXT_MAX];
 };
 
 /* ---- names and paths ---- */
@@ -143,64 +141,28 @@ mkdirs(const char *path, mode_t mode)
 
 /* ---- keys ---- */
 
-/* The TXT record text of a key (RFC 6376 3.6.1, RFC 8463 4). */
-static int
-key_txt(EVP_PKEY *pk, char *out, size_t cap)
+/* Fill k's type, bits and TXT record text from the key file at path. */
+static gh_err
+read_key(const char *path, struct keyinfo *k, char *detail, size_t dlen)
 {
-	unsigned char raw[32], *der = NULL;
-	char b64[GH_B64_ENC_LEN(600)];
-	size_t rawlen = sizeof(raw);
-	int len, rc = -1;
+	struct gh_dkim_key *key = NULL;
+	gh_err err;
 
-	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
-		if (EVP_PKEY_get_raw_public_key(pk, raw, &rawlen) != 1 ||
-		    gh_b64_encode(GH_B64_STD, raw, rawlen, b64, sizeof(b64),
-		                  NULL) != GH_OK)
-			return -1;
-		return fmt(out, cap, "v=DKIM1; k=ed25519; p=%s", b64);
-	}
-	len = i2d_PUBKEY(pk, &der);
-	if (len > 0 && len <= 600 &&
-	    gh_b64_encode(GH_B64_STD, der, (size_t)len, b64, sizeof(b64),
-	                  NULL) == GH_OK &&
-	    fmt(out, cap, "v=DKIM1; k=rsa; p=%s", b64) == 0)
-		rc = 0;
-	OPENSSL_free(der);
-	return rc;
+	err = gh_dkim_key_load(path, &key, detail, dlen);
+	if (err)
+		return err;
+	k->type = gh_dkim_key_alg(key);
+	k->bits = (int)gh_dkim_key_bits(key);
+	err = gh_dkim_key_txt(key, k->txt, sizeof(k->txt), NULL);
+	gh_dkim_key_free(key);
+	return err;
 }
 
-static int
-read_key(const char *path, struct keyinfo *k)
-{
-	EVP_PKEY *pk = NULL;
-	FILE *f = fopen(path, "r");
-	int rc = -1;
-
-	if (f == NULL)
-		return -1;
-	pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-	fclose(f);
-	if (pk == NULL)
-		return -1;
-	if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519) {
-		k->type = KT_ED25519;
-		k->bits = 256;
-	} else if (EVP_PKEY_get_base_id(pk) == EVP_PKEY_RSA) {
-		k->type = KT_RSA;
-		k->bits = EVP_PKEY_get_bits(pk);
-	} else {
-		goto cleanup;
-	}
-	rc = key_txt(pk, k->txt, sizeof(k->txt));
-cleanup:
-	EVP_PKEY_free(pk);
-	return rc;
-}
-
+/* The k= name of a key type. */
 static const char *
-type_name(enum ktype t)
+type_name(gh_dkim_alg t)
 {
-	return t == KT_RSA ? "rsa" : "ed25519";
+	return t == GH_DKIM_RSA_SHA256 ? "rsa" : "ed25519";
 }
 
 /* Hand a file we wrote as root to the milter's user. */
@@ -218,22 +180,27 @@ give_to_milter_user(struct cli *c, int fd)
 		        strerror(errno));
 }
 
-/* Generate a key into path (temp file + rename); fill k. */
+/*
+ * Generate a key into path (temp file + rename); fill k.  The record text
+ * comes from reading the temp file back, as the milter will read it, so
+ * a key that would not sign is never put in place.
+ */
 static int
-generate(struct cli *c, const char *path, enum ktype type, int bits,
+generate(struct cli *c, const char *path, gh_dkim_alg type, int bits,
          struct keyinfo *k)
 {
+	int rsa = type == GH_DKIM_RSA_SHA256;
 	EVP_PKEY_CTX *ctx = NULL;
 	EVP_PKEY *pk = NULL;
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], detail[PATH_MAX + 128] = "";
 	FILE *f = NULL;
 	int fd = -1, rc = EXIT_SOFTWARE;
+	gh_err err;
 
-	ctx = EVP_PKEY_CTX_new_id(type == KT_RSA ? EVP_PKEY_RSA :
-	                          EVP_PKEY_ED25519, NULL);
+	ctx = EVP_PKEY_CTX_new_id(rsa ? EVP_PKEY_RSA : EVP_PKEY_ED25519, NULL);
 	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
-	    (type == KT_RSA && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) !=
-	     1) || EVP_PKEY_keygen(ctx, &pk) != 1) {
+	    (rsa && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) != 1) ||
+	    EVP_PKEY_keygen(ctx, &pk) != 1) {
 		fprintf(stderr, "%s: key generation failed\n", c->prog);
 		goto cleanup;
 	}
@@ -260,14 +227,16 @@ generate(struct cli *c, const char *path, enum ktype type, int bits,
 		goto io;
 	}
 	f = NULL;
+	memset(k, 0, sizeof(*k));
+	err = read_key(tmp, k, detail, sizeof(detail));
+	if (err) {
+		unlink(tmp);
+		rc = cli_fail(c, err, "new key", detail);
+		goto cleanup;
+	}
 	if (rename(tmp, path) != 0)
 		goto io;
-	memset(k, 0, sizeof(*k));
 	(void)fmt(k->path, sizeof(k->path), "%s", path);
-	k->type = type;
-	k->bits = type == KT_RSA ? bits : 256;
-	if (key_txt(pk, k->txt, sizeof(k->txt)) != 0)
-		goto cleanup;
 	rc = EXIT_OK;
 	goto cleanup;
 io:
@@ -337,8 +306,8 @@ scan_domain(const char *dir, struct keyinfo *keys, size_t max)
 		(void)fmt(rpath, sizeof(rpath), "%s/%s.retire", dir, k->selector);
 		if (read_retire(rpath, &k->retire_at) != 0)
 			k->retire_at = 1;
-		if (read_key(k->path, k) != 0)
-			k->bits = -1;	/* unreadable: listed, never used */
+		if (read_key(k->path, k, NULL, 0) != GH_OK)
+			k->bits = -1;	/* listed, never used */
 		n++;
 	}
 	closedir(d);
@@ -481,8 +450,9 @@ parse_kopts(struct cli *c, int argc, char **argv, struct kopts *o,
 	if (o->type && strcmp(o->type, "rsa") != 0 &&
 	    strcmp(o->type, "ed25519") != 0)
 		return cli_usage(c, "dkim %s: --type is rsa or ed25519", sub);
-	if (o->bits < 1024 || o->bits > 4096)
-		return cli_usage(c, "dkim %s: --bits must be 1024 to 4096", sub);
+	if (o->bits < GH_DKIM_RSA_MIN_BITS || o->bits > GH_DKIM_RSA_MAX_BITS)
+		return cli_usage(c, "dkim %s: --bits must be %d to %d", sub,
+		                 GH_DKIM_RSA_MIN_BITS, GH_DKIM_RSA_MAX_BITS);
 	if (o->domain && !name_ok(o->domain))
 		return cli_usage(c, "dkim %s: '%s' is not a domain", sub,
 		                 o->domain);
@@ -529,7 +499,7 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	rc = generate(c, path, o.type && strcmp(o.type, "ed25519") == 0 ?
-	              KT_ED25519 : KT_RSA, o.bits, &k);
+	              GH_DKIM_ED25519_SHA256 : GH_DKIM_RSA_SHA256, o.bits, &k);
 	if (rc)
 		return rc;
 	(void)fmt(k.selector, sizeof(k.selector), "%s", o.selector);
@@ -554,8 +524,9 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 }
 
 static void
-new_selector(const char *dir, enum ktype t, char *out, size_t cap)
+new_selector(const char *dir, gh_dkim_alg t, char *out, size_t cap)
 {
+	const char *pre = t == GH_DKIM_RSA_SHA256 ? "r" : "e";
 	char base[64], path[PATH_MAX];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -564,10 +535,9 @@ new_selector(const char *dir, enum ktype t, char *out, size_t cap)
 	strftime(base, sizeof(base), "%Y%m%d", &tm);
 	for (int i = 1; i < 100; i++) {
 		if (i == 1)
-			(void)fmt(out, cap, "%s%s", t == KT_RSA ? "r" : "e", base);
+			(void)fmt(out, cap, "%s%s", pre, base);
 		else
-			(void)fmt(out, cap, "%s%s-%d", t == KT_RSA ? "r" : "e",
-			         base, i);
+			(void)fmt(out, cap, "%s%s-%d", pre, base, i);
 		(void)fmt(path, sizeof(path), "%s/%s.key", dir, out);
 		if (access(path, F_OK) != 0)
 			return;
@@ -648,18 +618,19 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		if (keys[i].bits > 0 && keys[i].retire_at == 0 &&
 		    (!o.type || strcmp(o.type, type_name(keys[i].type)) == 0))
 			want[keys[i].type] = 1;
-	if (!want[KT_RSA] && !want[KT_ED25519]) {
+	if (!want[GH_DKIM_RSA_SHA256] && !want[GH_DKIM_ED25519_SHA256]) {
 		fprintf(stderr, "%s: no active %s key for %s in %s (make one "
 		        "with 'gatehouse dkim keygen')\n", c->prog,
 		        o.type ? o.type : "DKIM", dom, dir);
 		return EXIT_NOTFOUND;
 	}
-	if (o.selector && want[KT_RSA] && want[KT_ED25519])
+	if (o.selector && want[GH_DKIM_RSA_SHA256] &&
+	    want[GH_DKIM_ED25519_SHA256])
 		return cli_usage(c, "dkim rotate: --selector names one key; "
 		                 "this domain has RSA and Ed25519 keys: add "
 		                 "--type");
 	retire = now + o.grace_ms / 1000;
-	for (int ty = KT_RSA; ty <= KT_ED25519; ty++) {
+	for (int ty = GH_DKIM_RSA_SHA256; ty <= GH_DKIM_ED25519_SHA256; ty++) {
 		char sel[128];
 		int bits = o.bits;
 
@@ -668,18 +639,19 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		if (o.selector)
 			(void)fmt(sel, sizeof(sel), "%s", o.selector);
 		else
-			new_selector(dir, (enum ktype)ty, sel, sizeof(sel));
+			new_selector(dir, (gh_dkim_alg)ty, sel, sizeof(sel));
 		/* keep the size of the key being replaced unless told */
-		for (size_t i = 0; ty == KT_RSA && !o.bits_set && i < n; i++)
-			if (keys[i].type == KT_RSA && keys[i].retire_at == 0 &&
-			    keys[i].bits > 0)
+		for (size_t i = 0; i < n; i++)
+			if (ty == GH_DKIM_RSA_SHA256 && !o.bits_set &&
+			    keys[i].type == GH_DKIM_RSA_SHA256 &&
+			    keys[i].retire_at == 0 && keys[i].bits > 0)
 				bits = keys[i].bits;
 		(void)fmt(path, sizeof(path), "%s/%s.key", dir, sel);
 		if (access(path, F_OK) == 0) {
 			fprintf(stderr, "%s: %s exists\n", c->prog, path);
 			return EXIT_USAGE;
 		}
-		rc = generate(c, path, (enum ktype)ty, bits, &made[nmade]);
+		rc = generate(c, path, (gh_dkim_alg)ty, bits, &made[nmade]);
 		if (rc)
 			return rc;
 		(void)fmt(made[nmade].selector, sizeof(made[nmade].selector),
@@ -811,7 +783,9 @@ section_key(const char *name, void *arg)
 	const char *sel = gh_conf_str(s->c->conf, name, "selector");
 	const char *file = gh_conf_str(s->c->conf, name, "key_file");
 	const char *sdid = gh_conf_str(s->c->conf, name, "signing_domain");
+	char detail[PATH_MAX + 128] = "";
 	struct keyinfo *k;
+	gh_err err;
 
 	if (!dom || !sel || !file || s->n == s->max ||
 	    strcasecmp(sdid ? sdid : dom, s->domain) != 0)
@@ -820,11 +794,14 @@ section_key(const char *name, void *arg)
 	memset(k, 0, sizeof(*k));
 	(void)fmt(k->selector, sizeof(k->selector), "%s", sel);
 	(void)fmt(k->path, sizeof(k->path), "%s", file);
-	if (read_key(file, k) == 0)
+	err = read_key(file, k, detail, sizeof(detail));
+	if (err == GH_OK)
 		s->n++;
+	else if (detail[0])	/* names the file */
+		fprintf(stderr, "%s: warning: %s\n", s->c->prog, detail);
 	else
-		fprintf(stderr, "%s: warning: cannot read %s\n", s->c->prog,
-		        file);
+		fprintf(stderr, "%s: warning: cannot read %s: %s\n",
+		        s->c->prog, file, gh_strerror(err));
 }
 
 int

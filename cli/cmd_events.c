@@ -250,19 +250,6 @@ events_show(struct cli *c, int argc, char **argv)
 /* ---- enqueue ---- */
 
 static int
-parse_priority(const char *s)
-{
-	static const char *const names[] = {"low", "normal", "high", "urgent"};
-
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i + 1;
-	if (s[0] >= '1' && s[0] <= '4' && s[1] == '\0')
-		return s[0] - '0';
-	return 0;
-}
-
-static int
 events_enqueue(struct cli *c, int argc, char **argv)
 {
 	static const struct option o[] = {
@@ -284,11 +271,8 @@ events_enqueue(struct cli *c, int argc, char **argv)
 	};
 	json_t *ev = json_object();
 	int64_t now = gh_now_ms();
-	char detail[256];
-	uint64_t id;
 	long long ms;
-	int ch, rc, dup, prio;
-	gh_err err;
+	int ch, rc, prio;
 
 	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
 		const char *field = NULL;
@@ -303,7 +287,7 @@ events_enqueue(struct cli *c, int argc, char **argv)
 		case 'a': field = "action_url"; break;
 		case 's': field = "source"; break;
 		case 'p':
-			prio = parse_priority(optarg);
+			prio = cli_parse_priority(optarg);
 			if (!prio) {
 				json_decref(ev);
 				return cli_usage(c, "bad --priority '%s' (1-4, low, "
@@ -331,17 +315,11 @@ events_enqueue(struct cli *c, int argc, char **argv)
 			break;
 		}
 		case 'c':
-		case 'r': {
-			const char *k = ch == 'c' ? "channels" : "recipients";
-			json_t *arr = json_object_get(ev, k);
-
-			if (arr == NULL) {
-				arr = json_array();
-				json_object_set_new(ev, k, arr);
-			}
-			json_array_append_new(arr, json_string(optarg));
+			cli_append_string(ev, "channels", optarg);
 			break;
-		}
+		case 'r':
+			cli_append_string(ev, "recipients", optarg);
+			break;
 		case 'j':
 			c->json = 1;
 			break;
@@ -350,14 +328,12 @@ events_enqueue(struct cli *c, int argc, char **argv)
 			return cli_usage(c, "events enqueue: unknown option");
 		}
 		if (field) {
-			json_t *s = json_string(optarg);
-
-			if (s == NULL) {
+			rc = cli_set_string(c, ev, field, optarg,
+			                    "events enqueue");
+			if (rc) {
 				json_decref(ev);
-				return cli_usage(c, "--%s is not valid UTF-8",
-				                 field);
+				return rc;
 			}
-			json_object_set_new(ev, field, s);
 		}
 	}
 	if (optind != argc) {
@@ -366,34 +342,9 @@ events_enqueue(struct cli *c, int argc, char **argv)
 	}
 	if (!json_object_get(ev, "source"))
 		json_object_set_new(ev, "source", json_string("cli"));
-	err = gh_event_validate(ev, detail, sizeof(detail));
-	if (err) {
-		json_decref(ev);
-		fprintf(stderr, "%s: events enqueue: %s\n", c->prog, detail);
-		return EXIT_DATAERR;
-	}
-	rc = cli_open_store(c, 0);
-	if (rc) {
-		json_decref(ev);
-		return rc;
-	}
-	err = gh_queue_enqueue(c->st, ev, now,
-	                       gh_conf_int(c->conf, "queue", "dedup_window"),
-	                       &id, &dup);
+	rc = cli_enqueue(c, ev, now, "events enqueue");
 	json_decref(ev);
-	if (err)
-		return cli_fail(c, err, "events enqueue", NULL);
-	if (c->json) {
-		json_t *j = json_pack("{s:I, s:b}", "id", (json_int_t)id,
-		                      "duplicate", dup);
-		cli_print_json(j);
-		json_decref(j);
-	} else if (dup) {
-		printf("%" PRIu64 " (duplicate: already queued)\n", id);
-	} else {
-		printf("%" PRIu64 "\n", id);
-	}
-	return EXIT_OK;
+	return rc;
 }
 
 /* ---- lease, ack: a consumer in a shell script ---- */

@@ -48,6 +48,25 @@ merge_patch(json_t *target, const json_t *patch)
 	return 0;
 }
 
+/*
+ * err and *rec are what a get returned: the record with patch merged in,
+ * a missing one starting empty.  On failure *rec is released and NULL.
+ */
+static gh_err
+patch_record(gh_err err, json_t **rec, const json_t *patch)
+{
+	if (err == GH_ENOTFOUND)
+		*rec = json_object();
+	else if (err)
+		return err;
+	if (*rec == NULL || merge_patch(*rec, patch)) {
+		json_decref(*rec);
+		*rec = NULL;
+		return GH_ENOMEM;
+	}
+	return GH_OK;
+}
+
 /* "NAME=VALUE" into patch[obj][NAME] = value (or null for "default"). */
 static int
 patch_pair(json_t *patch, const char *obj, const char *arg, int boolean)
@@ -116,15 +135,10 @@ users_set_fn(struct gh_txn *txn, void *arg)
 	size_t i;
 	gh_err err;
 
-	err = gh_contacts_get_txn(txn, a->user, &rec);
-	if (err == GH_ENOTFOUND)
-		rec = json_object();
-	else if (err)
+	err = patch_record(gh_contacts_get_txn(txn, a->user, &rec), &rec,
+	                   a->patch);
+	if (err)
 		return err;
-	if (rec == NULL || merge_patch(rec, a->patch)) {
-		json_decref(rec);
-		return GH_ENOMEM;
-	}
 	push = json_object_get(rec, "push");
 	json_array_foreach(a->push_remove, i, p)
 		push_drop(push, json_string_value(p));
@@ -235,15 +249,9 @@ users_set(struct cli *c, int argc, char **argv)
 			rc = cli_usage(c, "users set: unknown option");
 			break;
 		}
-		if (field && rc == EXIT_OK) {
-			json_t *s = json_string(optarg);
-
-			if (s == NULL)
-				rc = cli_usage(c, "users set: --%s is not UTF-8",
-				               field);
-			else
-				json_object_set_new(a.patch, field, s);
-		}
+		if (field && rc == EXIT_OK)
+			rc = cli_set_string(c, a.patch, field, optarg,
+			                    "users set");
 	}
 	if (rc)
 		goto done;
@@ -494,15 +502,10 @@ prefs_set_fn(struct gh_txn *txn, void *arg)
 	json_t *rec = NULL;
 	gh_err err;
 
-	err = gh_prefs_get_txn(txn, a->user, &rec);
-	if (err == GH_ENOTFOUND)
-		rec = json_object();
-	else if (err)
+	err = patch_record(gh_prefs_get_txn(txn, a->user, &rec), &rec,
+	                   a->patch);
+	if (err)
 		return err;
-	if (rec == NULL || merge_patch(rec, a->patch)) {
-		json_decref(rec);
-		return GH_ENOMEM;
-	}
 	err = gh_prefs_validate(rec, a->detail, sizeof(a->detail));
 	if (err == GH_OK)
 		err = gh_prefs_put_txn(txn, a->user, rec, a->now);

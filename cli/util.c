@@ -1,6 +1,7 @@
 /*
  * util.c - the gatehouse command's shared helpers: configuration and store
- * opening with messages that say what to do, exit codes, output.
+ * opening with messages that say what to do, exit codes, output, and the
+ * pieces of an event that more than one subcommand builds and queues.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -157,4 +158,77 @@ cli_parse_id(const char *s)
 	if (*end != '\0' || errno)
 		return 0;
 	return (uint64_t)v;
+}
+
+int
+cli_parse_priority(const char *s)
+{
+	static const char *const names[] = {"low", "normal", "high", "urgent"};
+
+	for (int i = 0; i < 4; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i + 1;
+	if (s[0] >= '1' && s[0] <= '4' && s[1] == '\0')
+		return s[0] - '0';
+	return 0;
+}
+
+int
+cli_set_string(struct cli *c, json_t *obj, const char *key, const char *v,
+               const char *what)
+{
+	json_t *s = json_string(v);
+
+	if (s == NULL)
+		return cli_usage(c, "%s: --%s is not valid UTF-8", what, key);
+	json_object_set_new(obj, key, s);
+	return EXIT_OK;
+}
+
+void
+cli_append_string(json_t *obj, const char *key, const char *v)
+{
+	json_t *arr = json_object_get(obj, key);
+
+	if (arr == NULL) {
+		arr = json_array();
+		json_object_set_new(obj, key, arr);
+	}
+	json_array_append_new(arr, json_string(v));
+}
+
+int
+cli_enqueue(struct cli *c, const json_t *ev, int64_t now, const char *what)
+{
+	char detail[256];
+	uint64_t id = 0;
+	int rc, dup = 0;
+	gh_err err;
+
+	/* Before the store is opened: a mistake in the command line is
+	 * reported the same whether or not the store is there. */
+	err = gh_event_validate(ev, detail, sizeof(detail));
+	if (err) {
+		fprintf(stderr, "%s: %s: %s\n", c->prog, what, detail);
+		return EXIT_DATAERR;
+	}
+	rc = cli_open_store(c, 0);
+	if (rc)
+		return rc;
+	err = gh_queue_enqueue(c->st, ev, now,
+	                       gh_conf_int(c->conf, "queue", "dedup_window"),
+	                       &id, &dup);
+	if (err)
+		return cli_fail(c, err, what, NULL);
+	if (c->json) {
+		json_t *j = json_pack("{s:I, s:b}", "id", (json_int_t)id,
+		                      "duplicate", dup);
+
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		printf("%" PRIu64 "%s\n", id, dup ? " (duplicate: already "
+		       "queued)" : "");
+	}
+	return EXIT_OK;
 }

@@ -48,9 +48,9 @@
 
 #include <stddef.h>
 
+#include "gatehouse/dkimkey.h"
 #include "gatehouse/err.h"
 #include "canon.h"
-#include "dkim_key.h"
 #include "dkim_sighdr.h"
 
 #define GH_DKIM_MAX_SIGS 8

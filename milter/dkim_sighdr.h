@@ -15,8 +15,9 @@
  *   2. gh_dkim_header_digest() hashes the selected header fields, each
  *      canonicalized and followed by CRLF, then the DKIM-Signature field
  *      from step 1, canonicalized the same way, without a final CRLF.
- *   3. The key signs that digest (dkim_key.h) and gh_dkim_sighdr_add_b()
- *      appends the base64 signature, folded, after "b=".  Verifiers remove
+ *   3. The key signs that digest (gatehouse/dkimkey.h) and
+ *      gh_dkim_sighdr_add_b() appends the base64 signature, folded, after
+ *      "b=".  Verifiers remove
  *      everything after "b=", folding included, so what they hash is
  *      exactly what step 2 hashed.
  *
@@ -27,9 +28,9 @@
 
 #include <stddef.h>
 
+#include "gatehouse/dkimkey.h"
 #include "gatehouse/err.h"
 #include "canon.h"
-#include "dkim_key.h"
 #include "hdrlist.h"
 #include "sbuf.h"
 

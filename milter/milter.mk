@@ -12,11 +12,11 @@ MILTER_LIBS := $(or $(shell $(PKG_CONFIG) --libs milter 2>/dev/null),-lmilter) \
 	$(MILTER_CRYPTO_LIBS)
 
 # The DKIM core: pure C over OpenSSL libcrypto, no libmilter, no store;
-# base64 and error strings come from libgatehouse (codec.c, err.c).
+# keys, base64 and error strings come from libgatehouse (dkimkey.c,
+# codec.c, err.c).
 MILTER_DKIM_SRCS := \
 	milter/canon.c \
 	milter/dkim.c \
-	milter/dkim_key.c \
 	milter/dkim_sighdr.c \
 	milter/hdrlist.c \
 	milter/hdrparse.c \

@@ -33,8 +33,8 @@
 #include <stdint.h>
 
 #include "gatehouse/conf.h"
+#include "gatehouse/dkimkey.h"
 #include "gatehouse/err.h"
-#include "dkim_key.h"
 
 #define GH_SIGNTABLE_MAX 4096	/* entries in one table */
 #define GH_SIGN_PER_DOMAIN 4	/* keys one message is signed with at most */

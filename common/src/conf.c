@@ -21,6 +21,7 @@
 
 #include "gatehouse/conf.h"
 #include "conf_int.h"
+#include "detail_int.h"
 
 #define CONF_LINE_MAX 8192
 
@@ -594,10 +595,9 @@ gh_conf_load(struct gh_conf **out, const char *path, char *detail,
 	if (c.fp == NULL) {
 		int e = errno;
 
-		if (detail && dlen)
-			snprintf(detail, dlen, "%s: %s", path, strerror(e));
-		return e == ENOENT ? GH_ENOTFOUND :
-		       (e == EACCES || e == EPERM) ? GH_EACCES : GH_EIO;
+		return gh_detail(detail, dlen, e == ENOENT ? GH_ENOTFOUND :
+		                 (e == EACCES || e == EPERM) ? GH_EACCES :
+		                 GH_EIO, "%s: %s", path, strerror(e));
 	}
 	c.conf = conf_new(path);
 	if (c.conf == NULL) {

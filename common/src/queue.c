@@ -1,6 +1,8 @@
 /*
  * queue.c - the event queue on top of the store: enqueue with dedup, lease
- * with a visibility deadline, ack, retry, dead-letter.
+ * with a visibility deadline, ack, retry, defer, dead-letter, requeue.
+ * The event check is in queue_check.c, the state record and due index in
+ * qstate.c, list, purge and stats in queue_admin.c.
  *
  * Layout (docs/store.md has the byte offsets):
  *   events[be64 id]   the event as JSON, written once at enqueue
@@ -17,17 +19,12 @@
  * event's index entry sits at its lease deadline, so a consumer that dies
  * simply lets it come due again: no reaper, nothing lost.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "gatehouse/queue.h"
-
-#define QKEY_LEN 17
-#define EVENT_MAX (GH_RECORD_MAX / 4)
-#define PURGE_BATCH 1000
+#include "queue_int.h"
 
 int64_t
 gh_now_ms(void)
@@ -38,162 +35,6 @@ gh_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *const qstate_names[] = {
-	"ready", "leased", "done", "dead", "expired"
-};
-
-const char *
-gh_qstate_name(enum gh_qstate s)
-{
-	for (unsigned i = 0; i < 5; i++)
-		if (s == (1u << i))
-			return qstate_names[i];
-	return "?";
-}
-
-unsigned
-gh_qstate_parse(const char *name)
-{
-	for (unsigned i = 0; i < 5; i++)
-		if (strcmp(name, qstate_names[i]) == 0)
-			return 1u << i;
-	if (strcmp(name, "all") == 0)
-		return GH_Q_ALL;
-	return 0;
-}
-
-/* ---- validation ---- */
-
-static int
-word_ok(const char *s, size_t max, const char *extra)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		      strchr(extra, c) != NULL))
-			return 0;
-	}
-	return 1;
-}
-
-__attribute__((format(printf, 3, 4)))
-static gh_err
-bad(char *detail, size_t dlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (detail && dlen) {
-		va_start(ap, fmt);
-		vsnprintf(detail, dlen, fmt, ap);
-		va_end(ap);
-	}
-	return GH_EINVAL;
-}
-
-static gh_err
-validate_fields(const json_t *ev, char *detail, size_t dlen)
-{
-	static const struct {
-		const char *name;
-		json_type type;   /* JSON_NULL here means "string or null" etc. */
-		size_t max;
-	} fields[] = {
-		{"type", JSON_STRING, 64},
-		{"title", JSON_STRING, 1024},
-		{"user", JSON_STRING, 256},
-		{"category", JSON_STRING, 32},
-		{"message", JSON_STRING, 32768},
-		{"action_url", JSON_STRING, 2048},
-		{"source", JSON_STRING, 32},
-		{"dedup_key", JSON_STRING, 400},
-		{"priority", JSON_INTEGER, 0},
-		{"metadata", JSON_OBJECT, 0},
-		{"channels", JSON_ARRAY, 0},
-		{"recipients", JSON_ARRAY, 0},
-		{"expires_at", JSON_INTEGER, 0},
-	};
-	const char *key;
-	json_t *val;
-
-	if (detail && dlen)
-		detail[0] = '\0';
-	if (!json_is_object(ev))
-		return bad(detail, dlen, "%s", "event is not a JSON object");
-	json_object_foreach((json_t *)ev, key, val) {
-		size_t i;
-
-		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-			if (strcmp(key, fields[i].name) == 0)
-				break;
-		if (i == sizeof(fields) / sizeof(fields[0]))
-			return bad(detail, dlen, "unknown field '%s'", key);
-		if (json_is_null(val) &&
-		    (strcmp(key, "expires_at") == 0 ||
-		     strcmp(key, "dedup_key") == 0 ||
-		     strcmp(key, "action_url") == 0))
-			continue;
-		if (json_typeof(val) != fields[i].type)
-			return bad(detail, dlen, "field '%s' has the wrong type",
-			           key);
-		if (fields[i].type == JSON_STRING &&
-		    json_string_length(val) > fields[i].max)
-			return bad(detail, dlen, "field '%s' is too long", key);
-		if (fields[i].type == JSON_STRING &&
-		    strlen(json_string_value(val)) != json_string_length(val))
-			return bad(detail, dlen, "field '%s' contains NUL", key);
-	}
-	val = json_object_get(ev, "type");
-	if (!json_is_string(val) || !word_ok(json_string_value(val), 64, "._-"))
-		return bad(detail, dlen, "%s",
-		           "field 'type' is required: [a-z0-9._-], 1-64 bytes");
-	val = json_object_get(ev, "title");
-	if (!json_is_string(val) || json_string_length(val) == 0)
-		return bad(detail, dlen, "%s", "field 'title' is required");
-	val = json_object_get(ev, "category");
-	if (val && !word_ok(json_string_value(val), 32, "_-"))
-		return bad(detail, dlen, "%s",
-		           "field 'category' must be [a-z0-9_-], 1-32 bytes");
-	val = json_object_get(ev, "priority");
-	if (val && (json_integer_value(val) < 1 || json_integer_value(val) > 4))
-		return bad(detail, dlen, "%s",
-		           "field 'priority' must be 1 (low) to 4 (urgent)");
-	val = json_object_get(ev, "dedup_key");
-	if (json_is_string(val) && json_string_length(val) == 0)
-		return bad(detail, dlen, "%s", "field 'dedup_key' is empty");
-	{
-		json_t *u = json_object_get(ev, "user");
-		json_t *r = json_object_get(ev, "recipients");
-
-		if ((!json_is_string(u) || json_string_length(u) == 0) &&
-		    json_array_size(r) == 0)
-			return bad(detail, dlen, "%s",
-			           "an event needs 'user' or 'recipients'");
-	}
-	return GH_OK;
-}
-
-gh_err
-gh_event_validate(const json_t *ev, char *detail, size_t dlen)
-{
-	gh_err err = validate_fields(ev, detail, dlen);
-	size_t size;
-
-	if (err)
-		return err;
-	size = json_dumpb(ev, NULL, 0, JSON_COMPACT);
-	if (size > EVENT_MAX) {
-		if (detail && dlen)
-			snprintf(detail, dlen, "event is %zu bytes, at most %u",
-			         size, (unsigned)EVENT_MAX);
-		return GH_ETOOBIG;
-	}
-	return GH_OK;
-}
-
 static const char *
 default_category(const char *type)
 {
@@ -201,186 +42,6 @@ default_category(const char *type)
 	    strcmp(type, "upload.infected") == 0)
 		return "security";
 	return "system";
-}
-
-/* ---- queue state records ---- */
-
-#define QS_FIXED 56
-#define QS_ERR_MAX 1024
-
-struct qstate {
-	unsigned state;          /* one GH_Q_* bit */
-	int priority;
-	uint32_t attempts, leases;
-	int64_t due_at, lease_until, updated_at, expires_at;
-	uint64_t token;
-	char error[QS_ERR_MAX + 1];
-};
-
-static void
-put_be32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
-static uint32_t
-get_be32(const unsigned char *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-	       ((uint32_t)p[2] << 8) | p[3];
-}
-
-static size_t
-qs_encode(const struct qstate *q, unsigned char *b)
-{
-	size_t el = strlen(q->error);
-
-	memset(b, 0, QS_FIXED);
-	b[0] = 1;
-	b[1] = (unsigned char)q->state;
-	b[2] = (unsigned char)q->priority;
-	put_be32(b + 4, q->attempts);
-	put_be32(b + 8, q->leases);
-	gh_put_be64(b + 16, (uint64_t)q->due_at);
-	gh_put_be64(b + 24, (uint64_t)q->lease_until);
-	gh_put_be64(b + 32, (uint64_t)q->updated_at);
-	gh_put_be64(b + 40, (uint64_t)q->expires_at);
-	gh_put_be64(b + 48, q->token);
-	memcpy(b + QS_FIXED, q->error, el);
-	return QS_FIXED + el;
-}
-
-static gh_err
-qs_decode(const unsigned char *b, size_t len, struct qstate *q)
-{
-	size_t el;
-
-	if (len < QS_FIXED || b[0] != 1 || len > QS_FIXED + QS_ERR_MAX)
-		return GH_ECORRUPT;
-	q->state = b[1];
-	q->priority = b[2];
-	q->attempts = get_be32(b + 4);
-	q->leases = get_be32(b + 8);
-	q->due_at = (int64_t)gh_get_be64(b + 16);
-	q->lease_until = (int64_t)gh_get_be64(b + 24);
-	q->updated_at = (int64_t)gh_get_be64(b + 32);
-	q->expires_at = (int64_t)gh_get_be64(b + 40);
-	q->token = gh_get_be64(b + 48);
-	el = len - QS_FIXED;
-	memcpy(q->error, b + QS_FIXED, el);
-	q->error[el] = '\0';
-	return GH_OK;
-}
-
-static void
-qs_set_error(struct qstate *q, const char *err)
-{
-	size_t n = err ? strlen(err) : 0;
-
-	if (n > QS_ERR_MAX) {
-		/* cut on a UTF-8 character boundary */
-		n = QS_ERR_MAX;
-		while (n > 0 && ((unsigned char)err[n] & 0xc0) == 0x80)
-			n--;
-	}
-	if (n)
-		memcpy(q->error, err, n);
-	q->error[n] = '\0';
-}
-
-/* The state of an event never leased is implied by its index entry; the
- * caller passes what it knows (priority, due, expiry) for that case. */
-static gh_err
-qs_get(struct gh_txn *txn, uint64_t id, struct qstate *q, int *found)
-{
-	unsigned char k[8];
-	const void *v;
-	size_t vl;
-	gh_err err;
-
-	gh_put_be64(k, id);
-	err = gh_txn_get(txn, GH_DB_QSTATE, k, 8, &v, &vl);
-	if (err == GH_ENOTFOUND) {
-		*found = 0;
-		return GH_OK;
-	}
-	if (err)
-		return err;
-	*found = 1;
-	return qs_decode(v, vl, q);
-}
-
-static gh_err
-qs_put(struct gh_txn *txn, uint64_t id, const struct qstate *q)
-{
-	unsigned char k[8], b[QS_FIXED + QS_ERR_MAX];
-	size_t n = qs_encode(q, b);
-
-	gh_put_be64(k, id);
-	return gh_txn_put(txn, GH_DB_QSTATE, k, 8, b, n);
-}
-
-static void
-qkey(unsigned char *k, int priority, int64_t due, uint64_t id)
-{
-	if (priority < 1 || priority > 4)
-		priority = 2;
-	k[0] = (unsigned char)(4 - priority);
-	gh_put_be64(k + 1, (uint64_t)(due < 0 ? 0 : due));
-	gh_put_be64(k + 9, id);
-}
-
-static gh_err
-index_put(struct gh_txn *txn, const struct qstate *q, uint64_t id)
-{
-	unsigned char k[QKEY_LEN], v[8];
-
-	qkey(k, q->priority, q->due_at, id);
-	gh_put_be64(v, (uint64_t)q->expires_at);
-	return gh_txn_put(txn, GH_DB_QUEUE, k, sizeof(k), v, 8);
-}
-
-static gh_err
-index_del(struct gh_txn *txn, const struct qstate *q, uint64_t id)
-{
-	unsigned char k[QKEY_LEN];
-	gh_err err;
-
-	qkey(k, q->priority, q->due_at, id);
-	err = gh_txn_del(txn, GH_DB_QUEUE, k, sizeof(k));
-	return err == GH_ENOTFOUND ? GH_OK : err;
-}
-
-/* The JSON view of a state: what consumers and `gatehouse events show`
- * see as the event's "q" object. */
-static json_t *
-qs_json(const struct qstate *q)
-{
-	return json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:o, s:I}",
-	    "state", gh_qstate_name((enum gh_qstate)q->state),
-	    "due_at", (json_int_t)q->due_at,
-	    "attempts", (int)q->attempts, "leases", (int)q->leases,
-	    "lease_until", (json_int_t)q->lease_until,
-	    "token", (json_int_t)q->token,
-	    "updated_at", (json_int_t)q->updated_at,
-	    "last_error", q->error[0] ? json_string(q->error) : json_null(),
-	    "expires_at", (json_int_t)q->expires_at);
-}
-
-static void
-qs_initial(struct qstate *q, const json_t *ev)
-{
-	const json_t *exp = json_object_get(ev, "expires_at");
-
-	memset(q, 0, sizeof(*q));
-	q->state = GH_Q_READY;
-	q->priority = (int)json_integer_value(json_object_get(ev, "priority"));
-	q->due_at = json_integer_value(json_object_get(ev, "created_at"));
-	q->updated_at = q->due_at;
-	q->expires_at = json_is_integer(exp) ? json_integer_value(exp) : 0;
 }
 
 static gh_err
@@ -411,14 +72,14 @@ gh_queue_get_txn(struct gh_txn *txn, uint64_t id, json_t **out)
 		json_decref(ev);
 		return GH_ECORRUPT;
 	}
-	err = qs_get(txn, id, &q, &found);
+	err = gh_qs_get(txn, id, &q, &found);
 	if (err) {
 		json_decref(ev);
 		return err;
 	}
 	if (!found)
-		qs_initial(&q, ev);
-	json_object_set_new(ev, "q", qs_json(&q));
+		gh_qs_initial(&q, ev);
+	json_object_set_new(ev, "q", gh_qs_json(&q));
 	*out = ev;
 	return GH_OK;
 }
@@ -560,7 +221,7 @@ enqueue_one(struct gh_txn *txn, const json_t *ev, int64_t now, int64_t window,
 	q.priority = prio_of(ev);
 	q.due_at = now;
 	q.expires_at = json_integer_value(json_object_get(ev, "expires_at"));
-	err = index_put(txn, &q, id);
+	err = gh_qindex_put(txn, &q, id);
 	if (err)
 		goto done;
 	if (dkey != NULL) {
@@ -582,7 +243,7 @@ gh_err
 gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
                      int64_t window, uint64_t *id_out, int *dup)
 {
-	gh_err err = validate_fields(ev, NULL, 0);
+	gh_err err = gh_event_check(ev, NULL, 0);
 
 	if (err)
 		return err;
@@ -629,7 +290,7 @@ gh_queue_enqueue_batch(struct gh_store *st, json_t *const *evs, size_t n,
 	/* Validate outside the write lock: other writers need not wait while
 	 * we look at a caller's mistake. */
 	for (size_t i = 0; i < n; i++) {
-		err = validate_fields(evs[i], NULL, 0);
+		err = gh_event_check(evs[i], NULL, 0);
 		if (err) {
 			if (bad)
 				*bad = i;
@@ -748,7 +409,7 @@ lease_fn(struct gh_txn *txn, void *arg)
 			continue;   /* index entry of an event deleted by hand */
 		if (err)
 			return err;
-		err = qs_get(txn, it->id, q, &found);
+		err = gh_qs_get(txn, it->id, q, &found);
 		if (err)
 			return err;
 		if (!found) {
@@ -763,8 +424,8 @@ lease_fn(struct gh_txn *txn, void *arg)
 		if (q->expires_at && q->expires_at <= a->now) {
 			q->state = GH_Q_EXPIRED;
 			q->updated_at = a->now;
-			qs_set_error(q, "expired before delivery");
-			err = qs_put(txn, it->id, q);
+			gh_qs_set_error(q, "expired before delivery");
+			err = gh_qs_put(txn, it->id, q);
 			if (err)
 				return err;
 			continue;
@@ -774,9 +435,9 @@ lease_fn(struct gh_txn *txn, void *arg)
 		q->token = token;
 		q->leases++;
 		q->updated_at = a->now;
-		err = qs_put(txn, it->id, q);
+		err = gh_qs_put(txn, it->id, q);
 		if (err == GH_OK)
-			err = index_put(txn, q, it->id);
+			err = gh_qindex_put(txn, q, it->id);
 		if (err)
 			return err;
 		/* Copy out now; decode after the commit, outside the lock. */
@@ -828,7 +489,7 @@ gh_queue_lease(struct gh_store *st, int64_t now, size_t max, int64_t vis,
 			err = GH_ECORRUPT;
 			continue;
 		}
-		json_object_set_new(ev, "q", qs_json(&it->q));
+		json_object_set_new(ev, "q", gh_qs_json(&it->q));
 		out[k].id = it->id;
 		out[k].token = it->q.token;
 		out[k].event = ev;
@@ -878,7 +539,7 @@ op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l,
 	int found;
 	gh_err err;
 
-	err = qs_get(txn, l->id, &q, &found);
+	err = gh_qs_get(txn, l->id, &q, &found);
 	if (err)
 		return err;
 	if (!found) {
@@ -890,7 +551,7 @@ op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l,
 	}
 	if (q.state != GH_Q_LEASED || q.token != l->token)
 		return GH_ESTALE;
-	err = index_del(txn, &q, l->id);
+	err = gh_qindex_del(txn, &q, l->id);
 	if (err)
 		return err;
 	q.updated_at = a->now;
@@ -900,33 +561,33 @@ op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l,
 		break;
 	case OP_RETRY:
 		q.attempts++;
-		qs_set_error(&q, a->error);
+		gh_qs_set_error(&q, a->error);
 		if (a->max_attempts > 0 && q.attempts >= (uint32_t)a->max_attempts) {
 			q.state = GH_Q_DEAD;
 			a->dead = 1;
 		} else {
 			q.state = GH_Q_READY;
 			q.due_at = a->due;
-			err = index_put(txn, &q, l->id);
+			err = gh_qindex_put(txn, &q, l->id);
 		}
 		break;
 	case OP_EXTEND:
 		q.due_at = q.lease_until = a->now + a->vis;
-		err = index_put(txn, &q, l->id);
+		err = gh_qindex_put(txn, &q, l->id);
 		break;
 	case OP_RELEASE:
 		q.state = GH_Q_READY;
 		q.due_at = a->now;
-		err = index_put(txn, &q, l->id);
+		err = gh_qindex_put(txn, &q, l->id);
 		break;
 	case OP_DEFER:
 		q.state = GH_Q_READY;
 		q.due_at = a->dues[i] > a->now ? a->dues[i] : a->now;
-		err = index_put(txn, &q, l->id);
+		err = gh_qindex_put(txn, &q, l->id);
 		break;
 	}
 	if (err == GH_OK)
-		err = qs_put(txn, l->id, &q);
+		err = gh_qs_put(txn, l->id, &q);
 	return err;
 }
 
@@ -1097,7 +758,7 @@ requeue_fn(struct gh_txn *txn, void *arg)
 	err = event_raw(txn, a->id, &v, &vl);
 	if (err)
 		return err;
-	err = qs_get(txn, a->id, &q, &found);
+	err = gh_qs_get(txn, a->id, &q, &found);
 	if (err)
 		return err;
 	if (!found || (q.state & (GH_Q_READY | GH_Q_LEASED)))
@@ -1108,9 +769,9 @@ requeue_fn(struct gh_txn *txn, void *arg)
 	q.expires_at = 0;
 	q.due_at = a->now;
 	q.updated_at = a->now;
-	err = index_put(txn, &q, a->id);
+	err = gh_qindex_put(txn, &q, a->id);
 	if (err == GH_OK)
-		err = qs_put(txn, a->id, &q);
+		err = gh_qs_put(txn, a->id, &q);
 	return err;
 }
 
@@ -1150,395 +811,4 @@ gh_queue_get(struct gh_store *st, uint64_t id, json_t **out)
 	if (err == GH_OK)
 		*out = a.out;
 	return err;
-}
-
-/* ---- list ---- */
-
-struct list_arg {
-	struct gh_txn *txn;
-	unsigned states;
-	size_t limit, seen;
-	gh_event_fn fn;
-	void *arg;
-	gh_err err;
-};
-
-static int
-list_scan(const void *key, size_t klen, const void *val, size_t vlen,
-          void *arg)
-{
-	struct list_arg *a = arg;
-	struct qstate q;
-	json_t *rec;
-	int found, r = 0;
-
-	if (klen != 8)
-		return 0;
-	rec = json_loadb(val, vlen, 0, NULL);
-	if (rec == NULL) {
-		a->err = GH_ECORRUPT;
-		return 1;
-	}
-	a->err = qs_get(a->txn, gh_get_be64(key), &q, &found);
-	if (a->err) {
-		json_decref(rec);
-		return 1;
-	}
-	if (!found)
-		qs_initial(&q, rec);
-	if (q.state & a->states) {
-		json_object_set_new(rec, "q", qs_json(&q));
-		r = a->fn(rec, a->arg);
-		a->seen++;
-		if (a->limit && a->seen >= a->limit)
-			r = 1;
-	}
-	json_decref(rec);
-	return r;
-}
-
-struct list_view {
-	uint64_t after;
-	int reverse;
-	struct list_arg *la;
-};
-
-static gh_err
-list_fn(struct gh_txn *txn, void *arg)
-{
-	struct list_view *v = arg;
-	unsigned char k[8];
-	uint64_t start = v->after;
-	gh_err err;
-
-	v->la->txn = txn;
-	v->la->seen = 0;
-	v->la->err = GH_OK;
-	if (start == 0) {
-		err = gh_txn_scan(txn, GH_DB_EVENTS, NULL, 0, v->reverse,
-		                  list_scan, v->la, NULL);
-	} else {
-		if (v->reverse && start == 1)
-			return GH_OK;
-		gh_put_be64(k, v->reverse ? start - 1 : start + 1);
-		err = gh_txn_scan(txn, GH_DB_EVENTS, k, 8, v->reverse,
-		                  list_scan, v->la, NULL);
-	}
-	return err ? err : v->la->err;
-}
-
-gh_err
-gh_queue_list(struct gh_store *st, unsigned states, uint64_t after,
-              int reverse, size_t limit, gh_event_fn fn, void *arg)
-{
-	struct list_arg la = {NULL, states ? states : GH_Q_ALL, limit, 0, fn,
-	                      arg, GH_OK};
-	struct list_view v = {after, reverse, &la};
-
-	if (st == NULL || fn == NULL)
-		return GH_EINVAL;
-	return gh_store_view(st, list_fn, &v);
-}
-
-/* ---- purge ---- */
-
-struct purge_scan {
-	unsigned states;
-	int64_t older;
-	size_t n;
-	uint64_t ids[PURGE_BATCH];
-	uint64_t next;   /* where the next batch starts */
-	int more;
-};
-
-static int
-purge_collect(const void *key, size_t klen, const void *val, size_t vlen,
-              void *arg)
-{
-	struct purge_scan *p = arg;
-	struct qstate q;
-
-	if (klen != 8)
-		return 0;
-	p->next = gh_get_be64(key) + 1;
-	if (qs_decode(val, vlen, &q) == GH_OK && (q.state & p->states) &&
-	    q.updated_at < p->older)
-		p->ids[p->n++] = gh_get_be64(key);
-	if (p->n >= PURGE_BATCH) {
-		p->more = 1;
-		return 1;
-	}
-	return 0;
-}
-
-/* Delivery records are keyed by event id first, so an event's go with it. */
-struct deliv_keys {
-	const unsigned char *prefix;
-	size_t n;
-	unsigned char keys[64][512];
-	size_t lens[64];
-};
-
-static int
-deliv_collect(const void *key, size_t klen, const void *val, size_t vlen,
-              void *arg)
-{
-	struct deliv_keys *d = arg;
-
-	if (klen < 8 || memcmp(key, d->prefix, 8) != 0 || d->n >= 64 ||
-	    klen > sizeof(d->keys[0]))
-		return 1;
-	memcpy(d->keys[d->n], key, klen);
-	d->lens[d->n++] = klen;
-	return 0;
-}
-
-static gh_err
-purge_deliveries(struct gh_txn *txn, uint64_t id, struct deliv_keys *d)
-{
-	unsigned char k[8];
-	gh_err err;
-
-	gh_put_be64(k, id);
-	do {
-		d->prefix = k;
-		d->n = 0;
-		err = gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 0, deliv_collect,
-		                  d, NULL);
-		if (err)
-			return err;
-		for (size_t i = 0; i < d->n; i++) {
-			err = gh_txn_del(txn, GH_DB_DELIVERIES, d->keys[i],
-			                 d->lens[i]);
-			if (err && err != GH_ENOTFOUND)
-				return err;
-		}
-	} while (d->n == 64);
-	return GH_OK;
-}
-
-struct purge_arg {
-	struct purge_scan *scan;
-	struct deliv_keys *dk;
-	uint64_t from;
-	size_t deleted;
-};
-
-static gh_err
-purge_fn(struct gh_txn *txn, void *arg)
-{
-	struct purge_arg *a = arg;
-	struct purge_scan *p = a->scan;
-	unsigned char k[8];
-	uint64_t last = 0;
-	gh_err err;
-
-	p->n = 0;
-	p->more = 0;
-	a->deleted = 0;
-	gh_put_be64(k, a->from);
-	err = gh_txn_scan(txn, GH_DB_QSTATE, k, 8, 0, purge_collect, p, NULL);
-	if (err)
-		return err;
-	err = gh_txn_last_key_be64(txn, GH_DB_EVENTS, &last);
-	if (err && err != GH_ENOTFOUND)
-		return err;
-	for (size_t i = 0; i < p->n; i++) {
-		uint64_t id = p->ids[i];
-
-		/* Deleting the newest event would let its id be reused:
-		 * remember the highest id ever purged. */
-		if (id == last) {
-			unsigned char b[8];
-
-			gh_put_be64(b, id);
-			err = gh_txn_put(txn, GH_DB_META, "id_floor", 8, b, 8);
-			if (err)
-				return err;
-		}
-		gh_put_be64(k, id);
-		err = gh_txn_del(txn, GH_DB_EVENTS, k, 8);
-		if (err && err != GH_ENOTFOUND)
-			return err;
-		err = gh_txn_del(txn, GH_DB_QSTATE, k, 8);
-		if (err && err != GH_ENOTFOUND)
-			return err;
-		err = purge_deliveries(txn, id, a->dk);
-		if (err)
-			return err;
-		a->deleted++;
-	}
-	return GH_OK;
-}
-
-struct dedup_scan {
-	int64_t now;
-	size_t n;
-	int more;
-	char keys[PURGE_BATCH / 4][401];
-};
-
-static int
-dedup_collect(const void *key, size_t klen, const void *val, size_t vlen,
-              void *arg)
-{
-	struct dedup_scan *d = arg;
-
-	if (vlen == 16 &&
-	    (int64_t)gh_get_be64((const unsigned char *)val + 8) <= d->now &&
-	    klen < sizeof(d->keys[0])) {
-		memcpy(d->keys[d->n], key, klen);
-		d->keys[d->n][klen] = '\0';
-		d->n++;
-		if (d->n >= sizeof(d->keys) / sizeof(d->keys[0])) {
-			d->more = 1;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-static gh_err
-dedup_purge_fn(struct gh_txn *txn, void *arg)
-{
-	struct dedup_scan *d = arg;
-	gh_err err;
-
-	d->n = 0;
-	d->more = 0;
-	err = gh_txn_scan(txn, GH_DB_DEDUP, NULL, 0, 0, dedup_collect, d, NULL);
-	if (err)
-		return err;
-	for (size_t i = 0; i < d->n; i++) {
-		err = gh_txn_del(txn, GH_DB_DEDUP, d->keys[i],
-		                 strlen(d->keys[i]));
-		if (err && err != GH_ENOTFOUND)
-			return err;
-	}
-	return GH_OK;
-}
-
-gh_err
-gh_queue_purge(struct gh_store *st, unsigned states, int64_t older_than,
-               int64_t now, size_t *n)
-{
-	struct purge_scan *p;
-	struct dedup_scan *d;
-	struct purge_arg a;
-	size_t total = 0;
-	gh_err err = GH_OK;
-
-	if (n)
-		*n = 0;
-	if (st == NULL)
-		return GH_EINVAL;
-	states &= GH_Q_DONE | GH_Q_DEAD | GH_Q_EXPIRED;
-	p = calloc(1, sizeof(*p));
-	d = calloc(1, sizeof(*d));
-	a.dk = calloc(1, sizeof(*a.dk));
-	if (p == NULL || d == NULL || a.dk == NULL) {
-		err = GH_ENOMEM;
-		goto cleanup;
-	}
-	p->states = states;
-	p->older = older_than;
-	/* Short transactions, a batch at a time, so producers (a login, an
-	 * SMTP session) never wait behind a big purge. */
-	a.scan = p;
-	a.from = 1;
-	while (states) {
-		err = gh_store_update(st, purge_fn, &a);
-		if (err)
-			goto cleanup;
-		total += a.deleted;
-		if (!p->more)
-			break;
-		a.from = p->next;
-	}
-	d->now = now;
-	do {
-		err = gh_store_update(st, dedup_purge_fn, d);
-	} while (err == GH_OK && d->more);
-cleanup:
-	if (n)
-		*n = total;
-	free(p);
-	free(d);
-	free(a.dk);
-	return err;
-}
-
-/* ---- stats ---- */
-
-struct stats_arg {
-	int64_t now;
-	struct gh_queue_stats *s;
-};
-
-static int
-stats_index(const void *key, size_t klen, const void *val, size_t vlen,
-            void *arg)
-{
-	struct stats_arg *a = arg;
-	int64_t due;
-
-	if (klen != QKEY_LEN)
-		return 0;
-	due = (int64_t)gh_get_be64((const unsigned char *)key + 1);
-	if (due <= a->now) {
-		a->s->due++;
-		if (a->now - due > a->s->oldest_due_ms)
-			a->s->oldest_due_ms = a->now - due;
-	}
-	return 0;
-}
-
-static int
-stats_qstate(const void *key, size_t klen, const void *val, size_t vlen,
-             void *arg)
-{
-	struct stats_arg *a = arg;
-	struct qstate q;
-
-	if (qs_decode(val, vlen, &q) != GH_OK)
-		return 0;
-	for (unsigned i = 0; i < 5; i++)
-		if (q.state == (1u << i))
-			a->s->count[i]++;
-	return 0;
-}
-
-static gh_err
-stats_fn(struct gh_txn *txn, void *arg)
-{
-	struct stats_arg *a = arg;
-	size_t events = 0, with_state;
-	gh_err err;
-
-	memset(a->s, 0, sizeof(*a->s));
-	err = gh_txn_scan(txn, GH_DB_QUEUE, NULL, 0, 0, stats_index, a, NULL);
-	if (err)
-		return err;
-	err = gh_txn_scan(txn, GH_DB_QSTATE, NULL, 0, 0, stats_qstate, a, NULL);
-	if (err)
-		return err;
-	err = gh_txn_count(txn, GH_DB_EVENTS, &events);
-	if (err)
-		return err;
-	/* Events never leased have no state record: they are ready. */
-	with_state = a->s->count[0] + a->s->count[1] + a->s->count[2] +
-	             a->s->count[3] + a->s->count[4];
-	if (events > with_state)
-		a->s->count[0] += events - with_state;
-	return GH_OK;
-}
-
-gh_err
-gh_queue_stats(struct gh_store *st, int64_t now, struct gh_queue_stats *out)
-{
-	struct stats_arg a = {now, out};
-
-	if (st == NULL || out == NULL)
-		return GH_EINVAL;
-	return gh_store_view(st, stats_fn, &a);
 }

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include <lmdb.h>
 
 #include "gatehouse/store.h"
+#include "detail_int.h"
 #include "store_int.h"
 
 #define GH_MAP_DEFAULT   (64u * 1024u * 1024u)
@@ -146,19 +146,6 @@ gh_mdb_err(int rc)
 		return GH_EINVAL;
 	default:
 		return GH_EIO;
-	}
-}
-
-__attribute__((format(printf, 3, 4)))
-static void
-set_detail(char *detail, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (detail != NULL && len > 0) {
-		va_start(ap, fmt);
-		vsnprintf(detail, len, fmt, ap);
-		va_end(ap);
 	}
 }
 
@@ -694,10 +681,9 @@ open_dbs(struct gh_store *st, char *detail, size_t dlen)
 		mdb_env_set_mapsize(st->env, 0);
 		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn);
 	}
-	if (rc) {
-		set_detail(detail, dlen, "%s: %s", st->path, mdb_strerror(rc));
-		return gh_mdb_err(rc);
-	}
+	if (rc)
+		return gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s",
+		                 st->path, mdb_strerror(rc));
 	for (int i = 0; i < GH_DB_COUNT_; i++) {
 		rc = mdb_dbi_open(txn, gh_db_names[i], 0, &st->dbi[i]);
 		if (rc == MDB_NOTFOUND) {
@@ -706,9 +692,8 @@ open_dbs(struct gh_store *st, char *detail, size_t dlen)
 		}
 		if (rc) {
 			mdb_txn_abort(txn);
-			set_detail(detail, dlen, "%s: %s", st->path,
-			           mdb_strerror(rc));
-			return gh_mdb_err(rc);
+			return gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s",
+			                 st->path, mdb_strerror(rc));
 		}
 	}
 	if (!need_write) {
@@ -719,10 +704,9 @@ open_dbs(struct gh_store *st, char *detail, size_t dlen)
 		}
 		if (schema > GH_STORE_SCHEMA) {
 			mdb_txn_abort(txn);
-			set_detail(detail, dlen, "%s: %s", st->path,
-			           "schema version is newer than this program; "
-			           "upgrade Gatehouse");
-			return GH_EVERSION;
+			return gh_detail(detail, dlen, GH_EVERSION, "%s: %s",
+			                 st->path, "schema version is newer than "
+			                 "this program; upgrade Gatehouse");
 		}
 		if (schema < GH_STORE_SCHEMA)
 			need_write = 1;
@@ -732,19 +716,15 @@ open_dbs(struct gh_store *st, char *detail, size_t dlen)
 		return gh_mdb_err(rc);
 	}
 	mdb_txn_abort(txn);
-	if (st->flags & GH_STORE_RDONLY) {
-		set_detail(detail, dlen, "%s: %s", st->path,
-		           "store is not initialized (open it read-write once, "
-		           "e.g. `gatehouse store init`)");
-		return GH_ENOTFOUND;
-	}
+	if (st->flags & GH_STORE_RDONLY)
+		return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
+		                 st->path, "store is not initialized (open it "
+		                 "read-write once, e.g. `gatehouse store init`)");
 
 	err = wlock_acquire(st);
-	if (err) {
-		set_detail(detail, dlen, "%s: %s", st->path,
-		           "write lock busy while initializing the store");
-		return err;
-	}
+	if (err)
+		return gh_detail(detail, dlen, err, "%s: %s", st->path,
+		                 "write lock busy while initializing the store");
 	rc = mdb_txn_begin(st->env, NULL, 0, &txn);
 	if (rc) {
 		err = gh_mdb_err(rc);
@@ -782,8 +762,8 @@ open_dbs(struct gh_store *st, char *detail, size_t dlen)
 	goto unlock;
 abort:
 	mdb_txn_abort(txn);
-	err = gh_mdb_err(rc);
-	set_detail(detail, dlen, "%s: %s", st->path, mdb_strerror(rc));
+	err = gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s", st->path,
+	                mdb_strerror(rc));
 unlock:
 	wlock_release(st);
 	return err;
@@ -814,20 +794,22 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	if (stat(opts->path, &sb) != 0) {
 		if (errno != ENOENT || !(opts->flags & GH_STORE_CREATE) ||
 		    (opts->flags & GH_STORE_RDONLY)) {
-			set_detail(detail, dlen, "%s: %s", opts->path,
-			           strerror(errno));
-			return errno == ENOENT ? GH_ENOTFOUND : gh_mdb_err(errno);
+			int e = errno;
+
+			return gh_detail(detail, dlen, e == ENOENT ?
+			                 GH_ENOTFOUND : gh_mdb_err(e), "%s: %s",
+			                 opts->path, strerror(e));
 		}
 		if (mkdir(opts->path, 02770) != 0 && errno != EEXIST) {
-			set_detail(detail, dlen, "%s: %s", opts->path,
-			           strerror(errno));
-			return gh_mdb_err(errno);
+			int e = errno;
+
+			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                 opts->path, strerror(e));
 		}
 		(void)chmod(opts->path, 02770);
 	} else if (!S_ISDIR(sb.st_mode)) {
-		set_detail(detail, dlen, "%s: %s", opts->path,
-		           "not a directory");
-		return GH_EINVAL;
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: %s",
+		                 opts->path, "not a directory");
 	} else if (!(opts->flags & GH_STORE_CREATE)) {
 		/* An empty directory is not a store: without CREATE, do not
 		 * make one behind the admin's back (a PAM login, a worker). */
@@ -836,11 +818,10 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 		if (snprintf(dp, sizeof(dp), "%s/data.mdb", opts->path) >=
 		    (int)sizeof(dp))
 			return GH_ETOOBIG;
-		if (access(dp, F_OK) != 0) {
-			set_detail(detail, dlen, "%s: %s", opts->path,
-			           "no store here (data.mdb missing)");
-			return GH_ENOTFOUND;
-		}
+		if (access(dp, F_OK) != 0)
+			return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
+			                 opts->path,
+			                 "no store here (data.mdb missing)");
 	}
 
 	st = calloc(1, sizeof(*st));
@@ -862,9 +843,10 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	if (!(st->flags & GH_STORE_RDONLY)) {
 		st->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
 		if (st->lockfd < 0) {
-			set_detail(detail, dlen, "%s: %s", lockpath,
-			           strerror(errno));
-			err = gh_mdb_err(errno);
+			int e = errno;
+
+			err = gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                lockpath, strerror(e));
 			goto fail;
 		}
 		fix_mode(st->path, "wlock", 0660);
@@ -889,8 +871,8 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 		envflags |= MDB_NOSYNC;
 	rc = mdb_env_open(st->env, st->path, envflags, 0660);
 	if (rc) {
-		set_detail(detail, dlen, "%s: %s", st->path, mdb_strerror(rc));
-		err = gh_mdb_err(rc);
+		err = gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s",
+		                st->path, mdb_strerror(rc));
 		goto fail;
 	}
 	fix_mode(st->path, "data.mdb", 0660);

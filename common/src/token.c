@@ -12,6 +12,7 @@
 
 #include "gatehouse/codec.h"
 #include "gatehouse/token.h"
+#include "detail_int.h"
 
 #define TOKEN_VERSION 1
 #define MAC_LEN 16
@@ -173,10 +174,9 @@ gh_token_key_load(const char *path, struct gh_token_key *key, char *detail,
 	if (fp == NULL) {
 		int e = errno;
 
-		if (detail && dlen)
-			snprintf(detail, dlen, "%s: %s", path, strerror(e));
-		return e == ENOENT ? GH_ENOTFOUND :
-		       (e == EACCES || e == EPERM) ? GH_EACCES : GH_EIO;
+		return gh_detail(detail, dlen, e == ENOENT ? GH_ENOTFOUND :
+		                 (e == EACCES || e == EPERM) ? GH_EACCES :
+		                 GH_EIO, "%s: %s", path, strerror(e));
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, fp);
 	fclose(fp);
@@ -187,12 +187,10 @@ gh_token_key_load(const char *path, struct gh_token_key *key, char *detail,
 	OPENSSL_cleanse(buf, sizeof(buf));
 	if (err || key->len < GH_TOKEN_KEY_MIN) {
 		memset(key, 0, sizeof(*key));
-		if (detail && dlen)
-			snprintf(detail, dlen, "%s: not a key (expected %d to %d "
-			         "hex digits; make one with 'gatehouse tokens "
-			         "keygen')", path, 2 * GH_TOKEN_KEY_MIN,
-			         2 * GH_TOKEN_KEY_MAX);
-		return GH_EINVAL;
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a key "
+		                 "(expected %d to %d hex digits; make one with "
+		                 "'gatehouse tokens keygen')", path,
+		                 2 * GH_TOKEN_KEY_MIN, 2 * GH_TOKEN_KEY_MAX);
 	}
 	return GH_OK;
 }

@@ -3,13 +3,12 @@
  * docs/store.md).  Validation is strict on write so that notifyd, which
  * reads these records on every delivery, never has to guess.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gatehouse/records.h"
 #include "gatehouse/users.h"
+#include "detail_int.h"
 
 #define NAME_MAX_LEN 128
 #define CHAT_MAX 32
@@ -17,20 +16,6 @@
 #define ENDPOINT_MAX 2048
 #define KEY_B64_MAX 200
 #define IKEY_LEN(ul) ((ul) + 1 + 8)
-
-__attribute__((format(printf, 3, 4)))
-static gh_err
-bad(char *detail, size_t dlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (detail && dlen) {
-		va_start(ap, fmt);
-		vsnprintf(detail, dlen, fmt, ap);
-		va_end(ap);
-	}
-	return GH_EINVAL;
-}
 
 int
 gh_user_id_ok(const char *user)
@@ -176,23 +161,27 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	const json_t *keys = json_object_get(p, "keys");
 
 	if (!json_is_object(p))
-		return bad(detail, dlen, "push[%zu] is not an object", i);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu] is not an object", i);
 	if (!only_members(p, members, &bk))
-		return bad(detail, dlen, "push[%zu] has unknown member '%s'", i,
-		           bk);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu] has unknown member '%s'", i, bk);
 	if (!opt_str(p, "endpoint", ENDPOINT_MAX, &ep) || ep == NULL ||
 	    (strncmp(ep, "https://", 8) != 0 && strncmp(ep, "http://", 7) != 0))
-		return bad(detail, dlen, "push[%zu].endpoint must be an http(s) "
-		           "URL of at most %d bytes", i, ENDPOINT_MAX);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].endpoint must be an http(s) URL "
+		                 "of at most %d bytes", i, ENDPOINT_MAX);
 	if (!json_is_object(keys) || !opt_str(keys, "p256dh", KEY_B64_MAX, &pk) ||
 	    !opt_str(keys, "auth", KEY_B64_MAX, &au) || pk == NULL ||
 	    au == NULL || !b64url_ok(pk, KEY_B64_MAX) ||
 	    !b64url_ok(au, KEY_B64_MAX))
-		return bad(detail, dlen, "push[%zu].keys needs p256dh and auth "
-		           "in base64url", i);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].keys needs p256dh and auth in "
+		                 "base64url", i);
 	if (json_object_get(p, "added_at") &&
 	    !json_is_integer(json_object_get(p, "added_at")))
-		return bad(detail, dlen, "push[%zu].added_at is not a number", i);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].added_at is not a number", i);
 	return GH_OK;
 }
 
@@ -210,42 +199,51 @@ gh_contacts_validate(const json_t *rec, char *detail, size_t dlen)
 	if (detail && dlen)
 		detail[0] = '\0';
 	if (!json_is_object(rec))
-		return bad(detail, dlen, "%s", "contacts are not a JSON object");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "contacts are not a JSON object");
 	if (!only_members(rec, members, &bk))
-		return bad(detail, dlen, "unknown member '%s'", bk);
+		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
+		                 bk);
 	if (!opt_str(rec, "name", NAME_MAX_LEN, &s))
-		return bad(detail, dlen, "name must be a string of 1-%d bytes",
-		           NAME_MAX_LEN);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "name must be a string of 1-%d bytes",
+		                 NAME_MAX_LEN);
 	if (!opt_str(rec, "email", GH_ADDR_MAX, &s) ||
 	    (s && (gh_addr_normalize(s, norm, sizeof(norm)) ||
 	           strchr(s, ' ') || strchr(s, '<'))))
-		return bad(detail, dlen, "%s", "email is not an address "
-		           "(local@domain)");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "email is not an address (local@domain)");
 	if (!opt_str(rec, "phone", 32, &s) || (s && !phone_ok(s)))
-		return bad(detail, dlen, "%s", "phone must be '+' and 3-20 digits");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "phone must be '+' and 3-20 digits");
 	if (!opt_str(rec, "tz", 255, &s) || (s && !tz_ok(s)))
-		return bad(detail, dlen, "%s", "tz is not a time zone name "
-		           "(like Europe/Paris)");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "tz is not a time zone name (like "
+		                 "Europe/Paris)");
 	chat = json_object_get(rec, "chat");
 	if (chat) {
 		const char *k;
 
 		if (!json_is_object(chat) || json_object_size(chat) > CHAT_MAX)
-			return bad(detail, dlen, "chat must be an object of at "
-			           "most %d entries", CHAT_MAX);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "chat must be an object of at most "
+			                 "%d entries", CHAT_MAX);
 		json_object_foreach((json_t *)chat, k, v) {
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) > CHAT_VALUE_MAX ||
 			    strlen(k) == 0 || strlen(k) > 64)
-				return bad(detail, dlen, "chat.%s must be a string "
-				           "of 1-%d bytes", k, CHAT_VALUE_MAX);
+				return gh_detail(detail, dlen, GH_EINVAL,
+				                 "chat.%s must be a string of "
+				                 "1-%d bytes", k,
+				                 CHAT_VALUE_MAX);
 		}
 	}
 	push = json_object_get(rec, "push");
 	if (push) {
 		if (!json_is_array(push) || json_array_size(push) > GH_PUSH_MAX)
-			return bad(detail, dlen, "push must be an array of at "
-			           "most %d subscriptions", GH_PUSH_MAX);
+			return gh_detail(detail, dlen, GH_EINVAL,
+			                 "push must be an array of at most %d "
+			                 "subscriptions", GH_PUSH_MAX);
 		json_array_foreach(push, i, v) {
 			gh_err err = push_validate(v, i, detail, dlen);
 
@@ -432,29 +430,36 @@ digest_validate(const json_t *d, char *detail, size_t dlen)
 	size_t i;
 
 	if (!json_is_object(d))
-		return bad(detail, dlen, "%s", "digest must be an object");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "digest must be an object");
 	if (!only_members(d, members, &bk))
-		return bad(detail, dlen, "digest has unknown member '%s'", bk);
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "digest has unknown member '%s'", bk);
 	if (!opt_str(d, "every", 16, &every) ||
 	    (every && strcmp(every, "daily") && strcmp(every, "weekly")))
-		return bad(detail, dlen, "%s", "digest.every must be daily or "
-		           "weekly");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "digest.every must be daily or weekly");
 	if (!opt_str(d, "at", 8, &at) || (at && !gh_hhmm_ok(at)))
-		return bad(detail, dlen, "%s", "digest.at must be HH:MM");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "digest.at must be HH:MM");
 	if (!opt_str(d, "day", 8, &day) || (day && !weekday_ok(day)))
-		return bad(detail, dlen, "%s", "digest.day must be one of sun, "
-		           "mon, tue, wed, thu, fri, sat");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "digest.day must be one of sun, mon, tue, "
+		                 "wed, thu, fri, sat");
 	if (every && strcmp(every, "weekly") == 0 && day == NULL)
-		return bad(detail, dlen, "%s", "a weekly digest needs a day");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "a weekly digest needs a day");
 	if (ch) {
 		if (!json_is_array(ch) || json_array_size(ch) > 16)
-			return bad(detail, dlen, "%s", "digest.channels must be "
-			           "an array of channel names");
+			return gh_detail(detail, dlen, GH_EINVAL, "%s",
+			                 "digest.channels must be an array "
+			                 "of channel names");
 		json_array_foreach(ch, i, v)
 			if (!json_is_string(v) || json_string_length(v) == 0 ||
 			    json_string_length(v) > 64)
-				return bad(detail, dlen, "%s", "digest.channels "
-				           "must be an array of channel names");
+				return gh_detail(detail, dlen, GH_EINVAL, "%s",
+				                 "digest.channels must be an "
+				                 "array of channel names");
 	}
 	return GH_OK;
 }
@@ -472,35 +477,41 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	if (detail && dlen)
 		detail[0] = '\0';
 	if (!json_is_object(rec))
-		return bad(detail, dlen, "%s", "preferences are not a JSON object");
+		return gh_detail(detail, dlen, GH_EINVAL, "%s",
+		                 "preferences are not a JSON object");
 	if (!only_members(rec, members, &bk))
-		return bad(detail, dlen, "unknown member '%s'", bk);
+		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
+		                 bk);
 	o = json_object_get(rec, "channels");
 	if (o) {
 		if (!json_is_object(o) || json_object_size(o) > 64)
-			return bad(detail, dlen, "%s", "channels must be an object "
-			           "of names and true/false");
+			return gh_detail(detail, dlen, GH_EINVAL, "%s",
+			                 "channels must be an object of "
+			                 "names and true/false");
 		json_object_foreach((json_t *)o, k, v)
 			if (!json_is_boolean(v) || strlen(k) == 0 || strlen(k) > 64)
-				return bad(detail, dlen, "channels.%s must be true "
-				           "or false", k);
+				return gh_detail(detail, dlen, GH_EINVAL,
+				                 "channels.%s must be true or "
+				                 "false", k);
 	}
 	o = json_object_get(rec, "categories");
 	if (o) {
 		if (!json_is_object(o) || json_object_size(o) > 64)
-			return bad(detail, dlen, "%s", "categories must be an "
-			           "object");
+			return gh_detail(detail, dlen, GH_EINVAL, "%s",
+			                 "categories must be an object");
 		json_object_foreach((json_t *)o, k, v) {
 			s = json_string_value(v);
 			if (s == NULL || strlen(k) == 0 || strlen(k) > 32 ||
 			    (strcmp(s, "on") && strcmp(s, "off") &&
 			     strcmp(s, "digest")))
-				return bad(detail, dlen, "categories.%s must be on, "
-				           "off or digest", k);
+				return gh_detail(detail, dlen, GH_EINVAL,
+				                 "categories.%s must be on, "
+				                 "off or digest", k);
 			if (strcmp(k, "security") == 0 && strcmp(s, "on") != 0)
-				return bad(detail, dlen, "%s", "security "
-				           "notifications cannot be turned off or "
-				           "held for a digest");
+				return gh_detail(detail, dlen, GH_EINVAL, "%s",
+				                 "security notifications "
+				                 "cannot be turned off or "
+				                 "held for a digest");
 		}
 	}
 	o = json_object_get(rec, "quiet");
@@ -508,8 +519,9 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 		if (!json_is_object(o) || !only_members(o, qmembers, &bk) ||
 		    !opt_str(o, "start", 8, &s) || !opt_str(o, "end", 8, &e) ||
 		    !gh_hhmm_ok(s) || !gh_hhmm_ok(e))
-			return bad(detail, dlen, "%s", "quiet must be {\"start\": "
-			           "\"HH:MM\", \"end\": \"HH:MM\"}");
+			return gh_detail(detail, dlen, GH_EINVAL, "%s",
+			                 "quiet must be {\"start\": "
+			                 "\"HH:MM\", \"end\": \"HH:MM\"}");
 	}
 	o = json_object_get(rec, "digest");
 	if (o)

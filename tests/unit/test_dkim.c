@@ -1,6 +1,6 @@
 /*
- * test_dkim.c - unit tests of DKIM keys and signatures (milter/dkim_key.c,
- * dkim_sighdr.c, dkim.c).
+ * test_dkim.c - unit tests of DKIM keys and signatures
+ * (common/src/dkimkey.c, milter/dkim_sighdr.c, milter/dkim.c).
  *
  * The known-answer tests reproduce RFC 8463 appendix A byte for byte: its
  * body hash, and both of its signatures (Ed25519 and RSA PKCS#1 v1.5 are
@@ -24,9 +24,9 @@
 #include <openssl/rsa.h>
 
 #include "gatehouse/codec.h"
+#include "gatehouse/dkimkey.h"
 #include "../../milter/canon.h"
 #include "../../milter/dkim.h"
-#include "../../milter/dkim_key.h"
 #include "../../milter/dkim_sighdr.h"
 #include "../../milter/hdrlist.h"
 #include "../../milter/hdrparse.h"

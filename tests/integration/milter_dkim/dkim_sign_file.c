@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/dkimkey.h"
 #include "gatehouse/err.h"
 #include "../../../milter/dkim.h"
-#include "../../../milter/dkim_key.h"
 #include "../../../milter/hdrparse.h"
 
 #define MAX_FILE (64L * 1024 * 1024)

@@ -1,5 +1,7 @@
 /*
- * dkim_key.h - DKIM private keys: loading, DNS record text, signing
+ * gatehouse/dkimkey.h - DKIM private keys: loading, type and size, the DNS
+ * record that publishes them, signing.  gatehouse-milter signs with them;
+ * `gatehouse dkim` and `gatehouse dns records` print their records.
  *
  * A key is an RSA (1024 to 4096 bits, a=rsa-sha256) or Ed25519
  * (a=ed25519-sha256, RFC 8463) private key read from a PEM file (PKCS#8
@@ -17,17 +19,22 @@
  * milter keeps keys in its pinned configuration, which outlives every
  * message signed with it.
  */
-#ifndef GH_MILTER_DKIM_KEY_H
-#define GH_MILTER_DKIM_KEY_H
+#ifndef GATEHOUSE_DKIMKEY_H
+#define GATEHOUSE_DKIMKEY_H
 
 #include <stddef.h>
-
 #include "gatehouse/err.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define GH_DKIM_RSA_MIN_BITS 1024
 #define GH_DKIM_RSA_MAX_BITS 4096
-#define GH_DKIM_KEY_FILE_MAX (64 * 1024)	/* a PEM file larger than this is refused */
-#define GH_DKIM_SIG_MAX (GH_DKIM_RSA_MAX_BITS / 8)	/* bytes of the largest signature */
+/* A PEM file larger than this is refused. */
+#define GH_DKIM_KEY_FILE_MAX (64 * 1024)
+/* Bytes of the largest signature. */
+#define GH_DKIM_SIG_MAX (GH_DKIM_RSA_MAX_BITS / 8)
 /* Room for the longest DNS record text: "v=DKIM1; k=rsa; p=" + base64 of a
  * 4096-bit SubjectPublicKeyInfo (550 bytes). */
 #define GH_DKIM_TXT_MAX 800
@@ -46,20 +53,24 @@ const char *gh_dkim_alg_name(gh_dkim_alg alg);
  * gh_dkim_key_load - read a PEM private key file.  On GH_OK *out is a new key
  * the caller frees with gh_dkim_key_free().  Errors: GH_ENOTFOUND (no such
  * file), GH_EACCES, GH_EIO, GH_ETOOBIG (file over GH_DKIM_KEY_FILE_MAX),
- * GH_EINVAL (not a PEM private key, encrypted, a type other than RSA or
- * Ed25519, or an RSA size outside 1024..4096 bits).  When detail is not NULL
- * it receives a one-line English reason naming the file (never key bytes).
+ * GH_EINVAL (not a regular file, not a PEM private key, encrypted, a type
+ * other than RSA or Ed25519, or an RSA size outside 1024..4096 bits).  When
+ * detail is not NULL it receives a one-line English reason naming the file
+ * (never key bytes).
  */
 gh_err gh_dkim_key_load(const char *path, struct gh_dkim_key **out,
-    char *detail, size_t detailsz);
+                        char *detail, size_t detail_len);
 
-/* gh_dkim_key_from_pem - the same from a PEM text in memory. */
+/* gh_dkim_key_from_pem - the same from a PEM text of len bytes in memory;
+ * detail names it "key". */
 gh_err gh_dkim_key_from_pem(const char *pem, size_t len,
-    struct gh_dkim_key **out, char *detail, size_t detailsz);
+                            struct gh_dkim_key **out, char *detail,
+                            size_t detail_len);
 
 /* gh_dkim_key_free - free a key; NULL is allowed. */
 void gh_dkim_key_free(struct gh_dkim_key *key);
 
+/* gh_dkim_key_alg - the algorithm the key signs with, from its type. */
 gh_dkim_alg gh_dkim_key_alg(const struct gh_dkim_key *key);
 
 /* gh_dkim_key_bits - modulus size for RSA, 256 for Ed25519. */
@@ -68,14 +79,15 @@ unsigned gh_dkim_key_bits(const struct gh_dkim_key *key);
 /*
  * gh_dkim_key_txt - the DNS TXT record text to publish at
  * SELECTOR._domainkey.DOMAIN: "v=DKIM1; k=rsa; p=<base64 DER
- * SubjectPublicKeyInfo>" or "v=DKIM1; k=ed25519; p=<base64 of the raw
- * 32-byte public key>" (RFC 8463 section 4).  NUL-terminated in buf;
- * *len (may be NULL) gets its length.  GH_ETOOBIG if bufsz is too small
- * (GH_DKIM_TXT_MAX always suffices).  A TXT string holds at most 255
- * bytes: whoever writes a zone file splits it.
+ * SubjectPublicKeyInfo>" (RFC 6376 section 3.6.1) or "v=DKIM1; k=ed25519;
+ * p=<base64 of the raw 32-byte public key>" (RFC 8463 section 4).
+ * NUL-terminated in buf; *len (may be NULL) gets its length.  GH_ETOOBIG if
+ * bufsz is too small (GH_DKIM_TXT_MAX always suffices), GH_EIO if OpenSSL
+ * fails.  A TXT string holds at most 255 bytes: whoever writes a zone file
+ * splits it.
  */
 gh_err gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
-    size_t *len);
+                       size_t *len);
 
 /*
  * gh_dkim_key_sign - sign a 32-byte SHA-256 digest.  sig must have room for
@@ -83,6 +95,10 @@ gh_err gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
  * OpenSSL fails, GH_ENOMEM.
  */
 gh_err gh_dkim_key_sign(const struct gh_dkim_key *key,
-    const unsigned char digest[32], unsigned char *sig, size_t *siglen);
+                        const unsigned char digest[32], unsigned char *sig,
+                        size_t *siglen);
 
-#endif /* GH_MILTER_DKIM_KEY_H */
+#ifdef __cplusplus
+}
+#endif
+#endif /* GATEHOUSE_DKIMKEY_H */

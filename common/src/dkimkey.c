@@ -1,11 +1,15 @@
 /*
- * dkim_key.c - load RSA and Ed25519 DKIM private keys with OpenSSL, derive
- * their DNS records, and sign header digests with them.
+ * dkimkey.c - load RSA and Ed25519 DKIM private keys with OpenSSL, derive
+ * their DNS records, and sign header digests with them
+ * (gatehouse/dkimkey.h).
+ *
+ * One copy for the milter, which signs, and the CLI, which prints the
+ * records to publish: what the admin publishes is then derived by the
+ * same code from the same file as what the milter signs with.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,29 +25,14 @@
 #include <openssl/x509.h>
 
 #include "gatehouse/codec.h"
-#include "dkim_key.h"
+#include "gatehouse/dkimkey.h"
+#include "detail_int.h"
 
 struct gh_dkim_key {
 	EVP_PKEY *pkey;
 	gh_dkim_alg alg;
 	unsigned bits;
 };
-
-static void
-set_detail(char *detail, size_t detailsz, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-set_detail(char *detail, size_t detailsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (detail == NULL || detailsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(detail, detailsz, fmt, ap);
-	va_end(ap);
-}
 
 const char *
 gh_dkim_alg_name(gh_dkim_alg alg)
@@ -64,7 +53,7 @@ no_passphrase(char *buf, int size, int rwflag, void *u)
 
 static gh_err
 key_from_pem(const char *pem, size_t len, const char *what,
-    struct gh_dkim_key **out, char *detail, size_t detailsz)
+             struct gh_dkim_key **out, char *detail, size_t dlen)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *pkey = NULL;
@@ -73,8 +62,8 @@ key_from_pem(const char *pem, size_t len, const char *what,
 	int id;
 
 	if (len > GH_DKIM_KEY_FILE_MAX || len > (size_t)INT_MAX) {
-		set_detail(detail, detailsz, "%s: key file too large", what);
-		err = GH_ETOOBIG;
+		err = gh_detail(detail, dlen, GH_ETOOBIG,
+		                "%s: key file too large", what);
 		goto cleanup;
 	}
 	bio = BIO_new_mem_buf(pem, (int)len);
@@ -84,8 +73,8 @@ key_from_pem(const char *pem, size_t len, const char *what,
 	}
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (pkey == NULL) {
-		set_detail(detail, detailsz,
-		    "%s: not an unencrypted PEM private key", what);
+		err = gh_detail(detail, dlen, GH_EINVAL,
+		                "%s: not an unencrypted PEM private key", what);
 		goto cleanup;
 	}
 	key = calloc(1, sizeof(*key));
@@ -98,9 +87,11 @@ key_from_pem(const char *pem, size_t len, const char *what,
 		int bits = EVP_PKEY_get_bits(pkey);
 
 		if (bits < GH_DKIM_RSA_MIN_BITS || bits > GH_DKIM_RSA_MAX_BITS) {
-			set_detail(detail, detailsz,
-			    "%s: RSA key of %d bits (allowed %d to %d)", what,
-			    bits, GH_DKIM_RSA_MIN_BITS, GH_DKIM_RSA_MAX_BITS);
+			err = gh_detail(detail, dlen, GH_EINVAL,
+			                "%s: RSA key of %d bits (allowed %d "
+			                "to %d)", what, bits,
+			                GH_DKIM_RSA_MIN_BITS,
+			                GH_DKIM_RSA_MAX_BITS);
 			goto cleanup;
 		}
 		key->alg = GH_DKIM_RSA_SHA256;
@@ -109,8 +100,9 @@ key_from_pem(const char *pem, size_t len, const char *what,
 		key->alg = GH_DKIM_ED25519_SHA256;
 		key->bits = 256;
 	} else {
-		set_detail(detail, detailsz,
-		    "%s: key type is neither RSA nor Ed25519", what);
+		err = gh_detail(detail, dlen, GH_EINVAL,
+		                "%s: key type is neither RSA nor Ed25519",
+		                what);
 		goto cleanup;
 	}
 	key->pkey = pkey;
@@ -128,12 +120,12 @@ cleanup:
 
 gh_err
 gh_dkim_key_from_pem(const char *pem, size_t len, struct gh_dkim_key **out,
-    char *detail, size_t detailsz)
+                     char *detail, size_t dlen)
 {
 	if (pem == NULL || out == NULL)
 		return GH_EINVAL;
 	*out = NULL;
-	return key_from_pem(pem, len, "key", out, detail, detailsz);
+	return key_from_pem(pem, len, "key", out, detail, dlen);
 }
 
 static gh_err
@@ -155,7 +147,7 @@ errno_err(int e)
 
 gh_err
 gh_dkim_key_load(const char *path, struct gh_dkim_key **out, char *detail,
-    size_t detailsz)
+                 size_t dlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -168,18 +160,20 @@ gh_dkim_key_load(const char *path, struct gh_dkim_key **out, char *detail,
 	*out = NULL;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0 || fstat(fd, &st) != 0) {
-		err = errno_err(errno);
-		set_detail(detail, detailsz, "%s: %s", path, strerror(errno));
+		int e = errno;
+
+		err = gh_detail(detail, dlen, errno_err(e), "%s: %s", path,
+		                strerror(e));
 		goto cleanup;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		set_detail(detail, detailsz, "%s: not a regular file", path);
-		err = GH_EINVAL;
+		err = gh_detail(detail, dlen, GH_EINVAL,
+		                "%s: not a regular file", path);
 		goto cleanup;
 	}
 	if (st.st_size > GH_DKIM_KEY_FILE_MAX) {
-		set_detail(detail, detailsz, "%s: key file too large", path);
-		err = GH_ETOOBIG;
+		err = gh_detail(detail, dlen, GH_ETOOBIG,
+		                "%s: key file too large", path);
 		goto cleanup;
 	}
 	buf = malloc(GH_DKIM_KEY_FILE_MAX + 1);
@@ -194,22 +188,22 @@ gh_dkim_key_load(const char *path, struct gh_dkim_key **out, char *detail,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			err = errno_err(errno);
-			set_detail(detail, detailsz, "%s: %s", path,
-			    strerror(errno));
+			int e = errno;
+
+			err = gh_detail(detail, dlen, errno_err(e), "%s: %s",
+			                path, strerror(e));
 			goto cleanup;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 		if (len > GH_DKIM_KEY_FILE_MAX) {
-			set_detail(detail, detailsz, "%s: key file too large",
-			    path);
-			err = GH_ETOOBIG;
+			err = gh_detail(detail, dlen, GH_ETOOBIG,
+			                "%s: key file too large", path);
 			goto cleanup;
 		}
 	}
-	err = key_from_pem(buf, len, path, out, detail, detailsz);
+	err = key_from_pem(buf, len, path, out, detail, dlen);
 cleanup:
 	if (buf != NULL) {
 		OPENSSL_cleanse(buf, GH_DKIM_KEY_FILE_MAX + 1);
@@ -243,7 +237,7 @@ gh_dkim_key_bits(const struct gh_dkim_key *key)
 
 gh_err
 gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
-    size_t *len)
+                size_t *len)
 {
 	unsigned char *der = NULL;
 	unsigned char raw[32];
@@ -283,8 +277,8 @@ gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
 		goto cleanup;
 	}
 	memcpy(buf, prefix, plen);
-	err = gh_b64_encode(GH_B64_STD, pub, publen, buf + plen,
-	    bufsz - plen, &blen);
+	err = gh_b64_encode(GH_B64_STD, pub, publen, buf + plen, bufsz - plen,
+	                    &blen);
 	if (err)
 		goto cleanup;
 	if (len != NULL)
@@ -296,8 +290,8 @@ cleanup:
 }
 
 gh_err
-gh_dkim_key_sign(const struct gh_dkim_key *key,
-    const unsigned char digest[32], unsigned char *sig, size_t *siglen)
+gh_dkim_key_sign(const struct gh_dkim_key *key, const unsigned char digest[32],
+                 unsigned char *sig, size_t *siglen)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 	EVP_MD_CTX *mctx = NULL;
