@@ -56,6 +56,7 @@
 #define NGX_HTTP_GATEHOUSE_MIME_MAX  128
 #define NGX_HTTP_GATEHOUSE_NAME_LEN  32   /* hex digits of a stored name */
 #define NGX_HTTP_GATEHOUSE_SIG_MAX   128  /* signature names kept */
+#define NGX_HTTP_GATEHOUSE_RECEIVING_DELAY  1000  /* ms before "receiving" */
 /* Form fields kept for gatehouse_upload_pass, all together. */
 #define NGX_HTTP_GATEHOUSE_FIELDS_MAX  (64 * 1024)
 
@@ -210,6 +211,7 @@ typedef struct {
     ngx_int_t                        status;  /* error answer, 0 if none */
     ngx_str_t                        err_json;
     ngx_http_gatehouse_job_t        *job;     /* in the thread pool */
+    ngx_event_t                      receiving_ev;  /* "receiving" timer */
     unsigned                         failed:1;
     unsigned                         body_done:1;
     unsigned                         replace_body:1;

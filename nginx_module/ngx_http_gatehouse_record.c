@@ -12,11 +12,11 @@
  *
  * Status moves receiving -> scanning -> stored | quarantined | rejected.
  * Only states that last are written: "receiving" when a file part is still
- * arriving at the end of a read from the client (one write per file, from
- * the event loop, best effort, bounded by the lock deadline), "scanning"
- * before the scan of a job of 1 MiB or more, then the final state; a small
- * file that arrives in one read gets one write.  Writes after the body are made in the
- * thread pool (ngx_http_gatehouse_job.c); the records of a refused or
+ * arriving a second after a read first left it incomplete (one write per
+ * file, from the event loop, best effort, bounded by the lock deadline),
+ * "scanning" before the scan of a job of 1 MiB or more, then the final
+ * state; an upload over within that second gets one write.  Writes after
+ * the body are made in the thread pool (ngx_http_gatehouse_job.c); the records of a refused or
  * abandoned request are written there too, by a job that owns copies of
  * them and outlives the request.
  */

@@ -39,6 +39,7 @@ static ngx_int_t ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx,
     gh_mp_err err);
 static void ngx_http_gatehouse_body_done(ngx_http_request_t *r);
 static void ngx_http_gatehouse_cleanup(void *data);
+static void ngx_http_gatehouse_receiving_timer(ngx_event_t *ev);
 
 
 /*
@@ -255,20 +256,51 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     /*
-     * A file still arriving when this read is done is worth a record of
-     * its own ("receiving"); one that came whole in one read is not.  The
-     * write is tried once and is best effort: if the store is slow to
-     * give its lock, the final record (written from the thread pool,
-     * which may wait longer) decides by on_store_error.
+     * A file still arriving when this read is done may be worth a record
+     * of its own ("receiving"), if it is still arriving a while later:
+     * see ngx_http_gatehouse_receiving_timer.
      */
-    if (!ctx->failed && ctx->cur != NULL && !ctx->cur->receiving
-        && !ctx->no_store)
+    if (ctx->body_done) {
+        if (ctx->receiving_ev.timer_set) {
+            ngx_del_timer(&ctx->receiving_ev);
+        }
+
+    } else if (!ctx->failed && ctx->cur != NULL && !ctx->cur->receiving
+               && !ctx->no_store && !ctx->receiving_ev.timer_set)
+    {
+        ctx->receiving_ev.handler = ngx_http_gatehouse_receiving_timer;
+        ctx->receiving_ev.data = ctx;
+        ctx->receiving_ev.log = r->connection->log;
+        ctx->receiving_ev.cancelable = 1;
+        ngx_add_timer(&ctx->receiving_ev,
+                      NGX_HTTP_GATEHOUSE_RECEIVING_DELAY);
+    }
+
+    return ngx_http_next_request_body_filter(r, out.buf ? &out : NULL);
+}
+
+
+/*
+ * A file part still arriving NGX_HTTP_GATEHOUSE_RECEIVING_DELAY after a
+ * read first left it incomplete gets a "receiving" record, so a slow or
+ * large upload shows in the store (gatehouse uploads list, the status
+ * location) while it lasts.  Most uploads are over sooner and then cost
+ * one write, in the thread pool, instead of a second one with its fsync
+ * on the event loop.  The write is tried once and is best effort: if the
+ * store is slow to give its lock, the final record (written from the
+ * thread pool, which may wait longer) decides by on_store_error.
+ */
+static void
+ngx_http_gatehouse_receiving_timer(ngx_event_t *ev)
+{
+    ngx_http_gatehouse_ctx_t  *ctx = ev->data;
+
+    if (!ctx->failed && !ctx->body_done && ctx->cur != NULL
+        && !ctx->cur->receiving && !ctx->no_store)
     {
         ctx->cur->receiving = 1;
         (void) ngx_http_gatehouse_record_receiving(ctx, ctx->cur);
     }
-
-    return ngx_http_next_request_body_filter(r, out.buf ? &out : NULL);
 }
 
 
@@ -445,6 +477,10 @@ static void
 ngx_http_gatehouse_cleanup(void *data)
 {
     ngx_http_gatehouse_ctx_t  *ctx = data;
+
+    if (ctx->receiving_ev.timer_set) {
+        ngx_del_timer(&ctx->receiving_ev);
+    }
 
     ngx_http_gatehouse_job_detach(ctx);
 
