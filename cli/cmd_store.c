@@ -53,6 +53,8 @@ store_info(struct cli *c)
 		json_object_set_new(j, "readers", json_integer(info.readers));
 		json_object_set_new(j, "max_readers", json_integer(info.max_readers));
 		json_object_set_new(j, "schema", json_integer(info.schema));
+		json_object_set_new(j, "last_txn",
+		                    json_integer((json_int_t)info.last_txn));
 		for (int i = 0; i < GH_DB_COUNT_; i++)
 			json_object_set_new(counts, gh_db_name((enum gh_db)i),
 			                    json_integer((json_int_t)info.entries[i]));
@@ -72,6 +74,7 @@ store_info(struct cli *c)
 	human(info.used, d, sizeof(d));
 	printf("path:        %s\n", gh_store_path(c->st));
 	printf("schema:      %u\n", info.schema);
+	printf("last txn:    %llu\n", (unsigned long long)info.last_txn);
 	printf("map:         %s of at most %s, %s used (%.0f%%)\n", a, b, d,
 	       info.map_size ? 100.0 * (double)info.used / (double)info.map_size : 0);
 	printf("readers:     %u of %u slots\n", info.readers, info.max_readers);

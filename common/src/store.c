@@ -968,6 +968,7 @@ gh_store_info(struct gh_store *st, struct gh_store_info *info)
 	info->page_size = ms.ms_psize;
 	info->used = (ei.me_last_pgno + 1) * (size_t)ms.ms_psize;
 	info->max_readers = ei.me_maxreaders;
+	info->last_txn = (uint64_t)ei.me_last_txnid;
 	mdb_reader_list(st->env, reader_line, &cr);
 	info->readers = cr.n;
 	return gh_store_view(st, info_fn, &a);

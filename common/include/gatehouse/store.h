@@ -217,6 +217,8 @@ struct gh_store_info {
 	unsigned max_readers;
 	unsigned readers;         /* reader slots in use, all processes */
 	unsigned schema;          /* schema version recorded in the store */
+	uint64_t last_txn;        /* id of the last committed write transaction:
+	                             how many commits (each an fsync) were made */
 	size_t entries[GH_DB_COUNT_]; /* records per database */
 };
 gh_err gh_store_info(struct gh_store *st, struct gh_store_info *info);

@@ -5,6 +5,7 @@ write lock is held by a stuck process costs a bounded wait and follows
 gatehouse_upload_on_store_error."""
 import fcntl
 import io
+import json
 import os
 import socket
 import time
@@ -94,6 +95,37 @@ def test_receiving_then_stored_under_one_id(nginx):
     assert final["size"] == len(content)
     assert final["created_at"] == rec["created_at"]
     assert final["updated_at"] >= rec["updated_at"]
+
+
+def last_txn(nginx):
+    return json.loads(nginx.gh("--json", "store", "info").stdout)["last_txn"]
+
+
+def test_one_commit_per_quick_upload(nginx):
+    """An upload that is over within a second is written once (its final
+    record, from the thread pool): no "receiving" write, so no commit and
+    no fsync on the event loop -- even though nginx reads the start of the
+    body together with the headers, so the file is "still arriving" at the
+    end of that first read.  A slower one gets its "receiving" record."""
+    post(nginx.port, "/upload", multipart([part("f", png_bytes(), "w.png")]))
+    before = last_txn(nginx)
+    for i in range(3):
+        r = post(nginx.port, "/upload",
+                 multipart([part("f", png_bytes(50 * 1024), f"q{i}.png")]))
+        assert r.status == 201, r
+    assert last_txn(nginx) - before == 3
+
+    full = multipart([part("f", png_bytes(100 * 1024), "slow.png")])
+    head = request_head("/upload", ctype(), len(full))
+    before = last_txn(nginx)
+    with socket.create_connection(("127.0.0.1", nginx.port),
+                                  timeout=30) as s:
+        s.sendall(head + full[:len(full) // 2])
+        time.sleep(1.5)
+        s.sendall(full[len(full) // 2:])
+        r = read_response(s)
+    assert r.status == 201, r
+    assert last_txn(nginx) - before == 2      # receiving, then stored
 
 
 def test_disconnect_records_aborted(nginx):
