@@ -10,7 +10,7 @@
  *
  *   pamdrv --confdir DIR --service NAME --user USER [--rhost H] [--tty T]
  *          [--ruser R] [--password P] [--ops auth,open,close,acct,setcred]
- *          [--repeat N] [--threads N] [--check]
+ *          [--repeat N] [--threads N] [--check] [--pause-us N]
  *          [--sigchld ignore|reap-all]
  *
  * --sigchld sets SIGCHLD as some hosts do: ignored (children reaped by the
@@ -46,6 +46,7 @@ struct cfg {
 	const char *confdir, *service, *user, *rhost, *tty, *ruser, *password;
 	enum op ops[MAX_OPS];
 	int nops, repeat, threads, check;
+	long pause_us;           /* between two logins, untimed */
 };
 
 struct conv_log {
@@ -163,7 +164,11 @@ work(void *arg)
 
 	for (int i = 0; i < c->repeat; i++) {
 		pam_handle_t *h = NULL;
-		long t0 = now_us();
+		long t0;
+
+		if (c->pause_us > 0 && i > 0)
+			usleep((useconds_t)c->pause_us);
+		t0 = now_us();
 		int rc = pam_start_confdir(c->service, c->user, &pc, c->confdir,
 		                           &h);
 
@@ -357,6 +362,7 @@ main(int argc, char **argv)
 		else if (strcmp(a, "--password") == 0) c.password = v;
 		else if (strcmp(a, "--repeat") == 0) c.repeat = atoi(v);
 		else if (strcmp(a, "--threads") == 0) c.threads = atoi(v);
+		else if (strcmp(a, "--pause-us") == 0) c.pause_us = atol(v);
 		else if (strcmp(a, "--sigchld") == 0) {
 			struct sigaction sa;
 
@@ -492,7 +498,7 @@ main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: pamdrv --confdir DIR --service NAME --user U "
 	        "[--rhost H] [--tty T] [--ruser R] [--password P] "
-	        "[--ops auth,open,close,acct,setcred] [--repeat N] "
+	        "[--ops auth,open,close,acct,setcred] [--repeat N] [--pause-us N] "
 	        "[--threads N] [--check] [--sigchld ignore|reap-all]\n");
 	return 2;
 }
