@@ -3,7 +3,13 @@
  * module share: configuration, the per-request context, and the functions
  * each file offers the others.
  *
- *   ngx_http_gatehouse_module.c  directives, configuration, module hooks
+ *   ngx_http_gatehouse_module.c  the module, its directives table,
+ *                                configuration create/init/merge
+ *   ngx_http_gatehouse_directives.c  setters of categories, policies,
+ *                                the pass URI, clamav limits, handlers
+ *   ngx_http_gatehouse_paths.c   setters of the directives naming paths,
+ *                                and the checks on those paths
+ *   ngx_http_gatehouse_init.c    postconfiguration, init/exit_process
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
  *                                libmagic, per-file checks
@@ -222,6 +228,43 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_gatehouse_module;
 
+
+/* ngx_http_gatehouse_directives.c */
+char *ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_gatehouse_set_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_gatehouse_paths.c */
+char *ngx_http_gatehouse_set_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_quarantine(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_tmp(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf);
+ngx_int_t ngx_http_gatehouse_same_fs(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf);
+
+/* ngx_http_gatehouse_init.c */
+ngx_int_t ngx_http_gatehouse_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_gatehouse_init_process(ngx_cycle_t *cycle);
+void ngx_http_gatehouse_exit_process(ngx_cycle_t *cycle);
 
 /* ngx_http_gatehouse_upload.c */
 ngx_int_t ngx_http_gatehouse_upload_handler(ngx_http_request_t *r);
