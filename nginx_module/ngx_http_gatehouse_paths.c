@@ -32,6 +32,23 @@ ngx_http_gatehouse_full_path(ngx_conf_t *cf, ngx_str_t *path)
 }
 
 
+/* The directive's PATH into path (once), made a full path. */
+static char *
+ngx_http_gatehouse_conf_path(ngx_conf_t *cf, ngx_str_t *path)
+{
+    ngx_str_t  *value;
+
+    if (path->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    *path = value[1];
+
+    return ngx_http_gatehouse_full_path(cf, path);
+}
+
+
 /* A directory nginx creates at start, owned by the worker user, 0700. */
 static ngx_path_t *
 ngx_http_gatehouse_add_path(ngx_conf_t *cf, ngx_str_t *name)
@@ -55,6 +72,58 @@ ngx_http_gatehouse_add_path(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* DIR/name, added like ngx_http_gatehouse_add_path(). */
+static ngx_path_t *
+ngx_http_gatehouse_add_subdir(ngx_conf_t *cf, ngx_str_t *dir,
+    const char *name)
+{
+    u_char     *p;
+    size_t      n;
+    ngx_str_t   sub;
+
+    n = ngx_strlen(name);
+
+    sub.len = dir->len + 1 + n;
+    sub.data = ngx_pnalloc(cf->pool, sub.len + 1);
+    if (sub.data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(sub.data, dir->data, dir->len);
+    *p++ = '/';
+    p = ngx_cpymem(p, name, n);
+    *p = '\0';
+
+    return ngx_http_gatehouse_add_path(cf, &sub);
+}
+
+
+/* File information on the directory that holds path. */
+static ngx_int_t
+ngx_http_gatehouse_parent_info(ngx_str_t *path, ngx_file_info_t *fi)
+{
+    u_char  buf[NGX_MAX_PATH];
+    size_t  n;
+
+    for (n = path->len; n > 1 && path->data[n - 1] != '/'; n--) {
+        /* void */
+    }
+
+    if (n >= sizeof(buf)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(buf, path->data, n);
+    buf[n] = '\0';
+
+    if (ngx_file_info(buf, fi) == NGX_FILE_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 /* gatehouse_upload_dir PATH: an existing directory; temp files go to
  * PATH/.incoming (created by nginx at start, owned by the worker user), so
  * the final rename never crosses file systems. */
@@ -64,19 +133,9 @@ ngx_http_gatehouse_set_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_gatehouse_loc_conf_t *glcf = conf;
 
     char             *rv;
-    u_char           *p;
-    ngx_str_t        *value;
-    ngx_path_t       *path;
     ngx_file_info_t   fi;
 
-    if (glcf->dir.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    glcf->dir = value[1];
-
-    rv = ngx_http_gatehouse_full_path(cf, &glcf->dir);
+    rv = ngx_http_gatehouse_conf_path(cf, &glcf->dir);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -94,27 +153,9 @@ ngx_http_gatehouse_set_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
-    if (path == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    path->name.len = glcf->dir.len + sizeof("/.incoming") - 1;
-    path->name.data = ngx_pnalloc(cf->pool, path->name.len + 1);
-    if (path->name.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p = ngx_cpymem(path->name.data, glcf->dir.data, glcf->dir.len);
-    p = ngx_cpymem(p, "/.incoming", sizeof("/.incoming") - 1);
-    *p = '\0';
-
-    path->conf_file = cf->conf_file->file.name.data;
-    path->line = cf->conf_file->line;
-
-    glcf->incoming = path;
-
-    if (ngx_add_path(cf, &glcf->incoming) != NGX_OK) {
+    glcf->incoming = ngx_http_gatehouse_add_subdir(cf, &glcf->dir,
+                                                   ".incoming");
+    if (glcf->incoming == NULL) {
         return NGX_CONF_ERROR;
     }
 
@@ -134,17 +175,9 @@ ngx_http_gatehouse_set_quarantine(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gatehouse_loc_conf_t *glcf = conf;
 
-    char       *rv;
-    ngx_str_t  *value;
+    char  *rv;
 
-    if (glcf->quarantine.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    glcf->quarantine = value[1];
-
-    rv = ngx_http_gatehouse_full_path(cf, &glcf->quarantine);
+    rv = ngx_http_gatehouse_conf_path(cf, &glcf->quarantine);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -164,23 +197,15 @@ ngx_int_t
 ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
     ngx_http_gatehouse_loc_conf_t *glcf)
 {
-    u_char     *p;
-    ngx_str_t   name;
-
-    name.len = glcf->dir.len + sizeof("/.quarantine") - 1;
-    name.data = ngx_pnalloc(cf->pool, name.len + 1);
-    if (name.data == NULL) {
+    glcf->quarantine_path = ngx_http_gatehouse_add_subdir(cf, &glcf->dir,
+                                                          ".quarantine");
+    if (glcf->quarantine_path == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_cpymem(name.data, glcf->dir.data, glcf->dir.len);
-    p = ngx_cpymem(p, "/.quarantine", sizeof("/.quarantine") - 1);
-    *p = '\0';
+    glcf->quarantine = glcf->quarantine_path->name;
 
-    glcf->quarantine = name;
-    glcf->quarantine_path = ngx_http_gatehouse_add_path(cf, &name);
-
-    return glcf->quarantine_path != NULL ? NGX_OK : NGX_ERROR;
+    return NGX_OK;
 }
 
 
@@ -188,27 +213,11 @@ ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
 static ngx_int_t
 ngx_http_gatehouse_device(ngx_str_t *path, dev_t *dev)
 {
-    u_char           buf[NGX_MAX_PATH];
-    size_t           n;
     ngx_file_info_t  fi;
 
-    if (ngx_file_info(path->data, &fi) != NGX_FILE_ERROR) {
-        *dev = fi.st_dev;
-        return NGX_OK;
-    }
-
-    for (n = path->len; n > 1 && path->data[n - 1] != '/'; n--) {
-        /* void */
-    }
-
-    if (n >= sizeof(buf)) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(buf, path->data, n);
-    buf[n] = '\0';
-
-    if (ngx_file_info(buf, &fi) == NGX_FILE_ERROR) {
+    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR
+        && ngx_http_gatehouse_parent_info(path, &fi) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -253,17 +262,9 @@ ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
     char             *rv;
-    ngx_str_t        *value;
     ngx_file_info_t   fi;
 
-    if (gmcf->clamav_db.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    gmcf->clamav_db = value[1];
-
-    rv = ngx_http_gatehouse_full_path(cf, &gmcf->clamav_db);
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_db);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -290,17 +291,9 @@ ngx_http_gatehouse_set_clamav_tmp(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
-    char       *rv;
-    ngx_str_t  *value;
+    char  *rv;
 
-    if (gmcf->clamav_tmp.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    gmcf->clamav_tmp = value[1];
-
-    rv = ngx_http_gatehouse_full_path(cf, &gmcf->clamav_tmp);
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_tmp);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -321,8 +314,7 @@ ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
     char             *rv;
-    u_char           *slash;
-    ngx_str_t        *value, parent;
+    ngx_str_t        *value;
     ngx_file_info_t   fi;
 
     if (gmcf->store_explicit) {
@@ -349,23 +341,7 @@ ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
-    slash = ngx_strlchr(gmcf->store_path.data,
-                        gmcf->store_path.data + gmcf->store_path.len, '/');
-    parent.data = ngx_pnalloc(cf->pool, gmcf->store_path.len + 1);
-    if (slash == NULL || parent.data == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    for (parent.len = gmcf->store_path.len; parent.len > 1; parent.len--) {
-        if (gmcf->store_path.data[parent.len - 1] == '/') {
-            break;
-        }
-    }
-
-    ngx_memcpy(parent.data, gmcf->store_path.data, parent.len);
-    parent.data[parent.len] = '\0';
-
-    if (ngx_file_info(parent.data, &fi) == NGX_FILE_ERROR
+    if (ngx_http_gatehouse_parent_info(&gmcf->store_path, &fi) != NGX_OK
         || !ngx_is_dir(&fi))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -385,17 +361,9 @@ ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
-    char       *rv;
-    ngx_str_t  *value;
+    char  *rv;
 
-    if (gmcf->conf_file.data != NULL) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-    gmcf->conf_file = value[1];
-
-    rv = ngx_http_gatehouse_full_path(cf, &gmcf->conf_file);
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->conf_file);
     if (rv != NGX_CONF_OK) {
         return rv;
     }
