@@ -18,7 +18,8 @@
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
  *   ngx_http_gatehouse_record.c  upload records and events for the store
- *   ngx_http_gatehouse_store.c   gatehouse.conf, and the worker's store
+ *   ngx_http_gatehouse_store.c   gatehouse.conf, the worker's store, and
+ *                                reading an upload's record
  *   ngx_http_gatehouse_pass.c    gatehouse_upload_pass: the rewritten body
  *                                handed on to the application
  *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
@@ -26,7 +27,8 @@
  *                                download locations (docs/tokens.md)
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
- *                                in place of nginx's HTML pages
+ *                                in place of nginx's HTML pages; sending
+ *                                an answer from memory, adding a header
  *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
@@ -229,6 +231,24 @@ typedef struct {
 extern ngx_module_t  ngx_http_gatehouse_module;
 
 
+/* A NUL-terminated copy of len bytes at s, for the C libraries. */
+static ngx_inline u_char *
+ngx_http_gatehouse_pstrdup(ngx_pool_t *pool, const void *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
 /* ngx_http_gatehouse_directives.c */
 char *ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -307,6 +327,8 @@ struct gh_store *ngx_http_gatehouse_store(
 ngx_int_t ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
     ngx_http_gatehouse_main_conf_t *gmcf);
 void ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf);
+gh_err ngx_http_gatehouse_upload_get(struct gh_store *store, uint64_t id,
+    json_t **rec);
 gh_err ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
     struct gh_store *store, gh_txn_fn fn, void *arg);
 char *ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
@@ -322,7 +344,7 @@ ngx_int_t ngx_http_gatehouse_pass(ngx_http_gatehouse_ctx_t *ctx,
 
 /* ngx_http_gatehouse_status.c */
 ngx_int_t ngx_http_gatehouse_status_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_gatehouse_parse_id(u_char *p, size_t len,
+ngx_int_t ngx_http_gatehouse_uri_id(ngx_http_request_t *r, ngx_str_t *s,
     uint64_t *id);
 
 /* ngx_http_gatehouse_links.c */
@@ -334,8 +356,13 @@ char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,
     ngx_int_t status, const char *code, json_t *extra);
+ngx_int_t ngx_http_gatehouse_send_body(ngx_http_request_t *r, ngx_buf_t *b);
+ngx_int_t ngx_http_gatehouse_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, ngx_buf_t *b);
 ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
+ngx_int_t ngx_http_gatehouse_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
 json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
 ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
