@@ -110,23 +110,6 @@ ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf, ngx_pool_t *pool,
 }
 
 
-static u_char *
-ngx_http_gatehouse_pstrdup(ngx_pool_t *pool, u_char *s, size_t len)
-{
-    u_char  *p;
-
-    p = ngx_pnalloc(pool, len + 1);
-    if (p == NULL) {
-        return NULL;
-    }
-
-    ngx_memcpy(p, s, len);
-    p[len] = '\0';
-
-    return p;
-}
-
-
 /* Paths of one file: final place and quarantine, under a random name. */
 static ngx_int_t
 ngx_http_gatehouse_job_paths(ngx_http_gatehouse_job_t *job,

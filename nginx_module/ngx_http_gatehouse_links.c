@@ -118,11 +118,9 @@ ngx_http_gatehouse_page(ngx_http_request_t *r, ngx_uint_t status,
     const char *title, const char *fmt, const u_char *addr,
     const u_char *list, ngx_uint_t form)
 {
-    size_t        len;
-    u_char       *p;
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
+    size_t      len;
+    u_char     *p;
+    ngx_buf_t  *b;
 
     len = 512 + ngx_strlen(title) + ngx_strlen(fmt)
           + (addr ? ngx_strlen(addr) : 0) + (list ? ngx_strlen(list) : 0);
@@ -149,27 +147,10 @@ ngx_http_gatehouse_page(ngx_http_request_t *r, ngx_uint_t status,
                          "</form>\n");
     }
 
-    p = ngx_slprintf(p, b->end, "</body></html>\n");
-    b->last = p;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
+    b->last = ngx_slprintf(p, b->end, "</body></html>\n");
 
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = b->last - b->pos;
-    ngx_str_set(&r->headers_out.content_type, "text/html; charset=utf-8");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_gatehouse_send_buf(r, status, "text/html; charset=utf-8",
+                                       b);
 }
 
 
@@ -377,25 +358,6 @@ ngx_http_gatehouse_unsubscribe_handler(ngx_http_request_t *r)
 /* ---- signed downloads ---- */
 
 
-typedef struct {
-    uint64_t   id;
-    json_t    *rec;
-} ngx_http_gatehouse_find_t;
-
-
-static gh_err
-ngx_http_gatehouse_find(struct gh_txn *txn, void *arg)
-{
-    ngx_http_gatehouse_find_t *f = arg;
-
-    unsigned char  key[8];
-
-    gh_put_be64(key, f->id);
-
-    return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &f->rec);
-}
-
-
 /* Content-Disposition: attachment, with an ASCII fallback name and the
  * UTF-8 one percent-encoded (RFC 6266). */
 static ngx_int_t
@@ -448,34 +410,11 @@ ngx_http_gatehouse_disposition(ngx_http_request_t *r, const char *name)
 
 
 static ngx_int_t
-ngx_http_gatehouse_header(ngx_http_request_t *r, const char *key,
-    const char *value)
-{
-    ngx_table_elt_t  *h;
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_ERROR;
-    }
-
-    h->hash = 1;
-    h->key.data = (u_char *) key;
-    h->key.len = ngx_strlen(key);
-    h->value.data = (u_char *) value;
-    h->value.len = ngx_strlen(value);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
 ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
 {
     u_char                    *path;
     size_t                     n;
-    ngx_int_t                  rc;
     ngx_buf_t                 *b;
-    ngx_chain_t                out;
     const char                *stored, *mime, *name;
     ngx_file_info_t            fi;
     ngx_pool_cleanup_t        *cln;
@@ -491,14 +430,12 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
     }
 
     n = ngx_strlen(stored);
-    path = ngx_pnalloc(r->pool, n + 1);
+    path = ngx_http_gatehouse_pstrdup(r->pool, stored, n);
     cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_pool_cleanup_file_t));
     b = ngx_calloc_buf(r->pool);
     if (path == NULL || cln == NULL || b == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    ngx_memcpy(path, stored, n + 1);
 
     b->file = ngx_pcalloc(r->pool, sizeof(ngx_file_t));
     if (b->file == NULL) {
@@ -543,18 +480,14 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
     r->headers_out.content_type_lowcase = NULL;
 
     if (ngx_http_gatehouse_disposition(r, name ? name : "download") != NGX_OK
-        || ngx_http_gatehouse_header(r, "X-Content-Type-Options", "nosniff")
+        || ngx_http_gatehouse_add_header(r, "X-Content-Type-Options",
+                                         "nosniff")
            != NGX_OK
-        || ngx_http_gatehouse_header(r, "Cache-Control", "private, no-store")
+        || ngx_http_gatehouse_add_header(r, "Cache-Control",
+                                         "private, no-store")
            != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
     }
 
     b->file->name.data = path;
@@ -563,26 +496,21 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
     b->file_pos = 0;
     b->file_last = ngx_file_size(&fi);
     b->in_file = b->file_last ? 1 : 0;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
 
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return ngx_http_gatehouse_send_body(r, b);
 }
 
 
 ngx_int_t
 ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
 {
-    u_char                          *p, *last;
     gh_err                           err;
-    json_t                          *owner, *status;
+    json_t                          *owner, *status, *rec;
+    uint64_t                         id;
     ngx_int_t                        rc;
+    ngx_str_t                        s;
     struct gh_store                 *store;
     struct gh_token                  tok;
-    ngx_http_gatehouse_find_t        f;
     ngx_http_gatehouse_main_conf_t  *gmcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -596,12 +524,7 @@ ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gatehouse_module);
 
-    last = r->uri.data + r->uri.len;
-    for (p = last; p > r->uri.data && p[-1] != '/'; p--) {
-        /* void */
-    }
-
-    if (ngx_http_gatehouse_parse_id(p, last - p, &f.id) != NGX_OK) {
+    if (ngx_http_gatehouse_uri_id(r, &s, &id) != NGX_OK) {
         return ngx_http_gatehouse_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                         "no such upload");
     }
@@ -616,8 +539,8 @@ ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
 
     /* the token must be for this upload, as the path names it */
     if (err != GH_OK || tok.nfields < 1
-        || ngx_strlen(tok.field[0]) != (size_t) (last - p)
-        || ngx_strncmp(tok.field[0], p, last - p) != 0)
+        || ngx_strlen(tok.field[0]) != s.len
+        || ngx_strncmp(tok.field[0], s.data, s.len) != 0)
     {
         return ngx_http_gatehouse_error(r, NGX_HTTP_FORBIDDEN, "bad_link",
                                         "this download link is not valid");
@@ -630,14 +553,13 @@ ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
                                         "try again later");
     }
 
-    f.rec = NULL;
-    err = gh_store_view(store, ngx_http_gatehouse_find, &f);
+    err = ngx_http_gatehouse_upload_get(store, id, &rec);
 
     if (err != GH_OK) {
         if (err != GH_ENOTFOUND) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "gatehouse: store: reading upload %uL failed: %s",
-                          f.id, gh_strerror(err));
+                          id, gh_strerror(err));
         }
 
         return ngx_http_gatehouse_error(r, NGX_HTTP_NOT_FOUND, "not_found",
@@ -646,8 +568,8 @@ ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
 
     /* only stored files, never the quarantine; the token's user, if any,
      * must be the uploader */
-    status = json_object_get(f.rec, "status");
-    owner = json_object_get(f.rec, "user");
+    status = json_object_get(rec, "status");
+    owner = json_object_get(rec, "user");
 
     if (!json_is_string(status)
         || ngx_strcmp(json_string_value(status), "stored") != 0
@@ -655,13 +577,13 @@ ngx_http_gatehouse_download_handler(ngx_http_request_t *r)
             && (!json_is_string(owner)
                 || ngx_strcmp(json_string_value(owner), tok.field[1]) != 0)))
     {
-        json_decref(f.rec);
+        json_decref(rec);
         return ngx_http_gatehouse_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                         "no such upload");
     }
 
-    rc = ngx_http_gatehouse_send_file(r, f.rec);
-    json_decref(f.rec);
+    rc = ngx_http_gatehouse_send_file(r, rec);
+    json_decref(rec);
 
     return rc;
 }

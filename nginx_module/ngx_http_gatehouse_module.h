@@ -3,7 +3,13 @@
  * module share: configuration, the per-request context, and the functions
  * each file offers the others.
  *
- *   ngx_http_gatehouse_module.c  directives, configuration, module hooks
+ *   ngx_http_gatehouse_module.c  the module, its directives table,
+ *                                configuration create/init/merge
+ *   ngx_http_gatehouse_directives.c  setters of categories, policies,
+ *                                the pass URI, clamav limits, handlers
+ *   ngx_http_gatehouse_paths.c   setters of the directives naming paths,
+ *                                and the checks on those paths
+ *   ngx_http_gatehouse_init.c    postconfiguration, init/exit_process
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
  *                                libmagic, per-file checks
@@ -12,7 +18,8 @@
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
  *   ngx_http_gatehouse_record.c  upload records and events for the store
- *   ngx_http_gatehouse_store.c   gatehouse.conf, and the worker's store
+ *   ngx_http_gatehouse_store.c   gatehouse.conf, the worker's store, and
+ *                                reading an upload's record
  *   ngx_http_gatehouse_pass.c    gatehouse_upload_pass: the rewritten body
  *                                handed on to the application
  *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
@@ -20,7 +27,8 @@
  *                                download locations (docs/tokens.md)
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
- *                                in place of nginx's HTML pages
+ *                                in place of nginx's HTML pages; sending
+ *                                an answer from memory, adding a header
  *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
@@ -223,6 +231,61 @@ typedef struct {
 extern ngx_module_t  ngx_http_gatehouse_module;
 
 
+/* A NUL-terminated copy of len bytes at s, for the C libraries. */
+static ngx_inline u_char *
+ngx_http_gatehouse_pstrdup(ngx_pool_t *pool, const void *s, size_t len)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, s, len);
+    p[len] = '\0';
+
+    return p;
+}
+
+
+/* ngx_http_gatehouse_directives.c */
+char *ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+char *ngx_http_gatehouse_set_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+/* ngx_http_gatehouse_paths.c */
+char *ngx_http_gatehouse_set_dir(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_quarantine(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_clamav_tmp(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf);
+ngx_int_t ngx_http_gatehouse_same_fs(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf);
+
+/* ngx_http_gatehouse_init.c */
+ngx_int_t ngx_http_gatehouse_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_gatehouse_init_process(ngx_cycle_t *cycle);
+void ngx_http_gatehouse_exit_process(ngx_cycle_t *cycle);
+
 /* ngx_http_gatehouse_upload.c */
 ngx_int_t ngx_http_gatehouse_upload_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_gatehouse_upload_init(ngx_conf_t *cf);
@@ -264,6 +327,8 @@ struct gh_store *ngx_http_gatehouse_store(
 ngx_int_t ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
     ngx_http_gatehouse_main_conf_t *gmcf);
 void ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf);
+gh_err ngx_http_gatehouse_upload_get(struct gh_store *store, uint64_t id,
+    json_t **rec);
 gh_err ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
     struct gh_store *store, gh_txn_fn fn, void *arg);
 char *ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
@@ -279,7 +344,7 @@ ngx_int_t ngx_http_gatehouse_pass(ngx_http_gatehouse_ctx_t *ctx,
 
 /* ngx_http_gatehouse_status.c */
 ngx_int_t ngx_http_gatehouse_status_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_gatehouse_parse_id(u_char *p, size_t len,
+ngx_int_t ngx_http_gatehouse_uri_id(ngx_http_request_t *r, ngx_str_t *s,
     uint64_t *id);
 
 /* ngx_http_gatehouse_links.c */
@@ -291,8 +356,13 @@ char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,
     ngx_int_t status, const char *code, json_t *extra);
+ngx_int_t ngx_http_gatehouse_send_body(ngx_http_request_t *r, ngx_buf_t *b);
+ngx_int_t ngx_http_gatehouse_send_buf(ngx_http_request_t *r,
+    ngx_uint_t status, const char *type, ngx_buf_t *b);
 ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
+ngx_int_t ngx_http_gatehouse_add_header(ngx_http_request_t *r,
+    const char *key, const char *value);
 json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
 ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);

@@ -45,23 +45,6 @@ ngx_http_gatehouse_fields_over(ngx_http_gatehouse_ctx_t *ctx, size_t add)
 }
 
 
-static ngx_int_t
-ngx_http_gatehouse_copy(ngx_pool_t *pool, ngx_str_t *dst, const char *s,
-    size_t len)
-{
-    dst->len = len;
-    dst->data = ngx_pnalloc(pool, len + 1);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, s, len);
-    dst->data[len] = '\0';
-
-    return NGX_OK;
-}
-
-
 /*
  * A part begins: a field to pass through, or the place of a file (the
  * file part was pushed to ctx->files just before).
@@ -93,19 +76,21 @@ ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_http_gatehouse_copy(pool, &fld->name, part->name, part->name_len)
-        != NGX_OK)
-    {
+    fld->name.len = part->name_len;
+    fld->name.data = ngx_http_gatehouse_pstrdup(pool, part->name,
+                                                part->name_len);
+    if (fld->name.data == NULL) {
         goto internal;
     }
 
-    if (part->content_type != NULL
-        && ngx_http_gatehouse_copy(pool, &fld->content_type,
-                                   part->content_type,
-                                   part->content_type_len)
-           != NGX_OK)
-    {
-        goto internal;
+    if (part->content_type != NULL) {
+        fld->content_type.len = part->content_type_len;
+        fld->content_type.data = ngx_http_gatehouse_pstrdup(pool,
+                                     part->content_type,
+                                     part->content_type_len);
+        if (fld->content_type.data == NULL) {
+            goto internal;
+        }
     }
 
     ctx->cur_field = fld;

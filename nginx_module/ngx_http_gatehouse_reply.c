@@ -8,6 +8,12 @@
  * its HTML error page through the output filters, where the two filters
  * below put the JSON chosen by ngx_http_gatehouse_fail() in its place.  An
  * admin's error_page for the same status still takes precedence.
+ *
+ * The handlers of the other locations (status, signed links) answer
+ * through the same helpers: ngx_http_gatehouse_send_json() and
+ * ngx_http_gatehouse_error(), or ngx_http_gatehouse_send_buf() for a body
+ * of another type (ngx_http_gatehouse_send_body() once the headers are
+ * set), and ngx_http_gatehouse_add_header().
  */
 #include "ngx_http_gatehouse_module.h"
 
@@ -99,6 +105,16 @@ ngx_http_gatehouse_json_str(const u_char *s, size_t len)
 }
 
 
+/* {"error": code, "message": message, "status": status} */
+static json_t *
+ngx_http_gatehouse_error_body(ngx_uint_t status, const char *code,
+    const char *message)
+{
+    return json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
+                     "status", (int) status);
+}
+
+
 /* JSON text of obj in the request pool, with a final newline. */
 static ngx_int_t
 ngx_http_gatehouse_dump(ngx_http_request_t *r, json_t *obj, ngx_str_t *out)
@@ -161,9 +177,8 @@ ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx, ngx_int_t status,
         r->lingering_close = 1;
     }
 
-    obj = json_pack("{s:s, s:s, s:i}", "error", code,
-                    "message", ngx_http_gatehouse_message(code),
-                    "status", (int) status);
+    obj = ngx_http_gatehouse_error_body(status, code,
+                                        ngx_http_gatehouse_message(code));
 
     if (obj == NULL
         || (extra != NULL && json_object_update(obj, extra) != 0)
@@ -183,24 +198,12 @@ ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx, ngx_int_t status,
 }
 
 
+/* Send the response header as set up, then b, the whole body. */
 ngx_int_t
-ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
-    json_t *body)
+ngx_http_gatehouse_send_body(ngx_http_request_t *r, ngx_buf_t *b)
 {
-    ngx_int_t     rc;
-    ngx_str_t     text;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (ngx_http_gatehouse_dump(r, body, &text) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_length_n = text.len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
+    ngx_int_t    rc;
+    ngx_chain_t  out;
 
     rc = ngx_http_send_header(r);
 
@@ -208,14 +211,6 @@ ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
         return rc;
     }
 
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = text.data;
-    b->last = text.data + text.len;
-    b->memory = 1;
     b->last_buf = (r == r->main) ? 1 : 0;
     b->last_in_chain = 1;
 
@@ -223,6 +218,68 @@ ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* An answer whose whole body is in memory, b->pos to b->last. */
+ngx_int_t
+ngx_http_gatehouse_send_buf(ngx_http_request_t *r, ngx_uint_t status,
+    const char *type, ngx_buf_t *b)
+{
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = b->last - b->pos;
+    r->headers_out.content_type.len = ngx_strlen(type);
+    r->headers_out.content_type.data = (u_char *) type;
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    return ngx_http_gatehouse_send_body(r, b);
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
+    json_t *body)
+{
+    ngx_str_t   text;
+    ngx_buf_t  *b;
+
+    if (ngx_http_gatehouse_dump(r, body, &text) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = text.data;
+    b->last = text.data + text.len;
+    b->memory = 1;
+
+    return ngx_http_gatehouse_send_buf(r, status, "application/json", b);
+}
+
+
+/* Add a response header; key and value must outlive the request. */
+ngx_int_t
+ngx_http_gatehouse_add_header(ngx_http_request_t *r, const char *key,
+    const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
 }
 
 
@@ -234,8 +291,7 @@ ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     json_t     *body;
     ngx_int_t   rc;
 
-    body = json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
-                     "status", (int) status);
+    body = ngx_http_gatehouse_error_body(status, code, message);
     if (body == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -18,18 +18,26 @@
 #include "ngx_http_gatehouse_module.h"
 
 
-typedef struct {
-    uint64_t   id;
-    json_t    *rec;
-} ngx_http_gatehouse_lookup_t;
-
-
-/* A decimal id, 1 to 2^63 - 1, without sign or leading zeros. */
+/*
+ * The id that ends the URI, .../ID: its text into s, its value into id.
+ * A decimal id, 1 to 2^63 - 1, without sign or leading zeros.
+ */
 ngx_int_t
-ngx_http_gatehouse_parse_id(u_char *p, size_t len, uint64_t *id)
+ngx_http_gatehouse_uri_id(ngx_http_request_t *r, ngx_str_t *s, uint64_t *id)
 {
-    size_t    i;
+    size_t    i, len;
+    u_char   *p, *last;
     uint64_t  v;
+
+    last = r->uri.data + r->uri.len;
+    for (p = last; p > r->uri.data && p[-1] != '/'; p--) {
+        /* void */
+    }
+
+    len = last - p;
+
+    s->data = p;
+    s->len = len;
 
     if (len == 0 || len > 18 || p[0] == '0') {
         return NGX_ERROR;
@@ -51,31 +59,16 @@ ngx_http_gatehouse_parse_id(u_char *p, size_t len, uint64_t *id)
 }
 
 
-static gh_err
-ngx_http_gatehouse_lookup(struct gh_txn *txn, void *arg)
-{
-    ngx_http_gatehouse_lookup_t *l = arg;
-
-    unsigned char  key[8];
-
-    gh_put_be64(key, l->id);
-
-    return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &l->rec);
-}
-
-
 ngx_int_t
 ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
 {
-    u_char                          *p, *last;
     gh_err                           err;
-    json_t                          *body, *owner;
+    json_t                          *body, *owner, *rec;
+    uint64_t                         id;
     ngx_int_t                        rc;
-    ngx_str_t                        user;
+    ngx_str_t                        user, s;
     ngx_uint_t                       i;
     struct gh_store                 *store;
-    ngx_table_elt_t                 *cc;
-    ngx_http_gatehouse_lookup_t      l;
     ngx_http_gatehouse_loc_conf_t   *glcf;
     ngx_http_gatehouse_main_conf_t  *gmcf;
 
@@ -104,14 +97,7 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    last = r->uri.data + r->uri.len;
-    for (p = last; p > r->uri.data && p[-1] != '/'; p--) {
-        /* void */
-    }
-
-    if (user.len == 0
-        || ngx_http_gatehouse_parse_id(p, last - p, &l.id) != NGX_OK)
-    {
+    if (user.len == 0 || ngx_http_gatehouse_uri_id(r, &s, &id) != NGX_OK) {
         goto not_found;
     }
 
@@ -122,9 +108,7 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
                    "upload records cannot be read at the moment");
     }
 
-    l.rec = NULL;
-
-    err = gh_store_view(store, ngx_http_gatehouse_lookup, &l);
+    err = ngx_http_gatehouse_upload_get(store, id, &rec);
 
     if (err == GH_ENOTFOUND) {
         goto not_found;
@@ -133,50 +117,47 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
     if (err != GH_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "gatehouse: store: reading upload %uL failed: %s",
-                      l.id, gh_strerror(err));
+                      id, gh_strerror(err));
         return ngx_http_gatehouse_error(r,
                    NGX_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
                    "upload records cannot be read at the moment");
     }
 
-    owner = json_object_get(l.rec, "user");
+    owner = json_object_get(rec, "user");
 
     if (!json_is_string(owner)
         || json_string_length(owner) != user.len
         || ngx_memcmp(json_string_value(owner), user.data, user.len) != 0)
     {
-        json_decref(l.rec);
+        json_decref(rec);
         goto not_found;
     }
 
     body = json_object();
     if (body == NULL) {
-        json_decref(l.rec);
+        json_decref(rec);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    json_object_set_new(body, "id", json_integer((json_int_t) l.id));
+    json_object_set_new(body, "id", json_integer((json_int_t) id));
     json_object_set(body, "filename",
-                    json_object_get(l.rec, "original_name"));
+                    json_object_get(rec, "original_name"));
 
     for (i = 0; keys[i] != NULL; i++) {
-        if (json_object_get(l.rec, keys[i]) != NULL) {
-            json_object_set(body, keys[i], json_object_get(l.rec, keys[i]));
+        if (json_object_get(rec, keys[i]) != NULL) {
+            json_object_set(body, keys[i], json_object_get(rec, keys[i]));
         }
     }
 
-    json_decref(l.rec);
+    json_decref(rec);
 
     /* one user's upload: no shared cache may keep it */
-    cc = ngx_list_push(&r->headers_out.headers);
-    if (cc == NULL) {
+    if (ngx_http_gatehouse_add_header(r, "Cache-Control", "no-store")
+        != NGX_OK)
+    {
         json_decref(body);
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    cc->hash = 1;
-    ngx_str_set(&cc->key, "Cache-Control");
-    ngx_str_set(&cc->value, "no-store");
 
     rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_OK, body);
     json_decref(body);

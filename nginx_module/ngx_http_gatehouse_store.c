@@ -7,6 +7,7 @@
  * module takes from it the [store] options, [nginx] lock_timeout and the
  * [tokens] key files;
  * gatehouse_store PATH, given anywhere in http{}, overrides [store] path.
+ * Upload records are read back with ngx_http_gatehouse_upload_get().
  *
  * Each worker opens the store in init_process, after fork (never in the
  * master: an LMDB environment must not cross a fork), and closes it in
@@ -36,22 +37,19 @@
 #define NGX_HTTP_GATEHOUSE_STORE_RETRY  10
 
 
+typedef struct {
+    uint64_t   id;
+    json_t    *rec;
+} ngx_http_gatehouse_lookup_t;
+
+
 static ngx_int_t
 ngx_http_gatehouse_conf_str(ngx_conf_t *cf, ngx_str_t *dst, const char *s)
 {
-    size_t  n;
+    dst->len = ngx_strlen(s);
+    dst->data = ngx_http_gatehouse_pstrdup(cf->pool, s, dst->len);
 
-    n = ngx_strlen(s);
-
-    dst->data = ngx_pnalloc(cf->pool, n + 1);
-    if (dst->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst->data, s, n + 1);
-    dst->len = n;
-
-    return NGX_OK;
+    return (dst->data != NULL) ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -61,7 +59,6 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
 {
     char                  detail[512];
     gh_err                err;
-    size_t                n;
     long long             ms;
     const char           *path;
     struct gh_conf       *conf;
@@ -78,17 +75,12 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
 
     gh_conf_store_opts(conf, &opts);
 
-    if (!gmcf->store_explicit && opts.path != NULL) {
-        n = ngx_strlen(opts.path);
-
-        gmcf->store_path.data = ngx_pnalloc(cf->pool, n + 1);
-        if (gmcf->store_path.data == NULL) {
-            gh_conf_free(conf);
-            return NGX_CONF_ERROR;
-        }
-
-        ngx_memcpy(gmcf->store_path.data, opts.path, n + 1);
-        gmcf->store_path.len = n;
+    if (!gmcf->store_explicit && opts.path != NULL
+        && ngx_http_gatehouse_conf_str(cf, &gmcf->store_path, opts.path)
+           != NGX_OK)
+    {
+        gh_conf_free(conf);
+        return NGX_CONF_ERROR;
     }
 
     gmcf->map_size = opts.map_size;
@@ -221,6 +213,46 @@ ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf)
 {
     gh_store_close(gmcf->store);
     gmcf->store = NULL;
+}
+
+
+static gh_err
+ngx_http_gatehouse_lookup(struct gh_txn *txn, void *arg)
+{
+    ngx_http_gatehouse_lookup_t *l = arg;
+
+    unsigned char  key[8];
+
+    gh_put_be64(key, l->id);
+
+    return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &l->rec);
+}
+
+
+/*
+ * The record of upload id (a new reference) into *rec, NULL unless GH_OK.
+ * A read transaction never waits on writers: fine in the event loop.
+ */
+gh_err
+ngx_http_gatehouse_upload_get(struct gh_store *store, uint64_t id,
+    json_t **rec)
+{
+    gh_err                       err;
+    ngx_http_gatehouse_lookup_t  l;
+
+    l.id = id;
+    l.rec = NULL;
+
+    err = gh_store_view(store, ngx_http_gatehouse_lookup, &l);
+
+    if (err != GH_OK) {
+        json_decref(l.rec);
+        l.rec = NULL;
+    }
+
+    *rec = l.rec;
+
+    return err;
 }
 
 

@@ -537,24 +537,20 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     ctx->cur = f;
 
     f->field.len = part->name_len;
-    f->field.data = ngx_pnalloc(r->pool, part->name_len + 1);
+    f->field.data = ngx_http_gatehouse_pstrdup(r->pool, part->name,
+                                               part->name_len);
     if (f->field.data == NULL) {
         goto internal;
     }
-
-    ngx_memcpy(f->field.data, part->name, part->name_len);
-    f->field.data[part->name_len] = '\0';
 
     n = gh_fn_sanitize(part->filename, part->filename_len, (char *) name,
                        sizeof(name), 0, &f->name_flags);
 
     f->name.len = n;
-    f->name.data = ngx_pnalloc(r->pool, n + 1);
+    f->name.data = ngx_http_gatehouse_pstrdup(r->pool, name, n);
     if (f->name.data == NULL) {
         goto internal;
     }
-
-    ngx_memcpy(f->name.data, name, n + 1);
 
     n = gh_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
                   sizeof(f->ext));

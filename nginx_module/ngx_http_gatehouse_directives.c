@@ -1,0 +1,403 @@
+/*
+ * ngx_http_gatehouse_directives.c - the directives whose values need more
+ * than nginx's stock slot setters: upload categories, the reject|accept
+ * policies, the gatehouse_upload_pass URI, libclamav's scan limits, and
+ * the locations that get one of the module's content handlers (upload
+ * status, signed links).  A bad value fails `nginx -t` with a message
+ * saying what is allowed.
+ */
+#include "ngx_http_gatehouse_module.h"
+
+
+#define NGX_HTTP_GATEHOUSE_CATEGORY_NAME_MAX 32
+
+
+static ngx_int_t
+ngx_http_gatehouse_valid_name(ngx_str_t *s)
+{
+    ngx_uint_t  i;
+
+    if (s->len == 0 || s->len > NGX_HTTP_GATEHOUSE_CATEGORY_NAME_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        u_char  c = s->data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+              || c == '_' || c == '-'))
+        {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * gatehouse_upload_category NAME EXT... [mime=TYPE...];
+ *
+ * The categories given in a block replace the defaults there (a block with
+ * none inherits its parent's, and with none anywhere the built-in table
+ * applies).  NAME is 1-32 of [a-z0-9_-]; each EXT is 1-16 ASCII letters or
+ * digits, stored lowercase, and may appear in only one category of a
+ * block.  Without any mime= the MIME list of the built-in category of the
+ * same name is used; a new name needs at least one mime=TYPE.
+ */
+char *
+ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_loc_conf_t *glcf = conf;
+
+    size_t                     ndef;
+    ngx_str_t                 *value, name;
+    ngx_uint_t                 i, j, k, nexts, nmimes;
+    const char               **exts, **mimes;
+    struct gh_category        *cat, *cats;
+    const struct gh_category  *def;
+
+    value = cf->args->elts;
+    name = value[1];
+
+    if (!ngx_http_gatehouse_valid_name(&name)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid category name \"%V\" in \"%V\": use 1-%d "
+                           "characters of a-z, 0-9, '_' and '-'",
+                           &name, &cmd->name,
+                           NGX_HTTP_GATEHOUSE_CATEGORY_NAME_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    if (glcf->categories == NGX_CONF_UNSET_PTR) {
+        glcf->categories = ngx_array_create(cf->pool, 4,
+                                            sizeof(struct gh_category));
+        if (glcf->categories == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    cats = glcf->categories->elts;
+
+    for (i = 0; i < glcf->categories->nelts; i++) {
+        if (ngx_strcmp(cats[i].name, name.data) == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "category \"%V\" is given twice", &name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    nexts = 0;
+    nmimes = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        if (ngx_strncmp(value[i].data, "mime=", 5) == 0) {
+            nmimes++;
+        } else {
+            nexts++;
+        }
+    }
+
+    if (nexts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "category \"%V\" has no extension", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    exts = ngx_pcalloc(cf->pool, (nexts + 1) * sizeof(char *));
+    mimes = ngx_pcalloc(cf->pool, (nmimes + 1) * sizeof(char *));
+    if (exts == NULL || mimes == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    nexts = 0;
+    nmimes = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        ngx_str_t  v = value[i];
+
+        if (ngx_strncmp(v.data, "mime=", 5) == 0) {
+            v.data += 5;
+            v.len -= 5;
+
+            if (!gh_category_mime_valid((char *) v.data, v.len)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid MIME type \"%V\" in category "
+                                   "\"%V\": use type/subtype or type/*",
+                                   &v, &name);
+                return NGX_CONF_ERROR;
+            }
+
+            ngx_strlow(v.data, v.data, v.len);
+            mimes[nmimes++] = (const char *) v.data;
+            continue;
+        }
+
+        if (v.len == 0 || v.len > GH_FN_EXT_MAX) {
+            goto bad_ext;
+        }
+
+        for (j = 0; j < v.len; j++) {
+            u_char  c = ngx_tolower(v.data[j]);
+
+            if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+                goto bad_ext;
+            }
+        }
+
+        ngx_strlow(v.data, v.data, v.len);
+
+        for (j = 0; j < glcf->categories->nelts; j++) {
+            for (k = 0; cats[j].exts[k] != NULL; k++) {
+                if (ngx_strcmp(cats[j].exts[k], v.data) == 0) {
+                    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                       "extension \"%V\" is already in "
+                                       "category \"%s\"", &v, cats[j].name);
+                    return NGX_CONF_ERROR;
+                }
+            }
+        }
+
+        for (k = 0; k < nexts; k++) {
+            if (ngx_strcmp(exts[k], v.data) == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "extension \"%V\" is given twice in "
+                                   "category \"%V\"", &v, &name);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        exts[nexts++] = (const char *) v.data;
+        continue;
+
+    bad_ext:
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid extension \"%V\" in category \"%V\": "
+                           "use 1-%d letters or digits, without the dot",
+                           &v, &name, GH_FN_EXT_MAX);
+        return NGX_CONF_ERROR;
+    }
+
+    cat = ngx_array_push(glcf->categories);
+    if (cat == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cat->name = (const char *) name.data;
+    cat->exts = exts;
+    cat->mimes = mimes;
+
+    if (nmimes == 0) {
+        /* two statements: argument evaluation order is unspecified */
+        def = gh_category_defaults(&ndef);
+        def = gh_category_by_name(def, ndef, (char *) name.data, name.len);
+        if (def == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "category \"%V\" is not a built-in one "
+                               "(images, documents, archives, media): "
+                               "give its types with mime=TYPE", &name);
+            return NGX_CONF_ERROR;
+        }
+
+        cat->mimes = def->mimes;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* ngx_conf_set_enum_slot, saying which values are allowed. */
+char *
+ngx_http_gatehouse_set_policy(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char             *p = conf;
+    ngx_str_t        *value;
+    ngx_uint_t       *np, i;
+    ngx_conf_enum_t  *e = cmd->post;
+
+    np = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*np != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 0; e[i].name.len != 0; i++) {
+        if (e[i].name.len == value[1].len
+            && ngx_strcmp(e[i].name.data, value[1].data) == 0)
+        {
+            *np = e[i].value;
+            return NGX_CONF_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid value \"%V\" in \"%V\" directive, "
+                       "it must be \"reject\" or \"accept\"",
+                       &value[1], &cmd->name);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* gatehouse_upload_pass URI: a local URI or a named location. */
+char *
+ngx_http_gatehouse_set_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char       *rv;
+    ngx_str_t  *value;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2
+        || (value[1].data[0] != '/' && value[1].data[0] != '@'))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"gatehouse_upload_pass\" \"%V\": use a "
+                           "URI starting with '/' or a named location "
+                           "'@name'", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * gatehouse_clamav_limits NAME=VALUE...: libclamav's scan limits,
+ * max_filesize=SIZE max_scansize=SIZE max_recursion=N max_files=N.  A file
+ * beyond one is never reported clean (gatehouse_upload_on_scan_limit).
+ */
+char *
+ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    off_t        size, *sp;
+    ngx_int_t    n, *np;
+    ngx_str_t   *value, v;
+    ngx_uint_t   i;
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        sp = NULL;
+        np = NULL;
+
+        if (ngx_strncmp(value[i].data, "max_filesize=", 13) == 0) {
+            sp = &gmcf->clamav_max_filesize;
+            v.data = value[i].data + 13;
+            v.len = value[i].len - 13;
+
+        } else if (ngx_strncmp(value[i].data, "max_scansize=", 13) == 0) {
+            sp = &gmcf->clamav_max_scansize;
+            v.data = value[i].data + 13;
+            v.len = value[i].len - 13;
+
+        } else if (ngx_strncmp(value[i].data, "max_recursion=", 14) == 0) {
+            np = &gmcf->clamav_max_recursion;
+            v.data = value[i].data + 14;
+            v.len = value[i].len - 14;
+
+        } else if (ngx_strncmp(value[i].data, "max_files=", 10) == 0) {
+            np = &gmcf->clamav_max_files;
+            v.data = value[i].data + 10;
+            v.len = value[i].len - 10;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown limit \"%V\" in \"%V\": use "
+                               "max_filesize=SIZE, max_scansize=SIZE, "
+                               "max_recursion=N or max_files=N",
+                               &value[i], &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        if (sp != NULL) {
+            size = ngx_parse_offset(&v);
+            if (size <= 0) {
+                goto invalid;
+            }
+
+            *sp = size;
+            continue;
+        }
+
+        n = ngx_atoi(v.data, v.len);
+        if (n <= 0 || n > 100000) {
+            goto invalid;
+        }
+
+        *np = n;
+        continue;
+
+    invalid:
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\" of \"%V\"",
+                           &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gatehouse_upload_status: the location answers GET /PREFIX/ID with the
+ * record of upload ID, to the user who uploaded it. */
+char *
+ngx_http_gatehouse_set_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gatehouse_loc_conf_t *glcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (glcf->status != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is not allowed with another content handler";
+    }
+
+    clcf->handler = ngx_http_gatehouse_status_handler;
+    glcf->status = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* gatehouse_unsubscribe; gatehouse_download;  signed-link locations. */
+char *
+ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_gatehouse_main_conf_t  *gmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler != NULL) {
+        return "is not allowed with another content handler";
+    }
+
+    clcf->handler = (cmd->name.data[sizeof("gatehouse_") - 1] == 'u')
+                    ? ngx_http_gatehouse_unsubscribe_handler
+                    : ngx_http_gatehouse_download_handler;
+
+    gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gatehouse_module);
+    gmcf->needs_keys = 1;
+
+    return NGX_CONF_OK;
+}

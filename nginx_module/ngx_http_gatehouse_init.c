@@ -1,0 +1,99 @@
+/*
+ * ngx_http_gatehouse_init.c - the module's hooks into nginx's start and
+ * stop: postconfiguration installs the request body filter and the JSON
+ * error filters; init_process gives each worker its own libmagic handle,
+ * libclamav engine and store; exit_process frees them.
+ */
+#include "ngx_http_gatehouse_module.h"
+
+
+ngx_int_t
+ngx_http_gatehouse_postconfiguration(ngx_conf_t *cf)
+{
+    if (ngx_http_gatehouse_upload_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_gatehouse_reply_init(cf);
+}
+
+
+/*
+ * Everything a worker needs of its own, made after fork: a libmagic handle
+ * (not shareable across fork, not thread-safe: only the event loop uses
+ * it), the store handle (an LMDB environment must never cross a fork, see
+ * gatehouse/store.h) and the libclamav engine (compiled here, once per
+ * worker; threads of the pool share it for scanning).  Cache manager and
+ * loader processes run init_process too but serve no requests: they get
+ * nothing.
+ */
+ngx_int_t
+ngx_http_gatehouse_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gatehouse_main_conf_t  *gmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gatehouse_module);
+    if (gmcf == NULL || (!gmcf->used && !gmcf->needs_store)) {
+        return NGX_OK;
+    }
+
+    if (gmcf->used) {
+        gmcf->magic = magic_open(MAGIC_MIME_TYPE|MAGIC_ERROR);
+        if (gmcf->magic == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
+                          "gatehouse: magic_open() failed");
+            return NGX_ERROR;
+        }
+
+        if (magic_load(gmcf->magic, NULL) != 0) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "gatehouse: magic_load() failed: %s",
+                          magic_error(gmcf->magic));
+            magic_close(gmcf->magic);
+            gmcf->magic = NULL;
+            return NGX_ERROR;
+        }
+
+        /* a database that fails to load leaves the worker without an
+         * engine: scans then fail and gatehouse_upload_on_scan_error
+         * decides, rather than the whole site going down */
+        (void) ngx_http_gatehouse_scan_init(cycle, gmcf);
+    }
+
+    /* likewise a store that cannot be opened: on_store_error decides */
+    (void) ngx_http_gatehouse_store_open(cycle, gmcf);
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx's thread pools are core modules, whose exit_process runs before
+ * this one and waits for queued tasks: no scan is running any more.
+ */
+void
+ngx_http_gatehouse_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_gatehouse_main_conf_t  *gmcf;
+
+    gmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_gatehouse_module);
+    if (gmcf == NULL) {
+        return;
+    }
+
+    if (gmcf->magic != NULL) {
+        magic_close(gmcf->magic);
+        gmcf->magic = NULL;
+    }
+
+    ngx_http_gatehouse_scan_exit(gmcf);
+    ngx_http_gatehouse_store_close(gmcf);
+}

@@ -1,0 +1,372 @@
+/*
+ * ngx_http_gatehouse_paths.c - the directives that name files and
+ * directories (gatehouse_upload_dir, gatehouse_upload_quarantine,
+ * gatehouse_clamav_db, gatehouse_clamav_tmp, gatehouse_store,
+ * gatehouse_conf) and the checks made on them while the configuration is
+ * read: paths are made absolute against nginx's prefix, directories nginx
+ * must create are added to its paths, and the quarantine must be on the
+ * upload directory's file system.
+ */
+#include "ngx_http_gatehouse_module.h"
+
+
+/* A path made absolute against nginx's prefix, without a trailing '/'. */
+static char *
+ngx_http_gatehouse_full_path(ngx_conf_t *cf, ngx_str_t *path)
+{
+    if (path->len == 0) {
+        return "has an empty path";
+    }
+
+    if (ngx_conf_full_name(cf->cycle, path, 0) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    while (path->len > 1 && path->data[path->len - 1] == '/') {
+        path->len--;
+    }
+
+    path->data[path->len] = '\0';
+
+    return NGX_CONF_OK;
+}
+
+
+/* The directive's PATH into path (once), made a full path. */
+static char *
+ngx_http_gatehouse_conf_path(ngx_conf_t *cf, ngx_str_t *path)
+{
+    ngx_str_t  *value;
+
+    if (path->data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    *path = value[1];
+
+    return ngx_http_gatehouse_full_path(cf, path);
+}
+
+
+/* A directory nginx creates at start, owned by the worker user, 0700. */
+static ngx_path_t *
+ngx_http_gatehouse_add_path(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_path_t  *path;
+
+    path = ngx_pcalloc(cf->pool, sizeof(ngx_path_t));
+    if (path == NULL) {
+        return NULL;
+    }
+
+    path->name = *name;
+    path->conf_file = cf->conf_file->file.name.data;
+    path->line = cf->conf_file->line;
+
+    if (ngx_add_path(cf, &path) != NGX_OK) {
+        return NULL;
+    }
+
+    return path;
+}
+
+
+/* DIR/name, added like ngx_http_gatehouse_add_path(). */
+static ngx_path_t *
+ngx_http_gatehouse_add_subdir(ngx_conf_t *cf, ngx_str_t *dir,
+    const char *name)
+{
+    u_char     *p;
+    size_t      n;
+    ngx_str_t   sub;
+
+    n = ngx_strlen(name);
+
+    sub.len = dir->len + 1 + n;
+    sub.data = ngx_pnalloc(cf->pool, sub.len + 1);
+    if (sub.data == NULL) {
+        return NULL;
+    }
+
+    p = ngx_cpymem(sub.data, dir->data, dir->len);
+    *p++ = '/';
+    p = ngx_cpymem(p, name, n);
+    *p = '\0';
+
+    return ngx_http_gatehouse_add_path(cf, &sub);
+}
+
+
+/* File information on the directory that holds path. */
+static ngx_int_t
+ngx_http_gatehouse_parent_info(ngx_str_t *path, ngx_file_info_t *fi)
+{
+    u_char  buf[NGX_MAX_PATH];
+    size_t  n;
+
+    for (n = path->len; n > 1 && path->data[n - 1] != '/'; n--) {
+        /* void */
+    }
+
+    if (n >= sizeof(buf)) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(buf, path->data, n);
+    buf[n] = '\0';
+
+    if (ngx_file_info(buf, fi) == NGX_FILE_ERROR) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* gatehouse_upload_dir PATH: an existing directory; temp files go to
+ * PATH/.incoming (created by nginx at start, owned by the worker user), so
+ * the final rename never crosses file systems. */
+char *
+ngx_http_gatehouse_set_dir(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gatehouse_loc_conf_t *glcf = conf;
+
+    char             *rv;
+    ngx_file_info_t   fi;
+
+    rv = ngx_http_gatehouse_conf_path(cf, &glcf->dir);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_file_info(glcf->dir.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "gatehouse_upload_dir \"%V\"", &glcf->dir);
+        return NGX_CONF_ERROR;
+    }
+
+    if (!ngx_is_dir(&fi)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse_upload_dir \"%V\" is not a directory",
+                           &glcf->dir);
+        return NGX_CONF_ERROR;
+    }
+
+    glcf->incoming = ngx_http_gatehouse_add_subdir(cf, &glcf->dir,
+                                                   ".incoming");
+    if (glcf->incoming == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * gatehouse_upload_quarantine PATH: where infected files go, created by
+ * nginx at start like DIR/.incoming.  Files are moved there by rename(),
+ * so it must be on the upload directory's file system (checked once both
+ * are known, in the merge).
+ */
+char *
+ngx_http_gatehouse_set_quarantine(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_loc_conf_t *glcf = conf;
+
+    char  *rv;
+
+    rv = ngx_http_gatehouse_conf_path(cf, &glcf->quarantine);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    glcf->quarantine_path = ngx_http_gatehouse_add_path(cf,
+                                                        &glcf->quarantine);
+    if (glcf->quarantine_path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* Without gatehouse_upload_quarantine: DIR/.quarantine. */
+ngx_int_t
+ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf)
+{
+    glcf->quarantine_path = ngx_http_gatehouse_add_subdir(cf, &glcf->dir,
+                                                          ".quarantine");
+    if (glcf->quarantine_path == NULL) {
+        return NGX_ERROR;
+    }
+
+    glcf->quarantine = glcf->quarantine_path->name;
+
+    return NGX_OK;
+}
+
+
+/* The device of path, or of its parent when path is yet to be made. */
+static ngx_int_t
+ngx_http_gatehouse_device(ngx_str_t *path, dev_t *dev)
+{
+    ngx_file_info_t  fi;
+
+    if (ngx_file_info(path->data, &fi) == NGX_FILE_ERROR
+        && ngx_http_gatehouse_parent_info(path, &fi) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    *dev = fi.st_dev;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_gatehouse_same_fs(ngx_conf_t *cf, ngx_http_gatehouse_loc_conf_t *glcf)
+{
+    dev_t  d1, d2;
+
+    if (ngx_http_gatehouse_device(&glcf->dir, &d1) != NGX_OK
+        || ngx_http_gatehouse_device(&glcf->quarantine, &d2) != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "gatehouse_upload_quarantine \"%V\": its parent "
+                           "directory does not exist", &glcf->quarantine);
+        return NGX_ERROR;
+    }
+
+    if (d1 != d2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse_upload_quarantine \"%V\" is not on the "
+                           "file system of gatehouse_upload_dir \"%V\" "
+                           "(files are moved there with rename())",
+                           &glcf->quarantine, &glcf->dir);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* gatehouse_clamav_db PATH: a signature file or directory that exists. */
+char *
+ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    char             *rv;
+    ngx_file_info_t   fi;
+
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_db);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_file_info(gmcf->clamav_db.data, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "gatehouse_clamav_db \"%V\"", &gmcf->clamav_db);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * gatehouse_clamav_tmp PATH: where libclamav makes its per-scan temporary
+ * directory (one mkdir and rmdir per scan, plus what archives unpack to);
+ * by default $TMPDIR or /tmp.  A tmpfs is cheapest.  Created by nginx at
+ * start, owned by the worker user.
+ */
+char *
+ngx_http_gatehouse_set_clamav_tmp(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    char  *rv;
+
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_tmp);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_http_gatehouse_add_path(cf, &gmcf->clamav_tmp) == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gatehouse_store PATH: the store directory; if it exists it must be a
+ * directory, otherwise its parent must exist (the store may create it). */
+char *
+ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    char             *rv;
+    ngx_str_t        *value;
+    ngx_file_info_t   fi;
+
+    if (gmcf->store_explicit) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    gmcf->store_path = value[1];
+    gmcf->store_explicit = 1;
+
+    rv = ngx_http_gatehouse_full_path(cf, &gmcf->store_path);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_file_info(gmcf->store_path.data, &fi) != NGX_FILE_ERROR) {
+        if (!ngx_is_dir(&fi)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse_store \"%V\" is not a directory",
+                               &gmcf->store_path);
+            return NGX_CONF_ERROR;
+        }
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_http_gatehouse_parent_info(&gmcf->store_path, &fi) != NGX_OK
+        || !ngx_is_dir(&fi))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse_store \"%V\": neither it nor its "
+                           "parent directory exists", &gmcf->store_path);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* gatehouse_conf PATH: gatehouse.conf, read now so that `nginx -t` checks
+ * it; the store options (and [nginx] keys) are taken from it. */
+char *
+ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    char  *rv;
+
+    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->conf_file);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_gatehouse_load_conf(cf, gmcf);
+}
