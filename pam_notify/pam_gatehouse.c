@@ -103,6 +103,15 @@ report(pam_handle_t *pamh, const struct gh_pam_opts *o,
 		return;
 	const char *stage = (unsigned)out->stage < 5 ? stages[out->stage] : "";
 
+	if (out->err == GH_OK && (out->flags & GH_PAM_R_DETACHED)) {
+		/* debug only (returned above otherwise): the writer logs the
+		 * outcome from its own process */
+		pam_syslog(pamh, LOG_DEBUG, "user %s from %s: handed to the "
+		           "writer, %lld us", l->user,
+		           l->addr[0] ? l->addr : "local",
+		           (long long)out->elapsed_us);
+		return;
+	}
 	if (out->err == GH_OK) {
 		if (o->debug)
 			pam_syslog(pamh, LOG_DEBUG,
