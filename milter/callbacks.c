@@ -16,9 +16,12 @@
  *
  * PROTOCOL
  *   We ask for SMFIP_HDR_LEADSPC (header values exactly as in the message,
- *   which "simple" canonicalization needs) and leave out HELO and
- *   unknown-command events.  DATA we want: Postfix hands the milter the
- *   header only once the whole message is in, so the DATA event is the
+ *   which "simple" canonicalization needs) and leave out HELO,
+ *   unknown-command and end-of-header events: every event costs a round
+ *   trip with the MTA and work on both sides, and the end of the header
+ *   is plain from the first body chunk or, for an empty body, the end of
+ *   the message (end_of_header()).  DATA we want: Postfix hands the milter
+ *   the header only once the whole message is in, so the DATA event is the
  *   only way to tell a client that dropped its message mid-way (logged as
  *   aborted) from an address probe (MAIL, RCPT, RSET: not logged).
  *   We do not ask for the "no reply" flags (SMFIP_NR_*): with a reply to
@@ -120,7 +123,6 @@ static const struct {
 	{SMFIM_ENVFROM, "i {auth_authen}"},
 	{SMFIM_ENVRCPT, "i"},
 	{SMFIM_DATA, "i"},
-	{SMFIM_EOH, "i"},
 	{SMFIM_EOM, "i"},
 };
 
@@ -130,7 +132,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	static const unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_DELRCPT;
-	static const unsigned long skip_steps = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
+	static const unsigned long skip_steps = SMFIP_NOHELO |
+	    SMFIP_NOUNKNOWN | SMFIP_NOEOH;
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -357,15 +360,17 @@ unsign:
 	msg->nsigs = 0;
 }
 
-static sfsistat
-cb_eoh(SMFICTX *ctx)
+/*
+ * The header is complete: decide on scanning and choose the signing keys.
+ * Run once, before the first body chunk or at the end of the message (we
+ * do not ask the MTA for the end-of-header event, see PROTOCOL).
+ */
+static void
+end_of_header(struct gh_conn *conn, struct gh_msg *msg)
 {
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
-
-	if (msg == NULL)
-		return SMFIS_TEMPFAIL;
-	note_queue_id(ctx, msg);
+	if (msg->eoh)
+		return;
+	msg->eoh = 1;
 	msg->size += 2;
 	if (msg->spooling && !conn->cfg->scan_text &&
 	    gh_msg_plain_text(msg)) {
@@ -380,7 +385,6 @@ cb_eoh(SMFICTX *ctx)
 		gh_spool_write(&msg->spool, "\r\n", 2);
 	if (msg->dkim)
 		choose_keys(conn, msg);
-	return SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -391,6 +395,7 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 
 	if (msg == NULL)
 		return SMFIS_TEMPFAIL;
+	end_of_header(conn, msg);
 	msg->size += len;
 	if (msg->dkim)
 		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
@@ -648,6 +653,7 @@ cb_eom(SMFICTX *ctx)
 	memset(&v, 0, sizeof(v));
 	v.action = GH_ACT_ACCEPT;
 	note_queue_id(ctx, msg);
+	end_of_header(conn, msg);	/* an empty body: no chunk came */
 
 	if (cfg->scanner && !msg->scan)
 		step_scan(m, cfg, msg, &v);
@@ -726,7 +732,6 @@ gh_milter_register(void)
 	desc.xxfi_envrcpt = cb_envrcpt;
 	desc.xxfi_data = cb_data;
 	desc.xxfi_header = cb_header;
-	desc.xxfi_eoh = cb_eoh;
 	desc.xxfi_body = cb_body;
 	desc.xxfi_eom = cb_eom;
 	desc.xxfi_abort = cb_abort;

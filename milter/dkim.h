@@ -6,9 +6,10 @@
  *   xxfi_envfrom               gh_dkim_msg_new(), with the signatures to
  *                              make if already known, else with none
  *   xxfi_header                gh_dkim_msg_header(m, name, value) per field
- *   xxfi_eoh                   gh_dkim_msg_add_sig() per signature once the
+ *   end of the header          gh_dkim_msg_add_sig() per signature once the
  *                              From domain has chosen the keys (the body
- *                              must not have started)
+ *                              must not have started; the milter does this
+ *                              before the first xxfi_body, or at xxfi_eom)
  *   xxfi_body                  gh_dkim_msg_body(m, chunk, len) per chunk
  *   xxfi_eom                   gh_dkim_msg_header() for fields the milter
  *                              itself appends (smfi_addheader puts them at

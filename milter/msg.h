@@ -65,6 +65,7 @@ struct gh_msg {
 	int nfrom;			/* From fields seen */
 	struct gh_bulk bulk;
 	int data;			/* the DATA command was seen */
+	int eoh;			/* end_of_header() has run */
 	uint64_t size;			/* header + body bytes, CRLF counted */
 	size_t nhdr;
 	int header_err;			/* the DKIM core refused a header */
