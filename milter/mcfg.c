@@ -191,6 +191,7 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 		                      c->scan_max_size,
 		                      gh_conf_int(c->conf, "milter",
 		                                  "scan_timeout"),
+		                      gh_conf_str(c->conf, "milter", "clamav_tmp"),
 		                      prev ? prev->scanner : NULL, &c->scanner,
 		                      detail, detail_len);
 		if (err)

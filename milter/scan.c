@@ -23,6 +23,7 @@ struct gh_scanner {
 	int refs;			/* atomic */
 	struct cl_engine *engine;
 	char *dbdir;
+	char *tmpdir;			/* NULL: libclamav's default */
 	unsigned char dbstamp[32];	/* see db_stamp() */
 	unsigned sigs;
 	int64_t max_size;
@@ -45,6 +46,7 @@ scanner_free(struct gh_scanner *s)
 	if (s->engine)
 		cl_engine_free(s->engine);
 	free(s->dbdir);
+	free(s->tmpdir);
 	free(s);
 }
 
@@ -154,10 +156,38 @@ set_limits(struct gh_scanner *s, char *detail, size_t detail_len)
 	return GH_OK;
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
+/* The temporary directory: made if missing (one level, mode 0700), and it
+ * must be a directory we can write to. */
+static gh_err
+check_tmpdir(const char *dir, char *detail, size_t detail_len)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(detail, detail_len, "clamav_tmp %s: %s", dir,
+		         strerror(errno));
+		return errno == EACCES ? GH_EACCES : GH_ENOTFOUND;
+	}
+	errno = 0;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) ||
+	    access(dir, W_OK | X_OK) != 0) {
+		snprintf(detail, detail_len, "clamav_tmp %s: %s", dir,
+		         errno ? strerror(errno) : "not a directory");
+		return GH_EACCES;
+	}
+	return GH_OK;
+}
+
 gh_err
 gh_scanner_open(const char *dbdir, int64_t max_size, int64_t timeout_ms,
-                const struct gh_scanner *prev, struct gh_scanner **out,
-                char *detail, size_t detail_len)
+                const char *tmpdir, const struct gh_scanner *prev,
+                struct gh_scanner **out, char *detail, size_t detail_len)
 {
 	struct gh_scanner *s;
 	struct stat st;
@@ -166,10 +196,15 @@ gh_scanner_open(const char *dbdir, int64_t max_size, int64_t timeout_ms,
 	gh_err err = GH_OK;
 
 	*out = NULL;
+	if (tmpdir && *tmpdir == '\0')
+		tmpdir = NULL;
+	if (tmpdir && (err = check_tmpdir(tmpdir, detail, detail_len)))
+		return err;
 	if (db_stamp(dbdir, stamp) != GH_OK)
 		memset(stamp, 0, sizeof(stamp));
 	if (prev && strcmp(prev->dbdir, dbdir) == 0 &&
 	    prev->max_size == max_size && prev->timeout_ms == timeout_ms &&
+	    same_str(prev->tmpdir, tmpdir) &&
 	    memcmp(prev->dbstamp, stamp, sizeof(stamp)) == 0) {
 		/* const only to callers: the count is ours to bump */
 		struct gh_scanner *same = (struct gh_scanner *)(uintptr_t)prev;
@@ -196,7 +231,10 @@ gh_scanner_open(const char *dbdir, int64_t max_size, int64_t timeout_ms,
 	s->max_size = max_size;
 	s->timeout_ms = timeout_ms;
 	s->dbdir = strdup(dbdir);
-	if (s->dbdir == NULL) {
+	s->tmpdir = tmpdir ? strdup(tmpdir) : NULL;
+	if (s->dbdir == NULL || (tmpdir && s->tmpdir == NULL)) {
+		free(s->dbdir);
+		free(s->tmpdir);
 		free(s);
 		return GH_ENOMEM;
 	}
@@ -211,6 +249,13 @@ gh_scanner_open(const char *dbdir, int64_t max_size, int64_t timeout_ms,
 	err = set_limits(s, detail, detail_len);
 	if (err)
 		goto cleanup;
+	if (s->tmpdir && (rc = cl_engine_set_str(s->engine, CL_ENGINE_TMPDIR,
+	                                         s->tmpdir)) != CL_SUCCESS) {
+		snprintf(detail, detail_len, "clamav: clamav_tmp: %s",
+		         cl_strerror(rc));
+		err = GH_EIO;
+		goto cleanup;
+	}
 	rc = cl_load(dbdir, s->engine, &s->sigs, CL_DB_STDOPT);
 	if (rc != CL_SUCCESS) {
 		snprintf(detail, detail_len, "clamav: loading %s: %s", dbdir,

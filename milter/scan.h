@@ -36,14 +36,17 @@ struct gh_scanner;
 
 /*
  * gh_scanner_open - a scanner for dbdir with limits max_size (bytes per
- * message and per file inside it) and timeout_ms.  prev (may be NULL) is
- * reused, with a new reference, when it was made from the same directory
- * with the same limits and the directory has not changed.  Errors:
+ * message and per file inside it) and timeout_ms, making its temporary
+ * files in tmpdir (NULL: libclamav's default, $TMPDIR or /tmp; created,
+ * mode 0700, if missing).  prev (may be NULL) is reused, with a new
+ * reference, when it was made from the same directory with the same limits
+ * and temporary directory and the directory has not changed.  Errors:
  * GH_ENOTFOUND (no such directory), GH_EINVAL (no signatures in it),
- * GH_EIO (libclamav failed; detail says how), GH_ENOMEM.
+ * GH_EACCES (tmpdir unusable), GH_EIO (libclamav failed; detail says how),
+ * GH_ENOMEM.
  */
 gh_err gh_scanner_open(const char *dbdir, int64_t max_size,
-    int64_t timeout_ms, const struct gh_scanner *prev,
+    int64_t timeout_ms, const char *tmpdir, const struct gh_scanner *prev,
     struct gh_scanner **out, char *detail, size_t detail_len);
 
 void gh_scanner_ref(struct gh_scanner *s);

@@ -75,6 +75,10 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	 "tempfail|accept", "when the scanner fails on a message"},
 	{"milter", "spool_dir", GH_CT_PATH, "/var/tmp", 0, 0, NULL,
 	 "where message copies for scanning are kept (unlinked files)"},
+	{"milter", "clamav_tmp", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "libclamav's temporary directory (a directory per scan, the parts "
+	 "of mail it takes apart); default $TMPDIR or /tmp; a tmpfs is "
+	 "cheapest"},
 
 	/* [dkim] -- signing defaults */
 	{"dkim", "key_dir", GH_CT_PATH, "/etc/gatehouse/dkim", 0, 0, NULL,

@@ -8,6 +8,7 @@ only come from our database.
 import base64
 import json
 import smtplib
+import subprocess
 
 import pytest
 
@@ -167,3 +168,28 @@ def test_plain_text_is_not_scanned_unless_asked(world, scanner):
         send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
              simple_message("plain eicar scanned", body=EICAR + b"\r\n"))
     assert ei.value.smtp_code == 550
+
+
+def test_clamav_tmp_is_made_and_used(world, scanner, tmp_path):
+    # libclamav's temporary directory: made if missing, used by every scan
+    # (a directory per scan, removed after it), left empty
+    tmp = tmp_path / "clamav-tmp"
+    m, db = scanner(clamav_tmp=str(tmp))
+    assert tmp.is_dir() and (tmp.stat().st_mode & 0o777) == 0o700
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("infected via tmp", EICAR))
+    assert ei.value.smtp_code == 550
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         with_attachment("clean via tmp", b"just some bytes " * 100))
+    assert m.record_for("clean via tmp")["scan"]["result"] == "clean"
+    assert list(tmp.iterdir()) == []
+    # a path that cannot be a directory: the configuration is refused
+    bad = tmp_path / "a-file"
+    bad.write_text("")
+    m.write_conf(milter={"scan": "yes", "clamav_db": str(db),
+                         "clamav_tmp": str(bad)})
+    p = subprocess.run([str(mailenv.MILTER), "-t", "-c", str(m.conf)],
+                       capture_output=True, text=True, env=m.env())
+    assert p.returncode == 78
+    assert f"clamav_tmp {bad}" in p.stderr
