@@ -17,6 +17,10 @@ gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
 	m->opts.path = m->path;
 	gh_mcond_init(&m->open_cond, "store open");
 	gh_mcond_init(&m->write_cond, "store write");
+	pthread_mutex_init(&m->gc_mu, NULL);
+	pthread_cond_init(&m->gc_cv, NULL);
+	m->gc_head = NULL;
+	m->gc_tail = &m->gc_head;
 }
 
 gh_err
@@ -66,35 +70,111 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 	return err;
 }
 
+/* The store's own failures, as opposed to an error a callback chose (a
+ * record it refused), which is the caller's business. */
+static int
+store_failure(gh_err err)
+{
+	return err == GH_ELOCKED || err == GH_EFULL || err == GH_EIO ||
+	    err == GH_ECORRUPT || err == GH_EREADONLY || err == GH_EACCES;
+}
+
+static void
+note(struct gh_mstore *m, gh_err err)
+{
+	if (store_failure(err))
+		gh_mcond_fail(&m->write_cond, err, m->path);
+	else if (err == GH_OK)
+		gh_mcond_ok(&m->write_cond);
+}
+
+struct gh_mstore_write {
+	gh_txn_fn fn;
+	void *arg;
+	gh_err err;
+	int done;
+	struct gh_mstore_write *next;
+};
+
 static gh_err
-run(struct gh_mstore *m, gh_txn_fn fn, void *arg, int write)
+run_batch(struct gh_txn *txn, void *arg)
+{
+	for (struct gh_mstore_write *w = arg; w != NULL; w = w->next) {
+		gh_err err = w->fn(txn, w->arg);
+
+		if (err != GH_OK)
+			return err;
+	}
+	return GH_OK;
+}
+
+static void
+commit_batch(struct gh_mstore *m, struct gh_store *st,
+             struct gh_mstore_write *batch)
+{
+	gh_err err = gh_store_update(st, run_batch, batch);
+
+	note(m, err);
+	if (err == GH_OK || batch->next == NULL || store_failure(err)) {
+		for (struct gh_mstore_write *w = batch; w != NULL; w = w->next)
+			w->err = err;
+		return;
+	}
+	/* one write's own error sank the batch: each alone */
+	for (struct gh_mstore_write *w = batch; w != NULL; w = w->next) {
+		w->err = gh_store_update(st, w->fn, w->arg);
+		note(m, w->err);
+	}
+}
+
+gh_err
+gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
+{
+	struct gh_mstore_write w = {fn, arg, GH_OK, 0, NULL}, *batch, *next;
+	struct gh_store *st;
+	gh_err err = gh_mstore_get(m, &st);
+
+	if (err)
+		return err;
+	pthread_mutex_lock(&m->gc_mu);
+	*m->gc_tail = &w;
+	m->gc_tail = &w.next;
+	while (!w.done) {
+		if (m->gc_leader) {
+			pthread_cond_wait(&m->gc_cv, &m->gc_mu);
+			continue;
+		}
+		m->gc_leader = 1;
+		batch = m->gc_head;
+		m->gc_head = NULL;
+		m->gc_tail = &m->gc_head;
+		pthread_mutex_unlock(&m->gc_mu);
+
+		commit_batch(m, st, batch);
+
+		pthread_mutex_lock(&m->gc_mu);
+		for (; batch != NULL; batch = next) {
+			next = batch->next;
+			batch->done = 1;	/* its owner may return now */
+		}
+		m->gc_leader = 0;
+		pthread_cond_broadcast(&m->gc_cv);
+	}
+	pthread_mutex_unlock(&m->gc_mu);
+	return w.err;
+}
+
+gh_err
+gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
 {
 	struct gh_store *st;
 	gh_err err = gh_mstore_get(m, &st);
 
 	if (err)
 		return err;
-	err = write ? gh_store_update(st, fn, arg) : gh_store_view(st, fn, arg);
-	/* Only the store's own failures are a condition; an error the
-	 * callback chose (a record it refused) is the caller's business. */
-	if (err == GH_ELOCKED || err == GH_EFULL || err == GH_EIO ||
-	    err == GH_ECORRUPT || err == GH_EREADONLY || err == GH_EACCES)
-		gh_mcond_fail(&m->write_cond, err, m->path);
-	else if (err == GH_OK)
-		gh_mcond_ok(&m->write_cond);
+	err = gh_store_view(st, fn, arg);
+	note(m, err);
 	return err;
-}
-
-gh_err
-gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
-{
-	return run(m, fn, arg, 1);
-}
-
-gh_err
-gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
-{
-	return run(m, fn, arg, 0);
 }
 
 void
@@ -105,4 +185,6 @@ gh_mstore_close(struct gh_mstore *m)
 	gh_mcond_destroy(&m->open_cond);
 	gh_mcond_destroy(&m->write_cond);
 	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->gc_cv);
+	pthread_mutex_destroy(&m->gc_mu);
 }

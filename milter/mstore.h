@@ -11,6 +11,18 @@
  *
  * Once opened, the handle never changes until gh_mstore_close() at exit;
  * the store's own rules (store.h) make it safe to share among threads.
+ *
+ * GROUP COMMIT
+ *   Write transactions from different threads are committed together: a
+ *   thread that finds no commit under way takes every write queued
+ *   meanwhile and runs them, in arrival order, in one transaction (one
+ *   fsync with [store] sync = yes); the others wait for it, so each caller
+ *   still returns only once its own write is durable.  Alone, a write
+ *   commits at once.  When a batch fails for a reason that may be one
+ *   write's own (not a store failure such as a lock timeout or an I/O
+ *   error, which every write in it shares), each write is run again
+ *   alone, so one bad record cannot sink the others.  The nginx module
+ *   does the same (docs/nginx.md).
  */
 #ifndef GH_MILTER_MSTORE_H
 #define GH_MILTER_MSTORE_H
@@ -32,6 +44,12 @@ struct gh_mstore {
 	gh_err last_open_err;
 	struct gh_mcond open_cond;	/* "store open" */
 	struct gh_mcond write_cond;	/* "store write" */
+
+	/* group commit (see above) */
+	pthread_mutex_t gc_mu;
+	pthread_cond_t gc_cv;
+	struct gh_mstore_write *gc_head, **gc_tail;
+	int gc_leader;			/* a thread is committing */
 };
 
 /* gh_mstore_init - remember how to open (opts->path is copied). */
@@ -45,7 +63,9 @@ void gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts);
 gh_err gh_mstore_get(struct gh_mstore *m, struct gh_store **out);
 
 /* gh_mstore_update / gh_mstore_view - gh_store_update/view on the shared
- * handle, with failures logged once per condition. */
+ * handle, with failures logged once per condition; updates are group
+ * committed (see above), so fn must act only through its transaction and
+ * may run more than once (store.h). */
 gh_err gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg);
 gh_err gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg);
 
