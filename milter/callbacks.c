@@ -242,15 +242,10 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 			msg->unsigned_why = "out of memory";
 	}
 	if (cfg->scanner) {
-		gh_err err = gh_spool_open(&msg->spool, cfg->spool_dir,
-		                           (uint64_t)cfg->scan_max_size);
-
-		if (err) {
-			gh_mcond_fail(&m->spool_cond, err, cfg->spool_dir);
-		} else {
-			msg->spooling = 1;
-			gh_mcond_ok(&m->spool_cond);
-		}
+		/* in memory until it outgrows GH_SPOOL_MEM_MAX (scan.h) */
+		gh_spool_open(&msg->spool, cfg->spool_dir,
+		              (uint64_t)cfg->scan_max_size);
+		msg->spooling = 1;
 	}
 	return SMFIS_CONTINUE;
 }
@@ -423,6 +418,12 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 		         "no spool file");
 		r = GH_SCAN_ERROR;
 	} else {
+		/* the spool file, for a message too big to keep in memory */
+		if (msg->spool.open_err)
+			gh_mcond_fail(&m->spool_cond, msg->spool.open_err,
+			              cfg->spool_dir);
+		else if (msg->spool.fd >= 0)
+			gh_mcond_ok(&m->spool_cond);
 		r = gh_scanner_scan(cfg->scanner, &msg->spool, msg->scan_detail,
 		                    sizeof(msg->scan_detail));
 		gh_utf8_fix(msg->scan_detail);

@@ -285,52 +285,122 @@ cleanup:
 	return GH_OK;
 }
 
-gh_err
+void
 gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap)
 {
-	char tmpl[PATH_MAX];
-
 	memset(sp, 0, sizeof(*sp));
 	sp->cap = cap;
-	sp->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (sp->fd >= 0)
-		return GH_OK;
+	sp->dir = dir;
+	sp->fd = -1;
+}
+
+/* An anonymous file in sp->dir; -1 and errno on failure. */
+static int
+spool_file(const char *dir, gh_err *why)
+{
+	char tmpl[PATH_MAX];
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		return fd;
 	/* O_TMPFILE needs file-system support (not every one has it). */
 	if (snprintf(tmpl, sizeof(tmpl), "%s/gatehouse-milter.XXXXXX", dir) >=
-	    (int)sizeof(tmpl))
-		return GH_ETOOBIG;
-	sp->fd = mkostemp(tmpl, O_CLOEXEC);
-	if (sp->fd < 0)
-		return errno == EACCES ? GH_EACCES : GH_EIO;
+	    (int)sizeof(tmpl)) {
+		*why = GH_ETOOBIG;
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = mkostemp(tmpl, O_CLOEXEC);
+	if (fd < 0) {
+		*why = errno == EACCES ? GH_EACCES : GH_EIO;
+		return -1;
+	}
 	unlink(tmpl);
-	return GH_OK;
+	return fd;
+}
+
+static int
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Keep len bytes in memory; 0 if they do not fit under GH_SPOOL_MEM_MAX. */
+static int
+spool_mem(struct gh_spool *sp, const void *data, size_t len)
+{
+	size_t need = sp->mlen + len, ncap;
+	unsigned char *nm;
+
+	if (need > GH_SPOOL_MEM_MAX)
+		return 0;
+	if (need > sp->mcap) {
+		ncap = sp->mcap ? sp->mcap : 16 * 1024;
+		while (ncap < need)
+			ncap *= 2;
+		if (ncap > GH_SPOOL_MEM_MAX)
+			ncap = GH_SPOOL_MEM_MAX;
+		nm = realloc(sp->mem, ncap);
+		if (nm == NULL)
+			return 0;	/* the file, then */
+		sp->mem = nm;
+		sp->mcap = ncap;
+	}
+	memcpy(sp->mem + sp->mlen, data, len);
+	sp->mlen += len;
+	return 1;
 }
 
 void
 gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
 {
-	const char *p = data;
 	size_t room;
 
 	sp->seen += len;
-	if (sp->fd < 0 || sp->err || sp->written >= sp->cap)
+	if (sp->err || sp->written >= sp->cap)
 		return;
 	room = (size_t)(sp->cap - sp->written);
 	if (len > room)
 		len = room;
-	while (len > 0) {
-		ssize_t n = write(sp->fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+	if (sp->fd < 0 && spool_mem(sp, data, len)) {
+		sp->written += len;
+		return;
+	}
+	if (sp->fd < 0) {
+		/* outgrew memory: the file takes what is kept so far */
+		sp->fd = spool_file(sp->dir, &sp->open_err);
+		if (sp->fd < 0) {
+			if (!sp->open_err)
+				sp->open_err = GH_EIO;
+			sp->err = errno ? errno : EIO;
+			return;
+		}
+		if (sp->mlen && write_all(sp->fd, sp->mem, sp->mlen) != 0) {
 			sp->err = errno;
 			return;
 		}
-		sp->written += (uint64_t)n;
-		p += n;
-		len -= (size_t)n;
+		free(sp->mem);
+		sp->mem = NULL;
+		sp->mlen = sp->mcap = 0;
 	}
+	if (write_all(sp->fd, data, len) != 0) {
+		sp->err = errno;
+		return;
+	}
+	sp->written += len;
 }
 
 void
@@ -361,6 +431,9 @@ gh_spool_close(struct gh_spool *sp)
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;
+	free(sp->mem);
+	sp->mem = NULL;
+	sp->mlen = sp->mcap = 0;
 }
 
 gh_scan_result
@@ -373,24 +446,33 @@ gh_scanner_scan(const struct gh_scanner *s, struct gh_spool *sp,
 	cl_error_t rc;
 
 	virname[0] = '\0';
-	if (sp->fd < 0) {
-		snprintf(virname, virname_len, "no spool file");
-		return GH_SCAN_ERROR;
-	}
 	if (sp->err) {
-		snprintf(virname, virname_len, "spool write failed: %s",
-		         strerror(sp->err));
-		return GH_SCAN_ERROR;
-	}
-	if (lseek(sp->fd, 0, SEEK_SET) != 0) {
-		snprintf(virname, virname_len, "spool seek failed: %s",
-		         strerror(errno));
+		snprintf(virname, virname_len, "spool %s failed: %s",
+		         sp->open_err ? "file" : "write", strerror(sp->err));
 		return GH_SCAN_ERROR;
 	}
 	memset(&opt, 0, sizeof(opt));
 	opt.parse = ~0u;	/* every parser: mail, archives, documents */
 	opt.general = CL_SCAN_GENERAL_HEURISTICS;
-	rc = cl_scandesc(sp->fd, NULL, &vn, &scanned, s->engine, &opt);
+	if (sp->fd < 0 && sp->mlen == 0) {
+		return GH_SCAN_CLEAN;	/* nothing kept (a zero cap) */
+	} else if (sp->fd < 0) {
+		cl_fmap_t *map = cl_fmap_open_memory(sp->mem, sp->mlen);
+
+		if (map == NULL) {
+			snprintf(virname, virname_len, "clamav: out of memory");
+			return GH_SCAN_ERROR;
+		}
+		rc = cl_scanmap_callback(map, NULL, &vn, &scanned, s->engine,
+		                         &opt, NULL);
+		cl_fmap_close(map);
+	} else if (lseek(sp->fd, 0, SEEK_SET) != 0) {
+		snprintf(virname, virname_len, "spool seek failed: %s",
+		         strerror(errno));
+		return GH_SCAN_ERROR;
+	} else {
+		rc = cl_scandesc(sp->fd, NULL, &vn, &scanned, s->engine, &opt);
+	}
 	if (rc == CL_CLEAN)
 		return GH_SCAN_CLEAN;
 	if (rc == CL_VIRUS) {

@@ -16,11 +16,15 @@
  *
  * SPOOL
  *   The message (header fields as "Name:value\r\n", the empty line, the
- *   body) goes to an anonymous file in spool_dir (O_TMPFILE, or mkstemp and
- *   unlink where that is unsupported), so nothing is left behind by a crash.
- *   Bytes past the size cap are dropped and the spool marked truncated;
- *   ClamAV then scans what it has.  Write errors are sticky and reported at
- *   scan time.
+ *   body) is kept in memory up to GH_SPOOL_MEM_MAX bytes and scanned from
+ *   there; a larger one goes, from the moment it outgrows that, to an
+ *   anonymous file in spool_dir (O_TMPFILE, or mkstemp and unlink where
+ *   that is unsupported), so nothing is left behind by a crash.  Most mail
+ *   thus never touches the disk here (a file creation, a write per field
+ *   and the scanner mapping the file back).  Bytes past the size cap are
+ *   dropped and the spool marked truncated; ClamAV then scans what it has.
+ *   Failures to make or write the file are sticky and reported at scan
+ *   time (open_err says the file could not be made).
  */
 #ifndef GH_MILTER_SCAN_H
 #define GH_MILTER_SCAN_H
@@ -31,6 +35,7 @@
 #include "gatehouse/err.h"
 
 #define GH_VIRNAME_MAX 128
+#define GH_SPOOL_MEM_MAX (256 * 1024)	/* bytes kept in memory */
 
 struct gh_scanner;
 
@@ -56,15 +61,20 @@ void gh_scanner_unref(struct gh_scanner *s);	/* NULL is allowed */
 unsigned gh_scanner_signatures(const struct gh_scanner *s);
 
 struct gh_spool {
-	int fd;			/* -1: none */
-	uint64_t written;	/* bytes in the file */
-	uint64_t seen;		/* bytes offered, written or not */
+	unsigned char *mem;	/* the message while it fits in memory */
+	size_t mlen, mcap;
+	int fd;			/* -1: no file (yet) */
+	const char *dir;	/* where a file goes (not copied) */
+	uint64_t written;	/* bytes kept, in memory or in the file */
+	uint64_t seen;		/* bytes offered, kept or not */
 	uint64_t cap;
-	int err;		/* errno of the first failed write, sticky */
+	int err;		/* errno of the first failure, sticky */
+	gh_err open_err;	/* the file could not be made: why */
 };
 
-/* gh_spool_open - an anonymous file in dir; GH_EIO/GH_EACCES. */
-gh_err gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap);
+/* gh_spool_open - an empty spool whose file, if one is needed, goes in
+ * dir (which must outlive the spool). */
+void gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap);
 
 /* gh_spool_write - append (up to the cap). */
 void gh_spool_write(struct gh_spool *sp, const void *data, size_t len);
@@ -74,6 +84,7 @@ void gh_spool_write(struct gh_spool *sp, const void *data, size_t len);
 void gh_spool_header(struct gh_spool *sp, const char *name,
     const char *value);
 
+/* gh_spool_close - free the memory, close the file. */
 void gh_spool_close(struct gh_spool *sp);
 
 typedef enum gh_scan_result {

@@ -74,7 +74,8 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	{"milter", "on_scan_error", GH_CT_ENUM, "tempfail", 0, 0,
 	 "tempfail|accept", "when the scanner fails on a message"},
 	{"milter", "spool_dir", GH_CT_PATH, "/var/tmp", 0, 0, NULL,
-	 "where message copies for scanning are kept (unlinked files)"},
+	 "where copies of messages over 256 KiB are kept for scanning "
+	 "(unlinked files; smaller ones stay in memory)"},
 	{"milter", "clamav_tmp", GH_CT_PATH, NULL, 0, 0, NULL,
 	 "libclamav's temporary directory (a directory per scan, the parts "
 	 "of mail it takes apart); default $TMPDIR or /tmp; a tmpfs is "

@@ -120,25 +120,49 @@ def test_reload_swaps_the_engine_without_a_gap(world, scanner):
     assert b"EICAR-2" in ei.value.smtp_error
 
 
+# more than the milter keeps in memory (scan.h GH_SPOOL_MEM_MAX, 256 KiB):
+# such a message needs the spool file
+BIG = b"data" * (80 * 1024)
+
+
 def test_scanner_error_policy(world, scanner):
-    # a spool directory that does not exist: every scan fails
+    # a spool directory that does not exist: every scan of a message too
+    # big to keep in memory fails
     m, _ = scanner(spool_dir="/nonexistent-spool")
     with pytest.raises(smtplib.SMTPDataError) as ei:
         send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
-             with_attachment("scan error tempfail", b"data"))
+             with_attachment("scan error tempfail", BIG))
     assert ei.value.smtp_code == 451
     assert b"virus scanner error" in ei.value.smtp_error
     with pytest.raises(smtplib.SMTPDataError):
         send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
-             with_attachment("scan error again", b"data"))
+             with_attachment("scan error again", BIG))
     assert m.log().count("scan spool: ") == 1     # logged once
+    # a small one is scanned in memory, without the spool directory
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("small infected, no spool", EICAR))
+    assert ei.value.smtp_code == 550
     m.stop()
     m2, _ = scanner(spool_dir="/nonexistent-spool", on_scan_error="accept")
     send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
-         with_attachment("scan error accept", b"data"))
+         with_attachment("scan error accept", BIG))
     rec = m2.record_for("scan error accept")
     assert rec["action"] == "accepted"
     assert rec["scan"]["result"] == "error"
+
+
+def test_big_message_is_scanned_from_the_spool_file(world, scanner):
+    # past the memory limit the message moves to the spool file, and the
+    # virus at its end is still found
+    m, _ = scanner()
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("big infected", BIG + EICAR))
+    assert ei.value.smtp_code == 550
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         with_attachment("big clean", BIG))
+    assert m.record_for("big clean")["scan"]["result"] == "clean"
 
 
 def test_size_cap(world, scanner):
