@@ -265,6 +265,38 @@ gh_body_canon_new(gh_canon c, struct gh_body_canon **out)
 	return GH_OK;
 }
 
+/*
+ * The end of a run of ordinary bytes: the first CR, LF or (relaxed) space
+ * or tab at or after p, or end.  Eight bytes at a time while none of them
+ * is special (the classic "has a zero byte" test on the word XORed with
+ * each special byte: exact about whether one is there), then byte by byte.
+ * Body lines are mostly such runs, so this is most of the canonicalizer.
+ */
+static const unsigned char *
+run_end(const unsigned char *p, const unsigned char *end, int relaxed)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+
+#define GH_HASZERO(v) (((v) - ones) & ~(v) & highs)
+	while (end - p >= 8) {
+		uint64_t w, m;
+
+		memcpy(&w, p, sizeof(w));
+		m = GH_HASZERO(w ^ (ones * '\r')) | GH_HASZERO(w ^ (ones * '\n'));
+		if (relaxed)
+			m |= GH_HASZERO(w ^ (ones * ' ')) |
+			    GH_HASZERO(w ^ (ones * '\t'));
+		if (m != 0)
+			break;
+		p += 8;
+	}
+#undef GH_HASZERO
+	while (p < end && *p != '\r' && *p != '\n' && !(relaxed && is_wsp(*p)))
+		p++;
+	return p;
+}
+
 gh_err
 gh_body_canon_update(struct gh_body_canon *bc, const void *data, size_t len)
 {
@@ -295,9 +327,7 @@ gh_body_canon_update(struct gh_body_canon *bc, const void *data, size_t len)
 		const unsigned char *run = p;
 
 		/* A run of ordinary bytes goes out in one piece. */
-		while (p < end && *p != '\r' && *p != '\n' &&
-		    !(relaxed && is_wsp(*p)))
-			p++;
+		p = run_end(p, end, relaxed);
 		if (p > run) {
 			before_content(bc);
 			emit(bc, run, (size_t)(p - run));
