@@ -17,10 +17,30 @@ gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
 	m->opts.path = m->path;
 	gh_mcond_init(&m->open_cond, "store open");
 	gh_mcond_init(&m->write_cond, "store write");
-	pthread_mutex_init(&m->gc_mu, NULL);
-	pthread_cond_init(&m->gc_cv, NULL);
-	m->gc_head = NULL;
-	m->gc_tail = &m->gc_head;
+}
+
+/* The store's own failures, as opposed to an error a callback chose (a
+ * record it refused), which is the caller's business. */
+static int
+store_failure(gh_err err)
+{
+	return err == GH_ELOCKED || err == GH_EFULL || err == GH_EIO ||
+	    err == GH_ECORRUPT || err == GH_EREADONLY || err == GH_EACCES;
+}
+
+static void
+note(struct gh_mstore *m, gh_err err)
+{
+	if (store_failure(err))
+		gh_mcond_fail(&m->write_cond, err, m->path);
+	else if (err == GH_OK)
+		gh_mcond_ok(&m->write_cond);
+}
+
+static void
+on_commit(gh_err err, void *arg)
+{
+	note(arg, err);
 }
 
 gh_err
@@ -50,6 +70,21 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 	detail[0] = '\0';
 	err = gh_store_open(&st, &m->opts, detail, sizeof(detail));
 	if (err == GH_OK) {
+		struct gh_group_opts go = {0};
+
+		/* every commit, batch or single write, as before: a store
+		 * failure is logged once, a refused record not at all */
+		go.on_commit = on_commit;
+		go.on_commit_arg = m;
+		err = gh_group_new(&m->group, st, &go);
+		if (err) {
+			gh_store_close(st);
+			snprintf(detail, sizeof(detail), "%.400s: group commit",
+			         m->path);
+		}
+	}
+	if (err == GH_OK) {
+		/* release: whoever sees st sees its group */
 		__atomic_store_n(&m->st, st, __ATOMIC_RELEASE);
 		*out = st;
 	} else {
@@ -70,98 +105,15 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 	return err;
 }
 
-/* The store's own failures, as opposed to an error a callback chose (a
- * record it refused), which is the caller's business. */
-static int
-store_failure(gh_err err)
-{
-	return err == GH_ELOCKED || err == GH_EFULL || err == GH_EIO ||
-	    err == GH_ECORRUPT || err == GH_EREADONLY || err == GH_EACCES;
-}
-
-static void
-note(struct gh_mstore *m, gh_err err)
-{
-	if (store_failure(err))
-		gh_mcond_fail(&m->write_cond, err, m->path);
-	else if (err == GH_OK)
-		gh_mcond_ok(&m->write_cond);
-}
-
-struct gh_mstore_write {
-	gh_txn_fn fn;
-	void *arg;
-	gh_err err;
-	int done;
-	struct gh_mstore_write *next;
-};
-
-static gh_err
-run_batch(struct gh_txn *txn, void *arg)
-{
-	for (struct gh_mstore_write *w = arg; w != NULL; w = w->next) {
-		gh_err err = w->fn(txn, w->arg);
-
-		if (err != GH_OK)
-			return err;
-	}
-	return GH_OK;
-}
-
-static void
-commit_batch(struct gh_mstore *m, struct gh_store *st,
-             struct gh_mstore_write *batch)
-{
-	gh_err err = gh_store_update(st, run_batch, batch);
-
-	note(m, err);
-	if (err == GH_OK || batch->next == NULL || store_failure(err)) {
-		for (struct gh_mstore_write *w = batch; w != NULL; w = w->next)
-			w->err = err;
-		return;
-	}
-	/* one write's own error sank the batch: each alone */
-	for (struct gh_mstore_write *w = batch; w != NULL; w = w->next) {
-		w->err = gh_store_update(st, w->fn, w->arg);
-		note(m, w->err);
-	}
-}
-
 gh_err
 gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
 {
-	struct gh_mstore_write w = {fn, arg, GH_OK, 0, NULL}, *batch, *next;
 	struct gh_store *st;
 	gh_err err = gh_mstore_get(m, &st);
 
 	if (err)
 		return err;
-	pthread_mutex_lock(&m->gc_mu);
-	*m->gc_tail = &w;
-	m->gc_tail = &w.next;
-	while (!w.done) {
-		if (m->gc_leader) {
-			pthread_cond_wait(&m->gc_cv, &m->gc_mu);
-			continue;
-		}
-		m->gc_leader = 1;
-		batch = m->gc_head;
-		m->gc_head = NULL;
-		m->gc_tail = &m->gc_head;
-		pthread_mutex_unlock(&m->gc_mu);
-
-		commit_batch(m, st, batch);
-
-		pthread_mutex_lock(&m->gc_mu);
-		for (; batch != NULL; batch = next) {
-			next = batch->next;
-			batch->done = 1;	/* its owner may return now */
-		}
-		m->gc_leader = 0;
-		pthread_cond_broadcast(&m->gc_cv);
-	}
-	pthread_mutex_unlock(&m->gc_mu);
-	return w.err;
+	return gh_group_update(m->group, fn, arg);
 }
 
 gh_err
@@ -180,11 +132,11 @@ gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
 void
 gh_mstore_close(struct gh_mstore *m)
 {
+	gh_group_free(m->group);
+	m->group = NULL;
 	gh_store_close(m->st);
 	m->st = NULL;
 	gh_mcond_destroy(&m->open_cond);
 	gh_mcond_destroy(&m->write_cond);
 	pthread_mutex_destroy(&m->mu);
-	pthread_cond_destroy(&m->gc_cv);
-	pthread_mutex_destroy(&m->gc_mu);
 }

@@ -13,16 +13,11 @@
  * the store's own rules (store.h) make it safe to share among threads.
  *
  * GROUP COMMIT
- *   Write transactions from different threads are committed together: a
- *   thread that finds no commit under way takes every write queued
- *   meanwhile and runs them, in arrival order, in one transaction (one
- *   fsync with [store] sync = yes); the others wait for it, so each caller
- *   still returns only once its own write is durable.  Alone, a write
- *   commits at once.  When a batch fails for a reason that may be one
- *   write's own (not a store failure such as a lock timeout or an I/O
- *   error, which every write in it shares), each write is run again
- *   alone, so one bad record cannot sink the others.  The nginx module
- *   does the same (docs/nginx.md).
+ *   Write transactions from different threads are committed together by
+ *   libgatehouse's group commit (gatehouse/group.h), with its defaults: a
+ *   batch that fails for a store failure (lock timeout, I/O error, ...) is
+ *   not split, and GH_ELOCKED is not retried beyond the store's own
+ *   lock_timeout.  The group is made with the store, when it is opened.
  */
 #ifndef GH_MILTER_MSTORE_H
 #define GH_MILTER_MSTORE_H
@@ -30,6 +25,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "gatehouse/group.h"
 #include "gatehouse/store.h"
 #include "mlog.h"
 
@@ -38,18 +34,13 @@
 struct gh_mstore {
 	pthread_mutex_t mu;
 	struct gh_store *st;		/* NULL until opened; atomic reads */
+	struct gh_group *group;		/* st's; set before st is */
 	struct gh_store_opts opts;
 	char path[4096];
 	int64_t next_try_ms;
 	gh_err last_open_err;
 	struct gh_mcond open_cond;	/* "store open" */
 	struct gh_mcond write_cond;	/* "store write" */
-
-	/* group commit (see above) */
-	pthread_mutex_t gc_mu;
-	pthread_cond_t gc_cv;
-	struct gh_mstore_write *gc_head, **gc_tail;
-	int gc_leader;			/* a thread is committing */
 };
 
 /* gh_mstore_init - remember how to open (opts->path is copied). */
