@@ -335,7 +335,7 @@ ngx_http_gatehouse_job_write(ngx_http_gatehouse_job_t *job, const char *when)
     gh_err      err;
     ngx_uint_t  i;
 
-    err = ngx_http_gatehouse_store_write(job->main, job->store,
+    err = ngx_http_gatehouse_store_write(job->main,
                                          ngx_http_gatehouse_put_files, job);
 
     if (err == GH_OK) {

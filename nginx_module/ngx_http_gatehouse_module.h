@@ -48,6 +48,7 @@
 #include <openssl/evp.h>
 #include <jansson.h>
 
+#include "gatehouse/group.h"
 #include "gatehouse/store.h"
 #include "gatehouse/token.h"
 
@@ -78,18 +79,6 @@
 
 
 struct cl_engine;
-
-/* A write transaction waiting for a group commit (pool threads). */
-typedef struct ngx_http_gatehouse_write_s  ngx_http_gatehouse_write_t;
-
-struct ngx_http_gatehouse_write_s {
-    gh_txn_fn                    fn;
-    void                        *arg;
-    gh_err                       err;
-    ngx_uint_t                   done;
-    ngx_http_gatehouse_write_t  *next;
-};
-
 
 typedef struct {
     ngx_str_t                   conf_file;    /* gatehouse_conf */
@@ -122,12 +111,7 @@ typedef struct {
     /* per worker process, set up in init_process */
     magic_t                     magic;
     struct gh_store            *store;
-    pthread_mutex_t             gc_mutex;     /* group commit */
-    pthread_cond_t              gc_cond;
-    ngx_http_gatehouse_write_t *gc_head;
-    ngx_http_gatehouse_write_t **gc_tail;
-    ngx_uint_t                  gc_leader;    /* a thread is committing */
-    ngx_uint_t                  gc_ready;
+    struct gh_group            *group;        /* store's group commit */
     struct cl_engine           *engine;
     time_t                      store_retry;  /* next reopen attempt */
     unsigned                    store_down:1; /* logged as unavailable */
@@ -330,7 +314,7 @@ void ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf);
 gh_err ngx_http_gatehouse_upload_get(struct gh_store *store, uint64_t id,
     json_t **rec);
 gh_err ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
-    struct gh_store *store, gh_txn_fn fn, void *arg);
+    gh_txn_fn fn, void *arg);
 char *ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf);
 

@@ -250,7 +250,7 @@ ngx_http_gatehouse_reject_run(void *data, ngx_log_t *log)
 {
     ngx_http_gatehouse_reject_job_t *job = data;
 
-    job->err = ngx_http_gatehouse_store_write(job->main, job->store,
+    job->err = ngx_http_gatehouse_store_write(job->main,
                                               ngx_http_gatehouse_put_rejected,
                                               job);
 }

@@ -23,12 +23,15 @@
  * (every other record) retry for up to [store] lock_timeout, since only
  * that thread waits; after that on_store_error decides.
  *
- * Group commit.  Pool threads do not commit one by one: a thread that
- * finds no commit under way takes every write queued meanwhile and runs
- * them in one transaction, one fsync for all; the others wait for it.
- * Under concurrency that divides the fsyncs per upload; alone, a write
- * commits at once.  If the batch fails, each write is retried alone so one
- * bad record cannot sink the others.
+ * Group commit.  Pool threads do not commit one by one: their writes go
+ * through libgatehouse's group commit (gatehouse/group.h), made for the
+ * worker's store when it is opened, so a thread that finds no commit under
+ * way takes every write queued meanwhile and runs them in one transaction,
+ * one fsync for all; the others wait for it.  Under concurrency that
+ * divides the fsyncs per upload; alone, a write commits at once.  The group
+ * retries GH_ELOCKED up to the thread deadline above, and if a batch fails,
+ * for whatever reason, each write is retried alone (GH_GROUP_SPLIT_ALL) so
+ * one bad record cannot sink the others.
  */
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/conf.h"
@@ -125,6 +128,7 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
 {
     char                  detail[512];
     gh_err                err;
+    struct gh_group_opts  gopts;
     struct gh_store_opts  opts;
 
     ngx_memzero(&opts, sizeof(opts));
@@ -138,6 +142,20 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
     detail[0] = '\0';
 
     err = gh_store_open(&gmcf->store, &opts, detail, sizeof(detail));
+
+    if (err == GH_OK) {
+        ngx_memzero(&gopts, sizeof(gopts));
+        gopts.flags = GH_GROUP_SPLIT_ALL;
+        gopts.lock_retry_ms = gmcf->thread_lock_timeout;
+
+        err = gh_group_new(&gmcf->group, gmcf->store, &gopts);
+        if (err != GH_OK) {
+            gh_store_close(gmcf->store);
+            ngx_cpystrn((u_char *) detail, (u_char *) "group commit",
+                        sizeof(detail));
+        }
+    }
+
     if (err == GH_OK) {
         if (gmcf->store_down) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
@@ -150,6 +168,7 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
     }
 
     gmcf->store = NULL;
+    gmcf->group = NULL;
     gmcf->store_retry = ngx_time() + NGX_HTTP_GATEHOUSE_STORE_RETRY;
 
     if (!gmcf->store_down) {
@@ -173,18 +192,6 @@ ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
     if (gmcf->store_path.len == 0) {
         return NGX_OK;
     }
-
-    if (pthread_mutex_init(&gmcf->gc_mutex, NULL) != 0
-        || pthread_cond_init(&gmcf->gc_cond, NULL) != 0)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "gatehouse: pthread_mutex_init() failed");
-        return NGX_ERROR;
-    }
-
-    gmcf->gc_head = NULL;
-    gmcf->gc_tail = &gmcf->gc_head;
-    gmcf->gc_ready = 1;
 
     return ngx_http_gatehouse_do_open(gmcf, cycle->log);
 }
@@ -211,6 +218,8 @@ ngx_http_gatehouse_store(ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
 void
 ngx_http_gatehouse_store_close(ngx_http_gatehouse_main_conf_t *gmcf)
 {
+    gh_group_free(gmcf->group);
+    gmcf->group = NULL;
     gh_store_close(gmcf->store);
     gmcf->store = NULL;
 }
@@ -256,135 +265,14 @@ ngx_http_gatehouse_upload_get(struct gh_store *store, uint64_t id,
 }
 
 
-static int64_t
-ngx_http_gatehouse_mono_ms(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-/* gh_store_update, trying again on GH_ELOCKED up to the thread deadline. */
-static gh_err
-ngx_http_gatehouse_update_retry(ngx_http_gatehouse_main_conf_t *gmcf,
-    struct gh_store *store, gh_txn_fn fn, void *arg)
-{
-    gh_err   err;
-    int64_t  deadline;
-
-    deadline = ngx_http_gatehouse_mono_ms() + gmcf->thread_lock_timeout;
-
-    for ( ;; ) {
-        err = gh_store_update(store, fn, arg);
-
-        if (err != GH_ELOCKED
-            || ngx_http_gatehouse_mono_ms() >= deadline)
-        {
-            return err;
-        }
-    }
-}
-
-
-static gh_err
-ngx_http_gatehouse_run_batch(struct gh_txn *txn, void *arg)
-{
-    gh_err                       err;
-    ngx_http_gatehouse_write_t  *w;
-
-    for (w = arg; w != NULL; w = w->next) {
-        err = w->fn(txn, w->arg);
-        if (err != GH_OK) {
-            return err;
-        }
-    }
-
-    return GH_OK;
-}
-
-
-static void
-ngx_http_gatehouse_commit_batch(ngx_http_gatehouse_main_conf_t *gmcf,
-    struct gh_store *store, ngx_http_gatehouse_write_t *batch)
-{
-    gh_err                       err;
-    ngx_http_gatehouse_write_t  *w;
-
-    err = ngx_http_gatehouse_update_retry(gmcf, store,
-                                          ngx_http_gatehouse_run_batch,
-                                          batch);
-
-    if (err == GH_OK || batch->next == NULL) {
-        for (w = batch; w != NULL; w = w->next) {
-            w->err = err;
-        }
-
-        return;
-    }
-
-    for (w = batch; w != NULL; w = w->next) {
-        w->err = ngx_http_gatehouse_update_retry(gmcf, store, w->fn,
-                                                 w->arg);
-    }
-}
-
-
 /*
  * One write transaction from a thread of the pool, committed together
  * with whatever other threads of this worker are writing (see above).
+ * Only once the store is open: gmcf->store and gmcf->group go together.
  */
 gh_err
 ngx_http_gatehouse_store_write(ngx_http_gatehouse_main_conf_t *gmcf,
-    struct gh_store *store, gh_txn_fn fn, void *arg)
+    gh_txn_fn fn, void *arg)
 {
-    ngx_http_gatehouse_write_t   w, *batch, *next;
-
-    if (!gmcf->gc_ready) {
-        return ngx_http_gatehouse_update_retry(gmcf, store, fn, arg);
-    }
-
-    w.fn = fn;
-    w.arg = arg;
-    w.err = GH_OK;
-    w.done = 0;
-    w.next = NULL;
-
-    (void) pthread_mutex_lock(&gmcf->gc_mutex);
-
-    *gmcf->gc_tail = &w;
-    gmcf->gc_tail = &w.next;
-
-    while (!w.done) {
-        if (gmcf->gc_leader) {
-            (void) pthread_cond_wait(&gmcf->gc_cond, &gmcf->gc_mutex);
-            continue;
-        }
-
-        gmcf->gc_leader = 1;
-        batch = gmcf->gc_head;
-        gmcf->gc_head = NULL;
-        gmcf->gc_tail = &gmcf->gc_head;
-
-        (void) pthread_mutex_unlock(&gmcf->gc_mutex);
-
-        ngx_http_gatehouse_commit_batch(gmcf, store, batch);
-
-        (void) pthread_mutex_lock(&gmcf->gc_mutex);
-
-        while (batch != NULL) {
-            next = batch->next;
-            batch->done = 1;       /* batch->... may be gone after this */
-            batch = next;
-        }
-
-        gmcf->gc_leader = 0;
-        (void) pthread_cond_broadcast(&gmcf->gc_cond);
-    }
-
-    (void) pthread_mutex_unlock(&gmcf->gc_mutex);
-
-    return w.err;
+    return gh_group_update(gmcf->group, fn, arg);
 }
