@@ -29,9 +29,11 @@
  * way takes every write queued meanwhile and runs them in one transaction,
  * one fsync for all; the others wait for it.  Under concurrency that
  * divides the fsyncs per upload; alone, a write commits at once.  The group
- * retries GH_ELOCKED up to the thread deadline above, and if a batch fails,
- * for whatever reason, each write is retried alone (GH_GROUP_SPLIT_ALL) so
- * one bad record cannot sink the others.
+ * retries GH_ELOCKED up to the thread deadline above.  If a batch fails for
+ * a reason that may be one write's own, each write is retried alone so one
+ * bad record cannot sink the others; a store-wide failure (the lock
+ * deadline, I/O, full) is every write's answer at once -- retrying each
+ * alone would make a thread wait that deadline once per write.
  */
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/conf.h"
@@ -145,7 +147,6 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
 
     if (err == GH_OK) {
         ngx_memzero(&gopts, sizeof(gopts));
-        gopts.flags = GH_GROUP_SPLIT_ALL;
         gopts.lock_retry_ms = gmcf->thread_lock_timeout;
 
         err = gh_group_new(&gmcf->group, gmcf->store, &gopts);
