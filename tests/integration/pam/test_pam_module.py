@@ -226,8 +226,9 @@ def test_host_untouched(pam, mode, scenario):
 
 
 def test_threads(pam):
-    """Concurrent PAM transactions in one process (a threaded host): the
-    default child mode gives each its own process for LMDB."""
+    """Concurrent PAM transactions in one process (a threaded host): each
+    gets its own writer process for LMDB, and 40 writers queueing on the
+    write lock lose nothing."""
     pam.init_store()
     svc = pam.session_service(args="notify=always timeout_ms=2000")
     out = pam.drv(svc, "kate", rhost="10.%t.%i.1", repeat=10, threads=4)
