@@ -2,7 +2,9 @@
 conftest modules of several directories cannot be imported from tests)."""
 import json
 import pathlib
+import socket
 import subprocess
+import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -29,3 +31,20 @@ class Gatehouse:
         return proc
 
 
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=30.0, what="a condition", step=0.05):
+    """pred()'s first true value, polling every step seconds; an
+    AssertionError naming what after timeout seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -20,12 +20,16 @@ import signal
 import smtplib
 import socket
 import subprocess
+import sys
 import threading
 import time
 
 import dkim  # python3-dkim, python3-nacl
 
 from aiosmtpd.controller import Controller  # python3-aiosmtpd
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from ghtest import free_port, wait_until  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
@@ -45,20 +49,8 @@ SAN_ENV = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_for(pred, timeout=20.0, what="condition", interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_until(pred, timeout, what, interval)
 
 
 # ---------------------------------------------------------------- sink

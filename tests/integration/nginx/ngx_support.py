@@ -19,10 +19,14 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from ghtest import free_port, wait_until  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 MODULE = ROOT / "build" / "nginx" / "ngx_http_gatehouse_module.so"
@@ -59,10 +63,9 @@ http {{
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def wait_for(cond, what, timeout=15):
+    """cond()'s first true value within timeout seconds."""
+    return wait_until(cond, timeout, what)
 
 
 class Nginx:

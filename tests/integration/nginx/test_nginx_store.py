@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 
+from ngx_support import wait_for  # noqa: F401
 from gh_http import (BOUNDARY, PDF, ctype, multipart, part, png_bytes, post,
                      read_response, request_head, sha256)
 
@@ -22,16 +23,6 @@ def zip_bytes(size):
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
         z.writestr("data.bin", os.urandom(size))
     return buf.getvalue()
-
-
-def wait_for(cond, what, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def newest(nginx):

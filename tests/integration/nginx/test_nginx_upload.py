@@ -14,6 +14,7 @@ import zipfile
 
 import pytest
 
+from ngx_support import wait_for  # noqa: F401
 from gh_http import (BOUNDARY, PDF, ctype, curl_h2, h2_post, multipart,
                      part, png_bytes, post, post_chunked, read_response,
                      request_head, sha256)
@@ -342,15 +343,6 @@ def test_malformed(nginx, ct, body, status, error):
 
 
 # ---- clients that go away ---------------------------------------------------
-
-def wait_for(cond, what, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 def test_disconnect_mid_file_leaves_nothing(nginx):
     b = BOUNDARY.encode()

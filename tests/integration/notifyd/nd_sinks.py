@@ -11,10 +11,15 @@ Both run in threads of the test process and bind port 0, so they never
 collide with anything else and vanish with the test.
 """
 import http.server
+import pathlib
 import random
 import socket
+import sys
 import threading
 import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+from ghtest import free_port  # noqa: E402,F401
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
@@ -151,12 +156,6 @@ class _SmtpHandler:
         return "250 Message accepted"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class SmtpSink:

@@ -22,8 +22,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from ghtest import Gatehouse  # noqa: E402
-from nd_sinks import free_port  # noqa: E402
+from ghtest import Gatehouse, free_port, wait_until  # noqa: E402,F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
@@ -32,16 +31,6 @@ NOTIFYD = pathlib.Path(os.environ.get("NOTIFYD_BIN") or
 if not NOTIFYD.is_absolute():
     NOTIFYD = ROOT / NOTIFYD
 TEMPLATES = ROOT / "conf" / "templates"
-
-
-def wait_until(pred, timeout=30.0, what="a condition", step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Env:
