@@ -262,15 +262,6 @@ done:
 }
 
 /*
- * The detached writer.  Its own process from here on: it leaves the
- * host's session (no terminal signals meant for the login reach it),
- * takes back the default signal actions and an empty mask, and arms a
- * timer that ends it writer_timeout_ms after it started (writer_alarm).
- * That budget is longer than the login's (timeout_ms) because no
- * one waits for it: a store busy for a moment, or a storm of logins
- * queueing on the write lock, then costs nothing and loses nothing.
- */
-/*
  * The writer's first alarm, at three quarters of its budget: the wait for
  * the write lock ends (EINTR: the handler is installed without
  * SA_RESTART) so the writer can log "not recorded"; the interval timer
@@ -284,6 +275,15 @@ writer_alarm(int sig)
 	(void)signal(SIGALRM, SIG_DFL);
 }
 
+/*
+ * The detached writer.  Its own process from here on: it leaves the
+ * host's session (no terminal signals meant for the login reach it),
+ * takes back the default signal actions and an empty mask, and arms a
+ * timer that ends it writer_timeout_ms after it started (writer_alarm).
+ * That budget is longer than the login's (timeout_ms) because no
+ * one waits for it: a store busy for a moment, or a storm of logins
+ * queueing on the write lock, then costs nothing and loses nothing.
+ */
 static void
 writer_main(const struct gh_pam_opts *o, const struct gh_pam_login *l,
             enum gh_pam_what what, int64_t start_us,
