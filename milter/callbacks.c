@@ -24,13 +24,14 @@
  *   the header only once the whole message is in, so the DATA event is the
  *   only way to tell a client that dropped its message mid-way (logged as
  *   aborted) from an address probe (MAIL, RCPT, RSET: not logged).
- *   We do not ask for the "no reply" flags (SMFIP_NR_*): with a reply to
- *   every command, neither side ever writes twice without reading in
- *   between, which keeps Nagle's algorithm and delayed ACKs from stalling
- *   each other over TCP.  (Measured with bench/milter: with SMFIP_NR_HDR,
- *   _EOH, _DATA and _BODY Postfix writes two commands in a row and every
- *   message stalls ~40 ms over inet:, for no CPU saved.)  See main.c for
- *   TCP_NODELAY on our side.  smfi_setsymlist() trims the macros the MTA
+ *   Over TCP we do not ask for the "no reply" flags (SMFIP_NR_*): with a
+ *   reply to every command, neither side ever writes twice without
+ *   reading in between, which keeps Nagle's algorithm and delayed ACKs
+ *   from stalling each other.  (Measured with bench/milter: with
+ *   SMFIP_NR_HDR, _EOH, _DATA and _BODY Postfix writes two commands in a
+ *   row and every message stalls ~40 ms over inet:.)  See main.c for
+ *   TCP_NODELAY on our side.  Over a unix socket, which has no Nagle, we
+ *   ask for SMFIP_NR_HDR: no reply per header field.  smfi_setsymlist() trims the macros the MTA
  *   sends to the few we read.
  *
  * Every callback is bounded in time: store transactions by [store]
@@ -126,6 +127,29 @@ static const struct {
 	{SMFIM_EOM, "i"},
 };
 
+/*
+ * The connection's state, made at negotiation (the first event of a
+ * session: what was negotiated is the connection's) or, for an MTA that
+ * does not negotiate, at connect.  Freed by cb_close().  NULL on ENOMEM.
+ */
+static struct gh_conn *
+conn_new(SMFICTX *ctx)
+{
+	struct gh_milter *m = gh_milter_get();
+	struct gh_conn *conn = calloc(1, sizeof(*conn));
+
+	if (conn == NULL)
+		return NULL;
+	conn->cfg = gh_mcfg_acquire(&m->cfg);
+	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
+		gh_mcfg_unref(conn->cfg);
+		free(conn);
+		return NULL;
+	}
+	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
+	return conn;
+}
+
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
              unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -134,6 +158,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	static const unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_DELRCPT;
 	static const unsigned long skip_steps = SMFIP_NOHELO |
 	    SMFIP_NOUNKNOWN | SMFIP_NOEOH;
+	struct gh_conn *conn;
+
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -144,8 +170,18 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (!(f1 & SMFIP_HDR_LEADSPC))
 		gh_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
 		        "simple header canonicalization will not verify");
+	conn = conn_new(ctx);
+	if (conn == NULL)
+		return SMFIS_REJECT;
 	*pf0 = want_actions;
 	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps);
+	/* Over a local socket there is no Nagle to stall two commands in a
+	 * row, so header fields need no reply: a round trip per field saved
+	 * on both sides. */
+	if (gh_milter_get()->local_socket && (f1 & SMFIP_NR_HDR)) {
+		*pf1 |= SMFIP_NR_HDR;
+		conn->nr_hdr = 1;
+	}
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		for (size_t i = 0; i < sizeof(wanted_macros) /
@@ -170,12 +206,13 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		      "later");
 		return SMFIS_TEMPFAIL;
 	}
-	conn = calloc(1, sizeof(*conn));
+	conn = smfi_getpriv(ctx);
+	if (conn == NULL)
+		conn = conn_new(ctx);
 	if (conn == NULL) {
 		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
 		return SMFIS_TEMPFAIL;
 	}
-	conn->cfg = gh_mcfg_acquire(&m->cfg);
 	if (hostaddr && hostaddr->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)hostaddr)->sin_addr,
 		          conn->addr, sizeof(conn->addr));
@@ -185,13 +222,6 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		          conn->addr, sizeof(conn->addr));
 	conn->internal = gh_netlist_match_sa(&conn->cfg->internal, hostaddr);
 	gh_log_value(hostname, conn->name, sizeof(conn->name));
-	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
-	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
-		gh_mcfg_unref(conn->cfg);
-		free(conn);
-		__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELAXED);
-		return SMFIS_TEMPFAIL;
-	}
 	return SMFIS_CONTINUE;
 }
 
@@ -284,15 +314,17 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	struct gh_conn *conn = smfi_getpriv(ctx);
 	struct gh_msg *msg = conn ? conn->msg : NULL;
 
+	/* With no reply negotiated, a missing message is answered at the
+	 * end of the message instead (tempfail there). */
 	if (msg == NULL)
-		return SMFIS_TEMPFAIL;
+		return conn && conn->nr_hdr ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 	gh_msg_header(conn->cfg, msg, name, value);
 	if (msg->dkim && !msg->header_err &&
 	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
 		msg->header_err = 1;	/* sticky in the DKIM core too */
 	if (msg->spooling)
 		gh_spool_header(&msg->spool, name, value);
-	return SMFIS_CONTINUE;
+	return conn->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* Choose the keys of the From domain and add their signatures. */

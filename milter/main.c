@@ -571,6 +571,9 @@ main(int argc, char **argv)
 		(void)gh_mstore_get(&m.store, &s);
 	}
 
+	/* libmilter takes a bare path for a unix socket too */
+	m.local_socket = strncmp(sock, "unix:", 5) == 0 ||
+	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/';
 	gh_milter_set(&m);
 	if (gh_milter_register() != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)

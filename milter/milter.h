@@ -28,6 +28,7 @@ struct gh_milter {
 	struct gh_mcond sign_cond;	/* "DKIM signing" */
 	struct gh_mcond scan_cond;	/* "virus scanner" */
 	struct gh_mcond spool_cond;	/* "scan spool" */
+	int local_socket;		/* [milter] socket is unix:/local: */
 	int draining;			/* atomic: SIGTERM received */
 	long conns;			/* atomic: connections open */
 	long msgs;			/* atomic: messages in progress */
