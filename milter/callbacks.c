@@ -31,7 +31,8 @@
  *   SMFIP_NR_HDR, _EOH, _DATA and _BODY Postfix writes two commands in a
  *   row and every message stalls ~40 ms over inet:.)  See main.c for
  *   TCP_NODELAY on our side.  Over a unix socket, which has no Nagle, we
- *   ask for SMFIP_NR_HDR: no reply per header field.  smfi_setsymlist() trims the macros the MTA
+ *   ask for SMFIP_NR_HDR and SMFIP_NR_BODY: no reply per header field or
+ *   body chunk.  smfi_setsymlist() trims the macros the MTA
  *   sends to the few we read.
  *
  * Every callback is bounded in time: store transactions by [store]
@@ -176,12 +177,13 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	*pf0 = want_actions;
 	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps);
 	/* Over a local socket there is no Nagle to stall two commands in a
-	 * row, so header fields need no reply: a round trip per field saved
-	 * on both sides. */
-	if (gh_milter_get()->local_socket && (f1 & SMFIP_NR_HDR)) {
-		*pf1 |= SMFIP_NR_HDR;
-		conn->nr_hdr = 1;
-	}
+	 * row, so header fields and body chunks need no reply: a round trip
+	 * per field and per chunk saved on both sides.  Neither callback
+	 * refuses anything on its own (a missing message is answered at the
+	 * end of the message). */
+	if (gh_milter_get()->local_socket)
+		conn->noreply = f1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
+	*pf1 |= conn->noreply;
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		for (size_t i = 0; i < sizeof(wanted_macros) /
@@ -317,14 +319,15 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	/* With no reply negotiated, a missing message is answered at the
 	 * end of the message instead (tempfail there). */
 	if (msg == NULL)
-		return conn && conn->nr_hdr ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+		return conn && (conn->noreply & SMFIP_NR_HDR) ? SMFIS_NOREPLY :
+		    SMFIS_TEMPFAIL;
 	gh_msg_header(conn->cfg, msg, name, value);
 	if (msg->dkim && !msg->header_err &&
 	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
 		msg->header_err = 1;	/* sticky in the DKIM core too */
 	if (msg->spooling)
 		gh_spool_header(&msg->spool, name, value);
-	return conn->nr_hdr ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return conn->noreply & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* Choose the keys of the From domain and add their signatures. */
@@ -421,14 +424,15 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct gh_msg *msg = conn ? conn->msg : NULL;
 
 	if (msg == NULL)
-		return SMFIS_TEMPFAIL;
+		return conn && (conn->noreply & SMFIP_NR_BODY) ? SMFIS_NOREPLY :
+		    SMFIS_TEMPFAIL;
 	end_of_header(conn, msg);
 	msg->size += len;
 	if (msg->dkim)
 		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
 	if (msg->spooling)
 		gh_spool_write(&msg->spool, chunk, len);
-	return SMFIS_CONTINUE;
+	return conn->noreply & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 struct verdict {

@@ -92,7 +92,7 @@ struct gh_conn {
 	char addr[64];			/* client address, "" if unknown */
 	char name[256];			/* client host name as the MTA says */
 	int internal;			/* addr matched internal_hosts */
-	int nr_hdr;			/* SMFIP_NR_HDR negotiated */
+	unsigned long noreply;		/* SMFIP_NR_HDR/_BODY negotiated */
 	unsigned long nmsgs;
 	struct gh_msg *msg;		/* the message in progress, or NULL */
 };
