@@ -124,7 +124,12 @@ fuzz-milter: build/fuzz/fuzz_dkim_canon
 FUZZ_TARGETS += fuzz-milter
 
 # The milter benchmark (bench/milter/README.md): Postfix with no milter,
-# OpenDKIM, and gatehouse-milter signing only and with everything on.
+# a null libmilter milter (the floor under any milter), OpenDKIM, and
+# gatehouse-milter signing only and with everything on.
+NULL_MILTER := build/bench/milter/null_milter
+$(NULL_MILTER): build/bench/milter/null_milter.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(MILTER_LIBS)
+
 .PHONY: bench-milter
-bench-milter: $(MILTER_BIN) $(CLI_BIN)
+bench-milter: $(MILTER_BIN) $(CLI_BIN) $(NULL_MILTER)
 	$(PYTHON) bench/milter/run $(BENCH_MILTER_ARGS)
