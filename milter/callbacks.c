@@ -129,26 +129,15 @@ static const struct {
 };
 
 /*
- * The connection's state, made at negotiation (the first event of a
- * session: what was negotiated is the connection's) or, for an MTA that
- * does not negotiate, at connect.  Freed by cb_close().  NULL on ENOMEM.
+ * Over a local socket there is no Nagle to stall two commands in a row, so
+ * header fields and body chunks need no reply: a round trip per field and
+ * per chunk saved on both sides.  Neither callback refuses anything on its
+ * own: a missing message is answered at the end of the message.
  */
-static struct gh_conn *
-conn_new(SMFICTX *ctx)
+static unsigned long
+noreply(void)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = calloc(1, sizeof(*conn));
-
-	if (conn == NULL)
-		return NULL;
-	conn->cfg = gh_mcfg_acquire(&m->cfg);
-	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
-		gh_mcfg_unref(conn->cfg);
-		free(conn);
-		return NULL;
-	}
-	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
-	return conn;
+	return gh_milter_get()->local_socket ? SMFIP_NR_HDR | SMFIP_NR_BODY : 0;
 }
 
 static sfsistat
@@ -159,8 +148,6 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	static const unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_DELRCPT;
 	static const unsigned long skip_steps = SMFIP_NOHELO |
 	    SMFIP_NOUNKNOWN | SMFIP_NOEOH;
-	struct gh_conn *conn;
-
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -171,19 +158,12 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (!(f1 & SMFIP_HDR_LEADSPC))
 		gh_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
 		        "simple header canonicalization will not verify");
-	conn = conn_new(ctx);
-	if (conn == NULL)
-		return SMFIS_REJECT;
 	*pf0 = want_actions;
 	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps);
-	/* Over a local socket there is no Nagle to stall two commands in a
-	 * row, so header fields and body chunks need no reply: a round trip
-	 * per field and per chunk saved on both sides.  Neither callback
-	 * refuses anything on its own (a missing message is answered at the
-	 * end of the message). */
-	if (gh_milter_get()->local_socket)
-		conn->noreply = f1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
-	*pf1 |= conn->noreply;
+	/* libmilter always offers these (it answers for an MTA that cannot
+	 * do without), so asking for them is decided once for the process,
+	 * which also holds for a connection reused after SMFIC_QUIT_NC. */
+	*pf1 |= noreply() & f1;
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		for (size_t i = 0; i < sizeof(wanted_macros) /
@@ -208,13 +188,12 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		      "later");
 		return SMFIS_TEMPFAIL;
 	}
-	conn = smfi_getpriv(ctx);
-	if (conn == NULL)
-		conn = conn_new(ctx);
+	conn = calloc(1, sizeof(*conn));
 	if (conn == NULL) {
 		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
 		return SMFIS_TEMPFAIL;
 	}
+	conn->cfg = gh_mcfg_acquire(&m->cfg);
 	if (hostaddr && hostaddr->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)hostaddr)->sin_addr,
 		          conn->addr, sizeof(conn->addr));
@@ -224,6 +203,13 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		          conn->addr, sizeof(conn->addr));
 	conn->internal = gh_netlist_match_sa(&conn->cfg->internal, hostaddr);
 	gh_log_value(hostname, conn->name, sizeof(conn->name));
+	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
+	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
+		gh_mcfg_unref(conn->cfg);
+		free(conn);
+		__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELAXED);
+		return SMFIS_TEMPFAIL;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -319,15 +305,14 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	/* With no reply negotiated, a missing message is answered at the
 	 * end of the message instead (tempfail there). */
 	if (msg == NULL)
-		return conn && (conn->noreply & SMFIP_NR_HDR) ? SMFIS_NOREPLY :
-		    SMFIS_TEMPFAIL;
+		return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 	gh_msg_header(conn->cfg, msg, name, value);
 	if (msg->dkim && !msg->header_err &&
 	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
 		msg->header_err = 1;	/* sticky in the DKIM core too */
 	if (msg->spooling)
 		gh_spool_header(&msg->spool, name, value);
-	return conn->noreply & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* Choose the keys of the From domain and add their signatures. */
@@ -423,16 +408,18 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	struct gh_conn *conn = smfi_getpriv(ctx);
 	struct gh_msg *msg = conn ? conn->msg : NULL;
 
+	/* (An MTA that put body bytes in its end-of-message command would
+	 * get no end-of-message call after a "no reply" here; Postfix and
+	 * Sendmail send that command empty.) */
 	if (msg == NULL)
-		return conn && (conn->noreply & SMFIP_NR_BODY) ? SMFIS_NOREPLY :
-		    SMFIS_TEMPFAIL;
+		return noreply() & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
 	end_of_header(conn, msg);
 	msg->size += len;
 	if (msg->dkim)
 		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
 	if (msg->spooling)
 		gh_spool_write(&msg->spool, chunk, len);
-	return conn->noreply & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return noreply() & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 struct verdict {

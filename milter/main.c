@@ -583,8 +583,10 @@ main(int argc, char **argv)
 	if (smfi_opensocket(1) != MI_SUCCESS)
 		die(ready_fd, EX_CONFIG_, "cannot listen on %s (in use, or a "
 		    "bad [milter] socket?)", sock);
-	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0) {
-		if (chmod(strchr(sock, ':') + 1, mode) != 0)
+	if (m.local_socket) {
+		const char *path = sock[0] == '/' ? sock : strchr(sock, ':') + 1;
+
+		if (chmod(path, mode) != 0)
 			gh_mlog(LOG_WARNING, "chmod %s: %s", sock,
 			        strerror(errno));
 	} else if (gh_conf_bool(boot, "milter", "tcp_nodelay")) {

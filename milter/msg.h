@@ -92,7 +92,6 @@ struct gh_conn {
 	char addr[64];			/* client address, "" if unknown */
 	char name[256];			/* client host name as the MTA says */
 	int internal;			/* addr matched internal_hosts */
-	unsigned long noreply;		/* SMFIP_NR_HDR/_BODY negotiated */
 	unsigned long nmsgs;
 	struct gh_msg *msg;		/* the message in progress, or NULL */
 };

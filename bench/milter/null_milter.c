@@ -41,25 +41,26 @@ static const struct {
 	{SMFIM_EOM, "i"},
 };
 
-/* Where no reply was negotiated, the callback keeps what it was given in
- * the connection's private pointer: a non-NULL value means "no reply". */
+/* libmilter always offers the no-reply flags: like gatehouse-milter,
+ * ask for them on a unix socket, decided once for the process. */
+static unsigned long
+noreply(void)
+{
+	return local_socket ? SMFIP_NR_HDR | SMFIP_NR_BODY : 0;
+}
+
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
              unsigned long f2, unsigned long f3, unsigned long *pf0,
              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long noreply = 0;
-
+	(void)ctx;
 	(void)f2;
 	(void)f3;
 	*pf0 = SMFIF_ADDHDRS;
 	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
 	             SMFIP_NOEOH);
-	if (local_socket)
-		noreply = f1 & (SMFIP_NR_HDR | SMFIP_NR_BODY);
-	*pf1 |= noreply;
-	/* a constant stands for the flags: nothing to free at close */
-	(void)smfi_setpriv(ctx, (void *)(uintptr_t)noreply);
+	*pf1 |= noreply() & f1;
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		for (size_t i = 0; i < sizeof(wanted_macros) /
@@ -101,21 +102,19 @@ cb_data(SMFICTX *ctx)
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	uintptr_t nr = (uintptr_t)smfi_getpriv(ctx);
-
+	(void)ctx;
 	(void)name;
 	(void)value;
-	return nr & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	uintptr_t nr = (uintptr_t)smfi_getpriv(ctx);
-
+	(void)ctx;
 	(void)chunk;
 	(void)len;
-	return nr & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+	return noreply() & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
@@ -123,13 +122,6 @@ cb_eom(SMFICTX *ctx)
 {
 	(void)smfi_insheader(ctx, 0, (char *)"X-Null-Milter",
 	                     (char *)" seen");
-	return SMFIS_CONTINUE;
-}
-
-static sfsistat
-cb_close(SMFICTX *ctx)
-{
-	(void)smfi_setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
 }
 
@@ -171,7 +163,6 @@ main(int argc, char **argv)
 	desc.xxfi_header = cb_header;
 	desc.xxfi_body = cb_body;
 	desc.xxfi_eom = cb_eom;
-	desc.xxfi_close = cb_close;
 	desc.xxfi_negotiate = cb_negotiate;
 	if (smfi_register(desc) != MI_SUCCESS ||
 	    smfi_setconn(argv[1]) != MI_SUCCESS ||
