@@ -22,7 +22,21 @@
  * a name, so the size is checked here first.)  Any other alert is
  * INFECTED; an error, or a "clean" after libclamav reported an error (see
  * below), is SCAN_ERROR (gatehouse_upload_on_scan_error).
+ *
+ * Memory.  Given a file (cl_scanfile, cl_scandesc) libclamav reads it into
+ * an anonymous mapping as large as the file, page by page as it scans, so
+ * every scan in the pool would hold a private copy of its file: 10 MiB of
+ * worker memory per concurrent 10 MiB upload.  Files from
+ * NGX_HTTP_GATEHOUSE_SCAN_MAP up are mapped instead and handed over as
+ * memory (cl_fmap_open_memory): the pages are the page cache's, which
+ * holds the just-written file anyway, shared and reclaimable, and the
+ * worker's private memory stays flat whatever the size.  The mapping is
+ * read-only and private to the scan; the file is the module's own, in a
+ * directory only the worker user writes, so nothing truncates it under the
+ * scan (which would raise SIGBUS).  Smaller files go the ordinary way.
  */
+#include <sys/mman.h>
+
 #include <clamav.h>
 
 #include "ngx_http_gatehouse_module.h"
@@ -30,6 +44,7 @@
 
 #define NGX_HTTP_GATEHOUSE_LIMITS  "Heuristics.Limits.Exceeded"
 #define NGX_HTTP_GATEHOUSE_ENCRYPTED  "Heuristics.Encrypted."
+#define NGX_HTTP_GATEHOUSE_SCAN_MAP  (256 * 1024)
 
 
 /*
@@ -251,6 +266,58 @@ ngx_http_gatehouse_scan_exit(ngx_http_gatehouse_main_conf_t *gmcf)
 }
 
 
+/* The scan itself: mapped from NGX_HTTP_GATEHOUSE_SCAN_MAP up (see the
+ * top of the file), else by name.  A libclamav return code. */
+static int
+ngx_http_gatehouse_scan_run(ngx_http_gatehouse_main_conf_t *gmcf,
+    const char *path, off_t size, const char **name, unsigned long *scanned,
+    struct cl_scan_options *opts)
+{
+    int           rc;
+    void         *p;
+    ngx_fd_t      fd;
+    cl_fmap_t    *map;
+    struct stat   st;
+
+    if (size < NGX_HTTP_GATEHOUSE_SCAN_MAP) {
+        return cl_scanfile(path, name, scanned, gmcf->engine, opts);
+    }
+
+    fd = open(path, O_RDONLY|O_CLOEXEC);
+    if (fd == -1) {
+        return CL_EOPEN;
+    }
+
+    /* the size on disk, not the one counted: a mapping past the end of
+     * the file would fault */
+    if (fstat(fd, &st) == -1 || st.st_size == 0) {
+        close(fd);
+        return cl_scanfile(path, name, scanned, gmcf->engine, opts);
+    }
+
+    p = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+
+    if (p == MAP_FAILED) {
+        return cl_scanfile(path, name, scanned, gmcf->engine, opts);
+    }
+
+    map = cl_fmap_open_memory(p, (size_t) st.st_size);
+    if (map == NULL) {
+        (void) munmap(p, (size_t) st.st_size);
+        return CL_EMEM;
+    }
+
+    rc = cl_scanmap_callback(map, path, name, scanned, gmcf->engine, opts,
+                             NULL);
+
+    cl_fmap_close(map);
+    (void) munmap(p, (size_t) st.st_size);
+
+    return rc;
+}
+
+
 /* In a thread of the pool.  sig receives the signature, or the error. */
 ngx_http_gatehouse_verdict_e
 ngx_http_gatehouse_scan_file(ngx_http_gatehouse_main_conf_t *gmcf,
@@ -288,7 +355,8 @@ ngx_http_gatehouse_scan_file(ngx_http_gatehouse_main_conf_t *gmcf,
     scanned = 0;
     ngx_http_gatehouse_scan_errors = 0;
 
-    rc = cl_scanfile(path, &name, &scanned, gmcf->engine, &opts);
+    rc = ngx_http_gatehouse_scan_run(gmcf, path, size, &name, &scanned,
+                                     &opts);
 
     switch (rc) {
 
