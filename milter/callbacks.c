@@ -15,25 +15,12 @@
  * so a refused message is never half-modified.
  *
  * PROTOCOL
- *   We ask for SMFIP_HDR_LEADSPC (header values exactly as in the message,
- *   which "simple" canonicalization needs) and leave out HELO,
- *   unknown-command and end-of-header events: every event costs a round
- *   trip with the MTA and work on both sides, and the end of the header
- *   is plain from the first body chunk or, for an empty body, the end of
- *   the message (end_of_header()).  DATA we want: Postfix hands the milter
- *   the header only once the whole message is in, so the DATA event is the
- *   only way to tell a client that dropped its message mid-way (logged as
- *   aborted) from an address probe (MAIL, RCPT, RSET: not logged).
- *   Over TCP we do not ask for the "no reply" flags (SMFIP_NR_*): with a
- *   reply to every command, neither side ever writes twice without
- *   reading in between, which keeps Nagle's algorithm and delayed ACKs
- *   from stalling each other.  (Measured with bench/milter: with
- *   SMFIP_NR_HDR, _EOH, _DATA and _BODY Postfix writes two commands in a
- *   row and every message stalls ~40 ms over inet:.)  See main.c for
- *   TCP_NODELAY on our side.  Over a unix socket, which has no Nagle, we
- *   ask for SMFIP_NR_HDR and SMFIP_NR_BODY: no reply per header field or
- *   body chunk.  smfi_setsymlist() trims the macros the MTA
- *   sends to the few we read.
+ *   See proto.c: the steps skipped (HELO, unknown commands, end of
+ *   header: end_of_header() tells it from the first body chunk or the end
+ *   of the message), header values exactly as sent (SMFIP_HDR_LEADSPC, for
+ *   "simple" canonicalization), no reply per header field or body chunk
+ *   over a unix socket, every command answered over TCP, the few macros
+ *   read.  See main.c for TCP_NODELAY on our side.
  *
  * Every callback is bounded in time: store transactions by [store]
  * lock_timeout, scans by [milter] scan_timeout, everything else by the
@@ -53,6 +40,7 @@
 #include "milter.h"
 #include "msg.h"
 #include "optout.h"
+#include "proto.h"
 
 /*
  * libmilter hands callbacks nothing but the SMFICTX, so the one process
@@ -116,28 +104,11 @@ reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
 	              t);
 }
 
-/* The macros we read, per stage; the MTA then sends no others. */
-static const struct {
-	int stage;
-	const char *list;
-} wanted_macros[] = {
-	{SMFIM_CONNECT, "j"},
-	{SMFIM_ENVFROM, "i {auth_authen}"},
-	{SMFIM_ENVRCPT, "i"},
-	{SMFIM_DATA, "i"},
-	{SMFIM_EOM, "i"},
-};
-
-/*
- * Over a local socket there is no Nagle to stall two commands in a row, so
- * header fields and body chunks need no reply: a round trip per field and
- * per chunk saved on both sides.  Neither callback refuses anything on its
- * own: a missing message is answered at the end of the message.
- */
+/* See proto.c: whether header fields and body chunks are answered. */
 static unsigned long
 noreply(void)
 {
-	return gh_milter_get()->local_socket ? SMFIP_NR_HDR | SMFIP_NR_BODY : 0;
+	return gh_proto_noreply(gh_milter_get()->local_socket);
 }
 
 static sfsistat
@@ -146,8 +117,6 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
 	static const unsigned long want_actions = SMFIF_ADDHDRS | SMFIF_DELRCPT;
-	static const unsigned long skip_steps = SMFIP_NOHELO |
-	    SMFIP_NOUNKNOWN | SMFIP_NOEOH;
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
@@ -159,19 +128,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 		gh_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
 		        "simple header canonicalization will not verify");
 	*pf0 = want_actions;
-	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps);
-	/* libmilter always offers these (it answers for an MTA that cannot
-	 * do without), so asking for them is decided once for the process,
-	 * which also holds for a connection reused after SMFIC_QUIT_NC. */
-	*pf1 |= noreply() & f1;
-	if (f0 & SMFIF_SETSYMLIST) {
-		*pf0 |= SMFIF_SETSYMLIST;
-		for (size_t i = 0; i < sizeof(wanted_macros) /
-		     sizeof(wanted_macros[0]); i++)
-			(void)smfi_setsymlist(ctx, wanted_macros[i].stage,
-			                      (char *)(uintptr_t)
-			                      wanted_macros[i].list);
-	}
+	gh_proto_negotiate(ctx, gh_milter_get()->local_socket, f0, f1, pf0,
+	                   pf1);
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;

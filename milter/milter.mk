@@ -29,6 +29,7 @@ MILTER_DKIM_SAN_OBJS := $(MILTER_DKIM_SRCS:%.c=build/asan/%.o)
 MILTER_D_SRCS := \
 	milter/addr.c \
 	milter/callbacks.c \
+	milter/proto.c \
 	milter/limits.c \
 	milter/maillog.c \
 	milter/mcfg.c \
@@ -127,7 +128,8 @@ FUZZ_TARGETS += fuzz-milter
 # a null libmilter milter (the floor under any milter), OpenDKIM, and
 # gatehouse-milter signing only and with everything on.
 NULL_MILTER := build/bench/milter/null_milter
-$(NULL_MILTER): build/bench/milter/null_milter.o
+build/bench/milter/null_milter.o: CFLAGS_bench += -Imilter
+$(NULL_MILTER): build/bench/milter/null_milter.o build/milter/proto.o
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(MILTER_LIBS)
 
 .PHONY: bench-milter

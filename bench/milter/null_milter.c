@@ -5,10 +5,10 @@
  * USAGE
  *	null_milter SOCKET		(unix:/path or inet:PORT@127.0.0.1)
  *
- * It negotiates what gatehouse-milter negotiates (no HELO, unknown-command
- * or end-of-header events; header values with their leading space; over a
- * unix socket no reply per header field or body chunk; the same few
- * macros), sees every other event, and at the end of each message inserts
+ * It negotiates what gatehouse-milter negotiates (milter/proto.c: no HELO,
+ * unknown-command or end-of-header events; header values with their
+ * leading space; over a unix socket no reply per header field or body
+ * chunk; the same few macros), sees every other event, and at the end of each message inserts
  * one header field at the top, as a DKIM-Signature is inserted, so the MTA
  * edits its queue file the same way.  It signs, logs and checks nothing.
  *
@@ -19,7 +19,6 @@
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,51 +26,32 @@
 
 #include <libmilter/mfapi.h>
 
+#include "proto.h"
+
 /* Set once in main() before smfi_main() starts a thread. */
 static int local_socket;
 
-static const struct {
-	int stage;
-	const char *list;
-} wanted_macros[] = {
-	{SMFIM_CONNECT, "j"},
-	{SMFIM_ENVFROM, "i {auth_authen}"},
-	{SMFIM_ENVRCPT, "i"},
-	{SMFIM_DATA, "i"},
-	{SMFIM_EOM, "i"},
-};
-
-/* libmilter always offers the no-reply flags: like gatehouse-milter,
- * ask for them on a unix socket, decided once for the process. */
-static unsigned long
-noreply(void)
-{
-	return local_socket ? SMFIP_NR_HDR | SMFIP_NR_BODY : 0;
-}
-
+/* The protocol part of the negotiation is gatehouse-milter's own
+ * (milter/proto.c), so this milter costs exactly what that protocol
+ * costs. */
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
              unsigned long f2, unsigned long f3, unsigned long *pf0,
              unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	(void)ctx;
 	(void)f2;
 	(void)f3;
 	*pf0 = SMFIF_ADDHDRS;
-	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NOHELO | SMFIP_NOUNKNOWN |
-	             SMFIP_NOEOH);
-	*pf1 |= noreply() & f1;
-	if (f0 & SMFIF_SETSYMLIST) {
-		*pf0 |= SMFIF_SETSYMLIST;
-		for (size_t i = 0; i < sizeof(wanted_macros) /
-		     sizeof(wanted_macros[0]); i++)
-			(void)smfi_setsymlist(ctx, wanted_macros[i].stage,
-			                      (char *)(uintptr_t)
-			                      wanted_macros[i].list);
-	}
+	gh_proto_negotiate(ctx, local_socket, f0, f1, pf0, pf1);
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
+}
+
+static unsigned long
+noreply(void)
+{
+	return gh_proto_noreply(local_socket);
 }
 
 /* Registered so that the MTA sends these events, as it does to us. */
