@@ -68,6 +68,7 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
 
 #include "gatehouse/queue.h"
 #include "milter.h"
@@ -473,6 +474,17 @@ main(int argc, char **argv)
 	int stopping = 0;
 	mode_t mode;
 	gh_err err;
+
+	/*
+	 * First of all, before anything touches libcrypto: no OpenSSL clean-up
+	 * at exit.  We leave with libmilter's threads still running (see the
+	 * end of main()), and a connection closing at that moment frees its
+	 * DKIM keys in one of them; libcrypto's atexit handler tearing down its
+	 * global tables at the same time crashed the milter on its way out
+	 * (ASan, once in many runs).  The process is ending: the kernel frees
+	 * it all.
+	 */
+	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
 	while ((ch = getopt(argc, argv, "c:fp:tVh")) != -1) {
 		switch (ch) {
