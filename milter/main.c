@@ -469,7 +469,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t sigs, old;
 	char detail[1024], why[512];
-	const char *sock, *pidpath;
+	const char *sock, *sock_path, *pidpath;
 	int ch, ready_fd = -1, pid_fd = -1, fac, rc = EX_OK_, drained = 1;
 	int stopping = 0;
 	mode_t mode;
@@ -586,6 +586,8 @@ main(int argc, char **argv)
 	/* libmilter takes a bare path for a unix socket too */
 	m.local_socket = strncmp(sock, "unix:", 5) == 0 ||
 	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/';
+	sock_path = !m.local_socket ? NULL :
+	    sock[0] == '/' ? sock : strchr(sock, ':') + 1;
 	gh_milter_set(&m);
 	if (gh_milter_register() != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)
@@ -595,10 +597,8 @@ main(int argc, char **argv)
 	if (smfi_opensocket(1) != MI_SUCCESS)
 		die(ready_fd, EX_CONFIG_, "cannot listen on %s (in use, or a "
 		    "bad [milter] socket?)", sock);
-	if (m.local_socket) {
-		const char *path = sock[0] == '/' ? sock : strchr(sock, ':') + 1;
-
-		if (chmod(path, mode) != 0)
+	if (sock_path != NULL) {
+		if (chmod(sock_path, mode) != 0)
 			gh_mlog(LOG_WARNING, "chmod %s: %s", sock,
 			        strerror(errno));
 	} else if (gh_conf_bool(boot, "milter", "tcp_nodelay")) {
@@ -686,8 +686,8 @@ main(int argc, char **argv)
 	 * ours to finish.  The exit closes the listening socket; a unix
 	 * socket's file we remove ourselves, as libmilter would.
 	 */
-	if (strncmp(sock, "unix:", 5) == 0 || strncmp(sock, "local:", 6) == 0)
-		unlink(strchr(sock, ':') + 1);
+	if (sock_path != NULL)
+		unlink(sock_path);
 	stop_reloader(&rl);
 	if (drained) {
 		gh_mstore_close(&m.store);
