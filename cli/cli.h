@@ -24,6 +24,7 @@ enum {
 	EXIT_USAGE = 64,     /* bad command line */
 	EXIT_DATAERR = 65,   /* bad input data (event fields, JSON) */
 	EXIT_NOINPUT = 66,   /* store or config file missing */
+	EXIT_NOUSER = 67,    /* a user named in the config does not exist */
 	EXIT_SOFTWARE = 70,  /* internal error */
 	EXIT_IOERR = 74,     /* store I/O error, store full */
 	EXIT_TEMPFAIL = 75,  /* store locked: try again */
@@ -37,6 +38,7 @@ struct cli {
 	struct gh_conf *conf;
 	struct gh_store *st;
 	const char *prog;
+	const char *owner;       /* store init --owner USER */
 };
 
 /* Load the configuration; a missing default file means defaults.  Prints
@@ -44,7 +46,10 @@ struct cli {
 int cli_load_conf(struct cli *c);
 
 /* Open the store named by the configuration (create: make it if missing).
- * Prints what went wrong and what to do, and returns an exit code. */
+ * Run as root, first becomes the store's owner for good (create: makes the
+ * directory for c->owner or [store] owner first), since only the owner
+ * opens a store (docs/security.md): call it after everything that needs
+ * root.  Prints what went wrong and what to do, and returns an exit code. */
 int cli_open_store(struct cli *c, int create);
 
 /* The exit code for a gh_err. */

@@ -92,16 +92,20 @@ int
 cmd_store(struct cli *c, int argc, char **argv)
 {
 	static const struct option o[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+		{"json", no_argument, NULL, 'j'},
+		{"owner", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	int ch, rc;
 
 	if (sub == NULL)
 		return cli_usage(c, "store: expected 'info' or 'init'");
 	while ((ch = getopt_long(argc - 1, argv + 1, "", o, NULL)) != -1) {
-		if (ch != 'j')
+		if (ch == 'o' && strcmp(sub, "init") == 0)
+			c->owner = optarg;
+		else if (ch == 'j')
+			c->json = 1;
+		else
 			return cli_usage(c, "store %s: unknown option", sub);
-		c->json = 1;
 	}
 	if (strcmp(sub, "info") == 0)
 		return store_info(c);

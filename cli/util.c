@@ -4,11 +4,13 @@
  * pieces of an event that more than one subcommand builds and queues.
  */
 #include <errno.h>
+#include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -94,6 +96,41 @@ cli_load_conf(struct cli *c)
 	return EXIT_OK;
 }
 
+/* As root with create: make the store directory its owner's, the user
+ * named by --owner or [store] owner, else whoever owns it already, else
+ * root. */
+static int
+prepare_dir(struct cli *c, const char *path)
+{
+	const char *name = c->owner ? c->owner :
+	                   gh_conf_str(c->conf, "store", "owner");
+	char detail[1024];
+	uid_t uid = 0;
+	gid_t gid = 0;
+	gh_err err;
+
+	if (name != NULL && *name != '\0') {
+		struct passwd *pw = getpwnam(name);
+
+		if (pw == NULL) {
+			fprintf(stderr, "%s: store owner '%s': no such user "
+			        "(create it first, e.g. adduser --system "
+			        "--group %s)\n", c->prog, name, name);
+			return EXIT_NOUSER;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	} else {
+		err = gh_store_owner(path, &uid, &gid, detail, sizeof(detail));
+		if (err != GH_OK && err != GH_ENOTFOUND)
+			return cli_fail(c, err, "cannot create store", detail);
+	}
+	err = gh_store_prepare(path, uid, gid, detail, sizeof(detail));
+	if (err)
+		return cli_fail(c, err, "cannot create store", detail);
+	return EXIT_OK;
+}
+
 int
 cli_open_store(struct cli *c, int create)
 {
@@ -107,18 +144,29 @@ cli_open_store(struct cli *c, int create)
 	gh_conf_store_opts(c->conf, &o);
 	if (create)
 		o.flags |= GH_STORE_CREATE;
+	if (geteuid() == 0) {
+		if (create && (rc = prepare_dir(c, o.path)) != EXIT_OK)
+			return rc;
+		/* Root never opens a store: its owner does. */
+		err = gh_store_become_owner(o.path, detail, sizeof(detail));
+		if (err == GH_ENOTFOUND)
+			goto notfound;
+		if (err)
+			return cli_fail(c, err, "cannot open store", detail);
+	}
 	err = gh_store_open(&c->st, &o, detail, sizeof(detail));
 	if (err == GH_OK)
 		return EXIT_OK;
 	if (err == GH_ENOTFOUND) {
+notfound:
 		fprintf(stderr, "%s: no store at %s (set [store] path in %s, or "
 		        "create it with 'gatehouse store init')\n", c->prog,
 		        o.path, c->conf_path);
 		return EXIT_NOINPUT;
 	}
 	if (err == GH_EACCES) {
-		fprintf(stderr, "%s: %s: permission denied (run as root or a "
-		        "member of group gatehouse)\n", c->prog, o.path);
+		fprintf(stderr, "%s: cannot open store: %s (run as root or as "
+		        "the store's owner)\n", c->prog, detail);
 		return EXIT_NOPERM;
 	}
 	return cli_fail(c, err, "cannot open store", detail);

@@ -81,33 +81,33 @@ lockfile_busy(const char *dir, int64_t deadline_us, char *detail,
 }
 
 /*
- * The store is writable by group gatehouse, which includes nginx's
- * www-data: a process of that group can shape data.mdb at will, and LMDB
- * does not defend itself against a hostile file.  A child of our own that
- * parses it need not be root, so it becomes the store's owner (the
- * gatehouse user) first: whatever a crafted store could make LMDB do, it
- * does as gatehouse, not as root in sshd.  (It still holds a copy of the
- * host's memory: docs/pam.md, residual risks.)  A store owned by root
- * (tests, a hand-made one) leaves the child as it is.
+ * Only a store's owner opens it (docs/security.md), and a store is the
+ * login domain's own: its owner (gatehouse-login) can shape data.mdb at
+ * will, and LMDB does not defend itself against a hostile file.  So the
+ * child that does the store work becomes that owner first: whatever a
+ * crafted store could make LMDB do, it does as that user, not as root in
+ * sshd.  (It still holds a copy of the host's memory: docs/pam.md,
+ * residual risks.)  A store owned by root (tests, a hand-made one) leaves
+ * the child as it is.
  */
 static gh_err
 drop_to_owner(const char *dir, char *detail, size_t dlen)
 {
-	struct stat sb;
+	gh_err err;
 
-	if (geteuid() != 0 || stat(dir, &sb) != 0 || sb.st_uid == 0)
-		return GH_OK;   /* a missing store is for the open to report */
+	if (geteuid() != 0)
+		return GH_OK;
 	/* This process is a copy of the host's memory: keep it out of reach
 	 * of ptrace and /proc/PID/mem for processes of the store's owner
 	 * (the kernel does so on a uid change too; say it anyway). */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
-	    setgroups(0, NULL) != 0 || setgid(sb.st_gid) != 0 ||
-	    setuid(sb.st_uid) != 0) {
-		gh_pam_fmt(detail, dlen, "%s: cannot become its owner %ld:%ld",
-		           dir, (long)sb.st_uid, (long)sb.st_gid);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		gh_pam_fmt(detail, dlen, "%s: prctl(PR_SET_DUMPABLE) failed",
+		           dir);
 		return GH_EACCES;
 	}
-	return GH_OK;
+	err = gh_store_become_owner(dir, detail, dlen);
+	/* A missing store is for the open to report. */
+	return err == GH_ENOTFOUND ? GH_OK : err;
 }
 
 static int

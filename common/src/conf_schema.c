@@ -18,6 +18,9 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	/* [store] -- the LMDB store every part shares */
 	{"store", "path", GH_CT_PATH, "/var/lib/gatehouse/store", 0, 0, NULL,
 	 "directory of the LMDB store"},
+	{"store", "owner", GH_CT_STRING, "", 0, 0, NULL,
+	 "user that owns the store (gatehouse store init as root); empty: "
+	 "the user running store init"},
 	{"store", "map_size", GH_CT_SIZE, "64M", 1 * GH_MB, 1024 * GH_GB, NULL,
 	 "initial map size; the map doubles when full"},
 	{"store", "map_max", GH_CT_SIZE, "4G", 1 * GH_MB, 1024 * GH_GB, NULL,

@@ -27,6 +27,7 @@
 
 #include "gatehouse/store.h"
 #include "detail_int.h"
+#include "fsafe_int.h"
 #include "store_int.h"
 
 #define GH_MAP_DEFAULT   (64u * 1024u * 1024u)
@@ -147,22 +148,6 @@ gh_mdb_err(int rc)
 	default:
 		return GH_EIO;
 	}
-}
-
-/* Make a file we created group-writable whatever the umask was, without
- * touching the umask (that is the host's, and PAM must not change it). */
-static void
-fix_mode(const char *dir, const char *name, mode_t want)
-{
-	char p[PATH_MAX];
-	struct stat sb;
-
-	if (snprintf(p, sizeof(p), "%s/%s", dir, name) >= (int)sizeof(p))
-		return;
-	if (stat(p, &sb) != 0 || sb.st_uid != geteuid())
-		return;
-	if ((sb.st_mode & 07777) != want)
-		(void)chmod(p, want);
 }
 
 static int
@@ -769,16 +754,91 @@ unlock:
 	return err;
 }
 
+/*
+ * Find the store's real directory and make sure that nobody but this uid
+ * can change it or anything in it (fsafe.c), creating it with CREATE.
+ * On success *dfd is the directory, opened O_NOFOLLOW, and real its path
+ * with no symbolic links, which is what LMDB is given.
+ */
+static gh_err
+open_dir(const struct gh_store_opts *opts, char *real, int *dfd,
+         char *detail, size_t dlen)
+{
+	int create = (opts->flags & GH_STORE_CREATE) &&
+	             !(opts->flags & GH_STORE_RDONLY);
+	gh_err err;
+
+	*dfd = -1;
+	if (realpath(opts->path, real) == NULL) {
+		int e = errno;
+		char parent[PATH_MAX], *slash;
+
+		if (e != ENOENT || !create)
+			return gh_detail(detail, dlen, e == ENOENT ?
+			                 GH_ENOTFOUND : gh_mdb_err(e), "%s: %s",
+			                 opts->path, strerror(e));
+		/* Create it in a parent that is safe, as the owner-only
+		 * directory every store lives in. */
+		if (strlen(opts->path) >= sizeof(parent))
+			return GH_ETOOBIG;
+		strcpy(parent, opts->path);
+		slash = strrchr(parent, '/');
+		if (slash == parent)
+			strcpy(parent, "/");
+		else if (slash != NULL)
+			*slash = '\0';
+		else
+			strcpy(parent, ".");
+		if (realpath(parent, real) == NULL) {
+			e = errno;
+			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                 parent, strerror(e));
+		}
+		err = gh_fs_check_parents(real, 1, geteuid(), detail, dlen);
+		if (err)
+			return err;
+		if (mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
+			e = errno;
+			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                 opts->path, strerror(e));
+		}
+		if (realpath(opts->path, real) == NULL) {
+			e = errno;
+			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                 opts->path, strerror(e));
+		}
+	}
+	err = gh_fs_check_parents(real, 0, geteuid(), detail, dlen);
+	if (err)
+		return err;
+	*dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*dfd < 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, e == ENOTDIR ? GH_EINVAL :
+		                 gh_mdb_err(e), "%s: %s", opts->path,
+		                 e == ENOTDIR ? "not a directory" : strerror(e));
+	}
+	err = gh_fs_check_dir(*dfd, opts->path, geteuid(), create, detail,
+	                      dlen);
+	if (err) {
+		close(*dfd);
+		*dfd = -1;
+	}
+	return err;
+}
+
 gh_err
 gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
               char *detail, size_t dlen)
 {
+	static const char *const lmdb_files[] = {"data.mdb", "lock.mdb"};
 	struct gh_store *st = NULL;
 	struct stat sb;
-	char lockpath[PATH_MAX];
+	char real[PATH_MAX];
 	unsigned envflags;
 	size_t mapsize;
-	int rc, dead;
+	int rc, dead, dfd = -1;
 	gh_err err = GH_OK;
 
 	if (detail && dlen)
@@ -787,46 +847,37 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	    opts->path[0] == '\0')
 		return GH_EINVAL;
 	*out = NULL;
-	if (snprintf(lockpath, sizeof(lockpath), "%s/wlock", opts->path) >=
-	    (int)sizeof(lockpath))
+	if (strlen(opts->path) + sizeof("/data.mdb") > PATH_MAX)
 		return GH_ETOOBIG;
 
-	if (stat(opts->path, &sb) != 0) {
-		if (errno != ENOENT || !(opts->flags & GH_STORE_CREATE) ||
-		    (opts->flags & GH_STORE_RDONLY)) {
-			int e = errno;
-
-			return gh_detail(detail, dlen, e == ENOENT ?
-			                 GH_ENOTFOUND : gh_mdb_err(e), "%s: %s",
-			                 opts->path, strerror(e));
-		}
-		if (mkdir(opts->path, 02770) != 0 && errno != EEXIST) {
-			int e = errno;
-
-			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
-			                 opts->path, strerror(e));
-		}
-		(void)chmod(opts->path, 02770);
-	} else if (!S_ISDIR(sb.st_mode)) {
-		return gh_detail(detail, dlen, GH_EINVAL, "%s: %s",
-		                 opts->path, "not a directory");
-	} else if (!(opts->flags & GH_STORE_CREATE)) {
+	err = open_dir(opts, real, &dfd, detail, dlen);
+	if (err)
+		return err;
+	if (!(opts->flags & GH_STORE_CREATE) &&
+	    fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) != 0) {
 		/* An empty directory is not a store: without CREATE, do not
 		 * make one behind the admin's back (a PAM login, a worker). */
-		char dp[PATH_MAX];
-
-		if (snprintf(dp, sizeof(dp), "%s/data.mdb", opts->path) >=
-		    (int)sizeof(dp))
-			return GH_ETOOBIG;
-		if (access(dp, F_OK) != 0)
-			return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
-			                 opts->path,
-			                 "no store here (data.mdb missing)");
+		close(dfd);
+		return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
+		                 opts->path, "no store here (data.mdb missing)");
+	}
+	/* LMDB opens these by name and follows links: what is there must
+	 * be ours, and the directory being ours alone keeps it so. */
+	for (size_t i = 0; i < sizeof(lmdb_files) / sizeof(lmdb_files[0]);
+	     i++) {
+		err = gh_fs_vet_file(dfd, opts->path, lmdb_files[i], geteuid(),
+		                     detail, dlen);
+		if (err) {
+			close(dfd);
+			return err;
+		}
 	}
 
 	st = calloc(1, sizeof(*st));
-	if (st == NULL)
+	if (st == NULL) {
+		close(dfd);
 		return GH_ENOMEM;
+	}
 	st->lockfd = -1;
 	st->pid = getpid();
 	st->flags = opts->flags;
@@ -841,15 +892,11 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	}
 
 	if (!(st->flags & GH_STORE_RDONLY)) {
-		st->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0660);
-		if (st->lockfd < 0) {
-			int e = errno;
-
-			err = gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
-			                lockpath, strerror(e));
+		err = gh_fs_open_file(dfd, opts->path, "wlock",
+		                      O_RDWR | O_CREAT, geteuid(), &st->lockfd,
+		                      detail, dlen);
+		if (err)
 			goto fail;
-		}
-		fix_mode(st->path, "wlock", 0660);
 	}
 
 	rc = mdb_env_create(&st->env);
@@ -869,14 +916,12 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 		envflags |= MDB_RDONLY;
 	if (st->flags & GH_STORE_NOSYNC)
 		envflags |= MDB_NOSYNC;
-	rc = mdb_env_open(st->env, st->path, envflags, 0660);
+	rc = mdb_env_open(st->env, real, envflags, 0600);
 	if (rc) {
 		err = gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s",
 		                st->path, mdb_strerror(rc));
 		goto fail;
 	}
-	fix_mode(st->path, "data.mdb", 0660);
-	fix_mode(st->path, "lock.mdb", 0660);
 	/* Free reader slots left by processes that died mid-read (a killed
 	 * nginx worker), or they fill the table and pin old pages. */
 	(void)mdb_reader_check(st->env, &dead);
@@ -884,9 +929,11 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	err = open_dbs(st, detail, dlen);
 	if (err)
 		goto fail;
+	close(dfd);
 	*out = st;
 	return GH_OK;
 fail:
+	close(dfd);
 	gh_store_close(st);
 	return err;
 }

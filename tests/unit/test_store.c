@@ -54,17 +54,165 @@ test_modes(void **state)
 	assert_int_equal(gh_store_open(&st, &o, NULL, 0), GH_OK);
 	umask(old);
 	assert_int_equal(stat(path2, &sb), 0);
-	assert_int_equal(sb.st_mode & 07777, 02770);
+	assert_int_equal(sb.st_mode & 07777, 0700);
 	snprintf(p, sizeof(p), "%s/data.mdb", path2);
 	assert_int_equal(stat(p, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0660);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	snprintf(p, sizeof(p), "%s/lock.mdb", path2);
 	assert_int_equal(stat(p, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0660);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	snprintf(p, sizeof(p), "%s/wlock", path2);
 	assert_int_equal(stat(p, &sb), 0);
-	assert_int_equal(sb.st_mode & 0777, 0660);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	gh_store_close(st);
+}
+
+/* Open f->path (made by the fixture, then closed) after hostile_fn
+ * changed something in it; the result and the detail's text. */
+static gh_err
+reopen(struct gh_fx *f, unsigned flags, char *detail, size_t dlen)
+{
+	struct gh_store *st = NULL;
+	struct gh_store_opts o = {.path = f->path, .flags = flags,
+	                          .lock_timeout_ms = 100};
+	gh_err err = gh_store_open(&st, &o, detail, dlen);
+
+	gh_store_close(st);
+	return err;
+}
+
+static void
+plant(struct gh_fx *f, const char *name, const char *kind)
+{
+	char p[160], t[160];
+
+	snprintf(p, sizeof(p), "%s/%s", f->path, name);
+	snprintf(t, sizeof(t), "%s/victim", f->dir);
+	assert_int_equal(unlink(p) == 0 || errno == ENOENT, 1);
+	if (strcmp(kind, "symlink") == 0) {
+		FILE *v = fopen(t, "w");
+
+		assert_non_null(v);
+		fputs("untouched\n", v);
+		fclose(v);
+		assert_int_equal(symlink(t, p), 0);
+	} else if (strcmp(kind, "fifo") == 0) {
+		assert_int_equal(mkfifo(p, 0600), 0);
+	} else {   /* hardlink */
+		FILE *v = fopen(t, "w");
+
+		assert_non_null(v);
+		fputs("untouched\n", v);
+		fclose(v);
+		assert_int_equal(link(t, p), 0);
+	}
+}
+
+/* Whatever was planted in the store, the open is refused, quickly (a FIFO
+ * must not block it), and the file the link pointed at is unchanged. */
+static void
+test_planted_files(void **state)
+{
+	struct gh_fx *f = *state;
+	static const char *const names[] = {"wlock", "lock.mdb", "data.mdb"};
+	static const char *const kinds[] = {"symlink", "fifo", "hardlink"};
+	char detail[512], t[160], buf[32];
+
+	gh_store_close(f->st);
+	f->st = NULL;
+	snprintf(t, sizeof(t), "%s/victim", f->dir);
+	for (size_t i = 0; i < 3; i++) {
+		for (size_t k = 0; k < 3; k++) {
+			char saved[160], p[160];
+
+			/* Keep the real file aside to put back after. */
+			snprintf(p, sizeof(p), "%s/%s", f->path, names[i]);
+			snprintf(saved, sizeof(saved), "%s/saved", f->dir);
+			assert_int_equal(rename(p, saved), 0);
+			plant(f, names[i], kinds[k]);
+			assert_int_equal(reopen(f, 0, detail, sizeof(detail)),
+			                 GH_EACCES);
+			assert_non_null(strstr(detail, names[i]));
+			assert_int_equal(reopen(f, GH_STORE_RDONLY, detail,
+			                        sizeof(detail)),
+			                 strcmp(names[i], "wlock") == 0 ?
+			                 GH_OK : GH_EACCES);
+			if (strcmp(kinds[k], "fifo") != 0) {
+				FILE *v = fopen(t, "r");
+
+				assert_non_null(v);
+				assert_non_null(fgets(buf, sizeof(buf), v));
+				fclose(v);
+				assert_string_equal(buf, "untouched\n");
+				unlink(t);
+			}
+			assert_int_equal(rename(saved, p), 0);
+		}
+	}
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_OK);
+}
+
+/* A store directory others may write is refused, and made 0700 by an
+ * open with CREATE (what `gatehouse store init` does); a directory above
+ * it that others may write is refused either way. */
+static void
+test_loose_directories(void **state)
+{
+	struct gh_fx *f = *state;
+	char detail[512];
+	struct stat sb;
+
+	gh_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(chmod(f->path, 02770), 0);
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "writable by group"));
+	assert_int_equal(reopen(f, GH_STORE_CREATE, detail, sizeof(detail)),
+	                 GH_OK);
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0700);
+
+	assert_int_equal(chmod(f->dir, 0777), 0);
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, f->dir));
+	assert_int_equal(reopen(f, GH_STORE_CREATE, detail, sizeof(detail)),
+	                 GH_EACCES);
+	/* Sticky, as /tmp: others cannot replace what is ours in it. */
+	assert_int_equal(chmod(f->dir, 01777), 0);
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_OK);
+	assert_int_equal(chmod(f->dir, 0700), 0);
+}
+
+/* Only the owner opens a store: root included (the CLI drops to the owner
+ * first, docs/security.md). */
+static void
+test_foreign_owner(void **state)
+{
+	struct gh_fx *f = *state;
+	char detail[512];
+
+	if (geteuid() != 0)
+		skip();
+	gh_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(chown(f->path, 65534, 65534), 0);
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "owned by uid 65534"));
+	assert_int_equal(reopen(f, GH_STORE_RDONLY, detail, sizeof(detail)),
+	                 GH_EACCES);
+	assert_int_equal(chown(f->path, 0, 0), 0);
+	/* A file of someone else's in our directory is refused too. */
+	{
+		char p[160];
+
+		snprintf(p, sizeof(p), "%s/lock.mdb", f->path);
+		assert_int_equal(chown(p, 65534, 65534), 0);
+		assert_int_equal(reopen(f, 0, detail, sizeof(detail)),
+		                 GH_EACCES);
+		assert_non_null(strstr(detail, "lock.mdb"));
+		assert_int_equal(chown(p, 0, 0), 0);
+	}
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_OK);
 }
 
 struct kv {
@@ -394,6 +542,12 @@ main(void)
 		cmocka_unit_test(test_open_missing),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test_setup_teardown(test_modes, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_planted_files, gh_fx_setup,
+		                                gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_loose_directories,
+		                                gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_owner, gh_fx_setup,
+		                                gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_put_get_abort, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_view_is_readonly, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_scan, gh_fx_setup, gh_fx_teardown),

@@ -8,12 +8,17 @@
  * value layout and how the schema migrates.
  *
  * WHO OPENS IT
- *   gatehouse-milter and gatehouse-notifyd (user gatehouse), nginx workers
- *   (www-data), pam_gatehouse (root, inside sshd/login/sudo) and the
- *   gatehouse CLI open the same store at the same time.  Group "gatehouse"
- *   owns the directory (mode 2770, setgid); files are created 0660 whatever
- *   the caller's umask (the library chmods what it created, and never changes
- *   the umask itself).
+ *   Only the uid that owns the store's directory (docs/security.md): one
+ *   writer uid per LMDB environment, since a process that can write the
+ *   data file can feed every reader hostile pages.  gh_store_open() refuses
+ *   any other caller, root included, with GH_EACCES; a root program drops
+ *   to the owner first (gh_store_become_owner()).  The directory is 0700
+ *   and its files 0600, whatever the caller's umask (the library fixes
+ *   modes on descriptors and never changes the umask itself).  Every
+ *   directory above it must be changeable by root or the owner only
+ *   (sticky ones, like /tmp, count), and the files in it must be regular
+ *   files of the owner's with one link: a link, FIFO or foreign file
+ *   planted there is refused, never followed.
  *
  * FORK RULES
  *   Open after fork, never before: an LMDB environment must not be used in a
@@ -53,6 +58,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 #include "gatehouse/err.h"
 
@@ -119,6 +125,40 @@ struct gh_txn;
  */
 gh_err gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
                      char *detail, size_t detail_len);
+
+/*
+ * gh_store_owner - the owner of the store directory path, found without
+ * following a link at its last component, after checking that every
+ * directory above it can be changed by root or this process's uid only.
+ * Returns GH_OK, GH_ENOTFOUND when path does not exist, GH_EACCES (detail
+ * says which directory is loose), GH_EINVAL when it is not a directory.
+ */
+gh_err gh_store_owner(const char *path, uid_t *uid, gid_t *gid, char *detail,
+                      size_t detail_len);
+
+/*
+ * gh_store_prepare - as root, make path a store directory owned by
+ * uid:gid, mode 0700: create it if missing (in a parent that only root
+ * can change), or give an existing empty directory, or one already owned
+ * by uid, that owner and mode.  A directory that holds files and belongs
+ * to another uid is GH_EEXIST: its files would have to be trusted, and the
+ * library never chowns what another uid may have planted.  Not root:
+ * GH_EACCES.  The store itself is then made by its owner (gh_store_open
+ * with GH_STORE_CREATE after gh_store_become_owner()).
+ */
+gh_err gh_store_prepare(const char *path, uid_t uid, gid_t gid, char *detail,
+                        size_t detail_len);
+
+/*
+ * gh_store_become_owner - as root, become the owner of the store at path
+ * for good: supplementary groups cleared, then the directory's gid and
+ * uid set (real, effective and saved), and checked that root cannot be
+ * had back.  Not root, or a store owned by root: nothing to do, GH_OK.
+ * Errors of gh_store_owner(), or GH_EACCES when the change fails.  Call
+ * it in a process (or a child) that needs nothing of root's afterwards.
+ */
+gh_err gh_store_become_owner(const char *path, char *detail,
+                             size_t detail_len);
 
 /* gh_store_close - close the handle; NULL is ignored.  No transaction of the
  * handle may be running.  In a forked child it frees memory only. */

@@ -223,7 +223,9 @@ def test_drops_privileges(world, milter_factory):
     m = milter_factory(start=False, milter={"user": "nobody"})
     for p in [m.keydir, *m.keydir.rglob("*"), m.store, *m.store.iterdir()]:
         os.chown(p, nobody.pw_uid, nobody.pw_gid)
-    os.chmod(m.base, 0o777)     # the pid file
+    # The pid file: the milter's user writes it.  Owned by that user, not
+    # world-writable: a store under a directory others may write is refused.
+    os.chown(m.base, nobody.pw_uid, nobody.pw_gid)
     m.start()
     status = open(f"/proc/{m.proc.pid}/status").read()
     uid_line = [ln for ln in status.splitlines() if ln.startswith("Uid:")][0]

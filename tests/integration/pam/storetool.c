@@ -53,7 +53,10 @@ open_store(const char *dir, struct gh_store **st, unsigned flags,
 	o.map_size = map_size;
 	o.map_max = map_max;
 	o.lock_timeout_ms = timeout;
-	err = gh_store_open(st, &o, detail, sizeof(detail));
+	/* Like the gatehouse command: only the store's owner opens it. */
+	err = gh_store_become_owner(dir, detail, sizeof(detail));
+	if (err == GH_OK || err == GH_ENOTFOUND)
+		err = gh_store_open(st, &o, detail, sizeof(detail));
 	if (err)
 		fprintf(stderr, "storetool: open %s: %s %s\n", dir,
 		        gh_errname(err), detail);

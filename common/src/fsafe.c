@@ -1,0 +1,221 @@
+/*
+ * fsafe.c - deciding whether a store directory and the files in it are safe
+ * to open, and opening them without following links.
+ *
+ * The rule (docs/security.md): no process opens a file that a less trusted
+ * uid can write or replace.  A path is safe for this process when every
+ * directory on the way to it can be changed only by root or by this
+ * process's uid (a sticky directory such as /tmp counts: others cannot
+ * rename or remove what is ours in it), and the store directory itself is
+ * owned by this uid and writable by it alone.  Then nobody else can swap a
+ * name between our check and LMDB's open, which goes by name and follows
+ * links.  The files' own checks (regular, ours, one link) are the second
+ * line, for a store that was group-writable under an older layout and may
+ * hold what someone planted then.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "detail_int.h"
+#include "fsafe_int.h"
+#include "store_int.h"
+
+/* A directory on the way to the store: only root or we may change it. */
+static gh_err
+check_ancestor(const char *p, uid_t me, uid_t also, char *detail, size_t dlen)
+{
+	struct stat sb;
+
+	if (lstat(p, &sb) != 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", p,
+		                 strerror(e));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a directory",
+		                 p);
+	if (sb.st_uid != 0 && sb.st_uid != me && sb.st_uid != also)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: owned by uid %ld, "
+		                 "neither root nor this process (uid %ld): it "
+		                 "could replace the store", p, (long)sb.st_uid,
+		                 (long)me);
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))
+		return gh_detail(detail, dlen, GH_EACCES, "%s: writable by group "
+		                 "or others (mode %04o): they could replace the "
+		                 "store", p, (unsigned)(sb.st_mode & 07777));
+	return GH_OK;
+}
+
+gh_err
+gh_fs_check_parents(const char *real, int self, uid_t also, char *detail,
+                    size_t dlen)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(real);
+	uid_t me = geteuid();
+	gh_err err;
+
+	if (real[0] != '/' || n >= sizeof(p))
+		return GH_EINVAL;
+	err = check_ancestor("/", me, also, detail, dlen);
+	if (err)
+		return err;
+	/* Every proper prefix ending before a '/', the root aside. */
+	for (size_t i = 1; i < n; i++) {
+		if (real[i] != '/')
+			continue;
+		memcpy(p, real, i);
+		p[i] = '\0';
+		err = check_ancestor(p, me, also, detail, dlen);
+		if (err)
+			return err;
+	}
+	if (self && n > 1)
+		return check_ancestor(real, me, also, detail, dlen);
+	return GH_OK;
+}
+
+gh_err
+gh_fs_check_dir(int dfd, const char *path, uid_t owner, int fix,
+                char *detail, size_t dlen)
+{
+	struct stat sb;
+
+	if (fstat(dfd, &sb) != 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", path,
+		                 strerror(e));
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a directory",
+		                 path);
+	if (sb.st_uid != owner)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: owned by uid %ld, "
+		                 "not by this process (uid %ld); a store is opened "
+		                 "only by its owner (docs/security.md)", path,
+		                 (long)sb.st_uid, (long)owner);
+	if ((sb.st_mode & 07777) == 0700)
+		return GH_OK;
+	if (!fix && (sb.st_mode & (S_IWGRP | S_IWOTH)))
+		return gh_detail(detail, dlen, GH_EACCES, "%s: writable by group "
+		                 "or others (mode %04o); `gatehouse store init` "
+		                 "checks what is in it and makes it 0700", path,
+		                 (unsigned)(sb.st_mode & 07777));
+	if (fix && fchmod(dfd, 0700) != 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: chmod: %s",
+		                 path, strerror(e));
+	}
+	return GH_OK;
+}
+
+/* What a store file must be: a regular file of ours, one link. */
+static gh_err
+check_file(const struct stat *sb, const char *path, const char *name,
+           uid_t owner, char *detail, size_t dlen)
+{
+	if (!S_ISREG(sb->st_mode))
+		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: not a regular "
+		                 "file (a link, FIFO or device planted there?); "
+		                 "refusing to open it", path, name);
+	if (sb->st_uid != owner)
+		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: owned by uid "
+		                 "%ld, not by the store's owner (uid %ld); "
+		                 "refusing to open it", path, name,
+		                 (long)sb->st_uid, (long)owner);
+	if (sb->st_nlink != 1)
+		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: has %ld hard "
+		                 "links; refusing to open it", path, name,
+		                 (long)sb->st_nlink);
+	return GH_OK;
+}
+
+gh_err
+gh_fs_open_file(int dfd, const char *path, const char *name, int flags,
+                uid_t owner, int *out, char *detail, size_t dlen)
+{
+	struct stat sb;
+	gh_err err;
+	int fd;
+
+	*out = -1;
+	/* O_NONBLOCK: a FIFO planted under this name must not hang us in
+	 * open() before fstat can refuse it. */
+	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	            0600);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ELOOP)
+			return gh_detail(detail, dlen, GH_EACCES, "%s/%s: a "
+			                 "symbolic link; refusing to follow it",
+			                 path, name);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	if (fstat(fd, &sb) != 0) {
+		int e = errno;
+
+		close(fd);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	err = check_file(&sb, path, name, owner, detail, dlen);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	/* Ours alone, whatever an older layout or the umask made it (the
+	 * owner's own bits are left as they are). */
+	if ((sb.st_mode & 07077) != 0 &&
+	    fchmod(fd, sb.st_mode & 0700) != 0) {
+		int e = errno;
+
+		close(fd);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: chmod: %s",
+		                 path, name, strerror(e));
+	}
+	*out = fd;
+	return GH_OK;
+}
+
+gh_err
+gh_fs_vet_file(int dfd, const char *path, const char *name, uid_t owner,
+               char *detail, size_t dlen)
+{
+	struct stat sb;
+	gh_err err;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return GH_OK;  /* LMDB creates it, in our 0700 dir */
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	err = check_file(&sb, path, name, owner, detail, dlen);
+	if (err)
+		return err;
+	/* Not open() and close(): closing any descriptor of lock.mdb drops
+	 * the fcntl locks another handle's LMDB holds on it in this process.
+	 * By name is safe here: the directory is ours alone (checked first),
+	 * so the name is still the regular file just checked. */
+	if ((sb.st_mode & 07077) != 0 &&
+	    fchmodat(dfd, name, sb.st_mode & 0700, 0) != 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: chmod: %s",
+		                 path, name, strerror(e));
+	}
+	return GH_OK;
+}

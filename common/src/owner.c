@@ -1,0 +1,198 @@
+/*
+ * owner.c - who owns a store, making a store directory for its owner, and
+ * becoming that owner.  The rule behind them (docs/security.md): a store is
+ * opened by the uid that owns it and nobody else, so root tools such as the
+ * gatehouse command and pam_gatehouse's writer drop to that uid first.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "gatehouse/store.h"
+#include "detail_int.h"
+#include "fsafe_int.h"
+#include "store_int.h"
+
+/* Open path's directory without following a link at its end, after
+ * checking the directories above it. */
+static gh_err
+open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
+             size_t dlen)
+{
+	char real[PATH_MAX];
+	gh_err err;
+
+	*dfd = -1;
+	if (path == NULL || *path == '\0')
+		return GH_EINVAL;
+	if (realpath(path, real) == NULL) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, e == ENOENT ? GH_ENOTFOUND :
+		                 gh_mdb_err(e), "%s: %s", path, strerror(e));
+	}
+	/* Who owns the directory itself decides whose changes to the
+	 * directories above it are harmless: its own. */
+	if (lstat(real, sb) != 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", path,
+		                 strerror(e));
+	}
+	err = gh_fs_check_parents(real, 0, sb->st_uid, detail, dlen);
+	if (err)
+		return err;
+	*dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (*dfd < 0) {
+		int e = errno;
+
+		return gh_detail(detail, dlen, e == ENOTDIR ? GH_EINVAL :
+		                 gh_mdb_err(e), "%s: %s", path, strerror(e));
+	}
+	if (fstat(*dfd, sb) != 0) {
+		int e = errno;
+
+		close(*dfd);
+		*dfd = -1;
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", path,
+		                 strerror(e));
+	}
+	return GH_OK;
+}
+
+gh_err
+gh_store_owner(const char *path, uid_t *uid, gid_t *gid, char *detail,
+               size_t dlen)
+{
+	struct stat sb;
+	int dfd;
+	gh_err err = open_checked(path, &dfd, &sb, detail, dlen);
+
+	if (err)
+		return err;
+	close(dfd);
+	if (uid)
+		*uid = sb.st_uid;
+	if (gid)
+		*gid = sb.st_gid;
+	return GH_OK;
+}
+
+/* Does the directory hold anything besides . and ..? */
+static int
+dir_is_empty(int dfd)
+{
+	int fd = dup(dfd);
+	DIR *d;
+	struct dirent *de;
+	int empty = 1;
+
+	if (fd < 0)
+		return 0;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return empty;
+}
+
+gh_err
+gh_store_prepare(const char *path, uid_t uid, gid_t gid, char *detail,
+                 size_t dlen)
+{
+	struct stat sb;
+	int dfd = -1;
+	gh_err err;
+
+	if (geteuid() != 0)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: only root gives "
+		                 "a store directory to another user", path);
+	err = open_checked(path, &dfd, &sb, detail, dlen);
+	if (err == GH_ENOTFOUND) {
+		/* mkdir 0700 as root: nobody else can reach it until it is
+		 * handed over, and the parent's safety is checked once it
+		 * exists (open_checked again). */
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			int e = errno;
+
+			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
+			                 path, strerror(e));
+		}
+		err = open_checked(path, &dfd, &sb, detail, dlen);
+	}
+	if (err)
+		return err;
+	if (sb.st_uid != uid && sb.st_uid != 0 && !dir_is_empty(dfd)) {
+		err = gh_detail(detail, dlen, GH_EEXIST, "%s: already a store "
+		                "of uid %ld; move it away, or check its files "
+		                "and chown it yourself", path, (long)sb.st_uid);
+		goto done;
+	}
+	if (sb.st_uid != uid && sb.st_uid == 0 && !dir_is_empty(dfd)) {
+		err = gh_detail(detail, dlen, GH_EEXIST, "%s: already a store "
+		                "of root's; move it away, or chown -R it to the "
+		                "new owner yourself", path);
+		goto done;
+	}
+	if ((sb.st_uid != uid || sb.st_gid != gid) &&
+	    fchown(dfd, uid, gid) != 0) {
+		int e = errno;
+
+		err = gh_detail(detail, dlen, gh_mdb_err(e), "%s: chown: %s",
+		                path, strerror(e));
+		goto done;
+	}
+	if ((sb.st_mode & 07777) != 0700 && fchmod(dfd, 0700) != 0) {
+		int e = errno;
+
+		err = gh_detail(detail, dlen, gh_mdb_err(e), "%s: chmod: %s",
+		                path, strerror(e));
+		goto done;
+	}
+	err = GH_OK;
+done:
+	close(dfd);
+	return err;
+}
+
+gh_err
+gh_store_become_owner(const char *path, char *detail, size_t dlen)
+{
+	uid_t uid;
+	gid_t gid;
+	gh_err err;
+
+	if (geteuid() != 0)
+		return GH_OK;
+	err = gh_store_owner(path, &uid, &gid, detail, dlen);
+	if (err)
+		return err;
+	if (uid == 0)
+		return GH_OK;
+	/* Groups first: once the uid is not root they cannot change. */
+	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
+	    setresuid(uid, uid, uid) != 0)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: cannot become "
+		                 "its owner %ld:%ld: %s", path, (long)uid,
+		                 (long)gid, strerror(errno));
+	if (setuid(0) == 0 || geteuid() == 0)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: root could be "
+		                 "had back after becoming uid %ld", path,
+		                 (long)uid);
+	return GH_OK;
+}
