@@ -73,6 +73,7 @@
 #include "gatehouse/queue.h"
 #include "milter.h"
 #include "scan.h"
+#include "sockperm.h"
 
 #ifndef GH_VERSION
 #define GH_VERSION "0.1.0"
@@ -82,6 +83,7 @@
 #define EX_USAGE_ 64
 #define EX_SOFTWARE_ 70
 #define EX_OSERR_ 71
+#define EX_CANTCREAT_ 73
 #define EX_CONFIG_ 78
 
 /* Written by the signal handler, read by the main loop: a handler gets
@@ -472,7 +474,8 @@ main(int argc, char **argv)
 	const char *sock, *sock_path, *pidpath;
 	int ch, ready_fd = -1, pid_fd = -1, fac, rc = EX_OK_, drained = 1;
 	int stopping = 0;
-	mode_t mode;
+	mode_t mode, old_umask;
+	gid_t sock_gid = (gid_t)-1;
 	gh_err err;
 
 	/*
@@ -552,12 +555,35 @@ main(int argc, char **argv)
 		return EX_OK_;
 	}
 
+	/* libmilter takes a bare path for a unix socket too */
+	m.local_socket = strncmp(sock, "unix:", 5) == 0 ||
+	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/';
+	sock_path = !m.local_socket ? NULL :
+	    sock[0] == '/' ? sock : strchr(sock, ':') + 1;
+	if (m.local_socket &&
+	    (gh_msock_check_mode(mode, why, sizeof(why)) != 0 ||
+	     gh_msock_group(gh_conf_str(boot, "milter", "socket_group"),
+	                    &sock_gid, why, sizeof(why)) != 0)) {
+		fprintf(stderr, "gatehouse-milter: %s: %s\n",
+		        gh_conf_source(boot), why);
+		return EX_CONFIG_;
+	}
+
 	if (!o.foreground && daemonize(&ready_fd) != 0) {
 		fprintf(stderr, "gatehouse-milter: cannot daemonize: %s\n",
 		        strerror(errno));
 		return EX_OSERR_;
 	}
 	gh_mlog_open("gatehouse-milter", o.foreground, fac < 0 ? LOG_MAIL : fac);
+	if (m.local_socket &&
+	    gh_msock_prepare_dir(sock_path, gh_conf_str(boot, "milter", "user"),
+	                         sock_gid, why, sizeof(why)) != 0)
+		die(ready_fd, EX_CANTCREAT_, "%s", why);
+	if (!m.local_socket)
+		gh_mlog(LOG_WARNING, "listening on %s: every local user can "
+		        "connect to a TCP socket and have mail signed; prefer "
+		        "a unix socket with socket_group (docs/security.md)",
+		        sock);
 	if (drop_privileges(gh_conf_str(boot, "milter", "user"), why,
 	                    sizeof(why)) != 0)
 		die(ready_fd, EX_CONFIG_, "%s", why);
@@ -583,24 +609,23 @@ main(int argc, char **argv)
 		(void)gh_mstore_get(&m.store, &s);
 	}
 
-	/* libmilter takes a bare path for a unix socket too */
-	m.local_socket = strncmp(sock, "unix:", 5) == 0 ||
-	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/';
-	sock_path = !m.local_socket ? NULL :
-	    sock[0] == '/' ? sock : strchr(sock, ':') + 1;
 	gh_milter_set(&m);
 	if (gh_milter_register() != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)
 		die(ready_fd, EX_SOFTWARE_, "libmilter refused the filter or "
 		    "the socket '%s'", sock);
 	smfi_settimeout((int)(gh_conf_int(boot, "milter", "timeout") / 1000));
+	/* Born with no more than socket_mode allows: no moment in which
+	 * others could connect before the chmod. */
+	old_umask = umask(0777 & ~mode);
 	if (smfi_opensocket(1) != MI_SUCCESS)
 		die(ready_fd, EX_CONFIG_, "cannot listen on %s (in use, or a "
 		    "bad [milter] socket?)", sock);
+	umask(old_umask);
 	if (sock_path != NULL) {
-		if (chmod(sock_path, mode) != 0)
-			gh_mlog(LOG_WARNING, "chmod %s: %s", sock,
-			        strerror(errno));
+		if (gh_msock_secure(sock_path, mode, sock_gid, why,
+		                    sizeof(why)) != 0)
+			die(ready_fd, EX_CONFIG_, "%s", why);
 	} else if (gh_conf_bool(boot, "milter", "tcp_nodelay")) {
 		nodelay_listener();
 	}

@@ -40,7 +40,8 @@ MILTER_D_SRCS := \
 	milter/optout.c \
 	milter/policy.c \
 	milter/scan.c \
-	milter/signtable.c
+	milter/signtable.c \
+	milter/sockperm.c
 MILTER_D_OBJS := $(MILTER_D_SRCS:%.c=build/%.o)
 MILTER_D_SAN_OBJS := $(MILTER_D_SRCS:%.c=build/asan/%.o)
 

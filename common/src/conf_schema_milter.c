@@ -17,15 +17,19 @@
 
 const struct gh_conf_key gh_conf_schema_milter[] = {
 	/* [milter] -- the daemon */
-	{"milter", "socket", GH_CT_STRING, "unix:/run/gatehouse/milter.sock",
+	{"milter", "socket", GH_CT_STRING,
+	 "unix:/run/gatehouse-milter/milter.sock",
 	 0, 0, NULL, "where the MTA connects: unix:PATH, inet:PORT@ADDRESS or "
 	 "inet6:PORT@ADDRESS"},
 	{"milter", "socket_mode", GH_CT_STRING, "0660", 0, 0, NULL,
-	 "permissions of a unix socket (octal); the MTA's user needs write "
-	 "access, e.g. add postfix to group gatehouse"},
-	{"milter", "user", GH_CT_STRING, "gatehouse", 0, 0, NULL,
+	 "permissions of a unix socket (octal); nothing for others: the "
+	 "MTA connects through socket_group"},
+	{"milter", "socket_group", GH_CT_STRING, "postfix", 0, 0, NULL,
+	 "the MTA's own group, given to a unix socket and the directory the "
+	 "milter creates for it; empty: the milter user's group"},
+	{"milter", "user", GH_CT_STRING, "gatehouse-mail", 0, 0, NULL,
 	 "when started as root, run as this user (and its groups)"},
-	{"milter", "pid_file", GH_CT_PATH, "/run/gatehouse/milter.pid", 0, 0,
+	{"milter", "pid_file", GH_CT_PATH, "/run/gatehouse-milter/milter.pid", 0, 0,
 	 NULL, "pid file written after dropping privileges (-p overrides)"},
 	{"milter", "log_facility", GH_CT_ENUM, "mail", 0, 0,
 	 "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|"

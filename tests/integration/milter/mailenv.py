@@ -412,7 +412,8 @@ class Milter:
                    store=None, lock_timeout="2s"):
         m = {"socket": socket or f"inet:{self.port}@127.0.0.1",
              "pid_file": str(self.pidfile), "user": "",
-             "socket_mode": "0666", "drain_timeout": "20s"}
+             "socket_mode": "0660", "socket_group": "postfix",
+             "drain_timeout": "20s"}
         m.update(milter or {})
         d = {"key_dir": str(self.keydir)}
         d.update(dkim or {})

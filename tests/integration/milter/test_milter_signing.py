@@ -7,6 +7,7 @@ clients are simulated with Postfix's XCLIENT (ADDR=, LOGIN=), which sets the
 client address and the SASL login the milter sees ({auth_authen}) exactly
 as a real connection and a real SMTP AUTH would.
 """
+import grp
 import random
 import base64
 
@@ -126,7 +127,9 @@ def test_sendmail_lf_only_through_non_smtpd_milters(world, milter):
 
 def test_unix_socket(world, milter_factory):
     m = milter_factory(socket=f"unix:{world.milter_sock}")
-    assert oct(world.milter_sock.stat().st_mode & 0o777) == "0o666"
+    st = world.milter_sock.stat()
+    assert oct(st.st_mode & 0o777) == "0o660"
+    assert st.st_gid == grp.getgrnam("postfix").gr_gid
     send(world.postfix.unix_port, f"joe@{DOMAIN}", ["bob@example.net"],
          simple_message("over unix"))
     _, _, out = world.sink.find(b"Subject: over unix")
