@@ -788,3 +788,35 @@ gh_mp_offset(const struct gh_mp_parser *p)
 {
 	return p->offset;
 }
+
+size_t
+gh_mp_quote_name(char *dst, size_t dst_size, const char *name, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		char esc[3];
+		size_t k, el;
+
+		if (c == '"' || c == '\r' || c == '\n') {
+			esc[0] = '%';
+			esc[1] = hex[c >> 4];
+			esc[2] = hex[c & 0x0f];
+			el = 3;
+		} else if (c == '\\') {
+			esc[0] = '\\';
+			esc[1] = '\\';
+			el = 2;
+		} else {
+			esc[0] = (char)c;
+			el = 1;
+		}
+		for (k = 0; k < el; k++, n++) {
+			if (dst != NULL && n < dst_size)
+				dst[n] = esc[k];
+		}
+	}
+	return n;
+}

@@ -178,4 +178,22 @@ int gh_mp_done(const struct gh_mp_parser *p);
 /* gh_mp_offset - body bytes consumed so far (where an error happened). */
 uint64_t gh_mp_offset(const struct gh_mp_parser *p);
 
+/*
+ * gh_mp_quote_name - a field name as the inside of the quoted string
+ * name="..." of a Content-Disposition header, for a body made anew (the
+ * nginx module's gatehouse_upload_pass).  '"', CR and LF become %22, %0D
+ * and %0A, as browsers write them (WHATWG HTML, multipart/form-data
+ * encoding).  '\' becomes "\\": browsers leave it alone, but receivers
+ * read quoted-pairs, some only "\\" and "\"" (this parser, PHP), some
+ * more (Go's mime before any tspecial, Python's email before anything), and
+ * a doubled backslash is the one form they all read back as '\'; a lone
+ * one could turn the closing quote into data.  Other bytes are copied.
+ *   dst       receives at most dst_size bytes, not NUL-terminated; NULL
+ *             (with dst_size 0) only measures.
+ * Returns the length of the whole quoted name; when that is over dst_size
+ * only the first dst_size bytes were written (measure first).
+ */
+size_t gh_mp_quote_name(char *dst, size_t dst_size, const char *name,
+                        size_t len);
+
 #endif /* GATEHOUSE_NGX_MULTIPART_H */

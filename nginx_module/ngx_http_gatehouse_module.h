@@ -178,7 +178,6 @@ typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   value;
     size_t                      cap;          /* bytes at value.data */
-    ngx_str_t                   content_type;
     ngx_uint_t                  file;         /* index + 1 of a file, or 0 */
 } ngx_http_gatehouse_field_t;
 

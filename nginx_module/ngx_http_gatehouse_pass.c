@@ -5,14 +5,20 @@
  * one with proxy_pass, fastcgi_pass or uwsgi_pass) with a new
  * multipart/form-data body in which
  *
- *   - each form field without a file is passed through as it came (its
- *     name, value and Content-Type), in its place;
+ *   - each form field without a file is passed through in its place,
+ *     with its name and value only: the client's part headers (its
+ *     Content-Type, say) are not the module's to vouch for;
  *   - each file part is replaced by the fields NAME.id, NAME.name,
- *     NAME.path, NAME.sha256, NAME.mime, NAME.size and NAME.category,
- *     where NAME is the part's field name and NAME.path the stored file.
+ *     NAME.path, NAME.sha256, NAME.mime, NAME.size and NAME.category
+ *     (ngx_http_gatehouse_file_fields), where NAME is the part's field
+ *     name and NAME.path the stored file.
  *
  * So the application reads ordinary form fields and never sees file bytes
- * it would have to check again.  The non-file fields are kept in memory
+ * it would have to check again.  It must be able to trust the file fields,
+ * so a client's own field whose name ends in one of those suffixes (in any
+ * case) is refused with 400 reserved_field_name: the application would
+ * otherwise read a forged NAME.path as a checked file, whether or not the
+ * form also had a file NAME.  The non-file fields are kept in memory
  * while the body streams, NGX_HTTP_GATEHOUSE_FIELDS_MAX (64 KiB) in all;
  * more is refused with 413.  The method stays POST; Content-Type and
  * Content-Length are rewritten, and the body is no longer chunked.
@@ -24,6 +30,57 @@
 
 /* Bytes a field costs against the limit beyond its value. */
 #define NGX_HTTP_GATEHOUSE_FIELD_OVERHEAD  128
+
+/* Bytes of a refused field name shown in the log. */
+#define NGX_HTTP_GATEHOUSE_LOG_NAME_MAX    128
+
+
+/*
+ * The fields that stand for one stored file, NAME + suffix, in the order
+ * they are written, each with the member of the file's answer it holds
+ * (NULL for .path: the upload directory and the url below it).  The
+ * suffixes are also the reserved ones (docs/nginx.md, Pass mode).
+ */
+static const struct {
+    ngx_str_t    suffix;
+    const char  *member;
+} ngx_http_gatehouse_file_fields[] = {
+    { ngx_string(".id"), "id" },
+    { ngx_string(".name"), "filename" },
+    { ngx_string(".path"), NULL },
+    { ngx_string(".sha256"), "sha256" },
+    { ngx_string(".mime"), "mime" },
+    { ngx_string(".size"), "size" },
+    { ngx_string(".category"), "category" },
+};
+
+
+/*
+ * The reserved suffix a client's field name ends in, or NULL.  ASCII case
+ * is ignored: some frameworks look form fields up without it.
+ */
+static const ngx_str_t *
+ngx_http_gatehouse_reserved(const u_char *name, size_t len)
+{
+    ngx_uint_t        i;
+    const ngx_str_t  *sfx;
+
+    for (i = 0; i < sizeof(ngx_http_gatehouse_file_fields)
+                    / sizeof(ngx_http_gatehouse_file_fields[0]); i++)
+    {
+        sfx = &ngx_http_gatehouse_file_fields[i].suffix;
+
+        if (len >= sfx->len
+            && ngx_strncasecmp((u_char *) name + len - sfx->len, sfx->data,
+                               sfx->len)
+               == 0)
+        {
+            return sfx;
+        }
+    }
+
+    return NULL;
+}
 
 
 static ngx_int_t
@@ -45,6 +102,43 @@ ngx_http_gatehouse_fields_over(ngx_http_gatehouse_ctx_t *ctx, size_t add)
 }
 
 
+/* Refuse a client's field whose name ends in a reserved suffix. */
+static ngx_int_t
+ngx_http_gatehouse_refuse_reserved(ngx_http_gatehouse_ctx_t *ctx,
+    const struct gh_mp_part *part)
+{
+    json_t           *extra;
+    const ngx_str_t  *sfx;
+
+    sfx = ngx_http_gatehouse_reserved((const u_char *) part->name,
+                                      part->name_len);
+    if (sfx == NULL) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
+                  "gatehouse: form field \"%*s\"%s refused: names ending "
+                  "in \"%V\" are reserved for the fields "
+                  "gatehouse_upload_pass writes for a stored file",
+                  (size_t) ngx_min(part->name_len,
+                                   NGX_HTTP_GATEHOUSE_LOG_NAME_MAX),
+                  part->name,
+                  part->name_len > NGX_HTTP_GATEHOUSE_LOG_NAME_MAX
+                  ? "..." : "",
+                  sfx);
+
+    extra = json_pack("{s:o, s:s%}",
+                      "field",
+                      ngx_http_gatehouse_json_str((const u_char *) part->name,
+                                                  part->name_len),
+                      "reserved_suffix", sfx->data, sfx->len);
+    (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_BAD_REQUEST,
+                                   "reserved_field_name", extra);
+
+    return NGX_ERROR;
+}
+
+
 /*
  * A part begins: a field to pass through, or the place of a file (the
  * file part was pushed to ctx->files just before).
@@ -53,11 +147,17 @@ ngx_int_t
 ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
     const struct gh_mp_part *part)
 {
+    ngx_uint_t                   file;
     ngx_pool_t                  *pool = ctx->request->pool;
     ngx_http_gatehouse_field_t  *fld;
 
+    file = part->has_filename && part->filename_len > 0;
+
+    if (!file && ngx_http_gatehouse_refuse_reserved(ctx, part) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (ngx_http_gatehouse_fields_over(ctx, part->name_len
-                                            + part->content_type_len
                                             + NGX_HTTP_GATEHOUSE_FIELD_OVERHEAD)
         != NGX_OK)
     {
@@ -71,7 +171,7 @@ ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
 
     ngx_memzero(fld, sizeof(ngx_http_gatehouse_field_t));
 
-    if (part->has_filename && part->filename_len > 0) {
+    if (file) {
         fld->file = ctx->files.nelts;
         return NGX_OK;
     }
@@ -81,16 +181,6 @@ ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
                                                 part->name_len);
     if (fld->name.data == NULL) {
         goto internal;
-    }
-
-    if (part->content_type != NULL) {
-        fld->content_type.len = part->content_type_len;
-        fld->content_type.data = ngx_http_gatehouse_pstrdup(pool,
-                                     part->content_type,
-                                     part->content_type_len);
-        if (fld->content_type.data == NULL) {
-            goto internal;
-        }
     }
 
     ctx->cur_field = fld;
@@ -154,39 +244,9 @@ ngx_http_gatehouse_field_data(ngx_http_gatehouse_ctx_t *ctx,
 }
 
 
-/*
- * A field name in a quoted string: '"', CR and LF percent-encoded, as
- * browsers do (WHATWG HTML, multipart/form-data encoding).  dst NULL:
- * only count.
- */
-static size_t
-ngx_http_gatehouse_qname(u_char *dst, const u_char *s, size_t len)
-{
-    size_t  i, n;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] == '"' || s[i] == '\r' || s[i] == '\n') {
-            if (dst) {
-                dst = ngx_sprintf(dst, "%%%02Xd", (ngx_uint_t) s[i]);
-            }
-            n += 3;
-            continue;
-        }
-
-        if (dst) {
-            *dst++ = s[i];
-        }
-        n++;
-    }
-
-    return n;
-}
-
-
 typedef struct {
     u_char      *p;       /* NULL: only count */
+    u_char      *end;     /* of the buffer at p */
     size_t       len;
     ngx_str_t   *boundary;
 } ngx_http_gatehouse_out_t;
@@ -204,13 +264,14 @@ ngx_http_gatehouse_out(ngx_http_gatehouse_out_t *o, const void *s, size_t n)
 
 
 /*
- * One part: delimiter, headers, value (in two pieces, either may be
- * empty); suffix is appended to the field name.
+ * One part: delimiter, Content-Disposition and nothing else, value (in two
+ * pieces, either may be empty); suffix (may be NULL) is appended to the
+ * field name.
  */
 static void
 ngx_http_gatehouse_out_part(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
-    const char *suffix, ngx_str_t *ctype, const u_char *v1, size_t n1,
-    const u_char *v2, size_t n2)
+    const ngx_str_t *suffix, const u_char *v1, size_t n1, const u_char *v2,
+    size_t n2)
 {
     size_t  n;
 
@@ -220,22 +281,18 @@ ngx_http_gatehouse_out_part(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
                            sizeof("\r\nContent-Disposition: form-data; "
                                   "name=\"") - 1);
 
-    n = ngx_http_gatehouse_qname(o->p, name->data, name->len);
+    n = gh_mp_quote_name((char *) o->p, o->p ? (size_t) (o->end - o->p) : 0,
+                         (const char *) name->data, name->len);
     if (o->p) {
         o->p += n;
     }
     o->len += n;
 
-    ngx_http_gatehouse_out(o, suffix, ngx_strlen(suffix));
-    ngx_http_gatehouse_out(o, "\"\r\n", 3);
-
-    if (ctype != NULL && ctype->len) {
-        ngx_http_gatehouse_out(o, "Content-Type: ", 14);
-        ngx_http_gatehouse_out(o, ctype->data, ctype->len);
-        ngx_http_gatehouse_out(o, "\r\n", 2);
+    if (suffix != NULL) {
+        ngx_http_gatehouse_out(o, suffix->data, suffix->len);
     }
 
-    ngx_http_gatehouse_out(o, "\r\n", 2);
+    ngx_http_gatehouse_out(o, "\"\r\n\r\n", 5);
     ngx_http_gatehouse_out(o, v1, n1);
     ngx_http_gatehouse_out(o, v2, n2);
     ngx_http_gatehouse_out(o, "\r\n", 2);
@@ -245,13 +302,13 @@ ngx_http_gatehouse_out_part(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
 /* A field NAME.SUFFIX from a member of the answer's file object. */
 static void
 ngx_http_gatehouse_out_member(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
-    const char *suffix, json_t *v)
+    const ngx_str_t *suffix, json_t *v)
 {
     u_char  num[NGX_INT64_LEN + 1];
     size_t  n;
 
     if (json_is_string(v)) {
-        ngx_http_gatehouse_out_part(o, name, suffix, NULL,
+        ngx_http_gatehouse_out_part(o, name, suffix,
                                     (const u_char *) json_string_value(v),
                                     json_string_length(v), NULL, 0);
         return;
@@ -263,7 +320,7 @@ ngx_http_gatehouse_out_member(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
         n = ngx_sprintf(num, "%L", (int64_t) json_integer_value(v)) - num;
     }
 
-    ngx_http_gatehouse_out_part(o, name, suffix, NULL, num, n, NULL, 0);
+    ngx_http_gatehouse_out_part(o, name, suffix, num, n, NULL, 0);
 }
 
 
@@ -272,28 +329,29 @@ static void
 ngx_http_gatehouse_out_file(ngx_http_gatehouse_out_t *o,
     ngx_http_gatehouse_ctx_t *ctx, ngx_str_t *name, json_t *file)
 {
-    json_t      *url;
-    ngx_str_t   *dir = &ctx->conf->dir;
+    json_t           *url;
+    ngx_str_t        *dir = &ctx->conf->dir;
+    ngx_uint_t        i;
+    const ngx_str_t  *sfx;
 
-    ngx_http_gatehouse_out_member(o, name, ".id",
-                                  json_object_get(file, "id"));
-    ngx_http_gatehouse_out_member(o, name, ".name",
-                                  json_object_get(file, "filename"));
+    for (i = 0; i < sizeof(ngx_http_gatehouse_file_fields)
+                    / sizeof(ngx_http_gatehouse_file_fields[0]); i++)
+    {
+        sfx = &ngx_http_gatehouse_file_fields[i].suffix;
 
-    /* the stored file: the upload directory and the url below it */
-    url = json_object_get(file, "url");
-    ngx_http_gatehouse_out_part(o, name, ".path", NULL, dir->data, dir->len,
-                                (const u_char *) json_string_value(url),
-                                json_string_length(url));
+        if (ngx_http_gatehouse_file_fields[i].member != NULL) {
+            ngx_http_gatehouse_out_member(o, name, sfx,
+                json_object_get(file,
+                                ngx_http_gatehouse_file_fields[i].member));
+            continue;
+        }
 
-    ngx_http_gatehouse_out_member(o, name, ".sha256",
-                                  json_object_get(file, "sha256"));
-    ngx_http_gatehouse_out_member(o, name, ".mime",
-                                  json_object_get(file, "mime"));
-    ngx_http_gatehouse_out_member(o, name, ".size",
-                                  json_object_get(file, "size"));
-    ngx_http_gatehouse_out_member(o, name, ".category",
-                                  json_object_get(file, "category"));
+        /* the stored file: the upload directory and the url below it */
+        url = json_object_get(file, "url");
+        ngx_http_gatehouse_out_part(o, name, sfx, dir->data, dir->len,
+                                    (const u_char *) json_string_value(url),
+                                    json_string_length(url));
+    }
 }
 
 
@@ -310,8 +368,7 @@ ngx_http_gatehouse_out_body(ngx_http_gatehouse_ctx_t *ctx, json_t *files,
 
     for (i = 0; i < ctx->fields.nelts; i++) {
         if (fld[i].file == 0) {
-            ngx_http_gatehouse_out_part(o, &fld[i].name, "",
-                                        &fld[i].content_type,
+            ngx_http_gatehouse_out_part(o, &fld[i].name, NULL,
                                         fld[i].value.data, fld[i].value.len,
                                         NULL, 0);
             continue;
@@ -400,6 +457,7 @@ ngx_http_gatehouse_pass(ngx_http_gatehouse_ctx_t *ctx, json_t *files)
     }
 
     o.p = b->pos;
+    o.end = b->end;
     o.len = 0;
     ngx_http_gatehouse_out_body(ctx, files, &o);
 

@@ -55,6 +55,9 @@ static const struct {
     { "scan_failed",
       "the virus scanner failed, try again later" },
     { "fields_too_large", "the form's fields are too large" },
+    { "reserved_field_name",
+      "a form field's name ends in a suffix reserved for the fields of a "
+      "stored file" },
     { "internal_error", "internal error" },
 };
 

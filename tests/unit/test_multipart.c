@@ -1,6 +1,6 @@
 /*
  * test_multipart.c - unit tests of the streaming multipart/form-data parser
- * (nginx_module/multipart.c).
+ * (nginx_module/multipart.c) and of the name quoting that goes with it.
  *
  * Every callback is written into an event log ("B(index|name|filename|ct)",
  * data bytes, "E" for part end, "!ERRNAME" for the error callback), so a
@@ -790,6 +790,65 @@ test_callback_abort(void **state)
 	assert_string_equal(gh_mp_strerror(GH_MP_ERR_COUNT_), "unknown error");
 }
 
+/* ---- quoting a name for a body made anew ------------------------------- */
+
+/*
+ * Each name quoted as gh_mp_quote_name() writes it, and as the parser
+ * reads that back: the name itself, but for '"', CR and LF, which stay
+ * percent-encoded as a browser would have sent them.
+ */
+static void
+test_quote_name(void **state)
+{
+	static const struct {
+		const char *name, *quoted, *parsed;
+	} t[] = {
+		{"plain", "plain", "plain"},
+		{"", "", ""},
+		{"we\"ird", "we%22ird", "we%22ird"},
+		{"a\\b", "a\\\\b", "a\\b"},
+		{"end\\", "end\\\\", "end\\"},
+		{"\\\\", "\\\\\\\\", "\\\\"},
+		{"\\\"", "\\\\%22", "\\%22"},
+		{"x\r\ny", "x%0D%0Ay", "x%0D%0Ay"},
+		{"C:\\d\\f\"; filename=\"x.php", "C:\\\\d\\\\f%22; filename=%22x.php",
+		 "C:\\d\\f%22; filename=%22x.php"},
+		{"\xc3\xa9t\xc3\xa9;=%22\t", "\xc3\xa9t\xc3\xa9;=%22\t",
+		 "\xc3\xa9t\xc3\xa9;=%22\t"},
+	};
+	char out[128], body[512], want[256];
+	size_t i, n;
+	int bn, wn;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t len = strlen(t[i].name), qlen = strlen(t[i].quoted);
+
+		/* measuring and writing agree */
+		assert_int_equal(gh_mp_quote_name(NULL, 0, t[i].name, len), qlen);
+		memset(out, '#', sizeof(out));
+		n = gh_mp_quote_name(out, sizeof(out), t[i].name, len);
+		assert_int_equal(n, qlen);
+		assert_memory_equal(out, t[i].quoted, qlen);
+		assert_int_equal(out[qlen], '#');
+
+		/* and the parser reads it back */
+		bn = snprintf(body, sizeof(body), "--" BND "\r\n" CD "name=\"%.*s\""
+		              "\r\n\r\nv" D "--", (int)qlen, out);
+		wn = snprintf(want, sizeof(want), "B(0|%s||)vE", t[i].parsed);
+		assert_true(bn > 0 && (size_t)bn < sizeof(body));
+		assert_true(wn > 0 && (size_t)wn < sizeof(want));
+		expect_n(body, want, (size_t)wn, GH_MP_OK);
+	}
+
+	/* a short buffer gets the start only, the whole length is returned */
+	memset(out, '#', sizeof(out));
+	assert_int_equal(gh_mp_quote_name(out, 2, "a\\b", 3), 4);
+	assert_memory_equal(out, "a\\#", 3);
+	assert_int_equal(gh_mp_quote_name(out, 4, "a\"", 2), 4);
+	assert_memory_equal(out, "a%22#", 5);
+}
+
 /* A large binary file full of CR, LF and '-' bytes, fed in uneven chunks:
  * the data must come out byte for byte. */
 static void
@@ -862,6 +921,7 @@ main(void)
 		cmocka_unit_test(test_part_limit),
 		cmocka_unit_test(test_callback_abort),
 		cmocka_unit_test(test_big_binary),
+		cmocka_unit_test(test_quote_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

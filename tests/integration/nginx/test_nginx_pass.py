@@ -1,8 +1,9 @@
 """gatehouse_upload_pass: checked, scanned and stored uploads go on to the
 application (a small Python backend on 127.0.0.1 that records what it
 gets) with each file part replaced by NAME.id, .name, .path, .sha256,
-.mime, .size and .category fields, other fields passed through in place;
-refused uploads never reach it."""
+.mime, .size and .category fields, other fields passed through in place
+(name and value only); refused uploads, and forms whose own fields use
+those suffixes, never reach it."""
 import io
 import zipfile
 
@@ -96,7 +97,8 @@ def test_files_replaced_by_fields(app):
                      "doc.mime", "doc.size", "doc.category"]
     v = {f[0]: f[2] for f in form}
     assert v["title"] == "Holiday \u00e9t\u00e9".encode()
-    assert [f[1] for f in form if f[0] == "meta"] == ["application/json"]
+    # the client's part headers are not passed on, only the value
+    assert [f[1] for f in form if f[0] == "meta"] == [None]
     assert v["meta"] == b'{"a": 1}'
     assert v["photo.name"] == b"beach.png"
     assert v["photo.sha256"].decode() == sha256(png)
@@ -176,6 +178,108 @@ def test_odd_field_names_are_encoded(app):
     headers, raw, form = fields_of(app)
     assert b'name="we%22ird"' in raw
     assert form[0][2] == b"1"
+
+
+def quoted(name):
+    """A field name as a client quotes it: backslash and quote escaped."""
+    return b'"' + name.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+
+
+def test_backslashes_and_quotes_in_names_round_trip(app):
+    # the module reads a\b"c\ and U:\x; '"' goes on as %22, as a browser
+    # would send it, a backslash as a quoted-pair the application reads back
+    text, upload = b'a\\b"c\\', b"U:\\x"
+    body = multipart([
+        part("x", b"1", disposition=b"form-data; name=" + quoted(text)),
+        part("x", png_bytes(), disposition=b"form-data; name="
+             + quoted(upload) + b'; filename="a.png"'),
+        part("last", b"2")])
+    r = post(app.port, "/app/upload", body)
+    assert r.status == 200, r
+    headers, raw, form = fields_of(app)
+    assert b'name="a\\\\b%22c\\\\"\r\n' in raw
+    assert [(f[0], f[2]) for f in form if not f[0].startswith("U:")] == \
+        [("a\\b%22c\\", b"1"), ("last", b"2")]
+    v = {f[0]: f[2] for f in form}
+    assert v["U:\\x.name"] == b"a.png"
+    with open(v["U:\\x.path"], "rb") as f:
+        assert f.read() == png_bytes()
+
+
+def test_part_headers_are_not_passed_on(app):
+    body = multipart([
+        part("meta", b'{"path": "/etc/passwd"}', ctype="application/json",
+             extra_headers=b"X-Extra: 1\r\nContent-Transfer-Encoding: 8bit"
+                           b"\r\n"),
+        part("f", png_bytes(), "a.png", "image/png")])
+    r = post(app.port, "/app/upload", body)
+    assert r.status == 200, r
+    headers, raw, form = fields_of(app)
+    assert form[0] == ("meta", None, b'{"path": "/etc/passwd"}')
+    assert b"application/json" not in raw and b"X-Extra" not in raw
+    assert b"Content-Type" not in raw and b"Transfer-Encoding" not in raw
+    # every part of the new body: Content-Disposition, a blank line, value
+    boundary = headers["Content-Type"].split("boundary=")[1].encode()
+    for p in raw.split(b"--" + boundary)[1:-1]:
+        assert p.startswith(b"\r\nContent-Disposition: form-data; name=\"")
+        assert p.index(b"\r\n\r\n") == p.index(b"\r\n", 2), p
+
+
+@pytest.mark.parametrize("forged, before_file", [
+    ("photo.path", True),        # beside the real file
+    ("photo.path", False),       # after it: the application would get two
+    ("avatar.path", True),       # no file avatar in the form at all
+    ("photo.SHA256", True),      # in another case
+    ("x.id", True),
+    ("x.name", True),
+    ("x.mime", False),
+    ("x.size", True),
+    ("x.category", True),
+    (".path", True),             # what a file input named "" would give
+])
+def test_reserved_field_names_are_refused(app, forged, before_file):
+    stored = app.stored()
+    forged_part = part(forged, b"/etc/passwd")
+    file_part = part("photo", png_bytes(), "p.png")
+    parts = [part("title", b"t"), forged_part, file_part]
+    if not before_file:
+        parts = [part("title", b"t"), file_part, forged_part]
+    r = post(app.port, "/app/upload", multipart(parts))
+    assert r.status == 400, r
+    j = r.json()
+    assert j["error"] == "reserved_field_name"
+    assert j["field"] == forged
+    assert j["reserved_suffix"] == forged[forged.rindex("."):].lower()
+    assert app.backend.received == []
+    assert app.stored() == stored
+    log = app.error_log()
+    assert f'form field "{forged}" refused: names ending in ' \
+           f'"{j["reserved_suffix"]}" are reserved' in log
+    assert "upload refused: 400 reserved_field_name" in log
+
+
+def test_reserved_names_in_an_empty_file_input_are_refused(app):
+    # a file input left empty (filename="") is passed on as a field
+    r = post(app.port, "/app/upload",
+             multipart([part("doc.path", b"", ""),
+                        part("f", png_bytes(), "a.png")]))
+    assert r.status == 400, r
+    assert r.json()["error"] == "reserved_field_name"
+    assert app.backend.received == []
+
+
+def test_names_near_the_reserved_ones_pass(app):
+    names = ["path", "photo.paths", "photo.path2", "photo_path", "id",
+             "my.identity", "photo.path.x"]
+    r = post(app.port, "/app/upload",
+             multipart([part(n, b"v") for n in names]
+                       + [part("photo.path", png_bytes(), "p.png")]))
+    assert r.status == 200, r
+    headers, raw, form = fields_of(app)
+    # a file input may itself be named like that: its fields are the
+    # module's own
+    assert [f[0] for f in form][:len(names) + 3] == \
+        names + ["photo.path.id", "photo.path.name", "photo.path.path"]
 
 
 def test_pass_target_must_not_upload_again(nginx_conf):
