@@ -5,6 +5,7 @@
  *
  *   1. scan the spooled copy (scan.h)            infected -> 550 5.7.1
  *   2. bulk mail: drop suppressed recipients     none left -> discard
+ *      (those past msg.h's bound were looked up at RCPT: cb_envrcpt)
  *   3. bulk mail to one recipient: List-Unsubscribe(-Post), fed to DKIM
  *   4. finish the DKIM signatures
  *   5. one store transaction: rate limits, the mail log record, events
@@ -226,16 +227,51 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Past the recipients a message keeps, each one is looked up on the
+ * suppression list now (msg.h, RECIPIENTS), so that the opt-out reaches
+ * every recipient however many there are.  A listed one that cannot be
+ * kept gets 452 4.5.3: an SMTP client sends it again in another
+ * transaction, where it is checked like any other.
+ */
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
+	struct gh_milter *m = gh_milter_get();
 	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gh_msg *msg = conn ? conn->msg : NULL;
+	const char *arg = argv && argv[0] ? argv[0] : "";
+	char addr[GH_MADDR_MAX + 1], why[200];
+	int listed = 0;
+	gh_err err;
 
-	if (conn == NULL || conn->msg == NULL)
+	if (msg == NULL)
 		return SMFIS_TEMPFAIL;
-	note_queue_id(ctx, conn->msg);
-	if (gh_msg_add_rcpt(conn->msg, argv && argv[0] ? argv[0] : "") !=
-	    GH_OK) {
+	note_queue_id(ctx, msg);
+	if (gh_msg_rcpts_full(msg)) {
+		gh_envelope_addr(arg, addr, sizeof(addr));
+		err = gh_optout_listed(&m->store, addr, &listed);
+		if (err && conn->cfg->on_store_error == GH_ONERR_TEMPFAIL) {
+			snprintf(why, sizeof(why), "store unavailable: %s, try "
+			         "again later", gh_strerror(err));
+			reply(ctx, "451", "4.3.0", why);
+			return SMFIS_TEMPFAIL;
+		}
+		/* on_store_error = accept: unchecked, as at the end */
+	}
+	err = gh_msg_add_rcpt(msg, arg, listed);
+	if (err == GH_ETOOBIG) {
+		if (msg->rcpt_refused == 1)
+			gh_mlog(LOG_NOTICE, "%s: over %d recipients on the "
+			        "suppression list after the first %d: 452 "
+			        "4.5.3 for the rest of them",
+			        msg->queue_id[0] ? msg->queue_id : "NOQUEUE",
+			        GH_MSG_MAX_LISTED, GH_MSG_MAX_RCPTS);
+		reply(ctx, "452", "4.5.3", "Too many recipients, send the "
+		      "rest in another message");
+		return SMFIS_TEMPFAIL;
+	}
+	if (err) {
 		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
 		return SMFIS_TEMPFAIL;
 	}

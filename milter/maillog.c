@@ -59,9 +59,12 @@ gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
 		json_decref(sigs);
 		return NULL;
 	}
+	/* rcpts: of the first GH_MSG_MAX_RCPTS; suppressed: every one (those
+	 * kept past the bound are there only to be checked, msg.h) */
 	for (size_t i = 0; i < msg->nrcpt; i++)
-		json_array_append_new(msg->rcpts[i].suppressed ? supp : rcpts,
-		                      jstr(msg->rcpts[i].addr));
+		if (msg->rcpts[i].suppressed || i < GH_MSG_MAX_RCPTS)
+			json_array_append_new(msg->rcpts[i].suppressed ? supp :
+			                      rcpts, jstr(msg->rcpts[i].addr));
 	for (size_t i = 0; msg->signed_ok && i < msg->nsigs; i++)
 		json_array_append_new(sigs, json_pack("{s:s, s:s, s:s}",
 		    "d", msg->sigs[i].d, "s", msg->sigs[i].s,

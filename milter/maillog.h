@@ -11,7 +11,9 @@
  *    signed), unsubscribe (bool), scan ({result, detail} or null),
  *    action (accepted|rejected|tempfailed|discarded|aborted), reason,
  *    client_addr, client_name, auth_user, started_at, finished_at}
- *   Strings are bounded (msg.h); times are ms since the epoch.
+ *   Strings are bounded (msg.h); times are ms since the epoch.  rcpts:
+ *   the first GH_MSG_MAX_RCPTS recipients not suppressed; suppressed: every
+ *   recipient removed, also past those; rcpt_count: every recipient.
  *
  * EVENTS (queue.h), enqueued in the same transaction:
  *   mail.rate_limited  once per limit and window (dedup_key

@@ -51,18 +51,31 @@ gh_msg_free(struct gh_msg *m)
 	free(m);
 }
 
-gh_err
-gh_msg_add_rcpt(struct gh_msg *m, const char *arg)
+int
+gh_msg_rcpts_full(const struct gh_msg *m)
 {
-	m->rcpt_total++;
-	if (m->nrcpt == GH_MSG_MAX_RCPTS)
-		return GH_OK;
+	return m->rcpt_total >= GH_MSG_MAX_RCPTS;
+}
+
+gh_err
+gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed)
+{
+	if (gh_msg_rcpts_full(m)) {
+		if (!listed) {
+			m->rcpt_total++;	/* can never be suppressed */
+			return GH_OK;
+		}
+		if (m->nrcpt == GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED) {
+			m->rcpt_refused++;
+			return GH_ETOOBIG;
+		}
+	}
 	if (m->nrcpt == m->rcap) {
 		size_t ncap = m->rcap ? m->rcap * 2 : 4;
 		struct gh_rcpt *nv;
 
-		if (ncap > GH_MSG_MAX_RCPTS)
-			ncap = GH_MSG_MAX_RCPTS;
+		if (ncap > GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED)
+			ncap = GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED;
 		nv = realloc(m->rcpts, ncap * sizeof(*nv));
 		if (nv == NULL)
 			return GH_ENOMEM;
@@ -73,6 +86,7 @@ gh_msg_add_rcpt(struct gh_msg *m, const char *arg)
 	                 sizeof(m->rcpts[m->nrcpt].addr));
 	m->rcpts[m->nrcpt].suppressed = 0;
 	m->nrcpt++;
+	m->rcpt_total++;
 	return GH_OK;
 }
 

@@ -6,8 +6,23 @@
  * struct gh_msg lives from xxfi_envfrom to the end of that message (eom or
  * abort) and holds what the mail log needs, the DKIM session and the scan
  * spool.  Everything a message keeps is bounded: recipients
- * (GH_MSG_MAX_RCPTS, counted past that), logged header values (cut to
- * GH_MSG_VALUE_MAX), header fields for signing (hdrlist.h's bounds).
+ * (GH_MSG_MAX_RCPTS, then up to GH_MSG_MAX_LISTED more, see RECIPIENTS),
+ * logged header values (cut to GH_MSG_VALUE_MAX), header fields for signing
+ * (hdrlist.h's bounds).
+ *
+ * RECIPIENTS
+ *   The first GH_MSG_MAX_RCPTS recipients are kept (the mail log lists
+ *   them, the opt-out checks them at the end of the message).  Past those,
+ *   the opt-out must still reach every recipient, but whether the message
+ *   is bulk and which List-Id it has are only known from the header, after
+ *   the last RCPT.  So a recipient past the bound is looked up as it
+ *   arrives (optout.h, gh_optout_listed): one on the suppression list for
+ *   any list is kept too, up to GH_MSG_MAX_LISTED of them, and checked at
+ *   the end like the others; one that is not listed at all cannot be
+ *   suppressed, and is only counted (rcpt_total).  A listed recipient past
+ *   both bounds is refused with 452 4.5.3 (the callbacks), which SMTP
+ *   clients retry in another transaction (RFC 5321, 4.5.3.1.10): never let
+ *   through unchecked.
  */
 #ifndef GH_MILTER_MSG_H
 #define GH_MILTER_MSG_H
@@ -23,6 +38,7 @@
 #include "signtable.h"
 
 #define GH_MSG_MAX_RCPTS 1000	/* Postfix's smtpd_recipient_limit */
+#define GH_MSG_MAX_LISTED 1000	/* kept past GH_MSG_MAX_RCPTS: listed ones */
 #define GH_MSG_VALUE_MAX 512	/* logged From, Subject, Message-ID */
 #define GH_QUEUE_ID_MAX 64
 #define GH_USER_MAX 256
@@ -53,9 +69,10 @@ struct gh_msg {
 	char queue_id[GH_QUEUE_ID_MAX];
 	char sender[GH_MADDR_MAX + 1];
 	char auth_user[GH_USER_MAX];
-	struct gh_rcpt *rcpts;
+	struct gh_rcpt *rcpts;		/* [GH_MSG_MAX_RCPTS..]: listed ones */
 	size_t nrcpt, rcap;
-	size_t rcpt_total;		/* including those past the bound */
+	size_t rcpt_total;		/* including those not kept */
+	size_t rcpt_refused;		/* 452 4.5.3: past both bounds */
 
 	char from[GH_MSG_VALUE_MAX];
 	char subject[GH_MSG_VALUE_MAX];
@@ -102,9 +119,18 @@ struct gh_msg *gh_msg_new(int64_t now);
 /* gh_msg_free - the message, its DKIM session and spool; NULL is fine. */
 void gh_msg_free(struct gh_msg *m);
 
-/* gh_msg_add_rcpt - record an envelope recipient (counted past the
- * bound, kept up to it).  GH_ENOMEM. */
-gh_err gh_msg_add_rcpt(struct gh_msg *m, const char *arg);
+/* gh_msg_rcpts_full - 1 when the next recipient is past
+ * GH_MSG_MAX_RCPTS: it is kept only if listed (see RECIPIENTS). */
+int gh_msg_rcpts_full(const struct gh_msg *m);
+
+/*
+ * gh_msg_add_rcpt - record an envelope recipient: kept when the message
+ * is not full, or when listed (on the suppression list for some list) and
+ * fewer than GH_MSG_MAX_LISTED are kept past the bound; counted only
+ * otherwise.  GH_ETOOBIG for a listed one past both bounds, GH_ENOMEM;
+ * a recipient refused so is not counted either.
+ */
+gh_err gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed);
 
 /* gh_msg_header - note what the log and policy want from a field. */
 void gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m,
@@ -114,7 +140,8 @@ void gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m,
  * text/plain: a single text part, nothing attached. */
 int gh_msg_plain_text(const struct gh_msg *m);
 
-/* gh_msg_remaining - recipients not suppressed. */
+/* gh_msg_remaining - recipients not suppressed (those not kept were not
+ * listed, so they all remain). */
 size_t gh_msg_remaining(const struct gh_msg *m);
 
 #endif /* GH_MILTER_MSG_H */

@@ -38,6 +38,35 @@ gh_optout_check(struct gh_mstore *st, struct gh_msg *m)
 	return gh_mstore_view(st, check_fn, m);
 }
 
+struct listed_arg {
+	const char *rcpt;
+	int listed;
+};
+
+static gh_err
+listed_fn(struct gh_txn *txn, void *arg)
+{
+	struct listed_arg *a = arg;
+	gh_err err = gh_suppress_listed_txn(txn, a->rcpt, &a->listed);
+
+	/* An address the list cannot hold cannot be on it. */
+	if (err == GH_EINVAL || err == GH_ETOOBIG) {
+		a->listed = 0;
+		return GH_OK;
+	}
+	return err;
+}
+
+gh_err
+gh_optout_listed(struct gh_mstore *st, const char *rcpt, int *listed)
+{
+	struct listed_arg a = {rcpt, 0};
+	gh_err err = gh_mstore_view(st, listed_fn, &a);
+
+	*listed = err ? 0 : a.listed;
+	return err;
+}
+
 gh_err
 gh_unsub_value(const struct gh_mcfg *c, const char *rcpt, const char *list,
                int64_t now_s, char *out, size_t cap)

@@ -8,6 +8,12 @@
  * suppressed for this message when it is on the list for every list, or
  * for the message's List-Id.
  *
+ * Recipients past the ones a message keeps are looked up as they arrive
+ * instead (msg.h, RECIPIENTS): one that is on the list for no list at all
+ * is not kept, since no List-Id can make it suppressed.  A suppression
+ * added between that RCPT command and the end of the same message does
+ * not reach it, as for a message already queued.
+ *
  * List-Unsubscribe carries a token (docs/tokens.md, purpose unsubscribe)
  * over the recipient (normalized, gh_addr_normalize) and the list id (""
  * when the message has no List-Id), expiring after [tokens]
@@ -30,6 +36,12 @@
 /* gh_optout_check - mark suppressed recipients of m; store errors
  * returned (already logged once by mstore). */
 gh_err gh_optout_check(struct gh_mstore *st, struct gh_msg *m);
+
+/* gh_optout_listed - *listed = 1 when rcpt (an envelope address, as
+ * gh_envelope_addr gives it) is on the suppression list for every list or
+ * for some list; 0 for one the list cannot hold.  Store errors returned
+ * (already logged once by mstore). */
+gh_err gh_optout_listed(struct gh_mstore *st, const char *rcpt, int *listed);
 
 /*
  * gh_unsub_value - the List-Unsubscribe value (leading space, as

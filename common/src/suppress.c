@@ -123,6 +123,45 @@ gh_suppress_check_txn(struct gh_txn *txn, const char *addr, const char *list,
 	return err == GH_ENOTFOUND ? GH_OK : err;
 }
 
+struct listed_arg {
+	const char *prefix;	/* address | 0x00 */
+	size_t plen;
+	int listed;
+};
+
+/* The first key at or after "address | 0x00" tells: keys sort bytewise. */
+static int
+listed_one(const void *key, size_t klen, const void *val, size_t vlen,
+           void *arg)
+{
+	struct listed_arg *a = arg;
+
+	(void)val;
+	(void)vlen;
+	a->listed = klen >= a->plen && memcmp(key, a->prefix, a->plen) == 0;
+	return 1;
+}
+
+gh_err
+gh_suppress_listed_txn(struct gh_txn *txn, const char *addr, int *listed)
+{
+	char k[SKEY_MAX];
+	struct listed_arg a;
+	gh_err err;
+
+	*listed = 0;
+	err = skey(addr, NULL, k, &a.plen);
+	if (err)
+		return err;
+	a.prefix = k;
+	a.listed = 0;
+	err = gh_txn_scan(txn, GH_DB_SUPPRESSION, k, a.plen, 0, listed_one, &a,
+	                  NULL);
+	if (err == GH_OK)
+		*listed = a.listed;
+	return err;
+}
+
 struct list_arg {
 	gh_suppress_fn fn;
 	void *arg;

@@ -570,12 +570,33 @@ test_msg_fields(void **state)
 	gh_msg_header(c, m, "FROM", " other@x.test");
 	assert_int_equal(m->nfrom, 2);
 	assert_string_equal(m->from_addr, "Joe@Example.org");
-	for (int i = 0; i < GH_MSG_MAX_RCPTS + 5; i++)
-		assert_int_equal(gh_msg_add_rcpt(m, "<r@x.test>"), GH_OK);
+	/* the first GH_MSG_MAX_RCPTS are kept whatever "listed" says */
+	for (int i = 0; i < GH_MSG_MAX_RCPTS; i++) {
+		assert_false(gh_msg_rcpts_full(m));
+		assert_int_equal(gh_msg_add_rcpt(m, "<r@x.test>", i % 2), GH_OK);
+	}
+	assert_true(gh_msg_rcpts_full(m));
+	/* past them, unlisted ones are only counted, listed ones kept */
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(gh_msg_add_rcpt(m, "<r@x.test>", 0), GH_OK);
 	assert_int_equal(m->nrcpt, GH_MSG_MAX_RCPTS);
 	assert_int_equal(m->rcpt_total, GH_MSG_MAX_RCPTS + 5);
 	m->rcpts[0].suppressed = 1;
 	assert_int_equal(gh_msg_remaining(m), GH_MSG_MAX_RCPTS + 4);
+	for (int i = 0; i < GH_MSG_MAX_LISTED; i++)
+		assert_int_equal(gh_msg_add_rcpt(m, "<l@x.test>", 1), GH_OK);
+	assert_int_equal(m->nrcpt, GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED);
+	assert_string_equal(m->rcpts[GH_MSG_MAX_RCPTS].addr, "l@x.test");
+	/* a listed one past both bounds is refused, and not counted */
+	assert_int_equal(gh_msg_add_rcpt(m, "<l@x.test>", 1), GH_ETOOBIG);
+	assert_int_equal(m->rcpt_refused, 1);
+	assert_int_equal(gh_msg_add_rcpt(m, "<u@x.test>", 0), GH_OK);
+	assert_int_equal(m->nrcpt, GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED);
+	assert_int_equal(m->rcpt_total,
+	                 GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED + 6);
+	m->rcpts[GH_MSG_MAX_RCPTS].suppressed = 1;
+	assert_int_equal(gh_msg_remaining(m),
+	                 GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED + 4);
 	gh_msg_free(m);
 	gh_mcfg_unref(c);
 }

@@ -186,8 +186,8 @@ fill_msg(struct gh_msg *m)
 	snprintf(m->auth_user, sizeof(m->auth_user), "joe");
 	snprintf(m->subject, sizeof(m->subject), "Caf\xc3\xa9 news");
 	snprintf(m->from, sizeof(m->from), "Joe <joe@example.org>");
-	assert_int_equal(gh_msg_add_rcpt(m, "<a@x.test>"), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<b@x.test>"), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<a@x.test>", 0), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<b@x.test>", 0), GH_OK);
 	m->rcpts[1].suppressed = 1;
 	m->outgoing = 1;
 	m->outgoing_why = "authenticated";
@@ -337,7 +337,7 @@ test_record_survives_bad_bytes(void **state)
 	/* bytes that are not UTF-8 straight into the fields */
 	snprintf(m->subject, sizeof(m->subject), "latin1 caf\xe9");
 	snprintf(m->sender, sizeof(m->sender), "j\xf6@example.org");
-	assert_int_equal(gh_msg_add_rcpt(m, "<r\xff@x.test>"), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<r\xff@x.test>", 0), GH_OK);
 	g.seq = log_msg(f, &cfg, &conn, m, GH_ACT_ACCEPT, "", T0, NULL);
 	assert_int_equal(gh_store_view(f->st, get_fn, &g), GH_OK);
 	assert_string_equal(json_string_value(json_object_get(g.rec,
@@ -379,10 +379,10 @@ test_optout(void **state)
 	gh_mstore_init(&ms, &o);
 	/* the fixture's handle: LMDB must not be opened twice in a process */
 	ms.st = f->st;
-	assert_int_equal(gh_msg_add_rcpt(m, "<everything@X.test>"), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<news@x.test>"), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<keep@x.test>"), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<>"), GH_OK);	/* not an address */
+	assert_int_equal(gh_msg_add_rcpt(m, "<everything@X.test>", 0), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<news@x.test>", 0), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<keep@x.test>", 0), GH_OK);
+	assert_int_equal(gh_msg_add_rcpt(m, "<>", 0), GH_OK);	/* not an address */
 	snprintf(m->bulk.list, sizeof(m->bulk.list), "news.example.org");
 	assert_int_equal(gh_optout_check(&ms, m), GH_OK);
 	assert_true(m->rcpts[0].suppressed);
@@ -395,6 +395,24 @@ test_optout(void **state)
 	assert_int_equal(gh_optout_check(&ms, m), GH_OK);
 	assert_true(m->rcpts[0].suppressed);
 	assert_false(m->rcpts[1].suppressed);
+	/* at RCPT, before the List-Id is known: listed for any list */
+	{
+		static const struct {
+			const char *rcpt;
+			int listed;
+		} cases[] = {
+			{"everything@X.test", 1}, {"news@x.test", 1},
+			{"keep@x.test", 0}, {"", 0}, {"no address", 0},
+		};
+
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+			int l = -1;
+
+			assert_int_equal(gh_optout_listed(&ms, cases[i].rcpt, &l),
+			                 GH_OK);
+			assert_int_equal(l, cases[i].listed);
+		}
+	}
 	gh_msg_free(m);
 	ms.st = NULL;
 	gh_mstore_close(&ms);

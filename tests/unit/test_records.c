@@ -70,6 +70,23 @@ check(struct gh_store *st, const char *addr, const char *list)
 	return a.result;
 }
 
+static gh_err
+listed_fn(struct gh_txn *txn, void *arg)
+{
+	struct sargs *a = arg;
+
+	return gh_suppress_listed_txn(txn, a->addr, &a->result);
+}
+
+static int
+listed(struct gh_store *st, const char *addr)
+{
+	struct sargs a = {addr, NULL, -1};
+
+	assert_int_equal(gh_store_view(st, listed_fn, &a), GH_OK);
+	return a.result;
+}
+
 static int
 count_cb(const char *addr, const char *list, const json_t *rec, void *arg)
 {
@@ -95,11 +112,27 @@ test_suppression(void **state)
 	assert_int_equal(check(f->st, "bob@example.org", NULL), 0);
 	assert_int_equal(check(f->st, "CAROL@example.org", "anything"), 1);
 	assert_int_equal(check(f->st, "dave@example.org", "news"), 0);
+	/* listed at all: for every list or for some list */
+	assert_int_equal(listed(f->st, "<Bob@example.org>"), 1);
+	assert_int_equal(listed(f->st, "carol@example.org"), 1);
+	assert_int_equal(listed(f->st, "dave@example.org"), 0);
+	/* a prefix of a listed address, or one it is a prefix of, is not */
+	assert_int_equal(listed(f->st, "bob@example.or"), 0);
+	assert_int_equal(listed(f->st, "bob@example.org.uk"), 0);
+	assert_int_equal(listed(f->st, "zz@example.org"), 0);	/* past all */
+	{
+		struct sargs a = {"not an address", NULL, -1};
+
+		assert_int_equal(gh_store_view(f->st, listed_fn, &a),
+		                 GH_EINVAL);
+		assert_int_equal(a.result, 0);
+	}
 	assert_int_equal(gh_suppress_list(f->st, count_cb, &n), GH_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(gh_store_update(f->st, remove_fn, &news), GH_OK);
 	assert_int_equal(gh_store_update(f->st, remove_fn, &news), GH_ENOTFOUND);
 	assert_int_equal(check(f->st, "bob@example.org", "news"), 0);
+	assert_int_equal(listed(f->st, "bob@example.org"), 0);
 }
 
 struct rargs {

@@ -56,6 +56,16 @@ gh_err gh_suppress_check_txn(struct gh_txn *txn, const char *addr,
                              const char *list, int *suppressed);
 
 /*
+ * gh_suppress_listed_txn - *listed = 1 if addr has any entry: for every
+ * list or for some list.  For a check made before the list is known
+ * (gatehouse-milter at RCPT time, before the header that names the list);
+ * whoever is not listed cannot be suppressed for any list.  Works in a read
+ * transaction.
+ */
+gh_err gh_suppress_listed_txn(struct gh_txn *txn, const char *addr,
+                              int *listed);
+
+/*
  * gh_suppress_list - visit entries in address order: fn gets the address,
  * the list ("" for all) and the record (borrowed); non-zero stops.
  */

@@ -200,6 +200,8 @@ MASTER_CF = """\
   -o non_smtpd_milters=unix:{milter_sock}
 {smtp_plain_addr} inet n - n - - smtpd
   -o smtpd_milters=
+{smtp_many_addr} inet n - n - - smtpd
+  -o smtpd_recipient_limit=5000
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -273,6 +275,7 @@ class Postfix:
         self.port = free_port()          # smtpd with the inet milter
         self.unix_port = free_port()     # smtpd with the unix-socket milter
         self.plain_port = free_port()    # smtpd without a milter
+        self.many_port = free_port()     # smtpd_recipient_limit raised
         self.sink_port = sink_port
         self.milter_port = milter_port
         self.milter_sock = milter_sock
@@ -289,6 +292,7 @@ class Postfix:
             smtp_addr=f"127.0.0.1:{self.port}",
             smtp_unix_addr=f"127.0.0.1:{self.unix_port}",
             smtp_plain_addr=f"127.0.0.1:{self.plain_port}",
+            smtp_many_addr=f"127.0.0.1:{self.many_port}",
             milter_sock=self.milter_sock))
 
     def postfix(self, *args, check=True):
@@ -344,6 +348,13 @@ class Postfix:
         if check:
             assert p.returncode == 0, p.stderr
         return p
+
+    def queued(self, queue_id):
+        """True while queue_id is still in Postfix's queue."""
+        p = subprocess.run(["postqueue", "-c", str(self.etc), "-j"],
+                           capture_output=True, text=True, timeout=30)
+        return any(json.loads(line).get("queue_id") == queue_id
+                   for line in p.stdout.splitlines() if line.strip())
 
     def queue_ids_empty(self):
         p = subprocess.run(["postqueue", "-c", str(self.etc), "-j"],

@@ -207,3 +207,104 @@ def test_list_unsubscribe_only_for_one_recipient_and_not_twice(world,
          simple_message("plain one"))
     assert b"\r\nList-Unsubscribe:" not in \
         world.sink.find(b"Subject: plain one")[2]
+
+
+# ------------------------------------------------ past the kept recipients
+#
+# The milter keeps the first 1000 recipients of a message (msg.h); the
+# opt-out must still reach the ones after them, through sendmail(1)
+# (non_smtpd_milters has no recipient limit) and through an smtpd whose
+# smtpd_recipient_limit was raised.
+
+KEPT = 1000        # GH_MSG_MAX_RCPTS
+LISTED = 1000      # GH_MSG_MAX_LISTED
+
+
+def many(prefix, n):
+    return [f"{prefix}{i:04d}@example.net" for i in range(n)]
+
+
+def delivered(world, m, subject, expect):
+    """Every recipient the sink got the message for, once expect of them
+    have arrived and Postfix holds nothing more of it."""
+    marker = f"Subject: {subject}\r\n".encode()
+
+    def got():
+        with world.sink.lock:
+            return [r for _, rcpts, raw in world.sink.messages
+                    if marker in raw for r in rcpts]
+    rec = m.record_for(subject)
+    mailenv.wait_for(lambda: len(got()) >= expect, 40,
+                     f"{expect} recipients of {subject!r}")
+    mailenv.wait_for(lambda: not world.postfix.queued(rec["queue_id"]), 40,
+                     f"{rec['queue_id']} to leave the queue")
+    out = got()
+    assert len(out) == len(set(out)), "a recipient got it twice"
+    return set(out), rec
+
+
+def opt_out_past_kept(m):
+    """Recipients after the 1000th: two opted out (one of every list, one
+    of this list), one opted out of another list only; and one of the first
+    1000 opted out, as before."""
+    rcpts = many("r", KEPT + 5)
+    gone = [rcpts[7], rcpts[KEPT + 1], rcpts[KEPT + 3]]
+    m.gh("suppress", "add", rcpts[7])
+    m.gh("suppress", "add", rcpts[KEPT + 1])
+    m.gh("suppress", "add", rcpts[KEPT + 3], "--list", "news.example.org")
+    m.gh("suppress", "add", rcpts[KEPT + 2], "--list", "other.example.org")
+    return rcpts, gone
+
+
+def news(subject):
+    return simple_message(subject, extra=["List-Id: News <news.example.org>"])
+
+
+def check_past_kept(world, m, subject, rcpts, gone):
+    got, rec = delivered(world, m, subject, len(rcpts) - len(gone))
+    assert got == set(rcpts) - set(gone)
+    assert rec["action"] == "accepted"
+    assert rec["rcpt_count"] == len(rcpts)
+    assert sorted(rec["suppressed"]) == sorted(gone)
+    # the log lists the first 1000, not those kept only to be checked
+    assert len(rec["rcpts"]) == KEPT - 1
+    assert rcpts[KEPT + 2] not in rec["rcpts"]
+
+
+def test_optout_past_kept_recipients_sendmail(world, milter):
+    rcpts, gone = opt_out_past_kept(milter)
+    world.postfix.sendmail(f"news@{DOMAIN}", rcpts, news("many by sendmail"))
+    check_past_kept(world, milter, "many by sendmail", rcpts, gone)
+
+
+def test_optout_past_kept_recipients_smtp(world, milter):
+    rcpts, gone = opt_out_past_kept(milter)
+    assert send(world.postfix.many_port, f"news@{DOMAIN}", rcpts,
+                news("many by smtp")) == {}
+    check_past_kept(world, milter, "many by smtp", rcpts, gone)
+
+
+def test_too_many_listed_past_kept_get_452(world, milter):
+    """Past the first 1000, at most 1000 opted-out recipients are kept to
+    be removed; one more is refused with 452 4.5.3 (never let through),
+    which the client sends again in another transaction."""
+    first = many("f", KEPT)
+    listed = many("l", LISTED + 1)
+    for r in listed:
+        milter.gh("suppress", "add", r)
+    tail = many("t", 3)
+    rcpts = first + listed + tail
+    refused = send(world.postfix.many_port, f"news@{DOMAIN}", rcpts,
+                   bulk("too many listed"))
+    assert refused == {listed[-1]: (452, b"4.5.3 Too many recipients, send "
+                                         b"the rest in another message")}
+    got, rec = delivered(world, milter, "too many listed", KEPT + 3)
+    assert got == set(first + tail)
+    assert rec["rcpt_count"] == KEPT + LISTED + 3
+    assert sorted(rec["suppressed"]) == listed[:-1]
+    assert "452 4.5.3" in milter.log()
+    # the client's retry is checked like any other message
+    assert send(world.postfix.many_port, f"news@{DOMAIN}", [listed[-1]],
+                bulk("too many listed, retry")) == {}
+    assert milter.record_for("too many listed, retry")["action"] == \
+        "discarded"
