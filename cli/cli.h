@@ -16,6 +16,14 @@
 #include "gatehouse/conf.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
+#include "esc.h"
+
+/* Text for a person goes out through cli_printf(), cli_eprintf() and
+ * cli_fprintf() (esc.h), which escape what could drive a terminal; --json
+ * through cli_print_json().  The plain printers are refused at compile
+ * time so that no new path prints a stored string raw. */
+#pragma GCC poison printf fprintf vprintf vfprintf dprintf puts fputs \
+	putchar putc fputc fwrite perror
 
 /* Exit codes, as sysexits(3), which mail admins' scripts already know. */
 enum {
@@ -60,7 +68,7 @@ int cli_fail(struct cli *c, gh_err err, const char *what, const char *detail);
 
 /* Usage error: message to stderr, returns EXIT_USAGE. */
 int cli_usage(struct cli *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    __attribute__((format(__printf__, 2, 3)));
 
 /* Print a JSON value to stdout, indented, with a newline. */
 void cli_print_json(const json_t *j);

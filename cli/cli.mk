@@ -16,3 +16,13 @@ install-cli: $(CLI_BIN)
 	[ -e $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf ] || \
 	  install -m 0640 conf/gatehouse.conf $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf
 INSTALL_HOOKS += install-cli
+
+# Unit test of the escaped output every print path goes through (cmocka,
+# sanitized): esc.c alone, no store.
+CLI_UNIT_BINS := build/asan/tests/unit/test_cli_esc
+$(CLI_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
+		build/asan/cli/esc.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+build/asan/tests/unit/test_cli_%.o build/tests/unit/test_cli_%.o: \
+  CFLAGS_tests += -Icli
+UNIT_TESTS += $(CLI_UNIT_BINS)

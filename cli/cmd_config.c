@@ -34,12 +34,14 @@ dump_key(const struct gh_conf_key *k, void *arg)
 		return;
 	}
 	if (d->last_section == NULL || strcmp(d->last_section, k->section)) {
-		printf("%s[%s]\n", d->last_section ? "\n" : "", k->section);
+		if (d->last_section)
+			cli_printf("\n");
+		cli_printf("[%s]\n", k->section);
 		d->last_section = k->section;
 	}
-	printf("%s = %s%s\n", k->key, v ? v : "",
-	       gh_conf_is_set(d->c->conf, k->section, k->key) ? "" :
-	       "    ; default");
+	cli_printf("%s = %s%s\n", k->key, v ? v : "",
+	           gh_conf_is_set(d->c->conf, k->section, k->key) ? "" :
+	           "    ; default");
 }
 
 static int
@@ -75,7 +77,7 @@ cmd_config(struct cli *c, int argc, char **argv)
 			cli_print_json(j);
 			json_decref(j);
 		} else if (rc == EXIT_OK) {
-			printf("%s: ok\n", c->conf_path);
+			cli_printf("%s: ok\n", c->conf_path);
 		}
 		return rc;
 	}

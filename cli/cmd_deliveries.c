@@ -59,13 +59,13 @@ dl_row(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 	} else {
 		why = json_is_string(json_object_get(rec, "last_error")) ?
 		      dstr(rec, "last_error") : dstr(rec, "reason");
-		printf("%-8" PRId64 " %-14s %-28s %-10s %-3" PRId64 " %-20s %s\n",
-		       (int64_t)gh_get_be64(key), dstr(rec, "channel"),
-		       dstr(rec, "recipient"), st,
-		       (int64_t)json_integer_value(json_object_get(rec,
-		                                                   "attempts")),
-		       cli_time(json_integer_value(json_object_get(rec,
-		                "updated_at")), t, sizeof(t)), why);
+		cli_printf("%-8" PRId64 " %-14s %-28s %-10s %-3" PRId64 " %-20s %s\n",
+		           (int64_t)gh_get_be64(key), dstr(rec, "channel"),
+		           dstr(rec, "recipient"), st,
+		           (int64_t)json_integer_value(json_object_get(rec,
+		                                                       "attempts")),
+		           cli_time(json_integer_value(json_object_get(rec,
+		                    "updated_at")), t, sizeof(t)), why);
 		json_decref(rec);
 	}
 	return a->limit && ++a->n >= a->limit;

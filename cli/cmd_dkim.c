@@ -74,7 +74,7 @@ struct keyinfo {
 /* ---- names and paths ---- */
 
 /* snprintf that says whether everything fit: 0, or -1 when cut. */
-__attribute__((format(printf, 3, 4)))
+__attribute__((format(__printf__, 3, 4)))
 static int
 fmt(char *out, size_t cap, const char *f, ...)
 {
@@ -176,8 +176,8 @@ give_to_milter_user(struct cli *c, int fd)
 		return;
 	pw = getpwnam(user);
 	if (pw && fchown(fd, pw->pw_uid, pw->pw_gid) != 0)
-		fprintf(stderr, "%s: warning: chown to %s: %s\n", c->prog, user,
-		        strerror(errno));
+		cli_eprintf("%s: warning: chown to %s: %s\n", c->prog, user,
+		            strerror(errno));
 }
 
 /*
@@ -201,14 +201,14 @@ generate(struct cli *c, const char *path, gh_dkim_alg type, int bits,
 	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
 	    (rsa && EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, bits) != 1) ||
 	    EVP_PKEY_keygen(ctx, &pk) != 1) {
-		fprintf(stderr, "%s: key generation failed\n", c->prog);
+		cli_eprintf("%s: key generation failed\n", c->prog);
 		goto cleanup;
 	}
 	if (fmt(tmp, sizeof(tmp), "%s.XXXXXX", path) != 0)
 		goto cleanup;
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+		cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
 		rc = EXIT_IOERR;
 		goto cleanup;
 	}
@@ -240,7 +240,7 @@ generate(struct cli *c, const char *path, gh_dkim_alg type, int bits,
 	rc = EXIT_OK;
 	goto cleanup;
 io:
-	fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+	cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
 	unlink(tmp);
 	rc = EXIT_IOERR;
 cleanup:
@@ -339,10 +339,10 @@ print_txt_record(const char *name, const char *txt)
 {
 	size_t n = strlen(txt);
 
-	printf("%s IN TXT (", name);
+	cli_printf("%s IN TXT (", name);
 	for (size_t i = 0; i < n; i += 250)
-		printf(" \"%.*s\"", (int)(n - i > 250 ? 250 : n - i), txt + i);
-	printf(" )\n");
+		cli_printf(" \"%.*s\"", (int)(n - i > 250 ? 250 : n - i), txt + i);
+	cli_printf(" )\n");
 }
 
 static void
@@ -374,7 +374,7 @@ signal_milter(struct cli *c)
 	pid = strtol(buf, NULL, 10);
 	if (pid <= 1 || kill((pid_t)pid, SIGHUP) != 0)
 		return -1;
-	printf("gatehouse-milter (pid %ld) told to reload\n", pid);
+	cli_printf("gatehouse-milter (pid %ld) told to reload\n", pid);
 	return 0;
 }
 
@@ -487,15 +487,15 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 		    fmt(path, sizeof(path), "%s/%s.key", dir, o.selector) != 0)
 			return cli_fail(c, GH_ETOOBIG, "key path", NULL);
 		if (mkdirs(dir, 0750) != 0) {
-			fprintf(stderr, "%s: %s: %s\n", c->prog, dir,
-			        strerror(errno));
+			cli_eprintf("%s: %s: %s\n", c->prog, dir,
+			            strerror(errno));
 			return EXIT_IOERR;
 		}
 	}
 	if (!o.force && access(path, F_OK) == 0) {
-		fprintf(stderr, "%s: %s exists; use --force to replace it, or "
-		        "'gatehouse dkim rotate' to change keys without a "
-		        "gap\n", c->prog, path);
+		cli_eprintf("%s: %s exists; use --force to replace it, or "
+		            "'gatehouse dkim rotate' to change keys without a "
+		            "gap\n", c->prog, path);
 		return EXIT_USAGE;
 	}
 	rc = generate(c, path, o.type && strcmp(o.type, "ed25519") == 0 ?
@@ -517,8 +517,8 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 		json_decref(j);
 		return EXIT_OK;
 	}
-	printf("wrote %s (%s, %d bits)\n", path, type_name(k.type), k.bits);
-	printf("publish this DNS record:\n");
+	cli_printf("wrote %s (%s, %d bits)\n", path, type_name(k.type), k.bits);
+	cli_printf("publish this DNS record:\n");
 	print_key_record(dom, &k);
 	return EXIT_OK;
 }
@@ -565,7 +565,7 @@ sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
 		         keys[i].selector);
 		(void)fmt(to, sizeof(to), "%s/%s.retire", rdir, keys[i].selector);
 		(void)rename(from, to);
-		printf("moved retired key %s to %s/\n", keys[i].selector, rdir);
+		cli_printf("moved retired key %s to %s/\n", keys[i].selector, rdir);
 	}
 	(void)c;
 }
@@ -619,9 +619,9 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		    (!o.type || strcmp(o.type, type_name(keys[i].type)) == 0))
 			want[keys[i].type] = 1;
 	if (!want[GH_DKIM_RSA_SHA256] && !want[GH_DKIM_ED25519_SHA256]) {
-		fprintf(stderr, "%s: no active %s key for %s in %s (make one "
-		        "with 'gatehouse dkim keygen')\n", c->prog,
-		        o.type ? o.type : "DKIM", dom, dir);
+		cli_eprintf("%s: no active %s key for %s in %s (make one "
+		            "with 'gatehouse dkim keygen')\n", c->prog,
+		            o.type ? o.type : "DKIM", dom, dir);
 		return EXIT_NOTFOUND;
 	}
 	if (o.selector && want[GH_DKIM_RSA_SHA256] &&
@@ -648,7 +648,7 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 				bits = keys[i].bits;
 		(void)fmt(path, sizeof(path), "%s/%s.key", dir, sel);
 		if (access(path, F_OK) == 0) {
-			fprintf(stderr, "%s: %s exists\n", c->prog, path);
+			cli_eprintf("%s: %s exists\n", c->prog, path);
 			return EXIT_USAGE;
 		}
 		rc = generate(c, path, (gh_dkim_alg)ty, bits, &made[nmade]);
@@ -663,25 +663,25 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		    !want[keys[i].type])
 			continue;
 		if (write_retire(dir, keys[i].selector, retire) != 0) {
-			fprintf(stderr, "%s: %s/%s.retire: %s\n", c->prog, dir,
-			        keys[i].selector, strerror(errno));
+			cli_eprintf("%s: %s/%s.retire: %s\n", c->prog, dir,
+			            keys[i].selector, strerror(errno));
 			return EXIT_IOERR;
 		}
-		printf("%s: signs until %s, then retires\n", keys[i].selector,
-		       cli_time(retire * 1000, t, sizeof(t)));
+		cli_printf("%s: signs until %s, then retires\n", keys[i].selector,
+		           cli_time(retire * 1000, t, sizeof(t)));
 	}
 	sweep_retired(c, dir, keys, n, now);
 	for (int i = 0; i < nmade; i++) {
-		printf("new key %s (%s, %d bits): publish\n", made[i].selector,
-		       type_name(made[i].type), made[i].bits);
+		cli_printf("new key %s (%s, %d bits): publish\n", made[i].selector,
+		           type_name(made[i].type), made[i].bits);
 		print_key_record(dom, &made[i]);
 	}
-	printf("Old and new keys both sign until %s.  Keep the old DNS "
-	       "records a few days longer, for mail in transit.\n",
-	       cli_time(retire * 1000, t, sizeof(t)));
+	cli_printf("Old and new keys both sign until %s.  Keep the old DNS "
+	           "records a few days longer, for mail in transit.\n",
+	           cli_time(retire * 1000, t, sizeof(t)));
 	if (!o.no_reload && signal_milter(c) != 0)
-		printf("reload gatehouse-milter (SIGHUP) to start signing with "
-		       "the new key%s\n", nmade > 1 ? "s" : "");
+		cli_printf("reload gatehouse-milter (SIGHUP) to start signing with "
+		           "the new key%s\n", nmade > 1 ? "s" : "");
 	return EXIT_OK;
 }
 
@@ -706,14 +706,14 @@ dkim_list(struct cli *c, int argc, char **argv)
 	kd = gh_conf_str(c->conf, "dkim", "key_dir");
 	d = opendir(kd);
 	if (d == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, kd, strerror(errno));
+		cli_eprintf("%s: %s: %s\n", c->prog, kd, strerror(errno));
 		return errno == ENOENT ? EXIT_NOTFOUND : EXIT_IOERR;
 	}
 	if (c->json)
 		arr = json_array();
 	else
-		printf("%-24s %-16s %-8s %-5s %-28s %s\n", "DOMAIN", "SELECTOR",
-		       "TYPE", "BITS", "STATE", "FILE");
+		cli_printf("%-24s %-16s %-8s %-5s %-28s %s\n", "DOMAIN", "SELECTOR",
+		           "TYPE", "BITS", "STATE", "FILE");
 	while ((de = readdir(d)) != NULL) {
 		size_t n;
 
@@ -737,9 +737,9 @@ dkim_list(struct cli *c, int argc, char **argv)
 				    keys[i].path, "txt", keys[i].txt));
 				continue;
 			}
-			printf("%-24s %-16s %-8s %-5d %-28s %s\n", de->d_name,
-			       keys[i].selector, type_name(keys[i].type),
-			       keys[i].bits, st, keys[i].path);
+			cli_printf("%-24s %-16s %-8s %-5d %-28s %s\n", de->d_name,
+			           keys[i].selector, type_name(keys[i].type),
+			           keys[i].bits, st, keys[i].path);
 		}
 	}
 	closedir(d);
@@ -798,10 +798,10 @@ section_key(const char *name, void *arg)
 	if (err == GH_OK)
 		s->n++;
 	else if (detail[0])	/* names the file */
-		fprintf(stderr, "%s: warning: %s\n", s->c->prog, detail);
+		cli_eprintf("%s: warning: %s\n", s->c->prog, detail);
 	else
-		fprintf(stderr, "%s: warning: cannot read %s: %s\n",
-		        s->c->prog, file, gh_strerror(err));
+		cli_eprintf("%s: warning: cannot read %s: %s\n",
+		            s->c->prog, file, gh_strerror(err));
 }
 
 int
@@ -872,20 +872,20 @@ cmd_dns(struct cli *c, int argc, char **argv)
 		json_decref(recs);
 		return EXIT_OK;
 	}
-	printf("; SPF: who may send for %s.  \"mx a\" covers mail sent from "
-	       "the domain's own\n; servers; add ip4:/ip6: for any other "
-	       "sender, then tighten ~all to -all.\n", dom);
+	cli_printf("; SPF: who may send for %s.  \"mx a\" covers mail sent from "
+	           "the domain's own\n; servers; add ip4:/ip6: for any other "
+	           "sender, then tighten ~all to -all.\n", dom);
 	(void)fmt(name, sizeof(name), "%s.", dom);
 	print_txt_record(name, spf);
-	printf("\n; DKIM: one record per key gatehouse-milter signs with.\n");
+	cli_printf("\n; DKIM: one record per key gatehouse-milter signs with.\n");
 	if (used == 0)
-		printf("; (no keys for %s yet: gatehouse dkim keygen --domain %s "
-		       "--selector NAME)\n", dom, dom);
+		cli_printf("; (no keys for %s yet: gatehouse dkim keygen --domain %s "
+		           "--selector NAME)\n", dom, dom);
 	for (size_t i = 0; i < used; i++)
 		print_key_record(dom, &keys[i]);
-	printf("\n; DMARC: start by collecting reports (p=none); once they "
-	       "show every\n; legitimate source signed and aligned, move to "
-	       "p=quarantine, then p=reject.\n");
+	cli_printf("\n; DMARC: start by collecting reports (p=none); once they "
+	           "show every\n; legitimate source signed and aligned, move to "
+	           "p=quarantine, then p=reject.\n");
 	(void)fmt(name, sizeof(name), "_dmarc.%s.", dom);
 	print_txt_record(name, dmarc);
 	return EXIT_OK;

@@ -42,10 +42,10 @@ list_row(const json_t *ev, void *arg)
 		json_array_append(o->arr, (json_t *)ev);
 		return 0;
 	}
-	printf("%-8" PRId64 " %-8s %-4" PRId64 " %-20s %-16s %-20s %s\n",
-	       jint(ev, "id"), jstr(q, "state"), jint(ev, "priority"),
-	       jstr(ev, "type"), jstr(ev, "user"),
-	       cli_time(jint(ev, "created_at"), t, sizeof(t)), jstr(ev, "title"));
+	cli_printf("%-8" PRId64 " %-8s %-4" PRId64 " %-20s %-16s %-20s %s\n",
+	           jint(ev, "id"), jstr(q, "state"), jint(ev, "priority"),
+	           jstr(ev, "type"), jstr(ev, "user"),
+	           cli_time(jint(ev, "created_at"), t, sizeof(t)), jstr(ev, "title"));
 	return 0;
 }
 
@@ -118,8 +118,8 @@ events_list(struct cli *c, int argc, char **argv)
 	if (c->json)
 		out.arr = json_array();
 	else
-		printf("%-8s %-8s %-4s %-20s %-16s %-20s %s\n", "ID", "STATE",
-		       "PRIO", "TYPE", "USER", "CREATED", "TITLE");
+		cli_printf("%-8s %-8s %-4s %-20s %-16s %-20s %s\n", "ID", "STATE",
+		           "PRIO", "TYPE", "USER", "CREATED", "TITLE");
 	err = gh_queue_list(c->st, states, after, reverse, limit, list_row, &out);
 	if (out.arr) {
 		if (err == GH_OK)
@@ -187,7 +187,7 @@ events_show(struct cli *c, int argc, char **argv)
 		return rc;
 	err = gh_queue_get(c->st, id, &ev);
 	if (err == GH_ENOTFOUND) {
-		fprintf(stderr, "%s: no event %" PRIu64 "\n", c->prog, id);
+		cli_eprintf("%s: no event %" PRIu64 "\n", c->prog, id);
 		return EXIT_NOTFOUND;
 	}
 	if (err)
@@ -207,31 +207,31 @@ events_show(struct cli *c, int argc, char **argv)
 		return EXIT_OK;
 	}
 	q = json_object_get(ev, "q");
-	printf("id:          %" PRId64 "\n", jint(ev, "id"));
-	printf("type:        %s (%s)\n", jstr(ev, "type"), jstr(ev, "category"));
-	printf("user:        %s\n", jstr(ev, "user"));
-	printf("title:       %s\n", jstr(ev, "title"));
+	cli_printf("id:          %" PRId64 "\n", jint(ev, "id"));
+	cli_printf("type:        %s (%s)\n", jstr(ev, "type"), jstr(ev, "category"));
+	cli_printf("user:        %s\n", jstr(ev, "user"));
+	cli_printf("title:       %s\n", jstr(ev, "title"));
 	if (json_object_get(ev, "message"))
-		printf("message:     %s\n", jstr(ev, "message"));
-	printf("priority:    %" PRId64 "\n", jint(ev, "priority"));
-	printf("source:      %s\n", jstr(ev, "source"));
-	printf("created:     %s\n", cli_time(jint(ev, "created_at"), t, sizeof(t)));
+		cli_printf("message:     %s\n", jstr(ev, "message"));
+	cli_printf("priority:    %" PRId64 "\n", jint(ev, "priority"));
+	cli_printf("source:      %s\n", jstr(ev, "source"));
+	cli_printf("created:     %s\n", cli_time(jint(ev, "created_at"), t, sizeof(t)));
 	if (json_is_integer(json_object_get(ev, "expires_at")))
-		printf("expires:     %s\n", cli_time(jint(ev, "expires_at"), t, sizeof(t)));
+		cli_printf("expires:     %s\n", cli_time(jint(ev, "expires_at"), t, sizeof(t)));
 	if (json_object_get(ev, "dedup_key"))
-		printf("dedup key:   %s\n", jstr(ev, "dedup_key"));
-	printf("state:       %s, %" PRId64 " attempts, %" PRId64 " leases, "
-	       "due %s\n", jstr(q, "state"), jint(q, "attempts"),
-	       jint(q, "leases"), cli_time(jint(q, "due_at"), t, sizeof(t)));
+		cli_printf("dedup key:   %s\n", jstr(ev, "dedup_key"));
+	cli_printf("state:       %s, %" PRId64 " attempts, %" PRId64 " leases, "
+	           "due %s\n", jstr(q, "state"), jint(q, "attempts"),
+	           jint(q, "leases"), cli_time(jint(q, "due_at"), t, sizeof(t)));
 	if (json_is_string(json_object_get(q, "last_error")))
-		printf("last error:  %s\n", jstr(q, "last_error"));
+		cli_printf("last error:  %s\n", jstr(q, "last_error"));
 	if (json_object_size(json_object_get(ev, "metadata"))) {
 		char *m = json_dumps(json_object_get(ev, "metadata"), JSON_COMPACT);
 
-		printf("metadata:    %s\n", m ? m : "");
+		cli_printf("metadata:    %s\n", m ? m : "");
 		free(m);
 	}
-	printf("deliveries:  %zu\n", json_array_size(d.arr));
+	cli_printf("deliveries:  %zu\n", json_array_size(d.arr));
 	{
 		size_t i;
 		json_t *r;
@@ -239,7 +239,7 @@ events_show(struct cli *c, int argc, char **argv)
 		json_array_foreach(d.arr, i, r) {
 			char *s = json_dumps(r, JSON_COMPACT);
 
-			printf("  %s\n", s ? s : "");
+			cli_printf("  %s\n", s ? s : "");
 			free(s);
 		}
 	}
@@ -403,9 +403,9 @@ events_lease(struct cli *c, int argc, char **argv)
 			json_array_append(arr, l[i].event);
 			continue;
 		}
-		printf("%" PRIu64 ":%" PRIu64 " %s %s %s\n", l[i].id, l[i].token,
-		       jstr(l[i].event, "type"), jstr(l[i].event, "user"),
-		       jstr(l[i].event, "title"));
+		cli_printf("%" PRIu64 ":%" PRIu64 " %s %s %s\n", l[i].id, l[i].token,
+		           jstr(l[i].event, "type"), jstr(l[i].event, "user"),
+		           jstr(l[i].event, "title"));
 	}
 	if (c->json)
 		cli_print_json(arr);
@@ -452,10 +452,10 @@ events_ack(struct cli *c, int argc, char **argv)
 			for (int i = 0; i < n; i++) {
 				if (res[i] == GH_OK)
 					continue;
-				fprintf(stderr, "%s: event %" PRIu64 ": %s\n", c->prog,
-				        l[i].id, res[i] == GH_ESTALE ?
-				        "lease lost (expired and taken again)" :
-				        gh_strerror(res[i]));
+				cli_eprintf("%s: event %" PRIu64 ": %s\n", c->prog,
+				            l[i].id, res[i] == GH_ESTALE ?
+				            "lease lost (expired and taken again)" :
+				            gh_strerror(res[i]));
 				bad = 1;
 			}
 			rc = bad ? EXIT_NOTFOUND : EXIT_OK;
@@ -482,18 +482,18 @@ events_retry(struct cli *c, int argc, char **argv)
 		return rc;
 	err = gh_queue_requeue(c->st, id, gh_now_ms());
 	if (err == GH_EEXIST) {
-		fprintf(stderr, "%s: event %" PRIu64 " is already queued\n",
-		        c->prog, id);
+		cli_eprintf("%s: event %" PRIu64 " is already queued\n",
+		            c->prog, id);
 		return EXIT_OK;
 	}
 	if (err == GH_ENOTFOUND) {
-		fprintf(stderr, "%s: no event %" PRIu64 "\n", c->prog, id);
+		cli_eprintf("%s: no event %" PRIu64 "\n", c->prog, id);
 		return EXIT_NOTFOUND;
 	}
 	if (err)
 		return cli_fail(c, err, "events retry", NULL);
 	if (!c->json)
-		printf("event %" PRIu64 " queued again\n", id);
+		cli_printf("event %" PRIu64 " queued again\n", id);
 	return EXIT_OK;
 }
 
@@ -545,7 +545,7 @@ events_purge(struct cli *c, int argc, char **argv)
 		cli_print_json(j);
 		json_decref(j);
 	} else {
-		printf("purged %zu events\n", n);
+		cli_printf("purged %zu events\n", n);
 	}
 	return EXIT_OK;
 }

@@ -67,15 +67,15 @@ kh_row(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 		                    json_stringn(net, klen - ulen - 1));
 		json_array_append_new(s->arr, j);
 	} else if (s->print) {
-		printf("%-20.*s %-22.*s %-40s %6lld  %s  %s\n", (int)ulen, k,
-		       (int)(klen - ulen - 1), net,
-		       json_string_value(json_object_get(rec, "addr")) ?
-		       json_string_value(json_object_get(rec, "addr")) : "",
-		       (long long)json_integer_value(json_object_get(rec,
-		                                                     "count")),
-		       cli_time(json_integer_value(json_object_get(rec,
-		                "first_seen")), t1, sizeof(t1)),
-		       cli_time(last, t2, sizeof(t2)));
+		cli_printf("%-20.*s %-22.*s %-40s %6lld  %s  %s\n", (int)ulen, k,
+		           (int)(klen - ulen - 1), net,
+		           json_string_value(json_object_get(rec, "addr")) ?
+		           json_string_value(json_object_get(rec, "addr")) : "",
+		           (long long)json_integer_value(json_object_get(rec,
+		                                                         "count")),
+		           cli_time(json_integer_value(json_object_get(rec,
+		                    "first_seen")), t1, sizeof(t1)),
+		           cli_time(last, t2, sizeof(t2)));
 	} else {
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 64;
@@ -213,9 +213,9 @@ cmd_logins(struct cli *c, int argc, char **argv)
 		else
 			s.print = 1;
 		if (s.print && !dry)
-			printf("%-20s %-22s %-40s %6s  %-19s  %s\n", "USER",
-			       "NETWORK", "LAST ADDRESS", "LOGINS",
-			       "FIRST SEEN", "LAST SEEN");
+			cli_printf("%-20s %-22s %-40s %6s  %-19s  %s\n", "USER",
+			           "NETWORK", "LAST ADDRESS", "LOGINS",
+			           "FIRST SEEN", "LAST SEEN");
 		err = gh_store_view(c->st, list_fn, &s);
 		if (err) {
 			kh_free(&s);
@@ -237,8 +237,8 @@ cmd_logins(struct cli *c, int argc, char **argv)
 		cli_print_json(j);
 		json_decref(j);
 	} else {
-		printf("removed %zu known network%s\n", s.n,
-		       s.n == 1 ? "" : "s");
+		cli_printf("removed %zu known network%s\n", s.n,
+		           s.n == 1 ? "" : "s");
 	}
 	rc = (strcmp(sub, "forget") == 0 && s.n == 0) ? EXIT_NOTFOUND :
 	                                                EXIT_OK;

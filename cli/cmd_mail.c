@@ -152,14 +152,14 @@ print_row(const json_t *rec)
 		snprintf(to, sizeof(to), "%s +%zu", first, nr - 1);
 	else
 		snprintf(to, sizeof(to), "%s", first);
-	printf("%-6" PRId64 " %-20s %-10s %-10s %-8s %-28s %-30s %s\n",
-	       (int64_t)json_integer_value(json_object_get(rec, "id")),
-	       cli_time(json_integer_value(json_object_get(rec, "started_at")),
-	                t, sizeof(t)),
-	       jstr(rec, "queue_id"), jstr(rec, "action"),
-	       json_array_size(sigs) ? "signed" : "-",
-	       *jstr(rec, "sender") ? jstr(rec, "sender") : "<>", to,
-	       jstr(rec, "subject"));
+	cli_printf("%-6" PRId64 " %-20s %-10s %-10s %-8s %-28s %-30s %s\n",
+	           (int64_t)json_integer_value(json_object_get(rec, "id")),
+	           cli_time(json_integer_value(json_object_get(rec, "started_at")),
+	                    t, sizeof(t)),
+	           jstr(rec, "queue_id"), jstr(rec, "action"),
+	           json_array_size(sigs) ? "signed" : "-",
+	           *jstr(rec, "sender") ? jstr(rec, "sender") : "<>", to,
+	           jstr(rec, "subject"));
 }
 
 static int
@@ -239,9 +239,9 @@ mail_log(struct cli *c, int argc, char **argv)
 		size_t i;
 		json_t *rec;
 
-		printf("%-6s %-20s %-10s %-10s %-8s %-28s %-30s %s\n", "ID",
-		       "TIME", "QUEUE-ID", "ACTION", "DKIM", "SENDER", "TO",
-		       "SUBJECT");
+		cli_printf("%-6s %-20s %-10s %-10s %-8s %-28s %-30s %s\n", "ID",
+		           "TIME", "QUEUE-ID", "ACTION", "DKIM", "SENDER", "TO",
+		           "SUBJECT");
 		json_array_foreach(s.arr, i, rec)
 			print_row(rec);
 	}
@@ -319,31 +319,31 @@ print_record(const json_t *rec)
 		    (json_is_string(v) && !*json_string_value(v)))
 			continue;
 		if (json_is_string(v))
-			printf("%-12s %s\n", order[i], json_string_value(v));
+			cli_printf("%-12s %s\n", order[i], json_string_value(v));
 		else if (json_is_integer(v))
-			printf("%-12s %" JSON_INTEGER_FORMAT "\n", order[i],
-			       json_integer_value(v));
+			cli_printf("%-12s %" JSON_INTEGER_FORMAT "\n", order[i],
+			           json_integer_value(v));
 		else
-			printf("%-12s %s\n", order[i],
-			       json_is_true(v) ? "yes" : "no");
+			cli_printf("%-12s %s\n", order[i],
+			           json_is_true(v) ? "yes" : "no");
 	}
-	printf("%-12s %s\n", "started",
-	       cli_time(json_integer_value(json_object_get(rec, "started_at")),
-	                t, sizeof(t)));
-	printf("%-12s %s\n", "finished",
-	       cli_time(json_integer_value(json_object_get(rec, "finished_at")),
-	                t, sizeof(t)));
+	cli_printf("%-12s %s\n", "started",
+	           cli_time(json_integer_value(json_object_get(rec, "started_at")),
+	                    t, sizeof(t)));
+	cli_printf("%-12s %s\n", "finished",
+	           cli_time(json_integer_value(json_object_get(rec, "finished_at")),
+	                    t, sizeof(t)));
 	json_array_foreach(json_object_get(rec, "rcpts"), i, v)
-		printf("%-12s %s\n", "rcpt", json_string_value(v));
+		cli_printf("%-12s %s\n", "rcpt", json_string_value(v));
 	json_array_foreach(json_object_get(rec, "suppressed"), i, v)
-		printf("%-12s %s (suppressed)\n", "rcpt", json_string_value(v));
+		cli_printf("%-12s %s (suppressed)\n", "rcpt", json_string_value(v));
 	json_array_foreach(json_object_get(rec, "signatures"), i, v)
-		printf("%-12s d=%s s=%s a=%s\n", "signature", jstr(v, "d"),
-		       jstr(v, "s"), jstr(v, "a"));
+		cli_printf("%-12s d=%s s=%s a=%s\n", "signature", jstr(v, "d"),
+		           jstr(v, "s"), jstr(v, "a"));
 	a = json_object_get(rec, "scan");
 	if (json_is_object(a))
-		printf("%-12s %s%s%s\n", "scan", jstr(a, "result"),
-		       *jstr(a, "detail") ? ": " : "", jstr(a, "detail"));
+		cli_printf("%-12s %s%s%s\n", "scan", jstr(a, "result"),
+		           *jstr(a, "detail") ? ": " : "", jstr(a, "detail"));
 }
 
 static int
@@ -374,8 +374,8 @@ mail_show(struct cli *c, int argc, char **argv)
 	if (!err && a.q.rec == NULL)
 		err = GH_ENOTFOUND;
 	if (err == GH_ENOTFOUND) {
-		fprintf(stderr, "%s: no message %s in the mail log\n", c->prog,
-		        argv[optind]);
+		cli_eprintf("%s: no message %s in the mail log\n", c->prog,
+		            argv[optind]);
 		return EXIT_NOTFOUND;
 	}
 	if (err)

@@ -72,19 +72,19 @@ store_info(struct cli *c)
 	human(info.map_size, a, sizeof(a));
 	human(info.map_max, b, sizeof(b));
 	human(info.used, d, sizeof(d));
-	printf("path:        %s\n", gh_store_path(c->st));
-	printf("schema:      %u\n", info.schema);
-	printf("last txn:    %llu\n", (unsigned long long)info.last_txn);
-	printf("map:         %s of at most %s, %s used (%.0f%%)\n", a, b, d,
-	       info.map_size ? 100.0 * (double)info.used / (double)info.map_size : 0);
-	printf("readers:     %u of %u slots\n", info.readers, info.max_readers);
-	printf("queue:       %zu ready, %zu leased, %zu done, %zu dead, "
-	       "%zu expired; %zu due, oldest due %lld ms\n",
-	       qs.count[0], qs.count[1], qs.count[2], qs.count[3], qs.count[4],
-	       qs.due, (long long)qs.oldest_due_ms);
-	printf("records:\n");
+	cli_printf("path:        %s\n", gh_store_path(c->st));
+	cli_printf("schema:      %u\n", info.schema);
+	cli_printf("last txn:    %llu\n", (unsigned long long)info.last_txn);
+	cli_printf("map:         %s of at most %s, %s used (%.0f%%)\n", a, b, d,
+	           info.map_size ? 100.0 * (double)info.used / (double)info.map_size : 0);
+	cli_printf("readers:     %u of %u slots\n", info.readers, info.max_readers);
+	cli_printf("queue:       %zu ready, %zu leased, %zu done, %zu dead, "
+	           "%zu expired; %zu due, oldest due %lld ms\n",
+	           qs.count[0], qs.count[1], qs.count[2], qs.count[3], qs.count[4],
+	           qs.due, (long long)qs.oldest_due_ms);
+	cli_printf("records:\n");
 	for (int i = 0; i < GH_DB_COUNT_; i++)
-		printf("  %-12s %zu\n", gh_db_name((enum gh_db)i), info.entries[i]);
+		cli_printf("  %-12s %zu\n", gh_db_name((enum gh_db)i), info.entries[i]);
 	return EXIT_OK;
 }
 
@@ -112,7 +112,7 @@ cmd_store(struct cli *c, int argc, char **argv)
 	if (strcmp(sub, "init") == 0) {
 		rc = cli_open_store(c, 1);
 		if (rc == EXIT_OK && !c->json)
-			printf("store ready at %s\n", gh_store_path(c->st));
+			cli_printf("store ready at %s\n", gh_store_path(c->st));
 		return rc;
 	}
 	return cli_usage(c, "store: unknown subcommand '%s'", sub);

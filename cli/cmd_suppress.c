@@ -59,9 +59,9 @@ print_one(const char *addr, const char *list, const json_t *rec, void *arg)
 		json_array_append_new(p->arr, j);
 		return 0;
 	}
-	printf("%-32s %-12s %-20s %-12s %s\n", addr, *list ? list : "(all)",
-	       cli_time(json_integer_value(json_object_get(rec, "created_at")),
-	                t, sizeof(t)), source ? source : "", reason ? reason : "");
+	cli_printf("%-32s %-12s %-20s %-12s %s\n", addr, *list ? list : "(all)",
+	           cli_time(json_integer_value(json_object_get(rec, "created_at")),
+	                    t, sizeof(t)), source ? source : "", reason ? reason : "");
 	return 0;
 }
 
@@ -110,8 +110,8 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		if (c->json)
 			p.arr = json_array();
 		else
-			printf("%-32s %-12s %-20s %-12s %s\n", "ADDRESS", "LIST",
-			       "SINCE", "SOURCE", "REASON");
+			cli_printf("%-32s %-12s %-20s %-12s %s\n", "ADDRESS", "LIST",
+			           "SINCE", "SOURCE", "REASON");
 		err = gh_suppress_list(c->st, print_one, &p);
 		if (p.arr) {
 			if (!err)
@@ -134,21 +134,21 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 		if (err)
 			return cli_fail(c, err, "suppress add", NULL);
 		if (!c->json)
-			printf("%s suppressed for %s\n", norm,
-			       a.list ? a.list : "every list");
+			cli_printf("%s suppressed for %s\n", norm,
+			           a.list ? a.list : "every list");
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "remove") == 0) {
 		err = gh_store_update(c->st, remove_fn, &a);
 		if (err == GH_ENOTFOUND) {
-			fprintf(stderr, "%s: %s is not suppressed%s%s\n", c->prog,
-			        norm, a.list ? " for " : "", a.list ? a.list : "");
+			cli_eprintf("%s: %s is not suppressed%s%s\n", c->prog,
+			            norm, a.list ? " for " : "", a.list ? a.list : "");
 			return EXIT_NOTFOUND;
 		}
 		if (err)
 			return cli_fail(c, err, "suppress remove", NULL);
 		if (!c->json)
-			printf("%s removed\n", norm);
+			cli_printf("%s removed\n", norm);
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "check") == 0) {
@@ -161,7 +161,7 @@ cmd_suppress(struct cli *c, int argc, char **argv)
 			cli_print_json(j);
 			json_decref(j);
 		} else {
-			printf("%s is %ssuppressed\n", norm, a.result ? "" : "not ");
+			cli_printf("%s is %ssuppressed\n", norm, a.result ? "" : "not ");
 		}
 		return a.result ? EXIT_OK : EXIT_NOTFOUND;
 	}

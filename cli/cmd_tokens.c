@@ -30,9 +30,9 @@ keygen(struct cli *c, int force)
 	int fd, rc = EXIT_OK;
 
 	if (!force && access(path, F_OK) == 0) {
-		fprintf(stderr, "%s: %s exists; use --force to replace it (links "
-		        "signed with it stop working unless it becomes "
-		        "previous_key_file)\n", c->prog, path);
+		cli_eprintf("%s: %s exists; use --force to replace it (links "
+		            "signed with it stop working unless it becomes "
+		            "previous_key_file)\n", c->prog, path);
 		return EXIT_USAGE;
 	}
 	if (RAND_bytes(key, sizeof(key)) != 1)
@@ -43,24 +43,24 @@ keygen(struct cli *c, int force)
 		return cli_fail(c, GH_ETOOBIG, path, NULL);
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+		cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
 		return EXIT_IOERR;
 	}
 	if (fchmod(fd, 0640) != 0 || write(fd, hex, 64) != 64 ||
 	    write(fd, "\n", 1) != 1 || fsync(fd) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, tmp, strerror(errno));
+		cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
 		rc = EXIT_IOERR;
 	}
 	close(fd);
 	OPENSSL_cleanse(hex, sizeof(hex));
 	if (rc == EXIT_OK && rename(tmp, path) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, path, strerror(errno));
+		cli_eprintf("%s: %s: %s\n", c->prog, path, strerror(errno));
 		rc = EXIT_IOERR;
 	}
 	if (rc != EXIT_OK)
 		unlink(tmp);
 	else
-		printf("wrote %s\n", path);
+		cli_printf("wrote %s\n", path);
 	return rc;
 }
 
@@ -75,7 +75,7 @@ load_keys(struct cli *c, struct gh_token_key *keys, size_t *n)
 	err = gh_token_key_load(gh_conf_str(c->conf, "tokens", "key_file"),
 	                        &keys[0], detail, sizeof(detail));
 	if (err) {
-		fprintf(stderr, "%s: %s\n", c->prog, detail);
+		cli_eprintf("%s: %s\n", c->prog, detail);
 		return err == GH_ENOTFOUND ? EXIT_NOINPUT : EXIT_CONFIG;
 	}
 	*n = 1;
@@ -169,7 +169,7 @@ cmd_tokens(struct cli *c, int argc, char **argv)
 		OPENSSL_cleanse(keys, sizeof(keys));
 		if (err)
 			return cli_fail(c, err, "tokens make", NULL);
-		printf("%s\n", tok);
+		cli_printf("%s\n", tok);
 		return EXIT_OK;
 	}
 	if (strcmp(sub, "check") == 0) {
@@ -181,10 +181,10 @@ cmd_tokens(struct cli *c, int argc, char **argv)
 		                     &t);
 		OPENSSL_cleanse(keys, sizeof(keys));
 		if (err != GH_OK && err != GH_EEXPIRED) {
-			fprintf(stderr, "%s: not a valid %s token: %s\n", c->prog,
-			        argv[optind], err == GH_EACCES ?
-			        "signature does not match (another key or purpose, "
-			        "or altered)" : "malformed");
+			cli_eprintf("%s: not a valid %s token: %s\n", c->prog,
+			            argv[optind], err == GH_EACCES ?
+			            "signature does not match (another key or purpose, "
+			            "or altered)" : "malformed");
 			return EXIT_DATAERR;
 		}
 		if (c->json) {
@@ -200,11 +200,11 @@ cmd_tokens(struct cli *c, int argc, char **argv)
 		} else {
 			char when[32];
 
-			printf("%s token, %s %s\n", argv[optind],
-			       err == GH_EEXPIRED ? "expired" : "expires",
-			       cli_time(t.expires * 1000, when, sizeof(when)));
+			cli_printf("%s token, %s %s\n", argv[optind],
+			           err == GH_EEXPIRED ? "expired" : "expires",
+			           cli_time(t.expires * 1000, when, sizeof(when)));
 			for (size_t i = 0; i < t.nfields; i++)
-				printf("  %s\n", t.field[i]);
+				cli_printf("  %s\n", t.field[i]);
 		}
 		return err == GH_EEXPIRED ? EXIT_DATAERR : EXIT_OK;
 	}

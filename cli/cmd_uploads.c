@@ -53,16 +53,16 @@ print_row(const json_t *rec)
 	why = str_or(rec, "signature", NULL);
 	if (why == NULL)
 		why = str_or(rec, "reason", "");
-	printf("%-6" JSON_INTEGER_FORMAT " %-20s %-11s %-11s %-12s %10"
-	       JSON_INTEGER_FORMAT " %-10s %-28s %s\n",
-	       json_integer_value(json_object_get(rec, "id")),
-	       cli_time(json_integer_value(json_object_get(rec, "created_at")),
-	                t, sizeof(t)),
-	       str_or(rec, "status", "?"), str_or(rec, "scan", "?"),
-	       str_or(rec, "user", "-"),
-	       json_integer_value(json_object_get(rec, "size")),
-	       str_or(rec, "category", ""), str_or(rec, "original_name", ""),
-	       why);
+	cli_printf("%-6" JSON_INTEGER_FORMAT " %-20s %-11s %-11s %-12s %10"
+	           JSON_INTEGER_FORMAT " %-10s %-28s %s\n",
+	           json_integer_value(json_object_get(rec, "id")),
+	           cli_time(json_integer_value(json_object_get(rec, "created_at")),
+	                    t, sizeof(t)),
+	           str_or(rec, "status", "?"), str_or(rec, "scan", "?"),
+	           str_or(rec, "user", "-"),
+	           json_integer_value(json_object_get(rec, "size")),
+	           str_or(rec, "category", ""), str_or(rec, "original_name", ""),
+	           why);
 }
 
 static int
@@ -132,14 +132,14 @@ print_record(const json_t *rec)
 		if (v == NULL || json_is_null(v))
 			continue;
 		if (json_is_string(v))
-			printf("%-14s %s\n", order[i], json_string_value(v));
+			cli_printf("%-14s %s\n", order[i], json_string_value(v));
 		else if (strcmp(order[i], "created_at") == 0 ||
 		         strcmp(order[i], "updated_at") == 0)
-			printf("%-14s %s\n", order[i],
-			       cli_time(json_integer_value(v), t, sizeof(t)));
+			cli_printf("%-14s %s\n", order[i],
+			           cli_time(json_integer_value(v), t, sizeof(t)));
 		else if (json_is_integer(v))
-			printf("%-14s %" JSON_INTEGER_FORMAT "\n", order[i],
-			       json_integer_value(v));
+			cli_printf("%-14s %" JSON_INTEGER_FORMAT "\n", order[i],
+			           json_integer_value(v));
 	}
 }
 
@@ -196,9 +196,9 @@ cmd_uploads(struct cli *c, int argc, char **argv)
 		if (c->json)
 			a.arr = json_array();
 		else
-			printf("%-6s %-20s %-11s %-11s %-12s %10s %-10s %-28s %s\n",
-			       "ID", "CREATED", "STATUS", "SCAN", "USER", "SIZE",
-			       "CATEGORY", "NAME", "REASON");
+			cli_printf("%-6s %-20s %-11s %-11s %-12s %10s %-10s %-28s %s\n",
+			           "ID", "CREATED", "STATUS", "SCAN", "USER", "SIZE",
+			           "CATEGORY", "NAME", "REASON");
 		err = gh_store_view(c->st, list_fn, &a);
 		if (err == GH_OK)
 			err = a.err;
@@ -224,8 +224,8 @@ cmd_uploads(struct cli *c, int argc, char **argv)
 			return rc;
 		err = gh_store_view(c->st, show_fn, &s);
 		if (err == GH_ENOTFOUND) {
-			fprintf(stderr, "%s: no upload %" PRIu64 "\n", c->prog,
-			        s.id);
+			cli_eprintf("%s: no upload %" PRIu64 "\n", c->prog,
+			            s.id);
 			return EXIT_NOTFOUND;
 		}
 		if (err)

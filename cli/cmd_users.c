@@ -167,7 +167,7 @@ apply_set(struct cli *c, gh_txn_fn fn, void *arg, const char *detail,
 	gh_err err = gh_store_update(c->st, fn, arg);
 
 	if (err == GH_EINVAL && detail[0]) {
-		fprintf(stderr, "%s: %s %s: %s\n", c->prog, what, user, detail);
+		cli_eprintf("%s: %s %s: %s\n", c->prog, what, user, detail);
 		return EXIT_DATAERR;
 	}
 	return err ? cli_fail(c, err, what, NULL) : EXIT_OK;
@@ -264,8 +264,8 @@ users_set(struct cli *c, int argc, char **argv)
 	if (rc)
 		goto done;
 	if (tz && !tz_exists(c, tz)) {
-		fprintf(stderr, "%s: users set: no time zone '%s' (see "
-		        "/usr/share/zoneinfo)\n", c->prog, tz);
+		cli_eprintf("%s: users set: no time zone '%s' (see "
+		            "/usr/share/zoneinfo)\n", c->prog, tz);
 		rc = EXIT_DATAERR;
 		goto done;
 	}
@@ -349,7 +349,7 @@ users_show(struct cli *c, int argc, char **argv)
 	if (rc)
 		return rc;
 	if (a.contacts == NULL) {
-		fprintf(stderr, "%s: no contacts for user %s\n", c->prog, a.user);
+		cli_eprintf("%s: no contacts for user %s\n", c->prog, a.user);
 		json_decref(a.prefs);
 		return EXIT_NOTFOUND;
 	}
@@ -357,20 +357,20 @@ users_show(struct cli *c, int argc, char **argv)
 		cli_print_json(a.contacts);
 		goto done;
 	}
-	printf("user:     %s\n", a.user);
-	printf("name:     %s\n", js(a.contacts, "name"));
-	printf("email:    %s\n", js(a.contacts, "email"));
-	printf("phone:    %s\n", js(a.contacts, "phone"));
-	printf("tz:       %s\n", js(a.contacts, "tz"));
+	cli_printf("user:     %s\n", a.user);
+	cli_printf("name:     %s\n", js(a.contacts, "name"));
+	cli_printf("email:    %s\n", js(a.contacts, "email"));
+	cli_printf("phone:    %s\n", js(a.contacts, "phone"));
+	cli_printf("tz:       %s\n", js(a.contacts, "tz"));
 	json_object_foreach(json_object_get(a.contacts, "chat"), k, v)
-		printf("chat:     %s = %s\n", k, json_string_value(v));
+		cli_printf("chat:     %s = %s\n", k, json_string_value(v));
 	json_array_foreach(json_object_get(a.contacts, "push"), i, v)
-		printf("push:     %s (added %s)\n", js(v, "endpoint"),
-		       cli_time(json_integer_value(json_object_get(v, "added_at")),
-		                t, sizeof(t)));
-	printf("inbox:    %zu items, %zu unread\n", a.total, a.unread);
-	printf("updated:  %s\n", cli_time(json_integer_value(json_object_get(
-	       a.contacts, "updated_at")), t, sizeof(t)));
+		cli_printf("push:     %s (added %s)\n", js(v, "endpoint"),
+		           cli_time(json_integer_value(json_object_get(v, "added_at")),
+		                    t, sizeof(t)));
+	cli_printf("inbox:    %zu items, %zu unread\n", a.total, a.unread);
+	cli_printf("updated:  %s\n", cli_time(json_integer_value(json_object_get(
+	           a.contacts, "updated_at")), t, sizeof(t)));
 done:
 	json_decref(a.contacts);
 	json_decref(a.prefs);
@@ -393,8 +393,8 @@ list_row(const char *user, const json_t *rec, void *arg)
 		json_array_append_new(l->arr, r);
 		return 0;
 	}
-	printf("%-24s %-32s %-16s %s\n", user, js(rec, "email"), js(rec, "phone"),
-	       js(rec, "tz"));
+	cli_printf("%-24s %-32s %-16s %s\n", user, js(rec, "email"), js(rec, "phone"),
+	           js(rec, "tz"));
 	return 0;
 }
 
@@ -462,7 +462,7 @@ users_delete(struct cli *c, int argc, char **argv)
 		return rc;
 	err = gh_store_update(c->st, delete_fn, argv[1]);
 	if (err == GH_ENOTFOUND) {
-		fprintf(stderr, "%s: no user %s\n", c->prog, argv[1]);
+		cli_eprintf("%s: no user %s\n", c->prog, argv[1]);
 		return EXIT_NOTFOUND;
 	}
 	return err ? cli_fail(c, err, "users delete", NULL) : EXIT_OK;
@@ -659,13 +659,13 @@ print_map(const char *label, const json_t *o)
 	const char *k;
 	json_t *v;
 
-	printf("%-12s", label);
+	cli_printf("%-12s", label);
 	if (json_object_size(o) == 0)
-		printf(" (defaults)");
+		cli_printf(" (defaults)");
 	json_object_foreach((json_t *)o, k, v)
-		printf(" %s=%s", k, json_is_boolean(v) ?
-		       (json_is_true(v) ? "on" : "off") : json_string_value(v));
-	printf("\n");
+		cli_printf(" %s=%s", k, json_is_boolean(v) ?
+		           (json_is_true(v) ? "on" : "off") : json_string_value(v));
+	cli_printf("\n");
 }
 
 static int
@@ -686,27 +686,27 @@ prefs_show(struct cli *c, int argc, char **argv)
 			json_decref(p);
 		goto done;
 	}
-	printf("user:        %s\n", a.user);
+	cli_printf("user:        %s\n", a.user);
 	print_map("channels:", json_object_get(a.prefs, "channels"));
 	print_map("categories:", json_object_get(a.prefs, "categories"));
 	q = json_object_get(a.prefs, "quiet");
 	if (q)
-		printf("quiet:       %s-%s (%s)\n", js(q, "start"), js(q, "end"),
-		       json_object_get(a.contacts, "tz") ? js(a.contacts, "tz") :
-		       "UTC");
+		cli_printf("quiet:       %s-%s (%s)\n", js(q, "start"), js(q, "end"),
+		           json_object_get(a.contacts, "tz") ? js(a.contacts, "tz") :
+		           "UTC");
 	else
-		printf("quiet:       none\n");
+		cli_printf("quiet:       none\n");
 	d = json_object_get(a.prefs, "digest");
 	if (d) {
-		printf("digest:      %s%s%s at %s", js(d, "every"),
-		       json_object_get(d, "day") ? " on " : "",
-		       json_object_get(d, "day") ? js(d, "day") : "",
-		       js(d, "at"));
+		cli_printf("digest:      %s%s%s at %s", js(d, "every"),
+		           json_object_get(d, "day") ? " on " : "",
+		           json_object_get(d, "day") ? js(d, "day") : "",
+		           js(d, "at"));
 		json_array_foreach(json_object_get(d, "channels"), i, v)
-			printf("%s%s", i ? ", " : " via ", json_string_value(v));
-		printf("\n");
+			cli_printf("%s%s", i ? ", " : " via ", json_string_value(v));
+		cli_printf("\n");
 	} else {
-		printf("digest:      default schedule\n");
+		cli_printf("digest:      default schedule\n");
 	}
 done:
 	json_decref(a.contacts);
@@ -749,11 +749,11 @@ inbox_row(uint64_t id, const json_t *it, void *arg)
 
 		json_array_append_new(a->arr, r);
 	} else {
-		printf("%-8" PRIu64 " %-6s %-20s %-20s %s\n", id,
-		       json_is_null(json_object_get(it, "read_at")) ? "unread" :
-		       "read", cli_time(json_integer_value(json_object_get(it,
-		       "created_at")), t, sizeof(t)), js(it, "type"),
-		       js(it, "title"));
+		cli_printf("%-8" PRIu64 " %-6s %-20s %-20s %s\n", id,
+		           json_is_null(json_object_get(it, "read_at")) ? "unread" :
+		           "read", cli_time(json_integer_value(json_object_get(it,
+		           "created_at")), t, sizeof(t)), js(it, "type"),
+		           js(it, "title"));
 	}
 	return a->limit && ++a->n >= a->limit;
 }
@@ -834,13 +834,13 @@ cmd_inbox(struct cli *c, int argc, char **argv)
 		a.now = gh_now_ms();
 		err = gh_store_update(c->st, inbox_read_fn, &a);
 		if (err == GH_ENOTFOUND) {
-			fprintf(stderr, "%s: %s has no item %" PRIu64 "\n", c->prog,
-			        a.user, a.id);
+			cli_eprintf("%s: %s has no item %" PRIu64 "\n", c->prog,
+			            a.user, a.id);
 			return EXIT_NOTFOUND;
 		}
 		if (err)
 			return cli_fail(c, err, "inbox read", NULL);
-		printf("%zu marked read\n", a.changed);
+		cli_printf("%zu marked read\n", a.changed);
 		return EXIT_OK;
 	}
 	return view_list(c, inbox_list_fn, &a, &a.arr, "inbox list");

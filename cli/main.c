@@ -43,13 +43,13 @@ static const struct {
 static void
 usage(FILE *fp, const char *prog)
 {
-	fprintf(fp,
+	cli_fprintf(fp,
 	    "usage: %s [-c FILE] [--json] COMMAND [ARGS]\n"
 	    "\n"
 	    "Commands:\n", prog);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(fp, "  %s\n", commands[i].help);
-	fprintf(fp,
+		cli_fprintf(fp, "  %s\n", commands[i].help);
+	cli_fprintf(fp,
 	    "\n"
 	    "Options:\n"
 	    "  -c, --config FILE  configuration file (default $GATEHOUSE_CONF or\n"
@@ -88,8 +88,8 @@ main(int argc, char **argv)
 			usage(stdout, c.prog);
 			return EXIT_OK;
 		case 'V':
-			printf("gatehouse %s (store schema %d)\n", GH_VERSION,
-			       GH_STORE_SCHEMA);
+			cli_printf("gatehouse %s (store schema %d)\n", GH_VERSION,
+			           GH_STORE_SCHEMA);
 			return EXIT_OK;
 		default:
 			usage(stderr, c.prog);

@@ -46,10 +46,10 @@ int
 cli_fail(struct cli *c, gh_err err, const char *what, const char *detail)
 {
 	if (detail && *detail)
-		fprintf(stderr, "%s: %s: %s (%s)\n", c->prog, what,
-		        gh_strerror(err), detail);
+		cli_eprintf("%s: %s: %s (%s)\n", c->prog, what,
+		            gh_strerror(err), detail);
 	else
-		fprintf(stderr, "%s: %s: %s\n", c->prog, what, gh_strerror(err));
+		cli_eprintf("%s: %s: %s\n", c->prog, what, gh_strerror(err));
 	return cli_exit_code(err);
 }
 
@@ -58,11 +58,11 @@ cli_usage(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", c->prog);
+	cli_eprintf("%s: ", c->prog);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	cli_vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry '%s --help'.\n", c->prog);
+	cli_eprintf("\nTry '%s --help'.\n", c->prog);
 	return EXIT_USAGE;
 }
 
@@ -84,11 +84,11 @@ cli_load_conf(struct cli *c)
 			return EXIT_OK;
 	}
 	if (err == GH_ENOTFOUND) {
-		fprintf(stderr, "%s: %s\n", c->prog, detail);
+		cli_eprintf("%s: %s\n", c->prog, detail);
 		return EXIT_NOINPUT;
 	}
 	if (err == GH_ECONFIG) {
-		fprintf(stderr, "%s: %s\n", c->prog, detail);
+		cli_eprintf("%s: %s\n", c->prog, detail);
 		return EXIT_CONFIG;
 	}
 	if (err)
@@ -113,9 +113,9 @@ prepare_dir(struct cli *c, const char *path)
 		struct passwd *pw = getpwnam(name);
 
 		if (pw == NULL) {
-			fprintf(stderr, "%s: store owner '%s': no such user "
-			        "(create it first, e.g. adduser --system "
-			        "--group %s)\n", c->prog, name, name);
+			cli_eprintf("%s: store owner '%s': no such user "
+			            "(create it first, e.g. adduser --system "
+			            "--group %s)\n", c->prog, name, name);
 			return EXIT_NOUSER;
 		}
 		uid = pw->pw_uid;
@@ -159,14 +159,14 @@ cli_open_store(struct cli *c, int create)
 		return EXIT_OK;
 	if (err == GH_ENOTFOUND) {
 notfound:
-		fprintf(stderr, "%s: no store at %s (set [store] path in %s, or "
-		        "create it with 'gatehouse store init')\n", c->prog,
-		        o.path, c->conf_path);
+		cli_eprintf("%s: no store at %s (set [store] path in %s, or "
+		            "create it with 'gatehouse store init')\n", c->prog,
+		            o.path, c->conf_path);
 		return EXIT_NOINPUT;
 	}
 	if (err == GH_EACCES) {
-		fprintf(stderr, "%s: cannot open store: %s (run as root or as "
-		        "the store's owner)\n", c->prog, detail);
+		cli_eprintf("%s: cannot open store: %s (run as root or as the "
+		            "store's owner)\n", c->prog, detail);
 		return EXIT_NOPERM;
 	}
 	return cli_fail(c, err, "cannot open store", detail);
@@ -176,7 +176,7 @@ void
 cli_print_json(const json_t *j)
 {
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', stdout);
+	cli_printf("\n");
 }
 
 const char *
@@ -257,7 +257,7 @@ cli_enqueue(struct cli *c, const json_t *ev, int64_t now, const char *what)
 	 * reported the same whether or not the store is there. */
 	err = gh_event_validate(ev, detail, sizeof(detail));
 	if (err) {
-		fprintf(stderr, "%s: %s: %s\n", c->prog, what, detail);
+		cli_eprintf("%s: %s: %s\n", c->prog, what, detail);
 		return EXIT_DATAERR;
 	}
 	rc = cli_open_store(c, 0);
@@ -275,8 +275,8 @@ cli_enqueue(struct cli *c, const json_t *ev, int64_t now, const char *what)
 		cli_print_json(j);
 		json_decref(j);
 	} else {
-		printf("%" PRIu64 "%s\n", id, dup ? " (duplicate: already "
-		       "queued)" : "");
+		cli_printf("%" PRIu64 "%s\n", id, dup ? " (duplicate: already "
+		           "queued)" : "");
 	}
 	return EXIT_OK;
 }

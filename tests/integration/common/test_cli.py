@@ -2,8 +2,15 @@
 import os
 import re
 import subprocess
+import time
+import unicodedata
 
-from ghtest import GATEHOUSE, ROOT, Gatehouse
+import pytest
+
+from ghtest import BUILD, GATEHOUSE, ROOT, Gatehouse
+
+# Writes records as a producer would (tests/integration/pam/storetool.c).
+STORETOOL = BUILD / "tests" / "integration" / "pam" / "storetool"
 
 
 def test_store_missing_says_what_to_do(conf_file):
@@ -191,3 +198,82 @@ def test_suppress(gh):
     assert p.returncode == 1 and "not suppressed" in p.stderr
     assert gh.run("suppress", "add", "not-an-address",
                   check=False).returncode == 64
+
+
+def run_bytes(g, *args):
+    """The command's stdout and stderr as bytes: what a terminal gets."""
+    return subprocess.run([str(GATEHOUSE), "-c", str(g.conf)] + list(args),
+                          capture_output=True, timeout=60)
+
+
+def assert_terminal_safe(out):
+    """No byte of out can drive or fool a terminal: lines are the only
+    controls, the rest is UTF-8 without C1 controls, bidi controls or
+    other format characters."""
+    for line in out.split(b"\n"):
+        bad = [b for b in line if b < 0x20 or b == 0x7F]
+        assert not bad, f"control bytes {bad} in {line!r}"
+        text = line.decode("utf-8")   # strict: raises on a stray byte
+        for ch in text:
+            assert not 0x80 <= ord(ch) <= 0x9F, f"C1 control in {line!r}"
+            assert unicodedata.category(ch) not in ("Cf", "Zl", "Zp"), \
+                f"U+{ord(ch):04X} in {line!r}"
+
+
+# What a producer may put in a title, a message, a user name: clear the
+# screen, set the window title, move up and rewrite the line above, an
+# 8-bit CSI, a right-to-left override, an isolate, a zero-width space.
+HOSTILE_TITLE = "A\x1b[2J\u202eB\u009b31m\u2066C\tD\nE\u200b"
+HOSTILE_MESSAGE = "m\r\x1b[1A\x1b[2Kfake line\x7f"
+HOSTILE_USER = "ev\x1b]0;owned\x07il"
+
+
+def test_human_output_escapes_controls(gh):
+    gh.run("events", "enqueue", "--user", HOSTILE_USER, "--type", "t",
+           "--title", HOSTILE_TITLE, "--message", HOSTILE_MESSAGE,
+           "--metadata", '{"k": "\\u202e\\u0085"}')
+    listed = run_bytes(gh, "events", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert_terminal_safe(listed.stdout)
+    assert len(listed.stdout.splitlines()) == 2      # header, one event
+    row = listed.stdout.splitlines()[1]
+    assert b"ev\\x1b]0;owned\\x07il" in row
+    assert row.endswith(b"A\\x1b[2J\\u{202e}B\\u{009b}31m\\u{2066}C\\tD"
+                        b"\\nE\\u{200b}")
+    shown = run_bytes(gh, "events", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert_terminal_safe(shown.stdout)
+    lines = shown.stdout.decode().splitlines()
+    assert "title:       A\\x1b[2J\\u{202e}B\\u{009b}31m\\u{2066}C\\tD" \
+        "\\nE\\u{200b}" in lines
+    assert "message:     m\\r\\x1b[1A\\x1b[2Kfake line\\x7f" in lines
+    assert "user:        ev\\x1b]0;owned\\x07il" in lines
+    assert any(l.startswith("metadata:") and "\\u{202e}\\u{0085}" in l
+               for l in lines)
+    # --json is for programs: the exact value, JSON-escaped
+    ev = gh.run("events", "show", "1", json_out=True)
+    assert ev["title"] == HOSTILE_TITLE and ev["user"] == HOSTILE_USER
+    assert "\x1b" not in gh.run("--json", "events", "list").stdout
+    # an error message that echoes what it was given
+    bad = run_bytes(gh, "events", "list", "--state", "\x1b[2J")
+    assert bad.returncode == 64
+    assert b"'\\x1b[2J'" in bad.stderr
+    assert_terminal_safe(bad.stderr)
+
+
+def test_human_output_escapes_bytes_that_are_not_utf8(gh, store_dir):
+    """A known_hosts key is the user name as raw bytes: invalid UTF-8 and a
+    bare 0x9b CSI byte reach the command as they are."""
+    if not STORETOOL.exists():
+        pytest.fail(f"{STORETOOL} not built (run `make programs`)")
+    user = b"ma\xff\x9b2J\x1b[2Jx\xe2\x80\xaeyz\xe2\x80"
+    now = int(time.time() * 1000)
+    rec = ('{"addr": "192.0.2.7", "count": 1, "first_seen": %d, '
+           '"last_seen": %d}' % (now, now))
+    subprocess.run([str(STORETOOL), "put", str(store_dir), "known_hosts",
+                    rec, user, b"192.0.2.0/24"], check=True, timeout=30)
+    listed = run_bytes(gh, "logins", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert_terminal_safe(listed.stdout)
+    assert (b"ma\\xff\\x9b2J\\x1b[2Jx\\u{202e}yz\\xe2\\x80 "
+            b"192.0.2.0/24") in listed.stdout
