@@ -9,6 +9,8 @@
  *   init   read the instance's keys from its section, check them, keep what
  *          it needs in ch->priv.  A bad or missing key fails the start (or
  *          the reload) with a message naming the section and key.
+ *          A setting that is allowed but unsafe is told in ch->warning,
+ *          which notifyd logs.
  *   build  turn one delivery (struct nd_msg: the event, its rendered
  *          subject and bodies, the recipient, the idempotency key) into
  *          one request: fill r (URL, headers, body, curl options) through
@@ -100,6 +102,7 @@ struct nd_chan {
 	struct gh_backoff backoff;
 	int tls_verify;
 	const char *ca_file;     /* points into the configuration */
+	char warning[160];       /* set by init: logged when (re)loaded */
 	struct nd_cstate *cs;    /* shared with the same name after reloads */
 };
 
@@ -119,6 +122,7 @@ struct nd_req {
 	size_t rlen;
 	char curl_err[CURL_ERROR_SIZE];
 	int gone;                   /* webpush: subscription is gone */
+	char refused[128];          /* why nd_http_guard refused an address */
 	/* the dispatcher's */
 	void *owner;
 	size_t target;

@@ -2,13 +2,17 @@
  * http.c - request setup and outcome classification shared by the HTTP
  * channels (see http.h).
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "http.h"
+#include "netaddr.h"
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)
@@ -134,6 +138,93 @@ nd_http_setup(struct nd_chan *ch, struct nd_req *r, const char *url,
 	return err;
 }
 
+/* 1 if sa may be connected to; else the reason goes to r->refused. */
+static int
+guard_ok(struct nd_req *r, const struct sockaddr *sa, size_t len)
+{
+	enum nd_addr_class c = nd_addr_classify(sa, len);
+	char text[INET6_ADDRSTRLEN];
+
+	if (c == ND_ADDR_PUBLIC)
+		return 1;
+	nd_addr_text(sa, len, text, sizeof(text));
+	snprintf(r->refused, sizeof(r->refused), "%s is not a public address "
+	         "(%s)", text, nd_addr_class_name(c));
+	return 0;
+}
+
+/*
+ * libcurl opens every socket through here, with the address it resolved
+ * and is about to connect to: refusing it now means no packet ever leaves
+ * for a non-public address, whatever the name said.
+ */
+static curl_socket_t
+guard_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct nd_req *r = arg;
+
+	if (purpose != CURLSOCKTYPE_IPCXN) {
+		snprintf(r->refused, sizeof(r->refused), "not an outgoing "
+		         "connection");
+		return CURL_SOCKET_BAD;
+	}
+	/* a->addr is the start of a buffer of a->addrlen bytes */
+	if (!guard_ok(r, &a->addr, a->addrlen))
+		return CURL_SOCKET_BAD;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/*
+ * Called before each request is sent, on a new connection or on one the
+ * multi handle reuses.  A reused connection was not opened through
+ * guard_socket when another channel (a webhook an admin configured on an
+ * internal host) opened it: the peer is checked again here.
+ */
+static int
+guard_prereq(void *arg, char *peer, char *local, int peer_port,
+             int local_port)
+{
+	struct nd_req *r = arg;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+
+	(void)local;
+	(void)peer_port;
+	(void)local_port;
+	memset(&in4, 0, sizeof(in4));
+	memset(&in6, 0, sizeof(in6));
+	if (peer && inet_pton(AF_INET, peer, &in4.sin_addr) == 1) {
+		in4.sin_family = AF_INET;
+		if (guard_ok(r, (const struct sockaddr *)&in4, sizeof(in4)))
+			return CURL_PREREQFUNC_OK;
+	} else if (peer && inet_pton(AF_INET6, peer, &in6.sin6_addr) == 1) {
+		in6.sin6_family = AF_INET6;
+		if (guard_ok(r, (const struct sockaddr *)&in6, sizeof(in6)))
+			return CURL_PREREQFUNC_OK;
+	} else {
+		snprintf(r->refused, sizeof(r->refused), "the peer address "
+		         "'%.64s' is not an IP address", peer ? peer : "");
+	}
+	return CURL_PREREQFUNC_ABORT;
+}
+
+void
+nd_http_guard(struct nd_req *r)
+{
+	CURL *e = r->easy;
+
+	r->refused[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, guard_socket);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, r);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, guard_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, r);
+	/* through a proxy the check would see the proxy's address, and the
+	 * proxy would reach whatever the URL names: connect directly */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	/* every hop of a redirect would be checked too, but none is taken */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+}
+
 gh_err
 nd_http_json(struct nd_chan *ch, struct nd_req *r, const char *url,
              const json_t *payload, const char *idem_key)
@@ -169,6 +260,13 @@ nd_http_outcome(struct nd_req *r, char *err, size_t elen)
 {
 	char line[200];
 
+	/* nd_http_guard refused the address: the same URL would go to the
+	 * same place again, so it is not retried */
+	if ((r->rc == CURLE_COULDNT_CONNECT ||
+	     r->rc == CURLE_ABORTED_BY_CALLBACK) && r->refused[0]) {
+		snprintf(err, elen, "endpoint refused: %s", r->refused);
+		return GH_OUTCOME_PERMANENT;
+	}
 	if (r->rc != CURLE_OK) {
 		snprintf(err, elen, "curl: %s", r->curl_err[0] ? r->curl_err :
 		         curl_easy_strerror(r->rc));
@@ -208,5 +306,6 @@ nd_req_reset(struct nd_req *r)
 	r->status = 0;
 	r->rc = CURLE_OK;
 	r->gone = 0;
+	r->refused[0] = '\0';
 	r->retry_after_ms = -1;
 }

@@ -11,6 +11,13 @@
  * gh_http_classify (backoff.h) and writes a short reason ("HTTP 503:
  * <first line of the body>", "curl: Couldn't connect to server").
  *
+ * nd_http_guard makes a prepared request connect only to public addresses
+ * (netaddr.h), checked on the address libcurl resolved and is about to
+ * connect to, and again on the peer of a reused connection; no proxy is
+ * used.  A refused address fails the transfer, and nd_http_outcome makes
+ * that a permanent failure "endpoint refused: 10.0.0.5 is not a public
+ * address (private)".
+ *
  * nd_req_reset frees what a request holds (headers, body, URL) and keeps
  * the easy handle, whose connections libcurl's multi handle reuses.
  */
@@ -26,6 +33,9 @@ void nd_req_common(struct nd_chan *ch, struct nd_req *r);
 gh_err nd_http_setup(struct nd_chan *ch, struct nd_req *r, const char *url,
                      const char *method, const char *content_type,
                      char *body, size_t blen, const char *idem_key);
+
+/* nd_http_guard - after nd_http_setup: public addresses only (above). */
+void nd_http_guard(struct nd_req *r);
 
 /* nd_req_header - add one "Name: value" header line. */
 __attribute__((format(printf, 2, 3)))

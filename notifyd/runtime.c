@@ -207,6 +207,8 @@ chan_init(struct nd *d, struct nd_rt *rt, struct nd_chan *ch,
 	err = ch->kind->init(ch, c, section, detail, dlen);
 	if (err)
 		return err;
+	if (ch->warning[0])
+		nd_log(&d->log, ND_LOG_WARN, "[%s] %s", section, ch->warning);
 	cs = nd_cstate_get(d, ch->name);
 	if (cs == NULL)
 		return GH_ENOMEM;

@@ -131,6 +131,9 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 "webpush: contact for the push service (mailto: or https: URL)"},
 	{"channel.*", "ttl", GH_CT_DURATION, "1d", 0, 28 * GH_DAY, NULL,
 	 "webpush: how long the push service keeps an undelivered message"},
+	{"channel.*", "allow_private", GH_CT_BOOL, "no", 0, 0, NULL,
+	 "webpush: let endpoints reach loopback, private, link-local and other "
+	 "non-public addresses (test setups only)"},
 
 	/* [route.NAME] -- events that also go to admins */
 	{"route.*", "types", GH_CT_LIST, "*", 0, 0, NULL,

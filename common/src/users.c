@@ -166,10 +166,13 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	if (!only_members(p, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu] has unknown member '%s'", i, bk);
+	/* https only: push services all use it, and notifyd POSTs to the
+	 * endpoint, so a user must not be able to aim it at plain HTTP
+	 * services (notifyd checks the scheme again before sending) */
 	if (!opt_str(p, "endpoint", ENDPOINT_MAX, &ep) || ep == NULL ||
-	    (strncmp(ep, "https://", 8) != 0 && strncmp(ep, "http://", 7) != 0))
+	    strncmp(ep, "https://", 8) != 0 || ep[8] == '\0')
 		return gh_detail(detail, dlen, GH_EINVAL,
-		                 "push[%zu].endpoint must be an http(s) URL "
+		                 "push[%zu].endpoint must be an https:// URL "
 		                 "of at most %d bytes", i, ENDPOINT_MAX);
 	if (!json_is_object(keys) || !opt_str(keys, "p256dh", KEY_B64_MAX, &pk) ||
 	    !opt_str(keys, "auth", KEY_B64_MAX, &au) || pk == NULL ||

@@ -5,6 +5,12 @@
  * webpush_crypt.c.  Subscriptions are the user's contacts (users.h); a
  * push service that answers 404 or 410 says the subscription is gone, and
  * the dispatcher then removes it from the user's record.
+ *
+ * Endpoints come from users, so they are not trusted: only https:// URLs
+ * are sent to (users.c refuses others when they are registered; records
+ * older than that are refused here), and only to public addresses
+ * (nd_http_guard) unless the channel says allow_private = yes, which is for
+ * test setups whose push service runs on the same host.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +30,7 @@ struct webpush {
 	struct gh_vapid *vapid;
 	const char *subject;
 	long ttl_s;
+	int allow_private;       /* lab setups: loopback and LAN endpoints */
 };
 
 void
@@ -64,6 +71,12 @@ webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
 		return GH_ECONFIG;
 	}
 	w->ttl_s = (long)(gh_conf_int(conf, section, "ttl") / 1000);
+	w->allow_private = gh_conf_bool(conf, section, "allow_private");
+	if (w->allow_private)
+		snprintf(ch->warning, sizeof(ch->warning), "allow_private = "
+		         "yes: push endpoints of users may reach loopback, "
+		         "private and link-local addresses (for test setups "
+		         "only)");
 	kf = gh_conf_str(conf, section, "vapid_key_file");
 	if (kf == NULL) {
 		snprintf(detail, dlen, "[%s] vapid_key_file: required (make one "
@@ -120,8 +133,11 @@ webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	size_t plen, blen = 0;
 	gh_err e;
 
-	if (ep == NULL ||
-	    gh_webpush_keys(json_string_value(json_object_get(keys, "p256dh")),
+	if (ep == NULL || strncmp(ep, "https://", 8) != 0) {
+		snprintf(err, elen, "endpoint refused: not an https:// URL");
+		return GH_EINVAL;
+	}
+	if (gh_webpush_keys(json_string_value(json_object_get(keys, "p256dh")),
 	                    json_string_value(json_object_get(keys, "auth")),
 	                    ua, auth) != GH_OK) {
 		snprintf(err, elen, "the subscription's keys are not valid");
@@ -150,8 +166,12 @@ webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	e = nd_http_setup(ch, r, ep, "POST", "application/octet-stream",
 	                  (char *)body, blen, m->idem_key);
 	body = NULL;   /* r owns it now */
-	if (e == GH_OK)
+	if (e == GH_OK) {
+		curl_easy_setopt(r->easy, CURLOPT_PROTOCOLS_STR, "https");
+		if (!w->allow_private)
+			nd_http_guard(r);
 		e = nd_req_header(r, "Content-Encoding: aes128gcm");
+	}
 	if (e == GH_OK)
 		e = nd_req_header(r, "TTL: %ld", w->ttl_s);
 	if (e == GH_OK)

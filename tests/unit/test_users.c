@@ -80,6 +80,16 @@ test_contacts_validate(void **state)
 	check_contacts("{\"push\": [{\"endpoint\": \"javascript:x\","
 	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
 	               GH_EINVAL, "endpoint");
+	/* Web Push endpoints are https only (notifyd POSTs to them) */
+	check_contacts("{\"push\": [{\"endpoint\": \"http://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
+	               GH_EINVAL, "https://");
+	check_contacts("{\"push\": [{\"endpoint\": \"HTTP://127.0.0.1/\","
+	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
+	               GH_EINVAL, "https://");
+	check_contacts("{\"push\": [{\"endpoint\": \"https://\","
+	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
+	               GH_EINVAL, "https://");
 	check_contacts("[]", GH_EINVAL, "object");
 }
 

@@ -21,7 +21,8 @@
  *   push      array (at most GH_PUSH_MAX) of Web Push subscriptions as a
  *             browser's PushSubscription.toJSON() gives them:
  *             {"endpoint": "https://...", "keys": {"p256dh": B64URL,
- *             "auth": B64URL}}, plus "added_at" (ms) kept by the store
+ *             "auth": B64URL}}, plus "added_at" (ms) kept by the store;
+ *             the endpoint must be an https:// URL
  *   v, updated_at   kept by the store
  *
  * PREFERENCES  prefs[user] = JSON object, every member optional:

@@ -3,7 +3,9 @@
 HttpSink   a threaded http.server on 127.0.0.1 that records every request
            and can be told, per path prefix, to fail (any status, with
            Retry-After), fail a share of requests at random, fail the first
-           N, delay, or drop the connection without answering.
+           N, delay, or drop the connection without answering.  Given a
+           certificate and key it serves https; it counts the connections
+           it accepted, answered or not.
 SmtpSink   an aiosmtpd server that records every message and can refuse
            recipients (5xx or 4xx), with optional AUTH and STARTTLS.
 
@@ -14,6 +16,7 @@ import http.server
 import pathlib
 import random
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -92,26 +95,53 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = None
+
+    def get_request(self):
+        conn, addr = super().get_request()
+        with self.sink.lock:
+            self.sink.connections += 1
+        return conn, addr
+
+    def finish_request(self, request, client_address):
+        # the TLS handshake in the connection's own thread, so a client
+        # that stalls in it holds up nobody else
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        conn = self.tls.wrap_socket(request, server_side=True)
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
 
     def handle_error(self, request, client_address):
         pass   # a client killed mid-request (the crash test) is expected
 
 
 class HttpSink:
-    def __init__(self):
+    def __init__(self, tls=None):
+        """tls: (certificate file, key file) to serve https."""
         self.lock = threading.Lock()
         self.requests = []
         self.rules = {}
+        self.connections = 0
         self.server = _Server(("127.0.0.1", 0), _Handler)
         self.server.sink = self
+        self.scheme = "http"
+        if tls is not None:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.server.tls = ctx
+            self.scheme = "https"
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={"poll_interval": 0.05},
                                        daemon=True)
         self.thread.start()
 
-    def url(self, path="/"):
-        return f"http://127.0.0.1:{self.port}{path}"
+    def url(self, path="/", host="127.0.0.1"):
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
     def set(self, prefix, mode="ok", **kw):
         with self.lock:

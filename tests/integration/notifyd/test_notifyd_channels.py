@@ -6,10 +6,12 @@ import base64
 import datetime
 import email
 import email.policy
+import hashlib
 import ipaddress
 import json
 import os
 import ssl
+import subprocess
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import NameOID
 
 from nd_support import TEMPLATES, wait_until
-from nd_sinks import SmtpSink
+from nd_sinks import HttpSink, SmtpSink
 
 
 def smtp_channel(sink, name="mail", extra=""):
@@ -122,7 +124,8 @@ def self_signed(tmp_path):
             .not_valid_before(now - datetime.timedelta(days=1))
             .not_valid_after(now + datetime.timedelta(days=2))
             .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                 x509.DNSName("localhost")]), False)
             .sign(key, hashes.SHA256()))
     cp, kp = tmp_path / "cert.pem", tmp_path / "key.pem"
     cp.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -339,46 +342,195 @@ def check_vapid(header, endpoint_origin):
     key.verify(sig, f"{h}.{p}".encode(), ec.ECDSA(hashes.SHA256()))
 
 
-def test_webpush_encrypted_and_gone_subscription_removed(env, http_sink,
-                                                          tmp_path):
+def vapid_key_file(tmp_path):
     vapid = ec.generate_private_key(ec.SECP256R1())
     kf = tmp_path / "vapid.pem"
     kf.write_bytes(vapid.private_bytes(serialization.Encoding.PEM,
                                        serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
-    env.write_conf(f"[channel.push]\ntype = webpush\nvapid_key_file = {kf}\n"
-                   f"vapid_subject = mailto:admin@example.org\nttl = 1h\n",
-                   notifyd="default_channels = push\n")
+    return kf
+
+
+def push_channel(kf, extra=""):
+    return (f"[channel.push]\ntype = webpush\nvapid_key_file = {kf}\n"
+            f"vapid_subject = mailto:admin@example.org\nttl = 1h\n{extra}")
+
+
+def subscription(endpoint):
     ua_priv = ec.generate_private_key(ec.SECP256R1())
     ua_pub = ua_priv.public_key().public_bytes(
         serialization.Encoding.X962,
         serialization.PublicFormat.UncompressedPoint)
     auth = os.urandom(16)
-    live = {"endpoint": http_sink.url("/push/live"),
-            "keys": {"p256dh": b64u(ua_pub), "auth": b64u(auth)}}
-    gone = {"endpoint": http_sink.url("/push/gone"),
-            "keys": {"p256dh": b64u(ua_pub), "auth": b64u(auth)}}
-    http_sink.set("/push/gone", "fail", status=410)
-    env.gh("users", "set", "uma", "--push-add", json.dumps(live),
-           "--push-add", json.dumps(gone))
-    assert len(env.gh("users", "show", "uma", json_out=True)["push"]) == 2
-    eid = env.notify("uma", "Pushed", "app.x", "--message", "hello there",
-                     "--priority", "high")
-    env.start()
-    env.wait_state(eid, ("dead",))
-    r = http_sink.got("/push/live")[0]
-    assert r["headers"]["content-encoding"] == "aes128gcm"
-    assert r["headers"]["ttl"] == "3600"
-    assert r["headers"]["urgency"] == "high"
-    check_vapid(r["headers"]["authorization"],
-                f"http://127.0.0.1:{http_sink.port}")
-    payload = json.loads(decrypt(r["body"], ua_priv, ua_pub, auth))
-    assert payload["title"] == "Pushed"
-    assert payload["body"] == "hello there"
-    d = env.deliveries(eid)
-    states = sorted(v["state"] for k, v in d.items() if k[0] == "push")
-    assert states == ["dead", "delivered"]
-    # the subscription the push service called gone is removed
-    subs = env.gh("users", "show", "uma", json_out=True)["push"]
-    assert [s["endpoint"] for s in subs] == [live["endpoint"]]
-    env.stop()
+    return ({"endpoint": endpoint,
+             "keys": {"p256dh": b64u(ua_pub), "auth": b64u(auth)}},
+            ua_priv, ua_pub, auth)
+
+
+def push_rcpt(endpoint):
+    return "push:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
+
+
+def test_webpush_encrypted_and_gone_subscription_removed(env, tmp_path):
+    # The local push service is on 127.0.0.1: a lab setup, which notifyd
+    # refuses unless the channel allows private addresses.
+    kf = vapid_key_file(tmp_path)
+    cp, kp = self_signed(tmp_path)
+    sink = HttpSink(tls=(cp, kp))
+    try:
+        env.write_conf(push_channel(kf, f"ca_file = {cp}\n"
+                                        f"allow_private = yes\n"),
+                       notifyd="default_channels = push\n")
+        live, ua_priv, ua_pub, auth = subscription(sink.url("/push/live"))
+        gone = subscription(sink.url("/push/gone"))[0]
+        sink.set("/push/gone", "fail", status=410)
+        env.gh("users", "set", "uma", "--push-add", json.dumps(live),
+               "--push-add", json.dumps(gone))
+        assert len(env.gh("users", "show", "uma", json_out=True)["push"]) == 2
+        eid = env.notify("uma", "Pushed", "app.x", "--message", "hello there",
+                         "--priority", "high")
+        env.start()
+        env.wait_state(eid, ("dead",))
+        r = sink.got("/push/live")[0]
+        assert r["headers"]["content-encoding"] == "aes128gcm"
+        assert r["headers"]["ttl"] == "3600"
+        assert r["headers"]["urgency"] == "high"
+        check_vapid(r["headers"]["authorization"],
+                    f"https://127.0.0.1:{sink.port}")
+        payload = json.loads(decrypt(r["body"], ua_priv, ua_pub, auth))
+        assert payload["title"] == "Pushed"
+        assert payload["body"] == "hello there"
+        d = env.deliveries(eid)
+        states = sorted(v["state"] for k, v in d.items() if k[0] == "push")
+        assert states == ["dead", "delivered"]
+        # the subscription the push service called gone is removed
+        subs = env.gh("users", "show", "uma", json_out=True)["push"]
+        assert [s["endpoint"] for s in subs] == [live["endpoint"]]
+        # the opt-in is no secret: it is logged at start
+        assert "[channel.push] allow_private = yes" in env.log_text()
+        env.stop()
+    finally:
+        sink.close()
+
+
+def test_webpush_non_public_endpoints_refused_at_connect(env, tmp_path):
+    """Push endpoints are users' input: with allow_private off (the
+    default), a subscription on loopback -- by address, by a name that
+    resolves there, in IPv6 and IPv4-mapped form -- or at the cloud
+    metadata address is refused before any connection is made, for good.
+    The receiver here would accept every one of them (its certificate is
+    trusted and names 127.0.0.1 and localhost)."""
+    kf = vapid_key_file(tmp_path)
+    cp, kp = self_signed(tmp_path)
+    sink = HttpSink(tls=(cp, kp))
+    try:
+        env.write_conf(push_channel(kf, f"ca_file = {cp}\nmax_attempts = 3\n"
+                                        f"backoff_base = 100ms\n"
+                                        f"backoff_cap = 200ms\n"
+                                        f"connect_timeout = 1s\n"),
+                       notifyd="default_channels = push\n")
+        want = {sink.url("/push/ip"): "127.0.0.1 is not a public address "
+                                      "(loopback)",
+                sink.url("/push/name", host="localhost"):
+                    "is not a public address (loopback)",
+                f"https://[::1]:{sink.port}/push/v6":
+                    "::1 is not a public address (loopback)",
+                f"https://[::ffff:127.0.0.1]:{sink.port}/push/mapped":
+                    "::ffff:127.0.0.1 is not a public address (loopback)",
+                "https://169.254.169.254/latest/meta-data/":
+                    "169.254.169.254 is not a public address (link-local)"}
+        args = []
+        for ep in want:
+            args += ["--push-add", json.dumps(subscription(ep)[0])]
+        env.gh("users", "set", "ivy", *args)
+        eid = env.notify("ivy", "Probe")
+        env.start()
+
+        def settled():
+            d = env.deliveries(eid)
+            return sink.connections > 0 or (len(d) == len(want) and all(
+                v["state"] in ("dead", "delivered") for v in d.values()))
+        wait_until(settled, 30, f"the deliveries of event {eid}")
+        assert sink.connections == 0 and sink.got() == []
+        d = env.deliveries(eid)
+        for ep, why in want.items():
+            rec = d[("push", push_rcpt(ep))]
+            assert rec["state"] == "dead", (ep, rec)
+            assert rec["attempts"] == 1, (ep, rec)       # not retried
+            assert rec["last_error"].startswith("endpoint refused: "), rec
+            assert why in rec["last_error"], (ep, rec)
+            assert "http_status" not in rec, rec
+        env.wait_state(eid, ("dead",))
+        # and they stay that way
+        env.stop()
+        assert all(v["attempts"] == 1 for v in env.deliveries(eid).values())
+        assert "endpoint refused: 127.0.0.1 is not a public address" in \
+            env.log_text()
+    finally:
+        sink.close()
+
+
+def test_webpush_no_reuse_of_an_internal_connection(env, tmp_path):
+    """An admin's webhook on an internal https host leaves a kept-alive
+    connection that libcurl would reuse for any request to the same host
+    and port, without opening a socket: a push endpoint naming that host
+    must be refused all the same, and the receiver must get nothing from
+    it."""
+    kf = vapid_key_file(tmp_path)
+    cp, kp = self_signed(tmp_path)
+    sink = HttpSink(tls=(cp, kp))
+    try:
+        env.write_conf(f"[channel.hook]\ntype = webhook\n"
+                       f"url = {sink.url('/hook')}\nca_file = {cp}\n\n" +
+                       push_channel(kf, f"ca_file = {cp}\n"),
+                       notifyd="default_channels = hook push\n")
+        env.gh("users", "set", "rex", "--email", "rex@example.org")
+        first = env.notify("rex", "Hooked")
+        env.start()
+        wait_until(lambda: env.deliveries(first).get(("hook", "rex"), {})
+                   .get("state") == "delivered", 30, "the webhook")
+        assert sink.connections == 1
+        ep = sink.url("/push/internal")
+        env.gh("users", "set", "rex", "--push-add",
+               json.dumps(subscription(ep)[0]))
+        eid = env.notify("rex", "Probe", "app.notice", "--channel", "push")
+        wait_until(lambda: env.deliveries(eid).get(("push", push_rcpt(ep)),
+                   {}).get("state") in ("dead", "delivered"), 30,
+                   "the push delivery")
+        assert sink.got("/push") == []
+        rec = env.deliveries(eid)[("push", push_rcpt(ep))]
+        assert rec["state"] == "dead" and rec["attempts"] == 1, rec
+        assert rec["last_error"] == ("endpoint refused: 127.0.0.1 is not a "
+                                     "public address (loopback)"), rec
+        env.stop()
+    finally:
+        sink.close()
+
+
+def test_webpush_plain_http_endpoint_refused_at_send(env, tmp_path):
+    """A subscription stored before endpoints had to be https (written
+    here straight into the users database, as an older gatehouse left it)
+    is refused when sent, not POSTed over plain HTTP."""
+    kf = vapid_key_file(tmp_path)
+    sink = HttpSink()
+    try:
+        env.write_conf(push_channel(kf), notifyd="default_channels = push\n")
+        ep = sink.url("/push/plain")
+        rec = {"v": 1, "updated_at": 1, "push": [
+            dict(subscription(ep)[0], added_at=1)]}
+        dump = tmp_path / "users.txt"
+        dump.write_text("old\n" + json.dumps(rec) + "\n")
+        subprocess.run(["mdb_load", "-T", "-s", "users", "-f", str(dump),
+                        str(env.store)], check=True, capture_output=True)
+        assert env.gh("users", "show", "old",
+                      json_out=True)["push"][0]["endpoint"] == ep
+        eid = env.notify("old", "Probe")
+        env.start()
+        env.wait_state(eid, ("dead", "done"))
+        assert sink.connections == 0
+        d = env.deliveries(eid)[("push", push_rcpt(ep))]
+        assert d["state"] == "dead" and d["attempts"] == 1
+        assert d["last_error"] == "endpoint refused: not an https:// URL"
+        env.stop()
+    finally:
+        sink.close()

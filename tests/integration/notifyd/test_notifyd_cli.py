@@ -1,5 +1,6 @@
 """The gatehouse command's notification side: users, prefs, inbox, notify
 and deliveries -- what they accept, refuse and print."""
+import json
 
 
 def test_users_set_show_list_delete(env):
@@ -37,6 +38,13 @@ def test_users_set_refuses_bad_values(env):
                '{"endpoint": "ftp://x", "keys": {"p256dh": "a", "auth": "b"}}',
                check=False)
     assert p.returncode == 65 and "endpoint" in p.stderr
+    # Web Push endpoints are https only: notifyd would POST to them
+    for ep in ("http://127.0.0.1:8080/push", "http://push.example/x"):
+        p = env.gh("users", "set", "x", "--push-add", json.dumps(
+            {"endpoint": ep, "keys": {"p256dh": "BAAA", "auth": "AAAA"}}),
+            check=False)
+        assert p.returncode == 65, p.stderr
+        assert "push[0].endpoint must be an https:// URL" in p.stderr
     assert env.gh("users", "show", "x", check=False).returncode == 1
 
 
