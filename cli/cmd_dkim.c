@@ -25,8 +25,10 @@
  *   signing by itself (the milter checks the retire time per message);
  *   the next rotate moves it to retired/.  Keep the old DNS record a few
  *   days past its retire time, for mail still in transit.  The milter is
- *   told to reload (SIGHUP to [milter] pid_file) so the new key signs at
- *   once.
+ *   told to reload so the new key signs at once: SIGHUP to the process
+ *   that holds the lock on [milter] pid_file, if it runs gatehouse-milter
+ *   ([milter] program) -- never to the pid the file's contents name, which
+ *   the milter's user could have written (gatehouse/pidfile.h).
  *
  * Keys are written to a temporary file (mode 0600) in the same directory,
  * then renamed, so the milter never loads half a key; when run as root
@@ -58,6 +60,7 @@
 #include <openssl/rsa.h>
 
 #include "gatehouse/dkimkey.h"
+#include "gatehouse/pidfile.h"
 #include "cli.h"
 
 #define MAX_KEYS 64
@@ -354,28 +357,52 @@ print_key_record(const char *domain, const struct keyinfo *k)
 	print_txt_record(name, k->txt);
 }
 
-/* Tell a running milter to reload; 0 if signalled. */
+/*
+ * Tell a running milter to reload.  The pid file lies in a directory the
+ * milter's user can write, and we are usually root: so we signal the process
+ * holding the milter's lock on the file, and only if it runs gatehouse-milter,
+ * never the number the file contains (gatehouse/pidfile.h).  Returns
+ * EXIT_OK when signalled or when the milter is not running (it loads the
+ * new keys when it starts), else an exit code with the reason on stderr.
+ */
 static int
-signal_milter(struct cli *c)
+signal_milter(struct cli *c, int nmade)
 {
+	/* The installed daemon, and the sanitized build the tests run. */
+	static const char *const names[] = {
+		"gatehouse-milter", "gatehouse-milter-asan", NULL
+	};
 	const char *pf = gh_conf_str(c->conf, "milter", "pid_file");
-	char buf[32];
-	ssize_t n;
-	long pid;
-	int fd;
+	const char *prog = gh_conf_str(c->conf, "milter", "program");
+	struct gh_pidfile_holder h;
+	char why[PATH_MAX + 256];
+	gh_err err;
 
-	if (pf == NULL || (fd = open(pf, O_RDONLY)) < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	pid = strtol(buf, NULL, 10);
-	if (pid <= 1 || kill((pid_t)pid, SIGHUP) != 0)
-		return -1;
-	cli_printf("gatehouse-milter (pid %ld) told to reload\n", pid);
-	return 0;
+	if (pf == NULL || *pf == '\0') {
+		cli_printf("no [milter] pid_file: reload gatehouse-milter (SIGHUP) "
+		       "to start signing with the new key%s\n",
+		       nmade > 1 ? "s" : "");
+		return EXIT_OK;
+	}
+	err = gh_pidfile_signal(pf, SIGHUP, names, prog, &h, why, sizeof(why));
+	if (h.pid > 0 && h.written != 0 && h.written != h.pid)
+		cli_eprintf("%s: note: %s says pid %ld, but pid %ld holds "
+		        "its lock: the file was rewritten\n", c->prog, pf,
+		        (long)h.written, (long)h.pid);
+	if (err == GH_OK) {
+		cli_printf("gatehouse-milter (pid %ld) told to reload\n",
+		       (long)h.pid);
+		return EXIT_OK;
+	}
+	if (err == GH_ENOTFOUND) {
+		cli_printf("gatehouse-milter is %s; it loads the new key%s when it "
+		       "starts\n", why, nmade > 1 ? "s" : "");
+		return EXIT_OK;
+	}
+	cli_eprintf("%s: gatehouse-milter not signalled: %s; reload it "
+	        "yourself (SIGHUP) to sign with the new key%s\n", c->prog, why,
+	        nmade > 1 ? "s" : "");
+	return cli_exit_code(err);
 }
 
 /* ---- commands ---- */
@@ -677,12 +704,11 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		print_key_record(dom, &made[i]);
 	}
 	cli_printf("Old and new keys both sign until %s.  Keep the old DNS "
-	           "records a few days longer, for mail in transit.\n",
-	           cli_time(retire * 1000, t, sizeof(t)));
-	if (!o.no_reload && signal_milter(c) != 0)
-		cli_printf("reload gatehouse-milter (SIGHUP) to start signing with "
-		           "the new key%s\n", nmade > 1 ? "s" : "");
-	return EXIT_OK;
+	       "records a few days longer, for mail in transit.\n",
+	       cli_time(retire * 1000, t, sizeof(t)));
+	if (o.no_reload)
+		return EXIT_OK;
+	return signal_milter(c, nmade);
 }
 
 static int

@@ -70,6 +70,7 @@
 #include <libmilter/mfapi.h>
 #include <openssl/crypto.h>
 
+#include "gatehouse/pidfile.h"
 #include "gatehouse/queue.h"
 #include "milter.h"
 #include "scan.h"
@@ -240,41 +241,6 @@ drop_privileges(const char *user, char *why, size_t whylen)
 		return -1;
 	}
 	return 0;
-}
-
-/* Write the pid, holding a lock for as long as we run: a second instance
- * sees the lock and refuses to start over us. */
-static int
-write_pid_file(const char *path, char *why, size_t whylen)
-{
-	struct flock fl;
-	char buf[32];
-	int fd, n;
-
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		snprintf(why, whylen, "pid file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) != 0) {
-		ssize_t r = read(fd, buf, sizeof(buf) - 1);
-
-		buf[r > 0 ? r : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		snprintf(why, whylen, "already running (pid %s, %s)", buf, path);
-		close(fd);
-		return -1;
-	}
-	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) != 0 || write(fd, buf, (size_t)n) != n) {
-		snprintf(why, whylen, "pid file %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;	/* kept open: the lock lives with it */
 }
 
 /* Find libmilter's listening TCP socket and set TCP_NODELAY on it. */
@@ -587,8 +553,11 @@ main(int argc, char **argv)
 	if (drop_privileges(gh_conf_str(boot, "milter", "user"), why,
 	                    sizeof(why)) != 0)
 		die(ready_fd, EX_CONFIG_, "%s", why);
+	/* Locked for as long as we run: a second instance sees the lock and
+	 * refuses to start over us, and `gatehouse dkim rotate` signals the
+	 * lock's holder, not whatever pid the file names (gatehouse/pidfile.h). */
 	if (pidpath && *pidpath &&
-	    (pid_fd = write_pid_file(pidpath, why, sizeof(why))) < 0)
+	    gh_pidfile_lock(pidpath, &pid_fd, NULL, why, sizeof(why)) != GH_OK)
 		die(ready_fd, EX_SOFTWARE_, "%s", why);
 
 	err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
@@ -718,8 +687,7 @@ main(int argc, char **argv)
 		gh_mstore_close(&m.store);
 		gh_mcfg_holder_destroy(&m.cfg);
 	}
-	if (pid_fd >= 0 && pidpath)
-		unlink(pidpath);
+	gh_pidfile_release(pidpath, pid_fd);
 	gh_mlog(LOG_INFO, "stopped");
 	gh_conf_free(boot);
 	return rc;

@@ -2,7 +2,8 @@
 # Each tests/unit/test_X.c of the library becomes build/asan/tests/unit/test_X,
 # linked against the sanitized library.
 
-LIB_UNIT := test_store test_queue test_conf test_token test_records test_group
+LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
+            test_pidfile
 LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)

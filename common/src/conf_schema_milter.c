@@ -30,7 +30,12 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	{"milter", "user", GH_CT_STRING, "gatehouse-mail", 0, 0, NULL,
 	 "when started as root, run as this user (and its groups)"},
 	{"milter", "pid_file", GH_CT_PATH, "/run/gatehouse-milter/milter.pid", 0, 0,
-	 NULL, "pid file written after dropping privileges (-p overrides)"},
+	 NULL, "pid file written after dropping privileges (-p overrides), "
+	 "locked while the milter runs"},
+	{"milter", "program", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "the gatehouse-milter binary: `gatehouse dkim rotate` signals the "
+	 "pid file's lock holder only if it runs this file (unset: any file "
+	 "named gatehouse-milter)"},
 	{"milter", "log_facility", GH_CT_ENUM, "mail", 0, 0,
 	 "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|"
 	 "local7", "syslog facility when running as a daemon"},

@@ -255,7 +255,7 @@ def test_daemon_mode_pid_file_and_start_errors(world, milter_factory):
                             env=env, capture_output=True, text=True,
                             timeout=60)
         assert p2.returncode != 0
-        assert "already running" in p2.stderr
+        assert f"already running, pid {pid}" in p2.stderr
     finally:
         os.kill(pid, signal.SIGTERM)
         mailenv.wait_for(lambda: not os.path.exists(f"/proc/{pid}") or
