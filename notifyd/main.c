@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "nd.h"
+#include "pickup.h"
 #include "sdnotify.h"
 
 #ifndef GH_VERSION
@@ -184,6 +185,7 @@ main(int argc, char **argv)
 	struct nd d;
 	struct gh_conf *conf = NULL;
 	struct gh_store_opts so;
+	struct nd_pickup *pickup = NULL;
 	sigset_t mask;
 	char detail[1024] = "";
 	int ch, check = 0, rc = 1;
@@ -292,8 +294,14 @@ main(int argc, char **argv)
 		nd_log(&d.log, ND_LOG_ERR, "out of memory");
 		goto cleanup;
 	}
+	err = nd_pickup_start(&d, &pickup, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d.log, ND_LOG_ERR, "bridges: %s", detail);
+		goto cleanup;
+	}
 	rc = run(&d);
 cleanup:
+	nd_pickup_stop(pickup);
 	nd_dispatch_fini(&d);
 	nd_metrics_close(&d);
 	nd_rt_unref(d.rt);

@@ -21,6 +21,21 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	{"store", "owner", GH_CT_STRING, "", 0, 0, NULL,
 	 "user that owns the store (gatehouse store init as root); empty: "
 	 "the user running store init"},
+	{"store", "mail", GH_CT_STRING, "", 0, 0, NULL,
+	 "directory of the mail domain's store (gatehouse-milter); empty: "
+	 "the milter writes [store] path"},
+	{"store", "mail_owner", GH_CT_STRING, "", 0, 0, NULL,
+	 "user that owns the mail store (the milter's user)"},
+	{"store", "web", GH_CT_STRING, "", 0, 0, NULL,
+	 "directory of the web domain's store (nginx workers); empty: they "
+	 "write [store] path"},
+	{"store", "web_owner", GH_CT_STRING, "", 0, 0, NULL,
+	 "user that owns the web store (nginx's worker user)"},
+	{"store", "login", GH_CT_STRING, "", 0, 0, NULL,
+	 "directory of the login domain's store (pam_gatehouse); empty: it "
+	 "writes [store] path"},
+	{"store", "login_owner", GH_CT_STRING, "", 0, 0, NULL,
+	 "user that owns the login store (pam_gatehouse's writer becomes it)"},
 	{"store", "map_size", GH_CT_SIZE, "64M", 1 * GH_MB, 1024 * GH_GB, NULL,
 	 "initial map size; the map doubles when full"},
 	{"store", "map_max", GH_CT_SIZE, "4G", 1 * GH_MB, 1024 * GH_GB, NULL,

@@ -36,6 +36,10 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 "requests in flight at once, over every channel"},
 	{"notifyd", "poll_interval", GH_CT_DURATION, "250ms", 10, 60 * GH_SEC,
 	 NULL, "how often an idle dispatcher looks for due events"},
+	{"notifyd", "bridge_socket", GH_CT_PATH, "/run/gatehouse/bridge.sock",
+	 0, 0, NULL, "where gatehouse-bridge(8) of each domain with a store "
+	 "of its own connects; each connection is checked against the owner "
+	 "of its domain's store"},
 	{"notifyd", "shutdown_timeout", GH_CT_DURATION, "30s", 0, 10 * GH_MIN,
 	 NULL, "on SIGTERM, longest wait for requests in flight before their "
 	 "events are given back"},

@@ -3,6 +3,7 @@
  * Key: normalized address | 0x00 | list ("" for every list).
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gatehouse/records.h"
@@ -80,6 +81,8 @@ gh_suppress_add_txn(struct gh_txn *txn, const char *addr, const char *list,
 		return GH_EINVAL;   /* not UTF-8 */
 	err = gh_txn_put_json(txn, GH_DB_SUPPRESSION, k, kl, rec);
 	json_decref(rec);
+	if (err == GH_OK)
+		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
 	return err;
 }
 
@@ -209,4 +212,69 @@ gh_suppress_list(struct gh_store *st, gh_suppress_fn fn, void *arg)
 	if (st == NULL || fn == NULL)
 		return GH_EINVAL;
 	return gh_store_view(st, list_view, &a);
+}
+
+gh_err
+gh_suppress_gen_txn(struct gh_txn *txn, uint64_t *gen)
+{
+	const void *v;
+	size_t vl;
+	gh_err err;
+
+	*gen = 0;
+	err = gh_txn_get(txn, GH_DB_META, GH_SUPPRESS_GEN,
+	                 strlen(GH_SUPPRESS_GEN), &v, &vl);
+	if (err == GH_ENOTFOUND)
+		return GH_OK;
+	if (err)
+		return err;
+	if (vl != 8)
+		return GH_ECORRUPT;
+	*gen = gh_get_be64(v);
+	return GH_OK;
+}
+
+struct clear_arg {
+	char (*keys)[SKEY_MAX];
+	size_t *lens;
+	size_t n, cap;
+};
+
+static int
+clear_collect(const void *key, size_t klen, const void *val, size_t vlen,
+              void *arg)
+{
+	struct clear_arg *a = arg;
+
+	(void)val;
+	(void)vlen;
+	if (klen > SKEY_MAX)
+		return 0;
+	memcpy(a->keys[a->n], key, klen);
+	a->lens[a->n++] = klen;
+	return a->n == a->cap;
+}
+
+gh_err
+gh_suppress_clear_txn(struct gh_txn *txn)
+{
+	enum { BATCH = 256 };
+	char (*keys)[SKEY_MAX] = malloc(BATCH * sizeof(*keys));
+	size_t lens[BATCH];
+	struct clear_arg a = {keys, lens, 0, BATCH};
+	gh_err err;
+
+	if (keys == NULL)
+		return GH_ENOMEM;
+	/* Collect a batch, delete it, again: no writes during a scan. */
+	do {
+		a.n = 0;
+		err = gh_txn_scan(txn, GH_DB_SUPPRESSION, NULL, 0, 0,
+		                  clear_collect, &a, NULL);
+		for (size_t i = 0; err == GH_OK && i < a.n; i++)
+			err = gh_txn_del(txn, GH_DB_SUPPRESSION, keys[i],
+			                 lens[i]);
+	} while (err == GH_OK && a.n == BATCH);
+	free(keys);
+	return err;
 }

@@ -73,6 +73,19 @@ typedef int (*gh_suppress_fn)(const char *addr, const char *list,
                               const json_t *rec, void *arg);
 gh_err gh_suppress_list(struct gh_store *st, gh_suppress_fn fn, void *arg);
 
+/*
+ * The suppression list's generation: a meta counter that every add and
+ * remove above bumps in the same transaction, so whoever keeps a copy (the
+ * mail domain's store, through gatehouse-bridge) can tell that it changed.
+ * gh_suppress_gen_txn reads it (0 for a list never written).
+ */
+#define GH_SUPPRESS_GEN "suppression_gen"
+gh_err gh_suppress_gen_txn(struct gh_txn *txn, uint64_t *gen);
+
+/* gh_suppress_clear_txn - delete every entry (a copy about to be replaced
+ * by a snapshot of the core's list).  Does not bump the generation. */
+gh_err gh_suppress_clear_txn(struct gh_txn *txn);
+
 /* ---- rate counters ---- */
 
 /*

@@ -1,0 +1,571 @@
+/*
+ * main.c - gatehouse-bridge(8): carries one producer domain's outbox to
+ * gatehouse-notifyd, and the core's suppression list back to the mail
+ * domain.
+ *
+ * SYNOPSIS
+ *   gatehouse-bridge [-c FILE] DOMAIN        (DOMAIN: mail, web or login)
+ *
+ * It runs as the owner of DOMAIN's store (started as root, it becomes that
+ * owner before opening anything), which is the only uid that may open that
+ * store: like Postfix's postdrop and pickup, the less trusted side only
+ * hands records over, and notifyd, on the other end of [notifyd]
+ * bridge_socket, validates each one and stamps it with the domain the
+ * kernel says this process belongs to (docs/security.md).  Nothing here
+ * is on a producer's hot path: the milter, nginx and PAM commit into
+ * their own store and go on; the bridge picks the events up within
+ * [notifyd] poll_interval.
+ *
+ * Delivery is at least once: an outbox event is leased, sent, and acked in
+ * the domain's store only once notifyd acknowledged it; notifyd recognises
+ * one sent again (after a crash in between) and does not queue it twice.
+ * An event notifyd refuses is dead-lettered in the outbox with the reason,
+ * where `gatehouse events list --domain D --state dead` shows it.
+ *
+ * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
+ * Exit codes: sysexits(3).  Logs go to stderr (the journal under systemd).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gatehouse/bridge.h"
+#include "gatehouse/conf.h"
+#include "gatehouse/domain.h"
+#include "gatehouse/queue.h"
+#include "gatehouse/records.h"
+#include "gatehouse/store.h"
+
+#ifndef GH_VERSION
+#define GH_VERSION "0.1.0"
+#endif
+
+#define BATCH 64                 /* events (and unsubscribes) per round */
+#define VISIBILITY_MS 120000     /* an unacked lease comes back after this */
+#define ANSWER_MS 30000          /* longest wait for notifyd's answers */
+
+static volatile sig_atomic_t stopping;
+
+struct br {
+	enum gh_domain dom;
+	const char *name;
+	struct gh_conf *conf;
+	struct gh_store *st;
+	const char *sock_path;
+	int poll_ms;
+	int fd;
+	char *buf;                     /* GH_BRIDGE_MSG_MAX + 1 */
+	/* one round in flight */
+	struct gh_lease leases[BATCH];
+	int answer[BATCH];             /* 0 waiting, 1 ack, -1 reject */
+	char why[BATCH][256];
+	size_t nlease;
+	struct {
+		char addr[GH_ADDR_MAX + 1];
+		char list[GH_LIST_MAX + 1];
+		int acked;
+	} sup[BATCH];
+	size_t nsup;
+	/* a suppression snapshot being received (mail) */
+	json_t *snap;
+	int logged_down;
+};
+
+static void
+blog(const struct br *b, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "gatehouse-bridge[%s]: %s\n", b->name, line);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	if (!stopping)
+		nanosleep(&ts, NULL);   /* a signal cuts it short */
+}
+
+static int
+bconnect(struct br *b)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(b->sock_path) >= sizeof(sa.sun_path)) {
+		blog(b, "[notifyd] bridge_socket: path too long");
+		return -1;
+	}
+	strcpy(sa.sun_path, b->sock_path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		if (!b->logged_down)
+			blog(b, "cannot reach gatehouse-notifyd at %s: %s; "
+			     "trying again every second", b->sock_path,
+			     strerror(errno));
+		b->logged_down = 1;
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to ms for one message; GH_ENOTFOUND on time-out. */
+static gh_err
+recv_wait(struct br *b, int ms, json_t **msg)
+{
+	struct pollfd p = {b->fd, POLLIN, 0};
+	int r = poll(&p, 1, ms);
+
+	*msg = NULL;
+	if (r < 0)
+		return errno == EINTR ? GH_ENOTFOUND : GH_EIO;
+	if (r == 0)
+		return GH_ENOTFOUND;
+	return gh_bridge_recv(b->fd, b->buf, GH_BRIDGE_MSG_MAX + 1, msg);
+}
+
+static int
+hello(struct br *b)
+{
+	json_t *m = json_pack("{s:s, s:i, s:s}", "t", "hello", "v",
+	                      GH_BRIDGE_VERSION, "domain", b->name);
+	gh_err err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
+
+	json_decref(m);
+	if (err)
+		return -1;
+	err = recv_wait(b, 10000, &m);
+	if (err) {
+		blog(b, "no answer from gatehouse-notifyd to hello");
+		return -1;
+	}
+	if (strcmp(gh_bridge_type(m), "welcome") != 0) {
+		blog(b, "gatehouse-notifyd refused this bridge: %s",
+		     json_string_value(json_object_get(m, "why")) ?
+		     json_string_value(json_object_get(m, "why")) : "?");
+		json_decref(m);
+		return -1;
+	}
+	json_decref(m);
+	blog(b, "connected to gatehouse-notifyd");
+	b->logged_down = 0;
+	return 0;
+}
+
+/* ---- one round: lease, send, collect answers, settle ---- */
+
+struct sup_collect {
+	struct br *b;
+};
+
+static int
+sup_one(const char *addr, const char *list, const json_t *rec, void *arg)
+{
+	struct br *b = arg;
+
+	(void)rec;
+	snprintf(b->sup[b->nsup].addr, sizeof(b->sup[0].addr), "%s", addr);
+	snprintf(b->sup[b->nsup].list, sizeof(b->sup[0].list), "%s", list);
+	b->sup[b->nsup].acked = 0;
+	return ++b->nsup == BATCH;
+}
+
+/* The producer's fields of an outbox record, for the wire. */
+static json_t *
+outbox_fields(const json_t *rec)
+{
+	json_t *ev = json_deep_copy(rec);
+
+	if (ev != NULL) {
+		json_object_del(ev, "id");
+		json_object_del(ev, "created_at");
+		json_object_del(ev, "v");
+		json_object_del(ev, "q");
+	}
+	return ev;
+}
+
+static int
+send_round(struct br *b)
+{
+	int64_t now = gh_now_ms();
+	gh_err err;
+
+	b->nlease = 0;
+	b->nsup = 0;
+	err = gh_queue_lease(b->st, now, BATCH, VISIBILITY_MS, b->leases,
+	                     &b->nlease);
+	if (err) {
+		blog(b, "outbox: %s", gh_strerror(err));
+		b->nlease = 0;
+	}
+	if (b->dom == GH_DOMAIN_WEB &&
+	    gh_suppress_list(b->st, sup_one, b) != GH_OK)
+		b->nsup = 0;
+	for (size_t i = 0; i < b->nlease; i++) {
+		json_t *rec = b->leases[i].event;
+		json_t *m = json_pack("{s:s, s:I, s:O?, s:o}", "t", "ev", "id",
+		                      (json_int_t)b->leases[i].id, "at",
+		                      json_object_get(rec, "created_at"), "ev",
+		                      outbox_fields(rec));
+
+		b->answer[i] = 0;
+		b->why[i][0] = '\0';
+		err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
+		json_decref(m);
+		if (err)
+			return -1;
+	}
+	for (size_t i = 0; i < b->nsup; i++) {
+		json_t *m = json_pack("{s:s, s:s, s:s}", "t", "sup", "addr",
+		                      b->sup[i].addr, "list", b->sup[i].list);
+
+		err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
+		json_decref(m);
+		if (err)
+			return -1;
+	}
+	return 0;
+}
+
+struct settle_arg {
+	struct br *b;
+	gh_err results[BATCH];
+};
+
+static gh_err
+settle_txn(struct gh_txn *txn, void *arg)
+{
+	struct settle_arg *a = arg;
+	struct br *b = a->b;
+	struct gh_lease acked[BATCH];
+	size_t n = 0;
+	gh_err err;
+
+	for (size_t i = 0; i < b->nlease; i++)
+		if (b->answer[i] == 1)
+			acked[n++] = b->leases[i];
+	if (n > 0) {
+		err = gh_queue_ack_txn(txn, acked, n, gh_now_ms(), a->results);
+		if (err)
+			return err;
+	}
+	for (size_t i = 0; i < b->nsup; i++) {
+		if (!b->sup[i].acked)
+			continue;
+		err = gh_suppress_remove_txn(txn, b->sup[i].addr,
+		                             b->sup[i].list);
+		if (err && err != GH_ENOTFOUND)
+			return err;
+	}
+	return GH_OK;
+}
+
+static void
+settle(struct br *b)
+{
+	struct settle_arg a = {b, {0}};
+	gh_err err = gh_store_update(b->st, settle_txn, &a);
+
+	if (err)
+		blog(b, "outbox: cannot record what notifyd took: %s (it will "
+		     "be sent again, and recognised)", gh_strerror(err));
+	for (size_t i = 0; i < b->nlease; i++) {
+		if (b->answer[i] != -1)
+			continue;
+		blog(b, "notifyd refused outbox event %llu: %s",
+		     (unsigned long long)b->leases[i].id, b->why[i]);
+		(void)gh_queue_retry(b->st, &b->leases[i], gh_now_ms(), 0,
+		                     b->why[i], 1, NULL);
+	}
+	gh_lease_release(b->leases, b->nlease);
+	b->nlease = 0;
+	b->nsup = 0;
+}
+
+static void
+give_back(struct br *b)
+{
+	if (b->nlease > 0)
+		(void)gh_queue_release(b->st, b->leases, b->nlease,
+		                       gh_now_ms());
+	gh_lease_release(b->leases, b->nlease);
+	b->nlease = 0;
+	b->nsup = 0;
+}
+
+/* ---- the core's suppression list, for the mail domain ---- */
+
+struct snap_arg {
+	json_t *entries;
+	size_t bad;
+};
+
+static gh_err
+snap_txn(struct gh_txn *txn, void *arg)
+{
+	struct snap_arg *a = arg;
+	int64_t now = gh_now_ms();
+	size_t i;
+	json_t *e;
+	gh_err err = gh_suppress_clear_txn(txn);
+
+	a->bad = 0;
+	json_array_foreach(a->entries, i, e) {
+		const char *addr = json_string_value(json_array_get(e, 0));
+		const char *list = json_string_value(json_array_get(e, 1));
+
+		if (err)
+			break;
+		if (addr == NULL || list == NULL) {
+			a->bad++;
+			continue;
+		}
+		err = gh_suppress_add_txn(txn, addr, list, NULL, "core", now);
+		if (err == GH_EINVAL || err == GH_ETOOBIG) {
+			a->bad++;
+			err = GH_OK;
+		}
+	}
+	return err;
+}
+
+static void
+on_snapshot(struct br *b, const json_t *m)
+{
+	const char *t = gh_bridge_type(m);
+
+	if (b->dom != GH_DOMAIN_MAIL)
+		return;
+	if (strcmp(t, "snap-begin") == 0) {
+		json_decref(b->snap);
+		b->snap = json_array();
+	} else if (strcmp(t, "snap") == 0 && b->snap != NULL) {
+		json_array_extend(b->snap, json_object_get(m, "e"));
+	} else if (strcmp(t, "snap-end") == 0 && b->snap != NULL) {
+		struct snap_arg a = {b->snap, 0};
+		gh_err err = gh_store_update(b->st, snap_txn, &a);
+
+		if (err)
+			blog(b, "suppression list: cannot store the core's "
+			     "copy: %s", gh_strerror(err));
+		else
+			blog(b, "suppression list: %zu entries from the core",
+			     json_array_size(b->snap) - a.bad);
+		json_decref(b->snap);
+		b->snap = NULL;
+	}
+}
+
+/* Handle one message from notifyd. */
+static void
+on_message(struct br *b, const json_t *m)
+{
+	const char *t = gh_bridge_type(m);
+
+	if (strcmp(t, "ack") == 0 || strcmp(t, "reject") == 0) {
+		uint64_t id = (uint64_t)json_integer_value(
+		    json_object_get(m, "id"));
+
+		for (size_t i = 0; i < b->nlease; i++) {
+			if (b->leases[i].id != id || b->answer[i] != 0)
+				continue;
+			b->answer[i] = t[0] == 'a' ? 1 : -1;
+			if (b->answer[i] < 0)
+				snprintf(b->why[i], sizeof(b->why[i]), "%s",
+				         json_string_value(json_object_get(
+				             m, "why")) ?: "refused");
+			break;
+		}
+	} else if (strcmp(t, "sup-ack") == 0) {
+		const char *a = json_string_value(json_object_get(m, "addr"));
+		const char *l = json_string_value(json_object_get(m, "list"));
+
+		for (size_t i = 0; a && l && i < b->nsup; i++)
+			if (strcmp(b->sup[i].addr, a) == 0 &&
+			    strcmp(b->sup[i].list, l) == 0)
+				b->sup[i].acked = 1;
+	} else {
+		on_snapshot(b, m);
+	}
+}
+
+static int
+round_done(const struct br *b)
+{
+	for (size_t i = 0; i < b->nlease; i++)
+		if (b->answer[i] == 0)
+			return 0;
+	for (size_t i = 0; i < b->nsup; i++)
+		if (!b->sup[i].acked)
+			return 0;
+	return 1;
+}
+
+/* One connection's life: rounds until it breaks or we stop. */
+static void
+session(struct br *b)
+{
+	int64_t waiting_since = 0;
+
+	while (!stopping) {
+		json_t *m;
+		gh_err err;
+
+		if (b->nlease == 0 && b->nsup == 0) {
+			if (send_round(b) != 0)
+				break;
+			waiting_since = gh_now_ms();
+		}
+		err = recv_wait(b, b->nlease || b->nsup ? 1000 : b->poll_ms,
+		                &m);
+		if (err == GH_EIO || err == GH_EINVAL) {
+			blog(b, "connection to gatehouse-notifyd %s",
+			     err == GH_EIO ? "closed" : "sent garbage");
+			break;
+		}
+		if (err == GH_OK) {
+			on_message(b, m);
+			json_decref(m);
+		}
+		if ((b->nlease || b->nsup) && round_done(b)) {
+			settle(b);
+		} else if ((b->nlease || b->nsup) &&
+		           gh_now_ms() - waiting_since > ANSWER_MS) {
+			blog(b, "gatehouse-notifyd did not answer in %d s",
+			     ANSWER_MS / 1000);
+			break;
+		}
+	}
+	give_back(b);
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: gatehouse-bridge [-c FILE] mail|web|login\n"
+	        "See gatehouse-bridge(8).\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct br b;
+	struct gh_store_opts so;
+	struct sigaction sa;
+	const char *conf_path = NULL;
+	char detail[1024];
+	int ch, d, shared = 0, rc = 0;
+	gh_err err;
+
+	memset(&b, 0, sizeof(b));
+	b.fd = -1;
+	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("gatehouse-bridge %s\n", GH_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 64;
+		}
+	}
+	if (optind != argc - 1 ||
+	    (d = gh_domain_lookup(argv[optind])) <= GH_DOMAIN_CORE) {
+		usage(stderr);
+		return 64;
+	}
+	b.dom = (enum gh_domain)d;
+	b.name = gh_domain_name(b.dom);
+	if (conf_path == NULL)
+		conf_path = gh_conf_default_path();
+	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
+	if (err) {
+		blog(&b, "%s", detail);
+		return err == GH_ENOTFOUND ? 66 : 78;
+	}
+	gh_conf_domain_store_opts(b.conf, b.dom, &so, &shared);
+	if (shared) {
+		blog(&b, "[store] %s is not set: this domain writes the core's "
+		     "store itself, and needs no bridge", b.name);
+		rc = 78;
+		goto done;
+	}
+	b.sock_path = gh_conf_str(b.conf, "notifyd", "bridge_socket");
+	b.poll_ms = (int)gh_conf_int(b.conf, "notifyd", "poll_interval");
+	/* Root never opens a store: become its owner for good first. */
+	err = gh_store_become_owner(so.path, detail, sizeof(detail));
+	if (err == GH_OK)
+		err = gh_store_open(&b.st, &so, detail, sizeof(detail));
+	if (err) {
+		blog(&b, "cannot open %s: %s%s%s", so.path, gh_strerror(err),
+		     detail[0] ? ": " : "", detail);
+		rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 : 74;
+		goto done;
+	}
+	b.buf = malloc(GH_BRIDGE_MSG_MAX + 1);
+	if (b.buf == NULL) {
+		rc = 71;
+		goto done;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);   /* no SA_RESTART: end waits */
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	blog(&b, "started for %s", so.path);
+	while (!stopping) {
+		b.fd = bconnect(&b);
+		if (b.fd < 0) {
+			nap_ms(1000);
+			continue;
+		}
+		if (hello(&b) == 0)
+			session(&b);
+		close(b.fd);
+		b.fd = -1;
+		json_decref(b.snap);
+		b.snap = NULL;
+		nap_ms(1000);
+	}
+	blog(&b, "stopped");
+done:
+	free(b.buf);
+	gh_store_close(b.st);
+	gh_conf_free(b.conf);
+	return rc;
+}

@@ -1,0 +1,633 @@
+/*
+ * pickup.c - the core's end of the bridges (gatehouse/bridge.h): a thread
+ * of gatehouse-notifyd that takes producer domains' events and
+ * unsubscribes over [notifyd] bridge_socket, validates each one, stamps it
+ * with the domain the connection belongs to and commits it into the core
+ * store, and sends the mail domain the core's suppression list whenever it
+ * changes.
+ *
+ * Who is who comes from the kernel: SO_PEERCRED gives the peer's uid, and
+ * a hello for domain D is accepted only from root or the uid that owns D's
+ * store, the one uid that can write D's records anyway.  So a compromised
+ * web server can send web events, stamped "nginx" and limited to upload.*
+ * types, and nothing else (gh_domain_accept, docs/security.md).
+ *
+ * A thread of its own because it blocks in poll() on sockets the dispatcher
+ * does not know; it shares only the store handle (safe across threads,
+ * store.h) and the logger (one write per line).  Its configuration is read
+ * at start: a change of [store] or bridge_socket needs a restart.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "gatehouse/bridge.h"
+#include "gatehouse/domain.h"
+#include "gatehouse/records.h"
+#include "nd.h"
+#include "pickup.h"
+
+#define PK_CONNS 8               /* bridge connections at once */
+#define PK_HELLO_MS 5000         /* to say who it is */
+#define PK_DRAIN 64              /* messages committed together */
+#define PK_KEEP_MS (7LL * 24 * 3600 * 1000)  /* idempotence keys */
+#define PK_TICK_MS 250
+
+struct pk_conn {
+	int fd;
+	uid_t uid;
+	int dom;                     /* -1 until hello */
+	int64_t since;
+	int64_t sent_gen;            /* suppression snapshot sent (mail) */
+};
+
+struct nd_pickup {
+	struct nd *d;
+	struct gh_store *st;
+	int64_t dedup_window;
+	int listen_fd;
+	int wake[2];
+	pthread_t tid;
+	char sock_path[108];
+	char store_path[GH_DOMAIN_COUNT_][4096];
+	int has_store[GH_DOMAIN_COUNT_];
+	struct pk_conn conns[PK_CONNS];
+	char *buf;
+};
+
+/* ---- one batch of messages from one bridge ---- */
+
+struct pk_item {
+	json_t *msg;
+	json_t *ev;                  /* accepted, stamped event */
+	char why[256];               /* refused: the reason */
+	int dup;
+};
+
+struct pk_batch {
+	struct nd_pickup *p;
+	int dom;
+	struct pk_item items[PK_DRAIN];
+	size_t n;
+};
+
+/* The core's idempotence key for a bridged event: never a key an event
+ * can carry (those are prefixed with their domain by gh_domain_accept). */
+static size_t
+bridge_key(char *k, size_t cap, int dom, const json_t *msg)
+{
+	int n = snprintf(k, cap, "\x01" "bridge/%s/%lld/%lld",
+	                 gh_domain_name((enum gh_domain)dom),
+	                 (long long)json_integer_value(json_object_get(msg, "id")),
+	                 (long long)json_integer_value(json_object_get(msg, "at")));
+
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+static gh_err
+batch_txn(struct gh_txn *txn, void *arg)
+{
+	struct pk_batch *b = arg;
+	int64_t now = gh_now_ms();
+	gh_err err;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct pk_item *it = &b->items[i];
+		const char *t = gh_bridge_type(it->msg);
+
+		it->dup = 0;
+		if (strcmp(t, "ev") == 0 && it->ev != NULL) {
+			char k[160];
+			size_t kl = bridge_key(k, sizeof(k), b->dom, it->msg);
+			unsigned char v[16];
+			uint64_t id = 0;
+
+			if (kl == 0)
+				return GH_EINVAL;
+			err = gh_txn_get(txn, GH_DB_DEDUP, k, kl, NULL, NULL);
+			if (err == GH_OK) {
+				it->dup = 1;   /* sent again after a crash */
+				continue;
+			}
+			if (err != GH_ENOTFOUND)
+				return err;
+			err = gh_queue_enqueue_txn(txn, it->ev, now,
+			                           b->p->dedup_window, &id,
+			                           NULL);
+			if (err)
+				return err;
+			gh_put_be64(v, id);
+			gh_put_be64(v + 8, (uint64_t)(now + PK_KEEP_MS));
+			err = gh_txn_put(txn, GH_DB_DEDUP, k, kl, v, sizeof(v));
+			if (err)
+				return err;
+		} else if (strcmp(t, "sup") == 0 && it->why[0] == '\0') {
+			const char *a = json_string_value(
+			    json_object_get(it->msg, "addr"));
+			const char *l = json_string_value(
+			    json_object_get(it->msg, "list"));
+
+			err = gh_suppress_add_txn(txn, a, l, "unsubscribed",
+			                          "web", now);
+			if (err == GH_EINVAL || err == GH_ETOOBIG)
+				continue;   /* answered and logged below */
+			if (err)
+				return err;
+		}
+	}
+	return GH_OK;
+}
+
+static void
+conn_close(struct nd_pickup *p, struct pk_conn *c, const char *why)
+{
+	if (c->fd < 0)
+		return;
+	if (why != NULL)
+		nd_log(&p->d->log, ND_LOG_WARN, "bridge %s (uid %ld): %s",
+		       c->dom >= 0 ? gh_domain_name((enum gh_domain)c->dom) :
+		       "?", (long)c->uid, why);
+	close(c->fd);
+	c->fd = -1;
+	c->dom = -1;
+}
+
+static void
+reply(struct nd_pickup *p, struct pk_conn *c, json_t *m)
+{
+	if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
+		conn_close(p, c, "cannot answer it; closed");
+	json_decref(m);
+}
+
+/* Validate what a batch holds, before the transaction. */
+static void
+batch_check(struct pk_batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct pk_item *it = &b->items[i];
+		const char *t = gh_bridge_type(it->msg);
+
+		it->why[0] = '\0';
+		if (strcmp(t, "ev") == 0) {
+			const json_t *ev = json_object_get(it->msg, "ev");
+
+			if (!json_is_integer(json_object_get(it->msg, "id")) ||
+			    !json_is_integer(json_object_get(it->msg, "at"))) {
+				snprintf(it->why, sizeof(it->why),
+				         "no id or at");
+				continue;
+			}
+			(void)gh_domain_accept((enum gh_domain)b->dom, ev,
+			                       &it->ev, it->why,
+			                       sizeof(it->why));
+			if (it->ev == NULL && it->why[0] == '\0')
+				snprintf(it->why, sizeof(it->why), "refused");
+		} else if (strcmp(t, "sup") == 0) {
+			char norm[GH_ADDR_MAX + 1];
+			const char *a = json_string_value(
+			    json_object_get(it->msg, "addr"));
+			const char *l = json_string_value(
+			    json_object_get(it->msg, "list"));
+
+			if (b->dom != GH_DOMAIN_WEB)
+				snprintf(it->why, sizeof(it->why), "only the "
+				         "web domain records unsubscribes");
+			else if (a == NULL || l == NULL ||
+			         strlen(l) > GH_LIST_MAX ||
+			         gh_addr_normalize(a, norm, sizeof(norm)))
+				snprintf(it->why, sizeof(it->why),
+				         "not an address and a list");
+		}
+	}
+}
+
+static void
+conn_read(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct pk_batch b;
+	gh_err err = GH_OK;
+
+	memset(&b, 0, sizeof(b));
+	b.p = p;
+	b.dom = c->dom;
+	while (b.n < PK_DRAIN) {
+		json_t *m;
+
+		err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m);
+		if (err)
+			break;
+		b.items[b.n++].msg = m;
+	}
+	if (err == GH_EIO || err == GH_EINVAL) {
+		conn_close(p, c, err == GH_EIO ? "gone" :
+		           "sent a malformed packet; closed");
+		goto done;
+	}
+	batch_check(&b);
+	err = gh_store_update(p->st, batch_txn, &b);
+	if (err) {
+		/* Nothing answered: the bridge gives its leases back and
+		 * sends them again once it reconnects. */
+		char why[128];
+
+		snprintf(why, sizeof(why), "cannot commit its records: %s; "
+		         "closed", gh_strerror(err));
+		conn_close(p, c, why);
+		goto done;
+	}
+	for (size_t i = 0; i < b.n && c->fd >= 0; i++) {
+		struct pk_item *it = &b.items[i];
+		const char *t = gh_bridge_type(it->msg);
+		json_t *id = json_object_get(it->msg, "id");
+
+		if (strcmp(t, "ev") == 0 && it->ev == NULL) {
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge %s: event %lld "
+			       "refused: %s", gh_domain_name((enum gh_domain)
+			       c->dom), (long long)json_integer_value(id),
+			       it->why);
+			reply(p, c, json_pack("{s:s, s:O, s:s}", "t", "reject",
+			                      "id", id ? id : json_null(),
+			                      "why", it->why));
+		} else if (strcmp(t, "ev") == 0) {
+			reply(p, c, json_pack("{s:s, s:O}", "t", "ack", "id",
+			                      id));
+		} else if (strcmp(t, "sup") == 0) {
+			if (it->why[0])
+				nd_log(&p->d->log, ND_LOG_WARN, "bridge %s: "
+				       "unsubscribe dropped: %s",
+				       gh_domain_name((enum gh_domain)c->dom),
+				       it->why);
+			reply(p, c, json_pack("{s:s, s:O?, s:O?}", "t",
+			                      "sup-ack", "addr",
+			                      json_object_get(it->msg, "addr"),
+			                      "list",
+			                      json_object_get(it->msg, "list")));
+		} else {
+			conn_close(p, c, "sent an unknown message; closed");
+		}
+	}
+done:
+	for (size_t i = 0; i < b.n; i++) {
+		json_decref(b.items[i].msg);
+		json_decref(b.items[i].ev);
+	}
+}
+
+/* ---- hello ---- */
+
+static void
+conn_hello(struct nd_pickup *p, struct pk_conn *c)
+{
+	json_t *m = NULL;
+	const char *name;
+	gh_err err;
+	uid_t owner;
+	int dom;
+	char why[256];
+
+	err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m);
+	if (err == GH_ENOTFOUND)
+		return;
+	if (err || strcmp(gh_bridge_type(m), "hello") != 0) {
+		conn_close(p, c, "did not say hello; closed");
+		goto done;
+	}
+	name = json_string_value(json_object_get(m, "domain"));
+	dom = gh_domain_lookup(name);
+	if (dom <= GH_DOMAIN_CORE || !p->has_store[dom]) {
+		snprintf(why, sizeof(why), "no producer domain '%s' with a "
+		         "store of its own here", name ? name : "?");
+		goto refuse;
+	}
+	err = gh_store_owner(p->store_path[dom], &owner, NULL, why,
+	                     sizeof(why));
+	if (err)
+		goto refuse;
+	if (c->uid != 0 && c->uid != owner) {
+		snprintf(why, sizeof(why), "uid %ld does not own the %s store "
+		         "(uid %ld does)", (long)c->uid, name, (long)owner);
+		goto refuse;
+	}
+	/* One bridge per domain: the newest wins (the old one is a bridge
+	 * that restarted, or its own domain's business). */
+	for (int i = 0; i < PK_CONNS; i++)
+		if (&p->conns[i] != c && p->conns[i].dom == dom)
+			conn_close(p, &p->conns[i], "replaced by a new "
+			           "connection");
+	c->dom = dom;
+	c->sent_gen = -1;
+	nd_log(&p->d->log, ND_LOG_INFO, "bridge %s connected (uid %ld)", name,
+	       (long)c->uid);
+	reply(p, c, json_pack("{s:s}", "t", "welcome"));
+	goto done;
+refuse:
+	nd_log(&p->d->log, ND_LOG_WARN, "bridge refused: %s", why);
+	{
+		json_t *r = json_pack("{s:s, s:s}", "t", "refused", "why", why);
+
+		if (r)
+			(void)gh_bridge_send(c->fd, r);
+		json_decref(r);
+	}
+	conn_close(p, c, NULL);
+done:
+	json_decref(m);
+}
+
+/* ---- the suppression list, to the mail domain ---- */
+
+struct snap_arg {
+	struct nd_pickup *p;
+	struct pk_conn *c;
+	json_t *chunk;
+	int failed;
+};
+
+static int
+snap_one(const char *addr, const char *list, const json_t *rec, void *arg)
+{
+	struct snap_arg *a = arg;
+
+	(void)rec;
+	json_array_append_new(a->chunk, json_pack("[s, s]", addr, list));
+	if (json_array_size(a->chunk) < GH_BRIDGE_SNAP_CHUNK)
+		return 0;
+	if (gh_bridge_send(a->c->fd, json_pack("{s:s, s:O}", "t", "snap", "e",
+	                                       a->chunk)) != GH_OK) {
+		a->failed = 1;
+		return 1;
+	}
+	json_array_clear(a->chunk);
+	return 0;
+}
+
+static gh_err
+gen_view(struct gh_txn *txn, void *arg)
+{
+	return gh_suppress_gen_txn(txn, arg);
+}
+
+static void
+send_snapshot(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct snap_arg a = {p, c, json_array(), 0};
+	uint64_t gen = 0;
+	json_t *m;
+
+	if (gh_store_view(p->st, gen_view, &gen) != GH_OK ||
+	    (int64_t)gen == c->sent_gen || a.chunk == NULL)
+		goto done;
+	m = json_pack("{s:s, s:I}", "t", "snap-begin", "gen", (json_int_t)gen);
+	if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
+		a.failed = 1;
+	json_decref(m);
+	if (!a.failed && gh_suppress_list(p->st, snap_one, &a) != GH_OK)
+		a.failed = 1;
+	if (!a.failed && json_array_size(a.chunk) > 0) {
+		m = json_pack("{s:s, s:O}", "t", "snap", "e", a.chunk);
+		if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
+			a.failed = 1;
+		json_decref(m);
+	}
+	if (!a.failed) {
+		m = json_pack("{s:s, s:I}", "t", "snap-end", "gen",
+		              (json_int_t)gen);
+		if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
+			a.failed = 1;
+		json_decref(m);
+	}
+	if (a.failed)
+		conn_close(p, c, "cannot send it the suppression list; closed");
+	else
+		c->sent_gen = (int64_t)gen;
+done:
+	json_decref(a.chunk);
+}
+
+/* ---- the thread ---- */
+
+static void
+do_accept(struct nd_pickup *p)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	struct timeval tv = {2, 0};
+	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int slot = -1;
+
+	if (fd < 0)
+		return;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+		close(fd);
+		return;
+	}
+	for (int i = 0; i < PK_CONNS; i++)
+		if (p->conns[i].fd < 0) {
+			slot = i;
+			break;
+		}
+	if (slot < 0) {
+		nd_log(&p->d->log, ND_LOG_WARN, "bridge socket: too many "
+		       "connections; refusing uid %ld", (long)cr.uid);
+		close(fd);
+		return;
+	}
+	/* Sends wait at most 2 s: a bridge that stops reading is dropped,
+	 * not waited on by the others. */
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	p->conns[slot].fd = fd;
+	p->conns[slot].uid = cr.uid;
+	p->conns[slot].dom = -1;
+	p->conns[slot].since = gh_now_ms();
+}
+
+static void *
+pickup_main(void *arg)
+{
+	struct nd_pickup *p = arg;
+
+	for (;;) {
+		struct pollfd fds[2 + PK_CONNS];
+		int map[2 + PK_CONNS];
+		nfds_t n = 0;
+
+		fds[n].fd = p->wake[0];
+		fds[n++].events = POLLIN;
+		fds[n].fd = p->listen_fd;
+		fds[n++].events = POLLIN;
+		for (int i = 0; i < PK_CONNS; i++) {
+			if (p->conns[i].fd < 0)
+				continue;
+			map[n] = i;
+			fds[n].fd = p->conns[i].fd;
+			fds[n++].events = POLLIN;
+		}
+		if (poll(fds, n, PK_TICK_MS) < 0 && errno != EINTR)
+			break;
+		if (fds[0].revents)
+			break;
+		if (fds[1].revents & POLLIN)
+			do_accept(p);
+		for (nfds_t i = 2; i < n; i++) {
+			struct pk_conn *c = &p->conns[map[i]];
+
+			if (c->fd < 0 || !fds[i].revents)
+				continue;
+			if (c->dom < 0)
+				conn_hello(p, c);
+			else
+				conn_read(p, c);
+		}
+		for (int i = 0; i < PK_CONNS; i++) {
+			struct pk_conn *c = &p->conns[i];
+
+			if (c->fd >= 0 && c->dom < 0 &&
+			    gh_now_ms() - c->since > PK_HELLO_MS)
+				conn_close(p, c, "said nothing; closed");
+			if (c->fd >= 0 && c->dom == GH_DOMAIN_MAIL)
+				send_snapshot(p, c);
+		}
+	}
+	return NULL;
+}
+
+static gh_err
+pk_listen(struct nd_pickup *p, const char *path, char *detail, size_t dlen)
+{
+	struct sockaddr_un sa;
+	struct stat sb;
+	mode_t old;
+	int rc;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		snprintf(detail, dlen, "[notifyd] bridge_socket: too long");
+		return GH_ECONFIG;
+	}
+	snprintf(p->sock_path, sizeof(p->sock_path), "%s", path);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	/* A socket left by a previous run goes; anything else is not ours
+	 * to remove. */
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(detail, dlen, "%s exists and is not a socket",
+			         path);
+			return GH_EINVAL;
+		}
+		(void)unlink(path);
+	}
+	p->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC |
+	                      SOCK_NONBLOCK, 0);
+	if (p->listen_fd < 0)
+		goto fail;
+	/* Everyone may connect: who it is comes from SO_PEERCRED, checked
+	 * against the owner of the domain's store at hello. */
+	old = umask(0);
+	rc = bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc != 0 || chmod(path, 0666) != 0 || listen(p->listen_fd, 16) != 0)
+		goto fail;
+	return GH_OK;
+fail:
+	snprintf(detail, dlen, "[notifyd] bridge_socket %s: %s", path,
+	         strerror(errno));
+	return GH_EIO;
+}
+
+gh_err
+nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
+                size_t dlen)
+{
+	struct nd_pickup *p;
+	int any = 0;
+	gh_err err;
+
+	*out = NULL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return GH_ENOMEM;
+	p->d = d;
+	p->st = d->st;
+	p->listen_fd = -1;
+	p->wake[0] = p->wake[1] = -1;
+	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
+	for (int i = 0; i < PK_CONNS; i++) {
+		p->conns[i].fd = -1;
+		p->conns[i].dom = -1;
+	}
+	for (int dom = GH_DOMAIN_MAIL; dom < GH_DOMAIN_COUNT_; dom++) {
+		struct gh_store_opts so;
+		int shared = 1;
+
+		gh_conf_domain_store_opts(d->rt->conf, (enum gh_domain)dom, &so,
+		                          &shared);
+		if (shared)
+			continue;
+		snprintf(p->store_path[dom], sizeof(p->store_path[dom]), "%s",
+		         so.path);
+		p->has_store[dom] = 1;
+		any = 1;
+	}
+	if (!any) {
+		free(p);
+		return GH_OK;   /* one store for all: nothing to pick up */
+	}
+	p->buf = malloc(GH_BRIDGE_MSG_MAX + 1);
+	if (p->buf == NULL || pipe2(p->wake, O_CLOEXEC) != 0) {
+		err = GH_ENOMEM;
+		goto fail;
+	}
+	err = pk_listen(p, gh_conf_str(d->rt->conf, "notifyd",
+	                               "bridge_socket"), detail, dlen);
+	if (err)
+		goto fail;
+	if (pthread_create(&p->tid, NULL, pickup_main, p) != 0) {
+		err = GH_ENOMEM;
+		goto fail;
+	}
+	for (int dom = GH_DOMAIN_MAIL; dom < GH_DOMAIN_COUNT_; dom++)
+		if (p->has_store[dom])
+			nd_log(&d->log, ND_LOG_INFO, "waiting for the %s "
+			       "domain's bridge on %s (store %s)",
+			       gh_domain_name((enum gh_domain)dom),
+			       p->sock_path, p->store_path[dom]);
+	*out = p;
+	return GH_OK;
+fail:
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	if (p->wake[0] >= 0) {
+		close(p->wake[0]);
+		close(p->wake[1]);
+	}
+	free(p->buf);
+	free(p);
+	return err;
+}
+
+void
+nd_pickup_stop(struct nd_pickup *p)
+{
+	if (p == NULL)
+		return;
+	if (write(p->wake[1], "x", 1) == 1)
+		pthread_join(p->tid, NULL);
+	for (int i = 0; i < PK_CONNS; i++)
+		conn_close(p, &p->conns[i], NULL);
+	close(p->listen_fd);
+	(void)unlink(p->sock_path);
+	close(p->wake[0]);
+	close(p->wake[1]);
+	free(p->buf);
+	free(p);
+}
