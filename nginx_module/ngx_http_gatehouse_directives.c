@@ -3,8 +3,8 @@
  * than nginx's stock slot setters: upload categories, the reject|accept
  * policies, the gatehouse_upload_pass URI, libclamav's scan limits, and
  * the locations that get one of the module's content handlers (upload
- * status, signed links).  A bad value fails `nginx -t` with a message
- * saying what is allowed.
+ * status, signed links), the cap on records of uploads not kept.  A bad
+ * value fails `nginx -t` with a message saying what is allowed.
  */
 #include "ngx_http_gatehouse_module.h"
 
@@ -398,6 +398,86 @@ ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gatehouse_module);
     gmcf->needs_keys = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * gatehouse_upload_refused_records N [window=TIME] [total=N];
+ *
+ * At most N records of uploads that are not kept (refused, aborted, or
+ * still under way) per client address (IPv6: per /64) in any WINDOW (1s
+ * to 7d), and at most total for all addresses together; 0 keeps none.
+ */
+char *
+ngx_http_gatehouse_set_refused(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, v;
+    ngx_msec_t   ms;
+    ngx_uint_t   i;
+
+    if (gmcf->refused_max != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    n = ngx_atoi(value[1].data, value[1].len);
+    if (n == NGX_ERROR || n > 1000000) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number \"%V\" in \"%V\": use 0 to "
+                           "1000000 records per address", &value[1],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    gmcf->refused_max = (ngx_uint_t) n;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "window=", 7) == 0) {
+            v.data = value[i].data + 7;
+            v.len = value[i].len - 7;
+
+            ms = ngx_parse_time(&v, 0);
+            if (ms == (ngx_msec_t) NGX_ERROR || ms < 1000
+                || ms > 7 * 24 * 3600 * 1000)
+            {
+                goto invalid;
+            }
+
+            gmcf->refused_window = ms;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "total=", 6) == 0) {
+            n = ngx_atoi(value[i].data + 6, value[i].len - 6);
+            if (n == NGX_ERROR || n > 100000000) {
+                goto invalid;
+            }
+
+            gmcf->refused_total = (ngx_uint_t) n;
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown parameter \"%V\" in \"%V\": use "
+                           "window=TIME or total=N", &value[i], &cmd->name);
+        return NGX_CONF_ERROR;
+
+    invalid:
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value in \"%V\" of \"%V\" (window: 1s "
+                           "to 7d; total: 0 to 100000000)", &value[i],
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -64,6 +64,7 @@ struct ngx_http_gatehouse_job_s {
     ngx_uint_t                       on_store_error;
     ngx_uint_t                       nfiles;
     ngx_http_gatehouse_jfile_t      *files;
+    ngx_http_gatehouse_cap_t         cap;    /* records of files not kept */
 
     /* outcome */
     ngx_int_t                        status; /* HTTP error, 0 if stored */
@@ -192,6 +193,7 @@ ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx)
     job->scan = glcf->scan ? 1 : 0;
     job->bad = -1;
     job->nfiles = ctx->files.nelts;
+    ngx_http_gatehouse_cap_init(&job->cap, ctx);
 
     if (!ctx->no_store) {
         job->store = ngx_http_gatehouse_store(ctx->main,
@@ -295,14 +297,33 @@ ngx_http_gatehouse_put_files(struct gh_txn *txn, void *arg)
 
     json_t                      *ev;
     gh_err                       err;
-    ngx_uint_t                   i;
+    ngx_uint_t                   i, kept;
     ngx_http_gatehouse_jfile_t  *jf;
+
+    job->cap.skipped = 0;
+    job->cap.crossed = 0;
+    job->cap.total_crossed = 0;
 
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
+        jf->seq = 0;
 
+        kept = jf->moved || jf->quarantined;
+
+        /* a refused request leaves at most one new record: the file
+         * that decided (record.c) */
+        if (!kept && job->status != 0 && jf->known == 0
+            && (ngx_int_t) i != job->bad)
+        {
+            json_object_set_new(jf->record, "id", json_null());
+            continue;
+        }
+
+        /* a record of a file not kept (or not yet: "scanning") is small
+         * and counts against the client's cap */
         err = ngx_http_gatehouse_record_put(txn, jf->record, jf->known,
-                                            &jf->seq);
+                                            &jf->seq,
+                                            kept ? NULL : &job->cap);
         if (err != GH_OK) {
             return err;
         }
@@ -333,7 +354,12 @@ static gh_err
 ngx_http_gatehouse_job_write(ngx_http_gatehouse_job_t *job, const char *when)
 {
     gh_err      err;
-    ngx_uint_t  i;
+    ngx_uint_t  i, crossed, total_crossed;
+
+    /* each run of the transaction starts these afresh; keep the first
+     * write's ("scanning") for the log */
+    crossed = job->cap.crossed;
+    total_crossed = job->cap.total_crossed;
 
     err = ngx_http_gatehouse_store_write(job->main,
                                          ngx_http_gatehouse_put_files, job);
@@ -343,8 +369,14 @@ ngx_http_gatehouse_job_write(ngx_http_gatehouse_job_t *job, const char *when)
             job->files[i].known = job->files[i].seq;
         }
 
+        job->cap.crossed |= crossed;
+        job->cap.total_crossed |= total_crossed;
+
         return GH_OK;
     }
+
+    job->cap.crossed = crossed;
+    job->cap.total_crossed = total_crossed;
 
     job->store_err = err;
     job->store_when = when;
@@ -619,6 +651,8 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
                       "gatehouse: store: recording upload(s) %s failed: %s",
                       job->store_when, gh_strerror(job->store_err));
     }
+
+    ngx_http_gatehouse_cap_log(&job->cap, log);
 
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];

@@ -14,8 +14,9 @@
  * Keys are [tokens] key_file and previous_key_file of gatehouse.conf, read
  * by the master with the configuration (so `nginx -t` checks them, and a
  * reload picks up a rotation); the token is the query argument t.  The
- * one write (the suppression entry) is made from the event loop, bounded
- * by [nginx] lock_timeout: unsubscribes are rare and tiny.
+ * one write (the suppression entry) is made in the location's thread pool
+ * (gatehouse_thread_pool), the request held meanwhile: the event loop
+ * never waits for the store's write lock, which another process may hold.
  */
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/queue.h"
@@ -180,8 +181,14 @@ ngx_http_gatehouse_unsub_refused(ngx_http_request_t *r, gh_err err,
 }
 
 
+/* The suppression entry being written from the thread pool, in the
+ * request's pool: the request is held until it is done. */
 typedef struct {
-    struct gh_token  *tok;
+    ngx_http_request_t              *request;
+    ngx_http_gatehouse_main_conf_t  *main;
+    struct gh_token                  tok;
+    int64_t                          now;
+    gh_err                           err;
 } ngx_http_gatehouse_unsub_t;
 
 
@@ -190,10 +197,78 @@ ngx_http_gatehouse_suppress(struct gh_txn *txn, void *arg)
 {
     ngx_http_gatehouse_unsub_t *u = arg;
 
-    return gh_suppress_add_txn(txn, u->tok->field[0],
-                               u->tok->nfields >= 2 ? u->tok->field[1] : "",
+    return gh_suppress_add_txn(txn, u->tok.field[0],
+                               u->tok.nfields >= 2 ? u->tok.field[1] : "",
                                "one-click unsubscribe", "unsubscribe",
-                               gh_now_ms());
+                               u->now);
+}
+
+
+/* In a thread of the pool. */
+static void
+ngx_http_gatehouse_unsub_run(void *data, ngx_log_t *log)
+{
+    ngx_http_gatehouse_unsub_t *u = data;
+
+    u->err = ngx_http_gatehouse_store_write(u->main,
+                                            ngx_http_gatehouse_suppress, u);
+}
+
+
+/* The answer, once the entry is written (or not). */
+static ngx_int_t
+ngx_http_gatehouse_unsub_answer(ngx_http_gatehouse_unsub_t *u)
+{
+    u_char              *addr, *list;
+    ngx_http_request_t  *r = u->request;
+
+    if (u->err != GH_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "gatehouse: unsubscribe of \"%s\" not recorded: %s",
+                      u->tok.field[0], gh_strerror(u->err));
+
+        return ngx_http_gatehouse_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                   "Please try again",
+                   "Your request could not be recorded just now; please try "
+                   "again in a moment.%s%s", NULL, NULL, 0);
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "gatehouse: \"%s\" unsubscribed from \"%s\"",
+                  u->tok.field[0],
+                  u->tok.nfields >= 2 ? u->tok.field[1] : "");
+
+    addr = ngx_http_gatehouse_html(r, u->tok.field[0]);
+    list = ngx_http_gatehouse_html(r, u->tok.nfields >= 2
+                                      && u->tok.field[1][0]
+                                      ? u->tok.field[1] : "every list");
+    if (addr == NULL || list == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_gatehouse_page(r, NGX_HTTP_OK, "Unsubscribed",
+                                   "<b>%s</b> will get no more mail from "
+                                   "<b>%s</b>.", addr, list, 0);
+}
+
+
+/* Back in the event loop. */
+static void
+ngx_http_gatehouse_unsub_done(ngx_event_t *ev)
+{
+    ngx_http_gatehouse_unsub_t *u = ev->data;
+
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r = u->request;
+
+    c = r->connection;
+
+    ngx_http_set_log_request(c->log, r);
+
+    r->main->blocked--;
+
+    ngx_http_finalize_request(r, ngx_http_gatehouse_unsub_answer(u));
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -243,19 +318,27 @@ static void
 ngx_http_gatehouse_unsub_post(ngx_http_request_t *r)
 {
     gh_err                           err;
-    u_char                          *addr, *list;
-    struct gh_store                 *store;
-    struct gh_token                  tok;
-    ngx_http_gatehouse_unsub_t       u;
+    ngx_http_gatehouse_unsub_t      *u;
+    ngx_http_gatehouse_loc_conf_t   *glcf;
     ngx_http_gatehouse_main_conf_t  *gmcf;
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gatehouse_module);
+    glcf = ngx_http_get_module_loc_conf(r, ngx_http_gatehouse_module);
 
-    err = ngx_http_gatehouse_token(r, GH_TOKEN_UNSUBSCRIBE, &tok);
+    u = ngx_pcalloc(r->pool, sizeof(ngx_http_gatehouse_unsub_t));
+    if (u == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
-    if (err != GH_OK || tok.nfields < 1) {
+    u->request = r;
+    u->main = gmcf;
+
+    err = ngx_http_gatehouse_token(r, GH_TOKEN_UNSUBSCRIBE, &u->tok);
+
+    if (err != GH_OK || u->tok.nfields < 1) {
         ngx_http_finalize_request(r,
-            ngx_http_gatehouse_unsub_refused(r, err, &tok));
+            ngx_http_gatehouse_unsub_refused(r, err, &u->tok));
         return;
     }
 
@@ -267,41 +350,28 @@ ngx_http_gatehouse_unsub_post(ngx_http_request_t *r)
         return;
     }
 
-    store = ngx_http_gatehouse_store(gmcf, r->connection->log);
+    u->now = gh_now_ms();
+    u->err = GH_EIO;
 
-    u.tok = &tok;
-    err = (store != NULL)
-          ? gh_store_update(store, ngx_http_gatehouse_suppress, &u)
-          : GH_EIO;
+    if (ngx_http_gatehouse_store(gmcf, r->connection->log) == NULL) {
+        ngx_http_finalize_request(r, ngx_http_gatehouse_unsub_answer(u));
+        return;
+    }
 
-    if (err != GH_OK) {
+    if (ngx_http_gatehouse_post(glcf, r->pool, ngx_http_gatehouse_unsub_run,
+                                ngx_http_gatehouse_unsub_done, u,
+                                r->connection->log)
+        != NGX_OK)
+    {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gatehouse: unsubscribe of \"%s\" not recorded: %s",
-                      tok.field[0], gh_strerror(err));
-        ngx_http_finalize_request(r,
-            ngx_http_gatehouse_page(r, NGX_HTTP_SERVICE_UNAVAILABLE,
-                "Please try again",
-                "Your request could not be recorded just now; please try "
-                "again in a moment.%s%s", NULL, NULL, 0));
+                      "gatehouse: could not post an unsubscribe to thread "
+                      "pool \"%V\"", &glcf->thread_pool_name);
+        ngx_http_finalize_request(r, ngx_http_gatehouse_unsub_answer(u));
         return;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "gatehouse: \"%s\" unsubscribed from \"%s\"",
-                  tok.field[0], tok.nfields >= 2 ? tok.field[1] : "");
-
-    addr = ngx_http_gatehouse_html(r, tok.field[0]);
-    list = ngx_http_gatehouse_html(r, tok.nfields >= 2 && tok.field[1][0]
-                                      ? tok.field[1] : "every list");
-    if (addr == NULL || list == NULL) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    ngx_http_finalize_request(r,
-        ngx_http_gatehouse_page(r, NGX_HTTP_OK, "Unsubscribed",
-                                "<b>%s</b> will get no more mail from "
-                                "<b>%s</b>.", addr, list, 0));
+    /* held until the entry is written: ngx_http_gatehouse_unsub_done */
+    r->main->blocked++;
 }
 
 

@@ -28,6 +28,9 @@
  *   gatehouse_clamav_limits NAME=VALUE...;   http
  *   gatehouse_clamav_tmp PATH;               http
  *   gatehouse_store PATH;                    http (one store per worker)
+ *   gatehouse_upload_refused_records N [window=TIME] [total=N];
+ *                                            http (records of uploads not
+ *                                            kept, per client address)
  *
  * Values are checked when the configuration is read, so a bad one fails
  * `nginx -t` with a message naming the directive, the file and the line.
@@ -208,6 +211,13 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       offsetof(ngx_http_gatehouse_main_conf_t, store),
       NULL },
 
+    { ngx_string("gatehouse_upload_refused_records"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
+      ngx_http_gatehouse_set_refused,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -243,6 +253,27 @@ ngx_module_t  ngx_http_gatehouse_module = {
 };
 
 
+/* The location's gatehouse_thread_pool, which its store writes use. */
+static char *
+ngx_http_gatehouse_add_pool(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *conf)
+{
+#if (NGX_THREADS)
+    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
+    if (conf->thread_pool == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+#else
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "the gatehouse module needs nginx built with "
+                       "--with-threads");
+    return NGX_CONF_ERROR;
+#endif
+}
+
+
 static void *
 ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
 {
@@ -269,8 +300,10 @@ ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
      *     gmcf->used = 0;
      */
 
-    gmcf->lock_timeout = NGX_CONF_UNSET_MSEC;
     gmcf->thread_lock_timeout = -1;
+    gmcf->refused_max = NGX_CONF_UNSET_UINT;
+    gmcf->refused_total = NGX_CONF_UNSET_UINT;
+    gmcf->refused_window = NGX_CONF_UNSET_MSEC;
     gmcf->clamav_max_filesize = NGX_CONF_UNSET;
     gmcf->clamav_max_scansize = NGX_CONF_UNSET;
     gmcf->clamav_max_recursion = NGX_CONF_UNSET;
@@ -285,8 +318,12 @@ ngx_http_gatehouse_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
-    ngx_conf_init_msec_value(gmcf->lock_timeout,
-                             NGX_HTTP_GATEHOUSE_LOCK_TIMEOUT);
+    ngx_conf_init_uint_value(gmcf->refused_max,
+                             NGX_HTTP_GATEHOUSE_REFUSED_MAX);
+    ngx_conf_init_uint_value(gmcf->refused_total,
+                             NGX_HTTP_GATEHOUSE_REFUSED_TOTAL);
+    ngx_conf_init_msec_value(gmcf->refused_window,
+                             NGX_HTTP_GATEHOUSE_REFUSED_WINDOW);
 
     if (gmcf->thread_lock_timeout < 0) {
         gmcf->thread_lock_timeout = NGX_HTTP_GATEHOUSE_THREAD_LOCK_TIMEOUT;
@@ -413,6 +450,11 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         gmcf->needs_store = 1;
     }
 
+    if (clcf->handler == ngx_http_gatehouse_unsubscribe_handler) {
+        /* its one write is made in the thread pool too */
+        return ngx_http_gatehouse_add_pool(cf, conf);
+    }
+
     if (!conf->enable) {
         return NGX_CONF_OK;
     }
@@ -428,17 +470,9 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-#if (NGX_THREADS)
-    conf->thread_pool = ngx_thread_pool_add(cf, &conf->thread_pool_name);
-    if (conf->thread_pool == NULL) {
+    if (ngx_http_gatehouse_add_pool(cf, conf) != NGX_CONF_OK) {
         return NGX_CONF_ERROR;
     }
-#else
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "\"gatehouse_upload\" needs nginx built with "
-                       "--with-threads");
-    return NGX_CONF_ERROR;
-#endif
 
     if (conf->dir.data == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

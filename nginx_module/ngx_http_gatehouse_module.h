@@ -17,7 +17,10 @@
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
- *   ngx_http_gatehouse_record.c  upload records and events for the store
+ *   ngx_http_gatehouse_record.c  upload records and events for the store,
+ *                                "receiving" and refused records written
+ *                                from the pool, the cap on records of
+ *                                uploads not kept
  *   ngx_http_gatehouse_store.c   gatehouse.conf, the worker's store, and
  *                                reading an upload's record
  *   ngx_http_gatehouse_pass.c    gatehouse_upload_pass: the rewritten body
@@ -69,10 +72,20 @@
 /* Form fields kept for gatehouse_upload_pass, all together. */
 #define NGX_HTTP_GATEHOUSE_FIELDS_MAX  (64 * 1024)
 
-/* Default write lock deadlines: event loop ([nginx] lock_timeout), pool
- * threads ([store] lock_timeout). */
-#define NGX_HTTP_GATEHOUSE_LOCK_TIMEOUT         100
+/* Default write lock deadline of the pool threads ([store] lock_timeout);
+ * the event loop never writes. */
 #define NGX_HTTP_GATEHOUSE_THREAD_LOCK_TIMEOUT  2000
+
+/*
+ * Records of uploads that are not kept (refused, aborted, still under
+ * way), per client address (IPv6: per /64) and window, and for every
+ * address together (gatehouse_upload_refused_records).
+ */
+#define NGX_HTTP_GATEHOUSE_REFUSED_MAX     20
+#define NGX_HTTP_GATEHOUSE_REFUSED_TOTAL   1000
+#define NGX_HTTP_GATEHOUSE_REFUSED_WINDOW  (3600 * 1000)
+/* "nginx:refused:" + an IPv6 text address and "/64", or "unix:" */
+#define NGX_HTTP_GATEHOUSE_CAP_KEY_MAX     80
 
 /* Jobs of at least this many bytes record "scanning" before the scan. */
 #define NGX_HTTP_GATEHOUSE_SCANNING_RECORD  (1024 * 1024)
@@ -88,7 +101,6 @@ typedef struct {
     size_t                      map_size;     /* from gatehouse.conf */
     size_t                      map_max;
     unsigned                    store_flags;  /* GH_STORE_NOSYNC */
-    ngx_msec_t                  lock_timeout;
 
     ngx_str_t                   clamav_db;    /* gatehouse_clamav_db */
     off_t                       clamav_max_filesize;   /* UNSET: libclamav's */
@@ -107,6 +119,11 @@ typedef struct {
     ngx_uint_t                  nkeys;
 
     int                         thread_lock_timeout;  /* [store]'s, ms */
+
+    /* gatehouse_upload_refused_records */
+    ngx_uint_t                  refused_max;     /* per address */
+    ngx_uint_t                  refused_total;   /* all addresses */
+    ngx_msec_t                  refused_window;
 
     /* per worker process, set up in init_process */
     magic_t                     magic;
@@ -183,6 +200,23 @@ typedef struct {
 
 
 typedef struct ngx_http_gatehouse_job_s  ngx_http_gatehouse_job_t;
+typedef struct ngx_http_gatehouse_rtask_s  ngx_http_gatehouse_rtask_t;
+
+
+/*
+ * The cap on records of uploads not kept (see record.c), as a job in the
+ * thread pool carries it: the client's counter and the limits, then what
+ * the transaction found (reset each time it runs).
+ */
+typedef struct {
+    char                        key[NGX_HTTP_GATEHOUSE_CAP_KEY_MAX + 1];
+    ngx_uint_t                  max;
+    ngx_uint_t                  total;
+    ngx_msec_t                  window;
+    unsigned                    skipped:1;    /* a record was not written */
+    unsigned                    crossed:1;    /* the address reached max */
+    unsigned                    total_crossed:1;
+} ngx_http_gatehouse_cap_t;
 
 
 typedef struct {
@@ -202,12 +236,18 @@ typedef struct {
     ngx_int_t                        status;  /* error answer, 0 if none */
     ngx_str_t                        err_json;
     ngx_http_gatehouse_job_t        *job;     /* in the thread pool */
+    ngx_http_gatehouse_rtask_t      *receiving;  /* "receiving" write in
+                                                    the thread pool */
     ngx_event_t                      receiving_ev;  /* "receiving" timer */
+    char                             cap_key[NGX_HTTP_GATEHOUSE_CAP_KEY_MAX
+                                             + 1];
     unsigned                         failed:1;
     unsigned                         body_done:1;
     unsigned                         replace_body:1;
     unsigned                         json_sent:1;
     unsigned                         no_store:1;  /* accepted without */
+    unsigned                         start_pending:1;  /* the job waits for
+                                                          "receiving" */
 } ngx_http_gatehouse_ctx_t;
 
 
@@ -244,6 +284,8 @@ char *ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf,
 char *ngx_http_gatehouse_set_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_set_refused(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 /* ngx_http_gatehouse_paths.c */
@@ -296,13 +338,19 @@ json_t *ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
 void ngx_http_gatehouse_record_set(json_t *rec, const char *status,
     const char *reason);
 void ngx_http_gatehouse_record_file(ngx_http_gatehouse_file_t *f);
-ngx_int_t ngx_http_gatehouse_record_receiving(ngx_http_gatehouse_ctx_t *ctx,
-    ngx_http_gatehouse_file_t *f);
+void ngx_http_gatehouse_record_receiving(ngx_http_gatehouse_ctx_t *ctx);
 void ngx_http_gatehouse_record_rejected(ngx_http_gatehouse_ctx_t *ctx,
     const char *reason);
+void ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx);
 json_t *ngx_http_gatehouse_event_infected(json_t *rec);
-int ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
-    uint64_t known_seq, uint64_t *seq);
+gh_err ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
+    uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap);
+void ngx_http_gatehouse_cap_key(ngx_http_request_t *r, char *key,
+    size_t size);
+void ngx_http_gatehouse_cap_init(ngx_http_gatehouse_cap_t *cap,
+    ngx_http_gatehouse_ctx_t *ctx);
+void ngx_http_gatehouse_cap_log(ngx_http_gatehouse_cap_t *cap,
+    ngx_log_t *log);
 
 /* ngx_http_gatehouse_store.c */
 struct gh_store *ngx_http_gatehouse_store(

@@ -4,8 +4,8 @@
  *
  * gatehouse.conf (gatehouse_conf PATH) is read while nginx reads its own
  * configuration, in the master, so `nginx -t` reports a bad file.  The
- * module takes from it the [store] options, [nginx] lock_timeout and the
- * [tokens] key files;
+ * module takes from it the [store] options and the [tokens] key files
+ * ([nginx] lock_timeout is still accepted, and no longer used);
  * gatehouse_store PATH, given anywhere in http{}, overrides [store] path.
  * Upload records are read back with ngx_http_gatehouse_upload_get().
  *
@@ -16,24 +16,25 @@
  * open is tried again at most every NGX_HTTP_GATEHOUSE_STORE_RETRY seconds
  * (a store created or repaired later is picked up without a reload).
  *
- * Lock deadlines.  The handle's is [nginx] lock_timeout (100 ms by
- * default, much shorter than [store]'s 2 s): the one write the event loop
- * makes ("receiving", best effort) waits at most that for a writer
- * elsewhere that is stuck holding the lock.  Writes from the thread pool
- * (every other record) retry for up to [store] lock_timeout, since only
- * that thread waits; after that on_store_error decides.
+ * The event loop never writes, nor waits for the write lock: every write
+ * (records, the suppression list) is made by a thread of the pool, which
+ * waits up to [store] lock_timeout for a writer elsewhere to let go; after
+ * that on_store_error decides.  Only opening a store that must first be
+ * initialized takes the lock: at worker start (init_process, before any
+ * request) that may wait as long, but a reopen from the event loop tries
+ * once and leaves a busy store for the next attempt.  Reads never wait.
  *
  * Group commit.  Pool threads do not commit one by one: their writes go
  * through libgatehouse's group commit (gatehouse/group.h), made for the
  * worker's store when it is opened, so a thread that finds no commit under
  * way takes every write queued meanwhile and runs them in one transaction,
  * one fsync for all; the others wait for it.  Under concurrency that
- * divides the fsyncs per upload; alone, a write commits at once.  The group
- * retries GH_ELOCKED up to the thread deadline above.  If a batch fails for
- * a reason that may be one write's own, each write is retried alone so one
- * bad record cannot sink the others; a store-wide failure (the lock
- * deadline, I/O, full) is every write's answer at once -- retrying each
- * alone would make a thread wait that deadline once per write.
+ * divides the fsyncs per upload; alone, a write commits at once.  If a
+ * batch fails for a reason that may be one write's own, each write is
+ * retried alone so one bad record cannot sink the others; a store-wide
+ * failure (the lock deadline, I/O, full) is every write's answer at once
+ * -- retrying each alone would make a thread wait that deadline once per
+ * write.
  */
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/conf.h"
@@ -64,7 +65,6 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
 {
     char                  detail[512];
     gh_err                err;
-    long long             ms;
     const char           *path;
     struct gh_conf       *conf;
     struct gh_store_opts  opts;
@@ -91,9 +91,6 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
     gmcf->map_size = opts.map_size;
     gmcf->map_max = opts.map_max;
     gmcf->store_flags = opts.flags & GH_STORE_NOSYNC;
-
-    ms = gh_conf_int(conf, "nginx", "lock_timeout");
-    gmcf->lock_timeout = (ngx_msec_t) ms;
     gmcf->thread_lock_timeout = opts.lock_timeout_ms;
 
     /* the keys themselves are read once the locations are known, and
@@ -124,9 +121,10 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
 }
 
 
+/* wait: how long initializing the store may wait for the write lock. */
 static ngx_int_t
 ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
-    ngx_log_t *log)
+    ngx_log_t *log, int wait)
 {
     char                  detail[512];
     gh_err                err;
@@ -139,15 +137,17 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
     opts.map_size = gmcf->map_size;
     opts.map_max = gmcf->map_max;
     opts.flags = gmcf->store_flags | GH_STORE_CREATE;
-    opts.lock_timeout_ms = (int) gmcf->lock_timeout;
+    opts.lock_timeout_ms = wait;
 
     detail[0] = '\0';
 
     err = gh_store_open(&gmcf->store, &opts, detail, sizeof(detail));
 
     if (err == GH_OK) {
+        /* the writes, all from pool threads, wait the whole deadline */
+        gh_store_set_lock_timeout(gmcf->store, gmcf->thread_lock_timeout);
+
         ngx_memzero(&gopts, sizeof(gopts));
-        gopts.lock_retry_ms = gmcf->thread_lock_timeout;
 
         err = gh_group_new(&gmcf->group, gmcf->store, &gopts);
         if (err != GH_OK) {
@@ -194,7 +194,9 @@ ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
         return NGX_OK;
     }
 
-    return ngx_http_gatehouse_do_open(gmcf, cycle->log);
+    /* no request is served yet: initializing may wait for the lock */
+    return ngx_http_gatehouse_do_open(gmcf, cycle->log,
+                                      gmcf->thread_lock_timeout);
 }
 
 
@@ -210,7 +212,8 @@ ngx_http_gatehouse_store(ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
         return NULL;
     }
 
-    (void) ngx_http_gatehouse_do_open(gmcf, log);
+    /* from the event loop: never wait for the write lock */
+    (void) ngx_http_gatehouse_do_open(gmcf, log, 0);
 
     return gmcf->store;
 }

@@ -17,7 +17,8 @@
  *   empty file                         400 at the part's end
  *   malformed multipart                400 (415 nested, 413 too many parts)
  * On any failure, and whenever the request ends (client gone, timeout),
- * the temp files are removed and the files' records say "rejected".  When
+ * the temp files are removed and the files' records say "rejected"
+ * (at most one new record per request: ngx_http_gatehouse_record.c).  When
  * the whole body is good, the files go to a job in the thread pool
  * (ngx_http_gatehouse_job.c: scan, final place, records), which answers.
  *
@@ -112,6 +113,8 @@ ngx_http_gatehouse_upload_handler(ngx_http_request_t *r)
     cln->data = ctx;
 
     ngx_http_set_ctx(r, ctx, ngx_http_gatehouse_module);
+
+    ngx_http_gatehouse_cap_key(r, ctx->cap_key, sizeof(ctx->cap_key));
 
     if (glcf->user != NULL
         && ngx_http_complex_value(r, glcf->user, &ctx->user) != NGX_OK)
@@ -266,7 +269,8 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
 
     } else if (!ctx->failed && ctx->cur != NULL && !ctx->cur->receiving
-               && !ctx->no_store && !ctx->receiving_ev.timer_set)
+               && !ctx->no_store && ctx->receiving == NULL
+               && !ctx->receiving_ev.timer_set)
     {
         ctx->receiving_ev.handler = ngx_http_gatehouse_receiving_timer;
         ctx->receiving_ev.data = ctx;
@@ -285,21 +289,18 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
  * read first left it incomplete gets a "receiving" record, so a slow or
  * large upload shows in the store (gatehouse uploads list, the status
  * location) while it lasts.  Most uploads are over sooner and then cost
- * one write, in the thread pool, instead of a second one with its fsync
- * on the event loop.  The write is tried once and is best effort: if the
- * store is slow to give its lock, the final record (written from the
- * thread pool, which may wait longer) decides by on_store_error.
+ * one write instead of two.  The write is made in the thread pool while
+ * the upload goes on (the event loop never waits for the store's lock),
+ * tried once and best effort: if the store is slow to give its lock, the
+ * final record decides by on_store_error.
  */
 static void
 ngx_http_gatehouse_receiving_timer(ngx_event_t *ev)
 {
     ngx_http_gatehouse_ctx_t  *ctx = ev->data;
 
-    if (!ctx->failed && !ctx->body_done && ctx->cur != NULL
-        && !ctx->cur->receiving && !ctx->no_store)
-    {
-        ctx->cur->receiving = 1;
-        (void) ngx_http_gatehouse_record_receiving(ctx, ctx->cur);
+    if (!ctx->failed && !ctx->body_done) {
+        ngx_http_gatehouse_record_receiving(ctx);
     }
 }
 
@@ -489,6 +490,8 @@ ngx_http_gatehouse_cleanup(void *data)
         ngx_http_gatehouse_record_rejected(ctx, "aborted");
         ngx_http_gatehouse_drop_files(ctx);
     }
+
+    ngx_http_gatehouse_record_detach(ctx);
 }
 
 
@@ -846,6 +849,17 @@ ngx_http_gatehouse_body_done(ngx_http_request_t *r)
         ngx_http_finalize_request(r,
             ngx_http_gatehouse_fail(ctx, NGX_HTTP_BAD_REQUEST, "no_file",
                                     NULL));
+        return;
+    }
+
+    if (ctx->receiving != NULL) {
+        /*
+         * The job needs the id of the "receiving" record being written:
+         * it starts when that write is done, the request held meanwhile
+         * as while the job runs (ngx_http_gatehouse_receiving_resume).
+         */
+        ctx->start_pending = 1;
+        r->main->blocked++;
         return;
     }
 

@@ -13,9 +13,12 @@
 
 const struct gh_conf_key gh_conf_schema_nginx[] = {
 	/* [nginx] -- ngx_http_gatehouse_module */
+	/* No longer used: the module's event loop never waits for the write
+	 * lock (every write is made in nginx's thread pool, which waits up to
+	 * [store] lock_timeout).  Still accepted so existing files load. */
 	{"nginx", "lock_timeout", GH_CT_DURATION, "100ms", 0, 10 * GH_SEC, NULL,
-	 "longest an nginx worker waits for the store's write lock; then the "
-	 "upload follows gatehouse_upload_on_store_error"},
+	 "no longer used: an nginx worker's event loop never waits for the "
+	 "store's write lock; its thread pool waits [store] lock_timeout"},
 
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

@@ -957,6 +957,13 @@ gh_store_close(struct gh_store *st)
 	free(st);
 }
 
+void
+gh_store_set_lock_timeout(struct gh_store *st, int ms)
+{
+	if (st != NULL)
+		st->lock_timeout_ms = ms;
+}
+
 const char *
 gh_store_path(const struct gh_store *st)
 {

@@ -498,6 +498,19 @@ test_lock_deadline(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	assert_true(ms >= 90);
+	/* The deadline can be changed after open: 0 is one try, no wait. */
+	gh_store_set_lock_timeout(st2, 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(gh_store_update(st2, put_fn, &a), GH_ELOCKED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms < 50);
+	gh_store_set_lock_timeout(st2, 300);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(gh_store_update(st2, put_fn, &a), GH_ELOCKED);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	assert_true(ms >= 290);
 	/* Readers never wait on writers. */
 	assert_int_equal(gh_store_view(st2, get_fn, &a), GH_ENOTFOUND);
 

@@ -164,6 +164,16 @@ gh_err gh_store_become_owner(const char *path, char *detail,
  * handle may be running.  In a forked child it frees memory only. */
 void gh_store_close(struct gh_store *st);
 
+/*
+ * gh_store_set_lock_timeout - change the handle's write lock deadline, as
+ * opts lock_timeout_ms at open.  Not synchronized with writers: call it
+ * only while no other thread uses the handle (right after gh_store_open(),
+ * before sharing it).  So a process can open without waiting for the lock
+ * (0: a store that needs initializing then fails GH_ELOCKED at once when
+ * another writer holds it) and still give its later writes a deadline.
+ */
+void gh_store_set_lock_timeout(struct gh_store *st, int ms);
+
 /* gh_store_path - the directory the handle was opened on. */
 const char *gh_store_path(const struct gh_store *st);
 

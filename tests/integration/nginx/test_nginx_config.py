@@ -18,6 +18,7 @@ GOOD_HTTP = """\
     gatehouse_clamav_limits max_filesize=20m max_scansize=100m
                             max_recursion=10 max_files=1000;
     gatehouse_upload_max_file_size 10m;
+    gatehouse_upload_refused_records 5 window=10m total=100;
 """
 
 GOOD_LOCATION = """\
@@ -262,3 +263,26 @@ def test_sample_site_conf_passes(nginx_conf):
         "http2;", f"listen 127.0.0.1:{n.port2};"))
     r = n.test()
     assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    ("many", "invalid number"),
+    ("-1", "invalid number"),
+    ("5 window=0s", "invalid value"),
+    ("5 window=8d", "invalid value"),
+    ("5 total=lots", "invalid value"),
+    ("5 every=1h", "unknown parameter"),
+])
+def test_refused_records_bad_values(nginx_conf, args, message):
+    write(nginx_conf, http=f"gatehouse_upload_refused_records {args};")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert message in r.stderr and "gatehouse_upload_refused_records" \
+        in r.stderr, r.stderr
+
+
+def test_refused_records_only_in_http(nginx_conf):
+    write(nginx_conf, snippet="gatehouse_upload_refused_records 5;")
+    r = nginx_conf.test()
+    assert r.returncode != 0
+    assert "not allowed here" in r.stderr, r.stderr

@@ -192,7 +192,12 @@ def test_one_infected_file_refuses_the_request(scan):
     assert files["fine.pdf"]["reason"] == "other_file_refused"
     assert files["bad.txt"]["status"] == "quarantined"
     assert set(scan.stored()) == before
-    assert scan.record(files["fine.pdf"]["id"])["status"] == "rejected"
+    # a refused request leaves at most one new record of a file not kept:
+    # the infected one has its own (kept: quarantined), fine.pdf none
+    assert files["fine.pdf"]["id"] is None
+    assert scan.record(files["bad.txt"]["id"])["status"] == "quarantined"
+    assert not [x for x in scan.records()
+                if x["original_name"] == "fine.pdf"]
 
 
 def test_nested_beyond_max_recursion_is_never_clean(scan):

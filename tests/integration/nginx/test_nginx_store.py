@@ -45,20 +45,47 @@ def test_refused_upload_is_recorded_with_reason(nginx):
         "cv" not in s for s in nginx.stored())
 
 
-def test_all_files_of_a_refused_request_are_recorded(nginx):
+def test_a_refused_request_leaves_one_new_record(nginx):
+    """Only the file that decided is recorded: the others of the request
+    have nothing in the store, and a client cannot make one request leave
+    max_files records."""
     body = multipart([part("a", png_bytes(), "first.png"),
                       part("b", PDF, "second.png")])
     r = post(nginx.port, "/upload", body)
     assert r.status == 415, r
+    rec = wait_for(lambda: (newest(nginx) or {}).get("original_name")
+                   == "second.png" and newest(nginx), "the record")
+    assert rec["reason"] == "type_mismatch" and rec["status"] == "rejected"
+    time.sleep(0.3)
+    assert not [x for x in nginx.records()
+                if x["original_name"] == "first.png"]
 
-    def both():
-        recs = nginx.records()[:2]
-        names = {x["original_name"]: x for x in recs}
-        return names if set(names) == {"first.png", "second.png"} else None
-    names = wait_for(both, "both records")
-    assert names["second.png"]["reason"] == "type_mismatch"
-    assert names["first.png"]["reason"] == "other_file_refused"
-    assert all(x["status"] == "rejected" for x in names.values())
+
+def test_a_file_already_recorded_is_updated_when_another_is_refused(nginx):
+    """A file that has a "receiving" record gets its final state when a
+    later file of the request is refused: no record is left "receiving"."""
+    b = BOUNDARY.encode()
+    first = (b"--" + b + b"\r\n" +
+             part("a", png_bytes(200 * 1024), "early.png") + b"\r\n")
+    rest = (b"--" + b + b"\r\n" + part("b", PDF, "late.png") + b"\r\n--" +
+            b + b"--\r\n")
+    head = request_head("/upload", ctype(), len(first) + len(rest))
+    with socket.create_connection(("127.0.0.1", nginx.port),
+                                  timeout=30) as s:
+        s.sendall(head + first[:len(first) // 2])
+        rec = wait_for(lambda: (newest(nginx) or {}).get("original_name")
+                       == "early.png" and newest(nginx), "receiving record")
+        assert rec["status"] == "receiving"
+        s.sendall(first[len(first) // 2:] + rest)
+        r = read_response(s)
+    assert r.status == 415, r
+    wait_for(lambda: nginx.record(rec["id"])["status"] == "rejected",
+             "early.png rejected")
+    assert nginx.record(rec["id"])["reason"] == "other_file_refused"
+    late = wait_for(lambda: [x for x in nginx.records()
+                             if x["original_name"] == "late.png"],
+                    "late.png's record")
+    assert late[0]["reason"] == "type_mismatch"
 
 
 def test_receiving_then_stored_under_one_id(nginx):
@@ -224,3 +251,246 @@ def test_stuck_writer_holding_the_lock(nginx):
              multipart([part("f", png_bytes(), "unlocked.png")]))
     assert r.status == 201, r
     assert nginx.record(r.json()["id"])["status"] == "stored"
+
+
+# ---- the event loop never waits for the store's write lock -----------------
+
+LOCK_SERVER = """\
+        location = /upload {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {uploads};
+            gatehouse_upload_max_file_size 0;
+        }}
+        location = /unsubscribe {{
+            gatehouse_unsubscribe;
+        }}
+        location /static/ {{
+            root {prefix}/html;
+        }}
+"""
+
+
+def locked_site(n):
+    """Start n with LOCK_SERVER, its pool threads waiting up to 10 s for
+    the store's write lock."""
+    key = n.prefix / "conf" / "token.key"
+    # [store] lock_timeout: how long the pool threads wait for the tests.
+    # [nginx] lock_timeout is no longer used; before the fix it was how
+    # long the event loop itself waited for the lock (here: all along).
+    n.write_ghconf(f"lock_timeout = 10s\n[tokens]\nkey_file = {key}\n"
+                   "[nginx]\nlock_timeout = 10s\n")
+    n.gh("tokens", "keygen")
+    (n.prefix / "html" / "static").mkdir(parents=True)
+    (n.prefix / "html" / "static" / "hello.txt").write_text("hello\n")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=LOCK_SERVER.format(uploads=n.uploads, prefix=n.prefix))
+    n.start()
+    # the worker has opened (and made) the store before the lock is taken
+    r = post(n.port, "/upload", multipart([part("f", png_bytes(), "a.png")]))
+    assert r.status == 201, r
+    return n
+
+
+def test_event_loop_serves_while_another_process_holds_the_lock(nginx_conf):
+    """Another process holds the store's write lock while an unsubscribe
+    POST and a slow upload (whose "receiving" record is due) are in
+    flight on the only worker: a GET of a static file is answered while
+    the lock is still held, since those writes wait in the thread pool and
+    not in the event loop.  Once the lock is free both complete: the
+    upload's "receiving" record and its final one are the same record."""
+    n = locked_site(nginx_conf)
+    t = n.gh("tokens", "make", "unsubscribe", "held@example.org",
+             "news").stdout.strip()
+    unsub = (f"POST /unsubscribe?t={t} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+             "Content-Type: application/x-www-form-urlencoded\r\n"
+             "Content-Length: 26\r\nConnection: close\r\n\r\n"
+             "List-Unsubscribe=One-Click").encode()
+    full = multipart([part("f", png_bytes(600 * 1024), "held.png")])
+    head = request_head("/upload", ctype(), len(full))
+    got = None
+    with open(n.store / "wlock", "r+b") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            up = socket.create_connection(("127.0.0.1", n.port), timeout=30)
+            up.sendall(head + full[:len(full) // 2])
+            un = socket.create_connection(("127.0.0.1", n.port), timeout=30)
+            un.sendall(unsub)
+            # the "receiving" timer fires a second after the first read
+            time.sleep(1.5)
+            up.sendall(full[len(full) // 2:])
+            try:
+                with socket.create_connection(("127.0.0.1", n.port),
+                                              timeout=5) as g:
+                    g.sendall(b"GET /static/hello.txt HTTP/1.1\r\n"
+                              b"Host: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                    got = read_response(g)
+            except (socket.timeout, ConnectionError):
+                pass
+            # neither write could be made while the lock is held
+            for s in (up, un):
+                s.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    s.recv(1)
+                s.setblocking(True)
+                s.settimeout(30)
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+    assert got is not None, "the GET waited for the store's write lock"
+    assert got.status == 200 and got.body == b"hello\n", got
+
+    with un:
+        r = read_response(un)
+    assert r.status == 200, r
+    assert n.gh("suppress", "check", "held@example.org", "--list", "news",
+                check=False).returncode == 0
+    with up:
+        r = read_response(up)
+    assert r.status == 201, r
+    recs = [x for x in n.records() if x["original_name"] == "held.png"]
+    assert len(recs) == 1, recs
+    assert recs[0]["id"] == r.json()["id"]
+    assert recs[0]["status"] == "stored"
+
+
+def test_abandoned_while_its_receiving_record_waits(nginx_conf):
+    """The client goes away while the "receiving" record of its file is
+    still waiting for the lock in the thread pool: the "aborted" record
+    waits for it and goes under the same id (one record, not two)."""
+    n = locked_site(nginx_conf)
+    b = BOUNDARY.encode()
+    first = b"--" + b + b"\r\n" + part("f", png_bytes(100 * 1024), "left.png")
+    with open(n.store / "wlock", "r+b") as lock:
+        fcntl.lockf(lock, fcntl.LOCK_EX)
+        try:
+            s = socket.create_connection(("127.0.0.1", n.port), timeout=20)
+            s.sendall(request_head("/upload", ctype(), 10 * 1024 * 1024)
+                      + first)
+            # the "receiving" timer fires a second after the first read
+            time.sleep(1.5)
+            s.close()
+            wait_for(lambda: n.incoming() == [], "the temp file to go")
+        finally:
+            fcntl.lockf(lock, fcntl.LOCK_UN)
+    rec = wait_for(lambda: [x for x in n.records()
+                            if x["original_name"] == "left.png"
+                            and x["status"] == "rejected"], "the record")
+    time.sleep(0.3)
+    recs = [x for x in n.records() if x["original_name"] == "left.png"]
+    assert recs == rec and len(recs) == 1, recs
+    assert recs[0]["reason"] == "aborted"
+
+
+# ---- records of uploads not kept are capped per client address -------------
+
+CAP_SERVER = """\
+        location /upload {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {uploads};
+            gatehouse_upload_user $http_x_user;
+        }}
+"""
+
+
+def post_from(n, src, body, path="/upload", extra=()):
+    """post() from source address src (any 127.0.0.0/8 address)."""
+    head = request_head(path, ctype(), len(body), extra=extra)
+    with socket.create_connection(("127.0.0.1", n.port), timeout=30,
+                                  source_address=(src, 0)) as s:
+        try:
+            s.sendall(head + body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        return read_response(s)
+
+
+def named(n, prefix):
+    return [x for x in n.records() if x["original_name"].startswith(prefix)]
+
+
+def settled(n, prefix, count):
+    """The records named prefix* once count are there and a moment has
+    passed for any more to land."""
+    wait_for(lambda: len(named(n, prefix)) >= count, f"{count} {prefix}*")
+    time.sleep(0.5)
+    return named(n, prefix)
+
+
+def test_refused_and_aborted_records_are_capped_per_address(nginx_conf):
+    """N refused uploads from one address leave at most the cap's records,
+    aborted ones (the client closes mid-body) too; past the cap for all
+    addresses nobody's are recorded; a stored upload always is.  Reaching
+    a cap is logged once."""
+    n = nginx_conf
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n"
+                 "    gatehouse_upload_refused_records 3 window=1h "
+                 "total=8;\n",
+            server=CAP_SERVER.format(uploads=n.uploads))
+    n.start()
+
+    for i in range(8):
+        r = post_from(n, "127.0.0.2", multipart([part("f", PDF,
+                                                      f"ref{i}.png")]))
+        assert r.status == 415, r
+    recs = settled(n, "ref", 3)
+    assert len(recs) == 3, recs
+    assert all(x["status"] == "rejected" for x in recs)
+
+    b = BOUNDARY.encode()
+    for i in range(6):
+        first = b"--" + b + b"\r\n" + part("f", png_bytes(100 * 1024),
+                                           f"gone{i}.png")
+        s = socket.create_connection(("127.0.0.1", n.port), timeout=20,
+                                     source_address=("127.0.0.3", 0))
+        s.sendall(request_head("/upload", ctype(), 10 * 1024 * 1024) + first)
+        wait_for(lambda: len(n.incoming()) == 1, "the temp file")
+        s.close()
+        wait_for(lambda: n.incoming() == [], "the temp file to go")
+    recs = settled(n, "gone", 3)
+    assert len(recs) == 3, recs
+    assert all(x["reason"] == "aborted" for x in recs)
+
+    # 6 of the 8 for everyone are used: another address gets 2
+    for i in range(4):
+        r = post_from(n, "127.0.0.4", multipart([part("f", PDF,
+                                                      f"other{i}.png")]))
+        assert r.status == 415, r
+    assert len(settled(n, "other", 2)) == 2
+
+    # a stored upload is recorded whatever the caps
+    r = post_from(n, "127.0.0.2", multipart([part("f", png_bytes(),
+                                                  "kept.png")]))
+    assert r.status == 201, r
+    assert n.record(r.json()["id"])["status"] == "stored"
+
+    log = n.error_log()
+    assert log.count("gatehouse: client 127.0.0.2 reached 3 records") == 1, \
+        log
+    assert log.count("gatehouse: client 127.0.0.3 reached 3 records") == 1
+    assert log.count("from all clients") == 1, log
+
+
+def test_record_of_a_refused_upload_is_small(nginx_conf):
+    """Whatever the client sends, the record of a refused upload keeps
+    little of it: a user name that would have to be cut is not kept at
+    all (cut short it could name another user)."""
+    n = nginx_conf
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=CAP_SERVER.format(uploads=n.uploads))
+    n.start()
+    name = "é" * 120 + ".png"
+    body = multipart([part("x" * 2000, PDF, name)])
+    r = post_from(n, "127.0.0.5", body, path="/upload/" + "u" * 3000,
+                  extra=["X-User: " + "m" * 300])
+    assert r.status == 415, r
+    rec = wait_for(lambda: named(n, "é"), "the record")[0]
+    assert rec["reason"] == "type_mismatch"
+    assert len(rec["original_name"].encode()) <= 128
+    assert rec["original_name"] == "é" * 64
+    assert len(rec["field"]) <= 64 and len(rec["uri"]) <= 128
+    assert rec["user"] is None
+    # a kept upload's record keeps them whole
+    body = multipart([part("y" * 100, png_bytes(), name)])
+    r = post_from(n, "127.0.0.5", body, extra=["X-User: " + "k" * 300])
+    assert r.status == 201, r
+    rec = n.record(r.json()["id"])
+    assert rec["original_name"] == name and rec["user"] == "k" * 300
