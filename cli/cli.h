@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "gatehouse/conf.h"
+#include "gatehouse/domain.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
 #include "esc.h"
@@ -47,6 +48,7 @@ struct cli {
 	struct gh_store *st;
 	const char *prog;
 	const char *owner;       /* store init --owner USER */
+	int domain;              /* --domain D, or -1 */
 };
 
 /* Load the configuration; a missing default file means defaults.  Prints
@@ -59,6 +61,15 @@ int cli_load_conf(struct cli *c);
  * opens a store (docs/security.md): call it after everything that needs
  * root.  Prints what went wrong and what to do, and returns an exit code. */
 int cli_open_store(struct cli *c, int create);
+
+/* The same for the store of domain dom (enum gh_domain): the mail log is
+ * in the mail domain's, uploads in the web's, logins in the login's (each
+ * the core's when [store] mail, web or login is not set). */
+int cli_open_domain_store(struct cli *c, int dom);
+
+/* store init: every store the configuration names, each made for its
+ * owner ([store] owner, mail_owner, web_owner, login_owner). */
+int cli_init_stores(struct cli *c);
 
 /* The exit code for a gh_err. */
 int cli_exit_code(gh_err err);

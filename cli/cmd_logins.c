@@ -202,7 +202,7 @@ cmd_logins(struct cli *c, int argc, char **argv)
 	}
 	if (strcmp(sub, "purge") == 0 && older < 0)
 		return cli_usage(c, "logins purge needs --older-than DURATION");
-	if ((rc = cli_open_store(c, 0)) != EXIT_OK)
+	if ((rc = cli_open_domain_store(c, GH_DOMAIN_LOGIN)) != EXIT_OK)
 		return rc;
 	if (older >= 0)
 		s.older_than = gh_now_ms() - older;

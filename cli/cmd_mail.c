@@ -220,7 +220,7 @@ mail_log(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(c, "mail log takes no arguments");
-	rc = cli_open_store(c, 0);
+	rc = cli_open_domain_store(c, GH_DOMAIN_MAIL);
 	if (rc)
 		return rc;
 	memset(&s, 0, sizeof(s));
@@ -367,7 +367,7 @@ mail_show(struct cli *c, int argc, char **argv)
 	memset(&a, 0, sizeof(a));
 	a.id = cli_parse_id(argv[optind]);
 	a.q.qid = argv[optind];
-	rc = cli_open_store(c, 0);
+	rc = cli_open_domain_store(c, GH_DOMAIN_MAIL);
 	if (rc)
 		return rc;
 	err = gh_store_view(c->st, show_fn, &a);

@@ -95,7 +95,7 @@ cmd_store(struct cli *c, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"owner", required_argument, NULL, 'o'}, {NULL, 0, NULL, 0}};
 	const char *sub = argc > 1 ? argv[1] : NULL;
-	int ch, rc;
+	int ch;
 
 	if (sub == NULL)
 		return cli_usage(c, "store: expected 'info' or 'init'");
@@ -110,10 +110,7 @@ cmd_store(struct cli *c, int argc, char **argv)
 	if (strcmp(sub, "info") == 0)
 		return store_info(c);
 	if (strcmp(sub, "init") == 0) {
-		rc = cli_open_store(c, 1);
-		if (rc == EXIT_OK && !c->json)
-			cli_printf("store ready at %s\n", gh_store_path(c->st));
-		return rc;
+		return cli_init_stores(c);
 	}
 	return cli_usage(c, "store: unknown subcommand '%s'", sub);
 }

@@ -190,7 +190,7 @@ cmd_uploads(struct cli *c, int argc, char **argv)
 	if (strcmp(sub, "list") == 0) {
 		if (optind != argc)
 			return cli_usage(c, "uploads list takes no argument");
-		rc = cli_open_store(c, 0);
+		rc = cli_open_domain_store(c, GH_DOMAIN_WEB);
 		if (rc)
 			return rc;
 		if (c->json)
@@ -219,7 +219,7 @@ cmd_uploads(struct cli *c, int argc, char **argv)
 		if (s.id == 0)
 			return cli_usage(c, "uploads show: '%s' is not an id",
 			                 argv[optind]);
-		rc = cli_open_store(c, 0);
+		rc = cli_open_domain_store(c, GH_DOMAIN_WEB);
 		if (rc)
 			return rc;
 		err = gh_store_view(c->st, show_fn, &s);

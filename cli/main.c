@@ -44,7 +44,7 @@ static void
 usage(FILE *fp, const char *prog)
 {
 	cli_fprintf(fp,
-	    "usage: %s [-c FILE] [--json] COMMAND [ARGS]\n"
+	    "usage: %s [-c FILE] [--domain D] [--json] COMMAND [ARGS]\n"
 	    "\n"
 	    "Commands:\n", prog);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -54,6 +54,8 @@ usage(FILE *fp, const char *prog)
 	    "Options:\n"
 	    "  -c, --config FILE  configuration file (default $GATEHOUSE_CONF or\n"
 	    "                     " GH_CONF_DEFAULT_PATH ")\n"
+	    "      --domain D     work on domain D's store (core, mail, web,\n"
+	    "                     login): its outbox, for events commands\n"
 	    "      --json         machine-readable output\n"
 	    "  -h, --help         this text\n"
 	    "  -V, --version      print the version\n"
@@ -67,6 +69,7 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},
+		{"domain", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -76,6 +79,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	c.prog = "gatehouse";
+	c.domain = -1;
 	while ((ch = getopt_long(argc, argv, "+c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -83,6 +87,14 @@ main(int argc, char **argv)
 			break;
 		case 'j':
 			c.json = 1;
+			break;
+		case 'd':
+			c.domain = gh_domain_lookup(optarg);
+			if (c.domain < 0) {
+				cli_eprintf("%s: --domain: core, mail, web or "
+				            "login, not '%s'\n", c.prog, optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout, c.prog);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 
@@ -97,13 +98,11 @@ cli_load_conf(struct cli *c)
 }
 
 /* As root with create: make the store directory its owner's, the user
- * named by --owner or [store] owner, else whoever owns it already, else
- * root. */
+ * named by --owner or the configuration, else whoever owns it already,
+ * else root. */
 static int
-prepare_dir(struct cli *c, const char *path)
+prepare_dir(struct cli *c, const char *path, const char *name)
 {
-	const char *name = c->owner ? c->owner :
-	                   gh_conf_str(c->conf, "store", "owner");
 	char detail[1024];
 	uid_t uid = 0;
 	gid_t gid = 0;
@@ -131,22 +130,16 @@ prepare_dir(struct cli *c, const char *path)
 	return EXIT_OK;
 }
 
-int
-cli_open_store(struct cli *c, int create)
+static int
+open_opts(struct cli *c, const struct gh_store_opts *so, int create)
 {
-	struct gh_store_opts o;
+	struct gh_store_opts o = *so;
 	char detail[1024];
 	gh_err err;
-	int rc = cli_load_conf(c);
 
-	if (rc)
-		return rc;
-	gh_conf_store_opts(c->conf, &o);
 	if (create)
 		o.flags |= GH_STORE_CREATE;
 	if (geteuid() == 0) {
-		if (create && (rc = prepare_dir(c, o.path)) != EXIT_OK)
-			return rc;
 		/* Root never opens a store: its owner does. */
 		err = gh_store_become_owner(o.path, detail, sizeof(detail));
 		if (err == GH_ENOTFOUND)
@@ -159,7 +152,7 @@ cli_open_store(struct cli *c, int create)
 		return EXIT_OK;
 	if (err == GH_ENOTFOUND) {
 notfound:
-		cli_eprintf("%s: no store at %s (set [store] path in %s, or "
+		cli_eprintf("%s: no store at %s (set [store] in %s, or "
 		            "create it with 'gatehouse store init')\n", c->prog,
 		            o.path, c->conf_path);
 		return EXIT_NOINPUT;
@@ -170,6 +163,88 @@ notfound:
 		return EXIT_NOPERM;
 	}
 	return cli_fail(c, err, "cannot open store", detail);
+}
+
+int
+cli_open_domain_store(struct cli *c, int dom)
+{
+	struct gh_store_opts o;
+	int rc = cli_load_conf(c);
+
+	if (rc)
+		return rc;
+	gh_conf_domain_store_opts(c->conf, (enum gh_domain)dom, &o, NULL);
+	return open_opts(c, &o, 0);
+}
+
+int
+cli_open_store(struct cli *c, int create)
+{
+	struct gh_store_opts o;
+	int rc = cli_load_conf(c);
+
+	if (rc)
+		return rc;
+	if (create)
+		return cli_init_stores(c);
+	gh_conf_domain_store_opts(c->conf, c->domain >= 0 ?
+	                          (enum gh_domain)c->domain : GH_DOMAIN_CORE,
+	                          &o, NULL);
+	return open_opts(c, &o, 0);
+}
+
+/* Make one store in a child that becomes its owner (a process can become
+ * one user only, for good).  The child's messages go to stderr. */
+static int
+init_one(struct cli *c, enum gh_domain dom, const struct gh_store_opts *o)
+{
+	const char *owner = dom == GH_DOMAIN_CORE && c->owner ? c->owner :
+	                    gh_conf_domain_owner(c->conf, dom);
+	pid_t pid;
+	int rc, status;
+
+	if (geteuid() == 0 && (rc = prepare_dir(c, o->path, owner)) != EXIT_OK)
+		return rc;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return cli_fail(c, GH_EIO, "cannot create store", "fork failed");
+	if (pid == 0) {
+		rc = open_opts(c, o, 1);
+		gh_store_close(c->st);
+		_exit(rc);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		;
+	rc = WIFEXITED(status) ? WEXITSTATUS(status) : EXIT_SOFTWARE;
+	if (rc == EXIT_OK && !c->json)
+		cli_printf("%s store ready at %s\n", gh_domain_name(dom),
+		           o->path);
+	return rc;
+}
+
+int
+cli_init_stores(struct cli *c)
+{
+	int rc = cli_load_conf(c);
+
+	if (rc)
+		return rc;
+	for (int dom = 0; dom < GH_DOMAIN_COUNT_; dom++) {
+		struct gh_store_opts o;
+		int shared = 0;
+
+		if (c->domain >= 0 && c->domain != dom)
+			continue;
+		gh_conf_domain_store_opts(c->conf, (enum gh_domain)dom, &o,
+		                          &shared);
+		if (dom != GH_DOMAIN_CORE && shared)
+			continue;
+		rc = init_one(c, (enum gh_domain)dom, &o);
+		if (rc)
+			return rc;
+	}
+	return EXIT_OK;
 }
 
 void

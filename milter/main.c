@@ -70,6 +70,7 @@
 #include <libmilter/mfapi.h>
 #include <openssl/crypto.h>
 
+#include "gatehouse/domain.h"
 #include "gatehouse/pidfile.h"
 #include "gatehouse/queue.h"
 #include "milter.h"
@@ -568,7 +569,8 @@ main(int argc, char **argv)
 	gh_mcond_init(&m.sign_cond, "DKIM signing");
 	gh_mcond_init(&m.scan_cond, "virus scanner");
 	gh_mcond_init(&m.spool_cond, "scan spool");
-	gh_conf_store_opts(boot, &sopts);
+	/* the mail domain's store: [store] mail, or the core's when unset */
+	gh_conf_domain_store_opts(boot, GH_DOMAIN_MAIL, &sopts, NULL);
 	gh_mstore_init(&m.store, &sopts);
 	{
 		struct gh_store *s;

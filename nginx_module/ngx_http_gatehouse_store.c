@@ -37,6 +37,7 @@
  * write.
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/domain.h"
 #include "gatehouse/conf.h"
 
 
@@ -78,7 +79,8 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    gh_conf_store_opts(conf, &opts);
+    /* the web domain's store: [store] web, or the core's when unset */
+    gh_conf_domain_store_opts(conf, GH_DOMAIN_WEB, &opts, NULL);
 
     if (!gmcf->store_explicit && opts.path != NULL
         && ngx_http_gatehouse_conf_str(cf, &gmcf->store_path, opts.path)

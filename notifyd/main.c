@@ -248,6 +248,19 @@ main(int argc, char **argv)
 		nd_log_init(&d.log, d.log_stderr ? "stderr" :
 		            gh_conf_str(conf, "notifyd", "log"),
 		            gh_conf_str(conf, "notifyd", "log_level"));
+	if (!check && geteuid() == 0) {
+		/* Root never opens a store (docs/security.md): started as
+		 * root, become the core store's owner for good, before
+		 * reading anything else, so a reload reads what a start did. */
+		err = gh_store_become_owner(gh_conf_str(conf, "store", "path"),
+		                            detail, sizeof(detail));
+		if (err && err != GH_ENOTFOUND) {
+			nd_log(&d.log, ND_LOG_ERR, "%s", detail);
+			gh_conf_free(conf);
+			rc = 77;
+			goto cleanup;
+		}
+	}
 	err = nd_rt_load(&d, conf, &d.rt, detail, sizeof(detail));
 	if (err) {
 		nd_log(&d.log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/domain.h"
 #include "gatehouse/conf.h"
 #include "gatehouse/store.h"
 #include "event.h"
@@ -150,7 +151,9 @@ gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 			out->stage = GH_PAM_ST_CONFIG;
 			goto done;
 		}
-		gh_conf_store_opts(conf, &so);
+		/* the login domain's store: [store] login, or the
+		 * core's when unset */
+		gh_conf_domain_store_opts(conf, GH_DOMAIN_LOGIN, &so, NULL);
 	}
 	/* The package creates the store; a login never should. */
 	so.flags &= ~(GH_STORE_CREATE | GH_STORE_RDONLY);

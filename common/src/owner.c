@@ -19,7 +19,8 @@
 #include "fsafe_int.h"
 #include "store_int.h"
 
-/* Open path's directory without following a link at its end, after
+/* Open path's directory without following a link at its end (dfd NULL:
+ * only stat it, which another uid may do to a 0700 directory), after
  * checking the directories above it. */
 static gh_err
 open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
@@ -28,7 +29,8 @@ open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
 	char real[PATH_MAX];
 	gh_err err;
 
-	*dfd = -1;
+	if (dfd != NULL)
+		*dfd = -1;
 	if (path == NULL || *path == '\0')
 		return GH_EINVAL;
 	if (realpath(path, real) == NULL) {
@@ -48,6 +50,9 @@ open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
 	err = gh_fs_check_parents(real, 0, sb->st_uid, detail, dlen);
 	if (err)
 		return err;
+	if (dfd == NULL)
+		return S_ISDIR(sb->st_mode) ? GH_OK : gh_detail(detail, dlen,
+		       GH_EINVAL, "%s: not a directory", path);
 	*dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0) {
 		int e = errno;
@@ -71,12 +76,10 @@ gh_store_owner(const char *path, uid_t *uid, gid_t *gid, char *detail,
                size_t dlen)
 {
 	struct stat sb;
-	int dfd;
-	gh_err err = open_checked(path, &dfd, &sb, detail, dlen);
+	gh_err err = open_checked(path, NULL, &sb, detail, dlen);
 
 	if (err)
 		return err;
-	close(dfd);
 	if (uid)
 		*uid = sb.st_uid;
 	if (gid)
