@@ -54,31 +54,106 @@ check_ancestor(const char *p, uid_t me, uid_t also, char *detail, size_t dlen)
 }
 
 gh_err
-gh_fs_check_parents(const char *real, int self, uid_t also, char *detail,
-                    size_t dlen)
+gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
+              char *detail, size_t dlen)
 {
-	char p[PATH_MAX];
-	size_t n = strlen(real);
+	char rest[PATH_MAX], cur[PATH_MAX], next[PATH_MAX], link[PATH_MAX];
 	uid_t me = geteuid();
+	int links = 0;
 	gh_err err;
 
-	if (real[0] != '/' || n >= sizeof(p))
+	*missing = 0;
+	if (path == NULL || *path == '\0')
 		return GH_EINVAL;
-	err = check_ancestor("/", me, also, detail, dlen);
-	if (err)
-		return err;
-	/* Every proper prefix ending before a '/', the root aside. */
-	for (size_t i = 1; i < n; i++) {
-		if (real[i] != '/')
+	if (path[0] == '/') {
+		if (snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest))
+			return GH_ETOOBIG;
+	} else {
+		char cwd[PATH_MAX];
+
+		if (getcwd(cwd, sizeof(cwd)) == NULL ||
+		    snprintf(rest, sizeof(rest), "%s/%s", cwd, path) >=
+		    (int)sizeof(rest))
+			return GH_ETOOBIG;
+	}
+	strcpy(cur, "/");
+	/* Take rest apart one name at a time, from the front. */
+	for (;;) {
+		char *p = rest, *comp, *slash;
+		struct stat sb;
+		int last;
+
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		comp = p;
+		slash = strchr(comp, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		/* what follows this name, kept for the next turn */
+		p = slash ? slash + 1 : comp + strlen(comp);
+		while (*p == '/')
+			p++;
+		last = *p == '\0';
+		if (strcmp(comp, ".") == 0) {
+			memmove(rest, p, strlen(p) + 1);
 			continue;
-		memcpy(p, real, i);
-		p[i] = '\0';
-		err = check_ancestor(p, me, also, detail, dlen);
+		}
+		if (strcmp(comp, "..") == 0) {
+			char *s = strrchr(cur, '/');
+
+			if (s == cur)
+				cur[1] = '\0';
+			else if (s != NULL)
+				*s = '\0';
+			memmove(rest, p, strlen(p) + 1);
+			continue;
+		}
+		/* We are about to trust a name in cur: cur must be a
+		 * directory that only root, we or the store's owner can
+		 * change. */
+		err = check_ancestor(cur, me, also, detail, dlen);
 		if (err)
 			return err;
+		if (snprintf(next, sizeof(next), "%s%s%s", cur,
+		             strcmp(cur, "/") == 0 ? "" : "/", comp) >=
+		    (int)sizeof(next))
+			return GH_ETOOBIG;
+		if (lstat(next, &sb) != 0) {
+			int e = errno;
+
+			if (e == ENOENT && last) {
+				strcpy(real, next);
+				*missing = 1;
+			}
+			return gh_detail(detail, dlen, e == ENOENT ?
+			                 GH_ENOTFOUND : gh_mdb_err(e), "%s: %s",
+			                 path, strerror(e));
+		}
+		if (S_ISLNK(sb.st_mode)) {
+			/* A link in a directory nobody else can change is the
+			 * owner's or root's own: follow it, and check what it
+			 * leads through the same way. */
+			ssize_t n = readlink(next, link, sizeof(link) - 1);
+			char tmp[PATH_MAX];
+
+			if (n < 0 || ++links > 40)
+				return gh_detail(detail, dlen, GH_EINVAL,
+				                 "%s: too many links", path);
+			link[n] = '\0';
+			if (snprintf(tmp, sizeof(tmp), "%s/%s", link, p) >=
+			    (int)sizeof(tmp))
+				return GH_ETOOBIG;
+			strcpy(rest, tmp);
+			if (link[0] == '/')
+				strcpy(cur, "/");
+			continue;
+		}
+		strcpy(cur, next);
+		memmove(rest, p, strlen(p) + 1);
 	}
-	if (self && n > 1)
-		return check_ancestor(real, me, also, detail, dlen);
+	strcpy(real, cur);
 	return GH_OK;
 }
 

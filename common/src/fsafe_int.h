@@ -11,14 +11,20 @@
 
 #include "gatehouse/err.h"
 
-/* gh_fs_check_parents - every directory above real (an absolute path with
- * no symbolic links: realpath's result), and real itself with self, is
- * owned by root, this euid or also, and not writable by group or others
- * unless sticky.  GH_EACCES otherwise.  also is the store's owner when root
- * looks before becoming it (what that uid may change is its own store's
- * business); pass geteuid() otherwise. */
-gh_err gh_fs_check_parents(const char *real, int self, uid_t also,
-                           char *detail, size_t dlen);
+/*
+ * gh_fs_resolve - the real path of path (no links, no . or ..; real has
+ * PATH_MAX bytes), found one name at a time, refusing (GH_EACCES, detail
+ * says which) to look a name up in a directory that anyone but root, this
+ * euid or also can change (a sticky one, as /tmp, is fine): a link there
+ * could have been planted.  Links in safe directories are followed and
+ * what they lead through is checked the same way.  The last name itself is
+ * not judged here (the store directory has rules of its own).  When only
+ * the last name is missing, GH_ENOTFOUND with *missing = 1 and real the
+ * path it would have.  also is the store's owner when root looks before
+ * becoming it; pass geteuid() otherwise.
+ */
+gh_err gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
+                     char *detail, size_t dlen);
 
 /* gh_fs_check_dir - dfd (the store directory, opened O_NOFOLLOW) is a
  * directory owned by owner.  Mode 0700 is what it should be; with fix, any

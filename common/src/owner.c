@@ -27,32 +27,40 @@ open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
              size_t dlen)
 {
 	char real[PATH_MAX];
+	struct stat first;
+	int missing;
 	gh_err err;
 
 	if (dfd != NULL)
 		*dfd = -1;
 	if (path == NULL || *path == '\0')
 		return GH_EINVAL;
-	if (realpath(path, real) == NULL) {
+	/* Whose store is it?  Whatever that uid can change on the way to
+	 * it is its own business, so ask first, then check the way with
+	 * that answer, then make sure the answer still holds. */
+	if (stat(path, &first) != 0) {
 		int e = errno;
 
 		return gh_detail(detail, dlen, e == ENOENT ? GH_ENOTFOUND :
 		                 gh_mdb_err(e), "%s: %s", path, strerror(e));
 	}
-	/* Who owns the directory itself decides whose changes to the
-	 * directories above it are harmless: its own. */
+	err = gh_fs_resolve(path, first.st_uid, real, &missing, detail, dlen);
+	if (err)
+		return err;
 	if (lstat(real, sb) != 0) {
 		int e = errno;
 
 		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", path,
 		                 strerror(e));
 	}
-	err = gh_fs_check_parents(real, 0, sb->st_uid, detail, dlen);
-	if (err)
-		return err;
+	if (!S_ISDIR(sb->st_mode))
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a directory",
+		                 path);
+	if (sb->st_uid != first.st_uid)
+		return gh_detail(detail, dlen, GH_EACCES, "%s: changed owner "
+		                 "while looked at", path);
 	if (dfd == NULL)
-		return S_ISDIR(sb->st_mode) ? GH_OK : gh_detail(detail, dlen,
-		       GH_EINVAL, "%s: not a directory", path);
+		return GH_OK;
 	*dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (*dfd < 0) {
 		int e = errno;
@@ -60,13 +68,11 @@ open_checked(const char *path, int *dfd, struct stat *sb, char *detail,
 		return gh_detail(detail, dlen, e == ENOTDIR ? GH_EINVAL :
 		                 gh_mdb_err(e), "%s: %s", path, strerror(e));
 	}
-	if (fstat(*dfd, sb) != 0) {
-		int e = errno;
-
+	if (fstat(*dfd, sb) != 0 || sb->st_uid != first.st_uid) {
 		close(*dfd);
 		*dfd = -1;
-		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", path,
-		                 strerror(e));
+		return gh_detail(detail, dlen, GH_EACCES, "%s: changed while "
+		                 "looked at", path);
 	}
 	return GH_OK;
 }
@@ -127,10 +133,16 @@ gh_store_prepare(const char *path, uid_t uid, gid_t gid, char *detail,
 		                 "a store directory to another user", path);
 	err = open_checked(path, &dfd, &sb, detail, dlen);
 	if (err == GH_ENOTFOUND) {
-		/* mkdir 0700 as root: nobody else can reach it until it is
-		 * handed over, and the parent's safety is checked once it
-		 * exists (open_checked again). */
-		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+		char real[PATH_MAX];
+		int missing = 0;
+
+		/* mkdir 0700 as root, by the real path found through
+		 * directories only root can change: nobody else can reach
+		 * it until it is handed over. */
+		err = gh_fs_resolve(path, 0, real, &missing, detail, dlen);
+		if (err != GH_ENOTFOUND || !missing)
+			return err ? err : GH_EEXIST;
+		if (mkdir(real, 0700) != 0 && errno != EEXIST) {
 			int e = errno;
 
 			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",

@@ -766,49 +766,24 @@ open_dir(const struct gh_store_opts *opts, char *real, int *dfd,
 {
 	int create = (opts->flags & GH_STORE_CREATE) &&
 	             !(opts->flags & GH_STORE_RDONLY);
+	int missing = 0;
 	gh_err err;
 
 	*dfd = -1;
-	if (realpath(opts->path, real) == NULL) {
-		int e = errno;
-		char parent[PATH_MAX], *slash;
+	err = gh_fs_resolve(opts->path, geteuid(), real, &missing, detail,
+	                    dlen);
+	if (err == GH_ENOTFOUND && missing && create) {
+		/* In a parent only root or we can change (checked on the
+		 * way): the owner-only directory every store lives in. */
+		if (mkdir(real, 0700) != 0 && errno != EEXIST) {
+			int e = errno;
 
-		if (e != ENOENT || !create)
-			return gh_detail(detail, dlen, e == ENOENT ?
-			                 GH_ENOTFOUND : gh_mdb_err(e), "%s: %s",
-			                 opts->path, strerror(e));
-		/* Create it in a parent that is safe, as the owner-only
-		 * directory every store lives in. */
-		if (strlen(opts->path) >= sizeof(parent))
-			return GH_ETOOBIG;
-		strcpy(parent, opts->path);
-		slash = strrchr(parent, '/');
-		if (slash == parent)
-			strcpy(parent, "/");
-		else if (slash != NULL)
-			*slash = '\0';
-		else
-			strcpy(parent, ".");
-		if (realpath(parent, real) == NULL) {
-			e = errno;
-			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
-			                 parent, strerror(e));
-		}
-		err = gh_fs_check_parents(real, 1, geteuid(), detail, dlen);
-		if (err)
-			return err;
-		if (mkdir(opts->path, 0700) != 0 && errno != EEXIST) {
-			e = errno;
 			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
 			                 opts->path, strerror(e));
 		}
-		if (realpath(opts->path, real) == NULL) {
-			e = errno;
-			return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s",
-			                 opts->path, strerror(e));
-		}
+		err = gh_fs_resolve(opts->path, geteuid(), real, &missing,
+		                    detail, dlen);
 	}
-	err = gh_fs_check_parents(real, 0, geteuid(), detail, dlen);
 	if (err)
 		return err;
 	*dfd = open(real, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -183,6 +183,41 @@ test_loose_directories(void **state)
 	assert_int_equal(chmod(f->dir, 0700), 0);
 }
 
+/* A link to a store planted in a directory others can write is never
+ * followed, by an open or by root's gh_store_prepare (which would chmod
+ * whatever it led to). */
+static void
+test_link_in_loose_directory(void **state)
+{
+	struct gh_fx *f = *state;
+	char loose[128], link[160], victim[128], detail[512];
+	struct gh_store *st = NULL;
+	struct gh_store_opts o = {.flags = GH_STORE_CREATE};
+	struct stat sb;
+
+	snprintf(loose, sizeof(loose), "%s/loose", f->dir);
+	snprintf(link, sizeof(link), "%s/store", loose);
+	snprintf(victim, sizeof(victim), "%s/victim", f->dir);
+	assert_int_equal(mkdir(loose, 0777), 0);
+	assert_int_equal(chmod(loose, 0777), 0);
+	assert_int_equal(mkdir(victim, 0755), 0);
+	assert_int_equal(symlink(victim, link), 0);
+	o.path = link;
+	assert_int_equal(gh_store_open(&st, &o, detail, sizeof(detail)),
+	                 GH_EACCES);
+	assert_non_null(strstr(detail, "writable by group or others"));
+	if (geteuid() == 0)
+		assert_int_equal(gh_store_prepare(link, 0, 0, detail,
+		                                  sizeof(detail)), GH_EACCES);
+	assert_int_equal(stat(victim, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	/* The same link in a directory only we can change is ours: fine. */
+	assert_int_equal(chmod(loose, 0755), 0);
+	assert_int_equal(gh_store_open(&st, &o, detail, sizeof(detail)),
+	                 GH_OK);
+	gh_store_close(st);
+}
+
 /* Only the owner opens a store: root included (the CLI drops to the owner
  * first, docs/security.md). */
 static void
@@ -558,6 +593,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_planted_files, gh_fx_setup,
 		                                gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_loose_directories,
+		                                gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_link_in_loose_directory,
 		                                gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_owner, gh_fx_setup,
 		                                gh_fx_teardown),
