@@ -18,6 +18,8 @@ $(KILLTEST): build/tests/killtest.o $(LIBGH)
 PROGRAMS += $(KILLTEST)
 
 INTEG_TESTS += tests/integration/common
+# The hostile-producer suite: each attack run as the attacker's uid.
+INTEG_TESTS += tests/security
 
 # The foundation issue's 20 rounds in a row (make test runs 2).
 .PHONY: killtest

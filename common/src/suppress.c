@@ -95,7 +95,10 @@ gh_suppress_remove_txn(struct gh_txn *txn, const char *addr, const char *list)
 
 	if (err)
 		return err;
-	return gh_txn_del(txn, GH_DB_SUPPRESSION, k, kl);
+	err = gh_txn_del(txn, GH_DB_SUPPRESSION, k, kl);
+	if (err == GH_OK)
+		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
+	return err;
 }
 
 gh_err

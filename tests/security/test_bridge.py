@@ -1,0 +1,193 @@
+"""What crosses between domains (docs/security.md, rule 4): each domain's
+events reach the core only through its bridge, checked and stamped with
+the domain the kernel says the bridge runs as; forged hellos, other
+domains' event types, sources and dedup keys are refused or rewritten."""
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from secenv import USERS, EVIL, as_user, digest, wait_until
+
+CLAIM = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.send(json.dumps({"t": "hello", "v": 1, "domain": sys.argv[2]}).encode())
+print(s.recv(65536).decode(), flush=True)
+
+
+def answer():
+    # the answer to what was sent: not a suppression snapshot, which
+    # notifyd sends a mail bridge on its own
+    while True:
+        try:
+            m = s.recv(300000).decode()
+        except (socket.timeout, ConnectionError):
+            return "closed"
+        if not m:
+            return "closed"
+        if not json.loads(m)["t"].startswith("snap"):
+            return m
+
+
+for m in sys.argv[3:]:
+    s.send(m.encode())
+    print(answer(), flush=True)
+"""
+
+
+def claim(sec, user, domain, *msgs):
+    r = as_user(user, ["/usr/bin/python3", "-c", CLAIM, sec.sock, domain] +
+                [json.dumps(m) if not isinstance(m, str) else m
+                 for m in msgs])
+    assert r.returncode == 0, r.stderr
+    return [json.loads(l) if l.startswith("{") else l
+            for l in r.stdout.splitlines()]
+
+
+@pytest.fixture
+def running(sec):
+    sec.init()
+    sec.start_notifyd()
+    for d in ("mail", "web", "login"):
+        sec.start_bridge(d)
+    return sec
+
+
+def core_event(sec, title, timeout=20):
+    return wait_until(lambda: [e for e in sec.events()
+                               if e["title"] == title],
+                      timeout, f"event {title!r} in the core")[0]
+
+
+def test_events_cross_checked_and_stamped(running):
+    sec = running
+    # each domain writes its own outbox, as its own uid
+    sec.gh("--domain", "web", "events", "enqueue", "--user", "bob",
+           "--type", "upload.infected", "--title", "virus",
+           "--dedup-key", "login.new_host:alice", user=USERS["web"])
+    sec.gh("--domain", "web", "events", "enqueue", "--user", "alice",
+           "--type", "login.new_host", "--title", "forged login alert",
+           user=USERS["web"])
+    sec.gh("--domain", "mail", "events", "enqueue", "--user", "carol",
+           "--type", "mail.rejected", "--title", "bounced",
+           user=USERS["mail"])
+    sec.gh("--domain", "login", "events", "enqueue", "--user", "alice",
+           "--type", "login.new_host", "--title", "new host",
+           user=USERS["login"])
+    virus = core_event(sec, "virus")
+    assert virus["source"] == "nginx"
+    # a web event cannot hold a login event's dedup key
+    assert virus["dedup_key"] == "web:login.new_host:alice"
+    assert core_event(sec, "bounced")["source"] == "milter"
+    assert core_event(sec, "new host")["source"] == "pam"
+    # the web domain cannot raise a login alert: refused, dead-lettered
+    # in its own outbox with the reason, never in the core
+    dead = wait_until(lambda: sec.events("web", "dead"), 20,
+                      "the refused event dead-lettered")
+    assert dead[0]["title"] == "forged login alert"
+    assert "upload." in dead[0]["q"]["last_error"]
+    assert not [e for e in sec.events() if e["title"] ==
+                "forged login alert"]
+    assert "refused: the web domain may raise only upload.*" in \
+        sec.log("notifyd")
+
+
+def test_forged_hellos_are_refused(running):
+    sec = running
+    out = claim(sec, USERS["web"], "mail")
+    assert out[0]["t"] == "refused" and "does not own the mail store" in \
+        out[0]["why"]
+    out = claim(sec, EVIL, "web")
+    assert out[0]["t"] == "refused"
+    out = claim(sec, EVIL, "core")
+    assert out[0]["t"] == "refused"
+    # garbage after a good hello: the connection goes, notifyd stays
+    out = claim(sec, USERS["web"], "web", "not json at all")
+    assert out[0]["t"] == "welcome" and out[1] == "closed"
+    assert sec.procs["notifyd"].poll() is None
+    # the real web bridge was replaced by the forger's hello and comes
+    # back on its own
+    sec.gh("--domain", "web", "events", "enqueue", "--user", "bob",
+           "--type", "upload.stored", "--title", "after the forgery",
+           user=USERS["web"])
+    core_event(sec, "after the forgery", timeout=30)
+
+
+def test_an_event_sent_twice_is_queued_once(running):
+    """A bridge that dies after the core committed an event but before
+    its own ack sends it again; the core recognises it."""
+    sec = running
+    sec.stop("bridge-web")
+    ev = {"t": "ev", "id": 7, "at": 1700000000000,
+          "ev": {"type": "upload.stored", "user": "u", "title": "twice"}}
+    for _ in range(2):
+        out = claim(sec, USERS["web"], "web", ev)
+        assert out[1] == {"t": "ack", "id": 7}
+    time.sleep(0.5)
+    assert len([e for e in sec.events() if e["title"] == "twice"]) == 1
+    # and a source the event claims is not the one it gets
+    ev2 = {"t": "ev", "id": 8, "at": 1700000000001,
+           "ev": {"type": "upload.stored", "user": "u", "title": "claims pam",
+                  "source": "pam", "category": "security"}}
+    claim(sec, USERS["web"], "web", ev2)
+    assert core_event(sec, "claims pam")["source"] == "nginx"
+
+
+def test_only_the_web_domain_records_unsubscribes(running):
+    sec = running
+    out = claim(sec, USERS["mail"], "mail",
+                {"t": "sup", "addr": "victim@example.org", "list": ""})
+    assert out[1]["t"] == "sup-ack"
+    assert "only the web domain records unsubscribes" in sec.log("notifyd")
+    p = sec.gh("suppress", "check", "victim@example.org", check=False)
+    assert "not suppressed" in p.stdout or p.returncode != 0
+
+
+def test_suppression_list_flows_core_to_mail(running):
+    sec = running
+    sec.gh("suppress", "add", "Carol@Example.org")
+    wait_until(lambda: "carol@example.org" in
+               sec.gh("--domain", "mail", "suppress", "list").stdout,
+               20, "the core's list in the mail store")
+    # an unsubscribe the web domain recorded: to the core, then to mail,
+    # and gone from the web store once the core has it
+    sec.gh("--domain", "web", "suppress", "add", "dave@example.org",
+           "--list", "news", user=USERS["web"])
+    wait_until(lambda: "dave@example.org" in
+               sec.gh("--domain", "mail", "suppress", "list").stdout,
+               20, "the web's unsubscribe in the mail store")
+    assert "dave@example.org" in sec.gh("suppress", "list").stdout
+    wait_until(lambda: "dave@example.org" not in
+               sec.gh("--domain", "web", "suppress", "list").stdout,
+               20, "the web's entry handed over")
+    sec.gh("suppress", "remove", "carol@example.org")
+    wait_until(lambda: "carol@example.org" not in
+               sec.gh("--domain", "mail", "suppress", "list").stdout,
+               20, "a removal reaching the mail store")
+
+
+def test_a_domain_cannot_slow_another(running):
+    """The web uid holds its store's write lock forever: the mail and
+    login domains write and deliver as before."""
+    sec = running
+    from secenv import hold_wlock
+    with hold_wlock(sec.stores["web"], USERS["web"]):
+        t0 = time.monotonic()
+        sec.gh("--domain", "mail", "events", "enqueue", "--user", "carol",
+               "--type", "mail.rejected", "--title", "while web is stuck",
+               user=USERS["mail"])
+        sec.gh("--domain", "login", "events", "enqueue", "--user",
+               "alice", "--type", "login.new_host", "--title",
+               "login while web is stuck", user=USERS["login"])
+        assert time.monotonic() - t0 < 1.5   # no 2 s lock wait
+        core_event(sec, "while web is stuck")
+        core_event(sec, "login while web is stuck")
+        r = sec.gh("--domain", "web", "events", "enqueue", "--user", "b",
+                   "--type", "upload.stored", "--title", "x",
+                   user=USERS["web"], check=False)
+        assert r.returncode == 75   # its own writers wait, and say so
