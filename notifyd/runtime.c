@@ -209,6 +209,20 @@ chan_init(struct nd *d, struct nd_rt *rt, struct nd_chan *ch,
 		return err;
 	if (ch->warning[0])
 		nd_log(&d->log, ND_LOG_WARN, "[%s] %s", section, ch->warning);
+	/* gatehouse.conf is read by every part, the milter and nginx
+	 * included: a secret written in it is theirs too (docs/security.md,
+	 * secrets per purpose).  The *_file keys keep it with notifyd. */
+	for (size_t i = 0; i < 3; i++) {
+		static const char *const inline_keys[] = {"secret", "password",
+		                                          "token"};
+
+		if (gh_conf_str(c, section, inline_keys[i]) != NULL)
+			nd_log(&d->log, ND_LOG_WARN, "[%s] %s: a secret in %s "
+			       "is readable by every part that reads it (the "
+			       "milter, nginx, PAM); use %s_file, readable by "
+			       "notifyd's user only", section, inline_keys[i],
+			       gh_conf_source(c), inline_keys[i]);
+	}
 	cs = nd_cstate_get(d, ch->name);
 	if (cs == NULL)
 		return GH_ENOMEM;
