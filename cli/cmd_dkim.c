@@ -30,9 +30,11 @@
  *   ([milter] program) -- never to the pid the file's contents name, which
  *   the milter's user could have written (gatehouse/pidfile.h).
  *
- * Keys are written to a temporary file (mode 0600) in the same directory,
- * then renamed, so the milter never loads half a key; when run as root
- * they are given to [milter] user.
+ * Keys are written to a temporary file in the same directory, then
+ * renamed, so the milter never loads half a key.  Run as root, keys are
+ * root:<[milter] user's group> 0640 and their directories 0750 of that
+ * group: the milter reads them and can change none (docs/security.md,
+ * secrets per purpose); otherwise they are the caller's, 0600 in 0700.
  *
  * Keys are read, and their DNS record text derived, by libgatehouse
  * (gatehouse/dkimkey.h): the same code the milter loads them with, so a
@@ -168,19 +170,49 @@ type_name(gh_dkim_alg t)
 	return t == GH_DKIM_RSA_SHA256 ? "rsa" : "ed25519";
 }
 
-/* Hand a file we wrote as root to the milter's user. */
-static void
-give_to_milter_user(struct cli *c, int fd)
+/* The group that reads the keys: [milter] user's, when we are root and
+ * that user exists; -1 otherwise (the keys stay the caller's alone). */
+static gid_t
+key_group(struct cli *c)
 {
 	const char *user = gh_conf_str(c->conf, "milter", "user");
 	struct passwd *pw;
 
 	if (geteuid() != 0 || user == NULL || *user == '\0')
-		return;
+		return (gid_t)-1;
 	pw = getpwnam(user);
-	if (pw && fchown(fd, pw->pw_uid, pw->pw_gid) != 0)
-		cli_eprintf("%s: warning: chown to %s: %s\n", c->prog, user,
-		            strerror(errno));
+	return pw ? pw->pw_gid : (gid_t)-1;
+}
+
+/* Give a key file (by descriptor) its owner and mode. */
+static int
+secure_key(struct cli *c, int fd)
+{
+	gid_t gid = key_group(c);
+
+	if (gid != (gid_t)-1 && fchown(fd, 0, gid) != 0)
+		return -1;
+	return fchmod(fd, gid != (gid_t)-1 ? 0640 : 0600);
+}
+
+/* Make path (and its parents) a key directory: opened without following
+ * a link, given root and the keys' group, 0750 (0700 without a group). */
+static int
+key_dir(struct cli *c, const char *path)
+{
+	gid_t gid = key_group(c);
+	int fd, rc;
+
+	if (mkdirs(path, 0755) != 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = gid != (gid_t)-1 ? fchown(fd, 0, gid) : 0;
+	if (rc == 0)
+		rc = fchmod(fd, gid != (gid_t)-1 ? 0750 : 0700);
+	close(fd);
+	return rc;
 }
 
 /*
@@ -215,9 +247,8 @@ generate(struct cli *c, const char *path, gh_dkim_alg type, int bits,
 		rc = EXIT_IOERR;
 		goto cleanup;
 	}
-	if (fchmod(fd, 0600) != 0)
+	if (secure_key(c, fd) != 0)
 		goto io;
-	give_to_milter_user(c, fd);
 	f = fdopen(fd, "w");
 	if (f == NULL)
 		goto io;
@@ -513,7 +544,8 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 		if (domain_dir(c, dom, dir, sizeof(dir)) != 0 ||
 		    fmt(path, sizeof(path), "%s/%s.key", dir, o.selector) != 0)
 			return cli_fail(c, GH_ETOOBIG, "key path", NULL);
-		if (mkdirs(dir, 0750) != 0) {
+		if (key_dir(c, gh_conf_str(c->conf, "dkim", "key_dir")) != 0 ||
+		    key_dir(c, dir) != 0) {
 			cli_eprintf("%s: %s: %s\n", c->prog, dir,
 			            strerror(errno));
 			return EXIT_IOERR;
@@ -583,7 +615,7 @@ sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
 		if (keys[i].retire_at == 0 || keys[i].retire_at > now ||
 		    keys[i].bits < 0)
 			continue;
-		if (mkdirs(rdir, 0750) != 0)
+		if (key_dir(c, rdir) != 0)
 			return;
 		(void)fmt(to, sizeof(to), "%s/%s.key", rdir, keys[i].selector);
 		if (rename(keys[i].path, to) != 0)
@@ -594,7 +626,6 @@ sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
 		(void)rename(from, to);
 		cli_printf("moved retired key %s to %s/\n", keys[i].selector, rdir);
 	}
-	(void)c;
 }
 
 static int

@@ -177,3 +177,30 @@ def test_mail_log_filters_and_show(world, milter):
     for bad in (["--status", "weird"], ["--since", "yesterday"],
                 ["--limit", "x"]):
         assert milter.gh("mail", "log", *bad, check=False).returncode == 64
+
+
+def test_keygen_as_root_gives_keys_to_the_milter_group(milter_factory):
+    """Run as root, keys are root:<the milter user's group> 0640 in 0750
+    directories of that group: the milter (here nobody) reads them and
+    can change none; another user (www-data) cannot read them."""
+    import pwd
+    import subprocess
+    nobody = pwd.getpwnam("nobody")
+    m = milter_factory(keys=(), start=False, milter={"user": "nobody"})
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "g1",
+         "--type", "ed25519")
+    key = m.keydir / DOMAIN / "g1.key"
+    for p, mode in ((m.keydir, 0o750), (m.keydir / DOMAIN, 0o750),
+                    (key, 0o640)):
+        st = p.stat()
+        assert (st.st_uid, st.st_gid) == (0, nobody.pw_gid), p
+        assert stat.S_IMODE(st.st_mode) == mode, p
+
+    def as_user(user, *cmd):
+        pw = pwd.getpwnam(user)
+        return subprocess.run(["setpriv", f"--reuid={pw.pw_uid}",
+                               f"--regid={pw.pw_gid}", "--clear-groups",
+                               "--", *map(str, cmd)], capture_output=True)
+    assert as_user("nobody", "cat", key).returncode == 0
+    assert as_user("nobody", "sh", "-c", f"echo x >> {key}").returncode != 0
+    assert as_user("www-data", "cat", key).returncode != 0
