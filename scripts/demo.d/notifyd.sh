@@ -54,8 +54,13 @@ starttls = no
 [channel.hook]
 type = webhook
 url = http://127.0.0.1:$http_port/gatehouse
-secret = demo-webhook-secret
+secret_file = $demo/etc/hook.secret
 EOF
+# Delivery secrets go in files only notifyd's user reads, not in
+# gatehouse.conf, which every part reads (docs/security.md).
+echo demo-webhook-secret > "$demo/etc/hook.secret"
+chown root:gh-demo-core "$demo/etc/hook.secret"
+chmod 0640 "$demo/etc/hook.secret"
 run "$notifyd_bin" --check
 
 say "A user, her contacts and her preferences"
@@ -66,10 +71,21 @@ run "$gh" prefs set carol --channel mail=on --channel hook=on \
 run "$gh" users show carol
 run "$gh" prefs show carol
 
-say "notifyd running; an event for carol"
+say "notifyd running (as gh-demo-core); an event for carol"
 "$notifyd_bin" --stderr 2> "$demo/notifyd.log" &
 notifyd_pid=$!
 on_exit "kill $notifyd_pid 2>/dev/null || true"
+# One bridge per producer domain, each as its store's owner: they carry
+# the milter's, nginx's and PAM's events to notifyd, which checks them.
+bridge_pids=""
+for d in mail web login; do
+	"$top/build/gatehouse-bridge" "$d" 2> "$demo/bridge-$d.log" &
+	bridge_pids="$bridge_pids $!"
+	on_exit "kill $! 2>/dev/null || true"
+done
+sleep 1
+echo "running, each as its domain's user:"
+ps -o user=,args= -p "$(echo $notifyd_pid $bridge_pids | tr ' ' ,)"
 id=$("$gh" notify carol --type login.new_host --title "New sign-in" \
     --message "carol signed in to demo.example.org from 203.0.113.7" \
     --priority high --metadata \

@@ -44,6 +44,7 @@ say "pam_gatehouse: three wrong passwords -> one login.failed_burst"
 for i in 1 2 3 4; do
 	GH_DEMO_PASSWORD=wrong ghpam -I rhost=203.0.113.5 gh-demo alice authenticate
 done
-run "$gh" events list
-echo "(gatehouse-notifyd, when running, delivers these; the login itself"
-echo " never waited on it: the module only wrote to the store)"
+echo "(written by the login domain's user into its own store; its bridge"
+echo " hands them to notifyd, which delivers them: the login itself never"
+echo " waited on any of it)"
+run "$gh" --domain login events list

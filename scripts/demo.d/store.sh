@@ -1,9 +1,11 @@
 # scripts/demo.d/store.sh - the store and the event queue (sourced by
 # scripts/demo): producers enqueue, a consumer leases and acks.
 
-say "The configuration (conf/gatehouse.conf, store under build/demo)"
+say "The configuration (conf/gatehouse.conf, stores under build/demo)"
 run "$gh" config check
+echo "(one store per trust domain, each its own user's: root never opens one)"
 run "$gh" store init
+run ls -l "$demo/store" "$demo/var"
 
 say "Producers enqueue events (here, the gatehouse command)"
 run "$gh" events enqueue --user alice --type login.new_host \
