@@ -148,15 +148,47 @@ recv_wait(struct br *b, int ms, json_t **msg)
 		return errno == EINTR ? GH_ENOTFOUND : GH_EIO;
 	if (r == 0)
 		return GH_ENOTFOUND;
-	return gh_bridge_recv(b->fd, b->buf, GH_BRIDGE_MSG_MAX + 1, msg);
+	return gh_bridge_recv(b->fd, b->buf, GH_BRIDGE_MSG_MAX + 1, msg, NULL);
+}
+
+/* Is notifyd on the other end?  Whoever listens on the socket can take
+ * our events and send the mail domain a suppression list: it must be root
+ * or the core store's owner (a stale socket path in a shared directory
+ * could otherwise be anyone's). */
+static int
+peer_is_core(struct br *b)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+	char detail[256];
+	uid_t core;
+	gh_err err;
+
+	if (getsockopt(b->fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0)
+		return 0;
+	if (cr.uid == 0)
+		return 1;
+	err = gh_store_owner(gh_conf_str(b->conf, "store", "path"), &core,
+	                     NULL, detail, sizeof(detail));
+	if (err == GH_OK && cr.uid == core)
+		return 1;
+	blog(b, "%s is held by uid %ld, not by gatehouse-notifyd (the core "
+	     "store's owner%s%s); not talking to it", b->sock_path,
+	     (long)cr.uid, err ? ": " : "", err ? detail : "");
+	return 0;
 }
 
 static int
 hello(struct br *b)
 {
-	json_t *m = json_pack("{s:s, s:i, s:s}", "t", "hello", "v",
-	                      GH_BRIDGE_VERSION, "domain", b->name);
-	gh_err err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
+	json_t *m = NULL;
+	gh_err err;
+
+	if (!peer_is_core(b))
+		return -1;
+	m = json_pack("{s:s, s:i, s:s}", "t", "hello", "v", GH_BRIDGE_VERSION,
+	              "domain", b->name);
+	err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
 
 	json_decref(m);
 	if (err)

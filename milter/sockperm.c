@@ -76,8 +76,20 @@ gh_msock_prepare_dir(const char *sock_path, const char *user, gid_t gid,
 		snprintf(why, wlen, "[milter] socket: path too long");
 		return -1;
 	}
-	if (lstat(dir, &sb) == 0)
-		return 0;   /* the admin's (or the package's): left as it is */
+	if (lstat(dir, &sb) == 0) {
+		/* The admin's (or the package's): left as it is, if only
+		 * root or the milter's user can change what is in it. */
+		if (!S_ISDIR(sb.st_mode)) {
+			snprintf(why, wlen, "%s: not a directory (a link?)", dir);
+			return -1;
+		}
+		if (sb.st_mode & S_IWOTH) {
+			snprintf(why, wlen, "%s: writable by every user; the "
+			         "socket needs a directory of its own", dir);
+			return -1;
+		}
+		return 0;
+	}
 	if (errno != ENOENT) {
 		snprintf(why, wlen, "%s: %s", dir, strerror(errno));
 		return -1;

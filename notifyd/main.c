@@ -254,7 +254,12 @@ main(int argc, char **argv)
 		 * reading anything else, so a reload reads what a start did. */
 		err = gh_store_become_owner(gh_conf_str(conf, "store", "path"),
 		                            detail, sizeof(detail));
-		if (err && err != GH_ENOTFOUND) {
+		if (err == GH_ENOTFOUND)
+			snprintf(detail, sizeof(detail), "no store at %s: make "
+			         "it with 'gatehouse store init' (as root, it "
+			         "becomes its owner's)", gh_conf_str(conf, "store",
+			         "path"));
+		if (err) {
 			nd_log(&d.log, ND_LOG_ERR, "%s", detail);
 			gh_conf_free(conf);
 			rc = 77;

@@ -18,6 +18,7 @@
  * at start: a change of [store] or bridge_socket needs a restart.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,8 +39,11 @@
 #define PK_CONNS 8               /* bridge connections at once */
 #define PK_HELLO_MS 5000         /* to say who it is */
 #define PK_DRAIN 64              /* messages committed together */
+#define PK_DRAIN_BYTES (1u << 20) /* ... and their bytes, at most */
 #define PK_KEEP_MS (7LL * 24 * 3600 * 1000)  /* idempotence keys */
 #define PK_TICK_MS 250
+#define PK_SNAP_MS 1000          /* snapshots to one bridge, at most every */
+#define PK_WARN_MS 60000         /* one warning of a kind a minute */
 
 struct pk_conn {
 	int fd;
@@ -47,6 +51,17 @@ struct pk_conn {
 	int dom;                     /* -1 until hello */
 	int64_t since;
 	int64_t sent_gen;            /* suppression snapshot sent (mail) */
+	int64_t snap_at;             /* when the last one was sent */
+};
+
+/* Each domain's allowance, a token bucket: a compromised producer can
+ * hand over at most bridge_rate records a second (bursts of ten times
+ * that); beyond, its connection is simply read later, and the rest waits
+ * in its own store. */
+struct pk_bucket {
+	double tokens;
+	int64_t at;
+	int64_t warned;
 };
 
 struct nd_pickup {
@@ -60,8 +75,38 @@ struct nd_pickup {
 	char store_path[GH_DOMAIN_COUNT_][4096];
 	int has_store[GH_DOMAIN_COUNT_];
 	struct pk_conn conns[PK_CONNS];
+	struct pk_bucket bucket[GH_DOMAIN_COUNT_];
+	double rate;                 /* [notifyd] bridge_rate */
+	int64_t warned_uid, warned_full;
 	char *buf;
 };
+
+/* Refill dom's bucket; how many records it may hand over now. */
+static size_t
+allowance(struct nd_pickup *p, int dom)
+{
+	struct pk_bucket *b = &p->bucket[dom];
+	int64_t now = gh_now_ms();
+	double cap = p->rate * 10;
+
+	b->tokens += (double)(now - b->at) * p->rate / 1000.0;
+	if (b->tokens > cap)
+		b->tokens = cap;
+	b->at = now;
+	return b->tokens >= PK_DRAIN ? PK_DRAIN : (size_t)b->tokens;
+}
+
+/* Log at most once a minute per *last. */
+static int
+may_warn(int64_t *last)
+{
+	int64_t now = gh_now_ms();
+
+	if (now - *last < PK_WARN_MS)
+		return 0;
+	*last = now;
+	return 1;
+}
 
 /* ---- one batch of messages from one bridge ---- */
 
@@ -214,19 +259,27 @@ static void
 conn_read(struct nd_pickup *p, struct pk_conn *c)
 {
 	struct pk_batch b;
+	size_t max = allowance(p, c->dom), bytes = 0;
 	gh_err err = GH_OK;
 
 	memset(&b, 0, sizeof(b));
 	b.p = p;
 	b.dom = c->dom;
-	while (b.n < PK_DRAIN) {
+	if (max == 0)
+		return;   /* not polled then; said in pickup_main */
+	while (b.n < max && bytes < PK_DRAIN_BYTES) {
 		json_t *m;
 
-		err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m);
+		size_t nb = 0;
+
+		err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m,
+		                     &nb);
 		if (err)
 			break;
+		bytes += nb;
 		b.items[b.n++].msg = m;
 	}
+	p->bucket[c->dom].tokens -= (double)b.n;
 	if (err == GH_EIO || err == GH_EINVAL) {
 		conn_close(p, c, err == GH_EIO ? "gone" :
 		           "sent a malformed packet; closed");
@@ -280,6 +333,10 @@ done:
 		json_decref(b.items[i].msg);
 		json_decref(b.items[i].ev);
 	}
+	/* Big JSON trees are freed to malloc's arenas, not the system: give
+	 * the memory back, or a burst of big events keeps notifyd large. */
+	if (bytes > PK_DRAIN_BYTES / 4)
+		malloc_trim(0);
 }
 
 /* ---- hello ---- */
@@ -294,7 +351,8 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 	int dom;
 	char why[256];
 
-	err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m);
+	err = gh_bridge_recv(c->fd, p->buf, GH_BRIDGE_MSG_MAX + 1, &m,
+	                     NULL);
 	if (err == GH_ENOTFOUND)
 		return;
 	if (err || strcmp(gh_bridge_type(m), "hello") != 0) {
@@ -383,9 +441,13 @@ send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 	uint64_t gen = 0;
 	json_t *m;
 
-	if (gh_store_view(p->st, gen_view, &gen) != GH_OK ||
+	/* Coalesced: a bridge gets at most one snapshot a second, however
+	 * fast the list changes. */
+	if (gh_now_ms() - c->snap_at < PK_SNAP_MS ||
+	    gh_store_view(p->st, gen_view, &gen) != GH_OK ||
 	    (int64_t)gen == c->sent_gen || a.chunk == NULL)
 		goto done;
+	c->snap_at = gh_now_ms();
 	m = json_pack("{s:s, s:I}", "t", "snap-begin", "gen", (json_int_t)gen);
 	if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
 		a.failed = 1;
@@ -415,29 +477,62 @@ done:
 
 /* ---- the thread ---- */
 
+/* May uid hold a bridge connection at all?  Root, or the owner of a
+ * domain's store: nobody else has anything to hand over. */
+static int
+may_connect(struct nd_pickup *p, uid_t uid)
+{
+	if (uid == 0)
+		return 1;
+	for (int dom = GH_DOMAIN_MAIL; dom < GH_DOMAIN_COUNT_; dom++) {
+		uid_t owner;
+
+		if (p->has_store[dom] &&
+		    gh_store_owner(p->store_path[dom], &owner, NULL, NULL, 0) ==
+		    GH_OK && owner == uid)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 do_accept(struct nd_pickup *p)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	struct timeval tv = {2, 0};
-	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	/* Blocking, so that sends wait (at most SO_SNDTIMEO) for a bridge
+	 * busy with its store; receives never wait (MSG_DONTWAIT). */
+	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	int slot = -1;
 
 	if (fd < 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 ||
+	    !may_connect(p, cr.uid)) {
+		/* Not a bridge: gone at once, so strangers cannot fill the
+		 * slots the bridges need (and quietly: no log flood). */
+		if (may_warn(&p->warned_uid))
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge socket: uid %ld "
+			       "owns no domain's store; refused (said once a "
+			       "minute)", (long)cr.uid);
 		close(fd);
 		return;
 	}
-	for (int i = 0; i < PK_CONNS; i++)
-		if (p->conns[i].fd < 0) {
+	for (int i = 0; i < PK_CONNS; i++) {
+		struct pk_conn *c = &p->conns[i];
+
+		/* One connection waiting for its hello per uid: the newest. */
+		if (c->fd >= 0 && c->dom < 0 && c->uid == cr.uid)
+			conn_close(p, c, NULL);
+		if (c->fd < 0 && slot < 0)
 			slot = i;
-			break;
-		}
+	}
 	if (slot < 0) {
-		nd_log(&p->d->log, ND_LOG_WARN, "bridge socket: too many "
-		       "connections; refusing uid %ld", (long)cr.uid);
+		if (may_warn(&p->warned_full))
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge socket: too many "
+			       "connections; refusing uid %ld (said once a "
+			       "minute)", (long)cr.uid);
 		close(fd);
 		return;
 	}
@@ -448,6 +543,7 @@ do_accept(struct nd_pickup *p)
 	p->conns[slot].uid = cr.uid;
 	p->conns[slot].dom = -1;
 	p->conns[slot].since = gh_now_ms();
+	p->conns[slot].snap_at = 0;
 }
 
 static void *
@@ -467,6 +563,19 @@ pickup_main(void *arg)
 		for (int i = 0; i < PK_CONNS; i++) {
 			if (p->conns[i].fd < 0)
 				continue;
+			/* over its allowance: not read until it refills */
+			if (p->conns[i].dom > 0 &&
+			    allowance(p, p->conns[i].dom) == 0) {
+				int dom = p->conns[i].dom;
+
+				if (may_warn(&p->bucket[dom].warned))
+					nd_log(&p->d->log, ND_LOG_WARN, "bridge "
+					       "%s: over [notifyd] bridge_rate; "
+					       "reading it slower (said once a "
+					       "minute)", gh_domain_name(
+					       (enum gh_domain)dom));
+				continue;
+			}
 			map[n] = i;
 			fds[n].fd = p->conns[i].fd;
 			fds[n++].events = POLLIN;
@@ -532,10 +641,10 @@ pk_listen(struct nd_pickup *p, const char *path, char *detail, size_t dlen)
 		goto fail;
 	/* Everyone may connect: who it is comes from SO_PEERCRED, checked
 	 * against the owner of the domain's store at hello. */
-	old = umask(0);
+	old = umask(0111);   /* 0666, without a chmod by name after */
 	rc = bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
-	if (rc != 0 || chmod(path, 0666) != 0 || listen(p->listen_fd, 16) != 0)
+	if (rc != 0 || listen(p->listen_fd, 16) != 0)
 		goto fail;
 	return GH_OK;
 fail:
@@ -561,6 +670,13 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	p->listen_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
 	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
+	p->rate = (double)gh_conf_int(d->rt->conf, "notifyd", "bridge_rate");
+	for (int dom = 0; dom < GH_DOMAIN_COUNT_; dom++) {
+		p->bucket[dom].tokens = p->rate * 10;
+		p->bucket[dom].at = gh_now_ms();
+		p->bucket[dom].warned = -PK_WARN_MS;
+	}
+	p->warned_uid = p->warned_full = -PK_WARN_MS;
 	for (int i = 0; i < PK_CONNS; i++) {
 		p->conns[i].fd = -1;
 		p->conns[i].dom = -1;

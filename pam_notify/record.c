@@ -94,8 +94,6 @@ lockfile_busy(const char *dir, int64_t deadline_us, char *detail,
 static gh_err
 drop_to_owner(const char *dir, char *detail, size_t dlen)
 {
-	gh_err err;
-
 	if (geteuid() != 0)
 		return GH_OK;
 	/* This process is a copy of the host's memory: keep it out of reach
@@ -106,9 +104,9 @@ drop_to_owner(const char *dir, char *detail, size_t dlen)
 		           dir);
 		return GH_EACCES;
 	}
-	err = gh_store_become_owner(dir, detail, dlen);
-	/* A missing store is for the open to report. */
-	return err == GH_ENOTFOUND ? GH_OK : err;
+	/* A missing store too: nothing to open, and nothing to open as
+	 * root meanwhile. */
+	return gh_store_become_owner(dir, detail, dlen);
 }
 
 static int

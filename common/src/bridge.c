@@ -30,7 +30,7 @@ gh_bridge_send(int fd, const json_t *msg)
 }
 
 gh_err
-gh_bridge_recv(int fd, char *buf, size_t cap, json_t **msg)
+gh_bridge_recv(int fd, char *buf, size_t cap, json_t **msg, size_t *nbytes)
 {
 	json_error_t jerr;
 	ssize_t r;
@@ -39,12 +39,14 @@ gh_bridge_recv(int fd, char *buf, size_t cap, json_t **msg)
 	if (cap < GH_BRIDGE_MSG_MAX + 1)
 		return GH_EINVAL;
 	do
-		r = recv(fd, buf, cap, MSG_TRUNC);
+		r = recv(fd, buf, cap, MSG_TRUNC | MSG_DONTWAIT);
 	while (r < 0 && errno == EINTR);
 	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return GH_ENOTFOUND;
 	if (r <= 0)
 		return GH_EIO;
+	if (nbytes)
+		*nbytes = (size_t)r;
 	if ((size_t)r > GH_BRIDGE_MSG_MAX)
 		return GH_EINVAL;
 	*msg = json_loadb(buf, (size_t)r, JSON_REJECT_DUPLICATES, &jerr);

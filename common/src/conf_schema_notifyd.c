@@ -40,6 +40,10 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 0, 0, NULL, "where gatehouse-bridge(8) of each domain with a store "
 	 "of its own connects; each connection is checked against the owner "
 	 "of its domain's store"},
+	{"notifyd", "bridge_rate", GH_CT_INT, "50", 1, 100000, NULL,
+	 "events and unsubscribes a second that each domain's bridge may hand "
+	 "over (bursts of ten times that); beyond, notifyd reads it slower and "
+	 "the rest waits in the domain's own store"},
 	{"notifyd", "shutdown_timeout", GH_CT_DURATION, "30s", 0, 10 * GH_MIN,
 	 NULL, "on SIGTERM, longest wait for requests in flight before their "
 	 "events are given back"},

@@ -13,14 +13,22 @@ static const struct {
 	const char *name;
 	const char *source;     /* stamped on its events */
 	const char *prefix;     /* event types it may raise */
+	const char *category;   /* stamped on its events */
 	const char *path_key;   /* [store] key of its store */
 	const char *owner_key;  /* [store] key of its store's owner */
 } domains[GH_DOMAIN_COUNT_] = {
-	[GH_DOMAIN_CORE] = {"core", NULL, NULL, "path", "owner"},
-	[GH_DOMAIN_MAIL] = {"mail", "milter", "mail.", "mail", "mail_owner"},
-	[GH_DOMAIN_WEB] = {"web", "nginx", "upload.", "web", "web_owner"},
-	[GH_DOMAIN_LOGIN] = {"login", "pam", "login.", "login", "login_owner"},
+	[GH_DOMAIN_CORE] = {"core", NULL, NULL, NULL, "path", "owner"},
+	[GH_DOMAIN_MAIL] = {"mail", "milter", "mail.", "system", "mail",
+	                    "mail_owner"},
+	[GH_DOMAIN_WEB] = {"web", "nginx", "upload.", "security", "web",
+	                   "web_owner"},
+	[GH_DOMAIN_LOGIN] = {"login", "pam", "login.", "security", "login",
+	                     "login_owner"},
 };
+
+/* The highest priority a producer domain may give: "high".  "urgent" goes
+ * through quiet hours, and is for the admin's own events. */
+#define DOMAIN_PRIORITY_MAX 3
 
 const char *
 gh_domain_name(enum gh_domain d)
@@ -91,11 +99,39 @@ gh_domain_accept(enum gh_domain d, const json_t *ev, json_t **out,
 		return gh_detail(detail, dlen, GH_EINVAL, "the %s domain may "
 		                 "raise only %s* events, not '%s'",
 		                 domains[d].name, domains[d].prefix, type);
+	/* Who is told, and how, is the core's to decide: a producer names
+	 * its user, or the admins, and nothing else (a compromised web server
+	 * must not mail or text arbitrary addresses as Gatehouse). */
+	if (json_object_get(ev, "channels") != NULL ||
+	    json_object_get(ev, "action_url") != NULL)
+		return gh_detail(detail, dlen, GH_EINVAL, "the %s domain may "
+		                 "not choose channels or links",
+		                 domains[d].name);
+	{
+		const json_t *r = json_object_get(ev, "recipients");
+		size_t i;
+		json_t *v;
+
+		json_array_foreach(r, i, v)
+			if (!json_is_string(v) ||
+			    strcmp(json_string_value(v), "admins") != 0)
+				return gh_detail(detail, dlen, GH_EINVAL, "the "
+				                 "%s domain may address its user "
+				                 "or \"admins\" only",
+				                 domains[d].name);
+	}
 	copy = json_deep_copy(ev);
 	if (copy == NULL)
 		return GH_ENOMEM;
 	if (json_object_set_new(copy, "source",
-	                        json_string(domains[d].source)) != 0)
+	                        json_string(domains[d].source)) != 0 ||
+	    json_object_set_new(copy, "category",
+	                        json_string(domains[d].category)) != 0)
+		goto nomem;
+	if (json_integer_value(json_object_get(copy, "priority")) >
+	    DOMAIN_PRIORITY_MAX &&
+	    json_object_set_new(copy, "priority",
+	                        json_integer(DOMAIN_PRIORITY_MAX)) != 0)
 		goto nomem;
 	key = json_string_value(json_object_get(ev, "dedup_key"));
 	if (key != NULL) {

@@ -134,9 +134,23 @@ gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
 		if (S_ISLNK(sb.st_mode)) {
 			/* A link in a directory nobody else can change is the
 			 * owner's or root's own: follow it, and check what it
-			 * leads through the same way. */
-			ssize_t n = readlink(next, link, sizeof(link) - 1);
+			 * leads through the same way.  In a sticky directory
+			 * others can write (/tmp), anyone may have made it:
+			 * only a link of root's, ours or the owner's will do
+			 * (what fs.protected_symlinks would say, whether or
+			 * not it is on). */
+			ssize_t n;
 			char tmp[PATH_MAX];
+			struct stat dsb;
+
+			if (sb.st_uid != 0 && sb.st_uid != me &&
+			    sb.st_uid != also && lstat(cur, &dsb) == 0 &&
+			    (dsb.st_mode & (S_IWGRP | S_IWOTH)))
+				return gh_detail(detail, dlen, GH_EACCES, "%s: a "
+				                 "link of uid %ld in %s, which "
+				                 "others can write; not followed",
+				                 path, (long)sb.st_uid, cur);
+			n = readlink(next, link, sizeof(link) - 1);
 
 			if (n < 0 || ++links > 40)
 				return gh_detail(detail, dlen, GH_EINVAL,

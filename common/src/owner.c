@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +200,14 @@ gh_store_become_owner(const char *path, char *detail, size_t dlen)
 		return err;
 	if (uid == 0)
 		return GH_OK;
+	/* The owner's own primary group, not whatever group the directory
+	 * was given: that is the owner's to set. */
+	{
+		struct passwd *pw = getpwuid(uid);
+
+		if (pw != NULL)
+			gid = pw->pw_gid;
+	}
 	/* Groups first: once the uid is not root they cannot change. */
 	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||
 	    setresuid(uid, uid, uid) != 0)

@@ -16,8 +16,13 @@ import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.settimeout(10)
 s.connect(sys.argv[1])
-s.send(json.dumps({"t": "hello", "v": 1, "domain": sys.argv[2]}).encode())
-print(s.recv(65536).decode(), flush=True)
+try:
+    s.send(json.dumps({"t": "hello", "v": 1,
+                       "domain": sys.argv[2]}).encode())
+    print(s.recv(65536).decode() or "closed", flush=True)
+except (socket.timeout, ConnectionError):
+    print("closed", flush=True)
+    sys.exit(0)
 
 
 def answer():
@@ -102,10 +107,11 @@ def test_forged_hellos_are_refused(running):
     out = claim(sec, USERS["web"], "mail")
     assert out[0]["t"] == "refused" and "does not own the mail store" in \
         out[0]["why"]
+    # a uid that owns no store is not even listened to
     out = claim(sec, EVIL, "web")
-    assert out[0]["t"] == "refused"
+    assert out == ["closed"]
     out = claim(sec, EVIL, "core")
-    assert out[0]["t"] == "refused"
+    assert out == ["closed"]
     # garbage after a good hello: the connection goes, notifyd stays
     out = claim(sec, USERS["web"], "web", "not json at all")
     assert out[0]["t"] == "welcome" and out[1] == "closed"
@@ -191,3 +197,96 @@ def test_a_domain_cannot_slow_another(running):
                    "--type", "upload.stored", "--title", "x",
                    user=USERS["web"], check=False)
         assert r.returncode == 75   # its own writers wait, and say so
+
+
+def test_producers_cannot_choose_who_is_told(running):
+    """A compromised producer names its user or the admins, nothing more:
+    no addresses, channels or links of its own; its category and a
+    priority below urgent are the core's."""
+    sec = running
+    sec.stop("bridge-web")
+    base = {"type": "upload.infected", "user": "u", "title": "t"}
+    cases = [
+        ({"recipients": ["mail:victim@example.com"]}, "reject"),
+        ({"recipients": [{"channel": "sms", "to": "+19005550100"}]},
+         "reject"),
+        ({"channels": ["sms"]}, "reject"),
+        ({"action_url": "https://evil.example/reset"}, "reject"),
+        ({"recipients": ["admins"]}, "ack"),
+    ]
+    for i, (extra, want) in enumerate(cases):
+        ev = {"t": "ev", "id": 100 + i, "at": 1700000000000 + i,
+              "ev": dict(base, title=f"case {i}", **extra)}
+        out = claim(sec, USERS["web"], "web", ev)
+        assert out[1]["t"] == want, (extra, out)
+    ev = {"t": "ev", "id": 200, "at": 1700000000200,
+          "ev": dict(base, title="stamped", category="marketing",
+                     priority=4)}
+    claim(sec, USERS["web"], "web", ev)
+    e = core_event(sec, "stamped")
+    assert e["category"] == "security" and e["priority"] == 3
+
+
+def test_strangers_cannot_crowd_out_the_bridges(running):
+    """A uid of no domain opens connection after connection: each is
+    closed at once, and a bridge still gets in."""
+    sec = running
+    flood = r"""
+import socket, sys, time
+socks = []
+end = time.time() + 4
+while time.time() < end:
+    try:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.connect(sys.argv[1])
+        socks.append(s)
+    except OSError:
+        pass
+    if len(socks) > 64:
+        socks.pop(0).close()
+"""
+    import subprocess
+    import pwd
+    pw = pwd.getpwnam(EVIL)
+    p = subprocess.Popen(["setpriv", f"--reuid={pw.pw_uid}",
+                          f"--regid={pw.pw_gid}", "--clear-groups", "--",
+                          "/usr/bin/python3", "-c", flood, str(sec.sock)])
+    try:
+        time.sleep(0.5)
+        sec.stop("bridge-mail")
+        sec.start_bridge("mail")
+        assert "connected to gatehouse-notifyd" in sec.log("bridge-mail")
+    finally:
+        p.wait(30)
+    # and the refusals were said once, not once per connection
+    assert sec.log("notifyd").count("owns no domain's store") == 1
+
+
+def test_a_packet_too_big_closes_the_connection(running):
+    sec = running
+    sec.stop("bridge-web")
+    big = json.dumps({"t": "ev", "id": 1, "at": 1,
+                      "ev": {"type": "upload.x", "user": "u", "title": "x",
+                             "message": "y" * (100 * 1024)}})
+    out = claim(sec, USERS["web"], "web", big)
+    assert out[0]["t"] == "welcome" and out[1] == "closed"
+    assert sec.procs["notifyd"].poll() is None
+
+
+def test_a_flooding_domain_is_read_slower_and_loses_nothing(sec):
+    """bridge_rate: beyond it (bursts of ten times the rate), notifyd
+    reads a domain's bridge later; nothing is lost, only delayed."""
+    text = sec.conf.read_text().replace("[notifyd]\n",
+                                        "[notifyd]\nbridge_rate = 20\n")
+    sec.conf.write_text(text)
+    sec.init()
+    sec.start_notifyd()
+    evs = [{"t": "ev", "id": 1000 + i, "at": 1700000000000 + i,
+            "ev": {"type": "upload.stored", "user": "u", "title": f"n{i}"}}
+           for i in range(300)]
+    out = claim(sec, USERS["web"], "web", *evs)
+    assert out[0]["t"] == "welcome"
+    assert [o["t"] for o in out[1:]] == ["ack"] * 300
+    assert "over [notifyd] bridge_rate" in sec.log("notifyd")
+    assert len([e for e in sec.events() if e["title"].startswith("n")]) \
+        == 300

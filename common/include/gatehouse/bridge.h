@@ -39,8 +39,10 @@ extern "C" {
 #endif
 
 #define GH_BRIDGE_VERSION 1
-#define GH_BRIDGE_MSG_MAX (256u * 1024u)
-#define GH_BRIDGE_SNAP_CHUNK 256   /* suppression entries per "snap" */
+/* An event is at most 64 KiB (queue.h); the envelope adds little. */
+#define GH_BRIDGE_MSG_MAX (80u * 1024u)
+/* Suppression entries per "snap": 128 of at most ~460 bytes fit. */
+#define GH_BRIDGE_SNAP_CHUNK 128
 
 /*
  * gh_bridge_send - send msg as one packet.  The descriptor's blocking mode
@@ -52,13 +54,14 @@ gh_err gh_bridge_send(int fd, const json_t *msg);
 
 /*
  * gh_bridge_recv - receive one packet into *msg (a new reference) using
- * buf (cap bytes, at least GH_BRIDGE_MSG_MAX + 1) as scratch.  GH_OK;
- * GH_ENOTFOUND when nothing is waiting on a non-blocking descriptor;
+ * buf (cap bytes, at least GH_BRIDGE_MSG_MAX + 1) as scratch, never
+ * waiting (poll first).  GH_OK; GH_ENOTFOUND when nothing is waiting;
  * GH_EIO when the peer closed or on an error; GH_EINVAL for a packet that
  * is too long or not a JSON object with a string "t" (the peer is then to
- * be dropped).
+ * be dropped).  *nbytes (optional) receives the packet's size.
  */
-gh_err gh_bridge_recv(int fd, char *buf, size_t cap, json_t **msg);
+gh_err gh_bridge_recv(int fd, char *buf, size_t cap, json_t **msg,
+                      size_t *nbytes);
 
 /* gh_bridge_type - msg's "t", or "" */
 const char *gh_bridge_type(const json_t *msg);

@@ -74,7 +74,13 @@ const char *gh_conf_domain_owner(const struct gh_conf *conf, enum gh_domain d);
  *   - has a type the domain may raise: "mail." for mail, "upload." for web,
  *     "login." for login (a compromised web server cannot raise login
  *     alerts);
- *   - has "source" set to gh_domain_source(d), never the event's own;
+ *   - names no channels, no action_url, and no recipients but "admins"
+ *     (who is told, and how, is the core's decision: a compromised
+ *     producer cannot mail or text arbitrary addresses as Gatehouse);
+ *   - has "source" set to gh_domain_source(d) and "category" to the
+ *     domain's ("system" for mail, "security" for web and login), never
+ *     the event's own, and priority at most 3 (high: "urgent" overrides
+ *     quiet hours and is the admin's);
  *   - has its dedup_key, if any, prefixed with "<domain>:" so one domain
  *     cannot claim another's keys and so silence its events.
  * GH_EINVAL (detail says why) when the event is refused; GH_ENOMEM.
