@@ -4,6 +4,7 @@
  * pieces of an event that more than one subcommand builds and queues.
  */
 #include <errno.h>
+#include <signal.h>
 #include <pwd.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -130,6 +131,52 @@ prepare_dir(struct cli *c, const char *path, const char *name)
 	return EXIT_OK;
 }
 
+/* The child's pid, for the parent's signal handler to pass signals on. */
+static volatile pid_t detached_child;
+
+static void
+pass_signal(int sig)
+{
+	if (detached_child > 0)
+		kill(detached_child, sig);
+}
+
+/*
+ * Before root becomes a store's owner for good: the rest of the command
+ * runs in a child in a session of its own, so whatever a hostile store
+ * could make LMDB do as that user has no controlling terminal to type into
+ * (TIOCSTI into the admin's root shell).  The parent only passes signals
+ * on, waits, and exits with the child's status; it never returns.
+ */
+static void
+leave_terminal(void)
+{
+	struct sigaction sa;
+	int status;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return;   /* no worse than before: go on in this process */
+	if (pid == 0) {
+		(void)setsid();
+		return;
+	}
+	detached_child = pid;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = pass_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) :
+	      128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
+}
+
 static int
 open_opts(struct cli *c, const struct gh_store_opts *so, int create)
 {
@@ -140,6 +187,11 @@ open_opts(struct cli *c, const struct gh_store_opts *so, int create)
 	if (create)
 		o.flags |= GH_STORE_CREATE;
 	if (geteuid() == 0) {
+		uid_t owner = 0;
+
+		if (gh_store_owner(o.path, &owner, NULL, NULL, 0) == GH_OK &&
+		    owner != 0)
+			leave_terminal();
 		/* Root never opens a store: its owner does. */
 		err = gh_store_become_owner(o.path, detail, sizeof(detail));
 		if (err == GH_ENOTFOUND)

@@ -211,6 +211,16 @@ test_link_in_loose_directory(void **state)
 		                                  sizeof(detail)), GH_EACCES);
 	assert_int_equal(stat(victim, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0755);
+	/* Sticky, as /tmp: a link someone else made there is not followed
+	 * (whatever fs.protected_symlinks says); one of ours is. */
+	assert_int_equal(chmod(loose, 01777), 0);
+	if (geteuid() == 0) {
+		assert_int_equal(lchown(link, 65534, 65534), 0);
+		assert_int_equal(gh_store_open(&st, &o, detail,
+		                               sizeof(detail)), GH_EACCES);
+		assert_non_null(strstr(detail, "a link of uid 65534"));
+		assert_int_equal(lchown(link, 0, 0), 0);
+	}
 	/* The same link in a directory only we can change is ours: fine. */
 	assert_int_equal(chmod(loose, 0755), 0);
 	assert_int_equal(gh_store_open(&st, &o, detail, sizeof(detail)),
