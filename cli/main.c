@@ -36,7 +36,7 @@ static const struct {
 	{"deliveries", cmd_deliveries, "deliveries list [--failed --channel CH --state S --event ID --limit N]"},
 	{"dkim", cmd_dkim, "dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] | rotate --domain D [--grace 7d] | list"},
 	{"dns", cmd_dns, "dns records DOMAIN"},
-	{"tokens", cmd_tokens, "tokens keygen [--force] | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
+	{"tokens", cmd_tokens, "tokens keygen [--force] | derive | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
 	{"uploads", cmd_uploads, "uploads list [--user U] [--status S] [--limit N] | show ID"},
 };
 

@@ -169,12 +169,25 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 	c->unsubscribe_ttl_s = gh_conf_int(c->conf, "tokens",
 	                                   "unsubscribe_ttl") / 1000;
 	if (c->unsubscribe_url) {
-		err = gh_token_key_load(gh_conf_str(c->conf, "tokens",
-		                                    "key_file"),
-		                        &c->token_key, d2, sizeof(d2));
+		/* The mail domain's own key file when there is one: the
+		 * unsubscribe key alone, never the master (docs/tokens.md). */
+		const char *key = gh_conf_str(c->conf, "tokens", "mail_key_file");
+		const char *which = "mail_key_file";
+
+		if (key == NULL || *key == '\0') {
+			key = gh_conf_str(c->conf, "tokens", "key_file");
+			which = "key_file";
+		}
+		err = gh_token_key_load(key, &c->token_key, d2, sizeof(d2));
+		if (err == GH_OK &&
+		    !gh_token_key_has(&c->token_key, GH_TOKEN_UNSUBSCRIBE)) {
+			snprintf(d2, sizeof(d2), "%s has no unsubscribe key "
+			         "(gatehouse tokens derive writes it)", key);
+			err = GH_EINVAL;
+		}
 		if (err) {
 			snprintf(detail, detail_len, "[milter] unsubscribe_url "
-			         "needs the token key: %s", d2);
+			         "needs the token key ([tokens] %s): %s", which, d2);
 			err = GH_ECONFIG;
 			goto cleanup;
 		}

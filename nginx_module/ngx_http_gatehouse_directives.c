@@ -392,12 +392,16 @@ ngx_http_gatehouse_set_link(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is not allowed with another content handler";
     }
 
-    clcf->handler = (cmd->name.data[sizeof("gatehouse_") - 1] == 'u')
-                    ? ngx_http_gatehouse_unsubscribe_handler
-                    : ngx_http_gatehouse_download_handler;
-
     gmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_gatehouse_module);
-    gmcf->needs_keys = 1;
+
+    if (cmd->name.data[sizeof("gatehouse_") - 1] == 'u') {
+        clcf->handler = ngx_http_gatehouse_unsubscribe_handler;
+        gmcf->needs_keys |= GH_TOKEN_BIT(GH_TOKEN_UNSUBSCRIBE);
+
+    } else {
+        clcf->handler = ngx_http_gatehouse_download_handler;
+        gmcf->needs_keys |= GH_TOKEN_BIT(GH_TOKEN_DOWNLOAD);
+    }
 
     return NGX_CONF_OK;
 }

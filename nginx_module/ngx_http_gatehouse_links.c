@@ -11,7 +11,8 @@
  *       the token is a download token for ID (and, if it names a user, the
  *       upload is that user's), as an attachment.
  *
- * Keys are [tokens] key_file and previous_key_file of gatehouse.conf, read
+ * Keys are [tokens] web_key_file of gatehouse.conf (the derived keys only,
+ * docs/tokens.md), or key_file and previous_key_file when it is unset, read
  * by the master with the configuration (so `nginx -t` checks them, and a
  * reload picks up a rotation); the token is the query argument t.  The
  * one write (the suppression entry) is made in the location's thread pool
@@ -27,12 +28,78 @@
 #define NGX_HTTP_GATEHOUSE_GONE      410   /* nginx names no constant */
 
 
+/* Each purpose a location uses must be in the current key. */
+static char *
+ngx_http_gatehouse_keys_cover(ngx_conf_t *cf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_str_t *file, const char *what)
+{
+    if ((gmcf->needs_keys & GH_TOKEN_BIT(GH_TOKEN_UNSUBSCRIBE))
+        && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_UNSUBSCRIBE))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse: [tokens] %s \"%V\" has no "
+                           "unsubscribe key, which \"gatehouse_unsubscribe\" "
+                           "needs (gatehouse tokens derive writes it)",
+                           what, file);
+        return NGX_CONF_ERROR;
+    }
+
+    if ((gmcf->needs_keys & GH_TOKEN_BIT(GH_TOKEN_DOWNLOAD))
+        && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_DOWNLOAD))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "gatehouse: [tokens] %s \"%V\" has no "
+                           "download key, which \"gatehouse_download\" "
+                           "needs (gatehouse tokens derive writes it)",
+                           what, file);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * [tokens] web_key_file, when set: the web domain's own file, with the
+ * derived keys only (its .previous lines are the second key); else
+ * key_file and previous_key_file, the masters.
+ */
 char *
 ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf)
 {
     char    detail[512];
     gh_err  err;
+
+    if (gmcf->web_key_file.len) {
+        err = gh_token_key_load((const char *) gmcf->web_key_file.data,
+                                &gmcf->keys[0], detail, sizeof(detail));
+        if (err != GH_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse: [tokens] web_key_file \"%V\": %s",
+                               &gmcf->web_key_file, detail);
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->nkeys = 1;
+
+        err = gh_token_key_load_previous((const char *)
+                                         gmcf->web_key_file.data,
+                                         &gmcf->keys[1], detail,
+                                         sizeof(detail));
+        if (err == GH_OK) {
+            gmcf->nkeys = 2;
+
+        } else if (err != GH_ENOTFOUND) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse: [tokens] web_key_file \"%V\": %s",
+                               &gmcf->web_key_file, detail);
+            return NGX_CONF_ERROR;
+        }
+
+        return ngx_http_gatehouse_keys_cover(cf, gmcf, &gmcf->web_key_file,
+                                             "web_key_file");
+    }
 
     err = gh_token_key_load((const char *) gmcf->key_file.data,
                             &gmcf->keys[0], detail, sizeof(detail));
@@ -45,22 +112,21 @@ ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
 
     gmcf->nkeys = 1;
 
-    if (gmcf->prev_key_file.len == 0) {
-        return NGX_CONF_OK;
+    if (gmcf->prev_key_file.len) {
+        err = gh_token_key_load((const char *) gmcf->prev_key_file.data,
+                                &gmcf->keys[1], detail, sizeof(detail));
+        if (err != GH_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse: [tokens] previous_key_file "
+                               "\"%V\": %s", &gmcf->prev_key_file, detail);
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->nkeys = 2;
     }
 
-    err = gh_token_key_load((const char *) gmcf->prev_key_file.data,
-                            &gmcf->keys[1], detail, sizeof(detail));
-    if (err != GH_OK) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] previous_key_file \"%V\": %s",
-                           &gmcf->prev_key_file, detail);
-        return NGX_CONF_ERROR;
-    }
-
-    gmcf->nkeys = 2;
-
-    return NGX_CONF_OK;
+    return ngx_http_gatehouse_keys_cover(cf, gmcf, &gmcf->key_file,
+                                         "key_file");
 }
 
 

@@ -330,12 +330,14 @@ ngx_http_gatehouse_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     if (gmcf->needs_keys) {
-        if (gmcf->store_path.len == 0 || gmcf->key_file.len == 0) {
+        if (gmcf->store_path.len == 0
+            || (gmcf->key_file.len == 0 && gmcf->web_key_file.len == 0))
+        {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"gatehouse_unsubscribe\" and "
                                "\"gatehouse_download\" need "
                                "\"gatehouse_conf\" (the store and "
-                               "[tokens] key_file)");
+                               "[tokens] web_key_file or key_file)");
             return NGX_CONF_ERROR;
         }
 

@@ -114,7 +114,8 @@ typedef struct {
 
     ngx_str_t                   key_file;     /* [tokens] key_file */
     ngx_str_t                   prev_key_file;
-    ngx_uint_t                  needs_keys;   /* unsubscribe, download */
+    ngx_str_t                   web_key_file; /* both keys, no master */
+    ngx_uint_t                  needs_keys;   /* GH_TOKEN_BIT()s in use */
     struct gh_token_key         keys[2];      /* current, previous */
     ngx_uint_t                  nkeys;
 

@@ -113,6 +113,15 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    path = gh_conf_str(conf, "tokens", "web_key_file");
+    if (path != NULL && *path != '\0'
+        && ngx_http_gatehouse_conf_str(cf, &gmcf->web_key_file, path)
+           != NGX_OK)
+    {
+        gh_conf_free(conf);
+        return NGX_CONF_ERROR;
+    }
+
     path = gh_conf_source(conf);
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
                    "gatehouse: configuration from %s", path);

@@ -60,6 +60,14 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	 "`gatehouse tokens keygen`"},
 	{"tokens", "previous_key_file", GH_CT_PATH, NULL, 0, 0, NULL,
 	 "the key before a rotation: tokens it signed still verify"},
+	{"tokens", "mail_key_file", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "the mail domain's key file (the unsubscribe key it signs with), "
+	 "written by `gatehouse tokens keygen`; empty: the milter reads "
+	 "key_file"},
+	{"tokens", "web_key_file", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "the web domain's key file (the unsubscribe and download keys, and "
+	 "their previous ones), written by `gatehouse tokens keygen`; empty: "
+	 "nginx reads key_file and previous_key_file"},
 	{"tokens", "unsubscribe_ttl", GH_CT_DURATION, "180d", 1 * GH_DAY,
 	 3650 * GH_DAY, NULL, "how long an unsubscribe link in a message works"},
 	{"tokens", "download_ttl", GH_CT_DURATION, "1h", 1 * GH_SEC, 365 * GH_DAY,

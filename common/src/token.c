@@ -3,6 +3,7 @@
  * download links (gatehouse/token.h, docs/tokens.md).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -47,6 +48,34 @@ derive(const struct gh_token_key *master, enum gh_token_purpose p,
 	       0 : -1;
 }
 
+/* The key of purpose p: the one loaded (or precomputed for a master), or
+ * derived now from a master built by hand. */
+static int
+key_for(const struct gh_token_key *key, enum gh_token_purpose p,
+        unsigned char out[32])
+{
+	if (purpose_label(p) == NULL)
+		return -1;
+	if (key->purposes & GH_TOKEN_BIT(p)) {
+		memcpy(out, key->pk[p - 1], 32);
+		return 0;
+	}
+	return derive(key, p, out);
+}
+
+static int
+is_master(const struct gh_token_key *key)
+{
+	return key->len >= GH_TOKEN_KEY_MIN && key->len <= GH_TOKEN_KEY_MAX;
+}
+
+int
+gh_token_key_has(const struct gh_token_key *key, enum gh_token_purpose p)
+{
+	return key != NULL && purpose_label(p) != NULL &&
+	       ((key->purposes & GH_TOKEN_BIT(p)) || is_master(key));
+}
+
 static int
 mac(const unsigned char key[32], const unsigned char *data, size_t n,
     unsigned char out[MAC_LEN])
@@ -86,7 +115,10 @@ gh_token_make(const struct gh_token_key *key, const struct gh_token *t,
 		memcpy(raw + n, t->field[i], fl);
 		n += fl;
 	}
-	if (derive(key, t->purpose, k) != 0)
+	/* A purpose key file without this purpose: refused, not a bad key. */
+	if (!gh_token_key_has(key, t->purpose))
+		return key->purposes != 0 ? GH_EACCES : GH_EINVAL;
+	if (key_for(key, t->purpose, k) != 0)
 		return GH_EINVAL;
 	if (mac(k, raw, n, raw + n) != 0) {
 		OPENSSL_cleanse(k, sizeof(k));
@@ -138,7 +170,7 @@ gh_token_check(const struct gh_token_key *keys, size_t nkeys,
 	if (raw[1] != (unsigned char)purpose)
 		return GH_EACCES;
 	for (size_t i = 0; i < nkeys && !ok; i++) {
-		if (derive(&keys[i], purpose, k) != 0)
+		if (key_for(&keys[i], purpose, k) != 0)
 			continue;
 		if (mac(k, raw, body, want) == 0 &&
 		    CRYPTO_memcmp(want, raw + body, MAC_LEN) == 0)
@@ -156,20 +188,143 @@ gh_token_check(const struct gh_token_key *keys, size_t nkeys,
 	return out->expires < now ? GH_EEXPIRED : GH_OK;
 }
 
-gh_err
-gh_token_key_load(const char *path, struct gh_token_key *key, char *detail,
-                  size_t dlen)
+/* Which key file a purpose key file's line is about: the purpose, and
+ * whether it is the previous key. */
+static const struct {
+	const char *name;
+	enum gh_token_purpose purpose;
+	int previous;
+} line_names[] = {
+	{"unsubscribe", GH_TOKEN_UNSUBSCRIBE, 0},
+	{"download", GH_TOKEN_DOWNLOAD, 0},
+	{"unsubscribe.previous", GH_TOKEN_UNSUBSCRIBE, 1},
+	{"download.previous", GH_TOKEN_DOWNLOAD, 1},
+};
+
+static int
+is_line_name(const char *s)
 {
-	char buf[2 * GH_TOKEN_KEY_MAX + 8];
+	for (size_t i = 0; i < sizeof(line_names) / sizeof(line_names[0]); i++)
+		if (strcmp(s, line_names[i].name) == 0)
+			return 1;
+	return 0;
+}
+
+#define KEY_FILE_HINT "(a token key file is one line of 64 to 128 hex " \
+	"digits, or lines 'PURPOSE HEX' as in docs/tokens.md; make them " \
+	"with 'gatehouse tokens keygen')"
+
+static gh_err
+bad_line(char *detail, size_t dlen, const char *path, unsigned line,
+         const char *fmt, ...) __attribute__((format(__printf__, 5, 6)));
+
+static gh_err
+bad_line(char *detail, size_t dlen, const char *path, unsigned line,
+         const char *fmt, ...)
+{
+	char what[128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return gh_detail(detail, dlen, GH_EINVAL, "%s line %u: %s " KEY_FILE_HINT,
+	                 path, line, what);
+}
+
+/* A master key, one line of hex: every purpose's key derived now, so the
+ * hot path never runs the derivation. */
+static gh_err
+parse_master(const char *path, const char *buf, size_t n,
+             struct gh_token_key *key, char *detail, size_t dlen)
+{
+	gh_err err = gh_hex_decode(buf, n, key->k, sizeof(key->k), &key->len);
+
+	if (err || key->len < GH_TOKEN_KEY_MIN)
+		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a key "
+		                 "(expected %d to %d hex digits; make one with "
+		                 "'gatehouse tokens keygen')", path,
+		                 2 * GH_TOKEN_KEY_MIN, 2 * GH_TOKEN_KEY_MAX);
+	for (int p = 1; p <= GH_TOKEN_PURPOSES; p++) {
+		if (derive(key, (enum gh_token_purpose)p, key->pk[p - 1]) != 0)
+			return gh_detail(detail, dlen, GH_EIO, "%s: cannot derive "
+			                 "the purpose keys", path);
+		key->purposes |= GH_TOKEN_BIT(p);
+	}
+	return GH_OK;
+}
+
+/* A purpose key file: each line into cur or prev.  buf is NUL-terminated
+ * and cut into lines in place. */
+static gh_err
+parse_purposes(const char *path, char *buf, struct gh_token_key *cur,
+               struct gh_token_key *prev, char *detail, size_t dlen)
+{
+	unsigned line = 0;
+	char *s = buf, *next;
+
+	for (; s != NULL; s = next) {
+		struct gh_token_key *into;
+		size_t nl, hl, olen, i;
+		char *hex;
+
+		line++;
+		next = strchr(s, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		nl = strlen(s);
+		while (nl > 0 && strchr(" \t\r", s[nl - 1]) != NULL)
+			s[--nl] = '\0';
+		s += strspn(s, " \t");
+		if (*s == '\0' || *s == '#')
+			continue;
+		nl = strcspn(s, " \t");
+		hex = s + nl + strspn(s + nl, " \t");
+		hl = strlen(hex);
+		for (i = 0; i < sizeof(line_names) / sizeof(line_names[0]); i++)
+			if (strlen(line_names[i].name) == nl &&
+			    memcmp(line_names[i].name, s, nl) == 0)
+				break;
+		if (i == sizeof(line_names) / sizeof(line_names[0])) {
+			/* named when it is a word, not what may be a key */
+			int word = nl <= 32 && strspn(s, "abcdefghijklmnopqrstuvwxyz"
+			           "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-") == nl;
+
+			return bad_line(detail, dlen, path, line, "unknown key "
+			                "%s%.*s%s(expected unsubscribe or download, "
+			                "either with .previous)", word ? "'" : "",
+			                word ? (int)nl : 0, s, word ? "' " : "");
+		}
+		into = line_names[i].previous ? prev : cur;
+		if (into->purposes & GH_TOKEN_BIT(line_names[i].purpose))
+			return bad_line(detail, dlen, path, line, "%s given twice",
+			                line_names[i].name);
+		if (hl != 2 * GH_TOKEN_PURPOSE_KEY ||
+		    gh_hex_decode(hex, hl, into->pk[line_names[i].purpose - 1],
+		                  GH_TOKEN_PURPOSE_KEY, &olen) != GH_OK)
+			return bad_line(detail, dlen, path, line, "%s: expected "
+			                "%d hex digits", line_names[i].name,
+			                2 * GH_TOKEN_PURPOSE_KEY);
+		into->purposes |= GH_TOKEN_BIT(line_names[i].purpose);
+	}
+	return GH_OK;
+}
+
+/* Read path (either format) into cur and prev; prev stays empty for a
+ * master. */
+static gh_err
+load_file(const char *path, struct gh_token_key *cur,
+          struct gh_token_key *prev, char *detail, size_t dlen)
+{
+	char buf[GH_TOKEN_FILE_MAX + 1];
 	size_t n;
 	FILE *fp;
 	gh_err err;
 
 	if (detail && dlen)
 		detail[0] = '\0';
-	if (path == NULL || key == NULL)
-		return GH_EINVAL;
-	memset(key, 0, sizeof(*key));
+	memset(cur, 0, sizeof(*cur));
+	memset(prev, 0, sizeof(*prev));
 	fp = fopen(path, "re");
 	if (fp == NULL) {
 		int e = errno;
@@ -178,19 +333,135 @@ gh_token_key_load(const char *path, struct gh_token_key *key, char *detail,
 		                 (e == EACCES || e == EPERM) ? GH_EACCES :
 		                 GH_EIO, "%s: %s", path, strerror(e));
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	n = fread(buf, 1, sizeof(buf), fp);
+	err = ferror(fp) ? GH_EIO : GH_OK;
 	fclose(fp);
+	if (err) {
+		err = gh_detail(detail, dlen, GH_EIO, "%s: read error", path);
+		goto cleanup;
+	}
+	if (n > GH_TOKEN_FILE_MAX) {
+		err = gh_detail(detail, dlen, GH_EINVAL, "%s: longer than %d "
+		                "bytes " KEY_FILE_HINT, path, GH_TOKEN_FILE_MAX);
+		goto cleanup;
+	}
 	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		err = gh_detail(detail, dlen, GH_EINVAL, "%s: holds a NUL byte "
+		                KEY_FILE_HINT, path);
+		goto cleanup;
+	}
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	err = gh_hex_decode(buf, n, key->k, sizeof(key->k), &key->len);
+	/* One word and nothing else is a master key (or a broken one: say
+	 * what a master key is); anything with spaces or comments is a
+	 * purpose key file. */
+	if (strcspn(buf, " \t\r\n#") == n && !is_line_name(buf))
+		err = parse_master(path, buf, n, cur, detail, dlen);
+	else
+		err = parse_purposes(path, buf, cur, prev, detail, dlen);
+	if (err == GH_OK && cur->purposes == 0 && !is_master(cur))
+		err = gh_detail(detail, dlen, GH_EINVAL, "%s: no current key, "
+		                "only .previous ones " KEY_FILE_HINT, path);
+cleanup:
 	OPENSSL_cleanse(buf, sizeof(buf));
-	if (err || key->len < GH_TOKEN_KEY_MIN) {
-		memset(key, 0, sizeof(*key));
-		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a key "
-		                 "(expected %d to %d hex digits; make one with "
-		                 "'gatehouse tokens keygen')", path,
-		                 2 * GH_TOKEN_KEY_MIN, 2 * GH_TOKEN_KEY_MAX);
+	if (err) {
+		OPENSSL_cleanse(cur, sizeof(*cur));
+		OPENSSL_cleanse(prev, sizeof(*prev));
 	}
-	return GH_OK;
+	return err;
+}
+
+gh_err
+gh_token_key_load(const char *path, struct gh_token_key *key, char *detail,
+                  size_t dlen)
+{
+	struct gh_token_key prev;
+	gh_err err;
+
+	if (detail && dlen)
+		detail[0] = '\0';
+	if (path == NULL || key == NULL)
+		return GH_EINVAL;
+	err = load_file(path, key, &prev, detail, dlen);
+	OPENSSL_cleanse(&prev, sizeof(prev));
+	return err;
+}
+
+gh_err
+gh_token_key_load_previous(const char *path, struct gh_token_key *key,
+                           char *detail, size_t dlen)
+{
+	struct gh_token_key cur;
+	gh_err err;
+
+	if (detail && dlen)
+		detail[0] = '\0';
+	if (path == NULL || key == NULL)
+		return GH_EINVAL;
+	err = load_file(path, &cur, key, detail, dlen);
+	OPENSSL_cleanse(&cur, sizeof(cur));
+	if (err == GH_OK && key->purposes == 0)
+		err = gh_detail(detail, dlen, GH_ENOTFOUND, "%s: no .previous "
+		                "keys", path);
+	return err;
+}
+
+gh_err
+gh_token_key_format(const struct gh_token_key *key,
+                    const struct gh_token_key *prev, unsigned mask,
+                    const char *comment, char *out, size_t cap)
+{
+	const unsigned all = GH_TOKEN_BIT(GH_TOKEN_UNSUBSCRIBE) |
+	                     GH_TOKEN_BIT(GH_TOKEN_DOWNLOAD);
+	unsigned char k[32];
+	char hex[2 * 32 + 1];
+	size_t n = 0;
+	gh_err err = GH_OK;
+
+	if (key == NULL || out == NULL || cap == 0 || mask == 0 ||
+	    (mask & ~all) != 0)
+		return GH_EINVAL;
+	out[0] = '\0';
+	for (const char *c = comment; c != NULL && *c != '\0';) {
+		size_t l = strcspn(c, "\n");
+		int w = snprintf(out + n, cap - n, "# %.*s\n", (int)l, c);
+
+		if (w < 0 || (size_t)w >= cap - n) {
+			err = GH_ETOOBIG;
+			goto cleanup;
+		}
+		n += (size_t)w;
+		c += l + (c[l] == '\n');
+	}
+	for (size_t i = 0; i < sizeof(line_names) / sizeof(line_names[0]); i++) {
+		const struct gh_token_key *from = line_names[i].previous ? prev :
+		                                  key;
+		enum gh_token_purpose p = line_names[i].purpose;
+		int w;
+
+		if (!(mask & GH_TOKEN_BIT(p)) || from == NULL)
+			continue;
+		if (!gh_token_key_has(from, p)) {
+			err = GH_EACCES;
+			goto cleanup;
+		}
+		if (key_for(from, p, k) != 0) {
+			err = GH_EINVAL;
+			goto cleanup;
+		}
+		gh_hex_encode(k, sizeof(k), hex, sizeof(hex));
+		w = snprintf(out + n, cap - n, "%s %s\n", line_names[i].name, hex);
+		if (w < 0 || (size_t)w >= cap - n) {
+			err = GH_ETOOBIG;
+			goto cleanup;
+		}
+		n += (size_t)w;
+	}
+cleanup:
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(hex, sizeof(hex));
+	if (err)
+		OPENSSL_cleanse(out, cap);
+	return err;
 }

@@ -155,8 +155,10 @@ def test_tokens(gh, tmp_path):
     p = gh.run("tokens", "make", "unsubscribe", "a@example.org", "news",
                check=False)
     assert p.returncode == 66 and str(key) in p.stderr
-    gh.run("tokens", "keygen")
-    assert oct(key.stat().st_mode & 0o777) == "0o640"
+    p = gh.run("tokens", "keygen")
+    # as root with no [store] owner: root's alone, and a note says so
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert "[store] owner is not set" in p.stderr
     assert len(key.read_text().strip()) == 64
     assert gh.run("tokens", "keygen", check=False).returncode == 64
     tok = gh.run("tokens", "make", "unsubscribe", "a@example.org",
@@ -177,6 +179,127 @@ def test_tokens(gh, tmp_path):
     old.write_text("00" * 32 + "\n")
     assert gh.run("tokens", "check", "unsubscribe", tok,
                   check=False).returncode == 65
+
+
+def key_lines(path):
+    """A purpose key file's keys, by name."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, hexkey = line.split()
+            out[name] = hexkey
+    return out
+
+
+def test_tokens_domain_key_files(tmp_path):
+    """keygen and derive write the domains' key files (docs/tokens.md):
+    derived keys only, each for root and its domain's group, and they make
+    and check what they should."""
+    import grp
+    import pwd
+    d = tmp_path / "etc"
+    d.mkdir()
+    key, old = d / "token.key", d / "token.key.old"
+    mail, web = d / "token-mail.key", d / "token-web.key"
+    conf = tmp_path / "gatehouse.conf"
+    owners = ("[store]\nowner = daemon\nmail_owner = nobody\n"
+              "web_owner = www-data\n")
+    tokens = (f"[tokens]\nkey_file = {key}\nmail_key_file = {mail}\n"
+              f"web_key_file = {web}\n")
+    conf.write_text(owners + tokens)
+    g = Gatehouse(conf)
+    p = g.run("tokens", "keygen")
+    assert "note" not in p.stderr, p.stderr
+    for path, user in ((key, "daemon"), (mail, "nobody"), (web, "www-data")):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid) == (0, pwd.getpwnam(user).pw_gid), path
+        assert oct(st.st_mode & 0o777) == "0o640", path
+    # no temporary file left behind
+    assert sorted(os.listdir(d)) == ["token-mail.key", "token-web.key",
+                                     "token.key"]
+    master = key.read_text().strip()
+    assert list(key_lines(mail)) == ["unsubscribe"]
+    assert list(key_lines(web)) == ["unsubscribe", "download"]
+    assert key_lines(mail)["unsubscribe"] == key_lines(web)["unsubscribe"]
+    for f in (mail, web):
+        assert master not in f.read_text()
+
+    def with_key(path, extra=""):
+        c = tmp_path / f"{path.name}.conf"
+        c.write_text(f"[tokens]\nkey_file = {path}\n{extra}")
+        return Gatehouse(c)
+    as_mail, as_web = with_key(mail), with_key(web)
+    # the mail file signs unsubscribe links, and nothing else
+    u = as_mail.run("tokens", "make", "unsubscribe", "a@example.org",
+                    "news").stdout.strip()
+    for who in (g, as_web, as_mail):
+        assert who.run("tokens", "check", "unsubscribe", u,
+                       json_out=True)["fields"] == ["a@example.org", "news"]
+    p = as_mail.run("tokens", "make", "download", "7", check=False)
+    assert p.returncode == 77 and "has no download key" in p.stderr
+    # the web file checks the master's download links, not the mail's
+    dl = g.run("tokens", "make", "download", "7", "bob").stdout.strip()
+    assert as_web.run("tokens", "check", "download", dl,
+                      json_out=True)["fields"] == ["7", "bob"]
+    p = as_mail.run("tokens", "check", "download", dl, check=False)
+    assert p.returncode == 65
+    assert g.run("tokens", "check", "download", as_web.run(
+        "tokens", "make", "download", "8").stdout.strip(),
+        json_out=True)["fields"] == ["8"]
+
+    # a rotation: the web file gets the old keys as .previous lines
+    first_web = key_lines(web)
+    key.rename(old)
+    conf.write_text(owners + tokens + f"previous_key_file = {old}\n")
+    g.run("tokens", "keygen")
+    now_web = key_lines(web)
+    assert list(now_web) == ["unsubscribe", "download",
+                             "unsubscribe.previous", "download.previous"]
+    assert now_web["unsubscribe.previous"] == first_web["unsubscribe"]
+    assert now_web["download.previous"] == first_web["download"]
+    assert now_web["unsubscribe"] != first_web["unsubscribe"]
+    assert list(key_lines(mail)) == ["unsubscribe"]
+    assert key_lines(mail)["unsubscribe"] == now_web["unsubscribe"]
+    assert as_web.run("tokens", "check", "unsubscribe", u,
+                      json_out=True)["fields"][0] == "a@example.org"
+    assert as_mail.run("tokens", "check", "unsubscribe", u,
+                       check=False).returncode == 65
+
+    # derive, from the master there is: the rotation over, owners unset
+    old.unlink()
+    conf.write_text("[store]\nweb_owner = no-such-user-here\n" + tokens)
+    web.unlink()
+    # what is planted at the file's name is replaced, never followed
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    web.symlink_to(victim)
+    before = key.read_text()
+    p = g.run("tokens", "derive")
+    assert key.read_text() == before
+    assert victim.read_text() == "keep\n"
+    assert not web.is_symlink()
+    assert list(key_lines(web)) == ["unsubscribe", "download"]
+    assert key_lines(web)["unsubscribe"] == now_web["unsubscribe"]
+    assert "[store] mail_owner is not set" in p.stderr
+    assert "'no-such-user-here': no such user" in p.stderr
+    for path in (mail, web):
+        st = path.stat()
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 0, 0o600)
+    assert g.run("tokens", "derive", "now", check=False).returncode == 64
+
+    # refusals: no domain file configured; one that is the master itself;
+    # a master that is not one
+    conf.write_text(f"[tokens]\nkey_file = {key}\n")
+    p = g.run("tokens", "derive", check=False)
+    assert p.returncode == 78 and "mail_key_file" in p.stderr
+    conf.write_text(f"[tokens]\nkey_file = {key}\nweb_key_file = {key}\n")
+    p = g.run("tokens", "derive", check=False)
+    assert p.returncode == 78 and "a file of its own" in p.stderr
+    assert key.read_text() == before
+    conf.write_text(f"[tokens]\nkey_file = {web}\nmail_key_file = {mail}\n")
+    p = g.run("tokens", "derive", check=False)
+    assert p.returncode == 78 and "not a master key" in p.stderr
+    assert grp.getgrgid(0).gr_name == "root"
 
 
 def test_suppress(gh):

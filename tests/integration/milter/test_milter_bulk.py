@@ -10,6 +10,7 @@ List-Unsubscribe-Post, both covered by the DKIM signatures.
 """
 import json
 import smtplib
+import subprocess
 import urllib.parse
 
 import pytest
@@ -207,6 +208,52 @@ def test_list_unsubscribe_only_for_one_recipient_and_not_twice(world,
          simple_message("plain one"))
     assert b"\r\nList-Unsubscribe:" not in \
         world.sink.find(b"Subject: plain one")[2]
+
+
+def test_list_unsubscribe_signed_with_the_mail_key_file(world, milter_factory,
+                                                        tmp_path):
+    """[tokens] mail_key_file: the milter signs with the derived unsubscribe
+    key alone, the master out of its reach, and the links verify with the
+    master and with the web domain's file."""
+    n = world.sink.count()
+    key = world.base / f"token-{n}-master.key"
+    mail, web = (world.base / f"token-{n}-mail.key",
+                 world.base / f"token-{n}-web.key")
+    m = milter_factory(
+        milter={"unsubscribe_url": "https://example.org/unsubscribe"},
+        extra=f"[tokens]\nkey_file = {key}\nmail_key_file = {mail}\n"
+              f"web_key_file = {web}\n",
+        start=False)
+    m.gh("tokens", "keygen")
+    master = key.read_text().strip()
+    assert master not in mail.read_text()
+    assert "download" not in mail.read_text()
+    hidden = tmp_path / "master.key"
+    key.rename(hidden)
+    m.start()
+    send(world.postfix.port, f"news@{DOMAIN}", ["dora@example.net"],
+         bulk("mail key file"))
+    _, _, out = world.sink.find(b"Subject: mail key file")
+    lu = mailenv.email.message_from_bytes(out)["List-Unsubscribe"]
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(lu[1:-1]).query)["t"][0]
+    for keyfile in (hidden, web):
+        conf = tmp_path / "check.conf"
+        conf.write_text(f"[tokens]\nkey_file = {keyfile}\n")
+        p = subprocess.run([str(mailenv.GATEHOUSE), "-c", str(conf), "--json",
+                            "tokens", "check", "unsubscribe", token],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (keyfile, p.stderr)
+        assert json.loads(p.stdout)["fields"][0] == "dora@example.net"
+    assert mailenv.verify_all(out, m.keys) == [True, True]
+    # a file without the unsubscribe key: the milter says so and stops
+    mail.write_text("download " + "ab" * 32 + "\n")
+    m.stop()
+    r = subprocess.run([str(mailenv.MILTER), "-t", "-c", str(m.conf)],
+                       capture_output=True, text=True, timeout=60,
+                       env=m.env())
+    assert r.returncode == 78
+    assert "mail_key_file" in r.stderr and "no unsubscribe key" in r.stderr, \
+        r.stderr
 
 
 # ------------------------------------------------ past the kept recipients

@@ -9,11 +9,12 @@ import hmac
 import json
 import socket
 import struct
+import subprocess
 import time
 
 import pytest
 
-from ngx_support import Nginx, check_log
+from ngx_support import GH, Nginx, check_log
 from gh_http import (PDF, ctype, multipart, part, png_bytes, post,
                      read_response)
 
@@ -259,3 +260,88 @@ def test_links_need_keys(nginx_conf):
     r = n.test()
     assert r.returncode != 0
     assert "key_file" in r.stderr and "missing.key" in r.stderr, r.stderr
+
+
+def test_web_key_file_without_the_master(nginx_conf):
+    """[tokens] web_key_file: nginx checks unsubscribe and download links
+    (current and previous keys) with the derived keys alone, the masters
+    out of its reach; tokens made with the mail domain's file verify."""
+    n = nginx_conf
+    conf = n.prefix / "conf"
+    key, old = conf / "token.key", conf / "old.key"
+    web, mail = conf / "token-web.key", conf / "token-mail.key"
+    domains = f"web_key_file = {web}\nmail_key_file = {mail}\n"
+    n.write_ghconf(f"[tokens]\nkey_file = {old}\n{domains}")
+    n.gh("tokens", "keygen")
+    n.write_ghconf(f"[tokens]\nkey_file = {key}\nprevious_key_file = {old}\n"
+                   f"{domains}")
+    n.gh("tokens", "keygen")
+    cur, prev = (bytes.fromhex(key.read_text().strip()),
+                 bytes.fromhex(old.read_text().strip()))
+    text = web.read_text()
+    assert cur.hex() not in text and prev.hex() not in text
+    assert "\ndownload.previous " in text and "\nunsubscribe " in text
+    # tokens from the mail domain's file (as the milter makes them)
+    mailconf = conf / "mail.conf"
+    mailconf.write_text(f"[tokens]\nkey_file = {mail}\n")
+    from_mail = subprocess.run(
+        [str(GH), "-c", str(mailconf), "tokens", "make", "unsubscribe",
+         "mia@example.org", "news"], capture_output=True, text=True,
+        check=True).stdout.strip()
+    # the masters move out of nginx's configuration altogether
+    hidden = n.prefix / "masters"
+    hidden.mkdir(mode=0o700)
+    key.rename(hidden / "token.key")
+    old.rename(hidden / "old.key")
+    n.write_ghconf(f"[tokens]\nkey_file = {conf}/no-such-master.key\n"
+                   f"web_key_file = {web}\n")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=SERVER.format(uploads=n.uploads))
+    n.start()
+
+    now = int(time.time())
+    for who, master in (("new", cur), ("old", prev)):
+        t = spec_token(master, 1, now + 3600, [f"{who}@example.org", "news"])
+        r = request(n.port, "POST", f"/unsubscribe?t={t}", ONE_CLICK, FORM)
+        assert r.status == 200, (who, r)
+        assert suppressed(n, f"{who}@example.org", "news")
+    r = request(n.port, "POST", f"/unsubscribe?t={from_mail}", ONE_CLICK,
+                FORM)
+    assert r.status == 200, r
+    assert suppressed(n, "mia@example.org", "news")
+    forged = spec_token(b"\x02" * 32, 1, now + 3600, ["x@example.org", "n"])
+    assert request(n.port, "GET", f"/unsubscribe?t={forged}").status == 400
+
+    png = png_bytes(300)
+    uid = upload(n, png, "p.png")
+    for master in (cur, prev):
+        t = spec_token(master, 2, now + 60, [str(uid), "alice"])
+        r = request(n.port, "GET", f"/files/{uid}?t={t}")
+        assert r.status == 200 and r.body == png, r
+    # the unsubscribe token is still no download link
+    t = spec_token(cur, 1, now + 60, [str(uid), "alice"])
+    assert request(n.port, "GET", f"/files/{uid}?t={t}").status == 403
+
+
+def test_web_key_file_must_hold_what_locations_need(nginx_conf):
+    n = nginx_conf
+    conf = n.prefix / "conf"
+    mail = conf / "token-mail.key"
+    n.write_ghconf(f"[tokens]\nkey_file = {conf}/token.key\n"
+                   f"mail_key_file = {mail}\n")
+    n.gh("tokens", "keygen")
+    # the mail domain's file has no download key
+    n.write_ghconf(f"[tokens]\nweb_key_file = {mail}\n")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server="        location /f/ { gatehouse_download; }\n")
+    r = n.test()
+    assert r.returncode != 0
+    assert "web_key_file" in r.stderr and "no download key" in r.stderr, \
+        r.stderr
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server="        location = /u { gatehouse_unsubscribe; }\n")
+    assert n.test().returncode == 0
+    # a bad line is named
+    mail.write_text("unsubscribe 1234\n")
+    r = n.test()
+    assert r.returncode != 0 and "line 1" in r.stderr, r.stderr
