@@ -35,7 +35,6 @@ milter_sock="$demo/run-milter/milter.sock"
 milter_pid="$demo/run-milter/milter.pid"
 set_key "$milter_conf" milter unsubscribe_url "https://demo.example.org/unsubscribe"
 set_key "$milter_conf" dkim key_dir "$mdemo/dkim"
-set_key "$milter_conf" tokens key_file "$mdemo/token.key"
 
 milter_demo_cleanup() {
 	[ -f "$milter_pid" ] && kill "$(cat "$milter_pid")" 2>/dev/null
@@ -50,7 +49,6 @@ on_exit milter_demo_cleanup
 say "gatehouse-milter: a DKIM key for demo.example.org, and its DNS records"
 run "$gh" -c "$milter_conf" dkim keygen --domain demo.example.org \
     --selector demo --type ed25519
-run "$gh" -c "$milter_conf" tokens keygen
 run "$gh" -c "$milter_conf" dns records demo.example.org
 
 # The outside world: a sink keeping what Postfix relays to it.

@@ -78,6 +78,7 @@ on_exit "kill $notifyd_pid 2>/dev/null || true"
 # One bridge per producer domain, each as its store's owner: they carry
 # the milter's, nginx's and PAM's events to notifyd, which checks them.
 bridge_pids=""
+while [ ! -S "$demo/run/bridge.sock" ]; do sleep 0.1; done
 for d in mail web login; do
 	"$top/build/gatehouse-bridge" "$d" 2> "$demo/bridge-$d.log" &
 	bridge_pids="$bridge_pids $!"

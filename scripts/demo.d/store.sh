@@ -32,6 +32,7 @@ run "$gh" events show 1
 
 say "Signed links: a one-click unsubscribe token, checked"
 run "$gh" tokens keygen
+run ls -l "$demo/etc/token.key" "$demo/etc/mail-token.key" "$demo/etc/web-token.key"
 token=$("$gh" tokens make unsubscribe alice@example.org news)
 echo "List-Unsubscribe: <https://demo.example.org/unsubscribe?t=$token>"
 run "$gh" tokens check unsubscribe "$token"
