@@ -55,7 +55,7 @@ extern "C" {
  *   holder  if not NULL, receives on GH_EEXIST the pid of the process that
  *           holds the lock (0 if it could not be told), else 0.
  *   detail  if not NULL, receives why it failed, path included ("already
- *           running, pid 123 (/run/gatehouse/milter.pid)").
+ *           running, pid 123 (/run/gatehouse-milter/milter.pid)").
  * Returns GH_OK; GH_EEXIST if another process holds the lock (another
  * instance runs); GH_EINVAL if path is a symbolic link, not a regular file,
  * owned by another user or has other hard links; GH_ENOTFOUND if its
