@@ -123,3 +123,27 @@ $(BENCH_NOTIFY): build/bench/notify/bench_enqueue.o $(LIBGH)
 .PHONY: bench-notify
 bench-notify: $(BENCH_NOTIFY) $(NOTIFYD_BIN) $(CLI_BIN)
 	$(PYTHON) bench/notify/run
+
+# libFuzzer target: what notifyd's pickup makes of a packet from a
+# producer's bridge (gh_domain_accept), with its promises checked on every
+# accepted event.  Built with clang from the library's sources.
+BRIDGE_FUZZ_LIBS := $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON) 2>/dev/null) -lpthread
+build/fuzz/fuzz_bridge_event: tests/fuzz/fuzz_bridge_event.c $(COMMON_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 -Icommon/include -Icommon/src \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_bridge_event.c $(COMMON_SRCS) $(BRIDGE_FUZZ_LIBS)
+
+.PHONY: fuzz-bridge
+fuzz-bridge: build/fuzz/fuzz_bridge_event
+	@mkdir -p build/fuzz/corpus-bridge_event
+	@echo "fuzz: fuzz_bridge_event for $(FUZZ_TIME)s (log: build/fuzz/bridge_event.log)"
+	@./build/fuzz/fuzz_bridge_event -max_total_time=$(FUZZ_TIME) \
+		-max_len=81920 -timeout=10 -rss_limit_mb=1024 \
+		-artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-bridge_event tests/fuzz/corpus/bridge_event \
+		> build/fuzz/bridge_event.log 2>&1 || \
+		{ tail -50 build/fuzz/bridge_event.log; exit 1; }
+	@grep -E "^Done|stat::number_of_executed_units" build/fuzz/bridge_event.log || true
+
+FUZZ_TARGETS += fuzz-bridge

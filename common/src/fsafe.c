@@ -28,6 +28,10 @@
 
 /* A directory on the way to the store: only root or we may change it. */
 static gh_err
+judge_ancestor(const char *p, const struct stat *st, uid_t me, uid_t also,
+               char *detail, size_t dlen);
+
+static gh_err
 check_ancestor(const char *p, uid_t me, uid_t also, char *detail, size_t dlen)
 {
 	struct stat sb;
@@ -38,6 +42,15 @@ check_ancestor(const char *p, uid_t me, uid_t also, char *detail, size_t dlen)
 		return gh_detail(detail, dlen, gh_mdb_err(e), "%s: %s", p,
 		                 strerror(e));
 	}
+	return judge_ancestor(p, &sb, me, also, detail, dlen);
+}
+
+static gh_err
+judge_ancestor(const char *p, const struct stat *st, uid_t me, uid_t also,
+               char *detail, size_t dlen)
+{
+	struct stat sb = *st;
+
 	if (!S_ISDIR(sb.st_mode))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a directory",
 		                 p);
@@ -59,7 +72,8 @@ gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
 {
 	char rest[PATH_MAX], cur[PATH_MAX], next[PATH_MAX], link[PATH_MAX];
 	uid_t me = geteuid();
-	int links = 0;
+	struct stat cur_sb;
+	int links = 0, have_cur;
 	gh_err err;
 
 	*missing = 0;
@@ -77,6 +91,7 @@ gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
 			return GH_ETOOBIG;
 	}
 	strcpy(cur, "/");
+	have_cur = 0;
 	/* Take rest apart one name at a time, from the front. */
 	for (;;) {
 		char *p = rest, *comp, *slash;
@@ -107,13 +122,18 @@ gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
 				cur[1] = '\0';
 			else if (s != NULL)
 				*s = '\0';
+			have_cur = 0;
 			memmove(rest, p, strlen(p) + 1);
 			continue;
 		}
 		/* We are about to trust a name in cur: cur must be a
 		 * directory that only root, we or the store's owner can
 		 * change. */
-		err = check_ancestor(cur, me, also, detail, dlen);
+		/* (cur's stat is the one taken a step ago, when it was
+		 * next: one lstat a name, not two) */
+		err = have_cur ? judge_ancestor(cur, &cur_sb, me, also, detail,
+		                                dlen) :
+		                 check_ancestor(cur, me, also, detail, dlen);
 		if (err)
 			return err;
 		if (snprintf(next, sizeof(next), "%s%s%s", cur,
@@ -160,11 +180,15 @@ gh_fs_resolve(const char *path, uid_t also, char *real, int *missing,
 			    (int)sizeof(tmp))
 				return GH_ETOOBIG;
 			strcpy(rest, tmp);
-			if (link[0] == '/')
+			if (link[0] == '/') {
 				strcpy(cur, "/");
+				have_cur = 0;
+			}
 			continue;
 		}
 		strcpy(cur, next);
+		cur_sb = sb;
+		have_cur = 1;
 		memmove(rest, p, strlen(p) + 1);
 	}
 	strcpy(real, cur);
