@@ -213,10 +213,6 @@ hello(struct br *b)
 
 /* ---- one round: lease, send, collect answers, settle ---- */
 
-struct sup_collect {
-	struct br *b;
-};
-
 static int
 sup_one(const char *addr, const char *list, const json_t *rec, void *arg)
 {
@@ -426,14 +422,15 @@ on_message(struct br *b, const json_t *m)
 		uint64_t id = (uint64_t)json_integer_value(
 		    json_object_get(m, "id"));
 
+		const char *why = json_string_value(json_object_get(m, "why"));
+
 		for (size_t i = 0; i < b->nlease; i++) {
 			if (b->leases[i].id != id || b->answer[i] != 0)
 				continue;
 			b->answer[i] = t[0] == 'a' ? 1 : -1;
 			if (b->answer[i] < 0)
 				snprintf(b->why[i], sizeof(b->why[i]), "%s",
-				         json_string_value(json_object_get(
-				             m, "why")) ?: "refused");
+				         why ? why : "refused");
 			break;
 		}
 	} else if (strcmp(t, "sup-ack") == 0) {
