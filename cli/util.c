@@ -4,6 +4,7 @@
  * pieces of an event that more than one subcommand builds and queues.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <pwd.h>
 #include <inttypes.h>
@@ -134,11 +135,16 @@ prepare_dir(struct cli *c, const char *path, const char *name)
 /* The child's pid, for the parent's signal handler to pass signals on. */
 static volatile pid_t detached_child;
 
+static volatile sig_atomic_t signals_passed;
+
+/* The first signal is passed on; a second one ends the child for good, so
+ * a child that ignores signals (one a hostile store took over) cannot
+ * hold the admin's shell. */
 static void
 pass_signal(int sig)
 {
 	if (detached_child > 0)
-		kill(detached_child, sig);
+		kill(detached_child, signals_passed++ ? SIGKILL : sig);
 }
 
 /*
@@ -160,7 +166,15 @@ leave_terminal(void)
 	if (pid < 0)
 		return;   /* no worse than before: go on in this process */
 	if (pid == 0) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
 		(void)setsid();
+		/* and nothing to read of the admin's keystrokes: no command
+		 * that opens a store reads its standard input */
+		if (fd >= 0 && fd != 0) {
+			(void)dup2(fd, 0);
+			close(fd);
+		}
 		return;
 	}
 	detached_child = pid;

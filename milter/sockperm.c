@@ -83,9 +83,22 @@ gh_msock_prepare_dir(const char *sock_path, const char *user, gid_t gid,
 			snprintf(why, wlen, "%s: not a directory (a link?)", dir);
 			return -1;
 		}
-		if (sb.st_mode & S_IWOTH) {
-			snprintf(why, wlen, "%s: writable by every user; the "
-			         "socket needs a directory of its own", dir);
+		uid_t mine = geteuid();
+
+		if (user != NULL && *user != '\0' && geteuid() == 0 &&
+		    (pw = getpwnam(user)) != NULL)
+			mine = pw->pw_uid;
+		if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+			snprintf(why, wlen, "%s: writable by group or others "
+			         "(mode %04o); the socket needs a directory only "
+			         "the milter's user can change", dir,
+			         (unsigned)(sb.st_mode & 07777));
+			return -1;
+		}
+		if (sb.st_uid != 0 && sb.st_uid != mine &&
+		    sb.st_uid != geteuid()) {
+			snprintf(why, wlen, "%s: owned by uid %ld, neither root "
+			         "nor the milter's user", dir, (long)sb.st_uid);
 			return -1;
 		}
 		return 0;

@@ -18,6 +18,7 @@
  * at start: a change of [store] or bridge_socket needs a restart.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -39,19 +40,39 @@
 #define PK_CONNS 8               /* bridge connections at once */
 #define PK_HELLO_MS 5000         /* to say who it is */
 #define PK_DRAIN 64              /* messages committed together */
-#define PK_DRAIN_BYTES (1u << 20) /* ... and their bytes, at most */
+#define PK_DRAIN_BYTES (256u << 10) /* ... and their bytes, at most */
+#define PK_OUT_MAX (1u << 20)    /* answers queued for a bridge, at most */
+#define PK_SNAP_ROOM (128u << 10) /* queue a snapshot chunk below this */
 #define PK_KEEP_MS (7LL * 24 * 3600 * 1000)  /* idempotence keys */
 #define PK_TICK_MS 250
 #define PK_SNAP_MS 1000          /* snapshots to one bridge, at most every */
 #define PK_WARN_MS 60000         /* one warning of a kind a minute */
+enum { PK_SAY_GONE, PK_SAY_REFUSED, PK_SAY_CONNECTED, PK_SAY_KINDS };
+
+/* What notifyd has to say to a bridge, sent without ever waiting: the
+ * pickup thread serves every bridge, so one that stops reading must not
+ * hold up the others; it is closed once PK_OUT_MAX is queued. */
+struct pk_out {
+	struct pk_out *next;
+	size_t len;
+	char buf[];
+};
 
 struct pk_conn {
 	int fd;
 	uid_t uid;
 	int dom;                     /* -1 until hello */
 	int64_t since;
-	int64_t sent_gen;            /* suppression snapshot sent (mail) */
-	int64_t snap_at;             /* when the last one was sent */
+	struct pk_out *out, *out_tail;
+	size_t out_bytes;
+	/* the suppression list, streamed to the mail domain a chunk at a
+	 * time as its queue drains */
+	int64_t sent_gen;            /* last snapshot completed */
+	int64_t snap_at;             /* when the last one started */
+	int snap_active;
+	uint64_t snap_gen;
+	unsigned char snap_key[GH_ADDR_MAX + 1 + GH_LIST_MAX];
+	size_t snap_klen;            /* 0: from the start */
 };
 
 /* Each domain's allowance, a token bucket: a compromised producer can
@@ -78,6 +99,13 @@ struct nd_pickup {
 	struct pk_bucket bucket[GH_DOMAIN_COUNT_];
 	double rate;                 /* [notifyd] bridge_rate */
 	int64_t warned_uid, warned_full;
+	/* lines about bridges, said at most once a minute each kind, with
+	 * how many were not (a uid looping on connect must not flood the
+	 * journal, which would then drop notifyd's real lines) */
+	struct {
+		int64_t at;
+		unsigned quiet;
+	} said[PK_SAY_KINDS];
 	char *buf;
 };
 
@@ -191,26 +219,110 @@ batch_txn(struct gh_txn *txn, void *arg)
 	return GH_OK;
 }
 
+/* nd_log, at most once a minute for each kind, saying how many were
+ * left unsaid in between. */
+__attribute__((format(printf, 4, 5)))
+static void
+say(struct nd_pickup *p, int kind, enum nd_level lv, const char *fmt, ...)
+{
+	char line[512];
+	int64_t now = gh_now_ms();
+	va_list ap;
+
+	if (now - p->said[kind].at < PK_WARN_MS) {
+		p->said[kind].quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (p->said[kind].quiet)
+		nd_log(&p->d->log, lv, "%s (and %u more like it in the last "
+		       "minute)", line, p->said[kind].quiet);
+	else
+		nd_log(&p->d->log, lv, "%s", line);
+	p->said[kind].at = now;
+	p->said[kind].quiet = 0;
+}
+
 static void
 conn_close(struct nd_pickup *p, struct pk_conn *c, const char *why)
 {
 	if (c->fd < 0)
 		return;
 	if (why != NULL)
-		nd_log(&p->d->log, ND_LOG_WARN, "bridge %s (uid %ld): %s",
-		       c->dom >= 0 ? gh_domain_name((enum gh_domain)c->dom) :
-		       "?", (long)c->uid, why);
+		say(p, PK_SAY_GONE, ND_LOG_WARN, "bridge %s (uid %ld): %s",
+		    c->dom >= 0 ? gh_domain_name((enum gh_domain)c->dom) : "?",
+		    (long)c->uid, why);
 	close(c->fd);
 	c->fd = -1;
 	c->dom = -1;
+	c->snap_active = 0;
+	while (c->out != NULL) {
+		struct pk_out *o = c->out;
+
+		c->out = o->next;
+		free(o);
+	}
+	c->out_tail = NULL;
+	c->out_bytes = 0;
 }
 
+/* Send what is queued, as far as the socket takes it now. */
+static void
+flush(struct nd_pickup *p, struct pk_conn *c)
+{
+	while (c->fd >= 0 && c->out != NULL) {
+		struct pk_out *o = c->out;
+		ssize_t w = send(c->fd, o->buf, o->len,
+		                 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		              errno == EINTR))
+			return;
+		if (w != (ssize_t)o->len) {
+			conn_close(p, c, "cannot answer it; closed");
+			return;
+		}
+		c->out = o->next;
+		if (c->out == NULL)
+			c->out_tail = NULL;
+		c->out_bytes -= o->len;
+		free(o);
+	}
+}
+
+/* Queue m (a reference the call takes) for c and send what can be. */
 static void
 reply(struct nd_pickup *p, struct pk_conn *c, json_t *m)
 {
-	if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
-		conn_close(p, c, "cannot answer it; closed");
+	char *s = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	size_t n = s ? strlen(s) : 0;
+	struct pk_out *o;
+
 	json_decref(m);
+	if (c->fd < 0) {
+		free(s);
+		return;
+	}
+	if (s == NULL || n > GH_BRIDGE_MSG_MAX ||
+	    c->out_bytes + n > PK_OUT_MAX ||
+	    (o = malloc(sizeof(*o) + n)) == NULL) {
+		free(s);
+		conn_close(p, c, "does not read its answers; closed");
+		return;
+	}
+	memcpy(o->buf, s, n);
+	free(s);
+	o->len = n;
+	o->next = NULL;
+	if (c->out_tail)
+		c->out_tail->next = o;
+	else
+		c->out = o;
+	c->out_tail = o;
+	c->out_bytes += n;
+	flush(p, c);
 }
 
 /* Validate what a batch holds, before the transaction. */
@@ -383,17 +495,22 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 			           "connection");
 	c->dom = dom;
 	c->sent_gen = -1;
-	nd_log(&p->d->log, ND_LOG_INFO, "bridge %s connected (uid %ld)", name,
-	       (long)c->uid);
+	say(p, PK_SAY_CONNECTED, ND_LOG_INFO, "bridge %s connected (uid %ld)",
+	    name, (long)c->uid);
 	reply(p, c, json_pack("{s:s}", "t", "welcome"));
 	goto done;
 refuse:
-	nd_log(&p->d->log, ND_LOG_WARN, "bridge refused: %s", why);
+	say(p, PK_SAY_REFUSED, ND_LOG_WARN, "bridge refused: %s", why);
 	{
 		json_t *r = json_pack("{s:s, s:s}", "t", "refused", "why", why);
+		char *t = r ? json_dumps(r, JSON_COMPACT) : NULL;
 
-		if (r)
-			(void)gh_bridge_send(c->fd, r);
+		/* one try, never waiting: it is going anyway */
+		if (t && send(c->fd, t, strlen(t), MSG_DONTWAIT |
+		              MSG_NOSIGNAL) < 0) {
+			/* nothing to do */
+		}
+		free(t);
 		json_decref(r);
 	}
 	conn_close(p, c, NULL);
@@ -404,28 +521,52 @@ done:
 /* ---- the suppression list, to the mail domain ---- */
 
 struct snap_arg {
-	struct nd_pickup *p;
-	struct pk_conn *c;
+	const unsigned char *after;   /* the last key sent; NULL: none */
+	size_t alen;
 	json_t *chunk;
-	int failed;
+	unsigned char last[GH_ADDR_MAX + 1 + GH_LIST_MAX];
+	size_t llen;
 };
 
+/* Collect up to a chunk of entries after a->after, in key order (the
+ * key is address | 0x00 | list, docs/store.md). */
 static int
-snap_one(const char *addr, const char *list, const json_t *rec, void *arg)
+snap_one(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct snap_arg *a = arg;
+	const char *k = key, *nul = memchr(key, '\0', klen);
+	char addr[GH_ADDR_MAX + 1], list[GH_LIST_MAX + 1];
+	size_t al, ll;
+
+	(void)val;
+	(void)vlen;
+	if (a->after != NULL && klen == a->alen &&
+	    memcmp(key, a->after, klen) == 0)
+		return 0;   /* the start key itself was sent last time */
+	if (nul == NULL || klen > sizeof(a->last))
+		return 0;
+	al = (size_t)(nul - k);
+	ll = klen - al - 1;
+	if (al > GH_ADDR_MAX || ll > GH_LIST_MAX)
+		return 0;
+	memcpy(addr, k, al);
+	addr[al] = '\0';
+	memcpy(list, nul + 1, ll);
+	list[ll] = '\0';
+	json_array_append_new(a->chunk, json_pack("[s, s]", addr, list));
+	memcpy(a->last, key, klen);
+	a->llen = klen;
+	return json_array_size(a->chunk) >= GH_BRIDGE_SNAP_CHUNK;
+}
+
+static gh_err
+snap_view(struct gh_txn *txn, void *arg)
 {
 	struct snap_arg *a = arg;
 
-	(void)rec;
-	json_array_append_new(a->chunk, json_pack("[s, s]", addr, list));
-	if (json_array_size(a->chunk) < GH_BRIDGE_SNAP_CHUNK)
-		return 0;
-	if (gh_bridge_send(a->c->fd, json_pack("{s:s, s:O}", "t", "snap", "e",
-	                                       a->chunk)) != GH_OK) {
-		a->failed = 1;
-		return 1;
-	}
-	json_array_clear(a->chunk);
-	return 0;
+	return gh_txn_scan(txn, GH_DB_SUPPRESSION, a->after, a->alen, 0,
+	                   snap_one, a, NULL);
 }
 
 static gh_err
@@ -434,45 +575,57 @@ gen_view(struct gh_txn *txn, void *arg)
 	return gh_suppress_gen_txn(txn, arg);
 }
 
+/* Start a snapshot when the core's list changed (at most once a second),
+ * and queue its next chunk whenever the bridge's queue has room: a big
+ * list never sits whole in memory nor holds the thread. */
 static void
 send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 {
-	struct snap_arg a = {p, c, json_array(), 0};
+	struct snap_arg a;
 	uint64_t gen = 0;
-	json_t *m;
 
-	/* Coalesced: a bridge gets at most one snapshot a second, however
-	 * fast the list changes. */
-	if (gh_now_ms() - c->snap_at < PK_SNAP_MS ||
-	    gh_store_view(p->st, gen_view, &gen) != GH_OK ||
-	    (int64_t)gen == c->sent_gen || a.chunk == NULL)
-		goto done;
-	c->snap_at = gh_now_ms();
-	m = json_pack("{s:s, s:I}", "t", "snap-begin", "gen", (json_int_t)gen);
-	if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
-		a.failed = 1;
-	json_decref(m);
-	if (!a.failed && gh_suppress_list(p->st, snap_one, &a) != GH_OK)
-		a.failed = 1;
-	if (!a.failed && json_array_size(a.chunk) > 0) {
-		m = json_pack("{s:s, s:O}", "t", "snap", "e", a.chunk);
-		if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
-			a.failed = 1;
-		json_decref(m);
+	if (!c->snap_active) {
+		if (gh_now_ms() - c->snap_at < PK_SNAP_MS ||
+		    gh_store_view(p->st, gen_view, &gen) != GH_OK ||
+		    (int64_t)gen == c->sent_gen)
+			return;
+		c->snap_at = gh_now_ms();
+		c->snap_active = 1;
+		c->snap_gen = gen;
+		c->snap_klen = 0;
+		reply(p, c, json_pack("{s:s, s:I}", "t", "snap-begin", "gen",
+		                      (json_int_t)gen));
 	}
-	if (!a.failed) {
-		m = json_pack("{s:s, s:I}", "t", "snap-end", "gen",
-		              (json_int_t)gen);
-		if (m == NULL || gh_bridge_send(c->fd, m) != GH_OK)
-			a.failed = 1;
-		json_decref(m);
+	while (c->fd >= 0 && c->snap_active && c->out_bytes < PK_SNAP_ROOM) {
+		memset(&a, 0, sizeof(a));
+		a.after = c->snap_klen ? c->snap_key : NULL;
+		a.alen = c->snap_klen;
+		a.chunk = json_array();
+		if (a.chunk == NULL ||
+		    gh_store_view(p->st, snap_view, &a) != GH_OK) {
+			json_decref(a.chunk);
+			conn_close(p, c, "cannot read the suppression list; "
+			           "closed");
+			return;
+		}
+		size_t got = json_array_size(a.chunk);
+
+		if (got > 0) {
+			memcpy(c->snap_key, a.last, a.llen);
+			c->snap_klen = a.llen;
+			/* reply takes the message, and so the chunk */
+			reply(p, c, json_pack("{s:s, s:o}", "t", "snap", "e",
+			                      a.chunk));
+		} else {
+			json_decref(a.chunk);
+		}
+		if (got < GH_BRIDGE_SNAP_CHUNK) {
+			reply(p, c, json_pack("{s:s, s:I}", "t", "snap-end",
+			                      "gen", (json_int_t)c->snap_gen));
+			c->snap_active = 0;
+			c->sent_gen = (int64_t)c->snap_gen;
+		}
 	}
-	if (a.failed)
-		conn_close(p, c, "cannot send it the suppression list; closed");
-	else
-		c->sent_gen = (int64_t)gen;
-done:
-	json_decref(a.chunk);
 }
 
 /* ---- the thread ---- */
@@ -498,12 +651,11 @@ may_connect(struct nd_pickup *p, uid_t uid)
 static void
 do_accept(struct nd_pickup *p)
 {
-	struct ucred cr;
+	struct ucred cr = {0, (uid_t)-1, (gid_t)-1};
 	socklen_t len = sizeof(cr);
-	struct timeval tv = {2, 0};
-	/* Blocking, so that sends wait (at most SO_SNDTIMEO) for a bridge
-	 * busy with its store; receives never wait (MSG_DONTWAIT). */
-	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	/* Nothing on it ever waits: receives and sends are MSG_DONTWAIT,
+	 * answers queue (reply, flush). */
+	int fd = accept4(p->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	int slot = -1;
 
 	if (fd < 0)
@@ -536,9 +688,6 @@ do_accept(struct nd_pickup *p)
 		close(fd);
 		return;
 	}
-	/* Sends wait at most 2 s: a bridge that stops reading is dropped,
-	 * not waited on by the others. */
-	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	p->conns[slot].fd = fd;
 	p->conns[slot].uid = cr.uid;
 	p->conns[slot].dom = -1;
@@ -578,7 +727,8 @@ pickup_main(void *arg)
 			}
 			map[n] = i;
 			fds[n].fd = p->conns[i].fd;
-			fds[n++].events = POLLIN;
+			fds[n++].events = POLLIN |
+			    (p->conns[i].out != NULL ? POLLOUT : 0);
 		}
 		if (poll(fds, n, PK_TICK_MS) < 0 && errno != EINTR)
 			break;
@@ -591,6 +741,11 @@ pickup_main(void *arg)
 
 			if (c->fd < 0 || !fds[i].revents)
 				continue;
+			if (fds[i].revents & POLLOUT)
+				flush(p, c);
+			if (c->fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP |
+			                                     POLLERR)))
+				continue;
 			if (c->dom < 0)
 				conn_hello(p, c);
 			else
@@ -602,6 +757,8 @@ pickup_main(void *arg)
 			if (c->fd >= 0 && c->dom < 0 &&
 			    gh_now_ms() - c->since > PK_HELLO_MS)
 				conn_close(p, c, "said nothing; closed");
+			if (c->fd >= 0)
+				flush(p, c);
 			if (c->fd >= 0 && c->dom == GH_DOMAIN_MAIL)
 				send_snapshot(p, c);
 		}

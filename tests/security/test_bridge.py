@@ -290,3 +290,64 @@ def test_a_flooding_domain_is_read_slower_and_loses_nothing(sec):
     assert "over [notifyd] bridge_rate" in sec.log("notifyd")
     assert len([e for e in sec.events() if e["title"].startswith("n")]) \
         == 300
+
+
+def test_a_bridge_that_never_reads_holds_up_nobody(running):
+    """The web uid sends big unsubscribes and never reads the answers:
+    notifyd queues them, closes it at 1 MiB, and never waits on it; the
+    mail domain's events keep flowing meanwhile."""
+    sec = running
+    sec.stop("bridge-web")
+    attack = r"""
+import json, socket, sys, time
+end = time.time() + 4
+while time.time() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    s.send(json.dumps({"t": "hello", "v": 1, "domain": "web"}).encode())
+    try:
+        for _ in range(40):
+            s.send(json.dumps({"t": "sup", "addr": "x" * 75000,
+                               "list": "l"}).encode())
+    except OSError:
+        pass
+    time.sleep(0.2)
+    s.close()
+"""
+    import pwd
+    import subprocess
+    pw = pwd.getpwnam(USERS["web"])
+    p = subprocess.Popen(["setpriv", f"--reuid={pw.pw_uid}",
+                          f"--regid={pw.pw_gid}", "--clear-groups", "--",
+                          "/usr/bin/python3", "-c", attack, str(sec.sock)])
+    try:
+        for i in range(5):
+            sec.gh("--domain", "mail", "events", "enqueue", "--user", "c",
+                   "--type", "mail.rejected", "--title", f"during {i}",
+                   user=USERS["mail"])
+        for i in range(5):
+            core_event(sec, f"during {i}")
+    finally:
+        p.wait(30)
+    assert "cannot answer" not in sec.log("notifyd")
+    assert sec.procs["notifyd"].poll() is None
+
+
+def test_a_big_suppression_list_reaches_the_mail_store(sec):
+    """3 000 entries, many more than a socket's queue holds: streamed a
+    chunk at a time as the mail bridge reads them."""
+    text = sec.conf.read_text().replace(
+        "[notifyd]\n", "[notifyd]\nbridge_rate = 100000\n")
+    sec.conf.write_text(text)
+    sec.init()
+    sec.start_notifyd()
+    sups = [{"t": "sup", "addr": f"user{i:05d}@example.org", "list": ""}
+            for i in range(3000)]
+    out = claim(sec, USERS["web"], "web", *sups)
+    assert [o["t"] for o in out[1:]] == ["sup-ack"] * 3000
+    sec.start_bridge("mail")
+
+    def count():
+        lines = sec.gh("--domain", "mail", "suppress", "list").stdout
+        return lines.count("@example.org") >= 3000
+    wait_until(count, 60, "3000 entries in the mail store")
