@@ -71,8 +71,8 @@ struct pk_conn {
 	int64_t snap_at;             /* when the last one started */
 	int snap_active;
 	uint64_t snap_gen;
-	unsigned char snap_key[GH_ADDR_MAX + 1 + GH_LIST_MAX];
-	size_t snap_klen;            /* 0: from the start */
+	int snap_resume;             /* 0: from the start */
+	char snap_addr[GH_ADDR_MAX + 1], snap_list[GH_LIST_MAX + 1];
 };
 
 /* Each domain's allowance, a token bucket: a compromised producer can
@@ -521,42 +521,23 @@ done:
 /* ---- the suppression list, to the mail domain ---- */
 
 struct snap_arg {
-	const unsigned char *after;   /* the last key sent; NULL: none */
-	size_t alen;
+	const char *after_addr;       /* the last entry sent; NULL: none */
+	const char *after_list;
 	json_t *chunk;
-	unsigned char last[GH_ADDR_MAX + 1 + GH_LIST_MAX];
-	size_t llen;
+	char last_addr[GH_ADDR_MAX + 1];
+	char last_list[GH_LIST_MAX + 1];
 };
 
-/* Collect up to a chunk of entries after a->after, in key order (the
- * key is address | 0x00 | list, docs/store.md). */
+/* Collect up to a chunk of entries. */
 static int
-snap_one(const void *key, size_t klen, const void *val, size_t vlen,
-         void *arg)
+snap_one(const char *addr, const char *list, const json_t *rec, void *arg)
 {
 	struct snap_arg *a = arg;
-	const char *k = key, *nul = memchr(key, '\0', klen);
-	char addr[GH_ADDR_MAX + 1], list[GH_LIST_MAX + 1];
-	size_t al, ll;
 
-	(void)val;
-	(void)vlen;
-	if (a->after != NULL && klen == a->alen &&
-	    memcmp(key, a->after, klen) == 0)
-		return 0;   /* the start key itself was sent last time */
-	if (nul == NULL || klen > sizeof(a->last))
-		return 0;
-	al = (size_t)(nul - k);
-	ll = klen - al - 1;
-	if (al > GH_ADDR_MAX || ll > GH_LIST_MAX)
-		return 0;
-	memcpy(addr, k, al);
-	addr[al] = '\0';
-	memcpy(list, nul + 1, ll);
-	list[ll] = '\0';
+	(void)rec;
 	json_array_append_new(a->chunk, json_pack("[s, s]", addr, list));
-	memcpy(a->last, key, klen);
-	a->llen = klen;
+	snprintf(a->last_addr, sizeof(a->last_addr), "%s", addr);
+	snprintf(a->last_list, sizeof(a->last_list), "%s", list);
 	return json_array_size(a->chunk) >= GH_BRIDGE_SNAP_CHUNK;
 }
 
@@ -565,8 +546,8 @@ snap_view(struct gh_txn *txn, void *arg)
 {
 	struct snap_arg *a = arg;
 
-	return gh_txn_scan(txn, GH_DB_SUPPRESSION, a->after, a->alen, 0,
-	                   snap_one, a, NULL);
+	return gh_suppress_scan_txn(txn, a->after_addr, a->after_list,
+	                            snap_one, a);
 }
 
 static gh_err
@@ -592,14 +573,16 @@ send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 		c->snap_at = gh_now_ms();
 		c->snap_active = 1;
 		c->snap_gen = gen;
-		c->snap_klen = 0;
+		c->snap_resume = 0;
 		reply(p, c, json_pack("{s:s, s:I}", "t", "snap-begin", "gen",
 		                      (json_int_t)gen));
 	}
 	while (c->fd >= 0 && c->snap_active && c->out_bytes < PK_SNAP_ROOM) {
 		memset(&a, 0, sizeof(a));
-		a.after = c->snap_klen ? c->snap_key : NULL;
-		a.alen = c->snap_klen;
+		if (c->snap_resume) {
+			a.after_addr = c->snap_addr;
+			a.after_list = c->snap_list;
+		}
 		a.chunk = json_array();
 		if (a.chunk == NULL ||
 		    gh_store_view(p->st, snap_view, &a) != GH_OK) {
@@ -611,8 +594,9 @@ send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 		size_t got = json_array_size(a.chunk);
 
 		if (got > 0) {
-			memcpy(c->snap_key, a.last, a.llen);
-			c->snap_klen = a.llen;
+			memcpy(c->snap_addr, a.last_addr, sizeof(c->snap_addr));
+			memcpy(c->snap_list, a.last_list, sizeof(c->snap_list));
+			c->snap_resume = 1;
 			/* reply takes the message, and so the chunk */
 			reply(p, c, json_pack("{s:s, s:o}", "t", "snap", "e",
 			                      a.chunk));

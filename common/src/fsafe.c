@@ -239,16 +239,19 @@ check_file(const struct stat *sb, const char *path, const char *name,
 	if (!S_ISREG(sb->st_mode))
 		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: not a regular "
 		                 "file (a link, FIFO or device planted there?); "
-		                 "refusing to open it", path, name);
+		                 "refusing to open it: look at it, then remove it",
+		                 path, name);
 	if (sb->st_uid != owner)
 		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: owned by uid "
 		                 "%ld, not by the store's owner (uid %ld); "
-		                 "refusing to open it", path, name,
+		                 "refusing to open it: look at it, then remove it "
+		                 "or chown it to the owner", path, name,
 		                 (long)sb->st_uid, (long)owner);
 	if (sb->st_nlink != 1)
 		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: has %ld hard "
-		                 "links; refusing to open it", path, name,
-		                 (long)sb->st_nlink);
+		                 "links; refusing to open it: look at the other "
+		                 "names, then copy it to a file of its own", path,
+		                 name, (long)sb->st_nlink);
 	return GH_OK;
 }
 

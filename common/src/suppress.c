@@ -171,6 +171,8 @@ gh_suppress_listed_txn(struct gh_txn *txn, const char *addr, int *listed)
 struct list_arg {
 	gh_suppress_fn fn;
 	void *arg;
+	const char *after;   /* a key not to visit again (the scan's start) */
+	size_t alen;
 };
 
 static int
@@ -184,7 +186,8 @@ list_one(const void *key, size_t klen, const void *val, size_t vlen,
 	json_t *rec;
 	int r;
 
-	if (nul == NULL)
+	if (nul == NULL || (a->after != NULL && klen == a->alen &&
+	                    memcmp(key, a->after, klen) == 0))
 		return 0;
 	al = (size_t)(nul - (const char *)key);
 	ll = klen - al - 1;
@@ -208,9 +211,31 @@ list_view(struct gh_txn *txn, void *arg)
 }
 
 gh_err
+gh_suppress_scan_txn(struct gh_txn *txn, const char *after_addr,
+                     const char *after_list, gh_suppress_fn fn, void *arg)
+{
+	char k[SKEY_MAX];
+	size_t kl = 0;
+	struct list_arg a = {fn, arg, NULL, 0};
+	gh_err err;
+
+	if (txn == NULL || fn == NULL)
+		return GH_EINVAL;
+	if (after_addr != NULL) {
+		err = skey(after_addr, after_list, k, &kl);
+		if (err)
+			return err;
+		a.after = k;
+		a.alen = kl;
+	}
+	return gh_txn_scan(txn, GH_DB_SUPPRESSION, a.after, a.alen, 0,
+	                   list_one, &a, NULL);
+}
+
+gh_err
 gh_suppress_list(struct gh_store *st, gh_suppress_fn fn, void *arg)
 {
-	struct list_arg a = {fn, arg};
+	struct list_arg a = {fn, arg, NULL, 0};
 
 	if (st == NULL || fn == NULL)
 		return GH_EINVAL;

@@ -74,6 +74,16 @@ typedef int (*gh_suppress_fn)(const char *addr, const char *list,
 gh_err gh_suppress_list(struct gh_store *st, gh_suppress_fn fn, void *arg);
 
 /*
+ * gh_suppress_scan_txn - the same inside the caller's transaction, from
+ * the entry after (after_addr, after_list) (after_addr NULL: the first),
+ * so that a long walk can be done in steps (notifyd streams the list to
+ * the mail domain a chunk at a time).
+ */
+gh_err gh_suppress_scan_txn(struct gh_txn *txn, const char *after_addr,
+                            const char *after_list, gh_suppress_fn fn,
+                            void *arg);
+
+/*
  * The suppression list's generation: a meta counter that every add and
  * remove above bumps in the same transaction, so whoever keeps a copy (the
  * mail domain's store, through gatehouse-bridge) can tell that it changed.
