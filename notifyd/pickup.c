@@ -180,12 +180,11 @@ batch_txn(struct gh_txn *txn, void *arg)
 		if (strcmp(t, "ev") == 0 && it->ev != NULL) {
 			char k[160];
 			size_t kl = bridge_key(k, sizeof(k), b->dom, it->msg);
-			unsigned char v[16];
 			uint64_t id = 0;
 
 			if (kl == 0)
 				return GH_EINVAL;
-			err = gh_txn_get(txn, GH_DB_DEDUP, k, kl, NULL, NULL);
+			err = gh_queue_dedup_get_txn(txn, k, kl, now, NULL);
 			if (err == GH_OK) {
 				it->dup = 1;   /* sent again after a crash */
 				continue;
@@ -197,9 +196,8 @@ batch_txn(struct gh_txn *txn, void *arg)
 			                           NULL);
 			if (err)
 				return err;
-			gh_put_be64(v, id);
-			gh_put_be64(v + 8, (uint64_t)(now + PK_KEEP_MS));
-			err = gh_txn_put(txn, GH_DB_DEDUP, k, kl, v, sizeof(v));
+			err = gh_queue_dedup_put_txn(txn, k, kl, id,
+			                             now + PK_KEEP_MS);
 			if (err)
 				return err;
 		} else if (strcmp(t, "sup") == 0 && it->why[0] == '\0') {

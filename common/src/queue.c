@@ -175,10 +175,9 @@ enqueue_one(struct gh_txn *txn, const json_t *ev, int64_t now, int64_t window,
             uint64_t *id_out, int *dup)
 {
 	const char *dkey;
-	unsigned char dval[16], k[8];
+	unsigned char k[8];
 	char stackbuf[2048], *buf = stackbuf;
-	const void *v;
-	size_t vl, n;
+	size_t n;
 	uint64_t id;
 	struct qstate q;
 	gh_err err;
@@ -192,16 +191,15 @@ enqueue_one(struct gh_txn *txn, const json_t *ev, int64_t now, int64_t window,
 
 	dkey = json_string_value(json_object_get(ev, "dedup_key"));
 	if (dkey != NULL) {
-		err = gh_txn_get(txn, GH_DB_DEDUP, dkey, strlen(dkey), &v, &vl);
-		if (err == GH_OK && vl == 16 &&
-		    (int64_t)gh_get_be64((const unsigned char *)v + 8) > now) {
+		err = gh_queue_dedup_get_txn(txn, dkey, strlen(dkey), now, &id);
+		if (err == GH_OK) {
 			if (dup)
 				*dup = 1;
 			if (id_out)
-				*id_out = gh_get_be64(v);
+				*id_out = id;
 			return GH_OK;
 		}
-		if (err != GH_OK && err != GH_ENOTFOUND)
+		if (err != GH_ENOTFOUND)
 			return err;
 	}
 
@@ -225,9 +223,8 @@ enqueue_one(struct gh_txn *txn, const json_t *ev, int64_t now, int64_t window,
 	if (err)
 		goto done;
 	if (dkey != NULL) {
-		gh_put_be64(dval, id);
-		gh_put_be64(dval + 8, (uint64_t)(now + window));
-		err = gh_txn_put(txn, GH_DB_DEDUP, dkey, strlen(dkey), dval, 16);
+		err = gh_queue_dedup_put_txn(txn, dkey, strlen(dkey), id,
+		                             now + window);
 		if (err)
 			goto done;
 	}
@@ -237,6 +234,35 @@ done:
 	if (buf != stackbuf)
 		free(buf);
 	return err;
+}
+
+gh_err
+gh_queue_dedup_get_txn(struct gh_txn *txn, const void *key, size_t klen,
+                       int64_t now, uint64_t *id)
+{
+	const void *v;
+	size_t vl;
+	gh_err err = gh_txn_get(txn, GH_DB_DEDUP, key, klen, &v, &vl);
+
+	if (err)
+		return err;
+	if (vl != 16 ||
+	    (int64_t)gh_get_be64((const unsigned char *)v + 8) <= now)
+		return GH_ENOTFOUND;   /* a window that has ended */
+	if (id)
+		*id = gh_get_be64(v);
+	return GH_OK;
+}
+
+gh_err
+gh_queue_dedup_put_txn(struct gh_txn *txn, const void *key, size_t klen,
+                       uint64_t id, int64_t until)
+{
+	unsigned char v[16];
+
+	gh_put_be64(v, id);
+	gh_put_be64(v + 8, (uint64_t)until);
+	return gh_txn_put(txn, GH_DB_DEDUP, key, klen, v, sizeof(v));
 }
 
 gh_err

@@ -85,6 +85,20 @@ gh_err gh_queue_enqueue_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
                             int64_t dedup_window_ms, uint64_t *id_out,
                             int *dup);
 
+/*
+ * gh_queue_dedup_get_txn, gh_queue_dedup_put_txn - the dedup database
+ * (docs/store.md) for keys of the caller's own, beside events' dedup_key:
+ * get gives the event id of a key whose window has not ended at now
+ * (GH_ENOTFOUND otherwise); put records key -> id until the window's end.
+ * notifyd's pickup keeps one per event a bridge handed over, under keys
+ * starting with 0x01, which no event's dedup_key can (they carry their
+ * domain's name first).  `gatehouse events purge` deletes ended windows.
+ */
+gh_err gh_queue_dedup_get_txn(struct gh_txn *txn, const void *key,
+                              size_t klen, int64_t now, uint64_t *id);
+gh_err gh_queue_dedup_put_txn(struct gh_txn *txn, const void *key,
+                              size_t klen, uint64_t id, int64_t until);
+
 /* gh_queue_enqueue - the same in a transaction of its own (one commit). */
 gh_err gh_queue_enqueue(struct gh_store *st, const json_t *ev, int64_t now,
                         int64_t dedup_window_ms, uint64_t *id_out, int *dup);
