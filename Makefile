@@ -5,6 +5,8 @@
 # appends to the lists below:
 #
 #   PROGRAMS     binaries and shared objects built by `make`
+#   DIST         what `make install` installs (`make dist-programs` builds
+#                only these: what packages build)
 #   UNIT_TESTS   test binaries run by `make unit-test` (normal and ASan+UBSan)
 #   INTEG_TESTS  pytest directories run by `make integration-test`
 #   INSTALL_HOOKS  make targets run by `make install`
@@ -12,27 +14,37 @@
 # Objects go under build/ (normal) and build/asan/ (sanitized copies used only
 # by the tests).  Dependencies are found with pkg-config.
 
+# The one version of every program, man page and package (debian/changelog
+# and the RPM spec are checked against it by `make check-version`).
+VERSION     := 0.1.0
+
 PREFIX      ?= /usr/local
 DESTDIR     ?=
 BINDIR      ?= $(PREFIX)/bin
 SBINDIR     ?= $(PREFIX)/sbin
-LIBDIR      ?= $(PREFIX)/lib
-INCLUDEDIR  ?= $(PREFIX)/include
-MANDIR      ?= $(PREFIX)/share/man
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/gatehouse
 SYSCONFDIR  ?= /etc
 LOCALSTATEDIR ?= /var
+# Where the packaged daemons find their default templates; /etc overrides.
+PKGDATADIR  ?= $(DATADIR)/gatehouse
 
 CC          ?= cc
 PYTHON      ?= /usr/bin/python3
 PKG_CONFIG  ?= pkg-config
 
-WARN        := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes \
+# Developer builds stop at any warning; packaging builds pass WERROR= and
+# their own CPPFLAGS, CFLAGS and LDFLAGS (dpkg-buildflags, %optflags).
+WERROR      ?= -Werror
+WARN        := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wmissing-prototypes \
                -Wstrict-prototypes -Wno-unused-parameter
 HARDEN      := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-CSTD        := -std=c11 -D_GNU_SOURCE
+CSTD        := -std=c11 -D_GNU_SOURCE -DGH_VERSION='"$(VERSION)"'
 OPT         ?= -O2 -g
 CFLAGS      ?=
-BASE_CFLAGS := $(CSTD) $(WARN) $(OPT) $(HARDEN) -fPIC -Icommon/include $(CFLAGS)
+CPPFLAGS    ?=
+BASE_CFLAGS := $(CSTD) $(WARN) $(OPT) $(HARDEN) -fPIC -Icommon/include $(CPPFLAGS) $(CFLAGS)
 LDFLAGS     ?=
 BASE_LDFLAGS := -Wl,-z,relro -Wl,-z,now $(LDFLAGS)
 
@@ -47,6 +59,7 @@ COMMON_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON) 2>/dev/null) -lpthr
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 PROGRAMS    :=
+DIST        :=
 UNIT_TESTS  :=
 INTEG_TESTS :=
 INSTALL_HOOKS :=
@@ -62,8 +75,13 @@ include cli/cli.mk
 include tests/tests.mk
 include bench/bench.mk
 
-.PHONY: programs
+.PHONY: programs dist-programs
 programs: $(PROGRAMS)
+dist-programs: $(DIST)
+
+.PHONY: version
+version:
+	@echo $(VERSION)
 
 # Generic compile rules: the same source compiled twice, once plain and once
 # sanitized.  Component fragments may add per-directory flags through

@@ -13,3 +13,4 @@ install-bridge: $(BRIDGE_BIN)
 	install -m 0755 $(BRIDGE_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-bridge
 	install -m 0644 docs/man/gatehouse-bridge.8 $(DESTDIR)$(MANDIR)/man8/
 INSTALL_HOOKS += install-bridge
+DIST += $(BRIDGE_BIN)

@@ -46,7 +46,7 @@
 #include "gatehouse/store.h"
 
 #ifndef GH_VERSION
-#define GH_VERSION "0.1.0"
+#error "GH_VERSION comes from the Makefile (VERSION)"
 #endif
 
 #define BATCH 64                 /* events (and unsubscribes) per round */

@@ -7,6 +7,8 @@ PROGRAMS += $(CLI_BIN)
 MANPAGES += docs/man/gatehouse.1 docs/man/gatehouse.conf.5
 
 .PHONY: install-cli
+# gatehouse.conf is installed only where there is none (never over an
+# admin's); it holds no secret, so every part may read it (docs/security.md).
 install-cli: $(CLI_BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(CLI_BIN) $(DESTDIR)$(BINDIR)/gatehouse
@@ -14,8 +16,9 @@ install-cli: $(CLI_BIN)
 	install -m 0644 docs/man/gatehouse.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	install -d $(DESTDIR)$(SYSCONFDIR)/gatehouse
 	[ -e $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf ] || \
-	  install -m 0640 conf/gatehouse.conf $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf
+	  install -m 0644 conf/gatehouse.conf $(DESTDIR)$(SYSCONFDIR)/gatehouse/gatehouse.conf
 INSTALL_HOOKS += install-cli
+DIST += $(CLI_BIN)
 
 # Unit test of the escaped output every print path goes through (cmocka,
 # sanitized): esc.c alone, no store.

@@ -15,7 +15,7 @@
 #include "cli.h"
 
 #ifndef GH_VERSION
-#define GH_VERSION "0.1.0"
+#error "GH_VERSION comes from the Makefile (VERSION)"
 #endif
 
 static const struct {

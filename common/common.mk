@@ -15,10 +15,5 @@ $(LIBGH_SAN): $(COMMON_SAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 PROGRAMS += $(LIBGH)
-
-.PHONY: install-common
-install-common: $(LIBGH)
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/gatehouse
-	install -m 0644 $(LIBGH) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 common/include/gatehouse/*.h $(DESTDIR)$(INCLUDEDIR)/gatehouse/
-INSTALL_HOOKS += install-common
+# Nothing of it is installed: every program links it statically, and its
+# API is not (yet) promised to anyone outside this tree.

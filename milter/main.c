@@ -78,7 +78,7 @@
 #include "sockperm.h"
 
 #ifndef GH_VERSION
-#define GH_VERSION "0.1.0"
+#error "GH_VERSION comes from the Makefile (VERSION)"
 #endif
 
 #define EX_OK_ 0

@@ -66,6 +66,7 @@ install-milter: $(MILTER_BIN)
 	install -m 0755 $(MILTER_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-milter
 	install -m 0644 docs/man/gatehouse-milter.8 $(DESTDIR)$(MANDIR)/man8/
 INSTALL_HOOKS += install-milter
+DIST += $(MILTER_BIN)
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
 MILTER_UNIT_BINS := build/asan/tests/unit/test_dkim_canon \

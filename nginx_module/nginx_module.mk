@@ -14,9 +14,25 @@ NGXMOD_INPUTS := $(wildcard nginx_module/*.c nginx_module/*.h) \
 	nginx_module/config nginx_module/build-module
 
 $(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(wildcard common/include/gatehouse/*.h)
-	nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
+	NGX_CC_OPT="$(strip $(CPPFLAGS) $(CFLAGS))" NGX_LD_OPT="$(strip $(LDFLAGS))" \
+	  nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
 
 PROGRAMS += $(NGX_MODULE)
+DIST += $(NGX_MODULE)
+
+# Where Debian's nginx loads modules from, and the load snippet Debian's
+# libnginx-mod-* packages put in modules-available (the package's postinst
+# links it into /etc/nginx/modules-enabled; `make install` does not).
+NGX_MODDIR ?= /usr/lib/nginx/modules
+.PHONY: install-nginx
+install-nginx: $(NGX_MODULE)
+	install -d $(DESTDIR)$(NGX_MODDIR) $(DESTDIR)$(DATADIR)/nginx/modules-available \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR)/examples
+	install -m 0644 $(NGX_MODULE) $(DESTDIR)$(NGX_MODDIR)/
+	echo 'load_module modules/ngx_http_gatehouse_module.so;' > \
+	  $(DESTDIR)$(DATADIR)/nginx/modules-available/mod-http-gatehouse.conf
+	install -m 0644 conf/nginx-gatehouse.conf.sample $(DESTDIR)$(DOCDIR)/examples/
+INSTALL_HOOKS += install-nginx
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
 build/asan/tests/unit/test_multipart: build/asan/tests/unit/test_multipart.o \

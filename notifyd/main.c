@@ -30,7 +30,7 @@
 #include "sdnotify.h"
 
 #ifndef GH_VERSION
-#define GH_VERSION "0.1.0"
+#error "GH_VERSION comes from the Makefile (VERSION)"
 #endif
 
 #define EXTRA_FDS (2 + 1 + ND_METRICS_CONNS)

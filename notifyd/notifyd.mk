@@ -68,22 +68,17 @@ PROGRAMS += $(NOTIFYD_BIN) $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
 MANPAGES += docs/man/gatehouse-notifyd.8
 INTEG_TESTS += tests/integration/notifyd
 
-# Installs the daemon, its page, the unit (with the real path) and the
-# shipped templates; templates an admin already has are left alone.
-SYSTEMDUNITDIR ?= /lib/systemd/system
+# Installs the daemon, its page and the shipped templates, which the daemon
+# reads from PKGDATADIR/templates; an admin's own go in /etc/gatehouse/templates.
 .PHONY: install-notifyd
 install-notifyd: $(NOTIFYD_BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/gatehouse/templates
+	  $(DESTDIR)$(PKGDATADIR)/templates
 	install -m 0755 $(NOTIFYD_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-notifyd
 	install -m 0644 docs/man/gatehouse-notifyd.8 $(DESTDIR)$(MANDIR)/man8/
-	sed 's|/usr/sbin/gatehouse-notifyd|$(SBINDIR)/gatehouse-notifyd|g' \
-	  conf/gatehouse-notifyd.service > \
-	  $(DESTDIR)$(SYSTEMDUNITDIR)/gatehouse-notifyd.service
-	set -e; for f in conf/templates/*; do \
-	  t=$(DESTDIR)$(SYSCONFDIR)/gatehouse/templates/$${f##*/}; \
-	  [ -e "$$t" ] || install -m 0644 "$$f" "$$t"; done
+	install -m 0644 conf/templates/* $(DESTDIR)$(PKGDATADIR)/templates/
 INSTALL_HOOKS += install-notifyd
+DIST += $(NOTIFYD_BIN)
 
 # Unit tests: tests/unit/test_notify_X.c -> build/asan/tests/unit/test_notify_X
 NOTIFYD_UNIT := test_notify_webpush test_notify_sign test_notify_quiet \

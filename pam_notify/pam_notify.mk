@@ -17,19 +17,21 @@ $(PAM_MODULE): $(PAM_OBJS) $(LIBGH) pam_notify/module.map
 PROGRAMS += $(PAM_MODULE)
 MANPAGES += docs/man/pam_gatehouse.8
 
-# Where Linux-PAM looks for modules (Debian: /lib/<triplet>/security);
-# pam.d lines may also name the module by absolute path.
+# Where Linux-PAM looks for modules (Debian: /lib/<triplet>/security).
+# The pam-auth-update profile is installed off: the admin turns it on.
 PAMDIR ?= $(shell $(PKG_CONFIG) --variable=libdir pam 2>/dev/null)/security
 
 .PHONY: install-pam
 install-pam: $(PAM_MODULE)
 	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(PREFIX)/share/doc/gatehouse/pam.d
+	  $(DESTDIR)$(DOCDIR)/examples/pam.d $(DESTDIR)$(DATADIR)/pam-configs
 	install -m 0644 $(PAM_MODULE) $(DESTDIR)$(PAMDIR)/pam_gatehouse.so
 	install -m 0644 docs/man/pam_gatehouse.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 conf/pam.d/sshd conf/pam.d/common-session \
-	  conf/pam.d/common-auth $(DESTDIR)$(PREFIX)/share/doc/gatehouse/pam.d/
+	  conf/pam.d/common-auth $(DESTDIR)$(DOCDIR)/examples/pam.d/
+	install -m 0644 conf/pam-configs/gatehouse $(DESTDIR)$(DATADIR)/pam-configs/gatehouse
 INSTALL_HOOKS += install-pam
+DIST += $(PAM_MODULE)
 
 PAM_UNIT := test_pam_options test_pam_netkey test_pam_store
 PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/%)
