@@ -1,0 +1,27 @@
+# packaging/deb.mk - `make deb`: the Debian packages, built with
+# dpkg-buildpackage from a copy of the tree (tracked and new files, never
+# build/), with packaging/debian as its debian/; then lintian on each .deb.
+#
+#   make deb          build/deb/*.deb and lintian (no errors, no warnings)
+#
+# debian/changelog's version must be the Makefile's VERSION.
+
+DEB_OUT := build/deb
+DEB_SRC := $(DEB_OUT)/gatehouse-$(VERSION)
+
+.PHONY: deb deb-version
+deb-version:
+	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); \
+	if [ "$$v" != "$(VERSION)" ]; then \
+	  echo "packaging/debian/changelog says $$v, the Makefile $(VERSION)" >&2; exit 1; fi
+
+deb: deb-version
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_SRC)
+	git ls-files -co --exclude-standard -z | grep -zv '^packaging/debian/' | \
+	  tar --null -T - -cf - | tar -C $(DEB_SRC) -xf -
+	cp -a packaging/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && dpkg-buildpackage -us -uc -b >../build.log 2>&1 || \
+	  { tail -40 ../build.log; exit 1; }
+	lintian --allow-root --fail-on error,warning --info $(DEB_OUT)/*.changes
+	@ls -1 $(DEB_OUT)/*.deb
