@@ -129,7 +129,9 @@ demo: deps
 	./scripts/demo
 
 .PHONY: install
-install: programs $(INSTALL_HOOKS)
+# Only what is installed is built (DIST), never the test and sanitizer builds:
+# a package's `make install` must not need the test dependencies.
+install: dist-programs $(INSTALL_HOOKS)
 
 .PHONY: clean
 clean:
