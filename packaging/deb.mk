@@ -4,18 +4,13 @@
 #
 #   make deb          build/deb/*.deb and lintian (no errors, no warnings)
 #
-# debian/changelog's version must be the Makefile's VERSION.
+# debian/changelog's version must be the Makefile's VERSION (check-version).
 
 DEB_OUT := build/deb
 DEB_SRC := $(DEB_OUT)/gatehouse-$(VERSION)
 
-.PHONY: deb deb-version
-deb-version:
-	@v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); \
-	if [ "$$v" != "$(VERSION)" ]; then \
-	  echo "packaging/debian/changelog says $$v, the Makefile $(VERSION)" >&2; exit 1; fi
-
-deb: deb-version
+.PHONY: deb
+deb: check-version
 	rm -rf $(DEB_OUT)
 	mkdir -p $(DEB_SRC)
 	git ls-files -co --exclude-standard -z | grep -zv '^packaging/debian/' | \

@@ -30,6 +30,11 @@ check-version:
 	if [ "$$v" != "$(VERSION)" ]; then \
 	  echo "check-version: $(RPM_SPEC) has Version $$v; the Makefile's VERSION is $(VERSION)" >&2; \
 	  exit 1; \
+	fi; \
+	v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); \
+	if [ "$$v" != "$(VERSION)" ]; then \
+	  echo "check-version: packaging/debian/changelog has $$v; the Makefile's VERSION is $(VERSION)" >&2; \
+	  exit 1; \
 	fi
 
 # The tarball holds the working tree's files as git lists them (tracked, and
