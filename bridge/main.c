@@ -5,6 +5,7 @@
  *
  * SYNOPSIS
  *   gatehouse-bridge [-c FILE] DOMAIN        (DOMAIN: mail, web or login)
+ *   gatehouse-bridge -V | -h
  *
  * It runs as the owner of DOMAIN's store (started as root, it becomes that
  * owner before opening anything), which is the only uid that may open that
@@ -500,12 +501,23 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: gatehouse-bridge [-c FILE] mail|web|login\n"
+	        "       gatehouse-bridge -V | -h\n"
+	        "  -c, --config FILE  configuration (default $GATEHOUSE_CONF "
+	        "or " GH_CONF_DEFAULT_PATH ")\n"
+	        "  -V, --version      print the version\n"
+	        "  -h, --help         this text\n"
 	        "See gatehouse-bridge(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
 	struct br b;
 	struct gh_store_opts so;
 	struct sigaction sa;
@@ -516,7 +528,7 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.fd = -1;
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;

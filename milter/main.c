@@ -3,7 +3,7 @@
  * signals, configuration reload and the SIGTERM drain.
  *
  * SYNOPSIS
- *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V
+ *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V | -h
  *
  * START-UP ORDER
  *   read the configuration (as root, if started so) -> daemonize unless -f
@@ -113,13 +113,15 @@ static void
 usage(FILE *fp)
 {
 	fputs("usage: gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE]\n"
-	      "       gatehouse-milter -V\n"
-	      "  -c FILE     configuration (default $GATEHOUSE_CONF or "
+	      "       gatehouse-milter -V | -h\n"
+	      "  -c, --config FILE    configuration (default $GATEHOUSE_CONF or "
 	      GH_CONF_DEFAULT_PATH ")\n"
-	      "  -f          stay in the foreground, log to stderr\n"
-	      "  -p PIDFILE  pid file (default [milter] pid_file)\n"
-	      "  -t          load the configuration and keys, report, exit\n"
-	      "  -V          print the version\n"
+	      "  -f, --foreground     stay in the foreground, log to stderr\n"
+	      "  -p, --pid-file FILE  pid file (default [milter] pid_file)\n"
+	      "  -t, --test           load the configuration and keys, report, "
+	      "exit\n"
+	      "  -V, --version        print the version\n"
+	      "  -h, --help           this text\n"
 	      "See gatehouse-milter(8).\n", fp);
 }
 
@@ -428,6 +430,15 @@ drain(struct gh_milter *m, int64_t timeout_ms)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"pid-file", required_argument, NULL, 'p'},
+		{"test", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
 	struct opts o = {NULL, NULL, 0, 0};
 	struct gh_milter m;
 	struct gh_conf *boot = NULL;
@@ -456,7 +467,8 @@ main(int argc, char **argv)
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
-	while ((ch = getopt(argc, argv, "c:fp:tVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fp:tVh", longopts,
+	                         NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o.conf = optarg;
@@ -475,7 +487,8 @@ main(int argc, char **argv)
 			unsigned maj = 0, min = 0, pl = 0;
 
 			smfi_version(&maj, &min, &pl);
-			printf("gatehouse-milter %s (libmilter %u.%u.%u)\n",
+			/* "NAME VERSION" first, as every Gatehouse binary */
+			printf("gatehouse-milter %s\nlibmilter %u.%u.%u\n",
 			       GH_VERSION, maj, min, pl);
 			return EX_OK_;
 		}
