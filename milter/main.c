@@ -71,6 +71,7 @@
 #include <openssl/crypto.h>
 
 #include "gatehouse/domain.h"
+#include "gatehouse/journal.h"
 #include "gatehouse/pidfile.h"
 #include "gatehouse/queue.h"
 #include "milter.h"
@@ -125,6 +126,23 @@ usage(FILE *fp)
 	      "See gatehouse-milter(8).\n", fp);
 }
 
+/* A start-up error before the logger is open (or in the daemonizing parent,
+ * whose stderr is the caller's): one line on stderr, led by the journal's
+ * error priority when stderr is the journal (gatehouse/journal.h). */
+__attribute__((format(printf, 1, 2)))
+static void
+early_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%sgatehouse-milter: %s\n",
+	        gh_journal_stderr() ? gh_journal_prefix(LOG_ERR) : "", line);
+}
+
 static void
 on_signal(int sig)
 {
@@ -161,12 +179,10 @@ daemonize(int *ready_fd)
 		if (strncmp(buf, "ok", 2) == 0)
 			_exit(EX_OK_);
 		if (buf[0] == 'E' && strchr(buf, ':')) {
-			fprintf(stderr, "gatehouse-milter: %s\n",
-			        strchr(buf, ':') + 1);
+			early_error("%s", strchr(buf, ':') + 1);
 			_exit(atoi(buf + 1) > 0 ? atoi(buf + 1) : EX_SOFTWARE_);
 		}
-		fprintf(stderr, "gatehouse-milter: start-up failed (see the "
-		        "system log)\n");
+		early_error("start-up failed (see the system log)");
 		_exit(EX_SOFTWARE_);
 	}
 	close(p[0]);
@@ -509,7 +525,7 @@ main(int argc, char **argv)
 
 	err = gh_conf_load(&boot, m.conf_path, detail, sizeof(detail));
 	if (err) {
-		fprintf(stderr, "gatehouse-milter: %s\n", detail);
+		early_error("%s", detail);
 		return err == GH_ECONFIG ? EX_CONFIG_ : EX_USAGE_;
 	}
 	sock = gh_conf_str(boot, "milter", "socket");
@@ -517,8 +533,8 @@ main(int argc, char **argv)
 	                                                "pid_file");
 	fac = gh_mlog_facility(gh_conf_str(boot, "milter", "log_facility"));
 	if (parse_mode(gh_conf_str(boot, "milter", "socket_mode"), &mode)) {
-		fprintf(stderr, "gatehouse-milter: %s: [milter] socket_mode: "
-		        "not an octal mode\n", gh_conf_source(boot));
+		early_error("%s: [milter] socket_mode: not an octal mode",
+		            gh_conf_source(boot));
 		return EX_CONFIG_;
 	}
 	if (o.check_only) {
@@ -526,7 +542,7 @@ main(int argc, char **argv)
 		err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
 		                   sizeof(detail));
 		if (err) {
-			fprintf(stderr, "gatehouse-milter: %s\n", detail);
+			early_error("%s", detail);
 			return EX_CONFIG_;
 		}
 		describe(first, NULL, "checked");
@@ -544,14 +560,12 @@ main(int argc, char **argv)
 	    (gh_msock_check_mode(mode, why, sizeof(why)) != 0 ||
 	     gh_msock_group(gh_conf_str(boot, "milter", "socket_group"),
 	                    &sock_gid, why, sizeof(why)) != 0)) {
-		fprintf(stderr, "gatehouse-milter: %s: %s\n",
-		        gh_conf_source(boot), why);
+		early_error("%s: %s", gh_conf_source(boot), why);
 		return EX_CONFIG_;
 	}
 
 	if (!o.foreground && daemonize(&ready_fd) != 0) {
-		fprintf(stderr, "gatehouse-milter: cannot daemonize: %s\n",
-		        strerror(errno));
+		early_error("cannot daemonize: %s", strerror(errno));
 		return EX_OSERR_;
 	}
 	gh_mlog_open("gatehouse-milter", o.foreground, fac < 0 ? LOG_MAIL : fac);

@@ -58,8 +58,8 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 1 * GH_HOUR, NULL, "how long /metrics reuses its count of the queue, which walks the "
 	 "whole queue (0: count on every scrape; slow counts are reused longer)"},
 	{"notifyd", "log", GH_CT_ENUM, "auto", 0, 0, "auto|syslog|stderr",
-	 "where logs go (auto: stderr when it is a terminal or under "
-	 "systemd, else syslog)"},
+	 "where logs go (auto: stderr when it is a terminal or the "
+	 "journal, else syslog)"},
 	{"notifyd", "log_level", GH_CT_ENUM, "info", 0, 0,
 	 "error|warning|info|debug", "least severe messages logged"},
 
