@@ -378,19 +378,39 @@ nd_rt_unref(struct nd_rt *rt)
 		rt_free(rt);
 }
 
+/*
+ * The shipped templates first, then the admin's directory, whose files
+ * replace shipped ones of the same name: a package upgrade brings new
+ * shipped templates without touching what the admin changed in /etc.
+ * Either directory may be missing (no overrides is the normal case); a
+ * bad file in either is an error, as a start or reload must not go on with
+ * half a set.
+ */
 static gh_err
 load_templates(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 {
+	const char *shipped = gh_conf_str(rt->conf, "notifyd",
+	                                  "shipped_templates");
 	const char *dir = gh_conf_str(rt->conf, "notifyd", "templates");
 	char why[512];
-	gh_err err = gh_tmpl_set_load(dir, &rt->tmpl, why, sizeof(why));
+	gh_err err = gh_tmpl_set_empty(&rt->tmpl);
 
-	if (err == GH_ENOTFOUND) {
-		nd_log(&d->log, ND_LOG_WARN, "no template directory %s: every "
-		       "message uses the built-in text", dir);
-		return gh_tmpl_set_empty(&rt->tmpl);
-	}
 	if (err)
+		return err;
+	err = gh_tmpl_set_add_dir(rt->tmpl, shipped, NULL, why, sizeof(why));
+	if (err == GH_ENOTFOUND) {
+		nd_log(&d->log, ND_LOG_WARN, "no shipped templates in %s "
+		       "([notifyd] shipped_templates): events without a "
+		       "template in %s use the built-in text", shipped, dir);
+		err = GH_OK;
+	} else if (err) {
+		snprintf(detail, dlen, "templates in %s: %s", shipped, why);
+		return err;
+	}
+	err = gh_tmpl_set_add_dir(rt->tmpl, dir, NULL, why, sizeof(why));
+	if (err == GH_ENOTFOUND)
+		err = GH_OK;
+	else if (err)
 		snprintf(detail, dlen, "templates in %s: %s", dir, why);
 	return err;
 }

@@ -10,6 +10,13 @@
 
 #include "conf_int.h"
 
+/* Where `make install` puts the shipped templates (the Makefile's
+ * PKGDATADIR: /usr/local/share/gatehouse, /usr/share/gatehouse in
+ * packages). */
+#ifndef GH_PKGDATADIR
+#error "GH_PKGDATADIR comes from the Makefile (PKGDATADIR)"
+#endif
+
 #define CHANNEL_TYPES "webhook|smtp|inbox|slack|mattermost|discord|teams|" \
                       "sms|ntfy|gotify|webpush"
 
@@ -48,7 +55,12 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 NULL, "on SIGTERM, longest wait for requests in flight before their "
 	 "events are given back"},
 	{"notifyd", "templates", GH_CT_PATH, "/etc/gatehouse/templates", 0, 0,
-	 NULL, "directory of subject and body templates"},
+	 NULL, "directory of the admin's subject and body templates: each "
+	 "replaces the shipped template of the same name, or adds one"},
+	{"notifyd", "shipped_templates", GH_CT_PATH, GH_PKGDATADIR "/templates",
+	 0, 0, NULL, "directory of the templates Gatehouse ships, read first "
+	 "(the packages' /usr/share/gatehouse/templates); change files in "
+	 "templates instead, which upgrades leave alone"},
 	{"notifyd", "zoneinfo", GH_CT_PATH, "/usr/share/zoneinfo", 0, 0, NULL,
 	 "directory of the IANA time zone files (package tzdata)"},
 	{"notifyd", "metrics_listen", GH_CT_STRING, NULL, 0, 0, NULL,

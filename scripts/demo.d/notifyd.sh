@@ -6,7 +6,9 @@
 notifyd_bin="$top/build/gatehouse-notifyd"
 sinks="$demo/sinks"
 mkdir -p "$sinks" "$demo/etc/templates"
-cp conf/templates/* "$demo/etc/templates/"
+# The shipped templates straight from the source tree; $demo/etc/templates
+# is the admin's directory of overrides, empty here.
+set_key "$GATEHOUSE_CONF" notifyd shipped_templates "$top/conf/templates"
 
 say "gatehouse-notifyd: local receivers for mail and a webhook"
 # An SMTP sink (aiosmtpd) and an HTTP sink, each saving what it receives.

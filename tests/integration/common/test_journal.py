@@ -79,7 +79,8 @@ def conf(tmp_path):
                  f"mail = {tmp_path / 'mail'}\nsync = no\n\n"
                  f"[notifyd]\nbridge_socket = {tmp_path / 'bridge.sock'}\n"
                  f"poll_interval = 50ms\n"
-                 f"templates = {tmp_path / 'no-templates'}\n")
+                 f"templates = {tmp_path / 'no-templates'}\n"
+                 f"shipped_templates = {tmp_path / 'no-shipped'}\n")
     Gatehouse(c).run("store", "init")
     return c
 
@@ -92,7 +93,7 @@ def test_notifyd(tmp_path, conf):
     lines = d.lines()
     assert all(PREFIX.match(ln) for ln in lines), lines
     assert any(ln.startswith("<6>started: store ") for ln in lines), lines
-    assert any(ln.startswith("<4>warning: no template directory")
+    assert any(ln.startswith("<4>warning: no shipped templates")
                for ln in lines), lines
     assert any(ln.startswith("<6>stopped") for ln in lines), lines
     # an error is "<3>" (here: the configuration refused, exit 78)
