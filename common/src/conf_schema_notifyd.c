@@ -35,6 +35,17 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	{"notifyd", "digest_channels", GH_CT_LIST, NULL, 0, 0, NULL,
 	 "channels digests go to when the user did not choose (unset: the "
 	 "user's smtp channels)"},
+	{"notifyd", "login_fallback", GH_CT_ENUM, "local", 0, 0,
+	 "local|admin|none", "login alerts (login.* events) for a user with no "
+	 "contacts in the store: local mails USER@localhost, and the "
+	 "admin_addresses for root, system accounts (uid below 1000) and names "
+	 "with no account when no [route.*] takes the event; admin mails the "
+	 "admin_addresses for every such user; none sends nothing more"},
+	{"notifyd", "login_fallback_channel", GH_CT_STRING, "mail", 0, 0, NULL,
+	 "the smtp channel login_fallback mails through (the local MTA)"},
+	{"notifyd", "admin_addresses", GH_CT_LIST, "root@localhost", 0, 0, NULL,
+	 "mail addresses of the admins, for login alerts of accounts nobody "
+	 "else is told about (login_fallback)"},
 	{"notifyd", "batch", GH_CT_INT, "64", 1, 1024, NULL,
 	 "events leased from the queue in one transaction"},
 	{"notifyd", "max_events", GH_CT_INT, "512", 1, 100000, NULL,

@@ -43,15 +43,12 @@ while [ ! -s "$sinks/ports" ]; do sleep 0.1; done
 read -r smtp_port http_port < "$sinks/ports"
 echo "SMTP sink on 127.0.0.1:$smtp_port, webhook sink on 127.0.0.1:$http_port"
 
-# Two channel instances for the demo, added to the demo's configuration.
+# The sample's mail channel (the local MTA) pointed at the sink, and a
+# webhook channel added to the demo's configuration.
+set_key "$GATEHOUSE_CONF" channel.mail url "smtp://127.0.0.1:$smtp_port"
+set_key "$GATEHOUSE_CONF" channel.mail from notify@demo.example.org
+set_key "$GATEHOUSE_CONF" channel.mail from_name "Gatehouse demo"
 cat >> "$GATEHOUSE_CONF" <<EOF
-
-[channel.mail]
-type = smtp
-url = smtp://127.0.0.1:$smtp_port
-from = notify@demo.example.org
-from_name = Gatehouse demo
-starttls = no
 
 [channel.hook]
 type = webhook
