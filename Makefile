@@ -40,7 +40,8 @@ WERROR      ?= -Werror
 WARN        := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wmissing-prototypes \
                -Wstrict-prototypes -Wno-unused-parameter
 HARDEN      := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-CSTD        := -std=c11 -D_GNU_SOURCE -DGH_VERSION='"$(VERSION)"'
+CSTD        := -std=c11 -D_GNU_SOURCE -DGH_VERSION='"$(VERSION)"' \
+               -DGH_PKGDATADIR='"$(PKGDATADIR)"'
 OPT         ?= -O2 -g
 CFLAGS      ?=
 CPPFLAGS    ?=

@@ -5,6 +5,7 @@
  *
  * SYNOPSIS
  *   gatehouse-bridge [-c FILE] DOMAIN        (DOMAIN: mail, web or login)
+ *   gatehouse-bridge -V | -h
  *
  * It runs as the owner of DOMAIN's store (started as root, it becomes that
  * owner before opening anything), which is the only uid that may open that
@@ -23,7 +24,8 @@
  * where `gatehouse events list --domain D --state dead` shows it.
  *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
- * Exit codes: sysexits(3).  Logs go to stderr (the journal under systemd).
+ * Exit codes: sysexits(3).  Logs go to stderr; when that is the journal
+ * (gatehouse/journal.h), each line starts with its priority ("<3>").
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,12 +37,14 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "gatehouse/bridge.h"
 #include "gatehouse/conf.h"
 #include "gatehouse/domain.h"
+#include "gatehouse/journal.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "gatehouse/store.h"
@@ -78,10 +82,13 @@ struct br {
 	/* a suppression snapshot being received (mail) */
 	json_t *snap;
 	int logged_down;
+	int journal;                   /* stderr is the journal */
 };
 
+/* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
+__attribute__((format(printf, 3, 4)))
 static void
-blog(const struct br *b, const char *fmt, ...)
+blog(const struct br *b, int prio, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -89,7 +96,8 @@ blog(const struct br *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "gatehouse-bridge[%s]: %s\n", b->name, line);
+	fprintf(stderr, "%sgatehouse-bridge[%s]: %s\n",
+	        b->journal ? gh_journal_prefix(prio) : "", b->name, line);
 }
 
 static void
@@ -117,7 +125,7 @@ bconnect(struct br *b)
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	if (strlen(b->sock_path) >= sizeof(sa.sun_path)) {
-		blog(b, "[notifyd] bridge_socket: path too long");
+		blog(b, LOG_ERR, "[notifyd] bridge_socket: path too long");
 		return -1;
 	}
 	strcpy(sa.sun_path, b->sock_path);
@@ -126,9 +134,9 @@ bconnect(struct br *b)
 		return -1;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		if (!b->logged_down)
-			blog(b, "cannot reach gatehouse-notifyd at %s: %s; "
-			     "trying again every second", b->sock_path,
-			     strerror(errno));
+			blog(b, LOG_WARNING, "cannot reach gatehouse-notifyd "
+			     "at %s: %s; trying again every second",
+			     b->sock_path, strerror(errno));
 		b->logged_down = 1;
 		close(fd);
 		return -1;
@@ -172,8 +180,8 @@ peer_is_core(struct br *b)
 	                     NULL, detail, sizeof(detail));
 	if (err == GH_OK && cr.uid == core)
 		return 1;
-	blog(b, "%s is held by uid %ld, not by gatehouse-notifyd (the core "
-	     "store's owner%s%s); not talking to it", b->sock_path,
+	blog(b, LOG_ERR, "%s is held by uid %ld, not by gatehouse-notifyd "
+	     "(the core store's owner%s%s); not talking to it", b->sock_path,
 	     (long)cr.uid, err ? ": " : "", err ? detail : "");
 	return 0;
 }
@@ -195,18 +203,19 @@ hello(struct br *b)
 		return -1;
 	err = recv_wait(b, 10000, &m);
 	if (err) {
-		blog(b, "no answer from gatehouse-notifyd to hello");
+		blog(b, LOG_WARNING, "no answer from gatehouse-notifyd to "
+		     "hello");
 		return -1;
 	}
 	if (strcmp(gh_bridge_type(m), "welcome") != 0) {
-		blog(b, "gatehouse-notifyd refused this bridge: %s",
+		blog(b, LOG_ERR, "gatehouse-notifyd refused this bridge: %s",
 		     json_string_value(json_object_get(m, "why")) ?
 		     json_string_value(json_object_get(m, "why")) : "?");
 		json_decref(m);
 		return -1;
 	}
 	json_decref(m);
-	blog(b, "connected to gatehouse-notifyd");
+	blog(b, LOG_INFO, "connected to gatehouse-notifyd");
 	b->logged_down = 0;
 	return 0;
 }
@@ -251,7 +260,7 @@ send_round(struct br *b)
 	err = gh_queue_lease(b->st, now, BATCH, VISIBILITY_MS, b->leases,
 	                     &b->nlease);
 	if (err) {
-		blog(b, "outbox: %s", gh_strerror(err));
+		blog(b, LOG_ERR, "outbox: %s", gh_strerror(err));
 		b->nlease = 0;
 	}
 	if (b->dom == GH_DOMAIN_WEB &&
@@ -323,12 +332,13 @@ settle(struct br *b)
 	gh_err err = gh_store_update(b->st, settle_txn, &a);
 
 	if (err)
-		blog(b, "outbox: cannot record what notifyd took: %s (it will "
-		     "be sent again, and recognised)", gh_strerror(err));
+		blog(b, LOG_WARNING, "outbox: cannot record what notifyd took: "
+		     "%s (it will be sent again, and recognised)",
+		     gh_strerror(err));
 	for (size_t i = 0; i < b->nlease; i++) {
 		if (b->answer[i] != -1)
 			continue;
-		blog(b, "notifyd refused outbox event %llu: %s",
+		blog(b, LOG_WARNING, "notifyd refused outbox event %llu: %s",
 		     (unsigned long long)b->leases[i].id, b->why[i]);
 		(void)gh_queue_retry(b->st, &b->leases[i], gh_now_ms(), 0,
 		                     b->why[i], 1, NULL);
@@ -402,11 +412,11 @@ on_snapshot(struct br *b, const json_t *m)
 		gh_err err = gh_store_update(b->st, snap_txn, &a);
 
 		if (err)
-			blog(b, "suppression list: cannot store the core's "
-			     "copy: %s", gh_strerror(err));
+			blog(b, LOG_ERR, "suppression list: cannot store the "
+			     "core's copy: %s", gh_strerror(err));
 		else
-			blog(b, "suppression list: %zu entries from the core",
-			     json_array_size(b->snap) - a.bad);
+			blog(b, LOG_INFO, "suppression list: %zu entries from "
+			     "the core", json_array_size(b->snap) - a.bad);
 		json_decref(b->snap);
 		b->snap = NULL;
 	}
@@ -476,8 +486,8 @@ session(struct br *b)
 		err = recv_wait(b, b->nlease || b->nsup ? 1000 : b->poll_ms,
 		                &m);
 		if (err == GH_EIO || err == GH_EINVAL) {
-			blog(b, "connection to gatehouse-notifyd %s",
-			     err == GH_EIO ? "closed" : "sent garbage");
+			blog(b, LOG_WARNING, "connection to gatehouse-notifyd "
+			     "%s", err == GH_EIO ? "closed" : "sent garbage");
 			break;
 		}
 		if (err == GH_OK) {
@@ -488,8 +498,8 @@ session(struct br *b)
 			settle(b);
 		} else if ((b->nlease || b->nsup) &&
 		           gh_now_ms() - waiting_since > ANSWER_MS) {
-			blog(b, "gatehouse-notifyd did not answer in %d s",
-			     ANSWER_MS / 1000);
+			blog(b, LOG_WARNING, "gatehouse-notifyd did not answer "
+			     "in %d s", ANSWER_MS / 1000);
 			break;
 		}
 	}
@@ -500,12 +510,23 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: gatehouse-bridge [-c FILE] mail|web|login\n"
+	        "       gatehouse-bridge -V | -h\n"
+	        "  -c, --config FILE  configuration (default $GATEHOUSE_CONF "
+	        "or " GH_CONF_DEFAULT_PATH ")\n"
+	        "  -V, --version      print the version\n"
+	        "  -h, --help         this text\n"
 	        "See gatehouse-bridge(8).\n");
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
 	struct br b;
 	struct gh_store_opts so;
 	struct sigaction sa;
@@ -516,7 +537,8 @@ main(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	b.fd = -1;
-	while ((ch = getopt(argc, argv, "c:hV")) != -1) {
+	b.journal = gh_journal_stderr();
+	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_path = optarg;
@@ -543,13 +565,13 @@ main(int argc, char **argv)
 		conf_path = gh_conf_default_path();
 	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
 	if (err) {
-		blog(&b, "%s", detail);
+		blog(&b, LOG_ERR, "%s", detail);
 		return err == GH_ENOTFOUND ? 66 : 78;
 	}
 	gh_conf_domain_store_opts(b.conf, b.dom, &so, &shared);
 	if (shared) {
-		blog(&b, "[store] %s is not set: this domain writes the core's "
-		     "store itself, and needs no bridge", b.name);
+		blog(&b, LOG_ERR, "[store] %s is not set: this domain writes "
+		     "the core's store itself, and needs no bridge", b.name);
 		rc = 78;
 		goto done;
 	}
@@ -560,8 +582,8 @@ main(int argc, char **argv)
 	if (err == GH_OK)
 		err = gh_store_open(&b.st, &so, detail, sizeof(detail));
 	if (err) {
-		blog(&b, "cannot open %s: %s%s%s", so.path, gh_strerror(err),
-		     detail[0] ? ": " : "", detail);
+		blog(&b, LOG_ERR, "cannot open %s: %s%s%s", so.path,
+		     gh_strerror(err), detail[0] ? ": " : "", detail);
 		rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 : 74;
 		goto done;
 	}
@@ -576,7 +598,7 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);   /* no SA_RESTART: end waits */
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	blog(&b, "started for %s", so.path);
+	blog(&b, LOG_INFO, "started for %s", so.path);
 	while (!stopping) {
 		b.fd = bconnect(&b);
 		if (b.fd < 0) {
@@ -591,7 +613,7 @@ main(int argc, char **argv)
 		b.snap = NULL;
 		nap_ms(1000);
 	}
-	blog(&b, "stopped");
+	blog(&b, LOG_INFO, "stopped");
 done:
 	free(b.buf);
 	gh_store_close(b.st);

@@ -100,7 +100,8 @@ main(int argc, char **argv)
 			usage(stdout, c.prog);
 			return EXIT_OK;
 		case 'V':
-			cli_printf("gatehouse %s (store schema %d)\n", GH_VERSION,
+			/* "NAME VERSION" first, as every Gatehouse binary */
+			cli_printf("gatehouse %s\nstore schema %d\n", GH_VERSION,
 			           GH_STORE_SCHEMA);
 			return EXIT_OK;
 		default:

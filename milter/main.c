@@ -3,7 +3,7 @@
  * signals, configuration reload and the SIGTERM drain.
  *
  * SYNOPSIS
- *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V
+ *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V | -h
  *
  * START-UP ORDER
  *   read the configuration (as root, if started so) -> daemonize unless -f
@@ -71,6 +71,7 @@
 #include <openssl/crypto.h>
 
 #include "gatehouse/domain.h"
+#include "gatehouse/journal.h"
 #include "gatehouse/pidfile.h"
 #include "gatehouse/queue.h"
 #include "milter.h"
@@ -113,14 +114,33 @@ static void
 usage(FILE *fp)
 {
 	fputs("usage: gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE]\n"
-	      "       gatehouse-milter -V\n"
-	      "  -c FILE     configuration (default $GATEHOUSE_CONF or "
+	      "       gatehouse-milter -V | -h\n"
+	      "  -c, --config FILE    configuration (default $GATEHOUSE_CONF or "
 	      GH_CONF_DEFAULT_PATH ")\n"
-	      "  -f          stay in the foreground, log to stderr\n"
-	      "  -p PIDFILE  pid file (default [milter] pid_file)\n"
-	      "  -t          load the configuration and keys, report, exit\n"
-	      "  -V          print the version\n"
+	      "  -f, --foreground     stay in the foreground, log to stderr\n"
+	      "  -p, --pid-file FILE  pid file (default [milter] pid_file)\n"
+	      "  -t, --test           load the configuration and keys, report, "
+	      "exit\n"
+	      "  -V, --version        print the version\n"
+	      "  -h, --help           this text\n"
 	      "See gatehouse-milter(8).\n", fp);
+}
+
+/* A start-up error before the logger is open (or in the daemonizing parent,
+ * whose stderr is the caller's): one line on stderr, led by the journal's
+ * error priority when stderr is the journal (gatehouse/journal.h). */
+__attribute__((format(printf, 1, 2)))
+static void
+early_error(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%sgatehouse-milter: %s\n",
+	        gh_journal_stderr() ? gh_journal_prefix(LOG_ERR) : "", line);
 }
 
 static void
@@ -159,12 +179,10 @@ daemonize(int *ready_fd)
 		if (strncmp(buf, "ok", 2) == 0)
 			_exit(EX_OK_);
 		if (buf[0] == 'E' && strchr(buf, ':')) {
-			fprintf(stderr, "gatehouse-milter: %s\n",
-			        strchr(buf, ':') + 1);
+			early_error("%s", strchr(buf, ':') + 1);
 			_exit(atoi(buf + 1) > 0 ? atoi(buf + 1) : EX_SOFTWARE_);
 		}
-		fprintf(stderr, "gatehouse-milter: start-up failed (see the "
-		        "system log)\n");
+		early_error("start-up failed (see the system log)");
 		_exit(EX_SOFTWARE_);
 	}
 	close(p[0]);
@@ -428,6 +446,15 @@ drain(struct gh_milter *m, int64_t timeout_ms)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"foreground", no_argument, NULL, 'f'},
+		{"pid-file", required_argument, NULL, 'p'},
+		{"test", no_argument, NULL, 't'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0}
+	};
 	struct opts o = {NULL, NULL, 0, 0};
 	struct gh_milter m;
 	struct gh_conf *boot = NULL;
@@ -456,7 +483,8 @@ main(int argc, char **argv)
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
-	while ((ch = getopt(argc, argv, "c:fp:tVh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fp:tVh", longopts,
+	                         NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			o.conf = optarg;
@@ -475,7 +503,8 @@ main(int argc, char **argv)
 			unsigned maj = 0, min = 0, pl = 0;
 
 			smfi_version(&maj, &min, &pl);
-			printf("gatehouse-milter %s (libmilter %u.%u.%u)\n",
+			/* "NAME VERSION" first, as every Gatehouse binary */
+			printf("gatehouse-milter %s\nlibmilter %u.%u.%u\n",
 			       GH_VERSION, maj, min, pl);
 			return EX_OK_;
 		}
@@ -496,7 +525,7 @@ main(int argc, char **argv)
 
 	err = gh_conf_load(&boot, m.conf_path, detail, sizeof(detail));
 	if (err) {
-		fprintf(stderr, "gatehouse-milter: %s\n", detail);
+		early_error("%s", detail);
 		return err == GH_ECONFIG ? EX_CONFIG_ : EX_USAGE_;
 	}
 	sock = gh_conf_str(boot, "milter", "socket");
@@ -504,8 +533,8 @@ main(int argc, char **argv)
 	                                                "pid_file");
 	fac = gh_mlog_facility(gh_conf_str(boot, "milter", "log_facility"));
 	if (parse_mode(gh_conf_str(boot, "milter", "socket_mode"), &mode)) {
-		fprintf(stderr, "gatehouse-milter: %s: [milter] socket_mode: "
-		        "not an octal mode\n", gh_conf_source(boot));
+		early_error("%s: [milter] socket_mode: not an octal mode",
+		            gh_conf_source(boot));
 		return EX_CONFIG_;
 	}
 	if (o.check_only) {
@@ -513,7 +542,7 @@ main(int argc, char **argv)
 		err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
 		                   sizeof(detail));
 		if (err) {
-			fprintf(stderr, "gatehouse-milter: %s\n", detail);
+			early_error("%s", detail);
 			return EX_CONFIG_;
 		}
 		describe(first, NULL, "checked");
@@ -531,14 +560,12 @@ main(int argc, char **argv)
 	    (gh_msock_check_mode(mode, why, sizeof(why)) != 0 ||
 	     gh_msock_group(gh_conf_str(boot, "milter", "socket_group"),
 	                    &sock_gid, why, sizeof(why)) != 0)) {
-		fprintf(stderr, "gatehouse-milter: %s: %s\n",
-		        gh_conf_source(boot), why);
+		early_error("%s: %s", gh_conf_source(boot), why);
 		return EX_CONFIG_;
 	}
 
 	if (!o.foreground && daemonize(&ready_fd) != 0) {
-		fprintf(stderr, "gatehouse-milter: cannot daemonize: %s\n",
-		        strerror(errno));
+		early_error("cannot daemonize: %s", strerror(errno));
 		return EX_OSERR_;
 	}
 	gh_mlog_open("gatehouse-milter", o.foreground, fac < 0 ? LOG_MAIL : fac);

@@ -7,14 +7,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "gatehouse/journal.h"
 #include "mlog.h"
+
+enum mlog_dest { MLOG_SYSLOG = 0, MLOG_STDERR, MLOG_JOURNAL };
 
 /*
  * Set once by gh_mlog_open() before threads start and only read afterwards:
  * syslog(3) itself is process-wide state, so the choice of destination is
  * too.
  */
-static int log_to_stderr = 1;
+static enum mlog_dest log_dest = MLOG_STDERR;
 
 static const struct {
 	const char *name;
@@ -38,7 +41,8 @@ gh_mlog_facility(const char *name)
 void
 gh_mlog_open(const char *ident, int to_stderr, int facility)
 {
-	log_to_stderr = to_stderr;
+	log_dest = !to_stderr ? MLOG_SYSLOG :
+	           gh_journal_stderr() ? MLOG_JOURNAL : MLOG_STDERR;
 	if (!to_stderr)
 		openlog(ident, LOG_PID | LOG_NDELAY, facility);
 }
@@ -73,7 +77,14 @@ gh_mlog(int prio, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (log_to_stderr) {
+	if (log_dest == MLOG_JOURNAL) {
+		/* the journal stamps time, program and pid; it wants the
+		 * priority, which it reads from the prefix */
+		fprintf(stderr, "%s%s: %s\n", gh_journal_prefix(prio),
+		        prio_name(prio), line);
+		return;
+	}
+	if (log_dest == MLOG_STDERR) {
 		struct timespec ts;
 		struct tm tm;
 		char when[32];

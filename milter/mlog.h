@@ -22,7 +22,9 @@
 
 /*
  * gh_mlog_open - where log lines go from now on: syslog with facility
- * (LOG_MAIL, ...) and the program name as ident, or stderr when to_stderr.
+ * (LOG_MAIL, ...) and the program name as ident, or stderr when to_stderr;
+ * when stderr is the journal (gatehouse/journal.h), each line starts with
+ * its priority ("<3>") instead of the time and the program name.
  */
 void gh_mlog_open(const char *ident, int to_stderr, int facility);
 

@@ -1,5 +1,6 @@
 /*
- * log.c - syslog or stderr lines (see log.h).
+ * log.c - syslog or stderr lines, the latter with the journal's priority
+ * prefixes when stderr is the journal (see log.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "gatehouse/journal.h"
 #include "log.h"
 
 void
@@ -25,7 +27,8 @@ nd_log_init(struct nd_log *l, const char *where, const char *level)
 	else if (where && strcmp(where, "stderr") == 0)
 		l->syslog = 0;
 	else
-		l->syslog = !(isatty(STDERR_FILENO) || getenv("JOURNAL_STREAM"));
+		l->syslog = !(isatty(STDERR_FILENO) || gh_journal_stderr());
+	l->journal = !l->syslog && gh_journal_stderr();
 	if (l->syslog && !was_syslog)
 		openlog("gatehouse-notifyd", LOG_PID | LOG_NDELAY, LOG_MAIL);
 }
@@ -49,6 +52,10 @@ nd_log(const struct nd_log *l, enum nd_level lv, const char *fmt, ...)
 			*p = ' ';
 	if (l->syslog)
 		syslog(prio[lv], "%s%s", tag[lv], line);
+	else if (l->journal)
+		/* the journal records the program and pid itself */
+		fprintf(stderr, "%s%s%s\n", gh_journal_prefix(prio[lv]),
+		        tag[lv], line);
 	else
 		fprintf(stderr, "gatehouse-notifyd[%ld]: %s%s\n", (long)getpid(),
 		        tag[lv], line);

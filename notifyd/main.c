@@ -2,7 +2,7 @@
  * main.c - gatehouse-notifyd(8): the notification dispatcher.
  *
  * SYNOPSIS
- *   gatehouse-notifyd [-c FILE] [--check] [--stderr] [-V]
+ *   gatehouse-notifyd [-c FILE] [--check] [--stderr] | -V | -h
  *
  * It runs in the foreground (systemd Type=notify, or a terminal), opens
  * the store once, and turns the event loop: curl_multi_poll over libcurl's
@@ -39,13 +39,15 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp,
-	    "usage: gatehouse-notifyd [-c FILE] [--check] [--stderr] [-V]\n"
+	    "usage: gatehouse-notifyd [-c FILE] [--check] [--stderr]\n"
+	    "       gatehouse-notifyd -V | -h\n"
 	    "  -c, --config FILE  configuration (default $GATEHOUSE_CONF or "
 	    GH_CONF_DEFAULT_PATH ")\n"
 	    "      --check        check the configuration and templates, then "
 	    "exit\n"
 	    "      --stderr       log to stderr, whatever [notifyd] log says\n"
 	    "  -V, --version      print the version\n"
+	    "  -h, --help         this text\n"
 	    "See gatehouse-notifyd(8).\n");
 }
 

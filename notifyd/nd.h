@@ -50,6 +50,9 @@ struct nd_chans {
 
 enum nd_user_match { ND_UM_ANY = 0, ND_UM_SYSTEM, ND_UM_UNKNOWN };
 
+/* [notifyd] login_fallback: login alerts of users without contacts */
+enum nd_fallback { ND_FB_NONE = 0, ND_FB_LOCAL, ND_FB_ADMIN };
+
 struct nd_addr {
 	struct nd_chan *ch;
 	char *to;
@@ -74,6 +77,9 @@ struct nd_rt {
 	struct nd_chans defaults, security, digest;
 	int security_set, digest_set;
 	struct nd_words opt_in;
+	enum nd_fallback fallback;
+	struct nd_chan *fallback_ch;  /* login_fallback_channel; NULL: none */
+	struct nd_words admins;       /* admin_addresses */
 	int digest_at;                /* minutes after local midnight */
 	struct gh_tmpl_set *tmpl;
 	struct gh_tzcache *tz;

@@ -10,6 +10,9 @@
  *   3. every [route.NAME] whose types, categories, sources and user_match
  *      fit the event: its users, its channels (sent the event as it is,
  *      recipient "*") and its addresses.
+ *   4. a login alert (login.*) whose user has no contacts: the user's
+ *      local mailbox, or for system accounts the admin_addresses when no
+ *      route took it ([notifyd] login_fallback; see login_fallback()).
  *
  * A USER is told according to their preferences (users.h):
  *   - the category's mode: prefs.categories[category], else "off" for
@@ -42,6 +45,7 @@
 #include <unistd.h>
 
 #include "gatehouse/users.h"
+#include "mime.h"
 #include "nd.h"
 
 #define SYSTEM_UID_MAX 999
@@ -267,6 +271,23 @@ named_channels(struct nd_job *job, const json_t *names, struct nd_chans *out,
 	}
 }
 
+/* The user's mode for the event's category: "on", "off" or "digest". */
+static const char *
+category_mode(const struct nd_job *job, const struct nd_user *u)
+{
+	const char *mode;
+
+	if (job->category && strcmp(job->category, "security") == 0)
+		return "on";
+	mode = jstr(json_object_get(u->prefs, "categories"), job->category);
+	if (mode == NULL)
+		mode = nd_words_has(&job->rt->opt_in, job->category) ? "off" :
+		       "on";
+	if (job->priority >= 4 && strcmp(mode, "digest") == 0)
+		mode = "on";
+	return mode;
+}
+
 static void
 add_user(struct gh_txn *txn, struct nd_job *job, const char *id,
          const json_t *names)
@@ -282,11 +303,7 @@ add_user(struct gh_txn *txn, struct nd_job *job, const char *id,
 
 	if (u == NULL)
 		return;
-	mode = jstr(json_object_get(u->prefs, "categories"), job->category);
-	if (mode == NULL)
-		mode = nd_words_has(&rt->opt_in, job->category) ? "off" : "on";
-	if (security || (job->priority >= 4 && strcmp(mode, "digest") == 0))
-		mode = "on";
+	mode = category_mode(job, u);
 	if (strcmp(mode, "off") == 0) {
 		snprintf(why, sizeof(why), "%s has %s notifications off", u->id,
 		         job->category);
@@ -426,6 +443,65 @@ add_recipients(struct gh_txn *txn, struct nd_job *job, const json_t *names,
 	}
 }
 
+/*
+ * [notifyd] login_fallback: a login alert (login.*) whose user has no
+ * contacts in the store would reach nobody who reads mail -- at most an
+ * inbox no one opens on a new server.  Then:
+ *   - a user with an account of their own (uid 1000 and above): mail to
+ *     USER@localhost, the local mailbox, through the local MTA (local);
+ *   - root, a system account, a name with no account (a failed burst for
+ *     "oracle"), or anyone with login_fallback = admin: mail to the
+ *     admin_addresses -- unless a [route.*] took the event, as the routes
+ *     are then the admins the configuration chose.
+ * A user who turned the category off is left alone.
+ */
+static void
+login_fallback(struct gh_txn *txn, struct nd_job *job, int routed)
+{
+	struct nd_rt *rt = job->rt;
+	struct nd_user *u;
+	const char *name;
+	char to[GH_USER_MAX + sizeof("@localhost")], why[160];
+
+	if (rt->fallback == ND_FB_NONE || job->user == NULL ||
+	    strncmp(job->type, "login.", 6) != 0)
+		return;
+	u = user_get(txn, job, job->user);
+	if (u == NULL || u->contacts != NULL ||
+	    strcmp(category_mode(job, u), "off") == 0)
+		return;
+	if (rt->fallback == ND_FB_LOCAL && !is_system_user(u->id, u)) {
+		if (rt->fallback_ch == NULL)
+			goto no_channel;
+		snprintf(to, sizeof(to), "%s@localhost", u->id);
+		if (!gh_mime_addr_ok(to)) {
+			snprintf(why, sizeof(why), "login_fallback: '%s' is "
+			         "not a mailbox name", u->id);
+			add_note(job, NULL, "@fallback", u->id, u, ND_T_SKIPPED,
+			         why);
+			return;
+		}
+		nd_target_add(job, rt->fallback_ch, NULL, to, u);
+		return;
+	}
+	if (routed)
+		return;
+	if (rt->fallback_ch == NULL)
+		goto no_channel;
+	if (rt->admins.n == 0)
+		add_note(job, NULL, "@fallback", u->id, u, ND_T_SKIPPED,
+		         "login_fallback: admin_addresses is empty");
+	for (size_t i = 0; i < rt->admins.n; i++)
+		add_address(job, rt->fallback_ch, rt->admins.v[i]);
+	return;
+no_channel:
+	name = gh_conf_str(rt->conf, "notifyd", "login_fallback_channel");
+	snprintf(why, sizeof(why), "login_fallback: %s has no contacts and "
+	         "there is no smtp channel %s to mail through", u->id,
+	         name ? name : "mail");
+	add_note(job, NULL, "@fallback", u->id, u, ND_T_SKIPPED, why);
+}
+
 /* Earlier records decide what is left to do. */
 static void
 apply_records(struct nd *d, struct nd_job *job)
@@ -550,6 +626,7 @@ nd_resolve_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job)
 			for (size_t k = 0; k < ro->naddrs; k++)
 				add_address(job, ro->addrs[k].ch, ro->addrs[k].to);
 		}
+		login_fallback(txn, job, routed);
 		if (admins && routed == 0) {
 			char why[160];
 

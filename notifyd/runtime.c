@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mime.h"
 #include "nd.h"
 
 #define TZ_CACHE_SIZE 64
@@ -359,6 +360,7 @@ rt_free(struct nd_rt *rt)
 	free(rt->security.v);
 	free(rt->digest.v);
 	words_free(&rt->opt_in);
+	words_free(&rt->admins);
 	gh_tmpl_set_free(rt->tmpl);
 	gh_tzcache_free(rt->tz);
 	gh_conf_free(rt->conf);
@@ -378,19 +380,105 @@ nd_rt_unref(struct nd_rt *rt)
 		rt_free(rt);
 }
 
+/*
+ * [notifyd] login_fallback and what it needs: the smtp channel it mails
+ * through and the admins' addresses.  The default channel name, "mail",
+ * is the shipped configuration's local MTA; without such a channel the
+ * fallback cannot mail, which is said once here and on each event
+ * (resolve.c), while a channel named on purpose must exist.
+ */
+static gh_err
+fallback_init(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
+{
+	const struct gh_conf *c = rt->conf;
+	const char *mode = gh_conf_str(c, "notifyd", "login_fallback");
+	const char *name = gh_conf_str(c, "notifyd", "login_fallback_channel");
+	struct nd_chan *ch;
+	gh_err err;
+
+	rt->fallback = mode && strcmp(mode, "none") == 0 ? ND_FB_NONE :
+	               mode && strcmp(mode, "admin") == 0 ? ND_FB_ADMIN :
+	               ND_FB_LOCAL;
+	err = words_split(gh_conf_str(c, "notifyd", "admin_addresses"),
+	                  &rt->admins);
+	if (err)
+		return err;
+	for (size_t i = 0; i < rt->admins.n; i++) {
+		if (gh_mime_addr_ok(rt->admins.v[i]))
+			continue;
+		snprintf(detail, dlen, "%s:%u: [notifyd] admin_addresses: '%s' "
+		         "is not a mail address", gh_conf_source(c),
+		         gh_conf_line(c, "notifyd", "admin_addresses"),
+		         rt->admins.v[i]);
+		return GH_ECONFIG;
+	}
+	if (rt->fallback == ND_FB_NONE)
+		return GH_OK;
+	ch = name ? nd_rt_chan(rt, name) : NULL;
+	if (ch != NULL && ch->kind->contact == ND_CONTACT_EMAIL) {
+		rt->fallback_ch = ch;
+		return GH_OK;
+	}
+	/* A channel named on purpose must do; the default name may belong
+	 * to a configuration older than the fallback, which keeps working. */
+	if (gh_conf_is_set(c, "notifyd", "login_fallback_channel")) {
+		char where[256];
+
+		snprintf(where, sizeof(where), "%s:%u: [notifyd] "
+		         "login_fallback_channel", gh_conf_source(c),
+		         gh_conf_line(c, "notifyd", "login_fallback_channel"));
+		if (ch == NULL)
+			snprintf(detail, dlen, "%s: no channel named '%s' (add a "
+			         "[channel.%s] section of type smtp)", where, name,
+			         name);
+		else
+			snprintf(detail, dlen, "%s: '%s' is a %s channel; "
+			         "login_fallback mails, through an smtp channel",
+			         where, name, ch->kind->name);
+		return GH_ECONFIG;
+	}
+	nd_log(&d->log, ND_LOG_WARN, "login_fallback = %s, but there is no "
+	       "smtp channel [channel.%s] to mail through: login alerts for "
+	       "users without contacts are not mailed (add one, pointing at "
+	       "the local MTA, name another in login_fallback_channel, or set "
+	       "login_fallback = none)", mode ? mode : "local",
+	       name ? name : "mail");
+	return GH_OK;
+}
+
+/*
+ * The shipped templates first, then the admin's directory, whose files
+ * replace shipped ones of the same name: a package upgrade brings new
+ * shipped templates without touching what the admin changed in /etc.
+ * Either directory may be missing (no overrides is the normal case); a
+ * bad file in either is an error, as a start or reload must not go on with
+ * half a set.
+ */
 static gh_err
 load_templates(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 {
+	const char *shipped = gh_conf_str(rt->conf, "notifyd",
+	                                  "shipped_templates");
 	const char *dir = gh_conf_str(rt->conf, "notifyd", "templates");
 	char why[512];
-	gh_err err = gh_tmpl_set_load(dir, &rt->tmpl, why, sizeof(why));
+	gh_err err = gh_tmpl_set_empty(&rt->tmpl);
 
-	if (err == GH_ENOTFOUND) {
-		nd_log(&d->log, ND_LOG_WARN, "no template directory %s: every "
-		       "message uses the built-in text", dir);
-		return gh_tmpl_set_empty(&rt->tmpl);
-	}
 	if (err)
+		return err;
+	err = gh_tmpl_set_add_dir(rt->tmpl, shipped, NULL, why, sizeof(why));
+	if (err == GH_ENOTFOUND) {
+		nd_log(&d->log, ND_LOG_WARN, "no shipped templates in %s "
+		       "([notifyd] shipped_templates): events without a "
+		       "template in %s use the built-in text", shipped, dir);
+		err = GH_OK;
+	} else if (err) {
+		snprintf(detail, dlen, "templates in %s: %s", shipped, why);
+		return err;
+	}
+	err = gh_tmpl_set_add_dir(rt->tmpl, dir, NULL, why, sizeof(why));
+	if (err == GH_ENOTFOUND)
+		err = GH_OK;
+	else if (err)
 		snprintf(detail, dlen, "templates in %s: %s", dir, why);
 	return err;
 }
@@ -494,6 +582,9 @@ nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
 		err = chan_list(rt, "notifyd", "digest_channels", &rt->digest,
 		                detail, dlen);
 	}
+	if (err)
+		goto fail;
+	err = fallback_init(d, rt, detail, dlen);
 	if (err)
 		goto fail;
 	err = load_templates(d, rt, detail, dlen);

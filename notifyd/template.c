@@ -559,6 +559,50 @@ gh_tmpl_set_free(struct gh_tmpl_set *set)
 	free(set);
 }
 
+gh_err
+gh_tmpl_set_add_dir(struct gh_tmpl_set *set, const char *dir, size_t *added,
+                    char *detail, size_t dlen)
+{
+	struct gh_tmpl_set *over = NULL;
+	struct tmpl_file *nf;
+	size_t base = set->n;
+	gh_err err;
+
+	if (added)
+		*added = 0;
+	err = gh_tmpl_set_load(dir, &over, detail, dlen);
+	if (err)
+		return err;
+	/* room for all of them first, so nothing below can fail half-way */
+	if (over->n > 0) {
+		nf = realloc(set->files, (set->n + over->n) * sizeof *nf);
+		if (nf == NULL) {
+			gh_tmpl_set_free(over);
+			return GH_ENOMEM;
+		}
+		set->files = nf;
+	}
+	for (size_t i = 0; i < over->n; i++) {
+		struct tmpl_file *f = bsearch(&over->files[i], set->files, base,
+		                              sizeof *set->files, file_cmp);
+
+		if (f != NULL) {
+			free(f->name);
+			free(f->text);
+			*f = over->files[i];
+		} else {
+			set->files[set->n++] = over->files[i];
+		}
+	}
+	if (added)
+		*added = over->n;
+	over->n = 0;              /* the files are the set's now */
+	gh_tmpl_set_free(over);
+	if (set->n > 1)
+		qsort(set->files, set->n, sizeof *set->files, file_cmp);
+	return GH_OK;
+}
+
 size_t
 gh_tmpl_set_count(const struct gh_tmpl_set *set)
 {

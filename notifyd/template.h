@@ -28,8 +28,11 @@
  *   caller is told it was truncated.
  *
  * FILES
- *   A template directory (default /etc/gatehouse/templates) holds one file
- *   per event type, channel and part:
+ *   A template directory holds one file per event type, channel and part.
+ *   notifyd reads two: the shipped templates ([notifyd] shipped_templates,
+ *   PKGDATADIR/templates) and then the admin's ([notifyd] templates,
+ *   /etc/gatehouse/templates), whose files replace shipped ones of the same
+ *   name (gh_tmpl_set_add_dir).  File names:
  *
  *     <type>.<channel>.<part>    for one channel ("login.new_host.sms.txt")
  *     <type>.<part>              for every channel ("login.new_host.subject")
@@ -106,6 +109,16 @@ struct gh_tmpl_set;
  */
 gh_err gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out,
                         char *detail, size_t detail_len);
+
+/*
+ * gh_tmpl_set_add_dir - read the templates in dir into set, file by file:
+ * a file named like one already in set replaces it (an admin's override
+ * of a shipped template), the others are added.  *added (optional)
+ * receives how many files dir held.  Errors as gh_tmpl_set_load, or
+ * GH_ENOMEM; on error set is as it was.
+ */
+gh_err gh_tmpl_set_add_dir(struct gh_tmpl_set *set, const char *dir,
+                           size_t *added, char *detail, size_t detail_len);
 
 /* gh_tmpl_set_empty - a set with no files: everything falls back. */
 gh_err gh_tmpl_set_empty(struct gh_tmpl_set **out);

@@ -10,6 +10,13 @@
 
 #include "conf_int.h"
 
+/* Where `make install` puts the shipped templates (the Makefile's
+ * PKGDATADIR: /usr/local/share/gatehouse, /usr/share/gatehouse in
+ * packages). */
+#ifndef GH_PKGDATADIR
+#error "GH_PKGDATADIR comes from the Makefile (PKGDATADIR)"
+#endif
+
 #define CHANNEL_TYPES "webhook|smtp|inbox|slack|mattermost|discord|teams|" \
                       "sms|ntfy|gotify|webpush"
 
@@ -28,6 +35,17 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	{"notifyd", "digest_channels", GH_CT_LIST, NULL, 0, 0, NULL,
 	 "channels digests go to when the user did not choose (unset: the "
 	 "user's smtp channels)"},
+	{"notifyd", "login_fallback", GH_CT_ENUM, "local", 0, 0,
+	 "local|admin|none", "login alerts (login.* events) for a user with no "
+	 "contacts in the store: local mails USER@localhost, and the "
+	 "admin_addresses for root, system accounts (uid below 1000) and names "
+	 "with no account when no [route.*] takes the event; admin mails the "
+	 "admin_addresses for every such user; none sends nothing more"},
+	{"notifyd", "login_fallback_channel", GH_CT_STRING, "mail", 0, 0, NULL,
+	 "the smtp channel login_fallback mails through (the local MTA)"},
+	{"notifyd", "admin_addresses", GH_CT_LIST, "root@localhost", 0, 0, NULL,
+	 "mail addresses of the admins, for login alerts of accounts nobody "
+	 "else is told about (login_fallback)"},
 	{"notifyd", "batch", GH_CT_INT, "64", 1, 1024, NULL,
 	 "events leased from the queue in one transaction"},
 	{"notifyd", "max_events", GH_CT_INT, "512", 1, 100000, NULL,
@@ -48,7 +66,12 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 NULL, "on SIGTERM, longest wait for requests in flight before their "
 	 "events are given back"},
 	{"notifyd", "templates", GH_CT_PATH, "/etc/gatehouse/templates", 0, 0,
-	 NULL, "directory of subject and body templates"},
+	 NULL, "directory of the admin's subject and body templates: each "
+	 "replaces the shipped template of the same name, or adds one"},
+	{"notifyd", "shipped_templates", GH_CT_PATH, GH_PKGDATADIR "/templates",
+	 0, 0, NULL, "directory of the templates Gatehouse ships, read first "
+	 "(the packages' /usr/share/gatehouse/templates); change files in "
+	 "templates instead, which upgrades leave alone"},
 	{"notifyd", "zoneinfo", GH_CT_PATH, "/usr/share/zoneinfo", 0, 0, NULL,
 	 "directory of the IANA time zone files (package tzdata)"},
 	{"notifyd", "metrics_listen", GH_CT_STRING, NULL, 0, 0, NULL,
@@ -58,8 +81,8 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 1 * GH_HOUR, NULL, "how long /metrics reuses its count of the queue, which walks the "
 	 "whole queue (0: count on every scrape; slow counts are reused longer)"},
 	{"notifyd", "log", GH_CT_ENUM, "auto", 0, 0, "auto|syslog|stderr",
-	 "where logs go (auto: stderr when it is a terminal or under "
-	 "systemd, else syslog)"},
+	 "where logs go (auto: stderr when it is a terminal or the "
+	 "journal, else syslog)"},
 	{"notifyd", "log_level", GH_CT_ENUM, "info", 0, 0,
 	 "error|warning|info|debug", "least severe messages logged"},
 

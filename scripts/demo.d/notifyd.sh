@@ -6,7 +6,9 @@
 notifyd_bin="$top/build/gatehouse-notifyd"
 sinks="$demo/sinks"
 mkdir -p "$sinks" "$demo/etc/templates"
-cp conf/templates/* "$demo/etc/templates/"
+# The shipped templates straight from the source tree; $demo/etc/templates
+# is the admin's directory of overrides, empty here.
+set_key "$GATEHOUSE_CONF" notifyd shipped_templates "$top/conf/templates"
 
 say "gatehouse-notifyd: local receivers for mail and a webhook"
 # An SMTP sink (aiosmtpd) and an HTTP sink, each saving what it receives.
@@ -41,15 +43,12 @@ while [ ! -s "$sinks/ports" ]; do sleep 0.1; done
 read -r smtp_port http_port < "$sinks/ports"
 echo "SMTP sink on 127.0.0.1:$smtp_port, webhook sink on 127.0.0.1:$http_port"
 
-# Two channel instances for the demo, added to the demo's configuration.
+# The sample's mail channel (the local MTA) pointed at the sink, and a
+# webhook channel added to the demo's configuration.
+set_key "$GATEHOUSE_CONF" channel.mail url "smtp://127.0.0.1:$smtp_port"
+set_key "$GATEHOUSE_CONF" channel.mail from notify@demo.example.org
+set_key "$GATEHOUSE_CONF" channel.mail from_name "Gatehouse demo"
 cat >> "$GATEHOUSE_CONF" <<EOF
-
-[channel.mail]
-type = smtp
-url = smtp://127.0.0.1:$smtp_port
-from = notify@demo.example.org
-from_name = Gatehouse demo
-starttls = no
 
 [channel.hook]
 type = webhook

@@ -107,7 +107,8 @@ class SecEnv:
                           f"{d}_owner = {USERS[d]}"]
         lines += ["", "[notifyd]", f"bridge_socket = {self.sock}",
                   "poll_interval = 50ms", "log = stderr",
-                  f"templates = {self.base / 'no-templates'}", ""]
+                  f"templates = {self.base / 'no-templates'}",
+                  f"shipped_templates = {self.base / 'no-shipped'}", ""]
         self.conf.write_text("\n".join(lines) + extra)
 
     # ---- commands ----

@@ -368,6 +368,79 @@ test_set_errors(void **state)
 	assert_null(set);
 }
 
+/* An admin's directory over the shipped one: same name replaces, a new
+ * name adds, the rest of the shipped set stays; a bad file leaves the set
+ * as it was. */
+static void
+test_set_overrides(void **state)
+{
+	struct gh_tmpl_set *set = NULL;
+	char over[96], path[160], detail[256];
+	const char *t, *name = NULL;
+	size_t len = 0, added = 9;
+	FILE *f;
+
+	(void)state;
+	snprintf(over, sizeof over, "%s/etc", tdir);
+	assert_int_equal(mkdir(over, 0700), 0);
+	snprintf(path, sizeof path, "%s/login.new_host.txt", over);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ours: {{user}}", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/disk.full.subject", over);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("Disk full", f);
+	fclose(f);
+	assert_int_equal(gh_tmpl_set_empty(&set), GH_OK);
+	assert_int_equal(gh_tmpl_set_add_dir(set, tdir, &added, detail,
+	                                     sizeof detail), GH_OK);
+	assert_int_equal(added, 7);
+	assert_int_equal(gh_tmpl_set_add_dir(set, over, &added, detail,
+	                                     sizeof detail), GH_OK);
+	assert_int_equal(added, 2);
+	assert_int_equal(gh_tmpl_set_count(set), 8);
+	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	                 &len, &name);
+	assert_string_equal(name, "login.new_host.txt");
+	assert_int_equal(len, 14);
+	assert_memory_equal(t, "ours: {{user}}", 14);
+	t = gh_tmpl_find(set, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
+	                 &name);
+	assert_string_equal(name, "disk.full.subject");
+	/* the shipped ones not overridden are still there */
+	t = gh_tmpl_find(set, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
+	                 &len, &name);
+	assert_string_equal(name, "login.new_host.subject");
+	t = gh_tmpl_find(set, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	                 &len, &name);
+	assert_string_equal(name, "login.new_host.sms.txt");
+	/* a missing directory, a bad file: errors, and the set unchanged */
+	assert_int_equal(gh_tmpl_set_add_dir(set, "/nonexistent/t", NULL,
+	                                     detail, sizeof detail),
+	                 GH_ENOTFOUND);
+	snprintf(path, sizeof path, "%s/default.txt", over);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("caf\xe9", f);
+	fclose(f);
+	assert_int_equal(gh_tmpl_set_add_dir(set, over, NULL, detail,
+	                                     sizeof detail), GH_EINVAL);
+	assert_non_null(strstr(detail, "default.txt"));
+	assert_int_equal(gh_tmpl_set_count(set), 8);
+	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	                 &len, &name);
+	assert_memory_equal(t, "ours: {{user}}", 14);
+	gh_tmpl_set_free(set);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof path, "%s/login.new_host.txt", over);
+	assert_int_equal(unlink(path), 0);
+	snprintf(path, sizeof path, "%s/disk.full.subject", over);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(over), 0);
+}
+
 static void
 test_fallback(void **state)
 {
@@ -477,6 +550,7 @@ main(void)
 		cmocka_unit_test(test_set_lookup_order),
 		cmocka_unit_test(test_set_render_part),
 		cmocka_unit_test(test_set_errors),
+		cmocka_unit_test(test_set_overrides),
 		cmocka_unit_test(test_fallback),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

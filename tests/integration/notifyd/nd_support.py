@@ -49,15 +49,19 @@ class Env:
 
     # -- configuration --
     def write_conf(self, extra, notifyd="", queue="visibility = 10s\n",
-                   templates=None, metrics=False, sync="no"):
+                   templates=None, metrics=False, sync="no", shipped=None):
+        """templates: the admin's directory ([notifyd] templates);
+        shipped: the shipped one (shipped_templates).  Neither by default,
+        so no test reads what `make install` put on this machine."""
         if metrics and self.metrics_port is None:
             self.metrics_port = free_port()
         tdir = templates if templates is not None else self.tmp / "no-templates"
+        sdir = shipped if shipped is not None else self.tmp / "no-shipped"
         text = (f"[store]\npath = {self.store}\nsync = {sync}\n"
                 f"lock_timeout = 10s\n\n[queue]\n{queue}\n"
                 f"[notifyd]\nlog = stderr\nlog_level = debug\n"
                 f"poll_interval = 50ms\nshutdown_timeout = 10s\n"
-                f"templates = {tdir}\n")
+                f"templates = {tdir}\nshipped_templates = {sdir}\n")
         if metrics:
             text += f"metrics_listen = 127.0.0.1:{self.metrics_port}\n"
         text += notifyd + "\n" + extra

@@ -10,6 +10,7 @@ import hashlib
 import ipaddress
 import json
 import os
+import signal
 import ssl
 import subprocess
 
@@ -65,6 +66,50 @@ def test_smtp_message_format(env, smtp_sink):
     html = msg.get_body(("html",)).get_content()
     assert "Hello Zoë Ünal" in text and "192.0.2.0/24" in text
     assert "<b>web1</b>" in html and "192.0.2.9" in html
+    env.stop()
+
+
+def test_admin_templates_override_shipped_ones(env, smtp_sink):
+    """[notifyd] templates (the /etc one) over shipped_templates (the
+    packages' /usr/share one), file by file: the same name wins, the rest
+    stays shipped, and without the override the shipped file is back."""
+    etc = env.tmp / "etc-templates"
+    etc.mkdir()
+    (etc / "login.new_host.smtp.txt").write_text(
+        "Local policy: {{user}} from {{metadata.addr}}\n")
+    (etc / "disk.full.subject").write_text("Disk {{metadata.fs}} is full\n")
+    env.write_conf(smtp_channel(smtp_sink),
+                   notifyd="default_channels = mail\n", templates=etc,
+                   shipped=TEMPLATES)
+    env.gh("users", "set", "zoe", "--email", "zoe@example.org")
+    meta = ('{"host": "web1", "addr": "192.0.2.9", '
+            '"network": "192.0.2.0/24", "service": "sshd"}')
+
+    def send(type_, metadata):
+        eid = env.gh("events", "enqueue", "--user", "zoe", "--type", type_,
+                     "--title", "t", "--metadata", metadata,
+                     json_out=True)["id"]
+        env.wait_state(eid)
+        msg = email.message_from_bytes(smtp_sink.got()[-1]["data"],
+                                       policy=email.policy.default)
+        return msg, msg.get_body(("plain",)).get_content()
+
+    env.start()
+    msg, text = send("login.new_host", meta)
+    assert text.strip() == "Local policy: zoe from 192.0.2.9"
+    # not overridden: still the shipped subject and HTML body
+    assert msg["Subject"] == "New sign-in to web1 from 192.0.2.9"
+    assert "<b>web1</b>" in msg.get_body(("html",)).get_content()
+    msg, _ = send("disk.full", '{"fs": "/var"}')
+    assert msg["Subject"] == "Disk /var is full"
+    # the override removed: the shipped file again, after a reload
+    (etc / "login.new_host.smtp.txt").unlink()
+    env.send(signal.SIGHUP)
+    wait_until(lambda: "configuration reloaded" in env.log_text(), 30,
+               "the reload")
+    msg, text = send("login.new_host", meta)
+    assert "Someone signed in to web1 as zoe" in text
+    assert "Local policy" not in text
     env.stop()
 
 

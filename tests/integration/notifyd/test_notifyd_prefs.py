@@ -5,10 +5,16 @@ import datetime
 import email
 import email.policy
 import json
+import os
+import pwd
+import shutil
+import subprocess
 import time
 from zoneinfo import ZoneInfo
 
-from nd_support import wait_until
+import pytest
+
+from nd_support import NOTIFYD, wait_until
 
 
 def ms(dt):
@@ -243,3 +249,110 @@ def test_routes_admins_system_users_and_addresses(env, smtp_sink, http_sink):
     assert env.deliveries(direct)[("mail", "someone@example.org")]["state"] \
         == "delivered"
     env.stop()
+
+
+@pytest.fixture
+def local_account():
+    """A real account with a uid of 1000 or more (useradd picks it), no
+    home, removed at the end."""
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        pytest.skip("needs root and useradd")
+    name = f"ghfb{os.getpid() % 100000}"
+    subprocess.run(["useradd", "-M", "-s", "/usr/sbin/nologin", name],
+                   check=True, capture_output=True)
+    try:
+        assert pwd.getpwnam(name).pw_uid >= 1000
+        yield name
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+
+
+def test_login_fallback_local_mailbox_and_admins(env, smtp_sink, http_sink,
+                                                 local_account):
+    """Login alerts for users without contacts, with the defaults: a user's
+    own account gets USER@localhost, root, system accounts and unknown
+    names the admin_addresses (root@localhost) unless a route took the
+    event; users with contacts, and other events, are left as they were."""
+    me = local_account
+    env.write_conf(
+        channels(smtp_sink, http_sink) +
+        "[route.bursts]\ntypes = login.failed_burst\nuser_match = system\n"
+        "channels = ops\n",
+        notifyd="default_channels = inbox\n")
+    env.gh("users", "set", "alice", "--email", "alice@example.org")
+    env.start()
+    mine = env.notify(me, "New sign-in", "login.new_host")
+    daemon = env.notify("daemon", "New sign-in", "login.new_host")
+    stranger = env.notify("oracle-xyz", "Sign-in", "login.success")
+    routed = env.notify("root", "Failed sign-ins", "login.failed_burst")
+    alice = env.notify("alice", "New sign-in", "login.new_host")
+    other = env.notify(me, "Quota", "app.quota")
+    for e in (mine, daemon, stranger, routed, alice, other):
+        env.wait_state(e)
+    d = env.deliveries(mine)
+    assert d[("mail", f"{me}@localhost")]["state"] == "delivered"
+    assert d[("inbox", me)]["state"] == "delivered"
+    assert env.deliveries(daemon)[("mail", "root@localhost")]["state"] == \
+        "delivered"
+    assert env.deliveries(stranger)[("mail", "root@localhost")]["state"] == \
+        "delivered"
+    # a route takes root's burst: the admins the configuration chose
+    assert set(env.deliveries(routed)) == {("ops", "*"), ("inbox", "root")}
+    assert set(env.deliveries(alice)) == {("inbox", "alice")}
+    assert set(env.deliveries(other)) == {("inbox", me)}
+    got = sorted((m["to"][0], email.message_from_bytes(
+        m["data"], policy=email.policy.default)["Subject"])
+        for m in smtp_sink.got())
+    assert got == [(f"{me}@localhost", "New sign-in"),
+                   ("root@localhost", "New sign-in"),
+                   ("root@localhost", "Sign-in")]
+    env.stop()
+
+
+def test_login_fallback_admin_none_and_configuration(env, smtp_sink,
+                                                     local_account):
+    me = local_account
+    env.write_conf(channels(smtp_sink), notifyd=(
+        "default_channels = inbox\nlogin_fallback = admin\n"
+        "admin_addresses = ops@example.org sec@example.org\n"))
+    env.start()
+    e1 = env.notify(me, "New sign-in", "login.new_host")
+    env.wait_state(e1)
+    assert {k for k in env.deliveries(e1) if k[0] == "mail"} == \
+        {("mail", "ops@example.org"), ("mail", "sec@example.org")}
+    env.stop()
+    # none: nothing beyond the inbox
+    env.write_conf(channels(smtp_sink), notifyd=(
+        "default_channels = inbox\nlogin_fallback = none\n"))
+    env.start()
+    e2 = env.notify(me, "New sign-in", "login.new_host")
+    e3 = env.notify("daemon", "New sign-in", "login.new_host")
+    for e in (e2, e3):
+        env.wait_state(e)
+    assert set(env.deliveries(e2)) == {("inbox", me)}
+    assert set(env.deliveries(e3)) == {("inbox", "daemon")}
+    env.stop()
+    assert len(smtp_sink.got()) == 2
+    # the default channel missing: said at start, and on each event
+    env.write_conf("", notifyd="default_channels = inbox\n")
+    env.start()
+    e4 = env.notify(me, "New sign-in", "login.new_host")
+    env.wait_state(e4)
+    note = env.deliveries(e4)[("@fallback", me)]
+    assert note["state"] == "skipped" and \
+        "no smtp channel mail" in note["reason"]
+    assert "there is no smtp channel [channel.mail] to mail through" in \
+        env.log_text()
+    env.stop()
+    # what the daemon refuses
+    for bad, why in [
+            ("login_fallback_channel = ops\n", "is a webhook channel"),
+            ("login_fallback_channel = nosuch\n", "no channel named 'nosuch'"),
+            ("admin_addresses = root@localhost not-an-address\n",
+             "'not-an-address' is not a mail address")]:
+        env.write_conf(channels(smtp_sink) +
+                       "[channel.ops]\ntype = webhook\n"
+                       "url = http://127.0.0.1:9/\n", notifyd=bad)
+        p = subprocess.run([str(NOTIFYD), "-c", str(env.conf), "--check"],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 78 and why in p.stderr, p.stderr
