@@ -45,6 +45,7 @@ struct cli {
 	const char *conf_path;   /* -c FILE, $GATEHOUSE_CONF or the default */
 	int json;                /* --json */
 	struct gh_conf *conf;
+	int conf_defaults;       /* no file at the default place: defaults */
 	struct gh_store *st;
 	const char *prog;
 	const char *owner;       /* store init --owner USER */
@@ -108,6 +109,13 @@ void cli_append_string(json_t *obj, const char *key, const char *v);
  * Returns an exit code. */
 int cli_enqueue(struct cli *c, const json_t *ev, int64_t now,
                 const char *what);
+
+/* config check (check.c): every part's own checks; with as_service, as
+ * each daemon's user too; only (may be NULL) a list of parts; pam_dir
+ * (NULL: /etc/pam.d) where the pam_gatehouse.so lines are.  Returns an
+ * exit code. */
+int cli_config_check(struct cli *c, int as_service, const char *only,
+                     const char *pam_dir);
 
 int cmd_store(struct cli *c, int argc, char **argv);
 int cmd_events(struct cli *c, int argc, char **argv);

@@ -1,8 +1,17 @@
 # gatehouse, the admin's command.
+# `config check` runs each part's own checks, so it links their code: the
+# milter's settings (no libmilter, no libclamav), notifyd's runtime and
+# channels (libcurl: the gatehouse package ships notifyd beside it) and
+# pam_gatehouse's option parser.  Each component's .mk adds its objects
+# to CLI_PARTS and CLI_PARTS_LIBS; the recipe expands them when it runs,
+# after every fragment was read.
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_BIN  := build/gatehouse
+CLI_PARTS :=
+CLI_PARTS_LIBS :=
 $(CLI_BIN): $(CLI_SRCS:%.c=build/%.o) $(LIBGH)
-	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+	$(CC) $(BASE_LDFLAGS) -o $@ $(CLI_SRCS:%.c=build/%.o) $(CLI_PARTS) \
+	  $(LIBGH) $(CLI_PARTS_LIBS) $(COMMON_LIBS)
 PROGRAMS += $(CLI_BIN)
 MANPAGES += docs/man/gatehouse.1 docs/man/gatehouse.conf.5
 

@@ -1,8 +1,9 @@
 /*
  * cmd_config.c - `gatehouse config check` and `gatehouse config dump`.
  *
- * check parses the file exactly as every Gatehouse program will and prints
- * the first error as FILE:LINE: key 'k' in [section]: why.
+ * check parses the file exactly as every Gatehouse program will (a syntax
+ * error is printed as FILE:LINE: key 'k' in [section]: why), then runs
+ * every part's own checks of it (check.c).
  * dump prints every known key with its effective value and where it came
  * from, so an admin sees the defaults they did not write.
  */
@@ -44,43 +45,62 @@ dump_key(const struct gh_conf_key *k, void *arg)
 	           "    ; default");
 }
 
+/* The options of config check and dump; -1 on a bad one. */
 static int
-flag_json(struct cli *c, int argc, char **argv)
+parse_flags(struct cli *c, int argc, char **argv, int *as_svc,
+            const char **only, const char **pam_dir)
 {
 	static const struct option o[] = {
-		{"json", no_argument, NULL, 'j'}, {NULL, 0, NULL, 0}};
+		{"json", no_argument, NULL, 'j'},
+		{"as-service", no_argument, NULL, 's'},
+		{"only", required_argument, NULL, 'o'},
+		{"pam-dir", required_argument, NULL, 'p'},
+		{NULL, 0, NULL, 0}};
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		if (ch != 'j')
+		switch (ch) {
+		case 'j':
+			c->json = 1;
+			break;
+		case 's':
+			if (as_svc == NULL)
+				return -1;
+			*as_svc = 1;
+			break;
+		case 'o':
+			if (only == NULL)
+				return -1;
+			*only = optarg;
+			break;
+		case 'p':
+			if (pam_dir == NULL)
+				return -1;
+			*pam_dir = optarg;
+			break;
+		default:
 			return -1;
-		c->json = 1;
+		}
 	}
-	return optind;
+	return optind < argc ? -1 : optind;
 }
 
 int
 cmd_config(struct cli *c, int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
+	const char *only = NULL, *pam_dir = NULL;
+	int as_svc = 0, check;
 	int rc;
 
 	if (sub == NULL)
 		return cli_usage(c, "config: expected 'check' or 'dump'");
-	if (flag_json(c, argc - 1, argv + 1) < 0)
-		return cli_usage(c, "config %s: unknown option", sub);
-	if (strcmp(sub, "check") == 0) {
-		rc = cli_load_conf(c);
-		if (c->json) {
-			json_t *j = json_pack("{s:s, s:b}", "file", c->conf_path,
-			                      "ok", rc == EXIT_OK);
-			cli_print_json(j);
-			json_decref(j);
-		} else if (rc == EXIT_OK) {
-			cli_printf("%s: ok\n", c->conf_path);
-		}
-		return rc;
-	}
+	check = strcmp(sub, "check") == 0;
+	if (parse_flags(c, argc - 1, argv + 1, check ? &as_svc : NULL,
+	                check ? &only : NULL, check ? &pam_dir : NULL) < 0)
+		return cli_usage(c, "config %s: unknown option or argument", sub);
+	if (check)
+		return cli_config_check(c, as_svc, only, pam_dir);
 	if (strcmp(sub, "dump") == 0) {
 		struct dump_arg d = {c, NULL, NULL};
 

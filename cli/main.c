@@ -25,7 +25,7 @@ static const struct {
 } commands[] = {
 	{"store", cmd_store, "store info | init"},
 	{"events", cmd_events, "events list | show ID | enqueue ... | lease | ack ID:TOKEN... | retry ID | purge"},
-	{"config", cmd_config, "config check | dump"},
+	{"config", cmd_config, "config check [--as-service] [--only PARTS] [--pam-dir DIR] | dump"},
 	{"logins", cmd_logins, "logins list [--user U] | forget USER [NETWORK] | purge --older-than D [--dry-run]"},
 	{"suppress", cmd_suppress, "suppress add|remove|check ADDRESS [--list L] [--reason R] | list"},
 	{"mail", cmd_mail, "mail log [--sender A] [--rcpt A] [--since WHEN] [--status S] [--limit N] | show ID"},

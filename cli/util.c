@@ -83,6 +83,7 @@ cli_load_conf(struct cli *c)
 	    strcmp(c->conf_path, GH_CONF_DEFAULT_PATH) == 0) {
 		/* No file at the default place: built-in defaults serve. */
 		err = gh_conf_defaults(&c->conf);
+		c->conf_defaults = err == GH_OK;
 		if (err == GH_OK)
 			return EXIT_OK;
 	}
@@ -191,16 +192,30 @@ leave_terminal(void)
 	      128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0));
 }
 
+/* Who this process is, for messages: "user NAME" or "uid N". */
+static const char *
+whoami(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(buf, len, "user %s", pw->pw_name);
+	else
+		snprintf(buf, len, "uid %ld", (long)geteuid());
+	return buf;
+}
+
 static int
 open_opts(struct cli *c, const struct gh_store_opts *so, int create)
 {
 	struct gh_store_opts o = *so;
-	char detail[1024];
+	char detail[1024], who[300];
+	int was_root = geteuid() == 0;
 	gh_err err;
 
 	if (create)
 		o.flags |= GH_STORE_CREATE;
-	if (geteuid() == 0) {
+	if (was_root) {
 		uid_t owner = 0;
 
 		if (gh_store_owner(o.path, &owner, NULL, NULL, 0) == GH_OK &&
@@ -210,25 +225,36 @@ open_opts(struct cli *c, const struct gh_store_opts *so, int create)
 		err = gh_store_become_owner(o.path, detail, sizeof(detail));
 		if (err == GH_ENOTFOUND)
 			goto notfound;
-		if (err)
-			return cli_fail(c, err, "cannot open store", detail);
+		if (err) {
+			cli_eprintf("%s: cannot open store %s: %s: %s (as root)\n",
+			            c->prog, o.path, gh_strerror(err), detail);
+			return cli_exit_code(err);
+		}
 	}
 	err = gh_store_open(&c->st, &o, detail, sizeof(detail));
 	if (err == GH_OK)
 		return EXIT_OK;
+	whoami(who, sizeof(who));
 	if (err == GH_ENOTFOUND) {
 notfound:
-		cli_eprintf("%s: no store at %s (set [store] in %s, or "
-		            "create it with 'gatehouse store init')\n", c->prog,
-		            o.path, c->conf_path);
+		/* Only for a store that is not there: anything in the way of
+		 * one that is (a directory it may not enter, a file it may
+		 * not read) is that error, with the path, below. */
+		cli_eprintf("%s: no store at %s (%s): set [store] in %s, or "
+		            "create it with 'gatehouse store init'\n", c->prog,
+		            o.path, detail[0] ? detail : "not found", c->conf_path);
 		return EXIT_NOINPUT;
 	}
 	if (err == GH_EACCES) {
-		cli_eprintf("%s: cannot open store: %s (run as root or as the "
-		            "store's owner)\n", c->prog, detail);
+		cli_eprintf("%s: cannot open store %s: permission denied: %s "
+		            "(as %s%s)\n", c->prog, o.path, detail, who,
+		            was_root ? ", the store's owner" :
+		            "; run as root or as the store's owner");
 		return EXIT_NOPERM;
 	}
-	return cli_fail(c, err, "cannot open store", detail);
+	cli_eprintf("%s: cannot open store %s: %s: %s (as %s)\n", c->prog,
+	            o.path, gh_strerror(err), detail, who);
+	return cli_exit_code(err);
 }
 
 int

@@ -64,6 +64,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,6 +88,7 @@
 #define EX_SOFTWARE_ 70
 #define EX_OSERR_ 71
 #define EX_CANTCREAT_ 73
+#define EX_NOPERM_ 77
 #define EX_CONFIG_ 78
 
 /* Written by the signal handler, read by the main loop: a handler gets
@@ -234,29 +236,22 @@ die(int ready_fd, int code, const char *fmt, ...)
 	exit(code);
 }
 
+/* Become [milter] user (and its groups) for good; nothing to do when
+ * not root or when no user is set. */
 static int
-drop_privileges(const char *user, char *why, size_t whylen)
+drop_privileges(const struct gh_mboot *b, char *why, size_t whylen)
 {
-	struct passwd *pw;
-
-	if (geteuid() != 0)
+	if (geteuid() != 0 || b->user == NULL)
 		return 0;
-	if (user == NULL || *user == '\0' || strcmp(user, "root") == 0)
-		return 0;
-	pw = getpwnam(user);
-	if (pw == NULL) {
-		snprintf(why, whylen, "[milter] user: no user '%s'", user);
-		return -1;
-	}
-	if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
-	    setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
-		snprintf(why, whylen, "cannot become user %s: %s", user,
+	if (initgroups(b->user, b->gid) != 0 || setgid(b->gid) != 0 ||
+	    setuid(b->uid) != 0) {
+		snprintf(why, whylen, "cannot become user %s: %s", b->user,
 		         strerror(errno));
 		return -1;
 	}
 	if (setuid(0) == 0) {
 		snprintf(why, whylen, "could regain root after dropping to %s",
-		         user);
+		         b->user);
 		return -1;
 	}
 	return 0;
@@ -405,20 +400,6 @@ smfi_main_thread(void *arg)
 	return NULL;
 }
 
-static int
-parse_mode(const char *s, mode_t *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 8);
-	if (*s == '\0' || *end != '\0' || errno || v < 0 || v > 0777)
-		return -1;
-	*out = (mode_t)v;
-	return 0;
-}
-
 /* Wait for messages in progress to finish, up to the drain timeout. */
 static int
 drain(struct gh_milter *m, int64_t timeout_ms)
@@ -443,6 +424,76 @@ drain(struct gh_milter *m, int64_t timeout_ms)
 	return 1;
 }
 
+/*
+ * -t: what start-up loads, loaded as the daemon will load it: as [milter]
+ * user when started as root, in a child that becomes that user first (the
+ * keys are read after the drop, so a key only root can read must fail
+ * here too), and the mail store looked at as that user without opening it.
+ * Returns the exit code.
+ */
+static int
+check_as_user(const char *conf_path, const struct gh_conf *boot,
+              const char *as)
+{
+	struct gh_store_opts sopts;
+	struct gh_mcfg *first = NULL;
+	char detail[1024];
+	gh_err err;
+
+	err = gh_mcfg_load(conf_path, NULL, 1, &first, detail,
+	                   sizeof(detail));
+	if (err) {
+		early_error("%s%s", detail, as);
+		return EX_CONFIG_;
+	}
+	describe(first, NULL, "checked");
+	gh_mcfg_unref(first);
+	/* A missing store is not fatal (mstore.h: the milter retries it);
+	 * one it may not open tempfails every message. */
+	gh_conf_domain_store_opts(boot, GH_DOMAIN_MAIL, &sopts, NULL);
+	err = gh_store_check(sopts.path, detail, sizeof(detail));
+	if (err == GH_ENOTFOUND) {
+		gh_mlog(LOG_WARNING, "no mail store yet: %s (make it with "
+		        "'gatehouse store init')", detail);
+	} else if (err) {
+		early_error("the mail store: %s: %s%s", gh_strerror(err),
+		            detail, as);
+		return err == GH_EACCES ? EX_NOPERM_ : EX_CONFIG_;
+	}
+	return EX_OK_;
+}
+
+static int
+run_check(const char *conf_path, const struct gh_conf *boot,
+          const struct gh_mboot *mb)
+{
+	char why[512], as[128] = "";
+	int status, rc;
+	pid_t pid;
+
+	if (geteuid() != 0 || mb->user == NULL)
+		return check_as_user(conf_path, boot, "");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		early_error("fork: %s", strerror(errno));
+		return EX_OSERR_;
+	}
+	if (pid == 0) {
+		if (drop_privileges(mb, why, sizeof(why)) != 0) {
+			early_error("%s", why);
+			_exit(EX_CONFIG_);
+		}
+		snprintf(as, sizeof(as), " (as user %s)", mb->user);
+		rc = check_as_user(conf_path, boot, as);
+		fflush(NULL);
+		_exit(rc);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE_;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -460,6 +511,7 @@ main(int argc, char **argv)
 	struct gh_conf *boot = NULL;
 	struct gh_mcfg *first = NULL;
 	struct gh_store_opts sopts;
+	struct gh_mboot mb;
 	struct reloader rl;
 	struct smfi_thread st;
 	struct sigaction sa;
@@ -469,7 +521,7 @@ main(int argc, char **argv)
 	int ch, ready_fd = -1, pid_fd = -1, fac, rc = EX_OK_, drained = 1;
 	int stopping = 0;
 	mode_t mode, old_umask;
-	gid_t sock_gid = (gid_t)-1;
+	gid_t sock_gid;
 	gh_err err;
 
 	/*
@@ -528,40 +580,23 @@ main(int argc, char **argv)
 		early_error("%s", detail);
 		return err == GH_ECONFIG ? EX_CONFIG_ : EX_USAGE_;
 	}
-	sock = gh_conf_str(boot, "milter", "socket");
 	pidpath = o.pid_file ? o.pid_file : gh_conf_str(boot, "milter",
 	                                                "pid_file");
 	fac = gh_mlog_facility(gh_conf_str(boot, "milter", "log_facility"));
-	if (parse_mode(gh_conf_str(boot, "milter", "socket_mode"), &mode)) {
-		early_error("%s: [milter] socket_mode: not an octal mode",
-		            gh_conf_source(boot));
-		return EX_CONFIG_;
-	}
-	if (o.check_only) {
-		gh_mlog_open("gatehouse-milter", 1, fac);
-		err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
-		                   sizeof(detail));
-		if (err) {
-			early_error("%s", detail);
-			return EX_CONFIG_;
-		}
-		describe(first, NULL, "checked");
-		gh_mcfg_unref(first);
-		gh_conf_free(boot);
-		return EX_OK_;
-	}
-
-	/* libmilter takes a bare path for a unix socket too */
-	m.local_socket = strncmp(sock, "unix:", 5) == 0 ||
-	    strncmp(sock, "local:", 6) == 0 || sock[0] == '/';
-	sock_path = !m.local_socket ? NULL :
-	    sock[0] == '/' ? sock : strchr(sock, ':') + 1;
-	if (m.local_socket &&
-	    (gh_msock_check_mode(mode, why, sizeof(why)) != 0 ||
-	     gh_msock_group(gh_conf_str(boot, "milter", "socket_group"),
-	                    &sock_gid, why, sizeof(why)) != 0)) {
+	if (gh_mboot_parse(boot, geteuid() == 0, &mb, why, sizeof(why))) {
 		early_error("%s: %s", gh_conf_source(boot), why);
 		return EX_CONFIG_;
+	}
+	sock = mb.sock;
+	sock_path = mb.sock_path;
+	m.local_socket = mb.local_socket;
+	mode = mb.mode;
+	sock_gid = mb.sock_gid;
+	if (o.check_only) {
+		gh_mlog_open("gatehouse-milter", 1, fac);
+		rc = run_check(m.conf_path, boot, &mb);
+		gh_conf_free(boot);
+		return rc;
 	}
 
 	if (!o.foreground && daemonize(&ready_fd) != 0) {
@@ -578,8 +613,7 @@ main(int argc, char **argv)
 		        "connect to a TCP socket and have mail signed; prefer "
 		        "a unix socket with socket_group (docs/security.md)",
 		        sock);
-	if (drop_privileges(gh_conf_str(boot, "milter", "user"), why,
-	                    sizeof(why)) != 0)
+	if (drop_privileges(&mb, why, sizeof(why)) != 0)
 		die(ready_fd, EX_CONFIG_, "%s", why);
 	/* Locked for as long as we run: a second instance sees the lock and
 	 * refuses to start over us, and `gatehouse dkim rotate` signals the

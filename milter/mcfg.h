@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gatehouse/conf.h"
 #include "gatehouse/err.h"
@@ -102,6 +103,44 @@ void gh_mcfg_unref(struct gh_mcfg *c);	/* NULL is allowed */
 
 /* gh_mcfg_has_limits - 1 if any [ratelimit] limit is set. */
 int gh_mcfg_has_limits(const struct gh_mcfg *c);
+
+/*
+ * gh_mcfg_parse - fill every field of c but the scanner from c->conf (set
+ * by the caller), loading the signing keys and the token key: what
+ * gh_mcfg_load does before it loads the virus engine (mconf.c; with scan
+ * on, it checks that clamav_db is a directory).  On failure detail says
+ * why, and what was filled is left for gh_mcfg_clear.  `gatehouse config
+ * check` runs it on a struct of its own, so that it says what the milter
+ * would.
+ */
+gh_err gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len);
+
+/* gh_mcfg_clear - free what gh_mcfg_parse filled (not conf, not the
+ * scanner). */
+void gh_mcfg_clear(struct gh_mcfg *c);
+
+/*
+ * The settings read once at start (mconf.c): the socket, the mode and
+ * group of a unix socket, and the user to run as when started as root.
+ */
+struct gh_mboot {
+	const char *sock;        /* [milter] socket (points into the conf) */
+	const char *sock_path;   /* a unix socket's file; NULL for inet */
+	int local_socket;
+	mode_t mode;             /* [milter] socket_mode */
+	gid_t sock_gid;          /* [milter] socket_group; (gid_t)-1: none */
+	const char *user;        /* [milter] user; NULL: empty or root */
+	uid_t uid;               /* and its ids; -1 when user is NULL */
+	gid_t gid;
+};
+
+/* gh_mboot_parse - read and check them as start-up uses them: 0, or -1
+ * with the reason in why (a bad mode, a mode that grants others anything,
+ * no such group, no such user).  The user is looked up only with
+ * need_user (a milter started as root, the CLI's check): a milter started
+ * by another user runs as that user whatever the file says. */
+int gh_mboot_parse(const struct gh_conf *boot, int need_user,
+    struct gh_mboot *b, char *why, size_t wlen);
 
 struct gh_mcfg_holder {
 	pthread_mutex_t mu;

@@ -33,6 +33,7 @@ MILTER_D_SRCS := \
 	milter/limits.c \
 	milter/maillog.c \
 	milter/mcfg.c \
+	milter/mconf.c \
 	milter/mlog.c \
 	milter/msg.c \
 	milter/mstore.c \
@@ -44,6 +45,15 @@ MILTER_D_SRCS := \
 	milter/sockperm.c
 MILTER_D_OBJS := $(MILTER_D_SRCS:%.c=build/%.o)
 MILTER_D_SAN_OBJS := $(MILTER_D_SRCS:%.c=build/asan/%.o)
+
+# What `gatehouse config check` links to say what the milter would: its
+# settings and keys (mconf.c) and what they need, without libmilter or
+# libclamav (cli/cli.mk).
+MILTER_CHECK_SRCS := milter/mconf.c milter/netlist.c milter/signtable.c \
+	milter/sockperm.c milter/addr.c
+MILTER_CHECK_OBJS := $(MILTER_CHECK_SRCS:%.c=build/%.o) $(MILTER_DKIM_OBJS)
+$(CLI_BIN): $(MILTER_CHECK_OBJS)
+CLI_PARTS += $(MILTER_CHECK_OBJS)
 
 MILTER_BIN := build/gatehouse-milter
 $(MILTER_BIN): build/milter/main.o $(MILTER_D_OBJS) $(MILTER_DKIM_OBJS) $(LIBGH)

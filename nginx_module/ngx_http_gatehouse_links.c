@@ -31,13 +31,13 @@
 /* Each purpose a location uses must be in the current key. */
 static char *
 ngx_http_gatehouse_keys_cover(ngx_conf_t *cf,
-    ngx_http_gatehouse_main_conf_t *gmcf, ngx_str_t *file, const char *what)
+    ngx_http_gatehouse_main_conf_t *gmcf, const char *file, const char *what)
 {
     if ((gmcf->needs_keys & GH_TOKEN_BIT(GH_TOKEN_UNSUBSCRIBE))
         && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_UNSUBSCRIBE))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] %s \"%V\" has no "
+                           "gatehouse: [tokens] %s \"%s\" has no "
                            "unsubscribe key, which \"gatehouse_unsubscribe\" "
                            "needs (gatehouse tokens derive writes it)",
                            what, file);
@@ -48,7 +48,7 @@ ngx_http_gatehouse_keys_cover(ngx_conf_t *cf,
         && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_DOWNLOAD))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] %s \"%V\" has no "
+                           "gatehouse: [tokens] %s \"%s\" has no "
                            "download key, which \"gatehouse_download\" "
                            "needs (gatehouse tokens derive writes it)",
                            what, file);
@@ -62,71 +62,37 @@ ngx_http_gatehouse_keys_cover(ngx_conf_t *cf,
 /*
  * [tokens] web_key_file, when set: the web domain's own file, with the
  * derived keys only (its .previous lines are the second key); else
- * key_file and previous_key_file, the masters.
+ * key_file and previous_key_file, the masters.  The loading is the
+ * library's (gh_token_verifier_keys), which `gatehouse config check` runs
+ * too, so both say the same of the same files.
  */
 char *
 ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf)
 {
-    char    detail[512];
-    gh_err  err;
+    char         detail[512];
+    size_t       n;
+    gh_err       err;
+    const char  *which, *path;
 
-    if (gmcf->web_key_file.len) {
-        err = gh_token_key_load((const char *) gmcf->web_key_file.data,
-                                &gmcf->keys[0], detail, sizeof(detail));
-        if (err != GH_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "gatehouse: [tokens] web_key_file \"%V\": %s",
-                               &gmcf->web_key_file, detail);
-            return NGX_CONF_ERROR;
-        }
-
-        gmcf->nkeys = 1;
-
-        err = gh_token_key_load_previous((const char *)
-                                         gmcf->web_key_file.data,
-                                         &gmcf->keys[1], detail,
-                                         sizeof(detail));
-        if (err == GH_OK) {
-            gmcf->nkeys = 2;
-
-        } else if (err != GH_ENOTFOUND) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "gatehouse: [tokens] web_key_file \"%V\": %s",
-                               &gmcf->web_key_file, detail);
-            return NGX_CONF_ERROR;
-        }
-
-        return ngx_http_gatehouse_keys_cover(cf, gmcf, &gmcf->web_key_file,
-                                             "web_key_file");
-    }
-
-    err = gh_token_key_load((const char *) gmcf->key_file.data,
-                            &gmcf->keys[0], detail, sizeof(detail));
+    err = gh_token_verifier_keys(
+              gmcf->web_key_file.len ? (const char *) gmcf->web_key_file.data
+                                     : NULL,
+              "web_key_file",
+              gmcf->key_file.len ? (const char *) gmcf->key_file.data : NULL,
+              gmcf->prev_key_file.len ? (const char *) gmcf->prev_key_file.data
+                                      : NULL,
+              gmcf->keys, &n, &which, &path, detail, sizeof(detail));
     if (err != GH_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] key_file \"%V\": %s",
-                           &gmcf->key_file, detail);
+                           "gatehouse: [tokens] %s \"%s\": %s", which,
+                           path ? path : "", detail);
         return NGX_CONF_ERROR;
     }
 
-    gmcf->nkeys = 1;
+    gmcf->nkeys = n;
 
-    if (gmcf->prev_key_file.len) {
-        err = gh_token_key_load((const char *) gmcf->prev_key_file.data,
-                                &gmcf->keys[1], detail, sizeof(detail));
-        if (err != GH_OK) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "gatehouse: [tokens] previous_key_file "
-                               "\"%V\": %s", &gmcf->prev_key_file, detail);
-            return NGX_CONF_ERROR;
-        }
-
-        gmcf->nkeys = 2;
-    }
-
-    return ngx_http_gatehouse_keys_cover(cf, gmcf, &gmcf->key_file,
-                                         "key_file");
+    return ngx_http_gatehouse_keys_cover(cf, gmcf, path, which);
 }
 
 

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "nd.h"
 #include "pickup.h"
 #include "sdnotify.h"
@@ -173,6 +175,50 @@ run(struct nd *d)
 	return 0;
 }
 
+/* The user this process runs as, for messages: " (as user NAME)". */
+static void
+as_user(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw != NULL)
+		snprintf(buf, len, " (as user %s)", pw->pw_name);
+	else
+		snprintf(buf, len, " (as uid %ld)", (long)geteuid());
+}
+
+/*
+ * --check: the configuration and templates as the daemon would load them
+ * (check.c, which `gatehouse config check` runs too), and the store as
+ * the daemon's user would find it, without opening it.  A store not made
+ * yet is fine: the daemon makes it.  Returns the exit code.
+ */
+static int
+check_only(struct nd *d, const struct gh_conf *conf)
+{
+	struct nd_check_counts n;
+	char detail[1024], as[160];
+	gh_err err;
+
+	as_user(as, sizeof(as));
+	err = nd_check_conf(&d->log, conf, &n, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d->log, ND_LOG_ERR, "%s%s%s%s", gh_strerror(err),
+		       detail[0] ? ": " : "", detail, as);
+		return err == GH_ECONFIG ? 78 : err == GH_EACCES ? 77 : 1;
+	}
+	err = gh_store_check(gh_conf_str(conf, "store", "path"), detail,
+	                     sizeof(detail));
+	if (err && err != GH_ENOTFOUND) {
+		nd_log(&d->log, ND_LOG_ERR, "the store: %s: %s%s",
+		       gh_strerror(err), detail, as);
+		return err == GH_EACCES ? 77 : 1;
+	}
+	printf("configuration OK: %zu channels, %zu routes, %zu templates\n",
+	       n.chans, n.routes, n.templates);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,10 +296,12 @@ main(int argc, char **argv)
 		nd_log_init(&d.log, d.log_stderr ? "stderr" :
 		            gh_conf_str(conf, "notifyd", "log"),
 		            gh_conf_str(conf, "notifyd", "log_level"));
-	if (!check && geteuid() == 0) {
+	if (geteuid() == 0) {
 		/* Root never opens a store (docs/security.md): started as
 		 * root, become the core store's owner for good, before
-		 * reading anything else, so a reload reads what a start did. */
+		 * reading anything else, so a reload reads what a start did.
+		 * --check too: it reads what the daemon would, as the user
+		 * the daemon would be. */
 		err = gh_store_become_owner(gh_conf_str(conf, "store", "path"),
 		                            detail, sizeof(detail));
 		if (err == GH_ENOTFOUND)
@@ -268,19 +316,17 @@ main(int argc, char **argv)
 			goto cleanup;
 		}
 	}
+	if (check) {
+		rc = check_only(&d, conf);
+		gh_conf_free(conf);
+		goto cleanup;
+	}
 	err = nd_rt_load(&d, conf, &d.rt, detail, sizeof(detail));
 	if (err) {
 		nd_log(&d.log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),
 		       detail[0] ? ": " : "", detail);
 		gh_conf_free(conf);
 		rc = err == GH_ECONFIG ? 78 : 1;
-		goto cleanup;
-	}
-	if (check) {
-		printf("configuration OK: %zu channels, %zu routes, %zu "
-		       "templates\n", d.rt->nchans, d.rt->nroutes,
-		       gh_tmpl_set_count(d.rt->tmpl));
-		rc = 0;
 		goto cleanup;
 	}
 	sigemptyset(&mask);

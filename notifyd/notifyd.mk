@@ -35,7 +35,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # (GATEHOUSE_TEST_CLOCK) that the installed daemon never reads.  The
 # integration tests run the sanitized test build, so every test is also a
 # memory-error check.
-NOTIFYD_DAEMON := main log sdnotify channel http runtime resolve \
+NOTIFYD_DAEMON := main log sdnotify channel http runtime check resolve \
                   deliveries digest dispatch job start send outcome settle \
                   metrics pickup \
                   channels/webhook channels/smtp channels/inbox \
@@ -63,6 +63,18 @@ $(NOTIFYD_SAN_BIN): $(NOTIFYD_DAEMON_OBJS:build/%=build/asan/%) \
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
 	  $(COMMON_LIBS)
+
+# What `gatehouse config check` links to say what --check would say
+# (notifyd/check.h): the daemon's objects but main, as an archive so that
+# only what the check reaches is pulled in.
+NOTIFYD_CHECK_LIB := build/notifyd/libnotifyd-check.a
+$(NOTIFYD_CHECK_LIB): $(filter-out build/notifyd/main.o,$(NOTIFYD_DAEMON_OBJS)) \
+                      build/notifyd/clock.o
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+$(CLI_BIN): $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
+CLI_PARTS += $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
+CLI_PARTS_LIBS += $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS)
 
 PROGRAMS += $(NOTIFYD_BIN) $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
 MANPAGES += docs/man/gatehouse-notifyd.8

@@ -15,6 +15,10 @@ $(PAM_MODULE): $(PAM_OBJS) $(LIBGH) pam_notify/module.map
 	$(CC) -shared $(BASE_LDFLAGS) -Wl,--version-script=pam_notify/module.map \
 	  -Wl,-z,defs -o $@ $(PAM_OBJS) $(LIBGH) $(COMMON_LIBS) -lpam
 PROGRAMS += $(PAM_MODULE)
+# `gatehouse config check` parses each pam_gatehouse.so line with the
+# module's own option parser.
+$(CLI_BIN): build/pam_notify/options.o
+CLI_PARTS += build/pam_notify/options.o
 MANPAGES += docs/man/pam_gatehouse.8
 
 # Where Linux-PAM looks for modules (Debian: /lib/<triplet>/security).

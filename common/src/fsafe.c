@@ -335,3 +335,42 @@ gh_fs_vet_file(int dfd, const char *path, const char *name, uid_t owner,
 	}
 	return GH_OK;
 }
+
+gh_err
+gh_fs_check_file(int dfd, const char *path, const char *name, uid_t owner,
+                 char *detail, size_t dlen)
+{
+	struct stat sb;
+	gh_err err;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return GH_OK;
+		if (e == ELOOP)
+			return gh_detail(detail, dlen, GH_EACCES, "%s/%s: a "
+			                 "symbolic link; refusing to follow it",
+			                 path, name);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	if (fstat(fd, &sb) != 0) {
+		int e = errno;
+
+		close(fd);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	close(fd);
+	err = check_file(&sb, path, name, owner, detail, dlen);
+	if (err)
+		return err;
+	if ((sb.st_mode & (S_IRUSR | S_IWUSR)) != (S_IRUSR | S_IWUSR))
+		return gh_detail(detail, dlen, GH_EACCES, "%s/%s: mode %04o: "
+		                 "its owner cannot read and write it", path,
+		                 name, (unsigned)(sb.st_mode & 07777));
+	return GH_OK;
+}

@@ -45,4 +45,12 @@ gh_err gh_fs_open_file(int dfd, const char *path, const char *name, int flags,
 gh_err gh_fs_vet_file(int dfd, const char *path, const char *name,
                       uid_t owner, char *detail, size_t dlen);
 
+/* gh_fs_check_file - what gh_fs_open_file checks, changing nothing: if
+ * name exists in dfd, it is opened read-only (O_NOFOLLOW, O_NONBLOCK) and
+ * must be a regular file of owner's with one link that owner can read and
+ * write.  Absent is fine.  Never on a store this process has open: closing
+ * a descriptor of lock.mdb drops the locks LMDB holds on it. */
+gh_err gh_fs_check_file(int dfd, const char *path, const char *name,
+                        uid_t owner, char *detail, size_t dlen);
+
 #endif

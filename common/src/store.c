@@ -803,13 +803,63 @@ open_dir(const struct gh_store_opts *opts, char *real, int *dfd,
 	return err;
 }
 
+/*
+ * An empty directory is not a store: without CREATE, do not make one
+ * behind the admin's back (a PAM login, a worker).  Only a data.mdb that
+ * is not there says so; one that cannot be looked at is that error.
+ */
+static gh_err
+have_data(int dfd, const char *path, char *detail, size_t dlen)
+{
+	struct stat sb;
+	int e;
+
+	if (fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) == 0)
+		return GH_OK;
+	e = errno;
+	if (e == ENOENT)
+		return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s", path,
+		                 "no store here (data.mdb missing)");
+	return gh_detail(detail, dlen, gh_mdb_err(e), "%s/data.mdb: %s", path,
+	                 strerror(e));
+}
+
+gh_err
+gh_store_check(const char *path, char *detail, size_t dlen)
+{
+	static const char *const files[] = {"data.mdb", "lock.mdb", "wlock"};
+	struct gh_store_opts o;
+	char real[PATH_MAX];
+	int dfd = -1;
+	gh_err err;
+
+	if (detail && dlen)
+		detail[0] = '\0';
+	if (path == NULL || *path == '\0')
+		return GH_EINVAL;
+	if (strlen(path) + sizeof("/data.mdb") > PATH_MAX)
+		return GH_ETOOBIG;
+	memset(&o, 0, sizeof(o));
+	o.path = path;
+	o.flags = GH_STORE_RDONLY;   /* nothing made, nothing chmod'ed */
+	err = open_dir(&o, real, &dfd, detail, dlen);
+	if (err)
+		return err;
+	err = have_data(dfd, path, detail, dlen);
+	for (size_t i = 0; err == GH_OK && i < sizeof(files) / sizeof(files[0]);
+	     i++)
+		err = gh_fs_check_file(dfd, path, files[i], geteuid(), detail,
+		                       dlen);
+	close(dfd);
+	return err;
+}
+
 gh_err
 gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
               char *detail, size_t dlen)
 {
 	static const char *const lmdb_files[] = {"data.mdb", "lock.mdb"};
 	struct gh_store *st = NULL;
-	struct stat sb;
 	char real[PATH_MAX];
 	unsigned envflags;
 	size_t mapsize;
@@ -828,13 +878,12 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	err = open_dir(opts, real, &dfd, detail, dlen);
 	if (err)
 		return err;
-	if (!(opts->flags & GH_STORE_CREATE) &&
-	    fstatat(dfd, "data.mdb", &sb, AT_SYMLINK_NOFOLLOW) != 0) {
-		/* An empty directory is not a store: without CREATE, do not
-		 * make one behind the admin's back (a PAM login, a worker). */
-		close(dfd);
-		return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
-		                 opts->path, "no store here (data.mdb missing)");
+	if (!(opts->flags & GH_STORE_CREATE)) {
+		err = have_data(dfd, opts->path, detail, dlen);
+		if (err) {
+			close(dfd);
+			return err;
+		}
 	}
 	/* LMDB opens these by name and follows links: what is there must
 	 * be ours, and the directory being ours alone keeps it so. */
@@ -895,6 +944,17 @@ gh_store_open(struct gh_store **out, const struct gh_store_opts *opts,
 	if (rc) {
 		err = gh_detail(detail, dlen, gh_mdb_err(rc), "%s: %s",
 		                st->path, mdb_strerror(rc));
+		/* LMDB does not say which of its files it could not open:
+		 * name the one this uid may not use. */
+		for (size_t i = 0; rc == EACCES && i < sizeof(lmdb_files) /
+		     sizeof(lmdb_files[0]); i++)
+			if (faccessat(dfd, lmdb_files[i], (st->flags &
+			    GH_STORE_RDONLY) ? R_OK : R_OK | W_OK,
+			    AT_EACCESS) != 0 && errno == EACCES) {
+				gh_detail(detail, dlen, err, "%s/%s: %s", st->path,
+				          lmdb_files[i], strerror(EACCES));
+				break;
+			}
 		goto fail;
 	}
 	/* Free reader slots left by processes that died mid-read (a killed

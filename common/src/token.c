@@ -408,6 +408,56 @@ gh_token_key_load_previous(const char *path, struct gh_token_key *key,
 }
 
 gh_err
+gh_token_verifier_keys(const char *domain_file, const char *domain_key,
+                       const char *key_file, const char *prev_file,
+                       struct gh_token_key keys[2], size_t *n,
+                       const char **which, const char **path, char *detail,
+                       size_t dlen)
+{
+	gh_err err;
+
+	*n = 0;
+	memset(keys, 0, 2 * sizeof(keys[0]));
+	if (domain_file != NULL && *domain_file != '\0') {
+		*which = domain_key;
+		*path = domain_file;
+		err = gh_token_key_load(domain_file, &keys[0], detail, dlen);
+		if (err)
+			return err;
+		*n = 1;
+		/* its previous keys, if a rotation left some */
+		err = gh_token_key_load_previous(domain_file, &keys[1], detail,
+		                                 dlen);
+		if (err == GH_OK)
+			*n = 2;
+		else if (err != GH_ENOTFOUND)
+			return err;
+		if (detail && dlen)
+			detail[0] = '\0';
+		return GH_OK;
+	}
+	*which = "key_file";
+	*path = key_file;
+	if (key_file == NULL || *key_file == '\0')
+		return gh_detail(detail, dlen, GH_ENOTFOUND, "not set");
+	err = gh_token_key_load(key_file, &keys[0], detail, dlen);
+	if (err)
+		return err;
+	*n = 1;
+	if (prev_file != NULL && *prev_file != '\0') {
+		*which = "previous_key_file";
+		*path = prev_file;
+		err = gh_token_key_load(prev_file, &keys[1], detail, dlen);
+		if (err)
+			return err;
+		*n = 2;
+	}
+	*which = "key_file";
+	*path = key_file;
+	return GH_OK;
+}
+
+gh_err
 gh_token_key_format(const struct gh_token_key *key,
                     const struct gh_token_key *prev, unsigned mask,
                     const char *comment, char *out, size_t cap)

@@ -299,6 +299,55 @@ fail_fn(struct gh_txn *txn, void *arg)
 	return GH_EINVAL;   /* must abort: the put is not kept */
 }
 
+/* gh_store_check judges as an open would, and changes nothing. */
+static void
+test_check(void **state)
+{
+	struct gh_fx *f = *state;
+	char detail[512], p[160], saved[160];
+	struct stat sb;
+
+	gh_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(gh_store_check(f->path, detail, sizeof(detail)),
+	                 GH_OK);
+	/* a loose mode an open would fix: left as it is, still fine */
+	snprintf(p, sizeof(p), "%s/data.mdb", f->path);
+	assert_int_equal(chmod(p, 0640), 0);
+	assert_int_equal(gh_store_check(f->path, detail, sizeof(detail)),
+	                 GH_OK);
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0640);
+	/* one its owner cannot write: said, with the file */
+	assert_int_equal(chmod(p, 0400), 0);
+	assert_int_equal(gh_store_check(f->path, detail, sizeof(detail)),
+	                 GH_EACCES);
+	assert_non_null(strstr(detail, "data.mdb: mode 0400"));
+	assert_int_equal(chmod(p, 0600), 0);
+	/* a planted link, refused and not followed */
+	snprintf(p, sizeof(p), "%s/lock.mdb", f->path);
+	snprintf(saved, sizeof(saved), "%s/saved", f->dir);
+	assert_int_equal(rename(p, saved), 0);
+	plant(f, "lock.mdb", "symlink");
+	assert_int_equal(gh_store_check(f->path, detail, sizeof(detail)),
+	                 GH_EACCES);
+	assert_non_null(strstr(detail, "lock.mdb: a symbolic link"));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rename(saved, p), 0);
+	/* no data.mdb: no store, and nothing made */
+	snprintf(p, sizeof(p), "%s/data.mdb", f->path);
+	assert_int_equal(rename(p, saved), 0);
+	assert_int_equal(gh_store_check(f->path, detail, sizeof(detail)),
+	                 GH_ENOTFOUND);
+	assert_int_equal(stat(p, &sb), -1);
+	assert_int_equal(rename(saved, p), 0);
+	snprintf(p, sizeof(p), "%s/nothing-here", f->dir);
+	assert_int_equal(gh_store_check(p, detail, sizeof(detail)),
+	                 GH_ENOTFOUND);
+	assert_int_equal(stat(p, &sb), -1);
+	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_OK);
+}
+
 static void
 test_put_get_abort(void **state)
 {
@@ -607,6 +656,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_link_in_loose_directory,
 		                                gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_foreign_owner, gh_fx_setup,
+		                                gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_check, gh_fx_setup,
 		                                gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_put_get_abort, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_view_is_readonly, gh_fx_setup, gh_fx_teardown),

@@ -354,6 +354,62 @@ test_wrong_purpose(void **state)
 	unlink(path);
 }
 
+/* The keys a verifier holds, as nginx and `gatehouse config check`
+ * load them: the domain's file with its .previous keys, else the masters;
+ * a failure names the [tokens] key and the file. */
+static void
+test_verifier_keys(void **state)
+{
+	char web[] = "/tmp/gh-vkey-XXXXXX", master_path[] = "/tmp/gh-mkey-XXXXXX";
+	struct gh_token_key master, old, keys[2];
+	const char *which = NULL, *path = NULL;
+	char text[1024], detail[512];
+	size_t n = 9;
+	int fd;
+
+	(void)state;
+	assert_true((fd = mkstemp(web)) >= 0);
+	close(fd);
+	assert_true((fd = mkstemp(master_path)) >= 0);
+	close(fd);
+	key_of(&master, 5);
+	key_of(&old, 77);
+	assert_int_equal(gh_token_key_format(&master, &old,
+	                                     GH_TOKEN_BIT(GH_TOKEN_DOWNLOAD),
+	                                     NULL, text, sizeof(text)), GH_OK);
+	write_file(web, text);
+	write_file(master_path, "030405060708090a0b0c0d0e0f101112"
+	           "131415161718191a1b1c1d1e1f202122\n");
+	assert_int_equal(gh_token_verifier_keys(web, "web_key_file",
+	                 master_path, NULL, keys, &n, &which, &path, detail,
+	                 sizeof(detail)), GH_OK);
+	assert_int_equal(n, 2);
+	assert_true(gh_token_key_has(&keys[0], GH_TOKEN_DOWNLOAD));
+	assert_false(gh_token_key_has(&keys[0], GH_TOKEN_UNSUBSCRIBE));
+	assert_string_equal(which, "web_key_file");
+	/* no domain file: the master, then the previous master */
+	assert_int_equal(gh_token_verifier_keys("", "web_key_file",
+	                 master_path, NULL, keys, &n, &which, &path, detail,
+	                 sizeof(detail)), GH_OK);
+	assert_int_equal(n, 1);
+	assert_true(gh_token_key_has(&keys[0], GH_TOKEN_UNSUBSCRIBE));
+	assert_int_equal(gh_token_verifier_keys(NULL, "web_key_file",
+	                 master_path, "/nonexistent/prev.key", keys, &n, &which,
+	                 &path, detail, sizeof(detail)), GH_ENOTFOUND);
+	assert_string_equal(which, "previous_key_file");
+	assert_string_equal(path, "/nonexistent/prev.key");
+	assert_non_null(strstr(detail, "/nonexistent/prev.key"));
+	unlink(web);
+	assert_int_equal(gh_token_verifier_keys(web, "web_key_file",
+	                 master_path, NULL, keys, &n, &which, &path, detail,
+	                 sizeof(detail)), GH_ENOTFOUND);
+	assert_string_equal(which, "web_key_file");
+	assert_string_equal(path, web);
+	OPENSSL_cleanse(text, sizeof(text));
+	OPENSSL_cleanse(keys, sizeof(keys));
+	unlink(master_path);
+}
+
 /* Lines that are not keys: refused with the line's number, nothing
  * loaded; comments, blank lines, CRLF and spacing are fine. */
 static void
@@ -477,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_key_file),
 		cmocka_unit_test(test_purpose_file),
+		cmocka_unit_test(test_verifier_keys),
 		cmocka_unit_test(test_wrong_purpose),
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_codec),

@@ -160,6 +160,21 @@ gh_err gh_store_prepare(const char *path, uid_t uid, gid_t gid, char *detail,
 gh_err gh_store_become_owner(const char *path, char *detail,
                              size_t detail_len);
 
+/*
+ * gh_store_check - whether this process could open the store at path, as
+ * gh_store_open() would judge it, without opening its LMDB environment:
+ * the directories on the way, the directory itself (this euid's, not
+ * writable by others), data.mdb there, and data.mdb, lock.mdb and wlock
+ * regular files of this uid with one link, each opened read-only and
+ * closed.  Nothing is made or changed.  For a child that became a
+ * daemon's user to tell whether that daemon will get in (`gatehouse
+ * config check --as-service`); never call it in a process that has the
+ * store open (closing a descriptor of lock.mdb drops LMDB's locks).
+ * GH_OK; GH_ENOTFOUND (no directory, or no data.mdb); GH_EACCES (detail
+ * names the path and why); GH_EINVAL; GH_EIO.
+ */
+gh_err gh_store_check(const char *path, char *detail, size_t detail_len);
+
 /* gh_store_close - close the handle; NULL is ignored.  No transaction of the
  * handle may be running.  In a forked child it frees memory only. */
 void gh_store_close(struct gh_store *st);

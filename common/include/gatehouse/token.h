@@ -95,6 +95,23 @@ gh_err gh_token_key_load_previous(const char *path, struct gh_token_key *key,
                                   char *detail, size_t detail_len);
 
 /*
+ * gh_token_verifier_keys - the keys a verifier of a domain holds, loaded
+ * as nginx loads them and `gatehouse config check` checks them: the
+ * domain's purpose file (domain_file, [tokens] web_key_file) with its
+ * ".previous" keys when it is set, else the master key_file and, when set,
+ * previous_key_file.  keys[0] gets the current key, keys[1] the previous
+ * one, *n how many (1 or 2).  On failure *which names the [tokens] key
+ * whose file failed (domain_key, "key_file" or "previous_key_file") and
+ * *path that file, for the caller's message; detail says why.  Empty
+ * strings count as unset.
+ */
+gh_err gh_token_verifier_keys(const char *domain_file, const char *domain_key,
+                              const char *key_file, const char *prev_file,
+                              struct gh_token_key keys[2], size_t *n,
+                              const char **which, const char **path,
+                              char *detail, size_t detail_len);
+
+/*
  * gh_token_key_has - whether key can make and check tokens of purpose p.
  */
 int gh_token_key_has(const struct gh_token_key *key, enum gh_token_purpose p);

@@ -110,8 +110,10 @@ def schema_keys():
 def test_sample_conf_and_man_page_document_every_key():
     sample = (ROOT / "conf/gatehouse.conf").read_text()
     man = (ROOT / "docs/man/gatehouse.conf.5").read_text()
+    # dump parses the file as every program does; check would also look
+    # for the host's stores, users and keys, which a build host lacks
     p = subprocess.run([str(GATEHOUSE), "-c", str(ROOT / "conf/gatehouse.conf"),
-                        "config", "check"], capture_output=True, text=True)
+                        "config", "dump"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     section = None
     in_sample = set()
