@@ -23,6 +23,12 @@
  * An event notifyd refuses is dead-lettered in the outbox with the reason,
  * where `gatehouse events list --domain D --state dead` shows it.
  *
+ * It also keeps the domain's store bounded: [retention] applied to it 5 s
+ * after start and then every [retention] interval, in the small steps of
+ * gatehouse/retention.h (notifyd does the same for the core store, which
+ * it alone may open).  The domain's records (mail log, uploads, known
+ * hosts) and the finished events of its outbox go by the same rules.
+ *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
  * Exit codes: sysexits(3).  Logs go to stderr; when that is the journal
  * (gatehouse/journal.h), each line starts with its priority ("<3>").
@@ -47,6 +53,7 @@
 #include "gatehouse/journal.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
+#include "gatehouse/retention.h"
 #include "gatehouse/store.h"
 
 #ifndef GH_VERSION
@@ -56,6 +63,8 @@
 #define BATCH 64                 /* events (and unsubscribes) per round */
 #define VISIBILITY_MS 120000     /* an unacked lease comes back after this */
 #define ANSWER_MS 30000          /* longest wait for notifyd's answers */
+#define FIRST_PURGE_MS 5000      /* the first retention pass, after start */
+#define PURGE_STEPS 16           /* retention steps per turn, at most */
 
 static volatile sig_atomic_t stopping;
 
@@ -83,6 +92,11 @@ struct br {
 	json_t *snap;
 	int logged_down;
 	int journal;                   /* stderr is the journal */
+	/* retention */
+	struct gh_retention ret;
+	int64_t ret_interval;
+	struct gh_purge *purge;        /* the pass under way, or NULL */
+	int64_t purge_next;            /* monotonic ms */
 };
 
 /* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
@@ -114,6 +128,77 @@ nap_ms(int ms)
 
 	if (!stopping)
 		nanosleep(&ts, NULL);   /* a signal cuts it short */
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- retention: a few steps of the pass under way, or a new pass ---- */
+
+static void
+purge_done(struct br *b)
+{
+	static const enum gh_db dbs[] = {
+		GH_DB_EVENTS, GH_DB_DELIVERIES, GH_DB_MAIL_LOG, GH_DB_UPLOADS,
+		GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_INBOX, GH_DB_DEDUP
+	};
+	const struct gh_purge_stats *s = gh_purge_stats(b->purge);
+	char line[512] = "";
+	size_t off = 0, total = 0;
+
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		total += s->gone[dbs[i]];
+		if (s->gone[dbs[i]] > 0 && off < sizeof(line))
+			off += (size_t)snprintf(line + off, sizeof(line) - off,
+			                        "%s%s %zu", off ? ", " : "",
+			                        gh_db_name(dbs[i]),
+			                        s->gone[dbs[i]]);
+	}
+	if (total > 0)
+		blog(b, LOG_INFO, "retention: deleted %zu records: %s, in %zu writes",
+		     total, line, s->commits);
+	gh_purge_free(b->purge);
+	b->purge = NULL;
+}
+
+static void
+purge_tick(struct br *b)
+{
+	struct timespec pause = {0, GH_PURGE_PAUSE_MS * 1000000L};
+	int64_t t = mono_ms();
+	int done = 0, wrote = 0;
+	gh_err err;
+
+	if (b->purge == NULL) {
+		if (t < b->purge_next)
+			return;
+		b->purge_next = t + b->ret_interval;
+		if (gh_purge_new(&b->purge, &b->ret, gh_now_ms(), 0, 0) != GH_OK)
+			return;
+	}
+	for (int i = 0; i < PURGE_STEPS && !done && !stopping; i++) {
+		err = gh_purge_step(b->purge, b->st, &done, &wrote);
+		if (err == GH_ELOCKED)
+			return;              /* the same step, next turn */
+		if (err) {
+			blog(b, LOG_WARNING, "retention: %s; trying again in the next pass",
+			     gh_strerror(err));
+			gh_purge_free(b->purge);
+			b->purge = NULL;
+			return;
+		}
+		/* let the producers, polling for the lock, in */
+		if (wrote && !done)
+			nanosleep(&pause, NULL);
+	}
+	if (done)
+		purge_done(b);
 }
 
 static int
@@ -483,8 +568,9 @@ session(struct br *b)
 				break;
 			waiting_since = gh_now_ms();
 		}
-		err = recv_wait(b, b->nlease || b->nsup ? 1000 : b->poll_ms,
-		                &m);
+		purge_tick(b);
+		err = recv_wait(b, b->purge ? 20 : b->nlease || b->nsup ?
+		                1000 : b->poll_ms, &m);
 		if (err == GH_EIO || err == GH_EINVAL) {
 			blog(b, LOG_WARNING, "connection to gatehouse-notifyd "
 			     "%s", err == GH_EIO ? "closed" : "sent garbage");
@@ -599,10 +685,14 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	blog(&b, LOG_INFO, "started for %s", so.path);
+	gh_retention_from_conf(b.conf, &b.ret);
+	b.ret_interval = gh_conf_int(b.conf, "retention", "interval");
+	b.purge_next = mono_ms() + FIRST_PURGE_MS;
 	while (!stopping) {
+		purge_tick(&b);
 		b.fd = bconnect(&b);
 		if (b.fd < 0) {
-			nap_ms(1000);
+			nap_ms(b.purge ? 50 : 1000);
 			continue;
 		}
 		if (hello(&b) == 0)
@@ -615,6 +705,7 @@ main(int argc, char **argv)
 	}
 	blog(&b, LOG_INFO, "stopped");
 done:
+	gh_purge_free(b.purge);
 	free(b.buf);
 	gh_store_close(b.st);
 	gh_conf_free(b.conf);

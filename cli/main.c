@@ -23,7 +23,7 @@ static const struct {
 	int (*fn)(struct cli *, int, char **);
 	const char *help;
 } commands[] = {
-	{"store", cmd_store, "store info | init"},
+	{"store", cmd_store, "store info | init | purge [--dry-run]"},
 	{"events", cmd_events, "events list | show ID | enqueue ... | lease | ack ID:TOKEN... | retry ID | purge"},
 	{"config", cmd_config, "config check [--as-service] [--only PARTS] [--pam-dir DIR] | dump"},
 	{"logins", cmd_logins, "logins list [--user U] | forget USER [NETWORK] | purge --older-than D [--dry-run]"},

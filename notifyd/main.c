@@ -140,7 +140,7 @@ run(struct nd *d)
 	       nd_clock_fake(&d->clock) ? ", TEST CLOCK" : "");
 	for (;;) {
 		unsigned n = 0, first_metrics;
-		int timeout;
+		int timeout, t;
 
 		d->now = nd_clock_now(&d->clock);
 		d->tick = nd_clock_tick();
@@ -148,6 +148,9 @@ run(struct nd *d)
 		timeout = nd_dispatch_turn(d);
 		if (nd_dispatch_finished(d))
 			break;
+		t = nd_retention_turn(d);
+		if (t < timeout)
+			timeout = t;
 		fds[n].fd = d->sigfd;
 		fds[n].events = CURL_WAIT_POLLIN;
 		fds[n++].revents = 0;
@@ -360,6 +363,7 @@ main(int argc, char **argv)
 		nd_log(&d.log, ND_LOG_ERR, "out of memory");
 		goto cleanup;
 	}
+	nd_retention_init(&d);
 	err = nd_pickup_start(&d, &pickup, detail, sizeof(detail));
 	if (err) {
 		nd_log(&d.log, ND_LOG_ERR, "bridges: %s", detail);
@@ -368,6 +372,7 @@ main(int argc, char **argv)
 	rc = run(&d);
 cleanup:
 	nd_pickup_stop(pickup);
+	nd_retention_fini(&d);
 	nd_dispatch_fini(&d);
 	nd_metrics_close(&d);
 	nd_rt_unref(d.rt);

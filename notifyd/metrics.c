@@ -28,6 +28,12 @@
  *                                                  are (see queue_stats)
  *   gatehouse_queue_stats_duration_seconds         how long counting took
  *   gatehouse_notifyd_store_errors_total, gatehouse_notifyd_leases_lost_total
+ *   gatehouse_store_bytes{store="core"}            bytes the records take
+ *                                                  (the file's used pages
+ *                                                  less LMDB's free list)
+ *   gatehouse_store_map_max_bytes{store="core"}    [store] map_max
+ *   gatehouse_store_purge_runs_total               retention passes done
+ *   gatehouse_store_purged_records_total{db}       records they deleted
  */
 #include <arpa/inet.h>
 #include <stddef.h>
@@ -162,6 +168,7 @@ nd_metrics_text(struct nd *d, size_t *len)
 		 offsetof(struct nd_cstate, expired)},
 	};
 	const struct gh_queue_stats *qs;
+	struct gh_store_info si;
 	struct text t = {NULL, 0, 0, 0};
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
@@ -215,6 +222,29 @@ nd_metrics_text(struct nd *d, size_t *len)
 	     "Leases that ran out before the event was settled.");
 	put(&t, "gatehouse_notifyd_leases_lost_total %llu\n",
 	    (unsigned long long)d->lease_lost);
+	if (gh_store_info(d->st, &si) == GH_OK) {
+		head(&t, "gatehouse_store_bytes", "gauge",
+		     "Bytes the store's records take: pages in use less LMDB's "
+		     "free list (the file itself never shrinks).");
+		put(&t, "gatehouse_store_bytes{store=\"core\"} %zu\n",
+		    si.in_use);
+		head(&t, "gatehouse_store_map_max_bytes", "gauge",
+		     "The most the store may grow to ([store] map_max); at it "
+		     "every write fails.");
+		put(&t, "gatehouse_store_map_max_bytes{store=\"core\"} %zu\n",
+		    si.map_max);
+	}
+	head(&t, "gatehouse_store_purge_runs_total", "counter",
+	     "Retention passes over the store finished.");
+	put(&t, "gatehouse_store_purge_runs_total %llu\n",
+	    (unsigned long long)d->purge_runs);
+	head(&t, "gatehouse_store_purged_records_total", "counter",
+	     "Records deleted by retention, by database.");
+	for (int i = 0; i < GH_DB_COUNT_; i++)
+		if (d->purged[i] > 0)
+			put(&t, "gatehouse_store_purged_records_total{db=\"%s\"} "
+			    "%llu\n", gh_db_name((enum gh_db)i),
+			    (unsigned long long)d->purged[i]);
 	qs = queue_stats(d);
 	if (qs) {
 		head(&t, "gatehouse_queue_events", "gauge",

@@ -13,6 +13,8 @@
  *   outcome.c     what a finished request comes to
  *   settle.c      recording outcomes and settling events with the queue
  *   metrics.c     Prometheus text on a loopback port
+ *   retention.c   the retention purge of the store, a step per turn, and
+ *                 its size against map_max (store.nearly_full)
  *   main.c        options, signals, sd_notify, the event loop
  *
  * Everything runs on one thread; nothing here is locked.
@@ -27,6 +29,7 @@
 
 #include "gatehouse/conf.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/retention.h"
 #include "gatehouse/store.h"
 #include "channel.h"
 #include "clock.h"
@@ -86,6 +89,8 @@ struct nd_rt {
 	int batch, max_events, concurrency;
 	int64_t poll_ms, shutdown_ms, vis_ms;
 	int64_t qstats_ms;            /* metrics_queue_interval */
+	struct gh_retention ret;      /* [retention] */
+	int64_t ret_interval;         /* [retention] interval */
 };
 
 struct nd;
@@ -236,6 +241,15 @@ struct nd {
 	uint64_t leased, acked, deferred_events, retried_events, dead_events,
 	    released, lease_lost, store_errors;
 	int64_t started_at;
+	/* retention.c */
+	struct gh_purge *purge;       /* the pass under way, or NULL */
+	int64_t purge_next;           /* next pass (clock of decisions) */
+	int64_t purge_step_at;        /* next step of this pass (tick) */
+	int64_t store_check_at;       /* next size check (tick) */
+	int nearly_full;              /* the store's mark: 1 raised, 0 not,
+	                                 -1 not known yet */
+	uint64_t purge_runs;          /* passes finished */
+	uint64_t purged[GH_DB_COUNT_]; /* records deleted, by database */
 };
 
 /* nd_cstate_get - the live state of channel name (made on first use). */
@@ -323,6 +337,14 @@ void nd_dispatch_wake(struct nd *d);
 /* 1 when stopping and nothing is left */
 int nd_dispatch_finished(const struct nd *d);
 void nd_dispatch_stop(struct nd *d);
+
+/* retention.c */
+void nd_retention_init(struct nd *d);
+void nd_retention_fini(struct nd *d);
+/* a step when one is due; returns how long the loop may sleep (ms) */
+int nd_retention_turn(struct nd *d);
+/* the store's size against map_max, raising or re-arming its mark */
+void nd_store_check(struct nd *d);
 
 /* metrics.c */
 gh_err nd_metrics_listen(struct nd *d, const char *addr, char *detail,

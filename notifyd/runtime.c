@@ -507,6 +507,8 @@ nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
 	rt->shutdown_ms = gh_conf_int(conf, "notifyd", "shutdown_timeout");
 	rt->vis_ms = gh_conf_int(conf, "queue", "visibility");
 	rt->qstats_ms = gh_conf_int(conf, "notifyd", "metrics_queue_interval");
+	gh_retention_from_conf(conf, &rt->ret);
+	rt->ret_interval = gh_conf_int(conf, "retention", "interval");
 	at = gh_conf_str(conf, "notifyd", "digest_at");
 	if (at == NULL || gh_hhmm_parse(at, &mins) != GH_OK) {
 		snprintf(detail, dlen, "%s: [notifyd] digest_at: '%s' is not "

@@ -3,7 +3,7 @@
 # linked against the sanitized library.
 
 LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
-            test_pidfile test_journal
+            test_pidfile test_journal test_retention
 LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)
@@ -25,3 +25,12 @@ INTEG_TESTS += tests/security
 .PHONY: killtest
 killtest: $(KILLTEST) $(CLI_BIN)
 	ROUNDS=20 $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/common/test_killtest.py
+
+# Retention (docs/store.md): 60 simulated days against gatehouse-notifyd's
+# test clock, the bridges' and the CLI's purge.  rectool writes the
+# producers' records stamped with the simulated time.
+RECTOOL := build/tests/integration/retention/rectool
+$(RECTOOL): build/tests/integration/retention/rectool.o $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+PROGRAMS += $(RECTOOL)
+INTEG_TESTS += tests/integration/retention

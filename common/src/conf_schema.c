@@ -1,6 +1,6 @@
 /*
  * conf_schema.c - the keys of the shared sections of gatehouse.conf
- * ([store], [queue], [tokens]) and the list of every component's table.
+ * ([store], [queue], [retention], [tokens]) and the list of every component's table.
  *
  * Each component declares its own sections in conf_schema_COMPONENT.c
  * (section, name, type, default, bounds, a line of documentation).  These
@@ -53,6 +53,33 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	 "`gatehouse events purge` removes finished events older than this"},
 	{"queue", "visibility", GH_CT_DURATION, "60s", 1 * GH_SEC, 1 * GH_DAY, NULL,
 	 "how long a leased event stays invisible to other consumers"},
+
+	/* [retention] -- how long the store keeps what (docs/store.md,
+	 * "Retention"); 0 keeps for ever */
+	{"retention", "mail_log", GH_CT_DURATION, "30d", 0, 3650 * GH_DAY, NULL,
+	 "mail log records, after the message was handled"},
+	{"retention", "uploads", GH_CT_DURATION, "30d", 0, 3650 * GH_DAY, NULL,
+	 "records of uploads not kept (refused, or abandoned while receiving "
+	 "or scanning), after the upload began"},
+	{"retention", "uploads_kept", GH_CT_DURATION, "0", 0, 3650 * GH_DAY,
+	 NULL, "records of stored and quarantined files, after the upload "
+	 "began (their files stay, and download links need the record)"},
+	{"retention", "deliveries", GH_CT_DURATION, "30d", 0, 3650 * GH_DAY,
+	 NULL, "delivery records of a finished event, after it finished (they "
+	 "go with their event in any case)"},
+	{"retention", "events", GH_CT_DURATION, "30d", 0, 3650 * GH_DAY, NULL,
+	 "finished events (done, dead, expired), after they finished"},
+	{"retention", "inbox_read", GH_CT_DURATION, "30d", 0, 3650 * GH_DAY,
+	 NULL, "inbox items, after they were read"},
+	{"retention", "inbox_unread", GH_CT_DURATION, "90d", 0, 3650 * GH_DAY,
+	 NULL, "inbox items never read, after they arrived (one waiting for a "
+	 "digest stays at least 8 days)"},
+	{"retention", "known_hosts", GH_CT_DURATION, "180d", 0, 3650 * GH_DAY,
+	 NULL, "networks a user logged in from, after the last login from "
+	 "there (one forgotten alerts again as new)"},
+	{"retention", "interval", GH_CT_DURATION, "10m", 1 * GH_SEC, 1 * GH_DAY,
+	 NULL, "how often notifyd and each bridge apply retention to their "
+	 "store (and once shortly after they start)"},
 
 	/* [tokens] -- signed unsubscribe and download links (docs/tokens.md) */
 	{"tokens", "key_file", GH_CT_PATH, "/etc/gatehouse/token.key", 0, 0,

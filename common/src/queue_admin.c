@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "queue_int.h"
+#include "store_int.h"
 
 #define PURGE_BATCH 1000
 
@@ -134,54 +135,44 @@ purge_collect(const void *key, size_t klen, const void *val, size_t vlen,
 }
 
 /* Delivery records are keyed by event id first, so an event's go with it. */
-struct deliv_keys {
-	const unsigned char *prefix;
-	size_t n;
-	unsigned char keys[64][512];
-	size_t lens[64];
-};
-
-static int
-deliv_collect(const void *key, size_t klen, const void *val, size_t vlen,
-              void *arg)
-{
-	struct deliv_keys *d = arg;
-
-	if (klen < 8 || memcmp(key, d->prefix, 8) != 0 || d->n >= 64 ||
-	    klen > sizeof(d->keys[0]))
-		return 1;
-	memcpy(d->keys[d->n], key, klen);
-	d->lens[d->n++] = klen;
-	return 0;
-}
-
-static gh_err
-purge_deliveries(struct gh_txn *txn, uint64_t id, struct deliv_keys *d)
+gh_err
+gh_queue_purge_event_txn(struct gh_txn *txn, uint64_t id, size_t *ndeliv)
 {
 	unsigned char k[8];
+	uint64_t last = 0;
 	gh_err err;
 
+	if (ndeliv)
+		*ndeliv = 0;
+	err = gh_txn_last_key_be64(txn, GH_DB_EVENTS, &last);
+	if (err && err != GH_ENOTFOUND)
+		return err;
 	gh_put_be64(k, id);
-	do {
-		d->prefix = k;
-		d->n = 0;
-		err = gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 0, deliv_collect,
-		                  d, NULL);
+	/* Deleting the newest event would let its id be reused: remember
+	 * the highest id ever purged (never lowering it: the newest left
+	 * may be purged next). */
+	if (err == GH_OK && id == last) {
+		const void *v;
+		size_t vl;
+
+		err = gh_txn_get(txn, GH_DB_META, "id_floor", 8, &v, &vl);
+		if (err == GH_ENOTFOUND || (err == GH_OK && (vl != 8 ||
+		                            gh_get_be64(v) < id)))
+			err = gh_txn_put(txn, GH_DB_META, "id_floor", 8, k, 8);
 		if (err)
 			return err;
-		for (size_t i = 0; i < d->n; i++) {
-			err = gh_txn_del(txn, GH_DB_DELIVERIES, d->keys[i],
-			                 d->lens[i]);
-			if (err && err != GH_ENOTFOUND)
-				return err;
-		}
-	} while (d->n == 64);
-	return GH_OK;
+	}
+	err = gh_txn_del(txn, GH_DB_EVENTS, k, 8);
+	if (err && err != GH_ENOTFOUND)
+		return err;
+	err = gh_txn_del(txn, GH_DB_QSTATE, k, 8);
+	if (err && err != GH_ENOTFOUND)
+		return err;
+	return gh_txn_del_prefix(txn, GH_DB_DELIVERIES, k, 8, ndeliv);
 }
 
 struct purge_arg {
 	struct purge_scan *scan;
-	struct deliv_keys *dk;
 	uint64_t from;
 	size_t deleted;
 };
@@ -192,7 +183,6 @@ purge_fn(struct gh_txn *txn, void *arg)
 	struct purge_arg *a = arg;
 	struct purge_scan *p = a->scan;
 	unsigned char k[8];
-	uint64_t last = 0;
 	gh_err err;
 
 	p->n = 0;
@@ -202,30 +192,8 @@ purge_fn(struct gh_txn *txn, void *arg)
 	err = gh_txn_scan(txn, GH_DB_QSTATE, k, 8, 0, purge_collect, p, NULL);
 	if (err)
 		return err;
-	err = gh_txn_last_key_be64(txn, GH_DB_EVENTS, &last);
-	if (err && err != GH_ENOTFOUND)
-		return err;
 	for (size_t i = 0; i < p->n; i++) {
-		uint64_t id = p->ids[i];
-
-		/* Deleting the newest event would let its id be reused:
-		 * remember the highest id ever purged. */
-		if (id == last) {
-			unsigned char b[8];
-
-			gh_put_be64(b, id);
-			err = gh_txn_put(txn, GH_DB_META, "id_floor", 8, b, 8);
-			if (err)
-				return err;
-		}
-		gh_put_be64(k, id);
-		err = gh_txn_del(txn, GH_DB_EVENTS, k, 8);
-		if (err && err != GH_ENOTFOUND)
-			return err;
-		err = gh_txn_del(txn, GH_DB_QSTATE, k, 8);
-		if (err && err != GH_ENOTFOUND)
-			return err;
-		err = purge_deliveries(txn, id, a->dk);
+		err = gh_queue_purge_event_txn(txn, p->ids[i], NULL);
 		if (err)
 			return err;
 		a->deleted++;
@@ -297,8 +265,7 @@ gh_queue_purge(struct gh_store *st, unsigned states, int64_t older_than,
 	states &= GH_Q_DONE | GH_Q_DEAD | GH_Q_EXPIRED;
 	p = calloc(1, sizeof(*p));
 	d = calloc(1, sizeof(*d));
-	a.dk = calloc(1, sizeof(*a.dk));
-	if (p == NULL || d == NULL || a.dk == NULL) {
+	if (p == NULL || d == NULL) {
 		err = GH_ENOMEM;
 		goto cleanup;
 	}
@@ -326,7 +293,6 @@ cleanup:
 		*n = total;
 	free(p);
 	free(d);
-	free(a.dk);
 	return err;
 }
 

@@ -82,4 +82,15 @@ json_t *gh_qs_json(const struct qstate *q);
 gh_err gh_qindex_put(struct gh_txn *txn, const struct qstate *q, uint64_t id);
 gh_err gh_qindex_del(struct gh_txn *txn, const struct qstate *q, uint64_t id);
 
+/*
+ * gh_queue_purge_event_txn - delete event id for good: its record, its
+ * queue state and its delivery records (*ndeliv, optional, receives how
+ * many), and, when it is the newest event, record its id as id_floor so
+ * that no later event gets it again.  The caller has checked that it is
+ * finished (done, dead or expired: such events have no due-index entry).
+ * Used by gh_queue_purge() and the retention purge (retention.c).
+ */
+gh_err gh_queue_purge_event_txn(struct gh_txn *txn, uint64_t id,
+                                size_t *ndeliv);
+
 #endif

@@ -477,6 +477,53 @@ gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
 }
 
 gh_err
+gh_txn_del_prefix(struct gh_txn *txn, enum gh_db db, const void *prefix,
+                  size_t plen, size_t *n)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	size_t count = 0;
+	int rc;
+
+	if (n)
+		*n = 0;
+	if (check_db(txn, db) || prefix == NULL || plen == 0)
+		return GH_EINVAL;
+	if (!txn->write)
+		return GH_EREADONLY;
+	if (plen > GH_KEY_MAX)
+		return GH_ETOOBIG;
+	rc = mdb_cursor_open(txn->txn, txn->st->dbi[db], &c);
+	if (rc)
+		return gh_mdb_err(rc);
+	for (;;) {
+		/* Seek afresh after each delete: where a cursor stands after
+		 * mdb_cursor_del has been the subject of LMDB bugs. */
+		k.mv_data = (void *)prefix;
+		k.mv_size = plen;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0;
+			break;
+		}
+		if (rc)
+			break;
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		rc = mdb_cursor_del(c, 0);
+		if (rc)
+			break;
+		count++;
+	}
+	mdb_cursor_close(c);
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = 1;
+	if (n)
+		*n = count;
+	return gh_mdb_err(rc);
+}
+
+gh_err
 gh_txn_get_json(struct gh_txn *txn, enum gh_db db, const void *key,
                 size_t klen, json_t **out)
 {
@@ -1024,10 +1071,36 @@ struct info_arg {
 	struct gh_store_info *info;
 };
 
+/* Pages on LMDB's free list (its database 0): each record is a list of
+ * page numbers whose first word is their count, as mdb_stat -f reads it. */
+static gh_err
+free_pages(struct gh_txn *txn, size_t *pages)
+{
+	MDB_cursor *c = NULL;
+	MDB_val k, v;
+	int rc;
+
+	*pages = 0;
+	rc = mdb_cursor_open(txn->txn, 0, &c);
+	if (rc)
+		return gh_mdb_err(rc);
+	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0) {
+		size_t count;
+
+		if (v.mv_size < sizeof(count))
+			continue;
+		memcpy(&count, v.mv_data, sizeof(count));  /* maybe unaligned */
+		*pages += count;
+	}
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? GH_OK : gh_mdb_err(rc);
+}
+
 static gh_err
 info_fn(struct gh_txn *txn, void *arg)
 {
 	struct info_arg *a = arg;
+	size_t pages = 0;
 	gh_err err;
 
 	for (int i = 0; i < GH_DB_COUNT_; i++) {
@@ -1035,6 +1108,13 @@ info_fn(struct gh_txn *txn, void *arg)
 		if (err)
 			return err;
 	}
+	err = free_pages(txn, &pages);
+	if (err)
+		return err;
+	a->info->free_bytes = pages * a->info->page_size;
+	if (a->info->free_bytes > a->info->used)
+		a->info->free_bytes = a->info->used;
+	a->info->in_use = a->info->used - a->info->free_bytes;
 	return read_schema(txn->txn, txn->st->dbi[GH_DB_META],
 	                   &a->info->schema);
 }

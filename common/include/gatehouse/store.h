@@ -277,7 +277,13 @@ gh_err gh_txn_next_seq(struct gh_txn *txn, const char *name, uint64_t *out);
 struct gh_store_info {
 	size_t map_size;          /* current map size, bytes */
 	size_t map_max;           /* configured ceiling, bytes */
-	size_t used;              /* bytes in use (last page + 1) * page size */
+	size_t used;              /* bytes of the file LMDB has used so far:
+	                             (last page + 1) * page size.  It never
+	                             goes down: pages freed are reused */
+	size_t free_bytes;        /* of those, pages on LMDB's free list,
+	                             which later writes reuse */
+	size_t in_use;            /* used - free_bytes: what the records take,
+	                             the figure to compare with map_max */
 	unsigned page_size;
 	unsigned max_readers;
 	unsigned readers;         /* reader slots in use, all processes */
