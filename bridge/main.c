@@ -161,8 +161,8 @@ purge_done(struct br *b)
 			                        s->gone[dbs[i]]);
 	}
 	if (total > 0)
-		blog(b, LOG_INFO, "retention: deleted %zu records: %s, in %zu writes",
-		     total, line, s->commits);
+		blog(b, LOG_INFO, "retention: deleted %zu records: %s, "
+		     "in %zu writes", total, line, s->commits);
 	gh_purge_free(b->purge);
 	b->purge = NULL;
 }
@@ -187,8 +187,8 @@ purge_tick(struct br *b)
 		if (err == GH_ELOCKED)
 			return;              /* the same step, next turn */
 		if (err) {
-			blog(b, LOG_WARNING, "retention: %s; trying again in the next pass",
-			     gh_strerror(err));
+			blog(b, LOG_WARNING, "retention: %s; trying again "
+			     "in the next pass", gh_strerror(err));
 			gh_purge_free(b->purge);
 			b->purge = NULL;
 			return;
