@@ -23,6 +23,12 @@
  * where `gatehouse events list --domain D --state dead` shows it.
  *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
+ * SIGHUP reads the configuration again: a new [notifyd] bridge_socket is
+ * connected to at once, a new poll_interval used; the store stays the one
+ * opened at start (a change of [store] is logged and needs a restart).  A
+ * configuration that fails to load is logged and the old one kept.
+ * Under systemd (Type=notify) the bridge says READY=1 once its store is
+ * open, RELOADING=1 / READY=1 around a reload, STOPPING=1 at the end.
  * Exit codes: sysexits(3).  Logs go to stderr (the journal under systemd).
  */
 #include <errno.h>
@@ -43,6 +49,7 @@
 #include "gatehouse/domain.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
+#include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
 
 #ifndef GH_VERSION
@@ -53,11 +60,12 @@
 #define VISIBILITY_MS 120000     /* an unacked lease comes back after this */
 #define ANSWER_MS 30000          /* longest wait for notifyd's answers */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_wanted;
 
 struct br {
 	enum gh_domain dom;
 	const char *name;
+	const char *conf_path;
 	struct gh_conf *conf;
 	struct gh_store *st;
 	const char *sock_path;
@@ -95,8 +103,10 @@ blog(const struct br *b, const char *fmt, ...)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reload_wanted = 1;
+	else
+		stopping = 1;
 }
 
 static void
@@ -104,8 +114,47 @@ nap_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-	if (!stopping)
+	if (!stopping && !reload_wanted)
 		nanosleep(&ts, NULL);   /* a signal cuts it short */
+}
+
+/*
+ * SIGHUP: the configuration again.  Returns 1 if the bridge must connect
+ * anew (bridge_socket changed).  The store is not reopened: this process
+ * became its owner at start and can be no one else now.
+ */
+static int
+reload(struct br *b)
+{
+	struct gh_conf *conf = NULL;
+	struct gh_store_opts so;
+	char detail[1024];
+	int shared = 0, reconnect;
+	gh_err err;
+
+	reload_wanted = 0;
+	gh_sd_notify("RELOADING=1");
+	err = gh_conf_load(&conf, b->conf_path, detail, sizeof(detail));
+	if (err) {
+		blog(b, "reload failed, keeping the old configuration: %s",
+		     detail);
+		gh_sd_notify("READY=1");
+		return 0;
+	}
+	gh_conf_domain_store_opts(conf, b->dom, &so, &shared);
+	if (shared || strcmp(so.path, gh_store_path(b->st)) != 0)
+		blog(b, "reload: [store] %s changed; it takes effect at the "
+		     "next restart", b->name);
+	reconnect = strcmp(gh_conf_str(conf, "notifyd", "bridge_socket"),
+	                   b->sock_path) != 0;
+	gh_conf_free(b->conf);
+	b->conf = conf;
+	b->sock_path = gh_conf_str(conf, "notifyd", "bridge_socket");
+	b->poll_ms = (int)gh_conf_int(conf, "notifyd", "poll_interval");
+	blog(b, "configuration reloaded%s", reconnect ? "; connecting to the "
+	     "new bridge_socket" : "");
+	gh_sd_notify("READY=1");
+	return reconnect;
 }
 
 static int
@@ -468,6 +517,8 @@ session(struct br *b)
 		json_t *m;
 		gh_err err;
 
+		if (reload_wanted && reload(b))
+			break;
 		if (b->nlease == 0 && b->nsup == 0) {
 			if (send_round(b) != 0)
 				break;
@@ -541,6 +592,7 @@ main(int argc, char **argv)
 	b.name = gh_domain_name(b.dom);
 	if (conf_path == NULL)
 		conf_path = gh_conf_default_path();
+	b.conf_path = conf_path;
 	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
 	if (err) {
 		blog(&b, "%s", detail);
@@ -575,9 +627,19 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);   /* no SA_RESTART: end waits */
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	blog(&b, "started for %s", so.path);
+	{
+		char state[300];
+
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the "
+		         "%s domain", b.name);
+		gh_sd_notify(state);
+	}
 	while (!stopping) {
+		if (reload_wanted)
+			(void)reload(&b);
 		b.fd = bconnect(&b);
 		if (b.fd < 0) {
 			nap_ms(1000);
@@ -591,6 +653,7 @@ main(int argc, char **argv)
 		b.snap = NULL;
 		nap_ms(1000);
 	}
+	gh_sd_notify("STOPPING=1");
 	blog(&b, "stopped");
 done:
 	free(b.buf);
