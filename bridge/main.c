@@ -30,6 +30,12 @@
  * hosts) and the finished events of its outbox go by the same rules.
  *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
+ * SIGHUP reads the configuration again: a new [notifyd] bridge_socket is
+ * connected to at once, a new poll_interval used; the store stays the one
+ * opened at start (a change of [store] is logged and needs a restart).  A
+ * configuration that fails to load is logged and the old one kept.
+ * Under systemd (Type=notify) the bridge says READY=1 once its store is
+ * open, RELOADING=1 / READY=1 around a reload, STOPPING=1 at the end.
  * Exit codes: sysexits(3).  Logs go to stderr; when that is the journal
  * (gatehouse/journal.h), each line starts with its priority ("<3>").
  */
@@ -54,6 +60,7 @@
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "gatehouse/retention.h"
+#include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
 
 #ifndef GH_VERSION
@@ -66,11 +73,12 @@
 #define FIRST_PURGE_MS 5000      /* the first retention pass, after start */
 #define PURGE_STEPS 16           /* retention steps per turn, at most */
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, reload_wanted;
 
 struct br {
 	enum gh_domain dom;
 	const char *name;
+	const char *conf_path;
 	struct gh_conf *conf;
 	struct gh_store *st;
 	const char *sock_path;
@@ -117,8 +125,10 @@ blog(const struct br *b, int prio, const char *fmt, ...)
 static void
 on_signal(int sig)
 {
-	(void)sig;
-	stopping = 1;
+	if (sig == SIGHUP)
+		reload_wanted = 1;
+	else
+		stopping = 1;
 }
 
 static void
@@ -126,7 +136,7 @@ nap_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 
-	if (!stopping)
+	if (!stopping && !reload_wanted)
 		nanosleep(&ts, NULL);   /* a signal cuts it short */
 }
 
@@ -199,6 +209,47 @@ purge_tick(struct br *b)
 	}
 	if (done)
 		purge_done(b);
+}
+
+/*
+ * SIGHUP: the configuration again.  Returns 1 if the bridge must connect
+ * anew (bridge_socket changed).  The store is not reopened: this process
+ * became its owner at start and can be no one else now.
+ */
+static int
+reload(struct br *b)
+{
+	struct gh_conf *conf = NULL;
+	struct gh_store_opts so;
+	char detail[1024];
+	int shared = 0, reconnect;
+	gh_err err;
+
+	reload_wanted = 0;
+	gh_sd_notify("RELOADING=1");
+	err = gh_conf_load(&conf, b->conf_path, detail, sizeof(detail));
+	if (err) {
+		blog(b, LOG_ERR, "reload failed, keeping the old configuration: %s",
+		     detail);
+		gh_sd_notify("READY=1");
+		return 0;
+	}
+	gh_conf_domain_store_opts(conf, b->dom, &so, &shared);
+	if (shared || strcmp(so.path, gh_store_path(b->st)) != 0)
+		blog(b, LOG_WARNING, "reload: [store] %s changed; it takes effect at the "
+		     "next restart", b->name);
+	reconnect = strcmp(gh_conf_str(conf, "notifyd", "bridge_socket"),
+	                   b->sock_path) != 0;
+	gh_conf_free(b->conf);
+	b->conf = conf;
+	b->sock_path = gh_conf_str(conf, "notifyd", "bridge_socket");
+	b->poll_ms = (int)gh_conf_int(conf, "notifyd", "poll_interval");
+	gh_retention_from_conf(conf, &b->ret);
+	b->ret_interval = gh_conf_int(conf, "retention", "interval");
+	blog(b, LOG_INFO, "configuration reloaded%s", reconnect ? "; connecting to the "
+	     "new bridge_socket" : "");
+	gh_sd_notify("READY=1");
+	return reconnect;
 }
 
 static int
@@ -563,6 +614,8 @@ session(struct br *b)
 		json_t *m;
 		gh_err err;
 
+		if (reload_wanted && reload(b))
+			break;
 		if (b->nlease == 0 && b->nsup == 0) {
 			if (send_round(b) != 0)
 				break;
@@ -649,6 +702,7 @@ main(int argc, char **argv)
 	b.name = gh_domain_name(b.dom);
 	if (conf_path == NULL)
 		conf_path = gh_conf_default_path();
+	b.conf_path = conf_path;
 	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
 	if (err) {
 		blog(&b, LOG_ERR, "%s", detail);
@@ -683,12 +737,21 @@ main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);   /* no SA_RESTART: end waits */
 	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	blog(&b, LOG_INFO, "started for %s", so.path);
 	gh_retention_from_conf(b.conf, &b.ret);
 	b.ret_interval = gh_conf_int(b.conf, "retention", "interval");
 	b.purge_next = mono_ms() + FIRST_PURGE_MS;
+	{
+		char state[300];
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the "
+		         "%s domain", b.name);
+		gh_sd_notify(state);
+	}
 	while (!stopping) {
+		if (reload_wanted)
+			(void)reload(&b);
 		purge_tick(&b);
 		b.fd = bconnect(&b);
 		if (b.fd < 0) {
@@ -703,6 +766,7 @@ main(int argc, char **argv)
 		b.snap = NULL;
 		nap_ms(1000);
 	}
+	gh_sd_notify("STOPPING=1");
 	blog(&b, LOG_INFO, "stopped");
 done:
 	gh_purge_free(b.purge);

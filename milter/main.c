@@ -3,7 +3,7 @@
  * signals, configuration reload and the SIGTERM drain.
  *
  * SYNOPSIS
- *   gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE] | -V | -h
+ *   gatehouse-milter [-f] [-t] [-S] [-c FILE] [-p PIDFILE] | -V | -h
  *
  * START-UP ORDER
  *   read the configuration (as root, if started so) -> daemonize unless -f
@@ -38,6 +38,29 @@
  *   SIGTERM, SIGINT  drain: new connections and messages are refused with
  *           a temporary error, messages in progress may finish for up to
  *           [milter] drain_timeout, then the milter stops and exits.
+ *   Under systemd (Type=notify) the milter says READY=1 once it listens,
+ *   RELOADING=1 / READY=1 around a SIGHUP's reload and STOPPING=1 at a
+ *   stop (gatehouse/sdnotify.h).
+ *
+ * THE SIGNATURE DATABASE
+ *   Every [milter] clamav_check the reload thread compares the ClamAV
+ *   directory with what the engine was loaded from (scan.h).  A change is
+ *   loaded once the directory has stayed the same for CLAMDB_SETTLE_MS
+ *   (freshclam replaces its files one at a time), by the same reload as
+ *   SIGHUP's: the new engine is built beside the old one.  A state that
+ *   failed to load is not tried again until the directory changes again,
+ *   so a broken database is logged once, not once a check.  This is what
+ *   clamd's SelfCheck does; no freshclam hook or systemd path unit is
+ *   needed.
+ *
+ * RUNNING AS ITS USER
+ *   Started as root, the milter creates its socket's directory if missing
+ *   (sockperm.h), then becomes [milter] user.  Started as that user
+ *   already (systemd's User=), it skips both; the directory must then
+ *   exist: systemd's RuntimeDirectory= makes /run/gatehouse-milter, and
+ *   -S, run as root before the daemon (ExecStartPre=+), makes a missing
+ *   socket directory elsewhere (Postfix's /var/spool/postfix/gatehouse,
+ *   which only exists on a host with Postfix) and exits.
  *
  * TCP
  *   libmilter writes each reply with one writev(), but a milter that adds
@@ -75,6 +98,7 @@
 #include "gatehouse/journal.h"
 #include "gatehouse/pidfile.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/sdnotify.h"
 #include "milter.h"
 #include "scan.h"
 #include "sockperm.h"
@@ -91,6 +115,10 @@
 #define EX_NOPERM_ 77
 #define EX_CONFIG_ 78
 
+/* A changed signature directory is loaded once it has been still this
+ * long (see THE SIGNATURE DATABASE). */
+#define CLAMDB_SETTLE_MS 5000
+
 /* Written by the signal handler, read by the main loop: a handler gets
  * nothing but the signal number, so this is the one place it can reach. */
 static int sig_pipe[2] = {-1, -1};
@@ -100,6 +128,7 @@ struct opts {
 	const char *pid_file;
 	int foreground;
 	int check_only;
+	int prepare_only;
 };
 
 struct reloader {
@@ -110,12 +139,17 @@ struct reloader {
 	int stop;
 	uint64_t generation;
 	struct gh_milter *m;
+	/* the signature database watch, the reload thread's alone */
+	unsigned char seen[32];		/* a changed state seen last check */
+	int have_seen;
+	unsigned char tried[32];	/* the state a reload failed on */
+	int have_tried;
 };
 
 static void
 usage(FILE *fp)
 {
-	fputs("usage: gatehouse-milter [-f] [-t] [-c FILE] [-p PIDFILE]\n"
+	fputs("usage: gatehouse-milter [-f] [-t] [-S] [-c FILE] [-p PIDFILE]\n"
 	      "       gatehouse-milter -V | -h\n"
 	      "  -c, --config FILE    configuration (default $GATEHOUSE_CONF or "
 	      GH_CONF_DEFAULT_PATH ")\n"
@@ -123,6 +157,9 @@ usage(FILE *fp)
 	      "  -p, --pid-file FILE  pid file (default [milter] pid_file)\n"
 	      "  -t, --test           load the configuration and keys, report, "
 	      "exit\n"
+	      "  -S, --make-socket-dir\n"
+	      "                       as root: make the socket's directory if "
+	      "missing, exit\n"
 	      "  -V, --version        print the version\n"
 	      "  -h, --help           this text\n"
 	      "See gatehouse-milter(8).\n", fp);
@@ -257,6 +294,25 @@ drop_privileges(const struct gh_mboot *b, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Started as someone other than root, the milter cannot change users: say
+ * so when that is not [milter] user (systemd's User= and the setting
+ * disagree), and go on as whoever it is: the files it opens decide.
+ */
+static void
+not_root_note(const char *user)
+{
+	struct passwd *pw;
+
+	if (geteuid() == 0 || user == NULL || *user == '\0')
+		return;
+	pw = getpwnam(user);
+	if (pw != NULL && pw->pw_uid == geteuid())
+		return;
+	gh_mlog(LOG_WARNING, "running as uid %ld, not as [milter] user %s "
+	        "(only root can change users)", (long)geteuid(), user);
+}
+
 /* Find libmilter's listening TCP socket and set TCP_NODELAY on it. */
 static void
 nodelay_listener(void)
@@ -325,6 +381,82 @@ describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
 		        gh_conf_str(c->conf, "milter", "clamav_db"));
 }
 
+/* Build a new configuration from the file and swap it in; the old one
+ * stays if that fails. */
+static gh_err
+do_reload(struct reloader *r)
+{
+	struct gh_mcfg *cur, *next;
+	char detail[1024];
+	gh_err err;
+
+	cur = gh_mcfg_acquire(&r->m->cfg);
+	err = gh_mcfg_load(r->m->conf_path, cur, r->generation + 1, &next,
+	                   detail, sizeof(detail));
+	if (err) {
+		gh_mlog(LOG_ERR, "reload failed, keeping configuration %llu: %s",
+		        (unsigned long long)cur->generation, detail);
+	} else {
+		r->generation++;
+		log_static_changes(cur->conf, next->conf);
+		describe(next, cur, "reloaded:");
+		gh_mcfg_swap(&r->m->cfg, next);
+	}
+	gh_mcfg_unref(cur);
+	return err;
+}
+
+/* How long to wait before looking at the signature directory again; 0:
+ * not at all (no scanner, or clamav_check = 0). */
+static int64_t
+clamdb_wait_ms(struct reloader *r)
+{
+	struct gh_mcfg *cur = gh_mcfg_acquire(&r->m->cfg);
+	int64_t every = 0;
+
+	if (cur->scanner != NULL) {
+		every = gh_conf_int(cur->conf, "milter", "clamav_check");
+		if (every > 0 && every < 1000)
+			every = 1000;
+		if (every > 0 && r->have_seen && every > CLAMDB_SETTLE_MS)
+			every = CLAMDB_SETTLE_MS;
+	}
+	gh_mcfg_unref(cur);
+	return every;
+}
+
+/* Look at the signature directory; reload once a change has settled. */
+static void
+clamdb_check(struct reloader *r)
+{
+	struct gh_mcfg *cur = gh_mcfg_acquire(&r->m->cfg);
+	unsigned char now[32];
+
+	if (cur->scanner == NULL || !gh_scanner_db_changed(cur->scanner, now)) {
+		r->have_seen = 0;
+		goto cleanup;
+	}
+	if (r->have_tried && memcmp(now, r->tried, sizeof(now)) == 0)
+		goto cleanup;	/* failed on exactly this: wait for a change */
+	if (!r->have_seen || memcmp(now, r->seen, sizeof(now)) != 0) {
+		/* perhaps still being written: look again once it settled */
+		memcpy(r->seen, now, sizeof(now));
+		r->have_seen = 1;
+		goto cleanup;
+	}
+	r->have_seen = 0;
+	gh_mlog(LOG_INFO, "signature database %s changed: reloading",
+	        gh_scanner_dbdir(cur->scanner));
+	if (do_reload(r) != GH_OK) {
+		memcpy(r->tried, now, sizeof(now));
+		r->have_tried = 1;
+	} else {
+		r->have_tried = 0;
+	}
+cleanup:
+	gh_mcfg_unref(cur);
+}
+
 static void *
 reload_main(void *arg)
 {
@@ -332,31 +464,38 @@ reload_main(void *arg)
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
-		struct gh_mcfg *cur, *next;
-		char detail[1024];
-		gh_err err;
+		int64_t wait_ms = clamdb_wait_ms(r);
+		int timed_out = 0;
 
-		while (!r->pending && !r->stop)
-			pthread_cond_wait(&r->cv, &r->mu);
+		if (wait_ms > 0) {
+			struct timespec until;
+
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += (time_t)(wait_ms / 1000);
+			until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (!r->pending && !r->stop && !timed_out)
+				timed_out = pthread_cond_timedwait(&r->cv, &r->mu,
+				                                   &until) ==
+				    ETIMEDOUT;
+		} else {
+			while (!r->pending && !r->stop)
+				pthread_cond_wait(&r->cv, &r->mu);
+		}
 		if (r->stop)
 			break;
-		r->pending = 0;
-		pthread_mutex_unlock(&r->mu);
-
-		cur = gh_mcfg_acquire(&r->m->cfg);
-		err = gh_mcfg_load(r->m->conf_path, cur, r->generation + 1,
-		                   &next, detail, sizeof(detail));
-		if (err) {
-			gh_mlog(LOG_ERR, "reload failed, keeping configuration "
-			        "%llu: %s", (unsigned long long)cur->generation,
-			        detail);
+		if (r->pending) {
+			r->pending = 0;
+			pthread_mutex_unlock(&r->mu);
+			(void)do_reload(r);
+			gh_sd_notify("READY=1");
 		} else {
-			r->generation++;
-			log_static_changes(cur->conf, next->conf);
-			describe(next, cur, "reloaded:");
-			gh_mcfg_swap(&r->m->cfg, next);
+			pthread_mutex_unlock(&r->mu);
+			clamdb_check(r);
 		}
-		gh_mcfg_unref(cur);
 		pthread_mutex_lock(&r->mu);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -502,11 +641,12 @@ main(int argc, char **argv)
 		{"foreground", no_argument, NULL, 'f'},
 		{"pid-file", required_argument, NULL, 'p'},
 		{"test", no_argument, NULL, 't'},
+		{"make-socket-dir", no_argument, NULL, 'S'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	struct opts o = {NULL, NULL, 0, 0};
+	struct opts o = {NULL, NULL, 0, 0, 0};
 	struct gh_milter m;
 	struct gh_conf *boot = NULL;
 	struct gh_mcfg *first = NULL;
@@ -535,7 +675,7 @@ main(int argc, char **argv)
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
-	while ((ch = getopt_long(argc, argv, "c:fp:tVh", longopts,
+	while ((ch = getopt_long(argc, argv, "c:fp:tSVh", longopts,
 	                         NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -549,6 +689,9 @@ main(int argc, char **argv)
 			break;
 		case 't':
 			o.check_only = 1;
+			break;
+		case 'S':
+			o.prepare_only = 1;
 			break;
 		case 'V':
 		{
@@ -598,6 +741,17 @@ main(int argc, char **argv)
 		gh_conf_free(boot);
 		return rc;
 	}
+	if (o.prepare_only) {
+		/* The socket's directory, for a daemon started as its user
+		 * (see RUNNING AS ITS USER); nothing else is touched. */
+		rc = m.local_socket ?
+		    gh_msock_prepare_dir(sock_path, gh_conf_str(boot, "milter",
+		                         "user"), sock_gid, why, sizeof(why)) : 0;
+		if (rc != 0)
+			early_error("%s", why);
+		gh_conf_free(boot);
+		return rc != 0 ? EX_CANTCREAT_ : EX_OK_;
+	}
 
 	if (!o.foreground && daemonize(&ready_fd) != 0) {
 		early_error("cannot daemonize: %s", strerror(errno));
@@ -615,6 +769,7 @@ main(int argc, char **argv)
 		        sock);
 	if (drop_privileges(&mb, why, sizeof(why)) != 0)
 		die(ready_fd, EX_CONFIG_, "%s", why);
+	not_root_note(gh_conf_str(boot, "milter", "user"));
 	/* Locked for as long as we run: a second instance sees the lock and
 	 * refuses to start over us, and `gatehouse dkim rotate` signals the
 	 * lock's holder, not whatever pid the file names (gatehouse/pidfile.h). */
@@ -673,7 +828,15 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 	memset(&rl, 0, sizeof(rl));
 	pthread_mutex_init(&rl.mu, NULL);
-	pthread_cond_init(&rl.cv, NULL);
+	{
+		/* the signature database watch waits on a monotonic clock */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&rl.cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	rl.m = &m;
 	rl.generation = 1;
 	memset(&st, 0, sizeof(st));
@@ -704,6 +867,13 @@ main(int argc, char **argv)
 		close(ready_fd);
 		ready_fd = -1;
 	}
+	{
+		char state[600];
+
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on "
+		         "%s", sock);
+		gh_sd_notify(state);
+	}
 
 	for (;;) {
 		struct pollfd pfd = {sig_pipe[0], POLLIN, 0};
@@ -715,8 +885,11 @@ main(int argc, char **argv)
 			if (b == SIGHUP && !stopping) {
 				gh_mlog(LOG_INFO, "SIGHUP: reloading %s",
 				        m.conf_path);
+				gh_sd_notify("RELOADING=1");
 				request_reload(&rl);
 			} else if (b == SIGTERM || b == SIGINT) {
+				if (!stopping)
+					gh_sd_notify("STOPPING=1");
 				stopping = 1;
 			} else if (b == 'M') {
 				if (!stopping) {

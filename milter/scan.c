@@ -130,6 +130,22 @@ gh_scanner_signatures(const struct gh_scanner *s)
 	return s ? s->sigs : 0;
 }
 
+const char *
+gh_scanner_dbdir(const struct gh_scanner *s)
+{
+	return s->dbdir;
+}
+
+int
+gh_scanner_db_changed(const struct gh_scanner *s, unsigned char now[32])
+{
+	/* An unreadable directory is not a change: a reload would only fail
+	 * on it, and the engine in hand keeps working. */
+	if (db_stamp(s->dbdir, now) != GH_OK)
+		return 0;
+	return memcmp(now, s->dbstamp, sizeof(s->dbstamp)) != 0;
+}
+
 static gh_err
 set_limits(struct gh_scanner *s, char *detail, size_t detail_len)
 {

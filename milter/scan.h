@@ -13,6 +13,9 @@
  *   old engine instead of compiling a second copy.  A changed directory gets
  *   a new engine built beside the old one, so scanning never pauses; the
  *   old engine is freed when the last connection using it closes.
+ *   gh_scanner_db_changed() compares the directory with what the engine
+ *   was loaded from, so the milter can notice freshclam's updates itself
+ *   ([milter] clamav_check, main.c) instead of waiting for a SIGHUP.
  *
  * SPOOL
  *   The message (header fields as "Name:value\r\n", the empty line, the
@@ -59,6 +62,17 @@ void gh_scanner_unref(struct gh_scanner *s);	/* NULL is allowed */
 
 /* gh_scanner_signatures - how many signatures the engine loaded. */
 unsigned gh_scanner_signatures(const struct gh_scanner *s);
+
+/* gh_scanner_dbdir - the signature directory the engine was loaded from. */
+const char *gh_scanner_dbdir(const struct gh_scanner *s);
+
+/*
+ * gh_scanner_db_changed - 1 if the signature directory is no longer what
+ * the engine was loaded from (a file added, removed, replaced or
+ * rewritten), 0 if it is the same or cannot be read now.  now receives
+ * the directory's current stamp, for telling one change from the next.
+ */
+int gh_scanner_db_changed(const struct gh_scanner *s, unsigned char now[32]);
 
 struct gh_spool {
 	unsigned char *mem;	/* the message while it fits in memory */

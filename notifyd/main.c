@@ -29,7 +29,7 @@
 #include "check.h"
 #include "nd.h"
 #include "pickup.h"
-#include "sdnotify.h"
+#include "gatehouse/sdnotify.h"
 
 #ifndef GH_VERSION
 #error "GH_VERSION comes from the Makefile (VERSION)"
@@ -76,7 +76,7 @@ reload(struct nd *d)
 	char detail[1024] = "";
 	gh_err err;
 
-	nd_sd_notify("RELOADING=1");
+	gh_sd_notify("RELOADING=1");
 	err = load_conf(d->conf_path, &conf, detail, sizeof(detail));
 	if (err == GH_OK) {
 		const char *p = gh_conf_str(conf, "store", "path");
@@ -102,7 +102,7 @@ reload(struct nd *d)
 		       "channels, %zu routes, %zu templates", rt->nchans,
 		       rt->nroutes, gh_tmpl_set_count(rt->tmpl));
 	}
-	nd_sd_notify("READY=1");
+	gh_sd_notify("READY=1");
 }
 
 static void
@@ -116,7 +116,7 @@ read_signals(struct nd *d)
 				reload(d);
 		} else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			if (!d->stopping)
-				nd_sd_notify("STOPPING=1");
+				gh_sd_notify("STOPPING=1");
 			nd_dispatch_stop(d);
 		}
 	}
@@ -131,7 +131,7 @@ run(struct nd *d)
 	snprintf(status, sizeof(status), "READY=1\nSTATUS=dispatching, %zu "
 	         "channels%s", d->rt->nchans,
 	         nd_clock_fake(&d->clock) ? " (test clock)" : "");
-	nd_sd_notify(status);
+	gh_sd_notify(status);
 	nd_log(&d->log, ND_LOG_INFO, "started: store %s, %zu channels, %zu "
 	       "routes, %zu templates%s%s%s", gh_store_path(d->st), d->rt->nchans,
 	       d->rt->nroutes, gh_tmpl_set_count(d->rt->tmpl),

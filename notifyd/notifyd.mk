@@ -35,7 +35,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # (GATEHOUSE_TEST_CLOCK) that the installed daemon never reads.  The
 # integration tests run the sanitized test build, so every test is also a
 # memory-error check.
-NOTIFYD_DAEMON := main log sdnotify channel http runtime check resolve \
+NOTIFYD_DAEMON := main log channel http runtime check resolve \
                   deliveries digest dispatch job start send outcome settle \
                   metrics pickup retention \
                   channels/webhook channels/smtp channels/inbox \

@@ -17,8 +17,12 @@
 
 const struct gh_conf_key gh_conf_schema_milter[] = {
 	/* [milter] -- the daemon */
+	/* Inside Postfix's queue directory, where its chrooted smtpd and
+	 * cleanup (Debian's default) reach it, and so does an unchrooted
+	 * Postfix: the default works with every Postfix; see gatehouse.conf
+	 * and docs/security.md ("Postfix", "Sendmail"). */
 	{"milter", "socket", GH_CT_STRING,
-	 "unix:/run/gatehouse-milter/milter.sock",
+	 "unix:/var/spool/postfix/gatehouse/milter.sock",
 	 0, 0, NULL, "where the MTA connects: unix:PATH, inet:PORT@ADDRESS or "
 	 "inet6:PORT@ADDRESS"},
 	{"milter", "socket_mode", GH_CT_STRING, "0660", 0, 0, NULL,
@@ -75,7 +79,11 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	 "also scan messages with nothing attached (one text/plain part); "
 	 "ClamAV's mail parser costs several ms per 100 KB"},
 	{"milter", "clamav_db", GH_CT_PATH, "/var/lib/clamav", 0, 0, NULL,
-	 "ClamAV signature directory, loaded at start and on SIGHUP"},
+	 "ClamAV signature directory, loaded at start, on SIGHUP and when "
+	 "it changes (clamav_check)"},
+	{"milter", "clamav_check", GH_CT_DURATION, "60s", 0, 1 * GH_DAY, NULL,
+	 "how often the milter looks for a new signature database "
+	 "(freshclam's) and loads it; 0: only on SIGHUP"},
 	{"milter", "scan_max_size", GH_CT_SIZE, "25M", 64 * GH_KB, 1 * GH_GB,
 	 NULL, "bytes of a message kept for scanning; the rest is not scanned"},
 	{"milter", "scan_timeout", GH_CT_DURATION, "30s", 1 * GH_SEC,

@@ -138,11 +138,12 @@ class SecEnv:
         return self.gh(*args, json_out=True)
 
     # ---- daemons ----
-    def start(self, name, cmd):
+    def start(self, name, cmd, env=None):
         log = self.base / f"{name}.log"
         fp = open(log, "ab")
         self.procs[name] = subprocess.Popen([str(c) for c in cmd],
-                                            stdout=fp, stderr=fp)
+                                            stdout=fp, stderr=fp,
+                                            env=env)
         self.logs[name] = log
         return self.procs[name]
 
@@ -153,8 +154,15 @@ class SecEnv:
         self.start("notifyd", [NOTIFYD, "-c", self.conf, "--stderr"])
         wait_until(lambda: self.sock.exists(), 20, "the bridge socket")
 
-    def start_bridge(self, domain):
-        p = self.start(f"bridge-{domain}", [BRIDGE, "-c", self.conf, domain])
+    def start_bridge(self, domain, user=None, env=None):
+        """Started as root (it becomes its store's owner), or as user
+        already, as systemd's User= starts it."""
+        cmd = [BRIDGE, "-c", self.conf, domain]
+        if user:
+            pw = pwd.getpwnam(user)
+            cmd = ["setpriv", f"--reuid={pw.pw_uid}", f"--regid={pw.pw_gid}",
+                   "--clear-groups", "--"] + cmd
+        p = self.start(f"bridge-{domain}", cmd, env=env)
         wait_until(lambda: "connected to gatehouse-notifyd" in
                    self.log(f"bridge-{domain}") or p.poll() is not None,
                    20, f"the {domain} bridge")

@@ -4,6 +4,7 @@ the domain the kernel says the bridge runs as; forged hellos, other
 domains' event types, sources and dedup keys are refused or rewritten."""
 import json
 import os
+import signal
 import socket
 import time
 
@@ -351,3 +352,60 @@ def test_a_big_suppression_list_reaches_the_mail_store(sec):
         lines = sec.gh("--domain", "mail", "suppress", "list").stdout
         return lines.count("@example.org") >= 3000
     wait_until(count, 60, "3000 entries in the mail store")
+
+
+def test_a_bridge_started_as_its_user_reloads_on_sighup(sec):
+    """As the unit starts it (User=, no root at all); SIGHUP (ExecReload=)
+    reads the configuration again instead of ending the bridge."""
+    sec.init()
+    sec.start_notifyd()
+    # Type=notify: what it tells systemd, on a socket its user can reach
+    path = sec.base / "notify" / "sock"
+    path.parent.mkdir()
+    sd = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sd.bind(str(path))
+    sd.settimeout(20)
+    os.chmod(path, 0o666)
+    p = sec.start_bridge("web", user=USERS["web"],
+                         env=dict(os.environ, NOTIFY_SOCKET=str(path)))
+    assert p.poll() is None, sec.log("bridge-web")
+    assert sd.recv(4096) == b"READY=1\nSTATUS=bridging the web domain"
+
+    def hop(title):
+        sec.gh("--domain", "web", "events", "enqueue", "--user", "bob",
+               "--type", "upload.stored", "--title", title,
+               user=USERS["web"])
+        core_event(sec, title)
+
+    def reloaded(what):
+        before = sec.log("bridge-web").count(what)
+        p.send_signal(signal.SIGHUP)
+        wait_until(lambda: sec.log("bridge-web").count(what) > before, 20,
+                   what)
+        assert p.poll() is None
+
+    hop("before the reload")
+    reloaded("configuration reloaded")
+    assert [sd.recv(4096), sd.recv(4096)] == [b"RELOADING=1", b"READY=1"]
+    hop("after the reload")
+    # a configuration that does not load: said, and the old one kept
+    good = sec.conf.read_text()
+    sec.conf.write_text(good + "[bogus]\nkey = 1\n")
+    reloaded("reload failed, keeping the old configuration")
+    sec.conf.write_text(good)
+    hop("after the failed reload")
+    # notifyd moves its socket: the bridge follows on SIGHUP
+    sec.stop("notifyd")
+    sec.sock = sec.run_dir / "bridge2.sock"
+    sec.write_conf()
+    sec.start_notifyd()
+    reloaded("connecting to the new bridge_socket")
+    hop("over the new socket")
+    assert sec.stop("bridge-web") == 0
+    msgs = []
+    while True:
+        msgs.append(sd.recv(4096))
+        if msgs[-1] == b"STOPPING=1":
+            break
+    assert msgs == [b"RELOADING=1", b"READY=1"] * 2 + [b"STOPPING=1"]
+    sd.close()

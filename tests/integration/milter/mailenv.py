@@ -200,6 +200,12 @@ MASTER_CF = """\
   -o non_smtpd_milters=unix:{milter_sock}
 {smtp_plain_addr} inet n - n - - smtpd
   -o smtpd_milters=
+{smtp_queue_addr} inet n - n - - smtpd
+  -o smtpd_milters=unix:{queue_sock}
+{smtp_chroot_addr} inet n - y - - smtpd
+  -o smtpd_milters=unix:{queue_sock}
+{smtp_typo_addr} inet n - n - - smtpd
+  -o {{ smtpd_milters = {{ unix:gatehouse/typo.sock, default_action=accept }} }}
 {smtp_many_addr} inet n - n - - smtpd
   -o smtpd_recipient_limit=5000
 pickup    unix  n       -       n       60      1       pickup
@@ -276,6 +282,15 @@ class Postfix:
         self.unix_port = free_port()     # smtpd with the unix-socket milter
         self.plain_port = free_port()    # smtpd without a milter
         self.many_port = free_port()     # smtpd_recipient_limit raised
+        # The packaged socket, named as main.cf names it: relative to the
+        # queue directory, which is where Postfix's daemons run, chrooted
+        # (chroot "y", as Debian ships smtpd) or not.
+        self.queue_sock_name = "gatehouse/milter.sock"
+        self.queue_sock = self.dir / "queue" / self.queue_sock_name
+        self.queue_port = free_port()    # smtpd, that socket, no chroot
+        self.chroot_port = free_port()   # smtpd, that socket, chrooted
+        # smtpd with a mistyped socket, whose own default_action is accept
+        self.typo_port = free_port()
         self.sink_port = sink_port
         self.milter_port = milter_port
         self.milter_sock = milter_sock
@@ -293,6 +308,10 @@ class Postfix:
             smtp_unix_addr=f"127.0.0.1:{self.unix_port}",
             smtp_plain_addr=f"127.0.0.1:{self.plain_port}",
             smtp_many_addr=f"127.0.0.1:{self.many_port}",
+            smtp_queue_addr=f"127.0.0.1:{self.queue_port}",
+            smtp_chroot_addr=f"127.0.0.1:{self.chroot_port}",
+            smtp_typo_addr=f"127.0.0.1:{self.typo_port}",
+            queue_sock=self.queue_sock_name,
             milter_sock=self.milter_sock))
 
     def postfix(self, *args, check=True):
@@ -418,6 +437,7 @@ class Milter:
         self.proc = None
         self.log_fp = None
         self.keys = KeyRing()
+        self.wrap = []      # a command the milter is started through
 
     def write_conf(self, milter=None, dkim=None, extra="", socket=None,
                    store=None, lock_timeout="2s"):
@@ -461,7 +481,8 @@ class Milter:
         assert self.proc is None
         seen = self.log().count("listening on")
         self.log_fp = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([str(MILTER), "-f", "-c", str(self.conf)],
+        self.proc = subprocess.Popen(self.wrap +
+                                     [str(MILTER), "-f", "-c", str(self.conf)],
                                      stdout=self.log_fp, stderr=subprocess.STDOUT,
                                      env=self.env())
         if wait:

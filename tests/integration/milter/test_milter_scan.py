@@ -9,6 +9,7 @@ import base64
 import json
 import smtplib
 import subprocess
+import time
 
 import pytest
 
@@ -118,6 +119,48 @@ def test_reload_swaps_the_engine_without_a_gap(world, scanner):
         send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
              with_attachment("kept engine", EICAR))
     assert b"EICAR-2" in ei.value.smtp_error
+
+
+def test_new_database_is_loaded_without_a_signal(world, scanner):
+    # what freshclam does: the directory changes and nobody signals the
+    # milter; it notices by itself ([milter] clamav_check)
+    m, db = scanner(clamav_check="1s")
+
+    def rejected_as():
+        with pytest.raises(smtplib.SMTPDataError) as ei:
+            send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+                 with_attachment("watched", EICAR))
+        return ei.value.smtp_error
+
+    assert b"EICAR-1" in rejected_as()
+    write_db(db, "Gatehouse.Test.EICAR-2")
+    mailenv.wait_for(lambda: "reloaded:" in m.log(), 30, "the new database")
+    assert f"signature database {db} changed: reloading" in m.log()
+    assert "SIGHUP" not in m.log()
+    assert b"EICAR-2" in rejected_as()
+    # a broken database is tried once: the engine stays, and the same
+    # broken state is not loaded again at every check
+    (db / "gatehouse-test.ndb").write_text("this is not a signature\n")
+    mailenv.wait_for(lambda: "reload failed" in m.log(), 30, "the failure")
+    time.sleep(4)
+    assert m.log().count("reload failed") == 1
+    assert b"EICAR-2" in rejected_as()
+    # mended: loaded
+    write_db(db, "Gatehouse.Test.EICAR-3")
+    mailenv.wait_for(lambda: m.log().count("reloaded:") == 2, 30,
+                     "the mended database")
+    assert b"EICAR-3" in rejected_as()
+
+
+def test_database_watch_can_be_turned_off(world, scanner):
+    m, db = scanner(clamav_check="0")
+    write_db(db, "Gatehouse.Test.EICAR-2")
+    time.sleep(3)
+    assert "changed: reloading" not in m.log()
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("unwatched", EICAR))
+    assert b"EICAR-1" in ei.value.smtp_error
 
 
 # more than the milter keeps in memory (scan.h GH_SPOOL_MEM_MAX, 256 KiB):

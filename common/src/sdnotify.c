@@ -1,5 +1,5 @@
 /*
- * sdnotify.c - the sd_notify datagram (see sdnotify.h).
+ * sdnotify.c - the sd_notify datagram (see gatehouse/sdnotify.h).
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -8,10 +8,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "sdnotify.h"
+#include "gatehouse/sdnotify.h"
 
 int
-nd_sd_notify(const char *state)
+gh_sd_notify(const char *state)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sa;
