@@ -334,7 +334,7 @@ def dkim_verdicts(raw, records):
     return out
 
 
-def mbox_message(user, token, timeout=40):
+def mbox_message(user, token, timeout=20):
     """The raw bytes of the message with TOKEN in its Subject, once it is
     in /var/mail/USER."""
     path = f"/var/mail/{user}"
@@ -449,6 +449,7 @@ def postfix_root():
     mail_checks("postfix", records)
     nginx_checks(receiver)
     pam_checks(receiver)
+    log_check()
     purge_checks()
 
 
@@ -632,6 +633,25 @@ def pam_checks(receiver):
                  "login.failed_burst at the webhook", 30)
 
 
+def log_check():
+    """What our daemons said at warning level or worse, in their units'
+    output and in syslog: a clean install and a clean run say nothing."""
+    with check("our daemons log no warning or error") as r:
+        bad = []
+        for f in sorted(LOGS.glob("gatehouse*.log")):
+            bad += [ln for ln in f.read_text(errors="replace").splitlines()
+                    if not ln.startswith("== ")]
+        syslog = LOGS / "syslog.log"
+        if syslog.exists():
+            bad += [ln for ln in syslog.read_text(errors="replace").splitlines()
+                    if re.search(r"\bgatehouse-[a-z]+\[", ln)]
+        bad = [re.sub(r"^(<\d+>\w+ +\d+ [\d:]+ |[\d:.]+ )", "", ln) for ln in bad
+               if re.search(r"\b(warning|error|crit|alert|emerg)\b", ln, re.I)]
+        seen = list(dict.fromkeys(bad))
+        if seen:
+            raise Fail(f"{len(seen)} line(s): " + " | ".join(seen[:4]))
+
+
 # ---- apt purge ----
 
 # What is expected to stay after the purge, and why (Debian policy: a
@@ -753,6 +773,7 @@ def sendmail_root():
     core_units()
     milter_and_mta("sendmail", ["/etc/init.d/sendmail"])
     mail_checks("sendmail", records)
+    log_check()
     purge_checks(["gatehouse", "gatehouse-milter"])
 
 

@@ -12,6 +12,9 @@ R=$1
 MODE=$2
 shift 2
 
+# The root a mount of its own, so that a unit's sandbox can make it
+# read-only in the unit's mount namespace (unitrun.py).
+mount --bind "$R" "$R"
 mount -t proc -o nosuid,nodev,noexec proc "$R/proc"
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$R/sys" 2>/dev/null ||
 	mount --rbind -o ro /sys "$R/sys"

@@ -21,11 +21,20 @@ set and no_new_privs as the unit says, in a new session with a clean
 environment (systemd's PATH, USER, LOGNAME, HOME, SHELL, the unit's
 variables).  Its output goes to LOGDIR/UNIT.log.
 
-Not emulated: the other sandboxing directives (ProtectSystem=,
-ReadWritePaths=, PrivateTmp=, SystemCallFilter=, RestrictAddressFamilies=
-...), cgroups, restarts, dependencies (the caller starts units in order).
-A unit that works under systemd's sandbox works here; the reverse is
-checked by systemd-analyze, not by this.
+The file-system sandbox is emulated too, in a mount namespace of the
+command's own (unshare --mount), since it is what hardened units most often
+get wrong: ProtectSystem= (yes, full, strict: the root read-only, /run
+too), ReadWritePaths=, ReadOnlyPaths=, InaccessiblePaths=, BindPaths=,
+BindReadOnlyPaths=, PrivateTmp=, ProtectHome= (yes, read-only, tmpfs), with
+the *Directory= paths writable; a path that is missing without a '-'
+prefix fails the start, as systemd's 226/NAMESPACE does.  This needs the
+root to be a mount point (tests/install/nsinit.sh bind-mounts it onto
+itself).
+
+Not emulated: the other sandboxing directives (SystemCallFilter=,
+RestrictAddressFamilies=, PrivateDevices=, ProtectKernel*= ...), cgroups,
+restarts, dependencies (the caller starts units in order).  Those are
+checked by systemd-analyze security, not by this.
 """
 
 import glob
@@ -59,10 +68,14 @@ HANDLED = {"Type", "User", "Group", "SupplementaryGroups", "ExecStartPre",
            "PIDFile", "KillSignal", "NoNewPrivileges",
            "CapabilityBoundingSet", "AmbientCapabilities", "NotifyAccess",
            "GuessMainPID", "TimeoutStartSec", "TimeoutStopSec", "KillMode"}
-HANDLED |= set(DIR_KINDS) | {k + "Mode" for k in DIR_KINDS}
+SANDBOX = {"ProtectSystem", "ReadWritePaths", "ReadOnlyPaths",
+           "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths", "PrivateTmp",
+           "ProtectHome"}
+HANDLED |= set(DIR_KINDS) | {k + "Mode" for k in DIR_KINDS} | SANDBOX
 LIST_KEYS = {"ExecStartPre", "ExecStartPost", "ExecStop", "Environment",
              "EnvironmentFile", "SupplementaryGroups", "CapabilityBoundingSet",
-             "AmbientCapabilities"} | set(DIR_KINDS)
+             "AmbientCapabilities", "ReadWritePaths", "ReadOnlyPaths",
+             "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths"} | set(DIR_KINDS)
 
 
 class UnitError(Exception):
@@ -293,6 +306,108 @@ class Unit:
             cmd.append("--no-new-privs")
         return cmd + ["--"] if len(cmd) > 1 else []
 
+    def paths(self, key):
+        out = []
+        for v in self.svc.get(key, []):
+            out += self.spec(v).split()
+        return out
+
+    def sandbox(self, flags):
+        """The unshare(1) + sh(1) prefix that gives a command the unit's
+        file-system view (None if the unit asks for none; '+' commands
+        run outside it, as under systemd)."""
+        if "+" in flags:
+            return []
+        yes = ("yes", "true", "on", "1")
+        ps = self.svc.get("ProtectSystem", "no")
+        ph = self.svc.get("ProtectHome", "no")
+        ptmp = self.svc.get("PrivateTmp", "no") in yes
+        lists = {k: self.paths(k) for k in ("ReadWritePaths", "ReadOnlyPaths",
+                                             "InaccessiblePaths", "BindPaths",
+                                             "BindReadOnlyPaths")}
+        if ps in ("no", "false", "off", "0") and ph in ("no", "false") and \
+                not ptmp and not any(lists.values()):
+            return []
+        q = shlex.quote
+        lines = []
+
+        def need(p, what):
+            opt = p.startswith("-")
+            p = p.lstrip("-+")
+            if not os.path.lexists(p):
+                if opt:
+                    return None
+                raise UnitError(f"{self.name}: {what}={p} does not exist "
+                                "(systemd: 226/NAMESPACE)")
+            return p
+
+        def ro(p):
+            lines.append(f"mount --bind {q(p)} {q(p)}; "
+                         f"mount -o remount,bind,ro {q(p)}")
+
+        def rw(p):
+            lines.append(f"mount --bind {q(p)} {q(p)}; "
+                         f"mount -o remount,bind,rw {q(p)}")
+        # Binds first (their sources as the host sees them).
+        for key, ro_bind in (("BindPaths", False), ("BindReadOnlyPaths", True)):
+            for v in lists[key]:
+                opt = v.startswith("-")
+                parts = v.lstrip("-").split(":")
+                src, dst = parts[0], parts[1] if len(parts) > 1 else parts[0]
+                if need(("-" if opt else "") + src, key) is None:
+                    continue
+                lines.append(f"mount --bind {q(src)} {q(dst)}")
+                if ro_bind:
+                    lines.append(f"mount -o remount,bind,ro {q(dst)}")
+        if ps == "strict":
+            lines.append("mount -o remount,bind,ro /")
+            lines.append("mount -o remount,bind,ro /run")
+        elif ps == "full":
+            for p in ("/usr", "/boot", "/efi", "/etc"):
+                if os.path.isdir(p):
+                    ro(p)
+        elif ps in yes:
+            for p in ("/usr", "/boot", "/efi"):
+                if os.path.isdir(p):
+                    ro(p)
+        if ph in yes or ph in ("read-only", "tmpfs"):
+            for p in ("/home", "/root", "/run/user"):
+                if not os.path.isdir(p):
+                    continue
+                if ph == "read-only":
+                    ro(p)
+                else:
+                    mode = "0755" if ph == "tmpfs" else "0000"
+                    lines.append(f"mount -t tmpfs -o ro,mode={mode} tmpfs {q(p)}")
+        if ptmp:
+            for p in ("/tmp", "/var/tmp"):
+                lines.append(f"mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs {q(p)}")
+        writable = []
+        for kind, (base, _, _) in DIR_KINDS.items():
+            if kind != "ConfigurationDirectory":
+                writable += [os.path.join(base, n) for n in self.dirs(kind)]
+        for p in lists["ReadWritePaths"]:
+            p = need(p, "ReadWritePaths")
+            if p:
+                writable.append(p)
+        for p in writable:
+            rw(p)
+        for p in lists["ReadOnlyPaths"]:
+            p = need(p, "ReadOnlyPaths")
+            if p:
+                ro(p)
+        for p in lists["InaccessiblePaths"]:
+            p = need(p, "InaccessiblePaths")
+            if p is None:
+                continue
+            if os.path.isdir(p):
+                lines.append(f"mount -t tmpfs -o ro,mode=0000 tmpfs {q(p)}")
+            else:
+                lines.append(f"mount --bind /dev/null {q(p)}")
+        script = "set -e\n" + "\n".join(lines) + '\nexec "$@"\n'
+        return ["unshare", "--mount", "--propagation", "private", "--",
+                "/bin/sh", "-c", script, "sandbox"]
+
     def make_dirs(self):
         pw = pwd.getpwnam(self.user) if self.user else None
         uid = pw.pw_uid if pw else 0
@@ -320,8 +435,10 @@ class Unit:
 
     def _spawn(self, line, env, what):
         argv, flags = self.command(line, env)
-        full = self.setpriv(flags) + argv
-        f = self._logf(f"{what}: {' '.join(shlex.quote(a) for a in full)}")
+        full = self.sandbox(flags) + self.setpriv(flags) + argv
+        shown = full[full.index("sandbox") + 1:] if "sandbox" in full else full
+        f = self._logf(f"{what}: {' '.join(shlex.quote(a) for a in shown)}"
+                       + (" (in its sandbox)" if shown is not full else ""))
         umask = int(self.svc.get("UMask", "0022"), 8)
         cwd = self.svc.get("WorkingDirectory", "/")
         if cwd.startswith("-"):
