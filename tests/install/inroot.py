@@ -757,13 +757,13 @@ def sendmail_root():
                  if ln.strip() and not ln.startswith("dnl")]
         if not any(ln.startswith("INPUT_MAIL_FILTER") for ln in lines):
             raise Fail("sendmail.mc.sample has no INPUT_MAIL_FILTER line")
-        m = re.search(r"S=(local|unix):([^,']+)", "\n".join(lines))
-        if m:
-            conf_set("milter", "socket", "unix:" + m.group(2))
-        # "set [milter] socket_group = smmsp", the sample says.
-        grp_m = re.search(r"socket_group\s*=\s*(\w+)", sample)
-        if grp_m:
-            conf_set("milter", "socket_group", grp_m.group(1))
+        # Its gatehouse.conf block, "dnl   [milter]" then "dnl   key = value".
+        block = re.search(r"^dnl\s+\[milter\]\n((?:dnl\s{2,}\w+\s*=.*\n)+)",
+                          sample, re.M)
+        if not block:
+            raise Fail("sendmail.mc.sample has no [milter] block for gatehouse.conf")
+        for m in re.finditer(r"^dnl\s+(\w+)\s*=[ \t]*(.*)$", block.group(1), re.M):
+            conf_set("milter", m.group(1), m.group(2).strip())
         mc = open("/etc/mail/sendmail.mc").read()
         at = re.search(r"^(MAILER_DEFINITIONS|MAILER\()", mc, re.M)
         mc = mc[:at.start()] + "\n".join(lines) + "\n" + mc[at.start():]
