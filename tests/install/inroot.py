@@ -647,6 +647,11 @@ def log_check():
                     if re.search(r"\bgatehouse-[a-z]+\[", ln)]
         bad = [re.sub(r"^(<\d+>\w+ +\d+ [\d:]+ |[\d:.]+ )", "", ln) for ln in bad
                if re.search(r"\b(warning|error|crit|alert|emerg)\b", ln, re.I)]
+        # nginx: what the integration tests treat as a crash or a leak
+        for f in glob.glob("/var/log/nginx/error.log"):
+            bad += [f"nginx: {ln}" for ln in open(f, errors="replace").read()
+                    .splitlines() if re.search(r"\[(alert|emerg|crit)\]|"
+                                               r"exited on signal", ln)]
         seen = list(dict.fromkeys(bad))
         if seen:
             raise Fail(f"{len(seen)} line(s): " + " | ".join(seen[:4]))
@@ -699,6 +704,9 @@ def tree():
 
 def purge_checks(pkgs=OURS):
     before = set((T / "before.txt").read_text().split("\n")) - {""}
+    with contextlib.suppress(OSError):
+        (LOGS / "gatehouse.conf").write_bytes(
+            open("/etc/gatehouse/gatehouse.conf", "rb").read())
     with check("purge: the gatehouse services stop"):
         stuck = [n for n, u in units.items()
                  if n.startswith("gatehouse") and not u.stop()]
@@ -790,6 +798,15 @@ def main():
         postfix_root() if kind == "postfix" else sendmail_root()
     finally:
         sh("ps -eo pid,user,group,args", check=False)
+        # What is worth a look after a failure, the root being removed.
+        for src in ("/var/log/nginx/error.log", "/etc/gatehouse/gatehouse.conf",
+                    f"/var/mail/{TESTER}", "/etc/mail/sendmail.mc"):
+            with contextlib.suppress(OSError):
+                dst = LOGS / ("root" + src.replace("/", "_"))
+                dst.write_bytes(open(src, "rb").read())
+        if kind == "postfix":
+            with contextlib.suppress(Exception):
+                (LOGS / "postconf-n.txt").write_text(sh(["postconf", "-n"], check=False))
         for u in units.values():
             with contextlib.suppress(Exception):
                 u.stop(timeout=5)
