@@ -9,5 +9,5 @@
 #   tests/install/run --debs DIR [--only postfix|sendmail] [--keep]
 
 .PHONY: test-install
-test-install:
+test-install: deps
 	$(PYTHON) tests/install/run
