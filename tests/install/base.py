@@ -6,17 +6,21 @@ A base is keyed by a hash of what goes into it (its package list, its
 hooks, the apt sources and BASE_VERSION), so a changed list makes a new
 base and an unchanged one is reused: /var/cache/gatehouse-install-test/
 base-KIND-HASH.tar.zst.  Older tarballs of the same kind are removed when a
-new one is made.
+new one is made; one older than MAX_AGE is made again.
 """
 
 import hashlib
 import os
 import pathlib
 import subprocess
+import time
 
 # Bump when the way a base is made changes in a way the hash cannot see.
 BASE_VERSION = "1"
 
+# A base is made again after this long, so that it follows the archive's
+# (security) updates rather than test last month's Postfix.
+MAX_AGE = 14 * 86400
 CACHE = pathlib.Path(os.environ.get("GH_INSTALL_CACHE",
                                     "/var/cache/gatehouse-install-test"))
 SOURCES = pathlib.Path("/etc/apt/sources.list.d/debian.sources")
@@ -101,7 +105,7 @@ def ensure(kind, log):
     """The cached tarball of this kind of base, made now if missing.
     Returns (path, made)."""
     tarball = path(kind)
-    if tarball.exists():
+    if tarball.exists() and time.time() - tarball.stat().st_mtime < MAX_AGE:
         return tarball, False
     CACHE.mkdir(parents=True, exist_ok=True)
     spec = KINDS[kind]
