@@ -581,7 +581,7 @@ def nginx_checks(receiver):
                   if os.path.isfile(p) and "/." not in p]
         if not any(open(p, "rb").read() == PDF for p in stored):
             raise Fail("201, but the file is not under /srv/uploads")
-    with check("nginx: EICAR (in a zip) is refused (422) and quarantined") as r:
+    with check("nginx: EICAR (in a zip) is refused (422) and quarantined"):
         import io
         import zipfile
         buf = io.BytesIO()
@@ -659,7 +659,7 @@ def pam_checks(receiver):
 def log_check():
     """What our daemons said at warning level or worse, in their units'
     output and in syslog: a clean install and a clean run say nothing."""
-    with check("our daemons log no warning or error") as r:
+    with check("our daemons log no warning or error"):
         bad = []
         for f in sorted(LOGS.glob("gatehouse*.log")):
             bad += [ln for ln in f.read_text(errors="replace").splitlines()
