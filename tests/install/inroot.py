@@ -573,7 +573,7 @@ def nginx_checks(receiver):
         log(f"upload {name}: {status} {rbody[:300]!r}")
         return status, rbody
 
-    with check("nginx: a clean upload is accepted (201) and stored") as r:
+    with check("nginx: a clean upload is accepted (201) and stored"):
         status, body = upload("report.pdf", PDF)
         if status != 201:
             raise Fail(f"{status}: {body[:200]!r}")
