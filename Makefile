@@ -103,6 +103,13 @@ build/asan/%.o: %.c
 # pkg-config flags above are read when make starts, before deps may exist.
 test: deps
 	$(MAKE) check
+	$(MAKE) test-packages
+
+# The packages: the RPMs built and rpmlint-checked, the .debs built,
+# lintian-checked and installed for real in clean Debian 12 roots
+# (packaging/packaging.mk, packaging/install.mk).
+.PHONY: test-packages
+test-packages: rpm test-install
 
 # pytest runs last so its summary closes the output.
 check: programs unit-test fuzz integration-test
