@@ -2,10 +2,13 @@
 # scripts/demo): producers enqueue, a consumer leases and acks.
 
 say "The configuration (conf/gatehouse.conf, stores under build/demo)"
-run "$gh" config check
 echo "(one store per trust domain, each its own user's: root never opens one)"
 run "$gh" store init
 run ls -l "$demo/store" "$demo/var"
+echo "(the token keys: the master, and what the milter and nginx each get)"
+run "$gh" tokens keygen
+echo "(every part's settings checked, as each daemon will read them)"
+run "$gh" config check
 
 say "Producers enqueue events (here, the gatehouse command)"
 run "$gh" events enqueue --user alice --type login.new_host \
@@ -31,7 +34,6 @@ run "$gh" events list
 run "$gh" events show 1
 
 say "Signed links: a one-click unsubscribe token, checked"
-run "$gh" tokens keygen
 run ls -l "$demo/etc/token.key" "$demo/etc/mail-token.key" "$demo/etc/web-token.key"
 token=$("$gh" tokens make unsubscribe alice@example.org news)
 echo "List-Unsubscribe: <https://demo.example.org/unsubscribe?t=$token>"
