@@ -18,7 +18,7 @@
  *   Idempotency-Key header.
  *
  * FORMATS (what each receiver documents for its incoming webhooks/APIs)
- *   webhook     the event's contract fields (ARCHITECTURE.md), null when
+ *   webhook     the event's contract fields (docs/events.md), null when
  *               absent, plus idempotency_key and recipient
  *   slack       text (notification fallback) and blocks: header, section
  *               (mrkdwn, & < > escaped), an "Open" button for http(s)

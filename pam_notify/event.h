@@ -1,5 +1,5 @@
 /*
- * event.h - the events pam_gatehouse raises, as ARCHITECTURE.md's contract
+ * event.h - the events pam_gatehouse raises, as docs/events.md's contract
  * wants them (type, category, user, title, message, priority, metadata,
  * source "pam", dedup_key).
  */

@@ -1,7 +1,7 @@
 /*
  * gatehouse/queue.h - the event queue: what producers write and notifyd reads
  *
- * An event is a JSON object following the contract in ARCHITECTURE.md:
+ * An event is a JSON object following the contract of docs/events.md:
  *
  *   type        required; [a-z0-9_.-], at most 64 bytes ("login.new_host")
  *   title       required string

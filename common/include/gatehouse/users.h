@@ -2,7 +2,7 @@
  * gatehouse/users.h - people: their contacts (users database), how they
  * want to be told (prefs) and their in-app inbox (inbox)
  *
- * A user id is the opaque string of ARCHITECTURE.md (an application's user
+ * A user id is the opaque string of docs/events.md (an application's user
  * id, a SASL login, a unix user name): 1 to GH_USER_MAX bytes of UTF-8
  * without control characters.  `gatehouse users` and `gatehouse prefs`
  * write contacts and preferences; notifyd reads both, writes the inbox and
