@@ -251,6 +251,21 @@ def test_every_subcommand_and_option_documented(man1):
         "\n  ".join(problems)
 
 
+def test_command_help_where_and_only_where_asked(gh):
+    p = run("notify", "-h")
+    assert p.returncode == 0 and p.stdout.startswith("usage:")
+    # tokens reads its keys first: --help answers before that
+    p = run("-c", "/nonexistent/gatehouse.conf", "tokens", "make", "--help")
+    assert p.returncode == 0 and "--ttl" in p.stdout, p.stderr
+    p = run("notify", "--no-such-option")
+    assert p.returncode == 64 and p.stdout == ""
+    assert "Try 'gatehouse notify --help'." in p.stderr
+    # further on, --help is an option's value like any other
+    out = gh.run("notify", "alice", "--title", "--help", json_out=True)
+    assert gh.run("events", "show", out["id"],
+                  json_out=True)["title"] == "--help"
+
+
 def test_parsers_options_in_help():
     """Every option a cli/ parser accepts is printed by --help."""
     names, _, _ = top_help()
