@@ -268,8 +268,13 @@ cli_command_help(const char *cmd, const char *sub)
 {
 	int any = 0;
 
-	if (!known(cmd))
+	if (!known(cmd)) {
+		/* a command of main.c's table without its entries here:
+		 * tests/integration/common/test_docs.py says so too */
+		cli_eprintf("gatehouse: no usage for '%s' yet; see "
+		            "'gatehouse --help'\n", cmd);
 		return EXIT_SOFTWARE;
+	}
 	/* only SUB's entry when there is one, else the whole command */
 	for (size_t i = 0; sub && i < sizeof(entries) / sizeof(entries[0]); i++)
 		if (strcmp(entries[i].cmd, cmd) == 0 && entries[i].sub &&
