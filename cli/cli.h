@@ -48,6 +48,7 @@ struct cli {
 	int conf_defaults;       /* no file at the default place: defaults */
 	struct gh_store *st;
 	const char *prog;
+	const char *cmd;         /* the command being run, for usage errors */
 	const char *owner;       /* store init --owner USER */
 	int domain;              /* --domain D, or -1 */
 };
@@ -81,6 +82,10 @@ int cli_fail(struct cli *c, gh_err err, const char *what, const char *detail);
 /* Usage error: message to stderr, returns EXIT_USAGE. */
 int cli_usage(struct cli *c, const char *fmt, ...)
     __attribute__((format(__printf__, 2, 3)));
+
+/* usage.c: print COMMAND's usage (only SUB's when it has one; sub may be
+ * NULL) to stdout; returns an exit code. */
+int cli_command_help(const char *cmd, const char *sub);
 
 /* Print a JSON value to stdout, indented, with a newline. */
 void cli_print_json(const json_t *j);

@@ -30,9 +30,9 @@ static const struct {
 	{"suppress", cmd_suppress, "suppress add|remove|check ADDRESS [--list L] [--reason R] | list"},
 	{"mail", cmd_mail, "mail log [--sender A] [--rcpt A] [--since WHEN] [--status S] [--limit N] | show ID"},
 	{"users", cmd_users, "users set USER [--email E --phone P --tz Z --name N --chat CH=V --push-add JSON ...] | show USER | list | delete USER"},
-	{"prefs", cmd_prefs, "prefs set USER [--channel CH=on|off --category CAT=on|off|digest --quiet HH:MM-HH:MM --digest daily@HH:MM] | show USER"},
-	{"inbox", cmd_inbox, "inbox list USER [--unread] | read USER ID|--all"},
-	{"notify", cmd_notify, "notify USER --type T --title TITLE [--message M --priority P --channel CH --action-url U --expires D]"},
+	{"prefs", cmd_prefs, "prefs set USER [--channel CH=on|off --category CAT=on|off|digest --quiet HH:MM-HH:MM --digest daily@HH:MM --digest-channel CH] | show USER"},
+	{"inbox", cmd_inbox, "inbox list USER [--unread] [--limit N] | read USER ID|--all"},
+	{"notify", cmd_notify, "notify USER --title TITLE [--type T --message M --priority P --category C --channel CH --action-url U --expires D --metadata JSON --dedup-key K]"},
 	{"deliveries", cmd_deliveries, "deliveries list [--failed --channel CH --state S --event ID --limit N]"},
 	{"dkim", cmd_dkim, "dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] | rotate --domain D [--grace 7d] | list"},
 	{"dns", cmd_dns, "dns records DOMAIN"},
@@ -60,7 +60,14 @@ usage(FILE *fp, const char *prog)
 	    "  -h, --help         this text\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
-	    "See gatehouse(1) and gatehouse.conf(5).\n");
+	    "'%s COMMAND --help' lists a command's options.\n"
+	    "See gatehouse(1) and gatehouse.conf(5).\n", prog);
+}
+
+static int
+help_opt(const char *s)
+{
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0;
 }
 
 int
@@ -118,6 +125,19 @@ main(int argc, char **argv)
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
 
+			c.cmd = commands[i].name;
+			/* COMMAND --help, or COMMAND SUB --help: usage.c.  Only
+			 * there, so that an option's value is never taken for
+			 * it. */
+			if (sub_argc > 1 && help_opt(sub_argv[1])) {
+				rc = cli_command_help(c.cmd, NULL);
+				goto done;
+			}
+			if (sub_argc > 2 && sub_argv[1][0] != '-' &&
+			    help_opt(sub_argv[2])) {
+				rc = cli_command_help(c.cmd, sub_argv[1]);
+				goto done;
+			}
 			/* the subcommand parses its own options; 0 makes glibc
 			 * start afresh (1 would keep its permutation state) */
 			optind = 0;

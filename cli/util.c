@@ -65,7 +65,8 @@ cli_usage(struct cli *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	cli_vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	cli_eprintf("\nTry '%s --help'.\n", c->prog);
+	cli_eprintf("\nTry '%s%s%s --help'.\n", c->prog, c->cmd ? " " : "",
+	            c->cmd ? c->cmd : "");
 	return EXIT_USAGE;
 }
 

@@ -22,12 +22,9 @@ smtp_port=$(free_port)
 sink_port=$(free_port)
 milter_port=$(free_port)
 
-# The sample configuration, as conf/gatehouse.conf ships it, moved under
-# build/demo.  (Until the milter sections are merged into conf/, they come
-# from docs/helpers/milter-conf-snippet.conf.)
+# The sample configuration, as conf/gatehouse.conf ships it with its
+# [milter] and [dkim] sections, moved under build/demo.
 cp "$GATEHOUSE_CONF" "$milter_conf"
-grep -q '^\[milter\]' "$milter_conf" ||
-	cat "$top/docs/helpers/milter-conf-snippet.conf" >> "$milter_conf"
 # The socket and pid file stay where the sample puts them (moved under
 # build/demo/run-milter): the milter makes that directory itself, for its
 # user and Postfix's group, 2750; the socket is 0660 of group postfix.
@@ -90,7 +87,8 @@ relay_transport = smtp:[127.0.0.1]:$sink_port
 smtpd_authorized_xclient_hosts = 127.0.0.0/8
 alias_maps =
 smtp_tls_security_level = none
-# from conf/postfix-main.cf.sample
+# the milter lines of conf/postfix-main.cf.sample, with the demo's socket,
+# and tempfail: no demo message leaves unsigned
 smtpd_milters = unix:$milter_sock
 non_smtpd_milters = \$smtpd_milters
 milter_default_action = tempfail
