@@ -275,28 +275,28 @@ test_set_lookup_order(void **state)
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(gh_tmpl_set_count(set), 7);
 
-	t = gh_tmpl_find(set, "login.new_host", "ops-slack", "slack",
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "ops-slack", "slack",
 	                 GH_TMPL_TEXT, &len, &name);
 	assert_string_equal(name, "login.new_host.ops-slack.txt");
 	assert_int_equal(len, 13);
 	assert_memory_equal(t, "ops: {{user}}", 13);
-	t = gh_tmpl_find(set, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	/* Type's own generic file beats the default's channel file. */
-	t = gh_tmpl_find(set, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
 	                 &name);
 	assert_string_equal(name, "default.sms.txt");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "default.subject");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
 	                 &len, &name);
 	assert_null(t);
 	gh_tmpl_set_free(set);
@@ -313,22 +313,22 @@ test_set_render_part(void **state)
 	(void)state;
 	assert_int_equal(gh_tmpl_set_load(tdir, &set, NULL, 0), GH_OK);
 	/* Subjects lose their newline; HTML parts escape values. */
-	assert_int_equal(gh_tmpl_render_part(set, ev, "mail", "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "New login for alice");
 	assert_int_equal(fb, 0);
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, "mail", "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_HTML_BODY, 4096, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "<b>New login to &lt;prod&gt; &amp; co</b>");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "SMS: 192.0.2.7");
 	free(o);
 	/* No html template for this type: the fallback, flagged. */
 	json_object_set_new(ev, "type", json_string("mail.rejected"));
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, &tr), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_non_null(strstr(o, "<h2>New login to &lt;prod&gt; &amp; co</h2>"));
@@ -401,19 +401,19 @@ test_set_overrides(void **state)
 	                                     sizeof detail), GH_OK);
 	assert_int_equal(added, 2);
 	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	assert_int_equal(len, 14);
 	assert_memory_equal(t, "ours: {{user}}", 14);
-	t = gh_tmpl_find(set, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
+	t = gh_tmpl_find(set, NULL, NULL, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
 	                 &name);
 	assert_string_equal(name, "disk.full.subject");
 	/* the shipped ones not overridden are still there */
-	t = gh_tmpl_find(set, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
 	/* a missing directory, a bad file: errors, and the set unchanged */
@@ -429,7 +429,7 @@ test_set_overrides(void **state)
 	                                     sizeof detail), GH_EINVAL);
 	assert_non_null(strstr(detail, "default.txt"));
 	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_memory_equal(t, "ours: {{user}}", 14);
 	gh_tmpl_set_free(set);
@@ -451,7 +451,7 @@ test_fallback(void **state)
 
 	(void)state;
 	assert_int_equal(gh_tmpl_set_empty(&set), GH_OK);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp", GH_TMPL_TEXT,
 	                 8192, &o, &fb, NULL), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_string_equal(o,
@@ -474,17 +474,17 @@ test_fallback(void **state)
 		"-- \n"
 		"Gatehouse login.new_host (security), event 1042\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co\n"
 	                       "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co");
 	free(o);
 	/* Chat cards carry title and link themselves; push has a title field. */
-	assert_int_equal(gh_tmpl_render_part(set, ev, "ops", "slack",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "ops", "slack",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"Alice logged in from a new address.\nWas it you?\n"
@@ -498,11 +498,11 @@ test_fallback(void **state)
 		"  tags: [\"a\",\"b\"]\n"
 		"  items: [{\"title\":\"first\"},{\"title\":\"second\"}]\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "ntfy",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "ntfy",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n"
@@ -526,11 +526,11 @@ test_fallback(void **state)
 	/* A javascript: link is not offered; no title falls back to the type. */
 	json_object_set_new(ev, "action_url", json_string("javascript:alert(1)"));
 	json_object_del(ev, "title");
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_null(strstr(o, "javascript"));
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Gatehouse: login.new_host");
 	free(o);
