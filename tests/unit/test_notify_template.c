@@ -381,7 +381,7 @@ test_set_overrides(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(over, sizeof over, "%s/etc", tdir);
+	snprintf(over, sizeof over, "%s/etc.d", tdir);
 	assert_int_equal(mkdir(over, 0700), 0);
 	snprintf(path, sizeof path, "%s/login.new_host.txt", over);
 	f = fopen(path, "w");
@@ -439,6 +439,148 @@ test_set_overrides(void **state)
 	snprintf(path, sizeof path, "%s/disk.full.subject", over);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(over), 0);
+}
+
+/* a file under tdir, subdirectories made as needed */
+static void
+put_at(const char *rel, const char *text)
+{
+	char path[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", tdir, rel);
+	for (slash = strchr(path + strlen(tdir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_lang_chain(void **state)
+{
+	/* lang, default -> the languages tried, "" last (unsuffixed files) */
+	static const struct {
+		const char *lang, *def;
+		const char *want[6];
+	} cases[] = {
+		{"ko", "en", {"ko", "en", "", NULL}},
+		{"pt-BR", "en", {"pt-BR", "pt", "en", "", NULL}},
+		{"PT-br", "EN", {"pt-BR", "pt", "en", "", NULL}},
+		{"zh-Hant-TW", "en", {"zh-Hant-TW", "zh-Hant", "zh", "en", "",
+		                      NULL}},
+		{"en-x-pirate", "en", {"en-x-pirate", "en", "", NULL}},
+		{NULL, "en", {"en", "", NULL}},
+		{"en", "en", {"en", "", NULL}},
+		{"pt-BR", "pt-PT", {"pt-BR", "pt", "pt-PT", "", NULL}},
+		{"../x", "en", {"en", "", NULL}},     /* not a tag: left out */
+		{"ko", NULL, {"ko", "", NULL}},
+		{NULL, NULL, {"", NULL}},
+	};
+	char chain[GH_TMPL_LANGS_MAX][GH_LANG_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n = gh_tmpl_lang_chain(cases[i].lang, cases[i].def, chain,
+		                              GH_TMPL_LANGS_MAX), k;
+
+		for (k = 0; cases[i].want[k]; k++) {
+			assert_true(k < n);
+			assert_string_equal(chain[k], cases[i].want[k]);
+		}
+		assert_int_equal(n, k);
+	}
+	/* a short chain keeps "" */
+	assert_int_equal(gh_tmpl_lang_chain("pt-BR", "en", chain, 2), 2);
+	assert_string_equal(chain[0], "pt-BR");
+	assert_string_equal(chain[1], "");
+}
+
+static void
+test_set_languages(void **state)
+{
+	struct gh_tmpl_set *set = NULL;
+	char detail[256], link[512];
+	const char *t, *name = NULL;
+	size_t len = 0;
+	/* lang, default, type, channel kind, part -> the file that wins */
+	static const struct {
+		const char *lang, *def, *type, *kind;
+		enum gh_tmpl_part part;
+		const char *want;
+	} cases[] = {
+		{"ko", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ko/login.new_host.subject"},
+		{"ko", "en", "login.new_host", "sms", GH_TMPL_TEXT,
+		 "ko/login.new_host.sms.txt"},
+		/* no ko file for this channel: ko's generic one, not English */
+		{"ko", "en", "login.new_host", "smtp", GH_TMPL_TEXT,
+		 "ko/login.new_host.txt"},
+		/* a region without templates: its language */
+		{"pt-BR", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "pt/login.new_host.subject"},
+		{"pt-BR", "en", "login.new_host", "smtp", GH_TMPL_TEXT,
+		 "pt-BR/login.new_host.txt"},
+		/* nothing in ko nor pt: the default language, then unsuffixed */
+		{"ko", "pt", "mail.rejected", "smtp", GH_TMPL_SUBJECT,
+		 "pt/mail.rejected.subject"},
+		{"ko", "en", "mail.rejected", "smtp", GH_TMPL_SUBJECT,
+		 "mail.rejected.subject"},
+		{"de", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+		{NULL, "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+		{NULL, "ko", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ko/login.new_host.subject"},
+		/* the directory was named in another case: found all the same */
+		{"ja", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ja/login.new_host.subject"},
+		/* a tag that is not one is never looked up */
+		{"../x", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+	};
+
+	(void)state;
+	put_at("ko/login.new_host.subject", "새 로그인");
+	put_at("ko/login.new_host.sms.txt", "sms");
+	put_at("ko/login.new_host.txt", "txt");
+	put_at("pt/login.new_host.subject", "pt");
+	put_at("pt/mail.rejected.subject", "pt");
+	put_at("pt-BR/login.new_host.txt", "pt-BR");
+	put_at("JA/login.new_host.subject", "ja");
+	put_at("mail.rejected.subject", "en");
+	put_at("x/login.new_host.subject", "not a language directory");
+	put_at("ko.d/login.new_host.subject", "nor this");
+	put_at("real-x/login.new_host.subject", "linked");
+	snprintf(link, sizeof link, "%s/de", tdir);
+	assert_int_equal(symlink("real-x", link), 0);   /* not followed */
+	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail),
+	                 GH_OK);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		name = NULL;
+		t = gh_tmpl_find(set, cases[i].lang, cases[i].def, cases[i].type,
+		                 NULL, cases[i].kind, cases[i].part, &len, &name);
+		assert_non_null(t);
+		assert_string_equal(name, cases[i].want);
+	}
+	t = gh_tmpl_find(set, "ko", "en", "login.new_host", NULL, "smtp",
+	                 GH_TMPL_SUBJECT, &len, &name);
+	assert_int_equal(len, strlen("새 로그인"));
+	assert_memory_equal(t, "새 로그인", len);
+	gh_tmpl_set_free(set);
+	assert_int_equal(unlink(link), 0);
+	{
+		char cmd[600];
+
+		snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf ko pt pt-BR JA x "
+		         "ko.d real-x mail.rejected.subject", tdir);
+		assert_int_equal(system(cmd), 0);
+	}
 }
 
 static void
@@ -551,6 +693,8 @@ main(void)
 		cmocka_unit_test(test_set_render_part),
 		cmocka_unit_test(test_set_errors),
 		cmocka_unit_test(test_set_overrides),
+		cmocka_unit_test(test_lang_chain),
+		cmocka_unit_test(test_set_languages),
 		cmocka_unit_test(test_fallback),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
