@@ -711,6 +711,11 @@ gh_tmpl_lang_chain(const char *lang, const char *deflang,
 				;
 			if (i == n && n + 1 < max)
 				memcpy(chain[n++], tag, len + 1);
+			/* the files outside the language directories are
+			 * English: an English reader goes there next, never
+			 * to the default language */
+			if (strcmp(tag, GH_TMPL_BASE_LANG) == 0)
+				goto done;
 			while (len > 0 && tag[len - 1] != '-')
 				len--;
 			if (len > 0)
@@ -721,6 +726,7 @@ gh_tmpl_lang_chain(const char *lang, const char *deflang,
 				len -= 2;
 		}
 	}
+done:
 	if (n < max)
 		chain[n++][0] = '\0';
 	return n;

@@ -46,8 +46,10 @@
  *   default (the [notifyd] default_language) and tries, in turn, the
  *   language, the language with its last subtags dropped one by one
  *   ("pt-BR", then "pt"), the same for the default language, and last the
- *   files outside any language directory (the shipped ones are English),
- *   each with the whole type and channel order below.  So a language with
+ *   files outside any language directory, each with the whole type and
+ *   channel order below.  The files outside the language directories are
+ *   the English ones (GH_TMPL_BASE_LANG): once "en" is tried they come
+ *   next, so an English reader never gets the default language.  So a language with
  *   no template for an event type uses the default language's, then the
  *   unsuffixed one.  Language directories of the admin's directory
  *   override the shipped ones file by file, like the top level.  The
@@ -83,6 +85,7 @@
 #define GH_TMPL_FILE_MAX (64 * 1024)
 #define GH_TMPL_FILES_MAX 4096
 #define GH_TMPL_LANGS_MAX 17     /* languages one lookup tries */
+#define GH_TMPL_BASE_LANG "en"   /* the language of the unsuffixed files */
 
 enum gh_tmpl_escape {
 	GH_TMPL_PLAIN = 0,

@@ -478,6 +478,10 @@ test_lang_chain(void **state)
 		{NULL, "en", {"en", "", NULL}},
 		{"en", "en", {"en", "", NULL}},
 		{"pt-BR", "pt-PT", {"pt-BR", "pt", "pt-PT", "", NULL}},
+		/* the unsuffixed files are English: en ends the chain */
+		{"en", "ko", {"en", "", NULL}},
+		{"en-GB", "ko", {"en-GB", "en", "", NULL}},
+		{NULL, "en-US", {"en-US", "en", "", NULL}},
 		{"../x", "en", {"en", "", NULL}},     /* not a tag: left out */
 		{"ko", NULL, {"ko", "", NULL}},
 		{NULL, NULL, {"", NULL}},
@@ -537,6 +541,9 @@ test_set_languages(void **state)
 		 "login.new_host.subject"},
 		{NULL, "ko", "login.new_host", "smtp", GH_TMPL_SUBJECT,
 		 "ko/login.new_host.subject"},
+		/* English wanted: the unsuffixed files, not the default */
+		{"en", "ko", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
 		/* the directory was named in another case: found all the same */
 		{"ja", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
 		 "ja/login.new_host.subject"},
