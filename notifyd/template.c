@@ -535,13 +535,14 @@ load_files(struct gh_tmpl_set *set, DIR *d, const char *prefix, size_t *cap,
 			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
 			            O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0) {
-				if (errno == ENOTDIR || errno == ELOOP ||
-				    errno == ENOENT)
+				int e = errno;
+
+				if (e == ENOTDIR || e == ELOOP || e == ENOENT)
 					continue;   /* not a language directory */
 				if (detail)
 					snprintf(detail, dlen, "%s: %s", de->d_name,
-					         strerror(errno));
-				return errno == EACCES ? GH_EACCES : GH_EIO;
+					         strerror(e));
+				return e == EACCES ? GH_EACCES : GH_EIO;
 			}
 			ld = fdopendir(fd);
 			if (ld == NULL) {
@@ -598,6 +599,18 @@ gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
 		goto cleanup;
 	if (set->n > 1)
 		qsort(set->files, set->n, sizeof *set->files, file_cmp);
+	/* "ko" and "KO" are one language: two files for one name would make
+	 * the lookup pick either */
+	for (size_t i = 1; i < set->n; i++) {
+		if (strcmp(set->files[i - 1].name, set->files[i].name) == 0) {
+			err = GH_EINVAL;
+			if (detail)
+				snprintf(detail, dlen, "%s: twice (language "
+				         "directories whose names differ only "
+				         "in case)", set->files[i].name);
+			goto cleanup;
+		}
+	}
 	*out = set;
 	set = NULL;
 	err = GH_OK;

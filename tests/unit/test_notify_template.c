@@ -584,7 +584,12 @@ test_set_languages(void **state)
 	{
 		char cmd[600];
 
-		snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf ko pt pt-BR JA x "
+		/* one language twice, in two cases: refused, not a guess */
+		put_at("KO/login.new_host.subject", "again");
+		assert_int_equal(gh_tmpl_set_load(tdir, &set, detail,
+		                                  sizeof detail), GH_EINVAL);
+		assert_non_null(strstr(detail, "ko/login.new_host.subject"));
+		snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf ko KO pt pt-BR JA x "
 		         "ko.d real-x mail.rejected.subject", tdir);
 		assert_int_equal(system(cmd), 0);
 	}
