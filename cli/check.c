@@ -45,6 +45,7 @@
 #include "../notifyd/check.h"
 #include "../pam_notify/options.h"
 #include "gatehouse/token.h"
+#include "gatehouse/users.h"
 #include "cli.h"
 
 #define CHECK_PAM_DIR "/etc/pam.d"
@@ -529,6 +530,27 @@ chan_section(const char *name, void *arg)
 	gh_conf_schema_each(chan_path_key, f);
 }
 
+/* The files of one language directory of the admin's templates. */
+static void
+check_lang_dir(struct chk *k, const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (try_open(k, "notifyd", dir, 1, 0, 0) != 0 ||
+	    (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char path[4096 + 256 + 256];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		try_open(k, "notifyd", path, 0, 0, 0);
+	}
+	closedir(d);
+}
+
 static void
 as_notifyd(struct chk *k, const struct gh_conf *conf)
 {
@@ -549,7 +571,12 @@ as_notifyd(struct chk *k, const struct gh_conf *conf)
 			if (de->d_name[0] == '.')
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", tdir, de->d_name);
-			try_open(k, "notifyd", path, 0, 0, 0);
+			/* a language's templates (ko/...) are read too */
+			if (gh_lang_tag_ok(de->d_name) &&
+			    de->d_type == DT_DIR)
+				check_lang_dir(k, path);
+			else
+				try_open(k, "notifyd", path, 0, 0, 0);
 		}
 		closedir(d);
 	}

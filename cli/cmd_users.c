@@ -188,6 +188,31 @@ tz_exists(struct cli *c, const char *tz)
 	return access(path, R_OK) == 0;
 }
 
+/*
+ * --lang TAG: the language of the user's notifications, kept in its
+ * canonical case so that it names notifyd's template directory (ko,
+ * pt-BR) however it was typed.  "" or "default" removes it: the user then
+ * gets [notifyd] default_language.  Checked here too, not only by the
+ * record's validation, to say what a tag looks like.
+ */
+static int
+set_lang(struct cli *c, json_t *patch, const char *tag)
+{
+	char canon[GH_LANG_MAX + 1];
+
+	if (*tag == '\0' || strcmp(tag, "default") == 0)
+		return json_object_set_new(patch, "lang", json_null()) ?
+		       EXIT_SOFTWARE : EXIT_OK;
+	if (gh_lang_tag_canon(tag, canon, sizeof(canon)) != GH_OK) {
+		cli_eprintf("%s: users set: --lang '%s' is not a language tag "
+		            "(like ko, en or pt-BR: 2-3 letters, then '-' and "
+		            "1-8 letters or digits, at most %d bytes; '' or "
+		            "default removes it)\n", c->prog, tag, GH_LANG_MAX);
+		return EXIT_DATAERR;
+	}
+	return cli_set_string(c, patch, "lang", canon, "users set");
+}
+
 static int
 users_set(struct cli *c, int argc, char **argv)
 {
@@ -196,6 +221,7 @@ users_set(struct cli *c, int argc, char **argv)
 		{"email", required_argument, NULL, 'e'},
 		{"phone", required_argument, NULL, 'p'},
 		{"tz", required_argument, NULL, 'z'},
+		{"lang", required_argument, NULL, 'l'},
 		{"chat", required_argument, NULL, 'c'},
 		{"push-add", required_argument, NULL, 'a'},
 		{"push-remove", required_argument, NULL, 'r'},
@@ -220,6 +246,9 @@ users_set(struct cli *c, int argc, char **argv)
 		case 'e': field = "email"; break;
 		case 'p': field = "phone"; break;
 		case 'z': field = "tz"; tz = optarg; break;
+		case 'l':
+			rc = set_lang(c, a.patch, optarg);
+			break;
 		case 'c':
 			if (patch_pair(a.patch, "chat", optarg, 0))
 				rc = cli_usage(c, "users set: --chat takes "
@@ -362,6 +391,14 @@ users_show(struct cli *c, int argc, char **argv)
 	cli_printf("email:    %s\n", js(a.contacts, "email"));
 	cli_printf("phone:    %s\n", js(a.contacts, "phone"));
 	cli_printf("tz:       %s\n", js(a.contacts, "tz"));
+	if (json_object_get(a.contacts, "lang"))
+		cli_printf("lang:     %s\n", js(a.contacts, "lang"));
+	else
+		cli_printf("lang:     - (default_language: %s)\n",
+		           c->conf && gh_conf_str(c->conf, "notifyd",
+		                                  "default_language") ?
+		           gh_conf_str(c->conf, "notifyd", "default_language") :
+		           "en");
 	json_object_foreach(json_object_get(a.contacts, "chat"), k, v)
 		cli_printf("chat:     %s = %s\n", k, json_string_value(v));
 	json_array_foreach(json_object_get(a.contacts, "push"), i, v)

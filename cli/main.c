@@ -29,7 +29,7 @@ static const struct {
 	{"logins", cmd_logins, "logins list [--user U] | forget USER [NETWORK] | purge --older-than D [--dry-run]"},
 	{"suppress", cmd_suppress, "suppress add|remove|check ADDRESS [--list L] [--reason R] | list"},
 	{"mail", cmd_mail, "mail log [--sender A] [--rcpt A] [--since WHEN] [--status S] [--limit N] | show ID"},
-	{"users", cmd_users, "users set USER [--email E --phone P --tz Z --name N --chat CH=V --push-add JSON ...] | show USER | list | delete USER"},
+	{"users", cmd_users, "users set USER [--email E --phone P --tz Z --lang L --name N --chat CH=V --push-add JSON ...] | show USER | list | delete USER"},
 	{"prefs", cmd_prefs, "prefs set USER [--channel CH=on|off --category CAT=on|off|digest --quiet HH:MM-HH:MM --digest daily@HH:MM --digest-channel CH] | show USER"},
 	{"inbox", cmd_inbox, "inbox list USER [--unread] [--limit N] | read USER ID|--all"},
 	{"notify", cmd_notify, "notify USER --title TITLE [--type T --message M --priority P --category C --channel CH --action-url U --expires D --metadata JSON --dedup-key K]"},

@@ -128,18 +128,20 @@ static const struct {
 	/* ---- users ---- */
 	{"users", "set",
 	 "gatehouse users set USER [--name NAME] [--email ADDRESS] [--phone NUMBER]\n"
-	 "    [--tz ZONE] [--chat CHANNEL=VALUE]... [--push-add JSON]...\n"
-	 "    [--push-remove ENDPOINT]... [--unset FIELD]...\n"
+	 "    [--tz ZONE] [--lang LANG] [--chat CHANNEL=VALUE]...\n"
+	 "    [--push-add JSON]... [--push-remove ENDPOINT]... [--unset FIELD]...\n"
 	 "  Create or change USER's contacts; what is not given is kept.\n"
 	 "  --name NAME         display name\n"
 	 "  --email ADDRESS     for mail channels\n"
 	 "  --phone NUMBER      +, then 3 to 20 digits, for SMS\n"
 	 "  --tz ZONE           IANA time zone for quiet hours and digests\n"
+	 "  --lang LANG         language of USER's notifications (ko, pt-BR);\n"
+	 "                      '' or default: [notifyd] default_language\n"
 	 "  --chat CHANNEL=VALUE  USER's recipient on a channel or channel kind\n"
 	 "                      (an ntfy topic...); CHANNEL= removes it\n"
 	 "  --push-add JSON     a Web Push subscription (PushSubscription JSON)\n"
 	 "  --push-remove ENDPOINT  drop the subscription of ENDPOINT\n"
-	 "  --unset FIELD       remove name, email, phone, tz, chat or push\n"},
+	 "  --unset FIELD       remove name, email, phone, tz, lang, chat or push\n"},
 	{"users", "show",
 	 "gatehouse users show USER\n"},
 	{"users", "list",

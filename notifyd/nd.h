@@ -84,6 +84,7 @@ struct nd_rt {
 	struct nd_chan *fallback_ch;  /* login_fallback_channel; NULL: none */
 	struct nd_words admins;       /* admin_addresses */
 	int digest_at;                /* minutes after local midnight */
+	char deflang[GH_LANG_MAX + 1]; /* default_language, canonical */
 	struct gh_tmpl_set *tmpl;
 	struct gh_tzcache *tz;
 	int batch, max_events, concurrency;
@@ -137,6 +138,7 @@ struct nd_user {
 	struct gh_quiet quiet;
 	const char *tz;               /* into contacts, or NULL (UTC) */
 	const char *name;             /* display name, into contacts */
+	const char *lang;             /* language tag, into contacts, or NULL */
 };
 
 struct nd_target {

@@ -82,13 +82,23 @@ INTEG_TESTS += tests/integration/notifyd
 
 # Installs the daemon, its page and the shipped templates, which the daemon
 # reads from PKGDATADIR/templates; an admin's own go in /etc/gatehouse/templates.
+# The English templates are the top level, every other language a
+# subdirectory named by its tag (conf/templates/ko).
+TEMPLATE_FILES := $(filter-out $(wildcard conf/templates/*/),$(wildcard conf/templates/*.*))
+TEMPLATE_LANGS := $(notdir $(patsubst %/,%,$(wildcard conf/templates/*/)))
+
 .PHONY: install-notifyd
 install-notifyd: $(NOTIFYD_BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	  $(DESTDIR)$(PKGDATADIR)/templates
 	install -m 0755 $(NOTIFYD_BIN) $(DESTDIR)$(SBINDIR)/gatehouse-notifyd
 	install -m 0644 docs/man/gatehouse-notifyd.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 conf/templates/* $(DESTDIR)$(PKGDATADIR)/templates/
+	install -m 0644 $(TEMPLATE_FILES) $(DESTDIR)$(PKGDATADIR)/templates/
+	for l in $(TEMPLATE_LANGS); do \
+	  install -d $(DESTDIR)$(PKGDATADIR)/templates/$$l && \
+	  install -m 0644 conf/templates/$$l/*.* \
+	    $(DESTDIR)$(PKGDATADIR)/templates/$$l/ || exit 1; \
+	done
 INSTALL_HOOKS += install-notifyd
 DIST += $(NOTIFYD_BIN)
 

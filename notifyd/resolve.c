@@ -145,6 +145,7 @@ user_get(struct gh_txn *txn, struct nd_job *job, const char *id)
 		u->prefs = NULL;
 	u->tz = jstr(u->contacts, "tz");
 	u->name = jstr(u->contacts, "name");
+	u->lang = jstr(u->contacts, "lang");
 	q = json_object_get(u->prefs, "quiet");
 	s = jstr(q, "start");
 	e = jstr(q, "end");

@@ -517,6 +517,15 @@ nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
 		goto fail;
 	}
 	rt->digest_at = mins;
+	at = gh_conf_str(conf, "notifyd", "default_language");
+	if (at == NULL || gh_lang_tag_canon(at, rt->deflang,
+	                                    sizeof(rt->deflang)) != GH_OK) {
+		snprintf(detail, dlen, "%s: [notifyd] default_language: '%s' is "
+		         "not a language tag (like en, ko or pt-BR)",
+		         gh_conf_source(conf), at ? at : "");
+		err = GH_ECONFIG;
+		goto fail;
+	}
 	err = words_split(gh_conf_str(conf, "notifyd", "opt_in_categories"),
 	                  &rt->opt_in);
 	if (err)

@@ -83,31 +83,54 @@ nd_req_put(struct nd *d, struct nd_req *r)
 	d->pool[d->npool++] = r;
 }
 
-/* Render subject, text and (for mail) HTML for one target. */
+/* The language directory of a template's file name ("ko/x.txt": "ko/"),
+ * as a length: 0 for the files outside them. */
+static size_t
+lang_prefix(const char *name)
+{
+	const char *slash = name ? strchr(name, '/') : NULL;
+
+	return slash ? (size_t)(slash - name) + 1 : 0;
+}
+
+/* Render subject, text and (for mail) HTML for one target, in the
+ * language of its user (default_language for others). */
 static gh_err
 render(struct nd *d, struct nd_job *job, struct nd_target *t, json_t *vars,
        char **subject, char **text, char **html)
 {
 	struct gh_tmpl_set *set = job->rt->tmpl;
 	const char *kind = t->ch->kind->name;
+	const char *lang = t->user ? t->user->lang : NULL;
+	const char *deflang = job->rt->deflang;
+	const char *tname = NULL, *hname = NULL;
 	int fb_s = 0, fb_t = 0, fb_h = 0;
-	size_t hl;
+	size_t hl, tl;
 	gh_err err;
 
 	*subject = *text = *html = NULL;
-	err = gh_tmpl_render_part(set, vars, t->ch->name, kind, GH_TMPL_SUBJECT,
-	                          SUBJECT_MAX, subject, &fb_s, NULL);
+	err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name, kind,
+	                          GH_TMPL_SUBJECT, SUBJECT_MAX, subject, &fb_s,
+	                          NULL);
 	if (err == GH_OK)
-		err = gh_tmpl_render_part(set, vars, t->ch->name, kind,
-		                          GH_TMPL_TEXT, TEXT_MAX, text, &fb_t, NULL);
-	if (err == GH_OK && (t->ch->kind->flags & ND_KIND_HTML) &&
-	    (fb_t || gh_tmpl_find(set, job->type, t->ch->name, kind,
-	                          GH_TMPL_HTML_BODY, &hl, NULL))) {
-		/* A text template without an HTML one: send the text alone
-		 * rather than beside a built-in HTML that says otherwise. */
-		err = gh_tmpl_render_part(set, vars, t->ch->name, kind,
-		                          GH_TMPL_HTML_BODY, HTML_MAX, html, &fb_h,
+		err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
+		                          kind, GH_TMPL_TEXT, TEXT_MAX, text, &fb_t,
 		                          NULL);
+	if (err == GH_OK && !fb_t) {
+		gh_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
+		             GH_TMPL_TEXT, &tl, &tname);
+		gh_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
+		             GH_TMPL_HTML_BODY, &hl, &hname);
+	}
+	/* A text template without an HTML one in the same language: send
+	 * the text alone rather than beside a built-in HTML, or one in
+	 * another language, that says otherwise. */
+	if (err == GH_OK && (t->ch->kind->flags & ND_KIND_HTML) &&
+	    (fb_t || (hname && tname && lang_prefix(hname) == lang_prefix(tname) &&
+	              strncmp(hname, tname, lang_prefix(tname)) == 0))) {
+		err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
+		                          kind, GH_TMPL_HTML_BODY, HTML_MAX, html,
+		                          &fb_h, NULL);
 	}
 	if (err)
 		return err;

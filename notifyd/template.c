@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatehouse/users.h"
 #include "template.h"
 #include "utf8.h"
 
@@ -408,9 +409,11 @@ tmpl_file_name_ok(const char *name)
 	return 0;
 }
 
+/* tmpl_read - the file name in directory dfd, kept as prefix + name
+ * (prefix: "" or a language directory's "ko/"). */
 static gh_err
-tmpl_read(int dfd, const char *name, struct tmpl_file *f, char *detail,
-          size_t dlen)
+tmpl_read(int dfd, const char *prefix, const char *name, struct tmpl_file *f,
+          char *detail, size_t dlen)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -421,7 +424,8 @@ tmpl_read(int dfd, const char *name, struct tmpl_file *f, char *detail,
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (detail)
-			snprintf(detail, dlen, "%s: %s", name, strerror(errno));
+			snprintf(detail, dlen, "%s%s: %s", prefix, name,
+			         strerror(errno));
 		return errno == EACCES ? GH_EACCES : GH_EIO;
 	}
 	if (fstat(fd, &st) != 0)
@@ -433,8 +437,8 @@ tmpl_read(int dfd, const char *name, struct tmpl_file *f, char *detail,
 	err = GH_ETOOBIG;
 	if (st.st_size > GH_TMPL_FILE_MAX) {
 		if (detail)
-			snprintf(detail, dlen, "%s: larger than %d bytes", name,
-			         GH_TMPL_FILE_MAX);
+			snprintf(detail, dlen, "%s%s: larger than %d bytes", prefix,
+			         name, GH_TMPL_FILE_MAX);
 		goto cleanup;
 	}
 	err = GH_ENOMEM;
@@ -454,13 +458,15 @@ tmpl_read(int dfd, const char *name, struct tmpl_file *f, char *detail,
 	err = GH_EINVAL;
 	if (!gh_utf8_valid(buf, got) || memchr(buf, '\0', got) != NULL) {
 		if (detail)
-			snprintf(detail, dlen, "%s: not UTF-8 text", name);
+			snprintf(detail, dlen, "%s%s: not UTF-8 text", prefix, name);
 		goto cleanup;
 	}
 	err = GH_ENOMEM;
-	f->name = strdup(name);
+	f->name = malloc(strlen(prefix) + strlen(name) + 1);
 	if (f->name == NULL)
 		goto cleanup;
+	strcpy(f->name, prefix);
+	strcat(f->name, name);
 	f->text = buf;
 	f->len = got;
 	buf = NULL;
@@ -478,13 +484,99 @@ gh_tmpl_set_empty(struct gh_tmpl_set **out)
 	return *out ? GH_OK : GH_ENOMEM;
 }
 
+/* set_push - room for one more file in set. */
+static gh_err
+set_push(struct gh_tmpl_set *set, size_t *cap, char *detail, size_t dlen)
+{
+	size_t nc;
+	struct tmpl_file *nf;
+
+	if (set->n == GH_TMPL_FILES_MAX) {
+		if (detail)
+			snprintf(detail, dlen, "more than %d templates",
+			         GH_TMPL_FILES_MAX);
+		return GH_ETOOBIG;
+	}
+	if (set->n < *cap)
+		return GH_OK;
+	nc = *cap ? *cap * 2 : 32;
+	nf = realloc(set->files, nc * sizeof *nf);
+	if (nf == NULL)
+		return GH_ENOMEM;
+	set->files = nf;
+	*cap = nc;
+	return GH_OK;
+}
+
+/*
+ * load_files - the template files of directory d into set, named prefix +
+ * file name.  At the top (prefix ""), a subdirectory named like a
+ * language tag is that language's templates, read the same way with the
+ * prefix "<tag in canonical case>/"; it is opened with O_NOFOLLOW, so a
+ * symbolic link there is not followed (and so not read).  Deeper
+ * directories and other names are ignored.
+ */
+static gh_err
+load_files(struct gh_tmpl_set *set, DIR *d, const char *prefix, size_t *cap,
+           char *detail, size_t dlen)
+{
+	struct dirent *de;
+	gh_err err;
+
+	while ((de = readdir(d)) != NULL) {
+		if (*prefix == '\0' && gh_lang_tag_ok(de->d_name)) {
+			char sub[GH_LANG_MAX + 2];
+			DIR *ld;
+			int fd;
+
+			if (gh_lang_tag_canon(de->d_name, sub, sizeof(sub) - 1))
+				continue;
+			strcat(sub, "/");
+			fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY |
+			            O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				int e = errno;
+
+				if (e == ENOTDIR || e == ELOOP || e == ENOENT)
+					continue;   /* not a language directory */
+				if (detail)
+					snprintf(detail, dlen, "%s: %s", de->d_name,
+					         strerror(e));
+				return e == EACCES ? GH_EACCES : GH_EIO;
+			}
+			ld = fdopendir(fd);
+			if (ld == NULL) {
+				close(fd);
+				return GH_ENOMEM;
+			}
+			err = load_files(set, ld, sub, cap, detail, dlen);
+			closedir(ld);
+			if (err)
+				return err;
+			continue;
+		}
+		if (!tmpl_file_name_ok(de->d_name))
+			continue;
+		err = set_push(set, cap, detail, dlen);
+		if (err)
+			return err;
+		err = tmpl_read(dirfd(d), prefix, de->d_name, &set->files[set->n],
+		                detail, dlen);
+		if (err == GH_ENOTFOUND)
+			continue;
+		if (err)
+			return err;
+		set->n++;
+	}
+	return GH_OK;
+}
+
 gh_err
 gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
                  size_t dlen)
 {
 	struct gh_tmpl_set *set = NULL;
 	DIR *d = NULL;
-	struct dirent *de;
 	size_t cap = 0;
 	gh_err err;
 
@@ -502,36 +594,23 @@ gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
 	err = gh_tmpl_set_empty(&set);
 	if (err)
 		goto cleanup;
-	while ((de = readdir(d)) != NULL) {
-		if (!tmpl_file_name_ok(de->d_name))
-			continue;
-		if (set->n == GH_TMPL_FILES_MAX) {
-			err = GH_ETOOBIG;
-			if (detail)
-				snprintf(detail, dlen, "more than %d templates",
-				         GH_TMPL_FILES_MAX);
-			goto cleanup;
-		}
-		if (set->n == cap) {
-			size_t nc = cap ? cap * 2 : 32;
-			struct tmpl_file *nf = realloc(set->files, nc * sizeof *nf);
-			if (nf == NULL) {
-				err = GH_ENOMEM;
-				goto cleanup;
-			}
-			set->files = nf;
-			cap = nc;
-		}
-		err = tmpl_read(dirfd(d), de->d_name, &set->files[set->n], detail,
-		                dlen);
-		if (err == GH_ENOTFOUND)
-			continue;
-		if (err)
-			goto cleanup;
-		set->n++;
-	}
+	err = load_files(set, d, "", &cap, detail, dlen);
+	if (err)
+		goto cleanup;
 	if (set->n > 1)
 		qsort(set->files, set->n, sizeof *set->files, file_cmp);
+	/* "ko" and "KO" are one language: two files for one name would make
+	 * the lookup pick either */
+	for (size_t i = 1; i < set->n; i++) {
+		if (strcmp(set->files[i - 1].name, set->files[i].name) == 0) {
+			err = GH_EINVAL;
+			if (detail)
+				snprintf(detail, dlen, "%s: twice (language "
+				         "directories whose names differ only "
+				         "in case)", set->files[i].name);
+			goto cleanup;
+		}
+	}
 	*out = set;
 	set = NULL;
 	err = GH_OK;
@@ -620,38 +699,94 @@ set_get(const struct gh_tmpl_set *set, const char *name)
 	return bsearch(&key, set->files, set->n, sizeof *set->files, file_cmp);
 }
 
+size_t
+gh_tmpl_lang_chain(const char *lang, const char *deflang,
+                   char chain[][GH_LANG_MAX + 1], size_t max)
+{
+	const char *tags[2] = {lang, deflang};
+	size_t n = 0;
+
+	for (size_t t = 0; t < 2; t++) {
+		char tag[GH_LANG_MAX + 1];
+		size_t len;
+
+		/* a tag that is not one (a record written by hand, say) is
+		 * passed over, never made into a name */
+		if (tags[t] == NULL ||
+		    gh_lang_tag_canon(tags[t], tag, sizeof(tag)) != GH_OK)
+			continue;
+		/* RFC 4647 3.4 lookup: drop subtags from the end */
+		for (len = strlen(tag); len > 0;) {
+			size_t i;
+
+			tag[len] = '\0';
+			for (i = 0; i < n && strcmp(chain[i], tag) != 0; i++)
+				;
+			if (i == n && n + 1 < max)
+				memcpy(chain[n++], tag, len + 1);
+			/* the files outside the language directories are
+			 * English: an English reader goes there next, never
+			 * to the default language */
+			if (strcmp(tag, GH_TMPL_BASE_LANG) == 0)
+				goto done;
+			while (len > 0 && tag[len - 1] != '-')
+				len--;
+			if (len > 0)
+				len--;      /* the '-' */
+			/* a single-letter subtag (an extension's "u", a
+			 * private use "x") means nothing alone: drop it too */
+			if (len >= 2 && tag[len - 2] == '-')
+				len -= 2;
+		}
+	}
+done:
+	if (n < max)
+		chain[n++][0] = '\0';
+	return n;
+}
+
 const char *
-gh_tmpl_find(const struct gh_tmpl_set *set, const char *type,
-             const char *instance, const char *kind, enum gh_tmpl_part part,
-             size_t *len, const char **name)
+gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
+             const char *deflang, const char *type, const char *instance,
+             const char *kind, enum gh_tmpl_part part, size_t *len,
+             const char **name)
 {
 	const char *types[2] = {type, "default"};
 	const char *chans[3];
-	char buf[3 * TMPL_NAME_MAX];
+	char langs[GH_TMPL_LANGS_MAX][GH_LANG_MAX + 1];
+	char buf[4 * TMPL_NAME_MAX];
 	const char *pn = gh_tmpl_part_name(part);
-	size_t nchan = 0, t, c;
+	size_t nchan = 0, nlang, l, t, c;
 
 	if (instance && *instance)
 		chans[nchan++] = instance;
 	if (kind && *kind && !(instance && strcmp(instance, kind) == 0))
 		chans[nchan++] = kind;
 	chans[nchan++] = NULL;
-	for (t = 0; t < 2; t++) {
-		if (types[t] == NULL || *types[t] == '\0')
-			continue;
-		for (c = 0; c < nchan; c++) {
-			const struct tmpl_file *f;
-			int n = chans[c] ?
-			        snprintf(buf, sizeof buf, "%s.%s.%s", types[t], chans[c], pn) :
-			        snprintf(buf, sizeof buf, "%s.%s", types[t], pn);
-			if (n < 0 || (size_t)n >= sizeof buf)
+	nlang = gh_tmpl_lang_chain(lang, deflang, langs, GH_TMPL_LANGS_MAX);
+	for (l = 0; l < nlang; l++) {
+		const char *sep = langs[l][0] ? "/" : "";
+
+		for (t = 0; t < 2; t++) {
+			if (types[t] == NULL || *types[t] == '\0')
 				continue;
-			f = set_get(set, buf);
-			if (f) {
-				*len = f->len;
-				if (name)
-					*name = f->name;
-				return f->text;
+			for (c = 0; c < nchan; c++) {
+				const struct tmpl_file *f;
+				int n = chans[c] ?
+				        snprintf(buf, sizeof buf, "%s%s%s.%s.%s",
+				                 langs[l], sep, types[t], chans[c],
+				                 pn) :
+				        snprintf(buf, sizeof buf, "%s%s%s.%s",
+				                 langs[l], sep, types[t], pn);
+				if (n < 0 || (size_t)n >= sizeof buf)
+					continue;
+				f = set_get(set, buf);
+				if (f) {
+					*len = f->len;
+					if (name)
+						*name = f->name;
+					return f->text;
+				}
 			}
 		}
 	}
@@ -881,7 +1016,8 @@ one_line(struct obuf *b)
 }
 
 gh_err
-gh_tmpl_render_part(const struct gh_tmpl_set *set, const json_t *ev,
+gh_tmpl_render_part(const struct gh_tmpl_set *set, const char *lang,
+                    const char *deflang, const json_t *ev,
                     const char *instance, const char *kind,
                     enum gh_tmpl_part part, size_t max, char **out,
                     int *fallback_used, int *truncated)
@@ -894,8 +1030,8 @@ gh_tmpl_render_part(const struct gh_tmpl_set *set, const json_t *ev,
 		return GH_EINVAL;
 	*out = NULL;
 	b.max = max;
-	t = gh_tmpl_find(set, ev_str(ev, "type"), instance, kind, part, &tlen,
-	                 NULL);
+	t = gh_tmpl_find(set, lang, deflang, ev_str(ev, "type"), instance, kind,
+	                 part, &tlen, NULL);
 	if (fallback_used)
 		*fallback_used = t == NULL;
 	if (t)

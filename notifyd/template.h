@@ -39,6 +39,23 @@
  *     default.<channel>.<part>   for event types without their own
  *     default.<part>
  *
+ *   Each directory may also hold a subdirectory per language, named by
+ *   its language tag (gh_lang_tag_ok: "ko", "pt-BR"; any case, read in
+ *   the canonical one), with files named as above: "ko/login.new_host.
+ *   subject".  A lookup has a language (the user's contacts' lang) and a
+ *   default (the [notifyd] default_language) and tries, in turn, the
+ *   language, the language with its last subtags dropped one by one
+ *   ("pt-BR", then "pt"), the same for the default language, and last the
+ *   files outside any language directory, each with the whole type and
+ *   channel order below.  The files outside the language directories are
+ *   the English ones (GH_TMPL_BASE_LANG): once "en" is tried they come
+ *   next, so an English reader never gets the default language.  So a language with
+ *   no template for an event type uses the default language's, then the
+ *   unsuffixed one.  Language directories of the admin's directory
+ *   override the shipped ones file by file, like the top level.  The
+ *   templates are read at load time from names in the directory, so a
+ *   language at lookup time never becomes a path.
+ *
  *   <part> is "subject" (one line; line breaks become spaces), "txt"
  *   (plain text body) or "html" (HTML body, values HTML-escaped).
  *   <channel> is tried first as the channel instance's name from
@@ -62,10 +79,13 @@
 #include <stddef.h>
 #include <jansson.h>
 #include "gatehouse/err.h"
+#include "gatehouse/users.h"
 
 #define GH_TMPL_DIR_DEFAULT "/etc/gatehouse/templates"
 #define GH_TMPL_FILE_MAX (64 * 1024)
 #define GH_TMPL_FILES_MAX 4096
+#define GH_TMPL_LANGS_MAX 17     /* languages one lookup tries */
+#define GH_TMPL_BASE_LANG "en"   /* the language of the unsuffixed files */
 
 enum gh_tmpl_escape {
 	GH_TMPL_PLAIN = 0,
@@ -129,11 +149,23 @@ void gh_tmpl_set_free(struct gh_tmpl_set *set);
 size_t gh_tmpl_set_count(const struct gh_tmpl_set *set);
 
 /*
- * gh_tmpl_find - the template for (type, channel, part) in the lookup
- * order above; NULL when none.  instance and kind may be NULL.
- * *len receives its length; *name (optional) the file name that matched.
+ * gh_tmpl_lang_chain - the languages a lookup for lang with default
+ * deflang tries, in order (see FILES), into chain (max entries, max >= 1):
+ * canonical tags without repeats, and last "" for the files outside the
+ * language directories.  lang and deflang may be NULL; one that is not a
+ * language tag is left out.  Returns how many.
  */
-const char *gh_tmpl_find(const struct gh_tmpl_set *set, const char *type,
+size_t gh_tmpl_lang_chain(const char *lang, const char *deflang,
+                          char chain[][GH_LANG_MAX + 1], size_t max);
+
+/*
+ * gh_tmpl_find - the template for (type, channel, part) in language lang
+ * (default deflang) in the lookup order above; NULL when none.  lang,
+ * deflang, instance and kind may be NULL.  *len receives its length;
+ * *name (optional) the file name that matched ("ko/digest.subject").
+ */
+const char *gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
+                         const char *deflang, const char *type,
                          const char *instance, const char *kind,
                          enum gh_tmpl_part part, size_t *len,
                          const char **name);
@@ -145,7 +177,8 @@ const char *gh_tmpl_find(const struct gh_tmpl_set *set, const char *type,
  * set to 1.  A subject is made one line and trimmed.  Same bounds and
  * ownership as gh_tmpl_render.
  */
-gh_err gh_tmpl_render_part(const struct gh_tmpl_set *set, const json_t *ev,
+gh_err gh_tmpl_render_part(const struct gh_tmpl_set *set, const char *lang,
+                           const char *deflang, const json_t *ev,
                            const char *instance, const char *kind,
                            enum gh_tmpl_part part, size_t max, char **out,
                            int *fallback, int *truncated);

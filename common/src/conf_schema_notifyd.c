@@ -72,6 +72,11 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 0, 0, NULL, "directory of the templates Gatehouse ships, read first "
 	 "(the packages' /usr/share/gatehouse/templates); change files in "
 	 "templates instead, which upgrades leave alone"},
+	{"notifyd", "default_language", GH_CT_STRING, "en", 0, 0, NULL,
+	 "language tag (ko, en, pt-BR) of the templates for users who did "
+	 "not choose one (gatehouse users set --lang) and for recipients who "
+	 "are not users; a language without templates falls back to the "
+	 "templates outside the language directories"},
 	{"notifyd", "zoneinfo", GH_CT_PATH, "/usr/share/zoneinfo", 0, 0, NULL,
 	 "directory of the IANA time zone files (package tzdata)"},
 	{"notifyd", "metrics_listen", GH_CT_STRING, NULL, 0, 0, NULL,

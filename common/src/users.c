@@ -37,6 +37,68 @@ gh_user_id_ok(const char *user)
 }
 
 int
+gh_lang_tag_ok(const char *s)
+{
+	size_t n, i, sub = 0, nsub = 0;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s);
+	if (n < 2 || n > GH_LANG_MAX)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		char c = s[i];
+
+		if (c == '-' || c == '\0') {
+			/* the primary subtag: 2 or 3 letters (ISO 639);
+			 * later ones: 1 to 8 alphanumerics */
+			if (sub == 0 || sub > 8 || (nsub == 0 && sub > 3) ||
+			    (nsub == 0 && sub < 2))
+				return 0;
+			nsub++;
+			sub = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (nsub > 0 && c >= '0' && c <= '9')))
+			return 0;
+		sub++;
+	}
+	return 1;
+}
+
+gh_err
+gh_lang_tag_canon(const char *s, char *out, size_t cap)
+{
+	size_t n, i, start = 0, nsub = 0;
+
+	if (!gh_lang_tag_ok(s) || out == NULL || (n = strlen(s)) >= cap)
+		return GH_EINVAL;
+	for (i = 0; i <= n; i++) {
+		size_t len, k;
+
+		if (s[i] != '-' && s[i] != '\0')
+			continue;
+		len = i - start;
+		for (k = start; k < i; k++) {
+			char c = s[k];
+			int up = nsub > 0 && ((len == 2 && c >= 'A') ||
+			                      (len == 4 && k == start));
+
+			if (up && c >= 'a' && c <= 'z')
+				c = (char)(c - 'a' + 'A');
+			else if (!up && c >= 'A' && c <= 'Z')
+				c = (char)(c - 'A' + 'a');
+			out[k] = c;
+		}
+		out[i] = s[i];
+		start = i + 1;
+		nsub++;
+	}
+	return GH_OK;
+}
+
+int
 gh_hhmm_ok(const char *s)
 {
 	int h, m;
@@ -192,8 +254,8 @@ gh_err
 gh_contacts_validate(const json_t *rec, char *detail, size_t dlen)
 {
 	static const char *const members[] = {"v", "name", "email", "phone", "tz",
-	                                      "chat", "push", "updated_at",
-	                                      NULL};
+	                                      "lang", "chat", "push",
+	                                      "updated_at", NULL};
 	const char *s, *bk = NULL;
 	const json_t *chat, *push, *v;
 	char norm[GH_ADDR_MAX + 1];
@@ -223,6 +285,12 @@ gh_contacts_validate(const json_t *rec, char *detail, size_t dlen)
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "tz is not a time zone name (like "
 		                 "Europe/Paris)");
+	if (!opt_str(rec, "lang", GH_LANG_MAX, &s) ||
+	    (s && !gh_lang_tag_ok(s)))
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "lang is not a language tag (like ko, en or "
+		                 "pt-BR: 2-3 letters, then '-' and 1-8 letters "
+		                 "or digits, at most %d bytes)", GH_LANG_MAX);
 	chat = json_object_get(rec, "chat");
 	if (chat) {
 		const char *k;

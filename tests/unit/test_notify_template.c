@@ -275,28 +275,28 @@ test_set_lookup_order(void **state)
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(gh_tmpl_set_count(set), 7);
 
-	t = gh_tmpl_find(set, "login.new_host", "ops-slack", "slack",
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "ops-slack", "slack",
 	                 GH_TMPL_TEXT, &len, &name);
 	assert_string_equal(name, "login.new_host.ops-slack.txt");
 	assert_int_equal(len, 13);
 	assert_memory_equal(t, "ops: {{user}}", 13);
-	t = gh_tmpl_find(set, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	/* Type's own generic file beats the default's channel file. */
-	t = gh_tmpl_find(set, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
 	                 &name);
 	assert_string_equal(name, "default.sms.txt");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "default.subject");
-	t = gh_tmpl_find(set, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
+	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
 	                 &len, &name);
 	assert_null(t);
 	gh_tmpl_set_free(set);
@@ -313,22 +313,22 @@ test_set_render_part(void **state)
 	(void)state;
 	assert_int_equal(gh_tmpl_set_load(tdir, &set, NULL, 0), GH_OK);
 	/* Subjects lose their newline; HTML parts escape values. */
-	assert_int_equal(gh_tmpl_render_part(set, ev, "mail", "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "New login for alice");
 	assert_int_equal(fb, 0);
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, "mail", "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_HTML_BODY, 4096, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "<b>New login to &lt;prod&gt; &amp; co</b>");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "SMS: 192.0.2.7");
 	free(o);
 	/* No html template for this type: the fallback, flagged. */
 	json_object_set_new(ev, "type", json_string("mail.rejected"));
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, &tr), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_non_null(strstr(o, "<h2>New login to &lt;prod&gt; &amp; co</h2>"));
@@ -381,7 +381,7 @@ test_set_overrides(void **state)
 	FILE *f;
 
 	(void)state;
-	snprintf(over, sizeof over, "%s/etc", tdir);
+	snprintf(over, sizeof over, "%s/etc.d", tdir);
 	assert_int_equal(mkdir(over, 0700), 0);
 	snprintf(path, sizeof path, "%s/login.new_host.txt", over);
 	f = fopen(path, "w");
@@ -401,19 +401,19 @@ test_set_overrides(void **state)
 	                                     sizeof detail), GH_OK);
 	assert_int_equal(added, 2);
 	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	assert_int_equal(len, 14);
 	assert_memory_equal(t, "ours: {{user}}", 14);
-	t = gh_tmpl_find(set, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
+	t = gh_tmpl_find(set, NULL, NULL, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
 	                 &name);
 	assert_string_equal(name, "disk.full.subject");
 	/* the shipped ones not overridden are still there */
-	t = gh_tmpl_find(set, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
 	/* a missing directory, a bad file: errors, and the set unchanged */
@@ -429,7 +429,7 @@ test_set_overrides(void **state)
 	                                     sizeof detail), GH_EINVAL);
 	assert_non_null(strstr(detail, "default.txt"));
 	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_memory_equal(t, "ours: {{user}}", 14);
 	gh_tmpl_set_free(set);
@@ -439,6 +439,160 @@ test_set_overrides(void **state)
 	snprintf(path, sizeof path, "%s/disk.full.subject", over);
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(rmdir(over), 0);
+}
+
+/* a file under tdir, subdirectories made as needed */
+static void
+put_at(const char *rel, const char *text)
+{
+	char path[512], *slash;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", tdir, rel);
+	for (slash = strchr(path + strlen(tdir) + 1, '/'); slash;
+	     slash = strchr(slash + 1, '/')) {
+		*slash = '\0';
+		mkdir(path, 0700);
+		*slash = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_lang_chain(void **state)
+{
+	/* lang, default -> the languages tried, "" last (unsuffixed files) */
+	static const struct {
+		const char *lang, *def;
+		const char *want[6];
+	} cases[] = {
+		{"ko", "en", {"ko", "en", "", NULL}},
+		{"pt-BR", "en", {"pt-BR", "pt", "en", "", NULL}},
+		{"PT-br", "EN", {"pt-BR", "pt", "en", "", NULL}},
+		{"zh-Hant-TW", "en", {"zh-Hant-TW", "zh-Hant", "zh", "en", "",
+		                      NULL}},
+		{"en-x-pirate", "en", {"en-x-pirate", "en", "", NULL}},
+		{NULL, "en", {"en", "", NULL}},
+		{"en", "en", {"en", "", NULL}},
+		{"pt-BR", "pt-PT", {"pt-BR", "pt", "pt-PT", "", NULL}},
+		/* the unsuffixed files are English: en ends the chain */
+		{"en", "ko", {"en", "", NULL}},
+		{"en-GB", "ko", {"en-GB", "en", "", NULL}},
+		{NULL, "en-US", {"en-US", "en", "", NULL}},
+		{"../x", "en", {"en", "", NULL}},     /* not a tag: left out */
+		{"ko", NULL, {"ko", "", NULL}},
+		{NULL, NULL, {"", NULL}},
+	};
+	char chain[GH_TMPL_LANGS_MAX][GH_LANG_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		size_t n = gh_tmpl_lang_chain(cases[i].lang, cases[i].def, chain,
+		                              GH_TMPL_LANGS_MAX), k;
+
+		for (k = 0; cases[i].want[k]; k++) {
+			assert_true(k < n);
+			assert_string_equal(chain[k], cases[i].want[k]);
+		}
+		assert_int_equal(n, k);
+	}
+	/* a short chain keeps "" */
+	assert_int_equal(gh_tmpl_lang_chain("pt-BR", "en", chain, 2), 2);
+	assert_string_equal(chain[0], "pt-BR");
+	assert_string_equal(chain[1], "");
+}
+
+static void
+test_set_languages(void **state)
+{
+	struct gh_tmpl_set *set = NULL;
+	char detail[256], link[512];
+	const char *t, *name = NULL;
+	size_t len = 0;
+	/* lang, default, type, channel kind, part -> the file that wins */
+	static const struct {
+		const char *lang, *def, *type, *kind;
+		enum gh_tmpl_part part;
+		const char *want;
+	} cases[] = {
+		{"ko", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ko/login.new_host.subject"},
+		{"ko", "en", "login.new_host", "sms", GH_TMPL_TEXT,
+		 "ko/login.new_host.sms.txt"},
+		/* no ko file for this channel: ko's generic one, not English */
+		{"ko", "en", "login.new_host", "smtp", GH_TMPL_TEXT,
+		 "ko/login.new_host.txt"},
+		/* a region without templates: its language */
+		{"pt-BR", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "pt/login.new_host.subject"},
+		{"pt-BR", "en", "login.new_host", "smtp", GH_TMPL_TEXT,
+		 "pt-BR/login.new_host.txt"},
+		/* nothing in ko nor pt: the default language, then unsuffixed */
+		{"ko", "pt", "mail.rejected", "smtp", GH_TMPL_SUBJECT,
+		 "pt/mail.rejected.subject"},
+		{"ko", "en", "mail.rejected", "smtp", GH_TMPL_SUBJECT,
+		 "mail.rejected.subject"},
+		{"de", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+		{NULL, "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+		{NULL, "ko", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ko/login.new_host.subject"},
+		/* English wanted: the unsuffixed files, not the default */
+		{"en", "ko", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+		/* the directory was named in another case: found all the same */
+		{"ja", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "ja/login.new_host.subject"},
+		/* a tag that is not one is never looked up */
+		{"../x", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
+		 "login.new_host.subject"},
+	};
+
+	(void)state;
+	put_at("ko/login.new_host.subject", "새 로그인");
+	put_at("ko/login.new_host.sms.txt", "sms");
+	put_at("ko/login.new_host.txt", "txt");
+	put_at("pt/login.new_host.subject", "pt");
+	put_at("pt/mail.rejected.subject", "pt");
+	put_at("pt-BR/login.new_host.txt", "pt-BR");
+	put_at("JA/login.new_host.subject", "ja");
+	put_at("mail.rejected.subject", "en");
+	put_at("x/login.new_host.subject", "not a language directory");
+	put_at("ko.d/login.new_host.subject", "nor this");
+	put_at("real-x/login.new_host.subject", "linked");
+	snprintf(link, sizeof link, "%s/de", tdir);
+	assert_int_equal(symlink("real-x", link), 0);   /* not followed */
+	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail),
+	                 GH_OK);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		name = NULL;
+		t = gh_tmpl_find(set, cases[i].lang, cases[i].def, cases[i].type,
+		                 NULL, cases[i].kind, cases[i].part, &len, &name);
+		assert_non_null(t);
+		assert_string_equal(name, cases[i].want);
+	}
+	t = gh_tmpl_find(set, "ko", "en", "login.new_host", NULL, "smtp",
+	                 GH_TMPL_SUBJECT, &len, &name);
+	assert_int_equal(len, strlen("새 로그인"));
+	assert_memory_equal(t, "새 로그인", len);
+	gh_tmpl_set_free(set);
+	assert_int_equal(unlink(link), 0);
+	{
+		char cmd[600];
+
+		/* one language twice, in two cases: refused, not a guess */
+		put_at("KO/login.new_host.subject", "again");
+		assert_int_equal(gh_tmpl_set_load(tdir, &set, detail,
+		                                  sizeof detail), GH_EINVAL);
+		assert_non_null(strstr(detail, "ko/login.new_host.subject"));
+		snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf ko KO pt pt-BR JA x "
+		         "ko.d real-x mail.rejected.subject", tdir);
+		assert_int_equal(system(cmd), 0);
+	}
 }
 
 static void
@@ -451,7 +605,7 @@ test_fallback(void **state)
 
 	(void)state;
 	assert_int_equal(gh_tmpl_set_empty(&set), GH_OK);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp", GH_TMPL_TEXT,
 	                 8192, &o, &fb, NULL), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_string_equal(o,
@@ -474,17 +628,17 @@ test_fallback(void **state)
 		"-- \n"
 		"Gatehouse login.new_host (security), event 1042\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co\n"
 	                       "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co");
 	free(o);
 	/* Chat cards carry title and link themselves; push has a title field. */
-	assert_int_equal(gh_tmpl_render_part(set, ev, "ops", "slack",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "ops", "slack",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"Alice logged in from a new address.\nWas it you?\n"
@@ -498,11 +652,11 @@ test_fallback(void **state)
 		"  tags: [\"a\",\"b\"]\n"
 		"  items: [{\"title\":\"first\"},{\"title\":\"second\"}]\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "ntfy",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "ntfy",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n"
@@ -526,11 +680,11 @@ test_fallback(void **state)
 	/* A javascript: link is not offered; no title falls back to the type. */
 	json_object_set_new(ev, "action_url", json_string("javascript:alert(1)"));
 	json_object_del(ev, "title");
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_null(strstr(o, "javascript"));
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, ev, NULL, "smtp",
+	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Gatehouse: login.new_host");
 	free(o);
@@ -551,6 +705,8 @@ main(void)
 		cmocka_unit_test(test_set_render_part),
 		cmocka_unit_test(test_set_errors),
 		cmocka_unit_test(test_set_overrides),
+		cmocka_unit_test(test_lang_chain),
+		cmocka_unit_test(test_set_languages),
 		cmocka_unit_test(test_fallback),
 	};
 	return cmocka_run_group_tests(tests, setup_dir, teardown_dir);

@@ -46,6 +46,40 @@ test_ids_and_times(void **state)
 }
 
 static void
+test_lang_tags(void **state)
+{
+	static const char *const good[] = {
+		"ko", "en", "pt-BR", "pt-br", "zh-Hant-TW", "es-419", "gsw",
+		"en-x-pirate", "sr-Latn", "KO",
+	};
+	static const char *const bad[] = {
+		"", "k", "kore", "../x", "ko/", "ko.", ".", "..", "pt_BR", "pt-",
+		"-pt", "pt--BR", "ko-123456789", "1a", "ko BR", "ko\n", "한국어",
+		"a-b-c", "en-US-aaaaaaaa-bbbbbbbb-cccccccc-dddd",
+	};
+	char out[GH_LANG_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(gh_lang_tag_ok(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(gh_lang_tag_ok(bad[i]));
+	assert_false(gh_lang_tag_ok(NULL));
+	assert_int_equal(gh_lang_tag_canon("PT-br", out, sizeof(out)), GH_OK);
+	assert_string_equal(out, "pt-BR");
+	assert_int_equal(gh_lang_tag_canon("ZH-hant-tw", out, sizeof(out)),
+	                 GH_OK);
+	assert_string_equal(out, "zh-Hant-TW");
+	assert_int_equal(gh_lang_tag_canon("es-419", out, sizeof(out)), GH_OK);
+	assert_string_equal(out, "es-419");
+	assert_int_equal(gh_lang_tag_canon("KO", out, sizeof(out)), GH_OK);
+	assert_string_equal(out, "ko");
+	assert_int_equal(gh_lang_tag_canon("ko", out, 2), GH_EINVAL);
+	assert_int_equal(gh_lang_tag_canon("../x", out, sizeof(out)),
+	                 GH_EINVAL);
+}
+
+static void
 check_contacts(const char *json, gh_err want, const char *word)
 {
 	json_t *j = json_loads(json, 0, NULL);
@@ -71,6 +105,10 @@ test_contacts_validate(void **state)
 	check_contacts("{\"tz\": \"../etc/passwd\"}", GH_EINVAL, "tz");
 	check_contacts("{\"tz\": \"Europe//Paris\"}", GH_EINVAL, "tz");
 	check_contacts("{\"colour\": \"red\"}", GH_EINVAL, "colour");
+	check_contacts("{\"lang\": \"pt-BR\"}", GH_OK, NULL);
+	check_contacts("{\"lang\": \"../x\"}", GH_EINVAL, "lang");
+	check_contacts("{\"lang\": \"\"}", GH_EINVAL, "lang");
+	check_contacts("{\"lang\": 7}", GH_EINVAL, "lang");
 	check_contacts("{\"chat\": {\"x\": 1}}", GH_EINVAL, "chat.x");
 	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
 	               " \"keys\": {\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}}]}",
@@ -345,6 +383,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ids_and_times),
+		cmocka_unit_test(test_lang_tags),
 		cmocka_unit_test(test_contacts_validate),
 		cmocka_unit_test(test_prefs_validate),
 		cmocka_unit_test_setup_teardown(test_contacts_rw_and_push_removal,

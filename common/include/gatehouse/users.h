@@ -15,6 +15,12 @@
  *   phone     "+" and 3 to 20 digits (E.164 without separators)
  *   tz        IANA zone name for quiet hours and digests ("Europe/Paris");
  *             absent: UTC
+ *   lang      language of the user's notifications, a language tag
+ *             (gh_lang_tag_ok: "ko", "en", "pt-BR"), kept in its
+ *             canonical case (gh_lang_tag_canon); absent: notifyd's
+ *             [notifyd] default_language.  Added after version 1 of the
+ *             record without changing v: it is optional, so records
+ *             written before it read as they did
  *   chat      object: channel instance name or channel kind -> a string
  *             the channel uses as this user's recipient (an ntfy topic, a
  *             Mattermost channel, ...); at most 32 entries of 512 bytes
@@ -68,6 +74,27 @@ extern "C" {
 
 /* gh_user_id_ok - 1 if user is acceptable as a user id (see above). */
 int gh_user_id_ok(const char *user);
+
+#define GH_LANG_MAX 35       /* bytes in a language tag */
+
+/*
+ * gh_lang_tag_ok - 1 if s is a language tag as Gatehouse takes them, a
+ * subset of BCP 47 (RFC 5646): a primary language subtag of 2 or 3
+ * letters, then subtags of 1 to 8 letters or digits each after a '-'
+ * ("ko", "en", "pt-BR", "zh-Hant-TW", "es-419"), at most GH_LANG_MAX
+ * bytes.  Nothing else: no '.', '/', '_' or empty subtag, so a tag is
+ * always safe as one component of a file name (notifyd's template
+ * directories are named after them).
+ */
+int gh_lang_tag_ok(const char *s);
+
+/*
+ * gh_lang_tag_canon - copy the tag s into out (cap bytes) in the case
+ * BCP 47 recommends: language lowercase, a 4-letter script titlecase
+ * ("Hant"), a 2-letter region uppercase ("BR"), the rest lowercase.
+ * GH_EINVAL when s is not gh_lang_tag_ok or does not fit.
+ */
+gh_err gh_lang_tag_canon(const char *s, char *out, size_t cap);
 
 /* gh_hhmm_ok - 1 for "HH:MM" or "H:MM" from 00:00 to 23:59. */
 int gh_hhmm_ok(const char *s);
