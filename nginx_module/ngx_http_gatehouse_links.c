@@ -9,7 +9,8 @@
  *       (gh_suppress_add_txn, source "unsubscribe") and says so.
  *   `gatehouse_download;`  GET .../ID?t=TOKEN serves stored upload ID when
  *       the token is a download token for ID (and, if it names a user, the
- *       upload is that user's), as an attachment.
+ *       upload is that user's), as an attachment; Range and the
+ *       conditional headers are nginx's, as for a static file.
  *
  * Keys are [tokens] web_key_file of gatehouse.conf (the derived keys only,
  * docs/tokens.md), or key_file and previous_key_file when it is unset, read
