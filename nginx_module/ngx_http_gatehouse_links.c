@@ -9,7 +9,8 @@
  *       (gh_suppress_add_txn, source "unsubscribe") and says so.
  *   `gatehouse_download;`  GET .../ID?t=TOKEN serves stored upload ID when
  *       the token is a download token for ID (and, if it names a user, the
- *       upload is that user's), as an attachment.
+ *       upload is that user's), as an attachment; Range and the
+ *       conditional headers are nginx's, as for a static file.
  *
  * Keys are [tokens] web_key_file of gatehouse.conf (the derived keys only,
  * docs/tokens.md), or key_file and previous_key_file when it is unset, read
@@ -461,8 +462,8 @@ ngx_http_gatehouse_unsubscribe_handler(ngx_http_request_t *r)
 
 
 /* Content-Disposition: attachment, with an ASCII fallback name and the
- * UTF-8 one percent-encoded (RFC 6266). */
-static ngx_int_t
+ * UTF-8 one percent-encoded (RFC 6266).  The header, or NULL. */
+static ngx_table_elt_t *
 ngx_http_gatehouse_disposition(ngx_http_request_t *r, const char *name)
 {
     size_t            len, i;
@@ -475,7 +476,7 @@ ngx_http_gatehouse_disposition(ngx_http_request_t *r, const char *name)
     p = ngx_pnalloc(r->pool, sizeof("attachment; filename=\"\"; "
                                     "filename*=UTF-8''") + 4 * len);
     if (h == NULL || p == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     h->hash = 1;
@@ -507,7 +508,7 @@ ngx_http_gatehouse_disposition(ngx_http_request_t *r, const char *name)
 
     h->value.len = p - h->value.data;
 
-    return NGX_OK;
+    return h;
 }
 
 
@@ -516,9 +517,11 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
 {
     u_char                    *path;
     size_t                     n;
+    ngx_int_t                  rc;
     ngx_buf_t                 *b;
     const char                *stored, *mime, *name;
     ngx_file_info_t            fi;
+    ngx_table_elt_t           *disposition;
     ngx_pool_cleanup_t        *cln;
     ngx_pool_cleanup_file_t   *clnf;
 
@@ -564,6 +567,22 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
 
     r->headers_out.status = NGX_HTTP_OK;
     r->headers_out.content_length_n = ngx_file_size(&fi);
+
+    /*
+     * As ngx_http_static_module does: with the whole file in one buffer,
+     * nginx's range filter answers Range (206, multipart/byteranges, 416)
+     * and If-Range, which compares against this ETag and Last-Modified;
+     * its not-modified filter answers the other conditional headers.  A
+     * stored upload is never rewritten, so its mtime and size identify it.
+     */
+    r->headers_out.last_modified_time = ngx_file_mtime(&fi);
+
+    if (ngx_http_set_etag(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->allow_ranges = 1;
+
     /* the record is freed after this: the log may still read the type */
     if (mime == NULL || mime[0] == '\0') {
         mime = "application/octet-stream";
@@ -581,7 +600,9 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    if (ngx_http_gatehouse_disposition(r, name ? name : "download") != NGX_OK
+    disposition = ngx_http_gatehouse_disposition(r, name ? name
+                                                          : "download");
+    if (disposition == NULL
         || ngx_http_gatehouse_add_header(r, "X-Content-Type-Options",
                                          "nosniff")
            != NGX_OK
@@ -599,7 +620,15 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
     b->file_last = ngx_file_size(&fi);
     b->in_file = b->file_last ? 1 : 0;
 
-    return ngx_http_gatehouse_send_body(r, b);
+    rc = ngx_http_gatehouse_send_body(r, b);
+
+    /* the range filter refused the range: nginx's 416 page follows, and
+     * it is no attachment */
+    if (rc == NGX_HTTP_RANGE_NOT_SATISFIABLE) {
+        disposition->hash = 0;
+    }
+
+    return rc;
 }
 
 

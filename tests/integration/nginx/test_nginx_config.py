@@ -1,6 +1,9 @@
 """The module loads into Debian's nginx, and `nginx -t` accepts good
 directive values and refuses bad ones with a clear message naming the
 file and line."""
+import os
+import re
+
 import pytest
 
 LOCATION = """\
@@ -263,6 +266,114 @@ def test_sample_site_conf_passes(nginx_conf):
         "http2;", f"listen 127.0.0.1:{n.port2};"))
     r = n.test()
     assert r.returncode == 0, r.stderr
+
+
+def parse_nginx_conf(text):
+    """An nginx configuration as a tree of blocks: {"words": the block's
+    directive ([] for the file), "directives": [[name, args...]],
+    "blocks": [...]}.  Enough for the samples: comments, quotes, braces."""
+    text = re.sub(r"#[^\n]*", "", text)
+    top = {"words": [], "directives": [], "blocks": []}
+    stack, words = [top], []
+    for tok in re.findall(r"[{};]|\"[^\"]*\"|'[^']*'|[^\s{};]+", text):
+        if tok == "{":
+            block = {"words": words, "directives": [], "blocks": []}
+            stack[-1]["blocks"].append(block)
+            stack.append(block)
+            words = []
+        elif tok == "}":
+            assert not words, f"unterminated directive {words}"
+            stack.pop()
+        elif tok == ";":
+            stack[-1]["directives"].append(words)
+            words = []
+        else:
+            words.append(tok.strip("\"'"))
+    assert len(stack) == 1 and not words, "unbalanced braces"
+    return top
+
+
+def exposed_upload_dirs(text):
+    """Every root or alias of the configuration that serves (part of) an
+    upload or quarantine directory to client requests: one not in an
+    internal or named location.  [(location, directive)]"""
+    conf = parse_nginx_conf(text)
+    dirs = set()
+
+    def collect(block):
+        for d in block["directives"]:
+            if d[0] in ("gatehouse_upload_dir", "gatehouse_upload_quarantine"):
+                dirs.add(os.path.normpath(d[1]))
+        for b in block["blocks"]:
+            collect(b)
+    collect(conf)
+    assert dirs, "no gatehouse_upload_dir in the configuration"
+
+    def overlaps(path):
+        path = os.path.normpath(path)
+        return any(path == u or u.startswith(path.rstrip("/") + "/")
+                   or path.startswith(u + "/") for u in dirs)
+
+    found = []
+
+    def walk(block, location):
+        if block["words"][:1] == ["location"]:
+            location = block
+        for d in block["directives"]:
+            if d[0] in ("root", "alias") and len(d) > 1 and overlaps(d[1]):
+                hidden = location is not None and (
+                    location["words"][-1].startswith("@")
+                    or ["internal"] in location["directives"])
+                if not hidden:
+                    found.append((" ".join(location["words"]) if location
+                                  else " ".join(block["words"]), " ".join(d)))
+        for b in block["blocks"]:
+            walk(b, location)
+    walk(conf, None)
+    return found
+
+
+def test_exposure_check_finds_aliases():
+    """The check below can fail: an alias, a root above the directory, a
+    root for the whole server; not an internal or named location."""
+    up = "location = /u { gatehouse_upload on; gatehouse_upload_dir /srv/up; }\n"
+    for bad in ("location /files/ { alias /srv/up/; }",
+                "location /f/ { auth_request /a; alias /srv/up/images/; }",
+                "location / { root /srv; }",
+                "root /srv/up;",
+                "location /q/ { alias '/srv/up/.quarantine'; }"):
+        assert exposed_upload_dirs(f"server {{ {up} {bad}\n}}"), bad
+    for good in ("location /s/ { internal; alias /srv/up/; }",
+                 "location @app { root /srv/up; }",
+                 "location /static/ { alias /srv/upload-site/; }",
+                 "# location /files/ { alias /srv/up/; }"):
+        assert not exposed_upload_dirs(f"server {{ {up} {good}\n}}"), good
+
+
+def test_sample_site_conf_exposes_no_upload_directory():
+    """conf/nginx-gatehouse.conf.sample serves no upload or quarantine
+    directory to clients (which would hand out every upload, unchecked, by
+    its stored name): stored files go out through signed links, at /dl/,
+    where docs/nginx.md and docs/tokens.md say they are."""
+    from ngx_support import ROOT
+    sample = (ROOT / "conf" / "nginx-gatehouse.conf.sample").read_text()
+    assert exposed_upload_dirs(sample) == []
+
+    downloads = []
+
+    def walk(block):
+        if ["gatehouse_download"] in block["directives"]:
+            downloads.append(block["words"])
+        for b in block["blocks"]:
+            walk(b)
+    walk(parse_nginx_conf(sample))
+    assert downloads == [["location", "/dl/"]]
+    nginx_md = (ROOT / "docs" / "nginx.md").read_text()
+    tokens_md = (ROOT / "docs" / "tokens.md").read_text()
+    assert "location /dl/           { gatehouse_download; }" in nginx_md
+    for doc in (nginx_md, tokens_md):
+        assert "https://HOST/dl/ID?t=TOKEN" in doc
+        assert "/files/" not in doc
 
 
 @pytest.mark.parametrize("args,message", [

@@ -4,9 +4,12 @@ upload to whoever holds a valid link for it.  Tokens are made with
 `gatehouse tokens make`, and also by hand here from the spec, which checks
 the spec and the code agree."""
 import base64
+import datetime
+import email.utils
 import hashlib
 import hmac
 import json
+import os
 import socket
 import struct
 import subprocess
@@ -22,7 +25,7 @@ SERVER = """\
         location = /unsubscribe {{
             gatehouse_unsubscribe;
         }}
-        location /files/ {{
+        location /dl/ {{
             gatehouse_download;
         }}
         location = /upload {{
@@ -190,7 +193,7 @@ def test_signed_download(links):
     uid = upload(links, png, "holiday photo é.png")
     t = links.gh("tokens", "make", "download", str(uid),
                  "alice").stdout.strip()
-    r = request(links.port, "GET", f"/files/{uid}?t={t}")
+    r = request(links.port, "GET", f"/dl/{uid}?t={t}")
     assert r.status == 200, r
     assert r.body == png
     assert r.headers["content-type"] == "image/png"
@@ -199,13 +202,13 @@ def test_signed_download(links):
     assert r.headers["content-disposition"] == (
         "attachment; filename=\"holiday_photo___.png\"; "
         "filename*=UTF-8''holiday_photo_%C3%A9.png")
-    head = request(links.port, "HEAD", f"/files/{uid}?t={t}")
+    head = request(links.port, "HEAD", f"/dl/{uid}?t={t}")
     assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
     assert f"Content-Length: {len(png)}".encode() in head
 
     # a link without a user works for anyone who holds it
     t2 = links.gh("tokens", "make", "download", str(uid)).stdout.strip()
-    assert request(links.port, "GET", f"/files/{uid}?t={t2}").body == png
+    assert request(links.port, "GET", f"/dl/{uid}?t={t2}").body == png
 
 
 def test_download_refusals(links):
@@ -214,23 +217,23 @@ def test_download_refusals(links):
     t = links.gh("tokens", "make", "download", str(uid),
                  "alice").stdout.strip()
     # a link for another upload, none, a tampered one
-    r = request(links.port, "GET", f"/files/{other}?t={t}")
+    r = request(links.port, "GET", f"/dl/{other}?t={t}")
     assert r.status == 403 and r.json()["error"] == "bad_link", r
-    assert request(links.port, "GET", f"/files/{uid}").status == 403
+    assert request(links.port, "GET", f"/dl/{uid}").status == 403
     assert request(links.port, "GET",
-                   f"/files/{uid}?t={t[:-1]}x").status == 403
+                   f"/dl/{uid}?t={t[:-1]}x").status == 403
     # an unsubscribe token is not a download token
     u = spec_token(links.keys[0], 1, int(time.time()) + 60, [str(uid), ""])
-    assert request(links.port, "GET", f"/files/{uid}?t={u}").status == 403
+    assert request(links.port, "GET", f"/dl/{uid}?t={u}").status == 403
     # a link naming another user
     bob = links.gh("tokens", "make", "download", str(uid),
                    "bob").stdout.strip()
-    r = request(links.port, "GET", f"/files/{uid}?t={bob}")
+    r = request(links.port, "GET", f"/dl/{uid}?t={bob}")
     assert r.status == 404, r
     # expired
     old = spec_token(links.keys[0], 2, int(time.time()) - 5,
                      [str(uid), "alice"])
-    r = request(links.port, "GET", f"/files/{uid}?t={old}")
+    r = request(links.port, "GET", f"/dl/{uid}?t={old}")
     assert r.status == 410 and r.json()["error"] == "link_expired", r
     # an upload that was refused has no file to serve
     r = post(links.port, "/upload", multipart([part("f", PDF, "x.png")]),
@@ -243,8 +246,184 @@ def test_download_refusals(links):
         time.sleep(0.05)
     rid = recs[0]["id"]
     t = links.gh("tokens", "make", "download", str(rid)).stdout.strip()
-    assert request(links.port, "GET", f"/files/{rid}?t={t}").status == 404
-    assert request(links.port, "POST", f"/files/{uid}?t={t}").status == 405
+    assert request(links.port, "GET", f"/dl/{rid}?t={t}").status == 404
+    assert request(links.port, "POST", f"/dl/{uid}?t={t}").status == 405
+
+
+# ---- ranges: nginx's range filter serves them, as for static files ----
+
+
+@pytest.fixture(scope="module")
+def big(links):
+    """A stored upload larger than nginx's output buffers (1 MiB of random
+    bytes after a PNG header) and a download link for it."""
+    data = png_bytes() + os.urandom(1 << 20)
+    uid = upload(links, data, "big.png")
+    t = links.gh("tokens", "make", "download", str(uid),
+                 "alice").stdout.strip()
+    whole = request(links.port, "GET", f"/dl/{uid}?t={t}")
+    assert whole.status == 200 and whole.body == data, whole.status
+    return uid, t, data, whole.headers
+
+
+def ranged(links, big, *headers, method="GET", token=None):
+    uid, t, _, _ = big
+    return request(links.port, method, f"/dl/{uid}?t={token or t}",
+                   headers=headers)
+
+
+def test_whole_download_advertises_ranges(links, big):
+    _, _, data, h = big
+    assert h["accept-ranges"] == "bytes"
+    assert h["content-length"] == str(len(data))
+    # the validators If-Range is compared with
+    assert h["etag"].startswith('"') and h["etag"].endswith('"')
+    assert h["last-modified"].endswith(" GMT")
+    assert h["cache-control"] == "private, no-store"
+    head = ranged(links, big, method="HEAD")
+    assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+    assert b"\r\nAccept-Ranges: bytes\r\n" in head
+    assert f"\r\nETag: {h['etag']}\r\n".encode() in head
+    assert f"Content-Length: {len(data)}\r\n".encode() in head
+
+
+def test_range_in_the_middle(links, big):
+    _, _, data, _ = big
+    size = len(data)
+    for first, last in ((100, 199), (600000, 700000), (0, 0),
+                        (size - 1, size - 1)):
+        r = ranged(links, big, f"Range: bytes={first}-{last}")
+        assert r.status == 206, (first, last, r.status)
+        assert r.body == data[first:last + 1], (first, last)
+        assert r.headers["content-range"] == f"bytes {first}-{last}/{size}"
+        assert r.headers["content-length"] == str(last + 1 - first)
+        assert r.headers["content-type"] == "image/png"
+        assert r.headers["content-disposition"].startswith("attachment; ")
+        assert r.headers["x-content-type-options"] == "nosniff"
+    # a last byte past the end is cut to the end (RFC 9110 14.1.1)
+    r = ranged(links, big, f"Range: bytes={size - 3}-{size + 100}")
+    assert r.status == 206 and r.body == data[-3:], r.status
+    assert r.headers["content-range"] == f"bytes {size - 3}-{size - 1}/{size}"
+    # HEAD with a range: the 206 headers alone
+    head = ranged(links, big, "Range: bytes=100-199", method="HEAD")
+    assert head.startswith(b"HTTP/1.1 206 ") and head.endswith(b"\r\n\r\n")
+    assert f"Content-Range: bytes 100-199/{size}\r\n".encode() in head
+
+
+def test_suffix_and_open_ranges(links, big):
+    _, _, data, _ = big
+    size = len(data)
+    r = ranged(links, big, "Range: bytes=-10")
+    assert r.status == 206 and r.body == data[-10:], r.status
+    assert r.headers["content-range"] == f"bytes {size - 10}-{size - 1}/{size}"
+    r = ranged(links, big, "Range: bytes=1000000-")
+    assert r.status == 206 and r.body == data[1000000:], r.status
+    assert r.headers["content-range"] == f"bytes 1000000-{size - 1}/{size}"
+
+
+def test_unsatisfiable_range(links, big):
+    _, _, data, _ = big
+    size = len(data)
+    for rng in (f"bytes={size}-", f"bytes={size + 10}-{size + 20}",
+                "bytes=500-100", "bytes=x-y"):
+        r = ranged(links, big, f"Range: {rng}")
+        assert r.status == 416, (rng, r.status)
+        assert r.headers["content-range"] == f"bytes */{size}", rng
+        # nginx's own page, no attachment and none of the file
+        assert "content-disposition" not in r.headers, rng
+        assert len(r.body) < 1000 and data[100:200] not in r.body, rng
+    # not "bytes=": no range at all, the whole file
+    r = ranged(links, big, "Range: pages=1-2")
+    assert r.status == 200 and r.body == data, r.status
+
+
+def parse_byteranges(ctype_value, body):
+    """The parts of a multipart/byteranges body: [(content-range, bytes)]."""
+    assert ctype_value.startswith("multipart/byteranges; boundary=")
+    delim = b"\r\n--" + ctype_value.split("boundary=")[1].encode()
+    parts, pos = [], 0
+    while True:
+        assert body[pos:pos + len(delim)] == delim, pos
+        pos += len(delim)
+        if body[pos:pos + 2] == b"--":
+            assert body[pos + 2:] == b"\r\n"
+            return parts
+        end = body.index(b"\r\n\r\n", pos)
+        hdrs = dict(ln.split(": ", 1) for ln in
+                    body[pos + 2:end].decode().split("\r\n"))
+        first, last = map(int, hdrs["Content-Range"].split()[1]
+                          .split("/")[0].split("-"))
+        pos = end + 4
+        parts.append((hdrs, body[pos:pos + last + 1 - first]))
+        pos += last + 1 - first
+
+
+def test_multiple_ranges(links, big):
+    """Several ranges: one multipart/byteranges answer, as nginx gives for
+    static files (max_ranges limits them)."""
+    _, _, data, _ = big
+    size = len(data)
+    r = ranged(links, big, "Range: bytes=0-9,500000-500099,-5")
+    assert r.status == 206, r.status
+    assert "content-range" not in r.headers
+    parts = parse_byteranges(r.headers["content-type"], r.body)
+    assert [(h["Content-Type"], h["Content-Range"], b) for h, b in parts] == [
+        ("image/png", f"bytes 0-9/{size}", data[:10]),
+        ("image/png", f"bytes 500000-500099/{size}", data[500000:500100]),
+        ("image/png", f"bytes {size - 5}-{size - 1}/{size}", data[-5:])]
+    assert r.headers["content-length"] == str(len(r.body))
+
+
+def test_if_range(links, big):
+    _, _, data, h = big
+    # the file's own validators: the range
+    for validator in (h["etag"], h["last-modified"]):
+        r = ranged(links, big, "Range: bytes=100-199",
+                   f"If-Range: {validator}")
+        assert r.status == 206 and r.body == data[100:200], validator
+    # stale ones (the file changed since): the whole file
+    mtime = email.utils.parsedate_to_datetime(h["last-modified"])
+    earlier = email.utils.format_datetime(
+        mtime - datetime.timedelta(hours=1), usegmt=True)
+    for validator in ('"5f0c1a2b-100"', earlier, 'W/' + h["etag"]):
+        r = ranged(links, big, "Range: bytes=100-199",
+                   f"If-Range: {validator}")
+        assert r.status == 200 and r.body == data, (validator, r.status)
+        assert "content-range" not in r.headers
+
+
+def test_conditional_requests(links, big):
+    """If-None-Match and If-Match are nginx's, as for static files."""
+    _, _, data, h = big
+    r = ranged(links, big, f"If-None-Match: {h['etag']}")
+    assert r.status == 304 and r.body == b"", r.status
+    r = ranged(links, big, 'If-Match: "0-0"')
+    assert r.status == 412 and data[:100] not in r.body, r.status
+    r = ranged(links, big, 'If-None-Match: "0-0"')
+    assert r.status == 200 and r.body == data, r.status
+
+
+def test_token_is_checked_before_any_range(links, big):
+    uid, t, data, _ = big
+    expired = spec_token(links.keys[0], 2, int(time.time()) - 5,
+                         [str(uid), "alice"])
+    bob = links.gh("tokens", "make", "download", str(uid),
+                   "bob").stdout.strip()
+    for token, status, code in ((t[:-1] + ("x" if t[-1] != "x" else "y"),
+                                 403, "bad_link"),
+                                (expired, 410, "link_expired"),
+                                (bob, 404, "not_found")):
+        for extra in ((), (f'If-Range: {big[3]["etag"]}',)):
+            r = ranged(links, big, "Range: bytes=100-199", *extra,
+                       token=token)
+            assert r.status == status, (code, r.status)
+            assert r.json()["error"] == code
+            assert "content-range" not in r.headers
+            assert "accept-ranges" not in r.headers
+            assert data[100:200] not in r.body
+    r = request(links.port, "GET", f"/dl/{uid}", headers=(
+        "Range: bytes=100-199",))
+    assert r.status == 403 and data[100:200] not in r.body, r.status
 
 
 def test_links_need_keys(nginx_conf):
@@ -316,11 +495,11 @@ def test_web_key_file_without_the_master(nginx_conf):
     uid = upload(n, png, "p.png")
     for master in (cur, prev):
         t = spec_token(master, 2, now + 60, [str(uid), "alice"])
-        r = request(n.port, "GET", f"/files/{uid}?t={t}")
+        r = request(n.port, "GET", f"/dl/{uid}?t={t}")
         assert r.status == 200 and r.body == png, r
     # the unsubscribe token is still no download link
     t = spec_token(cur, 1, now + 60, [str(uid), "alice"])
-    assert request(n.port, "GET", f"/files/{uid}?t={t}").status == 403
+    assert request(n.port, "GET", f"/dl/{uid}?t={t}").status == 403
 
 
 def test_web_key_file_must_hold_what_locations_need(nginx_conf):
