@@ -707,7 +707,7 @@ ngx_http_gatehouse_job_file_json(ngx_http_gatehouse_jfile_t *jf)
 
     json_object_set_new(one, "id", jf->seq ? json_integer(jf->seq)
                                             : json_null());
-    json_object_set(one, "filename", json_object_get(rec, "original_name"));
+    ngx_http_gatehouse_record_names(one, rec);
 
     for (i = 0; keys[i] != NULL; i++) {
         json_object_set(one, keys[i], json_object_get(rec, keys[i]));
@@ -788,8 +788,7 @@ ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
         if (job->bad >= 0) {
             jf = &job->files[job->bad];
 
-            json_object_set(extra, "filename",
-                            json_object_get(jf->record, "original_name"));
+            ngx_http_gatehouse_record_names(extra, jf->record);
 
             if (jf->verdict == NGX_HTTP_GATEHOUSE_INFECTED
                 || jf->verdict == NGX_HTTP_GATEHOUSE_UNSCANNABLE)

@@ -173,6 +173,7 @@ typedef enum {
 typedef struct {
     ngx_str_t                   field;        /* form field name */
     ngx_str_t                   name;         /* sanitized client name */
+    ngx_str_t                   orig;         /* the client's, escaped */
     unsigned                    name_flags;   /* GH_FN_* */
     u_char                      ext[GH_FN_EXT_MAX + 1];
     const struct gh_category   *category;
@@ -344,6 +345,8 @@ void ngx_http_gatehouse_record_rejected(ngx_http_gatehouse_ctx_t *ctx,
     const char *reason);
 void ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx);
 json_t *ngx_http_gatehouse_event_infected(json_t *rec);
+json_t *ngx_http_gatehouse_record_name(json_t *rec);
+void ngx_http_gatehouse_record_names(json_t *obj, json_t *rec);
 gh_err ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
     uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap);
 void ngx_http_gatehouse_cap_key(ngx_http_request_t *r, char *key,

@@ -7,9 +7,17 @@
  * from gh_txn_next_seq(txn, "upload"), which is also the upload's public id
  * (JSON answers, pass mode, status, download tokens).  Its value is JSON:
  *
- *   v, id, user, field, original_name, stored_name, url, size, category,
- *   mime, sha256, scan, signature, scan_error, status, reason,
- *   client_addr, uri, created_at, updated_at   (times: ms since the epoch)
+ *   v, id, user, field, original_name, display_name, stored_name, url,
+ *   size, category, mime, sha256, scan, signature, scan_error, status,
+ *   reason, client_addr, uri, created_at, updated_at
+ *   (times: ms since the epoch)
+ *
+ * v 2: original_name is the client's filename escaped (gh_fn_escape: any
+ * bytes, safe in JSON, terminals and logs, at most GH_FN_ORIG_MAX bytes),
+ * display_name the safe name shown and checked (gh_fn_sanitize).  v 1
+ * records had only original_name, which held the safe name: readers take
+ * display_name, or original_name when there is none
+ * (ngx_http_gatehouse_record_name).
  *
  * Status moves receiving -> scanning -> stored | quarantined | rejected.
  * Only states that last are written: "receiving" when a file part is still
@@ -91,7 +99,8 @@ static const struct {
 } ngx_http_gatehouse_small[] = {
     { "user", 128 },
     { "field", 64 },
-    { "original_name", 128 },
+    { "original_name", 128 },    /* cut between escapes, marked */
+    { "display_name", 128 },
     { "uri", 128 },
     { "mime", 128 },
     { "reason", 64 },
@@ -119,9 +128,9 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
 
     now = ngx_http_gatehouse_now_ms();
 
-    return json_pack("{s:i, s:n, s:o, s:o, s:o, s:n, s:n, s:I, s:s, s:s,"
-                     " s:s, s:s, s:n, s:s, s:n, s:o, s:o, s:I, s:I}",
-                     "v", 1,
+    return json_pack("{s:i, s:n, s:o, s:o, s:o, s:o, s:n, s:n, s:I, s:s,"
+                     " s:s, s:s, s:s, s:n, s:s, s:n, s:o, s:o, s:I, s:I}",
+                     "v", 2,
                      "id",
                      "user",
                      ctx->user.len
@@ -132,6 +141,8 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      ngx_http_gatehouse_json_str(f->field.data,
                                                  f->field.len),
                      "original_name",
+                     ngx_http_gatehouse_json_str(f->orig.data, f->orig.len),
+                     "display_name",
                      ngx_http_gatehouse_json_str(f->name.data, f->name.len),
                      "stored_name",
                      "url",
@@ -396,6 +407,29 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 }
 
 
+/* An escaped name cut between two escapes, with the mark of a cut. */
+static json_t *
+ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
+{
+    char         buf[256 + GH_FN_CUT_MARK_LEN];
+    size_t       n;
+    const char  *v;
+
+    v = json_string_value(s);
+
+    if (max > 256) {
+        max = 256;
+    }
+
+    n = gh_fn_escaped_cut(v, json_string_length(s), max);
+
+    ngx_memcpy(buf, v, n);
+    ngx_memcpy(buf + n, GH_FN_CUT_MARK, GH_FN_CUT_MARK_LEN);
+
+    return json_stringn(buf, n + GH_FN_CUT_MARK_LEN);
+}
+
+
 /* A copy of rec with the client's strings cut short: an upload not kept
  * leaves a small record whatever the client sent. */
 static json_t *
@@ -419,12 +453,21 @@ ngx_http_gatehouse_small_record(json_t *rec)
         }
 
         /* a user name cut short could be another user's (status): none */
-        json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
-                            ngx_strcmp(ngx_http_gatehouse_small[i].key,
-                                       "user") == 0
-                            ? json_null()
-                                     : ngx_http_gatehouse_cut(v,
-                                           ngx_http_gatehouse_small[i].max));
+        if (ngx_strcmp(ngx_http_gatehouse_small[i].key, "user") == 0) {
+            json_object_set_new(copy, "user", json_null());
+
+        } else if (ngx_strcmp(ngx_http_gatehouse_small[i].key,
+                              "original_name") == 0)
+        {
+            json_object_set_new(copy, "original_name",
+                                ngx_http_gatehouse_cut_escaped(v,
+                                    ngx_http_gatehouse_small[i].max));
+
+        } else {
+            json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
+                                ngx_http_gatehouse_cut(v,
+                                    ngx_http_gatehouse_small[i].max));
+        }
     }
 
     return copy;
@@ -916,6 +959,43 @@ ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx)
 }
 
 
+/* The name to show of a record: display_name (v 2), or original_name,
+ * which held it in v 1 records.  Borrowed. */
+json_t *
+ngx_http_gatehouse_record_name(json_t *rec)
+{
+    json_t  *v;
+
+    v = json_object_get(rec, "display_name");
+
+    return json_is_string(v) ? v : json_object_get(rec, "original_name");
+}
+
+
+/* An answer's names of a file: "filename", the safe name, and (v 2)
+ * "original_filename", what the client sent, escaped. */
+void
+ngx_http_gatehouse_record_names(json_t *obj, json_t *rec)
+{
+    json_t  *name;
+
+    if (obj == NULL || rec == NULL) {
+        return;
+    }
+
+    name = ngx_http_gatehouse_record_name(rec);
+
+    if (name != NULL) {
+        json_object_set(obj, "filename", name);
+    }
+
+    if (json_is_string(json_object_get(rec, "display_name"))) {
+        json_object_set(obj, "original_filename",
+                        json_object_get(rec, "original_name"));
+    }
+}
+
+
 /* The upload.infected event for a quarantined file's record. */
 json_t *
 ngx_http_gatehouse_event_infected(json_t *rec)
@@ -924,7 +1004,7 @@ ngx_http_gatehouse_event_infected(json_t *rec)
     json_t      *ev, *user, *meta;
     const char  *name, *sig, *client;
 
-    name = json_string_value(json_object_get(rec, "original_name"));
+    name = json_string_value(ngx_http_gatehouse_record_name(rec));
     sig = json_string_value(json_object_get(rec, "signature"));
     client = json_string_value(json_object_get(rec, "client_addr"));
     user = json_object_get(rec, "user");
@@ -941,9 +1021,11 @@ ngx_http_gatehouse_event_infected(json_t *rec)
                     json_integer_value(json_object_get(rec, "size")),
                     client ? client : "?", sig);
 
-    meta = json_pack("{s:O, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O}",
+    meta = json_pack("{s:O, s:s, s:O?, s:s, s:O, s:O, s:O, s:O, s:O, s:O}",
                      "upload_id", json_object_get(rec, "id"),
                      "filename", name,
+                     "original_filename", json_object_get(rec,
+                                                          "original_name"),
                      "signature", sig,
                      "sha256", json_object_get(rec, "sha256"),
                      "size", json_object_get(rec, "size"),

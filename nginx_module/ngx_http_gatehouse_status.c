@@ -140,8 +140,7 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
     }
 
     json_object_set_new(body, "id", json_integer((json_int_t) id));
-    json_object_set(body, "filename",
-                    json_object_get(rec, "original_name"));
+    ngx_http_gatehouse_record_names(body, rec);
 
     for (i = 0; keys[i] != NULL; i++) {
         if (json_object_get(rec, keys[i]) != NULL) {

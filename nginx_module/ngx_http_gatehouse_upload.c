@@ -555,6 +555,16 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
         goto internal;
     }
 
+    /* what the client sent, kept beside it in a form safe to show */
+    f->orig.data = ngx_pnalloc(r->pool, GH_FN_ORIG_MAX + 1);
+    if (f->orig.data == NULL) {
+        goto internal;
+    }
+
+    f->orig.len = gh_fn_escape(part->filename, part->filename_len,
+                               (char *) f->orig.data, GH_FN_ORIG_MAX + 1,
+                               NULL);
+
     n = gh_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
                   sizeof(f->ext));
 
@@ -591,12 +601,10 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
             }
         }
 
-        extra = json_pack("{s:o, s:s, s:o?}",
-                          "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len),
+        extra = json_pack("{s:s, s:o?}",
                           "extension", (char *) f->ext,
                           "allowed", allowed);
+        ngx_http_gatehouse_record_names(extra, f->record);
 
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                        "extension_not_allowed", extra);
@@ -660,11 +668,10 @@ ngx_http_gatehouse_check_type(ngx_http_gatehouse_ctx_t *ctx,
         return NGX_OK;
     }
 
-    extra = json_pack("{s:o, s:s, s:s}",
-                      "filename",
-                      ngx_http_gatehouse_json_str(f->name.data, f->name.len),
+    extra = json_pack("{s:s, s:s}",
                       "expected_category", f->category->name,
                       "detected_type", (char *) f->mime);
+    ngx_http_gatehouse_record_names(extra, f->record);
 
     (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                    "type_mismatch", extra);
@@ -740,11 +747,9 @@ ngx_http_gatehouse_part_data(void *arg, const unsigned char *data, size_t len)
     f->size += len;
 
     if (ctx->conf->max_file_size > 0 && f->size > ctx->conf->max_file_size) {
-        extra = json_pack("{s:o, s:I}",
-                          "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len),
+        extra = json_pack("{s:I}",
                           "max_size", (json_int_t) ctx->conf->max_file_size);
+        ngx_http_gatehouse_record_names(extra, f->record);
 
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                        "file_too_large", extra);
@@ -784,9 +789,8 @@ ngx_http_gatehouse_part_end(void *arg)
     }
 
     if (f->size == 0) {
-        extra = json_pack("{s:o}", "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len));
+        extra = json_object();
+        ngx_http_gatehouse_record_names(extra, f->record);
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_BAD_REQUEST,
                                        "empty_file", extra);
         return 1;
