@@ -1,7 +1,7 @@
 /*
  * ngx_http_gatehouse_record.c - upload records in the store's uploads
- * database, the upload.infected event, and the cap on records of uploads
- * that are not kept.
+ * database, the upload.infected and upload.storage_full events, and the
+ * cap on records of uploads that are not kept.
  *
  * A record (docs/store.md, "uploads") is keyed by a be64 sequence number
  * from gh_txn_next_seq(txn, "upload"), which is also the upload's public id
@@ -1061,4 +1061,249 @@ ngx_http_gatehouse_event_infected(json_t *rec)
     }
 
     return ev;
+}
+
+
+/* ---- a full upload directory: upload.storage_full ---- */
+
+
+/*
+ * An upload directory that is full is one condition, however many uploads
+ * fail meanwhile and however many workers see it: one event for the
+ * admins, one log line when it starts and one when space is back (per
+ * worker: each logs what it saw).  The worker's flag (glcf->space_full)
+ * keeps the event loop from posting a task per failed upload; the store
+ * keeps the condition for every worker: a dedup entry
+ * NGX_HTTP_GATEHOUSE_FULL_KEY DIR, open from the first failure until an
+ * upload is stored again (or NGX_HTTP_GATEHOUSE_FULL_WINDOW, a reminder).
+ * The event's own dedup_key names the condition's start, so that a later
+ * one is never taken for it, here or once bridged to the core store.
+ */
+typedef struct {
+    ngx_pool_t                      *pool;
+    ngx_http_gatehouse_main_conf_t  *main;
+    ngx_str_t                        dir;
+    ngx_err_t                        errnum;
+    ngx_uint_t                       full;     /* 1: full, 0: space back */
+    ngx_uint_t                       raised;   /* the event was enqueued */
+    gh_err                           err;
+} ngx_http_gatehouse_space_task_t;
+
+
+static json_t *
+ngx_http_gatehouse_event_full(ngx_http_gatehouse_space_task_t *t,
+    int64_t now)
+{
+    char    message[1024], key[400];
+    json_t  *ev;
+
+    (void) snprintf(message, sizeof(message),
+                    "Uploads to %.*s are refused (507 insufficient_storage): "
+                    "its file system is full (%s). They are accepted again "
+                    "as soon as space is freed.", (int) t->dir.len,
+                    (char *) t->dir.data, strerror(t->errnum));
+
+    (void) snprintf(key, sizeof(key), "upload.storage_full:%lld:%.*s",
+                    (long long) now, (int) ngx_min(t->dir.len, 300),
+                    (char *) t->dir.data);
+
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:[s],"
+                   " s:{s:s%, s:s}}",
+                   "type", "upload.storage_full",
+                   "category", "system",
+                   "title", "Uploads refused: the upload directory is full",
+                   "message", message,
+                   "priority", 3,
+                   "source", "nginx",
+                   "dedup_key", key,
+                   "recipients", "admins",
+                   "metadata",
+                   "dir", (char *) t->dir.data, t->dir.len,
+                   "error", strerror(t->errnum));
+
+    return ev;
+}
+
+
+static gh_err
+ngx_http_gatehouse_put_space(struct gh_txn *txn, void *arg)
+{
+    ngx_http_gatehouse_space_task_t *t = arg;
+
+    char       key[NGX_MAX_PATH + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY)];
+    json_t    *ev;
+    gh_err     err;
+    int64_t    now;
+    size_t     klen;
+    uint64_t   id;
+
+    t->raised = 0;
+    now = gh_now_ms();
+
+    klen = ngx_min(t->dir.len, NGX_MAX_PATH - 1);
+    ngx_memcpy(key, NGX_HTTP_GATEHOUSE_FULL_KEY,
+               sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1);
+    ngx_memcpy(key + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1, t->dir.data,
+               klen);
+    klen += sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1;
+
+    err = gh_queue_dedup_get_txn(txn, key, klen, now, &id);
+
+    if (!t->full) {
+        /* space is back: the condition ends, the next one is new */
+        if (err == GH_ENOTFOUND) {
+            return GH_OK;
+        }
+
+        return (err != GH_OK) ? err
+                              : gh_queue_dedup_put_txn(txn, key, klen, id,
+                                                       now);
+    }
+
+    if (err != GH_ENOTFOUND) {
+        /* already raised (another worker, or before a restart) */
+        return err;
+    }
+
+    ev = ngx_http_gatehouse_event_full(t, now);
+    if (ev == NULL) {
+        return GH_ENOMEM;
+    }
+
+    err = gh_queue_enqueue_txn(txn, ev, now, 0, &id, NULL);
+    json_decref(ev);
+
+    if (err != GH_OK) {
+        return err;
+    }
+
+    t->raised = 1;
+
+    return gh_queue_dedup_put_txn(txn, key, klen, id,
+                                  now + NGX_HTTP_GATEHOUSE_FULL_WINDOW);
+}
+
+
+/* In a thread of the pool. */
+static void
+ngx_http_gatehouse_space_run(void *data, ngx_log_t *log)
+{
+    ngx_http_gatehouse_space_task_t *t = data;
+
+    t->err = ngx_http_gatehouse_store_write(t->main,
+                                            ngx_http_gatehouse_put_space, t);
+}
+
+
+static void
+ngx_http_gatehouse_space_done(ngx_event_t *ev)
+{
+    ngx_http_gatehouse_space_task_t *t = ev->data;
+
+    if (t->err != GH_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "gatehouse: store: recording that \"%V\" is %s "
+                      "failed: %s", &t->dir,
+                      t->full ? "full" : "no longer full",
+                      gh_strerror(t->err));
+
+    } else if (t->raised) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "gatehouse: upload.storage_full event raised for "
+                      "\"%V\"", &t->dir);
+    }
+
+    ngx_destroy_pool(t->pool);
+}
+
+
+static void
+ngx_http_gatehouse_space_post(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_uint_t full, ngx_err_t err,
+    ngx_log_t *log)
+{
+    ngx_pool_t                       *pool;
+    ngx_http_gatehouse_space_task_t  *t;
+
+    if (gmcf->store_path.len == 0
+        || ngx_http_gatehouse_store(gmcf, log) == NULL)
+    {
+        return;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    t = ngx_pcalloc(pool, sizeof(ngx_http_gatehouse_space_task_t));
+    if (t == NULL) {
+        goto failed;
+    }
+
+    t->pool = pool;
+    t->main = gmcf;
+    t->full = full;
+    t->errnum = err;
+    t->dir.len = glcf->dir.len;
+    t->dir.data = ngx_http_gatehouse_pstrdup(pool, glcf->dir.data,
+                                             glcf->dir.len);
+    if (t->dir.data == NULL) {
+        goto failed;
+    }
+
+    if (ngx_http_gatehouse_post(glcf, pool, ngx_http_gatehouse_space_run,
+                                ngx_http_gatehouse_space_done, t,
+                                ngx_cycle->log)
+        == NGX_OK)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "gatehouse: could not post the upload.storage_full state "
+                  "of \"%V\" to thread pool \"%V\"", &glcf->dir,
+                  &glcf->thread_pool_name);
+
+failed:
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* A write to the upload directory failed for want of space (err). */
+void
+ngx_http_gatehouse_space_full(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_err_t err, ngx_log_t *log)
+{
+    if (glcf->space_full) {
+        return;
+    }
+
+    glcf->space_full = 1;
+
+    ngx_log_error(NGX_LOG_ERR, log, err,
+                  "gatehouse: upload directory \"%V\" is full: uploads are "
+                  "refused with 507 until space is freed", &glcf->dir);
+
+    ngx_http_gatehouse_space_post(glcf, gmcf, 1, err, log);
+}
+
+
+/* An upload was stored after the directory was found full. */
+void
+ngx_http_gatehouse_space_back(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
+{
+    if (!glcf->space_full) {
+        return;
+    }
+
+    glcf->space_full = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "gatehouse: upload directory \"%V\" has space again: "
+                  "uploads are accepted", &glcf->dir);
+
+    ngx_http_gatehouse_space_post(glcf, gmcf, 0, 0, log);
 }

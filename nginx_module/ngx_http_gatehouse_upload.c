@@ -368,10 +368,31 @@ ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx, gh_mp_err err)
 }
 
 
+/*
+ * The upload directory's file system is full (ENOSPC, or the worker
+ * user's quota: EDQUOT): 507 insufficient_storage, as WebDAV servers
+ * answer, and the condition raised once (record.c) rather than a crit line
+ * per upload.
+ */
+static ngx_int_t
+ngx_http_gatehouse_nospace(ngx_http_gatehouse_ctx_t *ctx, ngx_err_t err)
+{
+    ngx_http_gatehouse_space_full(ctx->conf, ctx->main, err,
+                                  ctx->request->connection->log);
+
+    (void) ngx_http_gatehouse_fail(ctx,
+                                   NGX_HTTP_GATEHOUSE_INSUFFICIENT_STORAGE,
+                                   "insufficient_storage", NULL);
+    return NGX_ERROR;
+}
+
+
 static ngx_int_t
 ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
     ngx_http_gatehouse_file_t *f)
 {
+    ngx_err_t            err;
+    ngx_uint_t           restored = 0;
     u_char               rnd[8], *p;
     ngx_uint_t           tries;
     ngx_str_t           *dir;
@@ -389,6 +410,7 @@ ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
         if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           "gatehouse: RAND_bytes() failed");
+            f->temp.data = NULL;
             return NGX_ERROR;
         }
 
@@ -406,12 +428,39 @@ ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
             return NGX_OK;
         }
 
-        if (ngx_errno != NGX_EEXIST) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                          ngx_open_file_n " \"%V\" failed", &f->temp);
-            return NGX_ERROR;
+        err = ngx_errno;
+
+        if (err == NGX_EEXIST) {
+            continue;
         }
+
+        if ((err == NGX_ENOENT || err == NGX_ENOTDIR) && !restored) {
+            /* DIR/.incoming was removed while nginx runs: made again (or
+             * something else sits there: refused, and said so) */
+            restored = 1;
+
+            if (ngx_http_gatehouse_incoming_restore(ctx->conf,
+                                                    r->connection->log)
+                == NGX_OK)
+            {
+                continue;
+            }
+
+            break;
+        }
+
+        if (ngx_http_gatehouse_is_nospace(err)) {
+            f->temp.data = NULL;
+            return ngx_http_gatehouse_nospace(ctx, err);
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                      ngx_open_file_n " \"%V\" failed", &f->temp);
+        break;
     }
+
+    /* no file of ours at that path: nothing to remove */
+    f->temp.data = NULL;
 
     return NGX_ERROR;
 }
@@ -612,7 +661,11 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     }
 
     if (ngx_http_gatehouse_open_temp(ctx, f) != NGX_OK) {
-        goto internal;
+        if (ctx->status == 0) {
+            goto internal;
+        }
+
+        return 1;
     }
 
     f->sha = EVP_MD_CTX_new();
@@ -706,6 +759,10 @@ ngx_http_gatehouse_flush(ngx_http_gatehouse_ctx_t *ctx,
             if (ngx_errno == NGX_EINTR) {
                 n = 0;
                 continue;
+            }
+
+            if (ngx_http_gatehouse_is_nospace(ngx_errno)) {
+                return ngx_http_gatehouse_nospace(ctx, ngx_errno);
             }
 
             ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log,
