@@ -1130,7 +1130,7 @@ ngx_http_gatehouse_put_space(struct gh_txn *txn, void *arg)
 {
     ngx_http_gatehouse_space_task_t *t = arg;
 
-    char       key[NGX_MAX_PATH + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY)];
+    char       key[300 + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY)];
     json_t    *ev;
     gh_err     err;
     int64_t    now;
@@ -1140,7 +1140,8 @@ ngx_http_gatehouse_put_space(struct gh_txn *txn, void *arg)
     t->raised = 0;
     now = gh_now_ms();
 
-    klen = ngx_min(t->dir.len, NGX_MAX_PATH - 1);
+    /* dedup keys are at most 400 bytes (docs/store.md) */
+    klen = ngx_min(t->dir.len, 300);
     ngx_memcpy(key, NGX_HTTP_GATEHOUSE_FULL_KEY,
                sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1);
     ngx_memcpy(key + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1, t->dir.data,

@@ -869,9 +869,16 @@ ngx_http_gatehouse_part_end(void *arg)
     f->sha = NULL;
 
     if (ngx_close_file(f->fd) == NGX_FILE_ERROR) {
+        f->fd = NGX_INVALID_FILE;
+
+        /* a network file system may say it only now */
+        if (ngx_http_gatehouse_is_nospace(ngx_errno)) {
+            (void) ngx_http_gatehouse_nospace(ctx, ngx_errno);
+            return 1;
+        }
+
         ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log, ngx_errno,
                       ngx_close_file_n " \"%V\" failed", &f->temp);
-        f->fd = NGX_INVALID_FILE;
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "write_failed", NULL);
         return 1;
