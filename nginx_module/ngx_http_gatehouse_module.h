@@ -8,7 +8,8 @@
  *   ngx_http_gatehouse_directives.c  setters of categories, policies,
  *                                the pass URI, clamav limits, handlers
  *   ngx_http_gatehouse_paths.c   setters of the directives naming paths,
- *                                and the checks on those paths
+ *                                the checks on those paths, DIR/.incoming
+ *                                made again at run time
  *   ngx_http_gatehouse_init.c    postconfiguration, init/exit_process
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
@@ -17,7 +18,8 @@
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
- *   ngx_http_gatehouse_record.c  upload records and events for the store,
+ *   ngx_http_gatehouse_record.c  upload records and events for the store
+ *                                (upload.infected, upload.storage_full),
  *                                "receiving" and refused records written
  *                                from the pool, the cap on records of
  *                                uploads not kept

@@ -5,7 +5,8 @@
  * gatehouse_conf) and the checks made on them while the configuration is
  * read: paths are made absolute against nginx's prefix, directories nginx
  * must create are added to its paths, and the quarantine must be on the
- * upload directory's file system.
+ * upload directory's file system.  While requests run: DIR/.incoming made
+ * again when it was removed (ngx_http_gatehouse_incoming_restore).
  */
 #include "ngx_http_gatehouse_module.h"
 

@@ -16,11 +16,18 @@
  *   more file parts than gatehouse_upload_max_files  413
  *   empty file                         400 at the part's end
  *   malformed multipart                400 (415 nested, 413 too many parts)
+ *   no space left in DIR (ENOSPC, EDQUOT)  507, and the condition raised
+ *                                      once (record.c, upload.storage_full)
  * On any failure, and whenever the request ends (client gone, timeout),
  * the temp files are removed and the files' records say "rejected"
  * (at most one new record per request: ngx_http_gatehouse_record.c).  When
  * the whole body is good, the files go to a job in the thread pool
  * (ngx_http_gatehouse_job.c: scan, final place, records), which answers.
+ *
+ * A file's name is kept twice: made safe (filename.c, gh_fn_sanitize:
+ * what is checked and shown) and as the client sent it, escaped
+ * (gh_fn_escape).  A DIR/.incoming removed while nginx runs is made again
+ * (paths.c, ngx_http_gatehouse_incoming_restore).
  *
  * Form fields without a filename are skipped, or kept (bounded) for
  * gatehouse_upload_pass; a file input left empty by the browser
