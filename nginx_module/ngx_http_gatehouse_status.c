@@ -10,8 +10,8 @@
  * (sequential) cannot be probed for existence.  A read transaction never
  * waits on writers, so this runs in the event loop.
  *
- *   {"id": 12, "filename": "cv.pdf", "size": 1234, "mime":
- *    "application/pdf", "sha256": "...", "category": "documents",
+ *   {"id": 12, "filename": "cv.pdf", "original_filename": "CV.pdf",
+ *    "size": 1234, "mime": "application/pdf", "sha256": "...", "category": "documents",
  *    "status": "stored", "reason": null, "scan": "clean", "url": "/...",
  *    "created_at": ms, "updated_at": ms}
  */
