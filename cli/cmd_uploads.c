@@ -7,6 +7,8 @@
  *   gatehouse uploads list [--user U] [--status S] [--limit N] [--json]
  *       newest first; --limit 0 lists all (default 100)
  *   gatehouse uploads show ID [--json]
+ *       both names: the safe one shown and checked (display_name) and what
+ *       the client sent, escaped (original_name)
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -32,6 +34,16 @@ str_or(const json_t *rec, const char *key, const char *dflt)
 	const char *s = json_string_value(json_object_get(rec, key));
 
 	return s ? s : dflt;
+}
+
+/* The safe name: display_name, or original_name, which held it in the
+ * records of version 1 (before display_name). */
+static const char *
+display_name(const json_t *rec)
+{
+	const char *s = json_string_value(json_object_get(rec, "display_name"));
+
+	return s ? s : str_or(rec, "original_name", "");
 }
 
 static int
@@ -61,8 +73,7 @@ print_row(const json_t *rec)
 	           str_or(rec, "status", "?"), str_or(rec, "scan", "?"),
 	           str_or(rec, "user", "-"),
 	           json_integer_value(json_object_get(rec, "size")),
-	           str_or(rec, "category", ""), str_or(rec, "original_name", ""),
-	           why);
+	           str_or(rec, "category", ""), display_name(rec), why);
 }
 
 static int
@@ -115,20 +126,31 @@ show_fn(struct gh_txn *txn, void *arg)
 	return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &s->rec);
 }
 
+/*
+ * Every string is printed escaped (cli_printf, esc.h): the names come from
+ * an anonymous client.  original_name is already escaped by the module
+ * (docs/nginx.md, "Records"); a record of version 1 has no original, only
+ * the safe name, shown as display_name.
+ */
 static void
 print_record(const json_t *rec)
 {
 	static const char *const order[] = {
 		"id", "status", "reason", "scan", "signature", "scan_error",
-		"user", "original_name", "field", "size", "category", "mime",
-		"sha256", "stored_name", "url", "client_addr", "uri",
-		"created_at", "updated_at", NULL
+		"user", "display_name", "original_name", "field", "size",
+		"category", "mime", "sha256", "stored_name", "url",
+		"client_addr", "uri", "created_at", "updated_at", NULL
 	};
 	char t[32];
 	const json_t *v;
+	int v1 = json_object_get(rec, "display_name") == NULL;
 
 	for (size_t i = 0; order[i]; i++) {
 		v = json_object_get(rec, order[i]);
+		if (v1 && strcmp(order[i], "display_name") == 0)
+			v = json_object_get(rec, "original_name");
+		else if (v1 && strcmp(order[i], "original_name") == 0)
+			continue;
 		if (v == NULL || json_is_null(v))
 			continue;
 		if (json_is_string(v))

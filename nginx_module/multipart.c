@@ -496,11 +496,49 @@ decode_ext(char *v, size_t len, size_t *out_len)
 	return 0;
 }
 
+/* C0 controls but HTAB, and DEL: never in a header outside a filename. */
+static int
+is_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+/*
+ * Does the Content-Disposition value v have a control byte outside a
+ * quoted string?  Quoting as parse_disposition reads it; a value it would
+ * refuse anyway may be judged either way.
+ */
+static int
+ctl_unquoted(const char *v, size_t len)
+{
+	size_t i;
+	int q = 0;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)v[i];
+
+		if (q && c == '\\' && i + 1 < len &&
+		    (v[i + 1] == '"' || v[i + 1] == '\\'))
+			i++;
+		else if (c == '"')
+			q = !q;
+		else if (!q && is_ctl(c))
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Content-Disposition: form-data; name="x"; filename="y"; filename*=...
  * Values are unquoted and decoded in place: each decoded value is no longer
  * than its encoded form and starts where it did, so the header block stays
  * readable ahead of the write position.
+ *
+ * Control bytes (but CR and LF, which end the line) are taken inside the
+ * quoted filename only: browsers send a file's name as it is, and
+ * filename.c drops them from the name shown (the module keeps the original
+ * escaped).  Anywhere else -- the field name, unquoted values, the
+ * parameter syntax -- they are GH_MP_EHEADER as in any other header.
  */
 static gh_mp_err
 parse_disposition(char *v, size_t len, struct gh_mp_part *part)
@@ -510,6 +548,8 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 	size_t fn_len = 0, fnx_len = 0;
 	int seen_name = 0;
 
+	if (ctl_unquoted(v, len))
+		return GH_MP_EHEADER;
 	while (i < len && is_tchar((unsigned char)v[i]))
 		i++;
 	if (!ieq(v, i, "form-data"))
@@ -517,6 +557,7 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 	for (;;) {
 		size_t ns, nl, vl;
 		char *val;
+		int qctl;
 
 		skip_ows(v, len, &i);
 		if (i == len)
@@ -528,6 +569,7 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 		if (i == len)
 			break;
 		ns = i;
+		qctl = 0;
 		while (i < len && is_tchar((unsigned char)v[i]))
 			i++;
 		nl = i - ns;
@@ -552,6 +594,8 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 				if (v[i] == '\\' && i + 1 < len &&
 				    (v[i + 1] == '"' || v[i + 1] == '\\'))
 					i++;
+				if (is_ctl((unsigned char)v[i]))
+					qctl = 1;
 				v[w++] = v[i++];
 			}
 			val = v + start;
@@ -574,6 +618,8 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 			vl = e - s;
 		}
 
+		if (qctl && !ieq(v + ns, nl, "filename"))
+			return GH_MP_EHEADER;
 		if (ieq(v + ns, nl, "name")) {
 			if (seen_name)
 				return GH_MP_EDISPOSITION;
@@ -618,14 +664,15 @@ parse_headers(struct gh_mp_parser *p)
 	part.index = p->parts;
 	while (pos < end) {
 		size_t ls = pos, le, colon, vs, ve, k;
+		int ctl = 0;
 
 		for (le = ls; le < end; le++) {
 			unsigned char c = (unsigned char)h[le];
 
 			if (c == '\r' || c == '\n')
 				break;
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return GH_MP_EHEADER;
+			if (is_ctl(c))
+				ctl = 1;
 		}
 		if (le + 1 >= p->hdr_len || h[le] != '\r' || h[le + 1] != '\n')
 			return GH_MP_EHEADER;
@@ -644,6 +691,9 @@ parse_headers(struct gh_mp_parser *p)
 		while (ve > vs && (h[ve - 1] == ' ' || h[ve - 1] == '\t'))
 			ve--;
 
+		/* only a quoted filename may hold them (parse_disposition) */
+		if (ctl && !ieq(h + ls, colon - ls, "content-disposition"))
+			return GH_MP_EHEADER;
 		if (ieq(h + ls, colon - ls, "content-disposition")) {
 			if (seen_cd++)
 				return GH_MP_EDISPOSITION;

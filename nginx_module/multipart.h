@@ -33,7 +33,10 @@
  *     MIME) passes through whole.
  *   - Part headers are CRLF-terminated lines, at most limits.max_header_bytes
  *     in all per part; no obsolete line folding, no control characters, no
- *     whitespace before the colon.
+ *     whitespace before the colon.  The one exception: a quoted filename
+ *     may hold control bytes other than CR and LF (browsers send a file's
+ *     name as it is; the caller cleans it); CR or LF anywhere in a header
+ *     line is still malformed, as it would be header injection.
  *   - Every part needs exactly one "Content-Disposition: form-data" with a
  *     name parameter; name, filename and filename* may each appear once.
  *     filename* (RFC 5987 ext-value) wins over filename and must be UTF-8.

@@ -58,6 +58,7 @@ struct ngx_http_gatehouse_job_s {
     ngx_pool_t                      *pool;
     ngx_http_gatehouse_ctx_t        *ctx;    /* NULL once the request ended */
     ngx_http_gatehouse_main_conf_t  *main;
+    ngx_http_gatehouse_loc_conf_t   *conf;   /* its space_full flag */
     struct gh_store                 *store;
     ngx_uint_t                       on_scan_error;
     ngx_uint_t                       on_scan_limit;
@@ -72,6 +73,7 @@ struct ngx_http_gatehouse_job_s {
     ngx_int_t                        bad;    /* the file that decided */
     gh_err                           store_err;
     const char                      *store_when;
+    ngx_err_t                        nospace; /* ENOSPC, EDQUOT or 0 */
     unsigned                         scan:1;
     unsigned                         unrecorded:1;
 };
@@ -187,6 +189,7 @@ ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx)
 
     job->pool = pool;
     job->main = ctx->main;
+    job->conf = glcf;
     job->on_scan_error = glcf->on_scan_error;
     job->on_scan_limit = glcf->on_scan_limit;
     job->on_store_error = glcf->on_store_error;
@@ -540,11 +543,22 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
     }
 
     for (i = 0; i < job->nfiles && job->status == 0; i++) {
-        if (ngx_http_gatehouse_job_move(&job->files[i]) != NGX_OK) {
-            ngx_http_gatehouse_job_refuse(job, i,
-                                          NGX_HTTP_INTERNAL_SERVER_ERROR,
-                                          "store_failed");
+        if (ngx_http_gatehouse_job_move(&job->files[i]) == NGX_OK) {
+            continue;
         }
+
+        /* a new day's directory on a full file system */
+        if (ngx_http_gatehouse_is_nospace(job->files[i].err)) {
+            job->nospace = job->files[i].err;
+            ngx_http_gatehouse_job_refuse(job, i,
+                                      NGX_HTTP_GATEHOUSE_INSUFFICIENT_STORAGE,
+                                      "insufficient_storage");
+            continue;
+        }
+
+        ngx_http_gatehouse_job_refuse(job, i,
+                                      NGX_HTTP_INTERNAL_SERVER_ERROR,
+                                      "store_failed");
     }
 
     for (i = 0; i < job->nfiles; i++) {
@@ -657,7 +671,7 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
 
-        if (jf->err_op != NULL) {
+        if (jf->err_op != NULL && !ngx_http_gatehouse_is_nospace(jf->err)) {
             ngx_log_error(NGX_LOG_CRIT, log, jf->err,
                           "gatehouse: %s of \"%s\" failed", jf->err_op,
                           jf->temp);
@@ -707,7 +721,7 @@ ngx_http_gatehouse_job_file_json(ngx_http_gatehouse_jfile_t *jf)
 
     json_object_set_new(one, "id", jf->seq ? json_integer(jf->seq)
                                             : json_null());
-    json_object_set(one, "filename", json_object_get(rec, "original_name"));
+    ngx_http_gatehouse_record_names(one, rec);
 
     for (i = 0; keys[i] != NULL; i++) {
         json_object_set(one, keys[i], json_object_get(rec, keys[i]));
@@ -788,8 +802,7 @@ ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
         if (job->bad >= 0) {
             jf = &job->files[job->bad];
 
-            json_object_set(extra, "filename",
-                            json_object_get(jf->record, "original_name"));
+            ngx_http_gatehouse_record_names(extra, jf->record);
 
             if (jf->verdict == NGX_HTTP_GATEHOUSE_INFECTED
                 || jf->verdict == NGX_HTTP_GATEHOUSE_UNSCANNABLE)
@@ -840,6 +853,17 @@ ngx_http_gatehouse_job_done(ngx_event_t *ev)
     ngx_http_request_t         *r;
     ngx_http_gatehouse_ctx_t   *ctx = job->ctx;
     ngx_http_gatehouse_file_t  *f;
+
+    /* the upload directory's state, whoever is still waiting */
+    if (job->nospace) {
+        ngx_http_gatehouse_space_full(job->conf, job->main, job->nospace,
+                                      ngx_cycle->log);
+
+    } else if (job->status == 0) {
+        ngx_http_gatehouse_space_back(job->conf, job->main,
+                                      ctx ? ctx->request->connection->log
+                                          : ngx_cycle->log);
+    }
 
     if (ctx == NULL) {
         ngx_http_gatehouse_job_log(job, ngx_cycle->log);

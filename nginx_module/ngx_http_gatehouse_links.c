@@ -527,7 +527,7 @@ ngx_http_gatehouse_send_file(ngx_http_request_t *r, json_t *rec)
 
     stored = json_string_value(json_object_get(rec, "stored_name"));
     mime = json_string_value(json_object_get(rec, "mime"));
-    name = json_string_value(json_object_get(rec, "original_name"));
+    name = json_string_value(ngx_http_gatehouse_record_name(rec));
 
     if (stored == NULL) {
         return ngx_http_gatehouse_error(r, NGX_HTTP_NOT_FOUND, "not_found",

@@ -8,7 +8,8 @@
  *   ngx_http_gatehouse_directives.c  setters of categories, policies,
  *                                the pass URI, clamav limits, handlers
  *   ngx_http_gatehouse_paths.c   setters of the directives naming paths,
- *                                and the checks on those paths
+ *                                the checks on those paths, DIR/.incoming
+ *                                made again at run time
  *   ngx_http_gatehouse_init.c    postconfiguration, init/exit_process
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
@@ -17,7 +18,8 @@
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
- *   ngx_http_gatehouse_record.c  upload records and events for the store,
+ *   ngx_http_gatehouse_record.c  upload records and events for the store
+ *                                (upload.infected, upload.storage_full),
  *                                "receiving" and refused records written
  *                                from the pool, the cap on records of
  *                                uploads not kept
@@ -86,6 +88,16 @@
 #define NGX_HTTP_GATEHOUSE_REFUSED_WINDOW  (3600 * 1000)
 /* "nginx:refused:" + an IPv6 text address and "/64", or "unix:" */
 #define NGX_HTTP_GATEHOUSE_CAP_KEY_MAX     80
+
+/* A full upload directory: the answer, and errno values that mean it. */
+#define NGX_HTTP_GATEHOUSE_INSUFFICIENT_STORAGE  507
+#define ngx_http_gatehouse_is_nospace(err)  ((err) == ENOSPC || (err) == EDQUOT)
+
+/* Key of an open "storage full" condition in the store's dedup database,
+ * and how long it stays open when nobody sees space come back (then the
+ * next failure raises the event again: a reminder a day). */
+#define NGX_HTTP_GATEHOUSE_FULL_KEY     "nginx:upload.storage_full:"
+#define NGX_HTTP_GATEHOUSE_FULL_WINDOW  (24 * 3600 * 1000LL)
 
 /* Jobs of at least this many bytes record "scanning" before the scan. */
 #define NGX_HTTP_GATEHOUSE_SCANNING_RECORD  (1024 * 1024)
@@ -156,6 +168,10 @@ typedef struct {
     ngx_thread_pool_t          *thread_pool;
 #endif
     ngx_flag_t                  status;       /* gatehouse_upload_status */
+
+    /* per worker, while requests run (the event loop's only) */
+    ngx_uint_t                  space_full;   /* the last write found the
+                                                 upload directory full */
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -173,6 +189,7 @@ typedef enum {
 typedef struct {
     ngx_str_t                   field;        /* form field name */
     ngx_str_t                   name;         /* sanitized client name */
+    ngx_str_t                   orig;         /* the client's, escaped */
     unsigned                    name_flags;   /* GH_FN_* */
     u_char                      ext[GH_FN_EXT_MAX + 1];
     const struct gh_category   *category;
@@ -302,6 +319,8 @@ char *ngx_http_gatehouse_set_store(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_gatehouse_incoming_restore(
+    ngx_http_gatehouse_loc_conf_t *glcf, ngx_log_t *log);
 ngx_int_t ngx_http_gatehouse_default_quarantine(ngx_conf_t *cf,
     ngx_http_gatehouse_loc_conf_t *glcf);
 ngx_int_t ngx_http_gatehouse_same_fs(ngx_conf_t *cf,
@@ -344,6 +363,12 @@ void ngx_http_gatehouse_record_rejected(ngx_http_gatehouse_ctx_t *ctx,
     const char *reason);
 void ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx);
 json_t *ngx_http_gatehouse_event_infected(json_t *rec);
+json_t *ngx_http_gatehouse_record_name(json_t *rec);
+void ngx_http_gatehouse_space_full(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_err_t err, ngx_log_t *log);
+void ngx_http_gatehouse_space_back(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log);
+void ngx_http_gatehouse_record_names(json_t *obj, json_t *rec);
 gh_err ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
     uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap);
 void ngx_http_gatehouse_cap_key(ngx_http_request_t *r, char *key,

@@ -5,7 +5,8 @@
  * gatehouse_conf) and the checks made on them while the configuration is
  * read: paths are made absolute against nginx's prefix, directories nginx
  * must create are added to its paths, and the quarantine must be on the
- * upload directory's file system.
+ * upload directory's file system.  While requests run: DIR/.incoming made
+ * again when it was removed (ngx_http_gatehouse_incoming_restore).
  */
 #include "ngx_http_gatehouse_module.h"
 
@@ -369,4 +370,79 @@ ngx_http_gatehouse_set_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_gatehouse_load_conf(cf, gmcf);
+}
+
+
+/*
+ * DIR/.incoming is gone while nginx runs (an admin's cleanup, a tmpfs
+ * remounted): make it again, as nginx made it at start -- mode 0700,
+ * owned by the worker's user (the worker makes it) -- rather than fail
+ * every upload until a restart.  mkdirat() relative to DIR never follows
+ * a link in the last component, and what is found there afterwards is
+ * checked without following one: anything but a directory of the
+ * worker's user is refused, with a log line saying what to remove.
+ */
+ngx_int_t
+ngx_http_gatehouse_incoming_restore(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_log_t *log)
+{
+    int               dfd;
+    ngx_int_t         rc;
+    ngx_err_t         err;
+    struct stat       st;
+    ngx_path_t       *in = glcf->incoming;
+
+    rc = NGX_ERROR;
+
+    dfd = open((char *) glcf->dir.data, O_RDONLY|O_DIRECTORY|O_CLOEXEC);
+    if (dfd == -1) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "gatehouse: open() of upload directory \"%V\" "
+                      "failed", &glcf->dir);
+        return NGX_ERROR;
+    }
+
+    if (mkdirat(dfd, ".incoming", 0700) == 0) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "gatehouse: \"%V\" was missing: made again",
+                      &in->name);
+
+    } else if ((err = ngx_errno) != NGX_EEXIST) {
+        ngx_log_error(NGX_LOG_CRIT, log, err,
+                      "gatehouse: \"%V\" is missing and mkdirat() failed",
+                      &in->name);
+        goto done;
+    }
+
+    if (fstatat(dfd, ".incoming", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+        ngx_log_error(NGX_LOG_CRIT, log, ngx_errno,
+                      "gatehouse: fstatat() of \"%V\" failed", &in->name);
+        goto done;
+    }
+
+    if (!S_ISDIR(st.st_mode)) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "gatehouse: \"%V\" is not a directory (%s): uploads "
+                      "are refused until it is removed",
+                      &in->name, S_ISLNK(st.st_mode) ? "a symbolic link"
+                                                      : "another file");
+        goto done;
+    }
+
+    if (st.st_uid != geteuid()) {
+        ngx_log_error(NGX_LOG_CRIT, log, 0,
+                      "gatehouse: \"%V\" is owned by uid %d, not by the "
+                      "worker's user (uid %d): uploads are refused until "
+                      "it is removed", &in->name, (int) st.st_uid,
+                      (int) geteuid());
+        goto done;
+    }
+
+    rc = NGX_OK;
+
+done:
+
+    (void) close(dfd);
+
+    return rc;
 }

@@ -1,15 +1,23 @@
 /*
  * ngx_http_gatehouse_record.c - upload records in the store's uploads
- * database, the upload.infected event, and the cap on records of uploads
- * that are not kept.
+ * database, the upload.infected and upload.storage_full events, and the
+ * cap on records of uploads that are not kept.
  *
  * A record (docs/store.md, "uploads") is keyed by a be64 sequence number
  * from gh_txn_next_seq(txn, "upload"), which is also the upload's public id
  * (JSON answers, pass mode, status, download tokens).  Its value is JSON:
  *
- *   v, id, user, field, original_name, stored_name, url, size, category,
- *   mime, sha256, scan, signature, scan_error, status, reason,
- *   client_addr, uri, created_at, updated_at   (times: ms since the epoch)
+ *   v, id, user, field, original_name, display_name, stored_name, url,
+ *   size, category, mime, sha256, scan, signature, scan_error, status,
+ *   reason, client_addr, uri, created_at, updated_at
+ *   (times: ms since the epoch)
+ *
+ * v 2: original_name is the client's filename escaped (gh_fn_escape: any
+ * bytes, safe in JSON, terminals and logs, at most GH_FN_ORIG_MAX bytes),
+ * display_name the safe name shown and checked (gh_fn_sanitize).  v 1
+ * records had only original_name, which held the safe name: readers take
+ * display_name, or original_name when there is none
+ * (ngx_http_gatehouse_record_name).
  *
  * Status moves receiving -> scanning -> stored | quarantined | rejected.
  * Only states that last are written: "receiving" when a file part is still
@@ -91,7 +99,8 @@ static const struct {
 } ngx_http_gatehouse_small[] = {
     { "user", 128 },
     { "field", 64 },
-    { "original_name", 128 },
+    { "original_name", 128 },    /* cut between escapes, marked */
+    { "display_name", 128 },
     { "uri", 128 },
     { "mime", 128 },
     { "reason", 64 },
@@ -119,9 +128,9 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
 
     now = ngx_http_gatehouse_now_ms();
 
-    return json_pack("{s:i, s:n, s:o, s:o, s:o, s:n, s:n, s:I, s:s, s:s,"
-                     " s:s, s:s, s:n, s:s, s:n, s:o, s:o, s:I, s:I}",
-                     "v", 1,
+    return json_pack("{s:i, s:n, s:o, s:o, s:o, s:o, s:n, s:n, s:I, s:s,"
+                     " s:s, s:s, s:s, s:n, s:s, s:n, s:o, s:o, s:I, s:I}",
+                     "v", 2,
                      "id",
                      "user",
                      ctx->user.len
@@ -132,6 +141,8 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      ngx_http_gatehouse_json_str(f->field.data,
                                                  f->field.len),
                      "original_name",
+                     ngx_http_gatehouse_json_str(f->orig.data, f->orig.len),
+                     "display_name",
                      ngx_http_gatehouse_json_str(f->name.data, f->name.len),
                      "stored_name",
                      "url",
@@ -396,6 +407,29 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 }
 
 
+/* An escaped name cut between two escapes, with the mark of a cut. */
+static json_t *
+ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
+{
+    char         buf[256 + GH_FN_CUT_MARK_LEN];
+    size_t       n;
+    const char  *v;
+
+    v = json_string_value(s);
+
+    if (max > 256) {
+        max = 256;
+    }
+
+    n = gh_fn_escaped_cut(v, json_string_length(s), max);
+
+    ngx_memcpy(buf, v, n);
+    ngx_memcpy(buf + n, GH_FN_CUT_MARK, GH_FN_CUT_MARK_LEN);
+
+    return json_stringn(buf, n + GH_FN_CUT_MARK_LEN);
+}
+
+
 /* A copy of rec with the client's strings cut short: an upload not kept
  * leaves a small record whatever the client sent. */
 static json_t *
@@ -419,12 +453,21 @@ ngx_http_gatehouse_small_record(json_t *rec)
         }
 
         /* a user name cut short could be another user's (status): none */
-        json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
-                            ngx_strcmp(ngx_http_gatehouse_small[i].key,
-                                       "user") == 0
-                            ? json_null()
-                                     : ngx_http_gatehouse_cut(v,
-                                           ngx_http_gatehouse_small[i].max));
+        if (ngx_strcmp(ngx_http_gatehouse_small[i].key, "user") == 0) {
+            json_object_set_new(copy, "user", json_null());
+
+        } else if (ngx_strcmp(ngx_http_gatehouse_small[i].key,
+                              "original_name") == 0)
+        {
+            json_object_set_new(copy, "original_name",
+                                ngx_http_gatehouse_cut_escaped(v,
+                                    ngx_http_gatehouse_small[i].max));
+
+        } else {
+            json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
+                                ngx_http_gatehouse_cut(v,
+                                    ngx_http_gatehouse_small[i].max));
+        }
     }
 
     return copy;
@@ -916,6 +959,43 @@ ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx)
 }
 
 
+/* The name to show of a record: display_name (v 2), or original_name,
+ * which held it in v 1 records.  Borrowed. */
+json_t *
+ngx_http_gatehouse_record_name(json_t *rec)
+{
+    json_t  *v;
+
+    v = json_object_get(rec, "display_name");
+
+    return json_is_string(v) ? v : json_object_get(rec, "original_name");
+}
+
+
+/* An answer's names of a file: "filename", the safe name, and (v 2)
+ * "original_filename", what the client sent, escaped. */
+void
+ngx_http_gatehouse_record_names(json_t *obj, json_t *rec)
+{
+    json_t  *name;
+
+    if (obj == NULL || rec == NULL) {
+        return;
+    }
+
+    name = ngx_http_gatehouse_record_name(rec);
+
+    if (name != NULL) {
+        json_object_set(obj, "filename", name);
+    }
+
+    if (json_is_string(json_object_get(rec, "display_name"))) {
+        json_object_set(obj, "original_filename",
+                        json_object_get(rec, "original_name"));
+    }
+}
+
+
 /* The upload.infected event for a quarantined file's record. */
 json_t *
 ngx_http_gatehouse_event_infected(json_t *rec)
@@ -924,7 +1004,7 @@ ngx_http_gatehouse_event_infected(json_t *rec)
     json_t      *ev, *user, *meta;
     const char  *name, *sig, *client;
 
-    name = json_string_value(json_object_get(rec, "original_name"));
+    name = json_string_value(ngx_http_gatehouse_record_name(rec));
     sig = json_string_value(json_object_get(rec, "signature"));
     client = json_string_value(json_object_get(rec, "client_addr"));
     user = json_object_get(rec, "user");
@@ -941,9 +1021,11 @@ ngx_http_gatehouse_event_infected(json_t *rec)
                     json_integer_value(json_object_get(rec, "size")),
                     client ? client : "?", sig);
 
-    meta = json_pack("{s:O, s:s, s:s, s:O, s:O, s:O, s:O, s:O, s:O}",
+    meta = json_pack("{s:O, s:s, s:O?, s:s, s:O, s:O, s:O, s:O, s:O, s:O}",
                      "upload_id", json_object_get(rec, "id"),
                      "filename", name,
+                     "original_filename", json_object_get(rec,
+                                                          "original_name"),
                      "signature", sig,
                      "sha256", json_object_get(rec, "sha256"),
                      "size", json_object_get(rec, "size"),
@@ -979,4 +1061,250 @@ ngx_http_gatehouse_event_infected(json_t *rec)
     }
 
     return ev;
+}
+
+
+/* ---- a full upload directory: upload.storage_full ---- */
+
+
+/*
+ * An upload directory that is full is one condition, however many uploads
+ * fail meanwhile and however many workers see it: one event for the
+ * admins, one log line when it starts and one when space is back (per
+ * worker: each logs what it saw).  The worker's flag (glcf->space_full)
+ * keeps the event loop from posting a task per failed upload; the store
+ * keeps the condition for every worker: a dedup entry
+ * NGX_HTTP_GATEHOUSE_FULL_KEY DIR, open from the first failure until an
+ * upload is stored again (or NGX_HTTP_GATEHOUSE_FULL_WINDOW, a reminder).
+ * The event's own dedup_key names the condition's start, so that a later
+ * one is never taken for it, here or once bridged to the core store.
+ */
+typedef struct {
+    ngx_pool_t                      *pool;
+    ngx_http_gatehouse_main_conf_t  *main;
+    ngx_str_t                        dir;
+    ngx_err_t                        errnum;
+    ngx_uint_t                       full;     /* 1: full, 0: space back */
+    ngx_uint_t                       raised;   /* the event was enqueued */
+    gh_err                           err;
+} ngx_http_gatehouse_space_task_t;
+
+
+static json_t *
+ngx_http_gatehouse_event_full(ngx_http_gatehouse_space_task_t *t,
+    int64_t now)
+{
+    char    message[1024], key[400];
+    json_t  *ev;
+
+    (void) snprintf(message, sizeof(message),
+                    "Uploads to %.*s are refused (507 insufficient_storage): "
+                    "its file system is full (%s). They are accepted again "
+                    "as soon as space is freed.", (int) t->dir.len,
+                    (char *) t->dir.data, strerror(t->errnum));
+
+    (void) snprintf(key, sizeof(key), "upload.storage_full:%lld:%.*s",
+                    (long long) now, (int) ngx_min(t->dir.len, 300),
+                    (char *) t->dir.data);
+
+    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:[s],"
+                   " s:{s:s%, s:s}}",
+                   "type", "upload.storage_full",
+                   "category", "system",
+                   "title", "Uploads refused: the upload directory is full",
+                   "message", message,
+                   "priority", 3,
+                   "source", "nginx",
+                   "dedup_key", key,
+                   "recipients", "admins",
+                   "metadata",
+                   "dir", (char *) t->dir.data, t->dir.len,
+                   "error", strerror(t->errnum));
+
+    return ev;
+}
+
+
+static gh_err
+ngx_http_gatehouse_put_space(struct gh_txn *txn, void *arg)
+{
+    ngx_http_gatehouse_space_task_t *t = arg;
+
+    char       key[300 + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY)];
+    json_t    *ev;
+    gh_err     err;
+    int64_t    now;
+    size_t     klen;
+    uint64_t   id;
+
+    t->raised = 0;
+    now = gh_now_ms();
+
+    /* dedup keys are at most 400 bytes (docs/store.md) */
+    klen = ngx_min(t->dir.len, 300);
+    ngx_memcpy(key, NGX_HTTP_GATEHOUSE_FULL_KEY,
+               sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1);
+    ngx_memcpy(key + sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1, t->dir.data,
+               klen);
+    klen += sizeof(NGX_HTTP_GATEHOUSE_FULL_KEY) - 1;
+
+    err = gh_queue_dedup_get_txn(txn, key, klen, now, &id);
+
+    if (!t->full) {
+        /* space is back: the condition ends, the next one is new */
+        if (err == GH_ENOTFOUND) {
+            return GH_OK;
+        }
+
+        return (err != GH_OK) ? err
+                              : gh_queue_dedup_put_txn(txn, key, klen, id,
+                                                       now);
+    }
+
+    if (err != GH_ENOTFOUND) {
+        /* already raised (another worker, or before a restart) */
+        return err;
+    }
+
+    ev = ngx_http_gatehouse_event_full(t, now);
+    if (ev == NULL) {
+        return GH_ENOMEM;
+    }
+
+    err = gh_queue_enqueue_txn(txn, ev, now, 0, &id, NULL);
+    json_decref(ev);
+
+    if (err != GH_OK) {
+        return err;
+    }
+
+    t->raised = 1;
+
+    return gh_queue_dedup_put_txn(txn, key, klen, id,
+                                  now + NGX_HTTP_GATEHOUSE_FULL_WINDOW);
+}
+
+
+/* In a thread of the pool. */
+static void
+ngx_http_gatehouse_space_run(void *data, ngx_log_t *log)
+{
+    ngx_http_gatehouse_space_task_t *t = data;
+
+    t->err = ngx_http_gatehouse_store_write(t->main,
+                                            ngx_http_gatehouse_put_space, t);
+}
+
+
+static void
+ngx_http_gatehouse_space_done(ngx_event_t *ev)
+{
+    ngx_http_gatehouse_space_task_t *t = ev->data;
+
+    if (t->err != GH_OK) {
+        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
+                      "gatehouse: store: recording that \"%V\" is %s "
+                      "failed: %s", &t->dir,
+                      t->full ? "full" : "no longer full",
+                      gh_strerror(t->err));
+
+    } else if (t->raised) {
+        ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
+                      "gatehouse: upload.storage_full event raised for "
+                      "\"%V\"", &t->dir);
+    }
+
+    ngx_destroy_pool(t->pool);
+}
+
+
+static void
+ngx_http_gatehouse_space_post(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_uint_t full, ngx_err_t err,
+    ngx_log_t *log)
+{
+    ngx_pool_t                       *pool;
+    ngx_http_gatehouse_space_task_t  *t;
+
+    if (gmcf->store_path.len == 0
+        || ngx_http_gatehouse_store(gmcf, log) == NULL)
+    {
+        return;
+    }
+
+    pool = ngx_create_pool(1024, ngx_cycle->log);
+    if (pool == NULL) {
+        return;
+    }
+
+    t = ngx_pcalloc(pool, sizeof(ngx_http_gatehouse_space_task_t));
+    if (t == NULL) {
+        goto failed;
+    }
+
+    t->pool = pool;
+    t->main = gmcf;
+    t->full = full;
+    t->errnum = err;
+    t->dir.len = glcf->dir.len;
+    t->dir.data = ngx_http_gatehouse_pstrdup(pool, glcf->dir.data,
+                                             glcf->dir.len);
+    if (t->dir.data == NULL) {
+        goto failed;
+    }
+
+    if (ngx_http_gatehouse_post(glcf, pool, ngx_http_gatehouse_space_run,
+                                ngx_http_gatehouse_space_done, t,
+                                ngx_cycle->log)
+        == NGX_OK)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "gatehouse: could not post the upload.storage_full state "
+                  "of \"%V\" to thread pool \"%V\"", &glcf->dir,
+                  &glcf->thread_pool_name);
+
+failed:
+
+    ngx_destroy_pool(pool);
+}
+
+
+/* A write to the upload directory failed for want of space (err). */
+void
+ngx_http_gatehouse_space_full(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_err_t err, ngx_log_t *log)
+{
+    if (glcf->space_full) {
+        return;
+    }
+
+    glcf->space_full = 1;
+
+    ngx_log_error(NGX_LOG_ERR, log, err,
+                  "gatehouse: upload directory \"%V\" is full: uploads are "
+                  "refused with 507 until space is freed", &glcf->dir);
+
+    ngx_http_gatehouse_space_post(glcf, gmcf, 1, err, log);
+}
+
+
+/* An upload was stored after the directory was found full. */
+void
+ngx_http_gatehouse_space_back(ngx_http_gatehouse_loc_conf_t *glcf,
+    ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
+{
+    if (!glcf->space_full) {
+        return;
+    }
+
+    glcf->space_full = 0;
+
+    ngx_log_error(NGX_LOG_NOTICE, log, 0,
+                  "gatehouse: upload directory \"%V\" has space again: "
+                  "uploads are accepted", &glcf->dir);
+
+    ngx_http_gatehouse_space_post(glcf, gmcf, 0, 0, log);
 }

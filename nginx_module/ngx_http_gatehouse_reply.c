@@ -45,6 +45,8 @@ static const struct {
     { "empty_file", "the file is empty" },
     { "no_file", "the request contains no file" },
     { "write_failed", "the file could not be written" },
+    { "insufficient_storage",
+      "the server has no space left for uploads, try again later" },
     { "store_failed", "the file could not be stored" },
     { "store_unavailable",
       "uploads cannot be recorded at the moment, try again later" },

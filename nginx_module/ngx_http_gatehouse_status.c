@@ -10,8 +10,8 @@
  * (sequential) cannot be probed for existence.  A read transaction never
  * waits on writers, so this runs in the event loop.
  *
- *   {"id": 12, "filename": "cv.pdf", "size": 1234, "mime":
- *    "application/pdf", "sha256": "...", "category": "documents",
+ *   {"id": 12, "filename": "cv.pdf", "original_filename": "CV.pdf",
+ *    "size": 1234, "mime": "application/pdf", "sha256": "...", "category": "documents",
  *    "status": "stored", "reason": null, "scan": "clean", "url": "/...",
  *    "created_at": ms, "updated_at": ms}
  */
@@ -140,8 +140,7 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
     }
 
     json_object_set_new(body, "id", json_integer((json_int_t) id));
-    json_object_set(body, "filename",
-                    json_object_get(rec, "original_name"));
+    ngx_http_gatehouse_record_names(body, rec);
 
     for (i = 0; keys[i] != NULL; i++) {
         if (json_object_get(rec, keys[i]) != NULL) {

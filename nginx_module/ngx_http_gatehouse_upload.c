@@ -16,11 +16,18 @@
  *   more file parts than gatehouse_upload_max_files  413
  *   empty file                         400 at the part's end
  *   malformed multipart                400 (415 nested, 413 too many parts)
+ *   no space left in DIR (ENOSPC, EDQUOT)  507, and the condition raised
+ *                                      once (record.c, upload.storage_full)
  * On any failure, and whenever the request ends (client gone, timeout),
  * the temp files are removed and the files' records say "rejected"
  * (at most one new record per request: ngx_http_gatehouse_record.c).  When
  * the whole body is good, the files go to a job in the thread pool
  * (ngx_http_gatehouse_job.c: scan, final place, records), which answers.
+ *
+ * A file's name is kept twice: made safe (filename.c, gh_fn_sanitize:
+ * what is checked and shown) and as the client sent it, escaped
+ * (gh_fn_escape).  A DIR/.incoming removed while nginx runs is made again
+ * (paths.c, ngx_http_gatehouse_incoming_restore).
  *
  * Form fields without a filename are skipped, or kept (bounded) for
  * gatehouse_upload_pass; a file input left empty by the browser
@@ -368,10 +375,31 @@ ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx, gh_mp_err err)
 }
 
 
+/*
+ * The upload directory's file system is full (ENOSPC, or the worker
+ * user's quota: EDQUOT): 507 insufficient_storage, as WebDAV servers
+ * answer, and the condition raised once (record.c) rather than a crit line
+ * per upload.
+ */
+static ngx_int_t
+ngx_http_gatehouse_nospace(ngx_http_gatehouse_ctx_t *ctx, ngx_err_t err)
+{
+    ngx_http_gatehouse_space_full(ctx->conf, ctx->main, err,
+                                  ctx->request->connection->log);
+
+    (void) ngx_http_gatehouse_fail(ctx,
+                                   NGX_HTTP_GATEHOUSE_INSUFFICIENT_STORAGE,
+                                   "insufficient_storage", NULL);
+    return NGX_ERROR;
+}
+
+
 static ngx_int_t
 ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
     ngx_http_gatehouse_file_t *f)
 {
+    ngx_err_t            err;
+    ngx_uint_t           restored = 0;
     u_char               rnd[8], *p;
     ngx_uint_t           tries;
     ngx_str_t           *dir;
@@ -389,6 +417,7 @@ ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
         if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           "gatehouse: RAND_bytes() failed");
+            f->temp.data = NULL;
             return NGX_ERROR;
         }
 
@@ -406,12 +435,39 @@ ngx_http_gatehouse_open_temp(ngx_http_gatehouse_ctx_t *ctx,
             return NGX_OK;
         }
 
-        if (ngx_errno != NGX_EEXIST) {
-            ngx_log_error(NGX_LOG_CRIT, r->connection->log, ngx_errno,
-                          ngx_open_file_n " \"%V\" failed", &f->temp);
-            return NGX_ERROR;
+        err = ngx_errno;
+
+        if (err == NGX_EEXIST) {
+            continue;
         }
+
+        if ((err == NGX_ENOENT || err == NGX_ENOTDIR) && !restored) {
+            /* DIR/.incoming was removed while nginx runs: made again (or
+             * something else sits there: refused, and said so) */
+            restored = 1;
+
+            if (ngx_http_gatehouse_incoming_restore(ctx->conf,
+                                                    r->connection->log)
+                == NGX_OK)
+            {
+                continue;
+            }
+
+            break;
+        }
+
+        if (ngx_http_gatehouse_is_nospace(err)) {
+            f->temp.data = NULL;
+            return ngx_http_gatehouse_nospace(ctx, err);
+        }
+
+        ngx_log_error(NGX_LOG_CRIT, r->connection->log, err,
+                      ngx_open_file_n " \"%V\" failed", &f->temp);
+        break;
     }
+
+    /* no file of ours at that path: nothing to remove */
+    f->temp.data = NULL;
 
     return NGX_ERROR;
 }
@@ -555,6 +611,16 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
         goto internal;
     }
 
+    /* what the client sent, kept beside it in a form safe to show */
+    f->orig.data = ngx_pnalloc(r->pool, GH_FN_ORIG_MAX + 1);
+    if (f->orig.data == NULL) {
+        goto internal;
+    }
+
+    f->orig.len = gh_fn_escape(part->filename, part->filename_len,
+                               (char *) f->orig.data, GH_FN_ORIG_MAX + 1,
+                               NULL);
+
     n = gh_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
                   sizeof(f->ext));
 
@@ -591,12 +657,10 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
             }
         }
 
-        extra = json_pack("{s:o, s:s, s:o?}",
-                          "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len),
+        extra = json_pack("{s:s, s:o?}",
                           "extension", (char *) f->ext,
                           "allowed", allowed);
+        ngx_http_gatehouse_record_names(extra, f->record);
 
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                        "extension_not_allowed", extra);
@@ -604,7 +668,11 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     }
 
     if (ngx_http_gatehouse_open_temp(ctx, f) != NGX_OK) {
-        goto internal;
+        if (ctx->status == 0) {
+            goto internal;
+        }
+
+        return 1;
     }
 
     f->sha = EVP_MD_CTX_new();
@@ -660,11 +728,10 @@ ngx_http_gatehouse_check_type(ngx_http_gatehouse_ctx_t *ctx,
         return NGX_OK;
     }
 
-    extra = json_pack("{s:o, s:s, s:s}",
-                      "filename",
-                      ngx_http_gatehouse_json_str(f->name.data, f->name.len),
+    extra = json_pack("{s:s, s:s}",
                       "expected_category", f->category->name,
                       "detected_type", (char *) f->mime);
+    ngx_http_gatehouse_record_names(extra, f->record);
 
     (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
                                    "type_mismatch", extra);
@@ -699,6 +766,10 @@ ngx_http_gatehouse_flush(ngx_http_gatehouse_ctx_t *ctx,
             if (ngx_errno == NGX_EINTR) {
                 n = 0;
                 continue;
+            }
+
+            if (ngx_http_gatehouse_is_nospace(ngx_errno)) {
+                return ngx_http_gatehouse_nospace(ctx, ngx_errno);
             }
 
             ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log,
@@ -740,11 +811,9 @@ ngx_http_gatehouse_part_data(void *arg, const unsigned char *data, size_t len)
     f->size += len;
 
     if (ctx->conf->max_file_size > 0 && f->size > ctx->conf->max_file_size) {
-        extra = json_pack("{s:o, s:I}",
-                          "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len),
+        extra = json_pack("{s:I}",
                           "max_size", (json_int_t) ctx->conf->max_file_size);
+        ngx_http_gatehouse_record_names(extra, f->record);
 
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                        "file_too_large", extra);
@@ -784,9 +853,8 @@ ngx_http_gatehouse_part_end(void *arg)
     }
 
     if (f->size == 0) {
-        extra = json_pack("{s:o}", "filename",
-                          ngx_http_gatehouse_json_str(f->name.data,
-                                                      f->name.len));
+        extra = json_object();
+        ngx_http_gatehouse_record_names(extra, f->record);
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_BAD_REQUEST,
                                        "empty_file", extra);
         return 1;
@@ -808,9 +876,16 @@ ngx_http_gatehouse_part_end(void *arg)
     f->sha = NULL;
 
     if (ngx_close_file(f->fd) == NGX_FILE_ERROR) {
+        f->fd = NGX_INVALID_FILE;
+
+        /* a network file system may say it only now */
+        if (ngx_http_gatehouse_is_nospace(ngx_errno)) {
+            (void) ngx_http_gatehouse_nospace(ctx, ngx_errno);
+            return 1;
+        }
+
         ngx_log_error(NGX_LOG_CRIT, ctx->request->connection->log, ngx_errno,
                       ngx_close_file_n " \"%V\" failed", &f->temp);
-        f->fd = NGX_INVALID_FILE;
         (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_INTERNAL_SERVER_ERROR,
                                        "write_failed", NULL);
         return 1;

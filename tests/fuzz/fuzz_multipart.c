@@ -65,6 +65,26 @@ check_name(const char *fn, size_t len)
 	}
 	n = gh_fn_ext(out, n, ext, sizeof(ext));
 	(void)gh_category_by_ext(cats, ncat, ext, n);
+
+	/* the original, escaped: bounded, no control byte, cut cleanly */
+	{
+		char esc[GH_FN_ORIG_MAX + 1];
+		int cut;
+		size_t k;
+
+		n = gh_fn_escape(fn, len, esc, sizeof(esc), &cut);
+		check(n <= GH_FN_ORIG_MAX && strlen(esc) == n);
+		check(!cut || (n >= GH_FN_CUT_MARK_LEN &&
+		    memcmp(esc + n - GH_FN_CUT_MARK_LEN, GH_FN_CUT_MARK,
+		           GH_FN_CUT_MARK_LEN) == 0));
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)esc[i];
+
+			check(c >= 0x20 && c != 0x7f);
+		}
+		k = gh_fn_escaped_cut(esc, n, 128);
+		check(k <= n && (n <= 128 ? k == n : k <= 124));
+	}
 }
 
 static int

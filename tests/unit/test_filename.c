@@ -390,6 +390,130 @@ test_categories(void **state)
 	assert_false(gh_category_mime_valid("image/p g", 9));
 }
 
+/* ---- the original name, escaped ---- */
+
+static void
+esc_is(const char *in, size_t in_len, const char *want)
+{
+	char out[GH_FN_ORIG_MAX + 1];
+	size_t n;
+	int cut = -1;
+
+	n = gh_fn_escape(in, in_len, out, sizeof(out), &cut);
+	if (n != strlen(want) || strcmp(out, want) != 0 || cut != 0)
+		fail_msg("escape of \"%s\": got \"%s\" (%zu, cut %d), want "
+		         "\"%s\"", in, out, n, cut, want);
+}
+
+#define ESC(in, want) esc_is((in), sizeof(in) - 1, (want))
+
+/* What no escaped name may hold: control bytes, C1, bidi, bad UTF-8. */
+static void
+esc_safe(const char *s, size_t n)
+{
+	size_t i;
+
+	assert_true(valid_utf8((const unsigned char *)s, n));
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		assert_false(c < 0x20 || c == 0x7f);
+		/* U+0080-U+009F: C2 80..9F; U+202A-U+202E, U+2066-U+2069 */
+		if (c == 0xC2 && i + 1 < n)
+			assert_false((unsigned char)s[i + 1] <= 0x9F);
+		if (c == 0xE2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80)
+			assert_false((unsigned char)s[i + 2] >= 0xAA &&
+			             (unsigned char)s[i + 2] <= 0xAE);
+	}
+}
+
+static void
+test_escape(void **state)
+{
+	char big[4096], out[GH_FN_ORIG_MAX + 1];
+	size_t n, i;
+	int cut;
+
+	(void)state;
+	ESC("photo.png", "photo.png");
+	ESC("../../etc/passwd", "../../etc/passwd");
+	ESC("a\x01" "b\x1b[2J.txt", "a\\x01b\\x1b[2J.txt");
+	ESC("a\0b.php", "a\\x00b.php");
+	ESC("t\tn\nr\r\x7f.txt", "t\\tn\\nr\\r\\x7f.txt");
+	ESC("C:\\dir\\f.txt", "C:\\\\dir\\\\f.txt");
+	ESC("lit\\x41.txt", "lit\\\\x41.txt");
+	ESC("\xff\xfe.txt", "\\xff\\xfe.txt");
+	ESC("\xc0\xaf.txt", "\\xc0\\xaf.txt");           /* overlong '/' */
+	ESC("\xed\xa0\x80.txt", "\\xed\\xa0\\x80.txt");   /* surrogate */
+	ESC("gpj\xe2\x80\xae.exe", "gpj\\u{202e}.exe");  /* RLO */
+	ESC("a\xe2\x80\x8b" "b\xc2\x85" "c\xe2\x80\xa8.txt",
+	    "a\\u{200b}b\\u{0085}c\\u{2028}.txt");
+	ESC("\xf3\xa0\x80\x81x", "\\u{e0001}x");         /* tag */
+	ESC("\xd1\x84\xd0\xbe\xd1\x82\xd0\xbe.jpg",
+	    "\xd1\x84\xd0\xbe\xd1\x82\xd0\xbe.jpg");
+	ESC("", "");
+
+	/* long: cut between escapes, with the mark */
+	memset(big, 'a', 2000);
+	n = gh_fn_escape(big, 2000, out, sizeof(out), &cut);
+	assert_int_equal(cut, 1);
+	assert_int_equal(n, GH_FN_ORIG_MAX);
+	assert_string_equal(out + n - 4, "\\...");
+	memset(big, 0x01, 1000);
+	n = gh_fn_escape(big, 1000, out, sizeof(out), &cut);
+	assert_int_equal(cut, 1);
+	assert_int_equal(n, GH_FN_ORIG_MAX);
+	assert_memory_equal(out + n - 8, "\\x01\\...", 8);
+	/* exactly full: no cut */
+	memset(big, 'b', GH_FN_ORIG_MAX);
+	n = gh_fn_escape(big, GH_FN_ORIG_MAX, out, sizeof(out), &cut);
+	assert_int_equal(cut, 0);
+	assert_int_equal(n, GH_FN_ORIG_MAX);
+	/* a multi-byte character is never split */
+	for (i = 0; i + 3 <= 3000; i += 3)
+		memcpy(big + i, "\xe2\x82\xac", 3);
+	n = gh_fn_escape(big, 3000, out, sizeof(out), &cut);
+	assert_int_equal(cut, 1);
+	esc_safe(out, n);
+
+	/* bad arguments */
+	assert_int_equal(gh_fn_escape("a", 1, out, GH_FN_ORIG_MIN - 1, &cut),
+	                 0);
+	assert_int_equal(gh_fn_escape(NULL, 1, out, sizeof(out), &cut), 0);
+
+	/* random bytes: always safe */
+	srand(7);
+	for (i = 0; i < 2000; i++) {
+		size_t k, len = (size_t)rand() % 600;
+
+		for (k = 0; k < len; k++)
+			big[k] = (char)(rand() % 4 == 0 ? 0xe2 : rand());
+		n = gh_fn_escape(big, len, out, (size_t)(16 + rand() % 1009),
+		                 &cut);
+		esc_safe(out, n);
+		assert_int_equal(n, strlen(out));
+	}
+}
+
+static void
+test_escaped_cut(void **state)
+{
+	const char *e = "ab\\x01cd";
+	const char *u = "a\\u{202e}bc";
+	const char *m = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
+
+	(void)state;
+	assert_int_equal(gh_fn_escaped_cut(e, 8, 8), 8);
+	assert_int_equal(gh_fn_escaped_cut(e, 8, 7), 2);   /* not in \x01 */
+	assert_int_equal(gh_fn_escaped_cut(e, 8, 10), 8);
+	assert_int_equal(gh_fn_escaped_cut(u, 11, 10), 1); /* not in \u{} */
+	assert_int_equal(gh_fn_escaped_cut("a\\u{202e}bcdefg", 15, 13), 9);
+	assert_int_equal(gh_fn_escaped_cut(m, 10, 9), 4);  /* not in é */
+	assert_int_equal(gh_fn_escaped_cut("a\\\\b", 4, 3), 0);
+	assert_int_equal(gh_fn_escaped_cut("ab\\\\cd", 6, 5), 1);
+	assert_int_equal(gh_fn_escaped_cut("ab\\\\cd", 6, 2), 0);
+}
+
 int
 main(void)
 {
@@ -400,6 +524,8 @@ main(void)
 		cmocka_unit_test(test_random_invariants),
 		cmocka_unit_test(test_ext),
 		cmocka_unit_test(test_categories),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_escaped_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -498,6 +498,11 @@ test_dispositions(void **state)
 	/* raw UTF-8 in a quoted filename */
 	expect("--" BND "\r\n" CD "name=\"f\"; filename=\"\xd1\x84.jpg\"\r\n"
 	       "\r\n" D "--", "B(0|f|=\xd1\x84.jpg|)E", GH_MP_OK);
+	/* control bytes (not CR, LF) in a quoted filename are handed on:
+	 * the caller cleans the name (filename.c) */
+	expect("--" BND "\r\n" CD "name=\"f\"; filename=\"a\x01b\x1b[2J\x7f"
+	       "\tc.txt\"\r\n\r\n" D "--",
+	       "B(0|f|=a\x01b\x1b[2J\x7f\tc.txt|)E", GH_MP_OK);
 }
 
 static void
@@ -553,6 +558,17 @@ test_bad_headers(void **state)
 		H(CD "name=a\rX-Bare: cr\r\n", GH_MP_EHEADER),
 		H(CD "name=\"a\0b\"\r\n", GH_MP_EHEADER),
 		H(CD "name=a\x1b\r\n", GH_MP_EHEADER),
+		/* control bytes outside a quoted filename */
+		H(CD "name=\"a\x01\"; filename=\"b.txt\"\r\n", GH_MP_EHEADER),
+		H(CD "name=a; filename=b\x01.txt\r\n", GH_MP_EHEADER),
+		H(CD "name=a;\x01 filename=\"b.txt\"\r\n", GH_MP_EHEADER),
+		H(CD "name=a; filename=\"b.txt\"\r\nX-A: \x01\r\n",
+		  GH_MP_EHEADER),
+		H(CD "name=a\r\nContent-Type: text/plain\x1b\r\n", GH_MP_EHEADER),
+		/* CR or LF inside a quoted filename: framing, still refused */
+		H(CD "name=a; filename=\"b\rc.txt\"\r\n", GH_MP_EHEADER),
+		H(CD "name=a; filename=\"b\nX-Injected: 1\".txt\r\n",
+		  GH_MP_EHEADER),
 		H(CD "name=a\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n",
 		  GH_MP_EHEADER),
 		H(CD "name=a\r\nContent-Type: multipart/mixed; boundary=z\r\n",

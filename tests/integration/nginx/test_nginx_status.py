@@ -1,9 +1,13 @@
 """`gatehouse_upload_status`: the record of an upload, from the store, for
 the user who sent it; anyone else gets the same 404 as for an upload that
 does not exist."""
+import os
+import pathlib
 import socket
+import subprocess
 import time
 
+from ngx_support import WORKER_USER
 from gh_http import (PDF, ctype, multipart, part, png_bytes, post,
                      read_response, request_head, sha256)
 
@@ -42,6 +46,7 @@ def test_owner_sees_the_record(nginx):
     s = r.json()
     assert s["id"] == a["id"]
     assert s["filename"] == "mine.png"
+    assert s["original_filename"] == "mine.png"
     assert s["status"] == "stored" and s["reason"] is None
     assert s["scan"] == "not_scanned"
     assert s["size"] == len(png) and s["sha256"] == sha256(png)
@@ -111,3 +116,32 @@ def test_methods(nginx):
     r = post(nginx.port, f"/uploads/status/{a['id']}", b"x",
              extra=["X-User: alice"])
     assert r.status == 405
+
+
+RECTOOL = (pathlib.Path(__file__).resolve().parents[3] / "build" / "tests" /
+           "integration" / "retention" / "rectool")
+
+
+def test_version_1_records_still_read(nginx):
+    """Records written before the original name was kept (v 1: only
+    original_name, which held the safe name) read as they did: the status
+    location and the CLI show that name, and no original."""
+    first = upload(nginx, png_bytes(), "before.png", "carol").json()["id"]
+    cmd = [str(RECTOOL), str(nginx.store), "day",
+           str(int(time.time() * 1000)), "carol", "0", "0", "3", "0"]
+    if os.geteuid() == 0:
+        # the store is the worker user's: write it as that user
+        cmd = ["runuser", "-u", WORKER_USER, "--"] + cmd
+    subprocess.run(cmd, check=True, timeout=30)
+    old = first + 3                 # rectool's third record is "stored"
+    rec = nginx.record(old)
+    assert rec["v"] == 1 and "display_name" not in rec
+    r = get(nginx.port, f"/uploads/status/{old}", "carol")
+    assert r.status == 200, r
+    assert r.json()["filename"] == "report.pdf"
+    assert "original_filename" not in r.json()
+    out = nginx.gh("uploads", "show", str(old)).stdout
+    assert "display_name   report.pdf\n" in out, out
+    assert "original_name" not in out
+    out = nginx.gh("uploads", "list", "--user", "carol").stdout
+    assert "report.pdf" in out and "before.png" in out

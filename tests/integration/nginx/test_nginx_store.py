@@ -485,7 +485,10 @@ def test_record_of_a_refused_upload_is_small(nginx_conf):
     rec = wait_for(lambda: named(n, "é"), "the record")[0]
     assert rec["reason"] == "type_mismatch"
     assert len(rec["original_name"].encode()) <= 128
-    assert rec["original_name"] == "é" * 64
+    assert len(rec["display_name"].encode()) <= 128
+    assert rec["display_name"] == "é" * 64
+    # the original is cut between escapes, and says so
+    assert rec["original_name"] == "é" * 62 + "\\..."
     assert len(rec["field"]) <= 64 and len(rec["uri"]) <= 128
     assert rec["user"] is None
     # a kept upload's record keeps them whole
@@ -494,3 +497,4 @@ def test_record_of_a_refused_upload_is_small(nginx_conf):
     assert r.status == 201, r
     rec = n.record(r.json()["id"])
     assert rec["original_name"] == name and rec["user"] == "k" * 300
+    assert rec["display_name"] == name

@@ -78,7 +78,9 @@ def test_png_accepted(nginx):
     rec = nginx.record(a["id"])
     assert rec["status"] == "stored" and rec["reason"] is None
     assert rec["user"] == "alice"
-    assert rec["original_name"] == "photo.png"
+    assert rec["display_name"] == "photo.png"
+    assert rec["original_name"] == "photo.PNG"     # as the client sent it
+    assert a["original_filename"] == "photo.PNG"
     assert rec["field"] == "file"
     assert rec["sha256"] == sha256(png) and rec["size"] == len(png)
     assert rec["mime"] == "image/png" and rec["category"] == "images"
@@ -226,6 +228,72 @@ def test_hostile_names_accepted_safely(nginx, raw, want):
     # stored under a generated name inside the upload directory
     assert path.resolve().is_relative_to(nginx.uploads.resolve())
     assert re.fullmatch(r"[0-9a-f]{32}\.png", path.name)
+
+
+@pytest.mark.parametrize("raw,display,original", [
+    # a raw control byte in a quoted filename: accepted, cleaned (it was a
+    # 400 bad_multipart before), kept escaped in the original
+    (b"a\x01b\x1b[2J.png", "ab_2J.png", "a\\x01b\\x1b[2J.png"),
+    (b"tab\there\x7f.png", "tabhere.png", "tab\\there\\x7f.png"),
+    (b"../../etc/passwd.png", "passwd.png", "../../etc/passwd.png"),
+    (b"C:\\Users\\bob\\x.png", "x.png", "C:\\\\Users\\\\bob\\\\x.png"),
+    (b"\xff\xfe.png", "__.png", "\\xff\\xfe.png"),
+    (b"\xe2\x80\xaegnp.png", "gnp.png", "\\u{202e}gnp.png"),
+    ("фото.png".encode(), "фото.png", "фото.png"),
+    (b"y" * 3000 + b".png", "y" * 251 + ".png",
+     "y" * 1020 + "\\..."),
+])
+def test_hostile_names_keep_the_original_escaped(nginx, raw, display,
+                                                 original):
+    """The safe name is what the file is shown and checked as; what the
+    client sent is kept beside it, escaped (valid UTF-8 as it is, control
+    and invisible characters and bad bytes as escapes, at most 1 KiB), in
+    the answer, the record and `gatehouse uploads show`."""
+    png = png_bytes()
+    r = post(nginx.port, "/upload", multipart([part("file", png, raw)]))
+    assert r.status == 201, r
+    a = r.json()
+    assert a["filename"] == display
+    assert a["original_filename"] == original
+    assert a["files"][0]["original_filename"] == original
+    check_stored(nginx, a, png)
+    rec = nginx.record(a["id"])
+    assert rec["v"] == 2
+    assert rec["display_name"] == display
+    assert rec["original_name"] == original
+    out = nginx.gh("uploads", "show", str(a["id"])).stdout
+    assert f"display_name   {display}\n" in out
+    assert f"original_name  {original}\n" in out
+    # nothing that could drive a terminal reaches it
+    assert not any(c in out for c in "\x1b\x01\x7f\u202e")
+    out = nginx.gh("uploads", "list", "--limit", "5").stdout
+    assert any(line.split()[0] == str(a["id"]) and display[:28] in line
+               for line in out.splitlines()[1:]), out
+
+
+def test_control_byte_in_a_refused_upload(nginx):
+    """A refusal names the file both ways too."""
+    r = post(nginx.port, "/upload",
+             multipart([part("file", PDF, b"cv\x01.png")]))
+    assert r.status == 415, r
+    assert r.json()["error"] == "type_mismatch"
+    assert r.json()["filename"] == "cv.png"
+    assert r.json()["original_filename"] == "cv\\x01.png"
+
+
+@pytest.mark.parametrize("disp", [
+    # CR or LF inside a header is framing, not a name: still refused
+    b'form-data; name="file"; filename="a\rb.png"',
+    b'form-data; name="file"; filename="a\nX-Injected: 1.png"',
+    # control bytes outside a quoted filename
+    b'form-data; name="fi\x01le"; filename="a.png"',
+    b'form-data; name="file"; filename=a\x01b.png',
+])
+def test_control_bytes_outside_a_quoted_filename_refused(nginx, disp):
+    r = post(nginx.port, "/upload",
+             multipart([part("file", png_bytes(), disposition=disp)]))
+    assert r.status == 400, r
+    assert r.json()["error"] == "bad_multipart"
 
 
 def test_filename_star_and_nul(nginx):
