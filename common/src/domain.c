@@ -13,16 +13,13 @@ static const struct {
 	const char *name;
 	const char *source;     /* stamped on its events */
 	const char *prefix;     /* event types it may raise */
-	const char *category;   /* stamped on its events */
 	const char *path_key;   /* [store] key of its store */
 	const char *owner_key;  /* [store] key of its store's owner */
 } domains[GH_DOMAIN_COUNT_] = {
-	[GH_DOMAIN_CORE] = {"core", NULL, NULL, NULL, "path", "owner"},
-	[GH_DOMAIN_MAIL] = {"mail", "milter", "mail.", "system", "mail",
-	                    "mail_owner"},
-	[GH_DOMAIN_WEB] = {"web", "nginx", "upload.", "security", "web",
-	                   "web_owner"},
-	[GH_DOMAIN_LOGIN] = {"login", "pam", "login.", "security", "login",
+	[GH_DOMAIN_CORE] = {"core", NULL, NULL, "path", "owner"},
+	[GH_DOMAIN_MAIL] = {"mail", "milter", "mail.", "mail", "mail_owner"},
+	[GH_DOMAIN_WEB] = {"web", "nginx", "upload.", "web", "web_owner"},
+	[GH_DOMAIN_LOGIN] = {"login", "pam", "login.", "login",
 	                     "login_owner"},
 };
 
@@ -126,7 +123,8 @@ gh_domain_accept(enum gh_domain d, const json_t *ev, json_t **out,
 	if (json_object_set_new(copy, "source",
 	                        json_string(domains[d].source)) != 0 ||
 	    json_object_set_new(copy, "category",
-	                        json_string(domains[d].category)) != 0)
+	                        json_string(gh_event_default_category(type)))
+	    != 0)
 		goto nomem;
 	if (json_integer_value(json_object_get(copy, "priority")) >
 	    DOMAIN_PRIORITY_MAX &&

@@ -35,8 +35,8 @@ gh_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const char *
-default_category(const char *type)
+const char *
+gh_event_default_category(const char *type)
 {
 	if (strncmp(type, "login.", 6) == 0 ||
 	    strcmp(type, "upload.infected") == 0)
@@ -141,7 +141,7 @@ encode_record(const json_t *ev, uint64_t id, int64_t now, char *stackbuf,
 	             json_object_get(ev, "priority") ? "" : ",\"priority\":2",
 	             json_object_get(ev, "category") ? "" : ",\"category\":\"",
 	             json_object_get(ev, "category") ? "" :
-	                 default_category(type ? type : ""),
+	                 gh_event_default_category(type ? type : ""),
 	             json_object_get(ev, "category") ? "" : "\"",
 	             json_object_get(ev, "source") ? "" : ",\"source\":\"app\"");
 	if (r < 0 || (size_t)r >= sizeof(head))

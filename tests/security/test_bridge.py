@@ -226,6 +226,14 @@ def test_producers_cannot_choose_who_is_told(running):
     claim(sec, USERS["web"], "web", ev)
     e = core_event(sec, "stamped")
     assert e["category"] == "security" and e["priority"] == 3
+    # The category is the type's, not the producer's word: a web server
+    # cannot make its storage alert a security notice nor the reverse.
+    ev = {"t": "ev", "id": 201, "at": 1700000000201,
+          "ev": dict(base, type="upload.storage_full", title="full",
+                     category="security")}
+    claim(sec, USERS["web"], "web", ev)
+    e = core_event(sec, "full")
+    assert e["category"] == "system"
 
 
 def test_strangers_cannot_crowd_out_the_bridges(running):

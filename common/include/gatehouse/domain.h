@@ -77,9 +77,10 @@ const char *gh_conf_domain_owner(const struct gh_conf *conf, enum gh_domain d);
  *   - names no channels, no action_url, and no recipients but "admins"
  *     (who is told, and how, is the core's decision: a compromised
  *     producer cannot mail or text arbitrary addresses as Gatehouse);
- *   - has "source" set to gh_domain_source(d) and "category" to the
- *     domain's ("system" for mail, "security" for web and login), never
- *     the event's own, and priority at most 3 (high: "urgent" overrides
+ *   - has "source" set to gh_domain_source(d) and "category" to
+ *     gh_event_default_category() of its type ("security" for login.*
+ *     and upload.infected, "system" for the rest), never the event's
+ *     own, and priority at most 3 (high: "urgent" overrides
  *     quiet hours and is the admin's);
  *   - has its dedup_key, if any, prefixed with "<domain>:" so one domain
  *     cannot claim another's keys and so silence its events.

@@ -72,6 +72,15 @@ int64_t gh_now_ms(void);
 gh_err gh_event_validate(const json_t *ev, char *detail, size_t detail_len);
 
 /*
+ * gh_event_default_category - the category of an event of this type that
+ * names none: "security" for login.* and upload.infected, "system" for
+ * every other type (docs/events.md).  The core also stamps it on events
+ * from producer domains, whatever they said (gatehouse/domain.h).  Returns
+ * a static string.
+ */
+const char *gh_event_default_category(const char *type);
+
+/*
  * gh_queue_enqueue_txn - add one event inside the caller's write transaction
  * (so a producer can write its own record and the event atomically).
  *   dedup_window_ms  with a dedup_key in the event: an event enqueued with
