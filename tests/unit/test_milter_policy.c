@@ -253,9 +253,9 @@ setup_dir(void **state)
 	mkpath("dkim/example.org/gone.retire", p, sizeof(p));
 	write_file(p, "1000\n", 0644);
 	/* retired long ago and no longer a key: never read, no error */
-	mkpath("dkim/example.org/broken.key", p, sizeof(p));
+	mkpath("dkim/example.org/junk.key", p, sizeof(p));
 	write_file(p, "not a key any more\n", 0600);
-	mkpath("dkim/example.org/broken.retire", p, sizeof(p));
+	mkpath("dkim/example.org/junk.retire", p, sizeof(p));
 	write_file(p, "1000\n", 0644);
 	mkpath("dkim/example.org/notes.txt", p, sizeof(p));
 	write_file(p, "ignored\n", 0644);
@@ -302,7 +302,7 @@ test_signtable(void **state)
 	for (size_t i = 0; i < c->keys->n; i++) {
 		const struct gh_signkey *e = &c->keys->v[i];
 		int gone = strcmp(e->selector, "gone") == 0 ||
-		           strcmp(e->selector, "broken") == 0;
+		           strcmp(e->selector, "junk") == 0;
 
 		assert_true(gone ? e->key == NULL : e->key != NULL);
 	}
