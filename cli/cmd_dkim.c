@@ -373,11 +373,28 @@ static size_t
 scan_domain(const char *dir, int archive, struct keyinfo *keys, size_t max)
 {
 	char rdir[PATH_MAX];
-	size_t n = 0;
+	size_t n = 0, live, all;
 
 	scan_dir(dir, 0, keys, &n, max);
-	if (archive && fmt(rdir, sizeof(rdir), "%s/retired", dir) == 0)
+	live = n;
+	if (archive && fmt(rdir, sizeof(rdir), "%s/retired", dir) == 0) {
 		scan_dir(rdir, 1, keys, &n, max);
+		/* a selector in use again: its archived key has no record */
+		all = n;
+		n = live;
+		for (size_t i = live; i < all; i++) {
+			size_t j = 0;
+
+			while (j < live && strcmp(keys[j].selector,
+			                          keys[i].selector) != 0)
+				j++;
+			if (j < live)
+				continue;
+			if (n != i)	/* no overlapping struct copy */
+				keys[n] = keys[i];
+			n++;
+		}
+	}
 	qsort(keys, n, sizeof(keys[0]), cmp_sel);
 	return n;
 }
@@ -993,11 +1010,11 @@ cmd_dns(struct cli *c, int argc, char **argv)
 	n = scan_domain(dir, 1, keys, MAX_KEYS);
 	for (size_t i = 0; i < n; i++) {
 		st[i] = key_state(c, &keys[i], now, &until[i]);
-		if (keys[i].retire_bad && keys[i].bits > 0)
+		if (keys[i].retire_bad && !keys[i].archived &&
+		    keys[i].bits > 0)
 			cli_eprintf("%s: warning: %s/%s.retire is unreadable: "
 			            "key %s is taken as retired long ago, as "
-			            "gatehouse-milter takes it\n", c->prog,
-			            keys[i].archived ? "retired" : dir,
+			            "gatehouse-milter takes it\n", c->prog, dir,
 			            keys[i].selector, keys[i].selector);
 	}
 	sk.c = c;

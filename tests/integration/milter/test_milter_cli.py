@@ -327,3 +327,32 @@ def test_keygen_as_root_gives_keys_to_the_milter_group(milter_factory):
     assert as_user("nobody", "cat", key).returncode == 0
     assert as_user("nobody", "sh", "-c", f"echo x >> {key}").returncode != 0
     assert as_user("www-data", "cat", key).returncode != 0
+
+
+def test_dns_records_keys_archived_before_their_grace_ended(milter_factory):
+    """Keys an earlier rotate moved to retired/ at their retire time (as
+    versions before [dkim] retire_grace did) are published until their
+    grace period ends all the same; archived for longer, they are history:
+    neither listed nor mentioned."""
+    m = milter_factory(keys=(), start=False)
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "cur",
+         "--type", "ed25519")
+    rdir = m.keydir / DOMAIN / "retired"
+    rdir.mkdir()
+    now = int(time.time())
+    for sel, ago in (("recent", 3600), ("ancient", 30 * 86400)):
+        mailenv.make_key(rdir / f"{sel}.key", "ed25519")
+        (rdir / f"{sel}.retire").write_text(f"{now - ago}\n")
+    recs = json.loads(m.gh("--json", "dns", "records", DOMAIN).stdout)
+    dk = {r["name"].split(".")[0]: r for r in recs if r["purpose"] == "DKIM"}
+    assert sorted(dk) == ["cur", "recent"]
+    assert dk["recent"]["state"] == "retired"
+    assert dk["recent"]["keep_until"] == now - 3600 + 7 * 86400
+    assert dk["recent"]["value"].encode() == mailenv.dns_txt(
+        rdir / "recent.key")
+    text = m.gh("dns", "records", DOMAIN).stdout
+    assert "ancient" not in text
+    assert "; recent: retired " in text
+    lst = {k["selector"]: k["state"] for k in
+           json.loads(m.gh("--json", "dkim", "list").stdout)}
+    assert lst == {"cur": "active", "recent": "retired"}
