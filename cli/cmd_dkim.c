@@ -14,17 +14,23 @@
  * KEY DIRECTORY
  *   KEY_DIR/DOMAIN/SELECTOR.key is a key that signs; SELECTOR.retire holds
  *   the time (seconds since the epoch) after which it stops signing;
- *   KEY_DIR/DOMAIN/retired/ keeps keys no longer used.
+ *   KEY_DIR/DOMAIN/retired/ keeps keys whose DNS record is no longer
+ *   needed.
  *
  * ROTATION (no gap)
  *   `rotate` makes a new key per key type in use (so RSA + Ed25519 stays
- *   dual), under a new selector, and gives every old key of those types a
- *   retire time of now + grace (default 7 days).  Until then the milter
- *   signs with old and new: a receiver that cannot find the new DNS record
- *   yet still verifies the old signature.  After it, the old key stops
- *   signing by itself (the milter checks the retire time per message);
- *   the next rotate moves it to retired/.  Keep the old DNS record a few
- *   days past its retire time, for mail still in transit.  The milter is
+ *   dual), under a new selector, of [dkim] rsa_bits for RSA unless --bits,
+ *   and gives every old key of those types a retire time of now + grace
+ *   (--grace, default 7 days).  Until then the milter signs with old and
+ *   new: a receiver that cannot find the new DNS record yet still verifies
+ *   the old signature.  After it, the old key stops signing by itself (the
+ *   milter checks the retire time per message).  Its DNS record must stay
+ *   published [dkim] retire_grace longer (default 7 days), for mail signed
+ *   just before and still in transit: `dns records` and `dkim list` show
+ *   each key's state from its retire time and the clock whenever they run
+ *   (gh_dkim_key_state_at), so a key moves from retiring to retired to
+ *   removable by itself, not at the next rotate; the next rotate moves
+ *   removable keys to retired/.  The milter is
  *   told to reload so the new key signs at once: SIGHUP to the process
  *   that holds the lock on [milter] pid_file, if it runs gatehouse-milter
  *   ([milter] program) -- never to the pid the file's contents name, which
@@ -73,6 +79,10 @@ struct keyinfo {
 	gh_dkim_alg type;
 	int bits;		/* -1: the file is not a usable key */
 	int64_t retire_at;	/* seconds; 0: none */
+	int retire_bad;		/* the .retire file is unreadable: retire_at
+				 * is 1, retired long ago, as the milter
+				 * takes it */
+	int archived;		/* found in retired/ */
 	char txt[GH_DKIM_TXT_MAX];
 };
 
@@ -315,20 +325,20 @@ cmp_sel(const void *a, const void *b)
 	              ((const struct keyinfo *)b)->selector);
 }
 
-/* The keys of one domain directory (not retired/), sorted by selector. */
-static size_t
-scan_domain(const char *dir, struct keyinfo *keys, size_t max)
+/* The keys of one directory, appended to keys[*n..max). */
+static void
+scan_dir(const char *dir, int archived, struct keyinfo *keys, size_t *n,
+         size_t max)
 {
 	struct dirent *de;
-	size_t n = 0;
 	DIR *d = opendir(dir);
 
 	if (d == NULL)
-		return 0;
-	while ((de = readdir(d)) != NULL && n < max) {
+		return;
+	while ((de = readdir(d)) != NULL && *n < max) {
 		size_t len = strlen(de->d_name);
 		char rpath[PATH_MAX];
-		struct keyinfo *k = &keys[n];
+		struct keyinfo *k = &keys[*n];
 
 		if (de->d_name[0] == '.' || len <= 4 ||
 		    strcmp(de->d_name + len - 4, ".key") != 0 ||
@@ -338,30 +348,97 @@ scan_domain(const char *dir, struct keyinfo *keys, size_t max)
 		memcpy(k->selector, de->d_name, len - 4);
 		(void)fmt(k->path, sizeof(k->path), "%s/%s", dir, de->d_name);
 		(void)fmt(rpath, sizeof(rpath), "%s/%s.retire", dir, k->selector);
-		if (read_retire(rpath, &k->retire_at) != 0)
+		if (read_retire(rpath, &k->retire_at) != 0) {
 			k->retire_at = 1;
+			k->retire_bad = 1;
+		}
+		/* a key in retired/ without its .retire: retired long ago */
+		if (archived && k->retire_at == 0)
+			k->retire_at = 1;
+		k->archived = archived;
 		if (read_key(k->path, k, NULL, 0) != GH_OK)
 			k->bits = -1;	/* listed, never used */
-		n++;
+		(*n)++;
 	}
 	closedir(d);
+}
+
+/*
+ * The keys of one domain directory, sorted by selector; with archive, also
+ * those in its retired/ (older versions moved keys there at their retire
+ * time, before their record could go: their state still says whether it
+ * is needed).
+ */
+static size_t
+scan_domain(const char *dir, int archive, struct keyinfo *keys, size_t max)
+{
+	char rdir[PATH_MAX];
+	size_t n = 0, live, all;
+
+	scan_dir(dir, 0, keys, &n, max);
+	live = n;
+	if (archive && fmt(rdir, sizeof(rdir), "%s/retired", dir) == 0) {
+		scan_dir(rdir, 1, keys, &n, max);
+		/* a selector in use again: its archived key has no record */
+		all = n;
+		n = live;
+		for (size_t i = live; i < all; i++) {
+			size_t j = 0;
+
+			while (j < live && strcmp(keys[j].selector,
+			                          keys[i].selector) != 0)
+				j++;
+			if (j < live)
+				continue;
+			if (n != i)	/* no overlapping struct copy */
+				keys[n] = keys[i];
+			n++;
+		}
+	}
 	qsort(keys, n, sizeof(keys[0]), cmp_sel);
 	return n;
 }
 
+/* [dkim] retire_grace in seconds. */
+static int64_t
+retire_grace(struct cli *c)
+{
+	return (int64_t)(gh_conf_int(c->conf, "dkim", "retire_grace") / 1000);
+}
+
+/* Where k is in its life now; *until gets the end of its grace period. */
+static gh_dkim_key_state
+key_state(struct cli *c, const struct keyinfo *k, int64_t now,
+          int64_t *until)
+{
+	return gh_dkim_key_state_at(k->retire_at, retire_grace(c), now, until);
+}
+
+/* dkim list's STATE column. */
 static const char *
-state_of(const struct keyinfo *k, int64_t now, char *buf, size_t cap)
+state_text(gh_dkim_key_state st, const struct keyinfo *k, int64_t until,
+           char *buf, size_t cap)
 {
 	char t[32];
 
 	if (k->bits < 0)
 		return "unreadable";
-	if (k->retire_at == 0)
+	switch (st) {
+	case GH_DKIM_KEY_ACTIVE:
 		return "active";
-	if (k->retire_at <= now)
-		return "retired";
-	(void)fmt(buf, cap, "retiring %s", cli_time(k->retire_at * 1000, t,
-	                                           sizeof(t)));
+	case GH_DKIM_KEY_RETIRING:
+		(void)fmt(buf, cap, "retiring %s",
+		          cli_time(k->retire_at * 1000, t, sizeof(t)));
+		break;
+	case GH_DKIM_KEY_RETIRED:
+		(void)fmt(buf, cap, "retired, publish until %s",
+		          cli_time(until * 1000, t, sizeof(t)));
+		break;
+	case GH_DKIM_KEY_REMOVABLE:
+		(void)fmt(buf, cap, "removable since %s",
+		          cli_time(until * 1000, t, sizeof(t)));
+		break;
+	}
 	return buf;
 }
 
@@ -463,7 +540,6 @@ parse_kopts(struct cli *c, int argc, char **argv, struct kopts *o,
 	int ch;
 
 	memset(o, 0, sizeof(*o));
-	o->bits = 2048;
 	o->grace_ms = 7 * 86400 * 1000LL;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
@@ -508,7 +584,8 @@ parse_kopts(struct cli *c, int argc, char **argv, struct kopts *o,
 	if (o->type && strcmp(o->type, "rsa") != 0 &&
 	    strcmp(o->type, "ed25519") != 0)
 		return cli_usage(c, "dkim %s: --type is rsa or ed25519", sub);
-	if (o->bits < GH_DKIM_RSA_MIN_BITS || o->bits > GH_DKIM_RSA_MAX_BITS)
+	if (o->bits_set && (o->bits < GH_DKIM_RSA_MIN_BITS ||
+	                    o->bits > GH_DKIM_RSA_MAX_BITS))
 		return cli_usage(c, "dkim %s: --bits must be %d to %d", sub,
 		                 GH_DKIM_RSA_MIN_BITS, GH_DKIM_RSA_MAX_BITS);
 	if (o->domain && !name_ok(o->domain))
@@ -536,6 +613,8 @@ dkim_keygen(struct cli *c, int argc, char **argv)
 	rc = cli_load_conf(c);
 	if (rc)
 		return rc;
+	if (!o.bits_set)
+		o.bits = (int)gh_conf_int(c->conf, "dkim", "rsa_bits");
 	(void)fmt(dom, sizeof(dom), "%s", o.domain);
 	lower(dom);
 	if (o.out) {
@@ -603,7 +682,9 @@ new_selector(const char *dir, gh_dkim_alg t, char *out, size_t cap)
 	}
 }
 
-/* Move keys whose retire time has passed into retired/. */
+/* Move keys whose grace period is over (their DNS record is no longer
+ * needed) into retired/; retired keys still in it stay, so that `dns
+ * records` keeps listing them where the milter left them. */
 static void
 sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
               size_t n, int64_t now)
@@ -612,8 +693,8 @@ sweep_retired(struct cli *c, const char *dir, struct keyinfo *keys,
 
 	(void)fmt(rdir, sizeof(rdir), "%s/retired", dir);
 	for (size_t i = 0; i < n; i++) {
-		if (keys[i].retire_at == 0 || keys[i].retire_at > now ||
-		    keys[i].bits < 0)
+		if (keys[i].archived || keys[i].bits < 0 ||
+		    key_state(c, &keys[i], now, NULL) != GH_DKIM_KEY_REMOVABLE)
 			continue;
 		if (key_dir(c, rdir) != 0)
 			return;
@@ -654,8 +735,8 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 {
 	struct kopts o;
 	struct keyinfo keys[MAX_KEYS], made[2];
-	char dir[PATH_MAX], path[PATH_MAX], dom[256], t[32];
-	int64_t now = (int64_t)time(NULL), retire;
+	char dir[PATH_MAX], path[PATH_MAX], dom[256], t[32], t2[32];
+	int64_t now = (int64_t)time(NULL), retire, keep;
 	int want[2] = {0, 0}, nmade = 0;
 	size_t n;
 	int rc = parse_kopts(c, argc, argv, &o, "rotate");
@@ -671,7 +752,7 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 	lower(dom);
 	if (domain_dir(c, dom, dir, sizeof(dir)) != 0)
 		return cli_fail(c, GH_ETOOBIG, "key path", NULL);
-	n = scan_domain(dir, keys, MAX_KEYS);
+	n = scan_domain(dir, 0, keys, MAX_KEYS);
 	for (size_t i = 0; i < n; i++)
 		if (keys[i].bits > 0 && keys[i].retire_at == 0 &&
 		    (!o.type || strcmp(o.type, type_name(keys[i].type)) == 0))
@@ -688,9 +769,13 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		                 "this domain has RSA and Ed25519 keys: add "
 		                 "--type");
 	retire = now + o.grace_ms / 1000;
+	(void)gh_dkim_key_state_at(retire, retire_grace(c), now, &keep);
+	/* the configured size, not the old key's: rotating is when a key
+	 * made small long ago gets the size the admin now asks for */
+	if (!o.bits_set)
+		o.bits = (int)gh_conf_int(c->conf, "dkim", "rsa_bits");
 	for (int ty = GH_DKIM_RSA_SHA256; ty <= GH_DKIM_ED25519_SHA256; ty++) {
 		char sel[128];
-		int bits = o.bits;
 
 		if (!want[ty])
 			continue;
@@ -698,18 +783,12 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 			(void)fmt(sel, sizeof(sel), "%s", o.selector);
 		else
 			new_selector(dir, (gh_dkim_alg)ty, sel, sizeof(sel));
-		/* keep the size of the key being replaced unless told */
-		for (size_t i = 0; i < n; i++)
-			if (ty == GH_DKIM_RSA_SHA256 && !o.bits_set &&
-			    keys[i].type == GH_DKIM_RSA_SHA256 &&
-			    keys[i].retire_at == 0 && keys[i].bits > 0)
-				bits = keys[i].bits;
 		(void)fmt(path, sizeof(path), "%s/%s.key", dir, sel);
 		if (access(path, F_OK) == 0) {
 			cli_eprintf("%s: %s exists\n", c->prog, path);
 			return EXIT_USAGE;
 		}
-		rc = generate(c, path, (gh_dkim_alg)ty, bits, &made[nmade]);
+		rc = generate(c, path, (gh_dkim_alg)ty, o.bits, &made[nmade]);
 		if (rc)
 			return rc;
 		(void)fmt(made[nmade].selector, sizeof(made[nmade].selector),
@@ -735,8 +814,10 @@ dkim_rotate(struct cli *c, int argc, char **argv)
 		print_key_record(dom, &made[i]);
 	}
 	cli_printf("Old and new keys both sign until %s.  Keep the old DNS "
-	       "records a few days longer, for mail in transit.\n",
-	       cli_time(retire * 1000, t, sizeof(t)));
+	       "records published until %s, for mail in transit ([dkim] "
+	       "retire_grace); 'gatehouse dns records %s' lists them until "
+	       "then.\n", cli_time(retire * 1000, t, sizeof(t)),
+	       cli_time(keep * 1000, t2, sizeof(t2)), dom);
 	if (o.no_reload)
 		return EXIT_OK;
 	return signal_milter(c, nmade);
@@ -747,7 +828,7 @@ dkim_list(struct cli *c, int argc, char **argv)
 {
 	struct kopts o;
 	struct keyinfo keys[MAX_KEYS];
-	char dir[PATH_MAX], buf[64];
+	char dir[PATH_MAX], buf[80];
 	json_t *arr = NULL;
 	struct dirent *de;
 	DIR *d;
@@ -769,7 +850,7 @@ dkim_list(struct cli *c, int argc, char **argv)
 	if (c->json)
 		arr = json_array();
 	else
-		cli_printf("%-24s %-16s %-8s %-5s %-28s %s\n", "DOMAIN", "SELECTOR",
+		cli_printf("%-24s %-16s %-8s %-5s %-43s %s\n", "DOMAIN", "SELECTOR",
 		           "TYPE", "BITS", "STATE", "FILE");
 	while ((de = readdir(d)) != NULL) {
 		size_t n;
@@ -778,23 +859,33 @@ dkim_list(struct cli *c, int argc, char **argv)
 		    (o.domain && strcasecmp(o.domain, de->d_name) != 0))
 			continue;
 		(void)fmt(dir, sizeof(dir), "%s/%s", kd, de->d_name);
-		n = scan_domain(dir, keys, MAX_KEYS);
+		n = scan_domain(dir, 1, keys, MAX_KEYS);
 		for (size_t i = 0; i < n; i++) {
-			const char *st = state_of(&keys[i], now, buf,
-			                          sizeof(buf));
+			int64_t until;
+			gh_dkim_key_state ks = key_state(c, &keys[i], now,
+			                                 &until);
+			const char *st = state_text(ks, &keys[i], until, buf,
+			                            sizeof(buf));
 
+			/* archived and no longer published: history */
+			if (keys[i].archived && (keys[i].bits < 0 ||
+			    ks == GH_DKIM_KEY_REMOVABLE))
+				continue;
 			if (arr) {
 				json_array_append_new(arr, json_pack(
-				    "{s:s, s:s, s:s, s:i, s:s, s:I, s:s, s:s}",
+				    "{s:s, s:s, s:s, s:i, s:s, s:I, s:I, s:s, "
+				    "s:s}",
 				    "domain", de->d_name, "selector",
 				    keys[i].selector, "type",
 				    type_name(keys[i].type), "bits", keys[i].bits,
-				    "state", st, "retire_at",
-				    (json_int_t)keys[i].retire_at, "file",
-				    keys[i].path, "txt", keys[i].txt));
+				    "state", keys[i].bits < 0 ? "unreadable" :
+				    gh_dkim_key_state_name(ks), "retire_at",
+				    (json_int_t)keys[i].retire_at, "keep_until",
+				    (json_int_t)until, "file", keys[i].path,
+				    "txt", keys[i].txt));
 				continue;
 			}
-			cli_printf("%-24s %-16s %-8s %-5d %-28s %s\n", de->d_name,
+			cli_printf("%-24s %-16s %-8s %-5d %-43s %s\n", de->d_name,
 			           keys[i].selector, type_name(keys[i].type),
 			           keys[i].bits, st, keys[i].path);
 		}
@@ -861,6 +952,21 @@ section_key(const char *name, void *arg)
 		            s->c->prog, file, gh_strerror(err));
 }
 
+/* A DKIM key's place in `dns records`: publish it (and say until when,
+ * once it has a retire time), say its record can go, or leave it out. */
+enum pub { PUB_NONE, PUB_RECORD, PUB_REMOVABLE };
+
+static enum pub
+publication(const struct keyinfo *k, gh_dkim_key_state st)
+{
+	if (k->bits <= 0)
+		return PUB_NONE;	/* unreadable: signs nothing */
+	if (st != GH_DKIM_KEY_REMOVABLE)
+		return PUB_RECORD;
+	/* archived in retired/ and past its grace: history, not advice */
+	return k->archived ? PUB_NONE : PUB_REMOVABLE;
+}
+
 int
 cmd_dns(struct cli *c, int argc, char **argv)
 {
@@ -869,11 +975,13 @@ cmd_dns(struct cli *c, int argc, char **argv)
 		{NULL, 0, NULL, 0}
 	};
 	struct keyinfo keys[MAX_KEYS];
+	gh_dkim_key_state st[MAX_KEYS];
+	int64_t until[MAX_KEYS];
 	struct section_keys sk;
-	char dom[256], dir[PATH_MAX], name[600], dmarc[600];
+	char dom[256], dir[PATH_MAX], name[600], dmarc[600], t[32], t2[32];
 	const char *spf = "v=spf1 mx a ~all";
 	int64_t now = (int64_t)time(NULL);
-	size_t n, used = 0;
+	size_t n, npub = 0;
 	int ch, rc;
 
 	if (argc < 2 || strcmp(argv[1], "records") != 0)
@@ -894,19 +1002,32 @@ cmd_dns(struct cli *c, int argc, char **argv)
 	lower(dom);
 	if (domain_dir(c, dom, dir, sizeof(dir)) != 0)
 		return cli_fail(c, GH_ETOOBIG, "key path", NULL);
-	n = scan_domain(dir, keys, MAX_KEYS);
-	/* keys that sign no more need no record; unreadable ones none either */
-	for (size_t i = 0; i < n; i++)
-		if (keys[i].bits > 0 && (keys[i].retire_at == 0 ||
-		                         keys[i].retire_at > now))
-			keys[used++] = keys[i];
+	/*
+	 * A key needs its record while it signs and, once retired, until its
+	 * grace period ends (mail it signed may still be in transit): decided
+	 * by the clock now, whether or not a rotate ran since.
+	 */
+	n = scan_domain(dir, 1, keys, MAX_KEYS);
+	for (size_t i = 0; i < n; i++) {
+		st[i] = key_state(c, &keys[i], now, &until[i]);
+		if (keys[i].retire_bad && !keys[i].archived &&
+		    keys[i].bits > 0)
+			cli_eprintf("%s: warning: %s/%s.retire is unreadable: "
+			            "key %s is taken as retired long ago, as "
+			            "gatehouse-milter takes it\n", c->prog, dir,
+			            keys[i].selector, keys[i].selector);
+	}
 	sk.c = c;
 	sk.domain = dom;
-	sk.keys = keys + used;
+	sk.keys = keys + n;
 	sk.n = 0;
-	sk.max = MAX_KEYS - used;
+	sk.max = MAX_KEYS - n;
 	gh_conf_sections(c->conf, "dkim.", section_key, &sk);
-	used += sk.n;
+	for (size_t i = n; i < n + sk.n; i++) {	/* [dkim.NAME]: always on */
+		st[i] = GH_DKIM_KEY_ACTIVE;
+		until[i] = 0;
+	}
+	n += sk.n;
 	(void)fmt(dmarc, sizeof(dmarc), "v=DMARC1; p=none; rua=mailto:"
 	         "dmarc-reports@%s; adkim=r; aspf=r", dom);
 	if (c->json) {
@@ -914,12 +1035,26 @@ cmd_dns(struct cli *c, int argc, char **argv)
 
 		json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s}",
 		    "name", dom, "type", "TXT", "value", spf, "purpose", "SPF"));
-		for (size_t i = 0; i < used; i++) {
+		/* records to publish only: a tool that syncs a zone from this
+		 * list removes the others */
+		for (size_t i = 0; i < n; i++) {
+			json_t *r;
+
+			if (publication(&keys[i], st[i]) != PUB_RECORD)
+				continue;
 			(void)fmt(name, sizeof(name), "%s._domainkey.%s",
 			         keys[i].selector, dom);
-			json_array_append_new(recs, json_pack(
-			    "{s:s, s:s, s:s, s:s}", "name", name, "type", "TXT",
-			    "value", keys[i].txt, "purpose", "DKIM"));
+			r = json_pack("{s:s, s:s, s:s, s:s, s:s}", "name", name,
+			              "type", "TXT", "value", keys[i].txt,
+			              "purpose", "DKIM", "state",
+			              gh_dkim_key_state_name(st[i]));
+			if (st[i] != GH_DKIM_KEY_ACTIVE) {
+				json_object_set_new(r, "retire_at", json_integer(
+				    (json_int_t)keys[i].retire_at));
+				json_object_set_new(r, "keep_until", json_integer(
+				    (json_int_t)until[i]));
+			}
+			json_array_append_new(recs, r);
 		}
 		(void)fmt(name, sizeof(name), "_dmarc.%s", dom);
 		json_array_append_new(recs, json_pack("{s:s, s:s, s:s, s:s}",
@@ -934,12 +1069,36 @@ cmd_dns(struct cli *c, int argc, char **argv)
 	           "sender, then tighten ~all to -all.\n", dom);
 	(void)fmt(name, sizeof(name), "%s.", dom);
 	print_txt_record(name, spf);
-	cli_printf("\n; DKIM: one record per key gatehouse-milter signs with.\n");
-	if (used == 0)
+	cli_printf("\n; DKIM: one record per key gatehouse-milter signs with, "
+	           "and per retired key\n; until its grace period ends "
+	           "([dkim] retire_grace): mail it signed may\n; still be in "
+	           "transit.  Times are UTC.\n");
+	for (size_t i = 0; i < n; i++) {
+		enum pub p = publication(&keys[i], st[i]);
+
+		if (p == PUB_NONE)
+			continue;
+		cli_time(keys[i].retire_at * 1000, t, sizeof(t));
+		cli_time(until[i] * 1000, t2, sizeof(t2));
+		if (p == PUB_REMOVABLE) {
+			cli_printf("; %s: retired %s, grace period over %s: "
+			           "this record can be removed\n",
+			           keys[i].selector, t, t2);
+			continue;
+		}
+		npub++;
+		if (st[i] == GH_DKIM_KEY_RETIRING)
+			cli_printf("; %s: signs until %s; keep publishing until "
+			           "%s\n", keys[i].selector, t, t2);
+		else if (st[i] == GH_DKIM_KEY_RETIRED)
+			cli_printf("; %s: retired %s, signs no more; keep "
+			           "publishing until %s\n", keys[i].selector, t,
+			           t2);
+		print_key_record(dom, &keys[i]);
+	}
+	if (npub == 0)
 		cli_printf("; (no keys for %s yet: gatehouse dkim keygen --domain %s "
 		           "--selector NAME)\n", dom, dom);
-	for (size_t i = 0; i < used; i++)
-		print_key_record(dom, &keys[i]);
 	cli_printf("\n; DMARC: start by collecting reports (p=none); once they "
 	           "show every\n; legitimate source signed and aligned, move to "
 	           "p=quarantine, then p=reject.\n");

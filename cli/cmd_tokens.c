@@ -331,6 +331,76 @@ load_keys(struct cli *c, struct gh_token_key *keys, size_t *n)
 	return EXIT_OK;
 }
 
+/* A piece of a URL we print as given: printable ASCII without spaces, and
+ * none of the characters that would end the path (query, fragment). */
+static int
+url_part_ok(const char *s)
+{
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~' || *s == '?' || *s == '#' ||
+		    *s == '"' || *s == '<' || *s == '>' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+/*
+ * The whole download link when [tokens] base_url is set:
+ * BASE_URL + DOWNLOAD_PATH + ID + "?t=" + TOKEN, where the module's
+ * location (gatehouse_download, docs/nginx.md) takes ID from the last path
+ * segment.  *done is 0 when base_url is unset (the caller prints the token
+ * alone, as before).  Returns EXIT_OK or an exit code with the reason on
+ * standard error.
+ */
+static int
+print_download_link(struct cli *c, const char *id, const char *tok, int *done)
+{
+	const char *base = gh_conf_str(c->conf, "tokens", "base_url");
+	const char *path = gh_conf_str(c->conf, "tokens", "download_path");
+	size_t blen, plen, idlen = strlen(id);
+	const char *host;
+
+	*done = 0;
+	if (base == NULL || *base == '\0')
+		return EXIT_OK;
+	if (strncmp(base, "https://", 8) == 0)
+		host = base + 8;
+	else if (strncmp(base, "http://", 7) == 0)
+		host = base + 7;
+	else
+		host = NULL;
+	if (host == NULL || *host == '\0' || *host == '/' ||
+	    !url_part_ok(base)) {
+		cli_eprintf("%s: [tokens] base_url '%s' is not an http:// or "
+		            "https:// URL without query or fragment (e.g. "
+		            "https://files.example.org)\n", c->prog, base);
+		return EXIT_CONFIG;
+	}
+	if (path == NULL || *path == '\0')
+		path = "/dl/";
+	if (path[0] != '/' || !url_part_ok(path)) {
+		cli_eprintf("%s: [tokens] download_path '%s' is not a path "
+		            "beginning with / (e.g. /dl/)\n", c->prog, path);
+		return EXIT_CONFIG;
+	}
+	/* the module reads the upload id from the last path segment */
+	if (idlen == 0 || idlen > 18 || id[0] == '0' ||
+	    strspn(id, "0123456789") != idlen)
+		return cli_usage(c, "tokens make download: '%s' is not an "
+		                 "upload id (a decimal number), which a link "
+		                 "needs", id);
+	blen = strlen(base);
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--;
+	plen = strlen(path);
+	while (plen > 1 && path[plen - 1] == '/')
+		plen--;
+	/* path[0..plen) is "/" or "/dl": one slash before the id either way */
+	cli_printf("%.*s%.*s/%s?t=%s\n", (int)blen, base,
+	           plen == 1 ? 0 : (int)plen, path, id, tok);
+	*done = 1;
+	return EXIT_OK;
+}
+
 static int
 purpose_of(const char *s, enum gh_token_purpose *p)
 {
@@ -428,6 +498,13 @@ cmd_tokens(struct cli *c, int argc, char **argv)
 		}
 		if (err)
 			return cli_fail(c, err, "tokens make", NULL);
+		if (purpose == GH_TOKEN_DOWNLOAD) {
+			int done;
+
+			rc = print_download_link(c, argv[optind + 1], tok, &done);
+			if (rc != EXIT_OK || done)
+				return rc;
+		}
 		cli_printf("%s\n", tok);
 		return EXIT_OK;
 	}

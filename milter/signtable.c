@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -33,6 +34,7 @@ struct build {
 	char *detail;
 	size_t detail_len;
 	const char *domain;	/* the directory being scanned */
+	int64_t now;		/* seconds: when the table is loaded */
 };
 
 static gh_err
@@ -67,9 +69,17 @@ add_entry(struct build *b, const char *domain, const char *sdid,
 	}
 	e = &b->t->v[b->t->n];
 	memset(e, 0, sizeof(*e));
-	err = gh_dkim_key_load(path, &e->key, b->detail, b->detail_len);
-	if (err)
-		return err;
+	/* A key past its retire time never signs again (the clock only moves
+	 * on): its entry stays, so the domain keeps its own (retired) keys
+	 * rather than falling back to a parent's, but the private key is not
+	 * read -- not kept in memory for nothing, and an old file that no
+	 * longer loads cannot stop the table from loading. */
+	if (retire_at == 0 || retire_at > b->now) {
+		err = gh_dkim_key_load(path, &e->key, b->detail,
+		                       b->detail_len);
+		if (err)
+			return err;
+	}
 	e->domain = dupstr(ldom);
 	e->sdid = dupstr(lsdid);
 	e->selector = dupstr(selector);
@@ -231,6 +241,7 @@ gh_signtable_load(const struct gh_conf *conf, struct gh_signtable **out,
 	b.detail = detail ? detail : scratch;
 	b.detail_len = detail ? detail_len : sizeof(scratch);
 	b.detail[0] = '\0';
+	b.now = (int64_t)time(NULL);
 	b.t = calloc(1, sizeof(*b.t));
 	if (b.t == NULL)
 		return GH_ENOMEM;
@@ -288,7 +299,8 @@ gh_signtable_find(const struct gh_signtable *t, const char *domain,
 			/* a domain whose keys are all retired is still the
 			 * domain's entry: no fallback to its parent's keys */
 			listed = 1;
-			if (e->retire_at != 0 && now >= e->retire_at)
+			if (e->key == NULL ||
+			    (e->retire_at != 0 && now >= e->retire_at))
 				continue;
 			out[n++] = e;
 		}

@@ -9,7 +9,10 @@
  *        KEY_DIR/DOMAIN/SELECTOR.retire   optional: seconds since the epoch
  *                                         (decimal) after which that key
  *                                         no longer signs
- *        KEY_DIR/DOMAIN/retired/...       ignored (kept for the record)
+ *        KEY_DIR/DOMAIN/retired/...       ignored by the milter (keys
+ *                                         archived by `gatehouse dkim
+ *                                         rotate` once their grace
+ *                                         period ended)
  *
  *      Every active key of a domain signs, so an RSA and an Ed25519 key
  *      give dual signatures, and during a rotation the old and the new
@@ -44,7 +47,8 @@ struct gh_signkey {
 	char *sdid;		/* d= */
 	char *selector;		/* s= */
 	char *path;		/* the key file, for logs */
-	struct gh_dkim_key *key;
+	struct gh_dkim_key *key;	/* NULL: retired when the table was
+					 * loaded, never read (signs no more) */
 	int64_t retire_at;	/* seconds since the epoch; 0: never */
 };
 
@@ -58,8 +62,13 @@ struct gh_signtable {
  * [dkim.*]).  A missing key_dir is an empty source, not an error.  Any key
  * that fails to load, a bad name, or a [dkim.NAME] without domain, selector
  * or key_file is GH_ECONFIG (or the key's error) with detail naming it: a
- * half-loaded table would silently stop signing some domain.  On GH_OK *out
- * is owned by the caller (gh_signtable_free).
+ * half-loaded table would silently stop signing some domain.  A key whose
+ * retire time has passed when the table is loaded (the clock, not the last
+ * rotate, decides) gets an entry without its key, which is never read: it
+ * can sign no more, and an unreadable old file is then no error.  Its DNS
+ * record may still be needed ([dkim] retire_grace, `gatehouse dns
+ * records`); that is no concern of the milter's.  On GH_OK *out is owned by
+ * the caller (gh_signtable_free).
  */
 gh_err gh_signtable_load(const struct gh_conf *conf,
     struct gh_signtable **out, char *detail, size_t detail_len);
@@ -68,8 +77,8 @@ void gh_signtable_free(struct gh_signtable *t);
 
 /*
  * gh_signtable_find - the keys for a From domain (case-insensitive) that
- * are not retired at now (seconds): up to max entries into out, returning
- * how many.  subdomains enables the parent-domain walk described above.
+ * are not retired at now (seconds) and were loaded: up to max entries into
+ * out, returning how many; every one returned has a key.  subdomains enables the parent-domain walk described above.
  */
 size_t gh_signtable_find(const struct gh_signtable *t, const char *domain,
     int subdomains, int64_t now, const struct gh_signkey **out, size_t max);

@@ -99,6 +99,13 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	 3650 * GH_DAY, NULL, "how long an unsubscribe link in a message works"},
 	{"tokens", "download_ttl", GH_CT_DURATION, "1h", 1 * GH_SEC, 365 * GH_DAY,
 	 NULL, "default lifetime of a signed download link"},
+	{"tokens", "base_url", GH_CT_STRING, NULL, 0, 0, NULL,
+	 "where the web server that checks the links is reached, e.g. "
+	 "https://files.example.org: `gatehouse tokens make download` then "
+	 "prints the whole link, not the token alone"},
+	{"tokens", "download_path", GH_CT_STRING, "/dl/", 0, 0, NULL,
+	 "the nginx location with gatehouse_download, as the path of a link "
+	 "under base_url: base_url + download_path + ID?t=TOKEN"},
 
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

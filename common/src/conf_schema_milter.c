@@ -115,6 +115,13 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	 "signature lifetime written as x=; 0 leaves x= out"},
 	{"dkim", "subdomains", GH_CT_BOOL, "yes", 0, 0, NULL,
 	 "a key of example.org also signs mail From a.example.org"},
+	{"dkim", "rsa_bits", GH_CT_INT, "2048", 1024, 4096, NULL,
+	 "size of the RSA keys `gatehouse dkim keygen` and `rotate` make "
+	 "(--bits overrides it)"},
+	{"dkim", "retire_grace", GH_CT_DURATION, "7d", 0, 365 * GH_DAY, NULL,
+	 "how long a retired key's DNS record stays published after the key "
+	 "stopped signing (mail it signed may still be in transit); "
+	 "`gatehouse dns records` lists it until then"},
 
 	/* [dkim.NAME] -- signing-table entries for keys outside key_dir */
 	{"dkim.*", "domain", GH_CT_STRING, NULL, 0, 0, NULL,

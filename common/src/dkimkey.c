@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -329,4 +330,42 @@ cleanup:
 	EVP_MD_CTX_free(mctx);
 	EVP_PKEY_CTX_free(pctx);
 	return err;
+}
+
+gh_dkim_key_state
+gh_dkim_key_state_at(int64_t retire_at, int64_t grace_s, int64_t now,
+                     int64_t *keep_until)
+{
+	int64_t until;
+
+	if (retire_at <= 0) {
+		if (keep_until != NULL)
+			*keep_until = 0;
+		return GH_DKIM_KEY_ACTIVE;
+	}
+	if (grace_s < 0)
+		grace_s = 0;
+	until = retire_at > INT64_MAX - grace_s ? INT64_MAX :
+	        retire_at + grace_s;
+	if (keep_until != NULL)
+		*keep_until = until;
+	if (now < retire_at)
+		return GH_DKIM_KEY_RETIRING;
+	return now < until ? GH_DKIM_KEY_RETIRED : GH_DKIM_KEY_REMOVABLE;
+}
+
+const char *
+gh_dkim_key_state_name(gh_dkim_key_state st)
+{
+	switch (st) {
+	case GH_DKIM_KEY_ACTIVE:
+		return "active";
+	case GH_DKIM_KEY_RETIRING:
+		return "retiring";
+	case GH_DKIM_KEY_RETIRED:
+		return "retired";
+	case GH_DKIM_KEY_REMOVABLE:
+		return "removable";
+	}
+	return "unknown";
 }

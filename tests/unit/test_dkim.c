@@ -384,6 +384,47 @@ test_rfc8463_rsa(void **state)
 	rfc8463(rsa_pem, rsa_txt, rfc_rsa_sig, rfc_rsa_b);
 }
 
+/* A key's life by its retire time, the grace period and the clock. */
+static void
+test_key_state(void **state)
+{
+	int64_t until = -1;
+
+	(void)state;
+	assert_int_equal(gh_dkim_key_state_at(0, 100, 5000, &until),
+	                 GH_DKIM_KEY_ACTIVE);
+	assert_int_equal(until, 0);
+	/* retire_at is the first second it no longer signs */
+	assert_int_equal(gh_dkim_key_state_at(1000, 100, 999, &until),
+	                 GH_DKIM_KEY_RETIRING);
+	assert_int_equal(until, 1100);
+	assert_int_equal(gh_dkim_key_state_at(1000, 100, 1000, NULL),
+	                 GH_DKIM_KEY_RETIRED);
+	assert_int_equal(gh_dkim_key_state_at(1000, 100, 1099, NULL),
+	                 GH_DKIM_KEY_RETIRED);
+	/* retire_at + grace is the first second the record may go */
+	assert_int_equal(gh_dkim_key_state_at(1000, 100, 1100, NULL),
+	                 GH_DKIM_KEY_REMOVABLE);
+	/* no grace (or a negative one): removable at once */
+	assert_int_equal(gh_dkim_key_state_at(1000, 0, 1000, &until),
+	                 GH_DKIM_KEY_REMOVABLE);
+	assert_int_equal(until, 1000);
+	assert_int_equal(gh_dkim_key_state_at(1000, -5, 1000, NULL),
+	                 GH_DKIM_KEY_REMOVABLE);
+	/* no overflow near the end of time */
+	assert_int_equal(gh_dkim_key_state_at(INT64_MAX - 10, 100, 0, &until),
+	                 GH_DKIM_KEY_RETIRING);
+	assert_true(until == INT64_MAX);
+	assert_string_equal(gh_dkim_key_state_name(GH_DKIM_KEY_ACTIVE),
+	                    "active");
+	assert_string_equal(gh_dkim_key_state_name(GH_DKIM_KEY_RETIRING),
+	                    "retiring");
+	assert_string_equal(gh_dkim_key_state_name(GH_DKIM_KEY_RETIRED),
+	                    "retired");
+	assert_string_equal(gh_dkim_key_state_name(GH_DKIM_KEY_REMOVABLE),
+	                    "removable");
+}
+
 /* The published signed message verifies with our verifier too. */
 static void
 test_rfc8463_verify_published(void **state)
@@ -999,6 +1040,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_key_state),
 		cmocka_unit_test(test_rfc8463_ed25519),
 		cmocka_unit_test(test_rfc8463_rsa),
 		cmocka_unit_test(test_rfc8463_verify_published),

@@ -252,6 +252,11 @@ setup_dir(void **state)
 	write_file(p, ed_pem, 0600);
 	mkpath("dkim/example.org/gone.retire", p, sizeof(p));
 	write_file(p, "1000\n", 0644);
+	/* retired long ago and no longer a key: never read, no error */
+	mkpath("dkim/example.org/junk.key", p, sizeof(p));
+	write_file(p, "not a key any more\n", 0600);
+	mkpath("dkim/example.org/junk.retire", p, sizeof(p));
+	write_file(p, "1000\n", 0644);
 	mkpath("dkim/example.org/notes.txt", p, sizeof(p));
 	write_file(p, "ignored\n", 0644);
 	mkpath("dkim/shop.example.org", p, sizeof(p));
@@ -292,7 +297,15 @@ test_signtable(void **state)
 
 	(void)state;
 	assert_int_equal(load(base_conf, &c, d, sizeof(d)), GH_OK);
-	assert_int_equal(c->keys->n, 5);
+	assert_int_equal(c->keys->n, 6);
+	/* keys retired when the table was loaded are listed, never read */
+	for (size_t i = 0; i < c->keys->n; i++) {
+		const struct gh_signkey *e = &c->keys->v[i];
+		int gone = strcmp(e->selector, "gone") == 0 ||
+		           strcmp(e->selector, "junk") == 0;
+
+		assert_true(gone ? e->key == NULL : e->key != NULL);
+	}
 	/* now: between gone's retirement (1000) and old's (2000000000) */
 	n = gh_signtable_find(c->keys, "Example.ORG", 1, 1700000000, k, 8);
 	assert_int_equal(n, 2);
@@ -429,7 +442,7 @@ test_holder_swap(void **state)
 	gh_mcfg_swap(&h, b);		/* a reload */
 	/* the connection still has its configuration, keys and all */
 	assert_ptr_equal(pinned, a);
-	assert_int_equal(pinned->keys->n, 5);
+	assert_int_equal(pinned->keys->n, 6);
 	gh_mcfg_unref(pinned);		/* last user: a is freed (ASan) */
 	pinned = gh_mcfg_acquire(&h);
 	assert_ptr_equal(pinned, b);

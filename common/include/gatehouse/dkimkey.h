@@ -18,11 +18,20 @@
  * context).  Whoever loaded it frees it, after every user is done: the
  * milter keeps keys in its pinned configuration, which outlives every
  * message signed with it.
+ *
+ * A key's life (gh_dkim_key_state_at): it signs while active and, once
+ * given a retire time, until that time; then it signs no more, but its DNS
+ * record stays published for a grace period ([dkim] retire_grace), because
+ * mail it signed just before may still be in transit or be verified again
+ * later; after that the record may be removed.  Every state is a function
+ * of the retire time and the clock, evaluated whenever keys are read: no
+ * command has to run for a key to move on.
  */
 #ifndef GATEHOUSE_DKIMKEY_H
 #define GATEHOUSE_DKIMKEY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "gatehouse/err.h"
 
 #ifdef __cplusplus
@@ -45,6 +54,20 @@ typedef enum gh_dkim_alg {
 } gh_dkim_alg;
 
 struct gh_dkim_key;
+
+/* Where a key is in its life at a given time (gh_dkim_key_state_at). */
+typedef enum gh_dkim_key_state {
+	GH_DKIM_KEY_ACTIVE = 0,    /* no retire time: signs; publish it */
+	GH_DKIM_KEY_RETIRING = 1,  /* signs until its retire time; publish */
+	GH_DKIM_KEY_RETIRED = 2,   /* signs no more; keep its record published
+	                            * until retire time + grace */
+	GH_DKIM_KEY_REMOVABLE = 3  /* grace over: the record may be removed,
+	                            * the key archived */
+} gh_dkim_key_state;
+
+/* The default of [dkim] retire_grace, seconds: a week covers a message's
+ * longest life in a queue (Postfix bounces after 5 days) and a day more. */
+#define GH_DKIM_RETIRE_GRACE_DEFAULT (7 * 86400)
 
 /* gh_dkim_alg_name - the a= value: "rsa-sha256" or "ed25519-sha256". */
 const char *gh_dkim_alg_name(gh_dkim_alg alg);
@@ -97,6 +120,23 @@ gh_err gh_dkim_key_txt(const struct gh_dkim_key *key, char *buf, size_t bufsz,
 gh_err gh_dkim_key_sign(const struct gh_dkim_key *key,
                         const unsigned char digest[32], unsigned char *sig,
                         size_t *siglen);
+
+/*
+ * gh_dkim_key_state_at - the state of a key whose retire time is retire_at
+ * (seconds since the epoch; 0: none) at time now (seconds), when retired
+ * keys stay published grace_s seconds (negative counts as 0).  retire_at
+ * itself is the first second the key no longer signs; retire_at + grace_s
+ * the first second its record may be removed.  When keep_until is not NULL
+ * it gets retire_at + grace_s (saturating at INT64_MAX), or 0 for an
+ * active key.  Pure arithmetic: no I/O, any thread.
+ */
+gh_dkim_key_state gh_dkim_key_state_at(int64_t retire_at, int64_t grace_s,
+                                       int64_t now, int64_t *keep_until);
+
+/* gh_dkim_key_state_name - "active", "retiring", "retired" or
+ * "removable": the words `gatehouse dkim list --json` prints.  Static
+ * storage. */
+const char *gh_dkim_key_state_name(gh_dkim_key_state st);
 
 #ifdef __cplusplus
 }

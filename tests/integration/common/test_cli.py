@@ -183,6 +183,44 @@ def test_tokens(gh, tmp_path):
                   check=False).returncode == 65
 
 
+def test_tokens_download_link(gh, tmp_path):
+    """With [tokens] base_url, `tokens make download` prints the whole link
+    the nginx module checks (base_url + download_path + ID?t=TOKEN); without
+    it, the token alone, as before."""
+    key = tmp_path / "token.key"
+    with open(gh.conf, "a") as f:
+        f.write(f"[tokens]\nkey_file = {key}\n")
+    gh.run("tokens", "keygen")
+    tok = gh.run("tokens", "make", "download", "42", "alice").stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", tok), tok
+    assert gh.run("tokens", "check", "download", tok,
+                  json_out=True)["fields"] == ["42", "alice"]
+    base = gh.conf.read_text()
+    # a trailing slash on the base is not doubled; /dl/ is the default path
+    gh.conf.write_text(base + "base_url = https://files.example.org/\n")
+    url = gh.run("tokens", "make", "download", "42", "alice").stdout.strip()
+    m = re.fullmatch(r"https://files\.example\.org/dl/42\?t=([A-Za-z0-9_-]+)",
+                     url)
+    assert m, url
+    assert gh.run("tokens", "check", "download", m.group(1),
+                  json_out=True)["fields"] == ["42", "alice"]
+    # unsubscribe tokens are not download links
+    assert "://" not in gh.run("tokens", "make", "unsubscribe",
+                               "a@example.org", "news").stdout
+    # the location is configurable, with a path prefix on the base
+    gh.conf.write_text(base + "base_url = https://example.org/app\n"
+                       "download_path = /files\n")
+    url = gh.run("tokens", "make", "download", "7").stdout.strip()
+    assert url.startswith("https://example.org/app/files/7?t="), url
+    # a link needs an upload id the module can read
+    p = gh.run("tokens", "make", "download", "abc", check=False)
+    assert p.returncode == 64 and "upload id" in p.stderr
+    # and a base that is a URL
+    gh.conf.write_text(base + "base_url = files.example.org\n")
+    p = gh.run("tokens", "make", "download", "7", check=False)
+    assert p.returncode == 78 and "base_url" in p.stderr
+
+
 def key_lines(path):
     """A purpose key file's keys, by name."""
     out = {}

@@ -479,14 +479,18 @@ class Milter:
 
     def start(self, wait=True):
         assert self.proc is None
-        seen = self.log().count("listening on")
+        # the line that ends start-up ("listening on SOCKET, pid N"), not
+        # the TCP-socket warning that also says "listening on" and comes
+        # before the socket listens
+        ready = "info: listening on"
+        seen = self.log().count(ready)
         self.log_fp = open(self.logfile, "ab")
         self.proc = subprocess.Popen(self.wrap +
                                      [str(MILTER), "-f", "-c", str(self.conf)],
                                      stdout=self.log_fp, stderr=subprocess.STDOUT,
                                      env=self.env())
         if wait:
-            wait_for(lambda: self.log().count("listening on") > seen or
+            wait_for(lambda: self.log().count(ready) > seen or
                      self.proc.poll() is not None, 30, "milter to listen")
             assert self.proc.poll() is None, self.log()
 

@@ -3,7 +3,9 @@
 """
 import json
 import os
+import re
 import stat
+import subprocess
 import time
 
 import mailenv
@@ -119,12 +121,133 @@ def test_rotation_without_a_gap(world, milter_factory):
     states = {k["selector"]: k["state"] for k in
               json.loads(m.gh("--json", "dkim", "list").stdout)}
     assert states["old-r"] == "retired"
-    # the next rotation sweeps retired keys away
+    # their records are still needed ([dkim] retire_grace, 7 days): a
+    # rotation leaves them where they are
     p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--type", "ed25519",
+             "--no-reload")
+    assert "moved" not in p.stdout
+    assert (m.keydir / DOMAIN / "old-r.key").exists()
+    # once the grace period is over, the next rotation archives them
+    for s in ("old-r", "old-e"):
+        (m.keydir / DOMAIN / f"{s}.retire").write_text(
+            f"{int(time.time()) - 8 * 86400}\n")
+    p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--type", "rsa",
              "--no-reload")
     assert "moved retired key old-r" in p.stdout
     assert (m.keydir / DOMAIN / "retired" / "old-r.key").exists()
     assert not (m.keydir / DOMAIN / "old-e.key").exists()
+    # archived and past its grace: neither listed nor published
+    assert "old-r" not in m.gh("dkim", "list").stdout
+    assert "old-r" not in m.gh("dns", "records", DOMAIN).stdout
+
+
+def key_bits(path):
+    """An RSA key's size, as openssl reads it (not our code)."""
+    out = subprocess.run(["openssl", "pkey", "-in", str(path), "-noout",
+                          "-text"], check=True, capture_output=True,
+                         text=True).stdout
+    m = re.search(r"Private-Key: \((\d+) bit", out)
+    return int(m.group(1))
+
+
+def ring_of(recs):
+    """A key ring holding exactly the DKIM records of `dns records --json`."""
+    ring = mailenv.KeyRing()
+    for r in recs:
+        if r["purpose"] == "DKIM":
+            ring.records[r["name"] + "."] = r["value"].encode()
+    return ring
+
+
+def test_dns_records_keep_retired_keys_through_the_grace_period(
+        world, milter_factory):
+    """Mail signed just before a rotation verifies against what `dns
+    records` prints during [dkim] retire_grace; after it, the retired keys'
+    records are said to be removable, without another rotate.  A rotated
+    1024-bit RSA key becomes a 2048-bit one ([dkim] rsa_bits default)."""
+    # a grace period long enough for a loaded machine, shortened below
+    grace = 3600
+    m = milter_factory(keys=(), start=False,
+                       dkim={"retire_grace": f"{grace}s"})
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "old-r",
+         "--bits", "1024")
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "old-e",
+         "--type", "ed25519")
+    assert key_bits(m.keydir / DOMAIN / "old-r.key") == 1024
+    m.start()
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("signed just before rotation"))
+    before = world.sink.find(b"Subject: signed just before rotation")[2]
+    assert sels(before) == ["old-e", "old-r"]
+
+    # the old keys stop signing at once (--grace 0); their records must
+    # stay published retire_grace longer
+    p = m.gh("dkim", "rotate", "--domain", DOMAIN, "--grace", "0")
+    mailenv.wait_for(lambda: "reloaded: configuration 2" in m.log(), 20,
+                     "the milter to reload")
+    keys = json.loads(m.gh("--json", "dkim", "list").stdout)
+    new = sorted(k["selector"] for k in keys if k["state"] == "active")
+    assert len(new) == 2
+    new_r = [k for k in keys if k["state"] == "active" and k["type"] == "rsa"]
+    assert new_r[0]["bits"] == 2048
+    assert key_bits(m.keydir / DOMAIN / f"{new_r[0]['selector']}.key") == 2048
+    old = {k["selector"]: k for k in keys if k["selector"].startswith("old")}
+    assert {k["state"] for k in old.values()} == {"retired"}
+    keep = old["old-r"]["keep_until"]
+    assert keep == old["old-r"]["retire_at"] + grace
+    keep_txt = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(keep))
+    assert f"published until {keep_txt}" in p.stdout
+
+    # during the grace period: the new and the retired keys, with the time
+    recs = json.loads(m.gh("--json", "dns", "records", DOMAIN).stdout)
+    text = m.gh("dns", "records", DOMAIN).stdout
+    assert time.time() < keep, "too slow: the grace period ended already"
+    dk = {r["name"]: r for r in recs if r["purpose"] == "DKIM"}
+    assert sorted(dk) == sorted(f"{s}._domainkey.{DOMAIN}"
+                                for s in new + ["old-e", "old-r"])
+    for s in ("old-r", "old-e"):
+        r = dk[f"{s}._domainkey.{DOMAIN}"]
+        assert r["state"] == "retired" and r["keep_until"] == keep
+        assert r["value"].encode() == mailenv.dns_txt(m.keydir / DOMAIN /
+                                                      f"{s}.key")
+        assert re.search(rf"^; {s}: retired .*; keep publishing until "
+                         rf"{keep_txt}$", text, re.M), text
+        assert f"{s}._domainkey.{DOMAIN}. IN TXT" in text
+    for s in new:
+        assert dk[f"{s}._domainkey.{DOMAIN}"]["state"] == "active"
+    # what was signed just before verifies against exactly these records
+    # (and not against the active keys' alone: the test can fail)
+    assert mailenv.verify_all(before, ring_of(recs)) == [True, True]
+    active_only = [r for r in recs if r.get("state") != "retired"]
+    assert mailenv.verify_all(before, ring_of(active_only)) == [False, False]
+    # mail now is signed by the new keys only
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("signed after rotation"))
+    after = world.sink.find(b"Subject: signed after rotation")[2]
+    assert sels(after) == new
+    assert mailenv.verify_all(after, ring_of(recs)) == [True, True]
+
+    # a grace period that ends 3 seconds from now; it passes, nothing
+    # else runs (no rotate, no reload)
+    retire_at = old["old-r"]["retire_at"]
+    short = int(time.time()) - retire_at + 3
+    m.write_conf(dkim={"retire_grace": f"{short}s"})
+    keep = retire_at + short
+    assert {k["selector"]: k for k in json.loads(
+        m.gh("--json", "dkim", "list").stdout)}["old-r"]["keep_until"] == keep
+    time.sleep(max(0.0, keep - time.time()) + 1.1)
+    recs = json.loads(m.gh("--json", "dns", "records", DOMAIN).stdout)
+    text = m.gh("dns", "records", DOMAIN).stdout
+    assert sorted(r["name"] for r in recs if r["purpose"] == "DKIM") == \
+        sorted(f"{s}._domainkey.{DOMAIN}" for s in new)
+    for s in ("old-r", "old-e"):
+        assert f"{s}._domainkey.{DOMAIN}. IN TXT" not in text
+        assert re.search(rf"^; {s}: retired .*: this record can be removed$",
+                         text, re.M), text
+    states = {k["selector"]: k["state"] for k in
+              json.loads(m.gh("--json", "dkim", "list").stdout)}
+    assert states["old-r"] == states["old-e"] == "removable"
+    assert (m.keydir / DOMAIN / "old-r.key").exists()   # no rotate ran
 
 
 def test_rotate_errors(milter_factory):
@@ -204,3 +327,32 @@ def test_keygen_as_root_gives_keys_to_the_milter_group(milter_factory):
     assert as_user("nobody", "cat", key).returncode == 0
     assert as_user("nobody", "sh", "-c", f"echo x >> {key}").returncode != 0
     assert as_user("www-data", "cat", key).returncode != 0
+
+
+def test_dns_records_keys_archived_before_their_grace_ended(milter_factory):
+    """Keys an earlier rotate moved to retired/ at their retire time (as
+    versions before [dkim] retire_grace did) are published until their
+    grace period ends all the same; archived for longer, they are history:
+    neither listed nor mentioned."""
+    m = milter_factory(keys=(), start=False)
+    m.gh("dkim", "keygen", "--domain", DOMAIN, "--selector", "cur",
+         "--type", "ed25519")
+    rdir = m.keydir / DOMAIN / "retired"
+    rdir.mkdir()
+    now = int(time.time())
+    for sel, ago in (("recent", 3600), ("ancient", 30 * 86400)):
+        mailenv.make_key(rdir / f"{sel}.key", "ed25519")
+        (rdir / f"{sel}.retire").write_text(f"{now - ago}\n")
+    recs = json.loads(m.gh("--json", "dns", "records", DOMAIN).stdout)
+    dk = {r["name"].split(".")[0]: r for r in recs if r["purpose"] == "DKIM"}
+    assert sorted(dk) == ["cur", "recent"]
+    assert dk["recent"]["state"] == "retired"
+    assert dk["recent"]["keep_until"] == now - 3600 + 7 * 86400
+    assert dk["recent"]["value"].encode() == mailenv.dns_txt(
+        rdir / "recent.key")
+    text = m.gh("dns", "records", DOMAIN).stdout
+    assert "ancient" not in text
+    assert "; recent: retired " in text
+    lst = {k["selector"]: k["state"] for k in
+           json.loads(m.gh("--json", "dkim", "list").stdout)}
+    assert lst == {"cur": "active", "recent": "retired"}
