@@ -134,6 +134,7 @@ while [ "$(ls "$mdemo/mail" | wc -l)" -lt 3 ] && [ $i -lt 100 ]; do
 done
 
 say "What arrived, checked by an independent DKIM verifier (dkimpy)"
+verify_arrived() {
 /usr/bin/python3 - "$mdemo/mail" "$gh" "$milter_conf" <<'PYEOF'
 import email, glob, json, subprocess, sys
 import dkim
@@ -154,6 +155,14 @@ for path in sorted(glob.glob(sys.argv[1] + "/*.eml")):
     if msg["List-Unsubscribe"]:
         print("   List-Unsubscribe:", msg["List-Unsubscribe"][:70] + "...")
 PYEOF
+}
+verify_arrived
+
+say "A key rotation: the retired key stays in 'dns records' through its grace"
+run "$gh" -c "$milter_conf" dkim rotate --domain demo.example.org
+run "$gh" -c "$milter_conf" dns records demo.example.org
+echo "(the mail signed before the rotation, checked against these records:)"
+verify_arrived
 
 say "The mail log"
 run "$gh" -c "$milter_conf" mail log

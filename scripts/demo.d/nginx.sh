@@ -52,9 +52,14 @@ http {
             gatehouse_upload_status;
             gatehouse_upload_user \$http_x_user;
         }
+        location /dl/ {
+            gatehouse_download;
+        }
     }
 }
 EOF
+	# So that 'gatehouse tokens make download' prints whole links.
+	set_key "$GATEHOUSE_CONF" tokens base_url "http://127.0.0.1:$ngx_port"
 	say "nginx with the Gatehouse module on 127.0.0.1:$ngx_port"
 	run nginx -t -q -p "$ngx" -c "$ngx/conf/nginx.conf"
 	nginx -p "$ngx" -c "$ngx/conf/nginx.conf"
@@ -90,6 +95,33 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
 	    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 	run curl -sS -H "X-User: alice" "http://127.0.0.1:$ngx_port/uploads/status/$ngx_id"
 	run curl -sS -H "X-User: bob" "http://127.0.0.1:$ngx_port/uploads/status/$ngx_id"
+
+	say "A signed download link, and a range of it (206, as for static files)"
+	ngx_url=$("$gh" tokens make download "$ngx_id" alice)
+	echo "\$ gatehouse tokens make download $ngx_id alice"
+	echo "$ngx_url"
+	run curl -sS -r 0-7 -D - "$ngx_url"
+	echo
+	say "A hostile file name: stored under a safe name, the original kept escaped"
+	python3 - "$ngx_port" "$f/report.pdf" <<'PY'
+import http.client, sys, uuid
+port, path = sys.argv[1], sys.argv[2]
+name = b"../../Q3\x01report\xe2\x80\xaefdp.exe.pdf"
+b = uuid.uuid4().hex
+body = (b"--" + b.encode() + b"\r\nContent-Disposition: form-data; "
+        b"name=\"file\"; filename=\"" + name + b"\"\r\nContent-Type: "
+        b"application/pdf\r\n\r\n" + open(path, "rb").read() +
+        b"\r\n--" + b.encode() + b"--\r\n")
+print("$ (a client sends filename=%r)" % name.decode("utf-8", "replace"))
+c = http.client.HTTPConnection("127.0.0.1", int(port))
+c.request("POST", "/upload", body, {"X-User": "alice", "Content-Type":
+          "multipart/form-data; boundary=" + b})
+r = c.getresponse()
+print(r.read().decode(), "(HTTP %d)" % r.status)
+PY
+	ngx_odd=$("$gh" --json uploads list --status stored --limit 1 |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+	run "$gh" uploads show "$ngx_odd"
 
 	say "The store's records of every upload, and the event for notifyd"
 	sleep 0.3   # refusals are recorded just after the answer

@@ -129,5 +129,32 @@ id2=$("$gh" notify carol --type shop.sale --category marketing \
 sleep 1
 run "$gh" deliveries list --event "$id2"
 
+say "A user who reads Korean gets her alerts in Korean (users set --lang ko)"
+run "$gh" users set minji --name "Kim Minji" --email minji@example.org --lang ko
+run "$gh" prefs set minji --channel mail=on
+id3=$("$gh" notify minji --type login.new_host --title "New sign-in" \
+    --priority high --metadata \
+    '{"host": "demo.example.org", "addr": "198.51.100.4", "network": "198.51.100.0/24", "service": "sshd"}')
+i=0
+until grep -lq 'minji@example.org' "$sinks"/mail-*.eml 2>/dev/null ||
+      [ $i -ge 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+/usr/bin/python3 - "$sinks" <<'EOF'
+import email, email.policy, pathlib, sys
+for p in sorted(pathlib.Path(sys.argv[1]).glob("mail-*.eml")):
+    raw = p.read_bytes()
+    if b"minji@example.org" not in raw:
+        continue
+    m = email.message_from_bytes(raw, policy=email.policy.default)
+    subj = [l for l in raw.decode("ascii", "replace").splitlines()
+            if l.startswith("Subject:")][0]
+    print(f"on the wire: {subj}")
+    print(f"decoded:     Subject: {m['Subject']}")
+    print()
+    print(m.get_body(("plain",)).get_content())
+EOF
+
 # notifyd keeps running: the milter, nginx and PAM parts below produce
 # events it delivers; scripts/demo shows those and notifyd's log at the end.
