@@ -479,14 +479,17 @@ class Milter:
 
     def start(self, wait=True):
         assert self.proc is None
-        seen = self.log().count("listening on")
+        # "info: listening on": the line logged once the socket is open
+        # (the warning about a TCP socket, before it, says "listening on"
+        # too; mail sent after it may find nothing listening yet)
+        seen = self.log().count("info: listening on")
         self.log_fp = open(self.logfile, "ab")
         self.proc = subprocess.Popen(self.wrap +
                                      [str(MILTER), "-f", "-c", str(self.conf)],
                                      stdout=self.log_fp, stderr=subprocess.STDOUT,
                                      env=self.env())
         if wait:
-            wait_for(lambda: self.log().count("listening on") > seen or
+            wait_for(lambda: self.log().count("info: listening on") > seen or
                      self.proc.poll() is not None, 30, "milter to listen")
             assert self.proc.poll() is None, self.log()
 
