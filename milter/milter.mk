@@ -90,12 +90,15 @@ $(MILTER_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 UNIT_TESTS += $(MILTER_UNIT_BINS)
 
 # Unit tests of the daemon's parts (no libmilter main loop, no Postfix).
+# test_milter_scan: the scanner in the milter's terms (zlib makes its
+# archives, tests/unit/gscan_fixture.h).
 MILTER_D_UNIT_BINS := build/asan/tests/unit/test_milter_policy \
-	build/asan/tests/unit/test_milter_store
+	build/asan/tests/unit/test_milter_store \
+	build/asan/tests/unit/test_milter_scan
 $(MILTER_D_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 		$(MILTER_D_SAN_OBJS) $(MILTER_DKIM_SAN_OBJS) $(LIBGSCAN_SAN) \
 		$(LIBGH_SAN)
-	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(COMMON_LIBS) $(MILTER_LIBS)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(COMMON_LIBS) $(MILTER_LIBS) -lz
 
 UNIT_TESTS += $(MILTER_D_UNIT_BINS)
 
