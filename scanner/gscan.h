@@ -19,11 +19,12 @@
  *                        name is the heuristic libclamav reported
  *                        ("Heuristics.Limits.Exceeded.MaxFileSize",
  *                        "Heuristics.Encrypted.Zip", ...)
- *     GSCAN_ERROR        the scan failed; name is why ("libclamav: ...")
+ *     GSCAN_ERROR        the scan failed; name is why ("libclamav: ...",
+ *                        "fstat: ...")
  *
  *   A file is never reported clean unless libclamav read all of it.  Scans
- *   run with CL_SCAN_HEURISTIC_EXCEEDS_MAX, so a file past max_filesize,
- *   max_scansize, max_files, max_recursion or max_scantime is an alert
+ *   run with CL_SCAN_HEURISTIC_EXCEEDS_MAX, so an input past max_scansize,
+ *   max_files, max_recursion or max_scantime is an alert
  *   instead of a silent stop, and with CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE
  *   (and _DOC when asked, see struct gscan_config), so an encrypted
  *   archive is one too; those alerts, and libclamav's own limit errors
