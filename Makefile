@@ -72,7 +72,8 @@ all: programs
 
 include common/common.mk
 include cli/cli.mk
--include $(filter-out common/common.mk cli/cli.mk tests/tests.mk bench/bench.mk,$(wildcard */*.mk))
+include scanner/scanner.mk
+-include $(filter-out common/common.mk cli/cli.mk scanner/scanner.mk tests/tests.mk bench/bench.mk,$(wildcard */*.mk))
 include tests/tests.mk
 include bench/bench.mk
 

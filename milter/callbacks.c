@@ -381,15 +381,6 @@ end_of_header(struct gh_conn *conn, struct gh_msg *msg)
 		return;
 	msg->eoh = 1;
 	msg->size += 2;
-	if (msg->spooling && !conn->cfg->scan_text &&
-	    gh_msg_plain_text(msg)) {
-		/* nothing attached: not worth ClamAV's mail parser */
-		gh_spool_close(&msg->spool);
-		msg->spooling = 0;
-		msg->scan = "skipped";
-		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
-		         "no attachment");
-	}
 	if (msg->spooling)
 		gh_spool_write(&msg->spool, "\r\n", 2);
 	if (msg->dkim)
@@ -411,8 +402,13 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	msg->size += len;
 	if (msg->dkim)
 		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
-	if (msg->spooling)
+	if (msg->spooling) {
 		gh_spool_write(&msg->spool, chunk, len);
+		/* with scan_text = no, a plain text message is skipped
+		 * unless its body hides a uuencoded part (step_scan) */
+		if (!conn->cfg->scan_text && gh_msg_plain_text(msg))
+			gh_msg_body_text(msg, chunk, len);
+	}
 	return noreply() & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
@@ -427,13 +423,18 @@ static void
 step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
           struct verdict *v)
 {
-	gh_scan_result r;
+	struct gscan_verdict sv;
 
 	if (!msg->spooling) {
-		msg->scan = "error";
+		sv.kind = GSCAN_ERROR;
+		sv.reason = GSCAN_R_NONE;
+		snprintf(sv.name, sizeof(sv.name), "no spool file");
+	} else if (!cfg->scan_text && gh_msg_plain_text(msg)) {
+		/* [milter] scan_text = no: text and nothing else */
+		msg->scan = "skipped";
 		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
-		         "no spool file");
-		r = GH_SCAN_ERROR;
+		         "no attachment");
+		return;
 	} else {
 		/* the spool file, for a message too big to keep in memory */
 		if (msg->spool.open_err)
@@ -441,34 +442,41 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 			              cfg->spool_dir);
 		else if (msg->spool.fd >= 0)
 			gh_mcond_ok(&m->spool_cond);
-		r = gh_scanner_scan(cfg->scanner, &msg->spool, msg->scan_detail,
-		                    sizeof(msg->scan_detail));
-		gh_utf8_fix(msg->scan_detail);
+		gh_spool_scan(cfg->scanner, &msg->spool, &sv);
 	}
-	switch (r) {
-	case GH_SCAN_CLEAN:
-		msg->scan = "clean";
-		if (msg->spool.seen > msg->spool.written)
-			snprintf(msg->scan_detail, sizeof(msg->scan_detail),
-			         "first %llu bytes scanned",
-			         (unsigned long long)msg->spool.written);
-		gh_mcond_ok(&m->scan_cond);
-		break;
-	case GH_SCAN_INFECTED:
-		msg->scan = "infected";
-		v->action = GH_ACT_REJECT;
-		snprintf(v->reason, sizeof(v->reason), "virus found: %s",
-		         msg->scan_detail);
-		gh_mcond_ok(&m->scan_cond);
-		break;
-	default:
-		msg->scan = "error";
+	snprintf(msg->scan_detail, sizeof(msg->scan_detail), "%s", sv.name);
+	gh_utf8_fix(msg->scan_detail);
+	msg->scan = gscan_kind_name(sv.kind);
+	if (sv.kind == GSCAN_ERROR)
 		gh_mcond_fail(&m->scan_cond, GH_EIO, msg->scan_detail);
-		if (cfg->on_scan_error == GH_ONERR_TEMPFAIL) {
-			v->action = GH_ACT_TEMPFAIL;
+	else
+		gh_mcond_ok(&m->scan_cond);
+	if (sv.kind == GSCAN_CLEAN && msg->spool.seen > msg->spool.written)
+		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
+		         "first %llu bytes scanned",
+		         (unsigned long long)msg->spool.written);
+	switch (gh_scan_policy(cfg, &sv)) {
+	case GH_SCAN_ACCEPT:
+		break;
+	case GH_SCAN_REJECT:
+		v->action = GH_ACT_REJECT;
+		if (sv.kind == GSCAN_INFECTED)
+			snprintf(v->reason, sizeof(v->reason),
+			         "virus found: %s", msg->scan_detail);
+		else
+			snprintf(v->reason, sizeof(v->reason), "message not "
+			         "scannable (%s): %s",
+			         gscan_reason_name(sv.reason), msg->scan_detail);
+		break;
+	case GH_SCAN_TEMPFAIL:
+		v->action = GH_ACT_TEMPFAIL;
+		if (sv.kind == GSCAN_UNSCANNABLE)
+			snprintf(v->reason, sizeof(v->reason), "message not "
+			         "scannable (%s): %s",
+			         gscan_reason_name(sv.reason), msg->scan_detail);
+		else
 			snprintf(v->reason, sizeof(v->reason), "virus scanner "
 			         "error: %s", msg->scan_detail);
-		}
 		break;
 	}
 }

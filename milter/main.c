@@ -377,7 +377,7 @@ describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
 		                                      "clamav_db"));
 	else if (c->scanner)
 		gh_mlog(LOG_INFO, "virus scanner: %u signatures from %s",
-		        gh_scanner_signatures(c->scanner),
+		        gscan_engine_signatures(c->scanner),
 		        gh_conf_str(c->conf, "milter", "clamav_db"));
 }
 
@@ -432,7 +432,7 @@ clamdb_check(struct reloader *r)
 	struct gh_mcfg *cur = gh_mcfg_acquire(&r->m->cfg);
 	unsigned char now[32];
 
-	if (cur->scanner == NULL || !gh_scanner_db_changed(cur->scanner, now)) {
+	if (cur->scanner == NULL || !gscan_engine_db_changed(cur->scanner, now)) {
 		r->have_seen = 0;
 		goto cleanup;
 	}
@@ -446,7 +446,7 @@ clamdb_check(struct reloader *r)
 	}
 	r->have_seen = 0;
 	gh_mlog(LOG_INFO, "signature database %s changed: reloading",
-	        gh_scanner_dbdir(cur->scanner));
+	        gscan_engine_dbdir(cur->scanner));
 	if (do_reload(r) != GH_OK) {
 		memcpy(r->tried, now, sizeof(now));
 		r->have_tried = 1;
@@ -633,6 +633,13 @@ run_check(const char *conf_path, const struct gh_conf *boot,
 	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE_;
 }
 
+/* libclamav's errors and warnings (gscan_set_log), from any thread. */
+static void
+clamav_log(int level, const char *msg)
+{
+	gh_mlog(level == 0 ? LOG_ERR : LOG_INFO, "libclamav: %s", msg);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -663,6 +670,8 @@ main(int argc, char **argv)
 	mode_t mode, old_umask;
 	gid_t sock_gid;
 	gh_err err;
+
+	gscan_set_log(clamav_log);
 
 	/*
 	 * First of all, before anything touches libcrypto: no OpenSSL clean-up

@@ -12,7 +12,7 @@
 static void
 mcfg_free(struct gh_mcfg *c)
 {
-	gh_scanner_unref(c->scanner);
+	gscan_engine_unref(c->scanner);
 	gh_mcfg_clear(c);
 	gh_conf_free(c->conf);
 	free(c);
@@ -42,13 +42,27 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 	if (err)
 		goto cleanup;
 	if (gh_conf_bool(c->conf, "milter", "scan")) {
-		err = gh_scanner_open(gh_conf_str(c->conf, "milter", "clamav_db"),
-		                      c->scan_max_size,
-		                      gh_conf_int(c->conf, "milter",
-		                                  "scan_timeout"),
-		                      gh_conf_str(c->conf, "milter", "clamav_tmp"),
-		                      prev ? prev->scanner : NULL, &c->scanner,
-		                      detail, detail_len);
+		/* The whole message is one file to ClamAV, kept up to
+		 * scan_max_size.  What libclamav reads in all is more: the
+		 * message, its decoded attachments, what their archives
+		 * hold; four times the message covers base64 and a zip
+		 * inside (a message needing more is unscannable, see
+		 * on_scan_limit).  Files and recursion: libclamav's. */
+		struct gscan_config sc = {
+			.dbdir = gh_conf_str(c->conf, "milter", "clamav_db"),
+			.tmpdir = gh_conf_str(c->conf, "milter", "clamav_tmp"),
+			.max_filesize = c->scan_max_size,
+			.max_scansize = GH_SCAN_READ_FACTOR * c->scan_max_size,
+			.max_scantime_ms = gh_conf_int(c->conf, "milter",
+			                               "scan_timeout"),
+		};
+
+		if (sc.tmpdir && *sc.tmpdir &&
+		    (err = gh_scan_check_tmpdir(sc.tmpdir, detail,
+		                                detail_len)))
+			goto cleanup;
+		err = gscan_engine_open(&sc, prev ? prev->scanner : NULL,
+		                        &c->scanner, detail, detail_len);
 		if (err)
 			goto cleanup;
 	}

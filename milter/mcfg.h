@@ -31,11 +31,12 @@
 #include "netlist.h"
 #include "signtable.h"
 
-struct gh_scanner;
+struct gscan_engine;
 
 typedef enum gh_onerr {
 	GH_ONERR_TEMPFAIL = 0,
-	GH_ONERR_ACCEPT = 1
+	GH_ONERR_ACCEPT = 1,
+	GH_ONERR_REJECT = 2		/* on_scan_limit only */
 } gh_onerr;
 
 /* [ratelimit]; a limit of 0 is no limit. */
@@ -70,6 +71,8 @@ struct gh_mcfg {
 
 	/* failure policy */
 	gh_onerr on_store_error, on_sign_error, on_scan_error;
+	gh_onerr on_scan_limit;		/* an unscannable message, but for
+					 * a timeout (on_scan_error's) */
 
 	/* bulk mail and opt-out */
 	const char *bulk_header;	/* NULL: none (points into conf) */
@@ -81,8 +84,8 @@ struct gh_mcfg {
 	struct gh_limits limits;
 
 	/* scanning; scanner NULL when [milter] scan = no */
-	struct gh_scanner *scanner;
-	int scan_text;			/* also messages without attachments */
+	struct gscan_engine *scanner;
+	int scan_text;			/* also plain text messages */
 	int64_t scan_max_size;
 	const char *spool_dir;
 };

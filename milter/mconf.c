@@ -53,8 +53,11 @@ onerr(const struct gh_conf *conf, const char *sec, const char *key)
 {
 	const char *v = gh_conf_str(conf, sec, key);
 
-	return v && strcmp(v, "accept") == 0 ? GH_ONERR_ACCEPT :
-	    GH_ONERR_TEMPFAIL;
+	if (v && strcmp(v, "accept") == 0)
+		return GH_ONERR_ACCEPT;
+	if (v && strcmp(v, "reject") == 0)	/* on_scan_limit's schema */
+		return GH_ONERR_REJECT;
+	return GH_ONERR_TEMPFAIL;
 }
 
 static void
@@ -132,6 +135,7 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 	c->on_store_error = onerr(c->conf, "milter", "on_store_error");
 	c->on_sign_error = onerr(c->conf, "milter", "on_sign_error");
 	c->on_scan_error = onerr(c->conf, "milter", "on_scan_error");
+	c->on_scan_limit = onerr(c->conf, "milter", "on_scan_limit");
 
 	err = gh_canon_parse(gh_conf_str(c->conf, "dkim", "canonicalization"),
 	                     &c->hdr_canon, &c->body_canon);

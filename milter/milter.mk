@@ -56,14 +56,16 @@ $(CLI_BIN): $(MILTER_CHECK_OBJS)
 CLI_PARTS += $(MILTER_CHECK_OBJS)
 
 MILTER_BIN := build/gatehouse-milter
-$(MILTER_BIN): build/milter/main.o $(MILTER_D_OBJS) $(MILTER_DKIM_OBJS) $(LIBGH)
+# libgscan (scanner/scanner.mk) before libgatehouse: it uses gh_err.
+$(MILTER_BIN): build/milter/main.o $(MILTER_D_OBJS) $(MILTER_DKIM_OBJS) \
+		$(LIBGSCAN) $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(MILTER_LIBS)
 
 # The same daemon with ASan+UBSan, which the integration tests run so that
 # every message Postfix hands it doubles as a memory-error check.
 MILTER_SAN_BIN := build/tests/gatehouse-milter-asan
 $(MILTER_SAN_BIN): build/asan/milter/main.o $(MILTER_D_SAN_OBJS) \
-		$(MILTER_DKIM_SAN_OBJS) $(LIBGH_SAN)
+		$(MILTER_DKIM_SAN_OBJS) $(LIBGSCAN_SAN) $(LIBGH_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(MILTER_LIBS)
 
@@ -88,11 +90,15 @@ $(MILTER_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 UNIT_TESTS += $(MILTER_UNIT_BINS)
 
 # Unit tests of the daemon's parts (no libmilter main loop, no Postfix).
+# test_milter_scan: the scanner in the milter's terms (zlib makes its
+# archives, tests/unit/gscan_fixture.h).
 MILTER_D_UNIT_BINS := build/asan/tests/unit/test_milter_policy \
-	build/asan/tests/unit/test_milter_store
+	build/asan/tests/unit/test_milter_store \
+	build/asan/tests/unit/test_milter_scan
 $(MILTER_D_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
-		$(MILTER_D_SAN_OBJS) $(MILTER_DKIM_SAN_OBJS) $(LIBGH_SAN)
-	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(COMMON_LIBS) $(MILTER_LIBS)
+		$(MILTER_D_SAN_OBJS) $(MILTER_DKIM_SAN_OBJS) $(LIBGSCAN_SAN) \
+		$(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(COMMON_LIBS) $(MILTER_LIBS) -lz
 
 UNIT_TESTS += $(MILTER_D_UNIT_BINS)
 

@@ -114,19 +114,22 @@ gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
 		if (!m->subject[0])
 			gh_log_value(value, m->subject, sizeof(m->subject));
 	} else if (is(name, "Content-Type")) {
-		if (!m->ctype[0]) {
-			const char *v = value;
-			size_t o = 0;
+		char t[sizeof(m->ctype)];
+		const char *v = value;
+		size_t o = 0;
 
-			while (*v == ' ' || *v == '\t' || *v == '\r' ||
-			       *v == '\n')
-				v++;
-			while (*v && *v != ';' && *v != ' ' && *v != '\t' &&
-			       *v != '\r' && *v != '\n' &&
-			       o + 1 < sizeof(m->ctype))
-				m->ctype[o++] = (char)tolower((unsigned char)*v++);
-			m->ctype[o] = '\0';
-		}
+		while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+			v++;
+		while (*v && *v != ';' && *v != ' ' && *v != '\t' &&
+		       *v != '\r' && *v != '\n' && o + 1 < sizeof(t))
+			t[o++] = (char)tolower((unsigned char)*v++);
+		t[o] = '\0';
+		if (!m->ctype[0])
+			memcpy(m->ctype, t, sizeof(t));
+		/* every one counts: a reader, or libclamav, may take a later
+		 * "multipart/mixed" over a first "text/plain" */
+		if (strcmp(t, "text/plain") != 0)
+			m->not_plain = 1;
 	} else if (is(name, "Message-ID")) {
 		if (!m->message_id[0])
 			gh_log_value(value, m->message_id,
@@ -135,10 +138,60 @@ gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
 	gh_bulk_header(c, &m->bulk, name, value);
 }
 
+/* What the start of a line says: 1 a uuencode "begin" line ("begin ",
+ * three or four octal digits, a space), 0 not yet known, -1 not one. */
+static int
+uu_begin(const char *l, size_t n)
+{
+	static const char b[] = "begin ";
+	size_t i, digits = 0;
+
+	for (i = 0; i < n && i < sizeof(b) - 1; i++)
+		if (tolower((unsigned char)l[i]) != b[i])
+			return -1;
+	if (n < sizeof(b) - 1)
+		return 0;
+	for (i = sizeof(b) - 1; i < n; i++) {
+		if (l[i] >= '0' && l[i] <= '7' && digits < 4)
+			digits++;
+		else if (l[i] == ' ' && digits >= 3)
+			return 1;
+		else
+			return -1;
+	}
+	return 0;
+}
+
+void
+gh_msg_body_text(struct gh_msg *m, const unsigned char *chunk, size_t len)
+{
+	for (size_t i = 0; i < len && !m->uuencoded; i++) {
+		int r;
+
+		if (chunk[i] == '\n') {
+			m->uu_len = 0;
+			m->uu_skip = 0;
+			continue;
+		}
+		if (m->uu_skip)
+			continue;
+		if (m->uu_len >= sizeof(m->uu_line)) {
+			m->uu_skip = 1;
+			continue;
+		}
+		m->uu_line[m->uu_len++] = (char)chunk[i];
+		r = uu_begin(m->uu_line, m->uu_len);
+		if (r > 0)
+			m->uuencoded = 1;
+		else if (r < 0)
+			m->uu_skip = 1;
+	}
+}
+
 int
 gh_msg_plain_text(const struct gh_msg *m)
 {
-	return m->ctype[0] == '\0' || strcmp(m->ctype, "text/plain") == 0;
+	return !m->not_plain && !m->uuencoded;
 }
 
 size_t

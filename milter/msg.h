@@ -78,6 +78,13 @@ struct gh_msg {
 	char subject[GH_MSG_VALUE_MAX];
 	char message_id[GH_MSG_VALUE_MAX];
 	char ctype[64];			/* Content-Type type/subtype, lower */
+	int not_plain;			/* a Content-Type field, the first or
+					 * a later one, that is not text/plain */
+	/* uuencode in the body (gh_msg_body_text) */
+	char uu_line[12];		/* the start of the current line */
+	size_t uu_len;
+	int uu_skip;			/* the rest of the line is not one */
+	int uuencoded;			/* a "begin NNN name" line was seen */
 	char from_addr[GH_MADDR_MAX + 1];
 	int nfrom;			/* From fields seen */
 	struct gh_bulk bulk;
@@ -98,7 +105,8 @@ struct gh_msg {
 
 	int spooling;			/* spool is open */
 	struct gh_spool spool;
-	const char *scan;		/* "clean", "infected", "error", NULL */
+	const char *scan;		/* "clean", "infected", "unscannable",
+					 * "error", "skipped", NULL */
 	char scan_detail[GH_VIRNAME_MAX];
 
 	int unsub_added;		/* List-Unsubscribe added */
@@ -136,8 +144,16 @@ gh_err gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed);
 void gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m,
     const char *name, const char *value);
 
-/* gh_msg_plain_text - 1 for a message whose Content-Type is absent or
- * text/plain: a single text part, nothing attached. */
+/* gh_msg_body_text - look for a uuencoded part in a body chunk: a line
+ * "begin NNN name" as libclamav's mail parser finds it (the chunks in
+ * order; a line may span chunks). */
+void gh_msg_body_text(struct gh_msg *m, const unsigned char *chunk,
+    size_t len);
+
+/* gh_msg_plain_text - 1 for a message that is plain text throughout:
+ * every Content-Type field (usually one; a second one is honoured by some
+ * readers) absent or text/plain, and no uuencoded part in the body seen
+ * so far.  Nothing attached, nothing for a scanner but the text. */
 int gh_msg_plain_text(const struct gh_msg *m);
 
 /* gh_msg_remaining - recipients not suppressed (those not kept were not

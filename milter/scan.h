@@ -1,21 +1,12 @@
 /*
- * scan.h - virus scanning with libclamav: one compiled engine shared by
- * every milter thread, and a per-message spool file the message is
- * streamed into and scanned from at end of message
+ * scan.h - the per-message spool the message is streamed into and scanned
+ * from at end of message, with the libclamav scanner of scanner/gscan.h
  *
  * ENGINE
- *   gh_scanner_open() loads the signature directory (ClamAV's .cvd/.cld
- *   databases or small custom ones: .ndb, .hdb, ...) and compiles it once;
- *   libclamav allows any number of concurrent scans on a compiled engine.
- *   The scanner is reference counted: each configuration holds one, and a
- *   reload that finds the directory unchanged (names, sizes, inodes and
- *   nanosecond mtimes of its files) shares the
- *   old engine instead of compiling a second copy.  A changed directory gets
- *   a new engine built beside the old one, so scanning never pauses; the
- *   old engine is freed when the last connection using it closes.
- *   gh_scanner_db_changed() compares the directory with what the engine
- *   was loaded from, so the milter can notice freshclam's updates itself
- *   ([milter] clamav_check, main.c) instead of waiting for a SIGHUP.
+ *   The engine, its limits, the database stamp and the verdicts are the
+ *   scanner shared with the nginx module (scanner/gscan.h); the milter
+ *   keeps one reference per configuration (mcfg.h) and its policy for
+ *   each verdict (callbacks.c).
  *
  * SPOOL
  *   The message (header fields as "Name:value\r\n", the empty line, the
@@ -36,43 +27,13 @@
 #include <stdint.h>
 
 #include "gatehouse/err.h"
+#include "../scanner/gscan.h"
 
-#define GH_VIRNAME_MAX 128
+#define GH_VIRNAME_MAX GSCAN_NAME_MAX
 #define GH_SPOOL_MEM_MAX (256 * 1024)	/* bytes kept in memory */
-
-struct gh_scanner;
-
-/*
- * gh_scanner_open - a scanner for dbdir with limits max_size (bytes per
- * message and per file inside it) and timeout_ms, making its temporary
- * files in tmpdir (NULL: libclamav's default, $TMPDIR or /tmp; created,
- * mode 0700, if missing).  prev (may be NULL) is reused, with a new
- * reference, when it was made from the same directory with the same limits
- * and temporary directory and the directory has not changed.  Errors:
- * GH_ENOTFOUND (no such directory), GH_EINVAL (no signatures in it),
- * GH_EACCES (tmpdir unusable), GH_EIO (libclamav failed; detail says how),
- * GH_ENOMEM.
- */
-gh_err gh_scanner_open(const char *dbdir, int64_t max_size,
-    int64_t timeout_ms, const char *tmpdir, const struct gh_scanner *prev,
-    struct gh_scanner **out, char *detail, size_t detail_len);
-
-void gh_scanner_ref(struct gh_scanner *s);
-void gh_scanner_unref(struct gh_scanner *s);	/* NULL is allowed */
-
-/* gh_scanner_signatures - how many signatures the engine loaded. */
-unsigned gh_scanner_signatures(const struct gh_scanner *s);
-
-/* gh_scanner_dbdir - the signature directory the engine was loaded from. */
-const char *gh_scanner_dbdir(const struct gh_scanner *s);
-
-/*
- * gh_scanner_db_changed - 1 if the signature directory is no longer what
- * the engine was loaded from (a file added, removed, replaced or
- * rewritten), 0 if it is the same or cannot be read now.  now receives
- * the directory's current stamp, for telling one change from the next.
- */
-int gh_scanner_db_changed(const struct gh_scanner *s, unsigned char now[32]);
+/* libclamav's max_scansize: this many times [milter] scan_max_size (the
+ * message, its decoded parts, the contents of its archives) */
+#define GH_SCAN_READ_FACTOR 4
 
 struct gh_spool {
 	unsigned char *mem;	/* the message while it fits in memory */
@@ -101,18 +62,41 @@ void gh_spool_header(struct gh_spool *sp, const char *name,
 /* gh_spool_close - free the memory, close the file. */
 void gh_spool_close(struct gh_spool *sp);
 
-typedef enum gh_scan_result {
-	GH_SCAN_CLEAN = 0,
-	GH_SCAN_INFECTED = 1,
-	GH_SCAN_ERROR = 2
-} gh_scan_result;
+/*
+ * gh_spool_scan - scan the spool with engine e: from memory, or from the
+ * file (gscan_fd maps it read-only; the file is an unnamed one of this
+ * process, so nothing truncates it under the mapping).  A spool that
+ * failed to be written is GSCAN_ERROR, the reason in v->name.
+ */
+void gh_spool_scan(const struct gscan_engine *e, struct gh_spool *sp,
+    struct gscan_verdict *v);
 
 /*
- * gh_scanner_scan - scan the spool.  INFECTED puts the signature name in
- * virname; ERROR puts the reason in virname (a spool write error, a
- * libclamav error such as a timeout).
+ * gh_scan_check_tmpdir - [milter] clamav_tmp: made if missing (one level,
+ * mode 0700), and it must be a directory the milter can write to, so that
+ * a bad one fails start-up and reload rather than every scan.  GH_EACCES
+ * or GH_ENOTFOUND, detail saying why.
  */
-gh_scan_result gh_scanner_scan(const struct gh_scanner *s,
-    struct gh_spool *sp, char *virname, size_t virname_len);
+gh_err gh_scan_check_tmpdir(const char *dir, char *detail,
+    size_t detail_len);
+
+/* What the milter does with a message for its verdict. */
+typedef enum gh_scan_act {
+	GH_SCAN_ACCEPT = 0,
+	GH_SCAN_REJECT,		/* 550 5.7.1 */
+	GH_SCAN_TEMPFAIL	/* 451 4.7.1 */
+} gh_scan_act;
+
+struct gh_mcfg;
+
+/*
+ * gh_scan_policy - the milter's policy for verdict v under cfg: INFECTED
+ * is refused; UNSCANNABLE follows [milter] on_scan_limit (accept by
+ * default, as such messages passed before they were told apart), but a
+ * scan that ran out of scan_timeout follows on_scan_error, as it always
+ * did; ERROR follows on_scan_error; CLEAN is accepted.
+ */
+gh_scan_act gh_scan_policy(const struct gh_mcfg *cfg,
+    const struct gscan_verdict *v);
 
 #endif /* GH_MILTER_SCAN_H */

@@ -274,8 +274,9 @@ ngx_http_gatehouse_set_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * gatehouse_clamav_limits NAME=VALUE...: libclamav's scan limits,
- * max_filesize=SIZE max_scansize=SIZE max_recursion=N max_files=N.  A file
- * beyond one is never reported clean (gatehouse_upload_on_scan_limit).
+ * max_filesize=SIZE max_scansize=SIZE max_recursion=N max_files=N
+ * max_scantime=TIME.  A file beyond one is never reported clean
+ * (gatehouse_upload_on_scan_limit).
  */
 char *
 ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -286,6 +287,7 @@ ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
     off_t        size, *sp;
     ngx_int_t    n, *np;
     ngx_str_t   *value, v;
+    ngx_int_t    t;
     ngx_uint_t   i;
 
     value = cf->args->elts;
@@ -314,11 +316,25 @@ ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
             v.data = value[i].data + 10;
             v.len = value[i].len - 10;
 
+        } else if (ngx_strncmp(value[i].data, "max_scantime=", 13) == 0) {
+            v.data = value[i].data + 13;
+            v.len = value[i].len - 13;
+
+            /* milliseconds in libclamav's 32-bit field: up to a day */
+            t = ngx_parse_time(&v, 0);
+            if (t == NGX_ERROR || t <= 0 || t > 24 * 60 * 60 * 1000) {
+                goto invalid;
+            }
+
+            gmcf->clamav_max_scantime = (ngx_msec_t) t;
+            continue;
+
         } else {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown limit \"%V\" in \"%V\": use "
                                "max_filesize=SIZE, max_scansize=SIZE, "
-                               "max_recursion=N or max_files=N",
+                               "max_recursion=N, max_files=N or "
+                               "max_scantime=TIME",
                                &value[i], &cmd->name);
             return NGX_CONF_ERROR;
         }

@@ -308,6 +308,7 @@ ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
     gmcf->clamav_max_scansize = NGX_CONF_UNSET;
     gmcf->clamav_max_recursion = NGX_CONF_UNSET;
     gmcf->clamav_max_files = NGX_CONF_UNSET;
+    gmcf->clamav_max_scantime = NGX_CONF_UNSET_MSEC;
 
     return gmcf;
 }

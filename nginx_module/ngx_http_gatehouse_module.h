@@ -18,6 +18,7 @@
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
  *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
+ *                                (the scanner of scanner/gscan.h)
  *   ngx_http_gatehouse_record.c  upload records and events for the store
  *                                (upload.infected, upload.storage_full),
  *                                "receiving" and refused records written
@@ -103,7 +104,7 @@
 #define NGX_HTTP_GATEHOUSE_SCANNING_RECORD  (1024 * 1024)
 
 
-struct cl_engine;
+struct gscan_engine;
 
 typedef struct {
     ngx_str_t                   conf_file;    /* gatehouse_conf */
@@ -119,6 +120,7 @@ typedef struct {
     off_t                       clamav_max_scansize;
     ngx_int_t                   clamav_max_recursion;
     ngx_int_t                   clamav_max_files;
+    ngx_msec_t                  clamav_max_scantime;   /* UNSET: libclamav's */
     ngx_str_t                   clamav_tmp;   /* libclamav's temp dir */
 
     ngx_uint_t                  used;         /* some location uploads */
@@ -142,7 +144,7 @@ typedef struct {
     magic_t                     magic;
     struct gh_store            *store;
     struct gh_group            *group;        /* store's group commit */
-    struct cl_engine           *engine;
+    struct gscan_engine        *engine;       /* scanner/gscan.h */
     time_t                      store_retry;  /* next reopen attempt */
     unsigned                    store_down:1; /* logged as unavailable */
 } ngx_http_gatehouse_main_conf_t;

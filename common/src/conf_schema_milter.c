@@ -75,9 +75,9 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	 "key_file)"},
 	{"milter", "scan", GH_CT_BOOL, "no", 0, 0, NULL,
 	 "scan every message with libclamav"},
-	{"milter", "scan_text", GH_CT_BOOL, "no", 0, 0, NULL,
-	 "also scan messages with nothing attached (one text/plain part); "
-	 "ClamAV's mail parser costs several ms per 100 KB"},
+	{"milter", "scan_text", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "scan plain text messages too (no Content-Type or only text/plain, "
+	 "no uuencoded part); no: leave those unscanned"},
 	{"milter", "clamav_db", GH_CT_PATH, "/var/lib/clamav", 0, 0, NULL,
 	 "ClamAV signature directory, loaded at start, on SIGHUP and when "
 	 "it changes (clamav_check)"},
@@ -89,7 +89,12 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	{"milter", "scan_timeout", GH_CT_DURATION, "30s", 1 * GH_SEC,
 	 10 * GH_MIN, NULL, "longest scan of one message"},
 	{"milter", "on_scan_error", GH_CT_ENUM, "tempfail", 0, 0,
-	 "tempfail|accept", "when the scanner fails on a message"},
+	 "tempfail|accept", "when the scanner fails on a message, or its "
+	 "scan takes longer than scan_timeout"},
+	{"milter", "on_scan_limit", GH_CT_ENUM, "accept", 0, 0,
+	 "accept|tempfail|reject", "when a message cannot be scanned whole: "
+	 "an encrypted archive, a part past scan_max_size, archives nested "
+	 "too deep, too many files"},
 	{"milter", "spool_dir", GH_CT_PATH, "/var/tmp", 0, 0, NULL,
 	 "where copies of messages over 256 KiB are kept for scanning "
 	 "(unlinked files; smaller ones stay in memory)"},

@@ -6,6 +6,7 @@ of the string, any file type) under a name of our own, so a detection can
 only come from our database.
 """
 import base64
+import binascii
 import json
 import smtplib
 import subprocess
@@ -222,19 +223,149 @@ def test_size_cap(world, scanner):
              with_attachment("small infected", EICAR))
 
 
-def test_plain_text_is_not_scanned_unless_asked(world, scanner):
+def uuencoded(data, name="eicar.com"):
+    lines = [f"begin 644 {name}".encode()]
+    for i in range(0, len(data), 45):
+        lines.append(binascii.b2a_uu(data[i:i + 45]).rstrip(b"\n"))
+    return b"\r\n".join(lines + [b"`", b"end"]) + b"\r\n"
+
+
+def b64(data):
+    return base64.encodebytes(data).replace(b"\n", b"\r\n")
+
+
+def uu_message(subject):
+    # a text/plain message whose body hides a uuencoded EICAR: no MIME
+    # attachment at all, only libclamav's mail parser finds it
+    return simple_message(subject, extra=["Content-Type: text/plain"],
+                          body=b"Hello, the file:\r\n\r\n" +
+                          uuencoded(EICAR) + b"\r\nBye.\r\n")
+
+
+def second_ct_message(subject):
+    # a first Content-Type: text/plain, then a second one that makes the
+    # message multipart, as some readers take it
+    return simple_message(
+        subject, extra=["MIME-Version: 1.0", "Content-Type: text/plain",
+                        'Content-Type: multipart/mixed; boundary="B"'],
+        body=b"--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+             b"--B\r\nContent-Type: application/octet-stream\r\n"
+             b"Content-Transfer-Encoding: base64\r\n\r\n" + b64(EICAR) +
+             b"--B--\r\n")
+
+
+def nested_multipart_message(subject):
+    # the attachment in a multipart/mixed part inside the first one
+    return simple_message(
+        subject, extra=["MIME-Version: 1.0",
+                        'Content-Type: multipart/mixed; boundary="A"'],
+        body=b"--A\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+             b'--A\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n'
+             b"--B\r\nContent-Type: text/plain\r\n\r\ninner\r\n"
+             b"--B\r\nContent-Type: application/octet-stream\r\n"
+             b'Content-Disposition: attachment; filename="x.com"\r\n'
+             b"Content-Transfer-Encoding: base64\r\n\r\n" + b64(EICAR) +
+             b"--B--\r\n--A--\r\n")
+
+
+def rejected(world, msg):
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"], msg)
+    assert ei.value.smtp_code == 550
+    return ei.value.smtp_error
+
+
+def test_eicar_hidden_anywhere_is_found(world, scanner):
+    # scan_text's default (yes): every message is scanned whole by
+    # libclamav's mail parser
     m, _ = scanner()
-    # EICAR pasted into a plain text body: no attachment, not scanned
+    sig = b"5.7.1 virus found: Gatehouse.Test.EICAR-1.UNOFFICIAL"
+    # an attachment after a first text/plain part
+    assert rejected(world, with_attachment("after text", EICAR)) == sig
+    # a uuencoded body in a text/plain message
+    assert rejected(world, uu_message("uuencoded")) == sig
+    # a second Content-Type: multipart/mixed
+    assert rejected(world, second_ct_message("second ct")) == sig
+    # a multipart/mixed nested in the first
+    assert rejected(world, nested_multipart_message("nested mp")) == sig
+    # a plain text body
+    assert rejected(world, simple_message("plain eicar",
+                                          body=EICAR + b"\r\n")) == sig
+    for subject in ("after text", "uuencoded", "second ct", "nested mp",
+                    "plain eicar"):
+        assert m.record_for(subject)["scan"] == {
+            "result": "infected",
+            "detail": "Gatehouse.Test.EICAR-1.UNOFFICIAL"}, subject
+    # the same shapes, clean, pass
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("plain clean", body=b"nothing here\r\n"))
+    assert m.record_for("plain clean")["scan"] == {"result": "clean",
+                                                  "detail": ""}
+
+
+def test_plain_text_is_not_scanned_when_turned_off(world, scanner):
+    m, _ = scanner(scan_text="no")
+    # EICAR pasted into a plain text body: nothing attached, not scanned
     send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
          simple_message("plain eicar", body=EICAR + b"\r\n"))
     assert m.record_for("plain eicar")["scan"] == {"result": "skipped",
                                                   "detail": "no attachment"}
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("plain ct eicar", extra=["Content-Type: text/plain"],
+                        body=EICAR + b"\r\n"))
+    assert m.record_for("plain ct eicar")["scan"]["result"] == "skipped"
+    # but what only looks like plain text is scanned: a uuencoded part,
+    # a second Content-Type, an attachment after a text part
+    sig = b"5.7.1 virus found: Gatehouse.Test.EICAR-1.UNOFFICIAL"
+    assert rejected(world, uu_message("uuencoded")) == sig
+    assert rejected(world, second_ct_message("second ct")) == sig
+    assert rejected(world, with_attachment("after text", EICAR)) == sig
+    assert rejected(world, nested_multipart_message("nested mp")) == sig
+    # a "begin" line that is not uuencode does not make text scanned
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         simple_message("begin words", body=b"begin 64 days of rest\r\n"
+                        b"begin 644\r\n" + EICAR + b"\r\n"))
+    assert m.record_for("begin words")["scan"]["result"] == "skipped"
+
+
+def encrypted_zip(tmp_path):
+    (tmp_path / "eicar.com").write_bytes(EICAR)
+    subprocess.run(["zip", "-q", "-P", "secret", "enc.zip", "eicar.com"],
+                   cwd=tmp_path, check=True)
+    return (tmp_path / "enc.zip").read_bytes()
+
+
+def test_unscannable_follows_on_scan_limit(world, scanner, tmp_path):
+    enc = encrypted_zip(tmp_path)
+    # the default: accepted, as before such messages were told apart, and
+    # recorded as not scanned whole
+    m, _ = scanner()
+    send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+         with_attachment("encrypted accepted", enc))
+    assert m.record_for("encrypted accepted")["scan"] == {
+        "result": "unscannable", "detail": "Heuristics.Encrypted.Zip"}
+    assert m.record_for("encrypted accepted")["action"] == "accepted"
     m.stop()
-    m2, _ = scanner(scan_text="yes")
+    m, _ = scanner(on_scan_limit="reject")
     with pytest.raises(smtplib.SMTPDataError) as ei:
         send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
-             simple_message("plain eicar scanned", body=EICAR + b"\r\n"))
+             with_attachment("encrypted rejected", enc))
     assert ei.value.smtp_code == 550
+    assert ei.value.smtp_error == (b"5.7.1 message not scannable "
+                                   b"(encrypted): Heuristics.Encrypted.Zip")
+    assert m.record_for("encrypted rejected")["action"] == "rejected"
+    # a virus beside the encrypted archive is still a virus
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("both", enc + b"\r\n" + EICAR))
+    assert b"virus found: Gatehouse.Test.EICAR-1" in ei.value.smtp_error
+    m.stop()
+    m, _ = scanner(on_scan_limit="tempfail")
+    with pytest.raises(smtplib.SMTPDataError) as ei:
+        send(world.postfix.port, f"joe@{DOMAIN}", ["bob@example.net"],
+             with_attachment("encrypted tempfailed", enc))
+    assert ei.value.smtp_code == 451
+    assert b"not scannable (encrypted)" in ei.value.smtp_error
 
 
 def test_clamav_tmp_is_made_and_used(world, scanner, tmp_path):

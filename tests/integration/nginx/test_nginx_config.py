@@ -19,7 +19,7 @@ GOOD_HTTP = """\
     gatehouse_store {prefix}/store;
     gatehouse_clamav_db {prefix}/conf/nginx.conf;
     gatehouse_clamav_limits max_filesize=20m max_scansize=100m
-                            max_recursion=10 max_files=1000;
+                            max_recursion=10 max_files=1000 max_scantime=30s;
     gatehouse_upload_max_file_size 10m;
     gatehouse_upload_refused_records 5 window=10m total=100;
 """
@@ -148,6 +148,10 @@ BAD_HTTP = [
      '"max_files=0"'),
     ("gatehouse_clamav_limits max_filesize=big;", "invalid value"),
     ("gatehouse_clamav_limits max_depth=3;", 'unknown limit "max_depth=3"'),
+    ("gatehouse_clamav_limits max_scantime=0;", 'invalid value in '
+     '"max_scantime=0"'),
+    ("gatehouse_clamav_limits max_scantime=soon;", "invalid value"),
+    ("gatehouse_clamav_limits max_scantime=2d;", "invalid value"),
 ]
 
 
