@@ -120,7 +120,10 @@ lease_batch(struct nd *d)
 	jobs = calloc(want, sizeof(*jobs));
 	if (l == NULL || jobs == NULL)
 		goto cleanup;
-	err = gh_queue_lease(d->st, d->now, want, rt->vis_ms, l, &n);
+	/* Expired events too: they are settled here (start.c, settle.c), so
+	 * that their delivery records say so. */
+	err = gh_queue_lease_ex(d->st, d->now, want, rt->vis_ms,
+	                        GH_LEASE_EXPIRED, l, &n);
 	if (err && n == 0) {
 		d->store_errors++;
 		nd_log(&d->log, err == GH_ELOCKED ? ND_LOG_WARN : ND_LOG_ERR,
@@ -277,6 +280,13 @@ may_lease(const struct nd *d)
 	       d->njobs < max;
 }
 
+void
+nd_due_at(struct nd *d, int64_t at)
+{
+	if (d->due_wake == 0 || at < d->due_wake)
+		d->due_wake = at;
+}
+
 int
 nd_dispatch_turn(struct nd *d)
 {
@@ -301,6 +311,12 @@ nd_dispatch_turn(struct nd *d)
 		}
 		d->njobs = d->nready = 0;
 	}
+	/* an event given back comes due: lease it then, not at the next
+	 * poll (an event deferred to its expiry is settled on time) */
+	if (d->due_wake && d->now >= d->due_wake) {
+		d->due_wake = 0;
+		d->next_lease = d->tick;
+	}
 	if (d->tick >= d->next_lease && may_lease(d))
 		lease_batch(d);
 	nd_start_all(d);
@@ -323,6 +339,11 @@ nd_dispatch_turn(struct nd *d)
 		t = d->first_ready_at + COMMIT_DELAY_MS - d->tick;
 		if (d->commit_retry_at > d->tick)
 			t = d->commit_retry_at - d->tick;
+		if (t < timeout)
+			timeout = t;
+	}
+	if (d->due_wake && may_lease(d)) {
+		t = d->due_wake - d->now;
 		if (t < timeout)
 			timeout = t;
 	}

@@ -1,0 +1,114 @@
+"""Events that expire (expires_at, `gatehouse notify --expires`): never sent
+once past it, settled as expired when they pass it rather than at their
+next attempt, with delivery records, metrics and `events show` that say
+so.  Real notifyd, real HTTP receivers."""
+import json
+import time
+
+from nd_support import wait_until
+
+SECRET = "whsec_expiry"
+
+
+def hook(sink, path="/hook", backoff="1h"):
+    # a long backoff: the next attempt is an hour away, so an event that
+    # ends expired within seconds was settled at its expiry, not its retry
+    return (f"[channel.hook]\ntype = webhook\nurl = {sink.url(path)}\n"
+            f"secret = {SECRET}\nbackoff_base = {backoff}\n"
+            f"backoff_cap = {backoff}\n")
+
+
+def show_state_line(env, eid):
+    text = env.gh("events", "show", eid).stdout
+    return next(line for line in text.splitlines()
+                if line.startswith("state:"))
+
+
+def test_receiver_down_expires_at_expiry_not_next_retry(env, http_sink):
+    http_sink.set("/hook", "fail", status=503)
+    env.write_conf(hook(http_sink), notifyd="default_channels = hook\n",
+                   metrics=True)
+    env.start()
+    eid = env.notify("ada", "short-lived", "app.x", "--expires", "3s")
+    wait_until(lambda: env.deliveries(eid).get(("hook", "ada"), {})
+               .get("state") == "retry", 20, "the first failed attempt")
+    d = env.deliveries(eid)[("hook", "ada")]
+    # the next attempt would be an hour from now
+    assert d["next_at"] > time.time() * 1000 + 3000_000, d
+    assert env.state(eid) == "ready"
+    # ... yet the event is settled when it expires, seconds from now
+    env.wait_state(eid, ("expired",), timeout=20)
+    assert time.time() * 1000 < d["next_at"]
+    d = env.deliveries(eid)[("hook", "ada")]
+    assert d["state"] == "expired", d
+    assert "next_at" not in d
+    assert d["attempts"] == 1
+    assert "503" in d["last_error"]          # why it never got through
+    assert len(http_sink.got("/hook")) == 1  # not sent again
+    ev = env.event(eid)
+    assert "expired" in ev["q"]["last_error"]
+    assert ev["q"]["due_at"] is None
+    # the admin's views agree
+    rows = env.gh("deliveries", "list", "--state", "expired",
+                  json_out=True)
+    assert [(r["event"], r["channel"], r["state"]) for r in rows] == \
+        [(eid, "hook", "expired")]
+    line = show_state_line(env, eid)
+    assert line.startswith("state:       expired, 1 attempt,"), line
+    assert "due" not in line, line
+    m = env.metrics()
+    assert m['gatehouse_notifyd_expired_total{channel="hook"}'] == 1
+    assert m['gatehouse_notifyd_events_total{outcome="expired"}'] == 1
+    assert env.stop() == 0
+
+
+def test_expires_1ms_is_never_sent(env, http_sink):
+    env.write_conf(hook(http_sink, backoff="100ms"),
+                   notifyd="default_channels = hook\n", metrics=True)
+    env.start()
+    ids = [env.notify("bea", f"now or never {i}", "app.x", "--expires",
+                      "1ms") for i in range(5)]
+    # one that may go, as a marker that the daemon got this far
+    ok = env.notify("bea", "no expiry", "app.x")
+    env.wait_state(ok)
+    for eid in ids:
+        env.wait_state(eid, ("expired",))
+        d = env.deliveries(eid)[("hook", "bea")]
+        assert d["state"] == "expired" and d["attempts"] == 0, d
+        line = show_state_line(env, eid)
+        assert line.startswith("state:       expired, 0 attempts,"), line
+        assert "due" not in line, line
+    sent = [json.loads(r["body"])["id"] for r in http_sink.got("/hook")]
+    assert sent == [ok]
+    m = env.metrics()
+    assert m['gatehouse_notifyd_expired_total{channel="hook"}'] == 5
+    assert env.stop() == 0
+
+
+def test_expired_before_pickup_is_recorded(env, http_sink):
+    env.write_conf(hook(http_sink), notifyd="default_channels = hook\n")
+    eid = env.notify("cid", "stale", "app.x", "--expires", "1s")
+    time.sleep(1.2)
+    env.start()
+    env.wait_state(eid, ("expired",))
+    assert http_sink.got("/hook") == []
+    d = env.deliveries(eid)[("hook", "cid")]
+    assert d["state"] == "expired" and d["attempts"] == 0, d
+    assert "expired" in env.event(eid)["q"]["last_error"]
+    env.stop()
+
+
+def test_finished_event_shows_no_due_and_the_deliveries_attempts(env,
+                                                                 http_sink):
+    http_sink.set("/hook", "fail", status=503, times=2)
+    env.write_conf(hook(http_sink, backoff="100ms"),
+                   notifyd="default_channels = hook\n")
+    eid = env.notify("dot")
+    env.start()
+    env.wait_state(eid)
+    assert env.deliveries(eid)[("hook", "dot")]["attempts"] == 3
+    line = show_state_line(env, eid)
+    assert line.startswith("state:       done, 3 attempts,"), line
+    assert "due" not in line, line
+    assert env.event(eid)["q"]["due_at"] is None
+    env.stop()
