@@ -25,7 +25,11 @@
  * watching the store's data file with inotify (every commit of any
  * process writes it) and leases at once, and otherwise every
  * poll_interval.  Its own commits wake it too: that costs one empty lease,
- * which writes nothing.
+ * which writes nothing.  An event it gave back (retried, deferred) is
+ * leased when it comes due rather than at the next poll (nd_due_at): an
+ * event with deliveries left is due at its expires_at at the latest, and
+ * is then leased (gh_queue_lease_ex hands out expired events too) and
+ * settled as expired on time, its delivery records saying so.
  *
  * CRASHES.  Records are written before the queue is told; a SIGKILL
  * between the two leaves an event leased with some targets recorded as
