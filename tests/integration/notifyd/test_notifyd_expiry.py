@@ -27,6 +27,10 @@ def test_receiver_down_expires_at_expiry_not_next_retry(env, http_sink):
     http_sink.set("/hook", "fail", status=503, retry_after=3600)
     env.write_conf(hook(http_sink), notifyd="default_channels = hook\n",
                    metrics=True)
+    # and no polling to speak of: new events wake notifyd (inotify), and
+    # it must wake by itself at the expiry of those it holds back
+    env.conf.write_text(env.conf.read_text().replace(
+        "poll_interval = 50ms", "poll_interval = 60s"))
     env.start()
     eid = env.notify("ada", "short-lived", "app.x", "--expires", "3s")
     wait_until(lambda: env.deliveries(eid).get(("hook", "ada"), {})
