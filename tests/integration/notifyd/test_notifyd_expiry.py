@@ -122,3 +122,25 @@ def test_finished_event_shows_no_due_and_the_deliveries_attempts(env,
     assert "due" not in line, line
     assert env.event(eid)["q"]["due_at"] is None
     env.stop()
+
+
+def test_deferred_by_rate_limit_expires_at_expiry(env, http_sink):
+    # one request an hour: the second event is deferred (no attempt) for
+    # most of an hour, and expires long before that
+    env.write_conf(hook(http_sink) + "rate = 1/h\n",
+                   notifyd="default_channels = hook\n")
+    env.start()
+    first = env.notify("eve", "goes", "app.x")
+    env.wait_state(first)
+    late = env.notify("eve", "waits", "app.x", "--expires", "2s")
+    wait_until(lambda: env.deliveries(late).get(("hook", "eve"), {})
+               .get("state") == "deferred", 20, "the deferral")
+    d = env.deliveries(late)[("hook", "eve")]
+    assert d["next_at"] - d["updated_at"] > 10 * 60 * 1000, d
+    env.wait_state(late, ("expired",), timeout=20)
+    d = env.deliveries(late)[("hook", "eve")]
+    assert d["state"] == "expired" and d["attempts"] == 0, d
+    assert "rate limit" not in d.get("last_error", "")
+    assert [json.loads(r["body"])["id"] for r in http_sink.got("/hook")] == \
+        [first]
+    env.stop()
