@@ -171,6 +171,7 @@ events_show(struct cli *c, int argc, char **argv)
 	struct deliv_arg d;
 	json_t *ev = NULL, *q;
 	uint64_t id;
+	int64_t attempts;
 	char t[32];
 	gh_err err;
 	int ch, rc;
@@ -220,9 +221,25 @@ events_show(struct cli *c, int argc, char **argv)
 		cli_printf("expires:     %s\n", cli_time(jint(ev, "expires_at"), t, sizeof(t)));
 	if (json_object_get(ev, "dedup_key"))
 		cli_printf("dedup key:   %s\n", jstr(ev, "dedup_key"));
-	cli_printf("state:       %s, %" PRId64 " attempts, %" PRId64 " leases, "
-	           "due %s\n", jstr(q, "state"), jint(q, "attempts"),
-	           jint(q, "leases"), cli_time(jint(q, "due_at"), t, sizeof(t)));
+	/* Attempts are counted as the deliveries count them, sends to the
+	 * receivers, the successful one too; only an event without delivery
+	 * records (a consumer of `events lease`) shows the failures its
+	 * consumer reported.  A finished event is due never. */
+	attempts = jint(q, "attempts");
+	if (json_array_size(d.arr) > 0) {
+		size_t i;
+		json_t *r;
+
+		attempts = 0;
+		json_array_foreach(d.arr, i, r)
+			attempts += jint(r, "attempts");
+	}
+	cli_printf("state:       %s, %" PRId64 " attempt%s, %" PRId64 " lease%s",
+	           jstr(q, "state"), attempts, attempts == 1 ? "" : "s",
+	           jint(q, "leases"), jint(q, "leases") == 1 ? "" : "s");
+	if (json_is_integer(json_object_get(q, "due_at")))
+		cli_printf(", due %s", cli_time(jint(q, "due_at"), t, sizeof(t)));
+	cli_printf("\n");
 	if (json_is_string(json_object_get(q, "last_error")))
 		cli_printf("last error:  %s\n", jstr(q, "last_error"));
 	if (json_object_size(json_object_get(ev, "metadata"))) {

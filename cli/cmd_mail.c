@@ -157,7 +157,11 @@ print_row(const json_t *rec)
 	           cli_time(json_integer_value(json_object_get(rec, "started_at")),
 	                    t, sizeof(t)),
 	           jstr(rec, "queue_id"), jstr(rec, "action"),
-	           json_array_size(sigs) ? "signed" : "-",
+	           /* signed only if it went on signed (older records of
+	            * deferred mail still list the signatures made) */
+	           json_array_size(sigs) &&
+	           strcmp(jstr(rec, "action"), "accepted") == 0 ? "signed" :
+	           "-",
 	           *jstr(rec, "sender") ? jstr(rec, "sender") : "<>", to,
 	           jstr(rec, "subject"));
 }

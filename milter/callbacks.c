@@ -639,7 +639,10 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 	char sigs[600] = "";
 	size_t o = 0;
 
-	for (size_t i = 0; msg->signed_ok && i < msg->nsigs; i++) {
+	/* signed only if it goes on signed: not when refused or deferred */
+	int sig = msg->signed_ok && v->action == GH_ACT_ACCEPT;
+
+	for (size_t i = 0; sig && i < msg->nsigs; i++) {
 		int n = snprintf(sigs + o, sizeof(sigs) - o, "%s%s/%s/%s",
 		                 i ? "," : "", msg->sigs[i].d, msg->sigs[i].s,
 		                 msg->sigs[i].a);
@@ -656,9 +659,9 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 	        v->reason, conn->addr[0] ? conn->addr : "local",
 	        msg->outgoing ? "outgoing" : "inbound", msg->sender,
 	        msg->rcpt_total, (unsigned long long)msg->size,
-	        msg->signed_ok ? sigs : "no",
-	        !msg->signed_ok && msg->unsigned_why ? " unsigned=" : "",
-	        !msg->signed_ok && msg->unsigned_why ? msg->unsigned_why : "",
+	        sig ? sigs : "no",
+	        !sig && msg->unsigned_why ? " unsigned=" : "",
+	        !sig && msg->unsigned_why ? msg->unsigned_why : "",
 	        (unsigned long long)seq);
 }
 

@@ -151,7 +151,16 @@ rate_event(struct gh_txn *txn, struct gh_logtxn *a)
 	               "action", l->reject ? "reject" : "tempfail");
 	if (ev == NULL)
 		return GH_ENOMEM;
-	json_object_set_new(ev, "user", jstr(event_user(a->msg)));
+	/* A sender over its limit is the admins' concern (a compromised
+	 * account sending spam), not the sender's: notifyd tells the routes
+	 * that take the event or else [notifyd] admin_addresses.  Who sent
+	 * is in the metadata. */
+	json_object_set_new(ev, "recipients", json_pack("[s]", "admins"));
+	json_object_set_new(json_object_get(ev, "metadata"), "sender",
+	                    jstr(a->msg->sender));
+	if (a->msg->auth_user[0])
+		json_object_set_new(json_object_get(ev, "metadata"), "auth_user",
+		                    jstr(a->msg->auth_user));
 	err = gh_queue_enqueue_txn(txn, ev, a->now, l->window_ms, NULL, &dup);
 	json_decref(ev);
 	return err;
@@ -225,6 +234,18 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 		                    json_string(gh_action_name(a->final_action)));
 		json_object_set_new(a->rec, "reason",
 		                    json_string(a->final_reason));
+		/* Signed only if it went on signed: a message refused or
+		 * deferred here (a rate limit) carries no signature anywhere,
+		 * whatever was computed before the limit was looked at. */
+		if (a->final_action != GH_ACT_ACCEPT &&
+		    json_array_size(json_object_get(a->rec, "signatures"))) {
+			json_object_set_new(a->rec, "signatures", json_array());
+			if (a->msg->outgoing)
+				json_object_set_new(a->rec, "unsigned", json_string(
+				    a->final_action == GH_ACT_REJECT ?
+				    "not accepted (rejected)" :
+				    "not accepted (tempfailed)"));
+		}
 		gh_put_be64(key, a->seq);
 		err = gh_txn_put_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
 		                      a->rec);

@@ -7,8 +7,10 @@
  *   {v: 1, id, queue_id, message_id, sender, rcpts[], suppressed[],
  *    rcpt_count, from, subject, size, direction ("outgoing"|"inbound"),
  *    why (what made it outgoing), bulk (null or why), list,
- *    signatures[{d, s, a}], unsigned (why an outgoing message was not
- *    signed), unsubscribe (bool), scan ({result, detail} or null),
+ *    signatures[{d, s, a}] (only when the message was accepted and
+ *    signed), unsigned (why an outgoing message was not signed: also
+ *    "not accepted (tempfailed|rejected)" when the transaction refused
+ *    it), unsubscribe (bool), scan ({result, detail} or null),
  *    action (accepted|rejected|tempfailed|discarded|aborted), reason,
  *    client_addr, client_name, auth_user, started_at, finished_at}
  *   Strings are bounded (msg.h); times are ms since the epoch.  rcpts:
@@ -18,11 +20,14 @@
  * EVENTS (queue.h), enqueued in the same transaction:
  *   mail.rate_limited  once per limit and window (dedup_key
  *                      "milter:rate:SCOPE:SUBJECT:WINDOW-START", dedup
- *                      window = the rate window)
+ *                      window = the rate window), for "admins" (recipients;
+ *                      no user): the routes that take it, else notifyd's
+ *                      admin_addresses; metadata sender, auth_user
  *   mail.rejected      each refused message (virus, rate limit with
- *                      action = reject)
- *   user: the SMTP AUTH login, else the envelope sender of outgoing mail,
- *   else the first recipient of inbound mail, else "postmaster".
+ *                      action = reject), for its user: the SMTP AUTH
+ *                      login, else the envelope sender of outgoing mail,
+ *                      else the first recipient of inbound mail, else
+ *                      "postmaster".
  */
 #ifndef GH_MILTER_MAILLOG_H
 #define GH_MILTER_MAILLOG_H

@@ -25,7 +25,11 @@
  * watching the store's data file with inotify (every commit of any
  * process writes it) and leases at once, and otherwise every
  * poll_interval.  Its own commits wake it too: that costs one empty lease,
- * which writes nothing.
+ * which writes nothing.  An event it gave back (retried, deferred) is
+ * leased when it comes due rather than at the next poll (nd_due_at): an
+ * event with deliveries left is due at its expires_at at the latest, and
+ * is then leased (gh_queue_lease_ex hands out expired events too) and
+ * settled as expired on time, its delivery records saying so.
  *
  * CRASHES.  Records are written before the queue is told; a SIGKILL
  * between the two leaves an event leased with some targets recorded as
@@ -120,7 +124,10 @@ lease_batch(struct nd *d)
 	jobs = calloc(want, sizeof(*jobs));
 	if (l == NULL || jobs == NULL)
 		goto cleanup;
-	err = gh_queue_lease(d->st, d->now, want, rt->vis_ms, l, &n);
+	/* Expired events too: they are settled here (start.c, settle.c), so
+	 * that their delivery records say so. */
+	err = gh_queue_lease_ex(d->st, d->now, want, rt->vis_ms,
+	                        GH_LEASE_EXPIRED, l, &n);
 	if (err && n == 0) {
 		d->store_errors++;
 		nd_log(&d->log, err == GH_ELOCKED ? ND_LOG_WARN : ND_LOG_ERR,
@@ -277,6 +284,13 @@ may_lease(const struct nd *d)
 	       d->njobs < max;
 }
 
+void
+nd_due_at(struct nd *d, int64_t at)
+{
+	if (d->due_wake == 0 || at < d->due_wake)
+		d->due_wake = at;
+}
+
 int
 nd_dispatch_turn(struct nd *d)
 {
@@ -301,6 +315,12 @@ nd_dispatch_turn(struct nd *d)
 		}
 		d->njobs = d->nready = 0;
 	}
+	/* an event given back comes due: lease it then, not at the next
+	 * poll (an event deferred to its expiry is settled on time) */
+	if (d->due_wake && d->now >= d->due_wake) {
+		d->due_wake = 0;
+		d->next_lease = d->tick;
+	}
 	if (d->tick >= d->next_lease && may_lease(d))
 		lease_batch(d);
 	nd_start_all(d);
@@ -323,6 +343,11 @@ nd_dispatch_turn(struct nd *d)
 		t = d->first_ready_at + COMMIT_DELAY_MS - d->tick;
 		if (d->commit_retry_at > d->tick)
 			t = d->commit_retry_at - d->tick;
+		if (t < timeout)
+			timeout = t;
+	}
+	if (d->due_wake && may_lease(d)) {
+		t = d->due_wake - d->now;
 		if (t < timeout)
 			timeout = t;
 	}

@@ -114,6 +114,31 @@ nd_tlog(struct nd *d, enum nd_level lv, const struct nd_job *job,
 	       job->type, t->chname, t->recipient, what);
 }
 
+size_t
+nd_job_expire(struct nd *d, struct nd_job *job, const char *why)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < job->nt; i++) {
+		struct nd_target *t = &job->t[i];
+
+		/* a request in flight left before expires_at: it finishes */
+		if (nd_tstate_final(t->st) || t->st == ND_T_INFLIGHT)
+			continue;
+		/* the last failure, if any, stays: it is why it never got
+		 * through */
+		if (t->error[0] == '\0')
+			snprintf(t->error, sizeof(t->error), "%s", why);
+		nd_target_set(t, ND_T_EXPIRED, 0, "the event expired first");
+		t->wait_until = 0;
+		if (t->ch)
+			t->ch->cs->expired++;
+		nd_tlog(d, ND_LOG_INFO, job, t, why);
+		n++;
+	}
+	return n;
+}
+
 void
 nd_target_set(struct nd_target *t, enum nd_tstate st, int64_t next_at,
               const char *reason)

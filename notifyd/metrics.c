@@ -13,13 +13,15 @@
  *   gatehouse_notifyd_dead_lettered_total{channel} deliveries given up
  *   gatehouse_notifyd_deferred_total{channel,reason} quiet_hours, breaker,
  *                                                  rate_limit
- *   gatehouse_notifyd_expired_total{channel}
+ *   gatehouse_notifyd_expired_total{channel}       deliveries whose event
+ *                                                  expired first
  *   gatehouse_notifyd_breaker_state{channel}       0 closed, 1 open,
  *                                                  2 half-open
  *   gatehouse_notifyd_breaker_opened_total{channel}
  *   gatehouse_notifyd_inflight_requests{channel}
  *   gatehouse_notifyd_events_total{outcome}        leased, acked, retried,
- *                                                  deferred, dead, released
+ *                                                  deferred, dead, expired,
+ *                                                  released
  *   gatehouse_queue_events{state}                  ready, leased, done,
  *                                                  dead, expired
  *   gatehouse_queue_due_events                     due now
@@ -208,11 +210,13 @@ nd_metrics_text(struct nd *d, size_t *len)
 	    "gatehouse_notifyd_events_total{outcome=\"retried\"} %llu\n"
 	    "gatehouse_notifyd_events_total{outcome=\"deferred\"} %llu\n"
 	    "gatehouse_notifyd_events_total{outcome=\"dead\"} %llu\n"
+	    "gatehouse_notifyd_events_total{outcome=\"expired\"} %llu\n"
 	    "gatehouse_notifyd_events_total{outcome=\"released\"} %llu\n",
 	    (unsigned long long)d->leased, (unsigned long long)d->acked,
 	    (unsigned long long)d->retried_events,
 	    (unsigned long long)d->deferred_events,
 	    (unsigned long long)d->dead_events,
+	    (unsigned long long)d->expired_events,
 	    (unsigned long long)d->released);
 	head(&t, "gatehouse_notifyd_store_errors_total", "counter",
 	     "Store operations that failed.");

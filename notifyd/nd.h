@@ -81,7 +81,11 @@ struct nd_rt {
 	int security_set, digest_set;
 	struct nd_words opt_in;
 	enum nd_fallback fallback;
-	struct nd_chan *fallback_ch;  /* login_fallback_channel; NULL: none */
+	struct nd_chan *fallback_ch;  /* login_fallback_channel; NULL: none
+	                                 or login_fallback = none */
+	struct nd_chan *admin_ch;     /* the same channel, for "admins" that
+	                                 no route takes, whatever
+	                                 login_fallback is; NULL: none */
 	struct nd_words admins;       /* admin_addresses */
 	int digest_at;                /* minutes after local midnight */
 	char deflang[GH_LANG_MAX + 1]; /* default_language, canonical */
@@ -228,6 +232,10 @@ struct nd {
 	int64_t next_wait;            /* earliest timed wait (rate limit) */
 	int64_t next_extend;          /* when to look at lease deadlines */
 	int64_t commit_retry_at;      /* after a failed commit */
+	int64_t due_wake;             /* the earliest due time (clock of
+	                                 decisions) of an event this daemon
+	                                 gave back to the queue: lease then,
+	                                 not at the next poll; 0: none */
 	int stopping;
 	int64_t stop_deadline;
 	int sigfd;
@@ -241,7 +249,7 @@ struct nd {
 	int64_t qstats_at;            /* tick of the last count */
 	int64_t qstats_took;          /* how long it took (ms) */
 	uint64_t leased, acked, deferred_events, retried_events, dead_events,
-	    released, lease_lost, store_errors;
+	    expired_events, released, lease_lost, store_errors;
 	int64_t started_at;
 	/* retention.c */
 	struct gh_purge *purge;       /* the pass under way, or NULL */
@@ -295,6 +303,11 @@ json_t *nd_job_vars(struct nd_job *job);
 /* nd_target_set - a target's new state, to be recorded; reason if any */
 void nd_target_set(struct nd_target *t, enum nd_tstate st, int64_t next_at,
                    const char *reason);
+/* nd_job_expire - the event passed its expires_at: every delivery of it
+ * not finished and not in flight ends expired (counted, logged), never to
+ * be sent; why goes in the log and the records' last_error when they
+ * have none of their own.  Returns how many did. */
+size_t nd_job_expire(struct nd *d, struct nd_job *job, const char *why);
 /* nd_tlog - a log line about one delivery */
 void nd_tlog(struct nd *d, enum nd_level lv, const struct nd_job *job,
              const struct nd_target *t, const char *what);
@@ -330,6 +343,9 @@ int nd_commit_ready(struct nd *d);
 /* dispatch.c */
 gh_err nd_dispatch_init(struct nd *d);
 void nd_dispatch_fini(struct nd *d);
+/* nd_due_at - an event given back to the queue comes due at at: lease
+ * then (an event deferred to its expires_at is settled at that time) */
+void nd_due_at(struct nd *d, int64_t at);
 /* one turn: lease, start, record, settle; returns the poll timeout (ms) */
 int nd_dispatch_turn(struct nd *d);
 /* the inotify descriptor that wakes the dispatcher when any process

@@ -6,7 +6,9 @@
  *   2. the event's recipients: "user-id", "CHANNEL:ADDRESS" (CHANNEL a
  *      configured instance) or {"channel": CHANNEL, "to": ADDRESS}; the
  *      word "admins" stands for whoever the routes below name (an event
- *      with no user of its own, such as an anonymous infected upload);
+ *      with no user of its own, such as an anonymous infected upload or
+ *      a sender over its rate limit), or when none takes the event, the
+ *      admin_addresses (admins_default());
  *   3. every [route.NAME] whose types, categories, sources and user_match
  *      fit the event: its users, its channels (sent the event as it is,
  *      recipient "*") and its addresses.
@@ -503,6 +505,39 @@ no_channel:
 	add_note(job, NULL, "@fallback", u->id, u, ND_T_SKIPPED, why);
 }
 
+/*
+ * "admins" with no [route.*] taking the event: the admin_addresses, mailed
+ * through login_fallback_channel (the local MTA in the shipped
+ * configuration), so that an event for the admins -- a sender over its
+ * rate limit, an anonymous infected upload, a store nearly full -- reaches
+ * someone without a route of its own.  The routes, when any takes the
+ * event, are the admins the configuration chose instead.
+ */
+static void
+admins_default(struct nd_job *job)
+{
+	struct nd_rt *rt = job->rt;
+	const char *name;
+	char why[160];
+
+	if (rt->admin_ch != NULL && rt->admins.n > 0) {
+		for (size_t i = 0; i < rt->admins.n; i++)
+			add_address(job, rt->admin_ch, rt->admins.v[i]);
+		return;
+	}
+	name = gh_conf_str(rt->conf, "notifyd", "login_fallback_channel");
+	if (rt->admins.n == 0)
+		snprintf(why, sizeof(why), "the event is for the admins: no "
+		         "[route.*] takes %s events and admin_addresses is "
+		         "empty", job->type);
+	else
+		snprintf(why, sizeof(why), "the event is for the admins: no "
+		         "[route.*] takes %s events and there is no smtp "
+		         "channel %s to mail admin_addresses through", job->type,
+		         name ? name : "mail");
+	add_note(job, NULL, "@event", "admins", NULL, ND_T_SKIPPED, why);
+}
+
 /* Earlier records decide what is left to do. */
 static void
 apply_records(struct nd *d, struct nd_job *job)
@@ -628,14 +663,8 @@ nd_resolve_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job)
 				add_address(job, ro->addrs[k].ch, ro->addrs[k].to);
 		}
 		login_fallback(txn, job, routed);
-		if (admins && routed == 0) {
-			char why[160];
-
-			snprintf(why, sizeof(why), "the event is for the admins, and "
-			         "no [route.*] takes %s events", job->type);
-			add_note(job, NULL, "@event", "admins", NULL, ND_T_SKIPPED,
-			         why);
-		}
+		if (admins && routed == 0)
+			admins_default(job);
 	}
 	apply_records(d, job);
 	return err;

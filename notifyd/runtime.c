@@ -382,7 +382,8 @@ nd_rt_unref(struct nd_rt *rt)
 
 /*
  * [notifyd] login_fallback and what it needs: the smtp channel it mails
- * through and the admins' addresses.  The default channel name, "mail",
+ * through and the admins' addresses (which events for "admins" that no
+ * route takes use as well).  The default channel name, "mail",
  * is the shipped configuration's local MTA; without such a channel the
  * fallback cannot mail, which is said once here and on each event
  * (resolve.c), while a channel named on purpose must exist.
@@ -412,13 +413,17 @@ fallback_init(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 		         rt->admins.v[i]);
 		return GH_ECONFIG;
 	}
-	if (rt->fallback == ND_FB_NONE)
-		return GH_OK;
 	ch = name ? nd_rt_chan(rt, name) : NULL;
 	if (ch != NULL && ch->kind->contact == ND_CONTACT_EMAIL) {
-		rt->fallback_ch = ch;
+		/* events for "admins" no route takes are mailed through it
+		 * too (resolve.c), whatever login_fallback is */
+		rt->admin_ch = ch;
+		if (rt->fallback != ND_FB_NONE)
+			rt->fallback_ch = ch;
 		return GH_OK;
 	}
+	if (rt->fallback == ND_FB_NONE)
+		return GH_OK;
 	/* A channel named on purpose must do; the default name may belong
 	 * to a configuration older than the fallback, which keeps working. */
 	if (gh_conf_is_set(c, "notifyd", "login_fallback_channel")) {

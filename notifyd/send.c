@@ -217,6 +217,17 @@ nd_launch(struct nd *d, struct nd_job *job, size_t i)
 	e = ch->kind->build(ch, &m, r, err, sizeof(err));
 	if (e)
 		goto fail;
+	/* The last look at the clock before the request leaves: rendering
+	 * and building took time, and the turn's clock was read before the
+	 * lease.  An event past expires_at is never sent. */
+	if (job->expires_at && nd_clock_now(&d->clock) >= job->expires_at) {
+		if (t->probe)
+			gh_breaker_cancel(&cs->breaker);
+		t->probe = 0;
+		nd_req_put(d, r);
+		nd_job_expire(d, job, "expired before it was sent");
+		goto cleanup;
+	}
 	if (curl_multi_add_handle(d->multi, r->easy) != CURLM_OK) {
 		e = GH_ENOMEM;
 		snprintf(err, sizeof(err), "libcurl refused the request");

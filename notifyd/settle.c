@@ -11,9 +11,13 @@
  * SETTLE.  Each event is then acked (every target finished), dead-
  * lettered (a target died), retried (a target failed this round: an
  * attempt is counted), deferred (waiting for quiet hours, a breaker, a
- * rate limit, a digest's time: no attempt counted) or released (shutting
- * down before it started).  Acks and defers go in the recording
- * transaction itself; releases are batched after it.
+ * rate limit, a digest's time: no attempt counted), expired (it passed
+ * its expires_at with deliveries left: those are recorded as expired) or
+ * released (shutting down before it started).  Retries and defers are
+ * due at the event's expires_at at the latest, so that it is settled as
+ * expired when it expires rather than at its next attempt.  Acks,
+ * expiries and defers go in the recording transaction itself; releases
+ * are batched after it.
  *
  * Records are written before the queue is told, never after: see CRASHES
  * in dispatch.c.
@@ -27,7 +31,7 @@
 #include "nd.h"
 
 /* What the queue is told about a recorded job. */
-enum verdict { V_ACK, V_DEAD, V_RETRY, V_DEFER, V_RELEASE };
+enum verdict { V_ACK, V_DEAD, V_RETRY, V_DEFER, V_RELEASE, V_EXPIRE };
 
 /* The state a target ends this round in (a local delivery's result). */
 static enum nd_tstate
@@ -40,7 +44,7 @@ static enum verdict
 judge(struct nd *d, const struct nd_job *job, int64_t *due,
       const struct nd_target **culprit)
 {
-	int all_final = 1, failed = 0, dead = 0, moved = 0;
+	int all_final = 1, failed = 0, dead = 0, moved = 0, expired = 0;
 	int64_t first = INT64_MAX;
 
 	*culprit = NULL;
@@ -63,6 +67,8 @@ judge(struct nd *d, const struct nd_job *job, int64_t *due,
 		 * once nothing else is left */
 		if (st == ND_T_DEAD)
 			dead = 1;
+		if (st == ND_T_EXPIRED)
+			expired = 1;
 		if (nd_tstate_final(st))
 			continue;
 		all_final = 0;
@@ -77,8 +83,16 @@ judge(struct nd *d, const struct nd_job *job, int64_t *due,
 		*due = job->digest_slot;
 		return V_DEFER;
 	}
+	/* an event leased past expires_at that reached no one is expired,
+	 * as the lease itself would have marked it */
+	if (job->nt == 0 && job->expires_at && job->expires_at <= d->now)
+		expired = 1;
 	if (all_final)
-		return dead ? V_DEAD : V_ACK;
+		return dead ? V_DEAD : expired ? V_EXPIRE : V_ACK;
+	/* What is left is never tried after expires_at: the event comes due
+	 * then at the latest, to be settled as expired (start.c). */
+	if (job->expires_at && first > job->expires_at)
+		first = job->expires_at;
 	*due = first;
 	if (failed)
 		return V_RETRY;
@@ -95,11 +109,14 @@ struct commit_arg {
 	 * and defers made in that same transaction */
 	enum verdict v[ND_COMMIT_BATCH];
 	int64_t due[ND_COMMIT_BATCH];
-	struct gh_lease acks[ND_COMMIT_BATCH], defers[ND_COMMIT_BATCH];
-	size_t ackj[ND_COMMIT_BATCH], defj[ND_COMMIT_BATCH];
+	struct gh_lease acks[ND_COMMIT_BATCH], defers[ND_COMMIT_BATCH],
+	    exps[ND_COMMIT_BATCH];
+	size_t ackj[ND_COMMIT_BATCH], defj[ND_COMMIT_BATCH],
+	    expj[ND_COMMIT_BATCH];
 	int64_t defdue[ND_COMMIT_BATCH];
-	gh_err ackres[ND_COMMIT_BATCH], defres[ND_COMMIT_BATCH];
-	size_t nack, ndef;
+	gh_err ackres[ND_COMMIT_BATCH], defres[ND_COMMIT_BATCH],
+	    expres[ND_COMMIT_BATCH];
+	size_t nack, ndef, nexp;
 };
 
 static int
@@ -198,7 +215,7 @@ commit_fn(struct gh_txn *txn, void *arg)
 	/* Acks and defers go in the same commit as the records: one fsync
 	 * for both, and no window in which an event is recorded as done
 	 * but still leased. */
-	a->nack = a->ndef = 0;
+	a->nack = a->ndef = a->nexp = 0;
 	for (size_t j = 0; j < a->n; j++) {
 		const struct nd_target *c;
 
@@ -207,6 +224,9 @@ commit_fn(struct gh_txn *txn, void *arg)
 		if (a->v[j] == V_ACK) {
 			a->ackj[a->nack] = j;
 			a->acks[a->nack++] = a->jobs[j]->lease;
+		} else if (a->v[j] == V_EXPIRE) {
+			a->expj[a->nexp] = j;
+			a->exps[a->nexp++] = a->jobs[j]->lease;
 		} else if (a->v[j] == V_DEFER) {
 			a->defj[a->ndef] = j;
 			a->defdue[a->ndef] = a->due[j];
@@ -214,6 +234,9 @@ commit_fn(struct gh_txn *txn, void *arg)
 		}
 	}
 	e = gh_queue_ack_txn(txn, a->acks, a->nack, d->now, a->ackres);
+	if (e == GH_OK)
+		e = gh_queue_expire_txn(txn, a->exps, a->nexp, d->now,
+		                        a->expres);
 	if (e == GH_OK)
 		e = gh_queue_defer_txn(txn, a->defers, a->ndef, d->now, a->defdue,
 		                       a->defres);
@@ -238,10 +261,22 @@ settle(struct nd *d, struct commit_arg *a)
 			nd_log(&d->log, ND_LOG_INFO, "event %" PRIu64 " (%s): "
 			       "nobody to notify", job->id, job->type);
 	}
+	for (size_t i = 0; i < a->nexp; i++) {
+		struct nd_job *job = a->jobs[a->expj[i]];
+
+		nd_queue_err(d, job, a->expres[i]);
+		if (a->expres[i] == GH_OK) {
+			d->expired_events++;
+			nd_log(&d->log, ND_LOG_INFO, "event %" PRIu64 " (%s): "
+			       "expired before delivery", job->id, job->type);
+		}
+	}
 	for (size_t i = 0; i < a->ndef; i++) {
 		nd_queue_err(d, a->jobs[a->defj[i]], a->defres[i]);
-		if (a->defres[i] == GH_OK)
+		if (a->defres[i] == GH_OK) {
 			d->deferred_events++;
+			nd_due_at(d, a->defdue[i]);
+		}
 	}
 	for (size_t j = 0; j < a->n; j++) {
 		struct nd_job *job = a->jobs[j];
@@ -267,8 +302,10 @@ settle(struct nd *d, struct commit_arg *a)
 			         c->recipient, c->error);
 			e = gh_queue_retry(d->st, &job->lease, d->now, a->due[j],
 			                   line, 0, NULL);
-			if (e == GH_OK)
+			if (e == GH_OK) {
 				d->retried_events++;
+				nd_due_at(d, a->due[j]);
+			}
 			nd_queue_err(d, job, e);
 			break;
 		case V_RELEASE:

@@ -1,7 +1,8 @@
 /*
  * start.c - whether a delivery may start now, and starting those that may.
  *
- * The gates, in this order: expiry, quiet hours (for the kinds that honour
+ * The gates, in this order: expiry (checked again right before a request
+ * leaves, send.c), quiet hours (for the kinds that honour
  * them, below urgent priority), capacity (concurrency overall and per
  * channel), the channel's circuit breaker, its rate limit.  A delivery that
  * passes goes to send.c, or, for a local kind (the inbox), is left to be
@@ -49,11 +50,7 @@ try_start(struct nd *d, struct nd_job *job, size_t i)
 	int64_t end, wait;
 
 	if (job->expires_at && job->expires_at <= d->now) {
-		snprintf(t->error, sizeof(t->error), "expired before delivery");
-		nd_target_set(t, ND_T_EXPIRED, 0, "the event expired first");
-		if (ch)
-			ch->cs->expired++;
-		nd_tlog(d, ND_LOG_INFO, job, t, "expired before delivery");
+		nd_job_expire(d, job, "expired before delivery");
 		return;
 	}
 	if (ch == NULL)
@@ -149,6 +146,11 @@ nd_start_all(struct nd *d)
 	for (struct nd_job *job = d->jobs; job; job = job->next) {
 		if (job->ready)
 			continue;
+		/* Past expires_at, what is left of the event is settled as
+		 * expired now, even while stopping: waiting targets, those
+		 * whose attempt failed, deliveries not yet tried. */
+		if (job->expires_at && job->expires_at <= d->now)
+			nd_job_expire(d, job, "expired before delivery");
 		if (!d->stopping) {
 			for (size_t i = 0; i < job->nt; i++) {
 				struct nd_target *t = &job->t[i];
@@ -161,6 +163,11 @@ nd_start_all(struct nd *d)
 				    (d->next_wait == 0 || t->wait_until < d->next_wait))
 					d->next_wait = t->wait_until;
 			}
+			/* an event waiting in memory (for a slot, a rate
+			 * token) is looked at again when it expires */
+			if (job->expires_at > d->now && job_has_work(job) &&
+			    (d->next_wait == 0 || job->expires_at < d->next_wait))
+				d->next_wait = job->expires_at;
 		}
 		if (job->inflight == 0 && (d->stopping || !job_has_work(job))) {
 			job->ready = 1;

@@ -42,10 +42,12 @@ const struct gh_conf_key gh_conf_schema_notifyd[] = {
 	 "with no account when no [route.*] takes the event; admin mails the "
 	 "admin_addresses for every such user; none sends nothing more"},
 	{"notifyd", "login_fallback_channel", GH_CT_STRING, "mail", 0, 0, NULL,
-	 "the smtp channel login_fallback mails through (the local MTA)"},
+	 "the smtp channel login_fallback and the admin_addresses are mailed "
+	 "through (the local MTA)"},
 	{"notifyd", "admin_addresses", GH_CT_LIST, "root@localhost", 0, 0, NULL,
 	 "mail addresses of the admins, for login alerts of accounts nobody "
-	 "else is told about (login_fallback)"},
+	 "else is told about (login_fallback) and events for \"admins\" that "
+	 "no [route.*] takes (mail.rate_limited, store.nearly_full)"},
 	{"notifyd", "batch", GH_CT_INT, "64", 1, 1024, NULL,
 	 "events leased from the queue in one transaction"},
 	{"notifyd", "max_events", GH_CT_INT, "512", 1, 100000, NULL,

@@ -181,9 +181,13 @@ gh_qindex_del(struct gh_txn *txn, const struct qstate *q, uint64_t id)
 json_t *
 gh_qs_json(const struct qstate *q)
 {
-	return json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I, s:o, s:I}",
+	/* a finished event is due never: its due_at is only where its
+	 * last lease or retry left it */
+	int finished = !(q->state & (GH_Q_READY | GH_Q_LEASED));
+
+	return json_pack("{s:s, s:o, s:i, s:i, s:I, s:I, s:I, s:o, s:I}",
 	    "state", gh_qstate_name((enum gh_qstate)q->state),
-	    "due_at", (json_int_t)q->due_at,
+	    "due_at", finished ? json_null() : json_integer(q->due_at),
 	    "attempts", (int)q->attempts, "leases", (int)q->leases,
 	    "lease_until", (json_int_t)q->lease_until,
 	    "token", (json_int_t)q->token,

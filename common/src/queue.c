@@ -379,6 +379,7 @@ collect_fn(const void *key, size_t klen, const void *val, size_t vlen,
 
 struct lease_arg {
 	int64_t now, vis;
+	unsigned flags;
 	size_t max, n;
 	struct due_item *items;
 };
@@ -447,7 +448,8 @@ lease_fn(struct gh_txn *txn, void *arg)
 		}
 		if (!(q->state & (GH_Q_READY | GH_Q_LEASED)))
 			continue;
-		if (q->expires_at && q->expires_at <= a->now) {
+		if (q->expires_at && q->expires_at <= a->now &&
+		    !(a->flags & GH_LEASE_EXPIRED)) {
 			q->state = GH_Q_EXPIRED;
 			q->updated_at = a->now;
 			gh_qs_set_error(q, "expired before delivery");
@@ -482,6 +484,13 @@ gh_err
 gh_queue_lease(struct gh_store *st, int64_t now, size_t max, int64_t vis,
                struct gh_lease *out, size_t *n)
 {
+	return gh_queue_lease_ex(st, now, max, vis, 0, out, n);
+}
+
+gh_err
+gh_queue_lease_ex(struct gh_store *st, int64_t now, size_t max, int64_t vis,
+                  unsigned flags, struct gh_lease *out, size_t *n)
+{
 	struct lease_arg a;
 	size_t k = 0;
 	gh_err err;
@@ -495,6 +504,7 @@ gh_queue_lease(struct gh_store *st, int64_t now, size_t max, int64_t vis,
 	memset(&a, 0, sizeof(a));
 	a.now = now;
 	a.vis = vis;
+	a.flags = flags;
 	a.max = max;
 	a.items = calloc(max, sizeof(*a.items));
 	if (a.items == NULL)
@@ -543,7 +553,8 @@ gh_lease_release(struct gh_lease *out, size_t n)
 
 /* ---- ack, retry, extend, release ---- */
 
-enum lease_op { OP_ACK, OP_RETRY, OP_EXTEND, OP_RELEASE, OP_DEFER };
+enum lease_op { OP_ACK, OP_RETRY, OP_EXTEND, OP_RELEASE, OP_DEFER,
+                OP_EXPIRE };
 
 struct op_arg {
 	enum lease_op op;
@@ -584,6 +595,10 @@ op_one(struct gh_txn *txn, struct op_arg *a, const struct gh_lease *l,
 	switch (a->op) {
 	case OP_ACK:
 		q.state = GH_Q_DONE;
+		break;
+	case OP_EXPIRE:
+		q.state = GH_Q_EXPIRED;
+		gh_qs_set_error(&q, a->error);
 		break;
 	case OP_RETRY:
 		q.attempts++;
@@ -760,6 +775,19 @@ gh_queue_defer_txn(struct gh_txn *txn, const struct gh_lease *leases,
 
 	if (txn == NULL || results == NULL ||
 	    ((leases == NULL || due_at == NULL) && n > 0))
+		return GH_EINVAL;
+	return op_fn(txn, &a);
+}
+
+gh_err
+gh_queue_expire_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                    size_t n, int64_t now, gh_err *results)
+{
+	struct op_arg a = {.op = OP_EXPIRE, .leases = leases, .n = n,
+	                   .now = now, .error = "expired before delivery",
+	                   .results = results};
+
+	if (txn == NULL || results == NULL || (leases == NULL && n > 0))
 		return GH_EINVAL;
 	return op_fn(txn, &a);
 }

@@ -276,8 +276,13 @@ test_maillog_record_limits_events(void **state)
 	log_msg(f, &cfg, &conn, m, GH_ACT_ACCEPT, "", T0 + 40, &lt);
 	assert_int_equal(lt.final_action, GH_ACT_TEMPFAIL);
 	assert_int_equal(events_of(f, "mail.rate_limited", &ev), 1);
-	assert_string_equal(json_string_value(json_object_get(ev, "user")),
-	                    "joe");
+	/* for the admins, not the account over its limit */
+	assert_null(json_object_get(ev, "user"));
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(ev, "recipients"), 0)), "admins");
+	assert_int_equal(json_array_size(json_object_get(ev, "recipients")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(ev, "metadata"), "auth_user")), "joe");
 	assert_string_equal(json_string_value(json_object_get(ev, "source")),
 	                    "milter");
 	assert_string_equal(json_string_value(json_object_get(
@@ -286,6 +291,9 @@ test_maillog_record_limits_events(void **state)
 	assert_int_equal(gh_store_view(f->st, get_fn, &g), GH_OK);
 	assert_string_equal(json_string_value(json_object_get(g.rec, "action")),
 	                    "tempfailed");
+	/* deferred: nothing went out signed */
+	assert_int_equal(json_array_size(json_object_get(g.rec, "signatures")),
+	                 0);
 	json_decref(g.rec);
 	/* the next window: counted again, and a new event when over again */
 	for (int i = 0; i < 3; i++)

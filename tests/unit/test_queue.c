@@ -282,6 +282,59 @@ test_expiry_release_extend(void **state)
 
 /* Defer: each lease back at its own time, attempts and last error kept,
  * stale tokens skipped without stopping the others. */
+struct expire_arg {
+	const struct gh_lease *l;
+	gh_err res[1];
+};
+
+static gh_err
+expire_fn(struct gh_txn *txn, void *arg)
+{
+	struct expire_arg *a = arg;
+
+	return gh_queue_expire_txn(txn, a->l, 1, T0 + 300, a->res);
+}
+
+/* A consumer that keeps records of its own is handed expired events and
+ * settles them itself; a finished event shows no due time. */
+static void
+test_lease_expired_for_consumer(void **state)
+{
+	struct gh_fx *f = *state;
+	struct gh_lease l[2];
+	struct expire_arg a;
+	size_t n;
+	json_t *e = ev("x", 2, NULL), *rec;
+	uint64_t id;
+
+	json_object_set_new(e, "expires_at", json_integer(T0 + 100));
+	id = enq(f->st, e, T0, NULL);
+	assert_int_equal(gh_queue_lease_ex(f->st, T0 + 200, 2, 1000,
+	                                   GH_LEASE_EXPIRED, l, &n), GH_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(l[0].id, id);
+	assert_string_equal(state_str(l[0].event), "leased");
+	assert_int_equal(json_integer_value(json_object_get(
+	    json_object_get(l[0].event, "q"), "expires_at")), T0 + 100);
+	a.l = l;
+	assert_int_equal(gh_store_update(f->st, expire_fn, &a), GH_OK);
+	assert_int_equal(a.res[0], GH_OK);
+	assert_int_equal(gh_queue_get(f->st, id, &rec), GH_OK);
+	assert_string_equal(state_str(rec), "expired");
+	assert_string_equal(json_string_value(json_object_get(
+	    json_object_get(rec, "q"), "last_error")), "expired before delivery");
+	assert_true(json_is_null(json_object_get(json_object_get(rec, "q"),
+	                                         "due_at")));
+	json_decref(rec);
+	/* settled: stale now, and nothing is due any more */
+	assert_int_equal(gh_store_update(f->st, expire_fn, &a), GH_OK);
+	assert_int_equal(a.res[0], GH_ESTALE);
+	gh_lease_release(l, n);
+	assert_int_equal(gh_queue_lease_ex(f->st, T0 + 5000, 2, 1000,
+	                                   GH_LEASE_EXPIRED, l, &n), GH_OK);
+	assert_int_equal(n, 0);
+}
+
 static void
 test_defer(void **state)
 {
@@ -551,6 +604,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_priority_and_visibility, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retry_dead_letter, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_expiry_release_extend, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lease_expired_for_consumer, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_defer, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_settle_in_txn, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_batch_atomic, gh_fx_setup, gh_fx_teardown),

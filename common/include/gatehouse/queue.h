@@ -17,7 +17,8 @@
  * The queue adds id, created_at and a "q" object with its own state:
  *
  *   q.state       ready | leased | done | dead | expired
- *   q.due_at      when the event is next due (ms)
+ *   q.due_at      when the event is next due (ms); null once it is
+ *                 finished (done, dead, expired)
  *   q.attempts    failures reported through gh_queue_retry()
  *   q.leases      how many times it was leased
  *   q.lease_until visibility deadline of the current lease (ms)
@@ -34,7 +35,8 @@
  *   current fails with GH_ESTALE (another consumer has the event now).
  *   Leasing takes the most urgent priority first and, within a priority,
  *   the earliest due.  Events past expires_at are never leased: the lease
- *   that finds them marks them expired.
+ *   that finds them marks them expired (unless the consumer asks for them
+ *   with gh_queue_lease_ex, to settle them itself).
  *
  * TIME
  *   Every call takes "now" in milliseconds since the epoch, so consumers and
@@ -135,6 +137,20 @@ struct gh_lease {
 gh_err gh_queue_lease(struct gh_store *st, int64_t now, size_t max,
                       int64_t visibility_ms, struct gh_lease *out, size_t *n);
 
+/*
+ * gh_queue_lease_ex - gh_queue_lease with flags:
+ *   GH_LEASE_EXPIRED  hand out events past expires_at too, leased like the
+ *                     others, instead of marking them expired: for a
+ *                     consumer that keeps its own records of the event
+ *                     (notifyd's deliveries) and settles it with
+ *                     gh_queue_expire_txn, so that those records say it
+ *                     expired.  The consumer checks q.expires_at itself.
+ */
+#define GH_LEASE_EXPIRED 1u
+gh_err gh_queue_lease_ex(struct gh_store *st, int64_t now, size_t max,
+                         int64_t visibility_ms, unsigned flags,
+                         struct gh_lease *out, size_t *n);
+
 /* gh_lease_release - json_decref every out[i].event and clear them. */
 void gh_lease_release(struct gh_lease *out, size_t n);
 
@@ -196,6 +212,15 @@ gh_err gh_queue_ack_txn(struct gh_txn *txn, const struct gh_lease *leases,
 gh_err gh_queue_defer_txn(struct gh_txn *txn, const struct gh_lease *leases,
                           size_t n, int64_t now, const int64_t *due_at,
                           gh_err *results);
+
+/*
+ * gh_queue_expire_txn - mark held leases expired (last_error "expired
+ * before delivery") inside the caller's write transaction: a consumer
+ * that found them past expires_at before it could act.  results is
+ * required (n entries), as for gh_queue_ack_txn.
+ */
+gh_err gh_queue_expire_txn(struct gh_txn *txn, const struct gh_lease *leases,
+                           size_t n, int64_t now, gh_err *results);
 
 /*
  * gh_queue_requeue - make a done, dead or expired event ready again at now,

@@ -41,12 +41,17 @@ def test_sender_limit_tempfails_and_enqueues_one_event(world, milter_factory):
         assert ei.value.smtp_error.startswith(b"4.7.1 rate limit: sender")
     rec = m.record_for("limit over 0")
     assert rec["action"] == "tempfailed"
+    # deferred, so not signed, whatever was computed before the limit
+    assert rec["signatures"] == [] and "tempfailed" in rec["unsigned"]
     assert "busy@example.org over 2 messages per 3600s" in rec["reason"]
     evs = events(m, "mail.rate_limited")
     assert len(evs) == 1, evs
     assert evs[0]["metadata"]["scope"] == "sender"
     assert evs[0]["metadata"]["subject"] == sender
-    assert evs[0]["user"] == sender
+    # the admins' concern, not the sender's (notifyd: the routes that
+    # take it, else admin_addresses)
+    assert evs[0]["recipients"] == ["admins"] and "user" not in evs[0]
+    assert evs[0]["metadata"]["sender"] == sender
     assert evs[0]["source"] == "milter"
     # another sender is not affected; inbound mail is never limited
     send(world.postfix.port, f"calm@{DOMAIN}", ["bob@example.net"],

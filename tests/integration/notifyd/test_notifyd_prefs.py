@@ -245,9 +245,42 @@ def test_routes_admins_system_users_and_addresses(env, smtp_sink, http_sink):
     assert set(env.deliveries(usrev)) == {("inbox", "alice")}
     assert env.deliveries(up)[("mail", "security@example.org")]["state"] == \
         "delivered"
-    assert "no [route.*]" in env.deliveries(orphan)[("@event", "admins")]["reason"]
+    # for the admins and no route takes it: admin_addresses (the default,
+    # root@localhost), mailed through the mail channel
+    assert {k: v["state"] for k, v in env.deliveries(orphan).items()} == \
+        {("mail", "root@localhost"): "delivered"}
     assert env.deliveries(direct)[("mail", "someone@example.org")]["state"] \
         == "delivered"
+    env.stop()
+
+
+def test_admins_default_whatever_login_fallback_and_when_nobody(env,
+                                                               smtp_sink):
+    # login_fallback = none does not turn the admins' default off
+    env.write_conf(channels(smtp_sink),
+                   notifyd="default_channels = inbox\nlogin_fallback = none\n"
+                           "admin_addresses = ops@example.org "
+                           "boss@example.org\n")
+    env.start()
+    eid = env.gh("events", "enqueue", "--type", "mail.rate_limited",
+                 "--title", "x", "--recipient", "admins", json_out=True)["id"]
+    env.wait_state(eid)
+    assert {k: v["state"] for k, v in env.deliveries(eid).items()} == {
+        ("mail", "ops@example.org"): "delivered",
+        ("mail", "boss@example.org"): "delivered"}
+    assert sorted(m["to"][0] for m in smtp_sink.got()) == \
+        ["boss@example.org", "ops@example.org"]
+    env.stop()
+    # no admin_addresses and no route: recorded, with why
+    env.write_conf(channels(smtp_sink),
+                   notifyd="default_channels = inbox\nadmin_addresses =\n")
+    env.start()
+    eid = env.gh("events", "enqueue", "--type", "mail.rate_limited",
+                 "--title", "y", "--recipient", "admins", json_out=True)["id"]
+    env.wait_state(eid)
+    d = env.deliveries(eid)
+    assert list(d) == [("@event", "admins")]
+    assert "admin_addresses is empty" in d[("@event", "admins")]["reason"]
     env.stop()
 
 
