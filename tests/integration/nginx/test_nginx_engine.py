@@ -4,16 +4,20 @@ again by a reload whose signatures changed (new workers use it, requests
 in flight finish, none fails), and a reload whose signatures do not load
 is refused while the running workers keep scanning with the engine they
 have."""
+import configparser
 import os
+import pathlib
 import re
 import signal
+import subprocess
 import threading
 import time
 
 import pytest
 
 from gh_http import multipart, part, post, png_bytes
-from ngx_support import EICAR, Nginx, check_log, free_port, make_clamav_db
+from ngx_support import EICAR, NGINX, ROOT, Nginx, check_log, free_port, \
+    make_clamav_db, wait_for
 
 COMPILED = "clamav engine compiled in master"
 
@@ -236,3 +240,64 @@ def test_reload_with_broken_database_keeps_old_workers(two_workers):
     (n.db / "broken.ndb").unlink()
     reload(n, lambda log: log.count(COMPILED) == 2
            or "clamav engine kept" in log, "reload")
+
+
+def test_nginx_s_reload(two_workers):
+    """What nginx.service's ExecReload (and so the path unit) runs: the
+    signalling process compiles nothing, the master reloads."""
+    n = two_workers
+    n.start()
+    master = n.proc.pid
+    p = subprocess.run([NGINX, "-p", str(n.prefix), "-c", str(n.conf),
+                        "-s", "reload"], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode == 0, p.stderr
+    log = wait_for(lambda: "clamav engine kept" in n.error_log()
+                   and n.error_log(), "reload")
+    engine_lines = [ln for ln in log.splitlines()
+                    if COMPILED in ln or "clamav engine kept" in ln]
+    assert len(engine_lines) == 2, log
+    assert all(f" {master}#{master}: " in ln for ln in engine_lines), log
+
+
+def unit(name):
+    """A unit file's keys (the last value of each), by section."""
+    cp = configparser.ConfigParser(strict=False, interpolation=None)
+    cp.optionxform = str
+    cp.read_string((ROOT / "conf/systemd" / name).read_text())
+    return cp
+
+
+def test_reload_path_unit():
+    """gatehouse-nginx-reload.path watches the directory freshclam updates
+    (Debian's DatabaseDirectory) and starts the service, which reloads a
+    running nginx; both are packaged with the module, and Debian's
+    postinst never starts the service by itself (`make check-units`
+    verifies and rates them)."""
+    path = unit("gatehouse-nginx-reload.path")
+    svc = unit("gatehouse-nginx-reload.service")
+    fresh = pathlib.Path("/etc/clamav/freshclam.conf")
+    dbdir = "/var/lib/clamav"
+    if fresh.exists():
+        for line in fresh.read_text().splitlines():
+            if line.startswith("DatabaseDirectory"):
+                dbdir = line.split()[1]
+    assert path["Path"]["PathChanged"] == dbdir
+    assert path["Path"]["Unit"] == "gatehouse-nginx-reload.service"
+    assert path["Install"]["WantedBy"] == "multi-user.target"
+    assert not svc.has_section("Install")
+    assert svc["Service"]["Type"] == "oneshot"
+    assert svc["Service"]["ExecStart"].split()[1:] == [
+        "try-reload-or-restart", "nginx.service"]
+    assert svc["Service"]["CapabilityBoundingSet"] == ""
+    deb = (ROOT / "packaging/debian/libnginx-mod-http-gatehouse.install") \
+        .read_text().split()
+    spec = (ROOT / "packaging/rpm/gatehouse.spec").read_text()
+    nginx_files = spec.split("%files -n nginx-mod-http-gatehouse", 1)[1] \
+        .split("%files", 1)[0]
+    rules = (ROOT / "packaging/debian/rules").read_text()
+    for u in ("gatehouse-nginx-reload.path",
+              "gatehouse-nginx-reload.service"):
+        assert f"lib/systemd/system/{u}" in deb
+        assert "%{_unitdir}/" + u in nginx_files
+    assert "-Xgatehouse-nginx-reload.service" in rules
