@@ -5,25 +5,29 @@ in flight finish, none fails), and a reload whose signatures do not load
 is refused while the running workers keep scanning with the engine they
 have."""
 import configparser
+import io
 import os
 import pathlib
+import pwd
 import re
 import signal
 import subprocess
 import threading
 import time
+import zipfile
 
 import pytest
 
 from gh_http import multipart, part, post, png_bytes
-from ngx_support import EICAR, NGINX, ROOT, Nginx, check_log, free_port, \
-    make_clamav_db, wait_for
+from ngx_support import EICAR, NGINX, ROOT, WORKER_USER, Nginx, check_log, \
+    free_port, make_clamav_db, wait_for
 
 COMPILED = "clamav engine compiled in master"
 
 HTTP = """\
     gatehouse_conf {ghconf};
     gatehouse_clamav_db {db};
+    gatehouse_clamav_tmp {clamtmp};
     server {{
         listen 127.0.0.1:{rport} reuseport;
         location = /scan {{
@@ -31,6 +35,7 @@ HTTP = """\
             gatehouse_upload_dir {uploads};
             gatehouse_upload_category images png;
             gatehouse_upload_category notes txt mime=text/plain;
+            gatehouse_upload_category archives zip;
             add_header X-Worker $pid always;
         }}
     }}
@@ -57,7 +62,8 @@ def two_workers():
     n.db = make_clamav_db(n.prefix / "clamav")
     n.rport = free_port()
     n.write(http=HTTP.format(ghconf=n.ghconf, db=n.db, rport=n.rport,
-                             uploads=n.uploads),
+                             uploads=n.uploads,
+                             clamtmp=n.prefix / "tmp" / "clamav"),
             server=SERVER.format(uploads=n.uploads))
     n.conf.write_text(n.conf.read_text().replace("worker_processes 1;",
                                                  "worker_processes 2;"))
@@ -69,6 +75,13 @@ def two_workers():
         n.cleanup()
     if started:
         check_log(log, n.log_allow)
+
+
+def zip_of(data):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("inner/eicar.com", data)
+    return buf.getvalue()
 
 
 def upload(port, data, name):
@@ -128,16 +141,28 @@ def test_compiled_once_in_master_and_both_workers_scan(two_workers):
     assert any(COMPILED + ": 2 signatures" in ln
                for ln in master_lines(log, master)), log
     assert "clamav engine ready" not in log
-    # reuseport: every worker has its own socket, new connections spread
+    # libclamav started no thread in the master (it forks the workers)
+    assert os.listdir(f"/proc/{master}/task") == [str(master)]
+    # reuseport: every worker has its own socket, new connections spread;
+    # a zip is unpacked in gatehouse_clamav_tmp, as the worker user
+    zipped = zip_of(EICAR)
     seen = {}
     for i in range(200):
         r = upload(n.rport, EICAR, f"e{i}.txt")
+        assert r.status == 422, r
+        assert r.json()["signature"] == "Gatehouse.Test.EICAR.UNOFFICIAL"
+        r = upload(n.rport, zipped, f"e{i}.zip")
         assert r.status == 422, r
         assert r.json()["signature"] == "Gatehouse.Test.EICAR.UNOFFICIAL"
         seen[int(r.headers["x-worker"])] = True
         if len(seen) == 2:
             break
     assert len(seen) == 2, f"one worker answered all: {seen}"
+    if n.root:
+        # made by nginx for the workers' user, not the master's root
+        tmp = n.prefix / "tmp" / "clamav"
+        assert tmp.stat().st_uid == pwd.getpwnam(WORKER_USER).pw_uid
+        assert os.listdir(tmp) == []    # every scan's directory removed
     assert master not in seen
     assert set(seen) <= worker_pids(n)
     assert n.error_log().count(COMPILED) == 1
