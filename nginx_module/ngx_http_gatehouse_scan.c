@@ -9,9 +9,11 @@
  * the workers fork: they inherit its pages copy-on-write and only read
  * them, so 4 workers cost about one engine (over a GiB with the official
  * databases; bench/upload/engine_mem.sh measures it).  What the master
- * does with libclamav is cl_init, load and compile: no threads (checked:
- * /proc/self/task stays at one), no temporary files, no store (root never
- * opens it), and Debian's libclamav has no bytecode JIT.  The temporary
+ * does with libclamav is cl_init, load and compile: no threads (the
+ * master keeps one: test_nginx_engine.py; checked with .ndb/.hdb
+ * databases, strace shows no clone and no temporary file either), no
+ * store (root never opens it), and Debian's libclamav has no bytecode JIT
+ * (libclamav.so links no LLVM).  The temporary
  * directory (gatehouse_clamav_tmp) is only a string in the engine; the
  * workers make their per-scan directories there as the worker user
  * (nginx creates the directory owned by it), and their temporary names
