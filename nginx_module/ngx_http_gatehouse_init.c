@@ -93,7 +93,8 @@ ngx_http_gatehouse_init_process(ngx_cycle_t *cycle)
         }
     }
 
-    /* likewise a store that cannot be opened: on_store_error decides */
+    /* a store that cannot be opened leaves the worker without one:
+     * on_store_error decides, rather than the whole site going down */
     (void) ngx_http_gatehouse_store_open(cycle, gmcf);
 
     return NGX_OK;
