@@ -12,6 +12,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -19,7 +20,8 @@ import zipfile
 
 import pytest
 
-from gh_http import multipart, part, post, png_bytes
+from gh_http import ctype, multipart, part, post, png_bytes, read_response, \
+    request_head
 from ngx_support import EICAR, NGINX, ROOT, WORKER_USER, Nginx, check_log, \
     free_port, make_clamav_db, wait_for
 
@@ -215,6 +217,11 @@ def test_reload_brings_new_signatures_without_failing_a_request(two_workers):
     assert len(old) == 2, old
     (n.db / "reload.ndb").write_text(
         f"Gatehouse.Test.Reload:0:*:{MARKER.hex()}\n")
+    # an upload under way on an old worker during the reload
+    held_body = multipart([part("f", MARKER + b"\n", "held.txt")])
+    held = socket.create_connection(("127.0.0.1", n.port), timeout=30)
+    held.sendall(request_head("/scan", ctype(), len(held_body))
+                 + held_body[:40])
     t = threading.Thread(target=client)
     t.start()
     try:
@@ -222,6 +229,13 @@ def test_reload_brings_new_signatures_without_failing_a_request(two_workers):
         log = reload(n, lambda log: log.count(COMPILED) == 2, "compile")
         assert any(COMPILED + ": 3 signatures" in ln
                    for ln in master_lines(log, master)), log
+        wait_for(lambda: len(worker_pids(n) - old) == 2, "new workers")
+        # it finishes on its old worker, scanned by the old engine
+        held.sendall(held_body[40:])
+        r = read_response(held)
+        held.close()
+        assert r.status == 201 and r.json()["scan"] == "clean", r
+        assert int(r.headers["x-worker"]) in old
         # the old workers finish what they have and leave
         wait_gone(n, old)
         time.sleep(0.3)
