@@ -6,3 +6,9 @@ $(BENCH_QUEUE): build/bench/queue/bench_queue.o $(LIBGH)
 .PHONY: bench-queue
 bench-queue: $(BENCH_QUEUE)
 	./bench/queue/run $(BENCH_QUEUE)
+
+# The libclamav engine shared by nginx's workers (bench/upload/engine_mem.py,
+# bench/README.md): generates build/bench/clamdb (bench/clamdb/gen.py) once.
+.PHONY: bench-engine-mem
+bench-engine-mem: $(NGX_MODULE)
+	/usr/bin/python3 bench/upload/engine_mem.py

@@ -2,6 +2,8 @@
 # "Layout on a host"):
 #
 #   conf/systemd/*.service      units of the daemons, with their sandboxes
+#   conf/systemd/*.path         gatehouse-nginx-reload.path: nginx reloaded
+#                               for new ClamAV signatures (its .service)
 #   conf/systemd/*.service.d/   drop-ins (the web bridge's user)
 #   conf/sysusers.d/gatehouse.conf   the users gatehouse, gatehouse-mail,
 #                                    gatehouse-login
@@ -17,7 +19,7 @@ SYSTEMDUNITDIR ?= /lib/systemd/system
 SYSUSERSDIR    ?= /usr/lib/sysusers.d
 TMPFILESDIR    ?= /usr/lib/tmpfiles.d
 
-SYSTEM_UNITS := $(wildcard conf/systemd/*.service)
+SYSTEM_UNITS := $(wildcard conf/systemd/*.service conf/systemd/*.path)
 SYSTEM_DROPINS := $(wildcard conf/systemd/*.service.d/*.conf)
 
 .PHONY: install-system
@@ -53,7 +55,8 @@ check-units:
 	@set -e; fail=0; \
 	for u in gatehouse-milter.service gatehouse-notifyd.service \
 	         gatehouse-bridge@mail.service gatehouse-bridge@web.service \
-	         gatehouse-bridge@login.service; do \
+	         gatehouse-bridge@login.service \
+	         gatehouse-nginx-reload.service; do \
 	  out=$$(systemd-analyze security --offline=true \
 	         --root=$(CURDIR)/build/units-root $$u 2>&1) || true; \
 	  x=$$(printf '%s\n' "$$out" | \
@@ -65,7 +68,8 @@ check-units:
 	done; \
 	out=$$(cd build/units-root$(SYSTEMDUNITDIR) && systemd-analyze verify \
 	  --man=no gatehouse-milter.service gatehouse-notifyd.service \
-	  gatehouse-bridge@mail.service gatehouse-bridge@web.service 2>&1 | \
+	  gatehouse-bridge@mail.service gatehouse-bridge@web.service \
+	  gatehouse-nginx-reload.path gatehouse-nginx-reload.service 2>&1 | \
 	  grep -v 'Command /usr/sbin/gatehouse-[a-z]* is not executable') || true; \
 	if [ -n "$$out" ]; then printf '%s\n' "$$out"; fail=1; fi; \
 	exit $$fail

@@ -24,7 +24,9 @@
  *   gatehouse_unsubscribe;                   location (docs/tokens.md)
  *   gatehouse_download;                      location (docs/tokens.md)
  *   gatehouse_conf PATH;                     http (gatehouse.conf)
- *   gatehouse_clamav_db PATH;                http (one engine per worker)
+ *   gatehouse_clamav_db PATH;                http (one engine, compiled in
+ *                                            the master, shared by the
+ *                                            workers)
  *   gatehouse_clamav_limits NAME=VALUE...;   http
  *   gatehouse_clamav_tmp PATH;               http
  *   gatehouse_store PATH;                    http (one store per worker)
@@ -243,7 +245,7 @@ ngx_module_t  ngx_http_gatehouse_module = {
     ngx_http_gatehouse_commands,           /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_gatehouse_init_module,        /* init module */
     ngx_http_gatehouse_init_process,       /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -297,6 +299,7 @@ ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
      *     gmcf->magic = NULL;
      *     gmcf->store = NULL;
      *     gmcf->engine = NULL;
+     *     gmcf->engine_error = { 0, NULL };
      *     gmcf->used = 0;
      */
 

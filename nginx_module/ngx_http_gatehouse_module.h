@@ -10,15 +10,17 @@
  *   ngx_http_gatehouse_paths.c   setters of the directives naming paths,
  *                                the checks on those paths, DIR/.incoming
  *                                made again at run time
- *   ngx_http_gatehouse_init.c    postconfiguration, init/exit_process
+ *   ngx_http_gatehouse_init.c    postconfiguration, init_module,
+ *                                init/exit_process
  *   ngx_http_gatehouse_upload.c  content handler and request body filter:
  *                                multipart parsing, temp files, SHA-256,
  *                                libmagic, per-file checks
  *   ngx_http_gatehouse_job.c     what happens once the body is in: virus
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
- *   ngx_http_gatehouse_scan.c    the libclamav engine of a worker
- *                                (the scanner of scanner/gscan.h)
+ *   ngx_http_gatehouse_scan.c    the libclamav engine, compiled in the
+ *                                master and shared by the workers (the
+ *                                scanner of scanner/gscan.h)
  *   ngx_http_gatehouse_record.c  upload records and events for the store
  *                                (upload.infected, upload.storage_full),
  *                                "receiving" and refused records written
@@ -140,13 +142,22 @@ typedef struct {
     ngx_uint_t                  refused_total;   /* all addresses */
     ngx_msec_t                  refused_window;
 
-    /* per worker process, set up in init_process */
+    /* per worker process, set up in init_process (but engine) */
     magic_t                     magic;
     struct gh_store            *store;
     struct gh_group            *group;        /* store's group commit */
-    struct gscan_engine        *engine;       /* scanner/gscan.h */
+    struct gscan_engine        *engine;       /* scanner/gscan.h; the
+                                                 cycle's, compiled in the
+                                                 master (scan.c) */
     time_t                      store_retry;  /* next reopen attempt */
     unsigned                    store_down:1; /* logged as unavailable */
+
+    /* how the cycle's engine came to be, logged by init_module */
+    ngx_str_t                   engine_error;  /* why there is none */
+    ngx_msec_t                  engine_msec;   /* compile time */
+    size_t                      engine_rss0;   /* master's RSS, KiB */
+    size_t                      engine_rss1;
+    unsigned                    engine_kept:1; /* the previous cycle's */
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -330,6 +341,7 @@ ngx_int_t ngx_http_gatehouse_same_fs(ngx_conf_t *cf,
 
 /* ngx_http_gatehouse_init.c */
 ngx_int_t ngx_http_gatehouse_postconfiguration(ngx_conf_t *cf);
+ngx_int_t ngx_http_gatehouse_init_module(ngx_cycle_t *cycle);
 ngx_int_t ngx_http_gatehouse_init_process(ngx_cycle_t *cycle);
 void ngx_http_gatehouse_exit_process(ngx_cycle_t *cycle);
 
@@ -346,9 +358,10 @@ ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_event_handler_pt done, void *data, ngx_log_t *log);
 
 /* ngx_http_gatehouse_scan.c */
-ngx_int_t ngx_http_gatehouse_scan_init(ngx_cycle_t *cycle,
+ngx_int_t ngx_http_gatehouse_scan_init(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf);
-void ngx_http_gatehouse_scan_exit(ngx_http_gatehouse_main_conf_t *gmcf);
+void ngx_http_gatehouse_scan_log(ngx_cycle_t *cycle,
+    ngx_http_gatehouse_main_conf_t *gmcf);
 ngx_http_gatehouse_verdict_e ngx_http_gatehouse_scan_file(
     ngx_http_gatehouse_main_conf_t *gmcf, const char *path, off_t size,
     char *sig, size_t sig_len);

@@ -1,17 +1,44 @@
 /*
- * ngx_http_gatehouse_scan.c - the libclamav engine of a worker, and the
- * scan of one file, through the scanner shared with gatehouse-milter
+ * ngx_http_gatehouse_scan.c - the libclamav engine of an nginx cycle, and
+ * the scan of one file, through the scanner shared with gatehouse-milter
  * (scanner/gscan.h: the engine, the limits, the verdicts, the
  * clean-after-error guard, the mapping of large files).
  *
- * The engine is built in init_process, after fork, once per worker: the
- * limits of gatehouse_clamav_limits (max_scantime included) and
- * gatehouse_clamav_tmp, no clean-file cache, gatehouse_clamav_db.  What
- * that costs in time and memory is logged at "notice" (the memory is the
- * signatures': about 4 MiB with a test database, over a GiB with the
- * official ones; see docs/nginx.md).  A compiled engine is read-only for
- * scanning, so the threads of nginx's pool share it; scans run only
- * there, never in the event loop (ngx_http_gatehouse_job.c).
+ * One engine for all workers.  The engine is compiled once, in the master
+ * (postconfiguration of each cycle, on start and on every reload), before
+ * the workers fork: they inherit its pages copy-on-write and only read
+ * them, so 4 workers cost about one engine (over a GiB with the official
+ * databases; bench/upload/engine_mem.sh measures it).  What the master
+ * does with libclamav is cl_init, load and compile: no threads (the
+ * master keeps one: test_nginx_engine.py; checked with .ndb/.hdb
+ * databases, strace shows no clone and no temporary file either), no
+ * store (root never opens it), and Debian's libclamav has no bytecode JIT
+ * (libclamav.so links no LLVM).  The temporary
+ * directory (gatehouse_clamav_tmp) is only a string in the engine; the
+ * workers make their per-scan directories there as the worker user
+ * (nginx creates the directory owned by it), and their temporary names
+ * differ because libclamav draws them from rand(), which nginx reseeds in
+ * each worker (srandom with its pid: glibc's rand is random).
+ *
+ * Reload.  The new cycle compiles a new engine in the master while the
+ * old workers go on scanning with theirs (nothing pauses); the new
+ * workers fork from the master holding it; the old cycle's pool cleanup
+ * frees the old engine in the master, and an old worker's copy goes with
+ * the worker.  A reload that changed neither the signature directory
+ * (gscan_engine_db_changed: names, sizes, inodes, nanosecond mtimes) nor
+ * the gatehouse_clamav_* directives keeps the engine it has (no compile,
+ * old and new workers share the same pages).  A signature directory that
+ * fails to load refuses the reload (an "emerg" line says so): the running
+ * workers keep the engine they have.  At the first start there is no
+ * engine to keep: nginx starts without one, logs why at "emerg", and
+ * scans fail by gatehouse_upload_on_scan_error rather than the site going
+ * down.  `nginx -t` and `nginx -s` compile nothing.
+ *
+ * A worker never frees its engine: it is the master's, and freeing would
+ * write to every page of it (copying them all) just before the process
+ * exits.  A compiled engine is read-only for scanning, so the threads of
+ * nginx's pool share it too; scans run only there, never in the event
+ * loop (ngx_http_gatehouse_job.c).
  *
  * Verdicts.  The scanner's four map one to one: CLEAN, INFECTED,
  * UNSCANNABLE (past a limit of libclamav's, encrypted, nested too deep,
@@ -88,21 +115,93 @@ ngx_http_gatehouse_rss_kib(void)
 }
 
 
+/*
+ * The cycle's main conf of the module in the cycle before this one, NULL
+ * if that cycle did not load the module or had no http block: it holds
+ * the engine the running workers use.
+ */
+static ngx_http_gatehouse_main_conf_t *
+ngx_http_gatehouse_old_conf(ngx_cycle_t *old)
+{
+    ngx_uint_t  i;
+
+    if (old == NULL || ngx_is_init_cycle(old) || old->modules == NULL) {
+        return NULL;
+    }
+
+    /* the module's ctx_index means something in the old cycle only if it
+     * was loaded there (load_module may have come or gone) */
+    for (i = 0; old->modules[i]; i++) {
+        if (old->modules[i] == &ngx_http_gatehouse_module) {
+            return ngx_http_cycle_get_module_main_conf(old,
+                                                       ngx_http_gatehouse_module);
+        }
+    }
+
+    return NULL;
+}
+
+
+/* The cycle's pool is destroyed: in the master (or the single process),
+ * the engine goes; in a worker or helper it is left to exit() (see the
+ * top of this file). */
+static void
+ngx_http_gatehouse_scan_cleanup(void *data)
+{
+    ngx_http_gatehouse_main_conf_t *gmcf = data;
+
+    if (ngx_process == NGX_PROCESS_WORKER
+        || ngx_process == NGX_PROCESS_HELPER)
+    {
+        return;
+    }
+
+    gscan_engine_unref(gmcf->engine);
+    gmcf->engine = NULL;
+}
+
+
+/*
+ * postconfiguration: the cycle's engine, compiled here, in the master,
+ * before the workers fork.  NGX_ERROR (a refused reload) only when a
+ * reload's signatures fail to load.
+ */
 ngx_int_t
-ngx_http_gatehouse_scan_init(ngx_cycle_t *cycle,
+ngx_http_gatehouse_scan_init(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf)
 {
-    char                  detail[512];
-    gh_err                err;
-    size_t                rss0, rss1;
-    ngx_msec_t            t0;
-    struct gscan_config   sc;
+    char                             detail[512];
+    gh_err                           err;
+    size_t                           len;
+    ngx_msec_t                       t0;
+    ngx_uint_t                       reload;
+    ngx_pool_cleanup_t              *cln;
+    struct gscan_config              sc;
+    struct gscan_engine             *prev;
+    ngx_http_gatehouse_main_conf_t  *old;
 
-    if (gmcf->clamav_db.len == 0) {
+    if (gmcf->clamav_db.len == 0 || !gmcf->used) {
         return NGX_OK;
     }
 
-    rss0 = ngx_http_gatehouse_rss_kib();
+    /* `nginx -t` must stay fast, and `nginx -s reload` only signals */
+    if (ngx_test_config || ngx_process == NGX_PROCESS_SIGNALLER) {
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_gatehouse_scan_cleanup;
+    cln->data = gmcf;
+
+    reload = !ngx_is_init_cycle(cf->cycle->old_cycle);
+    old = ngx_http_gatehouse_old_conf(cf->cycle->old_cycle);
+    prev = old ? old->engine : NULL;
+
+    gmcf->engine_rss0 = ngx_http_gatehouse_rss_kib();
     ngx_time_update();
     t0 = ngx_current_msec;
 
@@ -142,36 +241,89 @@ ngx_http_gatehouse_scan_init(ngx_cycle_t *cycle,
     sc.no_cache = 1;
 
     detail[0] = '\0';
-    err = gscan_engine_open(&sc, NULL, &gmcf->engine, detail, sizeof(detail));
+    err = gscan_engine_open(&sc, prev, &gmcf->engine, detail, sizeof(detail));
     if (err != GH_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                      "gatehouse: virus scanner for \"%V\": %s; uploads "
-                      "follow gatehouse_upload_on_scan_error",
-                      &gmcf->clamav_db,
-                      detail[0] ? detail : gh_strerror(err));
         gmcf->engine = NULL;
-        return NGX_ERROR;
+        if (detail[0] == '\0') {
+            (void) ngx_cpystrn((u_char *) detail, (u_char *) gh_strerror(err),
+                               sizeof(detail));
+        }
+
+        if (reload) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "gatehouse: reload refused: the signatures in "
+                          "\"%V\" failed to load (%s); the running workers "
+                          "keep the engine they have",
+                          &gmcf->clamav_db, detail);
+            return NGX_ERROR;
+        }
+
+        /* logged by init_module, once the cycle's error log is open */
+        len = ngx_strlen(detail);
+        gmcf->engine_error.data = ngx_pnalloc(cf->pool, len);
+        if (gmcf->engine_error.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(gmcf->engine_error.data, detail, len);
+        gmcf->engine_error.len = len;
+        return NGX_OK;
     }
 
-    rss1 = ngx_http_gatehouse_rss_kib();
+    gmcf->engine_kept = (gmcf->engine == prev);
+    gmcf->engine_rss1 = ngx_http_gatehouse_rss_kib();
     ngx_time_update();
-
-    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
-                  "gatehouse: clamav engine ready: %ud signatures from "
-                  "\"%V\", %M ms, resident memory +%uz KiB (%uz KiB)",
-                  gscan_engine_signatures(gmcf->engine), &gmcf->clamav_db,
-                  ngx_current_msec - t0,
-                  rss1 > rss0 ? rss1 - rss0 : 0, rss1);
+    gmcf->engine_msec = ngx_current_msec - t0;
 
     return NGX_OK;
 }
 
 
+/*
+ * init_module, in the master once the cycle's error log is open (the
+ * engine was made while the previous cycle's log was in force): what the
+ * engine cost, or why there is none.
+ */
 void
-ngx_http_gatehouse_scan_exit(ngx_http_gatehouse_main_conf_t *gmcf)
+ngx_http_gatehouse_scan_log(ngx_cycle_t *cycle,
+    ngx_http_gatehouse_main_conf_t *gmcf)
 {
-    gscan_engine_unref(gmcf->engine);
-    gmcf->engine = NULL;
+    ngx_core_conf_t  *ccf;
+
+    if (gmcf->engine_error.len) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "gatehouse: virus scanner for \"%V\": %V; uploads "
+                      "follow gatehouse_upload_on_scan_error",
+                      &gmcf->clamav_db, &gmcf->engine_error);
+        return;
+    }
+
+    if (gmcf->engine == NULL) {
+        return;
+    }
+
+    if (gmcf->engine_kept) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "gatehouse: clamav engine kept: %ud signatures from "
+                      "\"%V\", unchanged since they were compiled; the new "
+                      "workers share it",
+                      gscan_engine_signatures(gmcf->engine),
+                      &gmcf->clamav_db);
+        return;
+    }
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                  "gatehouse: clamav engine compiled in %s: %ud signatures "
+                  "from \"%V\", %M ms, resident memory +%uz KiB (%uz KiB); "
+                  "the workers share it",
+                  ccf->master ? "master" : "the single process",
+                  gscan_engine_signatures(gmcf->engine), &gmcf->clamav_db,
+                  gmcf->engine_msec,
+                  gmcf->engine_rss1 > gmcf->engine_rss0
+                      ? gmcf->engine_rss1 - gmcf->engine_rss0 : 0,
+                  gmcf->engine_rss1);
 }
 
 
@@ -188,7 +340,8 @@ ngx_http_gatehouse_scan_file(ngx_http_gatehouse_main_conf_t *gmcf,
 
     if (gmcf->engine == NULL) {
         (void) ngx_cpystrn((u_char *) sig,
-                           (u_char *) "no virus scanner in this worker",
+                           (u_char *) "no virus scanner (its signatures "
+                                      "failed to load, see the error log)",
                            sig_len);
         return NGX_HTTP_GATEHOUSE_SCAN_ERROR;
     }

@@ -65,7 +65,7 @@ EOF
 	nginx -p "$ngx" -c "$ngx/conf/nginx.conf"
 	on_exit "kill \$(cat '$ngx/logs/nginx.pid') 2>/dev/null || true"
 	sleep 0.5
-	grep 'clamav engine ready' "$ngx/logs/error.log" | sed 's/.*gatehouse: /(worker) /'
+	grep 'clamav engine compiled in master' "$ngx/logs/error.log" | sed 's/.*gatehouse: /(master) /'
 
 	f="$demo/upload-files"
 	printf '%%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%%%EOF\n' \
