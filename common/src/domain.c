@@ -229,7 +229,7 @@ gh_domain_accept_policy(enum gh_domain d, const struct gh_domain_policy *p,
 	if (!app &&
 	    strncmp(type, domains[d].prefix, strlen(domains[d].prefix)) != 0)
 		return gh_detail(detail, dlen, GH_EINVAL, "the %s domain may "
-		                 "raise only %s*%s events, not '%s'",
+		                 "raise only %s* events%s, not '%s'",
 		                 domains[d].name, domains[d].prefix,
 		                 d == GH_DOMAIN_WEB ? " and [events_api] types"
 		                                    : "", type);
