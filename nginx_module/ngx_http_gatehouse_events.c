@@ -402,7 +402,10 @@ ngx_http_gatehouse_events_build(json_t *body, int64_t now,
             continue;
         }
 
-        if (json_object_set(ev, key, val) != 0) {
+        /* a copy: the event goes to a pool thread, the body is freed
+         * here meanwhile, and jansson values are not shared across
+         * threads */
+        if (json_object_set_new(ev, key, json_deep_copy(val)) != 0) {
             goto nomem;
         }
     }
@@ -537,10 +540,11 @@ ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
     ngx_http_request_t  *r = t->request;
 
     if (t->err != GH_OK) {
+        /* the type is [a-z0-9._-]; the user, the application's bytes,
+         * stays out of the log */
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "gatehouse: event \"%s\" for \"%s\" not queued: %s",
+                      "gatehouse: event \"%s\" not queued: %s",
                       json_string_value(json_object_get(t->ev, "type")),
-                      json_string_value(json_object_get(t->ev, "user")),
                       gh_strerror(t->err));
 
         return ngx_http_gatehouse_error(r, NGX_HTTP_SERVICE_UNAVAILABLE,
@@ -550,9 +554,8 @@ ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "gatehouse: event %uL \"%s\" for \"%s\" %s the %s",
+                  "gatehouse: event %uL \"%s\" %s the %s",
                   t->id, json_string_value(json_object_get(t->ev, "type")),
-                  json_string_value(json_object_get(t->ev, "user")),
                   t->dup ? "already in" : "queued in",
                   t->main->events_shared ? "core store" : "web outbox");
 
