@@ -360,3 +360,19 @@ def test_delivered_through_the_bridge_to_the_users_channel(bridged):
     outbox = json.loads(n.gh("--json", "--domain", "web", "events",
                              "list").stdout)
     assert outbox[0]["q"]["state"] == "done"
+
+
+def test_notifyd_checks_events_api_too(tmp_path):
+    """The core reads the same [events_api]: a bad one stops notifyd's
+    --check (and its start) as it fails nginx -t."""
+    conf = tmp_path / "gatehouse.conf"
+    conf.write_text(f"[store]\npath = {tmp_path / 'core'}\nsync = no\n"
+                    "[events_api]\ntypes = app.*\n"
+                    "action_url_prefix = https://app.example.org\n"
+                    "[notifyd]\nlog = stderr\n")
+    subprocess.run([str(GH), "-c", str(conf), "store", "init"], check=True,
+                   capture_output=True)
+    p = subprocess.run([str(NOTIFYD), "-c", str(conf), "--check"],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 78, p.stderr
+    assert "[events_api] action_url_prefix" in p.stderr
