@@ -33,6 +33,7 @@
  *   gatehouse_upload_refused_records N [window=TIME] [total=N];
  *                                            http (records of uploads not
  *                                            kept, per client address)
+ *   gatehouse_events_api [types=PATTERN...]; location (docs/api.md)
  *
  * Values are checked when the configuration is read, so a bad one fails
  * `nginx -t` with a message naming the directive, the file and the line.
@@ -217,6 +218,13 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE123,
       ngx_http_gatehouse_set_refused,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gatehouse_events_api"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
+      ngx_http_gatehouse_set_events_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
@@ -458,6 +466,14 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (clcf->handler == ngx_http_gatehouse_unsubscribe_handler) {
         /* its one write is made in the thread pool too */
+        return ngx_http_gatehouse_add_pool(cf, conf);
+    }
+
+    if (clcf->handler == ngx_http_gatehouse_events_handler) {
+        if (ngx_http_gatehouse_events_merge(cf, conf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
         return ngx_http_gatehouse_add_pool(cf, conf);
     }
 

@@ -37,6 +37,8 @@
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages; sending
  *                                an answer from memory, adding a header
+ *   ngx_http_gatehouse_events.c  gatehouse_events_api: applications'
+ *                                events queued for notifyd
  *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
@@ -107,6 +109,8 @@
 
 
 struct gscan_engine;
+struct gh_conf;
+struct gh_domain_policy;
 
 typedef struct {
     ngx_str_t                   conf_file;    /* gatehouse_conf */
@@ -158,6 +162,12 @@ typedef struct {
     size_t                      engine_rss0;   /* master's RSS, KiB */
     size_t                      engine_rss1;
     unsigned                    engine_kept:1; /* the previous cycle's */
+
+    /* gatehouse_events_api (ngx_http_gatehouse_events.c) */
+    struct gh_domain_policy    *events_policy;  /* [events_api] */
+    long long                   events_dedup_window;  /* [queue]'s, ms */
+    ngx_str_t                   events_core_path;  /* [store] path */
+    ngx_uint_t                  events_shared;  /* the store is the core's */
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -185,6 +195,9 @@ typedef struct {
     /* per worker, while requests run (the event loop's only) */
     ngx_uint_t                  space_full;   /* the last write found the
                                                  upload directory full */
+
+    ngx_array_t                *events_types; /* gatehouse_events_api
+                                                 types=, const char * */
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -439,5 +452,14 @@ json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
 ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 ngx_int_t ngx_http_gatehouse_reply_init(ngx_conf_t *cf);
+
+/* ngx_http_gatehouse_events.c */
+char *ngx_http_gatehouse_set_events_api(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_gatehouse_events_conf(ngx_conf_t *cf,
+    ngx_http_gatehouse_main_conf_t *gmcf, const struct gh_conf *conf);
+char *ngx_http_gatehouse_events_merge(ngx_conf_t *cf,
+    ngx_http_gatehouse_loc_conf_t *glcf);
+ngx_int_t ngx_http_gatehouse_events_handler(ngx_http_request_t *r);
 
 #endif /* NGX_HTTP_GATEHOUSE_MODULE_H */

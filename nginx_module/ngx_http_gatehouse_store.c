@@ -122,6 +122,12 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    /* [events_api], for gatehouse_events_api */
+    if (ngx_http_gatehouse_events_conf(cf, gmcf, conf) != NGX_CONF_OK) {
+        gh_conf_free(conf);
+        return NGX_CONF_ERROR;
+    }
+
     path = gh_conf_source(conf);
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0,
                    "gatehouse: configuration from %s", path);

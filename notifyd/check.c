@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/domain.h"
 #include "check.h"
 #include "nd.h"
 
@@ -54,6 +55,12 @@ nd_check_conf(const struct nd_log *log, const struct gh_conf *conf,
 		}
 		if (dir)
 			closedir(dir);
+	}
+	/* [events_api], which the bridges' pickup reads at start */
+	if (err == GH_OK) {
+		struct gh_domain_policy pol;
+
+		err = gh_domain_policy_load(conf, &pol, detail, dlen);
 	}
 	while (d.cstates) {
 		struct nd_cstate *c = d.cstates;

@@ -10,12 +10,14 @@
  * a hello for domain D is accepted only from root or the uid that owns D's
  * store, the one uid that can write D's records anyway.  So a compromised
  * web server can send web events, stamped "nginx" and limited to upload.*
- * types, and nothing else (gh_domain_accept, docs/security.md).
+ * types and the [events_api] types the admin gave it, and nothing else
+ * (gh_domain_accept_policy, docs/security.md).
  *
  * A thread of its own because it blocks in poll() on sockets the dispatcher
  * does not know; it shares only the store handle (safe across threads,
  * store.h) and the logger (one write per line).  Its configuration is read
- * at start: a change of [store] or bridge_socket needs a restart.
+ * at start: a change of [store], bridge_socket or [events_api] needs a
+ * restart.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -107,6 +109,8 @@ struct nd_pickup {
 		unsigned quiet;
 	} said[PK_SAY_KINDS];
 	char *buf;
+	/* [events_api]: what the web domain may raise beyond upload.* */
+	struct gh_domain_policy policy;
 };
 
 /* Refill dom's bucket; how many records it may hand over now. */
@@ -341,9 +345,10 @@ batch_check(struct pk_batch *b)
 				         "no id or at");
 				continue;
 			}
-			(void)gh_domain_accept((enum gh_domain)b->dom, ev,
-			                       &it->ev, it->why,
-			                       sizeof(it->why));
+			(void)gh_domain_accept_policy((enum gh_domain)b->dom,
+			                              &b->p->policy, ev,
+			                              &it->ev, it->why,
+			                              sizeof(it->why));
 			if (it->ev == NULL && it->why[0] == '\0')
 				snprintf(it->why, sizeof(it->why), "refused");
 		} else if (strcmp(t, "sup") == 0) {
@@ -810,6 +815,11 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	p->wake[0] = p->wake[1] = -1;
 	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
 	p->rate = (double)gh_conf_int(d->rt->conf, "notifyd", "bridge_rate");
+	err = gh_domain_policy_load(d->rt->conf, &p->policy, detail, dlen);
+	if (err) {
+		free(p);
+		return err;
+	}
 	for (int dom = 0; dom < GH_DOMAIN_COUNT_; dom++) {
 		p->bucket[dom].tokens = p->rate * 10;
 		p->bucket[dom].at = gh_now_ms();

@@ -1,6 +1,6 @@
 /*
  * conf_schema.c - the keys of the shared sections of gatehouse.conf
- * ([store], [queue], [retention], [tokens]) and the list of every component's table.
+ * ([store], [queue], [retention], [tokens], [events_api]) and the list of every component's table.
  *
  * Each component declares its own sections in conf_schema_COMPONENT.c
  * (section, name, type, default, bounds, a line of documentation).  These
@@ -106,6 +106,16 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	{"tokens", "download_path", GH_CT_STRING, "/dl/", 0, 0, NULL,
 	 "the nginx location with gatehouse_download, as the path of a link "
 	 "under base_url: base_url + download_path + ID?t=TOKEN"},
+
+	/* [events_api] -- what the core lets the web domain raise beyond
+	 * upload.*: applications' events through nginx's
+	 * gatehouse_events_api (docs/api.md); read by notifyd and nginx */
+	{"events_api", "types", GH_CT_LIST, "", 0, 0, NULL,
+	 "event types (fnmatch patterns, app.* order.*) the web domain may "
+	 "raise; never mail.*, login.*, store.* or digest; empty: none"},
+	{"events_api", "action_url_prefix", GH_CT_LIST, "", 0, 0, NULL,
+	 "an application event's action_url must start with one of these "
+	 "(https://app.example.org/); empty: events with a link are refused"},
 
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

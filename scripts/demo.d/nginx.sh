@@ -2,7 +2,8 @@
 # scripts/demo): Debian's nginx with ngx_http_gatehouse_module on
 # loopback, under build/demo/nginx, sharing the demo's store.  A clean PDF,
 # a PDF that says it is a PNG, and EICAR in a zip are uploaded; then the
-# answers, the status endpoint and the store's records.
+# answers, the status endpoint and the store's records; last, an event of
+# the application's through the events API.
 
 ngx_mod="$top/build/nginx/ngx_http_gatehouse_module.so"
 
@@ -54,6 +55,11 @@ http {
         }
         location /dl/ {
             gatehouse_download;
+        }
+        location = /internal/events {
+            allow 127.0.0.1;
+            deny all;
+            gatehouse_events_api types=order.*;
         }
     }
 }
@@ -131,4 +137,22 @@ PY
 	run "$gh" uploads show "$ngx_bad"
 	echo "(the web domain's outbox; its bridge hands each event to notifyd)"
 	run "$gh" --domain web events list
+
+	say "The application's event through the events API (loopback only): 202"
+	ngx_ev='{"type": "order.shipped", "user": "alice", "title": "Your order shipped", "category": "orders", "action_url": "https://app.example.org/orders/1001", "metadata": {"order": 1001}, "expires": "7d", "dedup_key": "order:1001:shipped"}'
+	echo "\$ curl -H 'Content-Type: application/json' -d '$ngx_ev' http://127.0.0.1:$ngx_port/internal/events"
+	ngx_ans=$(curl -sS -H 'Content-Type: application/json' -d "$ngx_ev" \
+	    "http://127.0.0.1:$ngx_port/internal/events")
+	echo "$ngx_ans"
+	echo "(again, with the same dedup_key: the same event, not a second one)"
+	curl -sS -H 'Content-Type: application/json' -d "$ngx_ev" \
+	    -w '(HTTP %{http_code})\n' "http://127.0.0.1:$ngx_port/internal/events"
+	say "A web application may not raise security notices: 400 naming the field"
+	curl -sS -H 'Content-Type: application/json' \
+	    -d '{"type": "order.alert", "user": "alice", "title": "Your account was breached", "category": "security"}' \
+	    -w '(HTTP %{http_code})\n' "http://127.0.0.1:$ngx_port/internal/events"
+	ngx_evid=$(printf '%s' "$ngx_ans" |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+	echo "(queued in the web outbox; the bridge carries it to notifyd, which checks it against [events_api] again)"
+	run "$gh" --domain web events show "$ngx_evid"
 fi

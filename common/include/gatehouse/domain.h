@@ -89,6 +89,62 @@ const char *gh_conf_domain_owner(const struct gh_conf *conf, enum gh_domain d);
 gh_err gh_domain_accept(enum gh_domain d, const json_t *ev, json_t **out,
                         char *detail, size_t detail_len);
 
+/*
+ * What the core lets the web domain raise beyond its own upload.* events:
+ * the applications' events that come in through nginx's events API
+ * (gatehouse_events_api, docs/api.md).  From gatehouse.conf's
+ * [events_api]: types (fnmatch(3) patterns) and action_url_prefix.  The
+ * core decides: notifyd applies it to what the web bridge hands over; the
+ * nginx module applies the same to answer the application at once (and
+ * does all of it when it writes the core store itself, [store] web unset).
+ */
+#define GH_POLICY_TYPES_MAX 32
+#define GH_POLICY_TYPE_LEN 64
+#define GH_POLICY_PREFIXES_MAX 8
+#define GH_POLICY_PREFIX_LEN 256
+struct gh_domain_policy {
+	size_t ntypes;
+	char types[GH_POLICY_TYPES_MAX][GH_POLICY_TYPE_LEN + 1];
+	size_t nprefixes;
+	char prefixes[GH_POLICY_PREFIXES_MAX][GH_POLICY_PREFIX_LEN + 1];
+};
+
+/*
+ * gh_domain_policy_load - [events_api] types and action_url_prefix into
+ * *p.  A pattern is 1-64 of [a-z0-9._-*?]; a prefix is an http:// or
+ * https:// URL whose host is followed by '/' (so "https://app.example.org"
+ * cannot be stretched to "https://app.example.org.evil.example").
+ * GH_ECONFIG, detail naming the key and the bad word, otherwise GH_OK.
+ */
+gh_err gh_domain_policy_load(const struct gh_conf *conf,
+                             struct gh_domain_policy *p, char *detail,
+                             size_t detail_len);
+
+/*
+ * gh_domain_policy_type - 1 if p allows the web domain events of this
+ * type beyond upload.*: a pattern matches, and the type is none of
+ * another part's (mail.*, login.*, upload.*, the core's store.* and
+ * digest), whatever the patterns say.  0 otherwise (p may be NULL).
+ */
+int gh_domain_policy_type(const struct gh_domain_policy *p,
+                          const char *type);
+
+/*
+ * gh_domain_accept_policy - gh_domain_accept(), with p (may be NULL) for
+ * the web domain.  An event of an [events_api] type is then accepted
+ * with: its own category, but never "security" (refused: a web
+ * application must not raise notices users cannot turn off); priority at
+ * most 3; an action_url only when it starts with one of p's prefixes
+ * (refused otherwise); no channels, recipients only "admins"; "source"
+ * set to "app" (applications' events, whichever way they come in; the
+ * source grants nothing, routes and templates key on it); dedup_key
+ * prefixed "web:".  upload.* events are taken as gh_domain_accept does.
+ */
+gh_err gh_domain_accept_policy(enum gh_domain d,
+                               const struct gh_domain_policy *p,
+                               const json_t *ev, json_t **out, char *detail,
+                               size_t detail_len);
+
 #ifdef __cplusplus
 }
 #endif
