@@ -174,6 +174,8 @@ typedef struct {
     /* per worker, while requests run (the event loop's only) */
     ngx_uint_t                  space_full;   /* the last write found the
                                                  upload directory full */
+
+    ngx_flag_t                  sync;         /* gatehouse_upload_sync */
 } ngx_http_gatehouse_loc_conf_t;
 
 
