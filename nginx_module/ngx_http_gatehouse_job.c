@@ -437,8 +437,6 @@ ngx_http_gatehouse_sync_path(const u_char *path, size_t len, ngx_uint_t dir)
     char       name[NGX_MAX_PATH];
     ngx_err_t  err;
 
-    /* "DIR/a/b/" names the same directory as "DIR/a/b", and O_NOFOLLOW
-     * only holds for a last component without the slash */
     while (len > 1 && path[len - 1] == '/') {
         len--;
     }
@@ -450,8 +448,12 @@ ngx_http_gatehouse_sync_path(const u_char *path, size_t len, ngx_uint_t dir)
     ngx_memcpy(name, path, len);
     name[len] = '\0';
 
-    fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW
-                    | (dir ? O_DIRECTORY : 0));
+    /* a file is ours and never a link; a directory may be: DIR and the
+     * quarantine are the admin's and may be symbolic links (the path
+     * checks follow them), and syncing the directory a link leads to is
+     * what makes an entry there durable */
+    fd = open(name, O_RDONLY | O_CLOEXEC
+                    | (dir ? O_DIRECTORY : O_NOFOLLOW));
     if (fd == -1) {
         return ngx_errno;
     }

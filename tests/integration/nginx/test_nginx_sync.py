@@ -344,3 +344,17 @@ def test_quarantined_file_is_synced_first(nginx_conf):
     rec = n.record(qid)
     assert rec["status"] == "quarantined"
     assert os.path.exists(rec["stored_name"])
+
+
+def test_upload_dir_behind_a_symlink(nginx_conf):
+    """DIR and the quarantine may be symbolic links (the admin's choice):
+    syncing them follows the link, so a new day's directory still works."""
+    n = nginx_conf
+    link = n.prefix / "uploads-link"
+    link.symlink_to(n.uploads)
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=SERVER.format(uploads=link))
+    n.start()
+    r = upload(n)
+    assert r.status == 201, r
+    assert len(n.stored()) == 1
