@@ -887,6 +887,14 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
         switch (jf->verdict) {
 
         case NGX_HTTP_GATEHOUSE_INFECTED:
+            if (!jf->quarantined) {
+                /* the quarantine failed (logged above): nothing kept */
+                ngx_log_error(NGX_LOG_WARN, log, 0,
+                              "gatehouse: upload %uL infected with %s, "
+                              "removed (not quarantined)", jf->seq, jf->sig);
+                break;
+            }
+
             ngx_log_error(NGX_LOG_WARN, log, 0,
                           "gatehouse: upload %uL infected with %s, "
                           "quarantined as \"%s\"", jf->seq, jf->sig,

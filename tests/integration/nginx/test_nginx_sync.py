@@ -358,3 +358,31 @@ def test_upload_dir_behind_a_symlink(nginx_conf):
     r = upload(n)
     assert r.status == 201, r
     assert len(n.stored()) == 1
+
+
+def test_failed_quarantine_sync_keeps_nothing(nginx_conf):
+    """An infected file whose sync fails is refused as infected all the
+    same, but never recorded as quarantined: there is no file to name."""
+    n = nginx_conf
+    n.log_allow = ("fdatasync of",)
+    db = make_clamav_db(n.prefix / "clamav")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n"
+                 f"    gatehouse_clamav_db {db};\n",
+            server=f"""\
+        location = /scan {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+            gatehouse_upload_category notes txt mime=text/plain;
+        }}""")
+    t = Traced(n, inject=("fdatasync:error=EIO",))
+    try:
+        r = post(n.port, "/scan", multipart([part("f", EICAR, "bad.txt")]))
+        assert r.status == 422, r
+        assert r.json()["error"] == "infected"
+    finally:
+        t.stop()
+    assert n.quarantined() == [] and n.incoming() == []
+    recs = [x for x in n.records() if x["display_name"] == "bad.txt"]
+    assert recs and all(x["status"] != "quarantined" for x in recs), recs
+    log = n.error_log()
+    assert "fdatasync of" in log and "removed (not quarantined)" in log
