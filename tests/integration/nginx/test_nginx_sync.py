@@ -386,3 +386,39 @@ def test_failed_quarantine_sync_keeps_nothing(nginx_conf):
     assert recs and all(x["status"] != "quarantined" for x in recs), recs
     log = n.error_log()
     assert "fdatasync of" in log and "removed (not quarantined)" in log
+
+
+def test_writeback_starts_from_the_pool_while_the_body_arrives(nginx_conf):
+    """Every 256 KiB written, sync_file_range(SYNC_FILE_RANGE_WRITE) of
+    the temp file, from a pool thread (not the event loop, which writes
+    the answer), before the fdatasync; with sync off, none."""
+    n = nginx_conf
+    n.ghconf.write_text(f"[store]\npath = {n.store}\nsync = no\n")
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n",
+            server=SERVER.format(uploads=n.uploads))
+    t = Traced(n)
+    big = png_bytes(900 * 1024)
+    try:
+        r = upload(n, content=big)
+        assert r.status == 201, r
+        r = upload(n, "/upload/nosync", content=big, name="off.png")
+        assert r.status == 201, r
+    finally:
+        trace = t.stop()
+    calls = parse(trace)
+    incoming = str(n.uploads / ".incoming") + "/"
+    ok = answer(calls, 201)
+    wb = [c for c in calls if c["name"] == "sync_file_range"
+          and (fd_path(c) or "").startswith(incoming)
+          and c["start"] < ok["start"]]
+    assert len(wb) >= 3, wb                 # 900 KiB: at 256, 512, 768
+    assert all("SYNC_FILE_RANGE_WRITE" in c["args"] for c in wb)
+    assert all(c["tid"] != ok["tid"] for c in wb), (wb, ok)
+    data = first(calls, "the fdatasync",
+                 lambda c: c["name"] == "fdatasync"
+                 and (fd_path(c) or "").startswith(incoming))
+    assert wb[0]["end"] < data["start"]
+    # the second upload (sync off) asked for none
+    later = [c for c in calls if c["name"] == "sync_file_range"
+             and c["start"] > ok["end"]]
+    assert later == [], later
