@@ -417,15 +417,13 @@ ngx_http_gatehouse_job_refuse(ngx_http_gatehouse_job_t *job, ngx_uint_t i,
  * says "stored" commits, each file's data is synced (fdatasync) and so is
  * the directory that holds its final name (fsync), and, when a day's
  * directory had to be made, each directory above it up to DIR.  All of it
- * runs here, in the thread pool, never on the event loop.  Measured (make
- * bench-upload-sync) against one syncfs() per group of uploads -- no
- * cheaper at 1 KiB, the dearest from 1 MiB, and it writes out every other
- * dirty file of the file system too -- and against
- * sync_file_range(SYNC_FILE_RANGE_WRITE) issued while the body streams in,
- * which saves a part of the final wait from 1 MiB up but would be a call
- * into the block layer from the event loop, where it blocks whenever the
- * device's queue is full.  Concurrent fdatasyncs from the pool's threads
- * share ext4's journal commits.
+ * runs here, in the thread pool, never on the event loop; while the body
+ * arrived, ngx_http_gatehouse_writeback.c already had the pool start
+ * writing the file out, so the fdatasync mostly waits for what is left.
+ * Measured (make bench-upload-sync) against one syncfs() per group of
+ * uploads: no cheaper at 1 KiB nor from 1 MiB, and it
+ * writes out every other dirty file of the file system too.  Concurrent
+ * fdatasyncs from the pool's threads share ext4's journal commits.
  */
 
 
