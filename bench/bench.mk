@@ -12,3 +12,13 @@ bench-queue: $(BENCH_QUEUE)
 .PHONY: bench-engine-mem
 bench-engine-mem: $(NGX_MODULE)
 	/usr/bin/python3 bench/upload/engine_mem.py
+
+# What a durable upload costs (gatehouse_upload_sync, bench/README.md):
+# the ways to sync, back to back, then the module with sync on and off.
+SYNC_BENCH := build/bench/upload/sync_bench
+$(SYNC_BENCH): build/bench/upload/sync_bench.o $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS) -lpthread
+
+.PHONY: bench-upload-sync
+bench-upload-sync: $(SYNC_BENCH) $(NGX_MODULE) build/bench/upload/loadgen
+	$(PYTHON) bench/upload/sync_run

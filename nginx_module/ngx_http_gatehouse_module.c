@@ -34,6 +34,8 @@
  *                                            http (records of uploads not
  *                                            kept, per client address)
  *   gatehouse_events_api [types=PATTERN...]; location (docs/api.md)
+ *   gatehouse_upload_sync on|off;            http, server, location (files
+ *                                            synced before the record)
  *
  * Values are checked when the configuration is read, so a bad one fails
  * `nginx -t` with a message naming the directive, the file and the line.
@@ -228,6 +230,13 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       0,
       NULL },
 
+    { ngx_string("gatehouse_upload_sync"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_loc_conf_t, sync),
+      NULL },
+
       ngx_null_command
 };
 
@@ -394,6 +403,7 @@ ngx_http_gatehouse_create_loc_conf(ngx_conf_t *cf)
     conf->on_scan_limit = NGX_CONF_UNSET_UINT;
     conf->on_store_error = NGX_CONF_UNSET_UINT;
     conf->status = NGX_CONF_UNSET;
+    conf->sync = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -434,6 +444,7 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->on_store_error, prev->on_store_error,
                               NGX_HTTP_GATEHOUSE_REJECT);
     ngx_conf_merge_str_value(conf->pass, prev->pass, "");
+    ngx_conf_merge_value(conf->sync, prev->sync, 1);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
     /* not inherited: only the location that says it answers status */

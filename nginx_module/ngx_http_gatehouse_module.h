@@ -18,6 +18,9 @@
  *   ngx_http_gatehouse_job.c     what happens once the body is in: virus
  *                                scan, final place or quarantine, records,
  *                                run in nginx's thread pool
+ *   ngx_http_gatehouse_writeback.c  with gatehouse_upload_sync, the
+ *                                temp file's writeback started from the
+ *                                pool while the body arrives
  *   ngx_http_gatehouse_scan.c    the libclamav engine, compiled in the
  *                                master and shared by the workers (the
  *                                scanner of scanner/gscan.h)
@@ -106,6 +109,10 @@
 
 /* Jobs of at least this many bytes record "scanning" before the scan. */
 #define NGX_HTTP_GATEHOUSE_SCANNING_RECORD  (1024 * 1024)
+
+/* With gatehouse_upload_sync, writeback of a temp file is started every
+ * this many bytes written (ngx_http_gatehouse_writeback.c). */
+#define NGX_HTTP_GATEHOUSE_WRITEBACK  (256 * 1024)
 
 
 struct gscan_engine;
@@ -198,6 +205,7 @@ typedef struct {
 
     ngx_array_t                *events_types; /* gatehouse_events_api
                                                  types=, const char * */
+    ngx_flag_t                  sync;         /* gatehouse_upload_sync */
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -231,6 +239,8 @@ typedef struct {
     unsigned                    receiving:1;  /* its record was tried */
     unsigned                    handed:1;     /* a job owns the temp file */
     unsigned                    recorded:1;   /* final record written */
+    off_t                       written;      /* bytes in the temp file */
+    off_t                       wb_off;       /* writeback asked up to */
 } ngx_http_gatehouse_file_t;
 
 
@@ -369,6 +379,10 @@ void ngx_http_gatehouse_job_detach(ngx_http_gatehouse_ctx_t *ctx);
 ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_pool_t *pool, void (*run)(void *data, ngx_log_t *log),
     ngx_event_handler_pt done, void *data, ngx_log_t *log);
+
+/* ngx_http_gatehouse_writeback.c */
+void ngx_http_gatehouse_writeback(ngx_http_gatehouse_ctx_t *ctx,
+    ngx_http_gatehouse_file_t *f);
 
 /* ngx_http_gatehouse_scan.c */
 ngx_int_t ngx_http_gatehouse_scan_init(ngx_conf_t *cf,

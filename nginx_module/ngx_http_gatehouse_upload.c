@@ -783,7 +783,10 @@ ngx_http_gatehouse_flush(ngx_http_gatehouse_ctx_t *ctx,
         }
     }
 
+    f->written += ctx->wlen;
     ctx->wlen = 0;
+
+    ngx_http_gatehouse_writeback(ctx, f);
 
     return NGX_OK;
 }
