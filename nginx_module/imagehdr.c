@@ -104,6 +104,46 @@ probe_jpeg(const unsigned char *d, size_t len, struct gh_img_info *info)
 	}
 }
 
+size_t
+gh_img_jpeg_strip(unsigned char *d, size_t len)
+{
+	size_t i = 2, o = 2, start, seg;
+	unsigned m;
+
+	if (len < 4 || d[0] != 0xFF || d[1] != 0xD8)
+		return 0;
+	for (;;) {
+		start = i;
+		if (i >= len || d[i] != 0xFF)
+			return 0;
+		while (i < len && d[i] == 0xFF)
+			i++;
+		if (i >= len)
+			return 0;
+		m = d[i++];
+		if ((m >= 0xD0 && m <= 0xD7) || m == 0x01) {
+			memmove(d + o, d + start, i - start);
+			o += i - start;
+			continue;
+		}
+		if (len - i < 2)
+			return 0;
+		seg = be16(d + i);
+		if (seg < 2 || len - i < seg)
+			return 0;
+		if (m == 0xDA) {
+			/* the scans and the rest, as they are */
+			memmove(d + o, d + start, len - start);
+			return o + (len - start);
+		}
+		i += seg;
+		if (m == 0xFE || (m >= 0xE1 && m <= 0xEF))
+			continue;
+		memmove(d + o, d + start, i - start);
+		o += i - start;
+	}
+}
+
 /* ---- PNG ---- */
 
 static enum gh_img_result

@@ -70,4 +70,12 @@ const char *gh_img_result_text(enum gh_img_result r);
 size_t gh_img_gif_strip(const unsigned char *data, size_t len,
                         unsigned char *out);
 
+/*
+ * gh_img_jpeg_strip - remove, in place, the comment (COM) and APP1..APP15
+ * segments before the first scan of the JPEG at data (an encoder's own
+ * "CREATOR" comment, say), keeping APP0 (JFIF).  Returns the new length,
+ * or 0 if the markers cannot be walked up to SOS.
+ */
+size_t gh_img_jpeg_strip(unsigned char *data, size_t len);
+
 #endif /* GATEHOUSE_NGX_IMAGEHDR_H */

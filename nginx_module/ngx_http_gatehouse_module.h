@@ -174,6 +174,13 @@ typedef struct {
     /* per worker, while requests run (the event loop's only) */
     ngx_uint_t                  space_full;   /* the last write found the
                                                  upload directory full */
+
+    /* images (ngx_http_gatehouse_image.c) */
+    ngx_flag_t                  image_strip;  /* gatehouse_image_strip */
+    ngx_uint_t                  image_max_pixels;
+    ngx_uint_t                  thumb_width;  /* gatehouse_thumbnail; 0: */
+    ngx_uint_t                  thumb_height; /* none */
+    ngx_uint_t                  thumb_quality;
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -217,6 +224,45 @@ typedef struct {
     size_t                      cap;          /* bytes at value.data */
     ngx_uint_t                  file;         /* index + 1 of a file, or 0 */
 } ngx_http_gatehouse_field_t;
+
+
+/*
+ * What the image step (ngx_http_gatehouse_image.c) does to one file, in
+ * the thread pool: the settings and paths filled in by the event loop,
+ * then the outcome.
+ */
+typedef struct {
+    /* in */
+    unsigned                    strip:1;
+    ngx_uint_t                  max_pixels;
+    ngx_uint_t                  thumb_width;   /* 0: no thumbnail */
+    ngx_uint_t                  thumb_height;
+    ngx_uint_t                  thumb_quality;
+    u_char                     *temp;          /* the upload's temp file */
+    u_char                     *img_temp;      /* temp + ".img" */
+    u_char                     *thumb_temp;    /* temp + ".thumb" */
+
+    /* out */
+    ngx_int_t                   status;        /* HTTP refusal, 0 if none */
+    const char                 *code;
+    char                        message[200];
+    const char                 *format;        /* "jpeg", ... */
+    uint32_t                    width;         /* upright, as stored */
+    uint32_t                    height;
+    uint64_t                    pixels;        /* what the header claims */
+    uint32_t                    frames;
+    int                         orientation;   /* EXIF, 0 if none */
+    off_t                       size;          /* stored bytes, if rewritten */
+    u_char                      sha256[65];
+    uint32_t                    thumb_w;
+    uint32_t                    thumb_h;
+    off_t                       thumb_size;
+    ngx_err_t                   err;
+    const char                 *err_op;
+    unsigned                    done:1;        /* the step ran */
+    unsigned                    rewritten:1;   /* temp holds the new bytes */
+    unsigned                    thumb:1;       /* thumb_temp was written */
+} ngx_http_gatehouse_image_t;
 
 
 typedef struct ngx_http_gatehouse_job_s  ngx_http_gatehouse_job_t;
@@ -344,6 +390,17 @@ void ngx_http_gatehouse_job_detach(ngx_http_gatehouse_ctx_t *ctx);
 ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_pool_t *pool, void (*run)(void *data, ngx_log_t *log),
     ngx_event_handler_pt done, void *data, ngx_log_t *log);
+
+/* ngx_http_gatehouse_image.c */
+char *ngx_http_gatehouse_set_thumbnail(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_gatehouse_image_init(void);
+const char *ngx_http_gatehouse_image_ext(const u_char *mime);
+ngx_int_t ngx_http_gatehouse_image_wanted(ngx_http_gatehouse_loc_conf_t *glcf,
+    const u_char *mime);
+void ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img);
+void ngx_http_gatehouse_image_record(ngx_http_gatehouse_image_t *img,
+    json_t *rec);
 
 /* ngx_http_gatehouse_scan.c */
 ngx_int_t ngx_http_gatehouse_scan_init(ngx_cycle_t *cycle,

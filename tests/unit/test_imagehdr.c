@@ -327,6 +327,33 @@ test_webp(void **state)
 }
 
 static void
+test_jpeg_strip(void **state)
+{
+	struct buf b;
+	struct gh_img_info i;
+	size_t n, before;
+
+	(void)state;
+	jpeg(&b, 40, 30);
+	/* a comment after the APP1 */
+	memmove(b.b + 2 + 2 + 2 + 11 + 9, b.b + 2 + 2 + 2 + 11,
+	        b.n - (2 + 2 + 2 + 11));
+	memcpy(b.b + 2 + 2 + 2 + 11, "\xFF\xFE\x00\x07hello", 9);
+	b.n += 9;
+	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	before = b.n;
+	n = gh_img_jpeg_strip(b.b, b.n);
+	assert_int_equal(n, before - 9 - (2 + 2 + 11));
+	assert_null(memmem(b.b, n, "hello", 5));
+	assert_null(memmem(b.b, n, "Exif", 4));
+	assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_OK);
+	assert_int_equal(i.width, 40);
+	assert_memory_equal(b.b + n - 2, "\xFF\xD9", 2);
+	/* no SOS: nothing to keep */
+	assert_int_equal(gh_img_jpeg_strip(b.b, 10), 0);
+}
+
+static void
 test_unknown(void **state)
 {
 	struct gh_img_info i;
@@ -349,6 +376,7 @@ main(void)
 		cmocka_unit_test(test_png),
 		cmocka_unit_test(test_gif),
 		cmocka_unit_test(test_webp),
+		cmocka_unit_test(test_jpeg_strip),
 		cmocka_unit_test(test_unknown),
 	};
 
