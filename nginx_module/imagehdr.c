@@ -171,10 +171,14 @@ probe_png(const unsigned char *d, size_t len, struct gh_img_info *info)
 			    info->height > 0x7FFFFFFFu)
 				return GH_IMG_CORRUPT;
 			area(info, info->width, info->height);
+			if (d[i + 17] == 4 || d[i + 17] == 6)
+				info->alpha = 1;
 			first = 0;
 		}
 		if (len - i - 12 < clen)
 			return GH_IMG_TRUNCATED;
+		if (memcmp(d + i + 4, "tRNS", 4) == 0)
+			info->alpha = 1;
 		if (memcmp(d + i + 4, "IEND", 4) == 0)
 			return GH_IMG_OK;
 		i += 12 + (size_t)clen;
@@ -334,6 +338,8 @@ probe_webp(const unsigned char *d, size_t len, struct gh_img_info *info)
 			area(info, w, h);
 			if (d[i + 8] & 0x02)
 				info->animated = 1;
+			if (d[i + 8] & 0x10)
+				info->alpha = 1;
 			seen = 1;
 		} else if (memcmp(d + i, "VP8 ", 4) == 0) {
 			if (clen < 10)
@@ -359,6 +365,8 @@ probe_webp(const unsigned char *d, size_t len, struct gh_img_info *info)
 			bits = le32(d + i + 9);
 			w = (bits & 0x3FFF) + 1;
 			h = ((bits >> 14) & 0x3FFF) + 1;
+			if (bits & (1u << 28))
+				info->alpha = 1;
 			if (!seen) {
 				info->width = w;
 				info->height = h;

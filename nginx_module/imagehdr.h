@@ -45,6 +45,8 @@ struct gh_img_info {
 	                        canvas, frame or bitstream */
 	uint32_t frames;     /* GIF image descriptors; 1 otherwise */
 	unsigned animated:1; /* GIF of several frames, WebP with ANIM */
+	unsigned alpha:1;    /* PNG: colour type with alpha, or tRNS; WebP:
+	                        VP8X's alpha flag, VP8L's alpha bit */
 };
 
 /* gh_img_probe - fill *info from the len bytes at data.  GH_IMG_OK only

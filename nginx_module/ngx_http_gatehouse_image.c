@@ -478,12 +478,10 @@ ngx_http_gatehouse_image_encode(enum gh_img_format f, gdImagePtr im,
         }
         return out;
     case GH_IMG_PNG:
-        gdImageSaveAlpha(im, 1);
         return gdImagePngPtr(im, size);
     case GH_IMG_GIF:
         return gdImageGifPtr(im, size);
     case GH_IMG_WEBP:
-        gdImageSaveAlpha(im, 1);
         return gdImageWebpPtrEx(im, size, quality);
     default:
         return NULL;
@@ -682,6 +680,12 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
 
     img->width = (uint32_t) gdImageSX(im);
     img->height = (uint32_t) gdImageSY(im);
+
+    /* libgd saves an alpha channel only when asked: ask when the file
+     * had one, so an RGB PNG stays RGB and a clear pixel stays clear */
+    if (info.alpha) {
+        gdImageSaveAlpha(im, 1);
+    }
 
     if (img->strip) {
         if (info.format == GH_IMG_GIF && info.animated) {

@@ -223,6 +223,10 @@ test_png(void **state)
 	assert_int_equal(i.format, GH_IMG_PNG);
 	assert_int_equal(i.width, 640);
 	assert_int_equal(i.height, 480);
+	assert_false(i.alpha);
+	b.b[8 + 8 + 9] = 6;                /* colour type: RGBA */
+	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_true(i.alpha);
 
 	png(&b, 100000, 100000, 1);
 	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);

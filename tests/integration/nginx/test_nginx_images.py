@@ -108,6 +108,7 @@ def metadata_groups(tags):
 @pytest.fixture(scope="module")
 def img():
     n = Nginx()
+    n.image_defaults = ""        # the module's defaults: strip on
     n.write(server=IMG_SERVER.format(uploads=n.uploads),
             http=f"    gatehouse_conf {n.ghconf};\n")
     n.log_allow = ("image refused",)
@@ -238,8 +239,12 @@ def test_thumbnail_stored_and_recorded(img):
 
 
 def test_png_gif_webp(img):
-    png = photo(size=(320, 240), fmt="PNG", mode="RGBA", exif=False,
-                pnginfo=None)
+    clear = Image.new("RGBA", (320, 240), (40, 90, 160, 255))
+    clear.paste((255, 0, 0, 255), (0, 0, 64, 48))
+    clear.paste((0, 0, 0, 0), (280, 180, 320, 240))
+    out = io.BytesIO()
+    clear.save(out, "PNG")
+    png = out.getvalue()
     # a text chunk with a secret, and an eXIf chunk
     from PIL import PngImagePlugin
     info = PngImagePlugin.PngInfo()
@@ -256,7 +261,17 @@ def test_png_gif_webp(img):
     assert a["thumb_url"].endswith(".thumb.png")
     assert (a["thumb_width"], a["thumb_height"]) == (160, 120)
     with Image.open(stored_path(img, a)) as im:
-        assert im.size == (320, 240) and im.mode in ("RGBA", "RGB", "P")
+        assert im.size == (320, 240)
+        # transparency survives: the marker is opaque, a clear pixel clear
+        px = im.convert("RGBA")
+        assert px.getpixel((5, 5)) == (255, 0, 0, 255)
+        assert px.getpixel((300, 200))[3] == 0
+    # an RGB PNG stays RGB (colour type 2), without an alpha channel
+    out = io.BytesIO()
+    Image.new("RGB", (20, 10), (9, 9, 9)).save(out, "PNG")
+    a = upload(img, out.getvalue(), "rgb.png").json()
+    raw = stored_path(img, a).read_bytes()
+    assert raw[25] == 2, raw[:32]
 
     g = Image.new("P", (50, 40))
     out = io.BytesIO()
