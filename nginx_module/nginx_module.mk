@@ -1,6 +1,6 @@
 # nginx_module/nginx_module.mk - ngx_http_gatehouse_module.so, the dynamic
-# nginx module, with the unit tests and the fuzz target of its plain-C parts
-# (multipart parser, filename sanitizer, categories).
+# nginx module, with the unit tests and the fuzz targets of its plain-C parts
+# (multipart parser, filename sanitizer, categories, image headers).
 #
 # The .so is built by nginx's own build system against Debian's nginx-dev
 # tree (see nginx_module/build-module): configured once in build/nginx/src

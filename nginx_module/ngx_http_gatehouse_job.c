@@ -12,6 +12,9 @@
  *      could not read whole (limits, encryption) or a scanner error refuses
  *      the request or is accepted with a flag, as configured; otherwise
  *      every file is renamed to DIR/CATEGORY/YYYY/MM/DD/NAME.EXT;
+ *   3b. images that passed: the image step (ngx_http_gatehouse_image.c),
+ *      which may refuse the request (413 image_too_large, 422 bad_image)
+ *      or rewrite the temp file and add a thumbnail, moved with the file;
  *   4. the final records, and an upload.infected event per quarantined
  *      file, in one write transaction, so notifyd never hears of an upload
  *      the store does not have (and the other way round).

@@ -35,7 +35,12 @@
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages; sending
  *                                an answer from memory, adding a header
- *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
+ *   ngx_http_gatehouse_image.c   images in the job: the pixel cap from
+ *                                the header, libgd decode, EXIF
+ *                                orientation (libexif), metadata stripped
+ *                                by encoding again, thumbnails
+ *   multipart.c, filename.c, category.c, imagehdr.c  plain C, unit-tested
+ *                                and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
 #define NGX_HTTP_GATEHOUSE_MODULE_H
