@@ -252,7 +252,7 @@ typedef struct {
     const char                 *code;
     char                        message[200];
     const char                 *format;        /* "jpeg", ... */
-    uint32_t                    width;         /* upright, as stored */
+    uint32_t                    width;         /* upright, as shown */
     uint32_t                    height;
     uint64_t                    pixels;        /* what the header claims */
     uint32_t                    frames;
