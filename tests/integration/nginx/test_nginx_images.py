@@ -432,3 +432,44 @@ def test_bad_thumbnail_directive():
         assert n.test().returncode != 0
     finally:
         n.cleanup()
+
+
+def test_pass_mode_hands_on_the_stripped_image():
+    """gatehouse_upload_pass: the application's NAME.path is the stored,
+    stripped image; its record has the thumbnail."""
+    from ngx_support import Backend, parse_form
+    backend = Backend()
+    n = Nginx()
+    n.image_defaults = ""
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n", server=f"""
+        location = /app {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+            gatehouse_thumbnail 100x100;
+            gatehouse_upload_pass /backend;
+        }}
+        location = /backend {{
+            internal;
+            proxy_pass http://127.0.0.1:{backend.port}/received;
+        }}""")
+    try:
+        n.start()
+        data = photo(orientation=6)
+        r = post(n.port, "/app", multipart([part("photo", data, "p.jpg")]))
+        assert r.status == 200, r
+        _, headers, body = backend.received[-1][1:]
+        form = {f[0]: f[2] for f in parse_form(headers, body)}
+        path = form["photo.path"].decode()
+        raw = open(path, "rb").read()
+        assert b"GatehouseCam" not in raw and b"Exif" not in raw
+        with Image.open(path) as im:
+            assert im.size == (300, 400)
+        rec = n.record(int(form["photo.id"]))
+        assert rec["metadata"] == "stripped"
+        assert (rec["thumb_width"], rec["thumb_height"]) == (75, 100)
+        assert n.incoming() == []
+        log = n.error_log()
+    finally:
+        n.cleanup()
+        backend.close()
+    check_log(log)
