@@ -8,7 +8,8 @@
  *       newest first; --limit 0 lists all (default 100)
  *   gatehouse uploads show ID [--json]
  *       both names: the safe one shown and checked (display_name) and what
- *       the client sent, escaped (original_name)
+ *       the client sent, escaped (original_name); for an image, its size
+ *       in pixels, whether its metadata was stripped, and its thumbnail
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -139,7 +140,11 @@ print_record(const json_t *rec)
 		"id", "status", "reason", "scan", "signature", "scan_error",
 		"user", "display_name", "original_name", "field", "size",
 		"category", "mime", "sha256", "stored_name", "url",
-		"client_addr", "uri", "created_at", "updated_at", NULL
+		"client_addr", "uri", "created_at", "updated_at",
+		/* images (docs/nginx.md, "Images") */
+		"width", "height", "metadata", "stored_size", "stored_sha256",
+		"thumb_name", "thumb_url", "thumb_width", "thumb_height",
+		"thumb_size", NULL
 	};
 	char t[32];
 	const json_t *v;

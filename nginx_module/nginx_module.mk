@@ -1,6 +1,6 @@
 # nginx_module/nginx_module.mk - ngx_http_gatehouse_module.so, the dynamic
-# nginx module, with the unit tests and the fuzz target of its plain-C parts
-# (multipart parser, filename sanitizer, categories).
+# nginx module, with the unit tests and the fuzz targets of its plain-C parts
+# (multipart parser, filename sanitizer, categories, image headers).
 #
 # The .so is built by nginx's own build system against Debian's nginx-dev
 # tree (see nginx_module/build-module): configured once in build/nginx/src
@@ -44,8 +44,13 @@ build/asan/tests/unit/test_filename: build/asan/tests/unit/test_filename.o \
 		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
+build/asan/tests/unit/test_imagehdr: build/asan/tests/unit/test_imagehdr.o \
+		build/asan/nginx_module/imagehdr.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+
 UNIT_TESTS += build/asan/tests/unit/test_multipart \
-	build/asan/tests/unit/test_filename
+	build/asan/tests/unit/test_filename \
+	build/asan/tests/unit/test_imagehdr
 
 INTEG_TESTS += tests/integration/nginx
 
@@ -78,6 +83,30 @@ fuzz-nginx: build/fuzz/fuzz_multipart
 
 FUZZ_TARGETS += fuzz-nginx
 
+# libFuzzer target for the image decode path: the header parser and its
+# pixel cap, then libgd's decoders (and libexif) on what it lets through,
+# as ngx_http_gatehouse_image.c calls them.
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c nginx_module/imagehdr.c \
+		nginx_module/imagehdr.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+		-o $@ tests/fuzz/fuzz_image.c nginx_module/imagehdr.c -lgd -lexif
+
+.PHONY: fuzz-image
+fuzz-image: build/fuzz/fuzz_image
+	@mkdir -p build/fuzz/corpus-image
+	@echo "fuzz: fuzz_image for $(FUZZ_TIME)s (log: build/fuzz/image.log)"
+	@./build/fuzz/fuzz_image -max_total_time=$(FUZZ_TIME) \
+		-max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+		-artifact_prefix=build/fuzz/ \
+		build/fuzz/corpus-image tests/fuzz/corpus/image \
+		> build/fuzz/image.log 2>&1 || \
+		{ tail -50 build/fuzz/image.log; exit 1; }
+	@grep -E "^Done" build/fuzz/image.log || true
+
+FUZZ_TARGETS += fuzz-image
+
 # The upload benchmark (bench/upload, bench/README.md): plain nginx, the
 # module, and the seed's Flask design, with the same files, one run.
 BENCH_UPLOAD_BINS := build/bench/upload/loadgen build/bench/upload/bare_scan
@@ -91,3 +120,9 @@ build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
 .PHONY: bench-upload
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
 	$(PYTHON) bench/upload/run
+
+# Images (bench/README.md): strip + thumbnail of a 12-megapixel JPEG in
+# the module against the seed's Pillow way, one run.
+.PHONY: bench-images
+bench-images: $(NGX_MODULE) build/bench/upload/loadgen
+	$(PYTHON) bench/upload/images

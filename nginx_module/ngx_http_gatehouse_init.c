@@ -76,6 +76,9 @@ ngx_http_gatehouse_init_process(ngx_cycle_t *cycle)
     }
 
     if (gmcf->used) {
+        /* libgd's messages: into the decoding thread's own buffer */
+        ngx_http_gatehouse_image_init();
+
         gmcf->magic = magic_open(MAGIC_MIME_TYPE|MAGIC_ERROR);
         if (gmcf->magic == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,

@@ -15,6 +15,9 @@
  *      gatehouse_upload_sync (the default) each kept file's data and its
  *      directory are synced first, so a "stored" or "quarantined" record
  *      never outlives its file in a power loss;
+ *   3b. images that passed: the image step (ngx_http_gatehouse_image.c),
+ *      which may refuse the request (413 image_too_large, 422 bad_image)
+ *      or rewrite the temp file and add a thumbnail, moved with the file;
  *   4. the final records, and an upload.infected event per quarantined
  *      file, in one write transaction, so notifyd never hears of an upload
  *      the store does not have (and the other way round).
@@ -55,6 +58,10 @@ typedef struct {
     unsigned                        moved:1;
     unsigned                        quarantined:1;
     u_char                         *err_path; /* what err_op failed on */
+    unsigned                        image:1;     /* the image step runs */
+    unsigned                        thumb_moved:1;
+    ngx_http_gatehouse_image_t      img;
+    u_char                         *thumb_dest;  /* dir + NAME.thumb.EXT */
 } ngx_http_gatehouse_jfile_t;
 
 
@@ -231,6 +238,52 @@ ngx_http_gatehouse_job_paths(ngx_http_gatehouse_job_t *job,
 }
 
 
+/* The image step's settings and paths (ngx_http_gatehouse_image.c). */
+static ngx_int_t
+ngx_http_gatehouse_job_image(ngx_http_gatehouse_job_t *job,
+    ngx_http_gatehouse_loc_conf_t *glcf, ngx_http_gatehouse_file_t *f,
+    ngx_http_gatehouse_jfile_t *jf)
+{
+    size_t                       tlen, dlen;
+    const char                  *ext;
+    ngx_http_gatehouse_image_t  *img = &jf->img;
+
+    ext = ngx_http_gatehouse_image_ext(f->mime);
+    tlen = ngx_strlen(jf->temp);
+    dlen = ngx_strlen(jf->dir);
+
+    img->strip = glcf->image_strip ? 1 : 0;
+    img->max_pixels = glcf->image_max_pixels;
+    img->thumb_width = glcf->thumb_width;
+    img->thumb_height = glcf->thumb_height;
+    img->thumb_quality = glcf->thumb_quality;
+    img->temp = jf->temp;
+
+    img->img_temp = ngx_pnalloc(job->pool, tlen + sizeof(".img"));
+    img->thumb_temp = ngx_pnalloc(job->pool, tlen + sizeof(".thumb"));
+    jf->thumb_dest = ngx_pnalloc(job->pool,
+                                 dlen + NGX_HTTP_GATEHOUSE_NAME_LEN
+                                 + sizeof(".thumb.") + ngx_strlen(ext));
+    if (img->img_temp == NULL || img->thumb_temp == NULL
+        || jf->thumb_dest == NULL)
+    {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(img->img_temp, "%s.img%Z", jf->temp);
+    (void) ngx_sprintf(img->thumb_temp, "%s.thumb%Z", jf->temp);
+
+    /* the stored name's random part, then .thumb.EXT */
+    (void) ngx_sprintf(ngx_cpymem(jf->thumb_dest, jf->dest,
+                                  dlen + NGX_HTTP_GATEHOUSE_NAME_LEN),
+                       ".thumb.%s%Z", ext);
+
+    jf->image = 1;
+
+    return NGX_OK;
+}
+
+
 /*
  * Hand the request's files to a job in the thread pool.  NGX_OK: the job
  * runs and will finalize the request; otherwise the caller answers with
@@ -311,6 +364,12 @@ ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx)
 
         jf->size = f[i].size;
         jf->known = f[i].seq;
+
+        if (ngx_http_gatehouse_image_wanted(glcf, f[i].mime)
+            && ngx_http_gatehouse_job_image(job, glcf, &f[i], jf) != NGX_OK)
+        {
+            goto failed;
+        }
 
         /* the request keeps its reference until the job is posted */
         ngx_http_gatehouse_record_file(&f[i]);
@@ -534,6 +593,41 @@ ngx_http_gatehouse_sync_path(const u_char *path, size_t len, ngx_uint_t dir)
 }
 
 
+/* The thumbnail beside its file, once the file is in place; with sync,
+ * its data first (the directory both names are in is synced after, by
+ * ngx_http_gatehouse_job_sync_dirs). */
+static ngx_int_t
+ngx_http_gatehouse_job_move_thumb(ngx_http_gatehouse_jfile_t *jf,
+    ngx_uint_t sync)
+{
+    ngx_err_t  err;
+
+    if (!jf->img.thumb) {
+        return NGX_OK;
+    }
+
+    if (sync) {
+        err = ngx_http_gatehouse_sync_path(jf->img.thumb_temp,
+                                           ngx_strlen(jf->img.thumb_temp), 0);
+        if (err != 0) {
+            jf->err = err;
+            jf->err_op = "fdatasync";
+            return NGX_ERROR;
+        }
+    }
+
+    if (rename((char *) jf->img.thumb_temp, (char *) jf->thumb_dest) == -1) {
+        jf->err = ngx_errno;
+        jf->err_op = "rename";
+        return NGX_ERROR;
+    }
+
+    jf->thumb_moved = 1;
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_gatehouse_job_fail(ngx_http_gatehouse_jfile_t *jf, ngx_err_t err,
     const char *op, u_char *path)
@@ -605,7 +699,7 @@ ngx_http_gatehouse_job_move(ngx_http_gatehouse_jfile_t *jf, ngx_uint_t sync)
     /* the day's directory usually exists: make it only when missing */
     if (rename((char *) jf->temp, (char *) jf->dest) == 0) {
         jf->moved = 1;
-        return NGX_OK;
+        return ngx_http_gatehouse_job_move_thumb(jf, sync);
     }
 
     if (ngx_errno != NGX_ENOENT) {
@@ -622,7 +716,7 @@ ngx_http_gatehouse_job_move(ngx_http_gatehouse_jfile_t *jf, ngx_uint_t sync)
 
     jf->moved = 1;
 
-    return NGX_OK;
+    return ngx_http_gatehouse_job_move_thumb(jf, sync);
 }
 
 
@@ -818,6 +912,28 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
         ngx_http_gatehouse_job_refuse(job, infected, 422, "infected");
     }
 
+    /* images: checked, turned upright, stripped, thumbnailed; only what
+     * the scan let through, before anything is moved into place */
+    for (i = 0; i < job->nfiles && job->status == 0; i++) {
+        jf = &job->files[i];
+
+        if (!jf->image) {
+            continue;
+        }
+
+        ngx_http_gatehouse_image_run(&jf->img);
+
+        if (jf->img.status == 0) {
+            continue;
+        }
+
+        if (jf->img.status == NGX_HTTP_GATEHOUSE_INSUFFICIENT_STORAGE) {
+            job->nospace = jf->img.err;
+        }
+
+        ngx_http_gatehouse_job_refuse(job, i, jf->img.status, jf->img.code);
+    }
+
     for (i = 0; i < job->nfiles && job->status == 0; i++) {
         if (ngx_http_gatehouse_job_move(&job->files[i], job->sync)
             != NGX_OK)
@@ -835,6 +951,12 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
 
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
+
+        if (job->status != 0 && jf->thumb_moved) {
+            if (unlink((char *) jf->thumb_dest) == 0) {
+                jf->thumb_moved = 0;
+            }
+        }
 
         if (job->status != 0 && jf->moved) {
             /* all or nothing: take back what was moved */
@@ -883,6 +1005,18 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
                                 json_string((char *) jf->qdest));
         }
 
+        if (jf->image && jf->moved) {
+            ngx_http_gatehouse_image_record(&jf->img, jf->record);
+        }
+
+        if (jf->thumb_moved) {
+            json_object_set_new(jf->record, "thumb_name",
+                                json_string((char *) jf->thumb_dest));
+            json_object_set_new(jf->record, "thumb_url",
+                                json_string((char *) jf->thumb_dest
+                                            + jf->url_off));
+        }
+
         ngx_http_gatehouse_record_set(jf->record, jf->status, jf->reason);
     }
 
@@ -902,6 +1036,12 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
                     jf->moved = 0;
                 }
 
+                if (jf->thumb_moved
+                    && unlink((char *) jf->thumb_dest) == 0)
+                {
+                    jf->thumb_moved = 0;
+                }
+
                 jf->status = "rejected";
             }
 
@@ -918,6 +1058,10 @@ discard:
 
         if (!jf->moved && !jf->quarantined) {
             (void) unlink((char *) jf->temp);
+        }
+
+        if (jf->img.thumb && !jf->thumb_moved) {
+            (void) unlink((char *) jf->img.thumb_temp);
         }
     }
 }
@@ -947,6 +1091,19 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
             ngx_log_error(NGX_LOG_CRIT, log, jf->err,
                           "gatehouse: %s of \"%s\" failed", jf->err_op,
                           jf->err_path ? jf->err_path : jf->temp);
+        }
+
+        if (jf->img.err_op != NULL
+            && !ngx_http_gatehouse_is_nospace(jf->img.err))
+        {
+            ngx_log_error(NGX_LOG_CRIT, log, jf->img.err,
+                          "gatehouse: image %s for \"%s\" failed",
+                          jf->img.err_op, jf->temp);
+
+        } else if (jf->img.code != NULL) {
+            ngx_log_error(NGX_LOG_INFO, log, 0,
+                          "gatehouse: image refused: %s: %s", jf->img.code,
+                          jf->img.message);
         }
 
         switch (jf->verdict) {
@@ -991,7 +1148,10 @@ ngx_http_gatehouse_job_file_json(ngx_http_gatehouse_jfile_t *jf)
 {
     json_t      *one, *rec = jf->record;
     const char  *keys[] = { "field", "size", "mime", "sha256", "category",
-                            "status", "scan", "url", "user", NULL };
+                            "status", "scan", "url", "user",
+                            "width", "height", "metadata", "stored_size",
+                            "stored_sha256", "thumb_url", "thumb_width",
+                            "thumb_height", NULL };
     ngx_uint_t   i;
 
     one = json_object();
@@ -1093,6 +1253,20 @@ ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
 
             if (jf->quarantined && jf->seq) {
                 json_object_set_new(extra, "id", json_integer(jf->seq));
+            }
+
+            if (jf->img.code != NULL && jf->img.message[0] != '\0') {
+                json_object_set_new(extra, "message",
+                                    json_string(jf->img.message));
+            }
+
+            if (jf->img.code != NULL
+                && ngx_strcmp(jf->img.code, "image_too_large") == 0)
+            {
+                json_object_set_new(extra, "pixels",
+                                    json_integer(jf->img.pixels));
+                json_object_set_new(extra, "max_pixels",
+                                    json_integer(jf->img.max_pixels));
             }
         }
 

@@ -36,6 +36,10 @@
  *   gatehouse_events_api [types=PATTERN...]; location (docs/api.md)
  *   gatehouse_upload_sync on|off;            http, server, location (files
  *                                            synced before the record)
+ *   gatehouse_image_strip on|off;            http, server, location
+ *   gatehouse_image_max_pixels N;            http, server, location
+ *   gatehouse_thumbnail WxH [quality=N] | off;
+ *                                            http, server, location
  *
  * Values are checked when the configuration is read, so a bad one fails
  * `nginx -t` with a message naming the directive, the file and the line.
@@ -46,6 +50,9 @@
 
 #define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_SIZE  (50 * 1024 * 1024)
 #define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_FILES 10
+/* 50 megapixels: every phone camera, about 200 MB decoded (4 bytes a
+ * pixel), twice that while a photo is turned upright */
+#define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_PIXELS 50000000
 
 
 static void *ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf);
@@ -64,6 +71,11 @@ static ngx_conf_enum_t  ngx_http_gatehouse_policy[] = {
 
 static ngx_conf_num_bounds_t  ngx_http_gatehouse_max_files_bounds = {
     ngx_conf_check_num_bounds, 1, GH_MP_DEFAULT_PARTS
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_gatehouse_max_pixels_bounds = {
+    ngx_conf_check_num_bounds, 1, 1000000000
 };
 
 
@@ -226,6 +238,27 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
     { ngx_string("gatehouse_events_api"),
       NGX_HTTP_LOC_CONF|NGX_CONF_ANY,
       ngx_http_gatehouse_set_events_api,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("gatehouse_image_strip"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_loc_conf_t, image_strip),
+      NULL },
+
+    { ngx_string("gatehouse_image_max_pixels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_loc_conf_t, image_max_pixels),
+      &ngx_http_gatehouse_max_pixels_bounds },
+
+    { ngx_string("gatehouse_thumbnail"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_gatehouse_set_thumbnail,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -404,6 +437,9 @@ ngx_http_gatehouse_create_loc_conf(ngx_conf_t *cf)
     conf->on_store_error = NGX_CONF_UNSET_UINT;
     conf->status = NGX_CONF_UNSET;
     conf->sync = NGX_CONF_UNSET;
+    conf->image_strip = NGX_CONF_UNSET;
+    conf->image_max_pixels = NGX_CONF_UNSET_UINT;
+    conf->thumb_width = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -447,6 +483,16 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->sync, prev->sync, 1);
     ngx_conf_merge_str_value(conf->thread_pool_name, prev->thread_pool_name,
                              "default");
+    ngx_conf_merge_value(conf->image_strip, prev->image_strip, 1);
+    ngx_conf_merge_uint_value(conf->image_max_pixels, prev->image_max_pixels,
+                              NGX_HTTP_GATEHOUSE_DEFAULT_MAX_PIXELS);
+    if (conf->thumb_width == NGX_CONF_UNSET_UINT) {
+        conf->thumb_width = (prev->thumb_width == NGX_CONF_UNSET_UINT)
+                            ? 0 : prev->thumb_width;
+        conf->thumb_height = prev->thumb_height;
+        conf->thumb_quality = prev->thumb_quality;
+    }
+
     /* not inherited: only the location that says it answers status */
     if (conf->status == NGX_CONF_UNSET) {
         conf->status = 0;

@@ -42,7 +42,12 @@
  *                                an answer from memory, adding a header
  *   ngx_http_gatehouse_events.c  gatehouse_events_api: applications'
  *                                events queued for notifyd
- *   multipart.c, filename.c, category.c  plain C, unit-tested and fuzzed
+ *   ngx_http_gatehouse_image.c   images in the job: the pixel cap from
+ *                                the header, libgd decode, EXIF
+ *                                orientation (libexif), metadata stripped
+ *                                by encoding again, thumbnails
+ *   multipart.c, filename.c, category.c, imagehdr.c  plain C, unit-tested
+ *                                and fuzzed
  */
 #ifndef NGX_HTTP_GATEHOUSE_MODULE_H
 #define NGX_HTTP_GATEHOUSE_MODULE_H
@@ -206,6 +211,12 @@ typedef struct {
     ngx_array_t                *events_types; /* gatehouse_events_api
                                                  types=, const char * */
     ngx_flag_t                  sync;         /* gatehouse_upload_sync */
+    /* images (ngx_http_gatehouse_image.c) */
+    ngx_flag_t                  image_strip;  /* gatehouse_image_strip */
+    ngx_uint_t                  image_max_pixels;
+    ngx_uint_t                  thumb_width;  /* gatehouse_thumbnail; 0: */
+    ngx_uint_t                  thumb_height; /* none */
+    ngx_uint_t                  thumb_quality;
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -251,6 +262,45 @@ typedef struct {
     size_t                      cap;          /* bytes at value.data */
     ngx_uint_t                  file;         /* index + 1 of a file, or 0 */
 } ngx_http_gatehouse_field_t;
+
+
+/*
+ * What the image step (ngx_http_gatehouse_image.c) does to one file, in
+ * the thread pool: the settings and paths filled in by the event loop,
+ * then the outcome.
+ */
+typedef struct {
+    /* in */
+    unsigned                    strip:1;
+    ngx_uint_t                  max_pixels;
+    ngx_uint_t                  thumb_width;   /* 0: no thumbnail */
+    ngx_uint_t                  thumb_height;
+    ngx_uint_t                  thumb_quality;
+    u_char                     *temp;          /* the upload's temp file */
+    u_char                     *img_temp;      /* temp + ".img" */
+    u_char                     *thumb_temp;    /* temp + ".thumb" */
+
+    /* out */
+    ngx_int_t                   status;        /* HTTP refusal, 0 if none */
+    const char                 *code;
+    char                        message[200];
+    const char                 *format;        /* "jpeg", ... */
+    uint32_t                    width;         /* upright, as shown */
+    uint32_t                    height;
+    uint64_t                    pixels;        /* what the header claims */
+    uint32_t                    frames;
+    int                         orientation;   /* EXIF, 0 if none */
+    off_t                       size;          /* stored bytes, if rewritten */
+    u_char                      sha256[65];
+    uint32_t                    thumb_w;
+    uint32_t                    thumb_h;
+    off_t                       thumb_size;
+    ngx_err_t                   err;
+    const char                 *err_op;
+    unsigned                    done:1;        /* the step ran */
+    unsigned                    rewritten:1;   /* temp holds the new bytes */
+    unsigned                    thumb:1;       /* thumb_temp was written */
+} ngx_http_gatehouse_image_t;
 
 
 typedef struct ngx_http_gatehouse_job_s  ngx_http_gatehouse_job_t;
@@ -383,6 +433,16 @@ ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
 /* ngx_http_gatehouse_writeback.c */
 void ngx_http_gatehouse_writeback(ngx_http_gatehouse_ctx_t *ctx,
     ngx_http_gatehouse_file_t *f);
+/* ngx_http_gatehouse_image.c */
+char *ngx_http_gatehouse_set_thumbnail(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+void ngx_http_gatehouse_image_init(void);
+const char *ngx_http_gatehouse_image_ext(const u_char *mime);
+ngx_int_t ngx_http_gatehouse_image_wanted(ngx_http_gatehouse_loc_conf_t *glcf,
+    const u_char *mime);
+void ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img);
+void ngx_http_gatehouse_image_record(ngx_http_gatehouse_image_t *img,
+    json_t *rec);
 
 /* ngx_http_gatehouse_scan.c */
 ngx_int_t ngx_http_gatehouse_scan_init(ngx_conf_t *cf,

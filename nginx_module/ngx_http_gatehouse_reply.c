@@ -61,6 +61,8 @@ static const struct {
       "a form field's name ends in a suffix reserved for the fields of a "
       "stored file" },
     { "internal_error", "internal error" },
+    { "image_too_large", "the image has more pixels than allowed" },
+    { "bad_image", "the image is truncated or corrupt" },
 };
 
 

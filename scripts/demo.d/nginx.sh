@@ -2,8 +2,9 @@
 # scripts/demo): Debian's nginx with ngx_http_gatehouse_module on
 # loopback, under build/demo/nginx, sharing the demo's store.  A clean PDF,
 # a PDF that says it is a PNG, and EICAR in a zip are uploaded; then the
-# answers, the status endpoint and the store's records; last, an event of
-# the application's through the events API.
+# answers, the status endpoint and the store's records; then a phone photo
+# with a GPS position, stored without it, upright, with a thumbnail; last,
+# an event of the application's through the events API.
 
 ngx_mod="$top/build/nginx/ngx_http_gatehouse_module.so"
 
@@ -48,6 +49,7 @@ http {
             gatehouse_upload      on;
             gatehouse_upload_dir  $demo/uploads;
             gatehouse_upload_user \$http_x_user;
+            gatehouse_thumbnail   320x240;
         }
         location /uploads/status/ {
             gatehouse_upload_status;
@@ -128,6 +130,45 @@ PY
 	ngx_odd=$("$gh" --json uploads list --status stored --limit 1 |
 	    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
 	run "$gh" uploads show "$ngx_odd"
+
+	say "A phone photo with its GPS position: stored without EXIF, upright, with a thumbnail"
+	# Debian's python3, which has PIL (python3-pil)
+	/usr/bin/python3 - "$f/holiday.jpg" <<'PY'
+import sys
+from PIL import Image
+# 1600x1200 landscape pixels, orientation 6: a portrait photo, as phones
+# store them, with a GPS position in its EXIF
+im = Image.linear_gradient("L").resize((1600, 1200)).convert("RGB")
+ex = Image.Exif()
+ex[0x010F], ex[0x0112] = "DemoPhone", 6
+ex[0x8825] = {1: "N", 2: (48.0, 51.0, 29.0), 3: "E", 4: (2.0, 17.0, 40.0)}
+im.save(sys.argv[1], "JPEG", quality=90, exif=ex.tobytes())
+PY
+	show_exif() {
+		/usr/bin/python3 - "$1" <<'PY'
+import sys
+from PIL import Image
+with Image.open(sys.argv[1]) as im:
+    ex = im.getexif()
+    gps = ex.get_ifd(0x8825)
+    print(f"{sys.argv[1].rsplit('/', 1)[-1]}: {im.size[0]}x{im.size[1]}, "
+          f"EXIF tags {len(ex)}, orientation {ex.get(0x0112, '-')}, "
+          f"GPS {dict(gps) if gps else 'none'}")
+PY
+	}
+	show_exif "$f/holiday.jpg"
+	upload "$f/holiday.jpg"
+	ngx_img=$("$gh" --json uploads list --status stored --limit 1 |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+	ngx_img_rec=$("$gh" --json uploads show "$ngx_img")
+	ngx_img_file=$(printf '%s' "$ngx_img_rec" |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["stored_name"])')
+	ngx_img_thumb=$(printf '%s' "$ngx_img_rec" |
+	    python3 -c 'import json, sys; print(json.load(sys.stdin)["thumb_name"])')
+	echo "(as stored, and its thumbnail, read back with PIL)"
+	show_exif "$ngx_img_file"
+	show_exif "$ngx_img_thumb"
+	run "$gh" uploads show "$ngx_img"
 
 	say "The store's records of every upload, and the event for notifyd"
 	sleep 0.3   # refusals are recorded just after the answer

@@ -53,7 +53,7 @@ http {{
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
     client_max_body_size 0;
-{http}
+{image_defaults}{http}
     server {{
         listen 127.0.0.1:{port};
         listen 127.0.0.1:{port2} http2;
@@ -97,6 +97,11 @@ class Nginx:
         self.proc = None
         self.started = False
         self.log_allow = ()
+        # The upload tests compare stored bytes with what they sent (tiny
+        # PNGs with junk after IEND): images are re-encoded by default, so
+        # they run with the step off.  test_nginx_images.py sets "" to
+        # get the module's own defaults.
+        self.image_defaults = "    gatehouse_image_strip off;\n"
 
     def write_ghconf(self, extra=""):
         self.ghconf.write_text(
@@ -106,7 +111,8 @@ class Nginx:
         user = f"user {WORKER_USER} nogroup;" if self.root else ""
         self.conf.write_text(BASE_CONF.format(
             module=MODULE, prefix=self.prefix, user=user, port=self.port,
-            port2=self.port2, server=server, http=http, main=main))
+            port2=self.port2, server=server, http=http, main=main,
+            image_defaults=self.image_defaults))
 
     def gh(self, *args, check=True):
         """build/gatehouse with this prefix's gatehouse.conf."""
