@@ -10,7 +10,7 @@ CFLAGS_scanner := $(shell $(PKG_CONFIG) --cflags libclamav libcrypto 2>/dev/null
 GSCAN_LIBS := $(or $(shell $(PKG_CONFIG) --libs libclamav 2>/dev/null),-lclamav) \
 	$(or $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null),-lcrypto) -lpthread
 
-GSCAN_SRCS := scanner/gscan.c
+GSCAN_SRCS := scanner/gscan.c scanner/gscan_clamd.c scanner/gscache.c
 GSCAN_OBJS := $(GSCAN_SRCS:%.c=build/%.o)
 GSCAN_SAN_OBJS := $(GSCAN_SRCS:%.c=build/asan/%.o)
 
