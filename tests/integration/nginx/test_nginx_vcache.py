@@ -7,6 +7,7 @@ errors and unscannable files are never cached; off means off."""
 import io
 import json
 import os
+import pathlib
 import secrets
 import signal
 import time
@@ -69,10 +70,18 @@ def engines_ready(n):
     return n.error_log().count("clamav engine ready")
 
 
+def worker_pids(n):
+    kids = pathlib.Path(f"/proc/{n.proc.pid}/task/{n.proc.pid}/children")
+    return [int(x) for x in kids.read_text().split()]
+
+
 def reload(n):
+    """nginx -s reload, and wait until only the new workers answer."""
+    old = set(worker_pids(n))
     before = engines_ready(n)
     n.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: engines_ready(n) > before, "the new worker's engine")
+    wait_for(lambda: not old & set(worker_pids(n)), "the old workers' exit")
 
 
 def test_repeat_is_answered_from_the_cache_across_a_restart(ngx):
