@@ -18,7 +18,7 @@ import mailenv
 from mailenv import DOMAIN, send, simple_message
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from clamd_support import Clamd  # noqa: E402
+from clamd_support import Clamd, write_daily  # noqa: E402
 
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!"
          b"$H+H*")
@@ -145,3 +145,28 @@ def test_clamd_backend(world, milter_factory, clamd):
              with_attachment("clamd down", b"fine " * 50))
     assert ei.value.smtp_code == 451, ei.value
     assert b"clamd" in ei.value.smtp_error
+
+
+def test_clamd_verdict_cache_follows_the_daily_version(world, milter_factory,
+                                                       tmp_path):
+    db = write_daily(tmp_path / "daily", 42, {"Gatehouse.Test.EICAR": EICAR})
+    c = Clamd(db)
+    try:
+        c.start()
+        m = milter_factory(start=False)
+        m.write_conf(milter={"scan": "yes", "clamd_socket": str(c.sock)})
+        m.start()
+        marker = b"gatehouse-clamd-marker-" + secrets.token_hex(16).encode()
+        raw = with_attachment("clamd marker", marker)
+        assert deliver(world, m, raw)["scan"]["result"] == "clean"
+        assert deliver(world, m, raw)["scan"].get("cached") is True
+        write_daily(db, 43, {"Gatehouse.Test.EICAR": EICAR,
+                             "Gatehouse.Test.Marker": marker})
+        c.reload(43)
+        err, rec = refuse(world, m, raw)
+        assert b"Gatehouse.Test.Marker" in err
+        assert "cached" not in rec["scan"]
+        err, rec = refuse(world, m, raw)
+        assert rec["scan"]["cached"] is True
+    finally:
+        c.cleanup()

@@ -13,7 +13,7 @@ from ngx_support import EICAR, Nginx, check_log, make_clamav_db
 from gh_http import PDF, multipart, part, post
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from clamd_support import Clamd  # noqa: E402
+from clamd_support import Clamd, write_daily  # noqa: E402
 
 
 SERVER = """\
@@ -137,3 +137,43 @@ def test_bad_clamd_socket_is_refused(tmp_path):
         assert "needs the absolute path of clamd's socket" in p.stderr
     finally:
         n.cleanup()
+
+
+def test_verdict_cache_follows_clamds_daily_version(tmp_path):
+    """With a database version (freshclam's daily), clean and infected
+    verdicts are cached under clamd's VERSION; a new daily version (a
+    signature for a file cached clean) invalidates them."""
+    n = Nginx()
+    db = write_daily(tmp_path / "db", 42, {"Gatehouse.Test.EICAR": EICAR})
+    c = Clamd(db)
+    try:
+        c.start()
+        n.write(http=f"    gatehouse_conf {n.ghconf};\n"
+                     f"    gatehouse_clamav_db clamd:{c.sock};\n",
+                server=SERVER.format(uploads=n.uploads))
+        n.start()
+        data = b"gatehouse-clamd-marker " + os.urandom(8).hex().encode()
+
+        def up():
+            r = post(n.port, "/scan", multipart([part("f", data, "m.txt")]))
+            a = r.json()
+            return r.status, a, n.record(a["id"])
+
+        st, a, rec = up()
+        assert st == 201 and "scan_cached" not in rec, rec
+        st, a, rec = up()
+        assert st == 201 and rec["scan_cached"] is True, rec
+        write_daily(db, 43, {"Gatehouse.Test.EICAR": EICAR,
+                             "Gatehouse.Test.Marker": data})
+        c.reload(43)
+        st, a, rec = up()
+        assert st == 422, (st, a)
+        assert a["signature"] == "Gatehouse.Test.Marker.UNOFFICIAL"
+        assert "scan_cached" not in rec
+        st, a, rec = up()
+        assert st == 422 and rec["scan_cached"] is True, rec
+    finally:
+        log = n.error_log()
+        n.cleanup()
+        c.cleanup()
+    check_log(log)
