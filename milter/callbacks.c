@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libmilter/mfapi.h>
 
@@ -308,17 +307,8 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	if (msg->dkim && !msg->header_err &&
 	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
 		msg->header_err = 1;	/* sticky in the DKIM core too */
-	/*
-	 * The MTA's own Received field (the first one it shows us, written
-	 * for this delivery: its queue id, the time) is not scanned: it makes
-	 * every copy of a message unique, so no verdict could ever be found
-	 * again in the cache (gscache.h).  The scan, and its key, cover the
-	 * message as the client sent it.
-	 */
-	if (msg->spooling && !(msg->nfields == 0 &&
-	                       strcasecmp(name, "Received") == 0))
+	if (msg->spooling)
 		gh_spool_header(&msg->spool, name, value);
-	msg->nfields++;
 	return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 

@@ -116,7 +116,6 @@ struct gh_msg {
 	int cache_put;			/* write cache_v with the mail log */
 	unsigned char cache_key[64];
 	struct gscan_verdict cache_v;
-	unsigned long nfields;		/* header fields seen */
 };
 
 struct gh_conn {
