@@ -22,3 +22,9 @@ $(SYNC_BENCH): build/bench/upload/sync_bench.o $(LIBGH)
 .PHONY: bench-upload-sync
 bench-upload-sync: $(SYNC_BENCH) $(NGX_MODULE) build/bench/upload/loadgen
 	$(PYTHON) bench/upload/sync_run
+
+# The verdict cache's saving: a cached repeat, a full scan, a new file
+# (bench/upload/cache).
+.PHONY: bench-scan-cache
+bench-scan-cache: $(NGX_MODULE) build/bench/upload/loadgen
+	$(PYTHON) bench/upload/cache

@@ -485,8 +485,13 @@ as_milter(struct chk *k, const struct gh_conf *conf)
 		try_open(k, "milter", key, 0, 0, 1);
 	}
 	if (gh_conf_bool(conf, "milter", "scan")) {
-		try_open(k, "milter", gh_conf_str(conf, "milter", "clamav_db"),
-		         1, 0, 1);
+		const char *clamd = gh_conf_str(conf, "milter",
+		                                "clamd_socket");
+
+		/* with clamd, the signatures are clamd's to read */
+		if (clamd == NULL || *clamd == '\0')
+			try_open(k, "milter", gh_conf_str(conf, "milter",
+			                                  "clamav_db"), 1, 0, 1);
 		try_open(k, "milter", gh_conf_str(conf, "milter", "spool_dir"),
 		         1, 1, 1);
 		try_open(k, "milter", gh_conf_str(conf, "milter", "clamav_tmp"),

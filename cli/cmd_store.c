@@ -102,7 +102,8 @@ store_info(struct cli *c)
 /* The databases a purge deletes from, in the order it walks them. */
 static const enum gh_db purged_dbs[] = {
 	GH_DB_EVENTS, GH_DB_DELIVERIES, GH_DB_INBOX, GH_DB_MAIL_LOG,
-	GH_DB_UPLOADS, GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP
+	GH_DB_UPLOADS, GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP,
+	GH_DB_SCAN_CACHE
 };
 #define NPURGED (sizeof(purged_dbs) / sizeof(purged_dbs[0]))
 

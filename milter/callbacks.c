@@ -36,6 +36,7 @@
 #include <libmilter/mfapi.h>
 
 #include "gatehouse/queue.h"
+#include "../scanner/gscache.h"
 #include "addr.h"
 #include "maillog.h"
 #include "milter.h"
@@ -222,6 +223,8 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		/* in memory until it outgrows GH_SPOOL_MEM_MAX (scan.h) */
 		gh_spool_open(&msg->spool, cfg->spool_dir,
 		              (uint64_t)cfg->scan_max_size);
+		if (cfg->scan_cache)
+			gh_spool_hash(&msg->spool);
 		msg->spooling = 1;
 	}
 	return SMFIS_CONTINUE;
@@ -419,6 +422,42 @@ struct verdict {
 	int add_unsub;
 };
 
+static gh_err
+cache_view(struct gh_txn *txn, void *arg)
+{
+	struct gh_msg *msg = arg;
+
+	return gscan_cache_get(txn, msg->cache_key, &msg->cache_v);
+}
+
+/*
+ * The verdict cache, before a scan: 1 if the message as spooled was seen
+ * before with the same signatures (sv is its verdict).  On a miss the key
+ * is kept, and step_log writes a clean or infected verdict with the mail
+ * log record, in the same transaction.  A read transaction never waits
+ * on writers; clamd's engine key costs one VERSION round trip.
+ */
+static int
+scan_cached(struct gh_milter *m, const struct gh_mcfg *cfg,
+            struct gh_msg *msg, struct gscan_verdict *sv)
+{
+	unsigned char sha[32], ekey[GSCAN_KEY_LEN];
+	char detail[160];
+
+	if (!cfg->scan_cache || gh_spool_digest(&msg->spool, sha) != 0 ||
+	    gscan_engine_key(cfg->scanner, ekey, detail, sizeof(detail)) !=
+	    GH_OK)
+		return 0;
+	gscan_cache_key(sha, ekey, msg->cache_key);
+	if (gh_mstore_view(&m->store, cache_view, msg) == GH_OK) {
+		*sv = msg->cache_v;
+		msg->scan_cached = 1;
+		return 1;
+	}
+	msg->cache_put = 1;	/* once scanned, if the verdict is worth it */
+	return 0;
+}
+
 static void
 step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
           struct verdict *v)
@@ -442,7 +481,11 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 			              cfg->spool_dir);
 		else if (msg->spool.fd >= 0)
 			gh_mcond_ok(&m->spool_cond);
-		gh_spool_scan(cfg->scanner, &msg->spool, &sv);
+		if (!scan_cached(m, cfg, msg, &sv)) {
+			gh_spool_scan(cfg->scanner, &msg->spool, &sv);
+			msg->cache_v = sv;
+			msg->cache_put = msg->cache_put && gscan_cacheable(&sv);
+		}
 	}
 	snprintf(msg->scan_detail, sizeof(msg->scan_detail), "%s", sv.name);
 	gh_utf8_fix(msg->scan_detail);
@@ -571,7 +614,8 @@ step_log(struct gh_milter *m, const struct gh_conn *conn,
 	lt.write_record = cfg->mail_log;
 	lt.now = now;
 	/* nothing to write and nothing to count: no transaction at all */
-	if (!lt.write_record && !lt.apply_limits && v->action != GH_ACT_REJECT)
+	if (!lt.write_record && !lt.apply_limits && !msg->cache_put &&
+	    v->action != GH_ACT_REJECT)
 		return 0;
 	lt.rec = gh_maillog_record(conn, msg, now);
 	err = lt.rec ? gh_mstore_update(&m->store, gh_maillog_txn, &lt) :
@@ -653,7 +697,7 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 	}
 	gh_mlog(v->action == GH_ACT_ACCEPT ? LOG_INFO : LOG_NOTICE,
 	        "%s: %s%s%s client=%s %s sender=<%s> rcpts=%zu size=%llu "
-	        "signed=%s%s%s log=%llu",
+	        "signed=%s%s%s %slog=%llu",
 	        msg->queue_id[0] ? msg->queue_id : "NOQUEUE",
 	        gh_action_name(v->action), v->reason[0] ? ": " : "",
 	        v->reason, conn->addr[0] ? conn->addr : "local",
@@ -662,6 +706,7 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 	        sig ? sigs : "no",
 	        !sig && msg->unsigned_why ? " unsigned=" : "",
 	        !sig && msg->unsigned_why ? msg->unsigned_why : "",
+	        msg->scan_cached ? "scan=cached " : "",
 	        (unsigned long long)seq);
 }
 

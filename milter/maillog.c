@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gatehouse/queue.h"
+#include "../scanner/gscache.h"
 #include "maillog.h"
 
 /*
@@ -97,6 +98,9 @@ gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
 	                    json_pack("{s:s, s:s}", "result", msg->scan,
 	                              "detail", msg->scan_detail) :
 	                    json_null());
+	if (msg->scan && msg->scan_cached)
+		json_object_set_new(json_object_get(rec, "scan"), "cached",
+		                    json_true());
 	json_object_set_new(rec, "client_addr", json_string(conn->addr));
 	json_object_set_new(rec, "client_name",
 	                    jstr(conn->name));
@@ -249,6 +253,14 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 		gh_put_be64(key, a->seq);
 		err = gh_txn_put_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
 		                      a->rec);
+		if (err)
+			return err;
+	}
+	/* the verdict scanned for this message, for the next one like it
+	 * (callbacks.c, scan_cached) */
+	if (a->msg->cache_put) {
+		err = gscan_cache_put(txn, a->msg->cache_key, &a->msg->cache_v,
+		                      a->now);
 		if (err)
 			return err;
 	}

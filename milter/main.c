@@ -371,7 +371,11 @@ describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
 	        c->keys->n, c->keys->n == 1 ? "" : "s", c->internal.n,
 	        c->internal.n == 1 ? "" : "s",
 	        c->scanner ? "on" : "off", "");
-	if (c->scanner && prev && prev->scanner == c->scanner)
+	if (c->scanner && gscan_engine_clamd(c->scanner))
+		gh_mlog(LOG_INFO, "virus scanner: clamd at %s%s",
+		        gscan_engine_clamd(c->scanner),
+		        c->scan_cache ? ", verdict cache on" : "");
+	else if (c->scanner && prev && prev->scanner == c->scanner)
 		gh_mlog(LOG_INFO, "virus scanner: reusing the compiled engine "
 		        "(%s unchanged)", gh_conf_str(c->conf, "milter",
 		                                      "clamav_db"));

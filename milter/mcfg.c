@@ -48,6 +48,9 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 		 * hold; four times the message covers base64 and a zip
 		 * inside (a message needing more is unscannable, see
 		 * on_scan_limit).  Files and recursion: libclamav's. */
+		const char *clamd = gh_conf_str(c->conf, "milter",
+		                                "clamd_socket");
+		char clamd_db[4200];
 		struct gscan_config sc = {
 			.dbdir = gh_conf_str(c->conf, "milter", "clamav_db"),
 			.tmpdir = gh_conf_str(c->conf, "milter", "clamav_tmp"),
@@ -57,6 +60,12 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 			                               "scan_timeout"),
 		};
 
+		/* clamd_socket: the scanner's clamd backend (gscan.h) */
+		if (clamd && *clamd) {
+			snprintf(clamd_db, sizeof(clamd_db), "%s%s",
+			         GSCAN_CLAMD_PREFIX, clamd);
+			sc.dbdir = clamd_db;
+		}
 		if (sc.tmpdir && *sc.tmpdir &&
 		    (err = gh_scan_check_tmpdir(sc.tmpdir, detail,
 		                                detail_len)))

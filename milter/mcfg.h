@@ -88,6 +88,7 @@ struct gh_mcfg {
 	int scan_text;			/* also plain text messages */
 	int64_t scan_max_size;
 	const char *spool_dir;
+	int scan_cache;			/* [milter] scan_cache */
 };
 
 /*

@@ -187,7 +187,9 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 	c->scan_max_size = gh_conf_int(c->conf, "milter", "scan_max_size");
 	c->scan_text = gh_conf_bool(c->conf, "milter", "scan_text");
 	c->spool_dir = gh_conf_str(c->conf, "milter", "spool_dir");
-	if (gh_conf_bool(c->conf, "milter", "scan")) {
+	c->scan_cache = gh_conf_bool(c->conf, "milter", "scan_cache");
+	if (gh_conf_bool(c->conf, "milter", "scan") &&
+	    !gh_conf_str(c->conf, "milter", "clamd_socket")) {
 		/* The engine itself is loaded by gh_mcfg_load (scan.c); the
 		 * directory it loads from must be there first. */
 		const char *db = gh_conf_str(c->conf, "milter", "clamav_db");

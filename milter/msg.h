@@ -110,6 +110,12 @@ struct gh_msg {
 	char scan_detail[GH_VIRNAME_MAX];
 
 	int unsub_added;		/* List-Unsubscribe added */
+
+	/* the verdict cache ([milter] scan_cache, scanner/gscache.h) */
+	int scan_cached;		/* the verdict came from the cache */
+	int cache_put;			/* write cache_v with the mail log */
+	unsigned char cache_key[64];
+	struct gscan_verdict cache_v;
 };
 
 struct gh_conn {

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "mcfg.h"
 #include "scan.h"
 
@@ -104,6 +106,9 @@ gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
 	room = (size_t)(sp->cap - sp->written);
 	if (len > room)
 		len = room;
+	if (sp->md && !sp->md_err && len > 0 &&
+	    EVP_DigestUpdate(sp->md, data, len) != 1)
+		sp->md_err = 1;
 	if (sp->fd < 0 && spool_mem(sp, data, len)) {
 		sp->written += len;
 		return;
@@ -155,8 +160,39 @@ gh_spool_header(struct gh_spool *sp, const char *name, const char *value)
 }
 
 void
+gh_spool_hash(struct gh_spool *sp)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(md);
+		sp->md_err = 1;
+		return;
+	}
+	sp->md = md;
+}
+
+int
+gh_spool_digest(struct gh_spool *sp, unsigned char out[32])
+{
+	unsigned int n = 0;
+
+	/* a spool that failed is scanned as an ERROR, never cached */
+	if (sp->md == NULL || sp->md_err || sp->err)
+		return -1;
+	if (EVP_DigestFinal_ex(sp->md, out, &n) != 1 || n != 32) {
+		sp->md_err = 1;
+		return -1;
+	}
+	sp->md_err = 1;		/* finished: no second digest */
+	return 0;
+}
+
+void
 gh_spool_close(struct gh_spool *sp)
 {
+	EVP_MD_CTX_free(sp->md);
+	sp->md = NULL;
 	if (sp->fd >= 0)
 		close(sp->fd);
 	sp->fd = -1;

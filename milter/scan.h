@@ -19,6 +19,10 @@
  *   dropped and the spool marked truncated; ClamAV then scans what it has.
  *   Failures to make or write the file are sticky and reported at scan
  *   time (open_err says the file could not be made).
+ *
+ *   With the verdict cache on ([milter] scan_cache, scanner/gscache.h)
+ *   the bytes kept are hashed as they are written (SHA-256, OpenSSL EVP),
+ *   so the message as scanned has its key without a second pass.
  */
 #ifndef GH_MILTER_SCAN_H
 #define GH_MILTER_SCAN_H
@@ -45,6 +49,9 @@ struct gh_spool {
 	uint64_t cap;
 	int err;		/* errno of the first failure, sticky */
 	gh_err open_err;	/* the file could not be made: why */
+	void *md;		/* EVP_MD_CTX: SHA-256 of the bytes kept, for
+				 * the verdict cache (gh_spool_hash) */
+	int md_err;		/* hashing failed: no digest */
 };
 
 /* gh_spool_open - an empty spool whose file, if one is needed, goes in
@@ -58,6 +65,14 @@ void gh_spool_write(struct gh_spool *sp, const void *data, size_t len);
  * its "\n" folding turned into "\r\n"). */
 void gh_spool_header(struct gh_spool *sp, const char *name,
     const char *value);
+
+/* gh_spool_hash - also compute the SHA-256 of the bytes kept (what is
+ * scanned), as they are written; call before the first write. */
+void gh_spool_hash(struct gh_spool *sp);
+
+/* gh_spool_digest - that SHA-256 into out, once everything is written;
+ * -1 if it was not asked for or failed. */
+int gh_spool_digest(struct gh_spool *sp, unsigned char out[32]);
 
 /* gh_spool_close - free the memory, close the file. */
 void gh_spool_close(struct gh_spool *sp);

@@ -13,7 +13,7 @@ NGX_MODULE  := $(NGX_BUILD)/ngx_http_gatehouse_module.so
 NGXMOD_INPUTS := $(wildcard nginx_module/*.c nginx_module/*.h) \
 	nginx_module/config nginx_module/build-module
 
-$(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(LIBGSCAN) scanner/gscan.h \
+$(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(LIBGSCAN) scanner/gscan.h scanner/gscache.h \
 		$(wildcard common/include/gatehouse/*.h)
 	NGX_CC_OPT="$(strip $(CPPFLAGS) $(CFLAGS))" NGX_LD_OPT="$(strip $(LDFLAGS))" \
 	  nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)

@@ -62,6 +62,7 @@ typedef struct {
     unsigned                        thumb_moved:1;
     ngx_http_gatehouse_image_t      img;
     u_char                         *thumb_dest;  /* dir + NAME.thumb.EXT */
+    ngx_http_gatehouse_vcache_t     vcache;  /* gatehouse_scan_cache */
 } ngx_http_gatehouse_jfile_t;
 
 
@@ -88,6 +89,11 @@ struct ngx_http_gatehouse_job_s {
     unsigned                         scan:1;
     unsigned                         unrecorded:1;
     unsigned                         sync:1;  /* gatehouse_upload_sync */
+    /* the verdict cache: the engine key, asked once per job */
+    ngx_int_t                        ekey_rc; /* NGX_OK, NGX_DECLINED, or
+                                                 NGX_AGAIN: not asked */
+    unsigned char                    ekey[32];
+    char                             ekey_err[128];
 };
 
 
@@ -320,6 +326,7 @@ ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx)
     job->on_store_error = glcf->on_store_error;
     job->scan = glcf->scan ? 1 : 0;
     job->sync = glcf->sync ? 1 : 0;
+    job->ekey_rc = NGX_AGAIN;
     job->bad = -1;
     job->nfiles = ctx->files.nelts;
     ngx_http_gatehouse_cap_init(&job->cap, ctx);
@@ -442,6 +449,14 @@ ngx_http_gatehouse_put_files(struct gh_txn *txn, void *arg)
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
         jf->seq = 0;
+
+        /* a verdict scanned here goes with the records: no commit of its
+         * own (ngx_http_gatehouse_vcache.c) */
+        err = ngx_http_gatehouse_vcache_put(txn, &jf->vcache, jf->verdict,
+                                            jf->sig);
+        if (err != GH_OK) {
+            return err;
+        }
 
         kept = jf->moved || jf->quarantined;
 
@@ -827,6 +842,35 @@ ngx_http_gatehouse_job_store_failed(ngx_http_gatehouse_job_t *job,
 }
 
 
+/*
+ * The verdict cache, before a scan (in the pool's thread): 1 if the file's
+ * verdict was found (jf->verdict and jf->sig are set).  Without a store
+ * there is no cache, and nothing would be written after the scan either.
+ */
+static ngx_int_t
+ngx_http_gatehouse_job_cached(ngx_http_gatehouse_job_t *job,
+    ngx_http_gatehouse_jfile_t *jf)
+{
+    if (!job->main->scan_cache || job->store == NULL) {
+        return 0;
+    }
+
+    if (job->ekey_rc == NGX_AGAIN) {
+        job->ekey_rc = ngx_http_gatehouse_vcache_engine_key(
+                           job->main, job->ekey, job->ekey_err,
+                           sizeof(job->ekey_err));
+    }
+
+    if (job->ekey_rc != NGX_OK) {
+        return 0;
+    }
+
+    return ngx_http_gatehouse_vcache_get(job->store, jf->record, job->ekey,
+                                         &jf->vcache, &jf->verdict, jf->sig,
+                                         sizeof(jf->sig)) == NGX_OK;
+}
+
+
 static void
 ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
 {
@@ -872,11 +916,12 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
 
-        if (job->scan) {
+        if (job->scan && !ngx_http_gatehouse_job_cached(job, jf)) {
             jf->verdict = ngx_http_gatehouse_scan_file(job->main,
                                                        (char *) jf->temp,
                                                        jf->size, jf->sig,
                                                        sizeof(jf->sig));
+            ngx_http_gatehouse_vcache_scanned(&jf->vcache, jf->verdict);
         }
 
         switch (jf->verdict) {
@@ -986,6 +1031,10 @@ ngx_http_gatehouse_job_run(void *data, ngx_log_t *log)
                             json_string(ngx_http_gatehouse_verdict_name(
                                             jf->verdict)));
 
+        if (jf->vcache.hit) {
+            json_object_set_new(jf->record, "scan_cached", json_true());
+        }
+
         if (jf->sig[0] != '\0') {
             json_object_set_new(jf->record,
                                 jf->verdict == NGX_HTTP_GATEHOUSE_SCAN_ERROR
@@ -1084,6 +1133,11 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
 
     ngx_http_gatehouse_cap_log(&job->cap, log);
 
+    if (job->ekey_rc == NGX_DECLINED && job->ekey_err[0] != '\0') {
+        ngx_log_error(NGX_LOG_INFO, log, 0,
+                      "gatehouse: scan cache not used: %s", job->ekey_err);
+    }
+
     for (i = 0; i < job->nfiles; i++) {
         jf = &job->files[i];
 
@@ -1118,9 +1172,17 @@ ngx_http_gatehouse_job_log(ngx_http_gatehouse_job_t *job, ngx_log_t *log)
             }
 
             ngx_log_error(NGX_LOG_WARN, log, 0,
-                          "gatehouse: upload %uL infected with %s, "
+                          "gatehouse: upload %uL infected with %s%s, "
                           "quarantined as \"%s\"", jf->seq, jf->sig,
-                          jf->qdest);
+                          jf->vcache.hit ? " (cached)" : "", jf->qdest);
+            break;
+
+        case NGX_HTTP_GATEHOUSE_CLEAN:
+            if (jf->vcache.hit) {
+                ngx_log_error(NGX_LOG_INFO, log, 0,
+                              "gatehouse: upload %uL scan: clean (cached)",
+                              jf->seq);
+            }
             break;
 
         case NGX_HTTP_GATEHOUSE_UNSCANNABLE:

@@ -24,11 +24,12 @@
  *   gatehouse_unsubscribe;                   location (docs/tokens.md)
  *   gatehouse_download;                      location (docs/tokens.md)
  *   gatehouse_conf PATH;                     http (gatehouse.conf)
- *   gatehouse_clamav_db PATH;                http (one engine, compiled in
+ *   gatehouse_clamav_db PATH|clamd:SOCKET;   http (one engine, compiled in
  *                                            the master, shared by the
- *                                            workers)
+ *                                            workers; or scans sent to clamd)
  *   gatehouse_clamav_limits NAME=VALUE...;   http
  *   gatehouse_clamav_tmp PATH;               http
+ *   gatehouse_scan_cache on|off;             http (verdicts in the store)
  *   gatehouse_store PATH;                    http (one store per worker)
  *   gatehouse_upload_refused_records N [window=TIME] [total=N];
  *                                            http (records of uploads not
@@ -270,6 +271,13 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       offsetof(ngx_http_gatehouse_loc_conf_t, sync),
       NULL },
 
+    { ngx_string("gatehouse_scan_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_main_conf_t, scan_cache),
+      NULL },
+
       ngx_null_command
 };
 
@@ -362,6 +370,7 @@ ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
     gmcf->clamav_max_recursion = NGX_CONF_UNSET;
     gmcf->clamav_max_files = NGX_CONF_UNSET;
     gmcf->clamav_max_scantime = NGX_CONF_UNSET_MSEC;
+    gmcf->scan_cache = NGX_CONF_UNSET;
 
     return gmcf;
 }
@@ -382,6 +391,8 @@ ngx_http_gatehouse_init_main_conf(ngx_conf_t *cf, void *conf)
     if (gmcf->thread_lock_timeout < 0) {
         gmcf->thread_lock_timeout = NGX_HTTP_GATEHOUSE_THREAD_LOCK_TIMEOUT;
     }
+
+    ngx_conf_init_value(gmcf->scan_cache, 1);
 
     if (gmcf->needs_keys) {
         if (gmcf->store_path.len == 0

@@ -24,6 +24,7 @@
  *   ngx_http_gatehouse_scan.c    the libclamav engine, compiled in the
  *                                master and shared by the workers (the
  *                                scanner of scanner/gscan.h)
+ *   ngx_http_gatehouse_vcache.c  the verdict cache in the store
  *   ngx_http_gatehouse_record.c  upload records and events for the store
  *                                (upload.infected, upload.storage_full),
  *                                "receiving" and refused records written
@@ -180,6 +181,8 @@ typedef struct {
     long long                   events_dedup_window;  /* [queue]'s, ms */
     ngx_str_t                   events_core_path;  /* [store] path */
     ngx_uint_t                  events_shared;  /* the store is the core's */
+
+    ngx_flag_t                  scan_cache;   /* gatehouse_scan_cache */
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -453,6 +456,31 @@ ngx_http_gatehouse_verdict_e ngx_http_gatehouse_scan_file(
     ngx_http_gatehouse_main_conf_t *gmcf, const char *path, off_t size,
     char *sig, size_t sig_len);
 const char *ngx_http_gatehouse_verdict_name(ngx_http_gatehouse_verdict_e v);
+
+/*
+ * ngx_http_gatehouse_vcache.c: the verdict cache (scanner/gscache.h) of
+ * one file of a job, used from the pool's threads only.
+ */
+typedef struct {
+    unsigned char               key[64];      /* SHA-256 | engine key */
+    unsigned                    have_key:1;
+    unsigned                    hit:1;        /* answered from the cache */
+    unsigned                    put:1;        /* to be written with the
+                                                 job's records */
+} ngx_http_gatehouse_vcache_t;
+
+ngx_int_t ngx_http_gatehouse_vcache_engine_key(
+    ngx_http_gatehouse_main_conf_t *gmcf, unsigned char ekey[32],
+    char *detail, size_t detail_len);
+ngx_int_t ngx_http_gatehouse_vcache_get(struct gh_store *store,
+    json_t *record, const unsigned char ekey[32],
+    ngx_http_gatehouse_vcache_t *c, ngx_http_gatehouse_verdict_e *verdict,
+    char *sig, size_t sig_len);
+void ngx_http_gatehouse_vcache_scanned(ngx_http_gatehouse_vcache_t *c,
+    ngx_http_gatehouse_verdict_e verdict);
+gh_err ngx_http_gatehouse_vcache_put(struct gh_txn *txn,
+    ngx_http_gatehouse_vcache_t *c, ngx_http_gatehouse_verdict_e verdict,
+    const char *sig);
 
 /* ngx_http_gatehouse_record.c */
 json_t *ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,

@@ -8,7 +8,10 @@
  * upload directory's file system.  While requests run: DIR/.incoming made
  * again when it was removed (ngx_http_gatehouse_incoming_restore).
  */
+#include <sys/un.h>
+
 #include "ngx_http_gatehouse_module.h"
+#include "gscan.h"
 
 
 /* A path made absolute against nginx's prefix, without a trailing '/'. */
@@ -255,7 +258,12 @@ ngx_http_gatehouse_same_fs(ngx_conf_t *cf, ngx_http_gatehouse_loc_conf_t *glcf)
 }
 
 
-/* gatehouse_clamav_db PATH: a signature file or directory that exists. */
+/*
+ * gatehouse_clamav_db PATH: a signature file or directory that exists; or
+ * clamd:SOCKET, the absolute path of clamd's unix socket (scanner/gscan.h,
+ * CLAMD), which need not exist yet: clamd may start after nginx, and until
+ * it answers, scans follow gatehouse_upload_on_scan_error.
+ */
 char *
 ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
@@ -263,7 +271,33 @@ ngx_http_gatehouse_set_clamav_db(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
     char             *rv;
+    ngx_str_t        *value;
     ngx_file_info_t   fi;
+
+    value = cf->args->elts;
+
+    if (gmcf->clamav_db.data == NULL
+        && value[1].len > sizeof(GSCAN_CLAMD_PREFIX) - 1
+        && ngx_strncmp(value[1].data, GSCAN_CLAMD_PREFIX,
+                       sizeof(GSCAN_CLAMD_PREFIX) - 1) == 0)
+    {
+        if (value[1].data[sizeof(GSCAN_CLAMD_PREFIX) - 1] != '/'
+            || value[1].len - (sizeof(GSCAN_CLAMD_PREFIX) - 1)
+               >= sizeof(((struct sockaddr_un *) 0)->sun_path))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse_clamav_db \"%V\": clamd: needs "
+                               "the absolute path of clamd's socket",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->clamav_db.len = value[1].len;
+        gmcf->clamav_db.data = ngx_http_gatehouse_pstrdup(cf->pool,
+                                                          value[1].data,
+                                                          value[1].len);
+        return (gmcf->clamav_db.data != NULL) ? NGX_CONF_OK : NGX_CONF_ERROR;
+    }
 
     rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_db);
     if (rv != NGX_CONF_OK) {

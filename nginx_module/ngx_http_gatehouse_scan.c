@@ -46,6 +46,10 @@
  * it with a flag) and SCAN_ERROR (an error, or a "clean" after libclamav
  * reported an error: gatehouse_upload_on_scan_error).
  *
+ * clamd.  With gatehouse_clamav_db clamd:SOCKET no engine is loaded in
+ * the worker at all: gscan sends each file to clamd over its socket
+ * (blocking I/O, in the pool's threads only) with the same verdicts.
+ *
  * Memory.  Files from GSCAN_MAP_MIN up are mapped read-only and scanned
  * as memory (gscan.h, MEMORY): the worker's private memory stays flat
  * whatever the size.  The file is the module's own, in a directory only
@@ -299,6 +303,14 @@ ngx_http_gatehouse_scan_log(ngx_cycle_t *cycle,
     }
 
     if (gmcf->engine == NULL) {
+        return;
+    }
+
+    if (gscan_engine_clamd(gmcf->engine) != NULL) {
+        /* nothing loaded here: clamd holds the signatures */
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "gatehouse: scans go to clamd at \"%s\"",
+                      gscan_engine_clamd(gmcf->engine));
         return;
     }
 

@@ -16,13 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <clamav.h>
 #include <openssl/evp.h>
 
-#include "gscan.h"
+#include "gscan_int.h"
 
 #define LIMITS_PREFIX "Heuristics.Limits.Exceeded"
 #define ENCRYPTED_PREFIX "Heuristics.Encrypted."
@@ -37,7 +39,15 @@ struct gscan_engine {
 	struct gscan_config cfg;	/* its strings point at ours above */
 	int64_t max_filesize;		/* in force, read back from libclamav */
 	uint32_t heuristic;		/* cl_scan_options.heuristic */
+	char *clamd;			/* the clamd backend's socket, or NULL:
+					 * then engine is NULL (gscan.h, CLAMD) */
+	unsigned char key[GSCAN_KEY_LEN];	/* libclamav's, see
+						 * gscan_engine_key() */
 };
+
+/* libclamav 1.4's default max_filesize, which gscan enforces itself
+ * (too_big) and so also in front of clamd */
+#define DEFAULT_MAX_FILESIZE (100LL * 1024 * 1024)
 
 /* cl_init() must run once per process before any engine exists; the
  * message callback is set before it, so that its messages count too. */
@@ -106,6 +116,7 @@ engine_free(struct gscan_engine *e)
 		cl_engine_free(e->engine);
 	free(e->dbdir);
 	free(e->tmpdir);
+	free(e->clamd);
 	free(e);
 }
 
@@ -221,6 +232,10 @@ gscan_engine_max_filesize(const struct gscan_engine *e)
 int
 gscan_engine_db_changed(const struct gscan_engine *e, unsigned char now[32])
 {
+	if (e->clamd) {
+		memset(now, 0, 32);
+		return 0;	/* clamd reloads its own */
+	}
 	/* An unreadable directory is not a change: a reload would only fail
 	 * on it, and the engine in hand keeps working. */
 	if (db_stamp(e->dbdir, now) != GH_OK)
@@ -317,6 +332,155 @@ same_config(const struct gscan_engine *e, const struct gscan_config *c,
 	    e->cfg.encrypted_doc == c->encrypted_doc;
 }
 
+int
+gscan_is_clamd(const char *dbdir)
+{
+	return dbdir != NULL && strncmp(dbdir, GSCAN_CLAMD_PREFIX,
+	                                sizeof(GSCAN_CLAMD_PREFIX) - 1) == 0;
+}
+
+const char *
+gscan_engine_clamd(const struct gscan_engine *e)
+{
+	return e->clamd;
+}
+
+/* The time a clamd reply may take: the scan's own limit, plus slack. */
+static int
+clamd_timeout_ms(const struct gscan_engine *e)
+{
+	int64_t t = e->cfg.max_scantime_ms > 0 ? e->cfg.max_scantime_ms :
+	    120000;
+
+	t += GSCAN_CLAMD_SLACK_MS;
+	return t > INT32_MAX / 2 ? INT32_MAX / 2 : (int)t;
+}
+
+/* An engine that sends its scans to clamd: nothing to load. */
+static gh_err
+clamd_open(const struct gscan_config *cfg, const struct gscan_engine *prev,
+           const char *tmpdir, struct gscan_engine **out, char *detail,
+           size_t detail_len)
+{
+	const char *sock = cfg->dbdir + sizeof(GSCAN_CLAMD_PREFIX) - 1;
+	struct gscan_engine *e;
+
+	if (*sock != '/') {
+		snprintf(detail, detail_len, "clamav_db %s: clamd: needs the "
+		         "absolute path of clamd's socket", cfg->dbdir);
+		return GH_EINVAL;
+	}
+	if (strlen(sock) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		snprintf(detail, detail_len, "clamav_db %s: socket path too "
+		         "long", cfg->dbdir);
+		return GH_EINVAL;
+	}
+	if (cfg->max_scantime_ms > UINT32_MAX) {
+		snprintf(detail, detail_len, "clamav: max_scantime %lld: too "
+		         "large", (long long)cfg->max_scantime_ms);
+		return GH_EINVAL;
+	}
+	if (prev && same_config(prev, cfg, tmpdir)) {
+		struct gscan_engine *same = (struct gscan_engine *)(uintptr_t)prev;
+
+		gscan_engine_ref(same);
+		*out = same;
+		return GH_OK;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return GH_ENOMEM;
+	e->refs = 1;
+	e->cfg = *cfg;
+	e->dbdir = strdup(cfg->dbdir);
+	e->clamd = strdup(sock);
+	e->tmpdir = tmpdir ? strdup(tmpdir) : NULL;
+	if (e->dbdir == NULL || e->clamd == NULL || (tmpdir && !e->tmpdir)) {
+		engine_free(e);
+		return GH_ENOMEM;
+	}
+	e->cfg.dbdir = e->dbdir;
+	e->cfg.tmpdir = e->tmpdir;
+	e->max_filesize = cfg->max_filesize > 0 ? cfg->max_filesize :
+	    DEFAULT_MAX_FILESIZE;
+	*out = e;
+	return GH_OK;
+}
+
+/* libclamav's key (gscan_engine_key), once the engine is compiled. */
+static gh_err
+libclamav_key(struct gscan_engine *e)
+{
+	const enum cl_engine_field f[] = {
+		CL_ENGINE_DB_VERSION, CL_ENGINE_DB_TIME,
+		CL_ENGINE_MAX_FILESIZE, CL_ENGINE_MAX_SCANSIZE,
+		CL_ENGINE_MAX_FILES, CL_ENGINE_MAX_RECURSION,
+		CL_ENGINE_MAX_SCANTIME,
+	};
+	long long v[sizeof(f) / sizeof(f[0]) + 2];
+	const char *ver = cl_retver();
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	gh_err err = GH_EIO;
+	int rc;
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		v[i] = cl_engine_get_num(e->engine, f[i], &rc);
+		if (rc != CL_SUCCESS)
+			v[i] = -1;
+	}
+	v[sizeof(f) / sizeof(f[0])] = e->max_filesize;
+	v[sizeof(f) / sizeof(f[0]) + 1] = e->heuristic;
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, "gscan libclamav 1", 18) == 1 &&
+	    EVP_DigestUpdate(md, ver, strlen(ver) + 1) == 1 &&
+	    EVP_DigestUpdate(md, e->dbstamp, sizeof(e->dbstamp)) == 1 &&
+	    EVP_DigestUpdate(md, v, sizeof(v)) == 1 &&
+	    EVP_DigestFinal_ex(md, e->key, NULL) == 1)
+		err = GH_OK;
+	EVP_MD_CTX_free(md);
+	return err;
+}
+
+gh_err
+gscan_engine_key(const struct gscan_engine *e,
+                 unsigned char key[GSCAN_KEY_LEN], char *detail,
+                 size_t detail_len)
+{
+	char ver[256];
+	long long lim[2];
+	EVP_MD_CTX *md;
+	gh_err err;
+
+	if (e->clamd == NULL) {
+		memcpy(key, e->key, GSCAN_KEY_LEN);
+		return GH_OK;
+	}
+	err = gscan_clamd_ask_version(e->clamd, clamd_timeout_ms(e), ver,
+	                              sizeof(ver), detail, detail_len);
+	if (err)
+		return err;
+	if (gscan_clamd_version(ver, strlen(ver)) != 1) {
+		snprintf(detail, detail_len, "clamd: no database version in "
+		         "\"%s\"", ver);
+		return GH_ENOTFOUND;
+	}
+	lim[0] = e->max_filesize;
+	lim[1] = e->cfg.encrypted_doc;
+	md = EVP_MD_CTX_new();
+	err = GH_EIO;
+	if (md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, "gscan clamd 1", 14) == 1 &&
+	    EVP_DigestUpdate(md, e->clamd, strlen(e->clamd) + 1) == 1 &&
+	    EVP_DigestUpdate(md, ver, strlen(ver) + 1) == 1 &&
+	    EVP_DigestUpdate(md, lim, sizeof(lim)) == 1 &&
+	    EVP_DigestFinal_ex(md, key, NULL) == 1)
+		err = GH_OK;
+	EVP_MD_CTX_free(md);
+	if (err)
+		snprintf(detail, detail_len, "sha256 failed");
+	return err;
+}
+
 gh_err
 gscan_engine_open(const struct gscan_config *cfg,
                   const struct gscan_engine *prev, struct gscan_engine **out,
@@ -333,6 +497,8 @@ gscan_engine_open(const struct gscan_config *cfg,
 	*out = NULL;
 	if (tmpdir && *tmpdir == '\0')
 		tmpdir = NULL;
+	if (gscan_is_clamd(dbdir))
+		return clamd_open(cfg, prev, tmpdir, out, detail, detail_len);
 	if (db_stamp(dbdir, stamp) != GH_OK)
 		memset(stamp, 0, sizeof(stamp));
 	if (prev && same_config(prev, cfg, tmpdir) &&
@@ -411,6 +577,9 @@ gscan_engine_open(const struct gscan_config *cfg,
 		err = GH_EIO;
 		goto cleanup;
 	}
+	err = libclamav_key(e);
+	if (err)
+		snprintf(detail, detail_len, "clamav: the engine's key failed");
 cleanup:
 	if (err) {
 		engine_free(e);
@@ -420,9 +589,9 @@ cleanup:
 	return GH_OK;
 }
 
-static void
-set_verdict(struct gscan_verdict *v, enum gscan_kind kind,
-            enum gscan_reason reason, const char *name)
+void
+gscan_set_verdict(struct gscan_verdict *v, enum gscan_kind kind,
+                  enum gscan_reason reason, const char *name)
 {
 	v->kind = kind;
 	v->reason = reason;
@@ -461,7 +630,7 @@ gscan_classify(int rc, const char *virname, unsigned nerrors,
 	switch (rc) {
 	case CL_CLEAN:
 		if (nerrors == 0) {
-			set_verdict(v, GSCAN_CLEAN, GSCAN_R_NONE, NULL);
+			gscan_set_verdict(v, GSCAN_CLEAN, GSCAN_R_NONE, NULL);
 			return;
 		}
 		/* see gscan.h: "clean" after an error means "not scanned" */
@@ -471,47 +640,48 @@ gscan_classify(int rc, const char *virname, unsigned nerrors,
 		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' ||
 		                 msg[n - 1] == '.' || msg[n - 1] == ' '))
 			msg[--n] = '\0';
-		set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
+		gscan_set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
 		return;
 	case CL_VIRUS:
 		if (virname == NULL || *virname == '\0') {
 			/* libclamav 1.4, a top-level file past max_filesize */
-			set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_LIMIT,
+			gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_LIMIT,
 			            LIMITS_PREFIX);
 		} else if (strncmp(virname, LIMITS_PREFIX,
 		                   sizeof(LIMITS_PREFIX) - 1) == 0) {
-			set_verdict(v, GSCAN_UNSCANNABLE, limit_reason(virname),
-			            virname);
+			gscan_set_verdict(v, GSCAN_UNSCANNABLE,
+			                  limit_reason(virname), virname);
 		} else if (strncmp(virname, ENCRYPTED_PREFIX,
 		                   sizeof(ENCRYPTED_PREFIX) - 1) == 0) {
-			set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_ENCRYPTED,
+			gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_ENCRYPTED,
 			            virname);
 		} else {
-			set_verdict(v, GSCAN_INFECTED, GSCAN_R_NONE, virname);
+			gscan_set_verdict(v, GSCAN_INFECTED, GSCAN_R_NONE,
+			                  virname);
 		}
 		return;
 	/* libclamav's own limit errors (without the heuristic, or where it
 	 * gives up instead of alerting) */
 	case CL_ETIMEOUT:
-		set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_TIMEOUT,
+		gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_TIMEOUT,
 		            LIMITS_PREFIX ".MaxScanTime");
 		return;
 	case CL_EMAXSIZE:
-		set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_SIZE,
+		gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_SIZE,
 		            LIMITS_PREFIX ".MaxScanSize");
 		return;
 	case CL_EMAXFILES:
-		set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_FILES,
+		gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_FILES,
 		            LIMITS_PREFIX ".MaxFiles");
 		return;
 	case CL_EMAXREC:
-		set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_NESTED,
+		gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_NESTED,
 		            LIMITS_PREFIX ".MaxRecursion");
 		return;
 	default:
 		snprintf(msg, sizeof(msg), "libclamav: %s",
 		         cl_strerror((cl_error_t)rc));
-		set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
+		gscan_set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
 		return;
 	}
 }
@@ -531,7 +701,7 @@ too_big(const struct gscan_engine *e, uint64_t size, struct gscan_verdict *v)
 {
 	if (e->max_filesize <= 0 || size <= (uint64_t)e->max_filesize)
 		return 0;
-	set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_SIZE,
+	gscan_set_verdict(v, GSCAN_UNSCANNABLE, GSCAN_R_SIZE,
 	            LIMITS_PREFIX ".MaxFileSize");
 	return 1;
 }
@@ -568,11 +738,15 @@ gscan_fd(const struct gscan_engine *e, int fd, const char *name,
 		char msg[GSCAN_NAME_MAX];
 
 		snprintf(msg, sizeof(msg), "fstat: %s", strerror(errno));
-		set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
+		gscan_set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
 		return;
 	}
 	if (too_big(e, (uint64_t)st.st_size, v))
 		return;
+	if (e->clamd) {
+		gscan_clamd_fd(e->clamd, clamd_timeout_ms(e), fd, v);
+		return;
+	}
 	scan_options(e, &opt);
 	scan_errors = 0;
 	scan_error[0] = '\0';
@@ -589,7 +763,7 @@ gscan_fd(const struct gscan_engine *e, int fd, const char *name,
 		char msg[GSCAN_NAME_MAX];
 
 		snprintf(msg, sizeof(msg), "seek: %s", strerror(errno));
-		set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
+		gscan_set_verdict(v, GSCAN_ERROR, GSCAN_R_NONE, msg);
 		return;
 	} else {
 		rc = cl_scandesc(fd, name, &vn, &scanned, e->engine, &opt);
@@ -606,11 +780,15 @@ gscan_mem(const struct gscan_engine *e, const void *buf, size_t len,
 	cl_error_t rc;
 
 	if (len == 0) {
-		set_verdict(v, GSCAN_CLEAN, GSCAN_R_NONE, NULL);
+		gscan_set_verdict(v, GSCAN_CLEAN, GSCAN_R_NONE, NULL);
 		return;
 	}
 	if (too_big(e, len, v))
 		return;
+	if (e->clamd) {
+		gscan_clamd_mem(e->clamd, clamd_timeout_ms(e), buf, len, v);
+		return;
+	}
 	scan_options(e, &opt);
 	scan_errors = 0;
 	scan_error[0] = '\0';

@@ -223,4 +223,65 @@ const char *gscan_kind_name(enum gscan_kind k);
  * "limit", or "" for NONE. */
 const char *gscan_reason_name(enum gscan_reason r);
 
+/*
+ * CLAMD
+ *   A configuration whose dbdir is "clamd:PATH" (GSCAN_CLAMD_PREFIX) makes
+ *   an engine that loads nothing: every scan is sent to the clamd
+ *   listening on the unix socket PATH (zINSTREAM, in chunks of
+ *   GSCAN_CLAMD_CHUNK bytes, far below any StreamMaxLength), with the
+ *   same verdicts: "stream: OK" is CLEAN, "stream: NAME FOUND" INFECTED,
+ *   or UNSCANNABLE when NAME is one of the heuristics above (clamd.conf's
+ *   AlertExceedsMax and AlertEncryptedArchive decide whether clamd
+ *   reports them), "INSTREAM size limit exceeded" UNSCANNABLE (size), any
+ *   other reply, a refused connection or a reply that does not come
+ *   within the time (max_scantime_ms, or 120 s, plus GSCAN_CLAMD_SLACK_MS)
+ *   ERROR.  max_filesize is checked here before sending; the other limits
+ *   are clamd.conf's.  The I/O blocks: scan only in threads that may
+ *   wait (a thread pool, the milter's threads).  gscan_engine_open()
+ *   does not connect (clamd may start later); gscan_engine_signatures()
+ *   is 0 and gscan_engine_db_changed() 0 (clamd reloads itself).
+ */
+#define GSCAN_CLAMD_PREFIX "clamd:"
+#define GSCAN_CLAMD_CHUNK (64 * 1024)
+#define GSCAN_CLAMD_SLACK_MS 10000
+#define GSCAN_KEY_LEN 32		/* gscan_engine_key */
+
+/* gscan_is_clamd - 1 if dbdir names a clamd socket ("clamd:PATH"). */
+int gscan_is_clamd(const char *dbdir);
+
+/* gscan_engine_clamd - the clamd socket of e, NULL for libclamav. */
+const char *gscan_engine_clamd(const struct gscan_engine *e);
+
+/*
+ * gscan_engine_key - a digest of everything a verdict of e depends on
+ * besides the input: the backend, the signature databases' version
+ * (libclamav: CL_ENGINE_DB_VERSION and _DB_TIME, and the stamp of the
+ * database directory, which changes with any database, versioned or not;
+ * clamd: its VERSION reply, "ClamAV 1.0.7/27110/Thu ..."), the limits
+ * and the heuristics.  Two engines with the same key give the same
+ * verdict for the same bytes, so a verdict cache keyed by (SHA-256 of the
+ * input, this key) never answers with what older signatures said.
+ * libclamav's is computed when the engine is built and costs nothing;
+ * clamd's asks clamd (one connection, blocking: see CLAMD).  GH_OK;
+ * GH_ENOTFOUND when clamd's reply carries no database version (custom
+ * databases only: a signature update would not change the key, so do not
+ * cache); GH_EIO when clamd cannot be asked, detail saying why.
+ */
+gh_err gscan_engine_key(const struct gscan_engine *e,
+    unsigned char key[GSCAN_KEY_LEN], char *detail, size_t detail_len);
+
+/*
+ * gscan_clamd_reply - the verdict for clamd's reply to zINSTREAM (len
+ * bytes at reply, NUL or newline terminated or not).  Pure, for tests and
+ * the fuzzer; the reply is untrusted (any bytes, any length).
+ */
+void gscan_clamd_reply(const char *reply, size_t len, struct gscan_verdict *v);
+
+/*
+ * gscan_clamd_version - 1 if clamd's reply to VERSION (len bytes) carries
+ * a database version ("ClamAV X/DAILY/DATE" with a non-zero DAILY), 0 if
+ * it is only the program's ("ClamAV X"), -1 if it is not a VERSION reply.
+ */
+int gscan_clamd_version(const char *reply, size_t len);
+
 #endif /* GATEHOUSE_GSCAN_H */

@@ -77,6 +77,9 @@ const struct gh_conf_key gh_conf_schema_common[] = {
 	{"retention", "known_hosts", GH_CT_DURATION, "180d", 0, 3650 * GH_DAY,
 	 NULL, "networks a user logged in from, after the last login from "
 	 "there (one forgotten alerts again as new)"},
+	{"retention", "scan_cache", GH_CT_DURATION, "7d", 0, 3650 * GH_DAY,
+	 NULL, "verdicts of the scan cache (nginx module, gatehouse-milter), "
+	 "after the scan; a verdict of older signatures is never used"},
 	{"retention", "interval", GH_CT_DURATION, "10m", 1 * GH_SEC, 1 * GH_DAY,
 	 NULL, "how often notifyd and each bridge apply retention to their "
 	 "store (and once shortly after they start)"},

@@ -102,6 +102,14 @@ const struct gh_conf_key gh_conf_schema_milter[] = {
 	 "libclamav's temporary directory (a directory per scan, the parts "
 	 "of mail it takes apart); default $TMPDIR or /tmp; a tmpfs is "
 	 "cheapest"},
+	{"milter", "clamd_socket", GH_CT_PATH, NULL, 0, 0, NULL,
+	 "scan with the clamd listening on this unix socket (e.g. "
+	 "/run/clamav/clamd.ctl) instead of loading the signatures in the "
+	 "milter; clamav_db and clamav_check are then not used"},
+	{"milter", "scan_cache", GH_CT_BOOL, "yes", 0, 0, NULL,
+	 "keep clean and infected verdicts in the mail store, by the "
+	 "message's SHA-256 and the signatures' version, and answer the same "
+	 "message again without scanning it"},
 
 	/* [dkim] -- signing defaults */
 	{"dkim", "key_dir", GH_CT_PATH, "/etc/gatehouse/dkim", 0, 0, NULL,

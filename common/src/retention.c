@@ -33,6 +33,7 @@ enum phase {
 	PH_KNOWN_HOSTS,
 	PH_RATE,                 /* the milter's stale rate counters */
 	PH_DEDUP,
+	PH_SCAN_CACHE,           /* verdicts of the scanners' cache */
 	PH_DONE
 };
 
@@ -41,13 +42,13 @@ enum phase {
 /* The database each phase walks. */
 static const enum gh_db phase_db[PH_DONE] = {
 	GH_DB_QSTATE, GH_DB_INBOX, GH_DB_MAIL_LOG, GH_DB_UPLOADS,
-	GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP
+	GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP, GH_DB_SCAN_CACHE
 };
 
 /* The database a phase's counts are reported under. */
 static const enum gh_db phase_stat_db[PH_DONE] = {
 	GH_DB_EVENTS, GH_DB_INBOX, GH_DB_MAIL_LOG, GH_DB_UPLOADS,
-	GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP
+	GH_DB_KNOWN_HOSTS, GH_DB_RATE, GH_DB_DEDUP, GH_DB_SCAN_CACHE
 };
 
 enum verdict {
@@ -108,6 +109,7 @@ gh_retention_from_conf(const struct gh_conf *conf, struct gh_retention *r)
 	r->inbox_unread = gh_conf_int(conf, "retention", "inbox_unread");
 	r->known_hosts = gh_conf_int(conf, "retention", "known_hosts");
 	r->milter_rate_window = gh_conf_int(conf, "ratelimit", "window");
+	r->scan_cache = gh_conf_int(conf, "retention", "scan_cache");
 }
 
 /* Records older than this go; NEVER for a rule of 0. */
@@ -164,6 +166,8 @@ phase_active(const struct gh_purge *p, enum phase ph)
 		return p->r.milter_rate_window > 0;
 	case PH_DEDUP:
 		return 1;
+	case PH_SCAN_CACHE:
+		return p->r.scan_cache > 0;
 	default:
 		return 0;
 	}
@@ -364,6 +368,13 @@ judge(struct gh_purge *p, struct gh_txn *txn, enum phase ph, const void *key,
 		*t = (int64_t)gh_get_be64(val);
 		return *t <= p->now - 2 * p->r.milter_rate_window ? V_GO :
 		       V_KEEP;
+	case PH_SCAN_CACHE:
+		/* version 1 | kind | reason | be64 scanned_at | name
+		 * (scanner/gscache.h); another version is left alone */
+		if (vlen < 11 || ((const unsigned char *)val)[0] != 1)
+			return V_SKIP;
+		*t = (int64_t)gh_get_be64((const unsigned char *)val + 3);
+		return *t < cutoff(p, p->r.scan_cache) ? V_GO : V_KEEP;
 	default:
 		return judge_json(p, ph, val, vlen, t);
 	}

@@ -714,6 +714,42 @@ test_store_info_in_use(void **state)
 	assert_true(b.free_bytes > a.free_bytes);
 }
 
+/* The scanners' verdict cache (scanner/gscache.h): by scanned_at, bytes
+ * 3..10 of a version 1 value; another version is left alone. */
+static void
+scan_cache(struct gh_store *st, unsigned char id, int64_t t, unsigned ver)
+{
+	unsigned char k[64], v[11 + 4];
+
+	memset(k, id, sizeof(k));
+	v[0] = (unsigned char)ver;
+	v[1] = 1;
+	v[2] = 0;
+	gh_put_be64(v + 3, (uint64_t)t);
+	memcpy(v + 11, "Test", 4);
+	put_raw(st, GH_DB_SCAN_CACHE, k, sizeof(k), v, sizeof(v));
+}
+
+static void
+test_scan_cache(void **state)
+{
+	struct gh_fx *f = *state;
+	struct gh_retention r = forever();
+	int64_t now = T0 + 100 * DAY;
+	struct gh_purge_stats s;
+
+	scan_cache(f->st, 1, now - 7 * DAY - 1, 1);
+	scan_cache(f->st, 2, now - 7 * DAY, 1);
+	scan_cache(f->st, 3, now - 30 * DAY, 2);
+	s = run(f->st, &r, now, 0);             /* 0: kept for ever */
+	assert_int_equal(s.gone[GH_DB_SCAN_CACHE], 0);
+	r.scan_cache = 7 * DAY;
+	s = run(f->st, &r, now, 0);
+	assert_int_equal(s.gone[GH_DB_SCAN_CACHE], 1);
+	assert_int_equal(s.skipped[GH_DB_SCAN_CACHE], 1);
+	assert_int_equal(s.oldest_kept[GH_DB_SCAN_CACHE], now - 7 * DAY);
+}
+
 int
 main(void)
 {
@@ -732,6 +768,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_batch_counts_deliveries, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_args, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_store_info_in_use, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_scan_cache, gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,6 +22,8 @@
  *                 GH_RETENTION_DIGEST_MIN_MS, the longest a digest waits
  *   known_hosts   (user, network) pairs of pam_gatehouse, by last_seen;
  *                 a network forgotten alerts as new on its next login
+ *   scan_cache    the scanners' cached verdicts (scanner/gscache.h), by
+ *                 the time of the scan
  * and, whatever the rules, dedup entries whose window has ended, and
  * the milter's rate counters (keys "milter:...") whose window began two
  * windows ago (milter_rate_window, [ratelimit] window): they count nothing
@@ -55,8 +57,8 @@
  * (mail_log, uploads, and each user's inbox items) are walked only up to
  * the first record younger than its cutoff by GH_RETENTION_SLACK_MS, so a
  * pass costs what it deletes rather than the size of the store; the others
- * (queue states, known hosts, the milter's rate counters, dedup) are read
- * whole, a step at a time.
+ * (queue states, known hosts, the milter's rate counters, dedup, the scan
+ * cache) are read whole, a step at a time.
  *
  * THREADS.  A struct gh_purge belongs to one caller and is used by one
  * thread at a time; any number of purges and other processes may work on
@@ -91,6 +93,8 @@ struct gh_retention {
 	int64_t mail_log, uploads, uploads_kept, events, deliveries,
 	    inbox_read, inbox_unread, known_hosts;    /* ms; 0: for ever */
 	int64_t milter_rate_window;   /* [ratelimit] window; 0: leave them */
+	int64_t scan_cache;           /* verdicts of the scan cache, by
+	                                 scanned_at */
 };
 
 /* gh_retention_from_conf - the rules of [retention], and [ratelimit]

@@ -359,3 +359,18 @@ def test_no_file_at_the_default_place(tmp_path):
     m = subprocess.run([str(MILTER), "-t"], capture_output=True, text=True,
                        timeout=60, env=envv)
     assert m.returncode != 0
+
+
+def test_milter_with_clamd_needs_no_signature_directory(env):
+    """[milter] clamd_socket: the signatures are clamd's, so a missing
+    clamav_db is no problem; without it, it is."""
+    env.key()
+    give(env.keydir / "example.org" / "s1.key", USERS["mail"], 0o640)
+    env.write(milter={"scan": "yes", "clamav_db": env.base / "no-db",
+                      "spool_dir": env.base})
+    p = env.check()
+    assert p.returncode == 78
+    assert f"{env.base}/no-db" in p.stderr
+    env.write(milter={"clamd_socket": "/run/clamav/clamd.ctl"})
+    p = env.check()
+    assert p.returncode == 0, p.stderr
