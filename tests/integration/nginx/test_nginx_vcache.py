@@ -67,7 +67,11 @@ def cache_entries(n):
 
 
 def engines_ready(n):
-    return n.error_log().count("clamav engine ready")
+    """Engines made ready for workers: the master compiles one per start
+    or reload whose signatures changed (or keeps the one it has)."""
+    log = n.error_log()
+    return (log.count("clamav engine compiled in master")
+            + log.count("clamav engine kept"))
 
 
 def worker_pids(n):
