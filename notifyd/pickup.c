@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -34,8 +35,10 @@
 #include "gatehouse/bridge.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/records.h"
+#include "gatehouse/users.h"
 #include "nd.h"
 #include "pickup.h"
+#include "webreq.h"
 
 #define PK_CONNS 8               /* bridge connections at once */
 #define PK_HELLO_MS 5000         /* to say who it is */
@@ -47,6 +50,7 @@
 #define PK_TICK_MS 250
 #define PK_SNAP_MS 1000          /* snapshots to one bridge, at most every */
 #define PK_WARN_MS 60000         /* one warning of a kind a minute */
+#define PK_FEED_CHUNK 64         /* inbox feed entries read at once */
 enum { PK_SAY_GONE, PK_SAY_REFUSED, PK_SAY_CONNECTED, PK_SAY_KINDS };
 
 /* What notifyd has to say to a bridge, sent without ever waiting: the
@@ -73,6 +77,10 @@ struct pk_conn {
 	uint64_t snap_gen;
 	int snap_resume;             /* 0: from the start */
 	char snap_addr[GH_ADDR_MAX + 1], snap_list[GH_LIST_MAX + 1];
+	/* the inbox feed (users.h), sent to the web domain: the last entry
+	 * sent; the bridge says in its hello which one it has */
+	uint64_t feed_sent;
+	int feed_gap_said;
 };
 
 /* Each domain's allowance, a token bucket: a compromised producer can
@@ -97,6 +105,10 @@ struct nd_pickup {
 	int has_store[GH_DOMAIN_COUNT_];
 	struct pk_conn conns[PK_CONNS];
 	struct pk_bucket bucket[GH_DOMAIN_COUNT_];
+	/* inotify on the core store's data.mdb: every commit writes it, so
+	 * a new inbox item (or a read mark the CLI set) is sent to the web
+	 * bridge at once, not at the next tick */
+	int ino;
 	double rate;                 /* [notifyd] bridge_rate */
 	int64_t warned_uid, warned_full;
 	/* lines about bridges, said at most once a minute each kind, with
@@ -143,6 +155,8 @@ struct pk_item {
 	json_t *ev;                  /* accepted, stamped event */
 	char why[256];               /* refused: the reason */
 	int dup;
+	int webreq;                  /* a web request (webreq.h): applied,
+	                                not queued */
 };
 
 struct pk_batch {
@@ -191,6 +205,24 @@ batch_txn(struct gh_txn *txn, void *arg)
 			}
 			if (err != GH_ENOTFOUND)
 				return err;
+			if (it->webreq) {
+				err = nd_webreq_apply_txn(txn, it->ev, now,
+				                          it->why,
+				                          sizeof(it->why));
+				if (err == GH_EINVAL) {
+					/* refused, nothing written */
+					json_decref(it->ev);
+					it->ev = NULL;
+					continue;
+				}
+				if (err)
+					return err;
+				err = gh_queue_dedup_put_txn(txn, k, kl, 0,
+				                             now + PK_KEEP_MS);
+				if (err)
+					return err;
+				continue;
+			}
 			err = gh_queue_enqueue_txn(txn, it->ev, now,
 			                           b->p->dedup_window, &id,
 			                           NULL);
@@ -339,6 +371,14 @@ batch_check(struct pk_batch *b)
 			    !json_is_integer(json_object_get(it->msg, "at"))) {
 				snprintf(it->why, sizeof(it->why),
 				         "no id or at");
+				continue;
+			}
+			it->webreq = 0;
+			if (b->dom == GH_DOMAIN_WEB && nd_webreq_is(ev)) {
+				it->webreq = 1;
+				if (nd_webreq_check(ev, it->why,
+				                    sizeof(it->why)) == GH_OK)
+					it->ev = json_incref((json_t *)ev);
 				continue;
 			}
 			(void)gh_domain_accept((enum gh_domain)b->dom, ev,
@@ -493,6 +533,13 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 			           "connection");
 	c->dom = dom;
 	c->sent_gen = -1;
+	c->feed_sent = 0;
+	c->feed_gap_said = 0;
+	if (dom == GH_DOMAIN_WEB &&
+	    json_is_integer(json_object_get(m, "inbox")) &&
+	    json_integer_value(json_object_get(m, "inbox")) > 0)
+		c->feed_sent = (uint64_t)json_integer_value(
+		    json_object_get(m, "inbox"));
 	say(p, PK_SAY_CONNECTED, ND_LOG_INFO, "bridge %s connected (uid %ld)",
 	    name, (long)c->uid);
 	reply(p, c, json_pack("{s:s}", "t", "welcome"));
@@ -610,6 +657,100 @@ send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 	}
 }
 
+/* ---- the inbox feed, to the web domain ---- */
+
+struct feed_arg {
+	struct pk_conn *c;
+	json_t *msgs;                /* packets to send */
+	uint64_t last, first;
+};
+
+static int
+feed_one(uint64_t seq, unsigned kind, const char *user, uint64_t id,
+         void *arg)
+{
+	struct feed_arg *a = arg;
+
+	json_array_append_new(a->msgs, json_pack("{s:I, s:i, s:s, s:I}",
+	                      "seq", (json_int_t)seq, "kind", (int)kind,
+	                      "user", user, "id", (json_int_t)id));
+	a->last = seq;
+	return json_array_size(a->msgs) >= PK_FEED_CHUNK;
+}
+
+/* The entries after the connection's, each with what it names now (an
+ * entry says only which item or whose preferences changed). */
+static gh_err
+feed_view(struct gh_txn *txn, void *arg)
+{
+	struct feed_arg *a = arg;
+	size_t i;
+	json_t *e;
+	gh_err err;
+
+	json_array_clear(a->msgs);
+	a->last = a->c->feed_sent;
+	err = gh_inbox_feed_txn(txn, a->c->feed_sent, feed_one, a, &a->first);
+	json_array_foreach(a->msgs, i, e) {
+		const char *user = json_string_value(json_object_get(e, "user"));
+		json_t *rec = NULL;
+		gh_err e2;
+
+		if (err)
+			break;
+		if (json_integer_value(json_object_get(e, "kind")) ==
+		    GH_FEED_ITEM) {
+			json_object_set_new(e, "t", json_string("inbox"));
+			e2 = gh_inbox_get_txn(txn, user, (uint64_t)
+			    json_integer_value(json_object_get(e, "id")), &rec);
+			json_object_set_new(e, "item", rec ? rec : json_null());
+		} else {
+			json_object_set_new(e, "t", json_string("prefs"));
+			json_object_del(e, "id");
+			e2 = gh_prefs_get_txn(txn, user, &rec);
+			json_object_set_new(e, "prefs", rec ? rec : json_null());
+		}
+		json_object_del(e, "kind");
+		if (e2 && e2 != GH_ENOTFOUND)
+			err = e2;
+	}
+	return err;
+}
+
+/* Send the web bridge the inbox changes it lacks, a chunk at a time while
+ * its queue has room (never waiting on it, like the snapshot). */
+static void
+send_inbox(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct feed_arg a = {c, json_array(), 0, 0};
+
+	while (a.msgs != NULL && c->fd >= 0 && c->out_bytes < PK_SNAP_ROOM) {
+		size_t i;
+		json_t *e;
+
+		if (gh_store_view(p->st, feed_view, &a) != GH_OK) {
+			conn_close(p, c, "cannot read the inbox feed; closed");
+			break;
+		}
+		if (json_array_size(a.msgs) == 0)
+			break;
+		if (c->feed_sent != 0 && a.first > c->feed_sent + 1 &&
+		    !c->feed_gap_said) {
+			/* the ring moved past what the bridge had: changes
+			 * in between are not sent (docs/security.md) */
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge web: %llu inbox "
+			       "changes were dropped from the feed before it "
+			       "could send them", (unsigned long long)
+			       (a.first - c->feed_sent - 1));
+			c->feed_gap_said = 1;
+		}
+		json_array_foreach(a.msgs, i, e)
+			reply(p, c, json_incref(e));
+		c->feed_sent = a.last;
+	}
+	json_decref(a.msgs);
+}
+
 /* ---- the thread ---- */
 
 /* May uid hold a bridge connection at all?  Root, or the owner of a
@@ -683,13 +824,15 @@ pickup_main(void *arg)
 	struct nd_pickup *p = arg;
 
 	for (;;) {
-		struct pollfd fds[2 + PK_CONNS];
-		int map[2 + PK_CONNS];
+		struct pollfd fds[3 + PK_CONNS];
+		int map[3 + PK_CONNS];
 		nfds_t n = 0;
 
 		fds[n].fd = p->wake[0];
 		fds[n++].events = POLLIN;
 		fds[n].fd = p->listen_fd;
+		fds[n++].events = POLLIN;
+		fds[n].fd = p->ino;   /* -1: ignored by poll */
 		fds[n++].events = POLLIN;
 		for (int i = 0; i < PK_CONNS; i++) {
 			if (p->conns[i].fd < 0)
@@ -718,7 +861,13 @@ pickup_main(void *arg)
 			break;
 		if (fds[1].revents & POLLIN)
 			do_accept(p);
-		for (nfds_t i = 2; i < n; i++) {
+		if (fds[2].revents & POLLIN) {
+			char ib[4096];
+
+			while (read(p->ino, ib, sizeof(ib)) > 0)
+				;   /* drained: what changed is in the feed */
+		}
+		for (nfds_t i = 3; i < n; i++) {
 			struct pk_conn *c = &p->conns[map[i]];
 
 			if (c->fd < 0 || !fds[i].revents)
@@ -743,6 +892,8 @@ pickup_main(void *arg)
 				flush(p, c);
 			if (c->fd >= 0 && c->dom == GH_DOMAIN_MAIL)
 				send_snapshot(p, c);
+			if (c->fd >= 0 && c->dom == GH_DOMAIN_WEB)
+				send_inbox(p, c);
 		}
 	}
 	return NULL;
@@ -808,6 +959,7 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	p->st = d->st;
 	p->listen_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
+	p->ino = -1;
 	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
 	p->rate = (double)gh_conf_int(d->rt->conf, "notifyd", "bridge_rate");
 	for (int dom = 0; dom < GH_DOMAIN_COUNT_; dom++) {
@@ -846,6 +998,23 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	                               "bridge_socket"), detail, dlen);
 	if (err)
 		goto fail;
+	if (p->has_store[GH_DOMAIN_WEB]) {
+		char dm[4200];
+		struct gh_store_opts so;
+
+		/* Without it the web bridge still gets every change, at the
+		 * next tick (PK_TICK_MS). */
+		gh_conf_domain_store_opts(d->rt->conf, GH_DOMAIN_CORE, &so, NULL);
+		snprintf(dm, sizeof(dm), "%s/data.mdb", so.path);
+		p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (p->ino >= 0 && inotify_add_watch(p->ino, dm, IN_MODIFY) < 0) {
+			nd_log(&d->log, ND_LOG_WARN, "inotify on %s: %s; the "
+			       "web bridge gets inbox changes within %d ms",
+			       dm, strerror(errno), PK_TICK_MS);
+			close(p->ino);
+			p->ino = -1;
+		}
+	}
 	if (pthread_create(&p->tid, NULL, pickup_main, p) != 0) {
 		err = GH_ENOMEM;
 		goto fail;
@@ -859,6 +1028,8 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	*out = p;
 	return GH_OK;
 fail:
+	if (p->ino >= 0)
+		close(p->ino);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
 	if (p->wake[0] >= 0) {
@@ -883,6 +1054,8 @@ nd_pickup_stop(struct nd_pickup *p)
 	(void)unlink(p->sock_path);
 	close(p->wake[0]);
 	close(p->wake[1]);
+	if (p->ino >= 0)
+		close(p->ino);
 	free(p->buf);
 	free(p);
 }

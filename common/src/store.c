@@ -50,6 +50,7 @@ static const char *const gh_db_names[GH_DB_COUNT_] = {
 	[GH_DB_SUPPRESSION] = "suppression",
 	[GH_DB_RATE] = "rate",
 	[GH_DB_KNOWN_HOSTS] = "known_hosts",
+	[GH_DB_INBOX_FEED] = "inbox_feed",
 };
 
 struct gh_store {

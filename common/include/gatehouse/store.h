@@ -67,7 +67,7 @@ extern "C" {
 #endif
 
 /* Current schema version; see docs/store.md "Migrations". */
-#define GH_STORE_SCHEMA 1
+#define GH_STORE_SCHEMA 2   /* 2: inbox_feed */
 
 /* The named databases.  Their names in LMDB are given by gh_db_name(). */
 enum gh_db {
@@ -85,6 +85,7 @@ enum gh_db {
 	GH_DB_SUPPRESSION,  /* opted-out recipient addresses */
 	GH_DB_RATE,         /* rate-limit counters */
 	GH_DB_KNOWN_HOSTS,  /* (user, network) pairs seen at login */
+	GH_DB_INBOX_FEED,   /* changes to inbox items and prefs, by sequence */
 	GH_DB_COUNT_        /* not a database: the number of them */
 };
 
