@@ -147,6 +147,10 @@ typedef struct {
     struct gscan_engine        *engine;       /* scanner/gscan.h */
     time_t                      store_retry;  /* next reopen attempt */
     unsigned                    store_down:1; /* logged as unavailable */
+
+    /* gatehouse_inbox: the web store is not the core's, so changes go to
+     * the core as requests in the outbox (ngx_http_gatehouse_inbox.c) */
+    ngx_uint_t                  inbox_split;
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -174,6 +178,9 @@ typedef struct {
     /* per worker, while requests run (the event loop's only) */
     ngx_uint_t                  space_full;   /* the last write found the
                                                  upload directory full */
+
+    ngx_uint_t                  inbox_streams;  /* gatehouse_inbox
+                                                   streams=N, per worker */
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -411,6 +418,11 @@ ngx_int_t ngx_http_gatehouse_unsubscribe_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_gatehouse_download_handler(ngx_http_request_t *r);
 char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf);
+
+/* ngx_http_gatehouse_inbox.c */
+ngx_int_t ngx_http_gatehouse_inbox_handler(ngx_http_request_t *r);
+char *ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,

@@ -127,63 +127,6 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 	return GH_OK;
 }
 
-/* Add (or replace, by endpoint) a subscription in user's contacts. */
-static gh_err
-push_add(struct gh_txn *txn, const char *user, const json_t *sub,
-         int64_t now, char *why, size_t wlen)
-{
-	json_t *rec = NULL, *push, *copy;
-	const char *ep = json_string_value(json_object_get(sub, "endpoint"));
-	char detail[200];
-	size_t i;
-	json_t *s = NULL;
-	gh_err err = gh_contacts_get_txn(txn, user, &rec);
-
-	if (err == GH_ENOTFOUND) {
-		rec = json_object();
-		err = rec ? GH_OK : GH_ENOMEM;
-	}
-	if (err)
-		return err;
-	push = json_object_get(rec, "push");
-	if (push == NULL) {
-		push = json_array();
-		json_object_set_new(rec, "push", push);
-	}
-	json_array_foreach(push, i, s)
-		if (strcmp(json_string_value(json_object_get(s, "endpoint")) ?
-		           json_string_value(json_object_get(s, "endpoint")) :
-		           "", ep) == 0)
-			break;
-	copy = json_deep_copy(sub);
-	if (copy == NULL) {
-		json_decref(rec);
-		return GH_ENOMEM;
-	}
-	if (i < json_array_size(push)) {
-		json_t *at = json_object_get(s, "added_at");
-
-		if (at)
-			json_object_set(copy, "added_at", at);
-		json_array_set_new(push, i, copy);
-	} else if (json_array_size(push) >= GH_PUSH_MAX) {
-		json_decref(copy);
-		json_decref(rec);
-		snprintf(why, wlen, "web.push_add: the user has %d "
-		         "subscriptions already", GH_PUSH_MAX);
-		return GH_EINVAL;
-	} else {
-		json_array_append_new(push, copy);
-	}
-	err = gh_contacts_put_txn(txn, user, rec, now);
-	if (err == GH_EINVAL) {
-		(void)gh_contacts_validate(rec, detail, sizeof(detail));
-		snprintf(why, wlen, "web.push_add: %s", detail);
-	}
-	json_decref(rec);
-	return err;
-}
-
 gh_err
 nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
                     char *why, size_t wlen)
@@ -203,8 +146,8 @@ nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 		err = gh_prefs_put_txn(txn, user, json_object_get(md, "prefs"),
 		                       now);
 	} else if (strcmp(t, "web.push_add") == 0) {
-		err = push_add(txn, user, json_object_get(md, "subscription"),
-		               now, why, wlen);
+		err = gh_push_add_txn(txn, user, json_object_get(md,
+		                      "subscription"), now, why, wlen);
 	} else if (strcmp(t, "web.push_remove") == 0) {
 		err = gh_push_remove_txn(txn, user, json_string_value(
 		    json_object_get(md, "endpoint")), now);

@@ -600,6 +600,64 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	return GH_OK;
 }
 
+gh_err
+gh_push_add_txn(struct gh_txn *txn, const char *user, const json_t *sub,
+         int64_t now, char *why, size_t wlen)
+{
+	json_t *rec = NULL, *push, *copy;
+	const char *ep = json_string_value(json_object_get(sub, "endpoint"));
+	char detail[200];
+	size_t i;
+	json_t *s = NULL;
+	gh_err err = gh_contacts_get_txn(txn, user, &rec);
+
+	if (err == GH_ENOTFOUND) {
+		rec = json_object();
+		err = rec ? GH_OK : GH_ENOMEM;
+	}
+	if (err)
+		return err;
+	push = json_object_get(rec, "push");
+	if (push == NULL) {
+		push = json_array();
+		json_object_set_new(rec, "push", push);
+	}
+	json_array_foreach(push, i, s)
+		if (strcmp(json_string_value(json_object_get(s, "endpoint")) ?
+		           json_string_value(json_object_get(s, "endpoint")) :
+		           "", ep) == 0)
+			break;
+	copy = json_deep_copy(sub);
+	if (copy == NULL) {
+		json_decref(rec);
+		return GH_ENOMEM;
+	}
+	if (i < json_array_size(push)) {
+		json_t *at = json_object_get(s, "added_at");
+
+		if (at)
+			json_object_set(copy, "added_at", at);
+		json_array_set_new(push, i, copy);
+	} else if (json_array_size(push) >= GH_PUSH_MAX) {
+		json_decref(copy);
+		json_decref(rec);
+		if (why && wlen)
+			snprintf(why, wlen, "the user has %d subscriptions "
+			         "already", GH_PUSH_MAX);
+		return GH_EINVAL;
+	} else {
+		json_array_append_new(push, copy);
+	}
+	err = gh_contacts_put_txn(txn, user, rec, now);
+	if (err == GH_EINVAL && why && wlen) {
+		(void)gh_contacts_validate(rec, detail, sizeof(detail));
+		snprintf(why, wlen, "%s", detail);
+	}
+	json_decref(rec);
+	return err;
+}
+
+
 /* ---- the inbox feed ---- */
 
 /* Append one entry (users.h, INBOX_FEED) and drop the one that falls out

@@ -130,6 +130,17 @@ gh_err gh_contacts_del_txn(struct gh_txn *txn, const char *user);
 gh_err gh_push_remove_txn(struct gh_txn *txn, const char *user,
                           const char *endpoint, int64_t now);
 
+/*
+ * gh_push_add_txn - add the Web Push subscription sub ({endpoint, keys:
+ * {p256dh, auth}}) to user's contacts (made when the user has none), or
+ * replace the one with the same endpoint (keeping its added_at).
+ * GH_EINVAL with why (optional) when it does not validate or the user has
+ * GH_PUSH_MAX already.
+ */
+gh_err gh_push_add_txn(struct gh_txn *txn, const char *user,
+                       const json_t *sub, int64_t now, char *why,
+                       size_t wlen);
+
 /* gh_contacts_each - visit every user with contacts, in id order; fn
  * gets borrowed values and returns non-zero to stop. */
 typedef int (*gh_user_fn)(const char *user, const json_t *rec, void *arg);
