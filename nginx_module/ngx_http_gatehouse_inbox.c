@@ -799,6 +799,23 @@ ngx_http_gatehouse_in_body_cleanup(void *data)
 }
 
 
+/* The request's write, found by its cleanup (the module's ctx belongs to
+ * the upload code's filters, which read it as theirs). */
+static ngx_http_gatehouse_inwrite_t *
+ngx_http_gatehouse_in_find(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *c;
+
+    for (c = r->pool->cleanup; c != NULL; c = c->next) {
+        if (c->handler == ngx_http_gatehouse_in_body_cleanup) {
+            return c->data;
+        }
+    }
+
+    return NULL;
+}
+
+
 static ngx_int_t
 ngx_http_gatehouse_in_write(ngx_http_request_t *r,
     ngx_http_gatehouse_inwrite_t *w)
@@ -928,7 +945,7 @@ ngx_http_gatehouse_inbox_handler(ngx_http_request_t *r)
     ngx_memcpy(w->user, user.data, user.len);
     w->user[user.len] = '\0';
 
-    ngx_http_set_ctx(r, w, ngx_http_gatehouse_module);
+    /* not the module's ctx: the upload filters take that for theirs */
 
     if (what == NGX_HTTP_GATEHOUSE_IN_READ
         || what == NGX_HTTP_GATEHOUSE_IN_READ_ALL)
@@ -1038,7 +1055,11 @@ ngx_http_gatehouse_inbox_body(ngx_http_request_t *r)
     ngx_int_t                      rc;
     ngx_http_gatehouse_inwrite_t  *w;
 
-    w = ngx_http_get_module_ctx(r, ngx_http_gatehouse_module);
+    w = ngx_http_gatehouse_in_find(r);
+    if (w == NULL) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
 
     j = ngx_http_gatehouse_in_read_json(r, &msg);
     if (j == NULL) {
