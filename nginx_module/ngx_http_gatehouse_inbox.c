@@ -1545,6 +1545,7 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
 {
     ngx_int_t                        rc, n;
     ngx_str_t                        type = ngx_string("text/event-stream");
+    ngx_str_t                        arg, *last = NULL;
     ngx_table_elt_t                 *h;
     struct gh_store                 *store;
     ngx_pool_cleanup_t              *cln;
@@ -1607,9 +1608,23 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
         }
     }
 
-    if (h != NULL && h->value.len > 0) {
-        n = (h->value.len <= 18) ? ngx_atoi(h->value.data, h->value.len)
-                                 : NGX_ERROR;
+    /* or ?last_event_id=N: a page that listed the inbox first starts
+     * its EventSource (which cannot set headers) after the newest item
+     * it showed */
+    if (h == NULL || h->value.len == 0) {
+        if (ngx_http_arg(r, (u_char *) "last_event_id", 13, &arg) == NGX_OK
+            && arg.len > 0)
+        {
+            last = &arg;
+        }
+
+    } else {
+        last = &h->value;
+    }
+
+    if (last != NULL) {
+        n = (last->len <= 18) ? ngx_atoi(last->data, last->len)
+                              : NGX_ERROR;
         if (n < 0) {
             return ngx_http_gatehouse_in_error(r, NGX_HTTP_BAD_REQUEST,
                        "bad_last_event_id",

@@ -51,10 +51,10 @@ http {{
     gatehouse_conf {ghconf};
     server {{
         listen 127.0.0.1:{port};
-        # the application's authentication would set the user; here a
-        # header stands in for it
+        # the application's authentication would name the user; here a
+        # header (the API tests) or a cookie (the browser) stands in
         location /api/notifications {{
-            gatehouse_user $http_x_user;
+            gatehouse_user $http_x_user$cookie_gh_user;
             gatehouse_inbox{streams};
         }}
         location /inbox/ {{
