@@ -26,11 +26,13 @@
  * Reads run in the event loop (a read transaction never waits on
  * writers); writes go to the thread pool like every write of the module.
  *
- * Live updates: every commit to an LMDB environment writes data.mdb with
- * pwrite() (this store is never opened MDB_WRITEMAP), so an inotify watch
- * (IN_MODIFY) on the worker's own store's data.mdb wakes the worker when
- * anything was committed -- by the bridge, notifyd or another worker --
- * without polling.  The inotify descriptor sits in nginx's event loop on a
+ * Live updates: every commit that changes an inbox item or preferences
+ * rewrites the one byte of the store's wlock file once it is committed
+ * (gh_txn_touch, store.h), so an inotify watch (IN_MODIFY) on the
+ * worker's own store's wlock wakes the worker after each such commit --
+ * the bridge's, notifyd's, another worker's -- without polling.  (Not
+ * data.mdb: LMDB writes it before the commit is visible, so a reader woken
+ * by that write may see the old snapshot, and no later event follows.)  The inotify descriptor sits in nginx's event loop on a
  * connection of its own; on a wake-up one read transaction looks, for each
  * open stream, for items newer than the last one it sent.  A heartbeat
  * comment goes to every stream each NGX_HTTP_GATEHOUSE_SSE_BEAT ms.
@@ -1434,11 +1436,11 @@ ngx_http_gatehouse_sse_init(ngx_http_request_t *r)
 
     gmcf = ngx_http_get_module_main_conf(r, ngx_http_gatehouse_module);
 
-    if (gmcf->store_path.len + sizeof("/data.mdb") > sizeof(path)) {
+    if (gmcf->store_path.len + sizeof("/wlock") > sizeof(path)) {
         return NGX_ERROR;
     }
 
-    ngx_snprintf(path, sizeof(path), "%V/data.mdb%Z", &gmcf->store_path);
+    ngx_snprintf(path, sizeof(path), "%V/wlock%Z", &gmcf->store_path);
 
     fd = inotify_init1(IN_NONBLOCK|IN_CLOEXEC);
     if (fd == -1) {

@@ -105,9 +105,10 @@ struct nd_pickup {
 	int has_store[GH_DOMAIN_COUNT_];
 	struct pk_conn conns[PK_CONNS];
 	struct pk_bucket bucket[GH_DOMAIN_COUNT_];
-	/* inotify on the core store's data.mdb: every commit writes it, so
-	 * a new inbox item (or a read mark the CLI set) is sent to the web
-	 * bridge at once, not at the next tick */
+	/* inotify on the core store's wlock, which every commit changing an
+	 * inbox item or preferences rewrites (gh_txn_touch): a new item, or
+	 * a read mark the CLI set, goes to the web bridge at once, not at
+	 * the next tick */
 	int ino;
 	double rate;                 /* [notifyd] bridge_rate */
 	int64_t warned_uid, warned_full;
@@ -1005,7 +1006,7 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 		/* Without it the web bridge still gets every change, at the
 		 * next tick (PK_TICK_MS). */
 		gh_conf_domain_store_opts(d->rt->conf, GH_DOMAIN_CORE, &so, NULL);
-		snprintf(dm, sizeof(dm), "%s/data.mdb", so.path);
+		snprintf(dm, sizeof(dm), "%s/wlock", so.path);
 		p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (p->ino >= 0 && inotify_add_watch(p->ino, dm, IN_MODIFY) < 0) {
 			nd_log(&d->log, ND_LOG_WARN, "inotify on %s: %s; the "

@@ -74,6 +74,7 @@ struct gh_txn {
 	MDB_txn *txn;
 	int write;
 	int map_full;   /* a put hit MDB_MAP_FULL: grow and run again */
+	int touch;      /* gh_txn_touch: rewrite wlock after the commit */
 };
 
 const char *
@@ -292,6 +293,13 @@ txn_begin(struct gh_store *st, int write, MDB_txn **out)
 	return GH_EIO;
 }
 
+void
+gh_txn_touch(struct gh_txn *txn)
+{
+	if (txn != NULL && txn->write)
+		txn->touch = 1;
+}
+
 gh_err
 gh_store_update(struct gh_store *st, gh_txn_fn fn, void *arg)
 {
@@ -326,6 +334,13 @@ gh_store_update(struct gh_store *st, gh_txn_fn fn, void *arg)
 			pthread_rwlock_unlock(&st->maplock);
 			if (rc == 0) {
 				err = GH_OK;
+				/* after the commit, so whoever it wakes reads
+				 * what was committed (store.h, gh_txn_touch);
+				 * a failure only delays them */
+				if (t.touch && st->lockfd >= 0 &&
+				    pwrite(st->lockfd, "", 1, 0) != 1) {
+					/* nothing: watchers have a fallback */
+				}
 				break;
 			}
 			if (rc != MDB_MAP_FULL) {

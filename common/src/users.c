@@ -672,6 +672,7 @@ feed_add(struct gh_txn *txn, unsigned kind, const char *user, uint64_t id)
 
 	if (ul == 0 || ul > GH_USER_MAX)
 		return GH_EINVAL;
+	gh_txn_touch(txn);   /* wake the inbox's live streams */
 	err = gh_txn_next_seq(txn, "inbox_feed", &seq);
 	if (err)
 		return err;

@@ -35,6 +35,7 @@ load_module {module};
 daemon off;
 master_process on;
 worker_processes 1;
+worker_rlimit_nofile {nofile};
 thread_pool default threads=2;
 user {user} {user};
 error_log {prefix}/logs/error.log info;
@@ -81,7 +82,7 @@ class InboxWorld:
         self.user = secenv.USERS["web" if split else "core"]
         (self.prefix / "nginx.conf").write_text(NGINX_CONF.format(
             module=MODULE, prefix=self.prefix, user=self.user,
-            conns=conns, ghconf=self.sec.conf, port=self.port,
+            conns=conns, nofile=max(1024, conns * 2), ghconf=self.sec.conf, port=self.port,
             example=EXAMPLE, streams=streams))
         self.nginx = None
 
