@@ -106,6 +106,7 @@ static void ngx_http_gatehouse_inbox_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_gatehouse_stream_start(ngx_http_request_t *r,
     ngx_str_t *user);
 static void ngx_http_gatehouse_streams_check(void);
+static void ngx_http_gatehouse_stream_write(ngx_http_request_t *r);
 
 
 /* ---- small helpers ---- */
@@ -1147,6 +1148,31 @@ ngx_http_gatehouse_inbox_body(ngx_http_request_t *r)
 
 /* ---- Server-Sent Events ---- */
 
+/* Wait for the socket while output is queued, at most send_timeout. */
+static ngx_int_t
+ngx_http_gatehouse_stream_wait(ngx_http_request_t *r)
+{
+    ngx_event_t               *wev = r->connection->write;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (!r->connection->buffered) {
+        if (wev->timer_set) {
+            ngx_del_timer(wev);
+        }
+
+        return NGX_OK;
+    }
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (!wev->timer_set) {
+        ngx_add_timer(wev, clcf->send_timeout);
+    }
+
+    return ngx_handle_write_event(wev, clcf->send_lowat);
+}
+
+
 /* Queue len bytes of s (copied) on stream st and send what can be. */
 static ngx_int_t
 ngx_http_gatehouse_sse_send(ngx_http_gatehouse_stream_t *st, const char *s,
@@ -1189,7 +1215,14 @@ ngx_http_gatehouse_sse_send(ngx_http_gatehouse_stream_t *st, const char *s,
     ngx_chain_update_chains(r->pool, &st->free, &st->busy, &cl,
                             (ngx_buf_tag_t) &ngx_http_gatehouse_module);
 
-    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    /* not all sent: the rest when the socket can take it
+     * (stream_write); a client that reads nothing for send_timeout is
+     * dropped */
+    return ngx_http_gatehouse_stream_wait(r);
 }
 
 
@@ -1497,6 +1530,20 @@ ngx_http_gatehouse_stream_cleanup(void *data)
 }
 
 
+/* The socket can take more: send what a slow client left queued. */
+static void
+ngx_http_gatehouse_stream_write(ngx_http_request_t *r)
+{
+    ngx_event_t  *wev = r->connection->write;
+
+    if (wev->timedout || ngx_http_output_filter(r, NULL) == NGX_ERROR
+        || ngx_http_gatehouse_stream_wait(r) != NGX_OK)
+    {
+        ngx_http_finalize_request(r, NGX_ERROR);
+    }
+}
+
+
 /* The client went away (or sent something, which a stream never reads). */
 static void
 ngx_http_gatehouse_stream_read(ngx_http_request_t *r)
@@ -1676,12 +1723,13 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
     cln->data = st;
 
     r->read_event_handler = ngx_http_gatehouse_stream_read;
-    r->main->count++;
+    r->write_event_handler = ngx_http_gatehouse_stream_write;
 
+    /* a failure here is returned to nginx, which ends the request (the
+     * cleanup takes the stream off the list) */
     if (ngx_http_gatehouse_sse_send(st, "retry: 2000\n:\n\n", 15) != NGX_OK)
     {
-        ngx_http_finalize_request(r, NGX_ERROR);
-        return NGX_DONE;
+        return NGX_ERROR;
     }
 
     /* what was missed since Last-Event-ID */
@@ -1690,9 +1738,12 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
         (void) gh_store_view(store, ngx_http_gatehouse_sse_one, st);
 
         if (st->closed) {
-            ngx_http_finalize_request(r, NGX_ERROR);
+            return NGX_ERROR;
         }
     }
+
+    /* open until the client goes, or the worker ends it */
+    r->main->count++;
 
     return NGX_DONE;
 }
