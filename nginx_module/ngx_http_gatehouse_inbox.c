@@ -660,8 +660,9 @@ ngx_http_gatehouse_in_write_txn(struct gh_txn *txn, void *arg)
 
     case NGX_HTTP_GATEHOUSE_IN_READ_ALL:
         err = gh_inbox_mark_read_txn(txn, w->user, 0, w->now, &w->changed);
-        if (err == GH_OK && split) {
-            /* also what the copy may not have yet */
+        if (err == GH_OK && split && w->changed) {
+            /* only when it changed something: a request in the outbox
+             * per click would let one user fill the web store */
             err = ngx_http_gatehouse_in_request(txn, w,
                                                 "web.inbox_read_all",
                                                 json_object());
