@@ -606,7 +606,8 @@ inbox_txn(struct gh_txn *txn, void *arg)
 		    json_object_get(m, "id"));
 		json_t *v;
 
-		if (user == NULL || !gh_user_id_ok(user) || seq <= 0)
+		/* seq 0: part of a whole copy, which moves no position */
+		if (user == NULL || !gh_user_id_ok(user) || seq < 0)
 			continue;
 		if ((uint64_t)seq > last)
 			last = (uint64_t)seq;

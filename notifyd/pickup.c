@@ -80,7 +80,13 @@ struct pk_conn {
 	/* the inbox feed (users.h), sent to the web domain: the last entry
 	 * sent; the bridge says in its hello which one it has */
 	uint64_t feed_sent;
-	int feed_gap_said;
+	/* a whole copy (a new web store, or one the ring left behind):
+	 * every user's preferences, then every inbox item, a chunk at a
+	 * time, sent with seq 0 so the bridge's position does not move
+	 * until the feed's entries after it come */
+	int resync;                  /* 0 none; 1 prefs; 2 inbox */
+	unsigned char rkey[GH_USER_MAX + 9];
+	size_t rklen;                /* 0: from the start */
 };
 
 /* Each domain's allowance, a token bucket: a compromised producer can
@@ -490,6 +496,8 @@ done:
 		malloc_trim(0);
 }
 
+static void resync_start(struct nd_pickup *p, struct pk_conn *c);
+
 /* ---- hello ---- */
 
 static void
@@ -535,12 +543,14 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 	c->dom = dom;
 	c->sent_gen = -1;
 	c->feed_sent = 0;
-	c->feed_gap_said = 0;
+	c->resync = 0;
 	if (dom == GH_DOMAIN_WEB &&
 	    json_is_integer(json_object_get(m, "inbox")) &&
 	    json_integer_value(json_object_get(m, "inbox")) > 0)
 		c->feed_sent = (uint64_t)json_integer_value(
 		    json_object_get(m, "inbox"));
+	else if (dom == GH_DOMAIN_WEB)
+		resync_start(p, c);   /* a copy that has nothing yet */
 	say(p, PK_SAY_CONNECTED, ND_LOG_INFO, "bridge %s connected (uid %ld)",
 	    name, (long)c->uid);
 	reply(p, c, json_pack("{s:s}", "t", "welcome"));
@@ -718,6 +728,114 @@ feed_view(struct gh_txn *txn, void *arg)
 	return err;
 }
 
+struct resync_arg {
+	struct pk_conn *c;
+	json_t *msgs;
+	int done;
+};
+
+static int
+resync_row(const void *key, size_t klen, const void *val, size_t vlen,
+           void *arg)
+{
+	struct resync_arg *a = arg;
+	struct pk_conn *c = a->c;
+	char user[GH_USER_MAX + 1];
+	json_t *rec, *m;
+	size_t ul;
+
+	if (klen == c->rklen && memcmp(key, c->rkey, klen) == 0)
+		return 0;   /* the last one sent */
+	if (json_array_size(a->msgs) >= PK_FEED_CHUNK ||
+	    klen > sizeof(c->rkey))
+		return 1;
+	memcpy(c->rkey, key, klen);
+	c->rklen = klen;
+	ul = c->resync == 1 ? klen : strnlen(key, klen);
+	if (ul == 0 || ul > GH_USER_MAX ||
+	    (c->resync == 2 && klen != ul + 9))
+		return 0;
+	memcpy(user, key, ul);
+	user[ul] = '\0';
+	rec = json_loadb(val, vlen, 0, NULL);
+	if (!json_is_object(rec)) {
+		json_decref(rec);
+		return 0;
+	}
+	if (c->resync == 1)
+		m = json_pack("{s:s, s:i, s:s, s:o}", "t", "prefs", "seq", 0,
+		              "user", user, "prefs", rec);
+	else
+		m = json_pack("{s:s, s:i, s:s, s:I, s:o}", "t", "inbox", "seq",
+		              0, "user", user, "id", (json_int_t)gh_get_be64(
+		              (const unsigned char *)key + ul + 1), "item", rec);
+	json_array_append_new(a->msgs, m);
+	return 0;
+}
+
+static gh_err
+resync_view(struct gh_txn *txn, void *arg)
+{
+	struct resync_arg *a = arg;
+	struct pk_conn *c = a->c;
+	int stopped = 0;
+	gh_err err;
+
+	json_array_clear(a->msgs);
+	err = gh_txn_scan(txn, c->resync == 1 ? GH_DB_PREFS : GH_DB_INBOX,
+	                  c->rklen ? c->rkey : NULL, c->rklen, 0, resync_row,
+	                  a, &stopped);
+	if (err == GH_ENOTFOUND)
+		err = GH_OK;
+	a->done = (err == GH_OK && !stopped);
+	return err;
+}
+
+static gh_err
+feed_last_view(struct gh_txn *txn, void *arg)
+{
+	return gh_inbox_feed_last_txn(txn, arg);
+}
+
+/* Start a whole copy: from the feed's newest entry on, what changes is
+ * sent by the feed; what is there now, by the copy. */
+static void
+resync_start(struct nd_pickup *p, struct pk_conn *c)
+{
+	uint64_t last = 0;
+
+	if (gh_store_view(p->st, feed_last_view, &last) != GH_OK)
+		last = 0;
+	c->feed_sent = last;
+	c->resync = 1;
+	c->rklen = 0;
+}
+
+/* The next chunks of a whole copy, while the bridge's queue has room. */
+static void
+resync_step(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct resync_arg a = {c, json_array(), 0};
+
+	while (a.msgs != NULL && c->fd >= 0 && c->resync &&
+	       c->out_bytes < PK_SNAP_ROOM) {
+		size_t i;
+		json_t *e;
+
+		if (gh_store_view(p->st, resync_view, &a) != GH_OK) {
+			conn_close(p, c, "cannot read the inbox; closed");
+			break;
+		}
+		json_array_foreach(a.msgs, i, e)
+			reply(p, c, json_incref(e));
+		if (a.done) {
+			c->rklen = 0;
+			c->resync = c->resync == 1 ? 2 : 0;
+		}
+	}
+	json_decref(a.msgs);
+}
+
 /* Send the web bridge the inbox changes it lacks, a chunk at a time while
  * its queue has room (never waiting on it, like the snapshot). */
 static void
@@ -725,7 +843,10 @@ send_inbox(struct nd_pickup *p, struct pk_conn *c)
 {
 	struct feed_arg a = {c, json_array(), 0, 0};
 
-	while (a.msgs != NULL && c->fd >= 0 && c->out_bytes < PK_SNAP_ROOM) {
+	if (c->resync)
+		resync_step(p, c);
+	while (a.msgs != NULL && c->fd >= 0 && !c->resync &&
+	       c->out_bytes < PK_SNAP_ROOM) {
 		size_t i;
 		json_t *e;
 
@@ -735,15 +856,15 @@ send_inbox(struct nd_pickup *p, struct pk_conn *c)
 		}
 		if (json_array_size(a.msgs) == 0)
 			break;
-		if (c->feed_sent != 0 && a.first > c->feed_sent + 1 &&
-		    !c->feed_gap_said) {
-			/* the ring moved past what the bridge had: changes
-			 * in between are not sent (docs/security.md) */
-			nd_log(&p->d->log, ND_LOG_WARN, "bridge web: %llu inbox "
-			       "changes were dropped from the feed before it "
-			       "could send them", (unsigned long long)
+		if (c->feed_sent != 0 && a.first > c->feed_sent + 1) {
+			/* the ring moved past what the bridge had: a whole
+			 * copy again (docs/security.md) */
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge web: its copy "
+			       "of the inbox is %llu changes behind the feed; "
+			       "sending it all again", (unsigned long long)
 			       (a.first - c->feed_sent - 1));
-			c->feed_gap_said = 1;
+			resync_start(p, c);
+			break;
 		}
 		json_array_foreach(a.msgs, i, e)
 			reply(p, c, json_incref(e));

@@ -86,9 +86,11 @@ class InboxWorld:
             example=EXAMPLE, streams=streams))
         self.nginx = None
 
-    def start(self):
+    def start(self, notifyd=True):
+        """notifyd=False: it is running already."""
         if self.split:
-            self.sec.start_notifyd()
+            if notifyd:
+                self.sec.start_notifyd()
             self.sec.start_bridge("web")
         else:
             # no bridge socket without domain stores: wait for its log

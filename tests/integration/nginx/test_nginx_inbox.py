@@ -203,6 +203,26 @@ def test_sse_new_item_and_resume(world):
     s.close()
 
 
+def test_a_new_web_store_gets_what_the_core_has():
+    """Items and preferences made before the web bridge ever connected
+    (an upgrade, a new web store) reach the web face: the core sends a
+    whole copy first, then the changes."""
+    w = InboxWorld(split=True)
+    try:
+        w.sec.start_notifyd()
+        e = w.notify("olga", "from before")
+        wait_until(lambda: w.core_inbox("olga"), 20, "olga's item")
+        w.sec.gh("prefs", "set", "olga", "--category", "social=off")
+        w.start(notifyd=False)
+        w.wait_delivered("olga", e)
+        assert w.get("olga", "/preferences")[1]["categories"] == \
+            {"social": "off"}
+        e2 = w.notify("olga", "after")
+        w.wait_delivered("olga", e2)
+    finally:
+        w.close()
+
+
 def test_sse_needs_a_user_and_caps_streams():
     w = InboxWorld(split=True, streams=" streams=2").start()
     try:
