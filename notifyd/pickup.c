@@ -80,6 +80,7 @@ struct pk_conn {
 	/* the inbox feed (users.h), sent to the web domain: the last entry
 	 * sent; the bridge says in its hello which one it has */
 	uint64_t feed_sent;
+	int inbox_copy;              /* the bridge keeps one (its hello) */
 	/* a whole copy (a new web store, or one the ring left behind):
 	 * every user's preferences, then every inbox item, a chunk at a
 	 * time, sent with seq 0 so the bridge's position does not move
@@ -544,12 +545,17 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 	c->sent_gen = -1;
 	c->feed_sent = 0;
 	c->resync = 0;
-	if (dom == GH_DOMAIN_WEB &&
+	/* A web bridge that keeps an inbox copy says how far it is ("inbox",
+	 * 0 for nothing yet); one that does not (an older bridge) is sent
+	 * none. */
+	c->inbox_copy = dom == GH_DOMAIN_WEB &&
 	    json_is_integer(json_object_get(m, "inbox")) &&
+	    json_integer_value(json_object_get(m, "inbox")) >= 0;
+	if (c->inbox_copy &&
 	    json_integer_value(json_object_get(m, "inbox")) > 0)
 		c->feed_sent = (uint64_t)json_integer_value(
 		    json_object_get(m, "inbox"));
-	else if (dom == GH_DOMAIN_WEB)
+	else if (c->inbox_copy)
 		resync_start(p, c);   /* a copy that has nothing yet */
 	say(p, PK_SAY_CONNECTED, ND_LOG_INFO, "bridge %s connected (uid %ld)",
 	    name, (long)c->uid);
@@ -1014,7 +1020,8 @@ pickup_main(void *arg)
 				flush(p, c);
 			if (c->fd >= 0 && c->dom == GH_DOMAIN_MAIL)
 				send_snapshot(p, c);
-			if (c->fd >= 0 && c->dom == GH_DOMAIN_WEB)
+			if (c->fd >= 0 && c->dom == GH_DOMAIN_WEB &&
+			    c->inbox_copy)
 				send_inbox(p, c);
 		}
 	}
