@@ -31,6 +31,8 @@
  *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
  *   ngx_http_gatehouse_links.c   signed links: one-click unsubscribe and
  *                                download locations (docs/tokens.md)
+ *   ngx_http_gatehouse_inbox.c   gatehouse_inbox: the inbox API and its
+ *                                Server-Sent Events (docs/api.md)
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages; sending
