@@ -28,3 +28,9 @@ bench-upload-sync: $(SYNC_BENCH) $(NGX_MODULE) build/bench/upload/loadgen
 .PHONY: bench-scan-cache
 bench-scan-cache: $(NGX_MODULE) build/bench/upload/loadgen
 	$(PYTHON) bench/upload/cache
+
+# The inbox's Server-Sent Events: 1000 streams, enqueue-to-receipt p50/p99,
+# nginx memory per stream (bench/sse/run, bench/README.md).
+.PHONY: bench-sse
+bench-sse: programs
+	$(PYTHON) bench/sse/run

@@ -62,6 +62,7 @@
 #include "gatehouse/retention.h"
 #include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
+#include "gatehouse/users.h"
 
 #ifndef GH_VERSION
 #error "GH_VERSION comes from the Makefile (VERSION)"
@@ -98,6 +99,9 @@ struct br {
 	size_t nsup;
 	/* a suppression snapshot being received (mail) */
 	json_t *snap;
+	/* the core's inbox changes, for the web domain's copy: received,
+	 * written together (inbox_flush) */
+	json_t *inbox;
 	int logged_down;
 	int journal;                   /* stderr is the journal */
 	/* retention */
@@ -322,16 +326,41 @@ peer_is_core(struct br *b)
 	return 0;
 }
 
+#define FEED_KEY "inbox_replica"   /* meta: the last feed entry applied */
+
+static gh_err
+feed_pos_view(struct gh_txn *txn, void *arg)
+{
+	const void *v;
+	size_t vl;
+	gh_err err = gh_txn_get(txn, GH_DB_META, FEED_KEY, strlen(FEED_KEY),
+	                        &v, &vl);
+
+	*(uint64_t *)arg = 0;
+	if (err == GH_ENOTFOUND)
+		return GH_OK;
+	if (err == GH_OK && vl == 8)
+		*(uint64_t *)arg = gh_get_be64(v);
+	return err;
+}
+
 static int
 hello(struct br *b)
 {
 	json_t *m = NULL;
+	uint64_t pos = 0;
 	gh_err err;
 
 	if (!peer_is_core(b))
 		return -1;
-	m = json_pack("{s:s, s:i, s:s}", "t", "hello", "v", GH_BRIDGE_VERSION,
-	              "domain", b->name);
+	/* The web domain says how much of the core's inbox feed its copy
+	 * has: the core sends what came after (docs/security.md). */
+	if (b->dom == GH_DOMAIN_WEB &&
+	    gh_store_view(b->st, feed_pos_view, &pos) != GH_OK)
+		pos = 0;
+	m = json_pack("{s:s, s:i, s:s, s:I}", "t", "hello", "v",
+	              GH_BRIDGE_VERSION, "domain", b->name, "inbox",
+	              (json_int_t)pos);
 	err = m ? gh_bridge_send(b->fd, m) : GH_ENOMEM;
 
 	json_decref(m);
@@ -558,6 +587,81 @@ on_snapshot(struct br *b, const json_t *m)
 	}
 }
 
+/* ---- the core's inbox, copied into the web store ---- */
+
+static gh_err
+inbox_txn(struct gh_txn *txn, void *arg)
+{
+	json_t *msgs = arg;
+	uint64_t last = 0;
+	unsigned char b8[8];
+	size_t i;
+	json_t *m;
+	gh_err err = GH_OK;
+
+	json_array_foreach(msgs, i, m) {
+		const char *user = json_string_value(json_object_get(m, "user"));
+		json_int_t seq = json_integer_value(json_object_get(m, "seq"));
+		uint64_t id = (uint64_t)json_integer_value(
+		    json_object_get(m, "id"));
+		json_t *v;
+
+		/* seq 0: part of a whole copy, which moves no position */
+		if (user == NULL || !gh_user_id_ok(user) || seq < 0)
+			continue;
+		if ((uint64_t)seq > last)
+			last = (uint64_t)seq;
+		if (strcmp(gh_bridge_type(m), "inbox") == 0) {
+			v = json_object_get(m, "item");
+			if (id == 0)
+				continue;
+			err = json_is_object(v) ?
+			    gh_inbox_put_txn(txn, user, id, v) :
+			    gh_inbox_del_txn(txn, user, id);
+		} else {
+			json_t *copy;
+
+			v = json_object_get(m, "prefs");
+			if (!json_is_object(v)) {
+				err = gh_prefs_del_txn(txn, user);
+			} else if ((copy = json_deep_copy(v)) == NULL) {
+				err = GH_ENOMEM;
+			} else {
+				/* the store sets these again */
+				json_object_del(copy, "v");
+				json_object_del(copy, "updated_at");
+				err = gh_prefs_put_txn(txn, user, copy,
+				                       gh_now_ms());
+				json_decref(copy);
+			}
+		}
+		if (err == GH_ENOTFOUND || err == GH_EINVAL)
+			err = GH_OK;   /* nothing to remove; or not for us */
+		if (err)
+			return err;
+	}
+	if (last == 0)
+		return GH_OK;
+	gh_put_be64(b8, last);
+	return gh_txn_put(txn, GH_DB_META, FEED_KEY, strlen(FEED_KEY), b8, 8);
+}
+
+/* Write what was received in one transaction: one commit, one wake-up of
+ * the nginx workers watching the store (docs/api.md, "Live updates"). */
+static void
+inbox_flush(struct br *b)
+{
+	gh_err err;
+
+	if (b->inbox == NULL || json_array_size(b->inbox) == 0)
+		return;
+	err = gh_store_update(b->st, inbox_txn, b->inbox);
+	if (err)
+		blog(b, LOG_ERR, "inbox: cannot store the core's changes: %s "
+		     "(sent again at the next connection)", gh_strerror(err));
+	json_array_clear(b->inbox);
+}
+
 /* Handle one message from notifyd. */
 static void
 on_message(struct br *b, const json_t *m)
@@ -587,6 +691,12 @@ on_message(struct br *b, const json_t *m)
 			if (strcmp(b->sup[i].addr, a) == 0 &&
 			    strcmp(b->sup[i].list, l) == 0)
 				b->sup[i].acked = 1;
+	} else if (b->dom == GH_DOMAIN_WEB &&
+	           (strcmp(t, "inbox") == 0 || strcmp(t, "prefs") == 0)) {
+		if (b->inbox == NULL)
+			b->inbox = json_array();
+		if (b->inbox != NULL)
+			json_array_append((json_t *)b->inbox, (json_t *)m);
 	} else {
 		on_snapshot(b, m);
 	}
@@ -632,6 +742,15 @@ session(struct br *b)
 		if (err == GH_OK) {
 			on_message(b, m);
 			json_decref(m);
+			/* and whatever else is waiting, up to a batch, so a
+			 * burst of inbox items is one commit */
+			for (int i = 0; i < BATCH && gh_bridge_recv(b->fd,
+			     b->buf, GH_BRIDGE_MSG_MAX + 1, &m, NULL) == GH_OK;
+			     i++) {
+				on_message(b, m);
+				json_decref(m);
+			}
+			inbox_flush(b);
 		}
 		if ((b->nlease || b->nsup) && round_done(b)) {
 			settle(b);
@@ -764,6 +883,8 @@ main(int argc, char **argv)
 		b.fd = -1;
 		json_decref(b.snap);
 		b.snap = NULL;
+		json_decref(b.inbox);
+		b.inbox = NULL;
 		nap_ms(1000);
 	}
 	gh_sd_notify("STOPPING=1");

@@ -264,6 +264,22 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       0,
       NULL },
 
+    /* the same setting as gatehouse_upload_user, under the name the
+     * inbox locations use */
+    { ngx_string("gatehouse_user"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_loc_conf_t, user),
+      NULL },
+
+    { ngx_string("gatehouse_inbox"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_gatehouse_set_inbox,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("gatehouse_upload_sync"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -530,6 +546,21 @@ ngx_http_gatehouse_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
 
         gmcf->needs_store = 1;
+    }
+
+    if (clcf->handler == ngx_http_gatehouse_inbox_handler) {
+        if (gmcf->store_path.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"gatehouse_inbox\" in location \"%V\" "
+                               "needs \"gatehouse_conf\" or "
+                               "\"gatehouse_store\"", &clcf->name);
+            return NGX_CONF_ERROR;
+        }
+
+        gmcf->needs_store = 1;
+
+        /* its writes are made in the thread pool */
+        return ngx_http_gatehouse_add_pool(cf, conf);
     }
 
     if (clcf->handler == ngx_http_gatehouse_unsubscribe_handler) {

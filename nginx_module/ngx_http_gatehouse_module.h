@@ -37,6 +37,8 @@
  *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
  *   ngx_http_gatehouse_links.c   signed links: one-click unsubscribe and
  *                                download locations (docs/tokens.md)
+ *   ngx_http_gatehouse_inbox.c   gatehouse_inbox: the inbox API and its
+ *                                Server-Sent Events (docs/api.md)
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages; sending
@@ -183,6 +185,10 @@ typedef struct {
     ngx_uint_t                  events_shared;  /* the store is the core's */
 
     ngx_flag_t                  scan_cache;   /* gatehouse_scan_cache */
+
+    /* gatehouse_inbox: the web store is not the core's, so changes go to
+     * the core as requests in the outbox (ngx_http_gatehouse_inbox.c) */
+    ngx_uint_t                  inbox_split;
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -220,6 +226,9 @@ typedef struct {
     ngx_uint_t                  thumb_width;  /* gatehouse_thumbnail; 0: */
     ngx_uint_t                  thumb_height; /* none */
     ngx_uint_t                  thumb_quality;
+
+    ngx_uint_t                  inbox_streams;  /* gatehouse_inbox
+                                                   streams=N, per worker */
 } ngx_http_gatehouse_loc_conf_t;
 
 
@@ -539,6 +548,11 @@ ngx_int_t ngx_http_gatehouse_unsubscribe_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_gatehouse_download_handler(ngx_http_request_t *r);
 char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf);
+
+/* ngx_http_gatehouse_inbox.c */
+ngx_int_t ngx_http_gatehouse_inbox_handler(ngx_http_request_t *r);
+char *ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,

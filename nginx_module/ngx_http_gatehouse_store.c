@@ -90,6 +90,20 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
+    /* the inbox: a web store of its own holds the web domain's copy, and
+     * changes go to the core as requests (ngx_http_gatehouse_inbox.c) */
+    {
+        struct gh_store_opts  core;
+
+        gh_conf_domain_store_opts(conf, GH_DOMAIN_CORE, &core, NULL);
+        gmcf->inbox_split = (gmcf->store_path.len != 0 && core.path != NULL
+                             && (ngx_strlen(core.path)
+                                 != gmcf->store_path.len
+                                 || ngx_strncmp(core.path,
+                                                gmcf->store_path.data,
+                                                gmcf->store_path.len) != 0));
+    }
+
     gmcf->map_size = opts.map_size;
     gmcf->map_max = opts.map_max;
     gmcf->store_flags = opts.flags & GH_STORE_NOSYNC;

@@ -37,7 +37,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # memory-error check.
 NOTIFYD_DAEMON := main log channel http runtime check resolve \
                   deliveries digest dispatch job start send outcome settle \
-                  metrics pickup retention \
+                  metrics pickup retention webreq \
                   channels/webhook channels/smtp channels/inbox \
                   channels/chat channels/sms channels/ntfy channels/gotify \
                   channels/webpush

@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -36,8 +37,10 @@
 #include "gatehouse/bridge.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/records.h"
+#include "gatehouse/users.h"
 #include "nd.h"
 #include "pickup.h"
+#include "webreq.h"
 
 #define PK_CONNS 8               /* bridge connections at once */
 #define PK_HELLO_MS 5000         /* to say who it is */
@@ -49,6 +52,7 @@
 #define PK_TICK_MS 250
 #define PK_SNAP_MS 1000          /* snapshots to one bridge, at most every */
 #define PK_WARN_MS 60000         /* one warning of a kind a minute */
+#define PK_FEED_CHUNK 64         /* inbox feed entries read at once */
 enum { PK_SAY_GONE, PK_SAY_REFUSED, PK_SAY_CONNECTED, PK_SAY_KINDS };
 
 /* What notifyd has to say to a bridge, sent without ever waiting: the
@@ -75,6 +79,17 @@ struct pk_conn {
 	uint64_t snap_gen;
 	int snap_resume;             /* 0: from the start */
 	char snap_addr[GH_ADDR_MAX + 1], snap_list[GH_LIST_MAX + 1];
+	/* the inbox feed (users.h), sent to the web domain: the last entry
+	 * sent; the bridge says in its hello which one it has */
+	uint64_t feed_sent;
+	int inbox_copy;              /* the bridge keeps one (its hello) */
+	/* a whole copy (a new web store, or one the ring left behind):
+	 * every user's preferences, then every inbox item, a chunk at a
+	 * time, sent with seq 0 so the bridge's position does not move
+	 * until the feed's entries after it come */
+	int resync;                  /* 0 none; 1 prefs; 2 inbox */
+	unsigned char rkey[GH_USER_MAX + 9];
+	size_t rklen;                /* 0: from the start */
 };
 
 /* Each domain's allowance, a token bucket: a compromised producer can
@@ -99,6 +114,11 @@ struct nd_pickup {
 	int has_store[GH_DOMAIN_COUNT_];
 	struct pk_conn conns[PK_CONNS];
 	struct pk_bucket bucket[GH_DOMAIN_COUNT_];
+	/* inotify on the core store's wlock, which every commit changing an
+	 * inbox item or preferences rewrites (gh_txn_touch): a new item, or
+	 * a read mark the CLI set, goes to the web bridge at once, not at
+	 * the next tick */
+	int ino;
 	double rate;                 /* [notifyd] bridge_rate */
 	int64_t warned_uid, warned_full;
 	/* lines about bridges, said at most once a minute each kind, with
@@ -147,6 +167,8 @@ struct pk_item {
 	json_t *ev;                  /* accepted, stamped event */
 	char why[256];               /* refused: the reason */
 	int dup;
+	int webreq;                  /* a web request (webreq.h): applied,
+	                                not queued */
 };
 
 struct pk_batch {
@@ -195,6 +217,24 @@ batch_txn(struct gh_txn *txn, void *arg)
 			}
 			if (err != GH_ENOTFOUND)
 				return err;
+			if (it->webreq) {
+				err = nd_webreq_apply_txn(txn, it->ev, now,
+				                          it->why,
+				                          sizeof(it->why));
+				if (err == GH_EINVAL) {
+					/* refused, nothing written */
+					json_decref(it->ev);
+					it->ev = NULL;
+					continue;
+				}
+				if (err)
+					return err;
+				err = gh_queue_dedup_put_txn(txn, k, kl, 0,
+				                             now + PK_KEEP_MS);
+				if (err)
+					return err;
+				continue;
+			}
 			err = gh_queue_enqueue_txn(txn, it->ev, now,
 			                           b->p->dedup_window, &id,
 			                           NULL);
@@ -345,6 +385,14 @@ batch_check(struct pk_batch *b)
 				         "no id or at");
 				continue;
 			}
+			it->webreq = 0;
+			if (b->dom == GH_DOMAIN_WEB && nd_webreq_is(ev)) {
+				it->webreq = 1;
+				if (nd_webreq_check(ev, it->why,
+				                    sizeof(it->why)) == GH_OK)
+					it->ev = json_incref((json_t *)ev);
+				continue;
+			}
 			(void)gh_domain_accept_policy((enum gh_domain)b->dom,
 			                              &b->p->policy, ev,
 			                              &it->ev, it->why,
@@ -454,6 +502,8 @@ done:
 		malloc_trim(0);
 }
 
+static void resync_start(struct nd_pickup *p, struct pk_conn *c);
+
 /* ---- hello ---- */
 
 static void
@@ -498,6 +548,20 @@ conn_hello(struct nd_pickup *p, struct pk_conn *c)
 			           "connection");
 	c->dom = dom;
 	c->sent_gen = -1;
+	c->feed_sent = 0;
+	c->resync = 0;
+	/* A web bridge that keeps an inbox copy says how far it is ("inbox",
+	 * 0 for nothing yet); one that does not (an older bridge) is sent
+	 * none. */
+	c->inbox_copy = dom == GH_DOMAIN_WEB &&
+	    json_is_integer(json_object_get(m, "inbox")) &&
+	    json_integer_value(json_object_get(m, "inbox")) >= 0;
+	if (c->inbox_copy &&
+	    json_integer_value(json_object_get(m, "inbox")) > 0)
+		c->feed_sent = (uint64_t)json_integer_value(
+		    json_object_get(m, "inbox"));
+	else if (c->inbox_copy)
+		resync_start(p, c);   /* a copy that has nothing yet */
 	say(p, PK_SAY_CONNECTED, ND_LOG_INFO, "bridge %s connected (uid %ld)",
 	    name, (long)c->uid);
 	reply(p, c, json_pack("{s:s}", "t", "welcome"));
@@ -615,6 +679,211 @@ send_snapshot(struct nd_pickup *p, struct pk_conn *c)
 	}
 }
 
+/* ---- the inbox feed, to the web domain ---- */
+
+struct feed_arg {
+	struct pk_conn *c;
+	json_t *msgs;                /* packets to send */
+	uint64_t last, first;
+};
+
+static int
+feed_one(uint64_t seq, unsigned kind, const char *user, uint64_t id,
+         void *arg)
+{
+	struct feed_arg *a = arg;
+
+	json_array_append_new(a->msgs, json_pack("{s:I, s:i, s:s, s:I}",
+	                      "seq", (json_int_t)seq, "kind", (int)kind,
+	                      "user", user, "id", (json_int_t)id));
+	a->last = seq;
+	return json_array_size(a->msgs) >= PK_FEED_CHUNK;
+}
+
+/* The entries after the connection's, each with what it names now (an
+ * entry says only which item or whose preferences changed). */
+static gh_err
+feed_view(struct gh_txn *txn, void *arg)
+{
+	struct feed_arg *a = arg;
+	size_t i;
+	json_t *e;
+	gh_err err;
+
+	json_array_clear(a->msgs);
+	a->last = a->c->feed_sent;
+	err = gh_inbox_feed_txn(txn, a->c->feed_sent, feed_one, a, &a->first);
+	json_array_foreach(a->msgs, i, e) {
+		const char *user = json_string_value(json_object_get(e, "user"));
+		json_t *rec = NULL;
+		gh_err e2;
+
+		if (err)
+			break;
+		if (json_integer_value(json_object_get(e, "kind")) ==
+		    GH_FEED_ITEM) {
+			json_object_set_new(e, "t", json_string("inbox"));
+			e2 = gh_inbox_get_txn(txn, user, (uint64_t)
+			    json_integer_value(json_object_get(e, "id")), &rec);
+			json_object_set_new(e, "item", rec ? rec : json_null());
+		} else {
+			json_object_set_new(e, "t", json_string("prefs"));
+			json_object_del(e, "id");
+			e2 = gh_prefs_get_txn(txn, user, &rec);
+			json_object_set_new(e, "prefs", rec ? rec : json_null());
+		}
+		json_object_del(e, "kind");
+		if (e2 && e2 != GH_ENOTFOUND)
+			err = e2;
+	}
+	return err;
+}
+
+struct resync_arg {
+	struct pk_conn *c;
+	json_t *msgs;
+	int done;
+};
+
+static int
+resync_row(const void *key, size_t klen, const void *val, size_t vlen,
+           void *arg)
+{
+	struct resync_arg *a = arg;
+	struct pk_conn *c = a->c;
+	char user[GH_USER_MAX + 1];
+	json_t *rec, *m;
+	size_t ul;
+
+	if (klen == c->rklen && memcmp(key, c->rkey, klen) == 0)
+		return 0;   /* the last one sent */
+	if (json_array_size(a->msgs) >= PK_FEED_CHUNK ||
+	    klen > sizeof(c->rkey))
+		return 1;
+	memcpy(c->rkey, key, klen);
+	c->rklen = klen;
+	ul = c->resync == 1 ? klen : strnlen(key, klen);
+	if (ul == 0 || ul > GH_USER_MAX ||
+	    (c->resync == 2 && klen != ul + 9))
+		return 0;
+	memcpy(user, key, ul);
+	user[ul] = '\0';
+	rec = json_loadb(val, vlen, 0, NULL);
+	if (!json_is_object(rec)) {
+		json_decref(rec);
+		return 0;
+	}
+	if (c->resync == 1)
+		m = json_pack("{s:s, s:i, s:s, s:o}", "t", "prefs", "seq", 0,
+		              "user", user, "prefs", rec);
+	else
+		m = json_pack("{s:s, s:i, s:s, s:I, s:o}", "t", "inbox", "seq",
+		              0, "user", user, "id", (json_int_t)gh_get_be64(
+		              (const unsigned char *)key + ul + 1), "item", rec);
+	json_array_append_new(a->msgs, m);
+	return 0;
+}
+
+static gh_err
+resync_view(struct gh_txn *txn, void *arg)
+{
+	struct resync_arg *a = arg;
+	struct pk_conn *c = a->c;
+	int stopped = 0;
+	gh_err err;
+
+	json_array_clear(a->msgs);
+	err = gh_txn_scan(txn, c->resync == 1 ? GH_DB_PREFS : GH_DB_INBOX,
+	                  c->rklen ? c->rkey : NULL, c->rklen, 0, resync_row,
+	                  a, &stopped);
+	if (err == GH_ENOTFOUND)
+		err = GH_OK;
+	a->done = (err == GH_OK && !stopped);
+	return err;
+}
+
+static gh_err
+feed_last_view(struct gh_txn *txn, void *arg)
+{
+	return gh_inbox_feed_last_txn(txn, arg);
+}
+
+/* Start a whole copy: from the feed's newest entry on, what changes is
+ * sent by the feed; what is there now, by the copy. */
+static void
+resync_start(struct nd_pickup *p, struct pk_conn *c)
+{
+	uint64_t last = 0;
+
+	if (gh_store_view(p->st, feed_last_view, &last) != GH_OK)
+		last = 0;
+	c->feed_sent = last;
+	c->resync = 1;
+	c->rklen = 0;
+}
+
+/* The next chunks of a whole copy, while the bridge's queue has room. */
+static void
+resync_step(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct resync_arg a = {c, json_array(), 0};
+
+	while (a.msgs != NULL && c->fd >= 0 && c->resync &&
+	       c->out_bytes < PK_SNAP_ROOM) {
+		size_t i;
+		json_t *e;
+
+		if (gh_store_view(p->st, resync_view, &a) != GH_OK) {
+			conn_close(p, c, "cannot read the inbox; closed");
+			break;
+		}
+		json_array_foreach(a.msgs, i, e)
+			reply(p, c, json_incref(e));
+		if (a.done) {
+			c->rklen = 0;
+			c->resync = c->resync == 1 ? 2 : 0;
+		}
+	}
+	json_decref(a.msgs);
+}
+
+/* Send the web bridge the inbox changes it lacks, a chunk at a time while
+ * its queue has room (never waiting on it, like the snapshot). */
+static void
+send_inbox(struct nd_pickup *p, struct pk_conn *c)
+{
+	struct feed_arg a = {c, json_array(), 0, 0};
+
+	if (c->resync)
+		resync_step(p, c);
+	while (a.msgs != NULL && c->fd >= 0 && !c->resync &&
+	       c->out_bytes < PK_SNAP_ROOM) {
+		size_t i;
+		json_t *e;
+
+		if (gh_store_view(p->st, feed_view, &a) != GH_OK) {
+			conn_close(p, c, "cannot read the inbox feed; closed");
+			break;
+		}
+		if (json_array_size(a.msgs) == 0)
+			break;
+		if (c->feed_sent != 0 && a.first > c->feed_sent + 1) {
+			/* the ring moved past what the bridge had: a whole
+			 * copy again (docs/security.md) */
+			nd_log(&p->d->log, ND_LOG_WARN, "bridge web: its copy "
+			       "of the inbox is %llu changes behind the feed; "
+			       "sending it all again", (unsigned long long)
+			       (a.first - c->feed_sent - 1));
+			resync_start(p, c);
+			break;
+		}
+		json_array_foreach(a.msgs, i, e)
+			reply(p, c, json_incref(e));
+		c->feed_sent = a.last;
+	}
+	json_decref(a.msgs);
+}
+
 /* ---- the thread ---- */
 
 /* May uid hold a bridge connection at all?  Root, or the owner of a
@@ -688,13 +957,15 @@ pickup_main(void *arg)
 	struct nd_pickup *p = arg;
 
 	for (;;) {
-		struct pollfd fds[2 + PK_CONNS];
-		int map[2 + PK_CONNS];
+		struct pollfd fds[3 + PK_CONNS];
+		int map[3 + PK_CONNS];
 		nfds_t n = 0;
 
 		fds[n].fd = p->wake[0];
 		fds[n++].events = POLLIN;
 		fds[n].fd = p->listen_fd;
+		fds[n++].events = POLLIN;
+		fds[n].fd = p->ino;   /* -1: ignored by poll */
 		fds[n++].events = POLLIN;
 		for (int i = 0; i < PK_CONNS; i++) {
 			if (p->conns[i].fd < 0)
@@ -723,7 +994,13 @@ pickup_main(void *arg)
 			break;
 		if (fds[1].revents & POLLIN)
 			do_accept(p);
-		for (nfds_t i = 2; i < n; i++) {
+		if (fds[2].revents & POLLIN) {
+			char ib[4096];
+
+			while (read(p->ino, ib, sizeof(ib)) > 0)
+				;   /* drained: what changed is in the feed */
+		}
+		for (nfds_t i = 3; i < n; i++) {
 			struct pk_conn *c = &p->conns[map[i]];
 
 			if (c->fd < 0 || !fds[i].revents)
@@ -748,6 +1025,9 @@ pickup_main(void *arg)
 				flush(p, c);
 			if (c->fd >= 0 && c->dom == GH_DOMAIN_MAIL)
 				send_snapshot(p, c);
+			if (c->fd >= 0 && c->dom == GH_DOMAIN_WEB &&
+			    c->inbox_copy)
+				send_inbox(p, c);
 		}
 	}
 	return NULL;
@@ -813,6 +1093,7 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	p->st = d->st;
 	p->listen_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
+	p->ino = -1;
 	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
 	p->rate = (double)gh_conf_int(d->rt->conf, "notifyd", "bridge_rate");
 	err = gh_domain_policy_load(d->rt->conf, &p->policy, detail, dlen);
@@ -856,6 +1137,23 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	                               "bridge_socket"), detail, dlen);
 	if (err)
 		goto fail;
+	if (p->has_store[GH_DOMAIN_WEB]) {
+		char dm[4200];
+		struct gh_store_opts so;
+
+		/* Without it the web bridge still gets every change, at the
+		 * next tick (PK_TICK_MS). */
+		gh_conf_domain_store_opts(d->rt->conf, GH_DOMAIN_CORE, &so, NULL);
+		snprintf(dm, sizeof(dm), "%s/wlock", so.path);
+		p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (p->ino >= 0 && inotify_add_watch(p->ino, dm, IN_MODIFY) < 0) {
+			nd_log(&d->log, ND_LOG_WARN, "inotify on %s: %s; the "
+			       "web bridge gets inbox changes within %d ms",
+			       dm, strerror(errno), PK_TICK_MS);
+			close(p->ino);
+			p->ino = -1;
+		}
+	}
 	if (pthread_create(&p->tid, NULL, pickup_main, p) != 0) {
 		err = GH_ENOMEM;
 		goto fail;
@@ -869,6 +1167,8 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	*out = p;
 	return GH_OK;
 fail:
+	if (p->ino >= 0)
+		close(p->ino);
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
 	if (p->wake[0] >= 0) {
@@ -893,6 +1193,8 @@ nd_pickup_stop(struct nd_pickup *p)
 	(void)unlink(p->sock_path);
 	close(p->wake[0]);
 	close(p->wake[1]);
+	if (p->ino >= 0)
+		close(p->ino);
 	free(p->buf);
 	free(p);
 }

@@ -51,6 +51,7 @@ static const char *const gh_db_names[GH_DB_COUNT_] = {
 	[GH_DB_RATE] = "rate",
 	[GH_DB_KNOWN_HOSTS] = "known_hosts",
 	[GH_DB_SCAN_CACHE] = "scan_cache",
+	[GH_DB_INBOX_FEED] = "inbox_feed",
 };
 
 struct gh_store {
@@ -74,6 +75,7 @@ struct gh_txn {
 	MDB_txn *txn;
 	int write;
 	int map_full;   /* a put hit MDB_MAP_FULL: grow and run again */
+	int touch;      /* gh_txn_touch: rewrite wlock after the commit */
 };
 
 const char *
@@ -292,6 +294,13 @@ txn_begin(struct gh_store *st, int write, MDB_txn **out)
 	return GH_EIO;
 }
 
+void
+gh_txn_touch(struct gh_txn *txn)
+{
+	if (txn != NULL && txn->write)
+		txn->touch = 1;
+}
+
 gh_err
 gh_store_update(struct gh_store *st, gh_txn_fn fn, void *arg)
 {
@@ -326,6 +335,13 @@ gh_store_update(struct gh_store *st, gh_txn_fn fn, void *arg)
 			pthread_rwlock_unlock(&st->maplock);
 			if (rc == 0) {
 				err = GH_OK;
+				/* after the commit, so whoever it wakes reads
+				 * what was committed (store.h, gh_txn_touch);
+				 * a failure only delays them */
+				if (t.touch && st->lockfd >= 0 &&
+				    pwrite(st->lockfd, "", 1, 0) != 1) {
+					/* nothing: watchers have a fallback */
+				}
 				break;
 			}
 			if (rc != MDB_MAP_FULL) {

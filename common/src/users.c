@@ -601,6 +601,152 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 }
 
 gh_err
+gh_push_add_txn(struct gh_txn *txn, const char *user, const json_t *sub,
+         int64_t now, char *why, size_t wlen)
+{
+	json_t *rec = NULL, *push, *copy;
+	const char *ep = json_string_value(json_object_get(sub, "endpoint"));
+	char detail[200];
+	size_t i;
+	json_t *s = NULL;
+	gh_err err = gh_contacts_get_txn(txn, user, &rec);
+
+	if (err == GH_ENOTFOUND) {
+		rec = json_object();
+		err = rec ? GH_OK : GH_ENOMEM;
+	}
+	if (err)
+		return err;
+	push = json_object_get(rec, "push");
+	if (push == NULL) {
+		push = json_array();
+		json_object_set_new(rec, "push", push);
+	}
+	json_array_foreach(push, i, s)
+		if (strcmp(json_string_value(json_object_get(s, "endpoint")) ?
+		           json_string_value(json_object_get(s, "endpoint")) :
+		           "", ep) == 0)
+			break;
+	copy = json_deep_copy(sub);
+	if (copy == NULL) {
+		json_decref(rec);
+		return GH_ENOMEM;
+	}
+	if (i < json_array_size(push)) {
+		json_t *at = json_object_get(s, "added_at");
+
+		if (at)
+			json_object_set(copy, "added_at", at);
+		json_array_set_new(push, i, copy);
+	} else if (json_array_size(push) >= GH_PUSH_MAX) {
+		json_decref(copy);
+		json_decref(rec);
+		if (why && wlen)
+			snprintf(why, wlen, "the user has %d subscriptions "
+			         "already", GH_PUSH_MAX);
+		return GH_EINVAL;
+	} else {
+		json_array_append_new(push, copy);
+	}
+	err = gh_contacts_put_txn(txn, user, rec, now);
+	if (err == GH_EINVAL && why && wlen) {
+		(void)gh_contacts_validate(rec, detail, sizeof(detail));
+		snprintf(why, wlen, "%s", detail);
+	}
+	json_decref(rec);
+	return err;
+}
+
+
+/* ---- the inbox feed ---- */
+
+/* Append one entry (users.h, INBOX_FEED) and drop the one that falls out
+ * of the ring. */
+static gh_err
+feed_add(struct gh_txn *txn, unsigned kind, const char *user, uint64_t id)
+{
+	unsigned char k[8], v[1 + 8 + GH_USER_MAX];
+	size_t ul = strlen(user);
+	uint64_t seq;
+	gh_err err;
+
+	if (ul == 0 || ul > GH_USER_MAX)
+		return GH_EINVAL;
+	gh_txn_touch(txn);   /* wake the inbox's live streams */
+	err = gh_txn_next_seq(txn, "inbox_feed", &seq);
+	if (err)
+		return err;
+	v[0] = (unsigned char)kind;
+	gh_put_be64(v + 1, id);
+	memcpy(v + 9, user, ul);
+	gh_put_be64(k, seq);
+	err = gh_txn_put_append(txn, GH_DB_INBOX_FEED, k, 8, v, 9 + ul);
+	if (err || seq <= GH_INBOX_FEED_KEEP)
+		return err;
+	gh_put_be64(k, seq - GH_INBOX_FEED_KEEP);
+	err = gh_txn_del(txn, GH_DB_INBOX_FEED, k, 8);
+	return err == GH_ENOTFOUND ? GH_OK : err;
+}
+
+struct feed_scan {
+	gh_feed_fn fn;
+	void *arg;
+	uint64_t first;
+};
+
+static int
+feed_row(const void *key, size_t klen, const void *val, size_t vlen,
+         void *arg)
+{
+	struct feed_scan *a = arg;
+	const unsigned char *v = val;
+	char user[GH_USER_MAX + 1];
+	uint64_t seq;
+
+	if (klen != 8 || vlen < 10 || vlen > 9 + GH_USER_MAX)
+		return 0;   /* not ours to judge: skipped */
+	seq = gh_get_be64(key);
+	if (a->first == 0)
+		a->first = seq;
+	memcpy(user, v + 9, vlen - 9);
+	user[vlen - 9] = '\0';
+	return a->fn(seq, v[0], user, gh_get_be64(v + 1), a->arg);
+}
+
+gh_err
+gh_inbox_feed_txn(struct gh_txn *txn, uint64_t after, gh_feed_fn fn,
+                  void *arg, uint64_t *first)
+{
+	struct feed_scan a = {fn, arg, 0};
+	unsigned char k[8];
+	gh_err err;
+
+	if (fn == NULL)
+		return GH_EINVAL;
+	if (first)
+		*first = 0;
+	if (after == UINT64_MAX)
+		return GH_OK;
+	gh_put_be64(k, after + 1);
+	err = gh_txn_scan(txn, GH_DB_INBOX_FEED, k, 8, 0, feed_row, &a, NULL);
+	if (first)
+		*first = a.first;
+	return err == GH_ENOTFOUND ? GH_OK : err;
+}
+
+gh_err
+gh_inbox_feed_last_txn(struct gh_txn *txn, uint64_t *seq)
+{
+	gh_err err = gh_txn_last_key_be64(txn, GH_DB_INBOX_FEED, seq);
+
+	if (err == GH_ENOTFOUND) {
+		*seq = 0;
+		return GH_OK;
+	}
+	return err;
+}
+
+gh_err
 gh_prefs_get_txn(struct gh_txn *txn, const char *user, json_t **out)
 {
 	return get_rec(txn, GH_DB_PREFS, user, out);
@@ -612,7 +758,9 @@ gh_prefs_put_txn(struct gh_txn *txn, const char *user, const json_t *rec,
 {
 	gh_err err = gh_prefs_validate(rec, NULL, 0);
 
-	return err ? err : put_rec(txn, GH_DB_PREFS, user, rec, now, NULL);
+	if (err == GH_OK)
+		err = put_rec(txn, GH_DB_PREFS, user, rec, now, NULL);
+	return err ? err : feed_add(txn, GH_FEED_PREFS, user, 0);
 }
 
 gh_err
@@ -621,7 +769,9 @@ gh_prefs_del_txn(struct gh_txn *txn, const char *user)
 	size_t kl;
 	gh_err err = user_key(user, &kl);
 
-	return err ? err : gh_txn_del(txn, GH_DB_PREFS, user, kl);
+	if (err == GH_OK)
+		err = gh_txn_del(txn, GH_DB_PREFS, user, kl);
+	return err ? err : feed_add(txn, GH_FEED_PREFS, user, 0);
 }
 
 /* ---- inbox ---- */
@@ -692,7 +842,8 @@ gh_inbox_add_txn(struct gh_txn *txn, const char *user, uint64_t id,
 	}
 	if (err != GH_ENOTFOUND)
 		return err;
-	return gh_txn_put_json(txn, GH_DB_INBOX, k, kl, item);
+	err = gh_txn_put_json(txn, GH_DB_INBOX, k, kl, item);
+	return err ? err : feed_add(txn, GH_FEED_ITEM, user, id);
 }
 
 gh_err
@@ -721,7 +872,19 @@ gh_inbox_put_txn(struct gh_txn *txn, const char *user, uint64_t id,
 	if (!json_is_object(item))
 		return GH_EINVAL;
 	err = ikey(user, id, k, &kl);
-	return err ? err : gh_txn_put_json(txn, GH_DB_INBOX, k, kl, item);
+	if (err == GH_OK)
+		err = gh_txn_put_json(txn, GH_DB_INBOX, k, kl, item);
+	return err ? err : feed_add(txn, GH_FEED_ITEM, user, id);
+}
+
+gh_err
+gh_inbox_del_txn(struct gh_txn *txn, const char *user, uint64_t id)
+{
+	unsigned char k[IKEY_LEN(GH_USER_MAX)];
+	size_t kl;
+	gh_err err = ikey(user, id, k, &kl);
+
+	return err ? err : gh_txn_del(txn, GH_DB_INBOX, k, kl);
 }
 
 struct ilist {

@@ -378,6 +378,149 @@ test_inbox(void **state)
 	assert_int_equal(gh_store_update(f->st, mark, &a), GH_ENOTFOUND);
 }
 
+/* ---- the inbox feed, and push subscriptions added ---- */
+
+struct feed {
+	uint64_t seq[16];
+	unsigned kind[16];
+	char user[16][16];
+	uint64_t id[16];
+	size_t n;
+	uint64_t after, first, last;
+};
+
+static int
+feed_one(uint64_t seq, unsigned kind, const char *user, uint64_t id,
+         void *arg)
+{
+	struct feed *a = arg;
+
+	if (a->n == 16)
+		return 1;
+	a->seq[a->n] = seq;
+	a->kind[a->n] = kind;
+	snprintf(a->user[a->n], sizeof(a->user[0]), "%s", user);
+	a->id[a->n] = id;
+	a->n++;
+	return 0;
+}
+
+static gh_err
+feed_view(struct gh_txn *txn, void *arg)
+{
+	struct feed *a = arg;
+	gh_err err;
+
+	a->n = 0;
+	err = gh_inbox_feed_txn(txn, a->after, feed_one, a, &a->first);
+	return err ? err : gh_inbox_feed_last_txn(txn, &a->last);
+}
+
+static gh_err
+feed_writes(struct gh_txn *txn, void *arg)
+{
+	json_t *ev = event(9, "t"), *it = gh_inbox_item_new(ev, T0, 0);
+	json_t *prefs = json_pack("{s:{s:s}}", "categories", "social", "off");
+	gh_err err;
+
+	(void)arg;
+	err = gh_inbox_add_txn(txn, "bo", 9, it, NULL);
+	if (err == GH_OK)   /* again: written once, no second entry */
+		err = gh_inbox_add_txn(txn, "bo", 9, it, NULL);
+	if (err == GH_OK)
+		err = gh_prefs_put_txn(txn, "cy", prefs, T0);
+	if (err == GH_OK)
+		err = gh_inbox_mark_read_txn(txn, "bo", 9, T0 + 1, NULL);
+	json_decref(prefs);
+	json_decref(it);
+	json_decref(ev);
+	return err;
+}
+
+static gh_err
+push_writes(struct gh_txn *txn, void *arg)
+{
+	json_t *sub = json_pack("{s:s, s:{s:s, s:s}}", "endpoint",
+	                        "https://push.example.net/a", "keys", "p256dh",
+	                        "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQt",
+	                        "auth", "tBHItJI5svbpez7KI4CCXg");
+	json_t *bad = json_pack("{s:s, s:{s:s, s:s}}", "endpoint",
+	                        "http://push.example.net/a", "keys", "p256dh",
+	                        "BNcR", "auth", "tBHI");
+	char why[200];
+	gh_err err;
+
+	(void)arg;
+	err = gh_push_add_txn(txn, "di", sub, T0, why, sizeof(why));
+	if (err == GH_OK)   /* the same endpoint replaces, never adds */
+		err = gh_push_add_txn(txn, "di", sub, T0 + 5, why, sizeof(why));
+	if (err == GH_OK && gh_push_add_txn(txn, "di", bad, T0, why,
+	                                    sizeof(why)) != GH_EINVAL)
+		err = GH_EIO;
+	for (int i = 0; err == GH_OK && i < GH_PUSH_MAX - 1; i++) {
+		char ep[64];
+
+		snprintf(ep, sizeof(ep), "https://push.example.net/%d", i);
+		json_object_set_new(sub, "endpoint", json_string(ep));
+		err = gh_push_add_txn(txn, "di", sub, T0, why, sizeof(why));
+	}
+	/* one past GH_PUSH_MAX is refused, saying why */
+	json_object_set_new(sub, "endpoint",
+	                    json_string("https://push.example.net/over"));
+	if (err == GH_OK && (gh_push_add_txn(txn, "di", sub, T0, why,
+	    sizeof(why)) != GH_EINVAL || strstr(why, "subscriptions") == NULL))
+		err = GH_EIO;
+	json_decref(sub);
+	json_decref(bad);
+	return err;
+}
+
+static gh_err
+push_count(struct gh_txn *txn, void *arg)
+{
+	json_t *rec = NULL;
+	gh_err err = gh_contacts_get_txn(txn, "di", &rec);
+
+	*(size_t *)arg = json_array_size(json_object_get(rec, "push"));
+	json_decref(rec);
+	return err;
+}
+
+static void
+test_inbox_feed_and_push(void **state)
+{
+	struct gh_fx *f = *state;
+	struct feed a;
+	size_t n = 0;
+
+	memset(&a, 0, sizeof(a));
+	assert_int_equal(gh_store_view(f->st, feed_view, &a), GH_OK);
+	assert_int_equal(a.n, 0);
+	assert_int_equal(a.last, 0);
+	assert_int_equal(gh_store_update(f->st, feed_writes, NULL), GH_OK);
+	assert_int_equal(gh_store_view(f->st, feed_view, &a), GH_OK);
+	/* the item added, the prefs set, the item marked read */
+	assert_int_equal(a.n, 3);
+	assert_int_equal(a.first, 1);
+	assert_int_equal(a.last, 3);
+	assert_int_equal(a.kind[0], GH_FEED_ITEM);
+	assert_string_equal(a.user[0], "bo");
+	assert_int_equal(a.id[0], 9);
+	assert_int_equal(a.kind[1], GH_FEED_PREFS);
+	assert_string_equal(a.user[1], "cy");
+	assert_int_equal(a.id[1], 0);
+	assert_int_equal(a.kind[2], GH_FEED_ITEM);
+	/* from a position on */
+	a.after = 2;
+	assert_int_equal(gh_store_view(f->st, feed_view, &a), GH_OK);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.seq[0], 3);
+
+	assert_int_equal(gh_store_update(f->st, push_writes, NULL), GH_OK);
+	assert_int_equal(gh_store_view(f->st, push_count, &n), GH_OK);
+	assert_int_equal(n, GH_PUSH_MAX);
+}
+
 int
 main(void)
 {
@@ -390,6 +533,8 @@ main(void)
 		                                gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_inbox, gh_fx_setup,
 		                                gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_inbox_feed_and_push,
+		                                gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,10 @@
  *                                        {"t":"snap-begin","gen":G}          (mail only:
  *                                        {"t":"snap","e":[[A,L],...]}         the core's
  *                                        {"t":"snap-end","gen":G}             suppression list)
+ *   (web: hello has "inbox":S,           {"t":"inbox","seq":S,"user":U,"id":I,"item":ITEM|null}
+ *    the last feed entry its copy has)   {"t":"prefs","seq":S,"user":U,"prefs":P|null}
+ *                                        (the core's inbox feed, users.h; seq 0: part
+ *                                        of a whole copy, docs/security.md "The web face")
  *
  * "ev" carries an outbox event's producer fields (no id, created_at, v or
  * q); N and MS are its id and created_at in the domain's store, which with

@@ -67,7 +67,7 @@ extern "C" {
 #endif
 
 /* Current schema version; see docs/store.md "Migrations". */
-#define GH_STORE_SCHEMA 2
+#define GH_STORE_SCHEMA 3   /* 2: scan_cache; 3: inbox_feed */
 
 /* The named databases.  Their names in LMDB are given by gh_db_name(). */
 enum gh_db {
@@ -86,6 +86,7 @@ enum gh_db {
 	GH_DB_RATE,         /* rate-limit counters */
 	GH_DB_KNOWN_HOSTS,  /* (user, network) pairs seen at login */
 	GH_DB_SCAN_CACHE,   /* scan verdicts by (SHA-256, engine key) */
+	GH_DB_INBOX_FEED,   /* changes to inbox items and prefs, by sequence */
 	GH_DB_COUNT_        /* not a database: the number of them */
 };
 
@@ -263,6 +264,17 @@ gh_err gh_txn_scan(struct gh_txn *txn, enum gh_db db, const void *start,
 
 /* gh_txn_count - number of records in db. */
 gh_err gh_txn_count(struct gh_txn *txn, enum gh_db db, size_t *n);
+
+/*
+ * gh_txn_touch - once this write transaction has committed, rewrite the
+ * one byte of the store's wlock file, so a process watching it with
+ * inotify (IN_MODIFY; the nginx module's Server-Sent Events) wakes
+ * strictly after the commit is visible to readers.  (data.mdb itself is
+ * written before the commit is complete: a watcher woken by it may read
+ * the old snapshot and not be woken again.)  users.c calls it for every
+ * inbox and preferences change.
+ */
+void gh_txn_touch(struct gh_txn *txn);
 
 /* gh_txn_store - the store a transaction belongs to. */
 struct gh_store *gh_txn_store(struct gh_txn *txn);

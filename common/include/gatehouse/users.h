@@ -130,6 +130,17 @@ gh_err gh_contacts_del_txn(struct gh_txn *txn, const char *user);
 gh_err gh_push_remove_txn(struct gh_txn *txn, const char *user,
                           const char *endpoint, int64_t now);
 
+/*
+ * gh_push_add_txn - add the Web Push subscription sub ({endpoint, keys:
+ * {p256dh, auth}}) to user's contacts (made when the user has none), or
+ * replace the one with the same endpoint (keeping its added_at).
+ * GH_EINVAL with why (optional) when it does not validate or the user has
+ * GH_PUSH_MAX already.
+ */
+gh_err gh_push_add_txn(struct gh_txn *txn, const char *user,
+                       const json_t *sub, int64_t now, char *why,
+                       size_t wlen);
+
 /* gh_contacts_each - visit every user with contacts, in id order; fn
  * gets borrowed values and returns non-zero to stop. */
 typedef int (*gh_user_fn)(const char *user, const json_t *rec, void *arg);
@@ -166,6 +177,10 @@ gh_err gh_inbox_get_txn(struct gh_txn *txn, const char *user, uint64_t id,
 gh_err gh_inbox_put_txn(struct gh_txn *txn, const char *user, uint64_t id,
                         const json_t *item);
 
+/* gh_inbox_del_txn - remove one item (the web domain's copy of an item
+ * the core no longer has).  GH_ENOTFOUND when there was none. */
+gh_err gh_inbox_del_txn(struct gh_txn *txn, const char *user, uint64_t id);
+
 #define GH_INBOX_UNREAD 0x1u   /* only items with read_at null */
 #define GH_INBOX_DIGEST 0x2u   /* only items held for the digest and not
                                   yet in one (digest true, digested_at null) */
@@ -191,6 +206,35 @@ gh_err gh_inbox_mark_read_txn(struct gh_txn *txn, const char *user,
 /* gh_inbox_count_txn - items of user, and how many are unread. */
 gh_err gh_inbox_count_txn(struct gh_txn *txn, const char *user,
                           size_t *total, size_t *unread);
+
+/* ---- the inbox feed ---- */
+
+/*
+ * INBOX_FEED  inbox_feed[be64 seq] = kind (1 byte) | be64 event id |
+ * user id (no terminator).  Every change of an inbox item (added, put,
+ * marked read, digested) and of a user's preferences (put, deleted)
+ * appends one entry, seq from the meta counter "inbox_feed", in the same
+ * transaction: the core sends the web domain's bridge the changes after
+ * the last one it has (docs/security.md, "The web face").  A ring: the
+ * entry GH_INBOX_FEED_KEEP before a new one is deleted, so the feed never
+ * grows past that many entries and needs no retention rule.
+ */
+#define GH_INBOX_FEED_KEEP 65536u
+#define GH_FEED_ITEM  1u   /* an inbox item: (user, id) */
+#define GH_FEED_PREFS 2u   /* user's preferences; id is 0 */
+
+typedef int (*gh_feed_fn)(uint64_t seq, unsigned kind, const char *user,
+                          uint64_t id, void *arg);
+
+/* gh_inbox_feed_txn - visit the entries after seq `after`, in order; fn
+ * returns non-zero to stop.  *first (optional) receives the first seq
+ * visited (0: none), so a reader can tell that it missed entries. */
+gh_err gh_inbox_feed_txn(struct gh_txn *txn, uint64_t after, gh_feed_fn fn,
+                         void *arg, uint64_t *first);
+
+/* gh_inbox_feed_last_txn - the newest entry's seq, 0 when the feed is
+ * empty. */
+gh_err gh_inbox_feed_last_txn(struct gh_txn *txn, uint64_t *seq);
 
 #ifdef __cplusplus
 }
