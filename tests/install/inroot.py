@@ -735,8 +735,12 @@ def purge_checks(pkgs=OURS):
                  if n.startswith("gatehouse") and not u.stop()]
         if stuck:
             raise Fail("did not stop on SIGTERM: " + " ".join(stuck))
-    with check(f"purge: apt purge {' '.join(pkgs)}"):
+    with check(f"purge: apt purge {' '.join(pkgs)}, then apt autoremove --purge"):
         sh(["apt-get", "purge", "-y"] + pkgs, timeout=180,
+           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        # What our packages pulled in (libgd's fontconfig and fonts, ...)
+        # goes as an admin removes it: autoremove, purging its conffiles.
+        sh(["apt-get", "autoremove", "--purge", "-y"], timeout=180,
            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     with check("purge: nothing of ours is left (conffiles, /var/lib/gatehouse, "
                "token keys, units, module link, PAM lines, socket dir)") as r:
