@@ -130,10 +130,16 @@ uint64_t
 ngx_http_gatehouse_budget_cost(uint64_t pixels, int jpeg, int orientation,
     uint64_t thumb_w, uint64_t thumb_h)
 {
-    uint64_t  per;
+    uint64_t  per, thumb;
 
     /* the pixel cap (at most 1e9) keeps these products far from 2^64 */
     per = (jpeg && orientation < 5) ? 6 : 8;
 
-    return pixels * per + thumb_w * thumb_h * 4 * 2;
+    /* a thumbnail is never larger than its image */
+    thumb = thumb_w * thumb_h;
+    if (thumb > pixels) {
+        thumb = pixels;
+    }
+
+    return pixels * per + thumb * 4 * 2;
 }

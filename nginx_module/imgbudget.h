@@ -44,7 +44,8 @@ void ngx_http_gatehouse_budget_give(ngx_http_gatehouse_budget_t *b,
  * a second full-size buffer while libgd copies from it, and a JPEG turned
  * by 90 degrees (EXIF orientation 5..8) a second image, so 8 bytes a
  * pixel then; a JPEG that is not turned 6 (the image, the thumbnail's
- * reduced copy, the encoder's output); plus the thumbnail (box, twice).
+ * reduced copy, the encoder's output); plus the thumbnail (the box, or
+ * the image if smaller, twice at 4 bytes a pixel).
  */
 uint64_t ngx_http_gatehouse_budget_cost(uint64_t pixels, int jpeg,
     int orientation, uint64_t thumb_w, uint64_t thumb_h);

@@ -177,6 +177,9 @@ test_cost(void **state)
 	/* plus the thumbnail box, twice, 4 bytes a pixel */
 	assert_int_equal(ngx_http_gatehouse_budget_cost(1000, 0, 0, 10, 10),
 	                 8800);
+	/* the thumbnail counts no more than the image it is made from */
+	assert_int_equal(ngx_http_gatehouse_budget_cost(100, 0, 0, 8192, 8192),
+	                 1600);
 	/* the largest the pixel cap allows stays exact */
 	assert_true(ngx_http_gatehouse_budget_cost(1000000000ULL, 0, 0, 8192,
 	                                           8192)
