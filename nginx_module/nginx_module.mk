@@ -48,9 +48,14 @@ build/asan/tests/unit/test_imagehdr: build/asan/tests/unit/test_imagehdr.o \
 		build/asan/nginx_module/imagehdr.o
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
+build/asan/tests/unit/test_imgbudget: build/asan/tests/unit/test_imgbudget.o \
+		build/asan/nginx_module/imgbudget.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
+
 UNIT_TESTS += build/asan/tests/unit/test_multipart \
 	build/asan/tests/unit/test_filename \
-	build/asan/tests/unit/test_imagehdr
+	build/asan/tests/unit/test_imagehdr \
+	build/asan/tests/unit/test_imgbudget
 
 INTEG_TESTS += tests/integration/nginx
 

@@ -6,7 +6,11 @@
  *      claiming more than gatehouse_image_max_pixels is refused (413
  *      image_too_large) before libgd allocates anything; a truncated or
  *      corrupt container is refused (422 bad_image);
- *   2. libgd decodes it (a decoder error, or libjpeg's "recoverable"
+ *   2. the decode's memory is taken from the worker's budget
+ *      (gatehouse_image_memory, imgbudget.c): an image needing more than
+ *      the whole budget is 413 image_too_large, one that finds no room
+ *      within NGX_HTTP_GATEHOUSE_IMAGE_WAIT is 503 busy; then libgd
+ *      decodes it (a decoder error, or libjpeg's "recoverable"
  *      warnings about damaged data, is bad_image too);
  *   3. the EXIF orientation of a JPEG (libexif) is applied to the pixels,
  *      so the picture stays upright once its EXIF is gone;
@@ -40,6 +44,7 @@
 
 #include "ngx_http_gatehouse_module.h"
 #include "imagehdr.h"
+#include "imgbudget.h"
 
 
 /* Quality of the re-encoded JPEG and WebP (the thumbnail's is its own):
@@ -51,6 +56,14 @@
 /* images of at least this many pixels give their freed memory back to
  * the system at once (libgd allocates one block per row) */
 #define NGX_HTTP_GATEHOUSE_TRIM_PIXELS     (4 * 1000 * 1000)
+/* how long a decode waits for room in the budget before 503 busy: long
+ * enough for another photo's decode to end, short enough that a pool
+ * thread is not held for long (ms) */
+#define NGX_HTTP_GATEHOUSE_IMAGE_WAIT      5000
+
+
+/* the worker's decodes in flight, shared by its pool threads */
+static ngx_http_gatehouse_budget_t  ngx_http_gatehouse_image_budget;
 
 
 static _Thread_local struct {
@@ -85,10 +98,17 @@ ngx_http_gatehouse_gd_error(int priority, const char *fmt, va_list ap)
 }
 
 
-void
+ngx_int_t
 ngx_http_gatehouse_image_init(void)
 {
     gdSetErrorMethod(ngx_http_gatehouse_gd_error);
+
+    if (ngx_http_gatehouse_image_budget.ready) {
+        return NGX_OK;
+    }
+
+    return ngx_http_gatehouse_budget_init(&ngx_http_gatehouse_image_budget)
+           == 0 ? NGX_OK : NGX_ERROR;
 }
 
 
@@ -702,7 +722,9 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
     void                *out = NULL;
     size_t               len = 0, n;
     u_char              *data, *gif = NULL;
+    uint64_t             cost = 0;
     gdImagePtr           im = NULL;
+    ngx_http_gatehouse_budget_rc_e  brc;
     struct gh_img_info   info;
     enum gh_img_result   hr;
 
@@ -744,6 +766,44 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
         goto cleanup;
     }
 
+    /* read before the decode: a turned JPEG costs a second image */
+    if (info.format == GH_IMG_JPEG) {
+        img->orientation = ngx_http_gatehouse_image_orientation(data, len);
+    }
+
+    cost = ngx_http_gatehouse_budget_cost(info.pixels,
+                                          info.format == GH_IMG_JPEG,
+                                          img->orientation,
+                                          img->thumb_width,
+                                          img->thumb_height);
+    img->cost = cost;
+
+    brc = ngx_http_gatehouse_budget_take(&ngx_http_gatehouse_image_budget,
+                                         cost, img->memory,
+                                         NGX_HTTP_GATEHOUSE_IMAGE_WAIT);
+    if (brc != NGX_HTTP_GATEHOUSE_BUDGET_OK) {
+        if (brc == NGX_HTTP_GATEHOUSE_BUDGET_TOO_BIG) {
+            ngx_http_gatehouse_image_refuse(
+                img, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, "image_too_large",
+                "decoding the image (%" PRIu32 "x%" PRIu32 ") needs about "
+                "%" PRIu64 " bytes, more than gatehouse_image_memory "
+                "(%" PRIu64 " bytes) allows at once; "
+                "gatehouse_image_max_pixels is %" PRIu64,
+                info.width, info.height, cost, (uint64_t) img->memory,
+                (uint64_t) img->max_pixels);
+
+        } else {
+            ngx_http_gatehouse_image_refuse(
+                img, NGX_HTTP_SERVICE_UNAVAILABLE, "busy",
+                "other images fill gatehouse_image_memory (%" PRIu64
+                " bytes); this one needs about %" PRIu64,
+                (uint64_t) img->memory, cost);
+        }
+
+        cost = 0;
+        goto cleanup;
+    }
+
     ngx_http_gatehouse_gd_err.count = 0;
     ngx_http_gatehouse_gd_err.msg[0] = '\0';
 
@@ -761,8 +821,7 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
     }
 
     if (info.format == GH_IMG_JPEG) {
-        img->orientation = ngx_http_gatehouse_image_orientation(data, len);
-
+        /* frees the decoded image as soon as the turned copy is made */
         im = ngx_http_gatehouse_image_orient(im, img->orientation);
         if (im == NULL) {
             ngx_http_gatehouse_image_io(img, "rotate", ENOMEM);
@@ -844,6 +903,12 @@ cleanup:
      */
     if (info.pixels >= NGX_HTTP_GATEHOUSE_TRIM_PIXELS) {
         (void) malloc_trim(0);
+    }
+
+    /* given back only now that the memory is the system's again */
+    if (cost != 0) {
+        ngx_http_gatehouse_budget_give(&ngx_http_gatehouse_image_budget,
+                                       cost);
     }
 }
 

@@ -77,7 +77,12 @@ ngx_http_gatehouse_init_process(ngx_cycle_t *cycle)
 
     if (gmcf->used) {
         /* libgd's messages: into the decoding thread's own buffer */
-        ngx_http_gatehouse_image_init();
+        if (ngx_http_gatehouse_image_init() != NGX_OK) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "gatehouse: the image memory budget could not "
+                          "be set up");
+            return NGX_ERROR;
+        }
 
         gmcf->magic = magic_open(MAGIC_MIME_TYPE|MAGIC_ERROR);
         if (gmcf->magic == NULL) {

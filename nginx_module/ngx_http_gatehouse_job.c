@@ -260,6 +260,7 @@ ngx_http_gatehouse_job_image(ngx_http_gatehouse_job_t *job,
 
     img->strip = glcf->image_strip ? 1 : 0;
     img->max_pixels = glcf->image_max_pixels;
+    img->memory = job->main->image_memory;
     img->thumb_width = glcf->thumb_width;
     img->thumb_height = glcf->thumb_height;
     img->thumb_quality = glcf->thumb_quality;
@@ -1329,6 +1330,26 @@ ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
                                     json_integer(jf->img.pixels));
                 json_object_set_new(extra, "max_pixels",
                                     json_integer(jf->img.max_pixels));
+            }
+
+            /* the budget's refusals: what it needed, what there is */
+            if (jf->img.code != NULL && jf->img.cost > 0
+                && (ngx_strcmp(jf->img.code, "image_too_large") == 0
+                    || ngx_strcmp(jf->img.code, "busy") == 0))
+            {
+                json_object_set_new(extra, "memory_needed",
+                                    json_integer(jf->img.cost));
+                json_object_set_new(extra, "max_memory",
+                                    json_integer(jf->img.memory));
+            }
+
+            if (jf->img.code != NULL && ngx_strcmp(jf->img.code, "busy") == 0
+                && ngx_http_gatehouse_add_header(ctx->request, "Retry-After",
+                                                 "5") != NGX_OK)
+            {
+                json_decref(extra);
+                json_decref(files);
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
         }
 

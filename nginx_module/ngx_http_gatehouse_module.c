@@ -41,6 +41,8 @@
  *   gatehouse_image_max_pixels N;            http, server, location
  *   gatehouse_thumbnail WxH [quality=N] | off;
  *                                            http, server, location
+ *   gatehouse_image_memory SIZE;             http (decoded-image bytes a
+ *                                            worker holds at once)
  *
  * Values are checked when the configuration is read, so a bad one fails
  * `nginx -t` with a message naming the directive, the file and the line.
@@ -51,9 +53,12 @@
 
 #define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_SIZE  (50 * 1024 * 1024)
 #define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_FILES 10
-/* 50 megapixels: every phone camera, about 200 MB decoded (4 bytes a
- * pixel), twice that while a photo is turned upright */
-#define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_PIXELS 50000000
+/* 32 megapixels: a 12-MP phone photo and a 24-MP camera's; at most 8
+ * bytes a pixel while decoded (imgbudget.h), so the largest image let
+ * through fits the default gatehouse_image_memory on its own */
+#define NGX_HTTP_GATEHOUSE_DEFAULT_MAX_PIXELS 32000000
+#define NGX_HTTP_GATEHOUSE_DEFAULT_IMAGE_MEMORY (256 * 1024 * 1024)
+#define NGX_HTTP_GATEHOUSE_MIN_IMAGE_MEMORY   (1024 * 1024)
 
 
 static void *ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf);
@@ -294,6 +299,13 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       offsetof(ngx_http_gatehouse_main_conf_t, scan_cache),
       NULL },
 
+    { ngx_string("gatehouse_image_memory"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_gatehouse_main_conf_t, image_memory),
+      NULL },
+
       ngx_null_command
 };
 
@@ -387,6 +399,7 @@ ngx_http_gatehouse_create_main_conf(ngx_conf_t *cf)
     gmcf->clamav_max_files = NGX_CONF_UNSET;
     gmcf->clamav_max_scantime = NGX_CONF_UNSET_MSEC;
     gmcf->scan_cache = NGX_CONF_UNSET;
+    gmcf->image_memory = NGX_CONF_UNSET_SIZE;
 
     return gmcf;
 }
@@ -409,6 +422,14 @@ ngx_http_gatehouse_init_main_conf(ngx_conf_t *cf, void *conf)
     }
 
     ngx_conf_init_value(gmcf->scan_cache, 1);
+
+    ngx_conf_init_size_value(gmcf->image_memory,
+                             NGX_HTTP_GATEHOUSE_DEFAULT_IMAGE_MEMORY);
+    if (gmcf->image_memory < NGX_HTTP_GATEHOUSE_MIN_IMAGE_MEMORY) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"gatehouse_image_memory\" must be at least 1m");
+        return NGX_CONF_ERROR;
+    }
 
     if (gmcf->needs_keys) {
         if (gmcf->store_path.len == 0

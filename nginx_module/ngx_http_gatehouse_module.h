@@ -189,6 +189,9 @@ typedef struct {
     /* gatehouse_inbox: the web store is not the core's, so changes go to
      * the core as requests in the outbox (ngx_http_gatehouse_inbox.c) */
     ngx_uint_t                  inbox_split;
+
+    /* gatehouse_image_memory: decoded-image bytes per worker at once */
+    size_t                      image_memory;
 } ngx_http_gatehouse_main_conf_t;
 
 
@@ -312,6 +315,10 @@ typedef struct {
     unsigned                    done:1;        /* the step ran */
     unsigned                    rewritten:1;   /* temp holds the new bytes */
     unsigned                    thumb:1;       /* thumb_temp was written */
+
+    /* gatehouse_image_memory (in) and what this image was counted (out) */
+    size_t                      memory;
+    uint64_t                    cost;
 } ngx_http_gatehouse_image_t;
 
 
@@ -448,7 +455,7 @@ void ngx_http_gatehouse_writeback(ngx_http_gatehouse_ctx_t *ctx,
 /* ngx_http_gatehouse_image.c */
 char *ngx_http_gatehouse_set_thumbnail(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-void ngx_http_gatehouse_image_init(void);
+ngx_int_t ngx_http_gatehouse_image_init(void);
 const char *ngx_http_gatehouse_image_ext(const u_char *mime);
 ngx_int_t ngx_http_gatehouse_image_wanted(ngx_http_gatehouse_loc_conf_t *glcf,
     const u_char *mime);

@@ -63,6 +63,8 @@ static const struct {
     { "internal_error", "internal error" },
     { "image_too_large", "the image has more pixels than allowed" },
     { "bad_image", "the image is truncated or corrupt" },
+    { "busy",
+      "the server is busy with other images, try again shortly" },
 };
 
 

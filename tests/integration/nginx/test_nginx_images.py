@@ -332,9 +332,9 @@ def test_bomb_refused_from_header(img, name, data):
     assert r.status == 413, r
     e = r.json()
     assert e["error"] == "image_too_large"
-    assert e["max_pixels"] == 50000000
-    assert e["pixels"] > 50000000
-    assert str(e["pixels"]) in e["message"] and "50000000" in e["message"]
+    assert e["max_pixels"] == 32000000
+    assert e["pixels"] > 32000000
+    assert str(e["pixels"]) in e["message"] and "32000000" in e["message"]
     assert img.stored() == [] or not any(name in s for s in img.stored())
     assert post(img.port, "/plain", b"", method="GET").status == 200
 
@@ -473,3 +473,143 @@ def test_pass_mode_hands_on_the_stripped_image():
         n.cleanup()
         backend.close()
     check_log(log)
+
+
+# ---- gatehouse_image_memory: decodes in flight per worker ----
+
+def flat_png(w, h):
+    """A large-dimension PNG of one colour: a few KB that decode to w*h*4
+    bytes and more."""
+    out = io.BytesIO()
+    Image.new("RGB", (w, h), (90, 140, 30)).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def vm_hwm(pid):
+    """The process's peak resident set, bytes (/proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        for ln in f:
+            if ln.startswith("VmHWM:"):
+                return int(ln.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def worker_pid(n):
+    out = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == n.proc.pid:
+            out.append(int(pid))
+    assert len(out) == 1, out
+    return out[0]
+
+
+BUDGET = 64 * 1024 * 1024
+
+
+def test_image_memory_budget():
+    """Concurrent decodes share the worker's gatehouse_image_memory: each
+    upload is stored (201) or answered 503 busy with Retry-After, never
+    500; the worker lives and its peak RSS grows by no more than the
+    budget and a margin (without the budget the pool's four threads
+    decode at once, about 4 x 55 MB); an image needing more than the whole
+    budget is 413 naming both limits."""
+    import concurrent.futures
+    n = Nginx()
+    n.image_defaults = ""
+    n.write(http=f"    gatehouse_conf {n.ghconf};\n"
+                 f"    gatehouse_image_memory 64m;\n", server=f"""
+        location = /img {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+        }}
+        location = /plain {{
+            return 200 "plain\\n";
+        }}""")
+    n.log_allow = ("image refused",)
+    try:
+        n.start()
+        # 2800 x 2800: 7.84 MP, counted 8 bytes a pixel = 62.7 MB, so one
+        # decode at a time fits in 64m; libgd's image and libpng's rows
+        # are really about 7 bytes a pixel (55 MB)
+        data = flat_png(2800, 2800)
+        assert len(data) < 100 * 1024
+        # warm up: the image step's libraries and arenas in place
+        r = upload(n, photo(size=(64, 64), exif=False), "w.jpg")
+        assert r.status == 201, r
+        pid = worker_pid(n)
+        before = vm_hwm(pid)
+
+        with concurrent.futures.ThreadPoolExecutor(10) as ex:
+            answers = list(ex.map(
+                lambda i: upload(n, data, f"big{i}.png"), range(10)))
+
+        statuses = sorted(r.status for r in answers)
+        for r in answers:
+            assert r.status in (201, 503), (r.status, r.body[:300])
+            if r.status == 503:
+                e = r.json()
+                assert e["error"] == "busy"
+                assert r.headers.get("retry-after") == "5"
+                assert e["max_memory"] == BUDGET
+        assert statuses.count(201) >= 1, statuses
+
+        assert worker_pid(n) == pid, "the worker was replaced"
+        grown = vm_hwm(pid) - before
+        assert grown < BUDGET + 32 * 1024 * 1024, \
+            f"worker peak RSS grew by {grown >> 20} MB ({statuses})"
+
+        # 4000 x 4000 = 16 MP, under gatehouse_image_max_pixels (32 MP)
+        # but 128 MB to decode: more than the whole budget
+        r = upload(n, flat_png(4000, 4000), "huge.png")
+        assert r.status == 413, r
+        e = r.json()
+        assert e["error"] == "image_too_large"
+        assert e["max_memory"] == BUDGET
+        assert e["memory_needed"] == 4000 * 4000 * 8
+        assert "gatehouse_image_memory" in e["message"]
+        assert "gatehouse_image_max_pixels" in e["message"]
+        assert post(n.port, "/plain", b"", method="GET").status == 200
+        assert n.incoming() == []
+        log = n.error_log()
+    finally:
+        n.cleanup()
+    check_log(log, ("image refused",))
+
+
+def test_image_memory_directive():
+    n = Nginx()
+    try:
+        for bad in ("0", "512k", "abc"):
+            n.write(http=f"    gatehouse_image_memory {bad};\n",
+                    server=f"""
+        location = /x {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+        }}""")
+            p = n.test()
+            assert p.returncode != 0 \
+                and "gatehouse_image_memory" in p.stderr, (bad, p.stderr)
+        # http level only
+        n.write(server=f"""
+        location = /x {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+            gatehouse_image_memory 64m;
+        }}""")
+        assert n.test().returncode != 0
+        n.write(http="    gatehouse_image_memory 1024m;\n", server=f"""
+        location = /x {{
+            gatehouse_upload on;
+            gatehouse_upload_dir {n.uploads};
+        }}""")
+        p = n.test()
+        assert p.returncode == 0, p.stderr
+    finally:
+        n.cleanup()
