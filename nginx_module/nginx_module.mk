@@ -86,7 +86,7 @@ build/bench/upload/loadgen: build/bench/upload/loadgen.o
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpthread
 
 build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
-	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lclamav -lcrypto
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lclamav -lcrypto -lmagic
 
 .PHONY: bench-upload
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
