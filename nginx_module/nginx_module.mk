@@ -91,3 +91,14 @@ build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
 .PHONY: bench-upload
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
 	$(PYTHON) bench/upload/run
+
+# What libmagic costs per file type with each set of flags the module
+# could use (bench/README.md, "libmagic options").
+build/bench/upload/magic_cost: build/bench/upload/magic_cost.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lmagic
+
+.PHONY: bench-magic
+bench-magic: build/bench/upload/magic_cost
+	rm -rf build/bench/upload/magic-samples
+	$(PYTHON) bench/upload/magic_samples.py build/bench/upload/magic-samples >/dev/null
+	build/bench/upload/magic_cost 200 build/bench/upload/magic-samples/*
