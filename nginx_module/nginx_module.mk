@@ -120,7 +120,7 @@ build/bench/upload/loadgen: build/bench/upload/loadgen.o
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpthread
 
 build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
-	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lclamav -lcrypto
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lclamav -lcrypto -lmagic
 
 .PHONY: bench-upload
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
@@ -131,3 +131,14 @@ bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
 .PHONY: bench-images
 bench-images: $(NGX_MODULE) build/bench/upload/loadgen
 	$(PYTHON) bench/upload/images
+
+# What libmagic costs per file type with each set of flags the module
+# could use (bench/README.md, "libmagic options").
+build/bench/upload/magic_cost: build/bench/upload/magic_cost.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lmagic
+
+.PHONY: bench-magic
+bench-magic: build/bench/upload/magic_cost
+	rm -rf build/bench/upload/magic-samples
+	$(PYTHON) bench/upload/magic_samples.py build/bench/upload/magic-samples >/dev/null
+	build/bench/upload/magic_cost 200 build/bench/upload/magic-samples/*

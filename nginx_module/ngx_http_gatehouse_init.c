@@ -7,6 +7,7 @@
  * exit_process frees them.
  */
 #include "ngx_http_gatehouse_module.h"
+#include "magic_flags.h"
 
 
 ngx_int_t
@@ -84,7 +85,7 @@ ngx_http_gatehouse_init_process(ngx_cycle_t *cycle)
             return NGX_ERROR;
         }
 
-        gmcf->magic = magic_open(MAGIC_MIME_TYPE|MAGIC_ERROR);
+        gmcf->magic = magic_open(GH_MAGIC_FLAGS);
         if (gmcf->magic == NULL) {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, ngx_errno,
                           "gatehouse: magic_open() failed");
