@@ -124,7 +124,8 @@ build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
 
 .PHONY: bench-upload
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
-	$(PYTHON) bench/upload/run
+	BENCH_WORKLOAD=new $(PYTHON) bench/upload/run
+	BENCH_WORKLOAD=repeat $(PYTHON) bench/upload/run
 
 # Images (bench/README.md): strip + thumbnail of a 12-megapixel JPEG in
 # the module against the seed's Pillow way, one run.
