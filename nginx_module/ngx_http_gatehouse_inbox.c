@@ -78,6 +78,7 @@ typedef struct {
     gh_err                           err;
     size_t                           changed;
     char                             why[256];
+    ngx_uint_t                       unknown;  /* a user with nothing */
 } ngx_http_gatehouse_inwrite_t;
 
 
@@ -128,7 +129,10 @@ ngx_http_gatehouse_in_json(ngx_http_request_t *r, ngx_uint_t status,
     ngx_int_t  rc;
 
     if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        /* JSON, never nginx's own HTML page */
+        return ngx_http_gatehouse_in_error(r,
+                   NGX_HTTP_INTERNAL_SERVER_ERROR, "internal_error",
+                   "the answer could not be made");
     }
 
     /* one user's data: no shared cache may keep it */
@@ -645,6 +649,24 @@ ngx_http_gatehouse_in_write_txn(struct gh_txn *txn, void *arg)
     split = w->gmcf->inbox_split;
     w->changed = 0;
     w->why[0] = '\0';
+    w->unknown = 0;
+
+    /* Preferences and subscriptions only for users the store has
+     * something of (contacts, preferences or an item): the core refuses
+     * the others (docs/security.md, "The web face"), so say so now
+     * rather than answer a change that will never be made. */
+    if (w->what == NGX_HTTP_GATEHOUSE_IN_PREFS
+        || (w->what == NGX_HTTP_GATEHOUSE_IN_PUSH && !w->remove))
+    {
+        err = gh_user_known_txn(txn, w->user);
+        if (err == GH_ENOTFOUND) {
+            w->unknown = 1;
+        }
+
+        if (err) {
+            return err;
+        }
+    }
 
     switch (w->what) {
 
@@ -734,9 +756,22 @@ ngx_http_gatehouse_in_write_done(ngx_event_t *ev)
 
     r->main->blocked--;
 
+    if (w->err == GH_ENOTFOUND && w->unknown) {
+        rc = ngx_http_gatehouse_in_error(r, NGX_HTTP_NOT_FOUND,
+                 "unknown_user", "nothing is known of this user yet");
+        goto done;
+    }
+
     if (w->err == GH_ENOTFOUND) {
         rc = ngx_http_gatehouse_in_error(r, NGX_HTTP_NOT_FOUND, "not_found",
                                          "no such notification");
+        goto done;
+    }
+
+    if (w->err == GH_ETOOBIG) {
+        rc = ngx_http_gatehouse_in_error(r, NGX_HTTP_BAD_REQUEST,
+                 "too_big", "the change would make the user's record "
+                 "too big");
         goto done;
     }
 
@@ -1109,7 +1144,32 @@ ngx_http_gatehouse_inbox_body(ngx_http_request_t *r)
         w->body = j;
 
     } else {
-        /* PushSubscription.toJSON(): endpoint, keys, expirationTime */
+        /* PushSubscription.toJSON(): endpoint, keys, expirationTime.
+         * keys holds p256dh and auth only: anything else would be
+         * stored in the user's contacts record for nothing (and once
+         * filled it past the record bound). */
+        {
+            const char  *k;
+            json_t      *v;
+
+            json_object_foreach(json_object_get(j, "keys"), k, v) {
+                if (ngx_strcmp(k, "p256dh") != 0
+                    && ngx_strcmp(k, "auth") != 0)
+                {
+                    (void) snprintf(detail, sizeof(detail),
+                                    "keys.%.64s is not a member of a "
+                                    "subscription's keys (p256dh, auth)",
+                                    k);
+                    json_decref(j);
+                    rc = ngx_http_gatehouse_in_error(r,
+                             NGX_HTTP_BAD_REQUEST, "bad_subscription",
+                             detail);
+                    ngx_http_finalize_request(r, rc);
+                    return;
+                }
+            }
+        }
+
         sub = json_pack("{s:O?, s:O?}", "endpoint",
                         json_object_get(j, "endpoint"), "keys",
                         json_object_get(j, "keys"));
@@ -1621,6 +1681,31 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
                    "too_many_streams", "too many open streams; try later");
     }
 
+    /* and per user, or one user's tabs (or script) take them all */
+    {
+        ngx_queue_t                  *q;
+        ngx_uint_t                    mine = 0;
+        ngx_http_gatehouse_stream_t  *o;
+
+        for (q = ngx_queue_head(&ngx_http_gatehouse_streams);
+             q != ngx_queue_sentinel(&ngx_http_gatehouse_streams);
+             q = ngx_queue_next(q))
+        {
+            o = ngx_queue_data(q, ngx_http_gatehouse_stream_t, queue);
+            if (!o->closed && ngx_strlen(o->user) == user->len
+                && ngx_strncmp(o->user, user->data, user->len) == 0)
+            {
+                mine++;
+            }
+        }
+
+        if (mine >= glcf->inbox_streams_per_user) {
+            return ngx_http_gatehouse_in_error(r,
+                       NGX_HTTP_TOO_MANY_REQUESTS, "too_many_streams",
+                       "this user has too many open streams; close one");
+        }
+    }
+
     st = ngx_pcalloc(r->pool, sizeof(*st));
     cln = ngx_pool_cleanup_add(r->pool, 0);
     if (st == NULL || cln == NULL) {
@@ -1750,7 +1835,8 @@ ngx_http_gatehouse_stream_start(ngx_http_request_t *r, ngx_str_t *user)
 }
 
 
-/* gatehouse_inbox [streams=N];  the location answers the inbox API. */
+/* gatehouse_inbox [streams=N] [streams_per_user=M];  the location answers
+ * the inbox API. */
 char *
 ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -1758,6 +1844,7 @@ ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_int_t                  n;
     ngx_str_t                 *value;
+    ngx_uint_t                 i;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -1767,19 +1854,35 @@ ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     glcf->inbox_streams = 1024;
+    glcf->inbox_streams_per_user = 8;
 
     value = cf->args->elts;
 
-    if (cf->args->nelts == 2) {
-        if (value[1].len <= sizeof("streams=") - 1
-            || ngx_strncmp(value[1].data, "streams=", sizeof("streams=") - 1)
-               != 0)
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (value[i].len > sizeof("streams_per_user=") - 1
+            && ngx_strncmp(value[i].data, "streams_per_user=",
+                           sizeof("streams_per_user=") - 1) == 0)
         {
-            return "takes only streams=N";
+            n = ngx_atoi(value[i].data + sizeof("streams_per_user=") - 1,
+                         value[i].len - (sizeof("streams_per_user=") - 1));
+            if (n < 1 || n > 1000000) {
+                return "streams_per_user= must be a number from 1 to "
+                       "1000000";
+            }
+
+            glcf->inbox_streams_per_user = n;
+            continue;
         }
 
-        n = ngx_atoi(value[1].data + sizeof("streams=") - 1,
-                     value[1].len - (sizeof("streams=") - 1));
+        if (value[i].len <= sizeof("streams=") - 1
+            || ngx_strncmp(value[i].data, "streams=", sizeof("streams=") - 1)
+               != 0)
+        {
+            return "takes only streams=N and streams_per_user=M";
+        }
+
+        n = ngx_atoi(value[i].data + sizeof("streams=") - 1,
+                     value[i].len - (sizeof("streams=") - 1));
         if (n < 1 || n > 1000000) {
             return "streams= must be a number from 1 to 1000000";
         }

@@ -279,7 +279,7 @@ static ngx_command_t  ngx_http_gatehouse_commands[] = {
       NULL },
 
     { ngx_string("gatehouse_inbox"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE12,
       ngx_http_gatehouse_set_inbox,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,

@@ -232,6 +232,8 @@ typedef struct {
 
     ngx_uint_t                  inbox_streams;  /* gatehouse_inbox
                                                    streams=N, per worker */
+    ngx_uint_t                  inbox_streams_per_user; /* streams_per_user=M,
+                                                   per worker */
 } ngx_http_gatehouse_loc_conf_t;
 
 

@@ -114,12 +114,17 @@ ngx_http_gatehouse_json_str(const u_char *s, size_t len)
 }
 
 
-/* {"error": code, "message": message, "status": status} */
+/* {"error": code, "message": message, "status": status}.  The message may
+ * quote what the client sent (a preference's name, cut to fit): bytes that
+ * are not UTF-8 become '?' rather than fail the pack, which would leave
+ * the client nginx's own HTML 500. */
 static json_t *
 ngx_http_gatehouse_error_body(ngx_uint_t status, const char *code,
     const char *message)
 {
-    return json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
+    return json_pack("{s:s, s:o, s:i}", "error", code, "message",
+                     ngx_http_gatehouse_json_str((const u_char *) message,
+                                                 ngx_strlen(message)),
                      "status", (int) status);
 }
 

@@ -118,6 +118,13 @@ build/asan/tests/unit/test_notify_%.o build/tests/unit/test_notify_%.o: \
 
 UNIT_TESTS += $(NOTIFYD_UNIT_BINS)
 
+# The web face's requests (webreq.c): the file itself, on libgatehouse.
+NOTIFYD_WEBREQ_UNIT := build/asan/tests/unit/test_notify_webreq
+$(NOTIFYD_WEBREQ_UNIT): build/asan/tests/unit/test_notify_webreq.o \
+                        build/asan/notifyd/webreq.o $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(COMMON_LIBS) $(CMOCKA_LIBS)
+UNIT_TESTS += $(NOTIFYD_WEBREQ_UNIT)
+
 # Contacts, preferences and the inbox live in libgatehouse (users.h): their
 # unit test needs only the library.
 NOTIFYD_LIB_UNIT := build/asan/tests/unit/test_users

@@ -221,8 +221,10 @@ batch_txn(struct gh_txn *txn, void *arg)
 				err = nd_webreq_apply_txn(txn, it->ev, now,
 				                          it->why,
 				                          sizeof(it->why));
-				if (err == GH_EINVAL) {
-					/* refused, nothing written */
+				if (nd_webreq_refused(err)) {
+					/* refused, nothing written: dead-
+					 * lettered with the reason; one bad
+					 * request never holds up the batch */
 					json_decref(it->ev);
 					it->ev = NULL;
 					continue;

@@ -137,6 +137,20 @@ nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 	gh_err err;
 
 	why[0] = '\0';
+	/* Only users the core knows: a request that would make the core
+	 * keep records for an id nobody told it of is refused, or a
+	 * compromised web worker could fill the core's store with users it
+	 * invents (docs/security.md, "The web face").  Marks and removals
+	 * create nothing and answer as for a known user. */
+	if (strcmp(t, "web.prefs") == 0 || strcmp(t, "web.push_add") == 0) {
+		err = gh_user_known_txn(txn, user);
+		if (err == GH_ENOTFOUND) {
+			snprintf(why, wlen, "%s: unknown user", t);
+			return GH_EINVAL;
+		}
+		if (err)
+			return err;
+	}
 	if (strcmp(t, "web.inbox_read") == 0) {
 		err = gh_inbox_mark_read_txn(txn, user, (uint64_t)
 		    json_integer_value(json_object_get(md, "id")), now, NULL);
@@ -159,7 +173,33 @@ nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 	 * so a request tells its sender nothing about other users. */
 	if (err == GH_ENOTFOUND)
 		err = GH_OK;
-	if (err == GH_EINVAL && why[0] == '\0')
-		snprintf(why, wlen, "%s: refused by the store", t);
+	if (err == GH_ETOOBIG && why[0] == '\0')
+		snprintf(why, wlen, "%s: the user's record would exceed %d "
+		         "bytes", t, GH_RECORD_MAX);
+	if (nd_webreq_refused(err) && why[0] == '\0')
+		snprintf(why, wlen, "%s: refused by the store: %s", t,
+		         gh_strerror(err));
 	return err;
+}
+
+int
+nd_webreq_refused(gh_err err)
+{
+	switch (err) {
+	case GH_OK:
+	/* the store cannot take anything now: the whole batch again later */
+	case GH_ENOMEM:
+	case GH_EIO:
+	case GH_EACCES:
+	case GH_ELOCKED:
+	case GH_EFULL:
+	case GH_ECORRUPT:
+	case GH_EVERSION:
+	case GH_EREADONLY:
+		return 0;
+	default:
+		/* this request's fault (EINVAL, ETOOBIG, ...): checked before
+		 * anything of it is written, so the batch goes on */
+		return 1;
+	}
 }

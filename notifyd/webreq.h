@@ -40,10 +40,18 @@ gh_err nd_webreq_check(const json_t *ev, char *why, size_t wlen);
 
 /* nd_webreq_apply_txn - carry out a checked request in the core store.
  * A request about an item the user does not have (gone, or never theirs)
- * changes nothing and is GH_OK; a subscription that does not validate, or
- * one past the user's GH_PUSH_MAX, is GH_EINVAL with why (the request is
- * then refused, nothing written).  Store errors otherwise. */
+ * changes nothing and is GH_OK; preferences or a subscription for a user
+ * the core does not know (gh_user_known_txn), a subscription that does not
+ * validate, one past the user's GH_PUSH_MAX, or a record that would grow
+ * past GH_RECORD_MAX is a refusal (nd_webreq_refused: GH_EINVAL,
+ * GH_ETOOBIG, ...) with why, nothing written.  Store errors otherwise. */
 gh_err nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
                            char *why, size_t wlen);
+
+/* nd_webreq_refused - 1 when err from nd_webreq_apply_txn refuses that one
+ * request (dead-lettered with why; the batch goes on), 0 for GH_OK and for
+ * the store being unable to take anything now (GH_EFULL, GH_ELOCKED,
+ * GH_EIO, ...: the whole batch is sent again later). */
+int nd_webreq_refused(gh_err err);
 
 #endif

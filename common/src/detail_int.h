@@ -13,7 +13,8 @@
 #include "gatehouse/err.h"
 
 /*
- * gh_detail - format into detail (truncating; nothing when detail is NULL
+ * gh_detail - format into detail (truncating, on a UTF-8 character
+ * boundary; nothing when detail is NULL
  * or dlen 0) and return err unchanged, so that a failing path reads
  * `return gh_detail(detail, dlen, GH_EINVAL, "...", ...);`.
  */

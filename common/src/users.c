@@ -214,11 +214,29 @@ b64url_ok(const char *s, size_t max)
 	return 1;
 }
 
+/*
+ * s (base64url, checked) encodes exactly n bytes: unpadded, or padded
+ * with '=' to a multiple of 4 (browsers send it unpadded; some libraries
+ * pad).
+ */
+static int
+b64url_len_ok(const char *s, size_t n)
+{
+	size_t len = strlen(s), bare = len, want = (n * 4 + 2) / 3;
+
+	while (bare > 0 && s[bare - 1] == '=')
+		bare--;
+	if (memchr(s, '=', bare) != NULL || bare != want)
+		return 0;
+	return len == bare || len == (bare + 3) / 4 * 4;
+}
+
 static gh_err
 push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 {
 	static const char *const members[] = {"endpoint", "keys", "added_at",
 	                                      "expirationTime", NULL};
+	static const char *const key_members[] = {"p256dh", "auth", NULL};
 	const char *ep, *bk = NULL, *pk, *au;
 	const json_t *keys = json_object_get(p, "keys");
 
@@ -243,6 +261,23 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys needs p256dh and auth in "
 		                 "base64url", i);
+	/* nothing else in keys: whatever is stored here goes into the
+	 * user's one contacts record, which must stay far below the record
+	 * bound (a padded keys object filled it once) */
+	if (!only_members(keys, key_members, &bk))
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].keys has unknown member '%s'", i, bk);
+	/* RFC 8291: a P-256 point of 65 bytes and a secret of 16 */
+	if (!b64url_len_ok(pk, 65) || !b64url_len_ok(au, 16))
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].keys: p256dh must be 65 bytes and "
+		                 "auth 16 bytes, in base64url", i);
+	if (json_object_get(p, "expirationTime") &&
+	    !json_is_integer(json_object_get(p, "expirationTime")) &&
+	    !json_is_null(json_object_get(p, "expirationTime")))
+		return gh_detail(detail, dlen, GH_EINVAL,
+		                 "push[%zu].expirationTime is not a number or "
+		                 "null", i);
 	if (json_object_get(p, "added_at") &&
 	    !json_is_integer(json_object_get(p, "added_at")))
 		return gh_detail(detail, dlen, GH_EINVAL,
@@ -1058,4 +1093,36 @@ gh_inbox_count_txn(struct gh_txn *txn, const char *user, size_t *total,
 			*unread = c.unread;
 	}
 	return err;
+}
+
+/* ---- who the core knows ---- */
+
+static int
+any_item(uint64_t id, const json_t *item, void *arg)
+{
+	(void)id;
+	(void)item;
+	*(size_t *)arg = 1;
+	return 1;   /* one is enough */
+}
+
+gh_err
+gh_user_known_txn(struct gh_txn *txn, const char *user)
+{
+	json_t *rec = NULL;
+	size_t total = 0;
+	gh_err err;
+
+	if (user == NULL || !gh_user_id_ok(user))
+		return GH_EINVAL;
+	err = gh_contacts_get_txn(txn, user, &rec);
+	if (err == GH_ENOTFOUND)
+		err = gh_prefs_get_txn(txn, user, &rec);
+	json_decref(rec);
+	if (err != GH_ENOTFOUND)
+		return err;
+	err = gh_inbox_list_txn(txn, user, 0, 0, any_item, &total);
+	if (err)
+		return err;
+	return total > 0 ? GH_OK : GH_ENOTFOUND;
 }

@@ -100,3 +100,80 @@ def test_the_web_store_gets_inbox_and_prefs_never_contacts(running):
     u = sec.gh("--domain", "web", "users", "show", "dana",
                user=USERS["web"], check=False)
     assert u.returncode != 0 and "dana@example.org" not in u.stdout
+
+
+# RFC 8291's sizes: a 65-byte P-256 point and a 16-byte secret, base64url
+P256 = ("BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1Xb"
+        "jhazAkj7I99e8QcYP7DkM")
+AUTH = "tBHItJI5svbpez7KI4CCXg"
+
+
+def as_dict(x):
+    return x if isinstance(x, dict) else {}
+
+
+def test_a_bad_request_never_stops_the_bridge(running):
+    """Review finding 1: subscriptions padded inside `keys` once grew the
+    user's contacts record past GH_RECORD_MAX; the error aborted the whole
+    batch, the core closed the bridge, which sent the same batch again, for
+    ever: nothing of the web domain's reached the core any more.  Now each
+    is refused (dead-lettered) on its own and what follows is applied."""
+    sec = running
+    eid = sec.gh("notify", "bob", "--channel", "inbox", "--title", "hi",
+                 json_out=True)["id"]
+    wait_until(lambda: sec.gh("inbox", "list", "bob", json_out=True), 20,
+               "bob's item")
+    # what a worker would hand over for a 16 KiB POST body each
+    for i in range(16):
+        sub = {"endpoint": f"https://push.example.com/sub/{i:02d}",
+               "keys": {"p256dh": P256, "auth": AUTH, "x": ""}}
+        n = len(json.dumps(sub, separators=(",", ":")))
+        sub["keys"]["x"] = "A" * (16384 - n)
+        web_request(sec, "web.push_add", "bob", {"subscription": sub})
+    web_request(sec, "web.inbox_read", "bob", {"id": int(eid)})
+    wait_until(lambda: sec.gh("inbox", "list", "bob",
+                              json_out=True)[0]["read_at"], 30,
+               "bob's item read after the bad requests")
+    rows = dead(sec, "web", 16)
+    assert all("keys" in r["q"]["last_error"] for r in rows), rows
+    assert "cannot commit" not in sec.log("notifyd")
+    assert sec.gh("users", "show", "bob", check=False).returncode != 0
+    # a well-formed one still goes through (bob is known: an item)
+    web_request(sec, "web.push_add", "bob", {"subscription": {
+        "endpoint": "https://push.example.com/ok",
+        "keys": {"p256dh": P256, "auth": AUTH}}})
+    wait_until(lambda: as_dict(sec.gh("users", "show", "bob", json_out=True,
+                                      check=False)).get("push"), 20,
+               "bob's subscription")
+
+
+def test_requests_for_unknown_users_make_nothing(running):
+    """Review finding 2: web.push_add and web.prefs for invented user ids
+    made core records that nothing expires; a compromised worker could
+    fill the core store.  Now only users the core knows (contacts,
+    preferences or an inbox item) are changed; the rest are refused."""
+    sec = running
+    N = 10
+    for i in range(N):
+        web_request(sec, "web.push_add", f"ghost{i}", {"subscription": {
+            "endpoint": f"https://push.example.com/{i}",
+            "keys": {"p256dh": P256, "auth": AUTH}}})
+        web_request(sec, "web.prefs", f"ghost{i}",
+                    {"prefs": {"channels": {"sms": False}}})
+    rows = dead(sec, "web", 2 * N)
+    assert all("unknown user" in r["q"]["last_error"] for r in rows), rows
+    for i in range(N):
+        assert sec.gh("users", "show", f"ghost{i}",
+                      check=False).returncode != 0
+        p = sec.gh("prefs", "show", f"ghost{i}", json_out=True, check=False)
+        assert not isinstance(p, dict) or not p.get("channels"), p
+    # a user with an inbox item is known
+    sec.gh("notify", "erin", "--channel", "inbox", "--title", "x",
+           json_out=True)
+    wait_until(lambda: sec.gh("inbox", "list", "erin", json_out=True), 20,
+               "erin's item")
+    web_request(sec, "web.prefs", "erin",
+                {"prefs": {"channels": {"sms": False}}})
+    wait_until(lambda: as_dict(sec.gh("prefs", "show", "erin", json_out=True,
+                                      check=False)).get("channels"), 20,
+               "erin's preferences")

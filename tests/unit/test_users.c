@@ -20,6 +20,11 @@
 
 #define T0 1700000000000LL
 
+/* RFC 8291's sizes: a 65-byte P-256 point and a 16-byte secret */
+#define P256 "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg" \
+             "7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
+#define AUTH "tBHItJI5svbpez7KI4CCXg"
+
 static void
 test_ids_and_times(void **state)
 {
@@ -111,10 +116,27 @@ test_contacts_validate(void **state)
 	check_contacts("{\"lang\": 7}", GH_EINVAL, "lang");
 	check_contacts("{\"chat\": {\"x\": 1}}", GH_EINVAL, "chat.x");
 	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
-	               " \"keys\": {\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}}]}",
+	               " \"keys\": {\"p256dh\": \"" P256 "\", \"auth\": \"" AUTH "\"}}]}",
 	               GH_OK, NULL);
 	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\"}]}",
 	               GH_EINVAL, "push[0].keys");
+	/* keys: p256dh and auth only, of their sizes; padding tolerated */
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"" P256 "\", \"auth\": \""
+	               AUTH "\", \"x\": \"\"}}]}", GH_EINVAL,
+	               "unknown member 'x'");
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"" P256 "=\", \"auth\": \""
+	               AUTH "==\"}}]}", GH_OK, NULL);
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"" P256 "==\", \"auth\": \""
+	               AUTH "\"}}]}", GH_EINVAL, "65 bytes");
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"BAAA\", \"auth\": \""
+	               AUTH "\"}}]}", GH_EINVAL, "65 bytes");
+	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
+	               " \"keys\": {\"p256dh\": \"" P256 "\", \"auth\": \""
+	               AUTH "A\"}}]}", GH_EINVAL, "16 bytes");
 	check_contacts("{\"push\": [{\"endpoint\": \"javascript:x\","
 	               " \"keys\": {\"p256dh\": \"B\", \"auth\": \"A\"}}]}",
 	               GH_EINVAL, "endpoint");
@@ -163,6 +185,26 @@ test_prefs_validate(void **state)
 	check_prefs("{\"digest\": {\"every\": \"weekly\", \"at\": \"08:00\"}}",
 	            GH_EINVAL, "day");
 	check_prefs("{\"digest\": {\"every\": \"hourly\"}}", GH_EINVAL, "every");
+	/* a detail cut short ends on a whole UTF-8 character (it goes
+	 * into JSON answers, which refuse a broken one) */
+	{
+		char key[2 * 150 + 1], d[200];
+		json_t *j = json_object(), *js;
+
+		for (int i = 0; i < 150; i++)
+			memcpy(key + 2 * i, "\xc3\xa9", 2);   /* é */
+		key[300] = '\0';
+		json_object_set_new(j, key, json_true());
+		/* "unknown member '" is 16 bytes: cut at every offset after */
+		for (size_t n = 17; n <= sizeof(d); n++) {
+			assert_int_equal(gh_prefs_validate(j, d, n), GH_EINVAL);
+			assert_true(strlen(d) >= n - 2);   /* at most 1 byte lost */
+			js = json_string(d);   /* NULL when not UTF-8 */
+			assert_non_null(js);
+			json_decref(js);
+		}
+		json_decref(j);
+	}
 }
 
 struct rw {
@@ -207,9 +249,9 @@ test_contacts_rw_and_push_removal(void **state)
 
 	a.in = json_loads("{\"email\": \"a@example.org\", \"push\": ["
 	                  "{\"endpoint\": \"https://p.example/1\", \"keys\": "
-	                  "{\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}},"
+	                  "{\"p256dh\": \"" P256 "\", \"auth\": \"" AUTH "\"}},"
 	                  "{\"endpoint\": \"https://p.example/2\", \"keys\": "
-	                  "{\"p256dh\": \"BAAA\", \"auth\": \"AAAA\"}}]}", 0, NULL);
+	                  "{\"p256dh\": \"" P256 "\", \"auth\": \"" AUTH "\"}}]}", 0, NULL);
 	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_ENOTFOUND);
 	assert_int_equal(gh_store_update(f->st, put_contacts, &a), GH_OK);
 	assert_int_equal(gh_store_view(f->st, get_contacts, &a), GH_OK);
@@ -442,8 +484,8 @@ push_writes(struct gh_txn *txn, void *arg)
 {
 	json_t *sub = json_pack("{s:s, s:{s:s, s:s}}", "endpoint",
 	                        "https://push.example.net/a", "keys", "p256dh",
-	                        "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQt",
-	                        "auth", "tBHItJI5svbpez7KI4CCXg");
+	                        P256,
+	                        "auth", AUTH);
 	json_t *bad = json_pack("{s:s, s:{s:s, s:s}}", "endpoint",
 	                        "http://push.example.net/a", "keys", "p256dh",
 	                        "BNcR", "auth", "tBHI");

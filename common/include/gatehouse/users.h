@@ -236,6 +236,15 @@ gh_err gh_inbox_feed_txn(struct gh_txn *txn, uint64_t after, gh_feed_fn fn,
  * empty. */
 gh_err gh_inbox_feed_last_txn(struct gh_txn *txn, uint64_t *seq);
 
+/*
+ * gh_user_known_txn - GH_OK when the store has something of user's:
+ * contacts, preferences or an inbox item; GH_ENOTFOUND when it has
+ * nothing.  The web face may change only users known this way
+ * (docs/security.md, "The web face"), so a web worker cannot make the
+ * core keep records for user ids it invents.
+ */
+gh_err gh_user_known_txn(struct gh_txn *txn, const char *user);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,8 @@ the core's inbox into the web store, nginx (workers as the web domain's
 uid) serves it, and what a user changes goes back to the core through the
 outbox (docs/security.md, "The web face").  One test also runs the
 single-store layout, where nginx reads and writes the core's store."""
+import http.client
+import json
 import time
 
 import pytest
@@ -118,6 +120,10 @@ def test_preferences(world):
     w = world
     st, p = w.get("frank", "/preferences")
     assert st == 200 and p == {}
+    # nothing of frank's yet: the core would refuse (docs/security.md)
+    st, r = w.request("PUT", "/preferences", "frank", {"channels": {}})
+    assert st == 404 and r["error"] == "unknown_user", r
+    w.wait_delivered("frank", w.notify("frank", "welcome"))
     prefs = {"categories": {"marketing": "off", "social": "digest"},
              "quiet": {"start": "22:00", "end": "07:00"},
              "digest": {"every": "daily", "at": "08:00"},
@@ -150,6 +156,9 @@ def test_preferences(world):
 def test_push_subscriptions(world):
     w = world
     st, r = w.request("POST", "/push-subscriptions", "gina", SUB)
+    assert st == 404 and r["error"] == "unknown_user", r
+    w.wait_delivered("gina", w.notify("gina", "welcome"))
+    st, r = w.request("POST", "/push-subscriptions", "gina", SUB)
     assert st == 201 and r["subscribed"] is True
 
     def core_push():
@@ -161,7 +170,12 @@ def test_push_subscriptions(world):
                  "keys": SUB["keys"]},
                 {"endpoint": SUB["endpoint"]},
                 {"endpoint": SUB["endpoint"], "keys": {"p256dh": "!!",
-                                                       "auth": "x"}}):
+                                                       "auth": "x"}},
+                {"endpoint": SUB["endpoint"],
+                 "keys": {"p256dh": SUB["keys"]["p256dh"][:-1],
+                          "auth": SUB["keys"]["auth"]}},
+                {"endpoint": "https://x/" + "a" * 2040,
+                 "keys": SUB["keys"]}):
         st, r = w.request("POST", "/push-subscriptions", "gina", bad)
         assert st == 400 and r["error"] == "bad_subscription", (bad, r)
     st, r = w.request("DELETE", "/push-subscriptions", "gina",
@@ -257,5 +271,87 @@ def test_single_store_layout():
         # nothing queued as a "web." request in a single store
         assert not [x for x in w.sec.events() if
                     x["type"].startswith("web.")]
+    finally:
+        w.close()
+
+
+def test_a_user_cannot_stop_web_requests(world):
+    """Review finding 1 through HTTP: 16 POSTs of 16 KiB subscriptions
+    padded inside `keys` once made the core abort every batch of the web
+    domain's requests for ever.  Now nginx refuses the member (naming it)
+    and everyone's changes still reach the core."""
+    w = world
+    eid = w.notify("victim", "hello")
+    w.wait_delivered("victim", eid)
+    w.wait_delivered("mallory", w.notify("mallory", "hello"))
+    for i in range(16):
+        sub = {"endpoint": f"https://push.example.com/sub/{i:02d}",
+               "keys": dict(SUB["keys"], x="")}
+        n = len(json.dumps(sub, separators=(",", ":")))
+        sub["keys"]["x"] = "A" * (16384 - n)
+        st, r = w.request("POST", "/push-subscriptions", "mallory",
+                          json.dumps(sub, separators=(",", ":")))
+        assert st == 400 and r["error"] == "bad_subscription", r
+        assert "keys.x" in r["message"], r
+    # a member's name cut inside a character in the message: still JSON
+    st, r = w.request("POST", "/push-subscriptions", "mallory",
+                      json.dumps({"endpoint": "https://push.example.com/u",
+                                  "keys": dict(SUB["keys"], **{
+                                      "x" + "\u00e9" * 100: ""})},
+                                 ensure_ascii=False).encode())
+    assert st == 400 and r["error"] == "bad_subscription", r
+    st, r = w.request("POST", f"/{eid}/read", "victim")
+    assert st == 200, r
+    wait_until(lambda: core_item(w, "victim", eid)["read_at"], 20,
+               "the victim's read mark in the core")
+    assert "cannot commit" not in w.sec.log("notifyd")
+
+
+def test_error_messages_are_utf8_json_never_html(world):
+    """Review finding 5: an unknown preference of 150 x 'é' made a message
+    cut inside a character; the JSON answer failed and nginx sent its own
+    HTML 500, without Cache-Control: no-store."""
+    w = world
+    w.wait_delivered("ulla", w.notify("ulla", "hello"))
+    for body in ({"\u00e9" * 150: 1},
+                 {"channels": {"x" * 10 + "\u00e9" * 100: 1}},
+                 {"categories": {"\u00e9" * 100: "maybe"}}):
+        raw = json.dumps(body, ensure_ascii=False).encode()
+        c = http.client.HTTPConnection("127.0.0.1", w.port, timeout=30)
+        c.request("PUT", "/api/notifications/preferences", body=raw,
+                  headers={"X-User": "ulla",
+                           "Content-Type": "application/json"})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        assert r.status == 400, (r.status, data[:200])
+        assert r.getheader("Content-Type", "").startswith(
+            "application/json"), r.getheader("Content-Type")
+        assert r.getheader("Cache-Control") == "no-store"
+        j = json.loads(data.decode("utf-8"))
+        assert j["error"] == "bad_preferences", j
+
+
+def test_streams_per_user():
+    """Review finding 4: one user could hold every stream of a worker."""
+    w = InboxWorld(split=True,
+                   streams=" streams=10 streams_per_user=2").start()
+    try:
+        a, b = Stream(w.port, "u1"), Stream(w.port, "u1")
+        assert a.status == 200 and b.status == 200
+        c = Stream(w.port, "u1")
+        assert c.status == 429, c.status
+        if b"too_many_streams" not in c.buf:
+            c._fill(5)
+        assert b"too_many_streams" in c.buf, c.buf
+        c.close()
+        # another user still gets one
+        d = Stream(w.port, "u2")
+        assert d.status == 200
+        a.close()
+        wait_until(lambda: Stream(w.port, "u1").status == 200, 10,
+                   "u1's slot after a stream closed")
+        b.close()
+        d.close()
     finally:
         w.close()
