@@ -146,7 +146,7 @@ rate_event(struct gh_txn *txn, struct gh_logtxn *a)
 	               "s:I, s:I, s:I, s:s, s:s}}",
 	               "type", "mail.rate_limited", "category", "system",
 	               "source", "milter", "title", title, "message", text,
-	               "priority", 3, "dedup_key", dedup, "metadata",
+	               "priority", GH_PRIORITY_HIGH, "dedup_key", dedup, "metadata",
 	               "scope", a->hit.scope, "subject", a->hit.subject,
 	               "counted", a->hit.what, "limit", (json_int_t)a->hit.limit,
 	               "count", (json_int_t)a->hit.count,
@@ -180,7 +180,7 @@ reject_event(struct gh_txn *txn, struct gh_logtxn *a)
 	snprintf(title, sizeof(title), "Message refused: %s", a->final_reason);
 	ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:I, s:s}}",
 	               "type", "mail.rejected", "category", "system",
-	               "source", "milter", "title", title, "priority", 3,
+	               "source", "milter", "title", title, "priority", GH_PRIORITY_HIGH,
 	               "metadata", "queue_id", a->msg->queue_id,
 	               "reason", a->final_reason,
 	               "direction", a->msg->outgoing ? "outgoing" : "inbound",

@@ -1042,7 +1042,7 @@ ngx_http_gatehouse_event_infected(json_t *rec)
                    "category", "security",
                    "title", title,
                    "message", message,
-                   "priority", 3,
+                   "priority", GH_PRIORITY_HIGH,
                    "source", "nginx",
                    "metadata", meta);
     if (ev == NULL) {
@@ -1113,7 +1113,7 @@ ngx_http_gatehouse_event_full(ngx_http_gatehouse_space_task_t *t,
                    "category", "system",
                    "title", "Uploads refused: the upload directory is full",
                    "message", message,
-                   "priority", 3,
+                   "priority", GH_PRIORITY_HIGH,
                    "source", "nginx",
                    "dedup_key", key,
                    "recipients", "admins",

@@ -100,7 +100,7 @@ nd_digest_hold_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
 	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:I}, s:s}",
 	               "type", "digest", "category", "system", "user",
 	               t->user->id, "title", "Your notifications", "source",
-	               "notifyd", "priority", 2, "metadata", "slot",
+	               "notifyd", "priority", GH_PRIORITY_NORMAL, "metadata", "slot",
 	               (json_int_t)slot, "dedup_key", dkey);
 	if (ev == NULL)
 		return GH_ENOMEM;

@@ -286,7 +286,7 @@ category_mode(const struct nd_job *job, const struct nd_user *u)
 	if (mode == NULL)
 		mode = nd_words_has(&job->rt->opt_in, job->category) ? "off" :
 		       "on";
-	if (job->priority >= 4 && strcmp(mode, "digest") == 0)
+	if (job->priority >= GH_PRIORITY_URGENT && strcmp(mode, "digest") == 0)
 		mode = "on";
 	return mode;
 }

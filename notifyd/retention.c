@@ -86,7 +86,7 @@ nearly_full_event(const struct nd *d, const struct gh_store_info *info)
 	         (double)info->map_max / 1048576.0);
 	ev = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:[s], s:{s:s, s:I, "
 	               "s:I, s:i}}", "type", "store.nearly_full", "category",
-	               "system", "source", "notifyd", "priority", 3, "title",
+	               "system", "source", "notifyd", "priority", GH_PRIORITY_HIGH, "title",
 	               title, "message", msg, "recipients", "admins",
 	               "metadata", "path", gh_store_path(d->st), "in_use",
 	               (json_int_t)info->in_use, "map_max",

@@ -57,7 +57,7 @@ try_start(struct nd *d, struct nd_job *job, size_t i)
 		return;   /* a digest hold: done when recorded */
 	cs = ch->cs;
 	if ((ch->kind->flags & ND_KIND_QUIET) && u && u->quiet_set &&
-	    job->priority < 4 && !job->digest) {
+	    job->priority < GH_PRIORITY_URGENT && !job->digest) {
 		const struct gh_tz *tz = user_tz(d, job, u);
 
 		if (tz && gh_quiet_check(&u->quiet, tz, d->now, &end)) {

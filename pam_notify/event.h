@@ -8,10 +8,11 @@
 
 #include <jansson.h>
 
+#include "gatehouse/queue.h"
 #include "login.h"
 
-#define GH_PAM_PRIO_NORMAL 2
-#define GH_PAM_PRIO_HIGH 3
+#define GH_PAM_PRIO_NORMAL GH_PRIORITY_NORMAL
+#define GH_PAM_PRIO_HIGH GH_PRIORITY_HIGH
 
 /*
  * gh_pam_event_new - a new event object, or NULL on allocation failure.

@@ -26,7 +26,7 @@ static const struct {
 
 /* The highest priority a producer domain may give: "high".  "urgent" goes
  * through quiet hours, and is for the admin's own events. */
-#define DOMAIN_PRIORITY_MAX 3
+#define DOMAIN_PRIORITY_MAX GH_PRIORITY_HIGH
 
 const char *
 gh_domain_name(enum gh_domain d)

@@ -35,14 +35,14 @@ gh_event_check(const json_t *ev, char *detail, size_t dlen)
 		json_type type;   /* JSON_NULL here means "string or null" etc. */
 		size_t max;
 	} fields[] = {
-		{"type", JSON_STRING, 64},
-		{"title", JSON_STRING, 1024},
-		{"user", JSON_STRING, 256},
-		{"category", JSON_STRING, 32},
-		{"message", JSON_STRING, 32768},
-		{"action_url", JSON_STRING, 2048},
-		{"source", JSON_STRING, 32},
-		{"dedup_key", JSON_STRING, 400},
+		{"type", JSON_STRING, GH_EVENT_TYPE_MAX},
+		{"title", JSON_STRING, GH_EVENT_TITLE_MAX},
+		{"user", JSON_STRING, GH_EVENT_USER_MAX},
+		{"category", JSON_STRING, GH_EVENT_CATEGORY_MAX},
+		{"message", JSON_STRING, GH_EVENT_MESSAGE_MAX},
+		{"action_url", JSON_STRING, GH_EVENT_ACTION_URL_MAX},
+		{"source", JSON_STRING, GH_EVENT_SOURCE_MAX},
+		{"dedup_key", JSON_STRING, GH_EVENT_DEDUP_KEY_MAX},
 		{"priority", JSON_INTEGER, 0},
 		{"metadata", JSON_OBJECT, 0},
 		{"channels", JSON_ARRAY, 0},
@@ -84,7 +84,7 @@ gh_event_check(const json_t *ev, char *detail, size_t dlen)
 			                 "field '%s' contains NUL", key);
 	}
 	val = json_object_get(ev, "type");
-	if (!json_is_string(val) || !word_ok(json_string_value(val), 64, "._-"))
+	if (!json_is_string(val) || !word_ok(json_string_value(val), GH_EVENT_TYPE_MAX, "._-"))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "field 'type' is required: [a-z0-9._-], "
 		                 "1-64 bytes");
@@ -93,12 +93,13 @@ gh_event_check(const json_t *ev, char *detail, size_t dlen)
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "field 'title' is required");
 	val = json_object_get(ev, "category");
-	if (val && !word_ok(json_string_value(val), 32, "_-"))
+	if (val && !word_ok(json_string_value(val), GH_EVENT_CATEGORY_MAX, "_-"))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "field 'category' must be [a-z0-9_-], 1-32 "
 		                 "bytes");
 	val = json_object_get(ev, "priority");
-	if (val && (json_integer_value(val) < 1 || json_integer_value(val) > 4))
+	if (val && (json_integer_value(val) < GH_PRIORITY_LOW ||
+	            json_integer_value(val) > GH_PRIORITY_URGENT))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "field 'priority' must be 1 (low) to 4 "
 		                 "(urgent)");

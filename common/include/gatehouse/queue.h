@@ -60,6 +60,29 @@
 extern "C" {
 #endif
 
+/*
+ * Priorities (docs/events.md): leasing takes the most urgent first; only
+ * GH_PRIORITY_URGENT passes quiet hours and is never held for a digest;
+ * GH_PRIORITY_HIGH is the most a producer domain may give (gh_domain_accept
+ * lowers anything above it).
+ */
+enum gh_priority {
+	GH_PRIORITY_LOW = 1,
+	GH_PRIORITY_NORMAL = 2,   /* the default */
+	GH_PRIORITY_HIGH = 3,
+	GH_PRIORITY_URGENT = 4
+};
+
+/* The contract's bounds on string fields, in bytes (gh_event_validate). */
+#define GH_EVENT_TYPE_MAX        64
+#define GH_EVENT_TITLE_MAX       1024
+#define GH_EVENT_USER_MAX        256
+#define GH_EVENT_CATEGORY_MAX    32
+#define GH_EVENT_MESSAGE_MAX     32768
+#define GH_EVENT_ACTION_URL_MAX  2048
+#define GH_EVENT_SOURCE_MAX      32
+#define GH_EVENT_DEDUP_KEY_MAX   400
+
 #define GH_QUEUE_DEDUP_WINDOW_DEFAULT (24 * 3600 * 1000LL)  /* 1 day, ms */
 #define GH_QUEUE_LEASE_MAX 1024  /* most events one lease call hands out */
 
