@@ -37,8 +37,10 @@
  *   ngx_http_gatehouse_status.c  gatehouse_upload_status locations
  *   ngx_http_gatehouse_links.c   signed links: one-click unsubscribe and
  *                                download locations (docs/tokens.md)
- *   ngx_http_gatehouse_inbox.c   gatehouse_inbox: the inbox API and its
- *                                Server-Sent Events (docs/api.md)
+ *   ngx_http_gatehouse_inbox.c   gatehouse_inbox: the inbox API
+ *                                (docs/api.md)
+ *   ngx_http_gatehouse_stream.c  its Server-Sent Events stream, woken by
+ *                                inotify on the store's wlock
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
  *                                output filters that put JSON error bodies
  *                                in place of nginx's HTML pages; sending
@@ -562,6 +564,13 @@ char *ngx_http_gatehouse_load_keys(ngx_conf_t *cf,
 ngx_int_t ngx_http_gatehouse_inbox_handler(ngx_http_request_t *r);
 char *ngx_http_gatehouse_set_inbox(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+ngx_int_t ngx_http_gatehouse_in_error(ngx_http_request_t *r,
+    ngx_uint_t status, const char *code, const char *message);
+json_t *ngx_http_gatehouse_in_item(uint64_t id, const json_t *it);
+
+/* ngx_http_gatehouse_stream.c */
+ngx_int_t ngx_http_gatehouse_stream_start(ngx_http_request_t *r,
+    ngx_str_t *user);
 
 /* ngx_http_gatehouse_reply.c */
 ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,
