@@ -244,6 +244,22 @@ ngx_http_gatehouse_scan_init(ngx_conf_t *cf,
      */
     sc.no_cache = 1;
 
+    /*
+     * The master compiles as root: the workers' user must not own the
+     * signatures root parses (gscan checks the rest).  `user` is read
+     * before the http block in any usual nginx.conf.
+     */
+    {
+        ngx_core_conf_t  *ccf;
+
+        ccf = (ngx_core_conf_t *) ngx_get_conf(cf->cycle->conf_ctx,
+                                               ngx_core_module);
+        if (ccf != NULL && ccf->user != (ngx_uid_t) NGX_CONF_UNSET_UINT) {
+            sc.distrust = 1;
+            sc.distrust_uid = ccf->user;
+        }
+    }
+
     detail[0] = '\0';
     err = gscan_engine_open(&sc, prev, &gmcf->engine, detail, sizeof(detail));
     if (err != GH_OK) {

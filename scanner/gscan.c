@@ -455,6 +455,10 @@ gscan_engine_key(const struct gscan_engine *e,
 		memcpy(key, e->key, GSCAN_KEY_LEN);
 		return GH_OK;
 	}
+	/* Asked each time, not remembered: clamd reloads signatures on its
+	 * own, and a key kept even a few seconds past that reload would
+	 * answer "clean" from the cache for a file the new signatures
+	 * detect.  One zVERSION on a unix socket is cheap beside a scan. */
 	err = gscan_clamd_ask_version(e->clamd, clamd_timeout_ms(e), ver,
 	                              sizeof(ver), detail, detail_len);
 	if (err)
@@ -478,6 +482,79 @@ gscan_engine_key(const struct gscan_engine *e,
 	EVP_MD_CTX_free(md);
 	if (err)
 		snprintf(detail, detail_len, "sha256 failed");
+	return err;
+}
+
+/*
+ * Before root parses signatures (nginx's master compiles the engine as
+ * root): the directory and every database in it must be what their owner
+ * alone could have written -- root or the directory's owner (freshclam's
+ * clamav), never distrust_uid (the web workers' user), no group or other
+ * write, no symbolic links -- so that no less trusted uid can hand root's
+ * libclamav parsers a file of its choosing.  Checked on descriptors.
+ */
+static gh_err
+db_trusted(const struct gscan_config *cfg, const char *dbdir, char *detail,
+           size_t dlen)
+{
+	struct stat st, fst;
+	struct dirent *de;
+	DIR *d = NULL;
+	int fd, dfd;
+	gh_err err = GH_OK;
+
+	fd = open(dbdir, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(detail, dlen, "clamav_db %s: %s", dbdir,
+		         errno == ELOOP ? "a symbolic link (root follows none "
+		         "to signatures)" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return GH_EACCES;
+	}
+	if ((st.st_mode & 022) != 0 ||
+	    (cfg->distrust && st.st_uid == cfg->distrust_uid)) {
+		snprintf(detail, dlen, "clamav_db %s: root compiles these "
+		         "signatures, so only their owner may write them (it "
+		         "is %s%s): make it 0755, owned by root or clamav", dbdir,
+		         (st.st_mode & 022) ? "group or other writable" :
+		         "owned by the worker user", "");
+		close(fd);
+		return GH_EACCES;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		close(fd);
+		return GH_OK;
+	}
+	dfd = dup(fd);
+	d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (d == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		close(fd);
+		snprintf(detail, dlen, "clamav_db %s: %s", dbdir,
+		         strerror(errno));
+		return GH_EIO;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(fd, de->d_name, &fst, AT_SYMLINK_NOFOLLOW) != 0)
+			continue;	/* gone meanwhile: cl_load skips it */
+		if (S_ISDIR(fst.st_mode))
+			continue;	/* cl_load reads files only */
+		if (!S_ISREG(fst.st_mode) || (fst.st_mode & 022) != 0 ||
+		    (fst.st_uid != 0 && fst.st_uid != st.st_uid)) {
+			snprintf(detail, dlen, "clamav_db %s/%s: root compiles "
+			         "these signatures, so each must be a plain "
+			         "file only the directory's owner (or root) may "
+			         "write; remove or fix it", dbdir, de->d_name);
+			err = GH_EACCES;
+			break;
+		}
+	}
+	closedir(d);
+	close(fd);
 	return err;
 }
 
@@ -516,6 +593,11 @@ gscan_engine_open(const struct gscan_config *cfg,
 		snprintf(detail, detail_len, "clamav_db %s: %s", dbdir,
 		         errno ? strerror(errno) : "not a directory");
 		return GH_ENOTFOUND;
+	}
+	if (geteuid() == 0) {
+		err = db_trusted(cfg, dbdir, detail, detail_len);
+		if (err)
+			return err;
 	}
 	pthread_once(&cl_once, do_cl_init);
 	if (cl_init_rc != CL_SUCCESS) {

@@ -82,6 +82,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gatehouse/err.h"
 
@@ -116,6 +117,9 @@ struct gscan_config {
 				 * UNSCANNABLE too.  Off in both hosts: PDFs
 				 * with an empty user password (only printing
 				 * or copying restricted) are everyday mail. */
+	int distrust;		/* 1: distrust_uid may not own the signatures */
+	uid_t distrust_uid;	/* (nginx's worker user, when its master, as
+				 * root, compiles the engine) */
 };
 
 enum gscan_kind {

@@ -257,7 +257,7 @@ def test_sample_site_conf_passes(nginx_conf):
     sample = (sample
               .replace("/etc/gatehouse/gatehouse.conf", str(n.ghconf))
               .replace("/var/lib/clamav", str(db))
-              .replace("/run/gatehouse/clamav", str(n.prefix / "clamtmp"))
+              .replace("/run/nginx-gatehouse-clamav", str(n.prefix / "clamtmp"))
               .replace("/srv/uploads", str(n.uploads))
               .replace("listen 443 ssl http2;",
                        f"listen 127.0.0.1:{n.port};"))

@@ -350,3 +350,43 @@ def test_reload_path_unit():
         assert f"lib/systemd/system/{u}" in deb
         assert "%{_unitdir}/" + u in nginx_files
     assert "-Xgatehouse-nginx-reload.service" in rules
+
+
+def test_root_compiles_only_signatures_no_other_uid_could_plant(two_workers):
+    """The master compiles as root, so a signature directory the workers'
+    user owns, or a database another uid could write, or a link in it, is
+    refused: the reload keeps the old workers and says what to fix."""
+    n = two_workers
+    n.log_allow = ("reload refused",)
+    n.start()
+    old = worker_pids(n)
+    nobody = pwd.getpwnam(WORKER_USER).pw_uid
+    planted = n.db / "planted.ndb"
+    # a new database each time, so the reload compiles (an unchanged
+    # directory keeps its engine: nothing is parsed again)
+    fresh = n.db / "fresh.ndb"
+    sig = (n.db / "gatehouse-test.ndb").read_text()
+    for make, undo, why in [
+        (lambda: os.chown(n.db, nobody, -1), lambda: os.chown(n.db, 0, -1),
+         "owned by the worker user"),
+        (lambda: os.chmod(n.db, 0o777), lambda: os.chmod(n.db, 0o755),
+         "group or other writable"),
+        (lambda: planted.symlink_to("/etc/shadow"), planted.unlink,
+         "planted.ndb: root compiles"),
+        (lambda: (planted.write_text(""), os.chown(planted, nobody, -1)),
+         planted.unlink, "planted.ndb: root compiles"),
+    ]:
+        before = n.error_log().count("reload refused")
+        fresh.write_text(sig.replace("Gatehouse", "Fresh", 1))
+        make()
+        try:
+            log = reload(n, lambda log: log.count("reload refused") > before,
+                         "refusal")
+        finally:
+            undo()
+            fresh.unlink()
+        line = [ln for ln in log.splitlines() if "reload refused" in ln][-1]
+        assert why in line, line
+        assert worker_pids(n) == old
+    r = upload(n.port, EICAR, "e.txt")
+    assert r.status == 422, r
