@@ -16,6 +16,7 @@
 #include "ngx_http_gatehouse_module.h"
 #include "gscan.h"
 #include "gscache.h"
+#include "gatehouse/codec.h"
 #include "gatehouse/queue.h"
 
 
@@ -34,41 +35,20 @@ ngx_http_gatehouse_vcache_engine_key(ngx_http_gatehouse_main_conf_t *gmcf,
 }
 
 
-static ngx_int_t
-ngx_http_gatehouse_vcache_unhex(const char *hex, unsigned char out[32])
-{
-    ngx_int_t   n;
-    ngx_uint_t  i;
-
-    if (hex == NULL || ngx_strlen(hex) != 64) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < 32; i++) {
-        n = ngx_hextoi((u_char *) hex + 2 * i, 2);
-        if (n == NGX_ERROR) {
-            return NGX_ERROR;
-        }
-
-        out[i] = (unsigned char) n;
-    }
-
-    return NGX_OK;
-}
-
-
 /* NGX_OK: *verdict and sig are the cached verdict; NGX_DECLINED: scan. */
 ngx_int_t
 ngx_http_gatehouse_vcache_get(struct gh_store *store, json_t *record,
     const unsigned char ekey[32], ngx_http_gatehouse_vcache_t *c,
     ngx_http_gatehouse_verdict_e *verdict, char *sig, size_t sig_len)
 {
+    size_t                n;
+    const char           *hex;
     unsigned char         sha[32];
     struct gscan_verdict  v;
 
-    if (ngx_http_gatehouse_vcache_unhex(
-            json_string_value(json_object_get(record, "sha256")), sha)
-        != NGX_OK)
+    hex = json_string_value(json_object_get(record, "sha256"));
+    if (hex == NULL || ngx_strlen(hex) != 64
+        || gh_hex_decode(hex, 64, sha, sizeof(sha), &n) != GH_OK)
     {
         return NGX_DECLINED;
     }
