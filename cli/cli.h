@@ -79,6 +79,10 @@ int cli_exit_code(gh_err err);
 /* Print "gatehouse: what: strerror (detail)" to stderr; returns exit code. */
 int cli_fail(struct cli *c, gh_err err, const char *what, const char *detail);
 
+/* Warn on stderr that n records of what were not shown: they could not
+ * be read (not JSON, or a layout of a newer Gatehouse).  Nothing for 0. */
+void cli_skipped(struct cli *c, size_t n, const char *what);
+
 /* Usage error: message to stderr, returns EXIT_USAGE. */
 int cli_usage(struct cli *c, const char *fmt, ...)
     __attribute__((format(__printf__, 2, 3)));

@@ -14,60 +14,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/deliveries.h"
 #include "cli.h"
 
 struct dl_arg {
 	int failed;
 	const char *channel, *state;
 	uint64_t event;
-	size_t limit, n;
+	size_t limit, n, skipped;
 	json_t *arr;
 };
 
-static const char *
-dstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
-
 static int
-dl_row(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+dl_row(const struct gh_delivery *d, void *arg)
 {
 	struct dl_arg *a = arg;
-	const char *st, *why;
-	json_t *rec;
 	char t[32];
 
-	if (klen < 9)
+	if ((a->channel && strcmp(d->channel, a->channel) != 0) ||
+	    (a->state && strcmp(d->state, a->state) != 0) ||
+	    (a->failed && strcmp(d->state, "dead") != 0 &&
+	     strcmp(d->state, "retry") != 0))
 		return 0;
-	if (a->event && gh_get_be64(key) != a->event)
-		return gh_get_be64(key) < a->event;
-	rec = json_loadb(val, vlen, 0, NULL);
-	if (rec == NULL)
-		return 0;
-	st = dstr(rec, "state");
-	if ((a->channel && strcmp(dstr(rec, "channel"), a->channel) != 0) ||
-	    (a->state && strcmp(st, a->state) != 0) ||
-	    (a->failed && strcmp(st, "dead") != 0 && strcmp(st, "retry") != 0)) {
-		json_decref(rec);
-		return 0;
-	}
-	if (a->arr) {
-		json_array_append_new(a->arr, rec);
-	} else {
-		why = json_is_string(json_object_get(rec, "last_error")) ?
-		      dstr(rec, "last_error") : dstr(rec, "reason");
-		cli_printf("%-8" PRId64 " %-14s %-28s %-10s %-3" PRId64 " %-20s %s\n",
-		           (int64_t)gh_get_be64(key), dstr(rec, "channel"),
-		           dstr(rec, "recipient"), st,
-		           (int64_t)json_integer_value(json_object_get(rec,
-		                                                       "attempts")),
-		           cli_time(json_integer_value(json_object_get(rec,
-		                    "updated_at")), t, sizeof(t)), why);
-		json_decref(rec);
-	}
+	if (a->arr)
+		json_array_append(a->arr, d->rec);
+	else
+		cli_printf("%-8" PRIu64 " %-14s %-28s %-10s %-3" PRId64
+		           " %-20s %s\n", d->event, d->channel, d->recipient,
+		           d->state, d->attempts,
+		           cli_time(d->updated_at, t, sizeof(t)),
+		           d->last_error ? d->last_error : d->reason);
 	return a->limit && ++a->n >= a->limit;
 }
 
@@ -75,19 +51,12 @@ static gh_err
 dl_view(struct gh_txn *txn, void *arg)
 {
 	struct dl_arg *a = arg;
-	unsigned char k[9];
 
 	a->n = 0;
 	if (a->arr)
 		json_array_clear(a->arr);
-	if (a->event) {
-		/* the event's records end before (id + 1) */
-		gh_put_be64(k, a->event + 1);
-		k[8] = 0;
-		return gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 1, dl_row, a,
-		                   NULL);
-	}
-	return gh_txn_scan(txn, GH_DB_DELIVERIES, NULL, 0, 1, dl_row, a, NULL);
+	/* newest events first */
+	return gh_delivery_scan_txn(txn, a->event, 1, dl_row, a, &a->skipped);
 }
 
 static int
@@ -151,6 +120,7 @@ deliveries_list(struct cli *c, int argc, char **argv)
 		cli_print_json(a.arr);
 		json_decref(a.arr);
 	}
+	cli_skipped(c, a.skipped, "deliveries list");
 	return EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/deliveries.h"
 #include "cli.h"
 
 static const char *
@@ -139,17 +140,11 @@ struct deliv_arg {
 };
 
 static int
-deliv_row(const void *key, size_t klen, const void *val, size_t vlen,
-          void *arg)
+deliv_row(const struct gh_delivery *dl, void *arg)
 {
 	struct deliv_arg *d = arg;
-	json_t *rec;
 
-	if (klen < 8 || gh_get_be64(key) != d->id)
-		return 1;
-	rec = json_loadb(val, vlen, 0, NULL);
-	if (rec)
-		json_array_append_new(d->arr, rec);
+	json_array_append(d->arr, dl->rec);
 	return 0;
 }
 
@@ -157,10 +152,9 @@ static gh_err
 deliv_view(struct gh_txn *txn, void *arg)
 {
 	struct deliv_arg *d = arg;
-	unsigned char k[8];
 
-	gh_put_be64(k, d->id);
-	return gh_txn_scan(txn, GH_DB_DELIVERIES, k, 8, 0, deliv_row, d, NULL);
+	json_array_clear(d->arr);
+	return gh_delivery_scan_txn(txn, d->id, 0, deliv_row, d, NULL);
 }
 
 static int

@@ -16,11 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/knownhosts.h"
 #include "cli.h"
 
 struct kh_row {
-	char *key;          /* "user\0network" */
-	size_t klen;
+	char *user;
+	char *net;
 };
 
 struct kh_scan {
@@ -28,54 +29,49 @@ struct kh_scan {
 	const char *network;        /* only this network, or NULL */
 	long long older_than;       /* only last_seen < this (ms), or -1 */
 	json_t *arr;                /* list --json */
-	struct kh_row *rows;        /* forget, purge: keys to delete */
+	struct kh_row *rows;        /* forget, purge: pairs to delete */
 	size_t n, cap;
 	int print;                  /* list in text */
 	gh_err err;
 };
 
+static void
+kh_rows_clear(struct kh_scan *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->rows[i].user);
+		free(s->rows[i].net);
+	}
+	s->n = 0;
+}
+
+/* h is NULL for a record that cannot be read (knownhosts.h): listed with
+ * its key only, forgotten with the rest, never purged (its age is not
+ * known). */
 static int
-kh_row(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
+kh_row(const char *user, const char *net, const struct gh_knownhost *h,
+       void *arg)
 {
 	struct kh_scan *s = arg;
-	const char *k = key, *net;
-	size_t ulen = strnlen(k, klen);
-	json_t *rec;
-	json_int_t last;
 	char t1[32], t2[32];
 
-	if (ulen >= klen)
-		return 0;        /* not a pair: not ours to judge */
-	if (s->user && (ulen != strlen(s->user) ||
-	                memcmp(k, s->user, ulen) != 0))
-		return 1;        /* past the user's pairs (keys sort by user) */
-	net = k + ulen + 1;
-	if (s->network && (klen - ulen - 1 != strlen(s->network) ||
-	                   memcmp(net, s->network, klen - ulen - 1) != 0))
+	if (s->network && strcmp(net, s->network) != 0)
 		return 0;
-	rec = json_loadb(val, vlen, 0, NULL);
-	last = json_integer_value(json_object_get(rec, "last_seen"));
-	if (s->older_than >= 0 && last >= s->older_than) {
-		json_decref(rec);
+	if (s->older_than >= 0 && (h == NULL || h->last_seen >= s->older_than))
 		return 0;
-	}
 	if (s->arr) {
-		json_t *j = rec ? json_deep_copy(rec) : json_object();
+		json_t *j = h ? json_deep_copy(h->rec) : json_object();
 
-		json_object_set_new(j, "user", json_stringn(k, ulen));
-		json_object_set_new(j, "network",
-		                    json_stringn(net, klen - ulen - 1));
+		if (j == NULL)
+			goto nomem;
+		json_object_set_new(j, "user", json_string(user));
+		json_object_set_new(j, "network", json_string(net));
 		json_array_append_new(s->arr, j);
 	} else if (s->print) {
-		cli_printf("%-20.*s %-22.*s %-40s %6lld  %s  %s\n", (int)ulen, k,
-		           (int)(klen - ulen - 1), net,
-		           json_string_value(json_object_get(rec, "addr")) ?
-		           json_string_value(json_object_get(rec, "addr")) : "",
-		           (long long)json_integer_value(json_object_get(rec,
-		                                                         "count")),
-		           cli_time(json_integer_value(json_object_get(rec,
-		                    "first_seen")), t1, sizeof(t1)),
-		           cli_time(last, t2, sizeof(t2)));
+		cli_printf("%-20s %-22s %-40s %6llu  %s  %s\n", user, net,
+		           h ? h->addr : "", h ? (unsigned long long)h->count : 0,
+		           cli_time(h ? h->first_seen : 0, t1, sizeof(t1)),
+		           cli_time(h ? h->last_seen : 0, t2, sizeof(t2)));
 	} else {
 		if (s->n == s->cap) {
 			size_t cap = s->cap ? s->cap * 2 : 64;
@@ -86,17 +82,17 @@ kh_row(const void *key, size_t klen, const void *val, size_t vlen, void *arg)
 			s->rows = r;
 			s->cap = cap;
 		}
-		s->rows[s->n].key = malloc(klen);
-		if (s->rows[s->n].key == NULL)
+		s->rows[s->n].user = strdup(user);
+		s->rows[s->n].net = strdup(net);
+		if (s->rows[s->n].user == NULL || s->rows[s->n].net == NULL) {
+			free(s->rows[s->n].user);
+			free(s->rows[s->n].net);
 			goto nomem;
-		memcpy(s->rows[s->n].key, key, klen);
-		s->rows[s->n].klen = klen;
+		}
 		s->n++;
 	}
-	json_decref(rec);
 	return 0;
 nomem:
-	json_decref(rec);
 	s->err = GH_ENOMEM;
 	return 1;
 }
@@ -106,10 +102,8 @@ kh_scan_txn(struct gh_txn *txn, struct kh_scan *s)
 {
 	gh_err err;
 
-	/* "user\0" sorts first among the user's keys: start there */
-	err = gh_txn_scan(txn, GH_DB_KNOWN_HOSTS, s->user,
-	                  s->user ? strlen(s->user) + 1 : 0, 0, kh_row, s,
-	                  NULL);
+	s->err = GH_OK;
+	err = gh_knownhost_scan_txn(txn, s->user, kh_row, s, NULL);
 	return err ? err : s->err;
 }
 
@@ -125,21 +119,18 @@ delete_fn(struct gh_txn *txn, void *arg)
 	struct kh_scan *s = arg;
 	gh_err err;
 
-	for (size_t i = 0; i < s->n; i++)
-		free(s->rows[i].key);
-	s->n = 0;    /* a retried transaction (map growth) scans again */
+	kh_rows_clear(s);   /* a retried transaction (map growth) scans again */
 	err = kh_scan_txn(txn, s);
 	for (size_t i = 0; err == GH_OK && i < s->n; i++)
-		err = gh_txn_del(txn, GH_DB_KNOWN_HOSTS, s->rows[i].key,
-		                 s->rows[i].klen);
+		err = gh_knownhost_del_txn(txn, s->rows[i].user,
+		                           s->rows[i].net);
 	return err;
 }
 
 static void
 kh_free(struct kh_scan *s)
 {
-	for (size_t i = 0; i < s->n; i++)
-		free(s->rows[i].key);
+	kh_rows_clear(s);
 	free(s->rows);
 	json_decref(s->arr);
 }

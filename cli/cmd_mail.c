@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "gatehouse/maillog.h"
 #include "cli.h"
 
 struct filter {
@@ -30,7 +31,7 @@ struct log_scan {
 	const struct filter *f;
 	json_t *arr;		/* matches, newest first */
 	size_t n;
-	gh_err err;
+	size_t skipped;		/* records of a later version */
 };
 
 static const char *
@@ -42,12 +43,12 @@ jstr(const json_t *o, const char *k)
 }
 
 static int
-has_rcpt(const json_t *rec, const char *want)
+has_rcpt(const struct gh_maillog *m, const char *want)
 {
-	static const char *const lists[] = {"rcpts", "suppressed"};
+	const json_t *const lists[] = {m->rcpts, m->suppressed};
 
 	for (size_t l = 0; l < 2; l++) {
-		const json_t *a = json_object_get(rec, lists[l]);
+		const json_t *a = lists[l];
 		size_t i;
 		json_t *v;
 
@@ -60,46 +61,30 @@ has_rcpt(const json_t *rec, const char *want)
 }
 
 static int
-matches(const struct filter *f, const json_t *rec)
+matches(const struct filter *f, const struct gh_maillog *m)
 {
-	if (f->sender && strcasecmp(jstr(rec, "sender"), f->sender) != 0)
+	if (f->sender && strcasecmp(m->sender, f->sender) != 0)
 		return 0;
-	if (f->status && strcmp(jstr(rec, "action"), f->status) != 0)
+	if (f->status && strcmp(m->action, f->status) != 0)
 		return 0;
-	if (f->rcpt && !has_rcpt(rec, f->rcpt))
+	if (f->rcpt && !has_rcpt(m, f->rcpt))
 		return 0;
 	return 1;
 }
 
 /* 1 to stop: the record is older than --since or the limit is reached. */
 static int
-scan_one(const void *key, size_t klen, const void *val, size_t vlen,
-         void *arg)
+scan_one(const struct gh_maillog *m, void *arg)
 {
 	struct log_scan *s = arg;
-	json_error_t je;
-	json_t *rec;
 
-	(void)key;
-	(void)klen;
-	rec = json_loadb(val, vlen, 0, &je);
-	if (rec == NULL || !json_is_object(rec)) {
-		json_decref(rec);
-		s->err = GH_ECORRUPT;
+	if (s->f->since_ms && m->started_at < s->f->since_ms)
 		return 1;
-	}
-	if (s->f->since_ms &&
-	    json_integer_value(json_object_get(rec, "started_at")) <
-	    s->f->since_ms) {
-		json_decref(rec);
-		return 1;
-	}
-	if (matches(s->f, rec)) {
-		json_array_append_new(s->arr, rec);
+	if (matches(s->f, m)) {
+		json_array_append(s->arr, m->rec);
 		s->n++;
 		return s->f->limit && s->n >= s->f->limit;
 	}
-	json_decref(rec);
 	return 0;
 }
 
@@ -110,8 +95,7 @@ log_fn(struct gh_txn *txn, void *arg)
 
 	json_array_clear(s->arr);
 	s->n = 0;
-	s->err = GH_OK;
-	return gh_txn_scan(txn, GH_DB_MAIL_LOG, NULL, 0, 1, scan_one, s, NULL);
+	return gh_maillog_scan_txn(txn, 0, 1, scan_one, s, &s->skipped);
 }
 
 static int
@@ -138,13 +122,17 @@ parse_since(const char *s, int64_t *out)
 }
 
 static void
-print_row(const json_t *rec)
+print_row(json_t *rec)
 {
-	const json_t *rcpts = json_object_get(rec, "rcpts");
-	const json_t *sigs = json_object_get(rec, "signatures");
-	const char *first = json_string_value(json_array_get(rcpts, 0));
+	struct gh_maillog m;
+	const char *first;
 	char t[32], to[80];
-	size_t nr = json_array_size(rcpts);
+	size_t nr;
+
+	if (gh_maillog_read(rec, &m) != GH_OK)
+		return;    /* the scan gave only records it could read */
+	first = json_string_value(json_array_get(m.rcpts, 0));
+	nr = json_array_size(m.rcpts);
 
 	if (first == NULL)
 		snprintf(to, sizeof(to), "-");
@@ -153,17 +141,13 @@ print_row(const json_t *rec)
 	else
 		snprintf(to, sizeof(to), "%s", first);
 	cli_printf("%-6" PRId64 " %-20s %-10s %-10s %-8s %-28s %-30s %s\n",
-	           (int64_t)json_integer_value(json_object_get(rec, "id")),
-	           cli_time(json_integer_value(json_object_get(rec, "started_at")),
-	                    t, sizeof(t)),
-	           jstr(rec, "queue_id"), jstr(rec, "action"),
+	           (int64_t)m.id, cli_time(m.started_at, t, sizeof(t)),
+	           m.queue_id, m.action,
 	           /* signed only if it went on signed (older records of
 	            * deferred mail still list the signatures made) */
-	           json_array_size(sigs) &&
-	           strcmp(jstr(rec, "action"), "accepted") == 0 ? "signed" :
-	           "-",
-	           *jstr(rec, "sender") ? jstr(rec, "sender") : "<>", to,
-	           jstr(rec, "subject"));
+	           json_array_size(m.signatures) &&
+	           strcmp(m.action, "accepted") == 0 ? "signed" : "-",
+	           *m.sender ? m.sender : "<>", to, m.subject);
 }
 
 static int
@@ -231,8 +215,6 @@ mail_log(struct cli *c, int argc, char **argv)
 	s.f = &f;
 	s.arr = json_array();
 	err = gh_store_view(c->st, log_fn, &s);
-	if (!err)
-		err = s.err;
 	if (err) {
 		json_decref(s.arr);
 		return cli_fail(c, err, "mail log", NULL);
@@ -250,6 +232,7 @@ mail_log(struct cli *c, int argc, char **argv)
 			print_row(rec);
 	}
 	json_decref(s.arr);
+	cli_skipped(c, s.skipped, "mail log");
 	return EXIT_OK;
 }
 
@@ -259,20 +242,14 @@ struct find_qid {
 };
 
 static int
-find_one(const void *key, size_t klen, const void *val, size_t vlen,
-         void *arg)
+find_one(const struct gh_maillog *m, void *arg)
 {
 	struct find_qid *q = arg;
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
 
-	(void)key;
-	(void)klen;
-	if (rec && strcmp(jstr(rec, "queue_id"), q->qid) == 0) {
-		q->rec = rec;
-		return 1;
-	}
-	json_decref(rec);
-	return 0;
+	if (strcmp(m->queue_id, q->qid) != 0)
+		return 0;
+	q->rec = json_incref(m->rec);
+	return 1;
 }
 
 struct show_arg {
@@ -284,23 +261,18 @@ static gh_err
 show_fn(struct gh_txn *txn, void *arg)
 {
 	struct show_arg *a = arg;
-	unsigned char key[8];
 
 	json_decref(a->q.rec);
 	a->q.rec = NULL;
 	if (a->id) {
-		gh_err err;
+		gh_err err = gh_maillog_get_txn(txn, a->id, &a->q.rec);
 
-		gh_put_be64(key, a->id);
-		err = gh_txn_get_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
-		                      &a->q.rec);
 		if (err != GH_ENOTFOUND)
 			return err;
 	}
 	/* a queue id: newest first, the usual question being "what just
 	 * happened to this one" */
-	return gh_txn_scan(txn, GH_DB_MAIL_LOG, NULL, 0, 1, find_one, &a->q,
-	                   NULL);
+	return gh_maillog_scan_txn(txn, 0, 1, find_one, &a->q, NULL);
 }
 
 static void

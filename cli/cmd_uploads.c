@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/uploads.h"
 #include "cli.h"
 
 #define UPLOADS_LIMIT_DEFAULT 100
@@ -26,81 +27,44 @@ struct list_arg {
 	size_t limit;
 	size_t shown;
 	json_t *arr;          /* --json: records collected here */
-	gh_err err;
+	size_t skipped;       /* records of a later version */
 };
 
-static const char *
-str_or(const json_t *rec, const char *key, const char *dflt)
-{
-	const char *s = json_string_value(json_object_get(rec, key));
-
-	return s ? s : dflt;
-}
-
-/* The safe name: display_name, or original_name, which held it in the
- * records of version 1 (before display_name). */
-static const char *
-display_name(const json_t *rec)
-{
-	const char *s = json_string_value(json_object_get(rec, "display_name"));
-
-	return s ? s : str_or(rec, "original_name", "");
-}
-
 static int
-matches(const struct list_arg *a, const json_t *rec)
+matches(const struct list_arg *a, const struct gh_upload *u)
 {
-	if (a->user && strcmp(str_or(rec, "user", ""), a->user) != 0)
+	if (a->user && strcmp(u->user, a->user) != 0)
 		return 0;
-	if (a->status && strcmp(str_or(rec, "status", ""), a->status) != 0)
+	if (a->status && strcmp(u->status, a->status) != 0)
 		return 0;
 	return 1;
 }
 
 static void
-print_row(const json_t *rec)
+print_row(const struct gh_upload *u)
 {
 	char t[32];
-	const char *why;
 
-	why = str_or(rec, "signature", NULL);
-	if (why == NULL)
-		why = str_or(rec, "reason", "");
-	cli_printf("%-6" JSON_INTEGER_FORMAT " %-20s %-11s %-11s %-12s %10"
-	           JSON_INTEGER_FORMAT " %-10s %-28s %s\n",
-	           json_integer_value(json_object_get(rec, "id")),
-	           cli_time(json_integer_value(json_object_get(rec, "created_at")),
-	                    t, sizeof(t)),
-	           str_or(rec, "status", "?"), str_or(rec, "scan", "?"),
-	           str_or(rec, "user", "-"),
-	           json_integer_value(json_object_get(rec, "size")),
-	           str_or(rec, "category", ""), display_name(rec), why);
+	cli_printf("%-6" PRIu64 " %-20s %-11s %-11s %-12s %10" PRId64
+	           " %-10s %-28s %s\n", u->id,
+	           cli_time(u->created_at, t, sizeof(t)),
+	           *u->status ? u->status : "?", *u->scan ? u->scan : "?",
+	           *u->user ? u->user : "-", u->size, u->category,
+	           u->display_name, *u->signature ? u->signature : u->reason);
 }
 
 static int
-list_one(const void *key, size_t klen, const void *val, size_t vlen,
-         void *arg)
+list_one(const struct gh_upload *u, void *arg)
 {
 	struct list_arg *a = arg;
-	json_error_t jerr;
-	json_t *rec;
 
-	(void)key;
-	(void)klen;
-	rec = json_loadb(val, vlen, 0, &jerr);
-	if (!json_is_object(rec)) {
-		json_decref(rec);
-		a->err = GH_ECORRUPT;
-		return 1;
-	}
-	if (matches(a, rec)) {
+	if (matches(a, u)) {
 		if (a->arr)
-			json_array_append(a->arr, rec);
+			json_array_append(a->arr, u->rec);
 		else
-			print_row(rec);
+			print_row(u);
 		a->shown++;
 	}
-	json_decref(rec);
 	return (a->limit && a->shown >= a->limit) ? 1 : 0;
 }
 
@@ -109,7 +73,7 @@ list_fn(struct gh_txn *txn, void *arg)
 {
 	struct list_arg *a = arg;
 
-	return gh_txn_scan(txn, GH_DB_UPLOADS, NULL, 0, 1, list_one, a, NULL);
+	return gh_upload_scan_txn(txn, 0, 1, list_one, a, &a->skipped);
 }
 
 struct show_arg {
@@ -121,10 +85,10 @@ static gh_err
 show_fn(struct gh_txn *txn, void *arg)
 {
 	struct show_arg *s = arg;
-	unsigned char key[8];
 
-	gh_put_be64(key, s->id);
-	return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &s->rec);
+	json_decref(s->rec);
+	s->rec = NULL;
+	return gh_upload_get_txn(txn, s->id, &s->rec);
 }
 
 /*
@@ -134,7 +98,7 @@ show_fn(struct gh_txn *txn, void *arg)
  * the safe name, shown as display_name.
  */
 static void
-print_record(const json_t *rec)
+print_record(json_t *rec)
 {
 	static const char *const order[] = {
 		"id", "status", "reason", "scan", "signature", "scan_error",
@@ -148,14 +112,15 @@ print_record(const json_t *rec)
 	};
 	char t[32];
 	const json_t *v;
-	int v1 = json_object_get(rec, "display_name") == NULL;
 
 	for (size_t i = 0; order[i]; i++) {
-		v = json_object_get(rec, order[i]);
-		if (v1 && strcmp(order[i], "display_name") == 0)
-			v = json_object_get(rec, "original_name");
-		else if (v1 && strcmp(order[i], "original_name") == 0)
-			continue;
+		/* the names as their version has them (uploads.h) */
+		if (strcmp(order[i], "display_name") == 0)
+			v = gh_upload_display_json(rec);
+		else if (strcmp(order[i], "original_name") == 0)
+			v = gh_upload_original_json(rec);
+		else
+			v = json_object_get(rec, order[i]);
 		if (v == NULL || json_is_null(v))
 			continue;
 		if (json_is_string(v))
@@ -227,13 +192,13 @@ cmd_uploads(struct cli *c, int argc, char **argv)
 			           "ID", "CREATED", "STATUS", "SCAN", "USER", "SIZE",
 			           "CATEGORY", "NAME", "REASON");
 		err = gh_store_view(c->st, list_fn, &a);
-		if (err == GH_OK)
-			err = a.err;
 		if (a.arr) {
 			if (err == GH_OK)
 				cli_print_json(a.arr);
 			json_decref(a.arr);
 		}
+		if (err == GH_OK)
+			cli_skipped(c, a.skipped, "uploads list");
 		return err ? cli_fail(c, err, "uploads list", NULL) : EXIT_OK;
 	}
 

@@ -56,6 +56,15 @@ cli_fail(struct cli *c, gh_err err, const char *what, const char *detail)
 	return cli_exit_code(err);
 }
 
+void
+cli_skipped(struct cli *c, size_t n, const char *what)
+{
+	if (n)
+		cli_eprintf("%s: %s: %zu record%s not shown: not readable, or "
+		            "written by a newer Gatehouse\n", c->prog, what, n,
+		            n == 1 ? "" : "s");
+}
+
 int
 cli_usage(struct cli *c, const char *fmt, ...)
 {
