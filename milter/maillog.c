@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/maillog.h"
 #include "gatehouse/queue.h"
 #include "../scanner/gscache.h"
 #include "maillog.h"
@@ -70,7 +71,7 @@ gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
 		json_array_append_new(sigs, json_pack("{s:s, s:s, s:s}",
 		    "d", msg->sigs[i].d, "s", msg->sigs[i].s,
 		    "a", msg->sigs[i].a));
-	json_object_set_new(rec, "v", json_integer(1));
+	json_object_set_new(rec, "v", json_integer(GH_MAILLOG_V));
 	json_object_set_new(rec, "queue_id", json_string(msg->queue_id));
 	json_object_set_new(rec, "message_id",
 	                    jstr(msg->message_id));
@@ -199,8 +200,7 @@ gh_err
 gh_maillog_txn(struct gh_txn *txn, void *arg)
 {
 	struct gh_logtxn *a = arg;
-	unsigned char key[8];
-	gh_err err;
+	gh_err err = GH_OK;
 
 	a->final_action = a->action;
 	snprintf(a->final_reason, sizeof(a->final_reason), "%s",
@@ -229,11 +229,10 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 		}
 	}
 	if (a->write_record) {
-		err = gh_txn_next_seq(txn, "mail_log", &a->seq);
-		if (err)
-			return err;
-		json_object_set_new(a->rec, "id",
-		                    json_integer((json_int_t)a->seq));
+		/* "id" before "action", as the records always had it; the
+		 * mail log sets its value */
+		if (json_object_get(a->rec, "id") == NULL)
+			json_object_set_new(a->rec, "id", json_null());
 		json_object_set_new(a->rec, "action",
 		                    json_string(gh_action_name(a->final_action)));
 		json_object_set_new(a->rec, "reason",
@@ -250,9 +249,8 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 				    "not accepted (rejected)" :
 				    "not accepted (tempfailed)"));
 		}
-		gh_put_be64(key, a->seq);
-		err = gh_txn_put_json(txn, GH_DB_MAIL_LOG, key, sizeof(key),
-		                      a->rec);
+		/* the id (and v) are the mail log's (gatehouse/maillog.h) */
+		err = gh_maillog_add_txn(txn, a->rec, &a->seq);
 		if (err)
 			return err;
 	}

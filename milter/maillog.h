@@ -3,19 +3,9 @@
  * the same short write transaction as the rate-limit counters and the
  * events for notifyd
  *
- * RECORD (GH_DB_MAIL_LOG; key be64 gh_txn_next_seq(txn, "mail_log"))
- *   {v: 1, id, queue_id, message_id, sender, rcpts[], suppressed[],
- *    rcpt_count, from, subject, size, direction ("outgoing"|"inbound"),
- *    why (what made it outgoing), bulk (null or why), list,
- *    signatures[{d, s, a}] (only when the message was accepted and
- *    signed), unsigned (why an outgoing message was not signed: also
- *    "not accepted (tempfailed|rejected)" when the transaction refused
- *    it), unsubscribe (bool), scan ({result, detail} or null),
- *    action (accepted|rejected|tempfailed|discarded|aborted), reason,
- *    client_addr, client_name, auth_user, started_at, finished_at}
- *   Strings are bounded (msg.h); times are ms since the epoch.  rcpts:
- *   the first GH_MSG_MAX_RCPTS recipients not suppressed; suppressed: every
- *   recipient removed, also past those; rcpt_count: every recipient.
+ * RECORD: the mail log's, gatehouse/maillog.h (keys, members, versions);
+ *   written with gh_maillog_add_txn.  Strings are bounded (msg.h); rcpts
+ *   holds the first GH_MSG_MAX_RCPTS recipients not suppressed.
  *
  * EVENTS (queue.h), enqueued in the same transaction:
  *   mail.rate_limited  once per limit and window (dedup_key

@@ -3,21 +3,15 @@
  * database, the upload.infected and upload.storage_full events, and the
  * cap on records of uploads that are not kept.
  *
- * A record (docs/store.md, "uploads") is keyed by a be64 sequence number
- * from gh_txn_next_seq(txn, "upload"), which is also the upload's public id
- * (JSON answers, pass mode, status, download tokens).  Its value is JSON:
- *
- *   v, id, user, field, original_name, display_name, stored_name, url,
- *   size, category, mime, sha256, scan, signature, scan_error, status,
- *   reason, client_addr, uri, created_at, updated_at
- *   (times: ms since the epoch)
- *
- * v 2: original_name is the client's filename escaped (gh_fn_escape: any
- * bytes, safe in JSON, terminals and logs, at most GH_FN_ORIG_MAX bytes),
- * display_name the safe name shown and checked (gh_fn_sanitize).  v 1
- * records had only original_name, which held the safe name: readers take
- * display_name, or original_name when there is none
- * (ngx_http_gatehouse_record_name).
+ * A record's key, members and versions are the uploads database's,
+ * defined in gatehouse/uploads.h: keyed by its id from the counter
+ * GH_UPLOAD_SEQ, which is also the upload's public id (JSON answers, pass
+ * mode, status, download tokens); written here with gh_upload_add_txn and
+ * gh_upload_put_txn.  v 2 (written): original_name is the client's
+ * filename escaped (gh_fn_escape: any bytes, safe in JSON, terminals and
+ * logs, at most GH_FN_ORIG_MAX bytes), display_name the safe name shown
+ * and checked (gh_fn_sanitize); a v 1 record's original_name is the safe
+ * name, which gh_upload_display_json gives for either.
  *
  * Status moves receiving -> scanning -> stored | quarantined | rejected.
  * Only states that last are written: "receiving" when a file part is still
@@ -49,6 +43,7 @@
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
+#include "gatehouse/uploads.h"
 
 
 #define NGX_HTTP_GATEHOUSE_CAP_PREFIX  "nginx:refused:"
@@ -130,7 +125,7 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
 
     return json_pack("{s:i, s:n, s:o, s:o, s:o, s:o, s:n, s:n, s:I, s:s,"
                      " s:s, s:s, s:s, s:n, s:s, s:n, s:o, s:o, s:I, s:I}",
-                     "v", 2,
+                     "v", GH_UPLOAD_V,
                      "id",
                      "user",
                      ctx->user.len
@@ -486,11 +481,9 @@ gh_err
 ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
     uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap)
 {
-    char          *text;
-    json_t        *out;
-    gh_err         err;
-    ngx_uint_t     ok;
-    unsigned char  key[8];
+    json_t      *out;
+    gh_err       err;
+    ngx_uint_t   ok;
 
     *seq = known_seq;
 
@@ -507,15 +500,9 @@ ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
         }
     }
 
-    if (known_seq == 0) {
-        err = gh_txn_next_seq(txn, "upload", seq);
-        if (err != GH_OK) {
-            return err;
-        }
-    }
-
-    if (json_object_set_new(rec, "id", json_integer((json_int_t) *seq))
-        != 0)
+    if (known_seq != 0
+        && json_object_set_new(rec, "id", json_integer((json_int_t) *seq))
+           != 0)
     {
         return GH_ENOMEM;
     }
@@ -526,27 +513,24 @@ ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
         return GH_ENOMEM;
     }
 
-    gh_put_be64(key, *seq);
-
+    /* keys, ids and versions are the uploads database's
+     * (gatehouse/uploads.h) */
     if (known_seq != 0) {
-        err = gh_txn_put_json(txn, GH_DB_UPLOADS, key, sizeof(key), out);
-        json_decref(out);
-        return err;
+        err = gh_upload_put_txn(txn, known_seq, out);
+
+    } else {
+        err = gh_upload_add_txn(txn, out, seq);
+
+        if (err == GH_OK
+            && json_object_set_new(rec, "id",
+                                   json_integer((json_int_t) *seq))
+               != 0)
+        {
+            err = GH_ENOMEM;
+        }
     }
 
-    /* a new number sorts last: LMDB appends without a search */
-    text = json_dumps(out, JSON_COMPACT);
     json_decref(out);
-
-    if (text == NULL) {
-        return GH_ENOMEM;
-    }
-
-    err = (strlen(text) > GH_RECORD_MAX)
-          ? GH_ETOOBIG
-          : gh_txn_put_append(txn, GH_DB_UPLOADS, key, sizeof(key), text,
-                              strlen(text));
-    free(text);
 
     return err;
 }
@@ -959,16 +943,12 @@ ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx)
 }
 
 
-/* The name to show of a record: display_name (v 2), or original_name,
- * which held it in v 1 records.  Borrowed. */
+/* The name to show of a record of any version (gatehouse/uploads.h).
+ * Borrowed. */
 json_t *
 ngx_http_gatehouse_record_name(json_t *rec)
 {
-    json_t  *v;
-
-    v = json_object_get(rec, "display_name");
-
-    return json_is_string(v) ? v : json_object_get(rec, "original_name");
+    return gh_upload_display_json(rec);
 }
 
 
@@ -989,9 +969,10 @@ ngx_http_gatehouse_record_names(json_t *obj, json_t *rec)
         json_object_set(obj, "filename", name);
     }
 
-    if (json_is_string(json_object_get(rec, "display_name"))) {
-        json_object_set(obj, "original_filename",
-                        json_object_get(rec, "original_name"));
+    name = gh_upload_original_json(rec);
+
+    if (name != NULL) {
+        json_object_set(obj, "original_filename", name);
     }
 }
 

@@ -39,6 +39,7 @@
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/conf.h"
+#include "gatehouse/uploads.h"
 
 
 #define NGX_HTTP_GATEHOUSE_STORE_RETRY  10
@@ -265,11 +266,7 @@ ngx_http_gatehouse_lookup(struct gh_txn *txn, void *arg)
 {
     ngx_http_gatehouse_lookup_t *l = arg;
 
-    unsigned char  key[8];
-
-    gh_put_be64(key, l->id);
-
-    return gh_txn_get_json(txn, GH_DB_UPLOADS, key, sizeof(key), &l->rec);
+    return gh_upload_get_txn(txn, l->id, &l->rec);
 }
 
 
