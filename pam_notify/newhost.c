@@ -5,81 +5,27 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/knownhosts.h"
 #include "gatehouse/queue.h"
 #include "event.h"
 #include "newhost.h"
 
-size_t
-gh_pam_kh_key(const char *user, const char *net, char *key, size_t keylen)
-{
-	size_t ul = strlen(user), nl = strlen(net);
-
-	if (ul == 0 || ul + 1 + nl > keylen)
-		return 0;
-	memcpy(key, user, ul);
-	key[ul] = '\0';
-	memcpy(key + ul + 1, net, nl);
-	return ul + 1 + nl;
-}
-
-struct prefix_probe {
-	const char *prefix;
-	size_t len;
-	int found;
-};
-
-static int
-probe_fn(const void *key, size_t klen, const void *val, size_t vlen,
-         void *arg)
-{
-	struct prefix_probe *p = arg;
-
-	p->found = klen >= p->len && memcmp(key, p->prefix, p->len) == 0;
-	return 1;   /* the first key at or after the prefix decides */
-}
-
-/* Does the user have any known_hosts record?  user "\0" sorts before
- * every key of the user's and after every key of a shorter name's. */
 static gh_err
-user_has_hosts(struct gh_txn *txn, const char *key, size_t ulen, int *found)
+put_record(struct gh_txn *txn, json_t *old, const struct gh_pam_login *l,
+           uint64_t *count)
 {
-	struct prefix_probe p = {key, ulen + 1, 0};
-	gh_err err;
+	struct gh_knownhost h;
 
-	err = gh_txn_scan(txn, GH_DB_KNOWN_HOSTS, key, ulen + 1, 0, probe_fn,
-	                  &p, NULL);
-	*found = p.found;
-	return err;
-}
-
-static gh_err
-put_record(struct gh_txn *txn, const char *key, size_t klen, json_t *old,
-           const struct gh_pam_login *l, uint64_t *count)
-{
-	json_t *rec;
-	int64_t first = l->now;
-	uint64_t n = 1;
-	gh_err err;
-
-	if (old != NULL) {
-		json_t *f = json_object_get(old, "first_seen");
-		json_t *c = json_object_get(old, "count");
-
-		if (json_is_integer(f))
-			first = json_integer_value(f);
-		if (json_is_integer(c) && json_integer_value(c) > 0)
-			n = (uint64_t)json_integer_value(c) + 1;
-	}
-	rec = json_pack("{s:i, s:I, s:I, s:I, s:s}", "v", GH_PAM_KH_VERSION,
-	                "first_seen", (json_int_t)first,
-	                "last_seen", (json_int_t)l->now,
-	                "count", (json_int_t)n, "addr", l->addr);
-	if (rec == NULL)
-		return GH_ENOMEM;
-	err = gh_txn_put_json(txn, GH_DB_KNOWN_HOSTS, key, klen, rec);
-	json_decref(rec);
-	*count = n;
-	return err;
+	/* a record that cannot be read is started afresh */
+	if (old == NULL || gh_knownhost_read(old, &h) != GH_OK)
+		memset(&h, 0, sizeof(h));
+	if (h.first_seen == 0)
+		h.first_seen = l->now;
+	h.count = h.count + 1;
+	h.last_seen = l->now;
+	h.addr = l->addr;
+	*count = h.count;
+	return gh_knownhost_put_txn(txn, l->user, l->net, &h);
 }
 
 static gh_err
@@ -158,9 +104,7 @@ gh_pam_session_txn(struct gh_txn *txn, void *arg)
 	struct gh_pam_job *job = arg;
 	const struct gh_pam_opts *o = job->opts;
 	const struct gh_pam_login *l = job->login;
-	char key[GH_PAM_USER_MAX + GH_PAM_NETKEY_MAX];
 	json_t *old = NULL;
-	size_t klen;
 	int new_host = 0, any = 0;
 	gh_err err;
 
@@ -176,16 +120,18 @@ gh_pam_session_txn(struct gh_txn *txn, void *arg)
 		return GH_OK;
 	}
 
-	klen = gh_pam_kh_key(l->user, l->net, key, sizeof(key));
-	if (klen == 0)
-		return GH_ETOOBIG;
-	err = gh_txn_get_json(txn, GH_DB_KNOWN_HOSTS, key, klen, &old);
+	err = gh_knownhost_get_txn(txn, l->user, l->net, &old);
 	if (err == GH_OK) {
 		job->flags |= GH_PAM_R_KNOWN;
+	} else if (err == GH_EVERSION) {
+		/* a newer pam_gatehouse's record: known, and not ours to
+		 * rewrite in an older layout */
+		job->flags |= GH_PAM_R_KNOWN;
+		goto events;
 	} else if (err == GH_ENOTFOUND || err == GH_ECORRUPT) {
 		/* A record we cannot read is rewritten, not alerted on. */
 		if (err == GH_ENOTFOUND) {
-			err = user_has_hosts(txn, key, strlen(l->user), &any);
+			err = gh_knownhost_user_has_txn(txn, l->user, &any);
 			if (err)
 				return err;
 			new_host = any || o->alert_first;
@@ -195,10 +141,11 @@ gh_pam_session_txn(struct gh_txn *txn, void *arg)
 	} else {
 		return err;
 	}
-	err = put_record(txn, key, klen, old, l, &job->count);
+	err = put_record(txn, old, l, &job->count);
 	json_decref(old);
 	if (err)
 		return err;
+events:
 	if (new_host && o->notify != GH_PAM_NOTIFY_NEVER) {
 		err = raise_new_host(txn, job, !any);
 		if (err)

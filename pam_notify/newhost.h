@@ -1,10 +1,8 @@
 /*
  * newhost.h - the session hook's store work: known_hosts and login events
  *
- * known_hosts (GH_DB_KNOWN_HOSTS) holds one record per (user, network):
- *   key    USER "\0" NETWORK        e.g. "alice\0" "192.0.2.0/24"
- *   value  JSON {"v":1, "first_seen":MS, "last_seen":MS, "count":N,
- *                "addr":"192.0.2.7"}   (addr: the latest address)
+ * known_hosts holds one record per (user, network), its key and layout
+ * defined in gatehouse/knownhosts.h (read and written through it here).
  * docs/pam.md and docs/store.md describe it.  A pair not seen before
  * raises login.new_host, except for a user's very first pair, which is
  * the baseline (recorded silently unless alert_first=yes).
@@ -17,8 +15,6 @@
 #include "gatehouse/store.h"
 #include "login.h"
 #include "options.h"
-
-#define GH_PAM_KH_VERSION 1
 
 /* Outcome flags of one session, for the debug log and the tests. */
 #define GH_PAM_R_KNOWN     0x01u  /* the (user, network) pair was known */
@@ -44,10 +40,5 @@ struct gh_pam_job {
  * the per-login event enqueued, all in the caller's write transaction.
  */
 gh_err gh_pam_session_txn(struct gh_txn *txn, void *arg);
-
-/* gh_pam_kh_key - build USER "\0" NET into key; its length, 0 if it does
- * not fit or user is empty. */
-size_t gh_pam_kh_key(const char *user, const char *net, char *key,
-                     size_t keylen);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include <lmdb.h>
 
+#include "gatehouse/knownhosts.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
 #include "../../pam_notify/child.h"
@@ -140,8 +141,7 @@ count_type(json_t *evs, const char *type)
 }
 
 struct kh_get {
-	const char *key;
-	size_t klen;
+	const char *user, *net;
 	json_t *rec;
 };
 
@@ -150,18 +150,14 @@ kh_get_fn(struct gh_txn *txn, void *arg)
 {
 	struct kh_get *g = arg;
 
-	return gh_txn_get_json(txn, GH_DB_KNOWN_HOSTS, g->key, g->klen,
-	                       &g->rec);
+	return gh_knownhost_get_txn(txn, g->user, g->net, &g->rec);
 }
 
 static json_t *
 known(struct fx *f, const char *user, const char *net)
 {
-	char key[600];
-	struct kh_get g = {key, 0, NULL};
+	struct kh_get g = {user, net, NULL};
 
-	g.klen = gh_pam_kh_key(user, net, key, sizeof(key));
-	assert_true(g.klen > 0);
 	if (gh_store_view(f->st, kh_get_fn, &g) != GH_OK)
 		return NULL;
 	return g.rec;
