@@ -273,12 +273,10 @@ struct nd_target *nd_target_add(struct nd_job *job, struct nd_chan *ch,
                                 struct nd_user *u);
 
 /* deliveries.c */
-#define ND_DKEY_MAX 511
-gh_err nd_dkey(uint64_t id, const char *chname, const char *rcpt,
-               unsigned char *k, size_t *klen);
+/* keys and records: gatehouse/deliveries.h */
 /* the existing records of event id, as an object "chan\x1frcpt" -> rec */
 gh_err nd_records_load_txn(struct gh_txn *txn, uint64_t id, json_t **out);
-const json_t *nd_record_find(const json_t *recs, const char *chname,
+json_t *nd_record_find(const json_t *recs, const char *chname,
                              const char *rcpt);
 gh_err nd_record_put_txn(struct gh_txn *txn, const struct nd_job *job,
                          const struct nd_target *t, int64_t now);

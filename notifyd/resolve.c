@@ -46,6 +46,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gatehouse/deliveries.h"
 #include "gatehouse/users.h"
 #include "mime.h"
 #include "nd.h"
@@ -68,7 +69,7 @@ nd_target_add(struct nd_job *job, struct nd_chan *ch, const char *chname,
 		chname = ch->name;
 	/* Its record's key must fit LMDB's 511 bytes; an address that long
 	 * is not one anyone can receive at. */
-	if (8 + strlen(chname) + 1 + strlen(recipient) > ND_DKEY_MAX)
+	if (8 + strlen(chname) + 1 + strlen(recipient) > GH_DELIVERY_KEY_MAX)
 		return NULL;
 	for (size_t i = 0; i < job->nt; i++)
 		if (strcmp(job->t[i].chname, chname) == 0 &&
@@ -547,25 +548,22 @@ apply_records(struct nd *d, struct nd_job *job)
 
 	for (size_t i = 0; i < job->nt; i++) {
 		struct nd_target *t = &job->t[i];
-		const json_t *rec = nd_record_find(job->records, t->chname,
-		                                   t->recipient);
+		json_t *rec = nd_record_find(job->records, t->chname,
+		                             t->recipient);
+		struct gh_delivery dl;
 		enum nd_tstate st;
-		const char *e;
 
-		if (rec == NULL)
+		/* records load only when readable (gatehouse/deliveries.h) */
+		if (rec == NULL || gh_delivery_read(rec, &dl) != GH_OK)
 			continue;
-		st = nd_tstate_parse(jstr(rec, "state"));
+		st = nd_tstate_parse(dl.state);
 		t->dirty = 0;
-		t->attempts = (int)json_integer_value(json_object_get(rec,
-		                                                      "attempts"));
-		t->status = (long)json_integer_value(json_object_get(rec,
-		                                                     "http_status"));
-		e = jstr(rec, "last_error");
-		snprintf(t->error, sizeof(t->error), "%s", e ? e : "");
-		e = jstr(rec, "reason");
-		snprintf(t->reason, sizeof(t->reason), "%s", e ? e : "");
-		t->delivered_at = json_integer_value(json_object_get(rec,
-		                                                     "delivered_at"));
+		t->attempts = (int)dl.attempts;
+		t->status = (long)dl.http_status;
+		snprintf(t->error, sizeof(t->error), "%s",
+		         dl.last_error ? dl.last_error : "");
+		snprintf(t->reason, sizeof(t->reason), "%s", dl.reason);
+		t->delivered_at = dl.delivered_at;
 		/* An admin's `gatehouse events retry` resets the event's
 		 * attempts: what died is tried again, from scratch.  (notifyd
 		 * never leaves a dead delivery behind an event with none.) */
@@ -578,7 +576,7 @@ apply_records(struct nd *d, struct nd_job *job)
 			t->st = st;
 			continue;
 		}
-		t->next_at = json_integer_value(json_object_get(rec, "next_at"));
+		t->next_at = dl.next_at;
 		t->st = t->next_at > d->now ? st : ND_T_NEW;
 	}
 }
