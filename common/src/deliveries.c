@@ -67,7 +67,7 @@ str(const json_t *rec, const char *name)
 }
 
 gh_err
-gh_delivery_read(const json_t *rec, struct gh_delivery *d)
+gh_delivery_read(json_t *rec, struct gh_delivery *d)
 {
 	gh_err err;
 
@@ -91,19 +91,6 @@ gh_delivery_read(const json_t *rec, struct gh_delivery *d)
 	d->updated_at = gh_rec_int(rec, "updated_at", 0);
 	d->delivered_at = gh_rec_int(rec, "delivered_at", 0);
 	return GH_OK;
-}
-
-int
-gh_delivery_final(const char *s)
-{
-	static const char *const final[] = {
-		"delivered", "dead", "skipped", "expired", "held"
-	};
-
-	for (size_t i = 0; s && i < sizeof(final) / sizeof(final[0]); i++)
-		if (strcmp(s, final[i]) == 0)
-			return 1;
-	return 0;
 }
 
 static int
@@ -150,7 +137,8 @@ gh_delivery_put_txn(struct gh_txn *txn, const struct gh_delivery *d)
 	bad |= set_int(rec, "attempts", d->attempts, 1);
 	bad |= set_str(rec, "last_error", d->last_error, 0);
 	bad |= set_int(rec, "http_status", d->http_status, 0);
-	bad |= set_int(rec, "next_at", d->next_at, next);
+	if (next)
+		bad |= set_int(rec, "next_at", d->next_at, 1);
 	bad |= set_str(rec, "reason", d->reason, 0);
 	bad |= set_str(rec, "idempotency_key", d->idempotency_key, 1);
 	bad |= set_str(rec, "kind", d->kind, 0);

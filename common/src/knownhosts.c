@@ -46,7 +46,7 @@ gh_knownhost_key_parse(const void *key, size_t klen, char *user,
 }
 
 gh_err
-gh_knownhost_read(const json_t *rec, struct gh_knownhost *h)
+gh_knownhost_read(json_t *rec, struct gh_knownhost *h)
 {
 	const char *s;
 	int64_t n;

@@ -39,7 +39,7 @@ arr(const json_t *rec, const char *name)
 }
 
 gh_err
-gh_maillog_read(const json_t *rec, struct gh_maillog *m)
+gh_maillog_read(json_t *rec, struct gh_maillog *m)
 {
 	gh_err err;
 

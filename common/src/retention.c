@@ -17,9 +17,13 @@
 
 #include <jansson.h>
 
+#include "gatehouse/knownhosts.h"
+#include "gatehouse/maillog.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/retention.h"
+#include "gatehouse/uploads.h"
 #include "queue_int.h"
+#include "record_int.h"
 #include "store_int.h"
 
 #define KEY_MAX 511
@@ -296,36 +300,46 @@ judge_inbox(struct gh_purge *p, const void *key, size_t klen,
 	return v;
 }
 
+/*
+ * The producers' records, each read by its database's header, which knows
+ * every version of it (an upload record is version 1 or 2): a version it
+ * does not know, or a record without the time its rule goes by, is
+ * skipped.
+ */
 static enum verdict
 judge_json(struct gh_purge *p, enum phase ph, const void *val, size_t vlen,
            int64_t *t)
 {
-	const char *status;
-	json_t *rec = load_v1(val, vlen);
+	struct gh_maillog m;
+	struct gh_upload u;
+	struct gh_knownhost h;
+	json_t *rec = NULL;
 	int64_t cut;
 	enum verdict v = V_SKIP;
 
-	if (rec == NULL)
-		return V_SKIP;
 	switch (ph) {
 	case PH_MAIL_LOG:
-		if (!time_of(rec, "finished_at", t))
+		if (gh_rec_load(val, vlen, GH_MAILLOG_V, &rec) != GH_OK ||
+		    gh_maillog_read(rec, &m) != GH_OK ||
+		    !time_of(rec, "finished_at", t))
 			break;
 		v = *t < cutoff(p, p->r.mail_log) ? V_GO : V_KEEP;
 		break;
 	case PH_UPLOADS:
-		if (!time_of(rec, "created_at", t))
+		if (gh_rec_load(val, vlen, GH_UPLOAD_V, &rec) != GH_OK ||
+		    gh_upload_read(rec, &u) != GH_OK ||
+		    !time_of(rec, "created_at", t))
 			break;
-		status = json_string_value(json_object_get(rec, "status"));
-		if (status && (strcmp(status, "stored") == 0 ||
-		               strcmp(status, "quarantined") == 0))
+		if (gh_upload_kept(&u))
 			cut = cutoff(p, p->r.uploads_kept);
 		else
 			cut = cutoff(p, p->r.uploads);
 		v = *t < cut ? V_GO : V_KEEP;
 		break;
 	case PH_KNOWN_HOSTS:
-		if (!time_of(rec, "last_seen", t))
+		if (gh_rec_load(val, vlen, GH_KNOWNHOST_V, &rec) != GH_OK ||
+		    gh_knownhost_read(rec, &h) != GH_OK ||
+		    !time_of(rec, "last_seen", t))
 			break;
 		v = *t < cutoff(p, p->r.known_hosts) ? V_GO : V_KEEP;
 		break;

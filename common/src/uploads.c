@@ -60,7 +60,7 @@ str(const json_t *rec, const char *name)
 }
 
 gh_err
-gh_upload_read(const json_t *rec, struct gh_upload *u)
+gh_upload_read(json_t *rec, struct gh_upload *u)
 {
 	const char *s;
 	gh_err err;

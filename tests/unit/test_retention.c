@@ -88,10 +88,12 @@ upload(struct gh_store *st, uint64_t seq, int64_t created_at,
 {
 	unsigned char k[8];
 
+	/* both versions the module has written (gatehouse/uploads.h): odd
+	 * ids version 1, even ones version 2 */
 	gh_put_be64(k, seq);
-	put(st, GH_DB_UPLOADS, k, 8, json_pack("{s:i, s:I, s:I, s:s}", "v", 1,
-	    "id", (json_int_t)seq, "created_at", (json_int_t)created_at,
-	    "status", status));
+	put(st, GH_DB_UPLOADS, k, 8, json_pack("{s:i, s:I, s:I, s:s}", "v",
+	    seq % 2 ? 1 : 2, "id", (json_int_t)seq,
+	    "created_at", (json_int_t)created_at, "status", status));
 }
 
 static size_t

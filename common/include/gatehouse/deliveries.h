@@ -83,7 +83,7 @@ gh_err gh_delivery_key_parse(const void *key, size_t klen, uint64_t *event,
  * ignored.
  */
 struct gh_delivery {
-	const json_t *rec;
+	json_t *rec;              /* borrowed */
 	unsigned v;
 	uint64_t event;
 	const char *channel, *recipient, *state, *last_error, *reason;
@@ -93,11 +93,7 @@ struct gh_delivery {
 
 /* gh_delivery_read - fill d from rec.  GH_ECORRUPT when rec is not a
  * delivery record, GH_EVERSION when it is a later version's. */
-gh_err gh_delivery_read(const json_t *rec, struct gh_delivery *d);
-
-/* gh_delivery_final - 1 for a state that is not tried again when the
- * event is leased again: delivered, dead, skipped, expired, held. */
-int gh_delivery_final(const char *state);
+gh_err gh_delivery_read(json_t *rec, struct gh_delivery *d);
 
 /* gh_delivery_put_txn - write d's record, version GH_DELIVERY_V, under
  * (d->event, d->channel, d->recipient). */

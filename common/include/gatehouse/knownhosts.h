@@ -60,7 +60,7 @@ gh_err gh_knownhost_key_parse(const void *key, size_t klen, char *user,
 /* struct gh_knownhost - a record read, whatever its version.  addr points
  * into rec ("" when absent); valid while rec is. */
 struct gh_knownhost {
-	const json_t *rec;
+	json_t *rec;              /* borrowed */
 	unsigned v;
 	int64_t first_seen, last_seen;
 	uint64_t count;
@@ -69,7 +69,7 @@ struct gh_knownhost {
 
 /* gh_knownhost_read - fill h from rec.  GH_ECORRUPT when rec is not such
  * a record, GH_EVERSION when it is a later version's. */
-gh_err gh_knownhost_read(const json_t *rec, struct gh_knownhost *h);
+gh_err gh_knownhost_read(json_t *rec, struct gh_knownhost *h);
 
 /* gh_knownhost_get_txn - the record of (user, net).  GH_ENOTFOUND,
  * GH_ECORRUPT, GH_EVERSION, GH_ETOOBIG (a key that cannot be). */

@@ -67,7 +67,7 @@ gh_err gh_maillog_key_parse(const void *key, size_t klen, uint64_t *id);
  * absent); valid while rec is.
  */
 struct gh_maillog {
-	const json_t *rec;
+	json_t *rec;              /* borrowed */
 	unsigned v;
 	uint64_t id;
 	const char *queue_id, *message_id, *sender, *from, *subject;
@@ -79,7 +79,7 @@ struct gh_maillog {
 
 /* gh_maillog_read - fill m from rec.  GH_ECORRUPT when rec is not a mail
  * log record, GH_EVERSION when it is a later version's. */
-gh_err gh_maillog_read(const json_t *rec, struct gh_maillog *m);
+gh_err gh_maillog_read(json_t *rec, struct gh_maillog *m);
 
 /*
  * gh_maillog_add_txn - store rec as a new record: its id from the counter

@@ -31,9 +31,11 @@
  * module) delete their own stale ones as they go.
  *
  * Records the purge cannot judge are left alone and counted as skipped:
- * a JSON record whose "v" is not 1 (a newer writer's layout), one that is
- * not a JSON object or lacks the time its rule goes by, and queue states
- * of an unknown layout version.
+ * a JSON record of a version its layout does not know (a newer writer's:
+ * mail log, upload and known-host records by maillog.h, uploads.h and
+ * knownhosts.h, which take upload records of version 1 and 2; the others
+ * of version 1 only), one that is not a JSON object or lacks the time its
+ * rule goes by, and queue states of an unknown layout version.
  *
  * OWNERSHIP.  Each store is purged by its own owner, the only uid that
  * may open it (docs/security.md): gatehouse-notifyd the core store (and

@@ -77,7 +77,7 @@ json_t *gh_upload_original_json(const json_t *rec);
  * version that has none; valid while rec is.
  */
 struct gh_upload {
-	const json_t *rec;
+	json_t *rec;              /* borrowed */
 	unsigned v;
 	uint64_t id;
 	const char *user, *field, *display_name, *original_name;
@@ -89,7 +89,7 @@ struct gh_upload {
 
 /* gh_upload_read - fill u from rec.  GH_ECORRUPT when rec is not an
  * upload record, GH_EVERSION when it is a later version's. */
-gh_err gh_upload_read(const json_t *rec, struct gh_upload *u);
+gh_err gh_upload_read(json_t *rec, struct gh_upload *u);
 
 /* gh_upload_kept - 1 when the record's file was kept (status stored or
  * quarantined: the file is the application's or the quarantine's). */
