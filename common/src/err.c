@@ -19,7 +19,7 @@ static const struct {
 	[GH_ELOCKED] = {"ELOCKED", "store write lock not acquired in time"},
 	[GH_EFULL] = {"EFULL", "store is full (map_max reached or disk full)"},
 	[GH_ECORRUPT] = {"ECORRUPT", "store or record is corrupt"},
-	[GH_EVERSION] = {"EVERSION", "store schema is newer than this program"},
+	[GH_EVERSION] = {"EVERSION", "store schema or record is newer than this program"},
 	[GH_ECONFIG] = {"ECONFIG", "configuration error"},
 	[GH_ETOOBIG] = {"ETOOBIG", "value too large"},
 	[GH_ESTALE] = {"ESTALE", "lease is no longer held"},

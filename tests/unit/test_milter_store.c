@@ -17,6 +17,7 @@
 
 #include "store_fixture.h"
 
+#include "gatehouse/maillog.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "../../milter/limits.h"
@@ -172,10 +173,8 @@ static gh_err
 get_fn(struct gh_txn *txn, void *arg)
 {
 	struct getrec *g = arg;
-	unsigned char key[8];
 
-	gh_put_be64(key, g->seq);
-	return gh_txn_get_json(txn, GH_DB_MAIL_LOG, key, sizeof(key), &g->rec);
+	return gh_maillog_get_txn(txn, g->seq, &g->rec);
 }
 
 static void

@@ -27,7 +27,8 @@ typedef enum gh_err {
 	GH_ELOCKED,     /* the store's write lock was not had within the deadline */
 	GH_EFULL,       /* the store reached its configured maximum size */
 	GH_ECORRUPT,    /* the store or a record in it could not be decoded */
-	GH_EVERSION,    /* the store's schema is newer than this program */
+	GH_EVERSION,    /* the store's schema, or a record's version, is newer
+	                   than this program */
 	GH_ECONFIG,     /* configuration error (detail names file, line and key) */
 	GH_ETOOBIG,     /* a value exceeds a documented bound */
 	GH_ESTALE,      /* a lease was lost (expired and taken by another consumer) */
