@@ -34,12 +34,6 @@
 #include "gate.h"
 #include "nd.h"
 
-/* What the queue is told about a recorded job: gate.h's verdicts. */
-enum verdict {
-	V_ACK = ND_V_ACK, V_DEAD = ND_V_DEAD, V_RETRY = ND_V_RETRY,
-	V_DEFER = ND_V_DEFER, V_RELEASE = ND_V_RELEASE, V_EXPIRE = ND_V_EXPIRE
-};
-
 /* The state a target ends this round in (a local delivery's result). */
 static enum nd_tstate
 end_state(const struct nd_target *t)
@@ -49,7 +43,7 @@ end_state(const struct nd_target *t)
 
 /* The job's deliveries as facts for the verdict (gate.c), and its
  * verdict; *culprit is the delivery whose error the event shows. */
-static enum verdict
+static enum nd_verdict
 judge(struct nd *d, const struct nd_job *job, int64_t *due,
       const struct nd_target **culprit)
 {
@@ -82,7 +76,7 @@ judge(struct nd *d, const struct nd_job *job, int64_t *due,
 	if (out.verdict != ND_V_ACK && out.verdict != ND_V_DEAD &&
 	    out.verdict != ND_V_EXPIRE)
 		*due = out.due;
-	return (enum verdict)out.verdict;
+	return out.verdict;
 }
 
 struct commit_arg {
@@ -91,7 +85,7 @@ struct commit_arg {
 	size_t n;
 	/* filled in the transaction: what each job comes to, and the acks
 	 * and defers made in that same transaction */
-	enum verdict v[ND_COMMIT_BATCH];
+	enum nd_verdict v[ND_COMMIT_BATCH];
 	int64_t due[ND_COMMIT_BATCH];
 	struct gh_lease acks[ND_COMMIT_BATCH], defers[ND_COMMIT_BATCH],
 	    exps[ND_COMMIT_BATCH];
@@ -205,13 +199,13 @@ commit_fn(struct gh_txn *txn, void *arg)
 
 		a->due[j] = d->now;
 		a->v[j] = judge(d, a->jobs[j], &a->due[j], &c);
-		if (a->v[j] == V_ACK) {
+		if (a->v[j] == ND_V_ACK) {
 			a->ackj[a->nack] = j;
 			a->acks[a->nack++] = a->jobs[j]->lease;
-		} else if (a->v[j] == V_EXPIRE) {
+		} else if (a->v[j] == ND_V_EXPIRE) {
 			a->expj[a->nexp] = j;
 			a->exps[a->nexp++] = a->jobs[j]->lease;
-		} else if (a->v[j] == V_DEFER) {
+		} else if (a->v[j] == ND_V_DEFER) {
 			a->defj[a->ndef] = j;
 			a->defdue[a->ndef] = a->due[j];
 			a->defers[a->ndef++] = a->jobs[j]->lease;
@@ -270,7 +264,7 @@ settle(struct nd *d, struct commit_arg *a)
 		int dead = 0;
 
 		switch (a->v[j]) {
-		case V_DEAD:
+		case ND_V_DEAD:
 			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
@@ -280,7 +274,7 @@ settle(struct nd *d, struct commit_arg *a)
 				d->dead_events++;
 			nd_queue_err(d, job, e);
 			break;
-		case V_RETRY:
+		case ND_V_RETRY:
 			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
@@ -292,7 +286,7 @@ settle(struct nd *d, struct commit_arg *a)
 			}
 			nd_queue_err(d, job, e);
 			break;
-		case V_RELEASE:
+		case ND_V_RELEASE:
 			relj[nr] = j;
 			rels[nr++] = job->lease;
 			break;
