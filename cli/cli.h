@@ -15,6 +15,7 @@
 
 #include "gatehouse/conf.h"
 #include "gatehouse/domain.h"
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
 #include "esc.h"
@@ -102,21 +103,24 @@ uint64_t cli_parse_id(const char *s);
 
 /* An event priority by name (low, normal, high, urgent) or number (1-4);
  * 0 if it is neither. */
-int cli_parse_priority(const char *s);
+enum gh_priority cli_parse_priority(const char *s);
 
 /* Set obj's member key to the string v.  A v that is not UTF-8 is a usage
  * error ("what: --key is not valid UTF-8"); returns an exit code. */
 int cli_set_string(struct cli *c, json_t *obj, const char *key, const char *v,
                    const char *what);
 
-/* Append the string v to obj's array member key, adding the array if obj
- * has none. */
-void cli_append_string(json_t *obj, const char *key, const char *v);
+/* An event builder setter's result (gatehouse/event.h) for option --opt
+ * with value v: EXIT_OK, or a usage error ("what: --opt is not valid
+ * UTF-8", "... is empty"). */
+int cli_event_set(struct cli *c, gh_err err, const char *opt, const char *v,
+                  const char *what);
 
-/* Check ev, open the store and queue ev; print its id, or with --json
- * {"id", "duplicate"}.  what starts the error messages ("notify").
- * Returns an exit code. */
-int cli_enqueue(struct cli *c, const json_t *ev, int64_t now,
+/* Finish the event b (gh_event_finish, which checks it; b is gone after),
+ * open the store and queue it; print its id, or with --json {"id",
+ * "duplicate"}.  what starts the error messages ("notify").  Returns an
+ * exit code. */
+int cli_enqueue(struct cli *c, struct gh_event *b, int64_t now,
                 const char *what);
 
 /* config check (check.c): every part's own checks; with as_service, as

@@ -280,81 +280,82 @@ events_enqueue(struct cli *c, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0}
 	};
-	json_t *ev = json_object();
+	struct gh_event *b = gh_event_new();
 	int64_t now = gh_now_ms();
 	long long ms;
-	int ch, rc, prio;
+	int ch, rc = EXIT_OK, sourced = 0;
+	enum gh_priority prio;
 
-	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		const char *field = NULL;
+	if (b == NULL)
+		return cli_fail(c, GH_ENOMEM, "events enqueue", NULL);
+	while (rc == EXIT_OK &&
+	       (ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		gh_err (*set)(struct gh_event *, const char *) = NULL;
+		const char *opt = NULL;
 
 		switch (ch) {
-		case 'u': field = "user"; break;
-		case 't': field = "type"; break;
-		case 'T': field = "title"; break;
-		case 'm': field = "message"; break;
-		case 'C': field = "category"; break;
-		case 'd': field = "dedup_key"; break;
-		case 'a': field = "action_url"; break;
-		case 's': field = "source"; break;
+		case 'u': set = gh_event_set_user; opt = "user"; break;
+		case 't': set = gh_event_set_type; opt = "type"; break;
+		case 'T': set = gh_event_set_title; opt = "title"; break;
+		case 'm': set = gh_event_set_message; opt = "message"; break;
+		case 'C': set = gh_event_set_category; opt = "category"; break;
+		case 'd': set = gh_event_set_dedup_key; opt = "dedup_key"; break;
+		case 'a': set = gh_event_set_action_url; opt = "action_url"; break;
+		case 's':
+			set = gh_event_set_source;
+			opt = "source";
+			sourced = 1;
+			break;
+		case 'c': set = gh_event_add_channel; opt = "channel"; break;
+		case 'r': set = gh_event_add_recipient; opt = "recipient"; break;
 		case 'p':
 			prio = cli_parse_priority(optarg);
-			if (!prio) {
-				json_decref(ev);
-				return cli_usage(c, "bad --priority '%s' (1-4, low, "
-				                 "normal, high, urgent)", optarg);
-			}
-			json_object_set_new(ev, "priority", json_integer(prio));
+			if (!prio)
+				rc = cli_usage(c, "bad --priority '%s' (1-4, low, "
+				               "normal, high, urgent)", optarg);
+			else
+				gh_event_set_priority(b, prio);
 			break;
 		case 'e':
-			if (gh_parse_duration_ms(optarg, &ms) || ms <= 0) {
-				json_decref(ev);
-				return cli_usage(c, "bad --expires '%s' (a duration "
-				                 "such as 30m, 2h, 1d)", optarg);
-			}
-			json_object_set_new(ev, "expires_at", json_integer(now + ms));
+			if (gh_parse_duration_ms(optarg, &ms) || ms <= 0)
+				rc = cli_usage(c, "bad --expires '%s' (a duration "
+				               "such as 30m, 2h, 1d)", optarg);
+			else
+				gh_event_set_expires_at(b, now + ms);
 			break;
 		case 'M': {
 			json_t *m = json_loads(optarg, 0, NULL);
 
-			if (!json_is_object(m)) {
-				json_decref(m);
-				json_decref(ev);
-				return cli_usage(c, "--metadata must be a JSON object");
-			}
-			json_object_set_new(ev, "metadata", m);
+			if (!json_is_object(m))
+				rc = cli_usage(c, "--metadata must be a JSON object");
+			else
+				gh_event_set_metadata(b, m);
+			json_decref(m);
 			break;
 		}
-		case 'c':
-			cli_append_string(ev, "channels", optarg);
-			break;
-		case 'r':
-			cli_append_string(ev, "recipients", optarg);
-			break;
 		case 'j':
 			c->json = 1;
 			break;
 		default:
-			json_decref(ev);
-			return cli_usage(c, "events enqueue: unknown option");
+			rc = cli_usage(c, "events enqueue: unknown option");
+			break;
 		}
-		if (field) {
-			rc = cli_set_string(c, ev, field, optarg,
-			                    "events enqueue");
-			if (rc) {
-				json_decref(ev);
-				return rc;
-			}
-		}
+		if (set)
+			rc = cli_event_set(c, set(b, optarg), opt, optarg,
+			                   "events enqueue");
 	}
+	if (rc)
+		goto done;
 	if (optind != argc) {
-		json_decref(ev);
-		return cli_usage(c, "events enqueue: unexpected '%s'", argv[optind]);
+		rc = cli_usage(c, "events enqueue: unexpected '%s'", argv[optind]);
+		goto done;
 	}
-	if (!json_object_get(ev, "source"))
-		json_object_set_new(ev, "source", json_string("cli"));
-	rc = cli_enqueue(c, ev, now, "events enqueue");
-	json_decref(ev);
+	if (!sourced)
+		gh_event_set_source(b, "cli");
+	rc = cli_enqueue(c, b, now, "events enqueue");
+	b = NULL;   /* finished there */
+done:
+	gh_event_free(b);
 	return rc;
 }
 

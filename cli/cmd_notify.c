@@ -27,52 +27,55 @@ cmd_notify(struct cli *c, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{NULL, 0, NULL, 0}
 	};
-	json_t *ev = json_object();
+	struct gh_event *b = gh_event_new();
 	int64_t now = gh_now_ms();
 	long long ms;
-	int ch, rc = EXIT_OK, prio;
+	int ch, rc = EXIT_OK, typed = 0;
+	enum gh_priority prio;
 
+	if (b == NULL)
+		return cli_fail(c, GH_ENOMEM, "notify", NULL);
 	while (rc == EXIT_OK &&
 	       (ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
-		const char *field = NULL;
+		gh_err (*set)(struct gh_event *, const char *) = NULL;
+		const char *opt = NULL;
 
 		switch (ch) {
-		case 't': field = "type"; break;
-		case 'T': field = "title"; break;
-		case 'm': field = "message"; break;
-		case 'C': field = "category"; break;
-		case 'a': field = "action_url"; break;
-		case 'd': field = "dedup_key"; break;
-		case 'c':
-			cli_append_string(ev, "channels", optarg);
+		case 't':
+			set = gh_event_set_type;
+			opt = "type";
+			typed = 1;
 			break;
+		case 'T': set = gh_event_set_title; opt = "title"; break;
+		case 'm': set = gh_event_set_message; opt = "message"; break;
+		case 'C': set = gh_event_set_category; opt = "category"; break;
+		case 'a': set = gh_event_set_action_url; opt = "action_url"; break;
+		case 'd': set = gh_event_set_dedup_key; opt = "dedup_key"; break;
+		case 'c': set = gh_event_add_channel; opt = "channel"; break;
 		case 'p':
 			prio = cli_parse_priority(optarg);
 			if (!prio)
 				rc = cli_usage(c, "notify: bad --priority '%s' (1-4, "
 				               "low, normal, high, urgent)", optarg);
 			else
-				json_object_set_new(ev, "priority",
-				                    json_integer(prio));
+				gh_event_set_priority(b, prio);
 			break;
 		case 'e':
 			if (gh_parse_duration_ms(optarg, &ms) || ms <= 0)
 				rc = cli_usage(c, "notify: bad --expires '%s' (a "
 				               "duration such as 30m, 2h, 1d)", optarg);
 			else
-				json_object_set_new(ev, "expires_at",
-				                    json_integer(now + ms));
+				gh_event_set_expires_at(b, now + ms);
 			break;
 		case 'M': {
 			json_t *m = json_loads(optarg, 0, NULL);
 
-			if (!json_is_object(m)) {
-				json_decref(m);
+			if (!json_is_object(m))
 				rc = cli_usage(c, "notify: --metadata must be a JSON "
 				               "object");
-			} else {
-				json_object_set_new(ev, "metadata", m);
-			}
+			else
+				gh_event_set_metadata(b, m);
+			json_decref(m);
 			break;
 		}
 		case 'j':
@@ -82,8 +85,8 @@ cmd_notify(struct cli *c, int argc, char **argv)
 			rc = cli_usage(c, "notify: unknown option");
 			break;
 		}
-		if (field)
-			rc = cli_set_string(c, ev, field, optarg, "notify");
+		if (set)
+			rc = cli_event_set(c, set(b, optarg), opt, optarg, "notify");
 	}
 	if (rc)
 		goto done;
@@ -92,14 +95,17 @@ cmd_notify(struct cli *c, int argc, char **argv)
 		               "--title)");
 		goto done;
 	}
-	rc = cli_set_string(c, ev, "user", argv[optind], "notify");
+	rc = cli_event_set(c, gh_event_set_user(b, argv[optind]), "user",
+	                   argv[optind], "notify");
 	if (rc)
 		goto done;
-	if (!json_object_get(ev, "type"))
-		json_object_set_new(ev, "type", json_string("admin.notice"));
-	json_object_set_new(ev, "source", json_string("cli"));
-	rc = cli_enqueue(c, ev, now, "notify");
+	/* an event with no --type is the admin's notice */
+	if (!typed)
+		gh_event_set_type(b, "admin.notice");
+	gh_event_set_source(b, "cli");
+	rc = cli_enqueue(c, b, now, "notify");
+	b = NULL;   /* finished there */
 done:
-	json_decref(ev);
+	gh_event_free(b);
 	return rc;
 }

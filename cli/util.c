@@ -385,17 +385,26 @@ cli_parse_id(const char *s)
 	return (uint64_t)v;
 }
 
-int
+enum gh_priority
 cli_parse_priority(const char *s)
 {
-	static const char *const names[] = {"low", "normal", "high", "urgent"};
+	static const struct {
+		const char *name;
+		enum gh_priority p;
+	} names[] = {
+		{"low", GH_PRIORITY_LOW},
+		{"normal", GH_PRIORITY_NORMAL},
+		{"high", GH_PRIORITY_HIGH},
+		{"urgent", GH_PRIORITY_URGENT},
+	};
 
-	for (int i = 0; i < 4; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i + 1;
-	if (s[0] >= '1' && s[0] <= '4' && s[1] == '\0')
-		return s[0] - '0';
-	return 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0)
+			return names[i].p;
+	if (s[0] >= '0' + GH_PRIORITY_LOW && s[0] <= '0' + GH_PRIORITY_URGENT &&
+	    s[1] == '\0')
+		return (enum gh_priority)(s[0] - '0');
+	return (enum gh_priority)0;
 }
 
 int
@@ -410,39 +419,45 @@ cli_set_string(struct cli *c, json_t *obj, const char *key, const char *v,
 	return EXIT_OK;
 }
 
-void
-cli_append_string(json_t *obj, const char *key, const char *v)
+int
+cli_event_set(struct cli *c, gh_err err, const char *opt, const char *v,
+              const char *what)
 {
-	json_t *arr = json_object_get(obj, key);
-
-	if (arr == NULL) {
-		arr = json_array();
-		json_object_set_new(obj, key, arr);
-	}
-	json_array_append_new(arr, json_string(v));
+	if (err == GH_OK)
+		return EXIT_OK;
+	if (err != GH_EINVAL)
+		return cli_fail(c, err, what, NULL);
+	return cli_usage(c, "%s: --%s is %s", what, opt,
+	                 v && v[0] ? "not valid UTF-8" : "empty");
 }
 
 int
-cli_enqueue(struct cli *c, const json_t *ev, int64_t now, const char *what)
+cli_enqueue(struct cli *c, struct gh_event *b, int64_t now, const char *what)
 {
 	char detail[256];
+	json_t *ev;
 	uint64_t id = 0;
 	int rc, dup = 0;
 	gh_err err;
 
 	/* Before the store is opened: a mistake in the command line is
 	 * reported the same whether or not the store is there. */
-	err = gh_event_validate(ev, detail, sizeof(detail));
+	err = gh_event_finish(b, &ev, detail, sizeof(detail));
+	if (err == GH_ENOMEM)
+		return cli_fail(c, err, what, NULL);
 	if (err) {
 		cli_eprintf("%s: %s: %s\n", c->prog, what, detail);
 		return EXIT_DATAERR;
 	}
 	rc = cli_open_store(c, 0);
-	if (rc)
+	if (rc) {
+		json_decref(ev);
 		return rc;
+	}
 	err = gh_queue_enqueue(c->st, ev, now,
 	                       gh_conf_int(c->conf, "queue", "dedup_window"),
 	                       &id, &dup);
+	json_decref(ev);
 	if (err)
 		return cli_fail(c, err, what, NULL);
 	if (c->json) {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/event.h"
 #include "gatehouse/maillog.h"
 #include "gatehouse/queue.h"
 #include "../scanner/gscache.h"
@@ -124,14 +125,46 @@ event_user(const struct gh_msg *msg)
 	return "postmaster";
 }
 
+/*
+ * The event's text from bytes that may not be UTF-8, repaired as jstr()
+ * repairs a record's: the builder refuses such bytes, and an event must
+ * never be lost to one odd byte any more than a record.
+ */
+static gh_err
+set_text(struct gh_event *b, gh_err (*set)(struct gh_event *, const char *),
+         const char *s)
+{
+	json_t *j = jstr(s);
+	gh_err err;
+
+	/* jstr() fails only for want of memory: so will the setter */
+	err = set(b, j ? json_string_value(j) : "?");
+	json_decref(j);
+	return err;
+}
+
+/* Finish b and queue it in txn; b is gone either way. */
+static gh_err
+enqueue(struct gh_txn *txn, struct gh_event *b, int64_t now,
+        int64_t window_ms, int *dup)
+{
+	json_t *ev;
+	gh_err err = gh_event_finish(b, &ev, NULL, 0);
+
+	if (err)
+		return err;
+	err = gh_queue_enqueue_txn(txn, ev, now, window_ms, NULL, dup);
+	json_decref(ev);
+	return err;
+}
+
 static gh_err
 rate_event(struct gh_txn *txn, struct gh_logtxn *a)
 {
 	const struct gh_limits *l = &a->cfg->limits;
 	char title[256], text[512], dedup[400];
 	int64_t wstart = a->now - a->now % l->window_ms;
-	json_t *ev;
-	gh_err err;
+	struct gh_event *b = gh_event_new();
 	int dup;
 
 	snprintf(title, sizeof(title), "Mail rate limit reached for %s",
@@ -143,57 +176,53 @@ rate_event(struct gh_txn *txn, struct gh_logtxn *a)
 	         l->reject ? "rejected" : "deferred");
 	snprintf(dedup, sizeof(dedup), "milter:rate:%s:%s:%" PRId64,
 	         a->hit.scope, a->hit.subject, wstart);
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:{s:s, s:s, s:s, "
-	               "s:I, s:I, s:I, s:s, s:s}}",
-	               "type", "mail.rate_limited", "category", "system",
-	               "source", "milter", "title", title, "message", text,
-	               "priority", GH_PRIORITY_HIGH, "dedup_key", dedup, "metadata",
-	               "scope", a->hit.scope, "subject", a->hit.subject,
-	               "counted", a->hit.what, "limit", (json_int_t)a->hit.limit,
-	               "count", (json_int_t)a->hit.count,
-	               "window_s", (json_int_t)(l->window_ms / 1000),
-	               "queue_id", a->msg->queue_id,
-	               "action", l->reject ? "reject" : "tempfail");
-	if (ev == NULL)
-		return GH_ENOMEM;
+	gh_event_set_type(b, "mail.rate_limited");
+	gh_event_set_category(b, "system");
+	gh_event_set_source(b, "milter");
+	set_text(b, gh_event_set_title, title);
+	set_text(b, gh_event_set_message, text);
+	gh_event_set_priority(b, GH_PRIORITY_HIGH);
+	set_text(b, gh_event_set_dedup_key, dedup);
+	gh_event_meta_str(b, "scope", a->hit.scope);
+	gh_event_meta_new(b, "subject", jstr(a->hit.subject));
+	gh_event_meta_str(b, "counted", a->hit.what);
+	gh_event_meta_int(b, "limit", a->hit.limit);
+	gh_event_meta_int(b, "count", (int64_t)a->hit.count);
+	gh_event_meta_int(b, "window_s", l->window_ms / 1000);
+	gh_event_meta_new(b, "queue_id", jstr(a->msg->queue_id));
+	gh_event_meta_str(b, "action", l->reject ? "reject" : "tempfail");
 	/* A sender over its limit is the admins' concern (a compromised
 	 * account sending spam), not the sender's: notifyd tells the routes
 	 * that take the event or else [notifyd] admin_addresses.  Who sent
 	 * is in the metadata. */
-	json_object_set_new(ev, "recipients", json_pack("[s]", "admins"));
-	json_object_set_new(json_object_get(ev, "metadata"), "sender",
-	                    jstr(a->msg->sender));
+	gh_event_add_recipient(b, "admins");
+	gh_event_meta_new(b, "sender", jstr(a->msg->sender));
 	if (a->msg->auth_user[0])
-		json_object_set_new(json_object_get(ev, "metadata"), "auth_user",
-		                    jstr(a->msg->auth_user));
-	err = gh_queue_enqueue_txn(txn, ev, a->now, l->window_ms, NULL, &dup);
-	json_decref(ev);
-	return err;
+		gh_event_meta_new(b, "auth_user", jstr(a->msg->auth_user));
+	return enqueue(txn, b, a->now, l->window_ms, &dup);
 }
 
 static gh_err
 reject_event(struct gh_txn *txn, struct gh_logtxn *a)
 {
 	char title[300];
-	json_t *ev;
-	gh_err err;
+	struct gh_event *b = gh_event_new();
 
 	snprintf(title, sizeof(title), "Message refused: %s", a->final_reason);
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s, s:s, s:I, s:s}}",
-	               "type", "mail.rejected", "category", "system",
-	               "source", "milter", "title", title, "priority", GH_PRIORITY_HIGH,
-	               "metadata", "queue_id", a->msg->queue_id,
-	               "reason", a->final_reason,
-	               "direction", a->msg->outgoing ? "outgoing" : "inbound",
-	               "log_id", (json_int_t)a->seq,
-	               "scan", a->msg->scan ? a->msg->scan : "");
-	if (ev == NULL)
-		return GH_ENOMEM;
-	json_object_set_new(ev, "user", jstr(event_user(a->msg)));
-	json_object_set_new(ev, "message", jstr(a->msg->subject));
-	err = gh_queue_enqueue_txn(txn, ev, a->now, 0, NULL, NULL);
-	json_decref(ev);
-	return err;
+	gh_event_set_type(b, "mail.rejected");
+	gh_event_set_category(b, "system");
+	gh_event_set_source(b, "milter");
+	set_text(b, gh_event_set_title, title);
+	gh_event_set_priority(b, GH_PRIORITY_HIGH);
+	gh_event_meta_new(b, "queue_id", jstr(a->msg->queue_id));
+	gh_event_meta_new(b, "reason", jstr(a->final_reason));
+	gh_event_meta_str(b, "direction", a->msg->outgoing ? "outgoing" :
+	                  "inbound");
+	gh_event_meta_int(b, "log_id", (int64_t)a->seq);
+	gh_event_meta_new(b, "scan", jstr(a->msg->scan ? a->msg->scan : ""));
+	set_text(b, gh_event_set_user, event_user(a->msg));
+	set_text(b, gh_event_set_message, a->msg->subject);
+	return enqueue(txn, b, a->now, 0, NULL);
 }
 
 gh_err

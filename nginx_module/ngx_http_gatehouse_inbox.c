@@ -29,6 +29,7 @@
  * Live updates: ngx_http_gatehouse_stream.c.
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/users.h"
 
@@ -579,17 +580,25 @@ static gh_err
 ngx_http_gatehouse_in_request(struct gh_txn *txn,
     ngx_http_gatehouse_inwrite_t *w, const char *type, json_t *md)
 {
-    gh_err   err;
-    json_t  *ev;
+    gh_err            err;
+    json_t           *ev;
+    struct gh_event  *b;
 
     if (md == NULL) {
         return GH_ENOMEM;
     }
 
-    ev = json_pack("{s:s, s:s, s:s, s:o}", "type", type, "title",
-                   "inbox request", "user", w->user, "metadata", md);
-    if (ev == NULL) {
-        return GH_ENOMEM;
+    b = gh_event_new();
+
+    gh_event_set_type(b, type);
+    gh_event_set_title(b, "inbox request");
+    gh_event_set_user(b, w->user);
+    gh_event_set_metadata(b, md);   /* a copy */
+    json_decref(md);
+
+    err = gh_event_finish(b, &ev, NULL, 0);
+    if (err != GH_OK) {
+        return err;
     }
 
     err = gh_queue_enqueue_txn(txn, ev, w->now, 0, NULL, NULL);

@@ -41,6 +41,7 @@
  * at a time, so the counters are bounded by the records too.
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "gatehouse/uploads.h"
@@ -978,12 +979,23 @@ ngx_http_gatehouse_record_names(json_t *obj, json_t *rec)
 
 
 /* The upload.infected event for a quarantined file's record. */
+/* metadata[key] = rec[field], a reference, as json_pack's "O": a field
+ * the record lacks fails the event, as it did the pack */
+static void
+ngx_http_gatehouse_event_meta(struct gh_event *b, const char *key,
+    json_t *rec, const char *field)
+{
+    gh_event_meta_new(b, key, json_incref(json_object_get(rec, field)));
+}
+
+
 json_t *
 ngx_http_gatehouse_event_infected(json_t *rec)
 {
-    char         title[320], message[768];
-    json_t      *ev, *user, *meta;
-    const char  *name, *sig, *client;
+    char              title[320], message[768];
+    json_t           *ev, *user, *orig;
+    const char       *name, *sig, *client;
+    struct gh_event  *b;
 
     name = json_string_value(ngx_http_gatehouse_record_name(rec));
     sig = json_string_value(json_object_get(rec, "signature"));
@@ -1002,43 +1014,42 @@ ngx_http_gatehouse_event_infected(json_t *rec)
                     json_integer_value(json_object_get(rec, "size")),
                     client ? client : "?", sig);
 
-    meta = json_pack("{s:O, s:s, s:O?, s:s, s:O, s:O, s:O, s:O, s:O, s:O}",
-                     "upload_id", json_object_get(rec, "id"),
-                     "filename", name,
-                     "original_filename", json_object_get(rec,
-                                                          "original_name"),
-                     "signature", sig,
-                     "sha256", json_object_get(rec, "sha256"),
-                     "size", json_object_get(rec, "size"),
-                     "mime", json_object_get(rec, "mime"),
-                     "category", json_object_get(rec, "category"),
-                     "client_addr", json_object_get(rec, "client_addr"),
-                     "uri", json_object_get(rec, "uri"));
-    if (meta == NULL) {
-        return NULL;
-    }
+    b = gh_event_new();
 
-    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:o}",
-                   "type", "upload.infected",
-                   "category", "security",
-                   "title", title,
-                   "message", message,
-                   "priority", GH_PRIORITY_HIGH,
-                   "source", "nginx",
-                   "metadata", meta);
-    if (ev == NULL) {
-        return NULL;
-    }
+    gh_event_set_type(b, "upload.infected");
+    gh_event_set_category(b, "security");
+    gh_event_set_title(b, title);
+    gh_event_set_message(b, message);
+    gh_event_set_priority(b, GH_PRIORITY_HIGH);
+    gh_event_set_source(b, "nginx");
+
+    /* the record's own values (a reference each, as json_pack's "O") */
+    ngx_http_gatehouse_event_meta(b, "upload_id", rec, "id");
+    gh_event_meta_str(b, "filename", name);
+    orig = json_object_get(rec, "original_name");
+    gh_event_meta_new(b, "original_filename",
+                      orig ? json_incref(orig) : json_null());
+    gh_event_meta_str(b, "signature", sig);
+    ngx_http_gatehouse_event_meta(b, "sha256", rec, "sha256");
+    ngx_http_gatehouse_event_meta(b, "size", rec, "size");
+    ngx_http_gatehouse_event_meta(b, "mime", rec, "mime");
+    ngx_http_gatehouse_event_meta(b, "category", rec, "category");
+    ngx_http_gatehouse_event_meta(b, "client_addr", rec, "client_addr");
+    ngx_http_gatehouse_event_meta(b, "uri", rec, "uri");
 
     /*
      * An anonymous upload has no user to tell: the event goes to the
      * admin recipients notifyd keeps for upload.infected.
      */
     if (json_is_string(user) && json_string_length(user) > 0) {
-        json_object_set(ev, "user", user);
+        gh_event_set_user(b, json_string_value(user));
 
     } else {
-        json_object_set_new(ev, "recipients", json_pack("[s]", "admins"));
+        gh_event_add_recipient(b, "admins");
+    }
+
+    if (gh_event_finish(b, &ev, NULL, 0) != GH_OK) {
+        return NULL;
     }
 
     return ev;
@@ -1075,8 +1086,9 @@ static json_t *
 ngx_http_gatehouse_event_full(ngx_http_gatehouse_space_task_t *t,
     int64_t now)
 {
-    char    message[1024], key[400];
-    json_t  *ev;
+    char              message[1024], key[400];
+    json_t           *ev;
+    struct gh_event  *b;
 
     (void) snprintf(message, sizeof(message),
                     "Uploads to %.*s are refused (507 insufficient_storage): "
@@ -1088,19 +1100,23 @@ ngx_http_gatehouse_event_full(ngx_http_gatehouse_space_task_t *t,
                     (long long) now, (int) ngx_min(t->dir.len, 300),
                     (char *) t->dir.data);
 
-    ev = json_pack("{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:[s],"
-                   " s:{s:s%, s:s}}",
-                   "type", "upload.storage_full",
-                   "category", "system",
-                   "title", "Uploads refused: the upload directory is full",
-                   "message", message,
-                   "priority", GH_PRIORITY_HIGH,
-                   "source", "nginx",
-                   "dedup_key", key,
-                   "recipients", "admins",
-                   "metadata",
-                   "dir", (char *) t->dir.data, t->dir.len,
-                   "error", strerror(t->errnum));
+    b = gh_event_new();
+
+    gh_event_set_type(b, "upload.storage_full");
+    gh_event_set_category(b, "system");
+    gh_event_set_title(b, "Uploads refused: the upload directory is full");
+    gh_event_set_message(b, message);
+    gh_event_set_priority(b, GH_PRIORITY_HIGH);
+    gh_event_set_source(b, "nginx");
+    gh_event_set_dedup_key(b, key);
+    gh_event_add_recipient(b, "admins");
+    gh_event_meta_new(b, "dir", json_stringn((char *) t->dir.data,
+                                             t->dir.len));
+    gh_event_meta_str(b, "error", strerror(t->errnum));
+
+    if (gh_event_finish(b, &ev, NULL, 0) != GH_OK) {
+        return NULL;
+    }
 
     return ev;
 }

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/event.h"
 #include "gatehouse/users.h"
 #include "civil.h"
 #include "nd.h"
@@ -78,6 +79,7 @@ nd_digest_hold_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
 	const struct gh_tz *tz = user_tz(job->rt, t->user);
 	struct gh_digest_sched s;
 	char dkey[GH_USER_MAX + 64], when[32];
+	struct gh_event *b;
 	json_t *item, *ev;
 	int64_t slot;
 	gh_err err;
@@ -97,13 +99,18 @@ nd_digest_hold_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
 		return err;
 	snprintf(dkey, sizeof(dkey), "digest:%s:%lld", t->user->id,
 	         (long long)slot);
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:{s:I}, s:s}",
-	               "type", "digest", "category", "system", "user",
-	               t->user->id, "title", "Your notifications", "source",
-	               "notifyd", "priority", GH_PRIORITY_NORMAL, "metadata", "slot",
-	               (json_int_t)slot, "dedup_key", dkey);
-	if (ev == NULL)
-		return GH_ENOMEM;
+	b = gh_event_new();
+	gh_event_set_type(b, "digest");
+	gh_event_set_category(b, "system");
+	gh_event_set_user(b, t->user->id);
+	gh_event_set_title(b, "Your notifications");
+	gh_event_set_source(b, "notifyd");
+	gh_event_set_priority(b, GH_PRIORITY_NORMAL);
+	gh_event_meta_int(b, "slot", slot);
+	gh_event_set_dedup_key(b, dkey);
+	err = gh_event_finish(b, &ev, NULL, 0);
+	if (err)
+		return err;
 	err = gh_queue_enqueue_txn(txn, ev, d->now, slot - d->now + 86400000LL,
 	                           NULL, NULL);
 	json_decref(ev);

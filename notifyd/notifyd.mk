@@ -2,8 +2,9 @@
 #
 # The daemon's building blocks (Web Push crypto, webhook signatures,
 # templates, time zones and quiet hours, retry policy, payloads, MIME, the
-# classes of network addresses) are small files collected in one static
-# archive, so each unit test links only what it uses.  Everything here must
+# classes of network addresses, the gate/attempt/verdict decisions) are
+# small files collected in one static archive, so each unit test links
+# only what it uses.  Everything here must
 # build without deprecated OpenSSL calls.
 #
 #   make                      build/gatehouse-notifyd and the test builds
@@ -16,7 +17,7 @@ NOTIFYD_LIBS := $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null)
 NOTIFYD_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 
 NOTIFYD_CORE := utf8 webpush_crypt sign civil tzfile tzcache quiet backoff \
-                breaker ratelimit template payload mime netaddr
+                breaker ratelimit template payload mime netaddr gate
 NOTIFYD_CORE_SRCS := $(NOTIFYD_CORE:%=notifyd/%.c)
 NOTIFYD_CORE_SAN := build/asan/notifyd/libnotifyd.a
 NOTIFYD_CORE_LIB := build/notifyd/libnotifyd.a
@@ -105,7 +106,8 @@ DIST += $(NOTIFYD_BIN)
 # Unit tests: tests/unit/test_notify_X.c -> build/asan/tests/unit/test_notify_X
 NOTIFYD_UNIT := test_notify_webpush test_notify_sign test_notify_quiet \
                 test_notify_backoff test_notify_breaker test_notify_template \
-                test_notify_payload test_notify_mime test_notify_netaddr
+                test_notify_payload test_notify_mime test_notify_netaddr \
+                test_notify_gate
 NOTIFYD_UNIT_BINS := $(NOTIFYD_UNIT:%=build/asan/tests/unit/%)
 
 $(NOTIFYD_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \

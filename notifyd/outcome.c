@@ -8,11 +8,13 @@
  *   retry      the breaker counts a failure, and the delivery is tried
  *              again after the channel's backoff (a Retry-After the
  *              receiver sent is honoured) or, past max_attempts, is dead.
- * Nothing is written here: settle.c records the outcome once the event
- * has nothing left in flight.
+ * The decision is gate.c's (nd_attempt_decide, pure); this file counts,
+ * logs and sets the target.  Nothing is written here: settle.c records
+ * the outcome once the event has nothing left in flight.
  */
 #include <stdio.h>
 
+#include "gate.h"
 #include "nd.h"
 
 static void
@@ -24,6 +26,8 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 	struct nd_cstate *cs = ch->cs;
 	char err[256], line[400];
 	enum gh_outcome o;
+	struct nd_attempt_in ain;
+	struct nd_attempt_out aout;
 
 	err[0] = '\0';
 	r->rc = rc;
@@ -36,9 +40,21 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 	job->inflight--;
 	cs->inflight--;
 	d->inflight--;
-	switch (o) {
-	case GH_OUTCOME_OK:
+	ain.outcome = o;
+	ain.attempts = t->attempts;
+	ain.max_attempts = ch->max_attempts;
+	ain.now = d->now;
+	ain.backoff = &ch->backoff;
+	ain.retry_after_ms = r->retry_after_ms;
+	ain.rng = gh_rng_os;
+	ain.rng_arg = NULL;
+	nd_attempt_decide(&ain, &aout);
+	if (aout.breaker_ok)
 		gh_breaker_success(&cs->breaker, d->now);
+	else
+		gh_breaker_failure(&cs->breaker, d->now);
+	switch (aout.attempt) {
+	case ND_ATTEMPT_DELIVERED:
 		t->st = ND_T_DELIVERED;
 		t->delivered_at = d->now;
 		t->error[0] = '\0';
@@ -47,9 +63,7 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 		snprintf(line, sizeof(line), "delivered (%s)", err);
 		nd_tlog(d, ND_LOG_INFO, job, t, line);
 		break;
-	case GH_OUTCOME_PERMANENT:
-		/* the receiver answered: the channel is healthy */
-		gh_breaker_success(&cs->breaker, d->now);
+	case ND_ATTEMPT_DEAD:
 		t->st = ND_T_DEAD;
 		t->failed_now = 1;
 		t->gone = r->gone;
@@ -59,32 +73,27 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 		snprintf(line, sizeof(line), "dead: %s", err);
 		nd_tlog(d, ND_LOG_WARN, job, t, line);
 		break;
-	case GH_OUTCOME_RETRY:
-	default:
-		gh_breaker_failure(&cs->breaker, d->now);
+	case ND_ATTEMPT_GAVE_UP:
 		t->failed_now = 1;
 		cs->failed++;
-		if (t->attempts >= ch->max_attempts) {
-			t->st = ND_T_DEAD;
-			snprintf(t->error, sizeof(t->error), "gave up after %d "
-			         "attempts: %.200s", t->attempts, err);
-			cs->dead++;
-			snprintf(line, sizeof(line), "dead: %s", t->error);
-			nd_tlog(d, ND_LOG_WARN, job, t, line);
-		} else {
-			int64_t delay = gh_backoff_delay(&ch->backoff, t->attempts,
-			                                 r->retry_after_ms,
-			                                 gh_rng_os, NULL);
-
-			t->st = ND_T_RETRY;
-			t->next_at = d->now + delay;
-			snprintf(t->error, sizeof(t->error), "%s", err);
-			cs->retried++;
-			snprintf(line, sizeof(line), "attempt %d failed, retry in "
-			         "%.1fs: %s", t->attempts, (double)delay / 1000.0,
-			         err);
-			nd_tlog(d, ND_LOG_INFO, job, t, line);
-		}
+		t->st = ND_T_DEAD;
+		snprintf(t->error, sizeof(t->error), "gave up after %d "
+		         "attempts: %.200s", t->attempts, err);
+		cs->dead++;
+		snprintf(line, sizeof(line), "dead: %s", t->error);
+		nd_tlog(d, ND_LOG_WARN, job, t, line);
+		break;
+	case ND_ATTEMPT_RETRY:
+		t->failed_now = 1;
+		cs->failed++;
+		t->st = ND_T_RETRY;
+		t->next_at = aout.next_at;
+		snprintf(t->error, sizeof(t->error), "%s", err);
+		cs->retried++;
+		snprintf(line, sizeof(line), "attempt %d failed, retry in "
+		         "%.1fs: %s", t->attempts, (double)aout.delay / 1000.0,
+		         err);
+		nd_tlog(d, ND_LOG_INFO, job, t, line);
 		break;
 	}
 	t->probe = 0;

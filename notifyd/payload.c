@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/queue.h"
 #include "civil.h"
 #include "payload.h"
 #include "template.h"
@@ -29,11 +30,11 @@ const char *
 gh_priority_name(json_int_t p)
 {
 	switch (p) {
-	case 1:
+	case GH_PRIORITY_LOW:
 		return "low";
-	case 3:
+	case GH_PRIORITY_HIGH:
 		return "high";
-	case 4:
+	case GH_PRIORITY_URGENT:
 		return "urgent";
 	default:
 		return "normal";
@@ -80,7 +81,8 @@ static json_int_t
 ev_priority(const json_t *ev)
 {
 	json_int_t p = json_integer_value(json_object_get(ev, "priority"));
-	return p >= 1 && p <= 4 ? p : 2;
+	return p >= GH_PRIORITY_LOW && p <= GH_PRIORITY_URGENT ? p :
+	       GH_PRIORITY_NORMAL;
 }
 
 static const char *
@@ -374,11 +376,11 @@ static json_int_t
 priority_rgb(json_int_t p)
 {
 	switch (p) {
-	case 1:
+	case GH_PRIORITY_LOW:
 		return 0x95a5a6;   /* grey */
-	case 3:
+	case GH_PRIORITY_HIGH:
 		return 0xe67e22;   /* orange */
-	case 4:
+	case GH_PRIORITY_URGENT:
 		return 0xe74c3c;   /* red */
 	default:
 		return 0x3498db;   /* blue */
@@ -559,7 +561,10 @@ gh_err
 gh_payload_ntfy(const struct gh_msg *m, const char *topic, json_t **out)
 {
 	/* ntfy: 1 min, 2 low, 3 default, 4 high, 5 max/urgent. */
-	static const int prio[5] = {3, 2, 3, 4, 5};
+	static const int prio[GH_PRIORITY_URGENT + 1] = {
+		[GH_PRIORITY_LOW] = 2, [GH_PRIORITY_NORMAL] = 3,
+		[GH_PRIORITY_HIGH] = 4, [GH_PRIORITY_URGENT] = 5,
+	};
 	struct jb b = {0};
 	json_t *o, *tags;
 	const char *text, *url, *type, *cat;
@@ -591,7 +596,10 @@ gh_err
 gh_payload_gotify(const struct gh_msg *m, json_t **out)
 {
 	/* gotify clients: 0 silent, 1-3 low, 4-7 sound, 8-10 intrusive. */
-	static const int prio[5] = {5, 2, 5, 8, 10};
+	static const int prio[GH_PRIORITY_URGENT + 1] = {
+		[GH_PRIORITY_LOW] = 2, [GH_PRIORITY_NORMAL] = 5,
+		[GH_PRIORITY_HIGH] = 8, [GH_PRIORITY_URGENT] = 10,
+	};
 	struct jb b = {0};
 	json_t *o, *ex, *disp;
 	const char *text, *url;

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/event.h"
 #include "gatehouse/retention.h"
 #include "nd.h"
 
@@ -73,6 +74,7 @@ nearly_full_event(const struct nd *d, const struct gh_store_info *info)
 {
 	char title[160], msg[1024];
 	int pct = (int)(100.0 * (double)info->in_use / (double)info->map_max);
+	struct gh_event *b;
 	json_t *ev;
 
 	snprintf(title, sizeof(title), "Gatehouse store %d%% full", pct);
@@ -84,13 +86,20 @@ nearly_full_event(const struct nd *d, const struct gh_store_info *info)
 	         "store purge --dry-run'.", gh_store_path(d->st),
 	         (double)info->in_use / 1048576.0,
 	         (double)info->map_max / 1048576.0);
-	ev = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:[s], s:{s:s, s:I, "
-	               "s:I, s:i}}", "type", "store.nearly_full", "category",
-	               "system", "source", "notifyd", "priority", GH_PRIORITY_HIGH, "title",
-	               title, "message", msg, "recipients", "admins",
-	               "metadata", "path", gh_store_path(d->st), "in_use",
-	               (json_int_t)info->in_use, "map_max",
-	               (json_int_t)info->map_max, "percent", pct);
+	b = gh_event_new();
+	gh_event_set_type(b, "store.nearly_full");
+	gh_event_set_category(b, "system");
+	gh_event_set_source(b, "notifyd");
+	gh_event_set_priority(b, GH_PRIORITY_HIGH);
+	gh_event_set_title(b, title);
+	gh_event_set_message(b, msg);
+	gh_event_add_recipient(b, "admins");
+	gh_event_meta_str(b, "path", gh_store_path(d->st));
+	gh_event_meta_int(b, "in_use", (int64_t)info->in_use);
+	gh_event_meta_int(b, "map_max", (int64_t)info->map_max);
+	gh_event_meta_int(b, "percent", pct);
+	if (gh_event_finish(b, &ev, NULL, 0) != GH_OK)
+		return NULL;
 	return ev;
 }
 

@@ -19,6 +19,9 @@
  * expiries and defers go in the recording transaction itself; releases
  * are batched after it.
  *
+ * Which of these an event comes to is gate.c's verdict (nd_verdict_*,
+ * pure functions of its deliveries' states); this file writes and tells.
+ *
  * Records are written before the queue is told, never after: see CRASHES
  * in dispatch.c.
  */
@@ -28,10 +31,8 @@
 #include <string.h>
 
 #include "gatehouse/users.h"
+#include "gate.h"
 #include "nd.h"
-
-/* What the queue is told about a recorded job. */
-enum verdict { V_ACK, V_DEAD, V_RETRY, V_DEFER, V_RELEASE, V_EXPIRE };
 
 /* The state a target ends this round in (a local delivery's result). */
 static enum nd_tstate
@@ -40,65 +41,42 @@ end_state(const struct nd_target *t)
 	return t->st == ND_T_LOCAL ? t->after : t->st;
 }
 
-static enum verdict
+/* The job's deliveries as facts for the verdict (gate.c), and its
+ * verdict; *culprit is the delivery whose error the event shows. */
+static enum nd_verdict
 judge(struct nd *d, const struct nd_job *job, int64_t *due,
       const struct nd_target **culprit)
 {
-	int all_final = 1, failed = 0, dead = 0, moved = 0, expired = 0;
-	int64_t first = INT64_MAX;
+	struct nd_verdict_acc acc;
+	struct nd_verdict_job vj;
+	struct nd_verdict_out out;
 
-	*culprit = NULL;
+	nd_verdict_start(&acc, d->now);
 	for (size_t i = 0; i < job->nt; i++) {
 		const struct nd_target *t = &job->t[i];
 		enum nd_tstate st = end_state(t);
-		int failed_now = t->failed_now ||
-		                 (t->st == ND_T_LOCAL && st == ND_T_DEAD);
+		struct nd_verdict_target vt;
 
-		if (t->dirty || t->st == ND_T_LOCAL)
-			moved = 1;
-		if (failed_now)
-			failed = 1;
-		/* the error the event shows: a dead delivery's, else a
-		 * failure of this round */
-		if ((st == ND_T_DEAD || failed_now) &&
-		    (*culprit == NULL || end_state(*culprit) != ND_T_DEAD))
-			*culprit = t;
-		/* dead in this round or an earlier one: the event is dead
-		 * once nothing else is left */
-		if (st == ND_T_DEAD)
-			dead = 1;
-		if (st == ND_T_EXPIRED)
-			expired = 1;
-		if (nd_tstate_final(st))
-			continue;
-		all_final = 0;
-		if (st == ND_T_RETRY || st == ND_T_DEFERRED) {
-			if (t->next_at < first)
-				first = t->next_at;
-		} else {
-			first = d->now;   /* new or waiting: as soon as possible */
-		}
+		vt.st = st == ND_T_DEAD ? ND_VS_DEAD :
+		        st == ND_T_EXPIRED ? ND_VS_EXPIRED :
+		        nd_tstate_final(st) ? ND_VS_DONE :
+		        st == ND_T_RETRY || st == ND_T_DEFERRED ? ND_VS_LATER :
+		        ND_VS_OPEN;
+		vt.next_at = t->next_at;
+		vt.failed_now = t->failed_now ||
+		                (t->st == ND_T_LOCAL && st == ND_T_DEAD);
+		vt.moved = t->dirty || t->st == ND_T_LOCAL;
+		nd_verdict_add(&acc, &vt);
 	}
-	if (job->digest && job->digest_slot > d->now && job->nt == 0) {
-		*due = job->digest_slot;
-		return V_DEFER;
-	}
-	/* an event leased past expires_at that reached no one is expired,
-	 * as the lease itself would have marked it */
-	if (job->nt == 0 && job->expires_at && job->expires_at <= d->now)
-		expired = 1;
-	if (all_final)
-		return dead ? V_DEAD : expired ? V_EXPIRE : V_ACK;
-	/* What is left is never tried after expires_at: the event comes due
-	 * then at the latest, to be settled as expired (start.c). */
-	if (job->expires_at && first > job->expires_at)
-		first = job->expires_at;
-	*due = first;
-	if (failed)
-		return V_RETRY;
-	if (!moved && first <= d->now)
-		return V_RELEASE;
-	return V_DEFER;
+	vj.expires_at = job->expires_at;
+	vj.digest = job->digest;
+	vj.digest_slot = job->digest_slot;
+	nd_verdict_end(&acc, &vj, &out);
+	*culprit = out.culprit == ND_VERDICT_NONE ? NULL : &job->t[out.culprit];
+	if (out.verdict != ND_V_ACK && out.verdict != ND_V_DEAD &&
+	    out.verdict != ND_V_EXPIRE)
+		*due = out.due;
+	return out.verdict;
 }
 
 struct commit_arg {
@@ -107,7 +85,7 @@ struct commit_arg {
 	size_t n;
 	/* filled in the transaction: what each job comes to, and the acks
 	 * and defers made in that same transaction */
-	enum verdict v[ND_COMMIT_BATCH];
+	enum nd_verdict v[ND_COMMIT_BATCH];
 	int64_t due[ND_COMMIT_BATCH];
 	struct gh_lease acks[ND_COMMIT_BATCH], defers[ND_COMMIT_BATCH],
 	    exps[ND_COMMIT_BATCH];
@@ -221,13 +199,13 @@ commit_fn(struct gh_txn *txn, void *arg)
 
 		a->due[j] = d->now;
 		a->v[j] = judge(d, a->jobs[j], &a->due[j], &c);
-		if (a->v[j] == V_ACK) {
+		if (a->v[j] == ND_V_ACK) {
 			a->ackj[a->nack] = j;
 			a->acks[a->nack++] = a->jobs[j]->lease;
-		} else if (a->v[j] == V_EXPIRE) {
+		} else if (a->v[j] == ND_V_EXPIRE) {
 			a->expj[a->nexp] = j;
 			a->exps[a->nexp++] = a->jobs[j]->lease;
-		} else if (a->v[j] == V_DEFER) {
+		} else if (a->v[j] == ND_V_DEFER) {
 			a->defj[a->ndef] = j;
 			a->defdue[a->ndef] = a->due[j];
 			a->defers[a->ndef++] = a->jobs[j]->lease;
@@ -286,7 +264,7 @@ settle(struct nd *d, struct commit_arg *a)
 		int dead = 0;
 
 		switch (a->v[j]) {
-		case V_DEAD:
+		case ND_V_DEAD:
 			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
@@ -296,7 +274,7 @@ settle(struct nd *d, struct commit_arg *a)
 				d->dead_events++;
 			nd_queue_err(d, job, e);
 			break;
-		case V_RETRY:
+		case ND_V_RETRY:
 			judge(d, job, &due, &c);
 			snprintf(line, sizeof(line), "%s -> %s: %s", c->chname,
 			         c->recipient, c->error);
@@ -308,7 +286,7 @@ settle(struct nd *d, struct commit_arg *a)
 			}
 			nd_queue_err(d, job, e);
 			break;
-		case V_RELEASE:
+		case ND_V_RELEASE:
 			relj[nr] = j;
 			rels[nr++] = job->lease;
 			break;

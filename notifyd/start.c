@@ -1,6 +1,9 @@
 /*
  * start.c - whether a delivery may start now, and starting those that may.
  *
+ * The decision is gate.c's (nd_gate_decide, a pure function of the facts
+ * gathered here); this file gathers them and acts on it.
+ *
  * The gates, in this order: expiry (checked again right before a request
  * leaves, send.c), quiet hours (for the kinds that honour
  * them, below urgent priority), capacity (concurrency overall and per
@@ -9,20 +12,13 @@
  * written in the recording transaction (settle.c).  One held back either
  * waits in memory, when the wait is short (a free slot, a rate token soon),
  * or is deferred to the queue with its time and reason and no attempt
- * counted.  Quiet hours are judged here rather than at resolution so that
+ * counted.  Quiet hours are judged at start rather than at resolution so that
  * an event that waited is judged at the time it would go.
  */
-#include <stdio.h>
+#include <string.h>
 
+#include "gate.h"
 #include "nd.h"
-
-#define WAIT_INLINE_MS 2000     /* rate-limit waits shorter than this are
-                                   waited out in memory, longer ones go back
-                                   to the queue */
-#define BUSY_WAIT_MS 10000      /* a delivery that found no free slot of
-                                   its channel for this long goes back to
-                                   the queue, so a slow receiver cannot fill
-                                   memory and hold back the others */
 
 static const struct gh_tz *
 user_tz(struct nd *d, struct nd_job *job, const struct nd_user *u)
@@ -38,85 +34,92 @@ user_tz(struct nd *d, struct nd_job *job, const struct nd_user *u)
 	return NULL;
 }
 
-/* Decide whether target i may go now, and start it if so. */
+/* Decide whether target i may go now (gate.c), and start it if so. */
 static void
 try_start(struct nd *d, struct nd_job *job, size_t i)
 {
 	struct nd_target *t = &job->t[i];
 	struct nd_chan *ch = t->ch;
-	struct nd_cstate *cs;
+	struct nd_cstate *cs = ch ? ch->cs : NULL;
 	struct nd_user *u = t->user;
-	char why[160];
-	int64_t end, wait;
+	struct nd_gate_in in;
+	struct nd_gate_out out;
 
-	if (job->expires_at && job->expires_at <= d->now) {
+	memset(&in, 0, sizeof(in));
+	in.now = d->now;
+	in.tick = d->tick;
+	in.expires_at = job->expires_at;
+	in.priority = job->priority;
+	in.digest = job->digest;
+	in.has_channel = ch != NULL;
+	if (ch) {
+		in.chname = ch->name;
+		in.kind_quiet = (ch->kind->flags & ND_KIND_QUIET) != 0;
+		in.kind_local = (ch->kind->flags & ND_KIND_LOCAL) != 0;
+		in.inflight = d->inflight;
+		in.concurrency = job->rt->concurrency;
+		in.ch_inflight = cs->inflight;
+		in.ch_concurrency = ch->concurrency;
+		in.breaker = cs->breaker;
+		in.limited = cs->limited;
+		in.bucket = cs->bucket;
+	}
+	if (u && u->quiet_set) {
+		in.quiet = &u->quiet;
+		in.user_id = u->id;
+		in.user_tz = u->tz;
+	}
+	in.waiting_for_slot = t->st == ND_T_WAIT && t->wait_until == 0;
+	in.wait_since = t->wait_since;
+	in.probe = t->probe;
+	if (nd_gate_quiet_applies(&in))
+		in.tz = user_tz(d, job, u);
+	nd_gate_decide(&in, &out);
+	t->wait_since = out.wait_since;
+	t->probe = out.probe;
+	if (cs) {
+		cs->breaker = out.breaker;
+		cs->bucket = out.bucket;
+	}
+	switch (out.gate) {
+	case ND_GATE_EXPIRED:
 		nd_job_expire(d, job, "expired before delivery");
-		return;
-	}
-	if (ch == NULL)
-		return;   /* a digest hold: done when recorded */
-	cs = ch->cs;
-	if ((ch->kind->flags & ND_KIND_QUIET) && u && u->quiet_set &&
-	    job->priority < GH_PRIORITY_URGENT && !job->digest) {
-		const struct gh_tz *tz = user_tz(d, job, u);
-
-		if (tz && gh_quiet_check(&u->quiet, tz, d->now, &end)) {
-			snprintf(why, sizeof(why), "quiet hours of %s (%02d:%02d-"
-			         "%02d:%02d %s)", u->id, u->quiet.start / 60,
-			         u->quiet.start % 60, u->quiet.end / 60,
-			         u->quiet.end % 60, u->tz ? u->tz : "UTC");
-			nd_target_set(t, ND_T_DEFERRED, end, why);
-			cs->deferred_quiet++;
-			nd_tlog(d, ND_LOG_INFO, job, t, why);
-			return;
-		}
-	}
-	if (ch->kind->flags & ND_KIND_LOCAL) {
+		break;
+	case ND_GATE_HOLD:
+		break;   /* a digest hold: done when recorded */
+	case ND_GATE_QUIET:
+		nd_target_set(t, ND_T_DEFERRED, out.at, out.reason);
+		cs->deferred_quiet++;
+		nd_tlog(d, ND_LOG_INFO, job, t, out.reason);
+		break;
+	case ND_GATE_LOCAL:
 		t->st = ND_T_LOCAL;
-		return;
-	}
-	if (d->inflight >= job->rt->concurrency ||
-	    cs->inflight >= ch->concurrency) {
-		if (t->st != ND_T_WAIT || t->wait_until != 0)
-			t->wait_since = d->tick;
-		if (d->tick - t->wait_since >= BUSY_WAIT_MS) {
-			snprintf(why, sizeof(why), "%s is busy (%d requests in "
-			         "flight)", ch->name, cs->inflight);
-			nd_target_set(t, ND_T_DEFERRED, d->now + BUSY_WAIT_MS, why);
-			return;
-		}
+		break;
+	case ND_GATE_WAIT_SLOT:
 		t->st = ND_T_WAIT;
 		t->wait_until = 0;   /* until a request ends */
-		return;
-	}
-	t->probe = 0;
-	if (!gh_breaker_allow(&cs->breaker, d->now)) {
-		snprintf(why, sizeof(why), "the circuit breaker of %s is open",
-		         ch->name);
-		nd_target_set(t, ND_T_DEFERRED,
-		              gh_breaker_retry_at(&cs->breaker, d->now) + 1,
-		              why);
+		break;
+	case ND_GATE_BUSY:
+		nd_target_set(t, ND_T_DEFERRED, out.at, out.reason);
+		break;
+	case ND_GATE_BREAKER:
+		nd_target_set(t, ND_T_DEFERRED, out.at, out.reason);
 		cs->deferred_breaker++;
-		nd_tlog(d, ND_LOG_INFO, job, t, why);
-		return;
-	}
-	t->probe = cs->breaker.state == GH_BREAKER_HALF_OPEN;
-	if (cs->limited && !gh_tbucket_take(&cs->bucket, d->now, &wait)) {
-		if (t->probe)
-			gh_breaker_cancel(&cs->breaker);
-		t->probe = 0;
-		if (wait <= WAIT_INLINE_MS) {
-			t->st = ND_T_WAIT;
-			t->wait_until = d->now + wait;
-			return;
-		}
-		snprintf(why, sizeof(why), "rate limit of %s", ch->name);
-		nd_target_set(t, ND_T_DEFERRED, d->now + wait, why);
+		nd_tlog(d, ND_LOG_INFO, job, t, out.reason);
+		break;
+	case ND_GATE_WAIT_RATE:
+		t->st = ND_T_WAIT;
+		t->wait_until = out.at;
+		break;
+	case ND_GATE_RATE:
+		nd_target_set(t, ND_T_DEFERRED, out.at, out.reason);
 		cs->deferred_rate++;
-		nd_tlog(d, ND_LOG_INFO, job, t, why);
-		return;
+		nd_tlog(d, ND_LOG_INFO, job, t, out.reason);
+		break;
+	case ND_GATE_GO:
+		nd_launch(d, job, i);
+		break;
 	}
-	nd_launch(d, job, i);
 }
 
 static int

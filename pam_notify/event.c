@@ -11,17 +11,6 @@
 
 #include "event.h"
 
-static int
-set_str(json_t *obj, const char *key, const char *val)
-{
-	json_t *s;
-
-	if (val == NULL || val[0] == '\0')
-		return 0;
-	s = json_string(val);
-	return s == NULL ? -1 : json_object_set_new(obj, key, s);
-}
-
 int
 gh_pam_fmt(char *out, size_t outlen, const char *fmt, ...)
 {
@@ -73,39 +62,45 @@ gh_pam_where(const struct gh_pam_login *l, char *out, size_t outlen)
 		gh_pam_fmt(out, outlen, "%s", "the console");
 }
 
-json_t *
-gh_pam_event_new(const char *type, const char *user, const char *title,
-                 const char *message, int priority, const char *dedup_key,
-                 json_t *metadata, const struct gh_pam_login *l)
+/* NULL for "": pam_gatehouse leaves a member out rather than empty. */
+static const char *
+nz(const char *s)
 {
-	json_t *ev = json_object();
-	json_t *md = metadata != NULL ? metadata : json_object();
-	int rc = 0;
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
 
-	if (ev == NULL || md == NULL)
-		goto fail;
-	rc |= set_str(ev, "type", type);
-	rc |= set_str(ev, "category", "security");
-	rc |= set_str(ev, "user", user);
-	rc |= set_str(ev, "title", title);
-	rc |= set_str(ev, "message", message);
-	rc |= set_str(ev, "source", "pam");
-	rc |= set_str(ev, "dedup_key", dedup_key);
-	rc |= json_object_set_new(ev, "priority", json_integer(priority));
-	rc |= set_str(md, "host", l->host);
-	rc |= set_str(md, "service", l->service);
-	rc |= set_str(md, "tty", l->tty);
-	rc |= set_str(md, "rhost", l->rhost);
-	rc |= set_str(md, "ruser", l->ruser);
-	if (rc != 0)
-		goto fail;
-	if (json_object_set_new(ev, "metadata", md) != 0) {
-		md = NULL;  /* set_new released it */
-		goto fail;
-	}
-	return ev;
-fail:
-	json_decref(md);
-	json_decref(ev);
-	return NULL;
+/* A login's detail, in metadata when the login has it. */
+static void
+meta(struct gh_event *b, const char *key, const char *val)
+{
+	if (nz(val) != NULL)
+		gh_event_meta_str(b, key, val);
+}
+
+gh_err
+gh_pam_event_new(const char *type, const char *user, const char *title,
+                 const char *message, enum gh_priority priority,
+                 const char *dedup_key, json_t *metadata,
+                 const struct gh_pam_login *l, json_t **out)
+{
+	struct gh_event *b = gh_event_new();
+
+	gh_event_set_type(b, nz(type));
+	gh_event_set_category(b, "security");
+	gh_event_set_user(b, nz(user));
+	gh_event_set_title(b, nz(title));
+	gh_event_set_message(b, nz(message));
+	gh_event_set_source(b, "pam");
+	gh_event_set_dedup_key(b, nz(dedup_key));
+	gh_event_set_priority(b, priority);
+	if (metadata == NULL)
+		metadata = json_object();
+	gh_event_set_metadata(b, metadata);   /* a copy */
+	json_decref(metadata);
+	meta(b, "host", l->host);
+	meta(b, "service", l->service);
+	meta(b, "tty", l->tty);
+	meta(b, "rhost", l->rhost);
+	meta(b, "ruser", l->ruser);
+	return gh_event_finish(b, out, NULL, 0);
 }

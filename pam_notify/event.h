@@ -8,21 +8,23 @@
 
 #include <jansson.h>
 
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 #include "login.h"
 
-#define GH_PAM_PRIO_NORMAL GH_PRIORITY_NORMAL
-#define GH_PAM_PRIO_HIGH GH_PRIORITY_HIGH
-
 /*
- * gh_pam_event_new - a new event object, or NULL on allocation failure.
- * metadata is stolen (may be NULL); dedup_key may be NULL.  Adds the
- * login's service, tty, rhost, ruser and host to metadata.
+ * gh_pam_event_new - the event, made with the library's builder
+ * (gatehouse/event.h) and checked as the queue checks it: *out is a new
+ * reference on GH_OK, NULL otherwise (GH_EINVAL, GH_ETOOBIG, GH_ENOMEM).
+ * metadata is stolen (may be NULL); dedup_key may be NULL; empty strings
+ * are left out.  Adds the login's service, tty, rhost, ruser and host to
+ * metadata.
  */
-json_t *gh_pam_event_new(const char *type, const char *user,
-                         const char *title, const char *message,
-                         int priority, const char *dedup_key,
-                         json_t *metadata, const struct gh_pam_login *l);
+gh_err gh_pam_event_new(const char *type, const char *user,
+                        const char *title, const char *message,
+                        enum gh_priority priority, const char *dedup_key,
+                        json_t *metadata, const struct gh_pam_login *l,
+                        json_t **out);
 
 /*
  * gh_pam_fmt - snprintf that, when it must cut, cuts on a UTF-8 character

@@ -81,12 +81,12 @@ raise_burst(struct gh_txn *txn, struct gh_pam_job *job, int by_user,
 		json_decref(md);
 		return GH_ENOMEM;
 	}
-	ev = gh_pam_event_new("login.failed_burst",
-	                      by_user ? l->user : o->admin, title, msg,
-	                      GH_PAM_PRIO_HIGH,
-	                      n < (int)sizeof(dkey) ? dkey : NULL, md, l);
-	if (ev == NULL)
-		return GH_ENOMEM;
+	err = gh_pam_event_new("login.failed_burst",
+	                       by_user ? l->user : o->admin, title, msg,
+	                       GH_PRIORITY_HIGH,
+	                       n < (int)sizeof(dkey) ? dkey : NULL, md, l, &ev);
+	if (err)
+		return err;
 	err = gh_queue_enqueue_txn(txn, ev, l->now, o->burst_window_ms, NULL,
 	                           &dup);
 	json_decref(ev);

@@ -29,13 +29,14 @@ put_record(struct gh_txn *txn, json_t *old, const struct gh_pam_login *l,
 }
 
 static gh_err
-enqueue(struct gh_txn *txn, json_t *ev, int64_t now, struct gh_pam_job *job)
+enqueue(struct gh_txn *txn, gh_err made, json_t *ev, int64_t now,
+        struct gh_pam_job *job)
 {
 	int dup = 0;
 	gh_err err;
 
-	if (ev == NULL)
-		return GH_ENOMEM;
+	if (made != GH_OK)
+		return made;
 	err = gh_queue_enqueue_txn(txn, ev, now, 0, NULL, &dup);
 	json_decref(ev);
 	if (err == GH_OK && dup)
@@ -48,7 +49,8 @@ raise_new_host(struct gh_txn *txn, struct gh_pam_job *job, int first)
 {
 	const struct gh_pam_login *l = job->login;
 	char title[GH_PAM_TITLE_MAX], msg[GH_PAM_MSG_MAX], dkey[400];
-	json_t *md;
+	json_t *md, *ev = NULL;
+	gh_err made;
 
 	gh_pam_fmt(title, sizeof(title), "New sign-in to %s from %s", l->host,
 	           l->addr);
@@ -68,9 +70,10 @@ raise_new_host(struct gh_txn *txn, struct gh_pam_job *job, int first)
 	if (md == NULL)
 		return GH_ENOMEM;
 	job->flags |= GH_PAM_R_NEW_HOST;
-	return enqueue(txn, gh_pam_event_new("login.new_host", l->user, title,
-	               msg, GH_PAM_PRIO_HIGH, dkey[0] ? dkey : NULL, md, l),
-	               l->now, job);
+	made = gh_pam_event_new("login.new_host", l->user, title, msg,
+	                        GH_PRIORITY_HIGH, dkey[0] ? dkey : NULL, md, l,
+	                        &ev);
+	return enqueue(txn, made, ev, l->now, job);
 }
 
 static gh_err
@@ -78,7 +81,8 @@ raise_login(struct gh_txn *txn, struct gh_pam_job *job, int new_host)
 {
 	const struct gh_pam_login *l = job->login;
 	char where[300], title[GH_PAM_TITLE_MAX], msg[GH_PAM_MSG_MAX];
-	json_t *md;
+	json_t *md, *ev = NULL;
+	gh_err made;
 
 	gh_pam_where(l, where, sizeof(where));
 	gh_pam_fmt(title, sizeof(title), "Sign-in to %s as %s from %s", l->host,
@@ -94,8 +98,9 @@ raise_login(struct gh_txn *txn, struct gh_pam_job *job, int new_host)
 	if (md == NULL)
 		return GH_ENOMEM;
 	job->flags |= GH_PAM_R_LOGIN;
-	return enqueue(txn, gh_pam_event_new(job->opts->type, l->user, title,
-	               msg, GH_PAM_PRIO_NORMAL, NULL, md, l), l->now, job);
+	made = gh_pam_event_new(job->opts->type, l->user, title, msg,
+	                        GH_PRIORITY_NORMAL, NULL, md, l, &ev);
+	return enqueue(txn, made, ev, l->now, job);
 }
 
 gh_err

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "gatehouse/conf.h"
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 
 #define BATCH_MAX 1000
@@ -77,19 +78,27 @@ main(int argc, char **argv)
 		for (long j = 0; j < k; j++) {
 			long x = i + j;
 
+			struct gh_event *b = gh_event_new();
+
 			snprintf(buf, sizeof(buf), "bench event %ld", x);
-			evs[j] = json_pack("{s:s, s:s, s:s, s:{s:i}}", "type",
-			                   "bench.event", "title", buf, "message",
-			                   "a notification from bench/notify",
-			                   "metadata", "n", (int)x);
+			gh_event_set_type(b, "bench.event");
+			gh_event_set_title(b, buf);
+			gh_event_set_message(b, "a notification from bench/notify");
+			gh_event_meta_int(b, "n", x);
 			if (mail) {
 				snprintf(buf, sizeof(buf), "mail:u%ld@example.org",
 				         x % 100);
-				json_object_set_new(evs[j], "recipients",
-				                    json_pack("[s]", buf));
+				gh_event_add_recipient(b, buf);
 			} else {
 				snprintf(buf, sizeof(buf), "u%ld", x % 100);
-				json_object_set_new(evs[j], "user", json_string(buf));
+				gh_event_set_user(b, buf);
+			}
+			err = gh_event_finish(b, &evs[j], detail, sizeof(detail));
+			if (err) {
+				fprintf(stderr, "bench_enqueue: %s\n", detail);
+				for (long m = 0; m < j; m++)
+					json_decref(evs[m]);
+				goto done;
 			}
 		}
 		err = gh_queue_enqueue_batch(st, evs, (size_t)k, gh_now_ms(), 0,

@@ -21,6 +21,7 @@
 
 #include <lmdb.h>
 
+#include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
 
@@ -40,16 +41,22 @@ static json_t *
 make_event(int i, int dedup)
 {
 	char key[32];
-	json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{s:s, s:s}}",
-	    "type", "login.new_host", "user", "alice@example.org",
-	    "title", "New sign-in to mail.example.org",
-	    "message", "A new sign-in from 192.0.2.10 using ssh on pts/3.",
-	    "priority", 2, "metadata", "ip", "192.0.2.10", "service", "sshd");
+	struct gh_event *b = gh_event_new();
+	json_t *e = NULL;
 
+	gh_event_set_type(b, "login.new_host");
+	gh_event_set_user(b, "alice@example.org");
+	gh_event_set_title(b, "New sign-in to mail.example.org");
+	gh_event_set_message(b, "A new sign-in from 192.0.2.10 using ssh on "
+	                     "pts/3.");
+	gh_event_set_priority(b, GH_PRIORITY_NORMAL);
+	gh_event_meta_str(b, "ip", "192.0.2.10");
+	gh_event_meta_str(b, "service", "sshd");
 	if (dedup) {
 		snprintf(key, sizeof(key), "bench-%d", i);
-		json_object_set_new(e, "dedup_key", json_string(key));
+		gh_event_set_dedup_key(b, key);
 	}
+	gh_event_finish(b, &e, NULL, 0);   /* NULL: the caller's check */
 	return e;
 }
 

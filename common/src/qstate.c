@@ -150,9 +150,10 @@ gh_qs_put(struct gh_txn *txn, uint64_t id, const struct qstate *q)
 static void
 qkey(unsigned char *k, int priority, int64_t due, uint64_t id)
 {
-	if (priority < 1 || priority > 4)
-		priority = 2;
-	k[0] = (unsigned char)(4 - priority);
+	if (priority < GH_PRIORITY_LOW || priority > GH_PRIORITY_URGENT)
+		priority = GH_PRIORITY_NORMAL;
+	/* the most urgent sorts first: band 0 */
+	k[0] = (unsigned char)(GH_PRIORITY_URGENT - priority);
 	gh_put_be64(k + 1, (uint64_t)(due < 0 ? 0 : due));
 	gh_put_be64(k + 9, id);
 }

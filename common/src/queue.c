@@ -115,7 +115,7 @@ prio_of(const json_t *ev)
 {
 	const json_t *p = json_object_get(ev, "priority");
 
-	return p ? (int)json_integer_value(p) : 2;
+	return p ? (int)json_integer_value(p) : GH_PRIORITY_NORMAL;
 }
 
 /*
@@ -129,16 +129,19 @@ static gh_err
 encode_record(const json_t *ev, uint64_t id, int64_t now, char *stackbuf,
               size_t stacklen, char **out, size_t *outlen)
 {
-	char head[160];
+	char head[160], prio[32] = "";
 	const char *type = json_string_value(json_object_get(ev, "type"));
 	size_t hl, bl;
 	char *buf = stackbuf;
 	int r;
 
+	/* the default priority, spelled as the enum says */
+	if (json_object_get(ev, "priority") == NULL)
+		snprintf(prio, sizeof(prio), ",\"priority\":%d",
+		         GH_PRIORITY_NORMAL);
 	r = snprintf(head, sizeof(head),
 	             "{\"v\":1,\"id\":%llu,\"created_at\":%lld%s%s%s%s%s",
-	             (unsigned long long)id, (long long)now,
-	             json_object_get(ev, "priority") ? "" : ",\"priority\":2",
+	             (unsigned long long)id, (long long)now, prio,
 	             json_object_get(ev, "category") ? "" : ",\"category\":\"",
 	             json_object_get(ev, "category") ? "" :
 	                 gh_event_default_category(type ? type : ""),
@@ -442,7 +445,7 @@ lease_fn(struct gh_txn *txn, void *arg)
 		if (!found) {
 			memset(q, 0, sizeof(*q));
 			q->state = GH_Q_READY;
-			q->priority = 4 - it->key[0];
+			q->priority = GH_PRIORITY_URGENT - it->key[0];
 			q->due_at = (int64_t)gh_get_be64(it->key + 1);
 			q->expires_at = it->expires_at;
 		}

@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "gatehouse/codec.h"
+#include "gatehouse/queue.h"
 #include "../http.h"
 #include "../payload.h"
 #include "../webpush_crypt.h"
@@ -106,10 +107,10 @@ static const char *
 urgency(const json_t *ev)
 {
 	switch (json_integer_value(json_object_get(ev, "priority"))) {
-	case 1:
+	case GH_PRIORITY_LOW:
 		return "low";
-	case 3:
-	case 4:
+	case GH_PRIORITY_HIGH:
+	case GH_PRIORITY_URGENT:
 		return "high";
 	default:
 		return "normal";
