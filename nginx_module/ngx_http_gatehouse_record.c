@@ -12,7 +12,7 @@
  *   reason, client_addr, uri, created_at, updated_at
  *   (times: ms since the epoch)
  *
- * v 2: original_name is the client's filename escaped (gh_fn_escape: any
+ * v 2: original_name is the client's filename escaped (gh_text_escape: any
  * bytes, safe in JSON, terminals and logs, at most GH_FN_ORIG_MAX bytes),
  * display_name the safe name shown and checked (gh_fn_sanitize).  v 1
  * records had only original_name, which held the safe name: readers take
@@ -49,6 +49,7 @@
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
+#include "gatehouse/text.h"
 
 
 #define NGX_HTTP_GATEHOUSE_CAP_PREFIX  "nginx:refused:"
@@ -411,7 +412,7 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 static json_t *
 ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
 {
-    char         buf[256 + GH_FN_CUT_MARK_LEN];
+    char         buf[256 + GH_TEXT_CUT_MARK_LEN];
     size_t       n;
     const char  *v;
 
@@ -421,12 +422,12 @@ ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
         max = 256;
     }
 
-    n = gh_fn_escaped_cut(v, json_string_length(s), max);
+    n = gh_text_escaped_cut(v, json_string_length(s), max);
 
     ngx_memcpy(buf, v, n);
-    ngx_memcpy(buf + n, GH_FN_CUT_MARK, GH_FN_CUT_MARK_LEN);
+    ngx_memcpy(buf + n, GH_TEXT_CUT_MARK, GH_TEXT_CUT_MARK_LEN);
 
-    return json_stringn(buf, n + GH_FN_CUT_MARK_LEN);
+    return json_stringn(buf, n + GH_TEXT_CUT_MARK_LEN);
 }
 
 

@@ -14,7 +14,7 @@
 
 #include "gatehouse/users.h"
 #include "template.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 #define TMPL_NAME_MAX 255
 #define TMPL_PATH_MAX 256   /* longest {{name}} */
