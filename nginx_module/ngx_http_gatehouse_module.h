@@ -72,6 +72,7 @@
 #include <jansson.h>
 
 #include "gatehouse/group.h"
+#include "gatehouse/reopen.h"
 #include "gatehouse/store.h"
 #include "gatehouse/token.h"
 
@@ -170,8 +171,7 @@ typedef struct {
     struct gscan_engine        *engine;       /* scanner/gscan.h; the
                                                  cycle's, compiled in the
                                                  master (scan.c) */
-    time_t                      store_retry;  /* next reopen attempt */
-    unsigned                    store_down:1; /* logged as unavailable */
+    struct gh_reopen            store_reopen; /* retry pace, logged down */
 
     /* how the cycle's engine came to be, logged by init_module */
     ngx_str_t                   engine_error;  /* why there is none */

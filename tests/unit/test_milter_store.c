@@ -446,7 +446,7 @@ test_mstore_missing_then_present(void **state)
 	assert_int_equal(gh_store_open(&st, &o, NULL, 0), GH_OK);
 	gh_store_close(st);
 	assert_int_equal(gh_mstore_get(&ms, &st), GH_ENOTFOUND);
-	ms.next_try_ms = 0;	/* as if the pause had passed */
+	ms.reopen.next_ms = 0;	/* as if the pause had passed */
 	assert_int_equal(gh_mstore_get(&ms, &st), GH_OK);
 	assert_non_null(st);
 	gh_mstore_close(&ms);
@@ -484,7 +484,7 @@ test_mstore_update(void **state)
 	gh_mstore_init(&ms, &o);
 	want = GH_EINVAL;
 	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_EINVAL);
-	assert_int_equal(ms.write_cond.failing, GH_OK);
+	assert_int_equal(ms.write_cond.state.failing, GH_OK);
 	want = GH_OK;
 	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_OK);
 	gh_mstore_close(&ms);
@@ -492,7 +492,7 @@ test_mstore_update(void **state)
 	o.flags = GH_STORE_RDONLY;
 	gh_mstore_init(&ms, &o);
 	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_EREADONLY);
-	assert_int_equal(ms.write_cond.failing, GH_EREADONLY);
+	assert_int_equal(ms.write_cond.state.failing, GH_EREADONLY);
 	gh_mstore_close(&ms);
 }
 
