@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/codec.h"
 #include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "detail_int.h"
@@ -197,38 +198,22 @@ phone_ok(const char *s)
 	return 1;
 }
 
-static int
-b64url_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '='))
-			return 0;
-	}
-	return 1;
-}
-
 /*
- * s (base64url, checked) encodes exactly n bytes: unpadded, or padded
- * with '=' to a multiple of 4 (browsers send it unpadded; some libraries
- * pad).
+ * The number of bytes s encodes in base64url (padded or not: browsers send
+ * it unpadded, some libraries pad), in *n; 0 if s is not base64url.  The
+ * codec's own decoder judges it, so what is accepted here is what notifyd
+ * can use when it sends.
  */
 static int
-b64url_len_ok(const char *s, size_t n)
+b64url_size(const char *s, size_t *n)
 {
-	size_t len = strlen(s), bare = len, want = (n * 4 + 2) / 3;
+	unsigned char buf[GH_B64_DEC_LEN(KEY_B64_MAX)];
+	size_t len = strlen(s);
 
-	while (bare > 0 && s[bare - 1] == '=')
-		bare--;
-	if (memchr(s, '=', bare) != NULL || bare != want)
+	*n = 0;
+	if (len == 0 || len > KEY_B64_MAX)
 		return 0;
-	return len == bare || len == (bare + 3) / 4 * 4;
+	return gh_b64_decode(GH_B64_URL, s, len, buf, sizeof(buf), n) == GH_OK;
 }
 
 static gh_err
@@ -238,6 +223,7 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	                                      "expirationTime", NULL};
 	static const char *const key_members[] = {"p256dh", "auth", NULL};
 	const char *ep, *bk = NULL, *pk, *au;
+	size_t pkn = 0, aun = 0;
 	const json_t *keys = json_object_get(p, "keys");
 
 	if (!json_is_object(p))
@@ -256,8 +242,7 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 		                 "of at most %d bytes", i, ENDPOINT_MAX);
 	if (!json_is_object(keys) || !opt_str(keys, "p256dh", KEY_B64_MAX, &pk) ||
 	    !opt_str(keys, "auth", KEY_B64_MAX, &au) || pk == NULL ||
-	    au == NULL || !b64url_ok(pk, KEY_B64_MAX) ||
-	    !b64url_ok(au, KEY_B64_MAX))
+	    au == NULL || !b64url_size(pk, &pkn) || !b64url_size(au, &aun))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys needs p256dh and auth in "
 		                 "base64url", i);
@@ -268,7 +253,7 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys has unknown member '%s'", i, bk);
 	/* RFC 8291: a P-256 point of 65 bytes and a secret of 16 */
-	if (!b64url_len_ok(pk, 65) || !b64url_len_ok(au, 16))
+	if (pkn != 65 || aun != 16)
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys: p256dh must be 65 bytes and "
 		                 "auth 16 bytes, in base64url", i);
