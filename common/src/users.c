@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gatehouse/codec.h"
+#include "gatehouse/json.h"
 #include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "detail_int.h"
@@ -140,26 +141,6 @@ opt_str(const json_t *o, const char *k, size_t max, const char **out)
 }
 
 static int
-only_members(const json_t *o, const char *const *allowed, const char **bad_key)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		size_t i;
-
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(k, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			*bad_key = k;
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int
 tz_ok(const char *s)
 {
 	size_t n = strlen(s), comp = 0;
@@ -229,7 +210,7 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	if (!json_is_object(p))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu] is not an object", i);
-	if (!only_members(p, members, &bk))
+	if (!gh_json_only_members(p, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu] has unknown member '%s'", i, bk);
 	/* https only: push services all use it, and notifyd POSTs to the
@@ -249,7 +230,7 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	/* nothing else in keys: whatever is stored here goes into the
 	 * user's one contacts record, which must stay far below the record
 	 * bound (a padded keys object filled it once) */
-	if (!only_members(keys, key_members, &bk))
+	if (!gh_json_only_members(keys, key_members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys has unknown member '%s'", i, bk);
 	/* RFC 8291: a P-256 point of 65 bytes and a secret of 16 */
@@ -286,7 +267,7 @@ gh_contacts_validate(const json_t *rec, char *detail, size_t dlen)
 	if (!json_is_object(rec))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "contacts are not a JSON object");
-	if (!only_members(rec, members, &bk))
+	if (!gh_json_only_members(rec, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
 		                 bk);
 	if (!opt_str(rec, "name", NAME_MAX_LEN, &s))
@@ -523,7 +504,7 @@ digest_validate(const json_t *d, char *detail, size_t dlen)
 	if (!json_is_object(d))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "digest must be an object");
-	if (!only_members(d, members, &bk))
+	if (!gh_json_only_members(d, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "digest has unknown member '%s'", bk);
 	if (!opt_str(d, "every", 16, &every) ||
@@ -570,7 +551,7 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	if (!json_is_object(rec))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "preferences are not a JSON object");
-	if (!only_members(rec, members, &bk))
+	if (!gh_json_only_members(rec, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
 		                 bk);
 	o = json_object_get(rec, "channels");
@@ -607,7 +588,7 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	}
 	o = json_object_get(rec, "quiet");
 	if (o) {
-		if (!json_is_object(o) || !only_members(o, qmembers, &bk) ||
+		if (!json_is_object(o) || !gh_json_only_members(o, qmembers, &bk) ||
 		    !opt_str(o, "start", 8, &s) || !opt_str(o, "end", 8, &e) ||
 		    !gh_hhmm_ok(s) || !gh_hhmm_ok(e))
 			return gh_detail(detail, dlen, GH_EINVAL, "%s",
