@@ -62,7 +62,7 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 		pthread_mutex_unlock(&m->mu);
 		return GH_OK;
 	}
-	now = gh_now_ms();
+	now = gh_mono_ms();     /* a pace: the wall clock may jump */
 	if (!gh_reopen_due(&m->reopen, now)) {
 		err = m->reopen.failing;
 		pthread_mutex_unlock(&m->mu);
