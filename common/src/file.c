@@ -195,3 +195,24 @@ cleanup:
 		close(fd);
 	return err;
 }
+
+gh_err
+gh_file_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return GH_EIO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return GH_OK;
+}

@@ -153,6 +153,26 @@ test_refused(void **state)
 	assert_int_equal(gh_file_read("", 0, 64, &p, &len, NULL, 0), GH_EINVAL);
 }
 
+static void
+test_write_all(void **state)
+{
+	char big[100000], back[16];
+	size_t len;
+	int fd;
+
+	(void)state;
+	memset(big, 'w', sizeof(big));
+	snprintf(path, sizeof(path), "%s/written", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(gh_file_write_all(fd, big, sizeof(big)), GH_OK);
+	assert_int_equal(gh_file_write_all(fd, "", 0), GH_OK);
+	close(fd);
+	assert_int_equal(gh_file_read_into(path, 0, back, sizeof(back), &len,
+	                                   NULL, 0), GH_ETOOBIG);
+	assert_int_equal(gh_file_write_all(-1, "x", 1), GH_EIO);
+}
+
 int
 main(void)
 {
@@ -160,6 +180,7 @@ main(void)
 		cmocka_unit_test(test_read_into),
 		cmocka_unit_test(test_read_alloc),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_write_all),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -58,6 +58,14 @@ gh_err gh_file_read(const char *path, unsigned flags, size_t max, char **out,
 gh_err gh_file_read_at(int dfd, const char *name, unsigned flags, size_t max,
                        char **out, size_t *len, char *detail, size_t dlen);
 
+/*
+ * gh_file_write_all - write len bytes of buf to fd (a file or a pipe),
+ * again after a short write or EINTR.  GH_EIO on an error, errno telling
+ * which; a write that makes no progress is EIO too.  (Sockets of a host
+ * that may not ignore SIGPIPE want send(2) with MSG_NOSIGNAL instead.)
+ */
+gh_err gh_file_write_all(int fd, const void *buf, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
