@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "gatehouse/text.h"
 #include "esc.h"
 
 /* Code points that must not reach a terminal as they are: the C1
@@ -60,51 +61,6 @@ esc_cp(uint32_t cp)
 }
 
 /*
- * The well-formed UTF-8 sequence at s (n > 0 bytes left, RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF): its length, and
- * its code point in *cp; 0 if s does not start one.
- */
-static size_t
-utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
-	} else {
-		return 0;	/* continuation byte, C0, C1, F5-FF */
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	return len;
-}
-
-/*
  * One character of s (n > 0 bytes left): how many bytes of s it takes, in
  * *used, and what to print for it, in out (CLI_ESC_MAX + 1 bytes of
  * room; not NUL-terminated).  Returns out's length.
@@ -114,7 +70,7 @@ esc_one(const unsigned char *s, size_t n, size_t *used, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint32_t cp;
-	size_t len = utf8_dec(s, n, &cp);
+	size_t len = gh_utf8_next(s, n, &cp);   /* strict (text.h) */
 
 	if (len == 0 || (len == 1 && (cp < 0x20 || cp == 0x7f))) {
 		*used = 1;
