@@ -400,11 +400,7 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 
     v = json_string_value(s);
 
-    while (max > 0 && ((u_char) v[max] & 0xc0) == 0x80) {
-        max--;
-    }
-
-    return json_stringn(v, max);
+    return json_stringn(v, gh_utf8_cut(v, json_string_length(s), max));
 }
 
 

@@ -8,6 +8,7 @@
 
 #include "gatehouse/domain.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/text.h"
 #include "detail_int.h"
 
 static const struct {
@@ -307,12 +308,8 @@ gh_domain_accept_policy(enum gh_domain d, const struct gh_domain_policy *p,
 		int n = snprintf(k, sizeof(k), "%s:%s", domains[d].name, key);
 
 		/* 400 bytes at most, cut on a UTF-8 boundary */
-		if (n > 400) {
-			n = 400;
-			while (n > 0 && ((unsigned char)k[n] & 0xc0) == 0x80)
-				n--;
-			k[n] = '\0';
-		}
+		if (n > 400)
+			k[gh_utf8_cut(k, (size_t)n, 400)] = '\0';
 		if (json_object_set_new(copy, "dedup_key", json_string(k)) != 0)
 			goto nomem;
 	}

@@ -1,7 +1,6 @@
 /*
  * text.c - strict UTF-8 and the escape of untrusted bytes (gatehouse/text.h).
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "gatehouse/text.h"
@@ -104,6 +103,24 @@ gh_utf8_cut(const char *s, size_t n, size_t max)
 	while (k > 0 && ((unsigned char)s[k] & 0xc0) == 0x80)
 		k--;
 	return k;
+}
+
+size_t
+gh_utf8_trim(const char *s, size_t n)
+{
+	size_t i = n, need;
+	unsigned char c;
+
+	/* back over at most three continuation bytes to their lead byte */
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0)
+		return n;
+	c = (unsigned char)s[i - 1];
+	if (c < 0xC0)
+		return n;       /* ends on ASCII, or stray continuation bytes */
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+	return n - (i - 1) < need ? i - 1 : n;
 }
 
 int
@@ -312,35 +329,4 @@ gh_text_escaped_cut(const char *s, size_t len, size_t max)
 		o += n;
 	}
 	return o;
-}
-
-json_t *
-gh_text_json(const char *s, size_t max, unsigned flags)
-{
-	char small[256], *buf = small;
-	size_t len, n;
-	json_t *j;
-
-	if (s == NULL)
-		s = "";
-	if (max < GH_TEXT_ESC_MIN - 1)
-		max = GH_TEXT_ESC_MIN - 1;
-	len = strlen(s);
-	/* room for the whole escape when it is smaller than max: short values
-	 * stay on the stack whatever max is */
-	n = max + 1;
-	if (len < n / GH_TEXT_ESC_GROWTH)
-		n = len * GH_TEXT_ESC_GROWTH + 1;
-	if (n < GH_TEXT_ESC_MIN)
-		n = GH_TEXT_ESC_MIN;
-	if (n > sizeof(small)) {
-		buf = malloc(n);
-		if (buf == NULL)
-			return NULL;
-	}
-	len = gh_text_escape(s, len, buf, n, flags, NULL);
-	j = json_stringn(buf, len);
-	if (buf != small)
-		free(buf);
-	return j;
 }

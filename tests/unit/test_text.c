@@ -86,6 +86,14 @@ test_utf8_valid(void **state)
 	assert_int_equal(gh_utf8_cut("a\xe2\x82\xac", 4, 3), 1);
 	assert_int_equal(gh_utf8_cut("a\xe2\x82\xac", 4, 4), 4);
 	assert_int_equal(gh_utf8_cut("abc", 3, 2), 2);
+	/* trimming what something else cut: a lead byte without its tail */
+	assert_int_equal(gh_utf8_trim("ab\xe2\x82", 4), 2);
+	assert_int_equal(gh_utf8_trim("ab\xe2", 3), 2);
+	assert_int_equal(gh_utf8_trim("ab\xe2\x82\xac", 5), 5);
+	assert_int_equal(gh_utf8_trim("\xf0\x9f\x98", 3), 0);
+	assert_int_equal(gh_utf8_trim("ab", 2), 2);
+	assert_int_equal(gh_utf8_trim("a\x80\x80", 3), 3);      /* stray */
+	assert_int_equal(gh_utf8_trim("", 0), 0);
 }
 
 /* The escape of in (len bytes) with flags is want, uncut. */

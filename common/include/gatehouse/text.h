@@ -60,6 +60,14 @@ size_t gh_utf8_seqlen(unsigned char c);
 size_t gh_utf8_cut(const char *s, size_t n, size_t max);
 
 /*
+ * gh_utf8_trim - n, less a character cut short at the end of s[0..n)
+ * (a lead byte whose continuation bytes are missing): the length to keep
+ * of text that something else (snprintf) cut without looking.  Bytes
+ * before that are not judged.
+ */
+size_t gh_utf8_trim(const char *s, size_t n);
+
+/*
  * gh_utf8_truncate_chars - cut s (valid UTF-8, NUL-terminated, in place;
  * cap bytes of room) to at most max characters.  With ellipsis, a cut
  * string ends with U+2026 in place of its last kept character when there
