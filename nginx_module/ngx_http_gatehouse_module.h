@@ -582,7 +582,8 @@ ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 ngx_int_t ngx_http_gatehouse_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
-json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
+json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len,
+    unsigned flags);
 ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 ngx_int_t ngx_http_gatehouse_reply_init(ngx_conf_t *cf);

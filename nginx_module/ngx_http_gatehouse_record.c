@@ -93,19 +93,21 @@ struct ngx_http_gatehouse_rtask_s {
 };
 
 
-/* Client-supplied strings of a record of an upload not kept, in bytes. */
+/* Client-supplied strings of a record of an upload not kept, in bytes;
+ * the escaped ones (gh_text_escape) are cut between two escapes, marked. */
 static const struct {
     const char  *key;
     size_t       max;
+    ngx_uint_t   escaped;
 } ngx_http_gatehouse_small[] = {
-    { "user", 128 },
-    { "field", 64 },
-    { "original_name", 128 },    /* cut between escapes, marked */
-    { "display_name", 128 },
-    { "uri", 128 },
-    { "mime", 128 },
-    { "reason", 64 },
-    { NULL, 0 }
+    { "user", 128, 1 },
+    { "field", 64, 1 },
+    { "original_name", 128, 1 },
+    { "display_name", 128, 0 },
+    { "uri", 128, 1 },
+    { "mime", 128, 0 },
+    { "reason", 64, 0 },
+    { NULL, 0, 0 }
 };
 
 
@@ -136,15 +138,17 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      "user",
                      ctx->user.len
                          ? ngx_http_gatehouse_json_str(ctx->user.data,
-                                                       ctx->user.len)
+                                                       ctx->user.len,
+                                                       GH_TEXT_IDENT)
                          : json_null(),
                      "field",
                      ngx_http_gatehouse_json_str(f->field.data,
-                                                 f->field.len),
+                                                 f->field.len, 0),
+                     /* both made safe already (filename.h) */
                      "original_name",
-                     ngx_http_gatehouse_json_str(f->orig.data, f->orig.len),
+                     json_stringn((const char *) f->orig.data, f->orig.len),
                      "display_name",
-                     ngx_http_gatehouse_json_str(f->name.data, f->name.len),
+                     json_stringn((const char *) f->name.data, f->name.len),
                      "stored_name",
                      "url",
                      "size", (json_int_t) f->size,
@@ -158,9 +162,9 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      "client_addr",
                      ngx_http_gatehouse_json_str(
                          r->connection->addr_text.data,
-                         r->connection->addr_text.len),
+                         r->connection->addr_text.len, 0),
                      "uri",
-                     ngx_http_gatehouse_json_str(r->uri.data, r->uri.len),
+                     ngx_http_gatehouse_json_str(r->uri.data, r->uri.len, 0),
                      "created_at", (json_int_t) now,
                      "updated_at", (json_int_t) now);
 }
@@ -453,10 +457,8 @@ ngx_http_gatehouse_small_record(json_t *rec)
         if (ngx_strcmp(ngx_http_gatehouse_small[i].key, "user") == 0) {
             json_object_set_new(copy, "user", json_null());
 
-        } else if (ngx_strcmp(ngx_http_gatehouse_small[i].key,
-                              "original_name") == 0)
-        {
-            json_object_set_new(copy, "original_name",
+        } else if (ngx_http_gatehouse_small[i].escaped) {
+            json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
                                 ngx_http_gatehouse_cut_escaped(v,
                                     ngx_http_gatehouse_small[i].max));
 
