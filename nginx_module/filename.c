@@ -136,12 +136,6 @@ is_ascii_alnum(unsigned char c)
 	       (c >= '0' && c <= '9');
 }
 
-static unsigned char
-ascii_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
 /* CON, PRN, AUX, NUL, COM1-9, LPT1-9, any case. */
 static int
 is_device(const char *s, size_t n)
@@ -153,7 +147,7 @@ is_device(const char *s, size_t n)
 	if (n != 3 && n != 4)
 		return 0;
 	for (i = 0; i < n; i++)
-		l[i] = (char)ascii_lower((unsigned char)s[i]);
+		l[i] = (char)gh_ascii_lower((unsigned char)s[i]);
 	if (n == 3) {
 		for (i = 0; i < 4; i++) {
 			if (memcmp(l, three[i], 3) == 0)
@@ -221,7 +215,7 @@ gh_fn_sanitize(const char *in, size_t in_len, char *out, size_t out_size,
 		    !is_ascii_alnum(c.b[0]))
 			ext_ok = 0;
 		else
-			ext[ext_len++] = (char)ascii_lower(c.b[0]);
+			ext[ext_len++] = (char)gh_ascii_lower(c.b[0]);
 	}
 	if (!ext_ok || ext_len == 0)
 		ext_len = 0;
@@ -310,7 +304,7 @@ gh_fn_ext(const char *name, size_t len, char *ext, size_t ext_size)
 			ext[0] = '\0';
 			return 0;
 		}
-		ext[i] = (char)ascii_lower(c);
+		ext[i] = (char)gh_ascii_lower(c);
 	}
 	ext[n] = '\0';
 	return n;

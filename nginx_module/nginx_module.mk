@@ -37,8 +37,8 @@ INSTALL_HOOKS += install-nginx
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
 build/asan/tests/unit/test_multipart: build/asan/tests/unit/test_multipart.o \
-		build/asan/nginx_module/multipart.o
-	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+		build/asan/nginx_module/multipart.o $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 
 build/asan/tests/unit/test_filename: build/asan/tests/unit/test_filename.o \
 		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o \

@@ -173,6 +173,27 @@ gh_text_invisible(uint32_t cp)
 	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
+/* ---- ASCII ---- */
+
+int
+gh_ascii_lower(int c)
+{
+	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
+}
+
+int
+gh_ascii_ieq(const char *s, size_t len, const char *lit)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (lit[i] == '\0' ||
+		    gh_ascii_lower((unsigned char)s[i]) != lit[i])
+			return 0;
+	}
+	return lit[len] == '\0';
+}
+
 /* ---- the escape ---- */
 
 static size_t

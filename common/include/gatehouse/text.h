@@ -83,6 +83,15 @@ int gh_utf8_truncate_chars(char *s, size_t cap, size_t max, int ellipsis);
  */
 int gh_text_invisible(uint32_t cp);
 
+/* ---- ASCII, whatever the locale ---- */
+
+/* gh_ascii_lower - c lower-cased if it is an ASCII capital, else c. */
+int gh_ascii_lower(int c);
+
+/* gh_ascii_ieq - 1 if s[0..len) equals the lowercase string lit,
+ * ignoring ASCII case (protocol words: "form-data", "utf-8", "png"). */
+int gh_ascii_ieq(const char *s, size_t len, const char *lit);
+
 /* ---- untrusted bytes as text ---- */
 
 /*
