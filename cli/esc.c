@@ -20,9 +20,7 @@
  * at all, and the other default-ignorable code points (fillers that draw
  * nothing, unassigned ones), which can hide or reorder text.  Variation
  * selectors are left alone: emoji need U+FE0F and they hide nothing. */
-static const struct {
-	uint32_t lo, hi;
-} esc_ranges[] = {
+static const uint32_t esc_ranges[][2] = {
 	{0x0080, 0x009f},	/* C1 controls, CSI 0x9b among them */
 	{0x00ad, 0x00ad},	/* soft hyphen */
 	{0x034f, 0x034f},	/* combining grapheme joiner */
@@ -54,10 +52,8 @@ static const struct {
 static int
 esc_cp(uint32_t cp)
 {
-	for (size_t i = 0; i < sizeof(esc_ranges) / sizeof(esc_ranges[0]); i++)
-		if (cp >= esc_ranges[i].lo && cp <= esc_ranges[i].hi)
-			return 1;
-	return 0;
+	return gh_cp_in_ranges(cp, esc_ranges,
+	                       sizeof(esc_ranges) / sizeof(esc_ranges[0]));
 }
 
 /*

@@ -27,18 +27,6 @@ struct cch {
 };
 
 static int
-in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (cp >= r[i][0] && cp <= r[i][1])
-			return 1;
-	}
-	return 0;
-}
-
-static int
 is_uspace(uint32_t cp)
 {
 	static const uint32_t r[][2] = {
@@ -47,7 +35,7 @@ is_uspace(uint32_t cp)
 		{0x3000, 0x3000},
 	};
 
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
+	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
 /* Look-alikes of '/', '\' and '.'. */
@@ -62,7 +50,7 @@ is_lookalike(uint32_t cp)
 		{0xFF61, 0xFF61},
 	};
 
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
+	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
 static void

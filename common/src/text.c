@@ -144,8 +144,8 @@ gh_utf8_truncate_chars(char *s, size_t cap, size_t max, int ellipsis)
 	return 1;
 }
 
-static int
-in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n)
+int
+gh_cp_in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n)
 {
 	size_t i;
 
@@ -170,7 +170,7 @@ gh_text_invisible(uint32_t cp)
 
 	if ((cp & 0xFFFEu) == 0xFFFEu)          /* noncharacters */
 		return 1;
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
+	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
 /* ---- ASCII ---- */

@@ -75,6 +75,10 @@ size_t gh_utf8_trim(const char *s, size_t n);
  */
 int gh_utf8_truncate_chars(char *s, size_t cap, size_t max, int ellipsis);
 
+/* gh_cp_in_ranges - 1 if code point cp lies in one of the n inclusive
+ * ranges r[i][0]..r[i][1] (the tables of characters to drop or escape). */
+int gh_cp_in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n);
+
 /*
  * gh_text_invisible - 1 for code points that render as nothing or reorder
  * the text around them: soft hyphen, zero-width characters, bidi controls
