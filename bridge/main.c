@@ -144,15 +144,6 @@ nap_ms(int ms)
 		nanosleep(&ts, NULL);   /* a signal cuts it short */
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- retention: a few steps of the pass under way, or a new pass ---- */
 
 static void
@@ -185,7 +176,7 @@ static void
 purge_tick(struct br *b)
 {
 	struct timespec pause = {0, GH_PURGE_PAUSE_MS * 1000000L};
-	int64_t t = mono_ms();
+	int64_t t = gh_mono_ms();
 	int done = 0, wrote = 0;
 	gh_err err;
 
@@ -861,7 +852,7 @@ main(int argc, char **argv)
 	blog(&b, LOG_INFO, "started for %s", so.path);
 	gh_retention_from_conf(b.conf, &b.ret);
 	b.ret_interval = gh_conf_int(b.conf, "retention", "interval");
-	b.purge_next = mono_ms() + FIRST_PURGE_MS;
+	b.purge_next = gh_mono_ms() + FIRST_PURGE_MS;
 	{
 		char state[300];
 		snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the "

@@ -70,6 +70,7 @@
 #include "gatehouse/dkimkey.h"
 #include "gatehouse/pidfile.h"
 #include "cli.h"
+#include "../milter/signtable.h"
 
 #define MAX_KEYS 64
 
@@ -299,23 +300,16 @@ cleanup:
 
 /* ---- reading a domain's directory ---- */
 
+/* The .retire stamp as the milter reads it (signtable.h): 0 and *at 0
+ * when there is none, -1 when it is unreadable or not a time. */
 static int
 read_retire(const char *path, int64_t *at)
 {
-	char buf[64];
-	ssize_t n;
-	int fd = open(path, O_RDONLY);
+	gh_err err = gh_keydir_read_retire(path, at);
 
-	*at = 0;
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	*at = strtoll(buf, NULL, 10);
-	return *at > 0 ? 0 : -1;
+	if (err == GH_ENOTFOUND)
+		*at = 0;
+	return err == GH_OK || err == GH_ENOTFOUND ? 0 : -1;
 }
 
 static int

@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "gatehouse/codec.h"
+#include "gatehouse/file.h"
 #include "gatehouse/token.h"
 #include "cli.h"
 
@@ -70,7 +71,7 @@ write_key_file(struct cli *c, const char *path, const char *text,
 	char tmp[PATH_MAX], dir[PATH_MAX], *slash;
 	unsigned char rnd[6];
 	char suffix[2 * sizeof(rnd) + 1];
-	size_t len = strlen(text), off = 0;
+	size_t len = strlen(text);
 	int fd = -1, dfd, tries, rc = EXIT_OK;
 
 	for (tries = 0; tries < 8 && fd < 0; tries++) {
@@ -96,17 +97,10 @@ write_key_file(struct cli *c, const char *path, const char *text,
 		rc = EXIT_IOERR;
 		goto cleanup;
 	}
-	while (off < len) {
-		ssize_t w = write(fd, text + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
-			rc = EXIT_IOERR;
-			goto cleanup;
-		}
-		off += (size_t)w;
+	if (gh_file_write_all(fd, text, len) != GH_OK) {
+		cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));
+		rc = EXIT_IOERR;
+		goto cleanup;
 	}
 	if (fsync(fd) != 0) {
 		cli_eprintf("%s: %s: %s\n", c->prog, tmp, strerror(errno));

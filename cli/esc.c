@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "gatehouse/text.h"
 #include "esc.h"
 
 /* Code points that must not reach a terminal as they are: the C1
@@ -19,9 +20,7 @@
  * at all, and the other default-ignorable code points (fillers that draw
  * nothing, unassigned ones), which can hide or reorder text.  Variation
  * selectors are left alone: emoji need U+FE0F and they hide nothing. */
-static const struct {
-	uint32_t lo, hi;
-} esc_ranges[] = {
+static const uint32_t esc_ranges[][2] = {
 	{0x0080, 0x009f},	/* C1 controls, CSI 0x9b among them */
 	{0x00ad, 0x00ad},	/* soft hyphen */
 	{0x034f, 0x034f},	/* combining grapheme joiner */
@@ -53,55 +52,8 @@ static const struct {
 static int
 esc_cp(uint32_t cp)
 {
-	for (size_t i = 0; i < sizeof(esc_ranges) / sizeof(esc_ranges[0]); i++)
-		if (cp >= esc_ranges[i].lo && cp <= esc_ranges[i].hi)
-			return 1;
-	return 0;
-}
-
-/*
- * The well-formed UTF-8 sequence at s (n > 0 bytes left, RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF): its length, and
- * its code point in *cp; 0 if s does not start one.
- */
-static size_t
-utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		len = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		len = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		len = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
-	} else {
-		return 0;	/* continuation byte, C0, C1, F5-FF */
-	}
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		*cp = (*cp << 6) | (s[i] & 0x3f);
-	}
-	return len;
+	return gh_cp_in_ranges(cp, esc_ranges,
+	                       sizeof(esc_ranges) / sizeof(esc_ranges[0]));
 }
 
 /*
@@ -114,7 +66,7 @@ esc_one(const unsigned char *s, size_t n, size_t *used, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint32_t cp;
-	size_t len = utf8_dec(s, n, &cp);
+	size_t len = gh_utf8_next(s, n, &cp);   /* strict (text.h) */
 
 	if (len == 0 || (len == 1 && (cp < 0x20 || cp == 0x7f))) {
 		*used = 1;

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "addr.h"
 
 /*
@@ -159,6 +160,21 @@ gh_domain_lower(const char *domain, char *out, size_t cap)
 	return GH_OK;
 }
 
+/*
+ * The escape of n bytes at s into out: gh_text_escape, reading no more than
+ * cap + GH_TEXT_ESC_GROWTH bytes (a header value can be long; every byte
+ * read past cap is cut anyway, and those few more make the escape see a
+ * character cut by that bound whole, so the cut lands between characters
+ * and is marked).
+ */
+static void
+escape_bounded(const char *s, size_t n, char *out, size_t cap, unsigned flags)
+{
+	if (n > cap + GH_TEXT_ESC_GROWTH)
+		n = cap + GH_TEXT_ESC_GROWTH;
+	gh_text_escape(s, n, out, cap, flags, NULL);
+}
+
 void
 gh_envelope_addr(const char *arg, char *out, size_t cap)
 {
@@ -177,23 +193,24 @@ gh_envelope_addr(const char *arg, char *out, size_t cap)
 	/* ESMTP parameters may follow the address in the same string */
 	if (arg[n] != '>')
 		n = strcspn(arg, " ");
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, arg, n);
-	out[n] = '\0';
-	gh_utf8_fix(out);
+	/* an address is an identity: a '\' of a quoted local part stays one */
+	escape_bounded(arg, n, out, cap, GH_TEXT_IDENT);
 }
 
 void
 gh_log_value(const char *value, char *out, size_t cap)
 {
+	char tmp[GH_LOG_VALUE_MAX + GH_TEXT_ESC_GROWTH];
 	size_t o = 0;
 	int space = 0;
 
 	if (cap == 0)
 		return;
+	if (cap > GH_LOG_VALUE_MAX)
+		cap = GH_LOG_VALUE_MAX;
+	/* whitespace folded first, into tmp: out may be value itself */
 	for (const unsigned char *p = (const unsigned char *)(value ? value : "");
-	     *p; p++) {
+	     *p && o < sizeof(tmp); p++) {
 		unsigned char c = *p;
 
 		if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
@@ -201,51 +218,12 @@ gh_log_value(const char *value, char *out, size_t cap)
 			continue;
 		}
 		if (space) {
-			if (o + 1 >= cap)
-				break;
-			out[o++] = ' ';
+			tmp[o++] = ' ';
 			space = 0;
+			if (o == sizeof(tmp))
+				break;
 		}
-		if (c < 0x20 || c == 0x7f)
-			c = '?';
-		if (o + 1 >= cap)
-			break;
-		out[o++] = (char)c;
+		tmp[o++] = (char)c;
 	}
-	out[o] = '\0';
-	gh_utf8_fix(out);
-}
-
-void
-gh_utf8_fix(char *s)
-{
-	unsigned char *p = (unsigned char *)s;
-
-	while (*p) {
-		size_t need, k = 1;
-		unsigned cp;
-
-		if (*p < 0x80) {
-			p++;
-			continue;
-		}
-		need = (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 :
-		    (*p & 0xF8) == 0xF0 ? 4 : 0;
-		cp = need == 2 ? (*p & 0x1Fu) : need == 3 ? (*p & 0x0Fu) :
-		    (*p & 0x07u);
-		while (need && k < need && (p[k] & 0xC0) == 0x80) {
-			cp = (cp << 6) | (p[k] & 0x3Fu);
-			k++;
-		}
-		/* truncated, overlong, surrogate or out of range: one '?' for
-		 * the lead byte, and look at the rest again */
-		if (need == 0 || k < need ||
-		    (need == 2 && cp < 0x80) || (need == 3 && cp < 0x800) ||
-		    (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF)) {
-			*p++ = '?';
-			continue;
-		}
-		p += need;
-	}
+	escape_bounded(tmp, o, out, cap, 0);
 }

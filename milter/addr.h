@@ -45,25 +45,24 @@ gh_err gh_domain_lower(const char *domain, char *out, size_t cap);
 /*
  * gh_envelope_addr - an envelope address as libmilter gives it ("<a@b>",
  * "<>", "a@b", possibly followed by ESMTP parameters in a separate argv
- * entry) without the brackets.  The null sender gives "".  Truncates
- * silently at cap - 1 bytes (it is used for logs and rate-limit keys, where
- * a 320-byte bound is already generous).
+ * entry) without the brackets.  The null sender gives "".  Escaped by
+ * gh_text_escape with GH_TEXT_IDENT (gatehouse/text.h: control and invalid
+ * bytes as \xhh, a '\' kept as it is, so an address stays itself) and cut
+ * at cap - 1 bytes with GH_TEXT_CUT_MARK (it is used for logs and
+ * rate-limit keys, where a 320-byte bound is already generous).  cap below
+ * GH_TEXT_ESC_MIN gives "".
  */
 void gh_envelope_addr(const char *arg, char *out, size_t cap);
 
 /*
  * gh_log_value - a header value for logs and the mail log: folding
  * removed, runs of whitespace made one space, leading and trailing space
- * dropped, control characters and invalid UTF-8 replaced by '?', cut to
- * cap - 1 bytes (a sequence cut in two becomes '?').
+ * dropped, then escaped by gh_text_escape (gatehouse/text.h: control
+ * characters and invalid UTF-8 as \xhh, '\' as \\), cut to
+ * min(cap, GH_LOG_VALUE_MAX) - 1 bytes with GH_TEXT_CUT_MARK.  out may be
+ * value.  cap below GH_TEXT_ESC_MIN gives "".
  */
+#define GH_LOG_VALUE_MAX 1024
 void gh_log_value(const char *value, char *out, size_t cap);
-
-/*
- * gh_utf8_fix - replace, in place, every byte that does not start a valid
- * UTF-8 sequence by '?': what the milter logs and stores must be valid JSON
- * strings whatever charset a header was written in.
- */
-void gh_utf8_fix(char *s);
 
 #endif /* GH_MILTER_ADDR_H */

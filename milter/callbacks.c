@@ -36,6 +36,7 @@
 #include <libmilter/mfapi.h>
 
 #include "gatehouse/queue.h"
+#include "gatehouse/text.h"
 #include "../scanner/gscache.h"
 #include "addr.h"
 #include "maillog.h"
@@ -487,8 +488,9 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 			msg->cache_put = msg->cache_put && gscan_cacheable(&sv);
 		}
 	}
-	snprintf(msg->scan_detail, sizeof(msg->scan_detail), "%s", sv.name);
-	gh_utf8_fix(msg->scan_detail);
+	/* the scanner's words are bytes from another process */
+	gh_text_escape(sv.name, strnlen(sv.name, sizeof(sv.name)),
+	               msg->scan_detail, sizeof(msg->scan_detail), 0, NULL);
 	msg->scan = gscan_kind_name(sv.kind);
 	if (sv.kind == GSCAN_ERROR)
 		gh_mcond_fail(&m->scan_cond, GH_EIO, msg->scan_detail);

@@ -9,42 +9,23 @@
 #include "gatehouse/event.h"
 #include "gatehouse/maillog.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/text.h"
 #include "../scanner/gscache.h"
 #include "maillog.h"
 
 /*
- * A JSON string from bytes that may not be UTF-8 (8-bit headers in other
- * charsets, SMTPUTF8 addresses gone wrong): jansson refuses those, and a
- * record must never be lost to one odd byte, so invalid bytes become '?'.
+ * A JSON string of a value the milter took in: addresses and header values
+ * were escaped then (gh_envelope_addr, gh_log_value: gh_text_escape), so
+ * they are valid UTF-8 already and are not escaped twice.  A record must
+ * never be lost to one odd byte: should one slip through, it is escaped
+ * here by the same rule.
  */
 static json_t *
 jstr(const char *s)
 {
-	char buf[GH_MSG_VALUE_MAX * 2];
 	json_t *j = json_string(s);
-	size_t o = 0;
 
-	if (j)
-		return j;
-	for (const unsigned char *p = (const unsigned char *)s;
-	     *p && o + 1 < sizeof(buf); p++) {
-		size_t need = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 :
-		    (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
-		size_t k = 1;
-
-		while (need > 1 && k < need && (p[k] & 0xC0) == 0x80)
-			k++;
-		if (need == 0 || k < need || o + need >= sizeof(buf)) {
-			buf[o++] = '?';
-			continue;
-		}
-		memcpy(buf + o, p, need);
-		o += need;
-		p += need - 1;
-	}
-	buf[o] = '\0';
-	j = json_string(buf);
-	return j ? j : json_string("?");
+	return j ? j : gh_text_json(s, GH_MSG_VALUE_MAX, 0);
 }
 
 json_t *

@@ -105,8 +105,7 @@ gh_mcond_init(struct gh_mcond *c, const char *what)
 {
 	pthread_mutex_init(&c->mu, NULL);
 	c->what = what;
-	c->failing = GH_OK;
-	c->suppressed = 0;
+	gh_reopen_init(&c->state, 0);
 }
 
 void
@@ -118,16 +117,12 @@ gh_mcond_destroy(struct gh_mcond *c)
 void
 gh_mcond_fail(struct gh_mcond *c, gh_err err, const char *detail)
 {
-	int log;
+	enum gh_reopen_news news;
 
 	pthread_mutex_lock(&c->mu);
-	log = c->failing != err;
-	if (log)
-		c->failing = err;
-	else
-		c->suppressed++;
+	news = gh_reopen_failed(&c->state, err, 0);
 	pthread_mutex_unlock(&c->mu);
-	if (log)
+	if (news == GH_REOPEN_DOWN)
 		gh_mlog(LOG_ERR, "%s: %s%s%s (logged once until it recovers)",
 		        c->what, gh_strerror(err), detail && *detail ? ": " : "",
 		        detail ? detail : "");
@@ -137,19 +132,14 @@ void
 gh_mcond_ok(struct gh_mcond *c)
 {
 	unsigned long n = 0;
-	gh_err was;
+	enum gh_reopen_news news;
 
 	/* The common case, nothing failing, without taking the lock would be
 	 * a data race; the mutex is uncontended and cheap beside a commit. */
 	pthread_mutex_lock(&c->mu);
-	was = c->failing;
-	if (was != GH_OK) {
-		n = c->suppressed;
-		c->failing = GH_OK;
-		c->suppressed = 0;
-	}
+	news = gh_reopen_ok(&c->state, &n);
 	pthread_mutex_unlock(&c->mu);
-	if (was != GH_OK)
+	if (news == GH_REOPEN_UP)
 		gh_mlog(LOG_NOTICE, "%s: recovered (%lu more failures were not "
 		        "logged)", c->what, n);
 }

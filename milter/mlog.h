@@ -19,6 +19,7 @@
 #include <syslog.h>
 
 #include "gatehouse/err.h"
+#include "gatehouse/reopen.h"
 
 /*
  * gh_mlog_open - where log lines go from now on: syslog with facility
@@ -35,11 +36,12 @@ int gh_mlog_facility(const char *name);
 void gh_mlog(int prio, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* The log-once latch is libgatehouse's (gatehouse/reopen.h, with no pace);
+ * this adds the lock the milter's threads need and the log lines. */
 struct gh_mcond {
 	pthread_mutex_t mu;
 	const char *what;	/* "store", "virus scanner", ... */
-	gh_err failing;		/* GH_OK while the condition holds */
-	unsigned long suppressed; /* failures not logged since the first */
+	struct gh_reopen state;	/* .failing: GH_OK while the condition holds */
 };
 
 void gh_mcond_init(struct gh_mcond *c, const char *what);

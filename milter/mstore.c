@@ -15,6 +15,7 @@ gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
 	m->opts = *opts;
 	snprintf(m->path, sizeof(m->path), "%s", opts->path ? opts->path : "");
 	m->opts.path = m->path;
+	gh_reopen_init(&m->reopen, GH_MSTORE_RETRY_MS);
 	gh_mcond_init(&m->open_cond, "store open");
 	gh_mcond_init(&m->write_cond, "store write");
 }
@@ -61,9 +62,9 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 		pthread_mutex_unlock(&m->mu);
 		return GH_OK;
 	}
-	now = gh_now_ms();
-	if (now < m->next_try_ms) {
-		err = m->last_open_err;
+	now = gh_mono_ms();     /* a pace: the wall clock may jump */
+	if (!gh_reopen_due(&m->reopen, now)) {
+		err = m->reopen.failing;
 		pthread_mutex_unlock(&m->mu);
 		return err;
 	}
@@ -86,10 +87,11 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 	if (err == GH_OK) {
 		/* release: whoever sees st sees its group */
 		__atomic_store_n(&m->st, st, __ATOMIC_RELEASE);
+		(void)gh_reopen_ok(&m->reopen, NULL);
 		*out = st;
 	} else {
-		m->last_open_err = err;
-		m->next_try_ms = now + GH_MSTORE_RETRY_MS;
+		/* the news is open_cond's to log (with its own latch) */
+		(void)gh_reopen_failed(&m->reopen, err, now);
 	}
 	pthread_mutex_unlock(&m->mu);
 	if (err) {

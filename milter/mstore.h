@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "gatehouse/group.h"
+#include "gatehouse/reopen.h"
 #include "gatehouse/store.h"
 #include "mlog.h"
 
@@ -37,8 +38,7 @@ struct gh_mstore {
 	struct gh_group *group;		/* st's; set before st is */
 	struct gh_store_opts opts;
 	char path[4096];
-	int64_t next_try_ms;
-	gh_err last_open_err;
+	struct gh_reopen reopen;	/* pace of the open, under mu */
 	struct gh_mcond open_cond;	/* "store open" */
 	struct gh_mcond write_cond;	/* "store write" */
 };

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "addr.h"
+#include "gatehouse/text.h"
 #include "hdrlist.h"
 #include "policy.h"
 
@@ -20,7 +21,9 @@ gh_policy_auth_user(gh_macro_fn get, void *ctx, char *out, size_t cap)
 	out[0] = '\0';
 	if (v == NULL || *v == '\0')
 		return;
-	gh_log_value(v, out, cap);
+	/* a login is an identity matched against the users database: escaped
+	 * as the PAM module escapes user names, a '\' kept as it is */
+	gh_text_escape(v, strlen(v), out, cap, GH_TEXT_IDENT, NULL);
 }
 
 int

@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "gatehouse/file.h"
 #include "mcfg.h"
 #include "scan.h"
 
@@ -48,25 +49,6 @@ spool_file(const char *dir, gh_err *why)
 	}
 	unlink(tmpl);
 	return fd;
-}
-
-static int
-write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* Keep len bytes in memory; 0 if they do not fit under GH_SPOOL_MEM_MAX. */
@@ -122,7 +104,7 @@ gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
 			sp->err = errno ? errno : EIO;
 			return;
 		}
-		if (sp->mlen && write_all(sp->fd, sp->mem, sp->mlen) != 0) {
+		if (sp->mlen && gh_file_write_all(sp->fd, sp->mem, sp->mlen) != GH_OK) {
 			sp->err = errno;
 			return;
 		}
@@ -130,7 +112,7 @@ gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
 		sp->mem = NULL;
 		sp->mlen = sp->mcap = 0;
 	}
-	if (write_all(sp->fd, data, len) != 0) {
+	if (gh_file_write_all(sp->fd, data, len) != GH_OK) {
 		sp->err = errno;
 		return;
 	}

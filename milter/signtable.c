@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/file.h"
 #include "addr.h"
 #include "dkim_sighdr.h"
 #include "signtable.h"
@@ -96,18 +97,15 @@ gh_keydir_read_retire(const char *path, int64_t *at)
 {
 	char buf[64];
 	char *end;
-	ssize_t n;
+	size_t n;
 	long long v;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	gh_err err;
 
-	if (fd < 0)
-		return errno == ENOENT ? GH_ENOTFOUND :
-		    errno == EACCES ? GH_EACCES : GH_EIO;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
+	err = gh_file_read_into(path, 0, buf, sizeof(buf), &n, NULL, 0);
+	if (err == GH_ETOOBIG || (err == GH_OK && n == 0))
 		return GH_EINVAL;
-	buf[n] = '\0';
+	if (err)
+		return err;
 	errno = 0;
 	v = strtoll(buf, &end, 10);
 	while (*end == '\n' || *end == ' ' || *end == '\r')

@@ -94,8 +94,9 @@ typedef gh_err (*gh_keydir_fn)(const char *selector, const char *path,
     int64_t retire_at, void *arg);
 gh_err gh_keydir_scan(const char *domain_dir, gh_keydir_fn fn, void *arg);
 
-/* gh_keydir_read_retire - read a .retire file: GH_OK and *at, GH_ENOTFOUND
- * when absent, GH_EINVAL when it does not hold a number. */
+/* gh_keydir_read_retire - read a .retire file (gatehouse/file.h: a link is
+ * GH_EACCES): GH_OK and *at, GH_ENOTFOUND when absent, GH_EINVAL when it
+ * does not hold a number.  `gatehouse dkim` reads it with this too. */
 gh_err gh_keydir_read_retire(const char *path, int64_t *at);
 
 #endif /* GH_MILTER_SIGNTABLE_H */

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "category.h"
 
 static const char *const img_exts[] = {
@@ -63,25 +64,6 @@ gh_category_defaults(size_t *n)
 	return defaults;
 }
 
-static int
-lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-}
-
-/* s[0..len) equals the lowercase string lit, ignoring ASCII case. */
-static int
-ieq(const char *s, size_t len, const char *lit)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (lit[i] == '\0' || lower((unsigned char)s[i]) != lit[i])
-			return 0;
-	}
-	return lit[len] == '\0';
-}
-
 const struct gh_category *
 gh_category_by_ext(const struct gh_category *cats, size_t n, const char *ext,
                    size_t ext_len)
@@ -93,7 +75,7 @@ gh_category_by_ext(const struct gh_category *cats, size_t n, const char *ext,
 	for (i = 0; i < n; i++) {
 		for (j = 0; cats[i].exts != NULL && cats[i].exts[j] != NULL;
 		    j++) {
-			if (ieq(ext, ext_len, cats[i].exts[j]))
+			if (gh_ascii_ieq(ext, ext_len, cats[i].exts[j]))
 				return &cats[i];
 		}
 	}
@@ -146,14 +128,14 @@ gh_category_mime_ok(const struct gh_category *cat, const char *mime,
 			if (ml - 2 != slash)
 				continue;
 			for (t = 0; t < slash; t++) {
-				if (lower((unsigned char)mime[t]) != m[t])
+				if (gh_ascii_lower((unsigned char)mime[t]) != m[t])
 					break;
 			}
 			if (t == slash)
 				return 1;
 			continue;
 		}
-		if (ieq(mime, k, m))
+		if (gh_ascii_ieq(mime, k, m))
 			return 1;
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "filename.h"
 
 enum kind {
@@ -26,36 +27,6 @@ struct cch {
 };
 
 static int
-in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (cp >= r[i][0] && cp <= r[i][1])
-			return 1;
-	}
-	return 0;
-}
-
-/* Characters that render as nothing (or reorder text around them). */
-static int
-is_invisible(uint32_t cp)
-{
-	static const uint32_t r[][2] = {
-		{0x00AD, 0x00AD}, {0x034F, 0x034F}, {0x061C, 0x061C},
-		{0x115F, 0x1160}, {0x17B4, 0x17B5}, {0x180B, 0x180F},
-		{0x200B, 0x200F}, {0x202A, 0x202E}, {0x2060, 0x206F},
-		{0x3164, 0x3164}, {0xFDD0, 0xFDEF}, {0xFE00, 0xFE0F},
-		{0xFEFF, 0xFEFF}, {0xFFA0, 0xFFA0}, {0xFFF0, 0xFFFB},
-		{0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
-	};
-
-	if ((cp & 0xFFFEu) == 0xFFFEu)          /* noncharacters */
-		return 1;
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
-}
-
-static int
 is_uspace(uint32_t cp)
 {
 	static const uint32_t r[][2] = {
@@ -64,7 +35,7 @@ is_uspace(uint32_t cp)
 		{0x3000, 0x3000},
 	};
 
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
+	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
 /* Look-alikes of '/', '\' and '.'. */
@@ -79,51 +50,7 @@ is_lookalike(uint32_t cp)
 		{0xFF61, 0xFF61},
 	};
 
-	return in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
-}
-
-/* Strict UTF-8: the sequence length at s (1-4), or 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n, i;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF) {
-		n = 2;
-		*cp = c & 0x1Fu;
-	} else if (c >= 0xE0 && c <= 0xEF) {
-		n = 3;
-		*cp = c & 0x0Fu;
-		if (c == 0xE0)
-			lo = 0xA0;          /* overlong */
-		else if (c == 0xED)
-			hi = 0x9F;          /* surrogates */
-	} else if (c >= 0xF0 && c <= 0xF4) {
-		n = 4;
-		*cp = c & 0x07u;
-		if (c == 0xF0)
-			lo = 0x90;          /* overlong */
-		else if (c == 0xF4)
-			hi = 0x8F;          /* above U+10FFFF */
-	} else {
-		return 0;
-	}
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		unsigned char t = s[i];
-
-		if (t < (i == 1 ? lo : 0x80) || t > (i == 1 ? hi : 0xBF))
-			return 0;
-		*cp = (*cp << 6) | (t & 0x3Fu);
-	}
-	return n;
+	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
 }
 
 static void
@@ -140,7 +67,7 @@ clean_next(const unsigned char *s, size_t len, size_t *pos, struct cch *c,
            unsigned *flags)
 {
 	uint32_t cp = 0;
-	size_t n = utf8_seq(s + *pos, len - *pos, &cp);
+	size_t n = gh_utf8_next(s + *pos, len - *pos, &cp);
 
 	if (n == 0) {
 		*flags |= GH_FN_BADUTF8;
@@ -173,7 +100,7 @@ clean_next(const unsigned char *s, size_t len, size_t *pos, struct cch *c,
 		*flags |= GH_FN_CONTROL;
 		c->n = 0;
 		c->kind = K_DROP;
-	} else if (is_invisible(cp)) {
+	} else if (gh_text_invisible(cp)) {
 		*flags |= GH_FN_UNICODE;
 		c->n = 0;
 		c->kind = K_DROP;
@@ -197,12 +124,6 @@ is_ascii_alnum(unsigned char c)
 	       (c >= '0' && c <= '9');
 }
 
-static unsigned char
-ascii_lower(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
-}
-
 /* CON, PRN, AUX, NUL, COM1-9, LPT1-9, any case. */
 static int
 is_device(const char *s, size_t n)
@@ -214,7 +135,7 @@ is_device(const char *s, size_t n)
 	if (n != 3 && n != 4)
 		return 0;
 	for (i = 0; i < n; i++)
-		l[i] = (char)ascii_lower((unsigned char)s[i]);
+		l[i] = (char)gh_ascii_lower((unsigned char)s[i]);
 	if (n == 3) {
 		for (i = 0; i < 4; i++) {
 			if (memcmp(l, three[i], 3) == 0)
@@ -282,7 +203,7 @@ gh_fn_sanitize(const char *in, size_t in_len, char *out, size_t out_size,
 		    !is_ascii_alnum(c.b[0]))
 			ext_ok = 0;
 		else
-			ext[ext_len++] = (char)ascii_lower(c.b[0]);
+			ext[ext_len++] = (char)gh_ascii_lower(c.b[0]);
 	}
 	if (!ext_ok || ext_len == 0)
 		ext_len = 0;
@@ -371,154 +292,8 @@ gh_fn_ext(const char *name, size_t len, char *ext, size_t ext_size)
 			ext[0] = '\0';
 			return 0;
 		}
-		ext[i] = (char)ascii_lower(c);
+		ext[i] = (char)gh_ascii_lower(c);
 	}
 	ext[n] = '\0';
 	return n;
-}
-
-
-/* ---- the original name, escaped ---- */
-
-static size_t
-hex_esc(char *o, const char *pre, uint32_t v, int braces)
-{
-	static const char hex[] = "0123456789abcdef";
-	char d[8];
-	size_t n = 0, k = 0, i;
-
-	do {
-		d[n++] = hex[v & 0xFu];
-		v >>= 4;
-	} while (v != 0 || (!braces && n < 2) || (braces && n < 4));
-	for (i = 0; pre[i] != '\0'; i++)
-		o[k++] = pre[i];
-	if (braces)
-		o[k++] = '{';
-	while (n > 0)
-		o[k++] = d[--n];
-	if (braces)
-		o[k++] = '}';
-	return k;
-}
-
-/* The escape of the character at s[*pos] into o (at most 10 bytes). */
-static size_t
-esc_next(const unsigned char *s, size_t len, size_t *pos, char *o)
-{
-	uint32_t cp = 0;
-	size_t n = utf8_seq(s + *pos, len - *pos, &cp);
-
-	if (n == 0) {
-		return hex_esc(o, "\\x", s[(*pos)++], 0);
-	}
-	*pos += n;
-	if (n == 1) {
-		switch (cp) {
-		case '\\':
-			o[0] = '\\';
-			o[1] = '\\';
-			return 2;
-		case '\t':
-			o[0] = '\\';
-			o[1] = 't';
-			return 2;
-		case '\n':
-			o[0] = '\\';
-			o[1] = 'n';
-			return 2;
-		case '\r':
-			o[0] = '\\';
-			o[1] = 'r';
-			return 2;
-		default:
-			break;
-		}
-		if (cp < 0x20 || cp == 0x7F)
-			return hex_esc(o, "\\x", cp, 0);
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp <= 0x9F || is_invisible(cp) || cp == 0x2028 || cp == 0x2029)
-		return hex_esc(o, "\\u", cp, 1);
-	memcpy(o, s + *pos - n, n);
-	return n;
-}
-
-size_t
-gh_fn_escape(const char *in, size_t in_len, char *out, size_t out_size,
-             int *cut)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	char piece[16];
-	size_t pos, o = 0, n, total = 0, room;
-
-	if (cut != NULL)
-		*cut = 0;
-	if (out == NULL || out_size < GH_FN_ORIG_MIN ||
-	    (in == NULL && in_len > 0))
-		return 0;
-
-	/* the whole, measured first: a cut name must have room for the mark */
-	for (pos = 0; pos < in_len && total < out_size; )
-		total += esc_next(s, in_len, &pos, piece);
-	room = (total < out_size) ? out_size - 1
-	                          : out_size - 1 - GH_FN_CUT_MARK_LEN;
-
-	for (pos = 0; pos < in_len; ) {
-		n = esc_next(s, in_len, &pos, piece);
-		if (o + n > room)
-			break;
-		memcpy(out + o, piece, n);
-		o += n;
-	}
-	if (total >= out_size) {
-		memcpy(out + o, GH_FN_CUT_MARK, GH_FN_CUT_MARK_LEN);
-		o += GH_FN_CUT_MARK_LEN;
-		if (cut != NULL)
-			*cut = 1;
-	}
-	out[o] = '\0';
-	return o;
-}
-
-/* The length of the escape or character at s (gh_fn_escape's output). */
-static size_t
-escaped_unit(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n;
-
-	if (u[0] == '\\' && len >= 2) {
-		if (u[1] == 'x')
-			return len < 4 ? len : 4;
-		if (u[1] == 'u') {
-			for (n = 2; n < len && u[n] != '}'; n++)
-				;
-			return n < len ? n + 1 : len;
-		}
-		if (u[1] == '.')
-			return len < GH_FN_CUT_MARK_LEN ? len : GH_FN_CUT_MARK_LEN;
-		return 2;
-	}
-	n = (u[0] < 0x80) ? 1 : (u[0] < 0xE0) ? 2 : (u[0] < 0xF0) ? 3 : 4;
-	return n < len ? n : len;
-}
-
-size_t
-gh_fn_escaped_cut(const char *s, size_t len, size_t max)
-{
-	size_t o = 0, n;
-
-	if (len <= max)
-		return len;
-	if (max < GH_FN_CUT_MARK_LEN)
-		return 0;
-	while (o < len) {
-		n = escaped_unit(s + o, len - o);
-		if (o + n > max - GH_FN_CUT_MARK_LEN)
-			break;
-		o += n;
-	}
-	return o;
 }

@@ -76,41 +76,10 @@ size_t gh_fn_ext(const char *name, size_t len, char *ext, size_t ext_size);
 
 /*
  * The client's filename as it was, for the record and the answer beside
- * the safe name: its bytes are untrusted, so it is kept in a form that
- * cannot break JSON, a terminal or a log line and still says what was
- * sent (the escapes of gatehouse(1), OUTPUT, plus '\\'):
- *   valid UTF-8                     as it is
- *   '\'                             \\  (so every other '\' starts an escape)
- *   TAB, LF, CR                     \t \n \r
- *   other C0 bytes (NUL), DEL       \xhh
- *   bytes that are not UTF-8        \xhh, each
- *   C1 controls U+0080-U+009F, bidi \u{hhhh}  (U+202E is \u{202e})
- *   controls, zero-width and other invisible characters (those
- *   gh_fn_sanitize drops), U+2028, U+2029
- * Past its size it is cut between two escapes and ends with the marker
- * "\..." (never an escape of its own).
+ * the safe name: its bytes are untrusted, so it is kept escaped by
+ * gh_text_escape (gatehouse/text.h; the rule is in docs/events.md,
+ * "Untrusted text"), cut past GH_FN_ORIG_MAX bytes with GH_TEXT_CUT_MARK.
  */
 #define GH_FN_ORIG_MAX     1024  /* bytes of the escaped original kept */
-#define GH_FN_ORIG_MIN     16    /* smallest out_size accepted */
-#define GH_FN_CUT_MARK     "\\..."
-#define GH_FN_CUT_MARK_LEN 4
-
-/*
- * gh_fn_escape - write the escaped form of in[0..in_len) to out, at most
- * out_size - 1 bytes and a NUL (out_size >= GH_FN_ORIG_MIN; use
- * GH_FN_ORIG_MAX + 1).  *cut (may be NULL) says whether it was cut.
- * Returns the length written, or 0 (and out "" if it has room) for bad
- * arguments or an empty name.
- */
-size_t gh_fn_escape(const char *in, size_t in_len, char *out,
-                    size_t out_size, int *cut);
-
-/*
- * gh_fn_escaped_cut - the length of the longest start of an escaped name
- * (s, len: gh_fn_escape's output) that ends between two escapes and leaves
- * room for GH_FN_CUT_MARK within max bytes: cut there and append the mark.
- * Returns len when the whole fits in max.  max >= GH_FN_CUT_MARK_LEN.
- */
-size_t gh_fn_escaped_cut(const char *s, size_t len, size_t max);
 
 #endif /* GATEHOUSE_NGX_FILENAME_H */

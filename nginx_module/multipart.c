@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "multipart.h"
 
 enum {
@@ -87,30 +88,11 @@ is_bchar(unsigned char c)
 }
 
 static int
-lower(int c)
-{
-	return (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : c;
-}
-
-/* s[0..len) equals the lowercase literal lit, ignoring ASCII case. */
-static int
-ieq(const char *s, size_t len, const char *lit)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (lit[i] == '\0' || lower((unsigned char)s[i]) != lit[i])
-			return 0;
-	}
-	return lit[len] == '\0';
-}
-
-static int
 iprefix(const char *s, size_t len, const char *lit)
 {
 	size_t n = strlen(lit);
 
-	return len >= n && ieq(s, n, lit);
+	return len >= n && gh_ascii_ieq(s, n, lit);
 }
 
 static void
@@ -185,12 +167,12 @@ gh_mp_boundary(const char *ct, size_t len, char *out, size_t out_size,
 	s = i;
 	while (i < len && is_tchar((unsigned char)ct[i]))
 		i++;
-	if (!ieq(ct + s, i - s, "multipart") || i >= len || ct[i] != '/')
+	if (!gh_ascii_ieq(ct + s, i - s, "multipart") || i >= len || ct[i] != '/')
 		return GH_MP_ENOTMULTIPART;
 	s = ++i;
 	while (i < len && is_tchar((unsigned char)ct[i]))
 		i++;
-	if (!ieq(ct + s, i - s, "form-data"))
+	if (!gh_ascii_ieq(ct + s, i - s, "form-data"))
 		return GH_MP_ENOTMULTIPART;
 
 	for (;;) {
@@ -216,7 +198,7 @@ gh_mp_boundary(const char *ct, size_t len, char *out, size_t out_size,
 		i++;
 		skip_ows(ct, len, &i);
 
-		if (ieq(ct + ns, nl, "boundary")) {
+		if (gh_ascii_ieq(ct + ns, nl, "boundary")) {
 			if (seen)
 				return GH_MP_EBOUNDARY;
 			seen = 1;
@@ -466,7 +448,7 @@ decode_ext(char *v, size_t len, size_t *out_len)
 	const char *q1 = memchr(v, '\'', len), *q2;
 	size_t r, w = 0;
 
-	if (q1 == NULL || !ieq(v, (size_t)(q1 - v), "utf-8"))
+	if (q1 == NULL || !gh_ascii_ieq(v, (size_t)(q1 - v), "utf-8"))
 		return -1;
 	q2 = memchr(q1 + 1, '\'', len - (size_t)(q1 + 1 - v));
 	if (q2 == NULL)
@@ -479,8 +461,8 @@ decode_ext(char *v, size_t len, size_t *out_len)
 
 			if (r + 2 >= len)
 				return -1;
-			hi = lower((unsigned char)v[r + 1]);
-			lo = lower((unsigned char)v[r + 2]);
+			hi = gh_ascii_lower((unsigned char)v[r + 1]);
+			lo = gh_ascii_lower((unsigned char)v[r + 2]);
 			hi = (hi >= '0' && hi <= '9') ? hi - '0' :
 			     (hi >= 'a' && hi <= 'f') ? hi - 'a' + 10 : -1;
 			lo = (lo >= '0' && lo <= '9') ? lo - '0' :
@@ -552,7 +534,7 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 		return GH_MP_EHEADER;
 	while (i < len && is_tchar((unsigned char)v[i]))
 		i++;
-	if (!ieq(v, i, "form-data"))
+	if (!gh_ascii_ieq(v, i, "form-data"))
 		return GH_MP_EDISPOSITION;
 	for (;;) {
 		size_t ns, nl, vl;
@@ -618,20 +600,20 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 			vl = e - s;
 		}
 
-		if (qctl && !ieq(v + ns, nl, "filename"))
+		if (qctl && !gh_ascii_ieq(v + ns, nl, "filename"))
 			return GH_MP_EHEADER;
-		if (ieq(v + ns, nl, "name")) {
+		if (gh_ascii_ieq(v + ns, nl, "name")) {
 			if (seen_name)
 				return GH_MP_EDISPOSITION;
 			seen_name = 1;
 			part->name = val;
 			part->name_len = vl;
-		} else if (ieq(v + ns, nl, "filename")) {
+		} else if (gh_ascii_ieq(v + ns, nl, "filename")) {
 			if (fn != NULL)
 				return GH_MP_EDISPOSITION;
 			fn = val;
 			fn_len = vl;
-		} else if (ieq(v + ns, nl, "filename*")) {
+		} else if (gh_ascii_ieq(v + ns, nl, "filename*")) {
 			if (fnx != NULL || decode_ext(val, vl, &fnx_len) != 0)
 				return GH_MP_EDISPOSITION;
 			fnx = val;
@@ -692,15 +674,15 @@ parse_headers(struct gh_mp_parser *p)
 			ve--;
 
 		/* only a quoted filename may hold them (parse_disposition) */
-		if (ctl && !ieq(h + ls, colon - ls, "content-disposition"))
+		if (ctl && !gh_ascii_ieq(h + ls, colon - ls, "content-disposition"))
 			return GH_MP_EHEADER;
-		if (ieq(h + ls, colon - ls, "content-disposition")) {
+		if (gh_ascii_ieq(h + ls, colon - ls, "content-disposition")) {
 			if (seen_cd++)
 				return GH_MP_EDISPOSITION;
 			err = parse_disposition(h + vs, ve - vs, &part);
 			if (err != GH_MP_OK)
 				return err;
-		} else if (ieq(h + ls, colon - ls, "content-type")) {
+		} else if (gh_ascii_ieq(h + ls, colon - ls, "content-type")) {
 			if (seen_ct++)
 				return GH_MP_EHEADER;
 			for (k = vs; k < ve && h[k] != ';'; k++)
@@ -713,13 +695,13 @@ parse_headers(struct gh_mp_parser *p)
 				part.content_type = h + vs;
 				part.content_type_len = k - vs;
 			}
-		} else if (ieq(h + ls, colon - ls,
+		} else if (gh_ascii_ieq(h + ls, colon - ls,
 		    "content-transfer-encoding")) {
 			if (seen_cte++)
 				return GH_MP_EHEADER;
-			if (!ieq(h + vs, ve - vs, "binary") &&
-			    !ieq(h + vs, ve - vs, "8bit") &&
-			    !ieq(h + vs, ve - vs, "7bit"))
+			if (!gh_ascii_ieq(h + vs, ve - vs, "binary") &&
+			    !gh_ascii_ieq(h + vs, ve - vs, "8bit") &&
+			    !gh_ascii_ieq(h + vs, ve - vs, "7bit"))
 				return GH_MP_EENCODING;
 		}
 	}

@@ -37,12 +37,13 @@ INSTALL_HOOKS += install-nginx
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
 build/asan/tests/unit/test_multipart: build/asan/tests/unit/test_multipart.o \
-		build/asan/nginx_module/multipart.o
-	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+		build/asan/nginx_module/multipart.o $(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 
 build/asan/tests/unit/test_filename: build/asan/tests/unit/test_filename.o \
-		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o
-	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
+		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o \
+		$(LIBGH_SAN)
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 
 build/asan/tests/unit/test_imagehdr: build/asan/tests/unit/test_imagehdr.o \
 		build/asan/nginx_module/imagehdr.o
@@ -64,15 +65,16 @@ INTEG_TESTS += tests/integration/nginx
 # from tests/fuzz/corpus/multipart.
 FUZZ_CC   ?= clang
 NGXMOD_FUZZ_SRCS := nginx_module/multipart.c nginx_module/filename.c \
-	nginx_module/category.c
+	nginx_module/category.c common/src/text.c
 
 build/fuzz/fuzz_multipart: tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS) \
 		nginx_module/multipart.h nginx_module/filename.h \
-		nginx_module/category.h
+		nginx_module/category.h common/include/gatehouse/text.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS)
+		-Icommon/include -o $@ tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS) \
+		$(shell $(PKG_CONFIG) --libs jansson)
 
 .PHONY: fuzz-nginx
 fuzz-nginx: build/fuzz/fuzz_multipart

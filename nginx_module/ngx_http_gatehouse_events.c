@@ -113,29 +113,6 @@ ngx_http_gatehouse_events_conf(ngx_conf_t *cf,
 }
 
 
-static ngx_int_t
-ngx_http_gatehouse_pattern_ok(ngx_str_t *p)
-{
-    ngx_uint_t  i;
-
-    if (p->len == 0 || p->len > GH_POLICY_TYPE_LEN) {
-        return 0;
-    }
-
-    for (i = 0; i < p->len; i++) {
-        u_char  c = p->data[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '.' || c == '_' || c == '-' || c == '*' || c == '?'))
-        {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
-
 /*
  * gatehouse_events_api [types=PATTERN [PATTERN...]];
  *
@@ -186,7 +163,7 @@ ngx_http_gatehouse_set_events_api(ngx_conf_t *cf, ngx_command_t *cmd,
             v.len -= 6;
         }
 
-        if (!ngx_http_gatehouse_pattern_ok(&v)) {
+        if (!gh_domain_type_pattern_ok((const char *) v.data, v.len)) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid type pattern \"%V\" in \"%V\": use "
                                "1-%d of a-z, 0-9, '.', '_', '-', '*' and "

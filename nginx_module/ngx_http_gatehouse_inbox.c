@@ -30,6 +30,7 @@
  */
 #include "ngx_http_gatehouse_module.h"
 #include "gatehouse/event.h"
+#include "gatehouse/json.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/users.h"
 
@@ -1120,24 +1121,20 @@ ngx_http_gatehouse_inbox_body(ngx_http_request_t *r)
          * stored in the user's contacts record for nothing (and once
          * filled it past the record bound). */
         {
-            const char  *k;
-            json_t      *v;
+            static const char *const  keys[] = { "p256dh", "auth", NULL };
+            const char               *k;
 
-            json_object_foreach(json_object_get(j, "keys"), k, v) {
-                if (ngx_strcmp(k, "p256dh") != 0
-                    && ngx_strcmp(k, "auth") != 0)
-                {
-                    (void) snprintf(detail, sizeof(detail),
-                                    "keys.%.64s is not a member of a "
-                                    "subscription's keys (p256dh, auth)",
-                                    k);
-                    json_decref(j);
-                    rc = ngx_http_gatehouse_in_error(r,
-                             NGX_HTTP_BAD_REQUEST, "bad_subscription",
-                             detail);
-                    ngx_http_finalize_request(r, rc);
-                    return;
-                }
+            if (!gh_json_only_members(json_object_get(j, "keys"), keys,
+                                      &k))
+            {
+                (void) snprintf(detail, sizeof(detail),
+                                "keys.%.64s is not a member of a "
+                                "subscription's keys (p256dh, auth)", k);
+                json_decref(j);
+                rc = ngx_http_gatehouse_in_error(r, NGX_HTTP_BAD_REQUEST,
+                                                 "bad_subscription", detail);
+                ngx_http_finalize_request(r, rc);
+                return;
             }
         }
 

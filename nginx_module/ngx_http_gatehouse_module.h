@@ -72,6 +72,7 @@
 #include <jansson.h>
 
 #include "gatehouse/group.h"
+#include "gatehouse/reopen.h"
 #include "gatehouse/store.h"
 #include "gatehouse/token.h"
 
@@ -170,8 +171,7 @@ typedef struct {
     struct gscan_engine        *engine;       /* scanner/gscan.h; the
                                                  cycle's, compiled in the
                                                  master (scan.c) */
-    time_t                      store_retry;  /* next reopen attempt */
-    unsigned                    store_down:1; /* logged as unavailable */
+    struct gh_reopen            store_reopen; /* retry pace, logged down */
 
     /* how the cycle's engine came to be, logged by init_module */
     ngx_str_t                   engine_error;  /* why there is none */
@@ -582,7 +582,8 @@ ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 ngx_int_t ngx_http_gatehouse_add_header(ngx_http_request_t *r,
     const char *key, const char *value);
-json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len);
+json_t *ngx_http_gatehouse_json_str(const u_char *s, size_t len,
+    unsigned flags);
 ngx_int_t ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message);
 ngx_int_t ngx_http_gatehouse_reply_init(ngx_conf_t *cf);

@@ -130,7 +130,7 @@ ngx_http_gatehouse_refuse_reserved(ngx_http_gatehouse_ctx_t *ctx,
     extra = json_pack("{s:o, s:s%}",
                       "field",
                       ngx_http_gatehouse_json_str((const u_char *) part->name,
-                                                  part->name_len),
+                                                  part->name_len, 0),
                       "reserved_suffix", sfx->data, sfx->len);
     (void) ngx_http_gatehouse_fail(ctx, NGX_HTTP_BAD_REQUEST,
                                    "reserved_field_name", extra);

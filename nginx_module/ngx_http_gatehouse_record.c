@@ -8,7 +8,7 @@
  * GH_UPLOAD_SEQ, which is also the upload's public id (JSON answers, pass
  * mode, status, download tokens); written here with gh_upload_add_txn and
  * gh_upload_put_txn.  v 2 (written): original_name is the client's
- * filename escaped (gh_fn_escape: any bytes, safe in JSON, terminals and
+ * filename escaped (gh_text_escape: any bytes, safe in JSON, terminals and
  * logs, at most GH_FN_ORIG_MAX bytes), display_name the safe name shown
  * and checked (gh_fn_sanitize); a v 1 record's original_name is the safe
  * name, which gh_upload_display_json gives for either.
@@ -45,6 +45,7 @@
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "gatehouse/uploads.h"
+#include "gatehouse/text.h"
 
 
 #define NGX_HTTP_GATEHOUSE_CAP_PREFIX  "nginx:refused:"
@@ -88,19 +89,21 @@ struct ngx_http_gatehouse_rtask_s {
 };
 
 
-/* Client-supplied strings of a record of an upload not kept, in bytes. */
+/* Client-supplied strings of a record of an upload not kept, in bytes;
+ * the escaped ones (gh_text_escape) are cut between two escapes, marked. */
 static const struct {
     const char  *key;
     size_t       max;
+    ngx_uint_t   escaped;
 } ngx_http_gatehouse_small[] = {
-    { "user", 128 },
-    { "field", 64 },
-    { "original_name", 128 },    /* cut between escapes, marked */
-    { "display_name", 128 },
-    { "uri", 128 },
-    { "mime", 128 },
-    { "reason", 64 },
-    { NULL, 0 }
+    { "user", 128, 1 },
+    { "field", 64, 1 },
+    { "original_name", 128, 1 },
+    { "display_name", 128, 0 },
+    { "uri", 128, 1 },
+    { "mime", 128, 0 },
+    { "reason", 64, 0 },
+    { NULL, 0, 0 }
 };
 
 
@@ -131,15 +134,17 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      "user",
                      ctx->user.len
                          ? ngx_http_gatehouse_json_str(ctx->user.data,
-                                                       ctx->user.len)
+                                                       ctx->user.len,
+                                                       GH_TEXT_IDENT)
                          : json_null(),
                      "field",
                      ngx_http_gatehouse_json_str(f->field.data,
-                                                 f->field.len),
+                                                 f->field.len, 0),
+                     /* both made safe already (filename.h) */
                      "original_name",
-                     ngx_http_gatehouse_json_str(f->orig.data, f->orig.len),
+                     json_stringn((const char *) f->orig.data, f->orig.len),
                      "display_name",
-                     ngx_http_gatehouse_json_str(f->name.data, f->name.len),
+                     json_stringn((const char *) f->name.data, f->name.len),
                      "stored_name",
                      "url",
                      "size", (json_int_t) f->size,
@@ -153,9 +158,9 @@ ngx_http_gatehouse_record_new(ngx_http_gatehouse_ctx_t *ctx,
                      "client_addr",
                      ngx_http_gatehouse_json_str(
                          r->connection->addr_text.data,
-                         r->connection->addr_text.len),
+                         r->connection->addr_text.len, 0),
                      "uri",
-                     ngx_http_gatehouse_json_str(r->uri.data, r->uri.len),
+                     ngx_http_gatehouse_json_str(r->uri.data, r->uri.len, 0),
                      "created_at", (json_int_t) now,
                      "updated_at", (json_int_t) now);
 }
@@ -395,11 +400,7 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 
     v = json_string_value(s);
 
-    while (max > 0 && ((u_char) v[max] & 0xc0) == 0x80) {
-        max--;
-    }
-
-    return json_stringn(v, max);
+    return json_stringn(v, gh_utf8_cut(v, json_string_length(s), max));
 }
 
 
@@ -407,7 +408,7 @@ ngx_http_gatehouse_cut(json_t *s, size_t max)
 static json_t *
 ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
 {
-    char         buf[256 + GH_FN_CUT_MARK_LEN];
+    char         buf[256 + GH_TEXT_CUT_MARK_LEN];
     size_t       n;
     const char  *v;
 
@@ -417,12 +418,12 @@ ngx_http_gatehouse_cut_escaped(json_t *s, size_t max)
         max = 256;
     }
 
-    n = gh_fn_escaped_cut(v, json_string_length(s), max);
+    n = gh_text_escaped_cut(v, json_string_length(s), max);
 
     ngx_memcpy(buf, v, n);
-    ngx_memcpy(buf + n, GH_FN_CUT_MARK, GH_FN_CUT_MARK_LEN);
+    ngx_memcpy(buf + n, GH_TEXT_CUT_MARK, GH_TEXT_CUT_MARK_LEN);
 
-    return json_stringn(buf, n + GH_FN_CUT_MARK_LEN);
+    return json_stringn(buf, n + GH_TEXT_CUT_MARK_LEN);
 }
 
 
@@ -452,10 +453,8 @@ ngx_http_gatehouse_small_record(json_t *rec)
         if (ngx_strcmp(ngx_http_gatehouse_small[i].key, "user") == 0) {
             json_object_set_new(copy, "user", json_null());
 
-        } else if (ngx_strcmp(ngx_http_gatehouse_small[i].key,
-                              "original_name") == 0)
-        {
-            json_object_set_new(copy, "original_name",
+        } else if (ngx_http_gatehouse_small[i].escaped) {
+            json_object_set_new(copy, ngx_http_gatehouse_small[i].key,
                                 ngx_http_gatehouse_cut_escaped(v,
                                     ngx_http_gatehouse_small[i].max));
 

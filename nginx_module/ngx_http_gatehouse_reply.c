@@ -16,6 +16,7 @@
  * set), and ngx_http_gatehouse_add_header().
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/text.h"
 
 
 /* Set once while the configuration is read: nginx's filter chain idiom. */
@@ -85,46 +86,49 @@ ngx_http_gatehouse_message(const char *code)
 }
 
 
-/* A JSON string from bytes that may not be UTF-8: bad bytes become '?'. */
+/*
+ * A JSON string of untrusted bytes (a user name, a form field's name, the
+ * URI, what an error message quotes), escaped by the rule every producer
+ * uses (gh_text_escape, docs/events.md "Untrusted text"); flags 0 or
+ * GH_TEXT_IDENT.  NULL only when out of memory.
+ */
 json_t *
-ngx_http_gatehouse_json_str(const u_char *s, size_t len)
+ngx_http_gatehouse_json_str(const u_char *s, size_t len, unsigned flags)
 {
-    u_char  *copy;
-    size_t   i;
+    char    *buf;
+    size_t   cap, n;
     json_t  *j;
 
-    j = json_stringn((const char *) s, len);
-    if (j != NULL) {
-        return j;
+    /* room for the whole escape: every value here is bounded by nginx */
+    cap = len * GH_TEXT_ESC_GROWTH + 1;
+    if (cap < GH_TEXT_ESC_MIN) {
+        cap = GH_TEXT_ESC_MIN;
     }
 
-    copy = ngx_alloc(len + 1, ngx_cycle->log);
-    if (copy == NULL) {
+    buf = ngx_alloc(cap, ngx_cycle->log);
+    if (buf == NULL) {
         return NULL;
     }
 
-    for (i = 0; i < len; i++) {
-        copy[i] = (s[i] < 0x80) ? s[i] : '?';
-    }
-
-    j = json_stringn((const char *) copy, len);
-    ngx_free(copy);
+    n = gh_text_escape((const char *) s, len, buf, cap, flags, NULL);
+    j = json_stringn(buf, n);
+    ngx_free(buf);
 
     return j;
 }
 
 
 /* {"error": code, "message": message, "status": status}.  The message may
- * quote what the client sent (a preference's name, cut to fit): bytes that
- * are not UTF-8 become '?' rather than fail the pack, which would leave
- * the client nginx's own HTML 500. */
+ * quote what the client sent (a preference's name, cut to fit): it is
+ * escaped (control and invalid bytes as \xhh) rather than fail the pack,
+ * which would leave the client nginx's own HTML 500. */
 static json_t *
 ngx_http_gatehouse_error_body(ngx_uint_t status, const char *code,
     const char *message)
 {
     return json_pack("{s:s, s:o, s:i}", "error", code, "message",
                      ngx_http_gatehouse_json_str((const u_char *) message,
-                                                 ngx_strlen(message)),
+                                                 ngx_strlen(message), 0),
                      "status", (int) status);
 }
 

@@ -16,6 +16,7 @@
  *    "created_at": ms, "updated_at": ms}
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/text.h"
 
 
 /*
@@ -63,7 +64,7 @@ ngx_int_t
 ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
 {
     gh_err                           err;
-    json_t                          *body, *owner, *rec;
+    json_t                          *body, *owner, *rec, *mine;
     uint64_t                         id;
     ngx_int_t                        rc;
     ngx_str_t                        user, s;
@@ -123,15 +124,20 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
                    "upload records cannot be read at the moment");
     }
 
+    /* the record keeps the user escaped (ngx_http_gatehouse_json_str):
+     * compare like with like */
     owner = json_object_get(rec, "user");
+    mine = ngx_http_gatehouse_json_str(user.data, user.len, GH_TEXT_IDENT);
 
-    if (!json_is_string(owner)
-        || json_string_length(owner) != user.len
-        || ngx_memcmp(json_string_value(owner), user.data, user.len) != 0)
+    if (mine == NULL || !json_is_string(owner)
+        || !json_equal(owner, mine))
     {
+        json_decref(mine);
         json_decref(rec);
         goto not_found;
     }
+
+    json_decref(mine);
 
     body = json_object();
     if (body == NULL) {

@@ -14,7 +14,8 @@
  * exit_process.  A worker that cannot open it logs that once and carries
  * on: every request then follows gatehouse_upload_on_store_error, and the
  * open is tried again at most every NGX_HTTP_GATEHOUSE_STORE_RETRY seconds
- * (a store created or repaired later is picked up without a reload).
+ * (a store created or repaired later is picked up without a reload).  It
+ * logs again only when the error changes, and once when the store is back.
  *
  * The event loop never writes, nor waits for the write lock: every write
  * (records, the suppression list) is made by a thread of the pool, which
@@ -189,12 +190,13 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
         }
     }
 
+    /* the pace and the down/up latch are the library's (gatehouse/reopen.h),
+     * as the milter's are; the log lines are the module's */
     if (err == GH_OK) {
-        if (gmcf->store_down) {
+        if (gh_reopen_ok(&gmcf->store_reopen, NULL) == GH_REOPEN_UP) {
             ngx_log_error(NGX_LOG_NOTICE, log, 0,
                           "gatehouse: store \"%V\" is available again",
                           &gmcf->store_path);
-            gmcf->store_down = 0;
         }
 
         return NGX_OK;
@@ -202,16 +204,17 @@ ngx_http_gatehouse_do_open(ngx_http_gatehouse_main_conf_t *gmcf,
 
     gmcf->store = NULL;
     gmcf->group = NULL;
-    gmcf->store_retry = ngx_time() + NGX_HTTP_GATEHOUSE_STORE_RETRY;
 
-    if (!gmcf->store_down) {
+    if (gh_reopen_failed(&gmcf->store_reopen, err,
+                         (int64_t) ngx_time() * 1000)
+        == GH_REOPEN_DOWN)
+    {
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "gatehouse: cannot open the store \"%V\": %s (%s); "
                       "uploads follow gatehouse_upload_on_store_error, "
                       "retrying every %d s",
                       &gmcf->store_path, gh_strerror(err), detail,
                       NGX_HTTP_GATEHOUSE_STORE_RETRY);
-        gmcf->store_down = 1;
     }
 
     return NGX_ERROR;
@@ -222,6 +225,9 @@ ngx_int_t
 ngx_http_gatehouse_store_open(ngx_cycle_t *cycle,
     ngx_http_gatehouse_main_conf_t *gmcf)
 {
+    gh_reopen_init(&gmcf->store_reopen,
+                   (int64_t) NGX_HTTP_GATEHOUSE_STORE_RETRY * 1000);
+
     if (gmcf->store_path.len == 0) {
         return NGX_OK;
     }
@@ -240,7 +246,7 @@ ngx_http_gatehouse_store(ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log)
         return gmcf->store;
     }
 
-    if (ngx_time() < gmcf->store_retry) {
+    if (!gh_reopen_due(&gmcf->store_reopen, (int64_t) ngx_time() * 1000)) {
         return NULL;
     }
 

@@ -26,7 +26,7 @@
  *
  * A file's name is kept twice: made safe (filename.c, gh_fn_sanitize:
  * what is checked and shown) and as the client sent it, escaped
- * (gh_fn_escape).  A DIR/.incoming removed while nginx runs is made again
+ * (gh_text_escape).  A DIR/.incoming removed while nginx runs is made again
  * (paths.c, ngx_http_gatehouse_incoming_restore).
  *
  * Form fields without a filename are skipped, or kept (bounded) for
@@ -34,6 +34,7 @@
  * (filename="") is skipped too.
  */
 #include "ngx_http_gatehouse_module.h"
+#include "gatehouse/text.h"
 
 
 static ngx_int_t ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r,
@@ -617,9 +618,9 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
         goto internal;
     }
 
-    f->orig.len = gh_fn_escape(part->filename, part->filename_len,
-                               (char *) f->orig.data, GH_FN_ORIG_MAX + 1,
-                               NULL);
+    f->orig.len = gh_text_escape(part->filename, part->filename_len,
+                                 (char *) f->orig.data, GH_FN_ORIG_MAX + 1,
+                                 0, NULL);
 
     n = gh_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
                   sizeof(f->ext));

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/file.h"
 #include "channel.h"
 
 static const struct nd_kind *const kinds[] = {
@@ -49,8 +50,9 @@ nd_conf_secret(const struct gh_conf *conf, const char *section,
 {
 	const char *v = gh_conf_str(conf, section, key);
 	const char *f = file_key ? gh_conf_str(conf, section, file_key) : NULL;
-	FILE *fp;
+	char why[512];
 	size_t n;
+	gh_err err;
 
 	*found = 0;
 	out[0] = '\0';
@@ -70,16 +72,15 @@ nd_conf_secret(const struct gh_conf *conf, const char *section,
 	}
 	if (f == NULL)
 		return GH_OK;
-	fp = fopen(f, "re");
-	if (fp == NULL) {
-		snprintf(detail, dlen, "[%s] %s: %s: %s", section, file_key, f,
-		         strerror(errno));
+	err = gh_file_read_into(f, 0, out, cap, &n, why, sizeof(why));
+	if (err) {
+		explicit_bzero(out, cap);
+		snprintf(detail, dlen, "[%s] %s: %s", section, file_key, why);
 		return GH_ECONFIG;
 	}
-	if (fgets(out, (int)cap, fp) == NULL)
-		out[0] = '\0';
-	fclose(fp);
-	n = strlen(out);
+	/* the first line is the secret */
+	n = strcspn(out, "\r\n");
+	explicit_bzero(out + n, cap - n);
 	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r' ||
 	                 out[n - 1] == ' ' || out[n - 1] == '\t'))
 		out[--n] = '\0';

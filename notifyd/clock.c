@@ -45,10 +45,7 @@ nd_clock_now(const struct nd_clock *c)
 int64_t
 nd_clock_tick(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return gh_mono_ms();
 }
 
 int

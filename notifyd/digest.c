@@ -25,7 +25,7 @@
 #include "gatehouse/users.h"
 #include "civil.h"
 #include "nd.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 #define DIGEST_ITEMS_MAX 200
 #define DIGEST_TEXT_MAX (48 * 1024)

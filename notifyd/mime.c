@@ -11,7 +11,7 @@
 #include "gatehouse/codec.h"
 #include "civil.h"
 #include "mime.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 #define LINE_SOFT 78      /* RFC 5322 2.1.1 SHOULD */
 #define EW_LINE 76        /* RFC 2047 2: lines with encoded-words */

@@ -16,7 +16,7 @@ CFLAGS_notifyd := $(shell $(PKG_CONFIG) --cflags openssl libcurl 2>/dev/null) \
 NOTIFYD_LIBS := $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null)
 NOTIFYD_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 
-NOTIFYD_CORE := utf8 webpush_crypt sign civil tzfile tzcache quiet backoff \
+NOTIFYD_CORE := webpush_crypt sign civil tzfile tzcache quiet backoff \
                 breaker ratelimit template payload mime netaddr gate
 NOTIFYD_CORE_SRCS := $(NOTIFYD_CORE:%=notifyd/%.c)
 NOTIFYD_CORE_SAN := build/asan/notifyd/libnotifyd.a

@@ -11,7 +11,7 @@
 #include "civil.h"
 #include "payload.h"
 #include "template.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 gh_err
 gh_idem_key(char *out, size_t cap, uint64_t event_id, const char *channel,

@@ -6,15 +6,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "gatehouse/file.h"
 #include "gatehouse/users.h"
 #include "template.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 #define TMPL_NAME_MAX 255
 #define TMPL_PATH_MAX 256   /* longest {{name}} */
@@ -415,46 +417,22 @@ static gh_err
 tmpl_read(int dfd, const char *prefix, const char *name, struct tmpl_file *f,
           char *detail, size_t dlen)
 {
-	struct stat st;
-	char *buf = NULL;
+	char *buf = NULL, why[PATH_MAX + 64];
 	size_t got = 0;
-	int fd;
-	gh_err err = GH_EIO;
+	gh_err err;
 
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
+	/* links followed: an admin may link a template to a shared one */
+	err = gh_file_read_at(dfd, name, GH_FILE_FOLLOW, GH_TMPL_FILE_MAX, &buf,
+	                      &got, why, sizeof(why));
+	if (err == GH_EINVAL || err == GH_ENOTFOUND) {
+		err = GH_ENOTFOUND;     /* not a template (or gone): skipped */
+		goto cleanup;
+	}
+	if (err) {
 		if (detail)
-			snprintf(detail, dlen, "%s%s: %s", prefix, name,
-			         strerror(errno));
-		return errno == EACCES ? GH_EACCES : GH_EIO;
-	}
-	if (fstat(fd, &st) != 0)
-		goto cleanup;
-	if (!S_ISREG(st.st_mode)) {
-		err = GH_ENOTFOUND;     /* not a template: skipped */
+			snprintf(detail, dlen, "%s%s", prefix, why);
 		goto cleanup;
 	}
-	err = GH_ETOOBIG;
-	if (st.st_size > GH_TMPL_FILE_MAX) {
-		if (detail)
-			snprintf(detail, dlen, "%s%s: larger than %d bytes", prefix,
-			         name, GH_TMPL_FILE_MAX);
-		goto cleanup;
-	}
-	err = GH_ENOMEM;
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL)
-		goto cleanup;
-	err = GH_EIO;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
 	err = GH_EINVAL;
 	if (!gh_utf8_valid(buf, got) || memchr(buf, '\0', got) != NULL) {
 		if (detail)
@@ -473,7 +451,6 @@ tmpl_read(int dfd, const char *prefix, const char *name, struct tmpl_file *f,
 	err = GH_OK;
 cleanup:
 	free(buf);
-	close(fd);
 	return err;
 }
 

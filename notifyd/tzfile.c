@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "civil.h"
+#include "gatehouse/file.h"
 #include "tzfile.h"
 
 /* A rule date of the POSIX TZ string: Jn, n or Mm.w.d, then a time. */
@@ -442,47 +443,22 @@ gh_tz_name_ok(const char *name)
 	return !start;
 }
 
+/* The file at path whole.  Links are followed: the system's zone files make
+ * aliases (US/Eastern) that way.  GH_EINVAL for what cannot be a TZif file
+ * (not a regular file, too small or too large). */
 static gh_err
 tz_read_file(const char *path, unsigned char **data, size_t *len)
 {
-	struct stat st;
-	unsigned char *buf = NULL;
-	size_t got = 0;
-	int fd;
-	gh_err err = GH_EIO;
+	char *buf = NULL;
+	gh_err err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return GH_ENOTFOUND;
-		return errno == EACCES ? GH_EACCES : GH_EIO;
+	err = gh_file_read(path, GH_FILE_FOLLOW, GH_TZ_FILE_MAX, &buf, len,
+	                   NULL, 0);
+	if (err == GH_ETOOBIG || (err == GH_OK && *len < 44)) {
+		free(buf);
+		return GH_EINVAL;
 	}
-	if (fstat(fd, &st) != 0)
-		goto cleanup;
-	err = GH_EINVAL;
-	if (!S_ISREG(st.st_mode) || st.st_size < 44 ||
-	    st.st_size > GH_TZ_FILE_MAX)
-		goto cleanup;
-	err = GH_ENOMEM;
-	buf = malloc((size_t)st.st_size);
-	if (buf == NULL)
-		goto cleanup;
-	err = GH_EIO;
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto cleanup;
-		got += (size_t)n;
-	}
-	*data = buf;
-	*len = got;
-	buf = NULL;
-	err = GH_OK;
-cleanup:
-	free(buf);
-	close(fd);
+	*data = (unsigned char *)buf;
 	return err;
 }
 

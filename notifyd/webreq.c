@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/json.h"
 #include "gatehouse/users.h"
 #include "webreq.h"
 
@@ -16,24 +17,6 @@ nd_webreq_is(const json_t *ev)
 	const char *t = json_string_value(json_object_get(ev, "type"));
 
 	return t != NULL && strncmp(t, "web.", 4) == 0;
-}
-
-/* Only these members in o. */
-static int
-only(const json_t *o, const char *const *names)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		size_t i;
-
-		for (i = 0; names[i] && strcmp(names[i], k) != 0; i++)
-			;
-		if (names[i] == NULL)
-			return 0;
-	}
-	return 1;
 }
 
 gh_err
@@ -63,8 +46,8 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 		static const char *const m[] = {"id", NULL};
 		json_int_t id = json_integer_value(json_object_get(md, "id"));
 
-		if (!only(md, m) || !json_is_integer(json_object_get(md, "id"))
-		    || id <= 0) {
+		if (!gh_json_only_members(md, m, NULL) ||
+		    !json_is_integer(json_object_get(md, "id")) || id <= 0) {
 			snprintf(why, wlen, "%s: metadata.id must be an item's "
 			         "id", t);
 			return GH_EINVAL;
@@ -78,7 +61,7 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 		static const char *const m[] = {"prefs", NULL};
 		const json_t *pr = json_object_get(md, "prefs");
 
-		if (!only(md, m) || !json_is_object(pr) ||
+		if (!gh_json_only_members(md, m, NULL) || !json_is_object(pr) ||
 		    json_object_get(pr, "v") || json_object_get(pr,
 		    "updated_at") || gh_prefs_validate(pr, detail,
 		    sizeof(detail)) != GH_OK) {
@@ -95,7 +78,8 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 		json_t *probe;
 		gh_err err;
 
-		if (!only(md, m) || !json_is_object(s) || !only(s, sm)) {
+		if (!gh_json_only_members(md, m, NULL) || !json_is_object(s) ||
+		    !gh_json_only_members(s, sm, NULL)) {
 			snprintf(why, wlen, "%s: metadata.subscription must be "
 			         "{endpoint, keys}", t);
 			return GH_EINVAL;
@@ -114,8 +98,8 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 		const char *e = json_string_value(json_object_get(md,
 		                                                  "endpoint"));
 
-		if (!only(md, m) || e == NULL || strlen(e) == 0 ||
-		    strlen(e) > 2048) {
+		if (!gh_json_only_members(md, m, NULL) || e == NULL ||
+		    strlen(e) == 0 || strlen(e) > 2048) {
 			snprintf(why, wlen, "%s: metadata.endpoint must be a "
 			         "URL", t);
 			return GH_EINVAL;

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gatehouse/file.h"
 #include "child.h"
 #include "event.h"
 #include "newhost.h"
@@ -85,22 +86,12 @@ child_main(int wfd, const struct gh_pam_opts *o, const struct gh_pam_login *l,
            enum gh_pam_what what, int64_t deadline_us)
 {
 	struct gh_pam_outcome out;
-	const char *p = (const char *)&out;
-	size_t left = sizeof(out);
 
 	wfd = isolate_fds(wfd);
 	gh_pam_record(o, l, what, deadline_us, 1, &out);
-	/* sizeof(out) < PIPE_BUF: one write, atomic. */
-	while (left > 0) {
-		ssize_t n = write(wfd, p, left);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		p += n;
-		left -= (size_t)n;
-	}
+	/* sizeof(out) < PIPE_BUF: one write, atomic; a parent gone away
+	 * reads nothing, and there is no one to tell */
+	(void)gh_file_write_all(wfd, &out, sizeof(out));
 	_exit(0);
 }
 

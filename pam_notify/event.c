@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "event.h"
 
 int
@@ -29,24 +30,8 @@ gh_pam_fmt(char *out, size_t outlen, const char *fmt, ...)
 	}
 	if ((size_t)n < outlen)
 		return 0;
-	/* Drop a partial sequence: back up over continuation bytes to the
-	 * lead byte, and drop it too unless its sequence is complete. */
-	end = outlen - 1;
-	{
-		size_t i = end;
-		unsigned char lead;
-		size_t need;
-
-		while (i > 0 && ((unsigned char)out[i - 1] & 0xc0) == 0x80)
-			i--;
-		if (i > 0) {
-			lead = (unsigned char)out[i - 1];
-			need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 :
-			       lead >= 0xc0 ? 2 : 1;
-			if (need > 1 && end - (i - 1) < need)
-				end = i - 1;
-		}
-	}
+	/* cut by vsnprintf: not inside a character */
+	end = gh_utf8_trim(out, outlen - 1);
 	out[end] = '\0';
 	return 1;
 }

@@ -31,18 +31,13 @@ struct gh_pam_login {
 
 /*
  * gh_pam_login_fill - fill l from the raw PAM items (any may be NULL).
- * Strings are made printable UTF-8 (gh_pam_text) and cut to their field.
+ * Strings are escaped by gh_text_escape (gatehouse/text.h; user and
+ * ruser with GH_TEXT_IDENT, so a '\' in a name stays one) and cut to their
+ * field with GH_TEXT_CUT_MARK.
  */
 void gh_pam_login_fill(struct gh_pam_login *l, const char *user,
                        const char *ruser, const char *tty,
                        const char *service, const char *rhost,
                        int v4_prefix, int v6_prefix, int64_t now);
-
-/*
- * gh_pam_text - copy s to out as printable UTF-8: control characters and
- * bytes that are not valid UTF-8 become '?'; cut on a character boundary
- * to fit outlen (NUL included).  NULL gives "".
- */
-void gh_pam_text(const char *s, char *out, size_t outlen);
 
 #endif

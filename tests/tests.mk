@@ -5,7 +5,7 @@
 LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
             test_pidfile test_journal test_retention test_domain_policy \
             test_uploads test_maillog test_knownhosts test_deliveries \
-            test_event
+            test_event test_text test_file test_reopen
 LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)

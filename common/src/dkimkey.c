@@ -27,6 +27,7 @@
 
 #include "gatehouse/codec.h"
 #include "gatehouse/dkimkey.h"
+#include "gatehouse/file.h"
 #include "detail_int.h"
 
 struct gh_dkim_key {
@@ -129,89 +130,31 @@ gh_dkim_key_from_pem(const char *pem, size_t len, struct gh_dkim_key **out,
 	return key_from_pem(pem, len, "key", out, detail, dlen);
 }
 
-static gh_err
-errno_err(int e)
-{
-	switch (e) {
-	case ENOENT:
-	case ENOTDIR:
-		return GH_ENOTFOUND;
-	case EACCES:
-	case EPERM:
-		return GH_EACCES;
-	case ENOMEM:
-		return GH_ENOMEM;
-	default:
-		return GH_EIO;
-	}
-}
-
 gh_err
 gh_dkim_key_load(const char *path, struct gh_dkim_key **out, char *detail,
                  size_t dlen)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	struct stat st;
-	int fd = -1;
 	gh_err err;
 
 	if (path == NULL || out == NULL)
 		return GH_EINVAL;
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		int e = errno;
-
-		err = gh_detail(detail, dlen, errno_err(e), "%s: %s", path,
-		                strerror(e));
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = gh_detail(detail, dlen, GH_EINVAL,
-		                "%s: not a regular file", path);
-		goto cleanup;
-	}
-	if (st.st_size > GH_DKIM_KEY_FILE_MAX) {
+	/* one buffer of the largest size, never grown: a private key leaves
+	 * no copy behind in freed memory */
+	buf = malloc(GH_DKIM_KEY_FILE_MAX + 1);
+	if (buf == NULL)
+		return GH_ENOMEM;
+	err = gh_file_read_into(path, 0, buf, GH_DKIM_KEY_FILE_MAX + 1, &len,
+	                        detail, dlen);
+	if (err == GH_ETOOBIG)
 		err = gh_detail(detail, dlen, GH_ETOOBIG,
 		                "%s: key file too large", path);
-		goto cleanup;
-	}
-	buf = malloc(GH_DKIM_KEY_FILE_MAX + 1);
-	if (buf == NULL) {
-		err = GH_ENOMEM;
-		goto cleanup;
-	}
-	/* Read to EOF, not st_size: the file may change under us. */
-	for (;;) {
-		ssize_t r = read(fd, buf + len, GH_DKIM_KEY_FILE_MAX + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			int e = errno;
-
-			err = gh_detail(detail, dlen, errno_err(e), "%s: %s",
-			                path, strerror(e));
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > GH_DKIM_KEY_FILE_MAX) {
-			err = gh_detail(detail, dlen, GH_ETOOBIG,
-			                "%s: key file too large", path);
-			goto cleanup;
-		}
-	}
-	err = key_from_pem(buf, len, path, out, detail, dlen);
-cleanup:
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, GH_DKIM_KEY_FILE_MAX + 1);
-		free(buf);
-	}
-	if (fd >= 0)
-		close(fd);
+	if (err == GH_OK)
+		err = key_from_pem(buf, len, path, out, detail, dlen);
+	OPENSSL_cleanse(buf, GH_DKIM_KEY_FILE_MAX + 1);
+	free(buf);
 	return err;
 }
 

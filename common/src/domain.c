@@ -8,6 +8,7 @@
 
 #include "gatehouse/domain.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/text.h"
 #include "detail_int.h"
 
 static const struct {
@@ -100,6 +101,21 @@ gh_domain_policy_type(const struct gh_domain_policy *p, const char *type)
 	return 0;
 }
 
+int
+gh_domain_type_pattern_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (s == NULL || n == 0 || n > GH_POLICY_TYPE_LEN)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '.' ||
+		      s[i] == '_' || s[i] == '-' || s[i] == '*' || s[i] == '?'))
+			return 0;
+	return 1;
+}
+
 /* The next word of a list value (spaces or commas between), into w. */
 static const char *
 next_word(const char *s, char *w, size_t cap, size_t *len)
@@ -154,8 +170,6 @@ gh_domain_policy_load(const struct gh_conf *conf, struct gh_domain_policy *p,
 	memset(p, 0, sizeof(*p));
 	s = gh_conf_str(conf, "events_api", "types");
 	for (;;) {
-		size_t i;
-
 		if (s == NULL || (s = next_word(s, w, sizeof(w), &n), n == 0))
 			break;
 
@@ -164,12 +178,7 @@ gh_domain_policy_load(const struct gh_conf *conf, struct gh_domain_policy *p,
 			                 "[events_api] types: more than %d "
 			                 "patterns", gh_conf_source(conf),
 			                 GH_POLICY_TYPES_MAX);
-		for (i = 0; i < n && n <= GH_POLICY_TYPE_LEN; i++)
-			if (!((w[i] >= 'a' && w[i] <= 'z') ||
-			      (w[i] >= '0' && w[i] <= '9') ||
-			      strchr("._-*?", w[i]) != NULL))
-				break;
-		if (n > GH_POLICY_TYPE_LEN || i < n)
+		if (!gh_domain_type_pattern_ok(w, n))
 			return gh_detail(detail, dlen, GH_ECONFIG, "%s: "
 			                 "[events_api] types: '%s' is not a "
 			                 "pattern of event types (1-%d of "
@@ -299,12 +308,8 @@ gh_domain_accept_policy(enum gh_domain d, const struct gh_domain_policy *p,
 		int n = snprintf(k, sizeof(k), "%s:%s", domains[d].name, key);
 
 		/* 400 bytes at most, cut on a UTF-8 boundary */
-		if (n > 400) {
-			n = 400;
-			while (n > 0 && ((unsigned char)k[n] & 0xc0) == 0x80)
-				n--;
-			k[n] = '\0';
-		}
+		if (n > 400)
+			k[gh_utf8_cut(k, (size_t)n, 400)] = '\0';
 		if (json_object_set_new(copy, "dedup_key", json_string(k)) != 0)
 			goto nomem;
 	}

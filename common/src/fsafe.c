@@ -255,6 +255,43 @@ check_file(const struct stat *sb, const char *path, const char *name,
 	return GH_OK;
 }
 
+/*
+ * openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600) and
+ * fstat it into *sb: a link is refused (GH_EACCES), and so is, later, a
+ * FIFO, which O_NONBLOCK keeps from hanging us in open() before fstat can
+ * refuse it.  With absent_ok, a missing name is GH_OK with *fdp -1.
+ */
+static gh_err
+open_stat(int dfd, const char *path, const char *name, int flags,
+          int absent_ok, int *fdp, struct stat *sb, char *detail,
+          size_t dlen)
+{
+	int fd, e;
+
+	*fdp = -1;
+	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
+	            0600);
+	if (fd < 0) {
+		e = errno;
+		if (e == ENOENT && absent_ok)
+			return GH_OK;
+		if (e == ELOOP)
+			return gh_detail(detail, dlen, GH_EACCES, "%s/%s: a "
+			                 "symbolic link; refusing to follow it",
+			                 path, name);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	if (fstat(fd, sb) != 0) {
+		e = errno;
+		close(fd);
+		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
+		                 name, strerror(e));
+	}
+	*fdp = fd;
+	return GH_OK;
+}
+
 gh_err
 gh_fs_open_file(int dfd, const char *path, const char *name, int flags,
                 uid_t owner, int *out, char *detail, size_t dlen)
@@ -264,27 +301,9 @@ gh_fs_open_file(int dfd, const char *path, const char *name, int flags,
 	int fd;
 
 	*out = -1;
-	/* O_NONBLOCK: a FIFO planted under this name must not hang us in
-	 * open() before fstat can refuse it. */
-	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-	            0600);
-	if (fd < 0) {
-		int e = errno;
-
-		if (e == ELOOP)
-			return gh_detail(detail, dlen, GH_EACCES, "%s/%s: a "
-			                 "symbolic link; refusing to follow it",
-			                 path, name);
-		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
-		                 name, strerror(e));
-	}
-	if (fstat(fd, &sb) != 0) {
-		int e = errno;
-
-		close(fd);
-		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
-		                 name, strerror(e));
-	}
+	err = open_stat(dfd, path, name, flags, 0, &fd, &sb, detail, dlen);
+	if (err)
+		return err;
 	err = check_file(&sb, path, name, owner, detail, dlen);
 	if (err) {
 		close(fd);
@@ -344,26 +363,9 @@ gh_fs_check_file(int dfd, const char *path, const char *name, uid_t owner,
 	gh_err err;
 	int fd;
 
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-
-		if (e == ENOENT)
-			return GH_OK;
-		if (e == ELOOP)
-			return gh_detail(detail, dlen, GH_EACCES, "%s/%s: a "
-			                 "symbolic link; refusing to follow it",
-			                 path, name);
-		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
-		                 name, strerror(e));
-	}
-	if (fstat(fd, &sb) != 0) {
-		int e = errno;
-
-		close(fd);
-		return gh_detail(detail, dlen, gh_mdb_err(e), "%s/%s: %s", path,
-		                 name, strerror(e));
-	}
+	err = open_stat(dfd, path, name, O_RDONLY, 1, &fd, &sb, detail, dlen);
+	if (err || fd < 0)
+		return err;     /* absent is fine */
 	close(fd);
 	err = check_file(&sb, path, name, owner, detail, dlen);
 	if (err)

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "gatehouse/group.h"
+#include "gatehouse/queue.h"
 
 struct gh_group_write {
 	gh_txn_fn fn;
@@ -89,15 +90,6 @@ gh_group_free(struct gh_group *g)
 	free(g);
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The store's own failures, which every write of a batch shares, as opposed
  * to an error a write's fn chose (a record it refused). */
 static int
@@ -112,12 +104,12 @@ store_failure(gh_err err)
 static gh_err
 commit(struct gh_group *g, gh_txn_fn fn, void *arg)
 {
-	int64_t deadline = mono_ms() + g->opts.lock_retry_ms;
+	int64_t deadline = gh_mono_ms() + g->opts.lock_retry_ms;
 	gh_err err;
 
 	for (;;) {
 		err = gh_store_update(g->store, fn, arg);
-		if (err != GH_ELOCKED || mono_ms() >= deadline)
+		if (err != GH_ELOCKED || gh_mono_ms() >= deadline)
 			break;
 	}
 	if (g->opts.on_commit != NULL)

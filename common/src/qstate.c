@@ -14,6 +14,7 @@
  */
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "queue_int.h"
 
 static const char *const qstate_names[] = {
@@ -106,12 +107,8 @@ gh_qs_set_error(struct qstate *q, const char *err)
 {
 	size_t n = err ? strlen(err) : 0;
 
-	if (n > QS_ERR_MAX) {
-		/* cut on a UTF-8 character boundary */
-		n = QS_ERR_MAX;
-		while (n > 0 && ((unsigned char)err[n] & 0xc0) == 0x80)
-			n--;
-	}
+	/* cut on a UTF-8 character boundary */
+	n = gh_utf8_cut(err, n, QS_ERR_MAX);
 	if (n)
 		memcpy(q->error, err, n);
 	q->error[n] = '\0';

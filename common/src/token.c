@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 
 #include "gatehouse/codec.h"
+#include "gatehouse/file.h"
 #include "gatehouse/token.h"
 #include "detail_int.h"
 
@@ -318,33 +319,18 @@ load_file(const char *path, struct gh_token_key *cur,
 {
 	char buf[GH_TOKEN_FILE_MAX + 1];
 	size_t n;
-	FILE *fp;
 	gh_err err;
 
 	if (detail && dlen)
 		detail[0] = '\0';
 	memset(cur, 0, sizeof(*cur));
 	memset(prev, 0, sizeof(*prev));
-	fp = fopen(path, "re");
-	if (fp == NULL) {
-		int e = errno;
-
-		return gh_detail(detail, dlen, e == ENOENT ? GH_ENOTFOUND :
-		                 (e == EACCES || e == EPERM) ? GH_EACCES :
-		                 GH_EIO, "%s: %s", path, strerror(e));
-	}
-	n = fread(buf, 1, sizeof(buf), fp);
-	err = ferror(fp) ? GH_EIO : GH_OK;
-	fclose(fp);
-	if (err) {
-		err = gh_detail(detail, dlen, GH_EIO, "%s: read error", path);
-		goto cleanup;
-	}
-	if (n > GH_TOKEN_FILE_MAX) {
+	err = gh_file_read_into(path, 0, buf, sizeof(buf), &n, detail, dlen);
+	if (err == GH_ETOOBIG)
 		err = gh_detail(detail, dlen, GH_EINVAL, "%s: longer than %d "
 		                "bytes " KEY_FILE_HINT, path, GH_TOKEN_FILE_MAX);
+	if (err)
 		goto cleanup;
-	}
 	buf[n] = '\0';
 	if (strlen(buf) != n) {
 		err = gh_detail(detail, dlen, GH_EINVAL, "%s: holds a NUL byte "

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/codec.h"
+#include "gatehouse/json.h"
 #include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "detail_int.h"
@@ -139,26 +141,6 @@ opt_str(const json_t *o, const char *k, size_t max, const char **out)
 }
 
 static int
-only_members(const json_t *o, const char *const *allowed, const char **bad_key)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)o, k, v) {
-		size_t i;
-
-		for (i = 0; allowed[i]; i++)
-			if (strcmp(k, allowed[i]) == 0)
-				break;
-		if (allowed[i] == NULL) {
-			*bad_key = k;
-			return 0;
-		}
-	}
-	return 1;
-}
-
-static int
 tz_ok(const char *s)
 {
 	size_t n = strlen(s), comp = 0;
@@ -197,38 +179,22 @@ phone_ok(const char *s)
 	return 1;
 }
 
-static int
-b64url_ok(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '='))
-			return 0;
-	}
-	return 1;
-}
-
 /*
- * s (base64url, checked) encodes exactly n bytes: unpadded, or padded
- * with '=' to a multiple of 4 (browsers send it unpadded; some libraries
- * pad).
+ * The number of bytes s encodes in base64url (padded or not: browsers send
+ * it unpadded, some libraries pad), in *n; 0 if s is not base64url.  The
+ * codec's own decoder judges it, so what is accepted here is what notifyd
+ * can use when it sends.
  */
 static int
-b64url_len_ok(const char *s, size_t n)
+b64url_size(const char *s, size_t *n)
 {
-	size_t len = strlen(s), bare = len, want = (n * 4 + 2) / 3;
+	unsigned char buf[GH_B64_DEC_LEN(KEY_B64_MAX)];
+	size_t len = strlen(s);
 
-	while (bare > 0 && s[bare - 1] == '=')
-		bare--;
-	if (memchr(s, '=', bare) != NULL || bare != want)
+	*n = 0;
+	if (len == 0 || len > KEY_B64_MAX)
 		return 0;
-	return len == bare || len == (bare + 3) / 4 * 4;
+	return gh_b64_decode(GH_B64_URL, s, len, buf, sizeof(buf), n) == GH_OK;
 }
 
 static gh_err
@@ -238,12 +204,13 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 	                                      "expirationTime", NULL};
 	static const char *const key_members[] = {"p256dh", "auth", NULL};
 	const char *ep, *bk = NULL, *pk, *au;
+	size_t pkn = 0, aun = 0;
 	const json_t *keys = json_object_get(p, "keys");
 
 	if (!json_is_object(p))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu] is not an object", i);
-	if (!only_members(p, members, &bk))
+	if (!gh_json_only_members(p, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu] has unknown member '%s'", i, bk);
 	/* https only: push services all use it, and notifyd POSTs to the
@@ -256,19 +223,18 @@ push_validate(const json_t *p, size_t i, char *detail, size_t dlen)
 		                 "of at most %d bytes", i, ENDPOINT_MAX);
 	if (!json_is_object(keys) || !opt_str(keys, "p256dh", KEY_B64_MAX, &pk) ||
 	    !opt_str(keys, "auth", KEY_B64_MAX, &au) || pk == NULL ||
-	    au == NULL || !b64url_ok(pk, KEY_B64_MAX) ||
-	    !b64url_ok(au, KEY_B64_MAX))
+	    au == NULL || !b64url_size(pk, &pkn) || !b64url_size(au, &aun))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys needs p256dh and auth in "
 		                 "base64url", i);
 	/* nothing else in keys: whatever is stored here goes into the
 	 * user's one contacts record, which must stay far below the record
 	 * bound (a padded keys object filled it once) */
-	if (!only_members(keys, key_members, &bk))
+	if (!gh_json_only_members(keys, key_members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys has unknown member '%s'", i, bk);
 	/* RFC 8291: a P-256 point of 65 bytes and a secret of 16 */
-	if (!b64url_len_ok(pk, 65) || !b64url_len_ok(au, 16))
+	if (pkn != 65 || aun != 16)
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "push[%zu].keys: p256dh must be 65 bytes and "
 		                 "auth 16 bytes, in base64url", i);
@@ -301,7 +267,7 @@ gh_contacts_validate(const json_t *rec, char *detail, size_t dlen)
 	if (!json_is_object(rec))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "contacts are not a JSON object");
-	if (!only_members(rec, members, &bk))
+	if (!gh_json_only_members(rec, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
 		                 bk);
 	if (!opt_str(rec, "name", NAME_MAX_LEN, &s))
@@ -538,7 +504,7 @@ digest_validate(const json_t *d, char *detail, size_t dlen)
 	if (!json_is_object(d))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "digest must be an object");
-	if (!only_members(d, members, &bk))
+	if (!gh_json_only_members(d, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL,
 		                 "digest has unknown member '%s'", bk);
 	if (!opt_str(d, "every", 16, &every) ||
@@ -585,7 +551,7 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	if (!json_is_object(rec))
 		return gh_detail(detail, dlen, GH_EINVAL, "%s",
 		                 "preferences are not a JSON object");
-	if (!only_members(rec, members, &bk))
+	if (!gh_json_only_members(rec, members, &bk))
 		return gh_detail(detail, dlen, GH_EINVAL, "unknown member '%s'",
 		                 bk);
 	o = json_object_get(rec, "channels");
@@ -622,7 +588,7 @@ gh_prefs_validate(const json_t *rec, char *detail, size_t dlen)
 	}
 	o = json_object_get(rec, "quiet");
 	if (o) {
-		if (!json_is_object(o) || !only_members(o, qmembers, &bk) ||
+		if (!json_is_object(o) || !gh_json_only_members(o, qmembers, &bk) ||
 		    !opt_str(o, "start", 8, &s) || !opt_str(o, "end", 8, &e) ||
 		    !gh_hhmm_ok(s) || !gh_hhmm_ok(e))
 			return gh_detail(detail, dlen, GH_EINVAL, "%s",

@@ -21,6 +21,7 @@
 
 #include "gatehouse/codec.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/file.h"
 #include "../http.h"
 #include "../payload.h"
 #include "../webpush_crypt.h"
@@ -57,9 +58,8 @@ webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
 {
 	struct webpush *w = nd_priv_new(ch, sizeof(*w));
 	const char *kf;
-	char pem[4096];
+	char pem[4096], why[512];
 	size_t n;
-	FILE *fp;
 	gh_err err;
 
 	if (w == NULL)
@@ -85,14 +85,12 @@ webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
 		         section);
 		return GH_ECONFIG;
 	}
-	fp = fopen(kf, "re");
-	if (fp == NULL) {
-		snprintf(detail, dlen, "[%s] vapid_key_file: cannot read %s",
-		         section, kf);
+	err = gh_file_read_into(kf, 0, pem, sizeof(pem), &n, why, sizeof(why));
+	if (err) {
+		explicit_bzero(pem, sizeof(pem));
+		snprintf(detail, dlen, "[%s] vapid_key_file: %s", section, why);
 		return GH_ECONFIG;
 	}
-	n = fread(pem, 1, sizeof(pem), fp);
-	fclose(fp);
 	err = gh_vapid_load_pem(&w->vapid, pem, n);
 	explicit_bzero(pem, sizeof(pem));
 	if (err) {

@@ -20,6 +20,7 @@
 
 #include "../../nginx_module/category.h"
 #include "../../nginx_module/filename.h"
+#include "gatehouse/text.h"
 #include "../../nginx_module/multipart.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -72,17 +73,17 @@ check_name(const char *fn, size_t len)
 		int cut;
 		size_t k;
 
-		n = gh_fn_escape(fn, len, esc, sizeof(esc), &cut);
+		n = gh_text_escape(fn, len, esc, sizeof(esc), 0, &cut);
 		check(n <= GH_FN_ORIG_MAX && strlen(esc) == n);
-		check(!cut || (n >= GH_FN_CUT_MARK_LEN &&
-		    memcmp(esc + n - GH_FN_CUT_MARK_LEN, GH_FN_CUT_MARK,
-		           GH_FN_CUT_MARK_LEN) == 0));
+		check(!cut || (n >= GH_TEXT_CUT_MARK_LEN &&
+		    memcmp(esc + n - GH_TEXT_CUT_MARK_LEN, GH_TEXT_CUT_MARK,
+		           GH_TEXT_CUT_MARK_LEN) == 0));
 		for (i = 0; i < n; i++) {
 			unsigned char c = (unsigned char)esc[i];
 
 			check(c >= 0x20 && c != 0x7f);
 		}
-		k = gh_fn_escaped_cut(esc, n, 128);
+		k = gh_text_escaped_cut(esc, n, 128);
 		check(k <= n && (n <= 128 ? k == n : k <= 124));
 	}
 }

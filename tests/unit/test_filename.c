@@ -14,6 +14,7 @@
 
 #include "../../nginx_module/category.h"
 #include "../../nginx_module/filename.h"
+#include "gatehouse/text.h"
 
 /* Strict UTF-8 check, written independently of filename.c's decoder. */
 static int
@@ -399,7 +400,7 @@ esc_is(const char *in, size_t in_len, const char *want)
 	size_t n;
 	int cut = -1;
 
-	n = gh_fn_escape(in, in_len, out, sizeof(out), &cut);
+	n = gh_text_escape(in, in_len, out, sizeof(out), 0, &cut);
 	if (n != strlen(want) || strcmp(out, want) != 0 || cut != 0)
 		fail_msg("escape of \"%s\": got \"%s\" (%zu, cut %d), want "
 		         "\"%s\"", in, out, n, cut, want);
@@ -455,31 +456,31 @@ test_escape(void **state)
 
 	/* long: cut between escapes, with the mark */
 	memset(big, 'a', 2000);
-	n = gh_fn_escape(big, 2000, out, sizeof(out), &cut);
+	n = gh_text_escape(big, 2000, out, sizeof(out), 0, &cut);
 	assert_int_equal(cut, 1);
 	assert_int_equal(n, GH_FN_ORIG_MAX);
 	assert_string_equal(out + n - 4, "\\...");
 	memset(big, 0x01, 1000);
-	n = gh_fn_escape(big, 1000, out, sizeof(out), &cut);
+	n = gh_text_escape(big, 1000, out, sizeof(out), 0, &cut);
 	assert_int_equal(cut, 1);
 	assert_int_equal(n, GH_FN_ORIG_MAX);
 	assert_memory_equal(out + n - 8, "\\x01\\...", 8);
 	/* exactly full: no cut */
 	memset(big, 'b', GH_FN_ORIG_MAX);
-	n = gh_fn_escape(big, GH_FN_ORIG_MAX, out, sizeof(out), &cut);
+	n = gh_text_escape(big, GH_FN_ORIG_MAX, out, sizeof(out), 0, &cut);
 	assert_int_equal(cut, 0);
 	assert_int_equal(n, GH_FN_ORIG_MAX);
 	/* a multi-byte character is never split */
 	for (i = 0; i + 3 <= 3000; i += 3)
 		memcpy(big + i, "\xe2\x82\xac", 3);
-	n = gh_fn_escape(big, 3000, out, sizeof(out), &cut);
+	n = gh_text_escape(big, 3000, out, sizeof(out), 0, &cut);
 	assert_int_equal(cut, 1);
 	esc_safe(out, n);
 
 	/* bad arguments */
-	assert_int_equal(gh_fn_escape("a", 1, out, GH_FN_ORIG_MIN - 1, &cut),
+	assert_int_equal(gh_text_escape("a", 1, out, GH_TEXT_ESC_MIN - 1, 0, &cut),
 	                 0);
-	assert_int_equal(gh_fn_escape(NULL, 1, out, sizeof(out), &cut), 0);
+	assert_int_equal(gh_text_escape(NULL, 1, out, sizeof(out), 0, &cut), 0);
 
 	/* random bytes: always safe */
 	srand(7);
@@ -488,8 +489,8 @@ test_escape(void **state)
 
 		for (k = 0; k < len; k++)
 			big[k] = (char)(rand() % 4 == 0 ? 0xe2 : rand());
-		n = gh_fn_escape(big, len, out, (size_t)(16 + rand() % 1009),
-		                 &cut);
+		n = gh_text_escape(big, len, out, (size_t)(16 + rand() % 1009),
+		                   0, &cut);
 		esc_safe(out, n);
 		assert_int_equal(n, strlen(out));
 	}
@@ -503,15 +504,15 @@ test_escaped_cut(void **state)
 	const char *m = "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9";
 
 	(void)state;
-	assert_int_equal(gh_fn_escaped_cut(e, 8, 8), 8);
-	assert_int_equal(gh_fn_escaped_cut(e, 8, 7), 2);   /* not in \x01 */
-	assert_int_equal(gh_fn_escaped_cut(e, 8, 10), 8);
-	assert_int_equal(gh_fn_escaped_cut(u, 11, 10), 1); /* not in \u{} */
-	assert_int_equal(gh_fn_escaped_cut("a\\u{202e}bcdefg", 15, 13), 9);
-	assert_int_equal(gh_fn_escaped_cut(m, 10, 9), 4);  /* not in é */
-	assert_int_equal(gh_fn_escaped_cut("a\\\\b", 4, 3), 0);
-	assert_int_equal(gh_fn_escaped_cut("ab\\\\cd", 6, 5), 1);
-	assert_int_equal(gh_fn_escaped_cut("ab\\\\cd", 6, 2), 0);
+	assert_int_equal(gh_text_escaped_cut(e, 8, 8), 8);
+	assert_int_equal(gh_text_escaped_cut(e, 8, 7), 2);   /* not in \x01 */
+	assert_int_equal(gh_text_escaped_cut(e, 8, 10), 8);
+	assert_int_equal(gh_text_escaped_cut(u, 11, 10), 1); /* not in \u{} */
+	assert_int_equal(gh_text_escaped_cut("a\\u{202e}bcdefg", 15, 13), 9);
+	assert_int_equal(gh_text_escaped_cut(m, 10, 9), 4);  /* not in é */
+	assert_int_equal(gh_text_escaped_cut("a\\\\b", 4, 3), 0);
+	assert_int_equal(gh_text_escaped_cut("ab\\\\cd", 6, 5), 1);
+	assert_int_equal(gh_text_escaped_cut("ab\\\\cd", 6, 2), 0);
 }
 
 int

@@ -15,7 +15,7 @@
 
 #include "gatehouse/codec.h"
 #include "mime.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 static uint64_t
 fixed_rng(void *arg)

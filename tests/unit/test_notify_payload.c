@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "payload.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 static const char ev_json[] =
 	"{\"id\":1042,\"type\":\"login.new_host\",\"category\":\"security\","

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "template.h"
-#include "utf8.h"
+#include "gatehouse/text.h"
 
 static json_t *
 event(void)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gatehouse/text.h"
 #include "../../pam_notify/event.h"
 #include "../../pam_notify/login.h"
 #include "../../pam_notify/netkey.h"
@@ -122,34 +123,27 @@ test_canon(void **state)
 	assert_string_equal(out, "");
 }
 
+/* The fields are escaped by the library's one rule (test_text covers the
+ * rule itself): what PAM hands over is kept, marked, never '?'. */
 static void
-test_text(void **state)
+test_fill_escapes(void **state)
 {
-	char out[16];
+	struct gh_pam_login l;
+	char big[400];
 
-	gh_pam_text("alice", out, sizeof(out));
-	assert_string_equal(out, "alice");
-	gh_pam_text(NULL, out, sizeof(out));
-	assert_string_equal(out, "");
-	gh_pam_text("a\nb\tc\x7f", out, sizeof(out));
-	assert_string_equal(out, "a?b?c?");
-	gh_pam_text("caf\xc3\xa9", out, sizeof(out));          /* café */
-	assert_string_equal(out, "caf\xc3\xa9");
-	gh_pam_text("x\xff\xfey", out, sizeof(out));           /* invalid */
-	assert_string_equal(out, "x??y");
-	gh_pam_text("\xc0\xaf", out, sizeof(out));             /* overlong */
-	assert_string_equal(out, "??");
-	gh_pam_text("\xed\xa0\x80", out, sizeof(out));         /* surrogate */
-	assert_string_equal(out, "???");
-	gh_pam_text("\xc2\x85z", out, sizeof(out));            /* C1 NEL */
-	assert_string_equal(out, "?z");
-	gh_pam_text("\xe2\x82", out, sizeof(out));             /* truncated */
-	assert_string_equal(out, "??");
-	/* cut on a character boundary: 4 + 3 bytes do not fit in 6 */
-	gh_pam_text("abcd\xe2\x82\xac", out, 7);
-	assert_string_equal(out, "abcd");
-	gh_pam_text("\xf0\x9f\x98\x80!", out, sizeof(out));    /* emoji */
-	assert_string_equal(out, "\xf0\x9f\x98\x80!");
+	gh_pam_login_fill(&l, "a\nb\x01" "c\xff", "DOM\\bob", "pts/\x1b[0",
+	                  NULL, NULL, 24, 56, 1);
+	assert_string_equal(l.user, "a\\nb\\x01c\\xff");
+	assert_string_equal(l.ruser, "DOM\\bob");        /* identity: one '\\' */
+	assert_string_equal(l.tty, "pts/\\x1b[0");
+	assert_string_equal(l.service, "");
+	/* too long: cut, and marked as cut */
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	gh_pam_login_fill(&l, big, NULL, NULL, NULL, NULL, 24, 56, 1);
+	assert_int_equal(strlen(l.user), GH_PAM_USER_MAX - 1);
+	assert_string_equal(l.user + GH_PAM_USER_MAX - 1 - GH_TEXT_CUT_MARK_LEN,
+	                    GH_TEXT_CUT_MARK);
 }
 
 static void
@@ -208,7 +202,7 @@ main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_local),
 		cmocka_unit_test(test_canon),
-		cmocka_unit_test(test_text),
+		cmocka_unit_test(test_fill_escapes),
 		cmocka_unit_test(test_fmt),
 		cmocka_unit_test(test_login_fill),
 	};

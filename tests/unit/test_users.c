@@ -130,7 +130,7 @@ test_contacts_validate(void **state)
 	               AUTH "==\"}}]}", GH_OK, NULL);
 	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
 	               " \"keys\": {\"p256dh\": \"" P256 "==\", \"auth\": \""
-	               AUTH "\"}}]}", GH_EINVAL, "65 bytes");
+	               AUTH "\"}}]}", GH_EINVAL, "base64url");   /* bad padding */
 	check_contacts("{\"push\": [{\"endpoint\": \"https://p.example/1\","
 	               " \"keys\": {\"p256dh\": \"BAAA\", \"auth\": \""
 	               AUTH "\"}}]}", GH_EINVAL, "65 bytes");

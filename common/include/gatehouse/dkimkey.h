@@ -75,7 +75,8 @@ const char *gh_dkim_alg_name(gh_dkim_alg alg);
 /*
  * gh_dkim_key_load - read a PEM private key file.  On GH_OK *out is a new key
  * the caller frees with gh_dkim_key_free().  Errors: GH_ENOTFOUND (no such
- * file), GH_EACCES, GH_EIO, GH_ETOOBIG (file over GH_DKIM_KEY_FILE_MAX),
+ * file), GH_EACCES (also a symbolic link: the file is opened as
+ * gatehouse/file.h says), GH_EIO, GH_ETOOBIG (file over GH_DKIM_KEY_FILE_MAX),
  * GH_EINVAL (not a regular file, not a PEM private key, encrypted, a type
  * other than RSA or Ed25519, or an RSA size outside 1024..4096 bits).  When
  * detail is not NULL it receives a one-line English reason naming the file

@@ -110,6 +110,14 @@ struct gh_domain_policy {
 };
 
 /*
+ * gh_domain_type_pattern_ok - 1 if the n bytes at s are a pattern of event
+ * types: 1-GH_POLICY_TYPE_LEN of a-z 0-9 . _ - * ? (fnmatch(3) without
+ * brackets or escapes).  The rule of [events_api] types and of the nginx
+ * module's gatehouse_events_api types=.
+ */
+int gh_domain_type_pattern_ok(const char *s, size_t n);
+
+/*
  * gh_domain_policy_load - [events_api] types and action_url_prefix into
  * *p.  A pattern is 1-64 of [a-z0-9._-*?]; a prefix is an http:// or
  * https:// URL whose host is followed by '/' (so "https://app.example.org"

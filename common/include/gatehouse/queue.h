@@ -89,6 +89,10 @@ enum gh_priority {
 /* gh_now_ms - wall-clock milliseconds since the epoch. */
 int64_t gh_now_ms(void);
 
+/* gh_mono_ms - milliseconds of CLOCK_MONOTONIC: for deadlines and paces,
+ * which a change of the wall clock must not stretch or cut. */
+int64_t gh_mono_ms(void);
+
 /*
  * gh_event_validate - check an event object against the contract above.
  * detail (optional) receives which field is wrong.  GH_OK or GH_EINVAL;

@@ -79,7 +79,8 @@ struct gh_token {
  *     blank lines and lines starting with '#'.  The key gets the purposes
  *     of the lines without ".previous"; there must be at least one.
  * detail receives the reason on failure (a bad line by its number).
- * GH_ENOTFOUND, GH_EACCES, GH_EINVAL (not a key file), GH_EIO.
+ * GH_ENOTFOUND, GH_EACCES (also a symbolic link: opened as gatehouse/file.h
+ * says), GH_EINVAL (not a key file), GH_EIO.
  */
 gh_err gh_token_key_load(const char *path, struct gh_token_key *key,
                          char *detail, size_t detail_len);

@@ -356,3 +356,19 @@ def test_dns_records_keys_archived_before_their_grace_ended(milter_factory):
     lst = {k["selector"]: k["state"] for k in
            json.loads(m.gh("--json", "dkim", "list").stdout)}
     assert lst == {"cur": "active", "recent": "retired"}
+
+
+def test_mail_log_escapes_odd_header_bytes(world, milter):
+    """Header bytes that are not UTF-8, control characters and '\\' are
+    kept in the mail log escaped by libgatehouse's one rule (docs/events.md,
+    "Untrusted text"), as the PAM and nginx modules store them: never '?'."""
+    raw = mailenv.message([
+        f"From: Joe <joe@{DOMAIN}>".encode(), b"To: bob@example.net",
+        b"Subject: caf\xe9 \x01 C:\\dir odd-bytes",
+        f"Message-ID: <odd.bytes@{DOMAIN}>".encode(),
+        b"Date: Mon, 01 Jan 2024 10:00:00 +0000"])
+    send(world.postfix.port, f"ann@{DOMAIN}", ["x1@example.net"], raw)
+    want = "caf\\xe9 \\x01 C:\\\\dir odd-bytes"
+    rec = milter.record_for(want)
+    assert rec["subject"] == want
+    assert rec["message_id"] == f"<odd.bytes@{DOMAIN}>"

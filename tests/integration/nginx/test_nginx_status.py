@@ -145,3 +145,34 @@ def test_version_1_records_still_read(nginx):
     assert "original_name" not in out
     out = nginx.gh("uploads", "list", "--user", "carol").stdout
     assert "report.pdf" in out and "before.png" in out
+
+
+def raw_send(port, head):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(head)
+        return read_response(s)
+
+
+def test_odd_user_names_are_escaped_and_still_match(nginx):
+    """The record keeps the user (and the URI) escaped by libgatehouse's
+    one rule (docs/events.md, "Untrusted text"), as the PAM module and the
+    milter keep theirs: bytes that are not UTF-8 as \\xhh, not '?'.  The
+    owner still sees the status of the upload: its user is compared
+    escaped the same way.  A '\\' in a user name (DOMAIN\\user) stays one."""
+    for raw, kept in ((b"eve\xff", "eve\\xff"), (b"DOM\\bob", "DOM\\bob")):
+        body = multipart([part("f", png_bytes(), "odd-user.png")])
+        head = request_head("/upload", ctype(), len(body),
+                            extra=["X-User: @U@"]).replace(b"@U@", raw)
+        r = raw_send(nginx.port, head + body)
+        assert r.status == 201, r
+        up = r.json()
+        rec = nginx.record(up["id"])
+        assert rec["user"] == kept
+        mine = raw_send(nginx.port, b"GET /uploads/status/%d HTTP/1.1\r\n"
+                        b"Host: 127.0.0.1\r\nX-User: %s\r\n\r\n"
+                        % (up["id"], raw))
+        assert mine.status == 200, (raw, mine)
+        # the escaped form is not a way in: it is another user's name
+        other = get(nginx.port, f"/uploads/status/{up['id']}",
+                    "eve\\\\xff" if raw == b"eve\xff" else "DOM")
+        assert other.status == 404

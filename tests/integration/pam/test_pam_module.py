@@ -393,3 +393,20 @@ def test_logins_cli_list_forget_purge(pam):
     run("logins", "forget", "pete")
     assert set(pam.known_hosts()) == {("olga", "203.0.113.0/24")}
     run("logins", "purge", rc=64)
+
+
+def test_hostile_names_escaped_by_the_shared_rule(pam):
+    """User, tty and host names are escaped by libgatehouse's one rule
+    (docs/events.md, "Untrusted text"): control and invalid bytes become
+    \\xhh, never '?', so the same odd name reads the same in every part;
+    a '\\' in a user name (DOMAIN\\user) stays one."""
+    pam.init_store()
+    svc = pam.session_service(args="notify=always type=login.ssh")
+    # "\udcff" is the byte 0xff on the command line (surrogateescape)
+    pam.drv(svc, "eve\x1b[31m\udcff", rhost="203.0.113.7",
+            tty="pts/\u202e1")
+    pam.drv(svc, "DOM\\bob", rhost="203.0.113.8")
+    evs = pam.events()
+    assert [e["user"] for e in evs] == ["eve\\x1b[31m\\xff", "DOM\\bob"]
+    assert evs[0]["metadata"]["tty"] == "pts/\\u{202e}1"
+    assert ("DOM\\bob", "203.0.113.0/24") in pam.known_hosts()
