@@ -3,7 +3,8 @@
 # linked against the sanitized library.
 
 LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
-            test_pidfile test_journal test_retention test_domain_policy
+            test_pidfile test_journal test_retention test_domain_policy \
+            test_err
 LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)
