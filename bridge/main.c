@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -790,7 +791,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	const char *conf_path = NULL;
 	char detail[1024];
-	int ch, d, shared = 0, rc = 0;
+	int ch, d, shared = 0, rc = EX_OK;
 	gh_err err;
 
 	memset(&b, 0, sizeof(b));
@@ -803,19 +804,19 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		case 'V':
 			printf("gatehouse-bridge %s\n", GH_VERSION);
-			return 0;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return 64;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1 ||
 	    (d = gh_domain_lookup(argv[optind])) <= GH_DOMAIN_CORE) {
 		usage(stderr);
-		return 64;
+		return EX_USAGE;
 	}
 	b.dom = (enum gh_domain)d;
 	b.name = gh_domain_name(b.dom);
@@ -825,13 +826,13 @@ main(int argc, char **argv)
 	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
 	if (err) {
 		blog(&b, LOG_ERR, "%s", detail);
-		return err == GH_ENOTFOUND ? 66 : 78;
+		return gh_err_exit_code(err);
 	}
 	gh_conf_domain_store_opts(b.conf, b.dom, &so, &shared);
 	if (shared) {
 		blog(&b, LOG_ERR, "[store] %s is not set: this domain writes "
 		     "the core's store itself, and needs no bridge", b.name);
-		rc = 78;
+		rc = EX_CONFIG;
 		goto done;
 	}
 	b.sock_path = gh_conf_str(b.conf, "notifyd", "bridge_socket");
@@ -843,12 +844,12 @@ main(int argc, char **argv)
 	if (err) {
 		blog(&b, LOG_ERR, "cannot open %s: %s%s%s", so.path,
 		     gh_strerror(err), detail[0] ? ": " : "", detail);
-		rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 : 74;
+		rc = gh_err_exit_code(err);
 		goto done;
 	}
 	b.buf = malloc(GH_BRIDGE_MSG_MAX + 1);
 	if (b.buf == NULL) {
-		rc = 71;
+		rc = EX_OSERR;
 		goto done;
 	}
 	memset(&sa, 0, sizeof(sa));
