@@ -19,6 +19,8 @@ $(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(LIBGSCAN) scanner/gscan.h scanner/gsc
 	  nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
 
 PROGRAMS += $(NGX_MODULE)
+.PHONY: nginx
+nginx: $(NGX_MODULE)
 DIST += $(NGX_MODULE)
 
 # Where Debian's nginx loads modules from, and the load snippet Debian's

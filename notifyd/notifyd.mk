@@ -6,7 +6,8 @@
 # archive, so each unit test links only what it uses.  Everything here must
 # build without deprecated OpenSSL calls.
 #
-#   make                      build/gatehouse-notifyd and the test builds
+#   make notifyd              build/gatehouse-notifyd
+#   make check-programs       ... and its test builds (the test clock)
 #   make notify-crashtest     the crash test, 10 rounds (make test runs 1)
 #   make bench-notify         notifyd against Apprise (bench/notify/run)
 
@@ -76,7 +77,10 @@ $(CLI_BIN): $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
 CLI_PARTS += $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
 CLI_PARTS_LIBS += $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS)
 
-PROGRAMS += $(NOTIFYD_BIN) $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
+PROGRAMS += $(NOTIFYD_BIN)
+CHECK_PROGRAMS += $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
+.PHONY: notifyd
+notifyd: $(NOTIFYD_BIN)
 MANPAGES += docs/man/gatehouse-notifyd.8
 INTEG_TESTS += tests/integration/notifyd
 

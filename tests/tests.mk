@@ -16,7 +16,7 @@ UNIT_TESTS += $(LIB_UNIT_BINS)
 KILLTEST := build/tests/killtest
 $(KILLTEST): build/tests/killtest.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
-PROGRAMS += $(KILLTEST)
+CHECK_PROGRAMS += $(KILLTEST)
 
 INTEG_TESTS += tests/integration/common
 # The hostile-producer suite: each attack run as the attacker's uid.
@@ -33,5 +33,5 @@ killtest: $(KILLTEST) $(CLI_BIN)
 RECTOOL := build/tests/integration/retention/rectool
 $(RECTOOL): build/tests/integration/retention/rectool.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
-PROGRAMS += $(RECTOOL)
+CHECK_PROGRAMS += $(RECTOOL)
 INTEG_TESTS += tests/integration/retention

@@ -34,7 +34,7 @@ PAM_SESSION_ERR = 14
 def need_built():
     missing = [str(p) for p in (MODULE, PAMDRV, STORETOOL) if not p.exists()]
     if missing:
-        pytest.fail("not built (run `make programs`): " + ", ".join(missing))
+        pytest.fail("not built (run `make check-programs`): " + ", ".join(missing))
     if not PAM_MATRIX.exists():
         pytest.fail("pam_matrix.so not found: install libpam-wrapper "
                     "(scripts/install-deps)")
