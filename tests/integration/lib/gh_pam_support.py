@@ -219,10 +219,3 @@ def op_ms(out, op_index=0, thread=0):
 
 def have(cmd):
     return shutil.which(cmd) is not None
-
-
-@pytest.fixture
-def pam(tmp_path):
-    env = PamEnv(tmp_path)
-    yield env
-    env.remove_wrapper_copies()
