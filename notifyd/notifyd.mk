@@ -136,7 +136,7 @@ $(NOTIFYD_LIB_UNIT): build/asan/tests/unit/test_users.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += $(NOTIFYD_LIB_UNIT)
 
-# The crash test of the notifyd issue, 10 rounds in a row.
+# The crash test (test_notifyd_crash.py), 10 rounds in a row.
 .PHONY: notify-crashtest
 notify-crashtest: $(NOTIFYD_SAN_BIN) $(CLI_BIN)
 	ROUNDS=10 $(PYTHON) -m pytest -q -p no:cacheprovider \

@@ -22,7 +22,7 @@ INTEG_TESTS += tests/integration/common
 # The hostile-producer suite: each attack run as the attacker's uid.
 INTEG_TESTS += tests/security
 
-# The foundation issue's 20 rounds in a row (make test runs 2).
+# The multi-process kill test, 20 rounds in a row (make test runs 2).
 .PHONY: killtest
 killtest: $(KILLTEST) $(CLI_BIN)
 	ROUNDS=20 $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/common/test_killtest.py
