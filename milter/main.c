@@ -1004,8 +1004,8 @@ main(int argc, char **argv)
 	 * stop()), and a connection closing at that moment frees its DKIM
 	 * keys in one of them; libcrypto's atexit handler tearing down its
 	 * global tables at the same time can crash the milter on its way out
-	 * (ASan saw it once in many runs).  The process is ending: the kernel frees
-	 * it all.
+	 * (ASan saw it once in many runs).  The process is ending: the kernel
+	 * frees it all.
 	 */
 	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 
