@@ -4,12 +4,19 @@
 # through a fragment named DIR/DIR.mk (for example milter/milter.mk), which
 # appends to the lists below:
 #
-#   PROGRAMS     binaries and shared objects built by `make`
+#   PROGRAMS     what ships, built by `make`: the programs, the nginx and
+#                PAM modules and the static libraries they link
 #   DIST         what `make install` installs (`make dist-programs` builds
 #                only these: what packages build)
-#   UNIT_TESTS   test binaries run by `make unit-test` (normal and ASan+UBSan)
+#   CHECK_PROGRAMS  what only the tests run: the sanitized daemons, the test
+#                builds and the test drivers (`make check-programs`)
+#   UNIT_TESTS   test binaries run by `make unit-test` (ASan+UBSan; built by
+#                `make check-programs` too)
 #   INTEG_TESTS  pytest directories run by `make integration-test`
 #   INSTALL_HOOKS  make targets run by `make install`
+#
+# Each part has a target of its own that builds what it ships: `make cli`,
+# `make milter`, `make nginx`, `make pam`, `make notifyd`, `make bridge`.
 #
 # Objects go under build/ (normal) and build/asan/ (sanitized copies used only
 # by the tests).  Dependencies are found with pkg-config.
@@ -60,6 +67,7 @@ COMMON_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS_COMMON) 2>/dev/null) -lpthr
 CMOCKA_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
 PROGRAMS    :=
+CHECK_PROGRAMS :=
 DIST        :=
 UNIT_TESTS  :=
 INTEG_TESTS :=
@@ -77,9 +85,12 @@ include scanner/scanner.mk
 include tests/tests.mk
 include bench/bench.mk
 
-.PHONY: programs dist-programs
+.PHONY: programs dist-programs check-programs
 programs: $(PROGRAMS)
 dist-programs: $(DIST)
+# What the tests need beyond what ships: never built by `make` or by a
+# package's build.
+check-programs: $(CHECK_PROGRAMS) $(UNIT_TESTS)
 
 .PHONY: version
 version:
@@ -113,18 +124,18 @@ test: deps
 test-packages: rpm test-install
 
 # pytest runs last so its summary closes the output.
-check: programs unit-test fuzz integration-test
+check: programs check-programs unit-test fuzz integration-test
 
 # Every libFuzzer target for FUZZ_TIME seconds each (CI: 20).
 FUZZ_TIME ?= 20
 .PHONY: fuzz
 fuzz: $(FUZZ_TARGETS)
 
-unit-test: $(UNIT_TESTS)
+unit-test: check-programs
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./$$t; done
 
-integration-test: programs
+integration-test: programs check-programs
 	$(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) $(INTEG_TESTS)
 
 .PHONY: deps

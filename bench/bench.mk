@@ -32,5 +32,5 @@ bench-scan-cache: $(NGX_MODULE) build/bench/upload/loadgen
 # The inbox's Server-Sent Events: 1000 streams, enqueue-to-receipt p50/p99,
 # nginx memory per stream (bench/sse/run, bench/README.md).
 .PHONY: bench-sse
-bench-sse: programs
+bench-sse: programs check-programs
 	$(PYTHON) bench/sse/run

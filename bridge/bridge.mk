@@ -5,6 +5,8 @@ BRIDGE_BIN  := build/gatehouse-bridge
 $(BRIDGE_BIN): $(BRIDGE_SRCS:%.c=build/%.o) $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 PROGRAMS += $(BRIDGE_BIN)
+.PHONY: bridge
+bridge: $(BRIDGE_BIN)
 MANPAGES += docs/man/gatehouse-bridge.8
 
 .PHONY: install-bridge

@@ -50,6 +50,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -767,8 +768,12 @@ usage(FILE *fp)
 	        "See gatehouse-bridge(8).\n");
 }
 
-int
-main(int argc, char **argv)
+/*
+ * The command line: the configuration's path into *conf_path, the domain
+ * into b.  Returns -1 to go on, or the exit code (-h, -V, a bad argument).
+ */
+static int
+parse_args(struct br *b, int argc, char **argv, const char **conf_path)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -776,72 +781,76 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	struct br b;
-	struct gh_store_opts so;
-	struct sigaction sa;
-	const char *conf_path = NULL;
-	char detail[1024];
-	int ch, d, shared = 0, rc = 0;
-	gh_err err;
+	int ch, d;
 
-	memset(&b, 0, sizeof(b));
-	b.fd = -1;
-	b.journal = gh_journal_stderr();
 	while ((ch = getopt_long(argc, argv, "c:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			conf_path = optarg;
+			*conf_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		case 'V':
 			printf("gatehouse-bridge %s\n", GH_VERSION);
-			return 0;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return 64;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc - 1 ||
 	    (d = gh_domain_lookup(argv[optind])) <= GH_DOMAIN_CORE) {
 		usage(stderr);
-		return 64;
+		return EX_USAGE;
 	}
-	b.dom = (enum gh_domain)d;
-	b.name = gh_domain_name(b.dom);
+	b->dom = (enum gh_domain)d;
+	b->name = gh_domain_name(b->dom);
+	return -1;
+}
+
+/*
+ * The configuration, the domain's store (opened as its owner: started as
+ * root, the bridge becomes that owner first), the buffer and the signals.
+ * Returns the exit code; what was started is stop()'s to undo either way.
+ */
+static int
+start(struct br *b, const char *conf_path)
+{
+	struct gh_store_opts so;
+	struct sigaction sa;
+	char detail[1024];
+	int shared = 0;
+	gh_err err;
+
 	if (conf_path == NULL)
 		conf_path = gh_conf_default_path();
-	b.conf_path = conf_path;
-	err = gh_conf_load(&b.conf, conf_path, detail, sizeof(detail));
+	b->conf_path = conf_path;
+	err = gh_conf_load(&b->conf, conf_path, detail, sizeof(detail));
 	if (err) {
-		blog(&b, LOG_ERR, "%s", detail);
-		return err == GH_ENOTFOUND ? 66 : 78;
+		blog(b, LOG_ERR, "%s", detail);
+		return gh_err_exit_code(err);
 	}
-	gh_conf_domain_store_opts(b.conf, b.dom, &so, &shared);
+	gh_conf_domain_store_opts(b->conf, b->dom, &so, &shared);
 	if (shared) {
-		blog(&b, LOG_ERR, "[store] %s is not set: this domain writes "
-		     "the core's store itself, and needs no bridge", b.name);
-		rc = 78;
-		goto done;
+		blog(b, LOG_ERR, "[store] %s is not set: this domain writes "
+		     "the core's store itself, and needs no bridge", b->name);
+		return EX_CONFIG;
 	}
-	b.sock_path = gh_conf_str(b.conf, "notifyd", "bridge_socket");
-	b.poll_ms = (int)gh_conf_int(b.conf, "notifyd", "poll_interval");
+	b->sock_path = gh_conf_str(b->conf, "notifyd", "bridge_socket");
+	b->poll_ms = (int)gh_conf_int(b->conf, "notifyd", "poll_interval");
 	/* Root never opens a store: become its owner for good first. */
 	err = gh_store_become_owner(so.path, detail, sizeof(detail));
 	if (err == GH_OK)
-		err = gh_store_open(&b.st, &so, detail, sizeof(detail));
+		err = gh_store_open(&b->st, &so, detail, sizeof(detail));
 	if (err) {
-		blog(&b, LOG_ERR, "cannot open %s: %s%s%s", so.path,
+		blog(b, LOG_ERR, "cannot open %s: %s%s%s", so.path,
 		     gh_strerror(err), detail[0] ? ": " : "", detail);
-		rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 : 74;
-		goto done;
+		return gh_err_exit_code(err);
 	}
-	b.buf = malloc(GH_BRIDGE_MSG_MAX + 1);
-	if (b.buf == NULL) {
-		rc = 71;
-		goto done;
-	}
+	b->buf = malloc(GH_BRIDGE_MSG_MAX + 1);
+	if (b->buf == NULL)
+		return EX_OSERR;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -849,41 +858,71 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	blog(&b, LOG_INFO, "started for %s", so.path);
-	gh_retention_from_conf(b.conf, &b.ret);
-	b.ret_interval = gh_conf_int(b.conf, "retention", "interval");
-	b.purge_next = gh_mono_ms() + FIRST_PURGE_MS;
-	{
-		char state[300];
-		snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the "
-		         "%s domain", b.name);
-		gh_sd_notify(state);
-	}
+	blog(b, LOG_INFO, "started for %s", so.path);
+	gh_retention_from_conf(b->conf, &b->ret);
+	b->ret_interval = gh_conf_int(b->conf, "retention", "interval");
+	b->purge_next = gh_mono_ms() + FIRST_PURGE_MS;
+	return EX_OK;
+}
+
+/* Sessions with notifyd, one after another, until SIGTERM or SIGINT. */
+static void
+run(struct br *b)
+{
+	char state[300];
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the %s "
+	         "domain", b->name);
+	gh_sd_notify(state);
 	while (!stopping) {
 		if (reload_wanted)
-			(void)reload(&b);
-		purge_tick(&b);
-		b.fd = bconnect(&b);
-		if (b.fd < 0) {
-			nap_ms(b.purge ? 50 : 1000);
+			(void)reload(b);
+		purge_tick(b);
+		b->fd = bconnect(b);
+		if (b->fd < 0) {
+			nap_ms(b->purge ? 50 : 1000);
 			continue;
 		}
-		if (hello(&b) == 0)
-			session(&b);
-		close(b.fd);
-		b.fd = -1;
-		json_decref(b.snap);
-		b.snap = NULL;
-		json_decref(b.inbox);
-		b.inbox = NULL;
+		if (hello(b) == 0)
+			session(b);
+		close(b->fd);
+		b->fd = -1;
+		json_decref(b->snap);
+		b->snap = NULL;
+		json_decref(b->inbox);
+		b->inbox = NULL;
 		nap_ms(1000);
 	}
 	gh_sd_notify("STOPPING=1");
-	blog(&b, LOG_INFO, "stopped");
-done:
-	gh_purge_free(b.purge);
-	free(b.buf);
-	gh_store_close(b.st);
-	gh_conf_free(b.conf);
+	blog(b, LOG_INFO, "stopped");
+}
+
+/* Undoes whatever start() did; safe on a partial start. */
+static void
+stop(struct br *b)
+{
+	gh_purge_free(b->purge);
+	free(b->buf);
+	gh_store_close(b->st);
+	gh_conf_free(b->conf);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct br b;
+	const char *conf_path = NULL;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.fd = -1;
+	b.journal = gh_journal_stderr();
+	rc = parse_args(&b, argc, argv, &conf_path);
+	if (rc >= 0)
+		return rc;
+	rc = start(&b, conf_path);
+	if (rc == EX_OK)
+		run(&b);
+	stop(&b);
 	return rc;
 }

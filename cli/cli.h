@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sysexits.h>
 #include <jansson.h>
 
 #include "gatehouse/conf.h"
@@ -27,19 +28,20 @@
 #pragma GCC poison printf fprintf vprintf vfprintf dprintf puts fputs \
 	putchar putc fputc fwrite perror
 
-/* Exit codes, as sysexits(3), which mail admins' scripts already know. */
+/* Exit codes, as sysexits(3), which mail admins' scripts already know;
+ * a gh_err becomes one through cli_exit_code() (gh_err_exit_code()). */
 enum {
-	EXIT_OK = 0,
-	EXIT_NOTFOUND = 1,   /* the thing asked about does not exist */
-	EXIT_USAGE = 64,     /* bad command line */
-	EXIT_DATAERR = 65,   /* bad input data (event fields, JSON) */
-	EXIT_NOINPUT = 66,   /* store or config file missing */
-	EXIT_NOUSER = 67,    /* a user named in the config does not exist */
-	EXIT_SOFTWARE = 70,  /* internal error */
-	EXIT_IOERR = 74,     /* store I/O error, store full */
-	EXIT_TEMPFAIL = 75,  /* store locked: try again */
-	EXIT_NOPERM = 77,    /* permission denied */
-	EXIT_CONFIG = 78     /* configuration error */
+	EXIT_OK = EX_OK,
+	EXIT_NOTFOUND = 1,            /* the thing asked about does not exist */
+	EXIT_USAGE = EX_USAGE,        /* bad command line */
+	EXIT_DATAERR = EX_DATAERR,    /* bad input data (event fields, JSON) */
+	EXIT_NOINPUT = EX_NOINPUT,    /* store or config file missing */
+	EXIT_NOUSER = EX_NOUSER,      /* a user named in the config does not exist */
+	EXIT_SOFTWARE = EX_SOFTWARE,  /* internal error */
+	EXIT_IOERR = EX_IOERR,        /* store I/O error, store full */
+	EXIT_TEMPFAIL = EX_TEMPFAIL,  /* store locked: try again */
+	EXIT_NOPERM = EX_NOPERM,      /* permission denied */
+	EXIT_CONFIG = EX_CONFIG       /* configuration error */
 };
 
 struct cli {
@@ -74,7 +76,8 @@ int cli_open_domain_store(struct cli *c, int dom);
  * owner ([store] owner, mail_owner, web_owner, login_owner). */
 int cli_init_stores(struct cli *c);
 
-/* The exit code for a gh_err. */
+/* The exit code for a gh_err: gh_err_exit_code(), but EXIT_NOTFOUND (1)
+ * for GH_ENOTFOUND. */
 int cli_exit_code(gh_err err);
 
 /* Print "gatehouse: what: strerror (detail)" to stderr; returns exit code. */

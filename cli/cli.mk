@@ -13,6 +13,8 @@ $(CLI_BIN): $(CLI_SRCS:%.c=build/%.o) $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $(CLI_SRCS:%.c=build/%.o) $(CLI_PARTS) \
 	  $(LIBGH) $(CLI_PARTS_LIBS) $(COMMON_LIBS)
 PROGRAMS += $(CLI_BIN)
+.PHONY: cli
+cli: $(CLI_BIN)
 MANPAGES += docs/man/gatehouse.1 docs/man/gatehouse.conf.5
 
 .PHONY: install-cli

@@ -17,32 +17,12 @@
 
 #include "cli.h"
 
+/* The library's sysexits(3) mapping, but 1 for a record that does not
+ * exist: scripts ask "is there an event 42?" as they ask grep. */
 int
 cli_exit_code(gh_err err)
 {
-	switch (err) {
-	case GH_OK:
-		return EXIT_OK;
-	case GH_ENOTFOUND:
-		return EXIT_NOTFOUND;
-	case GH_EINVAL:
-	case GH_ETOOBIG:
-		return EXIT_DATAERR;
-	case GH_ELOCKED:
-		return EXIT_TEMPFAIL;
-	case GH_EACCES:
-	case GH_EREADONLY:
-		return EXIT_NOPERM;
-	case GH_ECONFIG:
-		return EXIT_CONFIG;
-	case GH_EIO:
-	case GH_EFULL:
-	case GH_ECORRUPT:
-	case GH_EVERSION:
-		return EXIT_IOERR;
-	default:
-		return EXIT_SOFTWARE;
-	}
+	return err == GH_ENOTFOUND ? EXIT_NOTFOUND : gh_err_exit_code(err);
 }
 
 int

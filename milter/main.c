@@ -88,6 +88,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,14 +107,6 @@
 #ifndef GH_VERSION
 #error "GH_VERSION comes from the Makefile (VERSION)"
 #endif
-
-#define EX_OK_ 0
-#define EX_USAGE_ 64
-#define EX_SOFTWARE_ 70
-#define EX_OSERR_ 71
-#define EX_CANTCREAT_ 73
-#define EX_NOPERM_ 77
-#define EX_CONFIG_ 78
 
 /* A changed signature directory is loaded once it has been still this
  * long (see THE SIGNATURE DATABASE). */
@@ -216,13 +209,13 @@ daemonize(int *ready_fd)
 			got += n;
 		buf[got] = '\0';
 		if (strncmp(buf, "ok", 2) == 0)
-			_exit(EX_OK_);
+			_exit(EX_OK);
 		if (buf[0] == 'E' && strchr(buf, ':')) {
 			early_error("%s", strchr(buf, ':') + 1);
-			_exit(atoi(buf + 1) > 0 ? atoi(buf + 1) : EX_SOFTWARE_);
+			_exit(atoi(buf + 1) > 0 ? atoi(buf + 1) : EX_SOFTWARE);
 		}
 		early_error("start-up failed (see the system log)");
-		_exit(EX_SOFTWARE_);
+		_exit(EX_SOFTWARE);
 	}
 	close(p[0]);
 	if (setsid() < 0)
@@ -231,7 +224,7 @@ daemonize(int *ready_fd)
 	if (pid < 0)
 		return -1;
 	if (pid > 0)
-		_exit(EX_OK_);
+		_exit(EX_OK);
 	if (chdir("/") != 0)
 		return -1;
 	{
@@ -587,7 +580,7 @@ check_as_user(const char *conf_path, const struct gh_conf *boot,
 	                   sizeof(detail));
 	if (err) {
 		early_error("%s%s", detail, as);
-		return EX_CONFIG_;
+		return EX_CONFIG;
 	}
 	describe(first, NULL, "checked");
 	gh_mcfg_unref(first);
@@ -601,9 +594,9 @@ check_as_user(const char *conf_path, const struct gh_conf *boot,
 	} else if (err) {
 		early_error("the mail store: %s: %s%s", gh_strerror(err),
 		            detail, as);
-		return err == GH_EACCES ? EX_NOPERM_ : EX_CONFIG_;
+		return err == GH_EACCES ? EX_NOPERM : EX_CONFIG;
 	}
-	return EX_OK_;
+	return EX_OK;
 }
 
 static int
@@ -620,12 +613,12 @@ run_check(const char *conf_path, const struct gh_conf *boot,
 	pid = fork();
 	if (pid < 0) {
 		early_error("fork: %s", strerror(errno));
-		return EX_OSERR_;
+		return EX_OSERR;
 	}
 	if (pid == 0) {
 		if (drop_privileges(mb, why, sizeof(why)) != 0) {
 			early_error("%s", why);
-			_exit(EX_CONFIG_);
+			_exit(EX_CONFIG);
 		}
 		snprintf(as, sizeof(as), " (as user %s)", mb->user);
 		rc = check_as_user(conf_path, boot, as);
@@ -634,7 +627,7 @@ run_check(const char *conf_path, const struct gh_conf *boot,
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE_;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : EX_SOFTWARE;
 }
 
 /* libclamav's errors and warnings (gscan_set_log), from any thread. */
@@ -644,8 +637,31 @@ clamav_log(int level, const char *msg)
 	gh_mlog(level == 0 ? LOG_ERR : LOG_INFO, "libclamav: %s", msg);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * What the milter holds from start to stop.  main() keeps it on its stack
+ * for the life of the process: libmilter's callbacks reach m through
+ * gh_milter_set(), the reload thread through rl.
+ */
+struct mrun {
+	struct opts o;
+	struct gh_milter m;
+	struct gh_conf *boot;		/* the configuration read at start */
+	struct gh_mcfg *first;		/* keys and engine loaded at start */
+	struct gh_mboot mb;		/* user, socket and its permissions */
+	struct reloader rl;
+	struct smfi_thread st;
+	const char *pidpath;
+	int ready_fd;			/* to the daemonizing parent, or -1 */
+	int pid_fd;
+	int fac;			/* [milter] log_facility, or -1 */
+};
+
+/*
+ * The command line into o.  Returns -1 to go on, or the exit code (-V,
+ * -h, a bad argument).
+ */
+static int
+parse_options(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -657,54 +673,25 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}
 	};
-	struct opts o = {NULL, NULL, 0, 0, 0};
-	struct gh_milter m;
-	struct gh_conf *boot = NULL;
-	struct gh_mcfg *first = NULL;
-	struct gh_store_opts sopts;
-	struct gh_mboot mb;
-	struct reloader rl;
-	struct smfi_thread st;
-	struct sigaction sa;
-	sigset_t sigs, old;
-	char detail[1024], why[512];
-	const char *sock, *sock_path, *pidpath;
-	int ch, ready_fd = -1, pid_fd = -1, fac, rc = EX_OK_, drained = 1;
-	int stopping = 0;
-	mode_t mode, old_umask;
-	gid_t sock_gid;
-	gh_err err;
-
-	gscan_set_log(clamav_log);
-
-	/*
-	 * First of all, before anything touches libcrypto: no OpenSSL clean-up
-	 * at exit.  We leave with libmilter's threads still running (see the
-	 * end of main()), and a connection closing at that moment frees its
-	 * DKIM keys in one of them; libcrypto's atexit handler tearing down its
-	 * global tables at the same time crashed the milter on its way out
-	 * (ASan, once in many runs).  The process is ending: the kernel frees
-	 * it all.
-	 */
-	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+	int ch;
 
 	while ((ch = getopt_long(argc, argv, "c:fp:tSVh", longopts,
 	                         NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			o.conf = optarg;
+			o->conf = optarg;
 			break;
 		case 'f':
-			o.foreground = 1;
+			o->foreground = 1;
 			break;
 		case 'p':
-			o.pid_file = optarg;
+			o->pid_file = optarg;
 			break;
 		case 't':
-			o.check_only = 1;
+			o->check_only = 1;
 			break;
 		case 'S':
-			o.prepare_only = 1;
+			o->prepare_only = 1;
 			break;
 		case 'V':
 		{
@@ -714,148 +701,189 @@ main(int argc, char **argv)
 			/* "NAME VERSION" first, as every Gatehouse binary */
 			printf("gatehouse-milter %s\nlibmilter %u.%u.%u\n",
 			       GH_VERSION, maj, min, pl);
-			return EX_OK_;
+			return EX_OK;
 		}
 		case 'h':
 			usage(stdout);
-			return EX_OK_;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return EX_USAGE_;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return EX_USAGE_;
+		return EX_USAGE;
 	}
-	memset(&m, 0, sizeof(m));
-	m.conf_path = o.conf ? o.conf : gh_conf_default_path();
+	return -1;
+}
 
-	err = gh_conf_load(&boot, m.conf_path, detail, sizeof(detail));
+/*
+ * The configuration, read as whoever started us (root, before any drop),
+ * and what start-up takes from it: the pid file, the log facility, the
+ * user and the socket.  Returns the exit code.
+ */
+static int
+read_boot(struct mrun *r)
+{
+	char detail[1024], why[512];
+	gh_err err;
+
+	r->m.conf_path = r->o.conf ? r->o.conf : gh_conf_default_path();
+	err = gh_conf_load(&r->boot, r->m.conf_path, detail, sizeof(detail));
 	if (err) {
 		early_error("%s", detail);
-		return err == GH_ECONFIG ? EX_CONFIG_ : EX_USAGE_;
+		return gh_err_exit_code(err);
 	}
-	pidpath = o.pid_file ? o.pid_file : gh_conf_str(boot, "milter",
-	                                                "pid_file");
-	fac = gh_mlog_facility(gh_conf_str(boot, "milter", "log_facility"));
-	if (gh_mboot_parse(boot, geteuid() == 0, &mb, why, sizeof(why))) {
-		early_error("%s: %s", gh_conf_source(boot), why);
-		return EX_CONFIG_;
+	r->pidpath = r->o.pid_file ? r->o.pid_file :
+	    gh_conf_str(r->boot, "milter", "pid_file");
+	r->fac = gh_mlog_facility(gh_conf_str(r->boot, "milter",
+	                                      "log_facility"));
+	if (gh_mboot_parse(r->boot, geteuid() == 0, &r->mb, why,
+	                   sizeof(why))) {
+		early_error("%s: %s", gh_conf_source(r->boot), why);
+		return EX_CONFIG;
 	}
-	sock = mb.sock;
-	sock_path = mb.sock_path;
-	m.local_socket = mb.local_socket;
-	mode = mb.mode;
-	sock_gid = mb.sock_gid;
-	if (o.check_only) {
-		gh_mlog_open("gatehouse-milter", 1, fac);
-		rc = run_check(m.conf_path, boot, &mb);
-		gh_conf_free(boot);
-		return rc;
-	}
-	if (o.prepare_only) {
-		/* The socket's directory, for a daemon started as its user
-		 * (see RUNNING AS ITS USER); nothing else is touched. */
-		rc = m.local_socket ?
-		    gh_msock_prepare_dir(sock_path, gh_conf_str(boot, "milter",
-		                         "user"), sock_gid, why, sizeof(why)) : 0;
-		if (rc != 0)
-			early_error("%s", why);
-		gh_conf_free(boot);
-		return rc != 0 ? EX_CANTCREAT_ : EX_OK_;
-	}
+	r->m.local_socket = r->mb.local_socket;
+	return EX_OK;
+}
 
-	if (!o.foreground && daemonize(&ready_fd) != 0) {
+/* -S: the socket's directory, for a daemon started as its user (see
+ * RUNNING AS ITS USER); nothing else is touched.  Returns the exit code. */
+static int
+make_socket_dir(struct mrun *r)
+{
+	char why[512];
+	int rc;
+
+	rc = r->m.local_socket ?
+	    gh_msock_prepare_dir(r->mb.sock_path, gh_conf_str(r->boot, "milter",
+	                         "user"), r->mb.sock_gid, why, sizeof(why)) : 0;
+	if (rc != 0)
+		early_error("%s", why);
+	return rc != 0 ? EX_CANTCREAT : EX_OK;
+}
+
+/*
+ * Start-up up to a listening socket: daemonize, the log, the socket's
+ * directory, the drop to [milter] user, the pid file, keys and engine (as
+ * that user), the store, libmilter's socket.  A failure is reported to the
+ * waiting parent and exits (die()).
+ */
+static void
+start(struct mrun *r)
+{
+	const char *sock = r->mb.sock, *sock_path = r->mb.sock_path;
+	struct gh_store_opts sopts;
+	char detail[1024], why[512];
+	mode_t old_umask;
+	gh_err err;
+
+	if (!r->o.foreground && daemonize(&r->ready_fd) != 0) {
 		early_error("cannot daemonize: %s", strerror(errno));
-		return EX_OSERR_;
+		exit(EX_OSERR);
 	}
-	gh_mlog_open("gatehouse-milter", o.foreground, fac < 0 ? LOG_MAIL : fac);
-	if (m.local_socket &&
-	    gh_msock_prepare_dir(sock_path, gh_conf_str(boot, "milter", "user"),
-	                         sock_gid, why, sizeof(why)) != 0)
-		die(ready_fd, EX_CANTCREAT_, "%s", why);
-	if (!m.local_socket)
+	gh_mlog_open("gatehouse-milter", r->o.foreground,
+	             r->fac < 0 ? LOG_MAIL : r->fac);
+	if (r->m.local_socket &&
+	    gh_msock_prepare_dir(sock_path, gh_conf_str(r->boot, "milter",
+	                         "user"), r->mb.sock_gid, why,
+	                         sizeof(why)) != 0)
+		die(r->ready_fd, EX_CANTCREAT, "%s", why);
+	if (!r->m.local_socket)
 		gh_mlog(LOG_WARNING, "listening on %s: every local user can "
 		        "connect to a TCP socket and have mail signed; prefer "
 		        "a unix socket with socket_group (docs/security.md)",
 		        sock);
-	if (drop_privileges(&mb, why, sizeof(why)) != 0)
-		die(ready_fd, EX_CONFIG_, "%s", why);
-	not_root_note(gh_conf_str(boot, "milter", "user"));
+	if (drop_privileges(&r->mb, why, sizeof(why)) != 0)
+		die(r->ready_fd, EX_CONFIG, "%s", why);
+	not_root_note(gh_conf_str(r->boot, "milter", "user"));
 	/* Locked for as long as we run: a second instance sees the lock and
 	 * refuses to start over us, and `gatehouse dkim rotate` signals the
 	 * lock's holder, not whatever pid the file names (gatehouse/pidfile.h). */
-	if (pidpath && *pidpath &&
-	    gh_pidfile_lock(pidpath, &pid_fd, NULL, why, sizeof(why)) != GH_OK)
-		die(ready_fd, EX_SOFTWARE_, "%s", why);
+	if (r->pidpath && *r->pidpath &&
+	    gh_pidfile_lock(r->pidpath, &r->pid_fd, NULL, why,
+	                    sizeof(why)) != GH_OK)
+		die(r->ready_fd, EX_SOFTWARE, "%s", why);
 
-	err = gh_mcfg_load(m.conf_path, NULL, 1, &first, detail,
+	err = gh_mcfg_load(r->m.conf_path, NULL, 1, &r->first, detail,
 	                   sizeof(detail));
 	if (err)
-		die(ready_fd, EX_CONFIG_, "%s", detail);
-	gh_mcfg_holder_init(&m.cfg, first);
-	gh_mcond_init(&m.sign_cond, "DKIM signing");
-	gh_mcond_init(&m.scan_cond, "virus scanner");
-	gh_mcond_init(&m.spool_cond, "scan spool");
+		die(r->ready_fd, EX_CONFIG, "%s", detail);
+	gh_mcfg_holder_init(&r->m.cfg, r->first);
+	gh_mcond_init(&r->m.sign_cond, "DKIM signing");
+	gh_mcond_init(&r->m.scan_cond, "virus scanner");
+	gh_mcond_init(&r->m.spool_cond, "scan spool");
 	/* the mail domain's store: [store] mail, or the core's when unset */
-	gh_conf_domain_store_opts(boot, GH_DOMAIN_MAIL, &sopts, NULL);
-	gh_mstore_init(&m.store, &sopts);
+	gh_conf_domain_store_opts(r->boot, GH_DOMAIN_MAIL, &sopts, NULL);
+	gh_mstore_init(&r->m.store, &sopts);
 	{
 		struct gh_store *s;
 
 		/* Open now, so the first message does not pay for it; a
 		 * failure is logged and retried by the messages. */
-		(void)gh_mstore_get(&m.store, &s);
+		(void)gh_mstore_get(&r->m.store, &s);
 	}
 
-	gh_milter_set(&m);
+	gh_milter_set(&r->m);
 	if (gh_milter_register() != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)
-		die(ready_fd, EX_SOFTWARE_, "libmilter refused the filter or "
-		    "the socket '%s'", sock);
-	smfi_settimeout((int)(gh_conf_int(boot, "milter", "timeout") / 1000));
+		die(r->ready_fd, EX_SOFTWARE, "libmilter refused the filter "
+		    "or the socket '%s'", sock);
+	smfi_settimeout((int)(gh_conf_int(r->boot, "milter", "timeout") /
+	                      1000));
 	/* Born with no more than socket_mode allows: no moment in which
 	 * others could connect before the chmod. */
-	old_umask = umask(0777 & ~mode);
+	old_umask = umask(0777 & ~r->mb.mode);
 	if (smfi_opensocket(1) != MI_SUCCESS)
-		die(ready_fd, EX_CONFIG_, "cannot listen on %s (in use, or a "
-		    "bad [milter] socket?)", sock);
+		die(r->ready_fd, EX_CONFIG, "cannot listen on %s (in use, or "
+		    "a bad [milter] socket?)", sock);
 	umask(old_umask);
 	if (sock_path != NULL) {
-		if (gh_msock_secure(sock_path, mode, sock_gid, why,
+		if (gh_msock_secure(sock_path, r->mb.mode, r->mb.sock_gid, why,
 		                    sizeof(why)) != 0)
-			die(ready_fd, EX_CONFIG_, "%s", why);
-	} else if (gh_conf_bool(boot, "milter", "tcp_nodelay")) {
+			die(r->ready_fd, EX_CONFIG, "%s", why);
+	} else if (gh_conf_bool(r->boot, "milter", "tcp_nodelay")) {
 		nodelay_listener();
 	}
+}
 
-	/* Threads first, with the signals blocked (they inherit the mask),
-	 * then unblock them here only: see SIGNALS AND LIBMILTER above. */
+/*
+ * The threads (reload, libmilter's smfi_main()) and the signal handlers,
+ * then "ready" to the parent and systemd.  Threads first, with the
+ * signals blocked (they inherit the mask), then unblock them here only:
+ * see SIGNALS AND LIBMILTER above.
+ */
+static void
+start_threads(struct mrun *r)
+{
+	struct sigaction sa;
+	sigset_t sigs, old;
+
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		die(ready_fd, EX_OSERR_, "pipe: %s", strerror(errno));
+		die(r->ready_fd, EX_OSERR, "pipe: %s", strerror(errno));
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
-	memset(&rl, 0, sizeof(rl));
-	pthread_mutex_init(&rl.mu, NULL);
+	memset(&r->rl, 0, sizeof(r->rl));
+	pthread_mutex_init(&r->rl.mu, NULL);
 	{
 		/* the signature database watch waits on a monotonic clock */
 		pthread_condattr_t ca;
 
 		pthread_condattr_init(&ca);
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&rl.cv, &ca);
+		pthread_cond_init(&r->rl.cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
-	rl.m = &m;
-	rl.generation = 1;
-	memset(&st, 0, sizeof(st));
-	if (pthread_create(&rl.tid, NULL, reload_main, &rl) != 0 ||
-	    pthread_create(&st.tid, NULL, smfi_main_thread, &st) != 0)
-		die(ready_fd, EX_OSERR_, "cannot start threads");
+	r->rl.m = &r->m;
+	r->rl.generation = 1;
+	memset(&r->st, 0, sizeof(r->st));
+	if (pthread_create(&r->rl.tid, NULL, reload_main, &r->rl) != 0 ||
+	    pthread_create(&r->st.tid, NULL, smfi_main_thread, &r->st) != 0)
+		die(r->ready_fd, EX_OSERR, "cannot start threads");
 	/*
 	 * SA_NODEFER and an empty mask: while the handler runs, the main
 	 * thread must still accept these signals, or the kernel would hand
@@ -870,24 +898,36 @@ main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 
-	describe(first, NULL, "started with");
-	gh_mlog(LOG_INFO, "listening on %s, pid %ld%s", sock, (long)getpid(),
-	        o.foreground ? ", in the foreground" : "");
-	if (ready_fd >= 0) {
-		if (write(ready_fd, "ok", 2) < 0) {
+	describe(r->first, NULL, "started with");
+	gh_mlog(LOG_INFO, "listening on %s, pid %ld%s", r->mb.sock,
+	        (long)getpid(), r->o.foreground ? ", in the foreground" : "");
+	if (r->ready_fd >= 0) {
+		if (write(r->ready_fd, "ok", 2) < 0) {
 			/* the parent is gone: nothing to tell */
 		}
-		close(ready_fd);
-		ready_fd = -1;
+		close(r->ready_fd);
+		r->ready_fd = -1;
 	}
 	{
 		char state[600];
 
 		snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on "
-		         "%s", sock);
+		         "%s", r->mb.sock);
 		gh_sd_notify(state);
 	}
+}
 
+/*
+ * The main thread's loop: signals from the pipe until a stop.  *stopping
+ * is 1 after SIGTERM or SIGINT (drain), 2 when libmilter stopped on its
+ * own.  Returns the exit code.
+ */
+static int
+run(struct mrun *r, int *stopping)
+{
+	int rc = EX_OK;
+
+	*stopping = 0;
 	for (;;) {
 		struct pollfd pfd = {sig_pipe[0], POLLIN, 0};
 		unsigned char b;
@@ -895,49 +935,101 @@ main(int argc, char **argv)
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			break;
 		while (read(sig_pipe[0], &b, 1) == 1) {
-			if (b == SIGHUP && !stopping) {
+			if (b == SIGHUP && !*stopping) {
 				gh_mlog(LOG_INFO, "SIGHUP: reloading %s",
-				        m.conf_path);
+				        r->m.conf_path);
 				gh_sd_notify("RELOADING=1");
-				request_reload(&rl);
+				request_reload(&r->rl);
 			} else if (b == SIGTERM || b == SIGINT) {
-				if (!stopping)
+				if (!*stopping)
 					gh_sd_notify("STOPPING=1");
-				stopping = 1;
+				*stopping = 1;
 			} else if (b == 'M') {
-				if (!stopping) {
+				if (!*stopping) {
 					gh_mlog(LOG_ERR, "libmilter stopped on "
 					        "its own (rc %d); exiting",
-					        st.rc);
-					rc = EX_SOFTWARE_;
+					        r->st.rc);
+					rc = EX_SOFTWARE;
 				}
-				stopping = 2;
+				*stopping = 2;
 			}
 		}
-		if (stopping)
+		if (*stopping)
 			break;
 	}
+	return rc;
+}
+
+/*
+ * The drain (after SIGTERM, SIGINT), then clean-up.  Nothing is in
+ * progress any more (or the drain timed out): leave.  Not through
+ * smfi_stop(): it takes a mutex libmilter's listener holds across its
+ * 5-second select(), and the listener has nothing of ours to finish.  The
+ * exit closes the listening socket; a unix socket's file we remove
+ * ourselves, as libmilter would.  What connections still in progress use
+ * (the store, the configuration) is freed only when none is.
+ */
+static void
+stop(struct mrun *r, int stopping)
+{
+	int drained;
+
 	if (stopping == 1)
-		drained = drain(&m, gh_conf_int(boot, "milter",
-		                                "drain_timeout"));
+		drained = drain(&r->m, gh_conf_int(r->boot, "milter",
+		                                   "drain_timeout"));
 	else
-		drained = __atomic_load_n(&m.msgs, __ATOMIC_SEQ_CST) == 0;
-	/*
-	 * Nothing is in progress any more (or the drain timed out): leave.
-	 * Not through smfi_stop(): it takes a mutex libmilter's listener
-	 * holds across its 5-second select(), and the listener has nothing of
-	 * ours to finish.  The exit closes the listening socket; a unix
-	 * socket's file we remove ourselves, as libmilter would.
-	 */
-	if (sock_path != NULL)
-		unlink(sock_path);
-	stop_reloader(&rl);
+		drained = __atomic_load_n(&r->m.msgs, __ATOMIC_SEQ_CST) == 0;
+	if (r->mb.sock_path != NULL)
+		unlink(r->mb.sock_path);
+	stop_reloader(&r->rl);
 	if (drained) {
-		gh_mstore_close(&m.store);
-		gh_mcfg_holder_destroy(&m.cfg);
+		gh_mstore_close(&r->m.store);
+		gh_mcfg_holder_destroy(&r->m.cfg);
 	}
-	gh_pidfile_release(pidpath, pid_fd);
+	gh_pidfile_release(r->pidpath, r->pid_fd);
 	gh_mlog(LOG_INFO, "stopped");
-	gh_conf_free(boot);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mrun r;
+	int rc, stopping;
+
+	gscan_set_log(clamav_log);
+
+	/*
+	 * First of all, before anything touches libcrypto: no OpenSSL clean-up
+	 * at exit.  We leave with libmilter's threads still running (see
+	 * stop()), and a connection closing at that moment frees its DKIM
+	 * keys in one of them; libcrypto's atexit handler tearing down its
+	 * global tables at the same time can crash the milter on its way out
+	 * (ASan saw it once in many runs).  The process is ending: the kernel
+	 * frees it all.
+	 */
+	(void)OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
+
+	memset(&r, 0, sizeof(r));
+	r.ready_fd = -1;
+	r.pid_fd = -1;
+	rc = parse_options(argc, argv, &r.o);
+	if (rc >= 0)
+		return rc;
+	rc = read_boot(&r);
+	if (rc != EX_OK || r.o.check_only || r.o.prepare_only) {
+		if (rc == EX_OK && r.o.check_only) {
+			gh_mlog_open("gatehouse-milter", 1, r.fac);
+			rc = run_check(r.m.conf_path, r.boot, &r.mb);
+		} else if (rc == EX_OK) {
+			rc = make_socket_dir(&r);
+		}
+		gh_conf_free(r.boot);
+		return rc;
+	}
+	start(&r);
+	start_threads(&r);
+	rc = run(&r, &stopping);
+	stop(&r, stopping);
+	gh_conf_free(r.boot);
 	return rc;
 }

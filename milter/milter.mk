@@ -69,7 +69,10 @@ $(MILTER_SAN_BIN): build/asan/milter/main.o $(MILTER_D_SAN_OBJS) \
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(MILTER_LIBS)
 
-PROGRAMS += $(MILTER_BIN) $(MILTER_SAN_BIN)
+PROGRAMS += $(MILTER_BIN)
+CHECK_PROGRAMS += $(MILTER_SAN_BIN)
+.PHONY: milter
+milter: $(MILTER_BIN)
 MANPAGES += docs/man/gatehouse-milter.8
 
 .PHONY: install-milter
@@ -111,7 +114,7 @@ $(MILTER_DKIM_DRIVER): \
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(MILTER_CRYPTO_LIBS)
 
-PROGRAMS += $(MILTER_DKIM_DRIVER)
+CHECK_PROGRAMS += $(MILTER_DKIM_DRIVER)
 INTEG_TESTS += tests/integration/milter_dkim tests/integration/milter
 
 # libFuzzer target: header parser + canonicalizers.  Built with clang

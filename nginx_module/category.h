@@ -6,8 +6,9 @@
  * give and the MIME types libmagic may report for them.  An upload is
  * accepted only if its extension picks a category and the detected type is
  * in that same category: a PDF named x.png is refused, so is an executable
- * renamed to x.pdf.  The defaults are the seed application's; the nginx
- * directive gatehouse_upload_category replaces them per location.
+ * renamed to x.pdf.  The defaults (category.c) are the usual office and
+ * image types; the nginx directive gatehouse_upload_category replaces them
+ * per location.
  *
  * Lists are NULL-terminated arrays of lowercase strings.  A MIME entry
  * of the form "image/" followed by a star admits every subtype of image.

@@ -19,6 +19,8 @@ $(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(LIBGSCAN) scanner/gscan.h scanner/gsc
 	  nginx_module/build-module $(NGX_SRC_DIR) $(NGX_BUILD)
 
 PROGRAMS += $(NGX_MODULE)
+.PHONY: nginx
+nginx: $(NGX_MODULE)
 DIST += $(NGX_MODULE)
 
 # Where Debian's nginx loads modules from, and the load snippet Debian's
@@ -115,7 +117,7 @@ fuzz-image: build/fuzz/fuzz_image
 FUZZ_TARGETS += fuzz-image
 
 # The upload benchmark (bench/upload, bench/README.md): plain nginx, the
-# module, and the seed's Flask design, with the same files, one run.
+# module, and a Flask application, with the same files, one run.
 BENCH_UPLOAD_BINS := build/bench/upload/loadgen build/bench/upload/bare_scan
 
 build/bench/upload/loadgen: build/bench/upload/loadgen.o
@@ -130,7 +132,7 @@ bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
 	BENCH_WORKLOAD=repeat $(PYTHON) bench/upload/run
 
 # Images (bench/README.md): strip + thumbnail of a 12-megapixel JPEG in
-# the module against the seed's Pillow way, one run.
+# the module against a Python application's Pillow way, one run.
 .PHONY: bench-images
 bench-images: $(NGX_MODULE) build/bench/upload/loadgen
 	$(PYTHON) bench/upload/images

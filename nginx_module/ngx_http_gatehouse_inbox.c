@@ -319,7 +319,7 @@ ngx_http_gatehouse_in_collect(uint64_t id, const json_t *it, void *arg)
 }
 
 
-/* Most urgent first, then newest (the seed's get_user_notifications). */
+/* Most urgent first, then newest: the inbox's order (docs/api.md). */
 static int
 ngx_http_gatehouse_in_cmp(const void *a, const void *b)
 {

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -163,7 +164,7 @@ run(struct nd *d)
 		n += nd_metrics_fds(d, fds + n, EXTRA_FDS - n);
 		if (curl_multi_poll(d->multi, fds, n, timeout, NULL) != CURLM_OK) {
 			nd_log(&d->log, ND_LOG_ERR, "curl_multi_poll failed");
-			return 1;
+			return EX_SOFTWARE;
 		}
 		d->now = nd_clock_now(&d->clock);
 		d->tick = nd_clock_tick();
@@ -175,7 +176,7 @@ run(struct nd *d)
 	}
 	nd_log(&d->log, ND_LOG_INFO, "stopped: %llu events leased, %llu done",
 	       (unsigned long long)d->leased, (unsigned long long)d->acked);
-	return 0;
+	return EX_OK;
 }
 
 /* The user this process runs as, for messages: " (as user NAME)". */
@@ -208,22 +209,26 @@ check_only(struct nd *d, const struct gh_conf *conf)
 	if (err) {
 		nd_log(&d->log, ND_LOG_ERR, "%s%s%s%s", gh_strerror(err),
 		       detail[0] ? ": " : "", detail, as);
-		return err == GH_ECONFIG ? 78 : err == GH_EACCES ? 77 : 1;
+		return gh_err_exit_code(err);
 	}
 	err = gh_store_check(gh_conf_str(conf, "store", "path"), detail,
 	                     sizeof(detail));
 	if (err && err != GH_ENOTFOUND) {
 		nd_log(&d->log, ND_LOG_ERR, "the store: %s: %s%s",
 		       gh_strerror(err), detail, as);
-		return err == GH_EACCES ? 77 : 1;
+		return gh_err_exit_code(err);
 	}
 	printf("configuration OK: %zu channels, %zu routes, %zu templates\n",
 	       n.chans, n.routes, n.templates);
-	return 0;
+	return EX_OK;
 }
 
-int
-main(int argc, char **argv)
+/*
+ * The command line into d and *check.  Returns -1 to go on, or the exit
+ * code (-h, -V, a bad argument).
+ */
+static int
+parse_args(struct nd *d, int argc, char **argv, int *check)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
@@ -233,104 +238,114 @@ main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
 	};
-	struct nd d;
-	struct gh_conf *conf = NULL;
-	struct gh_store_opts so;
-	struct nd_pickup *pickup = NULL;
-	sigset_t mask;
-	char detail[1024] = "";
-	int ch, check = 0, rc = 1;
-	gh_err err;
+	int ch;
 
-	memset(&d, 0, sizeof(d));
-	d.sigfd = -1;
-	d.watch_fd = -1;
-	d.listen_fd = -1;
-	for (int i = 0; i < ND_METRICS_CONNS; i++)
-		d.conns[i].fd = -1;
 	while ((ch = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			d.conf_path = optarg;
+			d->conf_path = optarg;
 			break;
 		case 'k':
-			check = 1;
+			*check = 1;
 			break;
 		case 'e':
-			d.log_stderr = 1;
+			d->log_stderr = 1;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return EX_OK;
 		case 'V':
 			printf("gatehouse-notifyd %s\n", GH_VERSION);
-			return 0;
+			return EX_OK;
 		default:
 			usage(stderr);
-			return 64;
+			return EX_USAGE;
 		}
 	}
 	if (optind != argc) {
 		usage(stderr);
-		return 64;
+		return EX_USAGE;
 	}
+	return -1;
+}
+
+/*
+ * What both the daemon and --check need: descriptors 0-2 taken, the
+ * clock, libcurl, the configuration in *conf (the caller's to free) and,
+ * started as root, the core store's owner's uid.  Returns the exit code.
+ */
+static int
+prepare(struct nd *d, int check, struct gh_conf **conf)
+{
+	char detail[1024] = "";
+	gh_err err;
+	int fd;
+
 	/* descriptors 0-2 must be taken, or a socket could land there */
-	while ((ch = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && ch <= 2)
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
 		;
-	if (ch > 2)
-		close(ch);
-	nd_log_init(&d.log, "stderr", "info");
-	nd_clock_init(&d.clock);
-	d.now = nd_clock_now(&d.clock);
-	d.tick = nd_clock_tick();
-	d.started_at = d.now;
+	if (fd > 2)
+		close(fd);
+	nd_log_init(&d->log, "stderr", "info");
+	nd_clock_init(&d->clock);
+	d->now = nd_clock_now(&d->clock);
+	d->tick = nd_clock_tick();
+	d->started_at = d->now;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		nd_log(&d.log, ND_LOG_ERR, "libcurl failed to initialise");
-		return 1;
+		nd_log(&d->log, ND_LOG_ERR, "libcurl failed to initialise");
+		return EX_SOFTWARE;
 	}
-	err = load_conf(d.conf_path, &conf, detail, sizeof(detail));
+	err = load_conf(d->conf_path, conf, detail, sizeof(detail));
 	if (err) {
-		nd_log(&d.log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),
+		nd_log(&d->log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),
 		       detail[0] ? ": " : "", detail);
-		rc = 78;
-		goto cleanup;
+		return gh_err_exit_code(err);
 	}
 	if (!check)
-		nd_log_init(&d.log, d.log_stderr ? "stderr" :
-		            gh_conf_str(conf, "notifyd", "log"),
-		            gh_conf_str(conf, "notifyd", "log_level"));
+		nd_log_init(&d->log, d->log_stderr ? "stderr" :
+		            gh_conf_str(*conf, "notifyd", "log"),
+		            gh_conf_str(*conf, "notifyd", "log_level"));
 	if (geteuid() == 0) {
 		/* Root never opens a store (docs/security.md): started as
 		 * root, become the core store's owner for good, before
 		 * reading anything else, so a reload reads what a start did.
 		 * --check too: it reads what the daemon would, as the user
 		 * the daemon would be. */
-		err = gh_store_become_owner(gh_conf_str(conf, "store", "path"),
+		err = gh_store_become_owner(gh_conf_str(*conf, "store", "path"),
 		                            detail, sizeof(detail));
 		if (err == GH_ENOTFOUND)
 			snprintf(detail, sizeof(detail), "no store at %s: make "
 			         "it with 'gatehouse store init' (as root, it "
-			         "becomes its owner's)", gh_conf_str(conf, "store",
-			         "path"));
+			         "becomes its owner's)", gh_conf_str(*conf,
+			         "store", "path"));
 		if (err) {
-			nd_log(&d.log, ND_LOG_ERR, "%s", detail);
-			gh_conf_free(conf);
-			rc = 77;
-			goto cleanup;
+			nd_log(&d->log, ND_LOG_ERR, "%s", detail);
+			return gh_err_exit_code(err);
 		}
 	}
-	if (check) {
-		rc = check_only(&d, conf);
-		gh_conf_free(conf);
-		goto cleanup;
-	}
-	err = nd_rt_load(&d, conf, &d.rt, detail, sizeof(detail));
+	return EX_OK;
+}
+
+/*
+ * The daemon's start, after prepare(): the runtime built from conf (which
+ * it takes, freed on failure), the signals, the store, the metrics
+ * listener, the queue and the bridges' pickup.  Returns the exit code;
+ * what was started is stop()'s to undo either way.
+ */
+static int
+start(struct nd *d, struct gh_conf *conf, struct nd_pickup **pickup)
+{
+	struct gh_store_opts so;
+	sigset_t mask;
+	char detail[1024] = "";
+	gh_err err;
+
+	err = nd_rt_load(d, conf, &d->rt, detail, sizeof(detail));
 	if (err) {
-		nd_log(&d.log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),
+		nd_log(&d->log, ND_LOG_ERR, "%s%s%s", gh_strerror(err),
 		       detail[0] ? ": " : "", detail);
 		gh_conf_free(conf);
-		rc = err == GH_ECONFIG ? 78 : 1;
-		goto cleanup;
+		return gh_err_exit_code(err);
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -338,53 +353,88 @@ main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (d.sigfd < 0) {
-		nd_log(&d.log, ND_LOG_ERR, "signalfd: %s", strerror(errno));
-		goto cleanup;
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0) {
+		nd_log(&d->log, ND_LOG_ERR, "signalfd: %s", strerror(errno));
+		return EX_OSERR;
 	}
-	gh_conf_store_opts(d.rt->conf, &so);
+	gh_conf_store_opts(d->rt->conf, &so);
 	so.flags |= GH_STORE_CREATE;
-	err = gh_store_open(&d.st, &so, detail, sizeof(detail));
+	err = gh_store_open(&d->st, &so, detail, sizeof(detail));
 	if (err) {
-		nd_log(&d.log, ND_LOG_ERR, "cannot open the store %s: %s%s%s",
+		nd_log(&d->log, ND_LOG_ERR, "cannot open the store %s: %s%s%s",
 		       so.path, gh_strerror(err), detail[0] ? ": " : "", detail);
-		goto cleanup;
+		return gh_err_exit_code(err);
 	}
-	if (gh_conf_str(d.rt->conf, "notifyd", "metrics_listen")) {
-		err = nd_metrics_listen(&d, gh_conf_str(d.rt->conf, "notifyd",
+	if (gh_conf_str(d->rt->conf, "notifyd", "metrics_listen")) {
+		err = nd_metrics_listen(d, gh_conf_str(d->rt->conf, "notifyd",
 		                        "metrics_listen"), detail, sizeof(detail));
 		if (err) {
-			nd_log(&d.log, ND_LOG_ERR, "%s", detail);
-			goto cleanup;
+			nd_log(&d->log, ND_LOG_ERR, "%s", detail);
+			return err == GH_ECONFIG ? EX_CONFIG : EX_UNAVAILABLE;
 		}
 	}
-	if (nd_dispatch_init(&d) != GH_OK) {
-		nd_log(&d.log, ND_LOG_ERR, "out of memory");
-		goto cleanup;
+	if (nd_dispatch_init(d) != GH_OK) {
+		nd_log(&d->log, ND_LOG_ERR, "out of memory");
+		return EX_OSERR;
 	}
-	nd_retention_init(&d);
-	err = nd_pickup_start(&d, &pickup, detail, sizeof(detail));
+	nd_retention_init(d);
+	err = nd_pickup_start(d, pickup, detail, sizeof(detail));
 	if (err) {
-		nd_log(&d.log, ND_LOG_ERR, "bridges: %s", detail);
-		goto cleanup;
+		nd_log(&d->log, ND_LOG_ERR, "bridges: %s", detail);
+		return err == GH_ECONFIG ? EX_CONFIG : EX_UNAVAILABLE;
 	}
-	rc = run(&d);
-cleanup:
-	nd_pickup_stop(pickup);
-	nd_retention_fini(&d);
-	nd_dispatch_fini(&d);
-	nd_metrics_close(&d);
-	nd_rt_unref(d.rt);
-	while (d.cstates) {
-		struct nd_cstate *c = d.cstates;
+	return EX_OK;
+}
 
-		d.cstates = c->next;
+/* Undoes whatever start() and prepare() did; safe on a partial start. */
+static void
+stop(struct nd *d, struct nd_pickup *pickup)
+{
+	nd_pickup_stop(pickup);
+	nd_retention_fini(d);
+	nd_dispatch_fini(d);
+	nd_metrics_close(d);
+	nd_rt_unref(d->rt);
+	while (d->cstates) {
+		struct nd_cstate *c = d->cstates;
+
+		d->cstates = c->next;
 		free(c);
 	}
-	gh_store_close(d.st);
-	if (d.sigfd >= 0)
-		close(d.sigfd);
+	gh_store_close(d->st);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
 	curl_global_cleanup();
+}
+
+int
+main(int argc, char **argv)
+{
+	struct nd d;
+	struct gh_conf *conf = NULL;
+	struct nd_pickup *pickup = NULL;
+	int check = 0, rc;
+
+	memset(&d, 0, sizeof(d));
+	d.sigfd = -1;
+	d.watch_fd = -1;
+	d.listen_fd = -1;
+	for (int i = 0; i < ND_METRICS_CONNS; i++)
+		d.conns[i].fd = -1;
+	rc = parse_args(&d, argc, argv, &check);
+	if (rc >= 0)
+		return rc;
+	rc = prepare(&d, check, &conf);
+	if (rc == EX_OK && check) {
+		rc = check_only(&d, conf);
+	} else if (rc == EX_OK) {
+		rc = start(&d, conf, &pickup);
+		conf = NULL;	/* start() took it */
+		if (rc == EX_OK)
+			rc = run(&d);
+	}
+	gh_conf_free(conf);
+	stop(&d, pickup);
 	return rc;
 }

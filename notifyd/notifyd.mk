@@ -7,7 +7,8 @@
 # only what it uses.  Everything here must
 # build without deprecated OpenSSL calls.
 #
-#   make                      build/gatehouse-notifyd and the test builds
+#   make notifyd              build/gatehouse-notifyd
+#   make check-programs       ... and its test builds (the test clock)
 #   make notify-crashtest     the crash test, 10 rounds (make test runs 1)
 #   make bench-notify         notifyd against Apprise (bench/notify/run)
 
@@ -77,7 +78,10 @@ $(CLI_BIN): $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
 CLI_PARTS += $(NOTIFYD_CHECK_LIB) $(NOTIFYD_CORE_LIB)
 CLI_PARTS_LIBS += $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS)
 
-PROGRAMS += $(NOTIFYD_BIN) $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
+PROGRAMS += $(NOTIFYD_BIN)
+CHECK_PROGRAMS += $(NOTIFYD_TEST_BIN) $(NOTIFYD_SAN_BIN)
+.PHONY: notifyd
+notifyd: $(NOTIFYD_BIN)
 MANPAGES += docs/man/gatehouse-notifyd.8
 INTEG_TESTS += tests/integration/notifyd
 
@@ -134,7 +138,7 @@ $(NOTIFYD_LIB_UNIT): build/asan/tests/unit/test_users.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += $(NOTIFYD_LIB_UNIT)
 
-# The crash test of the notifyd issue, 10 rounds in a row.
+# The crash test (test_notifyd_crash.py), 10 rounds in a row.
 .PHONY: notify-crashtest
 notify-crashtest: $(NOTIFYD_SAN_BIN) $(CLI_BIN)
 	ROUNDS=10 $(PYTHON) -m pytest -q -p no:cacheprovider \

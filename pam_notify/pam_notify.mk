@@ -1,8 +1,8 @@
 # pam_notify: pam_gatehouse.so, its unit tests, its test helpers and bench.
 #
 # The module links libgatehouse statically (built -fPIC) and exports only
-# the pam_sm_* entry points (module.map).  Test helpers are built with
-# `make programs` because the integration tests run them.
+# the pam_sm_* entry points (module.map).  Its test helpers are built by
+# `make check-programs`, which the integration tests need.
 
 PAM_SRCS := $(wildcard pam_notify/*.c)
 PAM_OBJS := $(PAM_SRCS:%.c=build/%.o)
@@ -15,6 +15,8 @@ $(PAM_MODULE): $(PAM_OBJS) $(LIBGH) pam_notify/module.map
 	$(CC) -shared $(BASE_LDFLAGS) -Wl,--version-script=pam_notify/module.map \
 	  -Wl,-z,defs -o $@ $(PAM_OBJS) $(LIBGH) $(COMMON_LIBS) -lpam
 PROGRAMS += $(PAM_MODULE)
+.PHONY: pam
+pam: $(PAM_MODULE)
 # `gatehouse config check` parses each pam_gatehouse.so line with the
 # module's own option parser.
 $(CLI_BIN): build/pam_notify/options.o
@@ -52,7 +54,7 @@ $(PAM_TEST_DIR)/pamdrv: $(PAM_TEST_DIR)/pamdrv.o
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpam -lpthread
 $(PAM_TEST_DIR)/storetool: $(PAM_TEST_DIR)/storetool.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
-PROGRAMS += $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
+CHECK_PROGRAMS += $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
 
 INTEG_TESTS += tests/integration/pam
 

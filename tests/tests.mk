@@ -5,7 +5,7 @@
 LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
             test_pidfile test_journal test_retention test_domain_policy \
             test_uploads test_maillog test_knownhosts test_deliveries \
-            test_event test_text test_file test_reopen
+            test_event test_text test_file test_reopen test_err
 LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)
@@ -17,13 +17,13 @@ UNIT_TESTS += $(LIB_UNIT_BINS)
 KILLTEST := build/tests/killtest
 $(KILLTEST): build/tests/killtest.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
-PROGRAMS += $(KILLTEST)
+CHECK_PROGRAMS += $(KILLTEST)
 
 INTEG_TESTS += tests/integration/common
 # The hostile-producer suite: each attack run as the attacker's uid.
 INTEG_TESTS += tests/security
 
-# The foundation issue's 20 rounds in a row (make test runs 2).
+# The multi-process kill test, 20 rounds in a row (make test runs 2).
 .PHONY: killtest
 killtest: $(KILLTEST) $(CLI_BIN)
 	ROUNDS=20 $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration/common/test_killtest.py
@@ -34,5 +34,5 @@ killtest: $(KILLTEST) $(CLI_BIN)
 RECTOOL := build/tests/integration/retention/rectool
 $(RECTOOL): build/tests/integration/retention/rectool.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
-PROGRAMS += $(RECTOOL)
+CHECK_PROGRAMS += $(RECTOOL)
 INTEG_TESTS += tests/integration/retention

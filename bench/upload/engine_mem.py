@@ -19,9 +19,9 @@ header says who answered), and reads each process's proportional set size
 
 The anchor, from the same run, is one engine's size: the master's resident
 memory grown by compiling it (its "clamav engine compiled in master" log
-line).  Targets (issue 13): workers' total Pss <= 1.3 x one engine;
-during a reload <= 2.3 x.  Before this design every worker compiled its
-own engine after fork, private to it: 4 workers held 4 engines (4.0 x by
+line).  Targets: workers' total Pss <= 1.3 x one engine;
+during a reload <= 2.3 x.  Were every worker to compile its own engine
+after fork, private to it, 4 workers would hold 4 engines (4.0 x by
 construction, and a reload 8.0 x).  BENCH_WORKERS, BENCH_SCANS (scans per
 worker), BENCH_CLAMDB (another database) and BENCH_KEEP=1 (keep the nginx
 prefix) change the run.  Needs root (workers run as nobody) and build/nginx/ngx_http_gatehouse_module.so.

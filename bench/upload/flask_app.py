@@ -1,6 +1,6 @@
-"""bench/upload/flask_app.py - the seed's design, for comparison: a small
+"""bench/upload/flask_app.py - a Flask upload endpoint, for comparison: a small
 Flask application under gunicorn that does what the nginx module does, the
-way the seed's upload endpoint does it (werkzeug's secure_filename, an
+way a typical Flask upload endpoint does it (werkzeug's secure_filename, an
 extension allow-list by category, python-magic on the saved file, clamd
 over its socket with PING then SCAN of the file, a row in an uploads
 table), synchronously in the request.

@@ -1,7 +1,9 @@
 /*
- * err.c - gh_strerror() and gh_errname(): the text of every gh_err.
+ * err.c - gh_strerror() and gh_errname(): the text of every gh_err;
+ * gh_err_exit_code(): its sysexits(3) code.
  */
 #include <stddef.h>
+#include <sysexits.h>
 
 #include "gatehouse/err.h"
 
@@ -41,4 +43,32 @@ gh_errname(gh_err err)
 	if ((unsigned)err >= GH_ERR_COUNT_ || gh_errs[err].name == NULL)
 		return "EUNKNOWN";
 	return gh_errs[err].name;
+}
+
+int
+gh_err_exit_code(gh_err err)
+{
+	switch (err) {
+	case GH_OK:
+		return EX_OK;
+	case GH_EINVAL:
+	case GH_ETOOBIG:
+		return EX_DATAERR;
+	case GH_ENOTFOUND:
+		return EX_NOINPUT;
+	case GH_EIO:
+	case GH_EFULL:
+	case GH_ECORRUPT:
+	case GH_EVERSION:
+		return EX_IOERR;
+	case GH_ELOCKED:
+		return EX_TEMPFAIL;
+	case GH_EACCES:
+	case GH_EREADONLY:
+		return EX_NOPERM;
+	case GH_ECONFIG:
+		return EX_CONFIG;
+	default:
+		return EX_SOFTWARE;
+	}
 }

@@ -3,7 +3,8 @@
 Tests run from the repository root with the programs built under build/
 (`make check` builds them first).  Every test gets a fresh store and a
 configuration file pointing at it, under pytest's tmp_path.  Helpers that
-tests import live in ghtest.py.
+tests import live in tests/integration/lib (ghtest.py and the parts' own),
+which pytest.ini puts on the import path.
 """
 import pytest
 

@@ -1,14 +1,12 @@
 """Fixtures of the hostile-producer suite: the users once per session, a
 fresh SecEnv per test (secenv.py)."""
 import shutil
-import sys
 import pathlib
 import tempfile
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import secenv  # noqa: E402
+import secenv
 
 
 @pytest.fixture(scope="session", autouse=True)

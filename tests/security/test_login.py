@@ -4,16 +4,12 @@ that became that store's owner, so a web uid holding its lock forever
 changes nothing, and even the login store's own lock held costs a login no
 wait: the detached writer records it once the lock is free."""
 import pathlib
-import sys
 import time
 
 import pytest
 
+from gh_pam_support import PamEnv, rcs
 from secenv import USERS, hold_wlock, wait_until
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "integration" / "pam"))
-from gh_pam_support import PamEnv, rcs  # noqa: E402
 
 
 @pytest.fixture

@@ -8,6 +8,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -962,25 +964,69 @@ test_full(void **state)
 	assert_true(out.err == GH_EFULL || out.err == GH_OK);
 }
 
+/* A uid that no account has (no passwd or group entry), for a test that
+ * must run unprivileged when the tests run as root; 0 if none is free. */
+static uid_t
+throwaway_uid(void)
+{
+	for (uid_t u = 64999; u > 60000; u--)
+		if (getpwuid(u) == NULL && getgrgid((gid_t)u) == NULL)
+			return u;
+	return 0;
+}
+
+/*
+ * The store's owner finds it read-only (chmod a-w): the writer says
+ * EACCES.  Root ignores file modes, so when the tests run as root (CI)
+ * the store is given to a throwaway uid and the writer runs in a child
+ * that is that uid alone (no groups), as an admin's unprivileged
+ * service would.
+ */
 static void
 test_read_only(void **state)
 {
 	struct fx *f = *state;
 	struct gh_pam_outcome out;
 	char cmd[256];
+	uid_t uid = 0;
+	pid_t pid;
+	int status;
 
-	if (geteuid() == 0) {
-		/* root ignores modes; the read-only mount case is covered
-		 * by the integration tests */
-		skip();
-	}
 	gh_store_close(f->st);
 	f->st = NULL;
+	if (geteuid() == 0) {
+		uid = throwaway_uid();
+		assert_true(uid != 0);
+		snprintf(cmd, sizeof(cmd), "chown -R %ld:%ld %s", (long)uid,
+		         (long)uid, f->dir);
+		assert_int_equal(system(cmd), 0);
+	}
 	snprintf(cmd, sizeof(cmd), "chmod -R a-w %s", f->path);
 	assert_int_equal(system(cmd), 0);
-	run(f, GH_PAM_MODE_CHILD, GH_PAM_JOB_SESSION, "quin", "192.0.2.1",
-	    &out);
-	assert_int_equal(out.err, GH_EACCES);
+	if (uid == 0) {
+		run(f, GH_PAM_MODE_CHILD, GH_PAM_JOB_SESSION, "quin",
+		    "192.0.2.1", &out);
+		assert_int_equal(out.err, GH_EACCES);
+		return;
+	}
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* no cmocka assertion here: a failure would go on running
+		 * the rest of the tests in this child */
+		if (setgroups(0, NULL) != 0 || setgid((gid_t)uid) != 0 ||
+		    setuid(uid) != 0 || setuid(0) == 0)
+			_exit(2);
+		run(f, GH_PAM_MODE_CHILD, GH_PAM_JOB_SESSION, "quin",
+		    "192.0.2.1", &out);
+		fflush(NULL);
+		_exit(out.err == GH_EACCES ? 0 : 1);
+	}
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 int

@@ -7,7 +7,12 @@
  * line its own way, using gh_strerror() and, where a call offers one, a detail
  * string filled into a caller-supplied buffer.
  *
- * Thread safety: gh_strerror() returns a static string and is safe anywhere.
+ * Every program (the CLI, the milter, notifyd, the bridge and the helpers)
+ * exits with the sysexits(3) code gh_err_exit_code() gives, so one failure
+ * reads the same whichever program met it.
+ *
+ * Thread safety: every function here returns static data and is safe
+ * anywhere.
  */
 #ifndef GATEHOUSE_ERR_H
 #define GATEHOUSE_ERR_H
@@ -48,6 +53,24 @@ const char *gh_strerror(gh_err err);
  * for logs and JSON output that scripts match on.  Never NULL.
  */
 const char *gh_errname(gh_err err);
+
+/*
+ * gh_err_exit_code - the sysexits(3) code for err, for a program's exit:
+ *
+ *   GH_OK                                       0  EX_OK
+ *   GH_EINVAL, GH_ETOOBIG                      65  EX_DATAERR
+ *   GH_ENOTFOUND                               66  EX_NOINPUT
+ *   GH_EIO, GH_EFULL, GH_ECORRUPT, GH_EVERSION 74  EX_IOERR
+ *   GH_ELOCKED                                 75  EX_TEMPFAIL
+ *   GH_EACCES, GH_EREADONLY                    77  EX_NOPERM
+ *   GH_ECONFIG                                 78  EX_CONFIG
+ *   anything else (GH_ENOMEM, GH_EEXIST, ...)  70  EX_SOFTWARE
+ *
+ * A program may say more where it knows more (the CLI exits 1 when the
+ * record asked about does not exist, as grep(1) does; a bad command line is
+ * EX_USAGE, which no gh_err stands for).
+ */
+int gh_err_exit_code(gh_err err);
 
 #ifdef __cplusplus
 }

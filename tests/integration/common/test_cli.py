@@ -428,7 +428,7 @@ def test_human_output_escapes_bytes_that_are_not_utf8(gh, store_dir):
     """A known_hosts key is the user name as raw bytes: invalid UTF-8 and a
     bare 0x9b CSI byte reach the command as they are."""
     if not STORETOOL.exists():
-        pytest.fail(f"{STORETOOL} not built (run `make programs`)")
+        pytest.fail(f"{STORETOOL} not built (run `make check-programs`)")
     user = b"ma\xff\x9b2J\x1b[2Jx\xe2\x80\xaeyz\xe2\x80"
     now = int(time.time() * 1000)
     rec = ('{"addr": "192.0.2.7", "count": 1, "first_seen": %d, '

@@ -5,7 +5,7 @@ as the user the daemon runs as; the CLI tells "permission denied" from
 "no store".
 
 The users (ghchk-*) are made for this module and removed after it, as
-tests/security/secenv.py does; the files live in a 0755 directory of
+tests/integration/lib/secenv.py does; the files live in a 0755 directory of
 their own (pytest's tmp_path is 0700: the users could not reach it).
 """
 import os

@@ -1,4 +1,4 @@
-"""The multi-process queue test of the foundation issue.
+"""The multi-process queue test: at-least-once delivery under SIGKILL.
 
 4 producer processes enqueue 10 000 events each while a consumer leases and
 acks them and is killed with SIGKILL at random moments and restarted.  Every

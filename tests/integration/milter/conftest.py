@@ -19,7 +19,7 @@ import mailenv
 
 def _need(path):
     if not pathlib.Path(path).exists():
-        pytest.fail(f"not built (run `make programs`): {path}")
+        pytest.fail(f"not built (run `make check-programs`): {path}")
 
 
 @pytest.fixture(scope="session")

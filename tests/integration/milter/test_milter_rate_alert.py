@@ -11,17 +11,14 @@ import pathlib
 import signal
 import smtplib
 import subprocess
-import sys
 
 import pytest
 
 import mailenv
 from mailenv import DOMAIN, send, simple_message, wait_for
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "notifyd"))
-from nd_sinks import SmtpSink  # noqa: E402
-from nd_support import NOTIFYD, TEMPLATES  # noqa: E402
+from nd_sinks import SmtpSink
+from nd_support import NOTIFYD, TEMPLATES
 
 ADMIN = "hostmaster@admin.test"
 

@@ -10,15 +10,13 @@ import base64
 import os
 import secrets
 import smtplib
-import sys
 
 import pytest
 
 import mailenv
 from mailenv import DOMAIN, send, simple_message
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from clamd_support import Clamd, write_daily  # noqa: E402
+from clamd_support import Clamd, write_daily
 
 EICAR = (b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!"
          b"$H+H*")

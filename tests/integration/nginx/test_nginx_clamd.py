@@ -4,7 +4,6 @@ the verdicts and answers of the libclamav backend, and no engine loaded in
 the workers."""
 import io
 import os
-import sys
 import zipfile
 
 import pytest
@@ -12,8 +11,7 @@ import pytest
 from ngx_support import EICAR, Nginx, check_log, make_clamav_db
 from gh_http import PDF, multipart, part, post
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))
-from clamd_support import Clamd, write_daily  # noqa: E402
+from clamd_support import Clamd, write_daily
 
 
 SERVER = """\

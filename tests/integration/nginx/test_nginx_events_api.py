@@ -10,7 +10,6 @@ import pathlib
 import pwd
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,9 +17,7 @@ import pytest
 from ngx_support import GH, Nginx, WORKER_USER, check_log, wait_for
 from gh_http import post
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "notifyd"))
-from nd_sinks import HttpSink  # noqa: E402
+from nd_sinks import HttpSink
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 NOTIFYD = ROOT / "build" / "gatehouse-notifyd"

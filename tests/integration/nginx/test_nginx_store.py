@@ -275,8 +275,8 @@ def locked_site(n):
     the store's write lock."""
     key = n.prefix / "conf" / "token.key"
     # [store] lock_timeout: how long the pool threads wait for the tests.
-    # [nginx] lock_timeout is no longer used; before the fix it was how
-    # long the event loop itself waited for the lock (here: all along).
+    # [nginx] lock_timeout is accepted and unused: were it how long the
+    # event loop itself waited for the lock, requests would stall here.
     n.write_ghconf(f"lock_timeout = 10s\n[tokens]\nkey_file = {key}\n"
                    "[nginx]\nlock_timeout = 10s\n")
     n.gh("tokens", "keygen")

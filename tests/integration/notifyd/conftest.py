@@ -1,16 +1,12 @@
 """Fixtures for gatehouse-notifyd's integration tests: a fresh store and
 configuration with at most one running daemon (env), and local receivers
-(http_sink, smtp_sink).  The helpers live in nd_support.py and
-nd_sinks.py, named so that they never clash with other directories'
-modules."""
-import pathlib
-import sys
+(http_sink, smtp_sink).  The helpers live in tests/integration/lib,
+nd_support.py and nd_sinks.py."""
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from nd_sinks import HttpSink, SmtpSink  # noqa: E402
-from nd_support import Env  # noqa: E402
+from nd_sinks import HttpSink, SmtpSink
+from nd_support import Env
 
 
 @pytest.fixture

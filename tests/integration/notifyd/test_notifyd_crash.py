@@ -1,4 +1,4 @@
-"""The crash test of the notifyd issue.
+"""The crash test of gatehouse-notifyd: deliveries survive SIGKILL.
 
 1 000 events go to a webhook sink that fails 30% of requests at random,
 while gatehouse-notifyd is SIGKILLed at random moments and restarted.

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from gh_pam_support import STORETOOL, pam, rcs, op_ms, writers  # noqa: F401
+from gh_pam_support import STORETOOL, rcs, op_ms, writers  # noqa: F401
 
 TIMEOUT_MS = 50
 HANG_MS = 3000      # far above the bound, far below "hung for ever"

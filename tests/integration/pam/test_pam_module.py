@@ -16,8 +16,7 @@ import time
 
 import pytest
 
-from gh_pam_support import (PAM_AUTH_ERR, PAM_SESSION_ERR, PAM_SUCCESS,
-                            pam, rcs)  # noqa: F401  (pam is a fixture)
+from gh_pam_support import PAM_AUTH_ERR, PAM_SESSION_ERR, PAM_SUCCESS, rcs
 
 MODES = ["child", "inline"]
 

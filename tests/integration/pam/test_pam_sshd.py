@@ -20,18 +20,15 @@ import secrets
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
-from gh_pam_support import (PAM_WRAPPER, STORETOOL, pam,  # noqa: F401
+from gh_pam_support import (PAM_WRAPPER, STORETOOL,  # noqa: F401
                             wait_writers, writers)
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "notifyd"))
-from nd_sinks import HttpSink  # noqa: E402
+from nd_sinks import HttpSink
 
 SSHD = "/usr/sbin/sshd"
 PORT = 2222

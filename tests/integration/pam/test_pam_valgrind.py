@@ -11,7 +11,6 @@ import shutil
 
 import pytest
 
-from gh_pam_support import pam  # noqa: F401
 
 pytestmark = pytest.mark.skipif(shutil.which("valgrind") is None or
                                 shutil.which("pamtester") is None,

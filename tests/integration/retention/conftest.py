@@ -1,15 +1,11 @@
 """Fixtures for the retention tests: notifyd's test environment (a fresh
 store and configuration, at most one running daemon with the injectable
-clock; tests/integration/notifyd/nd_support.py)."""
-import pathlib
-import sys
+clock; tests/integration/lib/nd_support.py)."""
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "notifyd"))
-from nd_sinks import SmtpSink  # noqa: E402
-from nd_support import Env  # noqa: E402
+from nd_sinks import SmtpSink
+from nd_support import Env
 
 
 @pytest.fixture

@@ -14,14 +14,12 @@
 """
 import pathlib
 import subprocess
-import sys
 import time
 
 import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "notifyd"))
-from nd_support import BUILD, TEMPLATES, wait_until  # noqa: E402
+from nd_support import BUILD, TEMPLATES, wait_until
 
 RECTOOL = BUILD / "tests" / "integration" / "retention" / "rectool"
 BRIDGE = BUILD / "gatehouse-bridge"

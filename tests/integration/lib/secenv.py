@@ -21,15 +21,12 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] /
-                       "integration"))
-from ghtest import wait_until  # noqa: E402
+from ghtest import wait_until
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
 GATEHOUSE = BUILD / "gatehouse"
 NOTIFYD = BUILD / "gatehouse-notifyd"

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
 GATEHOUSE = BUILD / "gatehouse"
 

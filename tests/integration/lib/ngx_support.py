@@ -19,14 +19,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from ghtest import free_port, wait_until  # noqa: E402,F401
+from ghtest import free_port, wait_until  # noqa: F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 MODULE = ROOT / "build" / "nginx" / "ngx_http_gatehouse_module.so"
@@ -199,21 +197,6 @@ class Nginx:
         shutil.rmtree(self.prefix, ignore_errors=True)
 
 
-@pytest.fixture
-def nginx_conf():
-    """An Nginx whose configuration the test writes and checks with -t,
-    or starts itself (log_allow: error log lines the test provokes)."""
-    n = Nginx()
-    try:
-        yield n
-    finally:
-        started = n.started
-        log = n.error_log()
-        n.cleanup()
-    if started:
-        check_log(log, n.log_allow)
-
-
 UPLOAD_SERVER = """\
         location = /upload {{
             gatehouse_upload on;
@@ -273,22 +256,6 @@ def make_clamav_db(directory):
         f"Gatehouse.Test.ClamAV-Test-File\n")
     os.chmod(directory, 0o755)
     return directory
-
-
-@pytest.fixture(scope="module")
-def nginx():
-    """A running nginx with upload locations (see UPLOAD_SERVER) and a
-    store."""
-    n = Nginx()
-    n.write(server=UPLOAD_SERVER.format(uploads=n.uploads),
-            http=f"    gatehouse_conf {n.ghconf};\n")
-    try:
-        n.start()
-        yield n
-    finally:
-        log = n.error_log()
-        n.cleanup()
-    check_log(log)
 
 
 def json_body(resp_body):

@@ -34,7 +34,7 @@ PAM_SESSION_ERR = 14
 def need_built():
     missing = [str(p) for p in (MODULE, PAMDRV, STORETOOL) if not p.exists()]
     if missing:
-        pytest.fail("not built (run `make programs`): " + ", ".join(missing))
+        pytest.fail("not built (run `make check-programs`): " + ", ".join(missing))
     if not PAM_MATRIX.exists():
         pytest.fail("pam_matrix.so not found: install libpam-wrapper "
                     "(scripts/install-deps)")
@@ -219,10 +219,3 @@ def op_ms(out, op_index=0, thread=0):
 
 def have(cmd):
     return shutil.which(cmd) is not None
-
-
-@pytest.fixture
-def pam(tmp_path):
-    env = PamEnv(tmp_path)
-    yield env
-    env.remove_wrapper_copies()

@@ -17,12 +17,9 @@ import os
 import pathlib
 import signal
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from ghtest import Gatehouse, free_port, wait_until  # noqa: E402,F401
+from ghtest import Gatehouse, free_port, wait_until  # noqa: F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"

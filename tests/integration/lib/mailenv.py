@@ -20,7 +20,6 @@ import signal
 import smtplib
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -28,8 +27,7 @@ import dkim  # python3-dkim, python3-nacl
 
 from aiosmtpd.controller import Controller  # python3-aiosmtpd
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from ghtest import free_port, wait_until  # noqa: E402,F401
+from ghtest import free_port, wait_until  # noqa: F401
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"

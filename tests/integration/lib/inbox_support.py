@@ -5,7 +5,7 @@ gatehouse-bridge, and Debian's nginx whose workers run as ghsec-web with
 the module -- or, with split=False, one store for everything (the web
 domain shares the core's: nginx then runs as the core's owner).
 
-The users are the security suite's (tests/security/secenv.py); they are
+The users are the security suite's (tests/integration/lib/secenv.py); they are
 made when missing and left for that suite, which removes them.
 """
 import http.client
@@ -16,18 +16,14 @@ import pwd
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1] / "security"))
-sys.path.insert(0, str(HERE.parent))
-import secenv  # noqa: E402
-from ghtest import free_port, wait_until  # noqa: E402
-from ngx_support import MODULE, NGINX  # noqa: E402
+import secenv
+from ghtest import free_port, wait_until
+from ngx_support import MODULE, NGINX
 
-ROOT = HERE.parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "examples" / "inbox"
 
 NGINX_CONF = """\

@@ -13,16 +13,13 @@ Both run in threads of the test process and bind port 0, so they never
 collide with anything else and vanish with the test.
 """
 import http.server
-import pathlib
 import random
 import socket
 import ssl
-import sys
 import threading
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-from ghtest import free_port  # noqa: E402,F401
+from ghtest import free_port  # noqa: F401
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
