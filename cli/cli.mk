@@ -33,10 +33,10 @@ DIST += $(CLI_BIN)
 
 # Unit test of the escaped output every print path goes through (cmocka,
 # sanitized): esc.c and the library's UTF-8 decoder, no store.
-CLI_UNIT_BINS := build/asan/tests/unit/test_cli_esc
+CLI_UNIT_BINS := build/asan/tests/unit/cli/test_esc
 $(CLI_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 		build/asan/cli/esc.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
-build/asan/tests/unit/test_cli_%.o build/tests/unit/test_cli_%.o: \
+build/asan/tests/unit/cli/%.o build/tests/unit/cli/%.o: \
   CFLAGS_tests += -Icli
 UNIT_TESTS += $(CLI_UNIT_BINS)

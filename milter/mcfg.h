@@ -27,7 +27,7 @@
 #include "gatehouse/conf.h"
 #include "gatehouse/err.h"
 #include "gatehouse/token.h"
-#include "canon.h"
+#include "dkim/canon.h"
 #include "netlist.h"
 #include "signtable.h"
 

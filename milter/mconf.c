@@ -17,7 +17,7 @@
 
 #include <openssl/crypto.h>
 
-#include "dkim.h"
+#include "dkim/dkim.h"
 #include "mcfg.h"
 #include "sockperm.h"
 

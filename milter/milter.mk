@@ -15,12 +15,12 @@ MILTER_LIBS := $(or $(shell $(PKG_CONFIG) --libs milter 2>/dev/null),-lmilter) \
 # keys, base64 and error strings come from libgatehouse (dkimkey.c,
 # codec.c, err.c).
 MILTER_DKIM_SRCS := \
-	milter/canon.c \
-	milter/dkim.c \
-	milter/dkim_sighdr.c \
-	milter/hdrlist.c \
-	milter/hdrparse.c \
-	milter/sbuf.c
+	milter/dkim/canon.c \
+	milter/dkim/dkim.c \
+	milter/dkim/dkim_sighdr.c \
+	milter/dkim/hdrlist.c \
+	milter/dkim/hdrparse.c \
+	milter/dkim/sbuf.c
 MILTER_DKIM_OBJS := $(MILTER_DKIM_SRCS:%.c=build/%.o)
 MILTER_DKIM_SAN_OBJS := $(MILTER_DKIM_SRCS:%.c=build/asan/%.o)
 
@@ -84,8 +84,8 @@ INSTALL_HOOKS += install-milter
 DIST += $(MILTER_BIN)
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
-MILTER_UNIT_BINS := build/asan/tests/unit/test_dkim_canon \
-	build/asan/tests/unit/test_dkim
+MILTER_UNIT_BINS := build/asan/tests/unit/milter/test_dkim_canon \
+	build/asan/tests/unit/milter/test_dkim
 $(MILTER_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 		$(MILTER_DKIM_SAN_OBJS) $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(MILTER_CRYPTO_LIBS)
@@ -95,9 +95,9 @@ UNIT_TESTS += $(MILTER_UNIT_BINS)
 # Unit tests of the daemon's parts (no libmilter main loop, no Postfix).
 # test_milter_scan: the scanner in the milter's terms (zlib makes its
 # archives, tests/unit/gscan_fixture.h).
-MILTER_D_UNIT_BINS := build/asan/tests/unit/test_milter_policy \
-	build/asan/tests/unit/test_milter_store \
-	build/asan/tests/unit/test_milter_scan
+MILTER_D_UNIT_BINS := build/asan/tests/unit/milter/test_policy \
+	build/asan/tests/unit/milter/test_store \
+	build/asan/tests/unit/milter/test_scan
 $(MILTER_D_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 		$(MILTER_D_SAN_OBJS) $(MILTER_DKIM_SAN_OBJS) $(LIBGSCAN_SAN) \
 		$(LIBGH_SAN)
@@ -123,10 +123,10 @@ INTEG_TESTS += tests/integration/milter_dkim tests/integration/milter
 FUZZ_CC   ?= clang
 MILTER_FUZZ_FLAGS := $(CSTD) $(WARN) -g -O1 -Icommon/include \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-MILTER_FUZZ_SRCS := milter/canon.c milter/hdrparse.c milter/hdrlist.c
+MILTER_FUZZ_SRCS := milter/dkim/canon.c milter/dkim/hdrparse.c milter/dkim/hdrlist.c
 
 build/fuzz/fuzz_dkim_canon: tests/fuzz/fuzz_dkim_canon.c $(MILTER_FUZZ_SRCS) \
-		milter/canon.h milter/hdrparse.h milter/hdrlist.h
+		milter/dkim/canon.h milter/dkim/hdrparse.h milter/dkim/hdrlist.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(MILTER_FUZZ_FLAGS) -o $@ tests/fuzz/fuzz_dkim_canon.c \
 		$(MILTER_FUZZ_SRCS) $(MILTER_CRYPTO_LIBS)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hdrlist.h"
+#include "dkim/hdrlist.h"
 #include "msg.h"
 
 const char *

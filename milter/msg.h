@@ -31,7 +31,7 @@
 #include <stdint.h>
 
 #include "addr.h"
-#include "dkim.h"
+#include "dkim/dkim.h"
 #include "mcfg.h"
 #include "policy.h"
 #include "scan.h"

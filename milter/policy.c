@@ -8,7 +8,7 @@
 
 #include "addr.h"
 #include "gatehouse/text.h"
-#include "hdrlist.h"
+#include "dkim/hdrlist.h"
 #include "policy.h"
 
 void

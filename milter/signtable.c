@@ -15,7 +15,7 @@
 
 #include "gatehouse/file.h"
 #include "addr.h"
-#include "dkim_sighdr.h"
+#include "dkim/dkim_sighdr.h"
 #include "signtable.h"
 
 static char *

@@ -38,27 +38,27 @@ install-nginx: $(NGX_MODULE)
 INSTALL_HOOKS += install-nginx
 
 # Unit tests (cmocka, sanitized objects), named like the library's.
-build/asan/tests/unit/test_multipart: build/asan/tests/unit/test_multipart.o \
-		build/asan/nginx_module/multipart.o $(LIBGH_SAN)
+build/asan/tests/unit/nginx_module/test_multipart: build/asan/tests/unit/nginx_module/test_multipart.o \
+		build/asan/nginx_module/parse/multipart.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 
-build/asan/tests/unit/test_filename: build/asan/tests/unit/test_filename.o \
-		build/asan/nginx_module/filename.o build/asan/nginx_module/category.o \
+build/asan/tests/unit/nginx_module/test_filename: build/asan/tests/unit/nginx_module/test_filename.o \
+		build/asan/nginx_module/parse/filename.o build/asan/nginx_module/parse/category.o \
 		$(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 
-build/asan/tests/unit/test_imagehdr: build/asan/tests/unit/test_imagehdr.o \
-		build/asan/nginx_module/imagehdr.o
+build/asan/tests/unit/nginx_module/test_imagehdr: build/asan/tests/unit/nginx_module/test_imagehdr.o \
+		build/asan/nginx_module/parse/imagehdr.o
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS)
 
-build/asan/tests/unit/test_imgbudget: build/asan/tests/unit/test_imgbudget.o \
-		build/asan/nginx_module/imgbudget.o
+build/asan/tests/unit/nginx_module/test_imgbudget: build/asan/tests/unit/nginx_module/test_imgbudget.o \
+		build/asan/nginx_module/parse/imgbudget.o
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
 
-UNIT_TESTS += build/asan/tests/unit/test_multipart \
-	build/asan/tests/unit/test_filename \
-	build/asan/tests/unit/test_imagehdr \
-	build/asan/tests/unit/test_imgbudget
+UNIT_TESTS += build/asan/tests/unit/nginx_module/test_multipart \
+	build/asan/tests/unit/nginx_module/test_filename \
+	build/asan/tests/unit/nginx_module/test_imagehdr \
+	build/asan/tests/unit/nginx_module/test_imgbudget
 
 INTEG_TESTS += tests/integration/nginx
 
@@ -66,12 +66,12 @@ INTEG_TESTS += tests/integration/nginx
 # filename it yields), run for FUZZ_TIME seconds on a scratch corpus seeded
 # from tests/fuzz/corpus/multipart.
 FUZZ_CC   ?= clang
-NGXMOD_FUZZ_SRCS := nginx_module/multipart.c nginx_module/filename.c \
-	nginx_module/category.c common/src/text.c
+NGXMOD_FUZZ_SRCS := nginx_module/parse/multipart.c nginx_module/parse/filename.c \
+	nginx_module/parse/category.c common/src/text.c
 
 build/fuzz/fuzz_multipart: tests/fuzz/fuzz_multipart.c $(NGXMOD_FUZZ_SRCS) \
-		nginx_module/multipart.h nginx_module/filename.h \
-		nginx_module/category.h common/include/gatehouse/text.h
+		nginx_module/parse/multipart.h nginx_module/parse/filename.h \
+		nginx_module/parse/category.h common/include/gatehouse/text.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
@@ -95,12 +95,12 @@ FUZZ_TARGETS += fuzz-nginx
 # libFuzzer target for the image decode path: the header parser and its
 # pixel cap, then libgd's decoders (and libexif) on what it lets through,
 # as ngx_http_gatehouse_image.c calls them.
-build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c nginx_module/imagehdr.c \
-		nginx_module/imagehdr.h
+build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c nginx_module/parse/imagehdr.c \
+		nginx_module/parse/imagehdr.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_image.c nginx_module/imagehdr.c -lgd -lexif
+		-o $@ tests/fuzz/fuzz_image.c nginx_module/parse/imagehdr.c -lgd -lexif
 
 .PHONY: fuzz-image
 fuzz-image: build/fuzz/fuzz_image

@@ -43,8 +43,8 @@
 #include <libexif/exif-data.h>
 
 #include "ngx_http_gatehouse_module.h"
-#include "imagehdr.h"
-#include "imgbudget.h"
+#include "parse/imagehdr.h"
+#include "parse/imgbudget.h"
 
 
 /* Quality of the re-encoded JPEG and WebP (the thumbnail's is its own):

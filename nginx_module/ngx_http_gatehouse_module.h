@@ -76,9 +76,9 @@
 #include "gatehouse/store.h"
 #include "gatehouse/token.h"
 
-#include "category.h"
-#include "filename.h"
-#include "multipart.h"
+#include "parse/category.h"
+#include "parse/filename.h"
+#include "parse/multipart.h"
 
 /* Values of the on_*_error directives. */
 #define NGX_HTTP_GATEHOUSE_REJECT  0

@@ -39,9 +39,9 @@
 #include "gatehouse/conf.h"
 #include "gatehouse/err.h"
 #include "gatehouse/store.h"
-#include "backoff.h"
-#include "breaker.h"
-#include "ratelimit.h"
+#include "core/backoff.h"
+#include "core/breaker.h"
+#include "core/ratelimit.h"
 
 #define ND_NAME_MAX 64     /* channel and route names */
 

@@ -13,7 +13,7 @@
 
 #include "gatehouse/deliveries.h"
 #include "nd.h"
-#include "payload.h"
+#include "core/payload.h"
 
 static const char *const tstate_names[] = {
 	"new", "retry", "deferred", "delivered", "dead", "skipped", "expired",

@@ -23,7 +23,7 @@
 
 #include "gatehouse/event.h"
 #include "gatehouse/users.h"
-#include "civil.h"
+#include "core/civil.h"
 #include "nd.h"
 #include "gatehouse/text.h"
 

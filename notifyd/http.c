@@ -12,7 +12,7 @@
 #include <sys/socket.h>
 
 #include "http.h"
-#include "netaddr.h"
+#include "core/netaddr.h"
 
 static size_t
 on_body(char *p, size_t size, size_t n, void *arg)

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "civil.h"
+#include "core/civil.h"
 #include "nd.h"
-#include "payload.h"
+#include "core/payload.h"
 
 static const char *
 jstr(const json_t *o, const char *k)

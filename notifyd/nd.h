@@ -34,9 +34,9 @@
 #include "channel.h"
 #include "clock.h"
 #include "log.h"
-#include "quiet.h"
-#include "template.h"
-#include "tzcache.h"
+#include "core/quiet.h"
+#include "core/template.h"
+#include "core/tzcache.h"
 
 /* ---- configuration at run time ---- */
 

@@ -19,7 +19,7 @@ NOTIFYD_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 
 NOTIFYD_CORE := webpush_crypt sign civil tzfile tzcache quiet backoff \
                 breaker ratelimit template payload mime netaddr gate
-NOTIFYD_CORE_SRCS := $(NOTIFYD_CORE:%=notifyd/%.c)
+NOTIFYD_CORE_SRCS := $(NOTIFYD_CORE:%=notifyd/core/%.c)
 NOTIFYD_CORE_SAN := build/asan/notifyd/libnotifyd.a
 NOTIFYD_CORE_LIB := build/notifyd/libnotifyd.a
 
@@ -107,34 +107,34 @@ install-notifyd: $(NOTIFYD_BIN)
 INSTALL_HOOKS += install-notifyd
 DIST += $(NOTIFYD_BIN)
 
-# Unit tests: tests/unit/test_notify_X.c -> build/asan/tests/unit/test_notify_X
-NOTIFYD_UNIT := test_notify_webpush test_notify_sign test_notify_quiet \
-                test_notify_backoff test_notify_breaker test_notify_template \
-                test_notify_payload test_notify_mime test_notify_netaddr \
-                test_notify_gate
-NOTIFYD_UNIT_BINS := $(NOTIFYD_UNIT:%=build/asan/tests/unit/%)
+# Unit tests: tests/unit/notifyd/test_X.c -> build/asan/tests/unit/notifyd/test_X
+NOTIFYD_UNIT := test_webpush test_sign test_quiet \
+                test_backoff test_breaker test_template \
+                test_payload test_mime test_netaddr \
+                test_gate
+NOTIFYD_UNIT_BINS := $(NOTIFYD_UNIT:%=build/asan/tests/unit/notifyd/%)
 
 $(NOTIFYD_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
                       $(NOTIFYD_CORE_SAN) $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(COMMON_LIBS) $(CMOCKA_LIBS)
 
-# The tests include the daemon's private headers by their plain names.
-build/asan/tests/unit/test_notify_%.o build/tests/unit/test_notify_%.o: \
+# The tests include the daemon's private headers by their paths.
+build/asan/tests/unit/notifyd/%.o build/tests/unit/notifyd/%.o: \
   CFLAGS_tests += -Inotifyd $(CFLAGS_notifyd)
 
 UNIT_TESTS += $(NOTIFYD_UNIT_BINS)
 
 # The web face's requests (webreq.c): the file itself, on libgatehouse.
-NOTIFYD_WEBREQ_UNIT := build/asan/tests/unit/test_notify_webreq
-$(NOTIFYD_WEBREQ_UNIT): build/asan/tests/unit/test_notify_webreq.o \
+NOTIFYD_WEBREQ_UNIT := build/asan/tests/unit/notifyd/test_webreq
+$(NOTIFYD_WEBREQ_UNIT): build/asan/tests/unit/notifyd/test_webreq.o \
                         build/asan/notifyd/webreq.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_LIBS) $(COMMON_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += $(NOTIFYD_WEBREQ_UNIT)
 
 # Contacts, preferences and the inbox live in libgatehouse (users.h): their
 # unit test needs only the library.
-NOTIFYD_LIB_UNIT := build/asan/tests/unit/test_users
-$(NOTIFYD_LIB_UNIT): build/asan/tests/unit/test_users.o $(LIBGH_SAN)
+NOTIFYD_LIB_UNIT := build/asan/tests/unit/common/test_users
+$(NOTIFYD_LIB_UNIT): build/asan/tests/unit/common/test_users.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += $(NOTIFYD_LIB_UNIT)
 

@@ -14,7 +14,7 @@
  */
 #include <stdio.h>
 
-#include "gate.h"
+#include "core/gate.h"
 #include "nd.h"
 
 static void

@@ -48,7 +48,7 @@
 
 #include "gatehouse/deliveries.h"
 #include "gatehouse/users.h"
-#include "mime.h"
+#include "core/mime.h"
 #include "nd.h"
 
 #define SYSTEM_UID_MAX 999

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mime.h"
+#include "core/mime.h"
 #include "nd.h"
 
 #define TZ_CACHE_SIZE 64

@@ -16,7 +16,7 @@
 
 #include "http.h"
 #include "nd.h"
-#include "payload.h"
+#include "core/payload.h"
 
 #define POOL_MAX 512
 #define SUBJECT_MAX 998

@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "gatehouse/users.h"
-#include "gate.h"
+#include "core/gate.h"
 #include "nd.h"
 
 /* The state a target ends this round in (a local delivery's result). */

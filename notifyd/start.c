@@ -17,7 +17,7 @@
  */
 #include <string.h>
 
-#include "gate.h"
+#include "core/gate.h"
 #include "nd.h"
 
 static const struct gh_tz *

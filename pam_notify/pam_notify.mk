@@ -39,8 +39,8 @@ install-pam: $(PAM_MODULE)
 INSTALL_HOOKS += install-pam
 DIST += $(PAM_MODULE)
 
-PAM_UNIT := test_pam_options test_pam_netkey test_pam_store
-PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/%)
+PAM_UNIT := test_options test_netkey test_store
+PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/pam_notify/%)
 $(PAM_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
                   $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $< $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN) \

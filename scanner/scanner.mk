@@ -30,19 +30,19 @@ PROGRAMS += $(LIBGSCAN)
 
 # Unit tests: every verdict with a generated signature database and real
 # archives, the guard as a pure function.
-build/asan/tests/unit/test_gscan: build/asan/tests/unit/test_gscan.o \
+build/asan/tests/unit/scanner/test_gscan: build/asan/tests/unit/scanner/test_gscan.o \
 		$(LIBGSCAN_SAN) $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(GSCAN_LIBS) $(COMMON_LIBS) -lz
 
-UNIT_TESTS += build/asan/tests/unit/test_gscan
+UNIT_TESTS += build/asan/tests/unit/scanner/test_gscan
 
 # The clamd reply parser, the verdict cache's records through a real
 # store, the engine key.
-build/asan/tests/unit/test_gscan_cache: build/asan/tests/unit/test_gscan_cache.o \
+build/asan/tests/unit/scanner/test_gscan_cache: build/asan/tests/unit/scanner/test_gscan_cache.o \
 		$(LIBGSCAN_SAN) $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(GSCAN_LIBS) $(COMMON_LIBS) -lz
 
-UNIT_TESTS += build/asan/tests/unit/test_gscan_cache
+UNIT_TESTS += build/asan/tests/unit/scanner/test_gscan_cache
 
 # libFuzzer target: the parse of clamd's replies (make fuzz-gscan).
 GSCAN_FUZZ_FLAGS := $(CSTD) $(WARN) -g -O1 -Icommon/include \

@@ -1,12 +1,12 @@
 # Unit tests of libgatehouse and the CLI's integration tests.
-# Each tests/unit/test_X.c of the library becomes build/asan/tests/unit/test_X,
+# Each tests/unit/common/test_X.c of the library becomes build/asan/tests/unit/common/test_X,
 # linked against the sanitized library.
 
 LIB_UNIT := test_store test_queue test_conf test_token test_records test_group \
             test_pidfile test_journal test_retention test_domain_policy \
             test_uploads test_maillog test_knownhosts test_deliveries \
             test_event test_text test_file test_reopen test_err
-LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/%)
+LIB_UNIT_BINS := $(LIB_UNIT:%=build/asan/tests/unit/common/%)
 
 $(LIB_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o $(LIBGH_SAN)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(COMMON_LIBS) $(CMOCKA_LIBS)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../http.h"
-#include "../payload.h"
+#include "../core/payload.h"
 
 struct chat {
 	const char *url;

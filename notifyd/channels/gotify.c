@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "../http.h"
-#include "../payload.h"
+#include "../core/payload.h"
 
 struct gotify {
 	char url[2048];

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../http.h"
-#include "../payload.h"
+#include "../core/payload.h"
 
 struct ntfy {
 	const char *url, *topic, *username;

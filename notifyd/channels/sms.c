@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../http.h"
-#include "../payload.h"
+#include "../core/payload.h"
 
 struct sms {
 	const char *url, *method, *body, *from, *username;

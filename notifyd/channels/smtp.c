@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "../http.h"
-#include "../mime.h"
+#include "../core/mime.h"
 
 struct smtp {
 	const char *url, *from, *from_name, *reply_to, *username;

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "../http.h"
-#include "../payload.h"
-#include "../sign.h"
+#include "../core/payload.h"
+#include "../core/sign.h"
 
 struct webhook {
 	const char *url;

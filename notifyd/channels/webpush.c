@@ -23,8 +23,8 @@
 #include "gatehouse/queue.h"
 #include "gatehouse/file.h"
 #include "../http.h"
-#include "../payload.h"
-#include "../webpush_crypt.h"
+#include "../core/payload.h"
+#include "../core/webpush_crypt.h"
 
 #define VAPID_TTL (12 * 3600)
 

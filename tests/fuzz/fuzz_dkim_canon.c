@@ -1,6 +1,6 @@
 /*
  * fuzz_dkim_canon.c - libFuzzer target for the milter's header parser,
- * header list and DKIM canonicalizers (milter/hdrparse.c, hdrlist.c,
+ * header list and DKIM canonicalizers (milter/dkim/hdrparse.c, hdrlist.c,
  * canon.c).  Built and run by `make fuzz-milter`.
  *
  * The input is a raw message.  Besides looking for memory errors and
@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../milter/canon.h"
-#include "../../milter/hdrlist.h"
-#include "../../milter/hdrparse.h"
+#include "../../milter/dkim/canon.h"
+#include "../../milter/dkim/hdrlist.h"
+#include "../../milter/dkim/hdrparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /*
  * fuzz_image.c - libFuzzer target for the image decode path of the nginx
  * module (ngx_http_gatehouse_image.c): the header parser
- * (nginx_module/imagehdr.c) and its pixel cap, then libgd's decoder for
+ * (nginx_module/parse/imagehdr.c) and its pixel cap, then libgd's decoder for
  * the format it found, libexif on a JPEG, and the GIF and JPEG strips.
  *
  * Besides crashes and sanitizer reports it checks that:
@@ -21,7 +21,7 @@
 #include <gd.h>
 #include <libexif/exif-data.h>
 
-#include "../../nginx_module/imagehdr.h"
+#include "../../nginx_module/parse/imagehdr.h"
 
 #define FUZZ_MAX_PIXELS (4u * 1000 * 1000)
 

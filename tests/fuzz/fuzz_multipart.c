@@ -1,6 +1,6 @@
 /*
  * fuzz_multipart.c - libFuzzer target for the multipart parser
- * (nginx_module/multipart.c), with the filename sanitizer and category
+ * (nginx_module/parse/multipart.c), with the filename sanitizer and category
  * lookup run on every filename it yields.
  *
  * Input: one byte choosing chunk sizes and limits, then a Content-Type value
@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../nginx_module/category.h"
-#include "../../nginx_module/filename.h"
+#include "../../nginx_module/parse/category.h"
+#include "../../nginx_module/parse/filename.h"
 #include "gatehouse/text.h"
-#include "../../nginx_module/multipart.h"
+#include "../../nginx_module/parse/multipart.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -29,8 +29,8 @@
 
 #include "gatehouse/dkimkey.h"
 #include "gatehouse/err.h"
-#include "../../../milter/dkim.h"
-#include "../../../milter/hdrparse.h"
+#include "../../../milter/dkim/dkim.h"
+#include "../../../milter/dkim/hdrparse.h"
 
 #define MAX_FILE (64L * 1024 * 1024)
 #define MAX_LISTS 16
