@@ -4,7 +4,7 @@
  *
  * Nothing here judges a setting itself: each part's check is the code
  * that part runs at start, linked in (cli.mk):
- *   milter   gh_mboot_parse and gh_mcfg_parse (milter/mconf.c): socket,
+ *   milter   gm_mboot_parse and gm_mcfg_parse (milter/mconf.c): socket,
  *            its mode and group, the user, internal_hosts, DKIM keys and
  *            selectors, header lists, the token key for List-Unsubscribe,
  *            the virus database's directory (the engine itself is loaded
@@ -13,7 +13,7 @@
  *            lists, templates, time zones
  *   tokens   gh_token_verifier_keys, as nginx loads its keys, and every
  *            key file [tokens] names
- *   pam      gh_pam_opts_parse (pam_notify/options.c) on every
+ *   pam      gp_opts_parse (pam_notify/options.c) on every
  *            pam_gatehouse.so line under /etc/pam.d
  *   store    each configured store is there
  *
@@ -114,8 +114,8 @@ problem(struct chk *k, const char *part, int denied, const char *fmt, ...)
 static void
 check_milter(struct chk *k, const struct gh_conf *conf)
 {
-	struct gh_mboot mb;
-	struct gh_mcfg m;
+	struct gm_mboot mb;
+	struct gm_mcfg m;
 	char detail[1024];
 
 	/* The others start on the defaults when the default file is
@@ -123,13 +123,13 @@ check_milter(struct chk *k, const struct gh_conf *conf)
 	if (k->c->conf_defaults)
 		problem(k, "milter", 0, "%s: no such file: gatehouse-milter "
 		        "does not start without it", k->c->conf_path);
-	if (gh_mboot_parse(conf, 1, &mb, detail, sizeof(detail)) != 0)
+	if (gm_mboot_parse(conf, 1, &mb, detail, sizeof(detail)) != 0)
 		problem(k, "milter", 0, "%s", detail);
 	memset(&m, 0, sizeof(m));
 	m.conf = (struct gh_conf *)(uintptr_t)conf;   /* read only */
-	if (gh_mcfg_parse(&m, detail, sizeof(detail)) != GH_OK)
+	if (gm_mcfg_parse(&m, detail, sizeof(detail)) != GH_OK)
 		problem(k, "milter", 0, "%s", detail);
-	gh_mcfg_clear(&m);
+	gm_mcfg_clear(&m);
 }
 
 static void
@@ -262,7 +262,7 @@ check_pam_file(struct chk *k, const char *path)
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		char *w[PAM_ARGS_MAX + 3];
 		const char *mod, *base;
-		struct gh_pam_opts o;
+		struct gp_opts o;
 		int n, first;
 
 		lineno++;
@@ -276,8 +276,8 @@ check_pam_file(struct chk *k, const char *path)
 		if (strcmp(base, "pam_gatehouse.so") != 0)
 			continue;
 		first = 3;
-		gh_pam_opts_init(&o);
-		if (gh_pam_opts_parse(&o, n - first, (const char **)(w + first),
+		gp_opts_init(&o);
+		if (gp_opts_parse(&o, n - first, (const char **)(w + first),
 		                      detail, sizeof(detail)) > 0)
 			problem(k, "pam", 0, "%s:%u: pam_gatehouse.so: %s "
 			        "(ignored by the module, which keeps its "
@@ -410,7 +410,7 @@ try_store(struct chk *k, const char *part, const char *path)
 }
 
 /* Every DOMAIN/SELECTOR.key (and .retire) under the key directory, as
- * gh_signtable_load finds them. */
+ * gm_signtable_load finds them. */
 static void
 try_key_dir(struct chk *k, const char *key_dir)
 {
@@ -470,7 +470,7 @@ as_milter(struct chk *k, const struct gh_conf *conf)
 {
 	struct dkim_sections ds = {k, conf};
 	struct gh_store_opts so;
-	struct gh_mcfg m;
+	struct gm_mcfg m;
 	char detail[1024];
 	int before = k->n;
 	const char *url = gh_conf_str(conf, "milter", "unsubscribe_url");
@@ -502,9 +502,9 @@ as_milter(struct chk *k, const struct gh_conf *conf)
 	if (k->n == before) {
 		memset(&m, 0, sizeof(m));
 		m.conf = (struct gh_conf *)(uintptr_t)conf;
-		if (gh_mcfg_parse(&m, detail, sizeof(detail)) != GH_OK)
+		if (gm_mcfg_parse(&m, detail, sizeof(detail)) != GH_OK)
 			problem(k, "milter", 0, "%s (as %s)", detail, k->as);
-		gh_mcfg_clear(&m);
+		gm_mcfg_clear(&m);
 	}
 	gh_conf_domain_store_opts(conf, GH_DOMAIN_MAIL, &so, NULL);
 	try_store(k, "milter", so.path);
@@ -740,12 +740,12 @@ static void
 check_services(struct chk *k, const struct gh_conf *conf)
 {
 	struct gh_store_opts o;
-	struct gh_mboot mb;
+	struct gm_mboot mb;
 	char why[512], ubuf[256];
 	const char *user;
 
 	if ((k->only & PART_MILTER) &&
-	    gh_mboot_parse(conf, 1, &mb, why, sizeof(why)) == 0 &&
+	    gm_mboot_parse(conf, 1, &mb, why, sizeof(why)) == 0 &&
 	    mb.user != NULL)
 		as_service(k, conf, "milter", mb.user, 1, SVC_MILTER, NULL, 1);
 	if (k->only & PART_NOTIFYD) {

@@ -305,7 +305,7 @@ cleanup:
 static int
 read_retire(const char *path, int64_t *at)
 {
-	gh_err err = gh_keydir_read_retire(path, at);
+	gh_err err = gm_keydir_read_retire(path, at);
 
 	if (err == GH_ENOTFOUND)
 		*at = 0;

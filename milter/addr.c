@@ -82,7 +82,7 @@ valid_mailbox(const char *a)
 }
 
 gh_err
-gh_from_address(const char *value, char *out, size_t cap)
+gm_from_address(const char *value, char *out, size_t cap)
 {
 	char buf[2048];
 	struct scan sc;
@@ -131,7 +131,7 @@ gh_from_address(const char *value, char *out, size_t cap)
 }
 
 const char *
-gh_addr_domain(const char *addr)
+gm_addr_domain(const char *addr)
 {
 	const char *at = addr ? strrchr(addr, '@') : NULL;
 
@@ -139,7 +139,7 @@ gh_addr_domain(const char *addr)
 }
 
 gh_err
-gh_domain_lower(const char *domain, char *out, size_t cap)
+gm_domain_lower(const char *domain, char *out, size_t cap)
 {
 	size_t n = domain ? strlen(domain) : 0;
 
@@ -176,7 +176,7 @@ escape_bounded(const char *s, size_t n, char *out, size_t cap, unsigned flags)
 }
 
 void
-gh_envelope_addr(const char *arg, char *out, size_t cap)
+gm_envelope_addr(const char *arg, char *out, size_t cap)
 {
 	size_t n;
 
@@ -198,7 +198,7 @@ gh_envelope_addr(const char *arg, char *out, size_t cap)
 }
 
 void
-gh_log_value(const char *value, char *out, size_t cap)
+gm_log_value(const char *value, char *out, size_t cap)
 {
 	char tmp[GH_LOG_VALUE_MAX + GH_TEXT_ESC_GROWTH];
 	size_t o = 0;

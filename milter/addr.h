@@ -22,28 +22,28 @@
 #define GH_MADDR_MAX 320	/* as GH_ADDR_MAX: 64 + '@' + 255 */
 
 /*
- * gh_from_address - the first mailbox of a From value into out
+ * gm_from_address - the first mailbox of a From value into out
  * (NUL-terminated, case kept).  GH_EINVAL when no address with one '@'
  * and non-empty local part and domain is found; GH_ETOOBIG when it does not
  * fit in cap.
  */
-gh_err gh_from_address(const char *value, char *out, size_t cap);
+gh_err gm_from_address(const char *value, char *out, size_t cap);
 
 /*
- * gh_addr_domain - pointer to the domain part of addr (after the last '@'),
+ * gm_addr_domain - pointer to the domain part of addr (after the last '@'),
  * or NULL when there is none.  Points into addr.
  */
-const char *gh_addr_domain(const char *addr);
+const char *gm_addr_domain(const char *addr);
 
 /*
- * gh_domain_lower - copy a domain lower-cased, without a trailing dot.
+ * gm_domain_lower - copy a domain lower-cased, without a trailing dot.
  * GH_EINVAL if empty or holding anything but letters, digits, '-', '_' and
  * '.'; GH_ETOOBIG past cap.
  */
-gh_err gh_domain_lower(const char *domain, char *out, size_t cap);
+gh_err gm_domain_lower(const char *domain, char *out, size_t cap);
 
 /*
- * gh_envelope_addr - an envelope address as libmilter gives it ("<a@b>",
+ * gm_envelope_addr - an envelope address as libmilter gives it ("<a@b>",
  * "<>", "a@b", possibly followed by ESMTP parameters in a separate argv
  * entry) without the brackets.  The null sender gives "".  Escaped by
  * gh_text_escape with GH_TEXT_IDENT (gatehouse/text.h: control and invalid
@@ -52,10 +52,10 @@ gh_err gh_domain_lower(const char *domain, char *out, size_t cap);
  * rate-limit keys, where a 320-byte bound is already generous).  cap below
  * GH_TEXT_ESC_MIN gives "".
  */
-void gh_envelope_addr(const char *arg, char *out, size_t cap);
+void gm_envelope_addr(const char *arg, char *out, size_t cap);
 
 /*
- * gh_log_value - a header value for logs and the mail log: folding
+ * gm_log_value - a header value for logs and the mail log: folding
  * removed, runs of whitespace made one space, leading and trailing space
  * dropped, then escaped by gh_text_escape (gatehouse/text.h: control
  * characters and invalid UTF-8 as \xhh, '\' as \\), cut to
@@ -63,6 +63,6 @@ void gh_envelope_addr(const char *arg, char *out, size_t cap);
  * value.  cap below GH_TEXT_ESC_MIN gives "".
  */
 #define GH_LOG_VALUE_MAX 1024
-void gh_log_value(const char *value, char *out, size_t cap);
+void gm_log_value(const char *value, char *out, size_t cap);
 
 #endif /* GH_MILTER_ADDR_H */

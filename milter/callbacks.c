@@ -50,16 +50,16 @@
  * state is reached through this pointer, set once by main() before
  * smfi_main() starts any thread and never changed afterwards.
  */
-static struct gh_milter *process_state;
+static struct gm_milter *process_state;
 
 void
-gh_milter_set(struct gh_milter *m)
+gm_set(struct gm_milter *m)
 {
 	process_state = m;
 }
 
-struct gh_milter *
-gh_milter_get(void)
+struct gm_milter *
+gm_get(void)
 {
 	return process_state;
 }
@@ -71,7 +71,7 @@ getmacro(void *ctx, const char *name)
 }
 
 static void
-note_queue_id(SMFICTX *ctx, struct gh_msg *msg)
+note_queue_id(SMFICTX *ctx, struct gm_msg *msg)
 {
 	const char *qid;
 
@@ -79,15 +79,15 @@ note_queue_id(SMFICTX *ctx, struct gh_msg *msg)
 		return;
 	qid = smfi_getsymval(ctx, "i");
 	if (qid && *qid)
-		gh_log_value(qid, msg->queue_id, sizeof(msg->queue_id));
+		gm_log_value(qid, msg->queue_id, sizeof(msg->queue_id));
 }
 
 static void
-end_message(struct gh_milter *m, struct gh_conn *conn)
+end_message(struct gm_milter *m, struct gm_conn *conn)
 {
 	if (conn->msg == NULL)
 		return;
-	gh_msg_free(conn->msg);
+	gm_msg_free(conn->msg);
 	conn->msg = NULL;
 	__atomic_sub_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
 }
@@ -111,7 +111,7 @@ reply(SMFICTX *ctx, const char *code, const char *xcode, const char *text)
 static unsigned long
 noreply(void)
 {
-	return gh_proto_noreply(gh_milter_get()->local_socket);
+	return gm_proto_noreply(gm_get()->local_socket);
 }
 
 static sfsistat
@@ -123,15 +123,15 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f2;
 	(void)f3;
 	if ((f0 & want_actions) != want_actions) {
-		gh_mlog(LOG_ERR, "the MTA does not allow adding header fields "
+		gm_mlog(LOG_ERR, "the MTA does not allow adding header fields "
 		        "and removing recipients (offered actions 0x%lx)", f0);
 		return SMFIS_REJECT;	/* libmilter: do not use this milter */
 	}
 	if (!(f1 & SMFIP_HDR_LEADSPC))
-		gh_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
+		gm_mlog(LOG_WARNING, "the MTA does not offer SMFIP_HDR_LEADSPC: "
 		        "simple header canonicalization will not verify");
 	*pf0 = want_actions;
-	gh_proto_negotiate(ctx, gh_milter_get()->local_socket, f0, f1, pf0,
+	gm_proto_negotiate(ctx, gm_get()->local_socket, f0, f1, pf0,
 	                   pf1);
 	*pf2 = 0;
 	*pf3 = 0;
@@ -141,8 +141,8 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static sfsistat
 cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn;
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn;
 
 	if (__atomic_load_n(&m->draining, __ATOMIC_ACQUIRE)) {
 		reply(ctx, "421", "4.3.2", "Service shutting down, try again "
@@ -154,7 +154,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
 		return SMFIS_TEMPFAIL;
 	}
-	conn->cfg = gh_mcfg_acquire(&m->cfg);
+	conn->cfg = gm_mcfg_acquire(&m->cfg);
 	if (hostaddr && hostaddr->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)hostaddr)->sin_addr,
 		          conn->addr, sizeof(conn->addr));
@@ -162,11 +162,11 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 		inet_ntop(AF_INET6,
 		          &((struct sockaddr_in6 *)hostaddr)->sin6_addr,
 		          conn->addr, sizeof(conn->addr));
-	conn->internal = gh_netlist_match_sa(&conn->cfg->internal, hostaddr);
-	gh_log_value(hostname, conn->name, sizeof(conn->name));
+	conn->internal = gm_netlist_match_sa(&conn->cfg->internal, hostaddr);
+	gm_log_value(hostname, conn->name, sizeof(conn->name));
 	__atomic_add_fetch(&m->conns, 1, __ATOMIC_RELAXED);
 	if (smfi_setpriv(ctx, conn) != MI_SUCCESS) {
-		gh_mcfg_unref(conn->cfg);
+		gm_mcfg_unref(conn->cfg);
 		free(conn);
 		__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELAXED);
 		return SMFIS_TEMPFAIL;
@@ -177,10 +177,10 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *hostaddr)
 static sfsistat
 cb_envfrom(SMFICTX *ctx, char **argv)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg;
-	const struct gh_mcfg *cfg;
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg;
+	const struct gm_mcfg *cfg;
 
 	if (conn == NULL)
 		return SMFIS_TEMPFAIL;
@@ -199,7 +199,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 		return SMFIS_TEMPFAIL;
 	}
 	cfg = conn->cfg;
-	msg = gh_msg_new(gh_now_ms());
+	msg = gm_msg_new(gh_now_ms());
 	if (msg == NULL) {
 		__atomic_sub_fetch(&m->msgs, 1, __ATOMIC_SEQ_CST);
 		reply(ctx, "451", "4.3.0", "Out of memory, try again later");
@@ -207,25 +207,25 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	}
 	conn->msg = msg;
 	conn->nmsgs++;
-	gh_envelope_addr(argv && argv[0] ? argv[0] : "", msg->sender,
+	gm_envelope_addr(argv && argv[0] ? argv[0] : "", msg->sender,
 	                 sizeof(msg->sender));
-	gh_policy_auth_user(getmacro, ctx, msg->auth_user,
+	gm_policy_auth_user(getmacro, ctx, msg->auth_user,
 	                    sizeof(msg->auth_user));
 	note_queue_id(ctx, msg);
-	msg->outgoing = gh_policy_outgoing(cfg, conn->internal, msg->auth_user,
+	msg->outgoing = gm_policy_outgoing(cfg, conn->internal, msg->auth_user,
 	                                   &msg->outgoing_why);
 	if (msg->outgoing) {
 		if (cfg->keys->n == 0)
 			msg->unsigned_why = "no signing keys configured";
-		else if (gh_dkim_msg_new(NULL, 0, &msg->dkim) != GH_OK)
+		else if (gm_dkim_msg_new(NULL, 0, &msg->dkim) != GH_OK)
 			msg->unsigned_why = "out of memory";
 	}
 	if (cfg->scanner) {
 		/* in memory until it outgrows GH_SPOOL_MEM_MAX (scan.h) */
-		gh_spool_open(&msg->spool, cfg->spool_dir,
+		gm_spool_open(&msg->spool, cfg->spool_dir,
 		              (uint64_t)cfg->scan_max_size);
 		if (cfg->scan_cache)
-			gh_spool_hash(&msg->spool);
+			gm_spool_hash(&msg->spool);
 		msg->spooling = 1;
 	}
 	return SMFIS_CONTINUE;
@@ -241,9 +241,9 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 static sfsistat
 cb_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg = conn ? conn->msg : NULL;
 	const char *arg = argv && argv[0] ? argv[0] : "";
 	char addr[GH_MADDR_MAX + 1], why[200];
 	int listed = 0;
@@ -252,9 +252,9 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 	if (msg == NULL)
 		return SMFIS_TEMPFAIL;
 	note_queue_id(ctx, msg);
-	if (gh_msg_rcpts_full(msg)) {
-		gh_envelope_addr(arg, addr, sizeof(addr));
-		err = gh_optout_listed(&m->store, addr, &listed);
+	if (gm_msg_rcpts_full(msg)) {
+		gm_envelope_addr(arg, addr, sizeof(addr));
+		err = gm_optout_listed(&m->store, addr, &listed);
 		if (err && conn->cfg->on_store_error == GH_ONERR_TEMPFAIL) {
 			snprintf(why, sizeof(why), "store unavailable: %s, try "
 			         "again later", gh_strerror(err));
@@ -263,10 +263,10 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 		}
 		/* on_store_error = accept: unchecked, as at the end */
 	}
-	err = gh_msg_add_rcpt(msg, arg, listed);
+	err = gm_msg_add_rcpt(msg, arg, listed);
 	if (err == GH_ETOOBIG) {
 		if (msg->rcpt_refused == 1)
-			gh_mlog(LOG_NOTICE, "%s: over %d recipients on the "
+			gm_mlog(LOG_NOTICE, "%s: over %d recipients on the "
 			        "suppression list after the first %d: 452 "
 			        "4.5.3 for the rest of them",
 			        msg->queue_id[0] ? msg->queue_id : "NOQUEUE",
@@ -285,7 +285,7 @@ cb_envrcpt(SMFICTX *ctx, char **argv)
 static sfsistat
 cb_data(SMFICTX *ctx)
 {
-	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gm_conn *conn = smfi_getpriv(ctx);
 
 	if (conn == NULL || conn->msg == NULL)
 		return SMFIS_TEMPFAIL;
@@ -297,28 +297,28 @@ cb_data(SMFICTX *ctx)
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg = conn ? conn->msg : NULL;
 
 	/* With no reply negotiated, a missing message is answered at the
 	 * end of the message instead (tempfail there). */
 	if (msg == NULL)
 		return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
-	gh_msg_header(conn->cfg, msg, name, value);
+	gm_msg_header(conn->cfg, msg, name, value);
 	if (msg->dkim && !msg->header_err &&
-	    gh_dkim_msg_header(msg->dkim, name, value) != GH_OK)
+	    gm_dkim_msg_header(msg->dkim, name, value) != GH_OK)
 		msg->header_err = 1;	/* sticky in the DKIM core too */
 	if (msg->spooling)
-		gh_spool_header(&msg->spool, name, value);
+		gm_spool_header(&msg->spool, name, value);
 	return noreply() & SMFIP_NR_HDR ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 /* Choose the keys of the From domain and add their signatures. */
 static void
-choose_keys(struct gh_conn *conn, struct gh_msg *msg)
+choose_keys(struct gm_conn *conn, struct gm_msg *msg)
 {
-	const struct gh_mcfg *cfg = conn->cfg;
-	const struct gh_signkey *keys[GH_SIGN_PER_DOMAIN];
+	const struct gm_mcfg *cfg = conn->cfg;
+	const struct gm_signkey *keys[GH_SIGN_PER_DOMAIN];
 	char dom[256];
 	int64_t now_s = gh_now_ms() / 1000;
 	size_t n;
@@ -329,19 +329,19 @@ choose_keys(struct gh_conn *conn, struct gh_msg *msg)
 		    "no address in From";
 		goto unsign;
 	}
-	if (gh_domain_lower(gh_addr_domain(msg->from_addr), dom,
+	if (gm_domain_lower(gm_addr_domain(msg->from_addr), dom,
 	                    sizeof(dom)) != GH_OK) {
 		msg->unsigned_why = "bad From domain";
 		goto unsign;
 	}
-	n = gh_signtable_find(cfg->keys, dom, cfg->subdomains, now_s, keys,
+	n = gm_signtable_find(cfg->keys, dom, cfg->subdomains, now_s, keys,
 	                      GH_SIGN_PER_DOMAIN);
 	if (n == 0) {
 		msg->unsigned_why = "no key for the From domain";
 		goto unsign;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct gh_dkim_sign_opts o;
+		struct gm_dkim_sign_opts o;
 
 		memset(&o, 0, sizeof(o));
 		o.key = keys[i]->key;
@@ -355,7 +355,7 @@ choose_keys(struct gh_conn *conn, struct gh_msg *msg)
 		o.nheaders = cfg->nheaders;
 		o.oversign = cfg->oversign;
 		o.noversign = cfg->noversign;
-		if (gh_dkim_msg_add_sig(msg->dkim, &o) != GH_OK) {
+		if (gm_dkim_msg_add_sig(msg->dkim, &o) != GH_OK) {
 			msg->unsigned_why = "signature setup failed";
 			goto unsign;
 		}
@@ -368,7 +368,7 @@ choose_keys(struct gh_conn *conn, struct gh_msg *msg)
 	}
 	return;
 unsign:
-	gh_dkim_msg_free(msg->dkim);
+	gm_dkim_msg_free(msg->dkim);
 	msg->dkim = NULL;
 	msg->nsigs = 0;
 }
@@ -379,14 +379,14 @@ unsign:
  * do not ask the MTA for the end-of-header event, see PROTOCOL).
  */
 static void
-end_of_header(struct gh_conn *conn, struct gh_msg *msg)
+end_of_header(struct gm_conn *conn, struct gm_msg *msg)
 {
 	if (msg->eoh)
 		return;
 	msg->eoh = 1;
 	msg->size += 2;
 	if (msg->spooling)
-		gh_spool_write(&msg->spool, "\r\n", 2);
+		gm_spool_write(&msg->spool, "\r\n", 2);
 	if (msg->dkim)
 		choose_keys(conn, msg);
 }
@@ -394,8 +394,8 @@ end_of_header(struct gh_conn *conn, struct gh_msg *msg)
 static sfsistat
 cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg = conn ? conn->msg : NULL;
 
 	/* (An MTA that put body bytes in its end-of-message command would
 	 * get no end-of-message call after a "no reply" here; Postfix and
@@ -405,19 +405,19 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 	end_of_header(conn, msg);
 	msg->size += len;
 	if (msg->dkim)
-		(void)gh_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
+		(void)gm_dkim_msg_body(msg->dkim, chunk, len);	/* sticky */
 	if (msg->spooling) {
-		gh_spool_write(&msg->spool, chunk, len);
+		gm_spool_write(&msg->spool, chunk, len);
 		/* with scan_text = no, a plain text message is skipped
 		 * unless its body hides a uuencoded part (step_scan) */
-		if (!conn->cfg->scan_text && gh_msg_plain_text(msg))
-			gh_msg_body_text(msg, chunk, len);
+		if (!conn->cfg->scan_text && gm_msg_plain_text(msg))
+			gm_msg_body_text(msg, chunk, len);
 	}
 	return noreply() & SMFIP_NR_BODY ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 struct verdict {
-	gh_action action;
+	gm_action action;
 	char reason[300];
 	char unsub[GH_UNSUB_VALUE_MAX];
 	int add_unsub;
@@ -426,7 +426,7 @@ struct verdict {
 static gh_err
 cache_view(struct gh_txn *txn, void *arg)
 {
-	struct gh_msg *msg = arg;
+	struct gm_msg *msg = arg;
 
 	return gscan_cache_get(txn, msg->cache_key, &msg->cache_v);
 }
@@ -439,18 +439,18 @@ cache_view(struct gh_txn *txn, void *arg)
  * on writers; clamd's engine key costs one VERSION round trip.
  */
 static int
-scan_cached(struct gh_milter *m, const struct gh_mcfg *cfg,
-            struct gh_msg *msg, struct gscan_verdict *sv)
+scan_cached(struct gm_milter *m, const struct gm_mcfg *cfg,
+            struct gm_msg *msg, struct gscan_verdict *sv)
 {
 	unsigned char sha[32], ekey[GSCAN_KEY_LEN];
 	char detail[160];
 
-	if (!cfg->scan_cache || gh_spool_digest(&msg->spool, sha) != 0 ||
+	if (!cfg->scan_cache || gm_spool_digest(&msg->spool, sha) != 0 ||
 	    gscan_engine_key(cfg->scanner, ekey, detail, sizeof(detail)) !=
 	    GH_OK)
 		return 0;
 	gscan_cache_key(sha, ekey, msg->cache_key);
-	if (gh_mstore_view(&m->store, cache_view, msg) == GH_OK) {
+	if (gm_mstore_view(&m->store, cache_view, msg) == GH_OK) {
 		*sv = msg->cache_v;
 		msg->scan_cached = 1;
 		return 1;
@@ -460,7 +460,7 @@ scan_cached(struct gh_milter *m, const struct gh_mcfg *cfg,
 }
 
 static void
-step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
+step_scan(struct gm_milter *m, const struct gm_mcfg *cfg, struct gm_msg *msg,
           struct verdict *v)
 {
 	struct gscan_verdict sv;
@@ -469,7 +469,7 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 		sv.kind = GSCAN_ERROR;
 		sv.reason = GSCAN_R_NONE;
 		snprintf(sv.name, sizeof(sv.name), "no spool file");
-	} else if (!cfg->scan_text && gh_msg_plain_text(msg)) {
+	} else if (!cfg->scan_text && gm_msg_plain_text(msg)) {
 		/* [milter] scan_text = no: text and nothing else */
 		msg->scan = "skipped";
 		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
@@ -478,12 +478,12 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 	} else {
 		/* the spool file, for a message too big to keep in memory */
 		if (msg->spool.open_err)
-			gh_mcond_fail(&m->spool_cond, msg->spool.open_err,
+			gm_mcond_fail(&m->spool_cond, msg->spool.open_err,
 			              cfg->spool_dir);
 		else if (msg->spool.fd >= 0)
-			gh_mcond_ok(&m->spool_cond);
+			gm_mcond_ok(&m->spool_cond);
 		if (!scan_cached(m, cfg, msg, &sv)) {
-			gh_spool_scan(cfg->scanner, &msg->spool, &sv);
+			gm_spool_scan(cfg->scanner, &msg->spool, &sv);
 			msg->cache_v = sv;
 			msg->cache_put = msg->cache_put && gscan_cacheable(&sv);
 		}
@@ -493,14 +493,14 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 	               msg->scan_detail, sizeof(msg->scan_detail), 0, NULL);
 	msg->scan = gscan_kind_name(sv.kind);
 	if (sv.kind == GSCAN_ERROR)
-		gh_mcond_fail(&m->scan_cond, GH_EIO, msg->scan_detail);
+		gm_mcond_fail(&m->scan_cond, GH_EIO, msg->scan_detail);
 	else
-		gh_mcond_ok(&m->scan_cond);
+		gm_mcond_ok(&m->scan_cond);
 	if (sv.kind == GSCAN_CLEAN && msg->spool.seen > msg->spool.written)
 		snprintf(msg->scan_detail, sizeof(msg->scan_detail),
 		         "first %llu bytes scanned",
 		         (unsigned long long)msg->spool.written);
-	switch (gh_scan_policy(cfg, &sv)) {
+	switch (gm_scan_policy(cfg, &sv)) {
 	case GH_SCAN_ACCEPT:
 		break;
 	case GH_SCAN_REJECT:
@@ -527,10 +527,10 @@ step_scan(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 }
 
 static void
-step_optout(struct gh_milter *m, const struct gh_mcfg *cfg,
-            struct gh_msg *msg, struct verdict *v)
+step_optout(struct gm_milter *m, const struct gm_mcfg *cfg,
+            struct gm_msg *msg, struct verdict *v)
 {
-	gh_err err = gh_optout_check(&m->store, msg);
+	gh_err err = gm_optout_check(&m->store, msg);
 
 	if (err) {
 		for (size_t i = 0; i < msg->nrcpt; i++)
@@ -542,7 +542,7 @@ step_optout(struct gh_milter *m, const struct gh_mcfg *cfg,
 		}
 		return;
 	}
-	if (gh_msg_remaining(msg) == 0) {
+	if (gm_msg_remaining(msg) == 0) {
 		v->action = GH_ACT_DISCARD;
 		snprintf(v->reason, sizeof(v->reason), "every recipient has "
 		         "opted out");
@@ -550,18 +550,18 @@ step_optout(struct gh_milter *m, const struct gh_mcfg *cfg,
 }
 
 static void
-step_unsubscribe(const struct gh_mcfg *cfg, struct gh_msg *msg,
+step_unsubscribe(const struct gm_mcfg *cfg, struct gm_msg *msg,
                  struct verdict *v)
 {
 	const char *rcpt = NULL;
 
 	/* a token names one recipient: only for exactly one left */
-	if (msg->rcpt_total != msg->nrcpt || gh_msg_remaining(msg) != 1)
+	if (msg->rcpt_total != msg->nrcpt || gm_msg_remaining(msg) != 1)
 		return;
 	for (size_t i = 0; i < msg->nrcpt; i++)
 		if (!msg->rcpts[i].suppressed)
 			rcpt = msg->rcpts[i].addr;
-	if (rcpt == NULL || gh_unsub_value(cfg, rcpt, msg->bulk.list,
+	if (rcpt == NULL || gm_unsub_value(cfg, rcpt, msg->bulk.list,
 	                                   gh_now_ms() / 1000, v->unsub,
 	                                   sizeof(v->unsub)) != GH_OK)
 		return;
@@ -569,27 +569,27 @@ step_unsubscribe(const struct gh_mcfg *cfg, struct gh_msg *msg,
 	msg->unsub_added = 1;
 	/* smfi_addheader appends, so the signer sees them last, too */
 	if (msg->dkim) {
-		(void)gh_dkim_msg_header(msg->dkim, "List-Unsubscribe",
+		(void)gm_dkim_msg_header(msg->dkim, "List-Unsubscribe",
 		                         v->unsub);
-		(void)gh_dkim_msg_header(msg->dkim, "List-Unsubscribe-Post",
+		(void)gm_dkim_msg_header(msg->dkim, "List-Unsubscribe-Post",
 		                         GH_UNSUB_POST_VALUE);
 	}
 }
 
 static void
-step_sign(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
+step_sign(struct gm_milter *m, const struct gm_mcfg *cfg, struct gm_msg *msg,
           struct verdict *v)
 {
-	gh_err err = gh_dkim_msg_finish(msg->dkim);
+	gh_err err = gm_dkim_msg_finish(msg->dkim);
 
 	if (err == GH_OK) {
 		msg->signed_ok = 1;
-		gh_mcond_ok(&m->sign_cond);
+		gm_mcond_ok(&m->sign_cond);
 		return;
 	}
 	msg->unsigned_why = err == GH_ETOOBIG ? "header fields over the "
 	    "bounds" : err == GH_ENOMEM ? "out of memory" : "signing failed";
-	gh_mcond_fail(&m->sign_cond, err, msg->unsigned_why);
+	gm_mcond_fail(&m->sign_cond, err, msg->unsigned_why);
 	if (cfg->on_sign_error == GH_ONERR_TEMPFAIL) {
 		v->action = GH_ACT_TEMPFAIL;
 		snprintf(v->reason, sizeof(v->reason), "cannot sign: %s",
@@ -598,10 +598,10 @@ step_sign(struct gh_milter *m, const struct gh_mcfg *cfg, struct gh_msg *msg,
 }
 
 static uint64_t
-step_log(struct gh_milter *m, const struct gh_conn *conn,
-         const struct gh_mcfg *cfg, struct gh_msg *msg, struct verdict *v)
+step_log(struct gm_milter *m, const struct gm_conn *conn,
+         const struct gm_mcfg *cfg, struct gm_msg *msg, struct verdict *v)
 {
-	struct gh_logtxn lt;
+	struct gm_logtxn lt;
 	int64_t now = gh_now_ms();
 	gh_err err;
 
@@ -612,15 +612,15 @@ step_log(struct gh_milter *m, const struct gh_conn *conn,
 	lt.action = v->action;
 	lt.reason = v->reason;
 	lt.apply_limits = msg->outgoing && v->action == GH_ACT_ACCEPT &&
-	    gh_mcfg_has_limits(cfg);
+	    gm_mcfg_has_limits(cfg);
 	lt.write_record = cfg->mail_log;
 	lt.now = now;
 	/* nothing to write and nothing to count: no transaction at all */
 	if (!lt.write_record && !lt.apply_limits && !msg->cache_put &&
 	    v->action != GH_ACT_REJECT)
 		return 0;
-	lt.rec = gh_maillog_record(conn, msg, now);
-	err = lt.rec ? gh_mstore_update(&m->store, gh_maillog_txn, &lt) :
+	lt.rec = gm_maillog_record(conn, msg, now);
+	err = lt.rec ? gm_mstore_update(&m->store, gm_maillog_txn, &lt) :
 	    GH_ENOMEM;
 	json_decref(lt.rec);
 	if (err) {
@@ -638,7 +638,7 @@ step_log(struct gh_milter *m, const struct gh_conn *conn,
 }
 
 static sfsistat
-apply(SMFICTX *ctx, struct gh_msg *msg, struct verdict *v)
+apply(SMFICTX *ctx, struct gm_msg *msg, struct verdict *v)
 {
 	char rcpt[GH_MADDR_MAX + 3];
 
@@ -659,7 +659,7 @@ apply(SMFICTX *ctx, struct gh_msg *msg, struct verdict *v)
 			continue;
 		snprintf(rcpt, sizeof(rcpt), "<%s>", msg->rcpts[i].addr);
 		if (smfi_delrcpt(ctx, rcpt) != MI_SUCCESS)
-			gh_mlog(LOG_WARNING, "%s: could not remove recipient %s",
+			gm_mlog(LOG_WARNING, "%s: could not remove recipient %s",
 			        msg->queue_id, rcpt);
 	}
 	if (v->add_unsub) {
@@ -670,16 +670,16 @@ apply(SMFICTX *ctx, struct gh_msg *msg, struct verdict *v)
 	/* insert the last first, so that they end up in table order */
 	for (size_t i = msg->signed_ok ? msg->nsigs : 0; i > 0; i--)
 		if (smfi_insheader(ctx, 0, GH_DKIM_SIG_NAME,
-		                   (char *)(uintptr_t)gh_dkim_msg_value(msg->dkim,
+		                   (char *)(uintptr_t)gm_dkim_msg_value(msg->dkim,
 		                                                        i - 1)) !=
 		    MI_SUCCESS)
-			gh_mlog(LOG_WARNING, "%s: could not insert the "
+			gm_mlog(LOG_WARNING, "%s: could not insert the "
 			        "DKIM-Signature", msg->queue_id);
 	return SMFIS_CONTINUE;
 }
 
 static void
-log_line(const struct gh_conn *conn, const struct gh_msg *msg,
+log_line(const struct gm_conn *conn, const struct gm_msg *msg,
          const struct verdict *v, uint64_t seq)
 {
 	char sigs[600] = "";
@@ -697,11 +697,11 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 			break;
 		o += (size_t)n;
 	}
-	gh_mlog(v->action == GH_ACT_ACCEPT ? LOG_INFO : LOG_NOTICE,
+	gm_mlog(v->action == GH_ACT_ACCEPT ? LOG_INFO : LOG_NOTICE,
 	        "%s: %s%s%s client=%s %s sender=<%s> rcpts=%zu size=%llu "
 	        "signed=%s%s%s %slog=%llu",
 	        msg->queue_id[0] ? msg->queue_id : "NOQUEUE",
-	        gh_action_name(v->action), v->reason[0] ? ": " : "",
+	        gm_action_name(v->action), v->reason[0] ? ": " : "",
 	        v->reason, conn->addr[0] ? conn->addr : "local",
 	        msg->outgoing ? "outgoing" : "inbound", msg->sender,
 	        msg->rcpt_total, (unsigned long long)msg->size,
@@ -715,10 +715,10 @@ log_line(const struct gh_conn *conn, const struct gh_msg *msg,
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
-	const struct gh_mcfg *cfg;
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg = conn ? conn->msg : NULL;
+	const struct gm_mcfg *cfg;
 	struct verdict v;
 	uint64_t seq;
 	sfsistat rc;
@@ -733,10 +733,10 @@ cb_eom(SMFICTX *ctx)
 
 	if (cfg->scanner && !msg->scan)
 		step_scan(m, cfg, msg, &v);
-	if (v.action == GH_ACT_ACCEPT && gh_bulk_is_bulk(&msg->bulk) &&
+	if (v.action == GH_ACT_ACCEPT && gm_bulk_is_bulk(&msg->bulk) &&
 	    msg->nrcpt > 0)
 		step_optout(m, cfg, msg, &v);
-	if (v.action == GH_ACT_ACCEPT && gh_bulk_is_bulk(&msg->bulk) &&
+	if (v.action == GH_ACT_ACCEPT && gm_bulk_is_bulk(&msg->bulk) &&
 	    cfg->unsubscribe_url && !msg->bulk.list_unsubscribe)
 		step_unsubscribe(cfg, msg, &v);
 	if (v.action == GH_ACT_ACCEPT && msg->dkim)
@@ -751,9 +751,9 @@ cb_eom(SMFICTX *ctx)
 static sfsistat
 cb_abort(SMFICTX *ctx)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = smfi_getpriv(ctx);
-	struct gh_msg *msg = conn ? conn->msg : NULL;
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn = smfi_getpriv(ctx);
+	struct gm_msg *msg = conn ? conn->msg : NULL;
 
 	if (msg == NULL)
 		return SMFIS_CONTINUE;
@@ -781,21 +781,21 @@ cb_abort(SMFICTX *ctx)
 static sfsistat
 cb_close(SMFICTX *ctx)
 {
-	struct gh_milter *m = gh_milter_get();
-	struct gh_conn *conn = smfi_getpriv(ctx);
+	struct gm_milter *m = gm_get();
+	struct gm_conn *conn = smfi_getpriv(ctx);
 
 	if (conn == NULL)
 		return SMFIS_CONTINUE;
 	end_message(m, conn);
 	smfi_setpriv(ctx, NULL);
-	gh_mcfg_unref(conn->cfg);
+	gm_mcfg_unref(conn->cfg);
 	__atomic_sub_fetch(&m->conns, 1, __ATOMIC_RELEASE);
 	free(conn);
 	return SMFIS_CONTINUE;
 }
 
 int
-gh_milter_register(void)
+gm_register(void)
 {
 	struct smfiDesc desc;
 

@@ -30,7 +30,7 @@ lower_copy(const char *s, char *out, size_t cap)
 static gh_err
 check(struct gh_txn *txn, const struct scope *s, const char *kind,
       long long limit, uint64_t add, int64_t window, int64_t now,
-      int *over, struct gh_limit_hit *hit)
+      int *over, struct gm_limit_hit *hit)
 {
 	char key[GH_LIMIT_KEY_MAX + 32];
 	uint64_t count;
@@ -67,13 +67,13 @@ count(struct gh_txn *txn, const struct scope *s, const char *kind,
 }
 
 gh_err
-gh_limits_apply_txn(struct gh_txn *txn, const struct gh_limits *l,
+gm_limits_apply_txn(struct gh_txn *txn, const struct gm_limits *l,
                     const char *auth_user, const char *sender, uint64_t nrcpt,
-                    int64_t now, int *over, struct gh_limit_hit *hit)
+                    int64_t now, int *over, struct gm_limit_hit *hit)
 {
 	struct scope sc[3];
 	size_t n = 0;
-	const char *dom = gh_addr_domain(sender);
+	const char *dom = gm_addr_domain(sender);
 	gh_err err;
 
 	*over = 0;

@@ -26,7 +26,7 @@
 
 #define GH_LIMIT_KEY_MAX 200
 
-struct gh_limit_hit {
+struct gm_limit_hit {
 	const char *scope;	/* "user", "sender", "domain" */
 	const char *what;	/* "messages", "recipients" */
 	char subject[GH_LIMIT_KEY_MAX];
@@ -35,12 +35,12 @@ struct gh_limit_hit {
 };
 
 /*
- * gh_limits_apply_txn - inside the caller's write transaction.  *over is 1
+ * gm_limits_apply_txn - inside the caller's write transaction.  *over is 1
  * with hit filled when a limit would be exceeded (nothing counted), 0 when
  * the message was counted.  auth_user and sender may be "".
  */
-gh_err gh_limits_apply_txn(struct gh_txn *txn, const struct gh_limits *l,
+gh_err gm_limits_apply_txn(struct gh_txn *txn, const struct gm_limits *l,
     const char *auth_user, const char *sender, uint64_t nrcpt, int64_t now,
-    int *over, struct gh_limit_hit *hit);
+    int *over, struct gm_limit_hit *hit);
 
 #endif /* GH_MILTER_LIMITS_H */

@@ -15,7 +15,7 @@
 
 /*
  * A JSON string of a value the milter took in: addresses and header values
- * were escaped then (gh_envelope_addr, gh_log_value: gh_text_escape), so
+ * were escaped then (gm_envelope_addr, gm_log_value: gh_text_escape), so
  * they are valid UTF-8 already and are not escaped twice.  A record must
  * never be lost to one odd byte: should one slip through, it is escaped
  * here by the same rule.
@@ -29,12 +29,12 @@ jstr(const char *s)
 }
 
 json_t *
-gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
+gm_maillog_record(const struct gm_conn *conn, const struct gm_msg *msg,
                   int64_t now)
 {
 	json_t *rec = json_object(), *rcpts = json_array(),
 	    *supp = json_array(), *sigs = json_array();
-	const char *bulk = gh_bulk_why(&msg->bulk);
+	const char *bulk = gm_bulk_why(&msg->bulk);
 
 	if (!rec || !rcpts || !supp || !sigs) {
 		json_decref(rec);
@@ -95,7 +95,7 @@ gh_maillog_record(const struct gh_conn *conn, const struct gh_msg *msg,
 }
 
 static const char *
-event_user(const struct gh_msg *msg)
+event_user(const struct gm_msg *msg)
 {
 	if (msg->auth_user[0])
 		return msg->auth_user;
@@ -140,9 +140,9 @@ enqueue(struct gh_txn *txn, struct gh_event *b, int64_t now,
 }
 
 static gh_err
-rate_event(struct gh_txn *txn, struct gh_logtxn *a)
+rate_event(struct gh_txn *txn, struct gm_logtxn *a)
 {
-	const struct gh_limits *l = &a->cfg->limits;
+	const struct gm_limits *l = &a->cfg->limits;
 	char title[256], text[512], dedup[400];
 	int64_t wstart = a->now - a->now % l->window_ms;
 	struct gh_event *b = gh_event_new();
@@ -184,7 +184,7 @@ rate_event(struct gh_txn *txn, struct gh_logtxn *a)
 }
 
 static gh_err
-reject_event(struct gh_txn *txn, struct gh_logtxn *a)
+reject_event(struct gh_txn *txn, struct gm_logtxn *a)
 {
 	char title[300];
 	struct gh_event *b = gh_event_new();
@@ -207,9 +207,9 @@ reject_event(struct gh_txn *txn, struct gh_logtxn *a)
 }
 
 gh_err
-gh_maillog_txn(struct gh_txn *txn, void *arg)
+gm_maillog_txn(struct gh_txn *txn, void *arg)
 {
-	struct gh_logtxn *a = arg;
+	struct gm_logtxn *a = arg;
 	gh_err err = GH_OK;
 
 	a->final_action = a->action;
@@ -218,8 +218,8 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 	a->limited = 0;
 	a->seq = 0;
 	if (a->apply_limits && a->action == GH_ACT_ACCEPT &&
-	    gh_mcfg_has_limits(a->cfg)) {
-		err = gh_limits_apply_txn(txn, &a->cfg->limits,
+	    gm_mcfg_has_limits(a->cfg)) {
+		err = gm_limits_apply_txn(txn, &a->cfg->limits,
 		                          a->msg->auth_user, a->msg->sender,
 		                          a->msg->rcpt_total, a->now, &a->limited,
 		                          &a->hit);
@@ -244,7 +244,7 @@ gh_maillog_txn(struct gh_txn *txn, void *arg)
 		if (json_object_get(a->rec, "id") == NULL)
 			json_object_set_new(a->rec, "id", json_null());
 		json_object_set_new(a->rec, "action",
-		                    json_string(gh_action_name(a->final_action)));
+		                    json_string(gm_action_name(a->final_action)));
 		json_object_set_new(a->rec, "reason",
 		                    json_string(a->final_reason));
 		/* Signed only if it went on signed: a message refused or

@@ -29,32 +29,32 @@
 #include "limits.h"
 #include "msg.h"
 
-struct gh_logtxn {
+struct gm_logtxn {
 	/* in */
-	const struct gh_mcfg *cfg;
-	const struct gh_conn *conn;
-	const struct gh_msg *msg;
-	gh_action action;		/* decided before the transaction */
+	const struct gm_mcfg *cfg;
+	const struct gm_conn *conn;
+	const struct gm_msg *msg;
+	gm_action action;		/* decided before the transaction */
 	const char *reason;		/* "" or why */
 	int apply_limits;		/* outgoing and accepted so far */
 	int write_record;		/* [milter] mail_log */
 	int64_t now;
-	json_t *rec;			/* from gh_maillog_record() */
+	json_t *rec;			/* from gm_maillog_record() */
 	/* out (reset by each run of the transaction) */
-	gh_action final_action;
+	gm_action final_action;
 	char final_reason[256];
 	int limited;
-	struct gh_limit_hit hit;
+	struct gm_limit_hit hit;
 	uint64_t seq;
 };
 
-/* gh_maillog_record - the record without action, reason and id (the
+/* gm_maillog_record - the record without action, reason and id (the
  * transaction fills those in).  NULL on ENOMEM. */
-json_t *gh_maillog_record(const struct gh_conn *conn,
-    const struct gh_msg *msg, int64_t now);
+json_t *gm_maillog_record(const struct gm_conn *conn,
+    const struct gm_msg *msg, int64_t now);
 
-/* gh_maillog_txn - a gh_txn_fn taking a struct gh_logtxn: apply the
+/* gm_maillog_txn - a gh_txn_fn taking a struct gm_logtxn: apply the
  * limits, write the record, enqueue events.  Safe to run again (store.h). */
-gh_err gh_maillog_txn(struct gh_txn *txn, void *arg);
+gh_err gm_maillog_txn(struct gh_txn *txn, void *arg);
 
 #endif /* GH_MILTER_MAILLOG_H */

@@ -131,7 +131,7 @@ struct reloader {
 	int pending;
 	int stop;
 	uint64_t generation;
-	struct gh_milter *m;
+	struct gm_milter *m;
 	/* the signature database watch, the reload thread's alone */
 	unsigned char seen[32];		/* a changed state seen last check */
 	int have_seen;
@@ -255,7 +255,7 @@ die(int ready_fd, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	gh_mlog(LOG_ERR, "%s", line);
+	gm_mlog(LOG_ERR, "%s", line);
 	if (ready_fd >= 0) {
 		n = snprintf(msg, sizeof(msg), "E%d:%s", code, line);
 		if (n > 0 && write(ready_fd, msg, (size_t)n) < 0) {
@@ -269,7 +269,7 @@ die(int ready_fd, int code, const char *fmt, ...)
 /* Become [milter] user (and its groups) for good; nothing to do when
  * not root or when no user is set. */
 static int
-drop_privileges(const struct gh_mboot *b, char *why, size_t whylen)
+drop_privileges(const struct gm_mboot *b, char *why, size_t whylen)
 {
 	if (geteuid() != 0 || b->user == NULL)
 		return 0;
@@ -302,7 +302,7 @@ not_root_note(const char *user)
 	pw = getpwnam(user);
 	if (pw != NULL && pw->pw_uid == geteuid())
 		return;
-	gh_mlog(LOG_WARNING, "running as uid %ld, not as [milter] user %s "
+	gm_mlog(LOG_WARNING, "running as uid %ld, not as [milter] user %s "
 	        "(only root can change users)", (long)geteuid(), user);
 }
 
@@ -325,7 +325,7 @@ nodelay_listener(void)
 		on = 1;
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 		               sizeof(on)) != 0)
-			gh_mlog(LOG_WARNING, "TCP_NODELAY: %s", strerror(errno));
+			gm_mlog(LOG_WARNING, "TCP_NODELAY: %s", strerror(errno));
 	}
 }
 
@@ -349,31 +349,31 @@ log_static_changes(const struct gh_conf *old, const struct gh_conf *new)
 			continue;
 		if (!a && !b)
 			continue;
-		gh_mlog(LOG_WARNING, "reload: [%s] %s changed; it takes effect "
+		gm_mlog(LOG_WARNING, "reload: [%s] %s changed; it takes effect "
 		        "at the next restart", fixed[i].sec, fixed[i].key);
 	}
 }
 
 static void
-describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
+describe(const struct gm_mcfg *c, const struct gm_mcfg *prev,
          const char *what)
 {
-	gh_mlog(LOG_INFO, "%s configuration %llu from %s: %zu signing key%s, "
+	gm_mlog(LOG_INFO, "%s configuration %llu from %s: %zu signing key%s, "
 	        "%zu internal network%s, scanning %s%s", what,
 	        (unsigned long long)c->generation, gh_conf_source(c->conf),
 	        c->keys->n, c->keys->n == 1 ? "" : "s", c->internal.n,
 	        c->internal.n == 1 ? "" : "s",
 	        c->scanner ? "on" : "off", "");
 	if (c->scanner && gscan_engine_clamd(c->scanner))
-		gh_mlog(LOG_INFO, "virus scanner: clamd at %s%s",
+		gm_mlog(LOG_INFO, "virus scanner: clamd at %s%s",
 		        gscan_engine_clamd(c->scanner),
 		        c->scan_cache ? ", verdict cache on" : "");
 	else if (c->scanner && prev && prev->scanner == c->scanner)
-		gh_mlog(LOG_INFO, "virus scanner: reusing the compiled engine "
+		gm_mlog(LOG_INFO, "virus scanner: reusing the compiled engine "
 		        "(%s unchanged)", gh_conf_str(c->conf, "milter",
 		                                      "clamav_db"));
 	else if (c->scanner)
-		gh_mlog(LOG_INFO, "virus scanner: %u signatures from %s",
+		gm_mlog(LOG_INFO, "virus scanner: %u signatures from %s",
 		        gscan_engine_signatures(c->scanner),
 		        gh_conf_str(c->conf, "milter", "clamav_db"));
 }
@@ -383,23 +383,23 @@ describe(const struct gh_mcfg *c, const struct gh_mcfg *prev,
 static gh_err
 do_reload(struct reloader *r)
 {
-	struct gh_mcfg *cur, *next;
+	struct gm_mcfg *cur, *next;
 	char detail[1024];
 	gh_err err;
 
-	cur = gh_mcfg_acquire(&r->m->cfg);
-	err = gh_mcfg_load(r->m->conf_path, cur, r->generation + 1, &next,
+	cur = gm_mcfg_acquire(&r->m->cfg);
+	err = gm_mcfg_load(r->m->conf_path, cur, r->generation + 1, &next,
 	                   detail, sizeof(detail));
 	if (err) {
-		gh_mlog(LOG_ERR, "reload failed, keeping configuration %llu: %s",
+		gm_mlog(LOG_ERR, "reload failed, keeping configuration %llu: %s",
 		        (unsigned long long)cur->generation, detail);
 	} else {
 		r->generation++;
 		log_static_changes(cur->conf, next->conf);
 		describe(next, cur, "reloaded:");
-		gh_mcfg_swap(&r->m->cfg, next);
+		gm_mcfg_swap(&r->m->cfg, next);
 	}
-	gh_mcfg_unref(cur);
+	gm_mcfg_unref(cur);
 	return err;
 }
 
@@ -408,7 +408,7 @@ do_reload(struct reloader *r)
 static int64_t
 clamdb_wait_ms(struct reloader *r)
 {
-	struct gh_mcfg *cur = gh_mcfg_acquire(&r->m->cfg);
+	struct gm_mcfg *cur = gm_mcfg_acquire(&r->m->cfg);
 	int64_t every = 0;
 
 	if (cur->scanner != NULL) {
@@ -418,7 +418,7 @@ clamdb_wait_ms(struct reloader *r)
 		if (every > 0 && r->have_seen && every > CLAMDB_SETTLE_MS)
 			every = CLAMDB_SETTLE_MS;
 	}
-	gh_mcfg_unref(cur);
+	gm_mcfg_unref(cur);
 	return every;
 }
 
@@ -426,7 +426,7 @@ clamdb_wait_ms(struct reloader *r)
 static void
 clamdb_check(struct reloader *r)
 {
-	struct gh_mcfg *cur = gh_mcfg_acquire(&r->m->cfg);
+	struct gm_mcfg *cur = gm_mcfg_acquire(&r->m->cfg);
 	unsigned char now[32];
 
 	if (cur->scanner == NULL || !gscan_engine_db_changed(cur->scanner, now)) {
@@ -442,7 +442,7 @@ clamdb_check(struct reloader *r)
 		goto cleanup;
 	}
 	r->have_seen = 0;
-	gh_mlog(LOG_INFO, "signature database %s changed: reloading",
+	gm_mlog(LOG_INFO, "signature database %s changed: reloading",
 	        gscan_engine_dbdir(cur->scanner));
 	if (do_reload(r) != GH_OK) {
 		memcpy(r->tried, now, sizeof(now));
@@ -451,7 +451,7 @@ clamdb_check(struct reloader *r)
 		r->have_tried = 0;
 	}
 cleanup:
-	gh_mcfg_unref(cur);
+	gm_mcfg_unref(cur);
 }
 
 static void *
@@ -538,19 +538,19 @@ smfi_main_thread(void *arg)
 
 /* Wait for messages in progress to finish, up to the drain timeout. */
 static int
-drain(struct gh_milter *m, int64_t timeout_ms)
+drain(struct gm_milter *m, int64_t timeout_ms)
 {
 	int64_t deadline = gh_now_ms() + timeout_ms;
 	long n;
 
 	__atomic_store_n(&m->draining, 1, __ATOMIC_SEQ_CST);
 	n = __atomic_load_n(&m->msgs, __ATOMIC_SEQ_CST);
-	gh_mlog(LOG_INFO, "stopping: refusing new mail, %ld message%s in "
+	gm_mlog(LOG_INFO, "stopping: refusing new mail, %ld message%s in "
 	        "progress, %lld ms to finish", n, n == 1 ? "" : "s",
 	        (long long)timeout_ms);
 	while ((n = __atomic_load_n(&m->msgs, __ATOMIC_SEQ_CST)) > 0) {
 		if (gh_now_ms() >= deadline) {
-			gh_mlog(LOG_WARNING, "drain timeout: %ld message%s still "
+			gm_mlog(LOG_WARNING, "drain timeout: %ld message%s still "
 			        "in progress (the MTA applies its "
 			        "milter_default_action)", n, n == 1 ? "" : "s");
 			return 0;
@@ -572,24 +572,24 @@ check_as_user(const char *conf_path, const struct gh_conf *boot,
               const char *as)
 {
 	struct gh_store_opts sopts;
-	struct gh_mcfg *first = NULL;
+	struct gm_mcfg *first = NULL;
 	char detail[1024];
 	gh_err err;
 
-	err = gh_mcfg_load(conf_path, NULL, 1, &first, detail,
+	err = gm_mcfg_load(conf_path, NULL, 1, &first, detail,
 	                   sizeof(detail));
 	if (err) {
 		early_error("%s%s", detail, as);
 		return EX_CONFIG;
 	}
 	describe(first, NULL, "checked");
-	gh_mcfg_unref(first);
+	gm_mcfg_unref(first);
 	/* A missing store is not fatal (mstore.h: the milter retries it);
 	 * one it may not open tempfails every message. */
 	gh_conf_domain_store_opts(boot, GH_DOMAIN_MAIL, &sopts, NULL);
 	err = gh_store_check(sopts.path, detail, sizeof(detail));
 	if (err == GH_ENOTFOUND) {
-		gh_mlog(LOG_WARNING, "no mail store yet: %s (make it with "
+		gm_mlog(LOG_WARNING, "no mail store yet: %s (make it with "
 		        "'gatehouse store init')", detail);
 	} else if (err) {
 		early_error("the mail store: %s: %s%s", gh_strerror(err),
@@ -601,7 +601,7 @@ check_as_user(const char *conf_path, const struct gh_conf *boot,
 
 static int
 run_check(const char *conf_path, const struct gh_conf *boot,
-          const struct gh_mboot *mb)
+          const struct gm_mboot *mb)
 {
 	char why[512], as[128] = "";
 	int status, rc;
@@ -634,20 +634,20 @@ run_check(const char *conf_path, const struct gh_conf *boot,
 static void
 clamav_log(int level, const char *msg)
 {
-	gh_mlog(level == 0 ? LOG_ERR : LOG_INFO, "libclamav: %s", msg);
+	gm_mlog(level == 0 ? LOG_ERR : LOG_INFO, "libclamav: %s", msg);
 }
 
 /*
  * What the milter holds from start to stop.  main() keeps it on its stack
  * for the life of the process: libmilter's callbacks reach m through
- * gh_milter_set(), the reload thread through rl.
+ * gm_set(), the reload thread through rl.
  */
 struct mrun {
 	struct opts o;
-	struct gh_milter m;
+	struct gm_milter m;
 	struct gh_conf *boot;		/* the configuration read at start */
-	struct gh_mcfg *first;		/* keys and engine loaded at start */
-	struct gh_mboot mb;		/* user, socket and its permissions */
+	struct gm_mcfg *first;		/* keys and engine loaded at start */
+	struct gm_mboot mb;		/* user, socket and its permissions */
 	struct reloader rl;
 	struct smfi_thread st;
 	const char *pidpath;
@@ -737,9 +737,9 @@ read_boot(struct mrun *r)
 	}
 	r->pidpath = r->o.pid_file ? r->o.pid_file :
 	    gh_conf_str(r->boot, "milter", "pid_file");
-	r->fac = gh_mlog_facility(gh_conf_str(r->boot, "milter",
+	r->fac = gm_mlog_facility(gh_conf_str(r->boot, "milter",
 	                                      "log_facility"));
-	if (gh_mboot_parse(r->boot, geteuid() == 0, &r->mb, why,
+	if (gm_mboot_parse(r->boot, geteuid() == 0, &r->mb, why,
 	                   sizeof(why))) {
 		early_error("%s: %s", gh_conf_source(r->boot), why);
 		return EX_CONFIG;
@@ -757,7 +757,7 @@ make_socket_dir(struct mrun *r)
 	int rc;
 
 	rc = r->m.local_socket ?
-	    gh_msock_prepare_dir(r->mb.sock_path, gh_conf_str(r->boot, "milter",
+	    gm_msock_prepare_dir(r->mb.sock_path, gh_conf_str(r->boot, "milter",
 	                         "user"), r->mb.sock_gid, why, sizeof(why)) : 0;
 	if (rc != 0)
 		early_error("%s", why);
@@ -783,15 +783,15 @@ start(struct mrun *r)
 		early_error("cannot daemonize: %s", strerror(errno));
 		exit(EX_OSERR);
 	}
-	gh_mlog_open("gatehouse-milter", r->o.foreground,
+	gm_mlog_open("gatehouse-milter", r->o.foreground,
 	             r->fac < 0 ? LOG_MAIL : r->fac);
 	if (r->m.local_socket &&
-	    gh_msock_prepare_dir(sock_path, gh_conf_str(r->boot, "milter",
+	    gm_msock_prepare_dir(sock_path, gh_conf_str(r->boot, "milter",
 	                         "user"), r->mb.sock_gid, why,
 	                         sizeof(why)) != 0)
 		die(r->ready_fd, EX_CANTCREAT, "%s", why);
 	if (!r->m.local_socket)
-		gh_mlog(LOG_WARNING, "listening on %s: every local user can "
+		gm_mlog(LOG_WARNING, "listening on %s: every local user can "
 		        "connect to a TCP socket and have mail signed; prefer "
 		        "a unix socket with socket_group (docs/security.md)",
 		        sock);
@@ -806,27 +806,27 @@ start(struct mrun *r)
 	                    sizeof(why)) != GH_OK)
 		die(r->ready_fd, EX_SOFTWARE, "%s", why);
 
-	err = gh_mcfg_load(r->m.conf_path, NULL, 1, &r->first, detail,
+	err = gm_mcfg_load(r->m.conf_path, NULL, 1, &r->first, detail,
 	                   sizeof(detail));
 	if (err)
 		die(r->ready_fd, EX_CONFIG, "%s", detail);
-	gh_mcfg_holder_init(&r->m.cfg, r->first);
-	gh_mcond_init(&r->m.sign_cond, "DKIM signing");
-	gh_mcond_init(&r->m.scan_cond, "virus scanner");
-	gh_mcond_init(&r->m.spool_cond, "scan spool");
+	gm_mcfg_holder_init(&r->m.cfg, r->first);
+	gm_mcond_init(&r->m.sign_cond, "DKIM signing");
+	gm_mcond_init(&r->m.scan_cond, "virus scanner");
+	gm_mcond_init(&r->m.spool_cond, "scan spool");
 	/* the mail domain's store: [store] mail, or the core's when unset */
 	gh_conf_domain_store_opts(r->boot, GH_DOMAIN_MAIL, &sopts, NULL);
-	gh_mstore_init(&r->m.store, &sopts);
+	gm_mstore_init(&r->m.store, &sopts);
 	{
 		struct gh_store *s;
 
 		/* Open now, so the first message does not pay for it; a
 		 * failure is logged and retried by the messages. */
-		(void)gh_mstore_get(&r->m.store, &s);
+		(void)gm_mstore_get(&r->m.store, &s);
 	}
 
-	gh_milter_set(&r->m);
-	if (gh_milter_register() != MI_SUCCESS ||
+	gm_set(&r->m);
+	if (gm_register() != MI_SUCCESS ||
 	    smfi_setconn((char *)(uintptr_t)sock) != MI_SUCCESS)
 		die(r->ready_fd, EX_SOFTWARE, "libmilter refused the filter "
 		    "or the socket '%s'", sock);
@@ -840,7 +840,7 @@ start(struct mrun *r)
 		    "a bad [milter] socket?)", sock);
 	umask(old_umask);
 	if (sock_path != NULL) {
-		if (gh_msock_secure(sock_path, r->mb.mode, r->mb.sock_gid, why,
+		if (gm_msock_secure(sock_path, r->mb.mode, r->mb.sock_gid, why,
 		                    sizeof(why)) != 0)
 			die(r->ready_fd, EX_CONFIG, "%s", why);
 	} else if (gh_conf_bool(r->boot, "milter", "tcp_nodelay")) {
@@ -899,7 +899,7 @@ start_threads(struct mrun *r)
 	pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
 
 	describe(r->first, NULL, "started with");
-	gh_mlog(LOG_INFO, "listening on %s, pid %ld%s", r->mb.sock,
+	gm_mlog(LOG_INFO, "listening on %s, pid %ld%s", r->mb.sock,
 	        (long)getpid(), r->o.foreground ? ", in the foreground" : "");
 	if (r->ready_fd >= 0) {
 		if (write(r->ready_fd, "ok", 2) < 0) {
@@ -936,7 +936,7 @@ run(struct mrun *r, int *stopping)
 			break;
 		while (read(sig_pipe[0], &b, 1) == 1) {
 			if (b == SIGHUP && !*stopping) {
-				gh_mlog(LOG_INFO, "SIGHUP: reloading %s",
+				gm_mlog(LOG_INFO, "SIGHUP: reloading %s",
 				        r->m.conf_path);
 				gh_sd_notify("RELOADING=1");
 				request_reload(&r->rl);
@@ -946,7 +946,7 @@ run(struct mrun *r, int *stopping)
 				*stopping = 1;
 			} else if (b == 'M') {
 				if (!*stopping) {
-					gh_mlog(LOG_ERR, "libmilter stopped on "
+					gm_mlog(LOG_ERR, "libmilter stopped on "
 					        "its own (rc %d); exiting",
 					        r->st.rc);
 					rc = EX_SOFTWARE;
@@ -983,11 +983,11 @@ stop(struct mrun *r, int stopping)
 		unlink(r->mb.sock_path);
 	stop_reloader(&r->rl);
 	if (drained) {
-		gh_mstore_close(&r->m.store);
-		gh_mcfg_holder_destroy(&r->m.cfg);
+		gm_mstore_close(&r->m.store);
+		gm_mcfg_holder_destroy(&r->m.cfg);
 	}
 	gh_pidfile_release(r->pidpath, r->pid_fd);
-	gh_mlog(LOG_INFO, "stopped");
+	gm_mlog(LOG_INFO, "stopped");
 }
 
 int
@@ -1018,7 +1018,7 @@ main(int argc, char **argv)
 	rc = read_boot(&r);
 	if (rc != EX_OK || r.o.check_only || r.o.prepare_only) {
 		if (rc == EX_OK && r.o.check_only) {
-			gh_mlog_open("gatehouse-milter", 1, r.fac);
+			gm_mlog_open("gatehouse-milter", 1, r.fac);
 			rc = run_check(r.m.conf_path, r.boot, &r.mb);
 		} else if (rc == EX_OK) {
 			rc = make_socket_dir(&r);

@@ -10,20 +10,20 @@
 #include "scan.h"
 
 static void
-mcfg_free(struct gh_mcfg *c)
+mcfg_free(struct gm_mcfg *c)
 {
 	gscan_engine_unref(c->scanner);
-	gh_mcfg_clear(c);
+	gm_mcfg_clear(c);
 	gh_conf_free(c->conf);
 	free(c);
 }
 
 gh_err
-gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
-             uint64_t generation, struct gh_mcfg **out, char *detail,
+gm_mcfg_load(const char *path, const struct gm_mcfg *prev,
+             uint64_t generation, struct gm_mcfg **out, char *detail,
              size_t detail_len)
 {
-	struct gh_mcfg *c;
+	struct gm_mcfg *c;
 	gh_err err;
 
 	*out = NULL;
@@ -38,7 +38,7 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 		goto cleanup;
 	/* everything but the engine: mconf.c, which the CLI's config
 	 * check runs too */
-	err = gh_mcfg_parse(c, detail, detail_len);
+	err = gm_mcfg_parse(c, detail, detail_len);
 	if (err)
 		goto cleanup;
 	if (gh_conf_bool(c->conf, "milter", "scan")) {
@@ -67,7 +67,7 @@ gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
 			sc.dbdir = clamd_db;
 		}
 		if (sc.tmpdir && *sc.tmpdir &&
-		    (err = gh_scan_check_tmpdir(sc.tmpdir, detail,
+		    (err = gm_scan_check_tmpdir(sc.tmpdir, detail,
 		                                detail_len)))
 			goto cleanup;
 		err = gscan_engine_open(&sc, prev ? prev->scanner : NULL,
@@ -87,53 +87,53 @@ cleanup:
 }
 
 void
-gh_mcfg_ref(struct gh_mcfg *c)
+gm_mcfg_ref(struct gm_mcfg *c)
 {
 	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 }
 
 void
-gh_mcfg_unref(struct gh_mcfg *c)
+gm_mcfg_unref(struct gm_mcfg *c)
 {
 	if (c != NULL && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		mcfg_free(c);
 }
 
 void
-gh_mcfg_holder_init(struct gh_mcfg_holder *h, struct gh_mcfg *first)
+gm_mcfg_holder_init(struct gm_mcfg_holder *h, struct gm_mcfg *first)
 {
 	pthread_mutex_init(&h->mu, NULL);
 	h->cur = first;
 }
 
 void
-gh_mcfg_holder_destroy(struct gh_mcfg_holder *h)
+gm_mcfg_holder_destroy(struct gm_mcfg_holder *h)
 {
-	gh_mcfg_unref(h->cur);
+	gm_mcfg_unref(h->cur);
 	h->cur = NULL;
 	pthread_mutex_destroy(&h->mu);
 }
 
-struct gh_mcfg *
-gh_mcfg_acquire(struct gh_mcfg_holder *h)
+struct gm_mcfg *
+gm_mcfg_acquire(struct gm_mcfg_holder *h)
 {
-	struct gh_mcfg *c;
+	struct gm_mcfg *c;
 
 	pthread_mutex_lock(&h->mu);
 	c = h->cur;
-	gh_mcfg_ref(c);
+	gm_mcfg_ref(c);
 	pthread_mutex_unlock(&h->mu);
 	return c;
 }
 
 void
-gh_mcfg_swap(struct gh_mcfg_holder *h, struct gh_mcfg *next)
+gm_mcfg_swap(struct gm_mcfg_holder *h, struct gm_mcfg *next)
 {
-	struct gh_mcfg *old;
+	struct gm_mcfg *old;
 
 	pthread_mutex_lock(&h->mu);
 	old = h->cur;
 	h->cur = next;
 	pthread_mutex_unlock(&h->mu);
-	gh_mcfg_unref(old);
+	gm_mcfg_unref(old);
 }

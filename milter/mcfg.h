@@ -6,7 +6,7 @@
  * connection.
  *
  * RELOAD
- *   A reload (SIGHUP) builds a complete new struct gh_mcfg off the request
+ *   A reload (SIGHUP) builds a complete new struct gm_mcfg off the request
  *   path, then swaps the holder's pointer under a mutex.  Each connection
  *   takes a reference at connect and drops it at close, so a connection
  *   keeps the configuration it started with; the old configuration (keys,
@@ -33,14 +33,14 @@
 
 struct gscan_engine;
 
-typedef enum gh_onerr {
+typedef enum gm_onerr {
 	GH_ONERR_TEMPFAIL = 0,
 	GH_ONERR_ACCEPT = 1,
 	GH_ONERR_REJECT = 2		/* on_scan_limit only */
-} gh_onerr;
+} gm_onerr;
 
 /* [ratelimit]; a limit of 0 is no limit. */
-struct gh_limits {
+struct gm_limits {
 	int64_t window_ms;
 	int reject;		/* action = reject (else tempfail) */
 	long long user_msgs, user_rcpts;
@@ -48,18 +48,18 @@ struct gh_limits {
 	long long domain_msgs, domain_rcpts;
 };
 
-struct gh_mcfg {
-	int refs;			/* atomic; see gh_mcfg_ref/unref */
+struct gm_mcfg {
+	int refs;			/* atomic; see gm_mcfg_ref/unref */
 	uint64_t generation;		/* 1 for the first, +1 per reload */
 	struct gh_conf *conf;
 
 	/* which mail is outgoing */
-	struct gh_netlist internal;
+	struct gm_netlist internal;
 	int sign_authenticated;
 
 	/* signing */
-	struct gh_signtable *keys;
-	gh_canon hdr_canon, body_canon;
+	struct gm_signtable *keys;
+	gm_canon hdr_canon, body_canon;
 	const char **headers;		/* NULL: the DKIM core's defaults */
 	size_t nheaders;
 	const char **oversign;		/* NULL: the defaults */
@@ -70,8 +70,8 @@ struct gh_mcfg {
 	int mail_log;			/* write mail log records */
 
 	/* failure policy */
-	gh_onerr on_store_error, on_sign_error, on_scan_error;
-	gh_onerr on_scan_limit;		/* an unscannable message, but for
+	gm_onerr on_store_error, on_sign_error, on_scan_error;
+	gm_onerr on_scan_limit;		/* an unscannable message, but for
 					 * a timeout (on_scan_error's) */
 
 	/* bulk mail and opt-out */
@@ -81,7 +81,7 @@ struct gh_mcfg {
 	struct gh_token_key token_key;
 	int64_t unsubscribe_ttl_s;
 
-	struct gh_limits limits;
+	struct gm_limits limits;
 
 	/* scanning; scanner NULL when [milter] scan = no */
 	struct gscan_engine *scanner;
@@ -92,42 +92,42 @@ struct gh_mcfg {
 };
 
 /*
- * gh_mcfg_load - parse path (NULL: the default) and build everything.
+ * gm_mcfg_load - parse path (NULL: the default) and build everything.
  * prev (may be NULL) is the configuration in force: its scanner engine is
  * reused when the signature database has not changed.  detail receives the
  * reason on failure (GH_ECONFIG, a key's error, the scanner's).  The new
  * configuration has one reference, the caller's.
  */
-gh_err gh_mcfg_load(const char *path, const struct gh_mcfg *prev,
-    uint64_t generation, struct gh_mcfg **out, char *detail,
+gh_err gm_mcfg_load(const char *path, const struct gm_mcfg *prev,
+    uint64_t generation, struct gm_mcfg **out, char *detail,
     size_t detail_len);
 
-void gh_mcfg_ref(struct gh_mcfg *c);
-void gh_mcfg_unref(struct gh_mcfg *c);	/* NULL is allowed */
+void gm_mcfg_ref(struct gm_mcfg *c);
+void gm_mcfg_unref(struct gm_mcfg *c);	/* NULL is allowed */
 
-/* gh_mcfg_has_limits - 1 if any [ratelimit] limit is set. */
-int gh_mcfg_has_limits(const struct gh_mcfg *c);
+/* gm_mcfg_has_limits - 1 if any [ratelimit] limit is set. */
+int gm_mcfg_has_limits(const struct gm_mcfg *c);
 
 /*
- * gh_mcfg_parse - fill every field of c but the scanner from c->conf (set
+ * gm_mcfg_parse - fill every field of c but the scanner from c->conf (set
  * by the caller), loading the signing keys and the token key: what
- * gh_mcfg_load does before it loads the virus engine (mconf.c; with scan
+ * gm_mcfg_load does before it loads the virus engine (mconf.c; with scan
  * on, it checks that clamav_db is a directory).  On failure detail says
- * why, and what was filled is left for gh_mcfg_clear.  `gatehouse config
+ * why, and what was filled is left for gm_mcfg_clear.  `gatehouse config
  * check` runs it on a struct of its own, so that it says what the milter
  * would.
  */
-gh_err gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len);
+gh_err gm_mcfg_parse(struct gm_mcfg *c, char *detail, size_t detail_len);
 
-/* gh_mcfg_clear - free what gh_mcfg_parse filled (not conf, not the
+/* gm_mcfg_clear - free what gm_mcfg_parse filled (not conf, not the
  * scanner). */
-void gh_mcfg_clear(struct gh_mcfg *c);
+void gm_mcfg_clear(struct gm_mcfg *c);
 
 /*
  * The settings read once at start (mconf.c): the socket, the mode and
  * group of a unix socket, and the user to run as when started as root.
  */
-struct gh_mboot {
+struct gm_mboot {
 	const char *sock;        /* [milter] socket (points into the conf) */
 	const char *sock_path;   /* a unix socket's file; NULL for inet */
 	int local_socket;
@@ -138,29 +138,29 @@ struct gh_mboot {
 	gid_t gid;
 };
 
-/* gh_mboot_parse - read and check them as start-up uses them: 0, or -1
+/* gm_mboot_parse - read and check them as start-up uses them: 0, or -1
  * with the reason in why (a bad mode, a mode that grants others anything,
  * no such group, no such user).  The user is looked up only with
  * need_user (a milter started as root, the CLI's check): a milter started
  * by another user runs as that user whatever the file says. */
-int gh_mboot_parse(const struct gh_conf *boot, int need_user,
-    struct gh_mboot *b, char *why, size_t wlen);
+int gm_mboot_parse(const struct gh_conf *boot, int need_user,
+    struct gm_mboot *b, char *why, size_t wlen);
 
-struct gh_mcfg_holder {
+struct gm_mcfg_holder {
 	pthread_mutex_t mu;
-	struct gh_mcfg *cur;
+	struct gm_mcfg *cur;
 };
 
-/* gh_mcfg_holder_init - the holder takes over the caller's reference. */
-void gh_mcfg_holder_init(struct gh_mcfg_holder *h, struct gh_mcfg *first);
-void gh_mcfg_holder_destroy(struct gh_mcfg_holder *h);
+/* gm_mcfg_holder_init - the holder takes over the caller's reference. */
+void gm_mcfg_holder_init(struct gm_mcfg_holder *h, struct gm_mcfg *first);
+void gm_mcfg_holder_destroy(struct gm_mcfg_holder *h);
 
-/* gh_mcfg_acquire - the current configuration, with a reference for the
- * caller (who drops it with gh_mcfg_unref). */
-struct gh_mcfg *gh_mcfg_acquire(struct gh_mcfg_holder *h);
+/* gm_mcfg_acquire - the current configuration, with a reference for the
+ * caller (who drops it with gm_mcfg_unref). */
+struct gm_mcfg *gm_mcfg_acquire(struct gm_mcfg_holder *h);
 
-/* gh_mcfg_swap - install next (taking over the caller's reference) and
+/* gm_mcfg_swap - install next (taking over the caller's reference) and
  * drop the holder's reference to the old one. */
-void gh_mcfg_swap(struct gh_mcfg_holder *h, struct gh_mcfg *next);
+void gm_mcfg_swap(struct gm_mcfg_holder *h, struct gm_mcfg *next);
 
 #endif /* GH_MILTER_MCFG_H */

@@ -1,6 +1,6 @@
 /*
  * mconf.c - the milter's settings read from gatehouse.conf and checked,
- * everything of gh_mcfg_load() but the virus engine (see mcfg.h): networks,
+ * everything of gm_mcfg_load() but the virus engine (see mcfg.h): networks,
  * canonicalization, header lists, the signing table with its keys, the
  * token key, limits, the scanner's paths, and the start-up settings
  * (socket, its mode and group, the user).  No libmilter and no libclamav
@@ -48,7 +48,7 @@ split_list(const char *text, const char ***out, size_t *n)
 	return GH_OK;
 }
 
-static gh_onerr
+static gm_onerr
 onerr(const struct gh_conf *conf, const char *sec, const char *key)
 {
 	const char *v = gh_conf_str(conf, sec, key);
@@ -61,10 +61,10 @@ onerr(const struct gh_conf *conf, const char *sec, const char *key)
 }
 
 static void
-load_limits(struct gh_mcfg *c)
+load_limits(struct gm_mcfg *c)
 {
 	const struct gh_conf *k = c->conf;
-	struct gh_limits *l = &c->limits;
+	struct gm_limits *l = &c->limits;
 
 	l->window_ms = gh_conf_int(k, "ratelimit", "window");
 	l->reject = strcmp(gh_conf_str(k, "ratelimit", "action"), "reject") == 0;
@@ -77,9 +77,9 @@ load_limits(struct gh_mcfg *c)
 }
 
 int
-gh_mcfg_has_limits(const struct gh_mcfg *c)
+gm_mcfg_has_limits(const struct gm_mcfg *c)
 {
-	const struct gh_limits *l = &c->limits;
+	const struct gm_limits *l = &c->limits;
 
 	return l->user_msgs || l->user_rcpts || l->sender_msgs ||
 	    l->sender_rcpts || l->domain_msgs || l->domain_rcpts;
@@ -87,7 +87,7 @@ gh_mcfg_has_limits(const struct gh_mcfg *c)
 
 /* The token key bulk mail's List-Unsubscribe links are made with. */
 static gh_err
-load_token_key(struct gh_mcfg *c, char *detail, size_t detail_len)
+load_token_key(struct gm_mcfg *c, char *detail, size_t detail_len)
 {
 	/* The mail domain's own key file when there is one: the unsubscribe
 	 * key alone, never the master (docs/tokens.md). */
@@ -116,14 +116,14 @@ load_token_key(struct gh_mcfg *c, char *detail, size_t detail_len)
 }
 
 gh_err
-gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
+gm_mcfg_parse(struct gm_mcfg *c, char *detail, size_t detail_len)
 {
 	const char *v;
 	char d2[512];
 	gh_err err;
 
 	detail[0] = '\0';
-	err = gh_netlist_parse(gh_conf_str(c->conf, "milter", "internal_hosts"),
+	err = gm_netlist_parse(gh_conf_str(c->conf, "milter", "internal_hosts"),
 	                       &c->internal, d2, sizeof(d2));
 	if (err) {
 		snprintf(detail, detail_len, "[milter] internal_hosts: %s", d2);
@@ -137,7 +137,7 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 	c->on_scan_error = onerr(c->conf, "milter", "on_scan_error");
 	c->on_scan_limit = onerr(c->conf, "milter", "on_scan_limit");
 
-	err = gh_canon_parse(gh_conf_str(c->conf, "dkim", "canonicalization"),
+	err = gm_canon_parse(gh_conf_str(c->conf, "dkim", "canonicalization"),
 	                     &c->hdr_canon, &c->body_canon);
 	if (err) {
 		snprintf(detail, detail_len, "[dkim] canonicalization: bad value");
@@ -159,7 +159,7 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 		const char *name = i < c->nheaders ? c->headers[i] :
 		    c->oversign[i - c->nheaders];
 
-		if (!gh_dkim_field_name_ok(name)) {
+		if (!gm_dkim_field_name_ok(name)) {
 			snprintf(detail, detail_len, "[dkim] '%s' is not a "
 			         "header field name", name);
 			return GH_ECONFIG;
@@ -167,7 +167,7 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 	}
 	c->expire_s = gh_conf_int(c->conf, "dkim", "expire") / 1000;
 	c->subdomains = gh_conf_bool(c->conf, "dkim", "subdomains");
-	err = gh_signtable_load(c->conf, &c->keys, detail, detail_len);
+	err = gm_signtable_load(c->conf, &c->keys, detail, detail_len);
 	if (err)
 		return err;
 
@@ -190,7 +190,7 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 	c->scan_cache = gh_conf_bool(c->conf, "milter", "scan_cache");
 	if (gh_conf_bool(c->conf, "milter", "scan") &&
 	    !gh_conf_str(c->conf, "milter", "clamd_socket")) {
-		/* The engine itself is loaded by gh_mcfg_load (scan.c); the
+		/* The engine itself is loaded by gm_mcfg_load (scan.c); the
 		 * directory it loads from must be there first. */
 		const char *db = gh_conf_str(c->conf, "milter", "clamav_db");
 		struct stat st;
@@ -206,11 +206,11 @@ gh_mcfg_parse(struct gh_mcfg *c, char *detail, size_t detail_len)
 }
 
 void
-gh_mcfg_clear(struct gh_mcfg *c)
+gm_mcfg_clear(struct gm_mcfg *c)
 {
-	gh_signtable_free(c->keys);
+	gm_signtable_free(c->keys);
 	c->keys = NULL;
-	gh_netlist_free(&c->internal);
+	gm_netlist_free(&c->internal);
 	free(c->headers);
 	c->headers = NULL;
 	c->nheaders = 0;
@@ -235,7 +235,7 @@ parse_mode(const char *s, mode_t *out)
 }
 
 int
-gh_mboot_parse(const struct gh_conf *boot, int need_user, struct gh_mboot *b,
+gm_mboot_parse(const struct gh_conf *boot, int need_user, struct gm_mboot *b,
                char *why, size_t wlen)
 {
 	const char *sock = gh_conf_str(boot, "milter", "socket");
@@ -254,8 +254,8 @@ gh_mboot_parse(const struct gh_conf *boot, int need_user, struct gh_mboot *b,
 	b->sock_path = !b->local_socket ? NULL :
 	    sock[0] == '/' ? sock : strchr(sock, ':') + 1;
 	if (b->local_socket &&
-	    (gh_msock_check_mode(b->mode, why, wlen) != 0 ||
-	     gh_msock_group(gh_conf_str(boot, "milter", "socket_group"),
+	    (gm_msock_check_mode(b->mode, why, wlen) != 0 ||
+	     gm_msock_group(gh_conf_str(boot, "milter", "socket_group"),
 	                    &b->sock_gid, why, wlen) != 0))
 		return -1;
 	b->uid = (uid_t)-1;

@@ -11,8 +11,8 @@
  *              running the callbacks (callbacks.c); a connection's
  *              callbacks run one at a time, possibly on different workers
  *
- * One struct gh_milter exists; libmilter's callbacks reach it through
- * gh_milter_get(), because libmilter passes them nothing but the SMFICTX.
+ * One struct gm_milter exists; libmilter's callbacks reach it through
+ * gm_get(), because libmilter passes them nothing but the SMFICTX.
  */
 #ifndef GH_MILTER_MILTER_H
 #define GH_MILTER_MILTER_H
@@ -21,25 +21,25 @@
 #include "mlog.h"
 #include "mstore.h"
 
-struct gh_milter {
+struct gm_milter {
 	const char *conf_path;		/* NULL: the default */
-	struct gh_mcfg_holder cfg;
-	struct gh_mstore store;
-	struct gh_mcond sign_cond;	/* "DKIM signing" */
-	struct gh_mcond scan_cond;	/* "virus scanner" */
-	struct gh_mcond spool_cond;	/* "scan spool" */
+	struct gm_mcfg_holder cfg;
+	struct gm_mstore store;
+	struct gm_mcond sign_cond;	/* "DKIM signing" */
+	struct gm_mcond scan_cond;	/* "virus scanner" */
+	struct gm_mcond spool_cond;	/* "scan spool" */
 	int local_socket;		/* [milter] socket is unix:/local: */
 	int draining;			/* atomic: SIGTERM received */
 	long conns;			/* atomic: connections open */
 	long msgs;			/* atomic: messages in progress */
 };
 
-/* gh_milter_set - publish the process state before smfi_main() starts;
- * gh_milter_get - read it from a callback. */
-void gh_milter_set(struct gh_milter *m);
-struct gh_milter *gh_milter_get(void);
+/* gm_set - publish the process state before smfi_main() starts;
+ * gm_get - read it from a callback. */
+void gm_set(struct gm_milter *m);
+struct gm_milter *gm_get(void);
 
-/* gh_milter_register - smfi_register() our callbacks (callbacks.c). */
-int gh_milter_register(void);
+/* gm_register - smfi_register() our callbacks (callbacks.c). */
+int gm_register(void);
 
 #endif /* GH_MILTER_MILTER_H */

@@ -13,7 +13,7 @@
 enum mlog_dest { MLOG_SYSLOG = 0, MLOG_STDERR, MLOG_JOURNAL };
 
 /*
- * Set once by gh_mlog_open() before threads start and only read afterwards:
+ * Set once by gm_mlog_open() before threads start and only read afterwards:
  * syslog(3) itself is process-wide state, so the choice of destination is
  * too.
  */
@@ -30,7 +30,7 @@ static const struct {
 };
 
 int
-gh_mlog_facility(const char *name)
+gm_mlog_facility(const char *name)
 {
 	for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
 		if (name != NULL && strcmp(name, facilities[i].name) == 0)
@@ -39,7 +39,7 @@ gh_mlog_facility(const char *name)
 }
 
 void
-gh_mlog_open(const char *ident, int to_stderr, int facility)
+gm_mlog_open(const char *ident, int to_stderr, int facility)
 {
 	log_dest = !to_stderr ? MLOG_SYSLOG :
 	           gh_journal_stderr() ? MLOG_JOURNAL : MLOG_STDERR;
@@ -69,7 +69,7 @@ prio_name(int prio)
 }
 
 void
-gh_mlog(int prio, const char *fmt, ...)
+gm_mlog(int prio, const char *fmt, ...)
 {
 	char line[2048];
 	va_list ap;
@@ -101,7 +101,7 @@ gh_mlog(int prio, const char *fmt, ...)
 }
 
 void
-gh_mcond_init(struct gh_mcond *c, const char *what)
+gm_mcond_init(struct gm_mcond *c, const char *what)
 {
 	pthread_mutex_init(&c->mu, NULL);
 	c->what = what;
@@ -109,13 +109,13 @@ gh_mcond_init(struct gh_mcond *c, const char *what)
 }
 
 void
-gh_mcond_destroy(struct gh_mcond *c)
+gm_mcond_destroy(struct gm_mcond *c)
 {
 	pthread_mutex_destroy(&c->mu);
 }
 
 void
-gh_mcond_fail(struct gh_mcond *c, gh_err err, const char *detail)
+gm_mcond_fail(struct gm_mcond *c, gh_err err, const char *detail)
 {
 	enum gh_reopen_news news;
 
@@ -123,13 +123,13 @@ gh_mcond_fail(struct gh_mcond *c, gh_err err, const char *detail)
 	news = gh_reopen_failed(&c->state, err, 0);
 	pthread_mutex_unlock(&c->mu);
 	if (news == GH_REOPEN_DOWN)
-		gh_mlog(LOG_ERR, "%s: %s%s%s (logged once until it recovers)",
+		gm_mlog(LOG_ERR, "%s: %s%s%s (logged once until it recovers)",
 		        c->what, gh_strerror(err), detail && *detail ? ": " : "",
 		        detail ? detail : "");
 }
 
 void
-gh_mcond_ok(struct gh_mcond *c)
+gm_mcond_ok(struct gm_mcond *c)
 {
 	unsigned long n = 0;
 	enum gh_reopen_news news;
@@ -140,6 +140,6 @@ gh_mcond_ok(struct gh_mcond *c)
 	news = gh_reopen_ok(&c->state, &n);
 	pthread_mutex_unlock(&c->mu);
 	if (news == GH_REOPEN_UP)
-		gh_mlog(LOG_NOTICE, "%s: recovered (%lu more failures were not "
+		gm_mlog(LOG_NOTICE, "%s: recovered (%lu more failures were not "
 		        "logged)", c->what, n);
 }

@@ -10,7 +10,7 @@
 #include "msg.h"
 
 const char *
-gh_action_name(gh_action a)
+gm_action_name(gm_action a)
 {
 	switch (a) {
 	case GH_ACT_ACCEPT:
@@ -26,41 +26,41 @@ gh_action_name(gh_action a)
 	}
 }
 
-struct gh_msg *
-gh_msg_new(int64_t now)
+struct gm_msg *
+gm_msg_new(int64_t now)
 {
-	struct gh_msg *m = calloc(1, sizeof(*m));
+	struct gm_msg *m = calloc(1, sizeof(*m));
 
 	if (m == NULL)
 		return NULL;
 	m->started_at = now;
 	m->spool.fd = -1;
-	gh_bulk_init(&m->bulk);
+	gm_bulk_init(&m->bulk);
 	return m;
 }
 
 void
-gh_msg_free(struct gh_msg *m)
+gm_msg_free(struct gm_msg *m)
 {
 	if (m == NULL)
 		return;
-	gh_dkim_msg_free(m->dkim);
+	gm_dkim_msg_free(m->dkim);
 	if (m->spooling)
-		gh_spool_close(&m->spool);
+		gm_spool_close(&m->spool);
 	free(m->rcpts);
 	free(m);
 }
 
 int
-gh_msg_rcpts_full(const struct gh_msg *m)
+gm_msg_rcpts_full(const struct gm_msg *m)
 {
 	return m->rcpt_total >= GH_MSG_MAX_RCPTS;
 }
 
 gh_err
-gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed)
+gm_msg_add_rcpt(struct gm_msg *m, const char *arg, int listed)
 {
-	if (gh_msg_rcpts_full(m)) {
+	if (gm_msg_rcpts_full(m)) {
 		if (!listed) {
 			m->rcpt_total++;	/* can never be suppressed */
 			return GH_OK;
@@ -72,7 +72,7 @@ gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed)
 	}
 	if (m->nrcpt == m->rcap) {
 		size_t ncap = m->rcap ? m->rcap * 2 : 4;
-		struct gh_rcpt *nv;
+		struct gm_rcpt *nv;
 
 		if (ncap > GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED)
 			ncap = GH_MSG_MAX_RCPTS + GH_MSG_MAX_LISTED;
@@ -82,7 +82,7 @@ gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed)
 		m->rcpts = nv;
 		m->rcap = ncap;
 	}
-	gh_envelope_addr(arg, m->rcpts[m->nrcpt].addr,
+	gm_envelope_addr(arg, m->rcpts[m->nrcpt].addr,
 	                 sizeof(m->rcpts[m->nrcpt].addr));
 	m->rcpts[m->nrcpt].suppressed = 0;
 	m->nrcpt++;
@@ -93,11 +93,11 @@ gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed)
 static int
 is(const char *name, const char *want)
 {
-	return gh_hdr_name_eq(name, strlen(name), want, strlen(want));
+	return gm_hdr_name_eq(name, strlen(name), want, strlen(want));
 }
 
 void
-gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
+gm_msg_header(const struct gm_mcfg *c, struct gm_msg *m, const char *name,
               const char *value)
 {
 	/* name + ':' + value + CRLF, as on the wire */
@@ -105,14 +105,14 @@ gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
 	m->nhdr++;
 	if (is(name, "From")) {
 		if (m->nfrom++ == 0) {
-			gh_log_value(value, m->from, sizeof(m->from));
-			if (gh_from_address(value, m->from_addr,
+			gm_log_value(value, m->from, sizeof(m->from));
+			if (gm_from_address(value, m->from_addr,
 			                    sizeof(m->from_addr)) != GH_OK)
 				m->from_addr[0] = '\0';
 		}
 	} else if (is(name, "Subject")) {
 		if (!m->subject[0])
-			gh_log_value(value, m->subject, sizeof(m->subject));
+			gm_log_value(value, m->subject, sizeof(m->subject));
 	} else if (is(name, "Content-Type")) {
 		char t[sizeof(m->ctype)];
 		const char *v = value;
@@ -132,10 +132,10 @@ gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m, const char *name,
 			m->not_plain = 1;
 	} else if (is(name, "Message-ID")) {
 		if (!m->message_id[0])
-			gh_log_value(value, m->message_id,
+			gm_log_value(value, m->message_id,
 			             sizeof(m->message_id));
 	}
-	gh_bulk_header(c, &m->bulk, name, value);
+	gm_bulk_header(c, &m->bulk, name, value);
 }
 
 /* What the start of a line says: 1 a uuencode "begin" line ("begin ",
@@ -163,7 +163,7 @@ uu_begin(const char *l, size_t n)
 }
 
 void
-gh_msg_body_text(struct gh_msg *m, const unsigned char *chunk, size_t len)
+gm_msg_body_text(struct gm_msg *m, const unsigned char *chunk, size_t len)
 {
 	for (size_t i = 0; i < len && !m->uuencoded; i++) {
 		int r;
@@ -189,13 +189,13 @@ gh_msg_body_text(struct gh_msg *m, const unsigned char *chunk, size_t len)
 }
 
 int
-gh_msg_plain_text(const struct gh_msg *m)
+gm_msg_plain_text(const struct gm_msg *m)
 {
 	return !m->not_plain && !m->uuencoded;
 }
 
 size_t
-gh_msg_remaining(const struct gh_msg *m)
+gm_msg_remaining(const struct gm_msg *m)
 {
 	size_t n = m->rcpt_total - m->nrcpt;	/* unkept ones remain */
 

@@ -1,9 +1,9 @@
 /*
  * msg.h - per-connection and per-message state of gatehouse-milter
  *
- * A struct gh_conn is made at xxfi_connect and set with smfi_setpriv; it
+ * A struct gm_conn is made at xxfi_connect and set with smfi_setpriv; it
  * pins the configuration of that moment (mcfg.h) until xxfi_close.  A
- * struct gh_msg lives from xxfi_envfrom to the end of that message (eom or
+ * struct gm_msg lives from xxfi_envfrom to the end of that message (eom or
  * abort) and holds what the mail log needs, the DKIM session and the scan
  * spool.  Everything a message keeps is bounded: recipients
  * (GH_MSG_MAX_RCPTS, then up to GH_MSG_MAX_LISTED more, see RECIPIENTS),
@@ -16,7 +16,7 @@
  *   the opt-out must still reach every recipient, but whether the message
  *   is bulk and which List-Id it has are only known from the header, after
  *   the last RCPT.  So a recipient past the bound is looked up as it
- *   arrives (optout.h, gh_optout_listed): one on the suppression list for
+ *   arrives (optout.h, gm_optout_listed): one on the suppression list for
  *   any list is kept too, up to GH_MSG_MAX_LISTED of them, and checked at
  *   the end like the others; one that is not listed at all cannot be
  *   suppressed, and is only counted (rcpt_total).  A listed recipient past
@@ -43,33 +43,33 @@
 #define GH_QUEUE_ID_MAX 64
 #define GH_USER_MAX 256
 
-struct gh_rcpt {
+struct gm_rcpt {
 	char addr[GH_MADDR_MAX + 1];
 	int suppressed;
 };
 
-struct gh_sigdesc {
+struct gm_sigdesc {
 	char d[256];
 	char s[256];
 	const char *a;		/* static algorithm name */
 };
 
-typedef enum gh_action {
+typedef enum gm_action {
 	GH_ACT_ACCEPT = 0,
 	GH_ACT_REJECT,
 	GH_ACT_TEMPFAIL,
 	GH_ACT_DISCARD,
 	GH_ACT_ABORTED		/* the MTA or the client gave up */
-} gh_action;
+} gm_action;
 
-const char *gh_action_name(gh_action a);
+const char *gm_action_name(gm_action a);
 
-struct gh_msg {
+struct gm_msg {
 	int64_t started_at;		/* ms */
 	char queue_id[GH_QUEUE_ID_MAX];
 	char sender[GH_MADDR_MAX + 1];
 	char auth_user[GH_USER_MAX];
-	struct gh_rcpt *rcpts;		/* [GH_MSG_MAX_RCPTS..]: listed ones */
+	struct gm_rcpt *rcpts;		/* [GH_MSG_MAX_RCPTS..]: listed ones */
 	size_t nrcpt, rcap;
 	size_t rcpt_total;		/* including those not kept */
 	size_t rcpt_refused;		/* 452 4.5.3: past both bounds */
@@ -80,14 +80,14 @@ struct gh_msg {
 	char ctype[64];			/* Content-Type type/subtype, lower */
 	int not_plain;			/* a Content-Type field, the first or
 					 * a later one, that is not text/plain */
-	/* uuencode in the body (gh_msg_body_text) */
+	/* uuencode in the body (gm_msg_body_text) */
 	char uu_line[12];		/* the start of the current line */
 	size_t uu_len;
 	int uu_skip;			/* the rest of the line is not one */
 	int uuencoded;			/* a "begin NNN name" line was seen */
 	char from_addr[GH_MADDR_MAX + 1];
 	int nfrom;			/* From fields seen */
-	struct gh_bulk bulk;
+	struct gm_bulk bulk;
 	int data;			/* the DATA command was seen */
 	int eoh;			/* end_of_header() has run */
 	uint64_t size;			/* header + body bytes, CRLF counted */
@@ -97,14 +97,14 @@ struct gh_msg {
 	int outgoing;
 	const char *outgoing_why;
 
-	struct gh_dkim_msg *dkim;	/* NULL: not signing */
+	struct gm_dkim_msg *dkim;	/* NULL: not signing */
 	const char *unsigned_why;	/* why an outgoing message is unsigned */
-	struct gh_sigdesc sigs[GH_SIGN_PER_DOMAIN];
+	struct gm_sigdesc sigs[GH_SIGN_PER_DOMAIN];
 	size_t nsigs;
 	int signed_ok;			/* signatures were made */
 
 	int spooling;			/* spool is open */
-	struct gh_spool spool;
+	struct gm_spool spool;
 	const char *scan;		/* "clean", "infected", "unscannable",
 					 * "error", "skipped", NULL */
 	char scan_detail[GH_VIRNAME_MAX];
@@ -118,52 +118,52 @@ struct gh_msg {
 	struct gscan_verdict cache_v;
 };
 
-struct gh_conn {
-	struct gh_mcfg *cfg;		/* pinned; one reference */
+struct gm_conn {
+	struct gm_mcfg *cfg;		/* pinned; one reference */
 	char addr[64];			/* client address, "" if unknown */
 	char name[256];			/* client host name as the MTA says */
 	int internal;			/* addr matched internal_hosts */
 	unsigned long nmsgs;
-	struct gh_msg *msg;		/* the message in progress, or NULL */
+	struct gm_msg *msg;		/* the message in progress, or NULL */
 };
 
-/* gh_msg_new - a fresh message (all strings empty); NULL on ENOMEM. */
-struct gh_msg *gh_msg_new(int64_t now);
+/* gm_msg_new - a fresh message (all strings empty); NULL on ENOMEM. */
+struct gm_msg *gm_msg_new(int64_t now);
 
-/* gh_msg_free - the message, its DKIM session and spool; NULL is fine. */
-void gh_msg_free(struct gh_msg *m);
+/* gm_msg_free - the message, its DKIM session and spool; NULL is fine. */
+void gm_msg_free(struct gm_msg *m);
 
-/* gh_msg_rcpts_full - 1 when the next recipient is past
+/* gm_msg_rcpts_full - 1 when the next recipient is past
  * GH_MSG_MAX_RCPTS: it is kept only if listed (see RECIPIENTS). */
-int gh_msg_rcpts_full(const struct gh_msg *m);
+int gm_msg_rcpts_full(const struct gm_msg *m);
 
 /*
- * gh_msg_add_rcpt - record an envelope recipient: kept when the message
+ * gm_msg_add_rcpt - record an envelope recipient: kept when the message
  * is not full, or when listed (on the suppression list for some list) and
  * fewer than GH_MSG_MAX_LISTED are kept past the bound; counted only
  * otherwise.  GH_ETOOBIG for a listed one past both bounds, GH_ENOMEM;
  * a recipient refused so is not counted either.
  */
-gh_err gh_msg_add_rcpt(struct gh_msg *m, const char *arg, int listed);
+gh_err gm_msg_add_rcpt(struct gm_msg *m, const char *arg, int listed);
 
-/* gh_msg_header - note what the log and policy want from a field. */
-void gh_msg_header(const struct gh_mcfg *c, struct gh_msg *m,
+/* gm_msg_header - note what the log and policy want from a field. */
+void gm_msg_header(const struct gm_mcfg *c, struct gm_msg *m,
     const char *name, const char *value);
 
-/* gh_msg_body_text - look for a uuencoded part in a body chunk: a line
+/* gm_msg_body_text - look for a uuencoded part in a body chunk: a line
  * "begin NNN name" as libclamav's mail parser finds it (the chunks in
  * order; a line may span chunks). */
-void gh_msg_body_text(struct gh_msg *m, const unsigned char *chunk,
+void gm_msg_body_text(struct gm_msg *m, const unsigned char *chunk,
     size_t len);
 
-/* gh_msg_plain_text - 1 for a message that is plain text throughout:
+/* gm_msg_plain_text - 1 for a message that is plain text throughout:
  * every Content-Type field (usually one; a second one is honoured by some
  * readers) absent or text/plain, and no uuencoded part in the body seen
  * so far.  Nothing attached, nothing for a scanner but the text. */
-int gh_msg_plain_text(const struct gh_msg *m);
+int gm_msg_plain_text(const struct gm_msg *m);
 
-/* gh_msg_remaining - recipients not suppressed (those not kept were not
+/* gm_msg_remaining - recipients not suppressed (those not kept were not
  * listed, so they all remain). */
-size_t gh_msg_remaining(const struct gh_msg *m);
+size_t gm_msg_remaining(const struct gm_msg *m);
 
 #endif /* GH_MILTER_MSG_H */

@@ -8,7 +8,7 @@
 #include "mstore.h"
 
 void
-gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
+gm_mstore_init(struct gm_mstore *m, const struct gh_store_opts *opts)
 {
 	memset(m, 0, sizeof(*m));
 	pthread_mutex_init(&m->mu, NULL);
@@ -16,8 +16,8 @@ gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts)
 	snprintf(m->path, sizeof(m->path), "%s", opts->path ? opts->path : "");
 	m->opts.path = m->path;
 	gh_reopen_init(&m->reopen, GH_MSTORE_RETRY_MS);
-	gh_mcond_init(&m->open_cond, "store open");
-	gh_mcond_init(&m->write_cond, "store write");
+	gm_mcond_init(&m->open_cond, "store open");
+	gm_mcond_init(&m->write_cond, "store write");
 }
 
 /* The store's own failures, as opposed to an error a callback chose (a
@@ -30,12 +30,12 @@ store_failure(gh_err err)
 }
 
 static void
-note(struct gh_mstore *m, gh_err err)
+note(struct gm_mstore *m, gh_err err)
 {
 	if (store_failure(err))
-		gh_mcond_fail(&m->write_cond, err, m->path);
+		gm_mcond_fail(&m->write_cond, err, m->path);
 	else if (err == GH_OK)
-		gh_mcond_ok(&m->write_cond);
+		gm_mcond_ok(&m->write_cond);
 }
 
 static void
@@ -45,7 +45,7 @@ on_commit(gh_err err, void *arg)
 }
 
 gh_err
-gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
+gm_mstore_get(struct gm_mstore *m, struct gh_store **out)
 {
 	struct gh_store *st = __atomic_load_n(&m->st, __ATOMIC_ACQUIRE);
 	char detail[512];
@@ -100,18 +100,18 @@ gh_mstore_get(struct gh_mstore *m, struct gh_store **out)
 		/* the store's detail names the path already */
 		snprintf(what, sizeof(what), "%.480s", detail[0] ? detail :
 		         m->path);
-		gh_mcond_fail(&m->open_cond, err, what);
+		gm_mcond_fail(&m->open_cond, err, what);
 	} else {
-		gh_mcond_ok(&m->open_cond);
+		gm_mcond_ok(&m->open_cond);
 	}
 	return err;
 }
 
 gh_err
-gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
+gm_mstore_update(struct gm_mstore *m, gh_txn_fn fn, void *arg)
 {
 	struct gh_store *st;
-	gh_err err = gh_mstore_get(m, &st);
+	gh_err err = gm_mstore_get(m, &st);
 
 	if (err)
 		return err;
@@ -119,10 +119,10 @@ gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg)
 }
 
 gh_err
-gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
+gm_mstore_view(struct gm_mstore *m, gh_txn_fn fn, void *arg)
 {
 	struct gh_store *st;
-	gh_err err = gh_mstore_get(m, &st);
+	gh_err err = gm_mstore_get(m, &st);
 
 	if (err)
 		return err;
@@ -132,13 +132,13 @@ gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg)
 }
 
 void
-gh_mstore_close(struct gh_mstore *m)
+gm_mstore_close(struct gm_mstore *m)
 {
 	gh_group_free(m->group);
 	m->group = NULL;
 	gh_store_close(m->st);
 	m->st = NULL;
-	gh_mcond_destroy(&m->open_cond);
-	gh_mcond_destroy(&m->write_cond);
+	gm_mcond_destroy(&m->open_cond);
+	gm_mcond_destroy(&m->write_cond);
 	pthread_mutex_destroy(&m->mu);
 }

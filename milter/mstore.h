@@ -9,7 +9,7 @@
  * seconds, from the message that needs it.  Failures are logged once per
  * condition (mlog.h), recoveries once too.
  *
- * Once opened, the handle never changes until gh_mstore_close() at exit;
+ * Once opened, the handle never changes until gm_mstore_close() at exit;
  * the store's own rules (store.h) make it safe to share among threads.
  *
  * GROUP COMMIT
@@ -32,35 +32,35 @@
 
 #define GH_MSTORE_RETRY_MS 2000
 
-struct gh_mstore {
+struct gm_mstore {
 	pthread_mutex_t mu;
 	struct gh_store *st;		/* NULL until opened; atomic reads */
 	struct gh_group *group;		/* st's; set before st is */
 	struct gh_store_opts opts;
 	char path[4096];
 	struct gh_reopen reopen;	/* pace of the open, under mu */
-	struct gh_mcond open_cond;	/* "store open" */
-	struct gh_mcond write_cond;	/* "store write" */
+	struct gm_mcond open_cond;	/* "store open" */
+	struct gm_mcond write_cond;	/* "store write" */
 };
 
-/* gh_mstore_init - remember how to open (opts->path is copied). */
-void gh_mstore_init(struct gh_mstore *m, const struct gh_store_opts *opts);
+/* gm_mstore_init - remember how to open (opts->path is copied). */
+void gm_mstore_init(struct gm_mstore *m, const struct gh_store_opts *opts);
 
 /*
- * gh_mstore_get - the store, opening it if needed (and allowed by the
+ * gm_mstore_get - the store, opening it if needed (and allowed by the
  * retry pace).  On failure returns the open error (GH_ENOTFOUND, GH_EACCES,
  * ...), already logged once.
  */
-gh_err gh_mstore_get(struct gh_mstore *m, struct gh_store **out);
+gh_err gm_mstore_get(struct gm_mstore *m, struct gh_store **out);
 
-/* gh_mstore_update / gh_mstore_view - gh_store_update/view on the shared
+/* gm_mstore_update / gm_mstore_view - gh_store_update/view on the shared
  * handle, with failures logged once per condition; updates are group
  * committed (see above), so fn must act only through its transaction and
  * may run more than once (store.h). */
-gh_err gh_mstore_update(struct gh_mstore *m, gh_txn_fn fn, void *arg);
-gh_err gh_mstore_view(struct gh_mstore *m, gh_txn_fn fn, void *arg);
+gh_err gm_mstore_update(struct gm_mstore *m, gh_txn_fn fn, void *arg);
+gh_err gm_mstore_view(struct gm_mstore *m, gh_txn_fn fn, void *arg);
 
-/* gh_mstore_close - at exit, when no thread uses the store any more. */
-void gh_mstore_close(struct gh_mstore *m);
+/* gm_mstore_close - at exit, when no thread uses the store any more. */
+void gm_mstore_close(struct gm_mstore *m);
 
 #endif /* GH_MILTER_MSTORE_H */

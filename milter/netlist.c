@@ -42,7 +42,7 @@ host_bits_clear(const unsigned char a[16], unsigned prefix)
 }
 
 static gh_err
-parse_word(const char *w, struct gh_net *net)
+parse_word(const char *w, struct gm_net *net)
 {
 	char buf[64];
 	char *slash, *end;
@@ -72,7 +72,7 @@ parse_word(const char *w, struct gh_net *net)
 }
 
 gh_err
-gh_netlist_parse(const char *text, struct gh_netlist *l, char *detail,
+gm_netlist_parse(const char *text, struct gm_netlist *l, char *detail,
                  size_t detail_len)
 {
 	const char *p = text ? text : "";
@@ -108,7 +108,7 @@ gh_netlist_parse(const char *text, struct gh_netlist *l, char *detail,
 		}
 		if (l->n == cap) {
 			size_t ncap = cap ? cap * 2 : 8;
-			struct gh_net *nv = realloc(l->v, ncap * sizeof(*nv));
+			struct gm_net *nv = realloc(l->v, ncap * sizeof(*nv));
 
 			if (nv == NULL) {
 				err = GH_ENOMEM;
@@ -129,12 +129,12 @@ gh_netlist_parse(const char *text, struct gh_netlist *l, char *detail,
 	}
 cleanup:
 	if (err)
-		gh_netlist_free(l);
+		gm_netlist_free(l);
 	return err;
 }
 
 void
-gh_netlist_free(struct gh_netlist *l)
+gm_netlist_free(struct gm_netlist *l)
 {
 	free(l->v);
 	l->v = NULL;
@@ -142,10 +142,10 @@ gh_netlist_free(struct gh_netlist *l)
 }
 
 static int
-match16(const struct gh_netlist *l, const unsigned char a[16])
+match16(const struct gm_netlist *l, const unsigned char a[16])
 {
 	for (size_t i = 0; i < l->n; i++) {
-		const struct gh_net *net = &l->v[i];
+		const struct gm_net *net = &l->v[i];
 		unsigned full = net->prefix / 8, rest = net->prefix % 8;
 
 		if (memcmp(net->addr, a, full) != 0)
@@ -162,7 +162,7 @@ match16(const struct gh_netlist *l, const unsigned char a[16])
 }
 
 int
-gh_netlist_match_sa(const struct gh_netlist *l, const struct sockaddr *sa)
+gm_netlist_match_sa(const struct gm_netlist *l, const struct sockaddr *sa)
 {
 	unsigned char a[16];
 
@@ -184,7 +184,7 @@ gh_netlist_match_sa(const struct gh_netlist *l, const struct sockaddr *sa)
 }
 
 int
-gh_netlist_match_str(const struct gh_netlist *l, const char *addr)
+gm_netlist_match_str(const struct gm_netlist *l, const char *addr)
 {
 	unsigned char a[16];
 	unsigned bits;

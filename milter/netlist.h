@@ -20,31 +20,31 @@
 
 #define GH_NETLIST_MAX 1024
 
-struct gh_net {
+struct gm_net {
 	unsigned char addr[16];	/* IPv6, or IPv4-mapped */
 	unsigned prefix;	/* 0..128, counted on the 16 bytes */
 };
 
-struct gh_netlist {
-	struct gh_net *v;
+struct gm_netlist {
+	struct gm_net *v;
 	size_t n;
 };
 
 /*
- * gh_netlist_parse - parse words separated by spaces or commas into l
- * (freed with gh_netlist_free).  GH_EINVAL names the bad word in detail;
+ * gm_netlist_parse - parse words separated by spaces or commas into l
+ * (freed with gm_netlist_free).  GH_EINVAL names the bad word in detail;
  * GH_ETOOBIG past GH_NETLIST_MAX entries; GH_ENOMEM.
  */
-gh_err gh_netlist_parse(const char *text, struct gh_netlist *l,
+gh_err gm_netlist_parse(const char *text, struct gm_netlist *l,
     char *detail, size_t detail_len);
 
-void gh_netlist_free(struct gh_netlist *l);
+void gm_netlist_free(struct gm_netlist *l);
 
-/* gh_netlist_match_sa - 1 if the address is in the list (AF_INET and
+/* gm_netlist_match_sa - 1 if the address is in the list (AF_INET and
  * AF_INET6 only; anything else is not in any list). */
-int gh_netlist_match_sa(const struct gh_netlist *l, const struct sockaddr *sa);
+int gm_netlist_match_sa(const struct gm_netlist *l, const struct sockaddr *sa);
 
-/* gh_netlist_match_str - the same for a textual address; 0 if unparsable. */
-int gh_netlist_match_str(const struct gh_netlist *l, const char *addr);
+/* gm_netlist_match_str - the same for a textual address; 0 if unparsable. */
+int gm_netlist_match_str(const struct gm_netlist *l, const char *addr);
 
 #endif /* GH_MILTER_NETLIST_H */

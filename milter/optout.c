@@ -12,7 +12,7 @@
 static gh_err
 check_fn(struct gh_txn *txn, void *arg)
 {
-	struct gh_msg *m = arg;
+	struct gm_msg *m = arg;
 
 	for (size_t i = 0; i < m->nrcpt; i++) {
 		int s = 0;
@@ -33,9 +33,9 @@ check_fn(struct gh_txn *txn, void *arg)
 }
 
 gh_err
-gh_optout_check(struct gh_mstore *st, struct gh_msg *m)
+gm_optout_check(struct gm_mstore *st, struct gm_msg *m)
 {
-	return gh_mstore_view(st, check_fn, m);
+	return gm_mstore_view(st, check_fn, m);
 }
 
 struct listed_arg {
@@ -58,17 +58,17 @@ listed_fn(struct gh_txn *txn, void *arg)
 }
 
 gh_err
-gh_optout_listed(struct gh_mstore *st, const char *rcpt, int *listed)
+gm_optout_listed(struct gm_mstore *st, const char *rcpt, int *listed)
 {
 	struct listed_arg a = {rcpt, 0};
-	gh_err err = gh_mstore_view(st, listed_fn, &a);
+	gh_err err = gm_mstore_view(st, listed_fn, &a);
 
 	*listed = err ? 0 : a.listed;
 	return err;
 }
 
 gh_err
-gh_unsub_value(const struct gh_mcfg *c, const char *rcpt, const char *list,
+gm_unsub_value(const struct gm_mcfg *c, const char *rcpt, const char *list,
                int64_t now_s, char *out, size_t cap)
 {
 	char norm[GH_ADDR_MAX + 1], tok[GH_TOKEN_LEN_MAX];

@@ -33,22 +33,22 @@
 
 #define GH_UNSUB_VALUE_MAX 2400	/* " <URL?t=TOKEN>" */
 
-/* gh_optout_check - mark suppressed recipients of m; store errors
+/* gm_optout_check - mark suppressed recipients of m; store errors
  * returned (already logged once by mstore). */
-gh_err gh_optout_check(struct gh_mstore *st, struct gh_msg *m);
+gh_err gm_optout_check(struct gm_mstore *st, struct gm_msg *m);
 
-/* gh_optout_listed - *listed = 1 when rcpt (an envelope address, as
- * gh_envelope_addr gives it) is on the suppression list for every list or
+/* gm_optout_listed - *listed = 1 when rcpt (an envelope address, as
+ * gm_envelope_addr gives it) is on the suppression list for every list or
  * for some list; 0 for one the list cannot hold.  Store errors returned
  * (already logged once by mstore). */
-gh_err gh_optout_listed(struct gh_mstore *st, const char *rcpt, int *listed);
+gh_err gm_optout_listed(struct gm_mstore *st, const char *rcpt, int *listed);
 
 /*
- * gh_unsub_value - the List-Unsubscribe value (leading space, as
+ * gm_unsub_value - the List-Unsubscribe value (leading space, as
  * SMFIP_HDR_LEADSPC wants) for rcpt and list, valid until now + ttl.
  * GH_EINVAL for a recipient that is not an address, GH_ETOOBIG.
  */
-gh_err gh_unsub_value(const struct gh_mcfg *c, const char *rcpt,
+gh_err gm_unsub_value(const struct gm_mcfg *c, const char *rcpt,
     const char *list, int64_t now_s, char *out, size_t cap);
 
 #define GH_UNSUB_POST_VALUE " List-Unsubscribe=One-Click"

@@ -12,7 +12,7 @@
 #include "policy.h"
 
 void
-gh_policy_auth_user(gh_macro_fn get, void *ctx, char *out, size_t cap)
+gm_policy_auth_user(gm_macro_fn get, void *ctx, char *out, size_t cap)
 {
 	const char *v = get ? get(ctx, "{auth_authen}") : NULL;
 
@@ -27,7 +27,7 @@ gh_policy_auth_user(gh_macro_fn get, void *ctx, char *out, size_t cap)
 }
 
 int
-gh_policy_outgoing(const struct gh_mcfg *c, int internal,
+gm_policy_outgoing(const struct gm_mcfg *c, int internal,
                    const char *auth_user, const char **why)
 {
 	if (c->sign_authenticated && auth_user && *auth_user) {
@@ -43,7 +43,7 @@ gh_policy_outgoing(const struct gh_mcfg *c, int internal,
 }
 
 void
-gh_bulk_init(struct gh_bulk *b)
+gm_bulk_init(struct gm_bulk *b)
 {
 	memset(b, 0, sizeof(*b));
 }
@@ -52,7 +52,7 @@ static int
 name_is(const char *name, const char *want)
 {
 	return want && *want &&
-	    gh_hdr_name_eq(name, strlen(name), want, strlen(want));
+	    gm_hdr_name_eq(name, strlen(name), want, strlen(want));
 }
 
 /* The first word of a value, lower-cased, for Precedence and markers. */
@@ -86,7 +86,7 @@ list_id(const char *v, char *out, size_t cap)
 		n = sizeof(tmp) - 1;
 	memcpy(tmp, v, n);
 	tmp[n] = '\0';
-	gh_log_value(tmp, tmp, sizeof(tmp));
+	gm_log_value(tmp, tmp, sizeof(tmp));
 	for (const char *p = tmp; *p && o + 1 < cap; p++)
 		if (*p != ' ')
 			out[o++] = (char)tolower((unsigned char)*p);
@@ -94,7 +94,7 @@ list_id(const char *v, char *out, size_t cap)
 }
 
 void
-gh_bulk_header(const struct gh_mcfg *c, struct gh_bulk *b, const char *name,
+gm_bulk_header(const struct gm_mcfg *c, struct gm_bulk *b, const char *name,
                const char *value)
 {
 	char w[16];
@@ -122,15 +122,15 @@ gh_bulk_header(const struct gh_mcfg *c, struct gh_bulk *b, const char *name,
 }
 
 int
-gh_bulk_is_bulk(const struct gh_bulk *b)
+gm_bulk_is_bulk(const struct gm_bulk *b)
 {
 	return !b->transactional && (b->precedence || b->list_id || b->marker);
 }
 
 const char *
-gh_bulk_why(const struct gh_bulk *b)
+gm_bulk_why(const struct gm_bulk *b)
 {
-	if (!gh_bulk_is_bulk(b))
+	if (!gm_bulk_is_bulk(b))
 		return NULL;
 	if (b->list_id)
 		return "List-Id";

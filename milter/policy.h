@@ -31,25 +31,25 @@
 #define GH_LIST_ID_MAX 255	/* fits one token field */
 
 /* Fetch a macro ("{auth_authen}", "i") or NULL: smfi_getsymval's shape. */
-typedef const char *(*gh_macro_fn)(void *ctx, const char *name);
+typedef const char *(*gm_macro_fn)(void *ctx, const char *name);
 
 /*
- * gh_policy_auth_user - the SMTP AUTH login from the macros into out (""
+ * gm_policy_auth_user - the SMTP AUTH login from the macros into out (""
  * when unauthenticated).
  */
-void gh_policy_auth_user(gh_macro_fn get, void *ctx, char *out, size_t cap);
+void gm_policy_auth_user(gm_macro_fn get, void *ctx, char *out, size_t cap);
 
 /*
- * gh_policy_outgoing - 1 if the message is outgoing, with *why set to
+ * gm_policy_outgoing - 1 if the message is outgoing, with *why set to
  * "authenticated" or "internal host"; 0 with *why "inbound" otherwise.
  * internal: the client address matched internal_hosts (checked once per
  * connection).
  */
-int gh_policy_outgoing(const struct gh_mcfg *c, int internal,
+int gm_policy_outgoing(const struct gm_mcfg *c, int internal,
     const char *auth_user, const char **why);
 
 /* What the header fields said about bulkness, filled field by field. */
-struct gh_bulk {
+struct gm_bulk {
 	int precedence;		/* Precedence: bulk|list|junk */
 	int list_id;		/* a List-Id field */
 	int marker;		/* [milter] bulk_header present */
@@ -58,17 +58,17 @@ struct gh_bulk {
 	char list[GH_LIST_ID_MAX + 1];	/* List-Id's id, lower case, or "" */
 };
 
-void gh_bulk_init(struct gh_bulk *b);
+void gm_bulk_init(struct gm_bulk *b);
 
-/* gh_bulk_header - look at one header field (value as libmilter gives). */
-void gh_bulk_header(const struct gh_mcfg *c, struct gh_bulk *b,
+/* gm_bulk_header - look at one header field (value as libmilter gives). */
+void gm_bulk_header(const struct gm_mcfg *c, struct gm_bulk *b,
     const char *name, const char *value);
 
-/* gh_bulk_is_bulk - 1 for bulk mail that is not marked transactional. */
-int gh_bulk_is_bulk(const struct gh_bulk *b);
+/* gm_bulk_is_bulk - 1 for bulk mail that is not marked transactional. */
+int gm_bulk_is_bulk(const struct gm_bulk *b);
 
-/* gh_bulk_why - a short reason for the log ("List-Id", "Precedence", ...),
+/* gm_bulk_why - a short reason for the log ("List-Id", "Precedence", ...),
  * or NULL when not bulk. */
-const char *gh_bulk_why(const struct gh_bulk *b);
+const char *gm_bulk_why(const struct gm_bulk *b);
 
 #endif /* GH_MILTER_POLICY_H */

@@ -34,19 +34,19 @@ static const struct {
 };
 
 unsigned long
-gh_proto_noreply(int local)
+gm_proto_noreply(int local)
 {
 	return local ? SMFIP_NR_HDR | SMFIP_NR_BODY : 0;
 }
 
 void
-gh_proto_negotiate(SMFICTX *ctx, int local, unsigned long f0,
+gm_proto_negotiate(SMFICTX *ctx, int local, unsigned long f0,
                    unsigned long f1, unsigned long *pf0, unsigned long *pf1)
 {
 	static const unsigned long skip_steps = SMFIP_NOHELO |
 	    SMFIP_NOUNKNOWN | SMFIP_NOEOH;
 
-	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps | gh_proto_noreply(local));
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | skip_steps | gm_proto_noreply(local));
 	if (f0 & SMFIF_SETSYMLIST) {
 		*pf0 |= SMFIF_SETSYMLIST;
 		for (size_t i = 0; i < sizeof(wanted_macros) /

@@ -11,20 +11,20 @@
 #include <libmilter/mfapi.h>
 
 /*
- * gh_proto_noreply - the "no reply" flags to ask for: SMFIP_NR_HDR and
+ * gm_proto_noreply - the "no reply" flags to ask for: SMFIP_NR_HDR and
  * SMFIP_NR_BODY over a local socket (local != 0), none over TCP.
  */
-unsigned long gh_proto_noreply(int local);
+unsigned long gm_proto_noreply(int local);
 
 /*
- * gh_proto_negotiate - from the MTA's offer (f0 actions, f1 steps), the
+ * gm_proto_negotiate - from the MTA's offer (f0 actions, f1 steps), the
  * protocol part of the answer: *pf1 gets the steps skipped, header values
- * with their leading space, and gh_proto_noreply(local); if the MTA lets
+ * with their leading space, and gm_proto_noreply(local); if the MTA lets
  * the milter choose its macros, SMFIF_SETSYMLIST is added to *pf0 and the
  * few macros read are requested per stage.  The caller sets the actions
  * it needs in *pf0 first.
  */
-void gh_proto_negotiate(SMFICTX *ctx, int local, unsigned long f0,
+void gm_proto_negotiate(SMFICTX *ctx, int local, unsigned long f0,
                         unsigned long f1, unsigned long *pf0,
                         unsigned long *pf1);
 

@@ -18,7 +18,7 @@
 #include "scan.h"
 
 void
-gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap)
+gm_spool_open(struct gm_spool *sp, const char *dir, uint64_t cap)
 {
 	memset(sp, 0, sizeof(*sp));
 	sp->cap = cap;
@@ -53,7 +53,7 @@ spool_file(const char *dir, gh_err *why)
 
 /* Keep len bytes in memory; 0 if they do not fit under GH_SPOOL_MEM_MAX. */
 static int
-spool_mem(struct gh_spool *sp, const void *data, size_t len)
+spool_mem(struct gm_spool *sp, const void *data, size_t len)
 {
 	size_t need = sp->mlen + len, ncap;
 	unsigned char *nm;
@@ -78,7 +78,7 @@ spool_mem(struct gh_spool *sp, const void *data, size_t len)
 }
 
 void
-gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
+gm_spool_write(struct gm_spool *sp, const void *data, size_t len)
 {
 	size_t room;
 
@@ -120,29 +120,29 @@ gh_spool_write(struct gh_spool *sp, const void *data, size_t len)
 }
 
 void
-gh_spool_header(struct gh_spool *sp, const char *name, const char *value)
+gm_spool_header(struct gm_spool *sp, const char *name, const char *value)
 {
 	const char *p = value;
 
-	gh_spool_write(sp, name, strlen(name));
-	gh_spool_write(sp, ":", 1);
+	gm_spool_write(sp, name, strlen(name));
+	gm_spool_write(sp, ":", 1);
 	while (*p) {
 		size_t n = strcspn(p, "\r\n");
 
-		gh_spool_write(sp, p, n);
+		gm_spool_write(sp, p, n);
 		p += n;
 		if (*p == '\r' && p[1] == '\n')
 			p++;
 		if (*p) {
-			gh_spool_write(sp, "\r\n", 2);
+			gm_spool_write(sp, "\r\n", 2);
 			p++;
 		}
 	}
-	gh_spool_write(sp, "\r\n", 2);
+	gm_spool_write(sp, "\r\n", 2);
 }
 
 void
-gh_spool_hash(struct gh_spool *sp)
+gm_spool_hash(struct gm_spool *sp)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 
@@ -155,7 +155,7 @@ gh_spool_hash(struct gh_spool *sp)
 }
 
 int
-gh_spool_digest(struct gh_spool *sp, unsigned char out[32])
+gm_spool_digest(struct gm_spool *sp, unsigned char out[32])
 {
 	unsigned int n = 0;
 
@@ -171,7 +171,7 @@ gh_spool_digest(struct gh_spool *sp, unsigned char out[32])
 }
 
 void
-gh_spool_close(struct gh_spool *sp)
+gm_spool_close(struct gm_spool *sp)
 {
 	EVP_MD_CTX_free(sp->md);
 	sp->md = NULL;
@@ -184,7 +184,7 @@ gh_spool_close(struct gh_spool *sp)
 }
 
 void
-gh_spool_scan(const struct gscan_engine *e, struct gh_spool *sp,
+gm_spool_scan(const struct gscan_engine *e, struct gm_spool *sp,
               struct gscan_verdict *v)
 {
 	if (sp->err) {
@@ -200,10 +200,10 @@ gh_spool_scan(const struct gscan_engine *e, struct gh_spool *sp,
 		gscan_mem(e, sp->mem, sp->mlen, v);	/* 0 bytes: clean */
 }
 
-gh_scan_act
-gh_scan_policy(const struct gh_mcfg *cfg, const struct gscan_verdict *v)
+gm_scan_act
+gm_scan_policy(const struct gm_mcfg *cfg, const struct gscan_verdict *v)
 {
-	gh_onerr act;
+	gm_onerr act;
 
 	switch (v->kind) {
 	case GSCAN_CLEAN:
@@ -225,7 +225,7 @@ gh_scan_policy(const struct gh_mcfg *cfg, const struct gscan_verdict *v)
 /* The temporary directory: made if missing (one level, mode 0700), and it
  * must be a directory we can write to. */
 gh_err
-gh_scan_check_tmpdir(const char *dir, char *detail, size_t detail_len)
+gm_scan_check_tmpdir(const char *dir, char *detail, size_t detail_len)
 {
 	struct stat st;
 

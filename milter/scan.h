@@ -39,7 +39,7 @@
  * message, its decoded parts, the contents of its archives) */
 #define GH_SCAN_READ_FACTOR 4
 
-struct gh_spool {
+struct gm_spool {
 	unsigned char *mem;	/* the message while it fits in memory */
 	size_t mlen, mcap;
 	int fd;			/* -1: no file (yet) */
@@ -50,68 +50,68 @@ struct gh_spool {
 	int err;		/* errno of the first failure, sticky */
 	gh_err open_err;	/* the file could not be made: why */
 	void *md;		/* EVP_MD_CTX: SHA-256 of the bytes kept, for
-				 * the verdict cache (gh_spool_hash) */
+				 * the verdict cache (gm_spool_hash) */
 	int md_err;		/* hashing failed: no digest */
 };
 
-/* gh_spool_open - an empty spool whose file, if one is needed, goes in
+/* gm_spool_open - an empty spool whose file, if one is needed, goes in
  * dir (which must outlive the spool). */
-void gh_spool_open(struct gh_spool *sp, const char *dir, uint64_t cap);
+void gm_spool_open(struct gm_spool *sp, const char *dir, uint64_t cap);
 
-/* gh_spool_write - append (up to the cap). */
-void gh_spool_write(struct gh_spool *sp, const void *data, size_t len);
+/* gm_spool_write - append (up to the cap). */
+void gm_spool_write(struct gm_spool *sp, const void *data, size_t len);
 
-/* gh_spool_header - append "name:value\r\n" (value as libmilter gives it,
+/* gm_spool_header - append "name:value\r\n" (value as libmilter gives it,
  * its "\n" folding turned into "\r\n"). */
-void gh_spool_header(struct gh_spool *sp, const char *name,
+void gm_spool_header(struct gm_spool *sp, const char *name,
     const char *value);
 
-/* gh_spool_hash - also compute the SHA-256 of the bytes kept (what is
+/* gm_spool_hash - also compute the SHA-256 of the bytes kept (what is
  * scanned), as they are written; call before the first write. */
-void gh_spool_hash(struct gh_spool *sp);
+void gm_spool_hash(struct gm_spool *sp);
 
-/* gh_spool_digest - that SHA-256 into out, once everything is written;
+/* gm_spool_digest - that SHA-256 into out, once everything is written;
  * -1 if it was not asked for or failed. */
-int gh_spool_digest(struct gh_spool *sp, unsigned char out[32]);
+int gm_spool_digest(struct gm_spool *sp, unsigned char out[32]);
 
-/* gh_spool_close - free the memory, close the file. */
-void gh_spool_close(struct gh_spool *sp);
+/* gm_spool_close - free the memory, close the file. */
+void gm_spool_close(struct gm_spool *sp);
 
 /*
- * gh_spool_scan - scan the spool with engine e: from memory, or from the
+ * gm_spool_scan - scan the spool with engine e: from memory, or from the
  * file (gscan_fd maps it read-only; the file is an unnamed one of this
  * process, so nothing truncates it under the mapping).  A spool that
  * failed to be written is GSCAN_ERROR, the reason in v->name.
  */
-void gh_spool_scan(const struct gscan_engine *e, struct gh_spool *sp,
+void gm_spool_scan(const struct gscan_engine *e, struct gm_spool *sp,
     struct gscan_verdict *v);
 
 /*
- * gh_scan_check_tmpdir - [milter] clamav_tmp: made if missing (one level,
+ * gm_scan_check_tmpdir - [milter] clamav_tmp: made if missing (one level,
  * mode 0700), and it must be a directory the milter can write to, so that
  * a bad one fails start-up and reload rather than every scan.  GH_EACCES
  * or GH_ENOTFOUND, detail saying why.
  */
-gh_err gh_scan_check_tmpdir(const char *dir, char *detail,
+gh_err gm_scan_check_tmpdir(const char *dir, char *detail,
     size_t detail_len);
 
 /* What the milter does with a message for its verdict. */
-typedef enum gh_scan_act {
+typedef enum gm_scan_act {
 	GH_SCAN_ACCEPT = 0,
 	GH_SCAN_REJECT,		/* 550 5.7.1 */
 	GH_SCAN_TEMPFAIL	/* 451 4.7.1 */
-} gh_scan_act;
+} gm_scan_act;
 
-struct gh_mcfg;
+struct gm_mcfg;
 
 /*
- * gh_scan_policy - the milter's policy for verdict v under cfg: INFECTED
+ * gm_scan_policy - the milter's policy for verdict v under cfg: INFECTED
  * is refused; UNSCANNABLE follows [milter] on_scan_limit (accept by
  * default, as such messages passed before they were told apart), but a
  * scan that ran out of scan_timeout follows on_scan_error, as it always
  * did; ERROR follows on_scan_error; CLEAN is accepted.
  */
-gh_scan_act gh_scan_policy(const struct gh_mcfg *cfg,
+gm_scan_act gm_scan_policy(const struct gm_mcfg *cfg,
     const struct gscan_verdict *v);
 
 #endif /* GH_MILTER_SCAN_H */

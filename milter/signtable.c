@@ -30,7 +30,7 @@ dupstr(const char *s)
 }
 
 struct build {
-	struct gh_signtable *t;
+	struct gm_signtable *t;
 	size_t cap;
 	char *detail;
 	size_t detail_len;
@@ -42,14 +42,14 @@ static gh_err
 add_entry(struct build *b, const char *domain, const char *sdid,
           const char *selector, const char *path, int64_t retire_at)
 {
-	struct gh_signkey *e;
+	struct gm_signkey *e;
 	char ldom[256], lsdid[256];
 	gh_err err;
 
-	if (gh_domain_lower(domain, ldom, sizeof(ldom)) != GH_OK ||
-	    gh_domain_lower(sdid, lsdid, sizeof(lsdid)) != GH_OK ||
-	    !gh_dkim_name_ok(ldom) || !gh_dkim_name_ok(lsdid) ||
-	    !gh_dkim_name_ok(selector)) {
+	if (gm_domain_lower(domain, ldom, sizeof(ldom)) != GH_OK ||
+	    gm_domain_lower(sdid, lsdid, sizeof(lsdid)) != GH_OK ||
+	    !gm_dkim_name_ok(ldom) || !gm_dkim_name_ok(lsdid) ||
+	    !gm_dkim_name_ok(selector)) {
 		snprintf(b->detail, b->detail_len, "%s: bad domain '%s' or "
 		         "selector '%s'", path, domain, selector);
 		return GH_ECONFIG;
@@ -61,7 +61,7 @@ add_entry(struct build *b, const char *domain, const char *sdid,
 	}
 	if (b->t->n == b->cap) {
 		size_t ncap = b->cap ? b->cap * 2 : 8;
-		struct gh_signkey *nv = realloc(b->t->v, ncap * sizeof(*nv));
+		struct gm_signkey *nv = realloc(b->t->v, ncap * sizeof(*nv));
 
 		if (nv == NULL)
 			return GH_ENOMEM;
@@ -93,7 +93,7 @@ add_entry(struct build *b, const char *domain, const char *sdid,
 }
 
 gh_err
-gh_keydir_read_retire(const char *path, int64_t *at)
+gm_keydir_read_retire(const char *path, int64_t *at)
 {
 	char buf[64];
 	char *end;
@@ -117,7 +117,7 @@ gh_keydir_read_retire(const char *path, int64_t *at)
 }
 
 gh_err
-gh_keydir_scan(const char *domain_dir, gh_keydir_fn fn, void *arg)
+gm_keydir_scan(const char *domain_dir, gm_keydir_fn fn, void *arg)
 {
 	struct dirent *de;
 	gh_err err = GH_OK;
@@ -145,7 +145,7 @@ gh_keydir_scan(const char *domain_dir, gh_keydir_fn fn, void *arg)
 			err = GH_ETOOBIG;
 			break;
 		}
-		rerr = gh_keydir_read_retire(rpath, &retire);
+		rerr = gm_keydir_read_retire(rpath, &retire);
 		if (rerr == GH_ENOTFOUND)
 			retire = 0;
 		else if (rerr)
@@ -187,7 +187,7 @@ load_key_dir(struct build *b, const char *key_dir)
 		    (int)sizeof(sub))
 			continue;
 		b->domain = de->d_name;
-		err = gh_keydir_scan(sub, dir_key, b);
+		err = gm_keydir_scan(sub, dir_key, b);
 		if (err == GH_ENOTFOUND)	/* a plain file: not a domain */
 			err = GH_OK;
 		else if (err && !b->detail[0])
@@ -226,7 +226,7 @@ section_key(const char *name, void *arg)
 }
 
 gh_err
-gh_signtable_load(const struct gh_conf *conf, struct gh_signtable **out,
+gm_signtable_load(const struct gh_conf *conf, struct gm_signtable **out,
                   char *detail, size_t detail_len)
 {
 	struct build b;
@@ -253,7 +253,7 @@ gh_signtable_load(const struct gh_conf *conf, struct gh_signtable **out,
 	err = s.err;
 cleanup:
 	if (err) {
-		gh_signtable_free(b.t);
+		gm_signtable_free(b.t);
 		return err;
 	}
 	*out = b.t;
@@ -261,7 +261,7 @@ cleanup:
 }
 
 void
-gh_signtable_free(struct gh_signtable *t)
+gm_signtable_free(struct gm_signtable *t)
 {
 	if (t == NULL)
 		return;
@@ -277,8 +277,8 @@ gh_signtable_free(struct gh_signtable *t)
 }
 
 size_t
-gh_signtable_find(const struct gh_signtable *t, const char *domain,
-                  int subdomains, int64_t now, const struct gh_signkey **out,
+gm_signtable_find(const struct gm_signtable *t, const char *domain,
+                  int subdomains, int64_t now, const struct gm_signkey **out,
                   size_t max)
 {
 	const char *d = domain;
@@ -290,7 +290,7 @@ gh_signtable_find(const struct gh_signtable *t, const char *domain,
 		int listed = 0;
 
 		for (size_t i = 0; i < t->n && n < max; i++) {
-			const struct gh_signkey *e = &t->v[i];
+			const struct gm_signkey *e = &t->v[i];
 
 			if (strcasecmp(e->domain, d) != 0)
 				continue;

@@ -42,7 +42,7 @@
 #define GH_SIGNTABLE_MAX 4096	/* entries in one table */
 #define GH_SIGN_PER_DOMAIN 4	/* keys one message is signed with at most */
 
-struct gh_signkey {
+struct gm_signkey {
 	char *domain;		/* the From domain it serves, lower case */
 	char *sdid;		/* d= */
 	char *selector;		/* s= */
@@ -52,13 +52,13 @@ struct gh_signkey {
 	int64_t retire_at;	/* seconds since the epoch; 0: never */
 };
 
-struct gh_signtable {
-	struct gh_signkey *v;
+struct gm_signtable {
+	struct gm_signkey *v;
 	size_t n;
 };
 
 /*
- * gh_signtable_load - build the table from conf ([dkim] key_dir and
+ * gm_signtable_load - build the table from conf ([dkim] key_dir and
  * [dkim.*]).  A missing key_dir is an empty source, not an error.  Any key
  * that fails to load, a bad name, or a [dkim.NAME] without domain, selector
  * or key_file is GH_ECONFIG (or the key's error) with detail naming it: a
@@ -68,35 +68,35 @@ struct gh_signtable {
  * can sign no more, and an unreadable old file is then no error.  Its DNS
  * record may still be needed ([dkim] retire_grace, `gatehouse dns
  * records`); that is no concern of the milter's.  On GH_OK *out is owned by
- * the caller (gh_signtable_free).
+ * the caller (gm_signtable_free).
  */
-gh_err gh_signtable_load(const struct gh_conf *conf,
-    struct gh_signtable **out, char *detail, size_t detail_len);
+gh_err gm_signtable_load(const struct gh_conf *conf,
+    struct gm_signtable **out, char *detail, size_t detail_len);
 
-void gh_signtable_free(struct gh_signtable *t);
+void gm_signtable_free(struct gm_signtable *t);
 
 /*
- * gh_signtable_find - the keys for a From domain (case-insensitive) that
+ * gm_signtable_find - the keys for a From domain (case-insensitive) that
  * are not retired at now (seconds) and were loaded: up to max entries into
  * out, returning how many; every one returned has a key.  subdomains enables the parent-domain walk described above.
  */
-size_t gh_signtable_find(const struct gh_signtable *t, const char *domain,
-    int subdomains, int64_t now, const struct gh_signkey **out, size_t max);
+size_t gm_signtable_find(const struct gm_signtable *t, const char *domain,
+    int subdomains, int64_t now, const struct gm_signkey **out, size_t max);
 
 /*
- * gh_keydir_scan - visit the keys of one domain directory (KEY_DIR/DOMAIN)
+ * gm_keydir_scan - visit the keys of one domain directory (KEY_DIR/DOMAIN)
  * as the table does: fn gets the selector, the key file path and the retire
  * time (0: none).  Used by the table and by `gatehouse dkim`.  Returns
  * GH_ENOTFOUND if the directory does not exist, GH_EIO/GH_EACCES on other
  * errors, or the first non-GH_OK value fn returns.
  */
-typedef gh_err (*gh_keydir_fn)(const char *selector, const char *path,
+typedef gh_err (*gm_keydir_fn)(const char *selector, const char *path,
     int64_t retire_at, void *arg);
-gh_err gh_keydir_scan(const char *domain_dir, gh_keydir_fn fn, void *arg);
+gh_err gm_keydir_scan(const char *domain_dir, gm_keydir_fn fn, void *arg);
 
-/* gh_keydir_read_retire - read a .retire file (gatehouse/file.h: a link is
+/* gm_keydir_read_retire - read a .retire file (gatehouse/file.h: a link is
  * GH_EACCES): GH_OK and *at, GH_ENOTFOUND when absent, GH_EINVAL when it
  * does not hold a number.  `gatehouse dkim` reads it with this too. */
-gh_err gh_keydir_read_retire(const char *path, int64_t *at);
+gh_err gm_keydir_read_retire(const char *path, int64_t *at);
 
 #endif /* GH_MILTER_SIGNTABLE_H */

@@ -44,7 +44,7 @@ dir_of(const char *path, char *dir, size_t len)
 }
 
 int
-gh_msock_group(const char *name, gid_t *gid, char *why, size_t wlen)
+gm_msock_group(const char *name, gid_t *gid, char *why, size_t wlen)
 {
 	struct group *gr;
 
@@ -63,7 +63,7 @@ gh_msock_group(const char *name, gid_t *gid, char *why, size_t wlen)
 }
 
 int
-gh_msock_prepare_dir(const char *sock_path, const char *user, gid_t gid,
+gm_msock_prepare_dir(const char *sock_path, const char *user, gid_t gid,
                      char *why, size_t wlen)
 {
 	char dir[PATH_MAX];
@@ -135,7 +135,7 @@ done:
 }
 
 int
-gh_msock_check_mode(mode_t mode, char *why, size_t wlen)
+gm_msock_check_mode(mode_t mode, char *why, size_t wlen)
 {
 	if (mode & 0007) {
 		snprintf(why, wlen, "[milter] socket_mode %04o lets every local "
@@ -147,7 +147,7 @@ gh_msock_check_mode(mode_t mode, char *why, size_t wlen)
 }
 
 int
-gh_msock_secure(const char *sock_path, mode_t mode, gid_t gid, char *why,
+gm_msock_secure(const char *sock_path, mode_t mode, gid_t gid, char *why,
                 size_t wlen)
 {
 	struct stat sb;

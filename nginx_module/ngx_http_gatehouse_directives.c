@@ -55,8 +55,8 @@ ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t                 *value, name;
     ngx_uint_t                 i, j, k, nexts, nmimes;
     const char               **exts, **mimes;
-    struct gh_category        *cat, *cats;
-    const struct gh_category  *def;
+    struct gw_category        *cat, *cats;
+    const struct gw_category  *def;
 
     value = cf->args->elts;
     name = value[1];
@@ -72,7 +72,7 @@ ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (glcf->categories == NGX_CONF_UNSET_PTR) {
         glcf->categories = ngx_array_create(cf->pool, 4,
-                                            sizeof(struct gh_category));
+                                            sizeof(struct gw_category));
         if (glcf->categories == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -121,7 +121,7 @@ ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
             v.data += 5;
             v.len -= 5;
 
-            if (!gh_category_mime_valid((char *) v.data, v.len)) {
+            if (!gw_category_mime_valid((char *) v.data, v.len)) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid MIME type \"%V\" in category "
                                    "\"%V\": use type/subtype or type/*",
@@ -191,8 +191,8 @@ ngx_http_gatehouse_set_category(ngx_conf_t *cf, ngx_command_t *cmd,
 
     if (nmimes == 0) {
         /* two statements: argument evaluation order is unspecified */
-        def = gh_category_defaults(&ndef);
-        def = gh_category_by_name(def, ndef, (char *) name.data, name.len);
+        def = gw_category_defaults(&ndef);
+        def = gw_category_by_name(def, ndef, (char *) name.data, name.len);
         if (def == NULL) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "category \"%V\" is not a built-in one "

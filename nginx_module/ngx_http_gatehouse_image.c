@@ -467,7 +467,7 @@ ngx_http_gatehouse_image_orient(gdImagePtr im, int o)
 
 
 static gdImagePtr
-ngx_http_gatehouse_image_decode(enum gh_img_format f, u_char *data,
+ngx_http_gatehouse_image_decode(enum gw_img_format f, u_char *data,
     size_t len)
 {
     switch (f) {
@@ -487,7 +487,7 @@ ngx_http_gatehouse_image_decode(enum gh_img_format f, u_char *data,
 
 
 static void *
-ngx_http_gatehouse_image_encode(enum gh_img_format f, gdImagePtr im,
+ngx_http_gatehouse_image_encode(enum gw_img_format f, gdImagePtr im,
     int quality, int *size)
 {
     u_char  *out;
@@ -498,7 +498,7 @@ ngx_http_gatehouse_image_encode(enum gh_img_format f, gdImagePtr im,
         /* libgd writes a "CREATOR: gd-jpeg" comment: not ours to add */
         out = gdImageJpegPtr(im, size, quality);
         if (out != NULL && *size > 0) {
-            n = gh_img_jpeg_strip(out, (size_t) *size);
+            n = gw_img_jpeg_strip(out, (size_t) *size);
             *size = (int) n;
         }
         return out;
@@ -618,7 +618,7 @@ ngx_http_gatehouse_image_reduce(gdImagePtr im, int k)
 
 static ngx_int_t
 ngx_http_gatehouse_image_thumb(ngx_http_gatehouse_image_t *img,
-    gdImagePtr im, enum gh_img_format f)
+    gdImagePtr im, enum gw_img_format f)
 {
     int         size = 0, k;
     void       *out;
@@ -725,8 +725,8 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
     uint64_t             cost = 0;
     gdImagePtr           im = NULL;
     ngx_http_gatehouse_budget_rc_e  brc;
-    struct gh_img_info   info;
-    enum gh_img_result   hr;
+    struct gw_img_info   info;
+    enum gw_img_result   hr;
 
     img->done = 1;
 
@@ -735,9 +735,9 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
         return;
     }
 
-    hr = gh_img_probe(data, len, &info);
+    hr = gw_img_probe(data, len, &info);
 
-    img->format = gh_img_format_name(info.format);
+    img->format = gw_img_format_name(info.format);
     img->pixels = info.pixels;
     img->frames = info.frames;
 
@@ -755,7 +755,7 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
 
     if (hr != GH_IMG_OK) {
         ngx_http_gatehouse_image_refuse(img, 422, "bad_image", "%s",
-                                        gh_img_result_text(hr));
+                                        gw_img_result_text(hr));
         goto cleanup;
     }
 
@@ -846,7 +846,7 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
                 goto cleanup;
             }
 
-            n = gh_img_gif_strip(data, len, gif);
+            n = gw_img_gif_strip(data, len, gif);
             if (n == 0) {
                 ngx_http_gatehouse_image_refuse(img, 422, "bad_image",
                                                 "the GIF's blocks could not "

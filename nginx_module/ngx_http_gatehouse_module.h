@@ -205,7 +205,7 @@ typedef struct {
     ngx_path_t                 *quarantine_path;
     off_t                       max_file_size;
     ngx_uint_t                  max_files;
-    ngx_array_t                *categories;   /* struct gh_category */
+    ngx_array_t                *categories;   /* struct gw_category */
     ngx_http_complex_value_t   *user;         /* gatehouse_upload_user */
     ngx_flag_t                  scan;         /* gatehouse_upload_scan */
     ngx_uint_t                  on_scan_error;
@@ -256,7 +256,7 @@ typedef struct {
     ngx_str_t                   orig;         /* the client's, escaped */
     unsigned                    name_flags;   /* GH_FN_* */
     u_char                      ext[GH_FN_EXT_MAX + 1];
-    const struct gh_category   *category;
+    const struct gw_category   *category;
     ngx_str_t                   temp;         /* temp file path */
     ngx_fd_t                    fd;
     off_t                       size;
@@ -350,7 +350,7 @@ typedef struct {
     ngx_http_request_t              *request;
     ngx_http_gatehouse_loc_conf_t   *conf;
     ngx_http_gatehouse_main_conf_t  *main;
-    struct gh_mp_parser              mp;
+    struct gw_mp_parser              mp;
     ngx_str_t                        user;
     ngx_array_t                      files;   /* ngx_http_gatehouse_file_t */
     ngx_array_t                      fields;  /* ngx_http_gatehouse_field_t,
@@ -543,7 +543,7 @@ char *ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
 
 /* ngx_http_gatehouse_pass.c */
 ngx_int_t ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
-    const struct gh_mp_part *part);
+    const struct gw_mp_part *part);
 ngx_int_t ngx_http_gatehouse_field_data(ngx_http_gatehouse_ctx_t *ctx,
     const u_char *data, size_t len);
 ngx_int_t ngx_http_gatehouse_pass(ngx_http_gatehouse_ctx_t *ctx,

@@ -105,7 +105,7 @@ ngx_http_gatehouse_fields_over(ngx_http_gatehouse_ctx_t *ctx, size_t add)
 /* Refuse a client's field whose name ends in a reserved suffix. */
 static ngx_int_t
 ngx_http_gatehouse_refuse_reserved(ngx_http_gatehouse_ctx_t *ctx,
-    const struct gh_mp_part *part)
+    const struct gw_mp_part *part)
 {
     json_t           *extra;
     const ngx_str_t  *sfx;
@@ -145,7 +145,7 @@ ngx_http_gatehouse_refuse_reserved(ngx_http_gatehouse_ctx_t *ctx,
  */
 ngx_int_t
 ngx_http_gatehouse_field_begin(ngx_http_gatehouse_ctx_t *ctx,
-    const struct gh_mp_part *part)
+    const struct gw_mp_part *part)
 {
     ngx_uint_t                   file;
     ngx_pool_t                  *pool = ctx->request->pool;
@@ -281,7 +281,7 @@ ngx_http_gatehouse_out_part(ngx_http_gatehouse_out_t *o, ngx_str_t *name,
                            sizeof("\r\nContent-Disposition: form-data; "
                                   "name=\"") - 1);
 
-    n = gh_mp_quote_name((char *) o->p, o->p ? (size_t) (o->end - o->p) : 0,
+    n = gw_mp_quote_name((char *) o->p, o->p ? (size_t) (o->end - o->p) : 0,
                          (const char *) name->data, name->len);
     if (o->p) {
         o->p += n;

@@ -40,12 +40,12 @@
 static ngx_int_t ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static int ngx_http_gatehouse_part_begin(void *arg,
-    const struct gh_mp_part *part);
+    const struct gw_mp_part *part);
 static int ngx_http_gatehouse_part_data(void *arg, const unsigned char *data,
     size_t len);
 static int ngx_http_gatehouse_part_end(void *arg);
 static ngx_int_t ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx,
-    gh_mp_err err);
+    gw_mp_err err);
 static void ngx_http_gatehouse_body_done(ngx_http_request_t *r);
 static void ngx_http_gatehouse_cleanup(void *data);
 static void ngx_http_gatehouse_receiving_timer(ngx_event_t *ev);
@@ -59,7 +59,7 @@ static void ngx_http_gatehouse_receiving_timer(ngx_event_t *ev);
 static ngx_http_request_body_filter_pt  ngx_http_next_request_body_filter;
 
 
-static const struct gh_mp_callbacks  ngx_http_gatehouse_mp_callbacks = {
+static const struct gw_mp_callbacks  ngx_http_gatehouse_mp_callbacks = {
     ngx_http_gatehouse_part_begin,
     ngx_http_gatehouse_part_data,
     ngx_http_gatehouse_part_end,
@@ -82,10 +82,10 @@ ngx_http_gatehouse_upload_handler(ngx_http_request_t *r)
 {
     char                             bnd[GH_MP_BOUNDARY_MAX + 1];
     size_t                           blen;
-    gh_mp_err                        err;
+    gw_mp_err                        err;
     ngx_int_t                        rc;
     ngx_table_elt_t                 *ct;
-    struct gh_mp_limits              lim;
+    struct gw_mp_limits              lim;
     ngx_pool_cleanup_t              *cln;
     ngx_http_gatehouse_ctx_t        *ctx;
     ngx_http_gatehouse_loc_conf_t   *glcf;
@@ -168,7 +168,7 @@ ngx_http_gatehouse_upload_handler(ngx_http_request_t *r)
 
     ct = r->headers_in.content_type;
 
-    err = ct != NULL ? gh_mp_boundary((char *) ct->value.data, ct->value.len,
+    err = ct != NULL ? gw_mp_boundary((char *) ct->value.data, ct->value.len,
                                       bnd, sizeof(bnd), &blen)
                      : GH_MP_ENOTMULTIPART;
 
@@ -188,7 +188,7 @@ ngx_http_gatehouse_upload_handler(ngx_http_request_t *r)
 
     ngx_memzero(&lim, sizeof(lim));
 
-    if (gh_mp_init(&ctx->mp, bnd, blen, &lim,
+    if (gw_mp_init(&ctx->mp, bnd, blen, &lim,
                    &ngx_http_gatehouse_mp_callbacks, ctx)
         != GH_MP_OK)
     {
@@ -215,7 +215,7 @@ static ngx_int_t
 ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
     size_t                     size;
-    gh_mp_err                  err;
+    gw_mp_err                  err;
     ngx_buf_t                 *b;
     ngx_chain_t               *cl, out;
     ngx_http_gatehouse_ctx_t  *ctx;
@@ -241,7 +241,7 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         size = b->last - b->pos;
 
         if (size > 0 && !ctx->failed) {
-            err = gh_mp_feed(&ctx->mp, b->pos, size);
+            err = gw_mp_feed(&ctx->mp, b->pos, size);
             b->pos = b->last;
 
             if (err != GH_MP_OK) {
@@ -255,7 +255,7 @@ ngx_http_gatehouse_request_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
             ctx->body_done = 1;
 
             if (!ctx->failed) {
-                err = gh_mp_finish(&ctx->mp);
+                err = gw_mp_finish(&ctx->mp);
 
                 if (err != GH_MP_OK) {
                     return ngx_http_gatehouse_parse_error(ctx, err);
@@ -315,7 +315,7 @@ ngx_http_gatehouse_receiving_timer(ngx_event_t *ev)
 
 /* The answer for a parser error; a callback's own failure is kept. */
 static ngx_int_t
-ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx, gh_mp_err err)
+ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx, gw_mp_err err)
 {
     ngx_int_t    status;
     json_t      *extra;
@@ -366,11 +366,11 @@ ngx_http_gatehouse_parse_error(ngx_http_gatehouse_ctx_t *ctx, gh_mp_err err)
 
     ngx_log_error(NGX_LOG_INFO, ctx->request->connection->log, 0,
                   "gatehouse: multipart error %s at byte %uL: %s",
-                  gh_mp_errname(err), (uint64_t) gh_mp_offset(&ctx->mp),
-                  gh_mp_strerror(err));
+                  gw_mp_errname(err), (uint64_t) gw_mp_offset(&ctx->mp),
+                  gw_mp_strerror(err));
 
-    extra = json_pack("{s:s, s:s}", "detail", gh_mp_strerror(err),
-                      "parser_error", gh_mp_errname(err));
+    extra = json_pack("{s:s, s:s}", "detail", gw_mp_strerror(err),
+                      "parser_error", gw_mp_errname(err));
 
     return ngx_http_gatehouse_fail(ctx, status, code, extra);
 }
@@ -553,7 +553,7 @@ ngx_http_gatehouse_cleanup(void *data)
 
 
 static int
-ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
+ngx_http_gatehouse_part_begin(void *arg, const struct gw_mp_part *part)
 {
     ngx_http_gatehouse_ctx_t *ctx = arg;
 
@@ -562,7 +562,7 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
     json_t                         *extra, *allowed;
     ngx_http_request_t             *r = ctx->request;
     ngx_http_gatehouse_file_t      *f;
-    const struct gh_category       *cats;
+    const struct gw_category       *cats;
     ngx_http_gatehouse_loc_conf_t  *glcf = ctx->conf;
 
     ctx->cur = NULL;
@@ -622,7 +622,7 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
                                  (char *) f->orig.data, GH_FN_ORIG_MAX + 1,
                                  0, NULL);
 
-    n = gh_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
+    n = gw_fn_ext((char *) f->name.data, f->name.len, (char *) f->ext,
                   sizeof(f->ext));
 
     if (glcf->categories != NULL) {
@@ -630,10 +630,10 @@ ngx_http_gatehouse_part_begin(void *arg, const struct gh_mp_part *part)
         ncats = glcf->categories->nelts;
 
     } else {
-        cats = gh_category_defaults(&ncats);
+        cats = gw_category_defaults(&ncats);
     }
 
-    f->category = gh_category_by_ext(cats, ncats, (char *) f->ext, n);
+    f->category = gw_category_by_ext(cats, ncats, (char *) f->ext, n);
 
     /* the record is also what the answer is made of, store or not */
     f->record = ngx_http_gatehouse_record_new(ctx, f);
@@ -725,7 +725,7 @@ ngx_http_gatehouse_check_type(ngx_http_gatehouse_ctx_t *ctx,
     ngx_memcpy(f->mime, mime, n);
     f->mime[n] = '\0';
 
-    if (gh_category_mime_ok(f->category, (char *) f->mime, n)) {
+    if (gw_category_mime_ok(f->category, (char *) f->mime, n)) {
         return NGX_OK;
     }
 

@@ -79,8 +79,8 @@ struct nd_msg {
 /* Counters and live state of a channel name, kept across reloads. */
 struct nd_cstate {
 	char name[ND_NAME_MAX + 1];
-	struct gh_breaker breaker;
-	struct gh_tbucket bucket;
+	struct nd_breaker breaker;
+	struct nd_tbucket bucket;
 	int limited;             /* bucket in use */
 	int inflight;            /* requests out now */
 	uint64_t delivered, failed, retried, dead, skipped, expired, held;
@@ -99,7 +99,7 @@ struct nd_chan {
 	/* the keys every kind has */
 	int64_t timeout_ms, connect_timeout_ms;
 	int max_attempts, concurrency;
-	struct gh_backoff backoff;
+	struct nd_backoff backoff;
 	int tls_verify;
 	const char *ca_file;     /* points into the configuration */
 	char warning[160];       /* set by init: logged when (re)loaded */
@@ -137,7 +137,7 @@ struct nd_kind {
 	               const char *section, char *detail, size_t dlen);
 	gh_err (*build)(struct nd_chan *ch, const struct nd_msg *m,
 	                struct nd_req *r, char *err, size_t elen);
-	enum gh_outcome (*done)(struct nd_chan *ch, struct nd_req *r,
+	enum nd_outcome (*done)(struct nd_chan *ch, struct nd_req *r,
 	                        char *err, size_t elen);
 	gh_err (*local)(struct nd_chan *ch, struct gh_txn *txn,
 	                const struct nd_msg *m, char *err, size_t elen);

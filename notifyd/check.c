@@ -37,7 +37,7 @@ nd_check_conf(const struct nd_log *log, const struct gh_conf *conf,
 		if (n) {
 			n->chans = rt->nchans;
 			n->routes = rt->nroutes;
-			n->templates = gh_tmpl_set_count(rt->tmpl);
+			n->templates = nd_tmpl_set_count(rt->tmpl);
 		}
 		rt->conf = NULL;
 		nd_rt_unref(rt);

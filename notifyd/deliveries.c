@@ -93,7 +93,7 @@ nd_record_put_txn(struct gh_txn *txn, const struct nd_job *job,
 	char idem[GH_IDEM_KEY_MAX];
 	struct gh_delivery dl;
 
-	if (gh_idem_key(idem, sizeof(idem), job->id, t->chname,
+	if (nd_idem_key(idem, sizeof(idem), job->id, t->chname,
 	                t->recipient) != GH_OK)
 		idem[0] = '\0';
 	/* members without a value are left out (gatehouse/deliveries.h):

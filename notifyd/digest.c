@@ -30,32 +30,32 @@
 #define DIGEST_ITEMS_MAX 200
 #define DIGEST_TEXT_MAX (48 * 1024)
 
-static const struct gh_tz *
+static const struct nd_tz *
 user_tz(const struct nd_rt *rt, const struct nd_user *u)
 {
-	const struct gh_tz *tz = NULL;
+	const struct nd_tz *tz = NULL;
 
-	if (gh_tzcache_get(rt->tz, u ? u->tz : NULL, &tz) != GH_OK &&
-	    gh_tzcache_get(rt->tz, NULL, &tz) != GH_OK)
+	if (nd_tzcache_get(rt->tz, u ? u->tz : NULL, &tz) != GH_OK &&
+	    nd_tzcache_get(rt->tz, NULL, &tz) != GH_OK)
 		return NULL;
 	return tz;
 }
 
 /* "2026-06-11 08:00" in zone tz. */
 static void
-local_time(const struct gh_tz *tz, int64_t ms, char *out, size_t cap)
+local_time(const struct nd_tz *tz, int64_t ms, char *out, size_t cap)
 {
-	struct gh_civil c;
-	int64_t s = gh_floor_div(ms, 1000);
+	struct nd_civil c;
+	int64_t s = nd_floor_div(ms, 1000);
 
-	gh_civil_from_secs(s + (tz ? gh_tz_offset(tz, s, NULL) : 0), &c);
+	nd_civil_from_secs(s + (tz ? nd_tz_offset(tz, s, NULL) : 0), &c);
 	snprintf(out, cap, "%04lld-%02d-%02d %02d:%02d", (long long)c.year,
 	         c.mon, c.mday, c.hour, c.min);
 }
 
 void
 nd_digest_sched(const struct nd_rt *rt, const struct nd_user *u,
-                struct gh_digest_sched *s)
+                struct nd_digest_spec *s)
 {
 	const json_t *dg = json_object_get(u ? u->prefs : NULL, "digest");
 	const char *every = json_string_value(json_object_get(dg, "every"));
@@ -65,10 +65,10 @@ nd_digest_sched(const struct nd_rt *rt, const struct nd_user *u,
 
 	s->at = rt->digest_at;
 	s->wday = -1;
-	if (at && gh_hhmm_parse(at, &m) == GH_OK)
+	if (at && nd_hhmm_parse(at, &m) == GH_OK)
 		s->at = m;
 	if (every && strcmp(every, "weekly") == 0 && day &&
-	    gh_weekday_parse(day, &m) == GH_OK)
+	    nd_weekday_parse(day, &m) == GH_OK)
 		s->wday = m;
 }
 
@@ -76,8 +76,8 @@ gh_err
 nd_digest_hold_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
                    struct nd_target *t)
 {
-	const struct gh_tz *tz = user_tz(job->rt, t->user);
-	struct gh_digest_sched s;
+	const struct nd_tz *tz = user_tz(job->rt, t->user);
+	struct nd_digest_spec s;
 	char dkey[GH_USER_MAX + 64], when[32];
 	struct gh_event *b;
 	json_t *item, *ev;
@@ -94,7 +94,7 @@ nd_digest_hold_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
 	if (err)
 		return err;
 	nd_digest_sched(job->rt, t->user, &s);
-	err = gh_digest_next(&s, tz, d->now, &slot);
+	err = nd_digest_next(&s, tz, d->now, &slot);
 	if (err)
 		return err;
 	snprintf(dkey, sizeof(dkey), "digest:%s:%lld", t->user->id,
@@ -175,7 +175,7 @@ gh_err
 nd_digest_gather_txn(struct nd *d, struct gh_txn *txn, struct nd_job *job,
                      struct nd_user *u)
 {
-	const struct gh_tz *tz = user_tz(job->rt, u);
+	const struct nd_tz *tz = user_tz(job->rt, u);
 	struct gather g = {job->digest_slot, json_array(), NULL, 0, 0};
 	json_t *ordered = NULL;
 	char *text = NULL, title[96];

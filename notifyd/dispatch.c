@@ -239,7 +239,7 @@ cancel_inflight(struct nd *d)
 			nd_req_put(d, t->req);
 			t->req = NULL;
 			if (t->probe)
-				gh_breaker_cancel(&t->ch->cs->breaker);
+				nd_breaker_cancel(&t->ch->cs->breaker);
 			t->probe = 0;
 			t->st = ND_T_NEW;
 			job->inflight--;

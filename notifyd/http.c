@@ -46,7 +46,7 @@ on_header(char *p, size_t size, size_t n, void *arg)
 		memcpy(v, p + sizeof(name) - 1, vl);
 		v[vl] = '\0';
 		v[strcspn(v, "\r\n")] = '\0';
-		if (gh_retry_after_parse(v, r->now_ms, &d) == GH_OK)
+		if (nd_retry_after_parse(v, r->now_ms, &d) == GH_OK)
 			r->retry_after_ms = d;
 	}
 	return len;
@@ -255,7 +255,7 @@ resp_line(const struct nd_req *r, char *out, size_t cap)
 	out[n] = '\0';
 }
 
-enum gh_outcome
+enum nd_outcome
 nd_http_outcome(struct nd_req *r, char *err, size_t elen)
 {
 	char line[200];
@@ -279,10 +279,10 @@ nd_http_outcome(struct nd_req *r, char *err, size_t elen)
 		snprintf(err, elen, "HTTP %ld: %s", r->status, line);
 	else
 		snprintf(err, elen, "HTTP %ld", r->status);
-	return gh_http_classify(r->status);
+	return nd_http_classify(r->status);
 }
 
-enum gh_outcome
+enum nd_outcome
 nd_http_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
 {
 	(void)ch;

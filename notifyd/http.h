@@ -8,7 +8,7 @@
  * bytes of the response (for error messages) and of Retry-After.  No
  * redirects are followed: a webhook that moved must be reconfigured, not
  * chased.  nd_http_outcome then classifies the finished request with
- * gh_http_classify (backoff.h) and writes a short reason ("HTTP 503:
+ * nd_http_classify (backoff.h) and writes a short reason ("HTTP 503:
  * <first line of the body>", "curl: Couldn't connect to server").
  *
  * nd_http_guard makes a prepared request connect only to public addresses
@@ -45,9 +45,9 @@ gh_err nd_req_header(struct nd_req *r, const char *fmt, ...);
 gh_err nd_http_json(struct nd_chan *ch, struct nd_req *r, const char *url,
                     const json_t *payload, const char *idem_key);
 
-enum gh_outcome nd_http_outcome(struct nd_req *r, char *err, size_t elen);
+enum nd_outcome nd_http_outcome(struct nd_req *r, char *err, size_t elen);
 /* nd_http_done - the done of a kind that needs nothing but that. */
-enum gh_outcome nd_http_done(struct nd_chan *ch, struct nd_req *r, char *err,
+enum nd_outcome nd_http_done(struct nd_chan *ch, struct nd_req *r, char *err,
                              size_t elen);
 
 /* nd_req_reset - free what r holds except the easy handle. */

@@ -58,7 +58,7 @@ json_t *
 nd_job_vars(struct nd_job *job)
 {
 	char when[40];
-	struct gh_civil c;
+	struct nd_civil c;
 	int64_t created;
 
 	if (job->vars)
@@ -68,12 +68,12 @@ nd_job_vars(struct nd_job *job)
 		return NULL;
 	json_object_del(job->vars, "q");
 	created = json_integer_value(json_object_get(job->ev, "created_at"));
-	gh_civil_from_secs(gh_floor_div(created, 1000), &c);
+	nd_civil_from_secs(nd_floor_div(created, 1000), &c);
 	snprintf(when, sizeof(when), "%04lld-%02d-%02d %02d:%02d UTC",
 	         (long long)c.year, c.mon, c.mday, c.hour, c.min);
 	json_object_set_new(job->vars, "created", json_string(when));
 	json_object_set_new(job->vars, "priority_name",
-	                    json_string(gh_priority_name(job->priority)));
+	                    json_string(nd_priority_name(job->priority)));
 	return job->vars;
 }
 

@@ -101,7 +101,7 @@ reload(struct nd *d)
 		            gh_conf_str(rt->conf, "notifyd", "log_level"));
 		nd_log(&d->log, ND_LOG_INFO, "configuration reloaded: %zu "
 		       "channels, %zu routes, %zu templates", rt->nchans,
-		       rt->nroutes, gh_tmpl_set_count(rt->tmpl));
+		       rt->nroutes, nd_tmpl_set_count(rt->tmpl));
 	}
 	gh_sd_notify("READY=1");
 }
@@ -135,7 +135,7 @@ run(struct nd *d)
 	gh_sd_notify(status);
 	nd_log(&d->log, ND_LOG_INFO, "started: store %s, %zu channels, %zu "
 	       "routes, %zu templates%s%s%s", gh_store_path(d->st), d->rt->nchans,
-	       d->rt->nroutes, gh_tmpl_set_count(d->rt->tmpl),
+	       d->rt->nroutes, nd_tmpl_set_count(d->rt->tmpl),
 	       d->listen_fd >= 0 ? ", metrics on " : "",
 	       d->listen_fd >= 0 ? d->listen_addr : "",
 	       nd_clock_fake(&d->clock) ? ", TEST CLOCK" : "");

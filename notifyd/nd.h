@@ -89,8 +89,8 @@ struct nd_rt {
 	struct nd_words admins;       /* admin_addresses */
 	int digest_at;                /* minutes after local midnight */
 	char deflang[GH_LANG_MAX + 1]; /* default_language, canonical */
-	struct gh_tmpl_set *tmpl;
-	struct gh_tzcache *tz;
+	struct nd_tmpl_set *tmpl;
+	struct nd_tzcache *tz;
 	int batch, max_events, concurrency;
 	int64_t poll_ms, shutdown_ms, vis_ms;
 	int64_t qstats_ms;            /* metrics_queue_interval */
@@ -139,7 +139,7 @@ struct nd_user {
 	json_t *contacts;             /* or NULL */
 	json_t *prefs;                /* or NULL */
 	int quiet_set;
-	struct gh_quiet quiet;
+	struct nd_quiet quiet;
 	const char *tz;               /* into contacts, or NULL (UTC) */
 	const char *name;             /* display name, into contacts */
 	const char *lang;             /* language tag, into contacts, or NULL */
@@ -290,7 +290,7 @@ gh_err nd_digest_mark_txn(struct nd *d, struct gh_txn *txn,
                           const struct nd_job *job);
 /* the user's digest schedule (prefs.digest or the default) */
 void nd_digest_sched(const struct nd_rt *rt, const struct nd_user *u,
-                     struct gh_digest_sched *s);
+                     struct nd_digest_spec *s);
 
 /* job.c */
 struct nd_job *nd_job_new(struct nd *d, struct gh_lease *l);

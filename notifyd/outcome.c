@@ -25,7 +25,7 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 	struct nd_chan *ch = t->ch;
 	struct nd_cstate *cs = ch->cs;
 	char err[256], line[400];
-	enum gh_outcome o;
+	enum nd_outcome o;
 	struct nd_attempt_in ain;
 	struct nd_attempt_out aout;
 
@@ -46,13 +46,13 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 	ain.now = d->now;
 	ain.backoff = &ch->backoff;
 	ain.retry_after_ms = r->retry_after_ms;
-	ain.rng = gh_rng_os;
+	ain.rng = nd_rng_os;
 	ain.rng_arg = NULL;
 	nd_attempt_decide(&ain, &aout);
 	if (aout.breaker_ok)
-		gh_breaker_success(&cs->breaker, d->now);
+		nd_breaker_success(&cs->breaker, d->now);
 	else
-		gh_breaker_failure(&cs->breaker, d->now);
+		nd_breaker_failure(&cs->breaker, d->now);
 	switch (aout.attempt) {
 	case ND_ATTEMPT_DELIVERED:
 		t->st = ND_T_DELIVERED;

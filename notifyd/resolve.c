@@ -152,8 +152,8 @@ user_get(struct gh_txn *txn, struct nd_job *job, const char *id)
 	q = json_object_get(u->prefs, "quiet");
 	s = jstr(q, "start");
 	e = jstr(q, "end");
-	if (s && e && gh_hhmm_parse(s, &a) == GH_OK &&
-	    gh_hhmm_parse(e, &b) == GH_OK && a != b) {
+	if (s && e && nd_hhmm_parse(s, &a) == GH_OK &&
+	    nd_hhmm_parse(e, &b) == GH_OK && a != b) {
 		u->quiet_set = 1;
 		u->quiet.start = a;
 		u->quiet.end = b;
@@ -478,7 +478,7 @@ login_fallback(struct gh_txn *txn, struct nd_job *job, int routed)
 		if (rt->fallback_ch == NULL)
 			goto no_channel;
 		snprintf(to, sizeof(to), "%s@localhost", u->id);
-		if (!gh_mime_addr_ok(to)) {
+		if (!nd_mime_addr_ok(to)) {
 			snprintf(why, sizeof(why), "login_fallback: '%s' is "
 			         "not a mailbox name", u->id);
 			add_note(job, NULL, "@fallback", u->id, u, ND_T_SKIPPED,

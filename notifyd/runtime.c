@@ -199,7 +199,7 @@ chan_init(struct nd *d, struct nd_rt *rt, struct nd_chan *ch,
 	ch->backoff.retry_after_max = gh_conf_int(c, section, "retry_after_max");
 	ch->tls_verify = gh_conf_bool(c, section, "tls_verify");
 	ch->ca_file = gh_conf_str(c, section, "ca_file");
-	if (rate && gh_rate_parse(rate, &r, &per) != GH_OK) {
+	if (rate && nd_rate_parse(rate, &r, &per) != GH_OK) {
 		snprintf(detail, dlen, "%s:%u: [%s] rate: '%s' is not N/s, N/min, "
 		         "N/h or N/d", gh_conf_source(c),
 		         gh_conf_line(c, section, "rate"), section, rate);
@@ -230,7 +230,7 @@ chan_init(struct nd *d, struct nd_rt *rt, struct nd_chan *ch,
 	ch->cs = cs;
 	/* A reload keeps the breaker's state and takes the new settings. */
 	if (cs->breaker.threshold == 0)
-		gh_breaker_init(&cs->breaker,
+		nd_breaker_init(&cs->breaker,
 		                (int)gh_conf_int(c, section, "breaker_threshold"),
 		                gh_conf_int(c, section, "breaker_cooldown"));
 	cs->breaker.threshold = (int)gh_conf_int(c, section, "breaker_threshold");
@@ -241,7 +241,7 @@ chan_init(struct nd *d, struct nd_rt *rt, struct nd_chan *ch,
 	} else if (!cs->limited || cs->bucket.rate != r ||
 	           cs->bucket.per_ms != per ||
 	           (burst > 0 && cs->bucket.burst != burst)) {
-		if (gh_tbucket_init(&cs->bucket, r, per, burst, d->now) != GH_OK) {
+		if (nd_tbucket_init(&cs->bucket, r, per, burst, d->now) != GH_OK) {
 			snprintf(detail, dlen, "[%s] rate/burst: out of range",
 			         section);
 			return GH_ECONFIG;
@@ -361,8 +361,8 @@ rt_free(struct nd_rt *rt)
 	free(rt->digest.v);
 	words_free(&rt->opt_in);
 	words_free(&rt->admins);
-	gh_tmpl_set_free(rt->tmpl);
-	gh_tzcache_free(rt->tz);
+	nd_tmpl_set_free(rt->tmpl);
+	nd_tzcache_free(rt->tz);
 	gh_conf_free(rt->conf);
 	free(rt);
 }
@@ -405,7 +405,7 @@ fallback_init(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 	if (err)
 		return err;
 	for (size_t i = 0; i < rt->admins.n; i++) {
-		if (gh_mime_addr_ok(rt->admins.v[i]))
+		if (nd_mime_addr_ok(rt->admins.v[i]))
 			continue;
 		snprintf(detail, dlen, "%s:%u: [notifyd] admin_addresses: '%s' "
 		         "is not a mail address", gh_conf_source(c),
@@ -466,11 +466,11 @@ load_templates(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 	                                  "shipped_templates");
 	const char *dir = gh_conf_str(rt->conf, "notifyd", "templates");
 	char why[512];
-	gh_err err = gh_tmpl_set_empty(&rt->tmpl);
+	gh_err err = nd_tmpl_set_empty(&rt->tmpl);
 
 	if (err)
 		return err;
-	err = gh_tmpl_set_add_dir(rt->tmpl, shipped, NULL, why, sizeof(why));
+	err = nd_tmpl_set_add_dir(rt->tmpl, shipped, NULL, why, sizeof(why));
 	if (err == GH_ENOTFOUND) {
 		nd_log(&d->log, ND_LOG_WARN, "no shipped templates in %s "
 		       "([notifyd] shipped_templates): events without a "
@@ -480,7 +480,7 @@ load_templates(struct nd *d, struct nd_rt *rt, char *detail, size_t dlen)
 		snprintf(detail, dlen, "templates in %s: %s", shipped, why);
 		return err;
 	}
-	err = gh_tmpl_set_add_dir(rt->tmpl, dir, NULL, why, sizeof(why));
+	err = nd_tmpl_set_add_dir(rt->tmpl, dir, NULL, why, sizeof(why));
 	if (err == GH_ENOTFOUND)
 		err = GH_OK;
 	else if (err)
@@ -515,7 +515,7 @@ nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
 	gh_retention_from_conf(conf, &rt->ret);
 	rt->ret_interval = gh_conf_int(conf, "retention", "interval");
 	at = gh_conf_str(conf, "notifyd", "digest_at");
-	if (at == NULL || gh_hhmm_parse(at, &mins) != GH_OK) {
+	if (at == NULL || nd_hhmm_parse(at, &mins) != GH_OK) {
 		snprintf(detail, dlen, "%s: [notifyd] digest_at: '%s' is not "
 		         "HH:MM", gh_conf_source(conf), at ? at : "");
 		err = GH_ECONFIG;
@@ -606,7 +606,7 @@ nd_rt_load(struct nd *d, struct gh_conf *conf, struct nd_rt **out,
 	err = load_templates(d, rt, detail, dlen);
 	if (err)
 		goto fail;
-	err = gh_tzcache_new(gh_conf_str(conf, "notifyd", "zoneinfo"),
+	err = nd_tzcache_new(gh_conf_str(conf, "notifyd", "zoneinfo"),
 	                     TZ_CACHE_SIZE, &rt->tz);
 	if (err)
 		goto fail;

@@ -99,7 +99,7 @@ static gh_err
 render(struct nd *d, struct nd_job *job, struct nd_target *t, json_t *vars,
        char **subject, char **text, char **html)
 {
-	struct gh_tmpl_set *set = job->rt->tmpl;
+	struct nd_tmpl_set *set = job->rt->tmpl;
 	const char *kind = t->ch->kind->name;
 	const char *lang = t->user ? t->user->lang : NULL;
 	const char *deflang = job->rt->deflang;
@@ -109,17 +109,17 @@ render(struct nd *d, struct nd_job *job, struct nd_target *t, json_t *vars,
 	gh_err err;
 
 	*subject = *text = *html = NULL;
-	err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name, kind,
+	err = nd_tmpl_render_part(set, lang, deflang, vars, t->ch->name, kind,
 	                          GH_TMPL_SUBJECT, SUBJECT_MAX, subject, &fb_s,
 	                          NULL);
 	if (err == GH_OK)
-		err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
+		err = nd_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
 		                          kind, GH_TMPL_TEXT, TEXT_MAX, text, &fb_t,
 		                          NULL);
 	if (err == GH_OK && !fb_t) {
-		gh_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
+		nd_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
 		             GH_TMPL_TEXT, &tl, &tname);
-		gh_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
+		nd_tmpl_find(set, lang, deflang, job->type, t->ch->name, kind,
 		             GH_TMPL_HTML_BODY, &hl, &hname);
 	}
 	/* A text template without an HTML one in the same language: send
@@ -128,16 +128,16 @@ render(struct nd *d, struct nd_job *job, struct nd_target *t, json_t *vars,
 	if (err == GH_OK && (t->ch->kind->flags & ND_KIND_HTML) &&
 	    (fb_t || (hname && tname && lang_prefix(hname) == lang_prefix(tname) &&
 	              strncmp(hname, tname, lang_prefix(tname)) == 0))) {
-		err = gh_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
+		err = nd_tmpl_render_part(set, lang, deflang, vars, t->ch->name,
 		                          kind, GH_TMPL_HTML_BODY, HTML_MAX, html,
 		                          &fb_h, NULL);
 	}
 	if (err)
 		return err;
-	if (fb_s && gh_tmpl_missing_once(set, job->type, kind, GH_TMPL_SUBJECT))
+	if (fb_s && nd_tmpl_missing_once(set, job->type, kind, GH_TMPL_SUBJECT))
 		nd_log(&d->log, ND_LOG_INFO, "no subject template for %s on %s: "
 		       "using the event's title", job->type, kind);
-	if (fb_t && gh_tmpl_missing_once(set, job->type, kind, GH_TMPL_TEXT))
+	if (fb_t && nd_tmpl_missing_once(set, job->type, kind, GH_TMPL_TEXT))
 		nd_log(&d->log, ND_LOG_INFO, "no text template for %s on %s: "
 		       "using the built-in text", job->type, kind);
 	return GH_OK;
@@ -202,7 +202,7 @@ nd_launch(struct nd *d, struct nd_job *job, size_t i)
 	r->target = i;
 	r->now_ms = d->now;
 	r->retry_after_ms = -1;
-	e = gh_idem_key(idem, sizeof(idem), job->id, t->chname, t->recipient);
+	e = nd_idem_key(idem, sizeof(idem), job->id, t->chname, t->recipient);
 	if (e == GH_OK && !(ch->kind->flags & ND_KIND_RAW))
 		e = render(d, job, t, vars, &subject, &text, &html);
 	if (e) {
@@ -222,7 +222,7 @@ nd_launch(struct nd *d, struct nd_job *job, size_t i)
 	 * lease.  An event past expires_at is never sent. */
 	if (job->expires_at && nd_clock_now(&d->clock) >= job->expires_at) {
 		if (t->probe)
-			gh_breaker_cancel(&cs->breaker);
+			nd_breaker_cancel(&cs->breaker);
 		t->probe = 0;
 		nd_req_put(d, r);
 		nd_job_expire(d, job, "expired before it was sent");
@@ -241,7 +241,7 @@ nd_launch(struct nd *d, struct nd_job *job, size_t i)
 	goto cleanup;
 fail:
 	if (t->probe)
-		gh_breaker_cancel(&cs->breaker);
+		nd_breaker_cancel(&cs->breaker);
 	t->probe = 0;
 	nd_req_put(d, r);
 	if (e == GH_ENOMEM && err[0] == '\0') {

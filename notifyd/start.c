@@ -20,16 +20,16 @@
 #include "core/gate.h"
 #include "nd.h"
 
-static const struct gh_tz *
+static const struct nd_tz *
 user_tz(struct nd *d, struct nd_job *job, const struct nd_user *u)
 {
-	const struct gh_tz *tz = NULL;
+	const struct nd_tz *tz = NULL;
 
-	if (gh_tzcache_get(job->rt->tz, u->tz, &tz) == GH_OK)
+	if (nd_tzcache_get(job->rt->tz, u->tz, &tz) == GH_OK)
 		return tz;
 	nd_log(&d->log, ND_LOG_WARN, "user %s: unknown time zone '%s', using "
 	       "UTC", u->id, u->tz ? u->tz : "");
-	if (gh_tzcache_get(job->rt->tz, NULL, &tz) == GH_OK)
+	if (nd_tzcache_get(job->rt->tz, NULL, &tz) == GH_OK)
 		return tz;
 	return NULL;
 }

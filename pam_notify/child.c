@@ -82,13 +82,13 @@ isolate_fds(int wfd)
 }
 
 static void
-child_main(int wfd, const struct gh_pam_opts *o, const struct gh_pam_login *l,
-           enum gh_pam_what what, int64_t deadline_us)
+child_main(int wfd, const struct gp_opts *o, const struct gp_login *l,
+           enum gp_what what, int64_t deadline_us)
 {
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 
 	wfd = isolate_fds(wfd);
-	gh_pam_record(o, l, what, deadline_us, 1, &out);
+	gp_record(o, l, what, deadline_us, 1, &out);
 	/* sizeof(out) < PIPE_BUF: one write, atomic; a parent gone away
 	 * reads nothing, and there is no one to tell */
 	(void)gh_file_write_all(wfd, &out, sizeof(out));
@@ -114,7 +114,7 @@ reap_poll(pid_t pid, int64_t deadline_us, int *status)
 
 		if (r == pid || (r < 0 && errno != EINTR))
 			return 1;
-		if (gh_pam_mono_us() >= deadline_us)
+		if (gp_mono_us() >= deadline_us)
 			return 0;
 		nap_us(100);
 	}
@@ -126,7 +126,7 @@ reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us, int *status)
 {
 	for (;;) {
 		struct pollfd pf = {pidfd, POLLIN, 0};
-		int64_t left = deadline_us - gh_pam_mono_us();
+		int64_t left = deadline_us - gp_mono_us();
 		int rc;
 
 		if (left < 0)
@@ -136,7 +136,7 @@ reap_pidfd(int pidfd, pid_t pid, int64_t deadline_us, int *status)
 			continue;
 		if (rc <= 0)
 			return reap_poll(pid, 0, status);
-		return reap_poll(pid, gh_pam_mono_us() + REAP_GRACE_US, status);
+		return reap_poll(pid, gp_mono_us() + REAP_GRACE_US, status);
 	}
 }
 
@@ -155,20 +155,20 @@ kill_and_reap(int pidfd, pid_t pid)
 		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0u);
 	else if (waitpid(pid, NULL, WNOHANG) == 0)
 		kill(pid, SIGKILL);   /* still unreaped, so still ours */
-	return reap(pidfd, pid, gh_pam_mono_us() + REAP_GRACE_US, NULL);
+	return reap(pidfd, pid, gp_mono_us() + REAP_GRACE_US, NULL);
 }
 
 /* Read the child's outcome until the deadline: 1 when complete, 0 at the
  * deadline, -1 when the child went away without a word (killed by a
  * signal meant for its host, say). */
 static int
-read_outcome(int fd, struct gh_pam_outcome *got, int64_t deadline_us)
+read_outcome(int fd, struct gp_outcome *got, int64_t deadline_us)
 {
 	size_t have = 0;
 
 	while (have < sizeof(*got)) {
 		struct pollfd pf = {fd, POLLIN, 0};
-		int64_t left = deadline_us - gh_pam_mono_us();
+		int64_t left = deadline_us - gp_mono_us();
 		ssize_t n;
 		int rc;
 
@@ -190,14 +190,14 @@ read_outcome(int fd, struct gh_pam_outcome *got, int64_t deadline_us)
 }
 
 static void
-run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-          enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out)
+run_child(const struct gp_opts *o, const struct gp_login *l,
+          enum gp_what what, int64_t start_us, struct gp_outcome *out)
 {
 	int64_t deadline = start_us + (int64_t)o->timeout_ms * 1000;
 	/* The child gives up a quarter early so its ELOCKED arrives in time
 	 * and the kill below is kept for the truly stuck. */
 	int64_t child_deadline = start_us + (int64_t)o->timeout_ms * 750;
-	struct gh_pam_outcome got;
+	struct gp_outcome got;
 	int pfd[2], pidfd, ok;
 	pid_t pid;
 
@@ -205,7 +205,7 @@ run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	out->stage = GH_PAM_ST_CHILD;
 	if (pipe2(pfd, O_CLOEXEC) != 0) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail), "pipe: %m");
+		gp_fmt(out->detail, sizeof(out->detail), "pipe: %m");
 		return;
 	}
 	pid = fork();
@@ -215,7 +215,7 @@ run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	}
 	if (pid < 0) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail), "fork: %m");
+		gp_fmt(out->detail, sizeof(out->detail), "fork: %m");
 		close(pfd[0]);
 		close(pfd[1]);
 		return;
@@ -234,16 +234,16 @@ run_child(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 			goto done;
 	} else if (ok < 0) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "child %ld ended without an answer", (long)pid);
 	} else {
 		out->err = GH_ELOCKED;
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "no answer from the store within %d ms; child %ld "
 		           "killed", o->timeout_ms, (long)pid);
 	}
 	if (!kill_and_reap(pidfd, pid) && ok == 0)
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "no answer from the store within %d ms; child %ld "
 		           "killed but not yet reaped (I/O wait?)",
 		           o->timeout_ms, (long)pid);
@@ -276,16 +276,16 @@ writer_alarm(int sig)
  * queueing on the write lock, then costs nothing and loses nothing.
  */
 static void
-writer_main(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-            enum gh_pam_what what, int64_t start_us,
-            gh_pam_report_fn *report, void *report_arg)
+writer_main(const struct gp_opts *o, const struct gp_login *l,
+            enum gp_what what, int64_t start_us,
+            gp_report_fn *report, void *report_arg)
 {
 	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM,
 	                           SIGPIPE, SIGUSR1, SIGUSR2, SIGCHLD};
 	int64_t quarter_us = (int64_t)o->writer_timeout_ms * 250;
 	struct sigaction sa;
 	struct itimerval it;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	sigset_t none;
 
 	(void)setsid();
@@ -313,17 +313,17 @@ writer_main(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 
 	/* The lock is waited for in the kernel (hundreds of writers after a
 	 * burst of logins queue there without spinning) until the alarm. */
-	gh_pam_record(o, l, what, -1, 1, &out);
-	out.elapsed_us = gh_pam_mono_us() - start_us;
+	gp_record(o, l, what, -1, 1, &out);
+	out.elapsed_us = gp_mono_us() - start_us;
 	if (report != NULL)
 		report(report_arg, &out);
 	_exit(0);
 }
 
 static void
-run_detached(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-             enum gh_pam_what what, int64_t start_us,
-             struct gh_pam_outcome *out, gh_pam_report_fn *report,
+run_detached(const struct gp_opts *o, const struct gp_login *l,
+             enum gp_what what, int64_t start_us,
+             struct gp_outcome *out, gp_report_fn *report,
              void *report_arg)
 {
 	int64_t deadline = start_us + (int64_t)o->timeout_ms * 1000;
@@ -347,19 +347,19 @@ run_detached(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	}
 	if (pid < 0) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail), "fork: %m");
+		gp_fmt(out->detail, sizeof(out->detail), "fork: %m");
 		return;
 	}
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0u);
 	if (!reap(pidfd, pid, deadline, &status)) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "child %ld did not start the writer within %d ms; "
 		           "killed", (long)pid, o->timeout_ms);
 		(void)kill_and_reap(pidfd, pid);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
 		out->err = GH_EIO;
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "child %ld could not fork the writer", (long)pid);
 	} else {
 		/* exited 0, or reaped by the host's own SIGCHLD handler */
@@ -370,16 +370,16 @@ run_detached(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 }
 
 void
-gh_pam_run(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-           enum gh_pam_what what, int64_t start_us, struct gh_pam_outcome *out,
-           gh_pam_report_fn *report, void *report_arg)
+gp_run(const struct gp_opts *o, const struct gp_login *l,
+           enum gp_what what, int64_t start_us, struct gp_outcome *out,
+           gp_report_fn *report, void *report_arg)
 {
 	if (o->mode == GH_PAM_MODE_INLINE)
-		gh_pam_record(o, l, what,
+		gp_record(o, l, what,
 		              start_us + (int64_t)o->timeout_ms * 1000, 0, out);
 	else if (o->mode == GH_PAM_MODE_DETACH && !o->fail_closed)
 		run_detached(o, l, what, start_us, out, report, report_arg);
 	else
 		run_child(o, l, what, start_us, out);
-	out->elapsed_us = gh_pam_mono_us() - start_us;
+	out->elapsed_us = gp_mono_us() - start_us;
 }

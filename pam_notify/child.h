@@ -26,19 +26,19 @@
 #include "record.h"
 
 /* How a detached writer reports its outcome (it logs in the host's way,
- * from its own process); arg is gh_pam_run's report_arg. */
-typedef void gh_pam_report_fn(void *arg, const struct gh_pam_outcome *out);
+ * from its own process); arg is gp_run's report_arg. */
+typedef void gp_report_fn(void *arg, const struct gp_outcome *out);
 
 /*
- * gh_pam_run - do what for the login within o->timeout_ms of start_us
- * (gh_pam_mono_us() time), detached, in a child or inline as o->mode says.
+ * gp_run - do what for the login within o->timeout_ms of start_us
+ * (gp_mono_us() time), detached, in a child or inline as o->mode says.
  * out is the outcome as the caller can know it: with mode=detach, whether
  * the writer was started (GH_PAM_R_DETACHED); the writer hands its own
  * outcome to report (which may be NULL) before it exits.
  */
-void gh_pam_run(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-                enum gh_pam_what what, int64_t start_us,
-                struct gh_pam_outcome *out, gh_pam_report_fn *report,
+void gp_run(const struct gp_opts *o, const struct gp_login *l,
+                enum gp_what what, int64_t start_us,
+                struct gp_outcome *out, gp_report_fn *report,
                 void *report_arg);
 
 #endif

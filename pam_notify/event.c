@@ -13,7 +13,7 @@
 #include "event.h"
 
 int
-gh_pam_fmt(char *out, size_t outlen, const char *fmt, ...)
+gp_fmt(char *out, size_t outlen, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
@@ -37,14 +37,14 @@ gh_pam_fmt(char *out, size_t outlen, const char *fmt, ...)
 }
 
 void
-gh_pam_where(const struct gh_pam_login *l, char *out, size_t outlen)
+gp_where(const struct gp_login *l, char *out, size_t outlen)
 {
 	if (l->origin != GH_PAM_ORIGIN_LOCAL)
-		gh_pam_fmt(out, outlen, "%s", l->addr);
+		gp_fmt(out, outlen, "%s", l->addr);
 	else if (l->tty[0] != '\0')
-		gh_pam_fmt(out, outlen, "the console (%s)", l->tty);
+		gp_fmt(out, outlen, "the console (%s)", l->tty);
 	else
-		gh_pam_fmt(out, outlen, "%s", "the console");
+		gp_fmt(out, outlen, "%s", "the console");
 }
 
 /* NULL for "": pam_gatehouse leaves a member out rather than empty. */
@@ -63,10 +63,10 @@ meta(struct gh_event *b, const char *key, const char *val)
 }
 
 gh_err
-gh_pam_event_new(const char *type, const char *user, const char *title,
+gp_event_new(const char *type, const char *user, const char *title,
                  const char *message, enum gh_priority priority,
                  const char *dedup_key, json_t *metadata,
-                 const struct gh_pam_login *l, json_t **out)
+                 const struct gp_login *l, json_t **out)
 {
 	struct gh_event *b = gh_event_new();
 

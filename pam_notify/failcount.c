@@ -14,7 +14,7 @@
 #include "failcount.h"
 
 size_t
-gh_pam_fail_key(const char *prefix, const char *id, char *key, size_t keylen)
+gp_fail_key(const char *prefix, const char *id, char *key, size_t keylen)
 {
 	size_t pl = strlen(prefix), il = strlen(id);
 
@@ -27,11 +27,11 @@ gh_pam_fail_key(const char *prefix, const char *id, char *key, size_t keylen)
 }
 
 static gh_err
-raise_burst(struct gh_txn *txn, struct gh_pam_job *job, int by_user,
+raise_burst(struct gh_txn *txn, struct gp_job *job, int by_user,
             int by_addr, uint64_t ucount, uint64_t acount)
 {
-	const struct gh_pam_opts *o = job->opts;
-	const struct gh_pam_login *l = job->login;
+	const struct gp_opts *o = job->opts;
+	const struct gp_login *l = job->login;
 	char title[GH_PAM_TITLE_MAX], msg[GH_PAM_MSG_MAX], where[300];
 	char dkey[400];
 	const char *scope = by_user && by_addr ? "user+address" :
@@ -42,12 +42,12 @@ raise_burst(struct gh_txn *txn, struct gh_pam_job *job, int by_user,
 	int dup = 0, n;
 	gh_err err;
 
-	gh_pam_where(l, where, sizeof(where));
+	gp_where(l, where, sizeof(where));
 	if (by_user) {
-		gh_pam_fmt(title, sizeof(title),
+		gp_fmt(title, sizeof(title),
 		           "%d failed sign-ins to %s on %s", o->burst_n,
 		           l->user, l->host);
-		gh_pam_fmt(msg, sizeof(msg),
+		gp_fmt(msg, sizeof(msg),
 		           "%d attempts to sign in as %s on %s failed within "
 		           "%lld seconds, the latest from %s through %s.  If "
 		           "this was not you, someone may be guessing your "
@@ -56,10 +56,10 @@ raise_burst(struct gh_txn *txn, struct gh_pam_job *job, int by_user,
 		n = snprintf(dkey, sizeof(dkey),
 		             "login.failed_burst:user:%s", l->user);
 	} else {
-		gh_pam_fmt(title, sizeof(title),
+		gp_fmt(title, sizeof(title),
 		           "%d failed sign-ins on %s from %s", o->burst_n,
 		           l->host, l->addr);
-		gh_pam_fmt(msg, sizeof(msg),
+		gp_fmt(msg, sizeof(msg),
 		           "%d attempts to sign in to %s from %s failed "
 		           "within %lld seconds (latest account tried: %s, "
 		           "through %s).", o->burst_n, l->host, l->addr, secs,
@@ -81,7 +81,7 @@ raise_burst(struct gh_txn *txn, struct gh_pam_job *job, int by_user,
 		json_decref(md);
 		return GH_ENOMEM;
 	}
-	err = gh_pam_event_new("login.failed_burst",
+	err = gp_event_new("login.failed_burst",
 	                       by_user ? l->user : o->admin, title, msg,
 	                       GH_PRIORITY_HIGH,
 	                       n < (int)sizeof(dkey) ? dkey : NULL, md, l, &ev);
@@ -150,11 +150,11 @@ sweep_after(struct gh_txn *txn, const char *key, size_t klen, int64_t now,
 }
 
 gh_err
-gh_pam_fail_txn(struct gh_txn *txn, void *arg)
+gp_fail_txn(struct gh_txn *txn, void *arg)
 {
-	struct gh_pam_job *job = arg;
-	const struct gh_pam_opts *o = job->opts;
-	const struct gh_pam_login *l = job->login;
+	struct gp_job *job = arg;
+	const struct gp_opts *o = job->opts;
+	const struct gp_login *l = job->login;
 	char ukey[GH_PAM_RATE_KEY_MAX + 1], akey[GH_PAM_RATE_KEY_MAX + 1];
 	size_t ulen = 0, alen = 0;
 	uint64_t uc = 0, ac = 0, n = (uint64_t)o->burst_n;
@@ -165,10 +165,10 @@ gh_pam_fail_txn(struct gh_txn *txn, void *arg)
 	if (o->burst_n <= 0)
 		return GH_OK;
 	if (l->user[0] != '\0')
-		ulen = gh_pam_fail_key(GH_PAM_FAIL_USER, l->user, ukey,
+		ulen = gp_fail_key(GH_PAM_FAIL_USER, l->user, ukey,
 		                       sizeof(ukey));
 	if (l->origin != GH_PAM_ORIGIN_LOCAL)
-		alen = gh_pam_fail_key(GH_PAM_FAIL_ADDR, l->addr, akey,
+		alen = gp_fail_key(GH_PAM_FAIL_ADDR, l->addr, akey,
 		                       sizeof(akey));
 	if (ulen == 0 && alen == 0)
 		return GH_OK;   /* nothing to count on */

@@ -33,16 +33,16 @@
 #define GH_PAM_FAIL_SWEEP 16
 
 /*
- * gh_pam_fail_txn - a gh_txn_fn (arg: struct gh_pam_job) counting one
+ * gp_fail_txn - a gh_txn_fn (arg: struct gp_job) counting one
  * failed authentication of job->login and raising login.failed_burst when
  * a counter reaches the burst size.  job->count receives the user's (else
  * the address's) count in the window.
  */
-gh_err gh_pam_fail_txn(struct gh_txn *txn, void *arg);
+gh_err gp_fail_txn(struct gh_txn *txn, void *arg);
 
-/* gh_pam_fail_key - PREFIX ID into key (NUL-terminated); its length, 0 if
+/* gp_fail_key - PREFIX ID into key (NUL-terminated); its length, 0 if
  * id is empty or the key would pass GH_PAM_RATE_KEY_MAX. */
-size_t gh_pam_fail_key(const char *prefix, const char *id, char *key,
+size_t gp_fail_key(const char *prefix, const char *id, char *key,
                        size_t keylen);
 
 #endif

@@ -23,7 +23,7 @@ field(const char *s, char *out, size_t cap, unsigned flags)
 }
 
 void
-gh_pam_login_fill(struct gh_pam_login *l, const char *user, const char *ruser,
+gp_login_fill(struct gp_login *l, const char *user, const char *ruser,
                   const char *tty, const char *service, const char *rhost,
                   int v4_prefix, int v6_prefix, int64_t now)
 {
@@ -34,9 +34,9 @@ gh_pam_login_fill(struct gh_pam_login *l, const char *user, const char *ruser,
 	field(tty, l->tty, sizeof(l->tty), 0);
 	field(service, l->service, sizeof(l->service), 0);
 	field(rhost, l->rhost, sizeof(l->rhost), 0);
-	l->origin = gh_pam_addr_canon(rhost, l->addr, sizeof(l->addr));
+	l->origin = gp_addr_canon(rhost, l->addr, sizeof(l->addr));
 	if (l->origin != GH_PAM_ORIGIN_LOCAL)
-		gh_pam_netkey(rhost, v4_prefix, v6_prefix, l->net,
+		gp_netkey(rhost, v4_prefix, v6_prefix, l->net,
 		              sizeof(l->net));
 	if (gethostname(l->host, sizeof(l->host) - 1) != 0 || !l->host[0])
 		memcpy(l->host, "localhost", sizeof("localhost"));

@@ -16,7 +16,7 @@
 #define GH_PAM_USER_MAX 257     /* 256 bytes of user name + NUL */
 #define GH_PAM_FIELD_MAX 129    /* tty, service, ruser */
 
-struct gh_pam_login {
+struct gp_login {
 	char user[GH_PAM_USER_MAX];     /* PAM_USER; "" when unknown */
 	char ruser[GH_PAM_FIELD_MAX];   /* PAM_RUSER (sudo, su) */
 	char tty[GH_PAM_FIELD_MAX];     /* PAM_TTY */
@@ -24,18 +24,18 @@ struct gh_pam_login {
 	char rhost[GH_PAM_NETKEY_MAX];  /* PAM_RHOST as given, cleaned */
 	char addr[GH_PAM_NETKEY_MAX];   /* canonical address; "" if local */
 	char net[GH_PAM_NETKEY_MAX];    /* network key; "" if local */
-	enum gh_pam_origin origin;
+	enum gp_origin origin;
 	char host[256];                 /* this machine's name */
 	int64_t now;                    /* ms since the epoch */
 };
 
 /*
- * gh_pam_login_fill - fill l from the raw PAM items (any may be NULL).
+ * gp_login_fill - fill l from the raw PAM items (any may be NULL).
  * Strings are escaped by gh_text_escape (gatehouse/text.h; user and
  * ruser with GH_TEXT_IDENT, so a '\' in a name stays one) and cut to their
  * field with GH_TEXT_CUT_MARK.
  */
-void gh_pam_login_fill(struct gh_pam_login *l, const char *user,
+void gp_login_fill(struct gp_login *l, const char *user,
                        const char *ruser, const char *tty,
                        const char *service, const char *rhost,
                        int v4_prefix, int v6_prefix, int64_t now);

@@ -25,7 +25,7 @@ blank(const char *s)
 
 /* Parse rhost as an address.  16 bytes for IPv6, 4 for IPv4 (mapped
  * addresses are unwrapped).  Returns the origin, or NAME if not one. */
-static enum gh_pam_origin
+static enum gp_origin
 parse_addr(const char *rhost, unsigned char *addr)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
@@ -97,13 +97,13 @@ is_local(const char *rhost)
 	       strcasecmp(rhost, "UNKNOWN") == 0;
 }
 
-enum gh_pam_origin
-gh_pam_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
+enum gp_origin
+gp_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
               size_t outlen)
 {
 	unsigned char a[16];
 	char txt[INET6_ADDRSTRLEN];
-	enum gh_pam_origin o;
+	enum gp_origin o;
 
 	if (outlen == 0)
 		return GH_PAM_ORIGIN_LOCAL;
@@ -131,11 +131,11 @@ gh_pam_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
 	return o;
 }
 
-enum gh_pam_origin
-gh_pam_addr_canon(const char *rhost, char *out, size_t outlen)
+enum gp_origin
+gp_addr_canon(const char *rhost, char *out, size_t outlen)
 {
 	unsigned char a[16];
-	enum gh_pam_origin o;
+	enum gp_origin o;
 
 	if (outlen == 0)
 		return GH_PAM_ORIGIN_LOCAL;

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-enum gh_pam_origin {
+enum gp_origin {
 	GH_PAM_ORIGIN_LOCAL = 0,   /* no remote host: console, su, cron */
 	GH_PAM_ORIGIN_V4,          /* an IPv4 address (or IPv4-mapped IPv6) */
 	GH_PAM_ORIGIN_V6,          /* an IPv6 address */
@@ -23,7 +23,7 @@ enum gh_pam_origin {
 #define GH_PAM_NETKEY_MAX 256
 
 /*
- * gh_pam_netkey - classify rhost and write its network key to out:
+ * gp_netkey - classify rhost and write its network key to out:
  *   IPv4  "192.0.2.0/24"   (v4_prefix bits kept)
  *   IPv6  "2001:db8:1:2::/64" (v6_prefix bits kept; brackets and a %zone
  *         are dropped)
@@ -33,16 +33,16 @@ enum gh_pam_origin {
  *         know nothing -- and blank strings)
  * Prefixes out of range are clamped.  out must hold GH_PAM_NETKEY_MAX.
  */
-enum gh_pam_origin gh_pam_netkey(const char *rhost, int v4_prefix,
+enum gp_origin gp_netkey(const char *rhost, int v4_prefix,
                                  int v6_prefix, char *out, size_t outlen);
 
 /*
- * gh_pam_addr_canon - the address itself in canonical text form (what
+ * gp_addr_canon - the address itself in canonical text form (what
  * known_hosts records as "addr" and the per-address failure counter keys
  * on): "::ffff:192.0.2.1" becomes "192.0.2.1", IPv6 is compressed, a name
  * is cleaned as above.  "" for a local login.
  */
-enum gh_pam_origin gh_pam_addr_canon(const char *rhost, char *out,
+enum gp_origin gp_addr_canon(const char *rhost, char *out,
                                      size_t outlen);
 
 #endif

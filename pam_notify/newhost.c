@@ -11,7 +11,7 @@
 #include "newhost.h"
 
 static gh_err
-put_record(struct gh_txn *txn, json_t *old, const struct gh_pam_login *l,
+put_record(struct gh_txn *txn, json_t *old, const struct gp_login *l,
            uint64_t *count)
 {
 	struct gh_knownhost h;
@@ -30,7 +30,7 @@ put_record(struct gh_txn *txn, json_t *old, const struct gh_pam_login *l,
 
 static gh_err
 enqueue(struct gh_txn *txn, gh_err made, json_t *ev, int64_t now,
-        struct gh_pam_job *job)
+        struct gp_job *job)
 {
 	int dup = 0;
 	gh_err err;
@@ -45,16 +45,16 @@ enqueue(struct gh_txn *txn, gh_err made, json_t *ev, int64_t now,
 }
 
 static gh_err
-raise_new_host(struct gh_txn *txn, struct gh_pam_job *job, int first)
+raise_new_host(struct gh_txn *txn, struct gp_job *job, int first)
 {
-	const struct gh_pam_login *l = job->login;
+	const struct gp_login *l = job->login;
 	char title[GH_PAM_TITLE_MAX], msg[GH_PAM_MSG_MAX], dkey[400];
 	json_t *md, *ev = NULL;
 	gh_err made;
 
-	gh_pam_fmt(title, sizeof(title), "New sign-in to %s from %s", l->host,
+	gp_fmt(title, sizeof(title), "New sign-in to %s from %s", l->host,
 	           l->addr);
-	gh_pam_fmt(msg, sizeof(msg),
+	gp_fmt(msg, sizeof(msg),
 	           "%s signed in to %s from %s (network %s) through %s, a "
 	           "network not seen for this account before.  If this was not "
 	           "you, change your password and tell your administrator.",
@@ -70,24 +70,24 @@ raise_new_host(struct gh_txn *txn, struct gh_pam_job *job, int first)
 	if (md == NULL)
 		return GH_ENOMEM;
 	job->flags |= GH_PAM_R_NEW_HOST;
-	made = gh_pam_event_new("login.new_host", l->user, title, msg,
+	made = gp_event_new("login.new_host", l->user, title, msg,
 	                        GH_PRIORITY_HIGH, dkey[0] ? dkey : NULL, md, l,
 	                        &ev);
 	return enqueue(txn, made, ev, l->now, job);
 }
 
 static gh_err
-raise_login(struct gh_txn *txn, struct gh_pam_job *job, int new_host)
+raise_login(struct gh_txn *txn, struct gp_job *job, int new_host)
 {
-	const struct gh_pam_login *l = job->login;
+	const struct gp_login *l = job->login;
 	char where[300], title[GH_PAM_TITLE_MAX], msg[GH_PAM_MSG_MAX];
 	json_t *md, *ev = NULL;
 	gh_err made;
 
-	gh_pam_where(l, where, sizeof(where));
-	gh_pam_fmt(title, sizeof(title), "Sign-in to %s as %s from %s", l->host,
+	gp_where(l, where, sizeof(where));
+	gp_fmt(title, sizeof(title), "Sign-in to %s as %s from %s", l->host,
 	           l->user, where);
-	gh_pam_fmt(msg, sizeof(msg), "%s signed in to %s from %s through %s.",
+	gp_fmt(msg, sizeof(msg), "%s signed in to %s from %s through %s.",
 	           l->user, l->host, where,
 	           l->service[0] ? l->service : "an unknown service");
 	if (l->origin != GH_PAM_ORIGIN_LOCAL)
@@ -98,17 +98,17 @@ raise_login(struct gh_txn *txn, struct gh_pam_job *job, int new_host)
 	if (md == NULL)
 		return GH_ENOMEM;
 	job->flags |= GH_PAM_R_LOGIN;
-	made = gh_pam_event_new(job->opts->type, l->user, title, msg,
+	made = gp_event_new(job->opts->type, l->user, title, msg,
 	                        GH_PRIORITY_NORMAL, NULL, md, l, &ev);
 	return enqueue(txn, made, ev, l->now, job);
 }
 
 gh_err
-gh_pam_session_txn(struct gh_txn *txn, void *arg)
+gp_session_txn(struct gh_txn *txn, void *arg)
 {
-	struct gh_pam_job *job = arg;
-	const struct gh_pam_opts *o = job->opts;
-	const struct gh_pam_login *l = job->login;
+	struct gp_job *job = arg;
+	const struct gp_opts *o = job->opts;
+	const struct gp_login *l = job->login;
 	json_t *old = NULL;
 	int new_host = 0, any = 0;
 	gh_err err;

@@ -27,18 +27,18 @@
 #define GH_PAM_R_LOCAL     0x80u  /* no remote host: no new-host check */
 #define GH_PAM_R_DETACHED  0x100u /* handed to a detached writer */
 
-struct gh_pam_job {
-	const struct gh_pam_opts *opts;
-	const struct gh_pam_login *login;
+struct gp_job {
+	const struct gp_opts *opts;
+	const struct gp_login *login;
 	unsigned flags;        /* out: GH_PAM_R_*; reset by each run */
 	uint64_t count;        /* out: logins from the pair, or failures */
 };
 
 /*
- * gh_pam_session_txn - a gh_txn_fn (arg: struct gh_pam_job) recording one
+ * gp_session_txn - a gh_txn_fn (arg: struct gp_job) recording one
  * opened session: known_hosts updated, login.new_host and (notify=always)
  * the per-login event enqueued, all in the caller's write transaction.
  */
-gh_err gh_pam_session_txn(struct gh_txn *txn, void *arg);
+gh_err gp_session_txn(struct gh_txn *txn, void *arg);
 
 #endif

@@ -16,7 +16,7 @@
 #include "options.h"
 
 void
-gh_pam_opts_init(struct gh_pam_opts *o)
+gp_opts_init(struct gp_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->type = GH_PAM_TYPE_DEFAULT;
@@ -32,7 +32,7 @@ gh_pam_opts_init(struct gh_pam_opts *o)
 }
 
 int
-gh_pam_type_ok(const char *s)
+gp_type_ok(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -68,7 +68,7 @@ parse_int(const char *s, long min, long max, int *out)
 /* "N/WINDOW": N failures within WINDOW (a duration: 300, 300s, 5m);
  * "off" or "0" turns counting off. */
 static int
-parse_burst(const char *s, struct gh_pam_opts *o)
+parse_burst(const char *s, struct gp_opts *o)
 {
 	char num[16];
 	const char *slash;
@@ -121,7 +121,7 @@ value_of(const char *arg, const char *prefix)
 }
 
 static int
-apply(struct gh_pam_opts *o, const char *a)
+apply(struct gp_opts *o, const char *a)
 {
 	const char *v;
 	int b;
@@ -159,7 +159,7 @@ apply(struct gh_pam_opts *o, const char *a)
 		else
 			return -1;
 	} else if ((v = value_of(a, "type=")) != NULL) {
-		if (!gh_pam_type_ok(v))
+		if (!gp_type_ok(v))
 			return -1;
 		o->type = v;
 	} else if ((v = value_of(a, "admin=")) != NULL) {
@@ -188,7 +188,7 @@ apply(struct gh_pam_opts *o, const char *a)
 }
 
 int
-gh_pam_opts_parse(struct gh_pam_opts *o, int argc, const char **argv,
+gp_opts_parse(struct gp_opts *o, int argc, const char **argv,
                   char *detail, size_t detail_len)
 {
 	int bad = 0;

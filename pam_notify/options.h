@@ -11,13 +11,13 @@
 
 #include <stddef.h>
 
-enum gh_pam_notify {
+enum gp_notify {
 	GH_PAM_NOTIFY_NEVER = 0,    /* keep known_hosts, raise nothing */
 	GH_PAM_NOTIFY_NEW_HOST,     /* login.new_host only (the default) */
 	GH_PAM_NOTIFY_ALWAYS        /* also a login event for every session */
 };
 
-enum gh_pam_mode {
+enum gp_mode {
 	GH_PAM_MODE_DETACH = 0,     /* in a detached writer; the login goes on */
 	GH_PAM_MODE_CHILD,          /* in a short child, with a hard deadline */
 	GH_PAM_MODE_INLINE          /* store work in the calling process */
@@ -34,13 +34,13 @@ enum gh_pam_mode {
 #define GH_PAM_TYPE_DEFAULT "login.success"
 #define GH_PAM_ADMIN_DEFAULT "root"
 
-struct gh_pam_opts {
+struct gp_opts {
 	const char *store;          /* store=DIR; NULL: the config's [store] */
 	const char *config;         /* config=FILE; NULL: the default file */
 	const char *type;           /* type=: the per-login event type */
 	const char *admin;          /* admin=: user id of per-address bursts */
-	enum gh_pam_notify notify;  /* notify= */
-	enum gh_pam_mode mode;      /* mode=detach|child|inline */
+	enum gp_notify notify;  /* notify= */
+	enum gp_mode mode;      /* mode=detach|child|inline */
 	int timeout_ms;             /* timeout_ms=: bound on the whole call */
 	int writer_timeout_ms;      /* writer_timeout_ms=: a detached
 	                               writer's lifetime */
@@ -54,19 +54,19 @@ struct gh_pam_opts {
 	int debug;                  /* "debug" */
 };
 
-/* gh_pam_opts_init - the defaults. */
-void gh_pam_opts_init(struct gh_pam_opts *o);
+/* gp_opts_init - the defaults. */
+void gp_opts_init(struct gp_opts *o);
 
 /*
- * gh_pam_opts_parse - apply argv over the defaults already in o.  A bad or
+ * gp_opts_parse - apply argv over the defaults already in o.  A bad or
  * unknown argument is skipped (the others still apply, as pam_unix does);
  * the number of bad ones is returned and the first is described in
  * detail, for the caller to log.  Never fails otherwise.
  */
-int gh_pam_opts_parse(struct gh_pam_opts *o, int argc, const char **argv,
+int gp_opts_parse(struct gp_opts *o, int argc, const char **argv,
                       char *detail, size_t detail_len);
 
-/* gh_pam_type_ok - 1 if s is a valid event type ([a-z0-9._-], 1-64). */
-int gh_pam_type_ok(const char *s);
+/* gp_type_ok - 1 if s is a valid event type ([a-z0-9._-], 1-64). */
+int gp_type_ok(const char *s);
 
 #endif

@@ -49,20 +49,20 @@ item(pam_handle_t *pamh, int type)
 
 static void
 setup(pam_handle_t *pamh, int argc, const char **argv,
-      struct gh_pam_opts *o)
+      struct gp_opts *o)
 {
 	char detail[160];
 
-	gh_pam_opts_init(o);
-	if (gh_pam_opts_parse(o, argc, argv, detail, sizeof(detail)) > 0)
+	gp_opts_init(o);
+	if (gp_opts_parse(o, argc, argv, detail, sizeof(detail)) > 0)
 		pam_syslog(pamh, LOG_ERR, "%s", detail);
 }
 
 static void
-collect(pam_handle_t *pamh, const struct gh_pam_opts *o,
-        struct gh_pam_login *l)
+collect(pam_handle_t *pamh, const struct gp_opts *o,
+        struct gp_login *l)
 {
-	gh_pam_login_fill(l, item(pamh, PAM_USER), item(pamh, PAM_RUSER),
+	gp_login_fill(l, item(pamh, PAM_USER), item(pamh, PAM_RUSER),
 	                  item(pamh, PAM_TTY), item(pamh, PAM_SERVICE),
 	                  item(pamh, PAM_RHOST), o->v4_prefix, o->v6_prefix,
 	                  gh_now_ms());
@@ -91,8 +91,8 @@ outcome_word(unsigned f)
 /* One log line per call at most: debug narrates, errors warn.  A missing
  * store is how a host without Gatehouse's store looks: debug only. */
 static void
-report(pam_handle_t *pamh, const struct gh_pam_opts *o,
-       const struct gh_pam_login *l, const struct gh_pam_outcome *out)
+report(pam_handle_t *pamh, const struct gp_opts *o,
+       const struct gp_login *l, const struct gp_outcome *out)
 {
 	static const char *const stages[] = {
 		"", "config", "open", "write", "child"
@@ -138,12 +138,12 @@ report(pam_handle_t *pamh, const struct gh_pam_opts *o,
 /* What a detached writer needs to log its outcome as the caller would. */
 struct report_ctx {
 	pam_handle_t *pamh;
-	const struct gh_pam_opts *o;
-	const struct gh_pam_login *l;
+	const struct gp_opts *o;
+	const struct gp_login *l;
 };
 
 static void
-report_cb(void *arg, const struct gh_pam_outcome *out)
+report_cb(void *arg, const struct gp_outcome *out)
 {
 	const struct report_ctx *rc = arg;
 
@@ -154,10 +154,10 @@ PAM_GH_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-	struct gh_pam_opts o;
-	struct gh_pam_login l;
-	struct gh_pam_outcome out;
-	int64_t start = gh_pam_mono_us();
+	struct gp_opts o;
+	struct gp_login l;
+	struct gp_outcome out;
+	int64_t start = gp_mono_us();
 
 	setup(pamh, argc, argv, &o);
 	collect(pamh, &o, &l);
@@ -177,7 +177,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 	}
 	struct report_ctx rc = {pamh, &o, &l};
 
-	gh_pam_run(&o, &l, GH_PAM_JOB_SESSION, start, &out, report_cb, &rc);
+	gp_run(&o, &l, GH_PAM_JOB_SESSION, start, &out, report_cb, &rc);
 	report(pamh, &o, &l, &out);
 	if (o.fail_closed && out.err != GH_OK)
 		return PAM_SESSION_ERR;
@@ -195,10 +195,10 @@ PAM_GH_EXPORT int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-	struct gh_pam_opts o;
-	struct gh_pam_login l;
-	struct gh_pam_outcome out;
-	int64_t start = gh_pam_mono_us();
+	struct gp_opts o;
+	struct gp_login l;
+	struct gp_outcome out;
+	int64_t start = gp_mono_us();
 
 	setup(pamh, argc, argv, &o);
 	if (!o.fail || o.burst_n <= 0)
@@ -208,7 +208,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 		return PAM_IGNORE;
 	struct report_ctx rc = {pamh, &o, &l};
 
-	gh_pam_run(&o, &l, GH_PAM_JOB_FAIL, start, &out, report_cb, &rc);
+	gp_run(&o, &l, GH_PAM_JOB_FAIL, start, &out, report_cb, &rc);
 	report(pamh, &o, &l, &out);
 	return PAM_IGNORE;
 }

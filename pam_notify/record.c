@@ -26,7 +26,7 @@
 #include "record.h"
 
 int64_t
-gh_pam_mono_us(void)
+gp_mono_us(void)
 {
 	struct timespec ts;
 
@@ -68,8 +68,8 @@ lockfile_busy(const char *dir, int64_t deadline_us, char *detail,
 		fl.l_len = 1;
 		if (fcntl(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK)
 			break;
-		if (gh_pam_mono_us() >= deadline_us) {
-			gh_pam_fmt(detail, dlen, "%s is locked exclusively "
+		if (gp_mono_us() >= deadline_us) {
+			gp_fmt(detail, dlen, "%s is locked exclusively "
 			           "(pid %ld), a process is stuck opening the "
 			           "store", p, (long)fl.l_pid);
 			err = GH_ELOCKED;
@@ -100,7 +100,7 @@ drop_to_owner(const char *dir, char *detail, size_t dlen)
 	 * of ptrace and /proc/PID/mem for processes of the store's owner
 	 * (the kernel does so on a uid change too; say it anyway). */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-		gh_pam_fmt(detail, dlen, "%s: prctl(PR_SET_DUMPABLE) failed",
+		gp_fmt(detail, dlen, "%s: prctl(PR_SET_DUMPABLE) failed",
 		           dir);
 		return GH_EACCES;
 	}
@@ -112,7 +112,7 @@ drop_to_owner(const char *dir, char *detail, size_t dlen)
 static int
 ms_left(int64_t deadline_us)
 {
-	int64_t left = deadline_us - gh_pam_mono_us();
+	int64_t left = deadline_us - gp_mono_us();
 
 	if (left <= 0)
 		return 0;
@@ -120,14 +120,14 @@ ms_left(int64_t deadline_us)
 }
 
 void
-gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-              enum gh_pam_what what, int64_t deadline_us,
-              int drop_privileges, struct gh_pam_outcome *out)
+gp_record(const struct gp_opts *o, const struct gp_login *l,
+              enum gp_what what, int64_t deadline_us,
+              int drop_privileges, struct gp_outcome *out)
 {
 	struct gh_conf *conf = NULL;
 	struct gh_store *st = NULL;
 	struct gh_store_opts so;
-	struct gh_pam_job job;
+	struct gp_job job;
 	gh_err err;
 
 	memset(out, 0, sizeof(*out));
@@ -179,20 +179,20 @@ gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
 	memset(&job, 0, sizeof(job));
 	job.opts = o;
 	job.login = l;
-	err = gh_store_update(st, what == GH_PAM_JOB_FAIL ? gh_pam_fail_txn :
-	                      gh_pam_session_txn, &job);
+	err = gh_store_update(st, what == GH_PAM_JOB_FAIL ? gp_fail_txn :
+	                      gp_session_txn, &job);
 	out->flags = job.flags;
 	out->count = job.count;
 	if (err == GH_ELOCKED && so.lock_timeout_ms < 0)
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "%s: write lock not free before the writer's alarm",
 		           so.path);
 	else if (err == GH_ELOCKED)
-		gh_pam_fmt(out->detail, sizeof(out->detail),
+		gp_fmt(out->detail, sizeof(out->detail),
 		           "%s: write lock not free within %d ms", so.path,
 		           so.lock_timeout_ms);
 	else if (err && out->detail[0] == '\0')
-		gh_pam_fmt(out->detail, sizeof(out->detail), "%s", so.path);
+		gp_fmt(out->detail, sizeof(out->detail), "%s", so.path);
 done:
 	gh_store_close(st);
 	gh_conf_free(conf);

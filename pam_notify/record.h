@@ -17,13 +17,13 @@
 #include "login.h"
 #include "options.h"
 
-enum gh_pam_what {
+enum gp_what {
 	GH_PAM_JOB_SESSION = 1,    /* a session was opened */
 	GH_PAM_JOB_FAIL            /* an authentication failed */
 };
 
 /* Where a failure happened, for the log line. */
-enum gh_pam_stage {
+enum gp_stage {
 	GH_PAM_ST_NONE = 0,
 	GH_PAM_ST_CONFIG,          /* reading gatehouse.conf */
 	GH_PAM_ST_OPEN,            /* opening the store */
@@ -31,9 +31,9 @@ enum gh_pam_stage {
 	GH_PAM_ST_CHILD            /* the child: fork, deadline, crash */
 };
 
-struct gh_pam_outcome {
+struct gp_outcome {
 	gh_err err;
-	enum gh_pam_stage stage;
+	enum gp_stage stage;
 	unsigned flags;            /* GH_PAM_R_* (newhost.h) */
 	uint64_t count;
 	int64_t elapsed_us;        /* whole call, measured by the caller */
@@ -41,11 +41,11 @@ struct gh_pam_outcome {
 };
 
 /* Monotonic microseconds, for budgets. */
-int64_t gh_pam_mono_us(void);
+int64_t gp_mono_us(void);
 
 /*
- * gh_pam_record - do what in the store, within the budget that ends at
- * deadline_us (gh_pam_mono_us() time).  Fills out; never logs, never
+ * gp_record - do what in the store, within the budget that ends at
+ * deadline_us (gp_mono_us() time).  Fills out; never logs, never
  * blocks past the deadline except for the residual risks docs/pam.md
  * lists (a hung disk under the commit).
  * A negative deadline_us means none of its own: the write lock is waited
@@ -54,8 +54,8 @@ int64_t gh_pam_mono_us(void);
  * With drop_privileges (only ever in a child of its own), a root caller
  * becomes the store directory's owner and group before opening it.
  */
-void gh_pam_record(const struct gh_pam_opts *o, const struct gh_pam_login *l,
-                   enum gh_pam_what what, int64_t deadline_us,
-                   int drop_privileges, struct gh_pam_outcome *out);
+void gp_record(const struct gp_opts *o, const struct gp_login *l,
+                   enum gp_what what, int64_t deadline_us,
+                   int drop_privileges, struct gp_outcome *out);
 
 #endif

@@ -42,7 +42,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f2;
 	(void)f3;
 	*pf0 = SMFIF_ADDHDRS;
-	gh_proto_negotiate(ctx, local_socket, f0, f1, pf0, pf1);
+	gm_proto_negotiate(ctx, local_socket, f0, f1, pf0, pf1);
 	*pf2 = 0;
 	*pf3 = 0;
 	return SMFIS_CONTINUE;
@@ -51,7 +51,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 static unsigned long
 noreply(void)
 {
-	return gh_proto_noreply(local_socket);
+	return gm_proto_noreply(local_socket);
 }
 
 /* Registered so that the MTA sends these events, as it does to us. */

@@ -25,9 +25,9 @@
 
 #define STAGE_SIZE 8192
 
-struct gh_body_canon {
+struct gm_body_canon {
 	EVP_MD_CTX *md;
-	gh_canon canon;
+	gm_canon canon;
 	int finished;
 	int failed;
 	unsigned char cr;
@@ -46,13 +46,13 @@ is_wsp(unsigned char ch)
 }
 
 const char *
-gh_canon_name(gh_canon c)
+gm_canon_name(gm_canon c)
 {
 	return c == GH_CANON_RELAXED ? "relaxed" : "simple";
 }
 
 static gh_err
-parse_one(const char *s, size_t len, gh_canon *out)
+parse_one(const char *s, size_t len, gm_canon *out)
 {
 	if (len == 6 && memcmp(s, "simple", 6) == 0) {
 		*out = GH_CANON_SIMPLE;
@@ -66,7 +66,7 @@ parse_one(const char *s, size_t len, gh_canon *out)
 }
 
 gh_err
-gh_canon_parse(const char *spec, gh_canon *hdr, gh_canon *body)
+gm_canon_parse(const char *spec, gm_canon *hdr, gm_canon *body)
 {
 	const char *slash;
 	gh_err err;
@@ -85,7 +85,7 @@ gh_canon_parse(const char *spec, gh_canon *hdr, gh_canon *body)
 }
 
 size_t
-gh_canon_header_bound(size_t namelen, size_t valuelen)
+gm_canon_header_bound(size_t namelen, size_t valuelen)
 {
 	if (namelen > SIZE_MAX / 4 || valuelen > SIZE_MAX / 4)
 		return SIZE_MAX;
@@ -176,7 +176,7 @@ canon_header_relaxed(const char *name, size_t namelen, const char *value,
 }
 
 gh_err
-gh_canon_header(gh_canon c, const char *name, size_t namelen,
+gm_canon_header(gm_canon c, const char *name, size_t namelen,
     const char *value, size_t valuelen, char *out, size_t outsz,
     size_t *outlen)
 {
@@ -193,7 +193,7 @@ gh_canon_header(gh_canon c, const char *name, size_t namelen,
 /* ---- body ---- */
 
 static void
-stage_flush(struct gh_body_canon *bc)
+stage_flush(struct gm_body_canon *bc)
 {
 	if (bc->stage_len > 0 && !bc->failed &&
 	    EVP_DigestUpdate(bc->md, bc->stage, bc->stage_len) != 1)
@@ -202,7 +202,7 @@ stage_flush(struct gh_body_canon *bc)
 }
 
 static void
-emit(struct gh_body_canon *bc, const unsigned char *p, size_t n)
+emit(struct gm_body_canon *bc, const unsigned char *p, size_t n)
 {
 	bc->length += n;
 	if (n >= STAGE_SIZE) {
@@ -220,7 +220,7 @@ emit(struct gh_body_canon *bc, const unsigned char *p, size_t n)
 
 /* Content follows: the held-back line ends and whitespace were real. */
 static void
-before_content(struct gh_body_canon *bc)
+before_content(struct gm_body_canon *bc)
 {
 	static const unsigned char crlf[2] = {'\r', '\n'};
 	static const unsigned char sp = ' ';
@@ -237,16 +237,16 @@ before_content(struct gh_body_canon *bc)
 }
 
 static void
-line_end(struct gh_body_canon *bc)
+line_end(struct gm_body_canon *bc)
 {
 	bc->wsp = 0;		/* trailing whitespace is dropped (relaxed) */
 	bc->pending_crlf++;
 }
 
 gh_err
-gh_body_canon_new(gh_canon c, struct gh_body_canon **out)
+gm_body_canon_new(gm_canon c, struct gm_body_canon **out)
 {
-	struct gh_body_canon *bc;
+	struct gm_body_canon *bc;
 
 	if (out == NULL)
 		return GH_EINVAL;
@@ -258,7 +258,7 @@ gh_body_canon_new(gh_canon c, struct gh_body_canon **out)
 	bc->md = EVP_MD_CTX_new();
 	if (bc->md == NULL ||
 	    EVP_DigestInit_ex(bc->md, EVP_sha256(), NULL) != 1) {
-		gh_body_canon_free(bc);
+		gm_body_canon_free(bc);
 		return GH_ENOMEM;
 	}
 	*out = bc;
@@ -298,7 +298,7 @@ run_end(const unsigned char *p, const unsigned char *end, int relaxed)
 }
 
 gh_err
-gh_body_canon_update(struct gh_body_canon *bc, const void *data, size_t len)
+gm_body_canon_update(struct gm_body_canon *bc, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	const unsigned char *end;
@@ -358,7 +358,7 @@ gh_body_canon_update(struct gh_body_canon *bc, const void *data, size_t len)
 }
 
 gh_err
-gh_body_canon_final(struct gh_body_canon *bc, unsigned char digest[GH_SHA256_LEN])
+gm_body_canon_final(struct gm_body_canon *bc, unsigned char digest[GH_SHA256_LEN])
 {
 	static const unsigned char crlf[2] = {'\r', '\n'};
 	static const unsigned char cr = '\r';
@@ -391,20 +391,20 @@ gh_body_canon_final(struct gh_body_canon *bc, unsigned char digest[GH_SHA256_LEN
 	return GH_OK;
 }
 
-gh_canon
-gh_body_canon_type(const struct gh_body_canon *bc)
+gm_canon
+gm_body_canon_type(const struct gm_body_canon *bc)
 {
 	return bc->canon;
 }
 
 uint64_t
-gh_body_canon_length(const struct gh_body_canon *bc)
+gm_body_canon_length(const struct gm_body_canon *bc)
 {
 	return bc->length;
 }
 
 void
-gh_body_canon_free(struct gh_body_canon *bc)
+gm_body_canon_free(struct gm_body_canon *bc)
 {
 	if (bc == NULL)
 		return;

@@ -48,71 +48,71 @@
 
 #define GH_SHA256_LEN 32
 
-typedef enum gh_canon {
+typedef enum gm_canon {
 	GH_CANON_SIMPLE = 0,
 	GH_CANON_RELAXED = 1
-} gh_canon;
+} gm_canon;
 
-/* gh_canon_name - "simple" or "relaxed" (never NULL). */
-const char *gh_canon_name(gh_canon c);
+/* gm_canon_name - "simple" or "relaxed" (never NULL). */
+const char *gm_canon_name(gm_canon c);
 
 /*
- * gh_canon_parse - parse a c= style spec: "relaxed/simple", "relaxed" (body
+ * gm_canon_parse - parse a c= style spec: "relaxed/simple", "relaxed" (body
  * then defaults to simple, as RFC 6376 says), "simple/relaxed", ...
  * Returns GH_EINVAL for anything else.
  */
-gh_err gh_canon_parse(const char *spec, gh_canon *hdr, gh_canon *body);
+gh_err gm_canon_parse(const char *spec, gm_canon *hdr, gm_canon *body);
 
 /*
- * gh_canon_header_bound - bytes of output buffer that gh_canon_header() can
+ * gm_canon_header_bound - bytes of output buffer that gm_canon_header() can
  * need for a field of these sizes (simple canonicalization may turn each
  * bare LF into CRLF).  SIZE_MAX if the sizes would overflow.
  */
-size_t gh_canon_header_bound(size_t namelen, size_t valuelen);
+size_t gm_canon_header_bound(size_t namelen, size_t valuelen);
 
 /*
- * gh_canon_header - write the canonical form of one header field into out,
+ * gm_canon_header - write the canonical form of one header field into out,
  * WITHOUT the CRLF that terminates it (the DKIM-Signature field is hashed
  * without one; callers add "\r\n" to the others).  *outlen gets the length.
- * Returns GH_ETOOBIG if outsz is too small (use gh_canon_header_bound()),
+ * Returns GH_ETOOBIG if outsz is too small (use gm_canon_header_bound()),
  * GH_EINVAL for an empty name.
  */
-gh_err gh_canon_header(gh_canon c, const char *name, size_t namelen,
+gh_err gm_canon_header(gm_canon c, const char *name, size_t namelen,
     const char *value, size_t valuelen, char *out, size_t outsz,
     size_t *outlen);
 
 /* Opaque streaming body canonicalizer + SHA-256. */
-struct gh_body_canon;
+struct gm_body_canon;
 
 /*
- * gh_body_canon_new - a canonicalizer for c, owned by the caller, freed with
- * gh_body_canon_free().  GH_ENOMEM if OpenSSL or malloc fail.
+ * gm_body_canon_new - a canonicalizer for c, owned by the caller, freed with
+ * gm_body_canon_free().  GH_ENOMEM if OpenSSL or malloc fail.
  */
-gh_err gh_body_canon_new(gh_canon c, struct gh_body_canon **out);
+gh_err gm_body_canon_new(gm_canon c, struct gm_body_canon **out);
 
 /*
- * gh_body_canon_update - feed the next len bytes of the body (the bytes as
+ * gm_body_canon_update - feed the next len bytes of the body (the bytes as
  * libmilter's xxfi_body gives them).  GH_EINVAL after final, GH_EIO if the
  * digest fails.
  */
-gh_err gh_body_canon_update(struct gh_body_canon *bc, const void *data,
+gh_err gm_body_canon_update(struct gm_body_canon *bc, const void *data,
     size_t len);
 
 /*
- * gh_body_canon_final - end of body: apply the end-of-body rules and write
+ * gm_body_canon_final - end of body: apply the end-of-body rules and write
  * the SHA-256 of the canonical body into digest.  May be called once; after
- * it only gh_body_canon_free() and the accessors below are allowed.
+ * it only gm_body_canon_free() and the accessors below are allowed.
  */
-gh_err gh_body_canon_final(struct gh_body_canon *bc,
+gh_err gm_body_canon_final(struct gm_body_canon *bc,
     unsigned char digest[GH_SHA256_LEN]);
 
-/* gh_body_canon_type - the canonicalization bc was made for. */
-gh_canon gh_body_canon_type(const struct gh_body_canon *bc);
+/* gm_body_canon_type - the canonicalization bc was made for. */
+gm_canon gm_body_canon_type(const struct gm_body_canon *bc);
 
-/* gh_body_canon_length - canonical bytes hashed so far (for logs and tests). */
-uint64_t gh_body_canon_length(const struct gh_body_canon *bc);
+/* gm_body_canon_length - canonical bytes hashed so far (for logs and tests). */
+uint64_t gm_body_canon_length(const struct gm_body_canon *bc);
 
-/* gh_body_canon_free - free bc; NULL is allowed. */
-void gh_body_canon_free(struct gh_body_canon *bc);
+/* gm_body_canon_free - free bc; NULL is allowed. */
+void gm_body_canon_free(struct gm_body_canon *bc);
 
 #endif /* GH_MILTER_CANON_H */

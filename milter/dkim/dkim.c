@@ -12,7 +12,7 @@
 #include "hdrlist.h"
 #include "sbuf.h"
 
-const char *const gh_dkim_default_headers[] = {
+const char *const gm_dkim_default_headers[] = {
 	"From", "Reply-To", "Subject", "Date", "To", "Cc",
 	"Resent-Date", "Resent-From", "Resent-Sender", "Resent-To",
 	"Resent-Cc", "In-Reply-To", "References", "Message-ID", "Sender",
@@ -21,15 +21,15 @@ const char *const gh_dkim_default_headers[] = {
 	"List-Id", "List-Help", "List-Unsubscribe", "List-Unsubscribe-Post",
 	"List-Subscribe", "List-Post", "List-Owner", "List-Archive",
 };
-const size_t gh_dkim_default_nheaders =
-    sizeof(gh_dkim_default_headers) / sizeof(gh_dkim_default_headers[0]);
+const size_t gm_dkim_default_nheaders =
+    sizeof(gm_dkim_default_headers) / sizeof(gm_dkim_default_headers[0]);
 
-const char *const gh_dkim_default_oversign[] = {
+const char *const gm_dkim_default_oversign[] = {
 	"From", "To", "Subject", "Date", "List-Unsubscribe",
 	"List-Unsubscribe-Post",
 };
-const size_t gh_dkim_default_noversign =
-    sizeof(gh_dkim_default_oversign) / sizeof(gh_dkim_default_oversign[0]);
+const size_t gm_dkim_default_noversign =
+    sizeof(gm_dkim_default_oversign) / sizeof(gm_dkim_default_oversign[0]);
 
 /* A list of names copied into one allocation. */
 struct namelist {
@@ -41,8 +41,8 @@ struct sig {
 	const struct gh_dkim_key *key;
 	char *domain;
 	char *selector;
-	gh_canon hdr_canon;
-	gh_canon body_canon;
+	gm_canon hdr_canon;
+	gm_canon body_canon;
 	long long t;
 	long long x;
 	struct namelist sign;
@@ -50,9 +50,9 @@ struct sig {
 	char *value;
 };
 
-struct gh_dkim_msg {
-	struct gh_hdrlist hdrs;
-	struct gh_body_canon *body[2];	/* indexed by gh_canon */
+struct gm_dkim_msg {
+	struct gm_hdrlist hdrs;
+	struct gm_body_canon *body[2];	/* indexed by gm_canon */
 	struct sig sig[GH_DKIM_MAX_SIGS];
 	size_t nsig;
 	gh_err sticky;
@@ -72,7 +72,7 @@ copy_names(struct namelist *nl, const char *const *names, size_t n)
 	if (n > GH_DKIM_MAX_NAMES)
 		return GH_EINVAL;
 	for (i = 0; i < n; i++) {
-		if (!gh_dkim_field_name_ok(names[i]))
+		if (!gm_dkim_field_name_ok(names[i]))
 			return GH_EINVAL;
 		total += strlen(names[i]) + 1;
 	}
@@ -104,7 +104,7 @@ dupstr(const char *s)
 }
 
 static gh_err
-sig_init(struct sig *s, const struct gh_dkim_sign_opts *o)
+sig_init(struct sig *s, const struct gm_dkim_sign_opts *o)
 {
 	const char *const *hl = o->headers;
 	size_t nh = o->nheaders;
@@ -112,8 +112,8 @@ sig_init(struct sig *s, const struct gh_dkim_sign_opts *o)
 	size_t no = o->noversign;
 	gh_err err;
 
-	if (o->key == NULL || !gh_dkim_name_ok(o->domain) ||
-	    !gh_dkim_name_ok(o->selector))
+	if (o->key == NULL || !gm_dkim_name_ok(o->domain) ||
+	    !gm_dkim_name_ok(o->selector))
 		return GH_EINVAL;
 	if ((o->hdr_canon != GH_CANON_SIMPLE &&
 	    o->hdr_canon != GH_CANON_RELAXED) ||
@@ -123,12 +123,12 @@ sig_init(struct sig *s, const struct gh_dkim_sign_opts *o)
 	if (o->x > 0 && o->t >= 0 && o->x <= o->t)
 		return GH_EINVAL;
 	if (hl == NULL) {
-		hl = gh_dkim_default_headers;
-		nh = gh_dkim_default_nheaders;
+		hl = gm_dkim_default_headers;
+		nh = gm_dkim_default_nheaders;
 	}
 	if (ol == NULL) {
-		ol = gh_dkim_default_oversign;
-		no = gh_dkim_default_noversign;
+		ol = gm_dkim_default_oversign;
+		no = gm_dkim_default_noversign;
 	}
 	s->key = o->key;
 	s->hdr_canon = o->hdr_canon;
@@ -158,7 +158,7 @@ sig_free(struct sig *s)
 
 /* Add one signature; on failure the message is as it was. */
 static gh_err
-add_sig(struct gh_dkim_msg *m, const struct gh_dkim_sign_opts *o)
+add_sig(struct gm_dkim_msg *m, const struct gm_dkim_sign_opts *o)
 {
 	struct sig *s = &m->sig[m->nsig];
 	gh_err err;
@@ -167,7 +167,7 @@ add_sig(struct gh_dkim_msg *m, const struct gh_dkim_sign_opts *o)
 		return GH_EINVAL;
 	err = sig_init(s, o);
 	if (err == GH_OK && m->body[o->body_canon] == NULL)
-		err = gh_body_canon_new(o->body_canon, &m->body[o->body_canon]);
+		err = gm_body_canon_new(o->body_canon, &m->body[o->body_canon]);
 	if (err) {
 		sig_free(s);
 		return err;
@@ -177,10 +177,10 @@ add_sig(struct gh_dkim_msg *m, const struct gh_dkim_sign_opts *o)
 }
 
 gh_err
-gh_dkim_msg_new(const struct gh_dkim_sign_opts *sigs, size_t nsigs,
-    struct gh_dkim_msg **out)
+gm_dkim_msg_new(const struct gm_dkim_sign_opts *sigs, size_t nsigs,
+    struct gm_dkim_msg **out)
 {
-	struct gh_dkim_msg *m = NULL;
+	struct gm_dkim_msg *m = NULL;
 	size_t i;
 	gh_err err;
 
@@ -192,7 +192,7 @@ gh_dkim_msg_new(const struct gh_dkim_sign_opts *sigs, size_t nsigs,
 	m = calloc(1, sizeof(*m));
 	if (m == NULL)
 		return GH_ENOMEM;
-	gh_hdrlist_init(&m->hdrs);
+	gm_hdrlist_init(&m->hdrs);
 	for (i = 0; i < nsigs; i++) {
 		err = add_sig(m, &sigs[i]);
 		if (err)
@@ -202,13 +202,13 @@ gh_dkim_msg_new(const struct gh_dkim_sign_opts *sigs, size_t nsigs,
 	m = NULL;
 	err = GH_OK;
 cleanup:
-	gh_dkim_msg_free(m);
+	gm_dkim_msg_free(m);
 	return err;
 }
 
 /* The state check every feeding call starts with. */
 static gh_err
-still_open(const struct gh_dkim_msg *m)
+still_open(const struct gm_dkim_msg *m)
 {
 	if (m == NULL)
 		return GH_EINVAL;
@@ -218,7 +218,7 @@ still_open(const struct gh_dkim_msg *m)
 }
 
 gh_err
-gh_dkim_msg_add_sig(struct gh_dkim_msg *m, const struct gh_dkim_sign_opts *o)
+gm_dkim_msg_add_sig(struct gm_dkim_msg *m, const struct gm_dkim_sign_opts *o)
 {
 	gh_err err = still_open(m);
 
@@ -230,7 +230,7 @@ gh_dkim_msg_add_sig(struct gh_dkim_msg *m, const struct gh_dkim_sign_opts *o)
 }
 
 static gh_err
-fail(struct gh_dkim_msg *m, gh_err err)
+fail(struct gm_dkim_msg *m, gh_err err)
 {
 	if (err && !m->sticky)
 		m->sticky = err;
@@ -238,30 +238,30 @@ fail(struct gh_dkim_msg *m, gh_err err)
 }
 
 gh_err
-gh_dkim_msg_header_n(struct gh_dkim_msg *m, const char *name,
+gm_dkim_msg_header_n(struct gm_dkim_msg *m, const char *name,
     size_t namelen, const char *value, size_t valuelen)
 {
 	gh_err err = still_open(m);
 
 	if (err)
 		return err;
-	return fail(m, gh_hdrlist_add(&m->hdrs, name, namelen, value,
+	return fail(m, gm_hdrlist_add(&m->hdrs, name, namelen, value,
 	    valuelen));
 }
 
 gh_err
-gh_dkim_msg_header(struct gh_dkim_msg *m, const char *name, const char *value)
+gm_dkim_msg_header(struct gm_dkim_msg *m, const char *name, const char *value)
 {
 	if (m == NULL || name == NULL)
 		return GH_EINVAL;
 	if (value == NULL)
 		value = "";
-	return gh_dkim_msg_header_n(m, name, strlen(name), value,
+	return gm_dkim_msg_header_n(m, name, strlen(name), value,
 	    strlen(value));
 }
 
 gh_err
-gh_dkim_msg_body(struct gh_dkim_msg *m, const void *chunk, size_t len)
+gm_dkim_msg_body(struct gm_dkim_msg *m, const void *chunk, size_t len)
 {
 	gh_err err = still_open(m);
 	size_t c;
@@ -272,27 +272,27 @@ gh_dkim_msg_body(struct gh_dkim_msg *m, const void *chunk, size_t len)
 	for (c = 0; c < 2; c++) {
 		if (m->body[c] == NULL)
 			continue;
-		if (fail(m, gh_body_canon_update(m->body[c], chunk, len)))
+		if (fail(m, gm_body_canon_update(m->body[c], chunk, len)))
 			return m->sticky;
 	}
 	return GH_OK;
 }
 
 static gh_err
-sign_one(struct gh_dkim_msg *m, struct sig *s,
+sign_one(struct gm_dkim_msg *m, struct sig *s,
     const unsigned char bh[GH_SHA256_LEN])
 {
 	const char *h[GH_HDR_MAX_SIGNED];
-	struct gh_dkim_sighdr sh;
-	struct gh_sbuf val;
+	struct gm_dkim_sighdr sh;
+	struct gm_sbuf val;
 	unsigned char digest[GH_SHA256_LEN];
 	unsigned char sigbytes[GH_DKIM_SIG_MAX];
 	size_t nh = 0;
 	size_t siglen = 0;
 	gh_err err;
 
-	gh_sbuf_init(&val, GH_DKIM_SIGHDR_MAX);
-	err = gh_hdrlist_plan(&m->hdrs, (const char *const *)s->sign.v,
+	gm_sbuf_init(&val, GH_DKIM_SIGHDR_MAX);
+	err = gm_hdrlist_plan(&m->hdrs, (const char *const *)s->sign.v,
 	    s->sign.n, (const char *const *)s->over.v, s->over.n, h, &nh);
 	if (err)
 		goto cleanup;
@@ -307,29 +307,29 @@ sign_one(struct gh_dkim_msg *m, struct sig *s,
 	sh.h = h;
 	sh.nh = nh;
 	sh.bh = bh;
-	err = gh_dkim_sighdr_build(&sh, &val);
+	err = gm_dkim_sighdr_build(&sh, &val);
 	if (err)
 		goto cleanup;
-	err = gh_dkim_header_digest(s->hdr_canon, &m->hdrs, h, nh,
+	err = gm_dkim_header_digest(s->hdr_canon, &m->hdrs, h, nh,
 	    GH_DKIM_SIG_NAME, val.p, val.len, digest);
 	if (err)
 		goto cleanup;
 	err = gh_dkim_key_sign(s->key, digest, sigbytes, &siglen);
 	if (err)
 		goto cleanup;
-	err = gh_dkim_sighdr_add_b(&val, sigbytes, siglen);
+	err = gm_dkim_sighdr_add_b(&val, sigbytes, siglen);
 	if (err)
 		goto cleanup;
-	s->value = gh_sbuf_take(&val);
+	s->value = gm_sbuf_take(&val);
 	err = s->value ? GH_OK : GH_ENOMEM;
 cleanup:
 	OPENSSL_cleanse(digest, sizeof(digest));
-	gh_sbuf_free(&val);
+	gm_sbuf_free(&val);
 	return err;
 }
 
 gh_err
-gh_dkim_msg_finish(struct gh_dkim_msg *m)
+gm_dkim_msg_finish(struct gm_dkim_msg *m)
 {
 	unsigned char bh[2][GH_SHA256_LEN];
 	size_t i;
@@ -343,7 +343,7 @@ gh_dkim_msg_finish(struct gh_dkim_msg *m)
 	for (i = 0; i < 2; i++) {
 		if (m->body[i] == NULL)
 			continue;
-		err = gh_body_canon_final(m->body[i], bh[i]);
+		err = gm_body_canon_final(m->body[i], bh[i]);
 		if (err)
 			return fail(m, err);
 	}
@@ -364,7 +364,7 @@ gh_dkim_msg_finish(struct gh_dkim_msg *m)
 }
 
 const char *
-gh_dkim_msg_value(const struct gh_dkim_msg *m, size_t i)
+gm_dkim_msg_value(const struct gm_dkim_msg *m, size_t i)
 {
 	if (m == NULL || i >= m->nsig || m->sticky)
 		return NULL;
@@ -372,13 +372,13 @@ gh_dkim_msg_value(const struct gh_dkim_msg *m, size_t i)
 }
 
 size_t
-gh_dkim_msg_nsigs(const struct gh_dkim_msg *m)
+gm_dkim_msg_nsigs(const struct gm_dkim_msg *m)
 {
 	return m ? m->nsig : 0;
 }
 
 void
-gh_dkim_msg_free(struct gh_dkim_msg *m)
+gm_dkim_msg_free(struct gm_dkim_msg *m)
 {
 	size_t i;
 
@@ -387,7 +387,7 @@ gh_dkim_msg_free(struct gh_dkim_msg *m)
 	for (i = 0; i < m->nsig; i++)
 		sig_free(&m->sig[i]);
 	for (i = 0; i < 2; i++)
-		gh_body_canon_free(m->body[i]);
-	gh_hdrlist_clear(&m->hdrs);
+		gm_body_canon_free(m->body[i]);
+	gm_hdrlist_clear(&m->hdrs);
 	free(m);
 }

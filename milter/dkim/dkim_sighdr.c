@@ -13,7 +13,7 @@
 
 /* Writes tokens, folding with "\n\t" before one that would pass the width. */
 struct folder {
-	struct gh_sbuf *b;
+	struct gm_sbuf *b;
 	size_t col;
 };
 
@@ -24,18 +24,18 @@ put(struct folder *f, const char *tok, int space_before)
 
 	if (f->col + (space_before ? 1 : 0) + n > GH_DKIM_FOLD_WIDTH &&
 	    f->col > 1) {
-		gh_sbuf_add(f->b, "\n\t", 2);
+		gm_sbuf_add(f->b, "\n\t", 2);
 		f->col = 1;
 	} else if (space_before) {
-		gh_sbuf_add(f->b, " ", 1);
+		gm_sbuf_add(f->b, " ", 1);
 		f->col++;
 	}
-	gh_sbuf_add(f->b, tok, n);
+	gm_sbuf_add(f->b, tok, n);
 	f->col += n;
 }
 
 int
-gh_dkim_name_ok(const char *s)
+gm_dkim_name_ok(const char *s)
 {
 	size_t i;
 	size_t n;
@@ -59,7 +59,7 @@ gh_dkim_name_ok(const char *s)
 }
 
 int
-gh_dkim_field_name_ok(const char *s)
+gm_dkim_field_name_ok(const char *s)
 {
 	size_t i;
 
@@ -73,7 +73,7 @@ gh_dkim_field_name_ok(const char *s)
 }
 
 gh_err
-gh_dkim_sighdr_build(const struct gh_dkim_sighdr *sh, struct gh_sbuf *out)
+gm_dkim_sighdr_build(const struct gm_dkim_sighdr *sh, struct gm_sbuf *out)
 {
 	struct folder f;
 	char tok[GH_DKIM_NAME_MAX + 32];
@@ -84,12 +84,12 @@ gh_dkim_sighdr_build(const struct gh_dkim_sighdr *sh, struct gh_sbuf *out)
 	if (sh == NULL || out == NULL || sh->bh == NULL || sh->nh == 0 ||
 	    sh->h == NULL)
 		return GH_EINVAL;
-	if (!gh_dkim_name_ok(sh->domain) || !gh_dkim_name_ok(sh->selector))
+	if (!gm_dkim_name_ok(sh->domain) || !gm_dkim_name_ok(sh->selector))
 		return GH_EINVAL;
 	if (sh->x > 0 && sh->t >= 0 && sh->x <= sh->t)
 		return GH_EINVAL;
 	for (i = 0; i < sh->nh; i++)
-		if (!gh_dkim_field_name_ok(sh->h[i]))
+		if (!gm_dkim_field_name_ok(sh->h[i]))
 			return GH_EINVAL;
 	err = gh_b64_encode(GH_B64_STD, sh->bh, GH_SHA256_LEN, bh, sizeof(bh),
 	    NULL);
@@ -101,8 +101,8 @@ gh_dkim_sighdr_build(const struct gh_dkim_sighdr *sh, struct gh_sbuf *out)
 	put(&f, "v=1;", 1);
 	snprintf(tok, sizeof(tok), "a=%s;", gh_dkim_alg_name(sh->alg));
 	put(&f, tok, 1);
-	snprintf(tok, sizeof(tok), "c=%s/%s;", gh_canon_name(sh->hdr_canon),
-	    gh_canon_name(sh->body_canon));
+	snprintf(tok, sizeof(tok), "c=%s/%s;", gm_canon_name(sh->hdr_canon),
+	    gm_canon_name(sh->body_canon));
 	put(&f, tok, 1);
 	snprintf(tok, sizeof(tok), "d=%s;", sh->domain);
 	put(&f, tok, 1);
@@ -124,11 +124,11 @@ gh_dkim_sighdr_build(const struct gh_dkim_sighdr *sh, struct gh_sbuf *out)
 	snprintf(tok, sizeof(tok), "bh=%s;", bh);
 	put(&f, tok, 1);
 	put(&f, "b=", 1);
-	return gh_sbuf_err(out);
+	return gm_sbuf_err(out);
 }
 
 gh_err
-gh_dkim_sighdr_add_b(struct gh_sbuf *out, const unsigned char *sig,
+gm_dkim_sighdr_add_b(struct gm_sbuf *out, const unsigned char *sig,
     size_t siglen)
 {
 	char b64[GH_B64_ENC_LEN(GH_DKIM_SIG_MAX)];
@@ -150,27 +150,27 @@ gh_dkim_sighdr_add_b(struct gh_sbuf *out, const unsigned char *sig,
 		size_t take;
 
 		if (col >= GH_DKIM_FOLD_WIDTH) {
-			gh_sbuf_add(out, "\n\t", 2);
+			gm_sbuf_add(out, "\n\t", 2);
 			col = 1;
 		}
 		take = GH_DKIM_FOLD_WIDTH - col;
 		if (take > n - i)
 			take = n - i;
-		gh_sbuf_add(out, b64 + i, take);
+		gm_sbuf_add(out, b64 + i, take);
 		col += take;
 		i += take;
 	}
-	return gh_sbuf_err(out);
+	return gm_sbuf_err(out);
 }
 
 static gh_err
-hash_field(EVP_MD_CTX *md, gh_canon hc, const char *name, size_t namelen,
+hash_field(EVP_MD_CTX *md, gm_canon hc, const char *name, size_t namelen,
     const char *value, size_t valuelen, char *buf, size_t bufsz, int crlf)
 {
 	size_t len = 0;
 	gh_err err;
 
-	err = gh_canon_header(hc, name, namelen, value, valuelen, buf, bufsz,
+	err = gm_canon_header(hc, name, namelen, value, valuelen, buf, bufsz,
 	    &len);
 	if (err)
 		return err;
@@ -181,12 +181,12 @@ hash_field(EVP_MD_CTX *md, gh_canon hc, const char *name, size_t namelen,
 }
 
 gh_err
-gh_dkim_header_digest(gh_canon hc, const struct gh_hdrlist *l,
+gm_dkim_header_digest(gm_canon hc, const struct gm_hdrlist *l,
     const char *const *names, size_t nh, const char *signame,
     const char *sigvalue, size_t sigvaluelen,
     unsigned char digest[GH_SHA256_LEN])
 {
-	const struct gh_hdr **sel = NULL;
+	const struct gm_hdr **sel = NULL;
 	EVP_MD_CTX *md = NULL;
 	char *buf = NULL;
 	size_t bufsz;
@@ -204,17 +204,17 @@ gh_dkim_header_digest(gh_canon hc, const struct gh_hdrlist *l,
 		err = GH_ENOMEM;
 		goto cleanup;
 	}
-	err = gh_hdrlist_select(l, names, nh, sel);
+	err = gm_hdrlist_select(l, names, nh, sel);
 	if (err)
 		goto cleanup;
 	/* One scratch buffer, big enough for the largest field. */
-	bufsz = gh_canon_header_bound(strlen(signame), sigvaluelen);
+	bufsz = gm_canon_header_bound(strlen(signame), sigvaluelen);
 	for (i = 0; i < nh; i++) {
 		size_t b;
 
 		if (sel[i] == NULL)
 			continue;
-		b = gh_canon_header_bound(sel[i]->namelen, sel[i]->valuelen);
+		b = gm_canon_header_bound(sel[i]->namelen, sel[i]->valuelen);
 		if (b > bufsz)
 			bufsz = b;
 	}

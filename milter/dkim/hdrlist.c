@@ -28,7 +28,7 @@ lower(int ch)
 }
 
 int
-gh_hdr_name_eq(const char *a, size_t alen, const char *b, size_t blen)
+gm_hdr_name_eq(const char *a, size_t alen, const char *b, size_t blen)
 {
 	size_t i;
 
@@ -60,7 +60,7 @@ valid_name(const char *name, size_t len)
 }
 
 void
-gh_hdrlist_init(struct gh_hdrlist *l)
+gm_hdrlist_init(struct gm_hdrlist *l)
 {
 	l->v = NULL;
 	l->n = 0;
@@ -69,7 +69,7 @@ gh_hdrlist_init(struct gh_hdrlist *l)
 }
 
 void
-gh_hdrlist_clear(struct gh_hdrlist *l)
+gm_hdrlist_clear(struct gm_hdrlist *l)
 {
 	size_t i;
 
@@ -78,11 +78,11 @@ gh_hdrlist_clear(struct gh_hdrlist *l)
 	for (i = 0; i < l->n; i++)
 		free((char *)l->v[i].name);	/* name and value share it */
 	free(l->v);
-	gh_hdrlist_init(l);
+	gm_hdrlist_init(l);
 }
 
 gh_err
-gh_hdrlist_add(struct gh_hdrlist *l, const char *name, size_t namelen,
+gm_hdrlist_add(struct gm_hdrlist *l, const char *name, size_t namelen,
     const char *value, size_t valuelen)
 {
 	char *copy;
@@ -100,7 +100,7 @@ gh_hdrlist_add(struct gh_hdrlist *l, const char *name, size_t namelen,
 		return GH_ETOOBIG;
 	if (l->n == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 32;
-		struct gh_hdr *nv;
+		struct gm_hdr *nv;
 
 		if (ncap > GH_HDR_MAX_FIELDS)
 			ncap = GH_HDR_MAX_FIELDS;
@@ -129,21 +129,21 @@ gh_hdrlist_add(struct gh_hdrlist *l, const char *name, size_t namelen,
 }
 
 size_t
-gh_hdrlist_count(const struct gh_hdrlist *l, const char *name)
+gm_hdrlist_count(const struct gm_hdrlist *l, const char *name)
 {
 	size_t i;
 	size_t c = 0;
 	size_t len = strlen(name);
 
 	for (i = 0; i < l->n; i++)
-		if (gh_hdr_name_eq(l->v[i].name, l->v[i].namelen, name, len))
+		if (gm_hdr_name_eq(l->v[i].name, l->v[i].namelen, name, len))
 			c++;
 	return c;
 }
 
 gh_err
-gh_hdrlist_select(const struct gh_hdrlist *l, const char *const *names,
-    size_t n, const struct gh_hdr **out)
+gm_hdrlist_select(const struct gm_hdrlist *l, const char *const *names,
+    size_t n, const struct gm_hdr **out)
 {
 	size_t i;
 
@@ -155,12 +155,12 @@ gh_hdrlist_select(const struct gh_hdrlist *l, const char *const *names,
 		size_t j;
 
 		for (j = 0; j < i; j++)
-			if (gh_hdr_name_eq(names[j], strlen(names[j]), names[i],
+			if (gm_hdr_name_eq(names[j], strlen(names[j]), names[i],
 			    len))
 				used++;
 		out[i] = NULL;
 		for (j = l->n; j-- > 0;) {
-			if (!gh_hdr_name_eq(l->v[j].name, l->v[j].namelen,
+			if (!gm_hdr_name_eq(l->v[j].name, l->v[j].namelen,
 			    names[i], len))
 				continue;
 			if (used == 0) {
@@ -180,16 +180,16 @@ in_list(const char *const *list, size_t n, const char *name)
 	size_t len = strlen(name);
 
 	for (i = 0; i < n; i++)
-		if (gh_hdr_name_eq(list[i], strlen(list[i]), name, len))
+		if (gm_hdr_name_eq(list[i], strlen(list[i]), name, len))
 			return 1;
 	return 0;
 }
 
 static gh_err
-plan_name(const struct gh_hdrlist *l, const char *name, int over,
+plan_name(const struct gm_hdrlist *l, const char *name, int over,
     const char **out, size_t *nout)
 {
-	size_t times = gh_hdrlist_count(l, name) + (over ? 1 : 0);
+	size_t times = gm_hdrlist_count(l, name) + (over ? 1 : 0);
 
 	/* Names we write into h= must be bare: no whitespace before ':'. */
 	if (!valid_name(name, strlen(name)) ||
@@ -203,7 +203,7 @@ plan_name(const struct gh_hdrlist *l, const char *name, int over,
 }
 
 gh_err
-gh_hdrlist_plan(const struct gh_hdrlist *l, const char *const *sign,
+gm_hdrlist_plan(const struct gm_hdrlist *l, const char *const *sign,
     size_t nsign, const char *const *oversign, size_t noversign,
     const char **out, size_t *nout)
 {
@@ -233,8 +233,8 @@ gh_hdrlist_plan(const struct gh_hdrlist *l, const char *const *sign,
 			return err;
 	}
 	for (i = 0; i < n; i++)
-		if (gh_hdr_name_eq(out[i], strlen(out[i]), "From", 4) &&
-		    gh_hdrlist_count(l, "From") > 0)
+		if (gm_hdr_name_eq(out[i], strlen(out[i]), "From", 4) &&
+		    gm_hdrlist_count(l, "From") > 0)
 			from = 1;
 	if (!from)
 		return GH_EINVAL;

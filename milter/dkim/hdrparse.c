@@ -19,7 +19,7 @@ eol_len(const char *p, const char *end)
 }
 
 gh_err
-gh_hdrparse(const char *msg, size_t len, gh_hdrparse_fn fn, void *arg,
+gm_hdrparse(const char *msg, size_t len, gm_hdrparse_fn fn, void *arg,
     size_t *body_off)
 {
 	const char *p = msg;

@@ -28,17 +28,17 @@
 /*
  * Called once per field, in message order.  name/value point into the input
  * and are not NUL-terminated.  A non-GH_OK return stops the parse and is
- * returned by gh_hdrparse().
+ * returned by gm_hdrparse().
  */
-typedef gh_err (*gh_hdrparse_fn)(void *arg, const char *name, size_t namelen,
+typedef gh_err (*gm_hdrparse_fn)(void *arg, const char *name, size_t namelen,
     const char *value, size_t valuelen);
 
 /*
- * gh_hdrparse - parse the header block at the start of msg[0..len) and call
+ * gm_hdrparse - parse the header block at the start of msg[0..len) and call
  * fn for each field.  On GH_OK *body_off is the offset of the first body
  * byte (len if there is no body).  The input is only read.
  */
-gh_err gh_hdrparse(const char *msg, size_t len, gh_hdrparse_fn fn, void *arg,
+gh_err gm_hdrparse(const char *msg, size_t len, gm_hdrparse_fn fn, void *arg,
     size_t *body_off);
 
 #endif /* GH_MILTER_HDRPARSE_H */

@@ -7,7 +7,7 @@
 #include "sbuf.h"
 
 void
-gh_sbuf_init(struct gh_sbuf *b, size_t max)
+gm_sbuf_init(struct gm_sbuf *b, size_t max)
 {
 	b->p = NULL;
 	b->len = 0;
@@ -17,7 +17,7 @@ gh_sbuf_init(struct gh_sbuf *b, size_t max)
 }
 
 static int
-grow(struct gh_sbuf *b, size_t need)
+grow(struct gm_sbuf *b, size_t need)
 {
 	size_t ncap = b->cap ? b->cap : 256;
 	char *np;
@@ -33,7 +33,7 @@ grow(struct gh_sbuf *b, size_t need)
 }
 
 void
-gh_sbuf_add(struct gh_sbuf *b, const void *s, size_t n)
+gm_sbuf_add(struct gm_sbuf *b, const void *s, size_t n)
 {
 	if (b->err)
 		return;
@@ -52,36 +52,36 @@ gh_sbuf_add(struct gh_sbuf *b, const void *s, size_t n)
 }
 
 void
-gh_sbuf_adds(struct gh_sbuf *b, const char *s)
+gm_sbuf_adds(struct gm_sbuf *b, const char *s)
 {
-	gh_sbuf_add(b, s, strlen(s));
+	gm_sbuf_add(b, s, strlen(s));
 }
 
 gh_err
-gh_sbuf_err(const struct gh_sbuf *b)
+gm_sbuf_err(const struct gm_sbuf *b)
 {
 	return b->err;
 }
 
 char *
-gh_sbuf_take(struct gh_sbuf *b)
+gm_sbuf_take(struct gm_sbuf *b)
 {
 	char *p;
 
 	if (b->err)
 		return NULL;
 	if (b->p == NULL)
-		gh_sbuf_add(b, "", 0);
+		gm_sbuf_add(b, "", 0);
 	if (b->err)
 		return NULL;
 	p = b->p;
-	gh_sbuf_init(b, b->max);
+	gm_sbuf_init(b, b->max);
 	return p;
 }
 
 void
-gh_sbuf_free(struct gh_sbuf *b)
+gm_sbuf_free(struct gm_sbuf *b)
 {
 	free(b->p);
-	gh_sbuf_init(b, b->max);
+	gm_sbuf_init(b, b->max);
 }

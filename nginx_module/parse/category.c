@@ -50,22 +50,22 @@ static const char *const media_mimes[] = {
 	"video/quicktime", NULL
 };
 
-static const struct gh_category defaults[] = {
+static const struct gw_category defaults[] = {
 	{"images", img_exts, img_mimes},
 	{"documents", doc_exts, doc_mimes},
 	{"archives", arc_exts, arc_mimes},
 	{"media", media_exts, media_mimes},
 };
 
-const struct gh_category *
-gh_category_defaults(size_t *n)
+const struct gw_category *
+gw_category_defaults(size_t *n)
 {
 	*n = sizeof(defaults) / sizeof(defaults[0]);
 	return defaults;
 }
 
-const struct gh_category *
-gh_category_by_ext(const struct gh_category *cats, size_t n, const char *ext,
+const struct gw_category *
+gw_category_by_ext(const struct gw_category *cats, size_t n, const char *ext,
                    size_t ext_len)
 {
 	size_t i, j;
@@ -82,8 +82,8 @@ gh_category_by_ext(const struct gh_category *cats, size_t n, const char *ext,
 	return NULL;
 }
 
-const struct gh_category *
-gh_category_by_name(const struct gh_category *cats, size_t n,
+const struct gw_category *
+gw_category_by_name(const struct gw_category *cats, size_t n,
                     const char *name, size_t name_len)
 {
 	size_t i;
@@ -97,7 +97,7 @@ gh_category_by_name(const struct gh_category *cats, size_t n,
 }
 
 int
-gh_category_mime_ok(const struct gh_category *cat, const char *mime,
+gw_category_mime_ok(const struct gw_category *cat, const char *mime,
                     size_t len)
 {
 	size_t j, k, slash;
@@ -151,7 +151,7 @@ is_mime_char(unsigned char c)
 }
 
 int
-gh_category_mime_valid(const char *s, size_t len)
+gw_category_mime_valid(const char *s, size_t len)
 {
 	size_t i, slash = len;
 

@@ -19,34 +19,34 @@
 
 #include <stddef.h>
 
-struct gh_category {
+struct gw_category {
 	const char *name;
 	const char *const *exts;
 	const char *const *mimes;
 };
 
-/* gh_category_defaults - the built-in table (images, documents, archives,
+/* gw_category_defaults - the built-in table (images, documents, archives,
  * media); *n receives its length.  The table is read-only. */
-const struct gh_category *gh_category_defaults(size_t *n);
+const struct gw_category *gw_category_defaults(size_t *n);
 
-/* gh_category_by_ext - the first category of cats[0..n) listing ext
+/* gw_category_by_ext - the first category of cats[0..n) listing ext
  * (compared without regard to ASCII case), or NULL. */
-const struct gh_category *gh_category_by_ext(const struct gh_category *cats,
+const struct gw_category *gw_category_by_ext(const struct gw_category *cats,
                                              size_t n, const char *ext,
                                              size_t ext_len);
 
-/* gh_category_by_name - the category called name, or NULL. */
-const struct gh_category *gh_category_by_name(const struct gh_category *cats,
+/* gw_category_by_name - the category called name, or NULL. */
+const struct gw_category *gw_category_by_name(const struct gw_category *cats,
                                               size_t n, const char *name,
                                               size_t name_len);
 
-/* gh_category_mime_ok - non-zero if cat admits the MIME type mime, which
+/* gw_category_mime_ok - non-zero if cat admits the MIME type mime, which
  * is compared without case and without parameters ("; charset=..."). */
-int gh_category_mime_ok(const struct gh_category *cat, const char *mime,
+int gw_category_mime_ok(const struct gw_category *cat, const char *mime,
                         size_t mime_len);
 
-/* gh_category_mime_valid - non-zero if s looks like "type/subtype", or a
+/* gw_category_mime_valid - non-zero if s looks like "type/subtype", or a
  * type, slash and star, in RFC 6838 characters: for checking configuration. */
-int gh_category_mime_valid(const char *s, size_t len);
+int gw_category_mime_valid(const char *s, size_t len);
 
 #endif /* GATEHOUSE_NGX_CATEGORY_H */

@@ -266,7 +266,7 @@ gh_fn_sanitize(const char *in, size_t in_len, char *out, size_t out_size,
 }
 
 size_t
-gh_fn_ext(const char *name, size_t len, char *ext, size_t ext_size)
+gw_fn_ext(const char *name, size_t len, char *ext, size_t ext_size)
 {
 	const char *dot = NULL;
 	size_t i, n;

@@ -67,12 +67,12 @@ size_t gh_fn_sanitize(const char *in, size_t in_len, char *out,
                       size_t out_size, size_t max_len, unsigned *flags);
 
 /*
- * gh_fn_ext - the lowercase extension of name (after its last '.'), if it
+ * gw_fn_ext - the lowercase extension of name (after its last '.'), if it
  * is 1-GH_FN_EXT_MAX ASCII letters or digits and the dot is not the first
  * character.  ext must hold GH_FN_EXT_MAX + 1 bytes.  Returns the length,
  * 0 (and ext "") when there is none.
  */
-size_t gh_fn_ext(const char *name, size_t len, char *ext, size_t ext_size);
+size_t gw_fn_ext(const char *name, size_t len, char *ext, size_t ext_size);
 
 /*
  * The client's filename as it was, for the record and the answer beside

@@ -41,7 +41,7 @@ le32(const unsigned char *p)
 }
 
 static void
-area(struct gh_img_info *info, uint32_t w, uint32_t h)
+area(struct gw_img_info *info, uint32_t w, uint32_t h)
 {
 	uint64_t a = (uint64_t)w * h;
 
@@ -58,8 +58,8 @@ jpeg_sof(unsigned m)
 	return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
 }
 
-static enum gh_img_result
-probe_jpeg(const unsigned char *d, size_t len, struct gh_img_info *info)
+static enum gw_img_result
+probe_jpeg(const unsigned char *d, size_t len, struct gw_img_info *info)
 {
 	size_t i = 2, seg;
 	unsigned m;
@@ -105,7 +105,7 @@ probe_jpeg(const unsigned char *d, size_t len, struct gh_img_info *info)
 }
 
 size_t
-gh_img_jpeg_strip(unsigned char *d, size_t len)
+gw_img_jpeg_strip(unsigned char *d, size_t len)
 {
 	size_t i = 2, o = 2, start, seg;
 	unsigned m;
@@ -146,8 +146,8 @@ gh_img_jpeg_strip(unsigned char *d, size_t len)
 
 /* ---- PNG ---- */
 
-static enum gh_img_result
-probe_png(const unsigned char *d, size_t len, struct gh_img_info *info)
+static enum gw_img_result
+probe_png(const unsigned char *d, size_t len, struct gw_img_info *info)
 {
 	size_t i = 8;
 	uint32_t clen;
@@ -188,7 +188,7 @@ probe_png(const unsigned char *d, size_t len, struct gh_img_info *info)
 /* ---- GIF ---- */
 
 /* Skip data sub-blocks from *i; GH_IMG_OK past the terminator. */
-static enum gh_img_result
+static enum gw_img_result
 gif_subblocks(const unsigned char *d, size_t len, size_t *i)
 {
 	for (;;) {
@@ -205,16 +205,16 @@ gif_subblocks(const unsigned char *d, size_t len, size_t *i)
 }
 
 /*
- * Walk a GIF's blocks.  With out, copy the blocks kept (gh_img_gif_strip)
+ * Walk a GIF's blocks.  With out, copy the blocks kept (gw_img_gif_strip)
  * and return the bytes written in *olen.
  */
-static enum gh_img_result
-walk_gif(const unsigned char *d, size_t len, struct gh_img_info *info,
+static enum gw_img_result
+walk_gif(const unsigned char *d, size_t len, struct gw_img_info *info,
          unsigned char *out, size_t *olen)
 {
 	size_t i = 13, start, o = 0;
 	uint32_t w, h;
-	enum gh_img_result rc;
+	enum gw_img_result rc;
 	int keep;
 
 	if (len < 13)
@@ -308,8 +308,8 @@ walk_gif(const unsigned char *d, size_t len, struct gh_img_info *info,
 
 /* ---- WebP ---- */
 
-static enum gh_img_result
-probe_webp(const unsigned char *d, size_t len, struct gh_img_info *info)
+static enum gw_img_result
+probe_webp(const unsigned char *d, size_t len, struct gw_img_info *info)
 {
 	size_t i = 12, end;
 	uint32_t riff, clen, w, h;
@@ -386,7 +386,7 @@ probe_webp(const unsigned char *d, size_t len, struct gh_img_info *info)
 
 /* ---- the entry points ---- */
 
-static enum gh_img_format
+static enum gw_img_format
 sniff(const unsigned char *d, size_t len)
 {
 	if (len >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
@@ -402,10 +402,10 @@ sniff(const unsigned char *d, size_t len)
 	return GH_IMG_NONE;
 }
 
-enum gh_img_result
-gh_img_probe(const unsigned char *data, size_t len, struct gh_img_info *info)
+enum gw_img_result
+gw_img_probe(const unsigned char *data, size_t len, struct gw_img_info *info)
 {
-	enum gh_img_result rc;
+	enum gw_img_result rc;
 
 	memset(info, 0, sizeof(*info));
 	info->format = sniff(data, len);
@@ -432,9 +432,9 @@ gh_img_probe(const unsigned char *data, size_t len, struct gh_img_info *info)
 }
 
 size_t
-gh_img_gif_strip(const unsigned char *data, size_t len, unsigned char *out)
+gw_img_gif_strip(const unsigned char *data, size_t len, unsigned char *out)
 {
-	struct gh_img_info info;
+	struct gw_img_info info;
 	size_t olen = 0;
 
 	memset(&info, 0, sizeof(info));
@@ -445,7 +445,7 @@ gh_img_gif_strip(const unsigned char *data, size_t len, unsigned char *out)
 }
 
 const char *
-gh_img_format_name(enum gh_img_format f)
+gw_img_format_name(enum gw_img_format f)
 {
 	switch (f) {
 	case GH_IMG_JPEG:
@@ -462,7 +462,7 @@ gh_img_format_name(enum gh_img_format f)
 }
 
 const char *
-gh_img_result_text(enum gh_img_result r)
+gw_img_result_text(enum gw_img_result r)
 {
 	switch (r) {
 	case GH_IMG_OK:

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum gh_img_format {
+enum gw_img_format {
 	GH_IMG_NONE = 0,
 	GH_IMG_JPEG,
 	GH_IMG_PNG,
@@ -30,15 +30,15 @@ enum gh_img_format {
 	GH_IMG_WEBP
 };
 
-enum gh_img_result {
+enum gw_img_result {
 	GH_IMG_OK = 0,
 	GH_IMG_UNKNOWN,      /* not one of the four formats */
 	GH_IMG_TRUNCATED,    /* the data ends inside the structure */
 	GH_IMG_CORRUPT       /* a length, size or marker that cannot be */
 };
 
-struct gh_img_info {
-	enum gh_img_format format;
+struct gw_img_info {
+	enum gw_img_format format;
 	uint32_t width;      /* JPEG/PNG/WebP: the image; GIF: logical screen */
 	uint32_t height;
 	uint64_t pixels;     /* the largest area anything in the file claims:
@@ -49,35 +49,35 @@ struct gh_img_info {
 	                        VP8X's alpha flag, VP8L's alpha bit */
 };
 
-/* gh_img_probe - fill *info from the len bytes at data.  GH_IMG_OK only
+/* gw_img_probe - fill *info from the len bytes at data.  GH_IMG_OK only
  * if the format is known, every dimension is non-zero and the structure
  * the parser walks is complete. */
-enum gh_img_result gh_img_probe(const unsigned char *data, size_t len,
-                                struct gh_img_info *info);
+enum gw_img_result gw_img_probe(const unsigned char *data, size_t len,
+                                struct gw_img_info *info);
 
-/* gh_img_format_name - "jpeg", "png", "gif", "webp" or "none". */
-const char *gh_img_format_name(enum gh_img_format f);
+/* gw_img_format_name - "jpeg", "png", "gif", "webp" or "none". */
+const char *gw_img_format_name(enum gw_img_format f);
 
-/* gh_img_result_text - a short English description of r. */
-const char *gh_img_result_text(enum gh_img_result r);
+/* gw_img_result_text - a short English description of r. */
+const char *gw_img_result_text(enum gw_img_result r);
 
 /*
- * gh_img_gif_strip - copy a GIF that gh_img_probe() accepted to out
+ * gw_img_gif_strip - copy a GIF that gw_img_probe() accepted to out
  * without its comment, plain text and application extensions (XMP and
  * the like), keeping the frames, their graphic control extensions and
  * the NETSCAPE2.0/ANIMEXTS1.0 loop extension.  out has room for len
  * bytes (the copy is never larger).  Returns the bytes written, or 0 if
  * data is not a complete GIF.
  */
-size_t gh_img_gif_strip(const unsigned char *data, size_t len,
+size_t gw_img_gif_strip(const unsigned char *data, size_t len,
                         unsigned char *out);
 
 /*
- * gh_img_jpeg_strip - remove, in place, the comment (COM) and APP1..APP15
+ * gw_img_jpeg_strip - remove, in place, the comment (COM) and APP1..APP15
  * segments before the first scan of the JPEG at data (an encoder's own
  * "CREATOR" comment, say), keeping APP0 (JFIF).  Returns the new length,
  * or 0 if the markers cannot be walked up to SOS.
  */
-size_t gh_img_jpeg_strip(unsigned char *data, size_t len);
+size_t gw_img_jpeg_strip(unsigned char *data, size_t len);
 
 #endif /* GATEHOUSE_NGX_IMAGEHDR_H */

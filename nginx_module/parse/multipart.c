@@ -52,7 +52,7 @@ static const struct {
 };
 
 const char *
-gh_mp_strerror(gh_mp_err err)
+gw_mp_strerror(gw_mp_err err)
 {
 	if ((unsigned)err >= GH_MP_ERR_COUNT_)
 		return "unknown error";
@@ -60,7 +60,7 @@ gh_mp_strerror(gh_mp_err err)
 }
 
 const char *
-gh_mp_errname(gh_mp_err err)
+gw_mp_errname(gw_mp_err err)
 {
 	if ((unsigned)err >= GH_MP_ERR_COUNT_)
 		return "EUNKNOWN";
@@ -152,8 +152,8 @@ scan_quoted(const char *s, size_t len, size_t *i, char *dst, size_t dst_size,
 	return -1;
 }
 
-gh_mp_err
-gh_mp_boundary(const char *ct, size_t len, char *out, size_t out_size,
+gw_mp_err
+gw_mp_boundary(const char *ct, size_t len, char *out, size_t out_size,
                size_t *out_len)
 {
 	size_t i = 0, s, n = 0;
@@ -239,15 +239,15 @@ gh_mp_boundary(const char *ct, size_t len, char *out, size_t out_size,
 	return GH_MP_OK;
 }
 
-gh_mp_err
-gh_mp_init(struct gh_mp_parser *p, const char *boundary, size_t blen,
-           const struct gh_mp_limits *limits,
-           const struct gh_mp_callbacks *cb, void *arg)
+gw_mp_err
+gw_mp_init(struct gw_mp_parser *p, const char *boundary, size_t blen,
+           const struct gw_mp_limits *limits,
+           const struct gw_mp_callbacks *cb, void *arg)
 {
 	if (p == NULL || cb == NULL || boundary == NULL)
 		return GH_MP_ESTATE;
 	/* The header buffer needs no clearing. */
-	memset(p, 0, offsetof(struct gh_mp_parser, hdr));
+	memset(p, 0, offsetof(struct gw_mp_parser, hdr));
 	if (!boundary_ok(boundary, blen)) {
 		p->state = ST_ERROR;
 		p->err = GH_MP_EBOUNDARY;
@@ -274,8 +274,8 @@ gh_mp_init(struct gh_mp_parser *p, const char *boundary, size_t blen,
 	return GH_MP_OK;
 }
 
-static gh_mp_err
-fail(struct gh_mp_parser *p, gh_mp_err err)
+static gw_mp_err
+fail(struct gw_mp_parser *p, gw_mp_err err)
 {
 	p->state = ST_ERROR;
 	p->err = err;
@@ -285,8 +285,8 @@ fail(struct gh_mp_parser *p, gh_mp_err err)
 }
 
 /* Bytes that turned out not to be a delimiter: part data or preamble. */
-static gh_mp_err
-emit(struct gh_mp_parser *p, const unsigned char *d, size_t n)
+static gw_mp_err
+emit(struct gw_mp_parser *p, const unsigned char *d, size_t n)
 {
 	if (n == 0)
 		return GH_MP_OK;
@@ -309,11 +309,11 @@ emit(struct gh_mp_parser *p, const unsigned char *d, size_t n)
  * more than the parse).  A candidate that runs past the end of b is
  * carried over as p->match and finished byte by byte in the next chunk.
  */
-static gh_mp_err
-scan(struct gh_mp_parser *p, const unsigned char *b, size_t n, size_t *used)
+static gw_mp_err
+scan(struct gw_mp_parser *p, const unsigned char *b, size_t n, size_t *used)
 {
 	size_t i = 0, start = 0;    /* b[start..i) is data not yet handed on */
-	gh_mp_err err;
+	gw_mp_err err;
 
 	while (i < n) {
 		if (p->match == 0) {
@@ -375,12 +375,12 @@ scan(struct gh_mp_parser *p, const unsigned char *b, size_t n, size_t *used)
 }
 
 /* What followed "\r\n--BOUNDARY" shows it was not a delimiter after all. */
-static gh_mp_err
-false_delim(struct gh_mp_parser *p)
+static gw_mp_err
+false_delim(struct gw_mp_parser *p)
 {
 	size_t keep = p->tail_len;
 	int cr = keep > 0 && p->tail[keep - 1] == '\r';
-	gh_mp_err err;
+	gw_mp_err err;
 
 	if (cr)
 		keep--;
@@ -394,8 +394,8 @@ false_delim(struct gh_mp_parser *p)
 	return GH_MP_OK;
 }
 
-static gh_mp_err
-after_delim(struct gh_mp_parser *p, unsigned char c, size_t *used)
+static gw_mp_err
+after_delim(struct gw_mp_parser *p, unsigned char c, size_t *used)
 {
 	size_t t = p->tail_len;
 	unsigned char last = t > 0 ? p->tail[t - 1] : 0;
@@ -522,8 +522,8 @@ ctl_unquoted(const char *v, size_t len)
  * escaped).  Anywhere else -- the field name, unquoted values, the
  * parameter syntax -- they are GH_MP_EHEADER as in any other header.
  */
-static gh_mp_err
-parse_disposition(char *v, size_t len, struct gh_mp_part *part)
+static gw_mp_err
+parse_disposition(char *v, size_t len, struct gw_mp_part *part)
 {
 	size_t i = 0, s;
 	const char *fn = NULL, *fnx = NULL;
@@ -633,14 +633,14 @@ parse_disposition(char *v, size_t len, struct gh_mp_part *part)
 	return GH_MP_OK;
 }
 
-static gh_mp_err
-parse_headers(struct gh_mp_parser *p)
+static gw_mp_err
+parse_headers(struct gw_mp_parser *p)
 {
-	struct gh_mp_part part;
+	struct gw_mp_part part;
 	char *h = p->hdr;
 	size_t pos = 0, end = p->hdr_len - 2;   /* drop the empty line */
 	int seen_cd = 0, seen_ct = 0, seen_cte = 0;
-	gh_mp_err err;
+	gw_mp_err err;
 
 	memset(&part, 0, sizeof(part));
 	part.index = p->parts;
@@ -717,12 +717,12 @@ parse_headers(struct gh_mp_parser *p)
 	return GH_MP_OK;
 }
 
-static gh_mp_err
-headers(struct gh_mp_parser *p, const unsigned char *b, size_t n,
+static gw_mp_err
+headers(struct gw_mp_parser *p, const unsigned char *b, size_t n,
         size_t *used)
 {
 	size_t i;
-	gh_mp_err err;
+	gw_mp_err err;
 
 	for (i = 0; i < n; i++) {
 		size_t hl;
@@ -747,12 +747,12 @@ headers(struct gh_mp_parser *p, const unsigned char *b, size_t n,
 	return GH_MP_OK;
 }
 
-gh_mp_err
-gh_mp_feed(struct gh_mp_parser *p, const void *data, size_t len)
+gw_mp_err
+gw_mp_feed(struct gw_mp_parser *p, const void *data, size_t len)
 {
 	const unsigned char *b = data;
 	size_t i = 0;
-	gh_mp_err err = GH_MP_OK;
+	gw_mp_err err = GH_MP_OK;
 
 	if (p == NULL || (data == NULL && len > 0))
 		return GH_MP_ESTATE;
@@ -787,8 +787,8 @@ gh_mp_feed(struct gh_mp_parser *p, const void *data, size_t len)
 	return err;
 }
 
-gh_mp_err
-gh_mp_finish(struct gh_mp_parser *p)
+gw_mp_err
+gw_mp_finish(struct gw_mp_parser *p)
 {
 	if (p == NULL)
 		return GH_MP_ESTATE;
@@ -810,19 +810,19 @@ gh_mp_finish(struct gh_mp_parser *p)
 }
 
 int
-gh_mp_done(const struct gh_mp_parser *p)
+gw_mp_done(const struct gw_mp_parser *p)
 {
 	return p->state == ST_EPILOGUE || p->state == ST_FINISHED;
 }
 
 uint64_t
-gh_mp_offset(const struct gh_mp_parser *p)
+gw_mp_offset(const struct gw_mp_parser *p)
 {
 	return p->offset;
 }
 
 size_t
-gh_mp_quote_name(char *dst, size_t dst_size, const char *name, size_t len)
+gw_mp_quote_name(char *dst, size_t dst_size, const char *name, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i, n = 0;

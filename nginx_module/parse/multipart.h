@@ -2,9 +2,9 @@
  * multipart.h - streaming multipart/form-data parser (RFC 7578, RFC 2046)
  *
  * Plain C with no nginx types, so it can be unit-tested and fuzzed on its
- * own.  The caller owns a struct gh_mp_parser (about 8.5 KiB, no other
- * allocation), pushes the request body through gh_mp_feed() in chunks of any
- * size, as they arrive, and calls gh_mp_finish() at the end of the body.
+ * own.  The caller owns a struct gw_mp_parser (about 8.5 KiB, no other
+ * allocation), pushes the request body through gw_mp_feed() in chunks of any
+ * size, as they arrive, and calls gw_mp_finish() at the end of the body.
  * The parser calls back:
  *
  *   part_begin  once per part, with its parsed headers (name, filename,
@@ -14,7 +14,7 @@
  *               data points into the caller's chunk or into the parser.
  *   part_end    once the part's closing delimiter has been seen.
  *   error       once, when the parser stops on an error (the same code
- *               gh_mp_feed()/gh_mp_finish() return).  part_end is not called
+ *               gw_mp_feed()/gw_mp_finish() return).  part_end is not called
  *               for a part cut short by an error: clean up in error.
  *
  * A callback returning non-zero stops the parser with GH_MP_EABORTED; the
@@ -68,7 +68,7 @@
 #define GH_MP_DEFAULT_PARTS  1000
 #define GH_MP_DEFAULT_PREAMBLE 16384
 
-typedef enum gh_mp_err {
+typedef enum gw_mp_err {
 	GH_MP_OK = 0,
 	GH_MP_ENOTMULTIPART,  /* Content-Type is not multipart/form-data */
 	GH_MP_ENOBOUNDARY,    /* no boundary parameter */
@@ -85,16 +85,16 @@ typedef enum gh_mp_err {
 	GH_MP_EABORTED,       /* a callback returned non-zero */
 	GH_MP_ESTATE,         /* call after finish, or bad arguments */
 	GH_MP_ERR_COUNT_
-} gh_mp_err;
+} gw_mp_err;
 
-/* gh_mp_strerror - a short English description, never NULL. */
-const char *gh_mp_strerror(gh_mp_err err);
+/* gw_mp_strerror - a short English description, never NULL. */
+const char *gw_mp_strerror(gw_mp_err err);
 
-/* gh_mp_errname - "ETRUNCATED" etc., for logs and JSON.  Never NULL. */
-const char *gh_mp_errname(gh_mp_err err);
+/* gw_mp_errname - "ETRUNCATED" etc., for logs and JSON.  Never NULL. */
+const char *gw_mp_errname(gw_mp_err err);
 
 /*
- * gh_mp_boundary - the boundary parameter of a Content-Type header value
+ * gw_mp_boundary - the boundary parameter of a Content-Type header value
  * that must be multipart/form-data (case-insensitive).  The boundary may be
  * a token or a quoted string (with quoted-pairs); after unquoting it must be
  * 1-70 characters of RFC 2046 bchars, not ending in a space.  A boundary
@@ -105,11 +105,11 @@ const char *gh_mp_errname(gh_mp_err err);
  * Returns GH_MP_OK, GH_MP_ENOTMULTIPART, GH_MP_ENOBOUNDARY, GH_MP_EBOUNDARY
  * or GH_MP_ESTATE (bad arguments).
  */
-gh_mp_err gh_mp_boundary(const char *ctype, size_t ctype_len, char *out,
+gw_mp_err gw_mp_boundary(const char *ctype, size_t ctype_len, char *out,
                          size_t out_size, size_t *out_len);
 
 /* One part's headers, as given to part_begin. */
-struct gh_mp_part {
+struct gw_mp_part {
 	unsigned index;             /* 0 for the first part */
 	const char *name;           /* the form field name (never NULL) */
 	size_t name_len;
@@ -122,15 +122,15 @@ struct gh_mp_part {
 	size_t content_type_len;
 };
 
-struct gh_mp_callbacks {
-	int (*part_begin)(void *arg, const struct gh_mp_part *part);
+struct gw_mp_callbacks {
+	int (*part_begin)(void *arg, const struct gw_mp_part *part);
 	int (*part_data)(void *arg, const unsigned char *data, size_t len);
 	int (*part_end)(void *arg);
-	void (*error)(void *arg, gh_mp_err err);
+	void (*error)(void *arg, gw_mp_err err);
 };
 
 /* Limits; a zero field takes its default. */
-struct gh_mp_limits {
+struct gw_mp_limits {
 	size_t max_header_bytes;    /* per part; default and ceiling
 	                               GH_MP_HEADER_MAX */
 	unsigned max_parts;         /* default GH_MP_DEFAULT_PARTS */
@@ -139,13 +139,13 @@ struct gh_mp_limits {
 
 /* The parser.  Fields are private; the struct is public so callers can
  * place it anywhere (stack, pool) without another allocation. */
-struct gh_mp_parser {
-	const struct gh_mp_callbacks *cb;
+struct gw_mp_parser {
+	const struct gw_mp_callbacks *cb;
 	void *arg;
-	struct gh_mp_limits lim;
+	struct gw_mp_limits lim;
 	int state;
 	int in_body;                /* delimiters close a part (not preamble) */
-	gh_mp_err err;
+	gw_mp_err err;
 	size_t delim_len;
 	size_t match;               /* delimiter bytes matched so far */
 	size_t tail_len;            /* bytes seen after a full delimiter */
@@ -159,30 +159,30 @@ struct gh_mp_parser {
 };
 
 /*
- * gh_mp_init - prepare p for one body.  boundary is as gh_mp_boundary()
+ * gw_mp_init - prepare p for one body.  boundary is as gw_mp_boundary()
  * returns it; limits may be NULL; cb is kept (not copied) and must outlive p.
  * Returns GH_MP_OK or GH_MP_EBOUNDARY.
  */
-gh_mp_err gh_mp_init(struct gh_mp_parser *p, const char *boundary,
-                     size_t boundary_len, const struct gh_mp_limits *limits,
-                     const struct gh_mp_callbacks *cb, void *arg);
+gw_mp_err gw_mp_init(struct gw_mp_parser *p, const char *boundary,
+                     size_t boundary_len, const struct gw_mp_limits *limits,
+                     const struct gw_mp_callbacks *cb, void *arg);
 
-/* gh_mp_feed - push len bytes of body.  Returns GH_MP_OK or the error the
+/* gw_mp_feed - push len bytes of body.  Returns GH_MP_OK or the error the
  * parser stopped on. */
-gh_mp_err gh_mp_feed(struct gh_mp_parser *p, const void *data, size_t len);
+gw_mp_err gw_mp_feed(struct gw_mp_parser *p, const void *data, size_t len);
 
-/* gh_mp_finish - the body has ended.  GH_MP_OK if the close delimiter was
+/* gw_mp_finish - the body has ended.  GH_MP_OK if the close delimiter was
  * seen; GH_MP_ENODELIM if no delimiter ever was; GH_MP_ETRUNCATED else. */
-gh_mp_err gh_mp_finish(struct gh_mp_parser *p);
+gw_mp_err gw_mp_finish(struct gw_mp_parser *p);
 
-/* gh_mp_done - non-zero once the close delimiter has been seen. */
-int gh_mp_done(const struct gh_mp_parser *p);
+/* gw_mp_done - non-zero once the close delimiter has been seen. */
+int gw_mp_done(const struct gw_mp_parser *p);
 
-/* gh_mp_offset - body bytes consumed so far (where an error happened). */
-uint64_t gh_mp_offset(const struct gh_mp_parser *p);
+/* gw_mp_offset - body bytes consumed so far (where an error happened). */
+uint64_t gw_mp_offset(const struct gw_mp_parser *p);
 
 /*
- * gh_mp_quote_name - a field name as the inside of the quoted string
+ * gw_mp_quote_name - a field name as the inside of the quoted string
  * name="..." of a Content-Disposition header, for a body made anew (the
  * nginx module's gatehouse_upload_pass).  '"', CR and LF become %22, %0D
  * and %0A, as browsers write them (WHATWG HTML, multipart/form-data
@@ -196,7 +196,7 @@ uint64_t gh_mp_offset(const struct gh_mp_parser *p);
  * Returns the length of the whole quoted name; when that is over dst_size
  * only the first dst_size bytes were written (measure first).
  */
-size_t gh_mp_quote_name(char *dst, size_t dst_size, const char *name,
+size_t gw_mp_quote_name(char *dst, size_t dst_size, const char *name,
                         size_t len);
 
 #endif /* GATEHOUSE_NGX_MULTIPART_H */

@@ -14,7 +14,7 @@
 
 struct chat {
 	const char *url;
-	enum gh_teams_style style;
+	enum nd_teams_style style;
 };
 
 static gh_err
@@ -50,20 +50,20 @@ chat_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
            char *err, size_t elen)
 {
 	struct chat *c = ch->priv;
-	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {m->ev, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	const char *kind = ch->kind->name;
 	json_t *p = NULL;
 	gh_err e;
 
 	if (strcmp(kind, "slack") == 0)
-		e = gh_payload_slack(&gm, &p);
+		e = nd_payload_slack(&gm, &p);
 	else if (strcmp(kind, "mattermost") == 0)
-		e = gh_payload_mattermost(&gm, &p);
+		e = nd_payload_mattermost(&gm, &p);
 	else if (strcmp(kind, "discord") == 0)
-		e = gh_payload_discord(&gm, &p);
+		e = nd_payload_discord(&gm, &p);
 	else
-		e = gh_payload_teams(&gm, c->style, &p);
+		e = nd_payload_teams(&gm, c->style, &p);
 	if (e == GH_OK && names_a_room(m->recipient) &&
 	    (strcmp(kind, "slack") == 0 || strcmp(kind, "mattermost") == 0))
 		json_object_set_new(p, "channel", json_string(m->recipient));

@@ -57,12 +57,12 @@ gotify_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
              char *err, size_t elen)
 {
 	struct gotify *g = ch->priv;
-	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {m->ev, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	json_t *p = NULL;
 	gh_err e;
 
-	e = gh_payload_gotify(&gm, &p);
+	e = nd_payload_gotify(&gm, &p);
 	if (e == GH_OK)
 		e = nd_http_json(ch, r, g->url, p, m->idem_key);
 	json_decref(p);

@@ -54,7 +54,7 @@ ntfy_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
            char *err, size_t elen)
 {
 	struct ntfy *n = ch->priv;
-	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {m->ev, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	const char *topic = m->user && m->recipient &&
 	                    strcmp(m->recipient, m->user) != 0 &&
@@ -68,7 +68,7 @@ ntfy_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 		         "chat entry for the user");
 		return GH_EINVAL;
 	}
-	e = gh_payload_ntfy(&gm, topic, &p);
+	e = nd_payload_ntfy(&gm, topic, &p);
 	if (e == GH_EINVAL) {
 		snprintf(err, elen, "'%s' is not an ntfy topic", topic);
 		return e;

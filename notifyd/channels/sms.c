@@ -19,7 +19,7 @@ struct sms {
 	const char *url, *method, *body, *from, *username;
 	char password[512], token[512];
 	int have_password, have_token;
-	enum gh_sms_format fmt;
+	enum nd_sms_format fmt;
 	size_t max_chars;
 };
 
@@ -63,7 +63,7 @@ sms_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 {
 	struct sms *s = ch->priv;
 	json_t *vars = json_copy((json_t *)m->ev);
-	struct gh_msg gm = {vars, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {vars, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	const char *ctype = NULL;
 	char *body = NULL;
@@ -74,7 +74,7 @@ sms_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 		return GH_ENOMEM;
 	json_object_set_new(vars, "from", s->from ? json_string(s->from) :
 	                    json_null());
-	e = gh_payload_sms(&gm, s->fmt, s->body, s->max_chars, &body, &blen,
+	e = nd_payload_sms(&gm, s->fmt, s->body, s->max_chars, &body, &blen,
 	                   &ctype);
 	json_decref(vars);
 	if (e) {

@@ -9,7 +9,7 @@
  *
  * Outcomes follow the reply code libcurl saw last: 2xx delivered, 4xx and
  * no reply at all (connection refused, timeout) retried, 5xx permanent
- * (gh_smtp_classify).
+ * (nd_smtp_classify).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,14 +45,14 @@ smtp_init(struct nd_chan *ch, const struct gh_conf *conf, const char *section,
 		return GH_ECONFIG;
 	}
 	s->from = gh_conf_str(conf, section, "from");
-	if (s->from == NULL || !gh_mime_addr_ok(s->from)) {
+	if (s->from == NULL || !nd_mime_addr_ok(s->from)) {
 		snprintf(detail, dlen, "[%s] from: a sender address "
 		         "(local@domain) is required", section);
 		return GH_ECONFIG;
 	}
 	s->from_name = gh_conf_str(conf, section, "from_name");
 	s->reply_to = gh_conf_str(conf, section, "reply_to");
-	if (s->reply_to && !gh_mime_addr_ok(s->reply_to)) {
+	if (s->reply_to && !nd_mime_addr_ok(s->reply_to)) {
 		snprintf(detail, dlen, "[%s] reply_to: not an address", section);
 		return GH_ECONFIG;
 	}
@@ -90,13 +90,13 @@ smtp_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
            char *err, size_t elen)
 {
 	struct smtp *s = ch->priv;
-	struct gh_mail mail;
+	struct nd_mail mail;
 	char addr[400];
 	CURL *e = r->easy;
 	struct curl_slist *l;
 	gh_err rc;
 
-	if (!gh_mime_addr_ok(m->recipient)) {
+	if (!nd_mime_addr_ok(m->recipient)) {
 		snprintf(err, elen, "'%s' is not a mail address", m->recipient);
 		return GH_EINVAL;
 	}
@@ -112,7 +112,7 @@ smtp_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	mail.event_id = m->event_id;
 	mail.idem_key = m->idem_key;
 	mail.now_ms = m->now_ms;
-	rc = gh_mime_build(&mail, gh_rng_os, NULL, &r->body, &r->blen);
+	rc = nd_mime_build(&mail, nd_rng_os, NULL, &r->body, &r->blen);
 	if (rc) {
 		snprintf(err, elen, "cannot build the message: %s",
 		         gh_strerror(rc));
@@ -145,7 +145,7 @@ smtp_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 	return GH_OK;
 }
 
-static enum gh_outcome
+static enum nd_outcome
 smtp_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
 {
 	(void)ch;
@@ -156,7 +156,7 @@ smtp_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
 	if (r->status >= 400) {
 		snprintf(err, elen, "SMTP %ld: %s", r->status,
 		         r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->rc));
-		return gh_smtp_classify(r->status);
+		return nd_smtp_classify(r->status);
 	}
 	snprintf(err, elen, "curl: %s",
 	         r->curl_err[0] ? r->curl_err : curl_easy_strerror(r->rc));

@@ -46,12 +46,12 @@ webhook_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
               char *err, size_t elen)
 {
 	struct webhook *w = ch->priv;
-	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {m->ev, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	json_t *p = NULL;
 	gh_err e;
 
-	e = gh_payload_webhook(&gm, &p);
+	e = nd_payload_webhook(&gm, &p);
 	if (e == GH_OK)
 		e = nd_http_json(ch, r, w->url, p, m->idem_key);
 	json_decref(p);
@@ -63,7 +63,7 @@ webhook_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 		/* the signature's time is the real send time, always */
 		int64_t ts = (int64_t)time(NULL);
 
-		e = gh_sign_webhook(w->secret, w->slen, ts, r->body, r->blen, sig);
+		e = nd_sign_webhook(w->secret, w->slen, ts, r->body, r->blen, sig);
 		if (e == GH_OK)
 			e = nd_req_header(r, GH_SIGN_TS_HEADER ": %lld",
 			                  (long long)ts);

@@ -29,7 +29,7 @@
 #define VAPID_TTL (12 * 3600)
 
 struct webpush {
-	struct gh_vapid *vapid;
+	struct nd_vapid *vapid;
 	const char *subject;
 	long ttl_s;
 	int allow_private;       /* lab setups: loopback and LAN endpoints */
@@ -91,7 +91,7 @@ webpush_init(struct nd_chan *ch, const struct gh_conf *conf,
 		snprintf(detail, dlen, "[%s] vapid_key_file: %s", section, why);
 		return GH_ECONFIG;
 	}
-	err = gh_vapid_load_pem(&w->vapid, pem, n);
+	err = nd_vapid_load_pem(&w->vapid, pem, n);
 	explicit_bzero(pem, sizeof(pem));
 	if (err) {
 		snprintf(detail, dlen, "[%s] vapid_key_file: %s is not a P-256 "
@@ -120,7 +120,7 @@ webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
               char *err, size_t elen)
 {
 	struct webpush *w = ch->priv;
-	struct gh_msg gm = {m->ev, m->subject, m->text, m->idem_key,
+	struct nd_payload_msg gm = {m->ev, m->subject, m->text, m->idem_key,
 	                    m->recipient};
 	const json_t *keys = json_object_get(m->contact, "keys");
 	const char *ep = json_string_value(json_object_get(m->contact,
@@ -136,13 +136,13 @@ webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 		snprintf(err, elen, "endpoint refused: not an https:// URL");
 		return GH_EINVAL;
 	}
-	if (gh_webpush_keys(json_string_value(json_object_get(keys, "p256dh")),
+	if (nd_webpush_keys(json_string_value(json_object_get(keys, "p256dh")),
 	                    json_string_value(json_object_get(keys, "auth")),
 	                    ua, auth) != GH_OK) {
 		snprintf(err, elen, "the subscription's keys are not valid");
 		return GH_EINVAL;
 	}
-	e = gh_payload_webpush(&gm, &p);
+	e = nd_payload_webpush(&gm, &p);
 	if (e == GH_OK) {
 		plain = json_dumps(p, JSON_COMPACT);
 		e = plain ? GH_OK : GH_ENOMEM;
@@ -152,11 +152,11 @@ webpush_build(struct nd_chan *ch, const struct nd_msg *m, struct nd_req *r,
 		goto cleanup;
 	plen = strlen(plain);
 	body = malloc(GH_WP_OVERHEAD + plen);
-	e = body ? gh_webpush_encrypt(ua, auth, plain, plen, 0, body,
+	e = body ? nd_webpush_encrypt(ua, auth, plain, plen, 0, body,
 	                              GH_WP_OVERHEAD + plen, &blen) : GH_ENOMEM;
 	if (e)
 		goto cleanup;
-	e = gh_vapid_header(w->vapid, ep, w->subject, (int64_t)time(NULL),
+	e = nd_vapid_header(w->vapid, ep, w->subject, (int64_t)time(NULL),
 	                    VAPID_TTL, vapid, sizeof(vapid));
 	if (e) {
 		snprintf(err, elen, "cannot sign for %s (VAPID)", ep);
@@ -186,10 +186,10 @@ cleanup:
 	return e;
 }
 
-static enum gh_outcome
+static enum nd_outcome
 webpush_done(struct nd_chan *ch, struct nd_req *r, char *err, size_t elen)
 {
-	enum gh_outcome o = nd_http_outcome(r, err, elen);
+	enum nd_outcome o = nd_http_outcome(r, err, elen);
 
 	(void)ch;
 	if (r->rc == CURLE_OK && (r->status == 404 || r->status == 410)) {
@@ -206,7 +206,7 @@ webpush_fini(struct nd_chan *ch)
 	struct webpush *w = ch->priv;
 
 	if (w)
-		gh_vapid_free(w->vapid);
+		nd_vapid_free(w->vapid);
 	nd_priv_free(ch);
 }
 

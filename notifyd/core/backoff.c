@@ -12,7 +12,7 @@
 #include "civil.h"
 
 uint64_t
-gh_rng_os(void *arg)
+nd_rng_os(void *arg)
 {
 	uint64_t v = 0;
 	size_t got = 0;
@@ -33,7 +33,7 @@ gh_rng_os(void *arg)
 }
 
 uint64_t
-gh_rng_below(gh_rng_fn rng, void *arg, uint64_t n)
+nd_rng_below(nd_rng_fn rng, void *arg, uint64_t n)
 {
 	uint64_t limit, v;
 
@@ -48,8 +48,8 @@ gh_rng_below(gh_rng_fn rng, void *arg, uint64_t n)
 }
 
 int64_t
-gh_backoff_delay(const struct gh_backoff *b, int failures,
-                 int64_t retry_after_ms, gh_rng_fn rng, void *arg)
+nd_backoff_delay(const struct nd_backoff *b, int failures,
+                 int64_t retry_after_ms, nd_rng_fn rng, void *arg)
 {
 	int64_t ceiling = b->base_ms > 0 ? b->base_ms : 1;
 	int64_t cap = b->cap_ms > ceiling ? b->cap_ms : ceiling;
@@ -60,7 +60,7 @@ gh_backoff_delay(const struct gh_backoff *b, int failures,
 		ceiling = ceiling > cap / 2 ? cap : ceiling * 2;
 	if (ceiling > cap)
 		ceiling = cap;
-	delay = (int64_t)gh_rng_below(rng, arg, (uint64_t)ceiling + 1);
+	delay = (int64_t)nd_rng_below(rng, arg, (uint64_t)ceiling + 1);
 	if (retry_after_ms >= 0) {
 		if (b->retry_after_max >= 0 && retry_after_ms > b->retry_after_max)
 			retry_after_ms = b->retry_after_max;
@@ -103,7 +103,7 @@ month(const char *p, int *mon)
 	int m;
 
 	for (m = 1; m <= 12; m++) {
-		if (strncmp(p, gh_month_abbr(m), 3) == 0) {
+		if (strncmp(p, nd_month_abbr(m), 3) == 0) {
 			*mon = m;
 			return p + 3;
 		}
@@ -143,9 +143,9 @@ weekday_len(const char *p)
 }
 
 gh_err
-gh_http_date_parse(const char *s, int64_t now_s, int64_t *out)
+nd_http_date_parse(const char *s, int64_t now_s, int64_t *out)
 {
-	struct gh_civil c;
+	struct nd_civil c;
 	const char *p;
 	size_t wl;
 	int d = 0, mon = 0, y = 0, h = 0, mi = 0, se = 0;
@@ -168,7 +168,7 @@ gh_http_date_parse(const char *s, int64_t now_s, int64_t *out)
 		p += 4;
 	} else if (*p == ',' && p[1] == ' ') {
 		/* RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT" */
-		struct gh_civil nc;
+		struct nd_civil nc;
 		int yy = 0;
 
 		p += 2;
@@ -178,7 +178,7 @@ gh_http_date_parse(const char *s, int64_t now_s, int64_t *out)
 		    (p = hms(p, &h, &mi, &se)) == NULL || strncmp(p, " GMT", 4) != 0)
 			return GH_EINVAL;
 		p += 4;
-		gh_civil_from_secs(now_s, &nc);
+		nd_civil_from_secs(now_s, &nc);
 		y = (int)(nc.year - nc.year % 100) + yy;
 		if (y > nc.year + 50)
 			y -= 100;
@@ -199,7 +199,7 @@ gh_http_date_parse(const char *s, int64_t now_s, int64_t *out)
 	if (*skip_sp(p) != '\0')
 		return GH_EINVAL;
 	/* 60 seconds allows a leap second, which POSIX time folds onward. */
-	if (d < 1 || d > gh_month_days(y, mon) || h > 23 || mi > 59 || se > 60)
+	if (d < 1 || d > nd_month_days(y, mon) || h > 23 || mi > 59 || se > 60)
 		return GH_EINVAL;
 	memset(&c, 0, sizeof c);
 	c.year = y;
@@ -208,12 +208,12 @@ gh_http_date_parse(const char *s, int64_t now_s, int64_t *out)
 	c.hour = h;
 	c.min = mi;
 	c.sec = se;
-	*out = gh_secs_from_civil(&c);
+	*out = nd_secs_from_civil(&c);
 	return GH_OK;
 }
 
 gh_err
-gh_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms)
+nd_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms)
 {
 	const char *p, *q;
 	int64_t secs = 0, when;
@@ -235,15 +235,15 @@ gh_retry_after_parse(const char *value, int64_t now_ms, int64_t *delay_ms)
 		*delay_ms = secs * 1000;
 		return GH_OK;
 	}
-	err = gh_http_date_parse(p, now_ms / 1000, &when);
+	err = nd_http_date_parse(p, now_ms / 1000, &when);
 	if (err)
 		return err;
 	*delay_ms = when * 1000 > now_ms ? when * 1000 - now_ms : 0;
 	return GH_OK;
 }
 
-enum gh_outcome
-gh_http_classify(long status)
+enum nd_outcome
+nd_http_classify(long status)
 {
 	if (status >= 200 && status <= 299)
 		return GH_OUTCOME_OK;
@@ -253,8 +253,8 @@ gh_http_classify(long status)
 	return GH_OUTCOME_PERMANENT;
 }
 
-enum gh_outcome
-gh_smtp_classify(long code)
+enum nd_outcome
+nd_smtp_classify(long code)
 {
 	if (code >= 200 && code <= 299)
 		return GH_OUTCOME_OK;
@@ -264,7 +264,7 @@ gh_smtp_classify(long code)
 }
 
 const char *
-gh_outcome_name(enum gh_outcome o)
+nd_outcome_name(enum nd_outcome o)
 {
 	switch (o) {
 	case GH_OUTCOME_OK:

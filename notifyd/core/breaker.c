@@ -6,7 +6,7 @@
 #include "breaker.h"
 
 void
-gh_breaker_init(struct gh_breaker *b, int threshold, int64_t cooldown_ms)
+nd_breaker_init(struct nd_breaker *b, int threshold, int64_t cooldown_ms)
 {
 	memset(b, 0, sizeof *b);
 	b->threshold = threshold < 1 ? 1 : threshold;
@@ -15,7 +15,7 @@ gh_breaker_init(struct gh_breaker *b, int threshold, int64_t cooldown_ms)
 }
 
 int
-gh_breaker_allow(struct gh_breaker *b, int64_t now_ms)
+nd_breaker_allow(struct nd_breaker *b, int64_t now_ms)
 {
 	switch (b->state) {
 	case GH_BREAKER_CLOSED:
@@ -36,7 +36,7 @@ gh_breaker_allow(struct gh_breaker *b, int64_t now_ms)
 }
 
 static void
-breaker_open(struct gh_breaker *b, int64_t now_ms)
+breaker_open(struct nd_breaker *b, int64_t now_ms)
 {
 	b->state = GH_BREAKER_OPEN;
 	b->opened_at = now_ms;
@@ -46,7 +46,7 @@ breaker_open(struct gh_breaker *b, int64_t now_ms)
 }
 
 void
-gh_breaker_success(struct gh_breaker *b, int64_t now_ms)
+nd_breaker_success(struct nd_breaker *b, int64_t now_ms)
 {
 	(void)now_ms;
 	switch (b->state) {
@@ -66,7 +66,7 @@ gh_breaker_success(struct gh_breaker *b, int64_t now_ms)
 }
 
 void
-gh_breaker_failure(struct gh_breaker *b, int64_t now_ms)
+nd_breaker_failure(struct nd_breaker *b, int64_t now_ms)
 {
 	switch (b->state) {
 	case GH_BREAKER_CLOSED:
@@ -84,14 +84,14 @@ gh_breaker_failure(struct gh_breaker *b, int64_t now_ms)
 }
 
 void
-gh_breaker_cancel(struct gh_breaker *b)
+nd_breaker_cancel(struct nd_breaker *b)
 {
 	if (b->state == GH_BREAKER_HALF_OPEN)
 		b->probing = 0;
 }
 
 int64_t
-gh_breaker_retry_at(const struct gh_breaker *b, int64_t now_ms)
+nd_breaker_retry_at(const struct nd_breaker *b, int64_t now_ms)
 {
 	if (b->state == GH_BREAKER_OPEN) {
 		int64_t at = b->opened_at + b->cooldown_ms;
@@ -103,7 +103,7 @@ gh_breaker_retry_at(const struct gh_breaker *b, int64_t now_ms)
 }
 
 const char *
-gh_breaker_state_name(enum gh_breaker_state s)
+nd_breaker_state_name(enum nd_breaker_state s)
 {
 	switch (s) {
 	case GH_BREAKER_CLOSED:

@@ -15,7 +15,7 @@
 
 #define GH_SECS_PER_DAY 86400
 
-struct gh_civil {
+struct nd_civil {
 	int64_t year;
 	int mon;     /* 1..12 */
 	int mday;    /* 1..31 */
@@ -26,29 +26,29 @@ struct gh_civil {
 	int yday;    /* 0..365 */
 };
 
-/* gh_floor_div - a / b rounded toward minus infinity (b > 0). */
-int64_t gh_floor_div(int64_t a, int64_t b);
-/* gh_floor_mod - a - b * gh_floor_div(a, b), always in [0, b). */
-int64_t gh_floor_mod(int64_t a, int64_t b);
+/* nd_floor_div - a / b rounded toward minus infinity (b > 0). */
+int64_t nd_floor_div(int64_t a, int64_t b);
+/* nd_floor_mod - a - b * nd_floor_div(a, b), always in [0, b). */
+int64_t nd_floor_mod(int64_t a, int64_t b);
 
-int gh_is_leap(int64_t year);
-/* gh_month_days - days in month mon (1..12) of year. */
-int gh_month_days(int64_t year, int mon);
+int nd_is_leap(int64_t year);
+/* nd_month_days - days in month mon (1..12) of year. */
+int nd_month_days(int64_t year, int mon);
 
-/* gh_days_from_civil - days since 1970-01-01 of year-mon-mday.  mday may
+/* nd_days_from_civil - days since 1970-01-01 of year-mon-mday.  mday may
  * run past the month's end (it simply counts on). */
-int64_t gh_days_from_civil(int64_t year, int mon, int mday);
-/* gh_weekday - 0 Sunday .. 6 Saturday for a day number. */
-int gh_weekday(int64_t days);
+int64_t nd_days_from_civil(int64_t year, int mon, int mday);
+/* nd_weekday - 0 Sunday .. 6 Saturday for a day number. */
+int nd_weekday(int64_t days);
 
-/* gh_civil_from_secs - break s (seconds since the epoch) down. */
-void gh_civil_from_secs(int64_t s, struct gh_civil *c);
-/* gh_secs_from_civil - the inverse, from year, mon, mday, hour, min, sec
+/* nd_civil_from_secs - break s (seconds since the epoch) down. */
+void nd_civil_from_secs(int64_t s, struct nd_civil *c);
+/* nd_secs_from_civil - the inverse, from year, mon, mday, hour, min, sec
  * (wday and yday are ignored). */
-int64_t gh_secs_from_civil(const struct gh_civil *c);
+int64_t nd_secs_from_civil(const struct nd_civil *c);
 
 /* English abbreviations used by HTTP and mail dates ("Sun", "Jan"). */
-const char *gh_wday_abbr(int wday);    /* 0..6 */
-const char *gh_month_abbr(int mon);    /* 1..12 */
+const char *nd_wday_abbr(int wday);    /* 0..6 */
+const char *nd_month_abbr(int mon);    /* 1..12 */
 
 #endif /* GH_NOTIFYD_CIVIL_H */

@@ -47,7 +47,7 @@ nd_gate_decide(const struct nd_gate_in *in, struct nd_gate_out *out)
 	/* Judged here rather than at resolution, so that an event that
 	 * waited is judged at the time it would go. */
 	if (nd_gate_quiet_applies(in) && in->tz != NULL &&
-	    gh_quiet_check(in->quiet, in->tz, in->now, &end)) {
+	    nd_quiet_check(in->quiet, in->tz, in->now, &end)) {
 		defer(out, ND_GATE_QUIET, end);
 		snprintf(out->reason, sizeof(out->reason), "quiet hours of %s "
 		         "(%02d:%02d-%02d:%02d %s)", in->user_id ? in->user_id :
@@ -75,18 +75,18 @@ nd_gate_decide(const struct nd_gate_in *in, struct nd_gate_out *out)
 		return;
 	}
 	out->probe = 0;
-	if (!gh_breaker_allow(&out->breaker, in->now)) {
+	if (!nd_breaker_allow(&out->breaker, in->now)) {
 		defer(out, ND_GATE_BREAKER,
-		      gh_breaker_retry_at(&out->breaker, in->now) + 1);
+		      nd_breaker_retry_at(&out->breaker, in->now) + 1);
 		snprintf(out->reason, sizeof(out->reason), "the circuit breaker "
 		         "of %s is open", in->chname);
 		return;
 	}
 	out->probe = out->breaker.state == GH_BREAKER_HALF_OPEN;
-	if (in->limited && !gh_tbucket_take(&out->bucket, in->now, &wait)) {
+	if (in->limited && !nd_tbucket_take(&out->bucket, in->now, &wait)) {
 		/* the probe slot goes to a request that can be sent */
 		if (out->probe)
-			gh_breaker_cancel(&out->breaker);
+			nd_breaker_cancel(&out->breaker);
 		out->probe = 0;
 		if (wait <= ND_GATE_WAIT_INLINE_MS) {
 			defer(out, ND_GATE_WAIT_RATE, in->now + wait);
@@ -136,7 +136,7 @@ nd_attempt_decide(const struct nd_attempt_in *in, struct nd_attempt_out *out)
 		return;
 	}
 	out->attempt = ND_ATTEMPT_RETRY;
-	out->delay = gh_backoff_delay(in->backoff, in->attempts,
+	out->delay = nd_backoff_delay(in->backoff, in->attempts,
 	                              in->retry_after_ms, in->rng, in->rng_arg);
 	out->next_at = in->now + out->delay;
 }

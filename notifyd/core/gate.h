@@ -68,12 +68,12 @@ struct nd_gate_in {
 	int kind_local;               /* its kind delivers in the store */
 	int inflight, concurrency;    /* requests in flight overall, the cap */
 	int ch_inflight, ch_concurrency;  /* the same for the channel */
-	struct gh_breaker breaker;    /* a copy of the channel's */
+	struct nd_breaker breaker;    /* a copy of the channel's */
 	int limited;                  /* the channel has a rate limit */
-	struct gh_tbucket bucket;     /* a copy of its bucket */
+	struct nd_tbucket bucket;     /* a copy of its bucket */
 	/* the user (quiet NULL: no user, or no quiet hours) */
-	const struct gh_quiet *quiet;
-	const struct gh_tz *tz;       /* their zone; NULL: not judged */
+	const struct nd_quiet *quiet;
+	const struct nd_tz *tz;       /* their zone; NULL: not judged */
 	const char *user_id, *user_tz;   /* for the reason */
 	/* the target */
 	int waiting_for_slot;         /* it waits for a slot already */
@@ -87,8 +87,8 @@ struct nd_gate_out {
 	                                 to; WAIT_RATE: look again at */
 	int64_t wait_since;           /* the target's, to keep */
 	int probe;                    /* the target's, to keep */
-	struct gh_breaker breaker;    /* the channel's, to keep */
-	struct gh_tbucket bucket;     /* the channel's, to keep */
+	struct nd_breaker breaker;    /* the channel's, to keep */
+	struct nd_tbucket bucket;     /* the channel's, to keep */
 	char reason[160];             /* QUIET, BUSY, BREAKER, RATE */
 };
 
@@ -122,13 +122,13 @@ enum nd_attempt {
 };
 
 struct nd_attempt_in {
-	enum gh_outcome outcome;
+	enum nd_outcome outcome;
 	int attempts;                 /* this one included */
 	int max_attempts;
 	int64_t now;
-	const struct gh_backoff *backoff;
+	const struct nd_backoff *backoff;
 	int64_t retry_after_ms;       /* the receiver's, or -1 */
-	gh_rng_fn rng;                /* the backoff's jitter */
+	nd_rng_fn rng;                /* the backoff's jitter */
 	void *rng_arg;
 };
 

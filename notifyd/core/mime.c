@@ -74,7 +74,7 @@ mb_crlf(struct mbuf *b)
 /* ---- checks ---- */
 
 int
-gh_mime_addr_ok(const char *a)
+nd_mime_addr_ok(const char *a)
 {
 	const char *at;
 	size_t i, n;
@@ -107,16 +107,16 @@ host_ok(const char *h)
 }
 
 gh_err
-gh_mime_date(int64_t now_ms, char *out, size_t cap)
+nd_mime_date(int64_t now_ms, char *out, size_t cap)
 {
-	struct gh_civil c;
+	struct nd_civil c;
 	int n;
 
-	gh_civil_from_secs(gh_floor_div(now_ms, 1000), &c);
+	nd_civil_from_secs(nd_floor_div(now_ms, 1000), &c);
 	if (c.year < 1900 || c.year > 9999)
 		return GH_EINVAL;
 	n = snprintf(out, cap, "%s, %02d %s %04" PRId64 " %02d:%02d:%02d +0000",
-	             gh_wday_abbr(c.wday), c.mday, gh_month_abbr(c.mon), c.year,
+	             nd_wday_abbr(c.wday), c.mday, nd_month_abbr(c.mon), c.year,
 	             c.hour, c.min, c.sec);
 	return n < 0 || (size_t)n >= cap ? GH_ETOOBIG : GH_OK;
 }
@@ -466,7 +466,7 @@ put_part(struct mbuf *b, const char *ctype, const char *body)
 }
 
 static void
-rand_hex(gh_rng_fn rng, void *arg, char out[17])
+rand_hex(nd_rng_fn rng, void *arg, char out[17])
 {
 	char raw[8];
 	uint64_t v = rng(arg);
@@ -478,7 +478,7 @@ rand_hex(gh_rng_fn rng, void *arg, char out[17])
 }
 
 gh_err
-gh_mime_build(const struct gh_mail *m, gh_rng_fn rng, void *rng_arg,
+nd_mime_build(const struct nd_mail *m, nd_rng_fn rng, void *rng_arg,
               char **out, size_t *olen)
 {
 	struct mbuf b = {0};
@@ -490,8 +490,8 @@ gh_mime_build(const struct gh_mail *m, gh_rng_fn rng, void *rng_arg,
 	if (out)
 		*out = NULL;
 	if (m == NULL || out == NULL || rng == NULL ||
-	    !gh_mime_addr_ok(m->from_addr) || !gh_mime_addr_ok(m->to_addr) ||
-	    (m->reply_to && !gh_mime_addr_ok(m->reply_to)) || m->text == NULL)
+	    !nd_mime_addr_ok(m->from_addr) || !nd_mime_addr_ok(m->to_addr) ||
+	    (m->reply_to && !nd_mime_addr_ok(m->reply_to)) || m->text == NULL)
 		return GH_EINVAL;
 	host = m->host ? m->host : strchr(m->from_addr, '@') + 1;
 	if (!host_ok(host))
@@ -503,7 +503,7 @@ gh_mime_build(const struct gh_mail *m, gh_rng_fn rng, void *rng_arg,
 	    (m->to_name && !gh_utf8_valid(m->to_name, strlen(m->to_name))) ||
 	    (m->idem_key && strlen(m->idem_key) > 400))
 		return GH_EINVAL;
-	err = gh_mime_date(m->now_ms, date, sizeof date);
+	err = nd_mime_date(m->now_ms, date, sizeof date);
 	if (err)
 		return err;
 	err = GH_ENOMEM;

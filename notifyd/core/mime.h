@@ -51,11 +51,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "gatehouse/err.h"
-#include "backoff.h"    /* gh_rng_fn */
+#include "backoff.h"    /* nd_rng_fn */
 
 #define GH_MIME_MAX (4u * 1024 * 1024)   /* largest message built */
 
-struct gh_mail {
+struct nd_mail {
 	const char *from_name;   /* display name (UTF-8) or NULL */
 	const char *from_addr;   /* required */
 	const char *to_name;     /* display name or NULL */
@@ -71,22 +71,22 @@ struct gh_mail {
 };
 
 /*
- * gh_mime_build - the message as one malloc'd buffer (*out, *olen; it is
+ * nd_mime_build - the message as one malloc'd buffer (*out, *olen; it is
  * also NUL-terminated).  rng draws the Message-ID and boundary randomness
- * (gh_rng_os in production).  GH_EINVAL for a bad address or host, or
+ * (nd_rng_os in production).  GH_EINVAL for a bad address or host, or
  * bodies or names that are not UTF-8; GH_ETOOBIG past GH_MIME_MAX;
  * GH_ENOMEM.
  */
-gh_err gh_mime_build(const struct gh_mail *m, gh_rng_fn rng, void *rng_arg,
+gh_err nd_mime_build(const struct nd_mail *m, nd_rng_fn rng, void *rng_arg,
                      char **out, size_t *olen);
 
 /*
- * gh_mime_date - "Wed, 10 Jun 2026 14:30:00 +0000" for now_ms into out
+ * nd_mime_date - "Wed, 10 Jun 2026 14:30:00 +0000" for now_ms into out
  * (32 bytes are enough).
  */
-gh_err gh_mime_date(int64_t now_ms, char *out, size_t cap);
+gh_err nd_mime_date(int64_t now_ms, char *out, size_t cap);
 
-/* gh_mime_addr_ok - 1 if addr is acceptable as described above. */
-int gh_mime_addr_ok(const char *addr);
+/* nd_mime_addr_ok - 1 if addr is acceptable as described above. */
+int nd_mime_addr_ok(const char *addr);
 
 #endif /* GH_NOTIFYD_MIME_H */

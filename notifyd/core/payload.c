@@ -14,7 +14,7 @@
 #include "gatehouse/text.h"
 
 gh_err
-gh_idem_key(char *out, size_t cap, uint64_t event_id, const char *channel,
+nd_idem_key(char *out, size_t cap, uint64_t event_id, const char *channel,
             const char *recipient)
 {
 	int n;
@@ -27,7 +27,7 @@ gh_idem_key(char *out, size_t cap, uint64_t event_id, const char *channel,
 }
 
 const char *
-gh_priority_name(json_int_t p)
+nd_priority_name(json_int_t p)
 {
 	switch (p) {
 	case GH_PRIORITY_LOW:
@@ -86,7 +86,7 @@ ev_priority(const json_t *ev)
 }
 
 static const char *
-msg_subject(const struct gh_msg *m)
+msg_subject(const struct nd_payload_msg *m)
 {
 	const char *s = m->subject && *m->subject ? m->subject :
 	                ev_str(m->ev, "title");
@@ -95,7 +95,7 @@ msg_subject(const struct gh_msg *m)
 }
 
 static const char *
-msg_text(const struct gh_msg *m)
+msg_text(const struct nd_payload_msg *m)
 {
 	if (m->text && *m->text)
 		return m->text;
@@ -104,7 +104,7 @@ msg_text(const struct gh_msg *m)
 
 /* msg_url - the action URL if it is an http(s) link. */
 static const char *
-msg_url(const struct gh_msg *m)
+msg_url(const struct nd_payload_msg *m)
 {
 	const char *u = ev_str(m->ev, "action_url");
 
@@ -189,19 +189,19 @@ jmrkdwn_cut(const char *s, size_t max_chars)
 static json_t *
 iso8601(json_int_t ms)
 {
-	struct gh_civil c;
+	struct nd_civil c;
 	char buf[40];
 
-	gh_civil_from_secs(gh_floor_div(ms, 1000), &c);
+	nd_civil_from_secs(nd_floor_div(ms, 1000), &c);
 	snprintf(buf, sizeof buf, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ",
 	         c.year, c.mon, c.mday, c.hour, c.min, c.sec,
-	         (int)gh_floor_mod(ms, 1000));
+	         (int)nd_floor_mod(ms, 1000));
 	return json_string(buf);
 }
 
 /* type_line - "login.new_host · security · high" */
 static char *
-type_line(const struct gh_msg *m)
+type_line(const struct nd_payload_msg *m)
 {
 	const char *type = ev_str(m->ev, "type"), *cat = ev_str(m->ev, "category");
 	size_t n = (type ? strlen(type) : 5) + (cat ? strlen(cat) : 0) + 32;
@@ -211,10 +211,10 @@ type_line(const struct gh_msg *m)
 		return NULL;
 	if (cat)
 		snprintf(s, n, "%s \xc2\xb7 %s \xc2\xb7 %s", type ? type : "event",
-		         cat, gh_priority_name(ev_priority(m->ev)));
+		         cat, nd_priority_name(ev_priority(m->ev)));
 	else
 		snprintf(s, n, "%s \xc2\xb7 %s", type ? type : "event",
-		         gh_priority_name(ev_priority(m->ev)));
+		         nd_priority_name(ev_priority(m->ev)));
 	return s;
 }
 
@@ -230,7 +230,7 @@ jb_done(struct jb *b, json_t *obj, json_t **out)
 }
 
 static int
-msg_ok(const struct gh_msg *m, json_t **out)
+msg_ok(const struct nd_payload_msg *m, json_t **out)
 {
 	if (out)
 		*out = NULL;
@@ -240,7 +240,7 @@ msg_ok(const struct gh_msg *m, json_t **out)
 /* ---- webhook ---- */
 
 gh_err
-gh_payload_webhook(const struct gh_msg *m, json_t **out)
+nd_payload_webhook(const struct nd_payload_msg *m, json_t **out)
 {
 	static const char *const fields[] = {
 		"id", "type", "category", "user", "title", "message", "priority",
@@ -272,7 +272,7 @@ gh_payload_webhook(const struct gh_msg *m, json_t **out)
 /* ---- Slack ---- */
 
 gh_err
-gh_payload_slack(const struct gh_msg *m, json_t **out)
+nd_payload_slack(const struct nd_payload_msg *m, json_t **out)
 {
 	struct jb b = {0};
 	json_t *o, *blocks, *blk, *t;
@@ -343,7 +343,7 @@ gh_payload_slack(const struct gh_msg *m, json_t **out)
 /* ---- Mattermost ---- */
 
 gh_err
-gh_payload_mattermost(const struct gh_msg *m, json_t **out)
+nd_payload_mattermost(const struct nd_payload_msg *m, json_t **out)
 {
 	struct jb b = {0};
 	const char *subj, *text, *url;
@@ -388,7 +388,7 @@ priority_rgb(json_int_t p)
 }
 
 gh_err
-gh_payload_discord(const struct gh_msg *m, json_t **out)
+nd_payload_discord(const struct nd_payload_msg *m, json_t **out)
 {
 	struct jb b = {0};
 	json_t *o, *embeds, *e, *am, *created;
@@ -442,7 +442,7 @@ teams_fact(struct jb *b, const char *title, const char *value)
 }
 
 gh_err
-gh_payload_teams(const struct gh_msg *m, enum gh_teams_style style,
+nd_payload_teams(const struct nd_payload_msg *m, enum nd_teams_style style,
                  json_t **out)
 {
 	static const char *const themes[5] = {
@@ -519,7 +519,7 @@ gh_payload_teams(const struct gh_msg *m, enum gh_teams_style style,
 		if (cat)
 			jb_push(&b, facts, teams_fact(&b, "Category", cat));
 		jb_push(&b, facts, teams_fact(&b, "Priority",
-		                              gh_priority_name(ev_priority(m->ev))));
+		                              nd_priority_name(ev_priority(m->ev))));
 		jb_set(&b, fs, "facts", facts);
 		jb_push(&b, body, fs);
 		jb_set(&b, card, "body", body);
@@ -558,7 +558,7 @@ topic_ok(const char *t)
 }
 
 gh_err
-gh_payload_ntfy(const struct gh_msg *m, const char *topic, json_t **out)
+nd_payload_ntfy(const struct nd_payload_msg *m, const char *topic, json_t **out)
 {
 	/* ntfy: 1 min, 2 low, 3 default, 4 high, 5 max/urgent. */
 	static const int prio[GH_PRIORITY_URGENT + 1] = {
@@ -593,7 +593,7 @@ gh_payload_ntfy(const struct gh_msg *m, const char *topic, json_t **out)
 }
 
 gh_err
-gh_payload_gotify(const struct gh_msg *m, json_t **out)
+nd_payload_gotify(const struct nd_payload_msg *m, json_t **out)
 {
 	/* gotify clients: 0 silent, 1-3 low, 4-7 sound, 8-10 intrusive. */
 	static const int prio[GH_PRIORITY_URGENT + 1] = {
@@ -628,7 +628,7 @@ gh_payload_gotify(const struct gh_msg *m, json_t **out)
 }
 
 gh_err
-gh_payload_webpush(const struct gh_msg *m, json_t **out)
+nd_payload_webpush(const struct nd_payload_msg *m, json_t **out)
 {
 	struct jb b = {0};
 	json_t *o, *data, *id;
@@ -669,7 +669,7 @@ gh_payload_webpush(const struct gh_msg *m, json_t **out)
 /* ---- SMS ---- */
 
 gh_err
-gh_payload_sms(const struct gh_msg *m, enum gh_sms_format fmt,
+nd_payload_sms(const struct nd_payload_msg *m, enum nd_sms_format fmt,
                const char *body_tmpl, size_t max_chars, char **out,
                size_t *olen, const char **content_type)
 {
@@ -702,7 +702,7 @@ gh_payload_sms(const struct gh_msg *m, enum gh_sms_format fmt,
 		err = GH_ENOMEM;
 		goto cleanup;
 	}
-	err = gh_tmpl_render(body_tmpl, strlen(body_tmpl), vars,
+	err = nd_tmpl_render(body_tmpl, strlen(body_tmpl), vars,
 	                     fmt == GH_SMS_JSON ? GH_TMPL_JSON : GH_TMPL_URL,
 	                     GH_SMS_BODY_MAX, &body, &len, &trunc);
 	if (err)

@@ -50,45 +50,45 @@
 #define GH_IDEM_KEY_MAX 512
 
 /*
- * gh_idem_key - "<event_id>:<channel>:<recipient>" into out; recipient
+ * nd_idem_key - "<event_id>:<channel>:<recipient>" into out; recipient
  * NULL or empty gives "*".  GH_ETOOBIG if it does not fit.
  */
-gh_err gh_idem_key(char *out, size_t cap, uint64_t event_id,
+gh_err nd_idem_key(char *out, size_t cap, uint64_t event_id,
                    const char *channel, const char *recipient);
 
 /* One delivery, as the builders see it (all borrowed). */
-struct gh_msg {
+struct nd_payload_msg {
 	const json_t *ev;        /* the event record */
 	const char *subject;     /* rendered subject; NULL: the event's title */
 	const char *text;        /* rendered text body; NULL: its message */
-	const char *idem_key;    /* gh_idem_key() */
+	const char *idem_key;    /* nd_idem_key() */
 	const char *recipient;   /* may be NULL */
 };
 
 /* "low", "normal", "high", "urgent" for 1..4 (out of range: "normal"). */
-const char *gh_priority_name(json_int_t priority);
+const char *nd_priority_name(json_int_t priority);
 
 /*
  * Builders: *out receives a new JSON object (json_decref()).  GH_EINVAL if
  * the event is not an object, GH_ENOMEM.
  */
-gh_err gh_payload_webhook(const struct gh_msg *m, json_t **out);
-gh_err gh_payload_slack(const struct gh_msg *m, json_t **out);
-gh_err gh_payload_mattermost(const struct gh_msg *m, json_t **out);
-gh_err gh_payload_discord(const struct gh_msg *m, json_t **out);
+gh_err nd_payload_webhook(const struct nd_payload_msg *m, json_t **out);
+gh_err nd_payload_slack(const struct nd_payload_msg *m, json_t **out);
+gh_err nd_payload_mattermost(const struct nd_payload_msg *m, json_t **out);
+gh_err nd_payload_discord(const struct nd_payload_msg *m, json_t **out);
 
-enum gh_teams_style {
+enum nd_teams_style {
 	GH_TEAMS_ADAPTIVE = 0,   /* Workflows "When a Teams webhook request is received" */
 	GH_TEAMS_MESSAGECARD     /* legacy Office 365 connector */
 };
-gh_err gh_payload_teams(const struct gh_msg *m, enum gh_teams_style style,
+gh_err nd_payload_teams(const struct nd_payload_msg *m, enum nd_teams_style style,
                         json_t **out);
 
 /* topic: the ntfy topic (required, [A-Za-z0-9_-], at most 64). */
-gh_err gh_payload_ntfy(const struct gh_msg *m, const char *topic,
+gh_err nd_payload_ntfy(const struct nd_payload_msg *m, const char *topic,
                        json_t **out);
-gh_err gh_payload_gotify(const struct gh_msg *m, json_t **out);
-gh_err gh_payload_webpush(const struct gh_msg *m, json_t **out);
+gh_err nd_payload_gotify(const struct nd_payload_msg *m, json_t **out);
+gh_err nd_payload_webpush(const struct nd_payload_msg *m, json_t **out);
 
 /*
  * SMS through a generic HTTP gateway.  The admin writes the request body as
@@ -105,10 +105,10 @@ gh_err gh_payload_webpush(const struct gh_msg *m, json_t **out);
  * *out receives the malloc'd body, *olen its length, *content_type a
  * static string.  body_tmpl NULL uses the default.
  */
-enum gh_sms_format { GH_SMS_FORM = 0, GH_SMS_JSON };
+enum nd_sms_format { GH_SMS_FORM = 0, GH_SMS_JSON };
 #define GH_SMS_BODY_MAX 8192
 
-gh_err gh_payload_sms(const struct gh_msg *m, enum gh_sms_format fmt,
+gh_err nd_payload_sms(const struct nd_payload_msg *m, enum nd_sms_format fmt,
                       const char *body_tmpl, size_t max_chars, char **out,
                       size_t *olen, const char **content_type);
 

@@ -10,7 +10,7 @@
 #include "quiet.h"
 
 gh_err
-gh_hhmm_parse(const char *s, int *minutes)
+nd_hhmm_parse(const char *s, int *minutes)
 {
 	int h, m;
 
@@ -31,7 +31,7 @@ gh_hhmm_parse(const char *s, int *minutes)
 }
 
 gh_err
-gh_weekday_parse(const char *s, int *wday)
+nd_weekday_parse(const char *s, int *wday)
 {
 	static const char *const names[7] = {
 		"sunday", "monday", "tuesday", "wednesday", "thursday", "friday",
@@ -56,20 +56,20 @@ gh_weekday_parse(const char *s, int *wday)
 
 /* local_day - the wall-clock day number and minute of day at t (s). */
 static int64_t
-local_day(const struct gh_tz *tz, int64_t t, int *minute)
+local_day(const struct nd_tz *tz, int64_t t, int *minute)
 {
-	int64_t local = t + gh_tz_offset(tz, t, NULL);
-	int64_t day = gh_floor_div(local, GH_SECS_PER_DAY);
+	int64_t local = t + nd_tz_offset(tz, t, NULL);
+	int64_t day = nd_floor_div(local, GH_SECS_PER_DAY);
 
 	*minute = (int)((local - day * GH_SECS_PER_DAY) / 60);
 	return day;
 }
 
 int
-gh_quiet_check(const struct gh_quiet *q, const struct gh_tz *tz,
+nd_quiet_check(const struct nd_quiet *q, const struct nd_tz *tz,
                int64_t now_ms, int64_t *ends_ms)
 {
-	int64_t now_s = gh_floor_div(now_ms, 1000);
+	int64_t now_s = nd_floor_div(now_ms, 1000);
 	int64_t day, end_day, first, second, e;
 	int m;
 
@@ -93,7 +93,7 @@ gh_quiet_check(const struct gh_quiet *q, const struct gh_tz *tz,
 	/* Within two days the end is always found; the loop only guards
 	 * against a zone whose clock moves back across the whole window. */
 	for (; end_day <= day + 2; end_day++) {
-		gh_tz_resolve(tz, end_day * GH_SECS_PER_DAY + (int64_t)q->end * 60,
+		nd_tz_resolve(tz, end_day * GH_SECS_PER_DAY + (int64_t)q->end * 60,
 		              &first, &second);
 		e = first * 1000 > now_ms ? first * 1000 : second * 1000;
 		if (e > now_ms) {
@@ -106,7 +106,7 @@ gh_quiet_check(const struct gh_quiet *q, const struct gh_tz *tz,
 }
 
 gh_err
-gh_digest_next(const struct gh_digest_sched *d, const struct gh_tz *tz,
+nd_digest_next(const struct nd_digest_spec *d, const struct nd_tz *tz,
                int64_t after_ms, int64_t *next_ms)
 {
 	int64_t day, first, second;
@@ -114,11 +114,11 @@ gh_digest_next(const struct gh_digest_sched *d, const struct gh_tz *tz,
 
 	if (d->at < 0 || d->at > 1439 || d->wday < -1 || d->wday > 6)
 		return GH_EINVAL;
-	day = local_day(tz, gh_floor_div(after_ms, 1000), &m);
+	day = local_day(tz, nd_floor_div(after_ms, 1000), &m);
 	for (i = 0; i <= 14; i++) {
-		if (d->wday >= 0 && gh_weekday(day + i) != d->wday)
+		if (d->wday >= 0 && nd_weekday(day + i) != d->wday)
 			continue;
-		gh_tz_resolve(tz, (day + i) * GH_SECS_PER_DAY + (int64_t)d->at * 60,
+		nd_tz_resolve(tz, (day + i) * GH_SECS_PER_DAY + (int64_t)d->at * 60,
 		              &first, &second);
 		/* Only the first occurrence counts, so a send time repeated by
 		 * the clock going back is not used twice. */

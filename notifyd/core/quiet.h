@@ -18,7 +18,7 @@
  *
  * DIGESTS
  *   A digest goes out daily, or weekly on one weekday, at a local HH:MM.
- *   gh_digest_next gives the first such instant strictly after a given one.
+ *   nd_digest_next gives the first such instant strictly after a given one.
  *   A send time skipped by a spring-forward jump resolves as above; one
  *   that happens twice is used once, at its first occurrence.
  *
@@ -32,40 +32,40 @@
 #include "tzfile.h"
 
 /*
- * gh_hhmm_parse - "HH:MM" (or "H:MM"), 00:00..23:59, into minutes after
+ * nd_hhmm_parse - "HH:MM" (or "H:MM"), 00:00..23:59, into minutes after
  * midnight.  GH_EINVAL otherwise.
  */
-gh_err gh_hhmm_parse(const char *s, int *minutes);
+gh_err nd_hhmm_parse(const char *s, int *minutes);
 
 /*
- * gh_weekday_parse - an English weekday ("mon", "Monday", case-insensitive,
+ * nd_weekday_parse - an English weekday ("mon", "Monday", case-insensitive,
  * three letters at least) into 0 Sunday .. 6 Saturday.  GH_EINVAL.
  */
-gh_err gh_weekday_parse(const char *s, int *wday);
+gh_err nd_weekday_parse(const char *s, int *wday);
 
-struct gh_quiet {
+struct nd_quiet {
 	int start;   /* minutes after local midnight, 0..1439 */
 	int end;     /* likewise; start == end: no quiet hours */
 };
 
 /*
- * gh_quiet_check - 1 if now_ms is inside the window in zone tz, and then
+ * nd_quiet_check - 1 if now_ms is inside the window in zone tz, and then
  * *ends_ms (optional) receives the window's end, always > now_ms; 0 if
  * outside (or the window is empty).
  */
-int gh_quiet_check(const struct gh_quiet *q, const struct gh_tz *tz,
+int nd_quiet_check(const struct nd_quiet *q, const struct nd_tz *tz,
                    int64_t now_ms, int64_t *ends_ms);
 
-struct gh_digest_sched {
+struct nd_digest_spec {
 	int at;      /* minutes after local midnight */
 	int wday;    /* -1: daily; 0 Sunday .. 6 Saturday: weekly */
 };
 
 /*
- * gh_digest_next - the first send time strictly after after_ms.
+ * nd_digest_next - the first send time strictly after after_ms.
  * GH_EINVAL for a schedule out of range.
  */
-gh_err gh_digest_next(const struct gh_digest_sched *d, const struct gh_tz *tz,
+gh_err nd_digest_next(const struct nd_digest_spec *d, const struct nd_tz *tz,
                       int64_t after_ms, int64_t *next_ms);
 
 #endif /* GH_NOTIFYD_QUIET_H */

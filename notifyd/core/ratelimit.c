@@ -10,7 +10,7 @@
 #define WEEK_MS (7LL * 24 * 3600 * 1000)
 
 gh_err
-gh_rate_parse(const char *s, int64_t *rate, int64_t *per_ms)
+nd_rate_parse(const char *s, int64_t *rate, int64_t *per_ms)
 {
 	static const struct {
 		const char *name;
@@ -51,7 +51,7 @@ gh_rate_parse(const char *s, int64_t *rate, int64_t *per_ms)
 }
 
 gh_err
-gh_tbucket_init(struct gh_tbucket *b, int64_t rate, int64_t per_ms,
+nd_tbucket_init(struct nd_tbucket *b, int64_t rate, int64_t per_ms,
                 int64_t burst, int64_t now_ms)
 {
 	memset(b, 0, sizeof *b);
@@ -69,7 +69,7 @@ gh_tbucket_init(struct gh_tbucket *b, int64_t rate, int64_t per_ms,
 }
 
 int
-gh_tbucket_take(struct gh_tbucket *b, int64_t now_ms, int64_t *wait_ms)
+nd_tbucket_take(struct nd_tbucket *b, int64_t now_ms, int64_t *wait_ms)
 {
 	int64_t cap, elapsed;
 

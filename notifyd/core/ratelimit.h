@@ -22,7 +22,7 @@
 
 #define GH_RATE_MAX 1000000      /* tokens per period, and burst, at most */
 
-struct gh_tbucket {
+struct nd_tbucket {
 	int64_t rate;      /* tokens per period, 0: unlimited */
 	int64_t per_ms;    /* the period */
 	int64_t burst;     /* capacity in tokens */
@@ -31,23 +31,23 @@ struct gh_tbucket {
 };
 
 /*
- * gh_rate_parse - "N/UNIT" into *rate and *per_ms; no limit gives rate 0.
+ * nd_rate_parse - "N/UNIT" into *rate and *per_ms; no limit gives rate 0.
  * GH_EINVAL for anything else or N above GH_RATE_MAX.
  */
-gh_err gh_rate_parse(const char *s, int64_t *rate, int64_t *per_ms);
+gh_err nd_rate_parse(const char *s, int64_t *rate, int64_t *per_ms);
 
 /*
- * gh_tbucket_init - a full bucket.  rate 0 makes an unlimited bucket;
+ * nd_tbucket_init - a full bucket.  rate 0 makes an unlimited bucket;
  * burst < 1 means burst = rate (at least 1).  GH_EINVAL if rate or burst
  * exceed GH_RATE_MAX or per_ms is not within 1 ms .. 1 week.
  */
-gh_err gh_tbucket_init(struct gh_tbucket *b, int64_t rate, int64_t per_ms,
+gh_err nd_tbucket_init(struct nd_tbucket *b, int64_t rate, int64_t per_ms,
                        int64_t burst, int64_t now_ms);
 
 /*
- * gh_tbucket_take - take a token: 1 if there was one; 0 if not, and then
+ * nd_tbucket_take - take a token: 1 if there was one; 0 if not, and then
  * *wait_ms (optional) is the time until one will be there (> 0).
  */
-int gh_tbucket_take(struct gh_tbucket *b, int64_t now_ms, int64_t *wait_ms);
+int nd_tbucket_take(struct nd_tbucket *b, int64_t now_ms, int64_t *wait_ms);
 
 #endif /* GH_NOTIFYD_RATELIMIT_H */

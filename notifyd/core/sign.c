@@ -43,7 +43,7 @@ cleanup:
 }
 
 gh_err
-gh_sign_webhook(const void *key, size_t klen, int64_t ts, const void *body,
+nd_sign_webhook(const void *key, size_t klen, int64_t ts, const void *body,
                 size_t blen, char out[GH_SIGN_VALUE_LEN])
 {
 	unsigned char mac[32];
@@ -64,7 +64,7 @@ gh_sign_webhook(const void *key, size_t klen, int64_t ts, const void *body,
 }
 
 gh_err
-gh_sign_verify(const void *key, size_t klen, const char *ts_header,
+nd_sign_verify(const void *key, size_t klen, const char *ts_header,
                const void *body, size_t blen, const char *sig_header,
                int64_t now_s, int64_t tolerance_s)
 {
@@ -107,12 +107,12 @@ gh_sign_verify(const void *key, size_t klen, const char *ts_header,
 		err = gh_hex_encode(mac, sizeof mac, got, sizeof got);
 		if (err)
 			return err;
-		return gh_ct_equal(got, want, 64) ? GH_OK : GH_EACCES;
+		return nd_ct_equal(got, want, 64) ? GH_OK : GH_EACCES;
 	}
 }
 
 int
-gh_ct_equal(const void *a, const void *b, size_t n)
+nd_ct_equal(const void *a, const void *b, size_t n)
 {
 	return CRYPTO_memcmp(a, b, n) == 0;
 }

@@ -40,29 +40,29 @@
 #define GH_SIGN_VALUE_LEN (7 + 64 + 1)
 
 /*
- * gh_sign_webhook - the X-Gatehouse-Signature value for body sent at ts
+ * nd_sign_webhook - the X-Gatehouse-Signature value for body sent at ts
  * (seconds, >= 0).  out receives "sha256=<hex>".  GH_EINVAL for a negative
  * ts or an empty key, GH_EIO if OpenSSL fails.
  */
-gh_err gh_sign_webhook(const void *key, size_t klen, int64_t ts,
+gh_err nd_sign_webhook(const void *key, size_t klen, int64_t ts,
                        const void *body, size_t blen,
                        char out[GH_SIGN_VALUE_LEN]);
 
 /*
- * gh_sign_verify - the receiver's check, for tests and for anyone porting
+ * nd_sign_verify - the receiver's check, for tests and for anyone porting
  * it: ts_header and sig_header are the two header values as received.
  * Returns GH_OK when the signature matches and |now_s - ts| <= tolerance_s;
  * GH_EINVAL for a malformed header, GH_EEXPIRED for a timestamp outside the
  * tolerance, GH_EACCES for a signature that does not match.
  */
-gh_err gh_sign_verify(const void *key, size_t klen, const char *ts_header,
+gh_err nd_sign_verify(const void *key, size_t klen, const char *ts_header,
                       const void *body, size_t blen, const char *sig_header,
                       int64_t now_s, int64_t tolerance_s);
 
 /*
- * gh_ct_equal - 1 if the n bytes at a and b are equal, 0 otherwise, in time
+ * nd_ct_equal - 1 if the n bytes at a and b are equal, 0 otherwise, in time
  * that depends only on n (for comparing MACs and tokens).
  */
-int gh_ct_equal(const void *a, const void *b, size_t n);
+int nd_ct_equal(const void *a, const void *b, size_t n);
 
 #endif /* GH_NOTIFYD_SIGN_H */

@@ -175,7 +175,7 @@ ob_escaped(struct obuf *b, const char *s, size_t n, int esc)
 /* ---- values ---- */
 
 const json_t *
-gh_tmpl_lookup(const json_t *vars, const char *path, size_t plen)
+nd_tmpl_lookup(const json_t *vars, const char *path, size_t plen)
 {
 	const json_t *cur = vars;
 	char comp[TMPL_PATH_MAX + 1];
@@ -310,7 +310,7 @@ render_into(struct obuf *b, const char *t, size_t n, const json_t *vars,
 			continue;
 		}
 		{
-			const json_t *v = gh_tmpl_lookup(vars, a, (size_t)(z - a));
+			const json_t *v = nd_tmpl_lookup(vars, a, (size_t)(z - a));
 			if (v != NULL)
 				ob_value(b, v, esc);
 		}
@@ -340,8 +340,8 @@ ob_finish(struct obuf *b, char **out, size_t *olen, int *truncated)
 }
 
 gh_err
-gh_tmpl_render(const char *tmpl, size_t tlen, const json_t *vars,
-               enum gh_tmpl_escape esc, size_t max, char **out, size_t *olen,
+nd_tmpl_render(const char *tmpl, size_t tlen, const json_t *vars,
+               enum nd_tmpl_escape esc, size_t max, char **out, size_t *olen,
                int *truncated)
 {
 	struct obuf b = {0};
@@ -356,7 +356,7 @@ gh_tmpl_render(const char *tmpl, size_t tlen, const json_t *vars,
 }
 
 const char *
-gh_tmpl_part_name(enum gh_tmpl_part part)
+nd_tmpl_part_name(enum nd_tmpl_part part)
 {
 	switch (part) {
 	case GH_TMPL_SUBJECT:
@@ -377,7 +377,7 @@ struct tmpl_file {
 	size_t len;
 };
 
-struct gh_tmpl_set {
+struct nd_tmpl_set {
 	struct tmpl_file *files;
 	size_t n;
 	char **missed;
@@ -455,7 +455,7 @@ cleanup:
 }
 
 gh_err
-gh_tmpl_set_empty(struct gh_tmpl_set **out)
+nd_tmpl_set_empty(struct nd_tmpl_set **out)
 {
 	*out = calloc(1, sizeof **out);
 	return *out ? GH_OK : GH_ENOMEM;
@@ -463,7 +463,7 @@ gh_tmpl_set_empty(struct gh_tmpl_set **out)
 
 /* set_push - room for one more file in set. */
 static gh_err
-set_push(struct gh_tmpl_set *set, size_t *cap, char *detail, size_t dlen)
+set_push(struct nd_tmpl_set *set, size_t *cap, char *detail, size_t dlen)
 {
 	size_t nc;
 	struct tmpl_file *nf;
@@ -494,7 +494,7 @@ set_push(struct gh_tmpl_set *set, size_t *cap, char *detail, size_t dlen)
  * directories and other names are ignored.
  */
 static gh_err
-load_files(struct gh_tmpl_set *set, DIR *d, const char *prefix, size_t *cap,
+load_files(struct nd_tmpl_set *set, DIR *d, const char *prefix, size_t *cap,
            char *detail, size_t dlen)
 {
 	struct dirent *de;
@@ -549,10 +549,10 @@ load_files(struct gh_tmpl_set *set, DIR *d, const char *prefix, size_t *cap,
 }
 
 gh_err
-gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
+nd_tmpl_set_load(const char *dir, struct nd_tmpl_set **out, char *detail,
                  size_t dlen)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	DIR *d = NULL;
 	size_t cap = 0;
 	gh_err err;
@@ -568,7 +568,7 @@ gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
 		return errno == ENOENT ? GH_ENOTFOUND :
 		       errno == EACCES ? GH_EACCES : GH_EIO;
 	}
-	err = gh_tmpl_set_empty(&set);
+	err = nd_tmpl_set_empty(&set);
 	if (err)
 		goto cleanup;
 	err = load_files(set, d, "", &cap, detail, dlen);
@@ -592,13 +592,13 @@ gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out, char *detail,
 	set = NULL;
 	err = GH_OK;
 cleanup:
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 	closedir(d);
 	return err;
 }
 
 void
-gh_tmpl_set_free(struct gh_tmpl_set *set)
+nd_tmpl_set_free(struct nd_tmpl_set *set)
 {
 	size_t i;
 
@@ -616,24 +616,24 @@ gh_tmpl_set_free(struct gh_tmpl_set *set)
 }
 
 gh_err
-gh_tmpl_set_add_dir(struct gh_tmpl_set *set, const char *dir, size_t *added,
+nd_tmpl_set_add_dir(struct nd_tmpl_set *set, const char *dir, size_t *added,
                     char *detail, size_t dlen)
 {
-	struct gh_tmpl_set *over = NULL;
+	struct nd_tmpl_set *over = NULL;
 	struct tmpl_file *nf;
 	size_t base = set->n;
 	gh_err err;
 
 	if (added)
 		*added = 0;
-	err = gh_tmpl_set_load(dir, &over, detail, dlen);
+	err = nd_tmpl_set_load(dir, &over, detail, dlen);
 	if (err)
 		return err;
 	/* room for all of them first, so nothing below can fail half-way */
 	if (over->n > 0) {
 		nf = realloc(set->files, (set->n + over->n) * sizeof *nf);
 		if (nf == NULL) {
-			gh_tmpl_set_free(over);
+			nd_tmpl_set_free(over);
 			return GH_ENOMEM;
 		}
 		set->files = nf;
@@ -653,20 +653,20 @@ gh_tmpl_set_add_dir(struct gh_tmpl_set *set, const char *dir, size_t *added,
 	if (added)
 		*added = over->n;
 	over->n = 0;              /* the files are the set's now */
-	gh_tmpl_set_free(over);
+	nd_tmpl_set_free(over);
 	if (set->n > 1)
 		qsort(set->files, set->n, sizeof *set->files, file_cmp);
 	return GH_OK;
 }
 
 size_t
-gh_tmpl_set_count(const struct gh_tmpl_set *set)
+nd_tmpl_set_count(const struct nd_tmpl_set *set)
 {
 	return set->n;
 }
 
 static const struct tmpl_file *
-set_get(const struct gh_tmpl_set *set, const char *name)
+set_get(const struct nd_tmpl_set *set, const char *name)
 {
 	struct tmpl_file key;
 
@@ -677,7 +677,7 @@ set_get(const struct gh_tmpl_set *set, const char *name)
 }
 
 size_t
-gh_tmpl_lang_chain(const char *lang, const char *deflang,
+nd_tmpl_lang_chain(const char *lang, const char *deflang,
                    char chain[][GH_LANG_MAX + 1], size_t max)
 {
 	const char *tags[2] = {lang, deflang};
@@ -723,16 +723,16 @@ done:
 }
 
 const char *
-gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
+nd_tmpl_find(const struct nd_tmpl_set *set, const char *lang,
              const char *deflang, const char *type, const char *instance,
-             const char *kind, enum gh_tmpl_part part, size_t *len,
+             const char *kind, enum nd_tmpl_part part, size_t *len,
              const char **name)
 {
 	const char *types[2] = {type, "default"};
 	const char *chans[3];
 	char langs[GH_TMPL_LANGS_MAX][GH_LANG_MAX + 1];
 	char buf[4 * TMPL_NAME_MAX];
-	const char *pn = gh_tmpl_part_name(part);
+	const char *pn = nd_tmpl_part_name(part);
 	size_t nchan = 0, nlang, l, t, c;
 
 	if (instance && *instance)
@@ -740,7 +740,7 @@ gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
 	if (kind && *kind && !(instance && strcmp(instance, kind) == 0))
 		chans[nchan++] = kind;
 	chans[nchan++] = NULL;
-	nlang = gh_tmpl_lang_chain(lang, deflang, langs, GH_TMPL_LANGS_MAX);
+	nlang = nd_tmpl_lang_chain(lang, deflang, langs, GH_TMPL_LANGS_MAX);
 	for (l = 0; l < nlang; l++) {
 		const char *sep = langs[l][0] ? "/" : "";
 
@@ -771,15 +771,15 @@ gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
 }
 
 int
-gh_tmpl_missing_once(struct gh_tmpl_set *set, const char *type,
-                     const char *kind, enum gh_tmpl_part part)
+nd_tmpl_missing_once(struct nd_tmpl_set *set, const char *type,
+                     const char *kind, enum nd_tmpl_part part)
 {
 	char key[3 * TMPL_NAME_MAX];
 	size_t i;
 	char *dup;
 
 	snprintf(key, sizeof key, "%s|%s|%s", type ? type : "",
-	         kind ? kind : "", gh_tmpl_part_name(part));
+	         kind ? kind : "", nd_tmpl_part_name(part));
 	for (i = 0; i < set->nmissed; i++)
 		if (strcmp(set->missed[i], key) == 0)
 			return 0;
@@ -875,7 +875,7 @@ fallback_footer(struct obuf *b, const json_t *ev, int esc)
 
 static void
 fallback(struct obuf *b, const json_t *ev, const char *kind,
-         enum gh_tmpl_part part)
+         enum nd_tmpl_part part)
 {
 	const char *title = ev_str(ev, "title"), *msg = ev_str(ev, "message");
 	const char *url = ev_str(ev, "action_url"), *type = ev_str(ev, "type");
@@ -993,10 +993,10 @@ one_line(struct obuf *b)
 }
 
 gh_err
-gh_tmpl_render_part(const struct gh_tmpl_set *set, const char *lang,
+nd_tmpl_render_part(const struct nd_tmpl_set *set, const char *lang,
                     const char *deflang, const json_t *ev,
                     const char *instance, const char *kind,
-                    enum gh_tmpl_part part, size_t max, char **out,
+                    enum nd_tmpl_part part, size_t max, char **out,
                     int *fallback_used, int *truncated)
 {
 	struct obuf b = {0};
@@ -1007,7 +1007,7 @@ gh_tmpl_render_part(const struct gh_tmpl_set *set, const char *lang,
 		return GH_EINVAL;
 	*out = NULL;
 	b.max = max;
-	t = gh_tmpl_find(set, lang, deflang, ev_str(ev, "type"), instance, kind,
+	t = nd_tmpl_find(set, lang, deflang, ev_str(ev, "type"), instance, kind,
 	                 part, &tlen, NULL);
 	if (fallback_used)
 		*fallback_used = t == NULL;

@@ -32,7 +32,7 @@
  *   notifyd reads two: the shipped templates ([notifyd] shipped_templates,
  *   PKGDATADIR/templates) and then the admin's ([notifyd] templates,
  *   /etc/gatehouse/templates), whose files replace shipped ones of the same
- *   name (gh_tmpl_set_add_dir).  File names:
+ *   name (nd_tmpl_set_add_dir).  File names:
  *
  *     <type>.<channel>.<part>    for one channel ("login.new_host.sms.txt")
  *     <type>.<part>              for every channel ("login.new_host.subject")
@@ -71,7 +71,7 @@
  *   the message alone; for sms title and message.
  *
  * A loaded set is read-only except for the record of misses that makes
- * gh_tmpl_missing_once() say each miss once; use it from one thread.
+ * nd_tmpl_missing_once() say each miss once; use it from one thread.
  */
 #ifndef GH_NOTIFYD_TEMPLATE_H
 #define GH_NOTIFYD_TEMPLATE_H
@@ -87,108 +87,108 @@
 #define GH_TMPL_LANGS_MAX 17     /* languages one lookup tries */
 #define GH_TMPL_BASE_LANG "en"   /* the language of the unsuffixed files */
 
-enum gh_tmpl_escape {
+enum nd_tmpl_escape {
 	GH_TMPL_PLAIN = 0,
 	GH_TMPL_HTML,
 	GH_TMPL_URL,
 	GH_TMPL_JSON
 };
 
-enum gh_tmpl_part {
+enum nd_tmpl_part {
 	GH_TMPL_SUBJECT = 0,
 	GH_TMPL_TEXT,
 	GH_TMPL_HTML_BODY
 };
 
 /* "subject", "txt", "html": the file name suffix of a part. */
-const char *gh_tmpl_part_name(enum gh_tmpl_part part);
+const char *nd_tmpl_part_name(enum nd_tmpl_part part);
 
 /*
- * gh_tmpl_render - substitute vars into tlen bytes of tmpl.
+ * nd_tmpl_render - substitute vars into tlen bytes of tmpl.
  *   max        output bound in bytes (not counting the NUL), > 0
  *   out        receives a malloc'd NUL-terminated string (free())
  *   olen       (optional) its length
  *   truncated  (optional) set to 1 if the output was cut at max, else 0
  * vars may be NULL (every field is then missing).  GH_EINVAL, GH_ENOMEM.
  */
-gh_err gh_tmpl_render(const char *tmpl, size_t tlen, const json_t *vars,
-                      enum gh_tmpl_escape esc, size_t max, char **out,
+gh_err nd_tmpl_render(const char *tmpl, size_t tlen, const json_t *vars,
+                      enum nd_tmpl_escape esc, size_t max, char **out,
                       size_t *olen, int *truncated);
 
-/* gh_tmpl_lookup - the value at a dotted path, or NULL (borrowed). */
-const json_t *gh_tmpl_lookup(const json_t *vars, const char *path,
+/* nd_tmpl_lookup - the value at a dotted path, or NULL (borrowed). */
+const json_t *nd_tmpl_lookup(const json_t *vars, const char *path,
                              size_t plen);
 
-struct gh_tmpl_set;
+struct nd_tmpl_set;
 
 /*
- * gh_tmpl_set_load - read the templates in dir.  detail (optional)
+ * nd_tmpl_set_load - read the templates in dir.  detail (optional)
  * receives the offending file and why on failure.  GH_ENOTFOUND when dir
  * does not exist, GH_EINVAL for a file that is not UTF-8, GH_ETOOBIG for
  * one over GH_TMPL_FILE_MAX (or too many files), GH_EACCES, GH_EIO.
  */
-gh_err gh_tmpl_set_load(const char *dir, struct gh_tmpl_set **out,
+gh_err nd_tmpl_set_load(const char *dir, struct nd_tmpl_set **out,
                         char *detail, size_t detail_len);
 
 /*
- * gh_tmpl_set_add_dir - read the templates in dir into set, file by file:
+ * nd_tmpl_set_add_dir - read the templates in dir into set, file by file:
  * a file named like one already in set replaces it (an admin's override
  * of a shipped template), the others are added.  *added (optional)
- * receives how many files dir held.  Errors as gh_tmpl_set_load, or
+ * receives how many files dir held.  Errors as nd_tmpl_set_load, or
  * GH_ENOMEM; on error set is as it was.
  */
-gh_err gh_tmpl_set_add_dir(struct gh_tmpl_set *set, const char *dir,
+gh_err nd_tmpl_set_add_dir(struct nd_tmpl_set *set, const char *dir,
                            size_t *added, char *detail, size_t detail_len);
 
-/* gh_tmpl_set_empty - a set with no files: everything falls back. */
-gh_err gh_tmpl_set_empty(struct gh_tmpl_set **out);
+/* nd_tmpl_set_empty - a set with no files: everything falls back. */
+gh_err nd_tmpl_set_empty(struct nd_tmpl_set **out);
 
-void gh_tmpl_set_free(struct gh_tmpl_set *set);
+void nd_tmpl_set_free(struct nd_tmpl_set *set);
 
-/* gh_tmpl_set_count - number of template files loaded. */
-size_t gh_tmpl_set_count(const struct gh_tmpl_set *set);
+/* nd_tmpl_set_count - number of template files loaded. */
+size_t nd_tmpl_set_count(const struct nd_tmpl_set *set);
 
 /*
- * gh_tmpl_lang_chain - the languages a lookup for lang with default
+ * nd_tmpl_lang_chain - the languages a lookup for lang with default
  * deflang tries, in order (see FILES), into chain (max entries, max >= 1):
  * canonical tags without repeats, and last "" for the files outside the
  * language directories.  lang and deflang may be NULL; one that is not a
  * language tag is left out.  Returns how many.
  */
-size_t gh_tmpl_lang_chain(const char *lang, const char *deflang,
+size_t nd_tmpl_lang_chain(const char *lang, const char *deflang,
                           char chain[][GH_LANG_MAX + 1], size_t max);
 
 /*
- * gh_tmpl_find - the template for (type, channel, part) in language lang
+ * nd_tmpl_find - the template for (type, channel, part) in language lang
  * (default deflang) in the lookup order above; NULL when none.  lang,
  * deflang, instance and kind may be NULL.  *len receives its length;
  * *name (optional) the file name that matched ("ko/digest.subject").
  */
-const char *gh_tmpl_find(const struct gh_tmpl_set *set, const char *lang,
+const char *nd_tmpl_find(const struct nd_tmpl_set *set, const char *lang,
                          const char *deflang, const char *type,
                          const char *instance, const char *kind,
-                         enum gh_tmpl_part part, size_t *len,
+                         enum nd_tmpl_part part, size_t *len,
                          const char **name);
 
 /*
- * gh_tmpl_render_part - render one part for an event: the template found
- * by gh_tmpl_find (escaped as the part needs: HTML for html, plain
+ * nd_tmpl_render_part - render one part for an event: the template found
+ * by nd_tmpl_find (escaped as the part needs: HTML for html, plain
  * otherwise), else the built-in fallback, and then *fallback (optional) is
  * set to 1.  A subject is made one line and trimmed.  Same bounds and
- * ownership as gh_tmpl_render.
+ * ownership as nd_tmpl_render.
  */
-gh_err gh_tmpl_render_part(const struct gh_tmpl_set *set, const char *lang,
+gh_err nd_tmpl_render_part(const struct nd_tmpl_set *set, const char *lang,
                            const char *deflang, const json_t *ev,
                            const char *instance, const char *kind,
-                           enum gh_tmpl_part part, size_t max, char **out,
+                           enum nd_tmpl_part part, size_t max, char **out,
                            int *fallback, int *truncated);
 
 /*
- * gh_tmpl_missing_once - 1 the first time it is asked about (type, channel
+ * nd_tmpl_missing_once - 1 the first time it is asked about (type, channel
  * kind, part) for this set, 0 afterwards: for logging a missing template
  * once per reload instead of per event.
  */
-int gh_tmpl_missing_once(struct gh_tmpl_set *set, const char *type,
-                         const char *kind, enum gh_tmpl_part part);
+int nd_tmpl_missing_once(struct nd_tmpl_set *set, const char *type,
+                         const char *kind, enum nd_tmpl_part part);
 
 #endif /* GH_NOTIFYD_TEMPLATE_H */

@@ -10,12 +10,12 @@
 
 struct tz_entry {
 	char name[GH_TZ_NAME_MAX + 1];
-	struct gh_tz *tz;        /* NULL when loading failed */
+	struct nd_tz *tz;        /* NULL when loading failed */
 	gh_err err;
 	uint64_t used;           /* tick of the last lookup; 0: empty slot */
 };
 
-struct gh_tzcache {
+struct nd_tzcache {
 	char *dir;
 	size_t cap;
 	struct tz_entry *e;
@@ -24,9 +24,9 @@ struct gh_tzcache {
 };
 
 gh_err
-gh_tzcache_new(const char *dir, size_t cap, struct gh_tzcache **out)
+nd_tzcache_new(const char *dir, size_t cap, struct nd_tzcache **out)
 {
-	struct gh_tzcache *c;
+	struct nd_tzcache *c;
 
 	*out = NULL;
 	if (cap < 1 || cap > 65536)
@@ -38,7 +38,7 @@ gh_tzcache_new(const char *dir, size_t cap, struct gh_tzcache **out)
 	c->e = calloc(cap, sizeof *c->e);
 	c->dir = strdup(dir ? dir : GH_TZ_DIR_DEFAULT);
 	if (c->e == NULL || c->dir == NULL) {
-		gh_tzcache_free(c);
+		nd_tzcache_free(c);
 		return GH_ENOMEM;
 	}
 	*out = c;
@@ -46,21 +46,21 @@ gh_tzcache_new(const char *dir, size_t cap, struct gh_tzcache **out)
 }
 
 void
-gh_tzcache_free(struct gh_tzcache *c)
+nd_tzcache_free(struct nd_tzcache *c)
 {
 	size_t i;
 
 	if (c == NULL)
 		return;
 	for (i = 0; c->e && i < c->cap; i++)
-		gh_tz_free(c->e[i].tz);
+		nd_tz_free(c->e[i].tz);
 	free(c->e);
 	free(c->dir);
 	free(c);
 }
 
 gh_err
-gh_tzcache_get(struct gh_tzcache *c, const char *name, const struct gh_tz **tz)
+nd_tzcache_get(struct nd_tzcache *c, const char *name, const struct nd_tz **tz)
 {
 	struct tz_entry *victim = NULL;
 	size_t i;
@@ -81,9 +81,9 @@ gh_tzcache_get(struct gh_tzcache *c, const char *name, const struct gh_tz **tz)
 		if (victim == NULL || e->used < victim->used)
 			victim = e;
 	}
-	gh_tz_free(victim->tz);
+	nd_tz_free(victim->tz);
 	victim->tz = NULL;
-	victim->err = gh_tz_load(name, c->dir, &victim->tz);
+	victim->err = nd_tz_load(name, c->dir, &victim->tz);
 	c->loads++;
 	/* Out of memory is not a fact about the zone: do not remember it. */
 	if (victim->err == GH_ENOMEM) {
@@ -97,7 +97,7 @@ gh_tzcache_get(struct gh_tzcache *c, const char *name, const struct gh_tz **tz)
 }
 
 unsigned long
-gh_tzcache_loads(const struct gh_tzcache *c)
+nd_tzcache_loads(const struct nd_tzcache *c)
 {
 	return c->loads;
 }

@@ -8,8 +8,8 @@
  * cached too, so a user with a misspelt zone costs one failed open per
  * eviction cycle, not one per event.
  *
- * A zone returned by gh_tzcache_get stays valid until the next call on the
- * same cache (which may evict it) or gh_tzcache_free: use it at once.  The
+ * A zone returned by nd_tzcache_get stays valid until the next call on the
+ * same cache (which may evict it) or nd_tzcache_free: use it at once.  The
  * cache is plain data for one thread (notifyd's event loop).
  */
 #ifndef GH_NOTIFYD_TZCACHE_H
@@ -19,22 +19,22 @@
 #include "gatehouse/err.h"
 #include "tzfile.h"
 
-struct gh_tzcache;
+struct nd_tzcache;
 
-/* gh_tzcache_new - a cache of up to cap zones (>= 1) read from dir (NULL:
+/* nd_tzcache_new - a cache of up to cap zones (>= 1) read from dir (NULL:
  * GH_TZ_DIR_DEFAULT; the string is copied). */
-gh_err gh_tzcache_new(const char *dir, size_t cap, struct gh_tzcache **out);
+gh_err nd_tzcache_new(const char *dir, size_t cap, struct nd_tzcache **out);
 
-void gh_tzcache_free(struct gh_tzcache *c);
+void nd_tzcache_free(struct nd_tzcache *c);
 
 /*
- * gh_tzcache_get - the zone called name: GH_OK and *tz, or gh_tz_load's
+ * nd_tzcache_get - the zone called name: GH_OK and *tz, or nd_tz_load's
  * error for it (remembered like a success).  NULL or "" is UTC.
  */
-gh_err gh_tzcache_get(struct gh_tzcache *c, const char *name,
-                      const struct gh_tz **tz);
+gh_err nd_tzcache_get(struct nd_tzcache *c, const char *name,
+                      const struct nd_tz **tz);
 
-/* gh_tzcache_loads - how many times a file was read (for tests, metrics). */
-unsigned long gh_tzcache_loads(const struct gh_tzcache *c);
+/* nd_tzcache_loads - how many times a file was read (for tests, metrics). */
+unsigned long nd_tzcache_loads(const struct nd_tzcache *c);
 
 #endif /* GH_NOTIFYD_TZCACHE_H */

@@ -36,7 +36,7 @@ struct tz_type {
 	unsigned char isdst;
 };
 
-struct gh_tz {
+struct nd_tz {
 	char name[GH_TZ_NAME_MAX + 1];
 	size_t ntrans;
 	int64_t *trans;          /* ascending */
@@ -199,20 +199,20 @@ tz_posix_parse(const char *s, struct tz_posix *px)
 static int64_t
 tz_rule_day(const struct tz_rule *r, int64_t y)
 {
-	int64_t jan1 = gh_days_from_civil(y, 1, 1);
+	int64_t jan1 = nd_days_from_civil(y, 1, 1);
 	int64_t first, d;
 
 	switch (r->kind) {
 	case 'J':
 		/* Feb 29 is never counted: J60 is always March 1. */
-		return jan1 + r->day - 1 + (gh_is_leap(y) && r->day >= 60);
+		return jan1 + r->day - 1 + (nd_is_leap(y) && r->day >= 60);
 	case 'N':
 		return jan1 + r->day;
 	default:
-		first = gh_days_from_civil(y, r->mon, 1);
-		d = first + (r->day - gh_weekday(first) + 7) % 7 +
+		first = nd_days_from_civil(y, r->mon, 1);
+		d = first + (r->day - nd_weekday(first) + 7) % 7 +
 		    (int64_t)(r->week - 1) * 7;
-		while (d >= first + gh_month_days(y, r->mon))
+		while (d >= first + nd_month_days(y, r->mon))
 			d -= 7;
 		return d;
 	}
@@ -221,7 +221,7 @@ tz_rule_day(const struct tz_rule *r, int64_t y)
 static int32_t
 tz_posix_offset(const struct tz_posix *px, int64_t t, int *isdst)
 {
-	struct gh_civil c;
+	struct nd_civil c;
 	int64_t s, e;
 	int dst;
 
@@ -229,7 +229,7 @@ tz_posix_offset(const struct tz_posix *px, int64_t t, int *isdst)
 		*isdst = 0;
 		return px->std_off;
 	}
-	gh_civil_from_secs(t + px->std_off, &c);
+	nd_civil_from_secs(t + px->std_off, &c);
 	/* DST starts at a standard-time wall clock reading and ends at a
 	 * daylight-time one. */
 	s = tz_rule_day(&px->start, c.year) * GH_SECS_PER_DAY + px->start.time -
@@ -288,9 +288,9 @@ tz_header(const unsigned char *p, size_t avail, size_t tsize,
 }
 
 static gh_err
-tz_alloc(const char *name, size_t ntrans, size_t ntypes, struct gh_tz **out)
+tz_alloc(const char *name, size_t ntrans, size_t ntypes, struct nd_tz **out)
 {
-	struct gh_tz *tz = calloc(1, sizeof *tz);
+	struct nd_tz *tz = calloc(1, sizeof *tz);
 
 	if (tz == NULL)
 		return GH_ENOMEM;
@@ -301,7 +301,7 @@ tz_alloc(const char *name, size_t ntrans, size_t ntypes, struct gh_tz **out)
 	tz->idx = calloc(ntrans ? ntrans : 1, 1);
 	tz->types = calloc(ntypes ? ntypes : 1, sizeof *tz->types);
 	if (tz->trans == NULL || tz->idx == NULL || tz->types == NULL) {
-		gh_tz_free(tz);
+		nd_tz_free(tz);
 		return GH_ENOMEM;
 	}
 	*out = tz;
@@ -309,11 +309,11 @@ tz_alloc(const char *name, size_t ntrans, size_t ntypes, struct gh_tz **out)
 }
 
 gh_err
-gh_tz_parse(const char *name, const unsigned char *data, size_t len,
-            struct gh_tz **out)
+nd_tz_parse(const char *name, const unsigned char *data, size_t len,
+            struct nd_tz **out)
 {
 	struct tz_counts c;
-	struct gh_tz *tz = NULL;
+	struct nd_tz *tz = NULL;
 	const unsigned char *p;
 	size_t block, tsize = 4, i;
 	char footer[256];
@@ -388,12 +388,12 @@ gh_tz_parse(const char *name, const unsigned char *data, size_t len,
 	tz = NULL;
 	err = GH_OK;
 cleanup:
-	gh_tz_free(tz);
+	nd_tz_free(tz);
 	return err;
 }
 
 gh_err
-gh_tz_posix(const char *spec, struct gh_tz **out)
+nd_tz_posix(const char *spec, struct nd_tz **out)
 {
 	struct tz_posix px;
 	gh_err err;
@@ -411,14 +411,14 @@ gh_tz_posix(const char *spec, struct gh_tz **out)
 }
 
 gh_err
-gh_tz_utc(struct gh_tz **out)
+nd_tz_utc(struct nd_tz **out)
 {
 	*out = NULL;
 	return tz_alloc("UTC", 0, 1, out);
 }
 
 int
-gh_tz_name_ok(const char *name)
+nd_tz_name_ok(const char *name)
 {
 	const char *p;
 	int start = 1;
@@ -463,7 +463,7 @@ tz_read_file(const char *path, unsigned char **data, size_t *len)
 }
 
 gh_err
-gh_tz_load(const char *name, const char *dir, struct gh_tz **out)
+nd_tz_load(const char *name, const char *dir, struct nd_tz **out)
 {
 	char path[PATH_MAX];
 	unsigned char *data = NULL;
@@ -474,8 +474,8 @@ gh_tz_load(const char *name, const char *dir, struct gh_tz **out)
 	*out = NULL;
 	if (name == NULL || *name == '\0' || strcmp(name, "UTC") == 0 ||
 	    strcmp(name, "Etc/UTC") == 0)
-		return gh_tz_utc(out);
-	if (!gh_tz_name_ok(name))
+		return nd_tz_utc(out);
+	if (!nd_tz_name_ok(name))
 		return GH_EINVAL;
 	n = snprintf(path, sizeof path, "%s/%s", dir ? dir : GH_TZ_DIR_DEFAULT,
 	             name);
@@ -484,13 +484,13 @@ gh_tz_load(const char *name, const char *dir, struct gh_tz **out)
 	err = tz_read_file(path, &data, &len);
 	if (err)
 		return err;
-	err = gh_tz_parse(name, data, len, out);
+	err = nd_tz_parse(name, data, len, out);
 	free(data);
 	return err;
 }
 
 void
-gh_tz_free(struct gh_tz *tz)
+nd_tz_free(struct nd_tz *tz)
 {
 	if (tz == NULL)
 		return;
@@ -501,13 +501,13 @@ gh_tz_free(struct gh_tz *tz)
 }
 
 const char *
-gh_tz_name(const struct gh_tz *tz)
+nd_tz_name(const struct nd_tz *tz)
 {
 	return tz->name;
 }
 
 int32_t
-gh_tz_offset(const struct gh_tz *tz, int64_t t, int *isdst)
+nd_tz_offset(const struct nd_tz *tz, int64_t t, int *isdst)
 {
 	const struct tz_type *ty;
 	size_t lo, hi;
@@ -540,16 +540,16 @@ gh_tz_offset(const struct gh_tz *tz, int64_t t, int *isdst)
 }
 
 int
-gh_tz_resolve(const struct gh_tz *tz, int64_t local, int64_t *first,
+nd_tz_resolve(const struct nd_tz *tz, int64_t local, int64_t *first,
               int64_t *second)
 {
 	/* The offsets a day either side bracket any change near local, as
 	 * long as a zone never changes twice within two days. */
-	int32_t before = gh_tz_offset(tz, local - GH_SECS_PER_DAY, NULL);
-	int32_t after = gh_tz_offset(tz, local + GH_SECS_PER_DAY, NULL);
+	int32_t before = nd_tz_offset(tz, local - GH_SECS_PER_DAY, NULL);
+	int32_t after = nd_tz_offset(tz, local + GH_SECS_PER_DAY, NULL);
 	int64_t t1 = local - before, t2 = local - after;
-	int ok1 = gh_tz_offset(tz, t1, NULL) == before;
-	int ok2 = gh_tz_offset(tz, t2, NULL) == after;
+	int ok1 = nd_tz_offset(tz, t1, NULL) == before;
+	int ok2 = nd_tz_offset(tz, t2, NULL) == after;
 
 	if (ok1 && ok2) {
 		*first = t1 < t2 ? t1 : t2;
@@ -563,11 +563,11 @@ gh_tz_resolve(const struct gh_tz *tz, int64_t local, int64_t *first,
 	/* A gap: the change lies in (t2, t1]; find its first second. */
 	{
 		int64_t lo = t2 < t1 ? t2 : t1, hi = t2 < t1 ? t1 : t2;
-		int32_t off_lo = gh_tz_offset(tz, lo, NULL);
+		int32_t off_lo = nd_tz_offset(tz, lo, NULL);
 
 		while (hi - lo > 1) {
 			int64_t mid = lo + (hi - lo) / 2;
-			if (gh_tz_offset(tz, mid, NULL) == off_lo)
+			if (nd_tz_offset(tz, mid, NULL) == off_lo)
 				lo = mid;
 			else
 				hi = mid;

@@ -32,46 +32,46 @@
 #define GH_TZ_NAME_MAX 255
 #define GH_TZ_FILE_MAX (256 * 1024)   /* the largest real file is ~4 KiB */
 
-struct gh_tz;
+struct nd_tz;
 
-/* gh_tz_name_ok - 1 if name is acceptable as a zone name (see above). */
-int gh_tz_name_ok(const char *name);
+/* nd_tz_name_ok - 1 if name is acceptable as a zone name (see above). */
+int nd_tz_name_ok(const char *name);
 
 /*
- * gh_tz_load - load zone name from dir (NULL: GH_TZ_DIR_DEFAULT).
+ * nd_tz_load - load zone name from dir (NULL: GH_TZ_DIR_DEFAULT).
  * GH_EINVAL for a bad name or a file that is not valid TZif (or has leap
  * seconds), GH_ENOTFOUND when there is no such zone, GH_EACCES, GH_EIO,
  * GH_ENOMEM.
  */
-gh_err gh_tz_load(const char *name, const char *dir, struct gh_tz **out);
+gh_err nd_tz_load(const char *name, const char *dir, struct nd_tz **out);
 
 /*
- * gh_tz_parse - a zone from TZif bytes already in memory (for tests and for
+ * nd_tz_parse - a zone from TZif bytes already in memory (for tests and for
  * callers that read files their own way); name is only recorded.
  */
-gh_err gh_tz_parse(const char *name, const unsigned char *data, size_t len,
-                   struct gh_tz **out);
+gh_err nd_tz_parse(const char *name, const unsigned char *data, size_t len,
+                   struct nd_tz **out);
 
-/* gh_tz_posix - a zone defined only by a POSIX TZ string. GH_EINVAL. */
-gh_err gh_tz_posix(const char *spec, struct gh_tz **out);
+/* nd_tz_posix - a zone defined only by a POSIX TZ string. GH_EINVAL. */
+gh_err nd_tz_posix(const char *spec, struct nd_tz **out);
 
-/* gh_tz_utc - the UTC zone (never fails but for GH_ENOMEM). */
-gh_err gh_tz_utc(struct gh_tz **out);
+/* nd_tz_utc - the UTC zone (never fails but for GH_ENOMEM). */
+gh_err nd_tz_utc(struct nd_tz **out);
 
-void gh_tz_free(struct gh_tz *tz);
+void nd_tz_free(struct nd_tz *tz);
 
-/* gh_tz_name - the name the zone was loaded under. */
-const char *gh_tz_name(const struct gh_tz *tz);
+/* nd_tz_name - the name the zone was loaded under. */
+const char *nd_tz_name(const struct nd_tz *tz);
 
 /*
- * gh_tz_offset - seconds east of UTC in effect at instant t (seconds since
+ * nd_tz_offset - seconds east of UTC in effect at instant t (seconds since
  * the epoch): local wall time = t + offset.  *isdst (optional) receives 1
  * during daylight saving time.
  */
-int32_t gh_tz_offset(const struct gh_tz *tz, int64_t t, int *isdst);
+int32_t nd_tz_offset(const struct nd_tz *tz, int64_t t, int *isdst);
 
 /*
- * gh_tz_resolve - the instants at which the wall clock shows local (local
+ * nd_tz_resolve - the instants at which the wall clock shows local (local
  * wall time written as seconds since 1970-01-01 00:00 of the wall clock).
  *   Usual case: one instant, *first == *second.
  *   Overlap (clocks set back): the wall time happens twice; *first is the
@@ -82,7 +82,7 @@ int32_t gh_tz_offset(const struct gh_tz *tz, int64_t t, int *isdst);
  *     07:00 UTC, when the clock jumps from 01:59:59 EST to 03:00 EDT.
  * Returns 1 normally, 2 for an overlap, 0 for a gap.
  */
-int gh_tz_resolve(const struct gh_tz *tz, int64_t local, int64_t *first,
+int nd_tz_resolve(const struct nd_tz *tz, int64_t local, int64_t *first,
                   int64_t *second);
 
 #endif /* GH_NOTIFYD_TZFILE_H */

@@ -25,7 +25,7 @@
 
 #define WP_GROUP "prime256v1"
 
-struct gh_vapid {
+struct nd_vapid {
 	EVP_PKEY *key;
 	char pub_b64[GH_B64_ENC_LEN(GH_WP_PUBKEY_LEN)];
 };
@@ -147,7 +147,7 @@ wp_check_public(const unsigned char pub[GH_WP_PUBKEY_LEN])
 }
 
 gh_err
-gh_webpush_keys(const char *p256dh_b64, const char *auth_b64,
+nd_webpush_keys(const char *p256dh_b64, const char *auth_b64,
                 unsigned char ua_public[GH_WP_PUBKEY_LEN],
                 unsigned char auth[GH_WP_AUTH_LEN])
 {
@@ -348,7 +348,7 @@ wp_check_sizes(const void *plain, size_t plen, size_t pad, size_t cap,
 }
 
 gh_err
-gh_webpush_encrypt_with(const unsigned char as_private[GH_WP_PRIVKEY_LEN],
+nd_webpush_encrypt_with(const unsigned char as_private[GH_WP_PRIVKEY_LEN],
                         const unsigned char salt[GH_WP_SALT_LEN],
                         const unsigned char ua_public[GH_WP_PUBKEY_LEN],
                         const unsigned char auth[GH_WP_AUTH_LEN],
@@ -373,7 +373,7 @@ gh_webpush_encrypt_with(const unsigned char as_private[GH_WP_PRIVKEY_LEN],
 }
 
 gh_err
-gh_webpush_encrypt(const unsigned char ua_public[GH_WP_PUBKEY_LEN],
+nd_webpush_encrypt(const unsigned char ua_public[GH_WP_PUBKEY_LEN],
                    const unsigned char auth[GH_WP_AUTH_LEN],
                    const void *plain, size_t plen, size_t pad,
                    unsigned char *out, size_t cap, size_t *olen)
@@ -410,9 +410,9 @@ cleanup:
 
 /* vapid_wrap - take ownership of key after checking it is P-256. */
 static gh_err
-vapid_wrap(EVP_PKEY *key, struct gh_vapid **out)
+vapid_wrap(EVP_PKEY *key, struct nd_vapid **out)
 {
-	struct gh_vapid *v = NULL;
+	struct nd_vapid *v = NULL;
 	unsigned char pub[GH_WP_PUBKEY_LEN];
 	char group[32];
 	size_t n = 0;
@@ -449,7 +449,7 @@ cleanup:
 }
 
 gh_err
-gh_vapid_generate(struct gh_vapid **out)
+nd_vapid_generate(struct nd_vapid **out)
 {
 	EVP_PKEY *key = EVP_EC_gen("P-256");
 
@@ -473,7 +473,7 @@ vapid_no_password(char *buf, int size, int rwflag, void *u)
 }
 
 gh_err
-gh_vapid_load_pem(struct gh_vapid **out, const char *pem, size_t len)
+nd_vapid_load_pem(struct nd_vapid **out, const char *pem, size_t len)
 {
 	BIO *bio = NULL;
 	EVP_PKEY *key = NULL;
@@ -495,7 +495,7 @@ gh_vapid_load_pem(struct gh_vapid **out, const char *pem, size_t len)
 }
 
 gh_err
-gh_vapid_load_raw(struct gh_vapid **out, const char *d_b64url)
+nd_vapid_load_raw(struct nd_vapid **out, const char *d_b64url)
 {
 	unsigned char d[GH_WP_PRIVKEY_LEN + 3];
 	unsigned char pub[GH_WP_PUBKEY_LEN];
@@ -519,7 +519,7 @@ cleanup:
 }
 
 gh_err
-gh_vapid_pem(const struct gh_vapid *v, char *buf, size_t cap)
+nd_vapid_pem(const struct nd_vapid *v, char *buf, size_t cap)
 {
 	BIO *bio = NULL;
 	char *data = NULL;
@@ -546,13 +546,13 @@ cleanup:
 }
 
 const char *
-gh_vapid_public(const struct gh_vapid *v)
+nd_vapid_public(const struct nd_vapid *v)
 {
 	return v->pub_b64;
 }
 
 void
-gh_vapid_free(struct gh_vapid *v)
+nd_vapid_free(struct nd_vapid *v)
 {
 	if (v == NULL)
 		return;
@@ -561,7 +561,7 @@ gh_vapid_free(struct gh_vapid *v)
 }
 
 gh_err
-gh_vapid_origin(const char *endpoint, char *out, size_t cap)
+nd_vapid_origin(const char *endpoint, char *out, size_t cap)
 {
 	const char *p, *host, *end, *colon = NULL;
 	size_t slen, hlen, o = 0, i;
@@ -666,7 +666,7 @@ cleanup:
 }
 
 gh_err
-gh_vapid_header(const struct gh_vapid *v, const char *endpoint,
+nd_vapid_header(const struct nd_vapid *v, const char *endpoint,
                 const char *subject, int64_t now_s, int64_t ttl_s,
                 char *out, size_t cap)
 {
@@ -685,7 +685,7 @@ gh_vapid_header(const struct gh_vapid *v, const char *endpoint,
 	if (v == NULL || out == NULL || !vapid_subject_ok(subject) ||
 	    ttl_s < 1 || ttl_s > GH_VAPID_TTL_MAX || now_s < 0)
 		return GH_EINVAL;
-	err = gh_vapid_origin(endpoint, origin, sizeof origin);
+	err = nd_vapid_origin(endpoint, origin, sizeof origin);
 	if (err)
 		return err;
 	err = GH_ENOMEM;

@@ -9,7 +9,7 @@
  *   - relaxed header output has no line break, tab or double space and no
  *     space right after the colon or at the end;
  *   - simple header output has no LF without CR before it;
- *   - neither output exceeds gh_canon_header_bound();
+ *   - neither output exceeds gm_canon_header_bound();
  *   - the body hash does not depend on how the body is cut into chunks
  *     (cuts chosen from the input's first byte);
  *   - selection returns only fields whose name matches the one asked for.
@@ -63,42 +63,42 @@ static gh_err
 on_field(void *arg, const char *name, size_t namelen, const char *value,
     size_t valuelen)
 {
-	struct gh_hdrlist *l = arg;
-	size_t bound = gh_canon_header_bound(namelen, valuelen);
+	struct gm_hdrlist *l = arg;
+	size_t bound = gm_canon_header_bound(namelen, valuelen);
 	char *out = malloc(bound);
 	size_t len = 0;
 	gh_err err;
 
 	if (out == NULL)
 		return GH_ENOMEM;
-	err = gh_canon_header(GH_CANON_SIMPLE, name, namelen, value, valuelen,
+	err = gm_canon_header(GH_CANON_SIMPLE, name, namelen, value, valuelen,
 	    out, bound, &len);
 	check(err == GH_OK && len <= bound);
 	check_simple(out, len);
-	err = gh_canon_header(GH_CANON_RELAXED, name, namelen, value,
+	err = gm_canon_header(GH_CANON_RELAXED, name, namelen, value,
 	    valuelen, out, bound, &len);
 	check(err == GH_OK && len <= bound);
 	check_relaxed(out, len);
 	/* A buffer one byte short must fail cleanly, not overflow. */
 	if (len > 0) {
-		err = gh_canon_header(GH_CANON_RELAXED, name, namelen, value,
+		err = gm_canon_header(GH_CANON_RELAXED, name, namelen, value,
 		    valuelen, out, len - 1, &len);
 		check(err == GH_ETOOBIG);
 	}
 	free(out);
 	/* Bounds may refuse a field; that is fine, keep parsing. */
-	(void)gh_hdrlist_add(l, name, namelen, value, valuelen);
+	(void)gm_hdrlist_add(l, name, namelen, value, valuelen);
 	return GH_OK;
 }
 
 static void
-body_hash(gh_canon c, const uint8_t *p, size_t n, uint32_t seed,
+body_hash(gm_canon c, const uint8_t *p, size_t n, uint32_t seed,
     unsigned char out[GH_SHA256_LEN])
 {
-	struct gh_body_canon *bc = NULL;
+	struct gm_body_canon *bc = NULL;
 	size_t i = 0;
 
-	check(gh_body_canon_new(c, &bc) == GH_OK);
+	check(gm_body_canon_new(c, &bc) == GH_OK);
 	while (i < n) {
 		size_t chunk = n - i;
 
@@ -108,11 +108,11 @@ body_hash(gh_canon c, const uint8_t *p, size_t n, uint32_t seed,
 			if (chunk > n - i)
 				chunk = n - i;
 		}
-		check(gh_body_canon_update(bc, p + i, chunk) == GH_OK);
+		check(gm_body_canon_update(bc, p + i, chunk) == GH_OK);
 		i += chunk;
 	}
-	check(gh_body_canon_final(bc, out) == GH_OK);
-	gh_body_canon_free(bc);
+	check(gm_body_canon_final(bc, out) == GH_OK);
+	gm_body_canon_free(bc);
 }
 
 int
@@ -120,9 +120,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const sign[] = {"From", "To", "Subject", "Date",
 	    "X-A"};
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	const char *plan[GH_HDR_MAX_SIGNED];
-	const struct gh_hdr *sel[GH_HDR_MAX_SIGNED];
+	const struct gm_hdr *sel[GH_HDR_MAX_SIGNED];
 	size_t nplan = 0;
 	size_t off = 0;
 	uint32_t seed;
@@ -132,24 +132,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		return 0;
 	seed = (uint32_t)data[0] + 1;
-	gh_hdrlist_init(&l);
-	if (gh_hdrparse((const char *)data, size, on_field, &l, &off) != GH_OK)
+	gm_hdrlist_init(&l);
+	if (gm_hdrparse((const char *)data, size, on_field, &l, &off) != GH_OK)
 		off = 0;	/* malformed headers: still fuzz the body */
-	if (gh_hdrlist_plan(&l, sign, 5, sign + 1, 2, plan, &nplan) == GH_OK) {
-		check(gh_hdrlist_select(&l, plan, nplan, sel) == GH_OK);
+	if (gm_hdrlist_plan(&l, sign, 5, sign + 1, 2, plan, &nplan) == GH_OK) {
+		check(gm_hdrlist_select(&l, plan, nplan, sel) == GH_OK);
 		for (i = 0; i < nplan; i++)
 			if (sel[i] != NULL)
-				check(gh_hdr_name_eq(sel[i]->name,
+				check(gm_hdr_name_eq(sel[i]->name,
 				    sel[i]->namelen, plan[i], strlen(plan[i])));
 	}
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 
 	for (c = 0; c < 2; c++) {
 		unsigned char whole[GH_SHA256_LEN];
 		unsigned char cut[GH_SHA256_LEN];
 
-		body_hash((gh_canon)c, data + off, size - off, 0, whole);
-		body_hash((gh_canon)c, data + off, size - off, seed, cut);
+		body_hash((gm_canon)c, data + off, size - off, 0, whole);
+		body_hash((gm_canon)c, data + off, size - off, seed, cut);
 		check(memcmp(whole, cut, sizeof(whole)) == 0);
 	}
 	return 0;

@@ -46,7 +46,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int once;
-	struct gh_img_info info, again;
+	struct gw_img_info info, again;
 	gdImagePtr im = NULL;
 	unsigned char *copy;
 	ExifData *ed;
@@ -56,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gdSetErrorMethod(quiet);
 		once = 1;
 	}
-	if (gh_img_probe(data, size, &info) != GH_IMG_OK ||
+	if (gw_img_probe(data, size, &info) != GH_IMG_OK ||
 	    info.pixels > FUZZ_MAX_PIXELS || size > 0x7FFFFFFF)
 		return 0;
 	check(info.width > 0 && info.height > 0 && info.frames >= 1);
@@ -71,10 +71,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ed = exif_data_new_from_data(data, (unsigned int)size);
 		if (ed)
 			exif_data_unref(ed);
-		n = gh_img_jpeg_strip(copy, size);
+		n = gw_img_jpeg_strip(copy, size);
 		if (n) {
 			check(n <= size);
-			check(gh_img_probe(copy, n, &again) == GH_IMG_OK);
+			check(gw_img_probe(copy, n, &again) == GH_IMG_OK);
 			check(again.width == info.width &&
 			      again.height == info.height);
 		}
@@ -84,9 +84,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case GH_IMG_GIF:
 		im = gdImageCreateFromGifPtr((int)size, copy);
-		n = gh_img_gif_strip(data, size, copy);
+		n = gw_img_gif_strip(data, size, copy);
 		check(n > 0 && n <= size);
-		check(gh_img_probe(copy, n, &again) == GH_IMG_OK);
+		check(gw_img_probe(copy, n, &again) == GH_IMG_OK);
 		check(again.frames == info.frames);
 		break;
 	case GH_IMG_WEBP:

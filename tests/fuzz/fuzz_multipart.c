@@ -54,7 +54,7 @@ check_name(const char *fn, size_t len)
 	char out[GH_FN_MAX + 1], ext[GH_FN_EXT_MAX + 1];
 	size_t n, i, ncat;
 	unsigned fl;
-	const struct gh_category *cats = gh_category_defaults(&ncat);
+	const struct gw_category *cats = gw_category_defaults(&ncat);
 
 	n = gh_fn_sanitize(fn, len, out, sizeof(out), 0, &fl);
 	check(n >= 1 && n <= GH_FN_MAX && strlen(out) == n);
@@ -64,8 +64,8 @@ check_name(const char *fn, size_t len)
 
 		check(c >= 0x20 && c != 0x7f && c != '/' && c != '\\');
 	}
-	n = gh_fn_ext(out, n, ext, sizeof(ext));
-	(void)gh_category_by_ext(cats, ncat, ext, n);
+	n = gw_fn_ext(out, n, ext, sizeof(ext));
+	(void)gw_category_by_ext(cats, ncat, ext, n);
 
 	/* the original, escaped: bounded, no control byte, cut cleanly */
 	{
@@ -89,7 +89,7 @@ check_name(const char *fn, size_t len)
 }
 
 static int
-on_begin(void *arg, const struct gh_mp_part *p)
+on_begin(void *arg, const struct gw_mp_part *p)
 {
 	struct run *r = arg;
 
@@ -133,7 +133,7 @@ on_end(void *arg)
 }
 
 static void
-on_error(void *arg, gh_mp_err err)
+on_error(void *arg, gw_mp_err err)
 {
 	struct run *r = arg;
 
@@ -142,21 +142,21 @@ on_error(void *arg, gh_mp_err err)
 	mix(r, &err, sizeof(err));
 }
 
-static const struct gh_mp_callbacks cbs = {
+static const struct gw_mp_callbacks cbs = {
 	on_begin, on_data, on_end, on_error
 };
 
-static gh_mp_err
-run(struct gh_mp_parser *p, const char *bnd, size_t blen,
-    const struct gh_mp_limits *lim, const uint8_t *body, size_t len,
+static gw_mp_err
+run(struct gw_mp_parser *p, const char *bnd, size_t blen,
+    const struct gw_mp_limits *lim, const uint8_t *body, size_t len,
     unsigned seed, struct run *r)
 {
-	gh_mp_err err;
+	gw_mp_err err;
 	size_t off = 0;
 
 	memset(r, 0, sizeof(*r));
 	r->hash = 0xcbf29ce484222325ull;
-	check(gh_mp_init(p, bnd, blen, lim, &cbs, r) == GH_MP_OK);
+	check(gw_mp_init(p, bnd, blen, lim, &cbs, r) == GH_MP_OK);
 	while (off < len) {
 		size_t n = len - off;
 
@@ -166,12 +166,12 @@ run(struct gh_mp_parser *p, const char *bnd, size_t blen,
 			if (n > len - off)
 				n = len - off;
 		}
-		err = gh_mp_feed(p, body + off, n);
+		err = gw_mp_feed(p, body + off, n);
 		if (err != GH_MP_OK)
 			goto out;
 		off += n;
 	}
-	err = gh_mp_finish(p);
+	err = gw_mp_finish(p);
 out:
 	check(r->errors == (err != GH_MP_OK));
 	if (err == GH_MP_OK)
@@ -183,13 +183,13 @@ out:
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct gh_mp_parser p;   /* 8 KiB: keep it off the stack */
+	static struct gw_mp_parser p;   /* 8 KiB: keep it off the stack */
 	char bnd[GH_MP_BOUNDARY_MAX + 1];
 	size_t blen = 0, ctlen;
 	const uint8_t *nl;
-	struct gh_mp_limits lim;
+	struct gw_mp_limits lim;
 	struct run a, b;
-	gh_mp_err ea, eb;
+	gw_mp_err ea, eb;
 	unsigned seed;
 
 	if (size < 1)
@@ -206,7 +206,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nl = memchr(data, '\n', size < 256 ? size : 256);
 	ctlen = nl != NULL ? (size_t)(nl - data) : 0;
 	if (nl == NULL ||
-	    gh_mp_boundary((const char *)data, ctlen, bnd, sizeof(bnd), &blen)
+	    gw_mp_boundary((const char *)data, ctlen, bnd, sizeof(bnd), &blen)
 	    != GH_MP_OK) {
 		memcpy(bnd, "b", 2);
 		blen = 1;

@@ -140,7 +140,7 @@ static gh_err
 on_field(void *arg, const char *name, size_t namelen, const char *value,
     size_t valuelen)
 {
-	return gh_dkim_msg_header_n(arg, name, namelen, value, valuelen);
+	return gm_dkim_msg_header_n(arg, name, namelen, value, valuelen);
 }
 
 static void
@@ -166,18 +166,18 @@ print_txt(const char *path)
 int
 main(int argc, char **argv)
 {
-	struct gh_dkim_sign_opts sigs[GH_DKIM_MAX_SIGS];
+	struct gm_dkim_sign_opts sigs[GH_DKIM_MAX_SIGS];
 	struct gh_dkim_key *keys[GH_DKIM_MAX_SIGS];
 	/* Every -H/-O list given; signatures point into them. */
 	struct names lists[2 * MAX_LISTS];
 	struct names *hcur = NULL;
 	struct names *ocur = NULL;
 	size_t nlists = 0;
-	struct gh_dkim_msg *m = NULL;
+	struct gm_dkim_msg *m = NULL;
 	const char *domain = "example.com";
 	const char *selector = NULL;
-	gh_canon hc = GH_CANON_RELAXED;
-	gh_canon bc = GH_CANON_RELAXED;
+	gm_canon hc = GH_CANON_RELAXED;
+	gm_canon bc = GH_CANON_RELAXED;
 	long long t = (long long)time(NULL);
 	long long x = 0;
 	size_t chunk = 65535;	/* libmilter's MILTER_CHUNK_SIZE */
@@ -201,7 +201,7 @@ main(int argc, char **argv)
 			chunk = (size_t)number(optarg);
 			break;
 		case 'c':
-			if (gh_canon_parse(optarg, &hc, &bc) != GH_OK)
+			if (gm_canon_parse(optarg, &hc, &bc) != GH_OK)
 				usage();
 			break;
 		case 'd':
@@ -274,10 +274,10 @@ main(int argc, char **argv)
 		usage();
 
 	msg = read_file(argv[optind], &len);
-	err = gh_dkim_msg_new(sigs, nsigs, &m);
+	err = gm_dkim_msg_new(sigs, nsigs, &m);
 	if (err)
 		die("signature options", err);
-	err = gh_hdrparse(msg, len, on_field, m, &off);
+	err = gm_hdrparse(msg, len, on_field, m, &off);
 	if (err)
 		die("header", err);
 	for (i = off; i < len;) {
@@ -289,26 +289,26 @@ main(int argc, char **argv)
 		}
 		if (n > len - i)
 			n = len - i;
-		err = gh_dkim_msg_body(m, msg + i, n);
+		err = gm_dkim_msg_body(m, msg + i, n);
 		if (err)
 			die("body", err);
 		i += n;
 	}
-	err = gh_dkim_msg_finish(m);
+	err = gm_dkim_msg_finish(m);
 	if (err)
 		die("signing", err);
 	for (i = 0; i < nsigs; i++) {
 		const char *p;
 
 		fputs(GH_DKIM_SIG_NAME ":", stdout);
-		for (p = gh_dkim_msg_value(m, i); *p != '\0'; p++) {
+		for (p = gm_dkim_msg_value(m, i); *p != '\0'; p++) {
 			if (*p == '\n' && !lf)
 				putchar('\r');
 			putchar(*p);
 		}
 		fputs(lf ? "\n" : "\r\n", stdout);
 	}
-	gh_dkim_msg_free(m);
+	gm_dkim_msg_free(m);
 	for (i = 0; i < nsigs; i++)
 		gh_dkim_key_free(keys[i]);
 	for (i = 0; i < nlists; i++)

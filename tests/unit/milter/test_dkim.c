@@ -4,7 +4,7 @@
  *
  * The known-answer tests reproduce RFC 8463 appendix A byte for byte: its
  * body hash, and both of its signatures (Ed25519 and RSA PKCS#1 v1.5 are
- * deterministic).  The other tests sign with gh_dkim_msg and check the
+ * deterministic).  The other tests sign with gm_dkim_msg and check the
  * result with a small verifier written here on OpenSSL; the independent
  * verifiers (dkimpy, Mail::DKIM) run in tests/integration/milter_dkim.
  */
@@ -133,17 +133,17 @@ static gh_err
 collect_field(void *arg, const char *name, size_t namelen, const char *value,
     size_t valuelen)
 {
-	return gh_hdrlist_add(arg, name, namelen, value, valuelen);
+	return gm_hdrlist_add(arg, name, namelen, value, valuelen);
 }
 
 /* Parse msg into l; return the body offset. */
 static size_t
-parse(const char *msg, struct gh_hdrlist *l)
+parse(const char *msg, struct gm_hdrlist *l)
 {
 	size_t off = 0;
 
-	gh_hdrlist_init(l);
-	assert_int_equal(gh_hdrparse(msg, strlen(msg), collect_field, l, &off),
+	gm_hdrlist_init(l);
+	assert_int_equal(gm_hdrparse(msg, strlen(msg), collect_field, l, &off),
 	    GH_OK);
 	return off;
 }
@@ -157,19 +157,19 @@ b64_of(const unsigned char *p, size_t n, char *out, size_t outsz)
 
 /* Feed a whole message to a signing session, body in chunks of csize. */
 static void
-feed(struct gh_dkim_msg *m, const char *msg, size_t csize)
+feed(struct gm_dkim_msg *m, const char *msg, size_t csize)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	size_t off = parse(msg, &l);
 	size_t i;
 	size_t len = strlen(msg);
 
 	for (i = 0; i < l.n; i++)
-		assert_int_equal(gh_dkim_msg_header(m, l.v[i].name,
+		assert_int_equal(gm_dkim_msg_header(m, l.v[i].name,
 		    l.v[i].value), GH_OK);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	for (i = off; i < len; i += csize)
-		assert_int_equal(gh_dkim_msg_body(m, msg + i,
+		assert_int_equal(gm_dkim_msg_body(m, msg + i,
 		    len - i < csize ? len - i : csize), GH_OK);
 }
 
@@ -210,7 +210,7 @@ tag(const char *value, const char *t, char *out, size_t outsz)
  * with pub.  Returns 0 if good, 1 on body hash mismatch, 2 on bad signature.
  */
 static int
-verify(const char *value, const struct gh_hdrlist *l, const char *body,
+verify(const char *value, const struct gm_hdrlist *l, const char *body,
     EVP_PKEY *pub)
 {
 	char buf[8192];
@@ -223,18 +223,18 @@ verify(const char *value, const struct gh_hdrlist *l, const char *body,
 	unsigned char bh[GH_SHA256_LEN];
 	unsigned char sig[GH_DKIM_SIG_MAX];
 	int siglen;
-	gh_canon hc;
-	gh_canon bc;
-	struct gh_body_canon *bcx = NULL;
+	gm_canon hc;
+	gm_canon bc;
+	struct gm_body_canon *bcx = NULL;
 	char bh64[64];
 	int ok;
 
 	tag(value, "c", buf, sizeof(buf));
-	assert_int_equal(gh_canon_parse(buf, &hc, &bc), GH_OK);
-	assert_int_equal(gh_body_canon_new(bc, &bcx), GH_OK);
-	assert_int_equal(gh_body_canon_update(bcx, body, strlen(body)), GH_OK);
-	assert_int_equal(gh_body_canon_final(bcx, bh), GH_OK);
-	gh_body_canon_free(bcx);
+	assert_int_equal(gm_canon_parse(buf, &hc, &bc), GH_OK);
+	assert_int_equal(gm_body_canon_new(bc, &bcx), GH_OK);
+	assert_int_equal(gm_body_canon_update(bcx, body, strlen(body)), GH_OK);
+	assert_int_equal(gm_body_canon_final(bcx, bh), GH_OK);
+	gm_body_canon_free(bcx);
 	b64_of(bh, sizeof(bh), bh64, sizeof(bh64));
 	tag(value, "bh", buf, sizeof(buf));
 	if (strcmp(buf, bh64) != 0)
@@ -261,7 +261,7 @@ verify(const char *value, const struct gh_hdrlist *l, const char *body,
 	tag(value, "h", buf, sizeof(buf));
 	for (p = strtok(buf, ":"); p != NULL; p = strtok(NULL, ":"))
 		names[nh++] = p;
-	assert_int_equal(gh_dkim_header_digest(hc, l,
+	assert_int_equal(gm_dkim_header_digest(hc, l,
 	    (const char *const *)names, nh, "DKIM-Signature", unsigned_value,
 	    strlen(unsigned_value), digest), GH_OK);
 	free(unsigned_value);
@@ -293,11 +293,11 @@ verify(const char *value, const struct gh_hdrlist *l, const char *body,
 static int
 verify_msg(const char *value, const char *msg, EVP_PKEY *pub)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	size_t off = parse(msg, &l);
 	int r = verify(value, &l, msg + off, pub);
 
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	return r;
 }
 
@@ -329,8 +329,8 @@ rfc8463(const char *pem, const char *txt, const char *sigvalue,
     const char *b)
 {
 	struct gh_dkim_key *k = key_from(pem);
-	struct gh_hdrlist l;
-	struct gh_body_canon *bc = NULL;
+	struct gm_hdrlist l;
+	struct gm_body_canon *bc = NULL;
 	size_t off = parse(rfc_msg, &l);
 	unsigned char digest[GH_SHA256_LEN];
 	unsigned char sig[GH_DKIM_SIG_MAX];
@@ -342,21 +342,21 @@ rfc8463(const char *pem, const char *txt, const char *sigvalue,
 	assert_int_equal(gh_dkim_key_txt(k, rec, sizeof(rec), NULL), GH_OK);
 	assert_string_equal(rec, txt);
 
-	assert_int_equal(gh_body_canon_new(GH_CANON_RELAXED, &bc), GH_OK);
-	assert_int_equal(gh_body_canon_update(bc, rfc_msg + off,
+	assert_int_equal(gm_body_canon_new(GH_CANON_RELAXED, &bc), GH_OK);
+	assert_int_equal(gm_body_canon_update(bc, rfc_msg + off,
 	    strlen(rfc_msg + off)), GH_OK);
-	assert_int_equal(gh_body_canon_final(bc, digest), GH_OK);
-	gh_body_canon_free(bc);
+	assert_int_equal(gm_body_canon_final(bc, digest), GH_OK);
+	gm_body_canon_free(bc);
 	b64_of(digest, sizeof(digest), out, sizeof(out));
 	assert_string_equal(out, rfc_bh);
 
-	assert_int_equal(gh_dkim_header_digest(GH_CANON_RELAXED, &l, rfc_h, 8,
+	assert_int_equal(gm_dkim_header_digest(GH_CANON_RELAXED, &l, rfc_h, 8,
 	    "DKIM-Signature", sigvalue, strlen(sigvalue), digest), GH_OK);
 	assert_int_equal(gh_dkim_key_sign(k, digest, sig, &siglen), GH_OK);
 	b64_of(sig, siglen, out, sizeof(out));
 	assert_string_equal(out, b);
 
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	gh_dkim_key_free(k);
 }
 
@@ -595,10 +595,10 @@ static const char msg1[] =
     "\r\n"
     "\r\n";
 
-static struct gh_dkim_sign_opts
-opts(const struct gh_dkim_key *k, gh_canon hc, gh_canon bc)
+static struct gm_dkim_sign_opts
+opts(const struct gh_dkim_key *k, gm_canon hc, gm_canon bc)
 {
-	struct gh_dkim_sign_opts o;
+	struct gm_dkim_sign_opts o;
 
 	memset(&o, 0, sizeof(o));
 	o.key = k;
@@ -612,21 +612,21 @@ opts(const struct gh_dkim_key *k, gh_canon hc, gh_canon bc)
 }
 
 static char *
-sign_msg(const struct gh_dkim_sign_opts *o, size_t n, const char *msg,
+sign_msg(const struct gm_dkim_sign_opts *o, size_t n, const char *msg,
     size_t csize, size_t which)
 {
-	struct gh_dkim_msg *m = NULL;
+	struct gm_dkim_msg *m = NULL;
 	char *v;
 
-	assert_int_equal(gh_dkim_msg_new(o, n, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_new(o, n, &m), GH_OK);
 	feed(m, msg, csize);
-	assert_null(gh_dkim_msg_value(m, 0));
-	assert_int_equal(gh_dkim_msg_finish(m), GH_OK);
-	assert_int_equal(gh_dkim_msg_nsigs(m), n);
-	assert_null(gh_dkim_msg_value(m, n));
-	v = strdup(gh_dkim_msg_value(m, which));
+	assert_null(gm_dkim_msg_value(m, 0));
+	assert_int_equal(gm_dkim_msg_finish(m), GH_OK);
+	assert_int_equal(gm_dkim_msg_nsigs(m), n);
+	assert_null(gm_dkim_msg_value(m, n));
+	v = strdup(gm_dkim_msg_value(m, which));
 	assert_non_null(v);
-	gh_dkim_msg_free(m);
+	gm_dkim_msg_free(m);
 	return v;
 }
 
@@ -645,8 +645,8 @@ test_sign_roundtrip(void **state)
 
 		for (hc = 0; hc < 2; hc++) {
 			for (bc = 0; bc < 2; bc++) {
-				struct gh_dkim_sign_opts o = opts(key,
-				    (gh_canon)hc, (gh_canon)bc);
+				struct gm_dkim_sign_opts o = opts(key,
+				    (gm_canon)hc, (gm_canon)bc);
 				char *v = sign_msg(&o, 1, msg1, 7, 0);
 				char h[1024];
 				char want[64];
@@ -664,8 +664,8 @@ test_sign_roundtrip(void **state)
 				    "rsa-sha256");
 				tag(v, "c", h, sizeof(h));
 				snprintf(want, sizeof(want), "%s/%s",
-				    gh_canon_name((gh_canon)hc),
-				    gh_canon_name((gh_canon)bc));
+				    gm_canon_name((gm_canon)hc),
+				    gm_canon_name((gm_canon)bc));
 				assert_string_equal(h, want);
 				tag(v, "t", h, sizeof(h));
 				assert_string_equal(h, "1700000000");
@@ -687,7 +687,7 @@ static void
 test_sign_chunking(void **state)
 {
 	struct gh_dkim_key *key = key_from(ed_pem);
-	struct gh_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
+	struct gm_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
 	    GH_CANON_RELAXED);
 	char *ref = sign_msg(&o, 1, msg1, 100000, 0);
 	size_t c;
@@ -710,7 +710,7 @@ test_dual_sign(void **state)
 	struct gh_dkim_key *ed = key_from(ed_pem);
 	EVP_PKEY *rsapub = pkey_from(rsa_pem);
 	EVP_PKEY *edpub = pkey_from(ed_pem);
-	struct gh_dkim_sign_opts o[3];
+	struct gm_dkim_sign_opts o[3];
 	char *v;
 
 	(void)state;
@@ -761,7 +761,7 @@ test_oversign_and_tamper(void **state)
 
 	(void)state;
 	for (hc = 0; hc < 2; hc++) {
-		struct gh_dkim_sign_opts o = opts(key, (gh_canon)hc,
+		struct gm_dkim_sign_opts o = opts(key, (gm_canon)hc,
 		    GH_CANON_RELAXED);
 		char *v = sign_msg(&o, 1, msg1, 64, 0);
 		char *t;
@@ -806,7 +806,7 @@ test_custom_lists(void **state)
 	struct gh_dkim_key *key = key_from(ed_pem);
 	EVP_PKEY *pub = pkey_from(ed_pem);
 	const char *sign[] = {"from", "x-unsigned", "received", "x-absent"};
-	struct gh_dkim_sign_opts o = opts(key, GH_CANON_SIMPLE,
+	struct gm_dkim_sign_opts o = opts(key, GH_CANON_SIMPLE,
 	    GH_CANON_SIMPLE);
 	char h[256];
 	char *v;
@@ -831,7 +831,7 @@ test_long_h(void **state)
 {
 	struct gh_dkim_key *key = key_from(rsa_pem);
 	EVP_PKEY *pub = pkey_from(rsa_pem);
-	struct gh_dkim_sign_opts o = opts(key, GH_CANON_SIMPLE,
+	struct gm_dkim_sign_opts o = opts(key, GH_CANON_SIMPLE,
 	    GH_CANON_RELAXED);
 	char msg[8192];
 	size_t n = 0;
@@ -856,9 +856,9 @@ static void
 test_sticky_errors(void **state)
 {
 	struct gh_dkim_key *key = key_from(ed_pem);
-	struct gh_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
+	struct gm_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
 	    GH_CANON_SIMPLE);
-	struct gh_dkim_msg *m = NULL;
+	struct gm_dkim_msg *m = NULL;
 	char *big = malloc(GH_HDR_MAX_FIELD + 1);
 
 	(void)state;
@@ -866,36 +866,36 @@ test_sticky_errors(void **state)
 	memset(big, 'a', GH_HDR_MAX_FIELD);
 	big[GH_HDR_MAX_FIELD] = '\0';
 
-	assert_int_equal(gh_dkim_msg_new(&o, 1, &m), GH_OK);
-	assert_int_equal(gh_dkim_msg_header(m, "From", " a@example.com"),
+	assert_int_equal(gm_dkim_msg_new(&o, 1, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_header(m, "From", " a@example.com"),
 	    GH_OK);
-	assert_int_equal(gh_dkim_msg_header(m, "Subject", big), GH_ETOOBIG);
-	assert_int_equal(gh_dkim_msg_header(m, "To", " x"), GH_ETOOBIG);
-	assert_int_equal(gh_dkim_msg_body(m, "x\r\n", 3), GH_ETOOBIG);
-	assert_int_equal(gh_dkim_msg_finish(m), GH_ETOOBIG);
-	assert_null(gh_dkim_msg_value(m, 0));
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_header(m, "Subject", big), GH_ETOOBIG);
+	assert_int_equal(gm_dkim_msg_header(m, "To", " x"), GH_ETOOBIG);
+	assert_int_equal(gm_dkim_msg_body(m, "x\r\n", 3), GH_ETOOBIG);
+	assert_int_equal(gm_dkim_msg_finish(m), GH_ETOOBIG);
+	assert_null(gm_dkim_msg_value(m, 0));
+	gm_dkim_msg_free(m);
 
 	/* A message without From cannot be signed. */
-	assert_int_equal(gh_dkim_msg_new(&o, 1, &m), GH_OK);
-	assert_int_equal(gh_dkim_msg_header(m, "To", " x"), GH_OK);
-	assert_int_equal(gh_dkim_msg_body(m, "x\r\n", 3), GH_OK);
-	assert_int_equal(gh_dkim_msg_finish(m), GH_EINVAL);
-	assert_null(gh_dkim_msg_value(m, 0));
-	assert_int_equal(gh_dkim_msg_finish(m), GH_EINVAL);
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_new(&o, 1, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_header(m, "To", " x"), GH_OK);
+	assert_int_equal(gm_dkim_msg_body(m, "x\r\n", 3), GH_OK);
+	assert_int_equal(gm_dkim_msg_finish(m), GH_EINVAL);
+	assert_null(gm_dkim_msg_value(m, 0));
+	assert_int_equal(gm_dkim_msg_finish(m), GH_EINVAL);
+	gm_dkim_msg_free(m);
 
 	/* Headers the milter adds at eom, after the body, are signed. */
-	assert_int_equal(gh_dkim_msg_new(&o, 1, &m), GH_OK);
-	assert_int_equal(gh_dkim_msg_body(m, "x\r\n", 3), GH_OK);
-	assert_int_equal(gh_dkim_msg_header(m, "From", " a@example.com"),
+	assert_int_equal(gm_dkim_msg_new(&o, 1, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_body(m, "x\r\n", 3), GH_OK);
+	assert_int_equal(gm_dkim_msg_header(m, "From", " a@example.com"),
 	    GH_OK);
-	assert_int_equal(gh_dkim_msg_finish(m), GH_OK);
-	assert_non_null(gh_dkim_msg_value(m, 0));
-	assert_int_equal(gh_dkim_msg_header(m, "To", " x"), GH_EINVAL);
-	assert_int_equal(gh_dkim_msg_body(m, "x", 1), GH_EINVAL);
-	gh_dkim_msg_free(m);
-	gh_dkim_msg_free(NULL);
+	assert_int_equal(gm_dkim_msg_finish(m), GH_OK);
+	assert_non_null(gm_dkim_msg_value(m, 0));
+	assert_int_equal(gm_dkim_msg_header(m, "To", " x"), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_body(m, "x", 1), GH_EINVAL);
+	gm_dkim_msg_free(m);
+	gm_dkim_msg_free(NULL);
 	free(big);
 	gh_dkim_key_free(key);
 }
@@ -904,63 +904,63 @@ static void
 test_new_errors(void **state)
 {
 	struct gh_dkim_key *key = key_from(ed_pem);
-	struct gh_dkim_sign_opts o[GH_DKIM_MAX_SIGS + 1];
-	struct gh_dkim_msg *m = NULL;
+	struct gm_dkim_sign_opts o[GH_DKIM_MAX_SIGS + 1];
+	struct gm_dkim_msg *m = NULL;
 	const char *badname[] = {"From", "Bad Name"};
 	size_t i;
 
 	(void)state;
 	for (i = 0; i <= GH_DKIM_MAX_SIGS; i++)
 		o[i] = opts(key, GH_CANON_RELAXED, GH_CANON_RELAXED);
-	assert_int_equal(gh_dkim_msg_new(o, GH_DKIM_MAX_SIGS + 1, &m),
+	assert_int_equal(gm_dkim_msg_new(o, GH_DKIM_MAX_SIGS + 1, &m),
 	    GH_EINVAL);
 	assert_null(m);
-	assert_int_equal(gh_dkim_msg_new(NULL, 1, &m), GH_EINVAL);
-	assert_int_equal(gh_dkim_msg_new(o, GH_DKIM_MAX_SIGS, &m), GH_OK);
-	assert_int_equal(gh_dkim_msg_add_sig(m, &o[0]), GH_EINVAL);
-	assert_int_equal(gh_dkim_msg_nsigs(m), GH_DKIM_MAX_SIGS);
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_new(NULL, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, GH_DKIM_MAX_SIGS, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_add_sig(m, &o[0]), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_nsigs(m), GH_DKIM_MAX_SIGS);
+	gm_dkim_msg_free(m);
 	m = NULL;
 	/* Nothing to sign: finish refuses. */
-	assert_int_equal(gh_dkim_msg_new(NULL, 0, &m), GH_OK);
-	assert_int_equal(gh_dkim_msg_header(m, "From", " a@example.com"),
+	assert_int_equal(gm_dkim_msg_new(NULL, 0, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_header(m, "From", " a@example.com"),
 	    GH_OK);
-	assert_int_equal(gh_dkim_msg_finish(m), GH_EINVAL);
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_finish(m), GH_EINVAL);
+	gm_dkim_msg_free(m);
 	m = NULL;
 
 	o[0].domain = "exa mple.com";
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	assert_null(m);
 	o[0].domain = "example.com;";
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].domain = ".example.com";
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].domain = "example.com";
 	o[0].selector = "";
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].selector = "s";
 	o[0].x = o[0].t;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].x = 0;
 	o[0].key = NULL;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].key = key;
-	o[0].hdr_canon = (gh_canon)7;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	o[0].hdr_canon = (gm_canon)7;
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].hdr_canon = GH_CANON_SIMPLE;
 
 	/* Bad configured names are refused up front. */
 	o[0].headers = badname;
 	o[0].nheaders = 2;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].nheaders = 1;
 	o[0].oversign = badname + 1;
 	o[0].noversign = 1;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_EINVAL);
 	o[0].noversign = 0;
-	assert_int_equal(gh_dkim_msg_new(o, 1, &m), GH_OK);
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_new(o, 1, &m), GH_OK);
+	gm_dkim_msg_free(m);
 	gh_dkim_key_free(key);
 }
 
@@ -972,34 +972,34 @@ test_add_sig_after_headers(void **state)
 	struct gh_dkim_key *ed = key_from(ed_pem);
 	EVP_PKEY *rsapub = pkey_from(rsa_pem);
 	EVP_PKEY *edpub = pkey_from(ed_pem);
-	struct gh_dkim_sign_opts o[2];
-	struct gh_dkim_msg *m = NULL;
-	struct gh_hdrlist l;
+	struct gm_dkim_sign_opts o[2];
+	struct gm_dkim_msg *m = NULL;
+	struct gm_hdrlist l;
 	size_t off = parse(msg1, &l);
 	size_t i;
 
 	(void)state;
 	o[0] = opts(rsa, GH_CANON_RELAXED, GH_CANON_SIMPLE);
 	o[1] = opts(ed, GH_CANON_SIMPLE, GH_CANON_RELAXED);
-	assert_int_equal(gh_dkim_msg_new(NULL, 0, &m), GH_OK);
+	assert_int_equal(gm_dkim_msg_new(NULL, 0, &m), GH_OK);
 	for (i = 0; i < l.n; i++)
-		assert_int_equal(gh_dkim_msg_header(m, l.v[i].name,
+		assert_int_equal(gm_dkim_msg_header(m, l.v[i].name,
 		    l.v[i].value), GH_OK);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	o[1].domain = "bad domain";
-	assert_int_equal(gh_dkim_msg_add_sig(m, &o[1]), GH_EINVAL);
-	assert_int_equal(gh_dkim_msg_nsigs(m), 0);
+	assert_int_equal(gm_dkim_msg_add_sig(m, &o[1]), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_nsigs(m), 0);
 	o[1].domain = "example.com";
-	assert_int_equal(gh_dkim_msg_add_sig(m, &o[0]), GH_OK);
-	assert_int_equal(gh_dkim_msg_add_sig(m, &o[1]), GH_OK);
-	assert_int_equal(gh_dkim_msg_body(m, msg1 + off, strlen(msg1 + off)),
+	assert_int_equal(gm_dkim_msg_add_sig(m, &o[0]), GH_OK);
+	assert_int_equal(gm_dkim_msg_add_sig(m, &o[1]), GH_OK);
+	assert_int_equal(gm_dkim_msg_body(m, msg1 + off, strlen(msg1 + off)),
 	    GH_OK);
-	assert_int_equal(gh_dkim_msg_add_sig(m, &o[1]), GH_EINVAL);
-	assert_int_equal(gh_dkim_msg_finish(m), GH_OK);
-	assert_int_equal(gh_dkim_msg_nsigs(m), 2);
-	assert_int_equal(verify_msg(gh_dkim_msg_value(m, 0), msg1, rsapub), 0);
-	assert_int_equal(verify_msg(gh_dkim_msg_value(m, 1), msg1, edpub), 0);
-	gh_dkim_msg_free(m);
+	assert_int_equal(gm_dkim_msg_add_sig(m, &o[1]), GH_EINVAL);
+	assert_int_equal(gm_dkim_msg_finish(m), GH_OK);
+	assert_int_equal(gm_dkim_msg_nsigs(m), 2);
+	assert_int_equal(verify_msg(gm_dkim_msg_value(m, 0), msg1, rsapub), 0);
+	assert_int_equal(verify_msg(gm_dkim_msg_value(m, 1), msg1, edpub), 0);
+	gm_dkim_msg_free(m);
 	EVP_PKEY_free(rsapub);
 	EVP_PKEY_free(edpub);
 	gh_dkim_key_free(rsa);
@@ -1012,7 +1012,7 @@ test_no_t(void **state)
 {
 	struct gh_dkim_key *key = key_from(ed_pem);
 	EVP_PKEY *pub = pkey_from(ed_pem);
-	struct gh_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
+	struct gm_dkim_sign_opts o = opts(key, GH_CANON_RELAXED,
 	    GH_CANON_RELAXED);
 	char *v;
 

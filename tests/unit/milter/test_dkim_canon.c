@@ -37,34 +37,34 @@ sha256(const void *data, size_t len, unsigned char out[GH_SHA256_LEN])
 
 /* Hash body[0..len) fed in pieces cut at cuts[0..ncuts) (ascending). */
 static void
-body_hash_cuts(gh_canon c, const char *body, size_t len, const size_t *cuts,
+body_hash_cuts(gm_canon c, const char *body, size_t len, const size_t *cuts,
     size_t ncuts, unsigned char out[GH_SHA256_LEN])
 {
-	struct gh_body_canon *bc = NULL;
+	struct gm_body_canon *bc = NULL;
 	size_t prev = 0;
 	size_t i;
 
-	assert_int_equal(gh_body_canon_new(c, &bc), GH_OK);
+	assert_int_equal(gm_body_canon_new(c, &bc), GH_OK);
 	for (i = 0; i <= ncuts; i++) {
 		size_t at = i < ncuts ? cuts[i] : len;
 
-		assert_int_equal(gh_body_canon_update(bc, body + prev,
+		assert_int_equal(gm_body_canon_update(bc, body + prev,
 		    at - prev), GH_OK);
 		prev = at;
 	}
-	assert_int_equal(gh_body_canon_final(bc, out), GH_OK);
-	gh_body_canon_free(bc);
+	assert_int_equal(gm_body_canon_final(bc, out), GH_OK);
+	gm_body_canon_free(bc);
 }
 
 static void
-body_hash(gh_canon c, const char *body, size_t len,
+body_hash(gm_canon c, const char *body, size_t len,
     unsigned char out[GH_SHA256_LEN])
 {
 	body_hash_cuts(c, body, len, NULL, 0, out);
 }
 
 static void
-expect_body(gh_canon c, const char *body, const char *canonical)
+expect_body(gm_canon c, const char *body, const char *canonical)
 {
 	unsigned char got[GH_SHA256_LEN];
 	unsigned char want[GH_SHA256_LEN];
@@ -73,17 +73,17 @@ expect_body(gh_canon c, const char *body, const char *canonical)
 	sha256(canonical, strlen(canonical), want);
 	if (memcmp(got, want, sizeof(got)) != 0)
 		fail_msg("%s body canonicalization of \"%s\" is not \"%s\"",
-		    gh_canon_name(c), body, canonical);
+		    gm_canon_name(c), body, canonical);
 }
 
 static void
-expect_header(gh_canon c, const char *name, const char *value,
+expect_header(gm_canon c, const char *name, const char *value,
     const char *canonical)
 {
 	char out[512];
 	size_t len = 0;
 
-	assert_int_equal(gh_canon_header(c, name, strlen(name), value,
+	assert_int_equal(gm_canon_header(c, name, strlen(name), value,
 	    strlen(value), out, sizeof(out), &len), GH_OK);
 	out[len] = '\0';
 	assert_string_equal(out, canonical);
@@ -96,7 +96,7 @@ expect_header(gh_canon c, const char *name, const char *value,
  * remaining line gets CRLF; an empty simple body is CRLF.
  */
 static size_t
-ref_body(gh_canon c, const char *in, size_t len, char *out)
+ref_body(gm_canon c, const char *in, size_t len, char *out)
 {
 	char *norm = malloc(2 * len + 1);
 	size_t n = 0;
@@ -160,7 +160,7 @@ static const char rfc_body[] =
     "\r\n";
 
 struct collect {
-	struct gh_hdrlist list;
+	struct gm_hdrlist list;
 };
 
 static gh_err
@@ -169,11 +169,11 @@ collect_field(void *arg, const char *name, size_t namelen, const char *value,
 {
 	struct collect *c = arg;
 
-	return gh_hdrlist_add(&c->list, name, namelen, value, valuelen);
+	return gm_hdrlist_add(&c->list, name, namelen, value, valuelen);
 }
 
 static void
-canon_fields(gh_canon c, const struct gh_hdrlist *l, char *out, size_t outsz)
+canon_fields(gm_canon c, const struct gm_hdrlist *l, char *out, size_t outsz)
 {
 	size_t o = 0;
 	size_t i;
@@ -181,7 +181,7 @@ canon_fields(gh_canon c, const struct gh_hdrlist *l, char *out, size_t outsz)
 	for (i = 0; i < l->n; i++) {
 		size_t len = 0;
 
-		assert_int_equal(gh_canon_header(c, l->v[i].name,
+		assert_int_equal(gm_canon_header(c, l->v[i].name,
 		    l->v[i].namelen, l->v[i].value, l->v[i].valuelen, out + o,
 		    outsz - o - 3, &len), GH_OK);
 		o += len;
@@ -201,8 +201,8 @@ test_rfc6376_example(void **state)
 
 	(void)state;
 	snprintf(msg, sizeof(msg), "%s%s", rfc_headers, rfc_body);
-	gh_hdrlist_init(&c.list);
-	assert_int_equal(gh_hdrparse(msg, strlen(msg), collect_field, &c,
+	gm_hdrlist_init(&c.list);
+	assert_int_equal(gm_hdrparse(msg, strlen(msg), collect_field, &c,
 	    &body_off), GH_OK);
 	assert_int_equal(body_off, strlen(rfc_headers));
 	assert_int_equal(c.list.n, 2);
@@ -216,7 +216,7 @@ test_rfc6376_example(void **state)
 
 	expect_body(GH_CANON_RELAXED, msg + body_off, " C\r\nD E\r\n");
 	expect_body(GH_CANON_SIMPLE, msg + body_off, " C \r\nD \t E\r\n");
-	gh_hdrlist_clear(&c.list);
+	gm_hdrlist_clear(&c.list);
 }
 
 /* ---- body edge cases ---- */
@@ -294,19 +294,19 @@ test_chunk_invariance(void **state)
 			size_t j;
 
 			assert_non_null(ref);
-			body_hash((gh_canon)c, body, len, whole);
-			sha256(ref, ref_body((gh_canon)c, body, len, ref), got);
+			body_hash((gm_canon)c, body, len, whole);
+			sha256(ref, ref_body((gm_canon)c, body, len, ref), got);
 			assert_memory_equal(whole, got, sizeof(got));
 			free(ref);
 			/* Every split in two and in three pieces. */
 			for (i = 0; i <= len; i++) {
 				cuts[0] = i;
-				body_hash_cuts((gh_canon)c, body, len, cuts, 1,
+				body_hash_cuts((gm_canon)c, body, len, cuts, 1,
 				    got);
 				assert_memory_equal(whole, got, sizeof(got));
 				for (j = i; j <= len; j++) {
 					cuts[1] = j;
-					body_hash_cuts((gh_canon)c, body, len,
+					body_hash_cuts((gm_canon)c, body, len,
 					    cuts, 2, got);
 					assert_memory_equal(whole, got,
 					    sizeof(got));
@@ -314,19 +314,19 @@ test_chunk_invariance(void **state)
 			}
 			/* One byte at a time, with empty chunks between. */
 			{
-				struct gh_body_canon *bc = NULL;
+				struct gm_body_canon *bc = NULL;
 
-				assert_int_equal(gh_body_canon_new((gh_canon)c,
+				assert_int_equal(gm_body_canon_new((gm_canon)c,
 				    &bc), GH_OK);
 				for (i = 0; i < len; i++) {
-					assert_int_equal(gh_body_canon_update(bc,
+					assert_int_equal(gm_body_canon_update(bc,
 					    body + i, 1), GH_OK);
-					assert_int_equal(gh_body_canon_update(bc,
+					assert_int_equal(gm_body_canon_update(bc,
 					    body + i, 0), GH_OK);
 				}
-				assert_int_equal(gh_body_canon_final(bc, got),
+				assert_int_equal(gm_body_canon_final(bc, got),
 				    GH_OK);
-				gh_body_canon_free(bc);
+				gm_body_canon_free(bc);
 				assert_memory_equal(whole, got, sizeof(got));
 			}
 		}
@@ -360,13 +360,13 @@ test_body_vs_reference(void **state)
 			unsigned char got[GH_SHA256_LEN];
 			size_t cut[1];
 
-			sha256(ref, ref_body((gh_canon)c, body, len, ref), want);
+			sha256(ref, ref_body((gm_canon)c, body, len, ref), want);
 			seed = seed * 1103515245u + 12345u;
 			cut[0] = len ? (seed >> 16) % (len + 1) : 0;
-			body_hash_cuts((gh_canon)c, body, len, cut, 1, got);
+			body_hash_cuts((gm_canon)c, body, len, cut, 1, got);
 			if (memcmp(want, got, sizeof(got)) != 0)
 				fail_msg("round %d %s mismatch", round,
-				    gh_canon_name((gh_canon)c));
+				    gm_canon_name((gm_canon)c));
 		}
 	}
 }
@@ -374,19 +374,19 @@ test_body_vs_reference(void **state)
 static void
 test_body_misuse(void **state)
 {
-	struct gh_body_canon *bc = NULL;
+	struct gm_body_canon *bc = NULL;
 	unsigned char d[GH_SHA256_LEN];
 
 	(void)state;
-	assert_int_equal(gh_body_canon_new(GH_CANON_SIMPLE, &bc), GH_OK);
-	assert_int_equal(gh_body_canon_update(bc, "x\r\n", 3), GH_OK);
-	assert_int_equal(gh_body_canon_final(bc, d), GH_OK);
-	assert_int_equal(gh_body_canon_length(bc), 3);
-	assert_int_equal(gh_body_canon_update(bc, "x", 1), GH_EINVAL);
-	assert_int_equal(gh_body_canon_final(bc, d), GH_EINVAL);
-	assert_int_equal(gh_body_canon_update(NULL, "x", 1), GH_EINVAL);
-	gh_body_canon_free(bc);
-	gh_body_canon_free(NULL);
+	assert_int_equal(gm_body_canon_new(GH_CANON_SIMPLE, &bc), GH_OK);
+	assert_int_equal(gm_body_canon_update(bc, "x\r\n", 3), GH_OK);
+	assert_int_equal(gm_body_canon_final(bc, d), GH_OK);
+	assert_int_equal(gm_body_canon_length(bc), 3);
+	assert_int_equal(gm_body_canon_update(bc, "x", 1), GH_EINVAL);
+	assert_int_equal(gm_body_canon_final(bc, d), GH_EINVAL);
+	assert_int_equal(gm_body_canon_update(NULL, "x", 1), GH_EINVAL);
+	gm_body_canon_free(bc);
+	gm_body_canon_free(NULL);
 }
 
 /* A long body crossing the staging buffer many times. */
@@ -409,8 +409,8 @@ test_body_large(void **state)
 		body[i] = (i % 77 == 75) ? '\r' : (i % 77 == 76) ? '\n' :
 		    (i % 13 == 0) ? ' ' : (char)('A' + i % 26);
 	for (c = 0; c < 2; c++) {
-		sha256(ref, ref_body((gh_canon)c, body, len, ref), want);
-		body_hash_cuts((gh_canon)c, body, len, cuts, 3, got);
+		sha256(ref, ref_body((gm_canon)c, body, len, ref), want);
+		body_hash_cuts((gm_canon)c, body, len, cuts, 3, got);
 		assert_memory_equal(want, got, sizeof(got));
 	}
 	free(body);
@@ -442,36 +442,36 @@ test_header_canon(void **state)
 	/* A bare CR is data. */
 	expect_header(GH_CANON_RELAXED, "X", " a\rb", "x:a\rb");
 
-	assert_int_equal(gh_canon_header(GH_CANON_SIMPLE, "Subject", 7, " hi",
+	assert_int_equal(gm_canon_header(GH_CANON_SIMPLE, "Subject", 7, " hi",
 	    3, small, sizeof(small), &len), GH_ETOOBIG);
-	assert_int_equal(gh_canon_header(GH_CANON_RELAXED, "Subject", 7, " hi",
+	assert_int_equal(gm_canon_header(GH_CANON_RELAXED, "Subject", 7, " hi",
 	    3, small, sizeof(small), &len), GH_ETOOBIG);
-	assert_int_equal(gh_canon_header(GH_CANON_RELAXED, " ", 1, "x", 1,
+	assert_int_equal(gm_canon_header(GH_CANON_RELAXED, " ", 1, "x", 1,
 	    small, sizeof(small), &len), GH_EINVAL);
-	assert_true(gh_canon_header_bound(7, 3) >= 7 + 1 + 3);
-	assert_int_equal(gh_canon_header_bound(SIZE_MAX, 1), SIZE_MAX);
+	assert_true(gm_canon_header_bound(7, 3) >= 7 + 1 + 3);
+	assert_int_equal(gm_canon_header_bound(SIZE_MAX, 1), SIZE_MAX);
 }
 
 static void
 test_canon_parse(void **state)
 {
-	gh_canon h;
-	gh_canon b;
+	gm_canon h;
+	gm_canon b;
 
 	(void)state;
-	assert_int_equal(gh_canon_parse("relaxed/simple", &h, &b), GH_OK);
+	assert_int_equal(gm_canon_parse("relaxed/simple", &h, &b), GH_OK);
 	assert_int_equal(h, GH_CANON_RELAXED);
 	assert_int_equal(b, GH_CANON_SIMPLE);
-	assert_int_equal(gh_canon_parse("simple/relaxed", &h, &b), GH_OK);
+	assert_int_equal(gm_canon_parse("simple/relaxed", &h, &b), GH_OK);
 	assert_int_equal(h, GH_CANON_SIMPLE);
 	assert_int_equal(b, GH_CANON_RELAXED);
-	assert_int_equal(gh_canon_parse("relaxed", &h, &b), GH_OK);
+	assert_int_equal(gm_canon_parse("relaxed", &h, &b), GH_OK);
 	assert_int_equal(h, GH_CANON_RELAXED);
 	assert_int_equal(b, GH_CANON_SIMPLE);
-	assert_int_equal(gh_canon_parse("relaxed/", &h, &b), GH_EINVAL);
-	assert_int_equal(gh_canon_parse("Relaxed", &h, &b), GH_EINVAL);
-	assert_int_equal(gh_canon_parse("nowsp/simple", &h, &b), GH_EINVAL);
-	assert_string_equal(gh_canon_name(GH_CANON_SIMPLE), "simple");
+	assert_int_equal(gm_canon_parse("relaxed/", &h, &b), GH_EINVAL);
+	assert_int_equal(gm_canon_parse("Relaxed", &h, &b), GH_EINVAL);
+	assert_int_equal(gm_canon_parse("nowsp/simple", &h, &b), GH_EINVAL);
+	assert_string_equal(gm_canon_name(GH_CANON_SIMPLE), "simple");
 }
 
 /* ---- header parsing ---- */
@@ -493,85 +493,85 @@ test_hdrparse(void **state)
 	size_t off = 0;
 
 	(void)state;
-	gh_hdrlist_init(&c.list);
-	assert_int_equal(gh_hdrparse(lf, strlen(lf), collect_field, &c, &off),
+	gm_hdrlist_init(&c.list);
+	assert_int_equal(gm_hdrparse(lf, strlen(lf), collect_field, &c, &off),
 	    GH_OK);
 	assert_int_equal(c.list.n, 3);
 	assert_string_equal(c.list.v[1].value, " one\n  two\n\tthree");
 	assert_int_equal(c.list.v[2].valuelen, 0);
 	assert_string_equal(lf + off, "body\n");
-	gh_hdrlist_clear(&c.list);
+	gm_hdrlist_clear(&c.list);
 
-	assert_int_equal(gh_hdrparse(noblank, strlen(noblank), collect_field,
+	assert_int_equal(gm_hdrparse(noblank, strlen(noblank), collect_field,
 	    &c, &off), GH_OK);
 	assert_int_equal(off, strlen(noblank));
 	assert_int_equal(c.list.n, 2);
 	assert_string_equal(c.list.v[1].value, " b");
-	gh_hdrlist_clear(&c.list);
+	gm_hdrlist_clear(&c.list);
 
-	assert_int_equal(gh_hdrparse(noeol, strlen(noeol), collect_field, &c,
+	assert_int_equal(gm_hdrparse(noeol, strlen(noeol), collect_field, &c,
 	    &off), GH_OK);
 	assert_int_equal(off, strlen(noeol));
 	assert_string_equal(c.list.v[0].value, " a@example.com");
-	gh_hdrlist_clear(&c.list);
+	gm_hdrlist_clear(&c.list);
 
 	/* Empty message: no fields, empty body. */
-	assert_int_equal(gh_hdrparse("", 0, collect_field, &c, &off), GH_OK);
+	assert_int_equal(gm_hdrparse("", 0, collect_field, &c, &off), GH_OK);
 	assert_int_equal(off, 0);
 	assert_int_equal(c.list.n, 0);
 
 	/* Malformed. */
-	assert_int_equal(gh_hdrparse(" cont: x\r\n", 10, collect_field, &c,
+	assert_int_equal(gm_hdrparse(" cont: x\r\n", 10, collect_field, &c,
 	    &off), GH_EINVAL);
-	assert_int_equal(gh_hdrparse("No colon here\r\n", 15, collect_field,
+	assert_int_equal(gm_hdrparse("No colon here\r\n", 15, collect_field,
 	    &c, &off), GH_EINVAL);
-	assert_int_equal(gh_hdrparse("From a@b Mon\r\n", 14, collect_field,
+	assert_int_equal(gm_hdrparse("From a@b Mon\r\n", 14, collect_field,
 	    &c, &off), GH_EINVAL);
-	assert_int_equal(gh_hdrparse(": x\r\n", 5, collect_field, &c, &off),
+	assert_int_equal(gm_hdrparse(": x\r\n", 5, collect_field, &c, &off),
 	    GH_EINVAL);
-	assert_int_equal(gh_hdrparse("X: a\0b\r\n", 8, collect_field, &c,
+	assert_int_equal(gm_hdrparse("X: a\0b\r\n", 8, collect_field, &c,
 	    &off), GH_EINVAL);
-	gh_hdrlist_clear(&c.list);
+	gm_hdrlist_clear(&c.list);
 }
 
 /* ---- header list: bounds, selection, oversigning ---- */
 
 static void
-add(struct gh_hdrlist *l, const char *name, const char *value)
+add(struct gm_hdrlist *l, const char *name, const char *value)
 {
-	assert_int_equal(gh_hdrlist_add(l, name, strlen(name), value,
+	assert_int_equal(gm_hdrlist_add(l, name, strlen(name), value,
 	    strlen(value)), GH_OK);
 }
 
 static void
 test_select_bottom_up(void **state)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	const char *names[] = {"to", "TO", "From", "to", "to", "x-none"};
-	const struct gh_hdr *sel[6];
+	const struct gm_hdr *sel[6];
 
 	(void)state;
-	gh_hdrlist_init(&l);
+	gm_hdrlist_init(&l);
 	add(&l, "From", " a");
 	add(&l, "To", " 1");
 	add(&l, "Subject", " s");
 	add(&l, "to", " 2");
 	add(&l, "To ", " 3");	/* "To :" in obsolete syntax */
-	assert_int_equal(gh_hdrlist_count(&l, "to"), 3);
-	assert_int_equal(gh_hdrlist_select(&l, names, 6, sel), GH_OK);
+	assert_int_equal(gm_hdrlist_count(&l, "to"), 3);
+	assert_int_equal(gm_hdrlist_select(&l, names, 6, sel), GH_OK);
 	assert_string_equal(sel[0]->value, " 3");
 	assert_string_equal(sel[1]->value, " 2");
 	assert_string_equal(sel[2]->value, " a");
 	assert_string_equal(sel[3]->value, " 1");
 	assert_null(sel[4]);	/* one more than exists: oversigned */
 	assert_null(sel[5]);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 }
 
 static void
 test_plan_oversign(void **state)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	const char *sign[] = {"From", "To", "Subject", "Cc", "to"};
 	const char *over[] = {"from", "To", "Date", "List-Unsubscribe", "Date"};
 	const char *h[GH_HDR_MAX_SIGNED];
@@ -581,26 +581,26 @@ test_plan_oversign(void **state)
 	size_t i;
 
 	(void)state;
-	gh_hdrlist_init(&l);
+	gm_hdrlist_init(&l);
 	add(&l, "From", " a");
 	add(&l, "To", " 1");
 	add(&l, "Subject", " s");
 	add(&l, "To", " 2");
-	assert_int_equal(gh_hdrlist_plan(&l, sign, 5, over, 5, h, &nh), GH_OK);
+	assert_int_equal(gm_hdrlist_plan(&l, sign, 5, over, 5, h, &nh), GH_OK);
 	assert_int_equal(nh, sizeof(want) / sizeof(want[0]));
 	for (i = 0; i < nh; i++)
 		assert_string_equal(h[i], want[i]);
 
 	/* No oversigning: exactly what is present. */
-	assert_int_equal(gh_hdrlist_plan(&l, sign, 5, NULL, 0, h, &nh), GH_OK);
+	assert_int_equal(gm_hdrlist_plan(&l, sign, 5, NULL, 0, h, &nh), GH_OK);
 	assert_int_equal(nh, 4);
 
 	/* From is required. */
-	assert_int_equal(gh_hdrlist_plan(&l, sign + 1, 2, NULL, 0, h, &nh),
+	assert_int_equal(gm_hdrlist_plan(&l, sign + 1, 2, NULL, 0, h, &nh),
 	    GH_EINVAL);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	add(&l, "To", " 1");
-	assert_int_equal(gh_hdrlist_plan(&l, sign, 5, over, 5, h, &nh),
+	assert_int_equal(gm_hdrlist_plan(&l, sign, 5, over, 5, h, &nh),
 	    GH_EINVAL);
 
 	/* Bad names in the configuration. */
@@ -608,35 +608,35 @@ test_plan_oversign(void **state)
 		const char *bad[] = {"From", "Sub ject"};
 
 		add(&l, "From", " a");
-		assert_int_equal(gh_hdrlist_plan(&l, bad, 2, NULL, 0, h, &nh),
+		assert_int_equal(gm_hdrlist_plan(&l, bad, 2, NULL, 0, h, &nh),
 		    GH_EINVAL);
 	}
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 }
 
 static void
 test_plan_too_many(void **state)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	const char *sign[] = {"From", "To"};
 	const char *h[GH_HDR_MAX_SIGNED];
 	size_t nh = 0;
 	int i;
 
 	(void)state;
-	gh_hdrlist_init(&l);
+	gm_hdrlist_init(&l);
 	add(&l, "From", " a");
 	for (i = 0; i < GH_HDR_MAX_SIGNED; i++)
 		add(&l, "To", " x");
-	assert_int_equal(gh_hdrlist_plan(&l, sign, 2, NULL, 0, h, &nh),
+	assert_int_equal(gm_hdrlist_plan(&l, sign, 2, NULL, 0, h, &nh),
 	    GH_ETOOBIG);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 }
 
 static void
 test_hdrlist_bounds(void **state)
 {
-	struct gh_hdrlist l;
+	struct gm_hdrlist l;
 	size_t big = GH_HDR_MAX_FIELD;
 	char *value = malloc(big + 1);
 	int i;
@@ -645,40 +645,40 @@ test_hdrlist_bounds(void **state)
 	assert_non_null(value);
 	memset(value, 'v', big);
 	value[big] = '\0';
-	gh_hdrlist_init(&l);
+	gm_hdrlist_init(&l);
 
 	/* One field: name + ':' + value <= GH_HDR_MAX_FIELD. */
-	assert_int_equal(gh_hdrlist_add(&l, "X", 1, value, big - 2), GH_OK);
-	assert_int_equal(gh_hdrlist_add(&l, "X", 1, value, big - 1),
+	assert_int_equal(gm_hdrlist_add(&l, "X", 1, value, big - 2), GH_OK);
+	assert_int_equal(gm_hdrlist_add(&l, "X", 1, value, big - 1),
 	    GH_ETOOBIG);
 	assert_int_equal(l.n, 1);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 
 	/* Total bytes. */
 	for (i = 0; i < 10; i++)
-		assert_int_equal(gh_hdrlist_add(&l, "X", 1, value, big - 2),
+		assert_int_equal(gm_hdrlist_add(&l, "X", 1, value, big - 2),
 		    GH_OK);
-	assert_int_equal(gh_hdrlist_add(&l, "X", 1, value,
+	assert_int_equal(gm_hdrlist_add(&l, "X", 1, value,
 	    GH_HDR_MAX_TOTAL - 10 * big + 1), GH_ETOOBIG);
-	assert_int_equal(gh_hdrlist_add(&l, "X", 1, value,
+	assert_int_equal(gm_hdrlist_add(&l, "X", 1, value,
 	    GH_HDR_MAX_TOTAL - 10 * big - 2), GH_OK);
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 
 	/* Field count. */
 	for (i = 0; i < GH_HDR_MAX_FIELDS; i++)
-		assert_int_equal(gh_hdrlist_add(&l, "X", 1, " y", 2), GH_OK);
-	assert_int_equal(gh_hdrlist_add(&l, "X", 1, " y", 2), GH_ETOOBIG);
-	gh_hdrlist_clear(&l);
+		assert_int_equal(gm_hdrlist_add(&l, "X", 1, " y", 2), GH_OK);
+	assert_int_equal(gm_hdrlist_add(&l, "X", 1, " y", 2), GH_ETOOBIG);
+	gm_hdrlist_clear(&l);
 
 	/* Names. */
-	assert_int_equal(gh_hdrlist_add(&l, "", 0, "x", 1), GH_EINVAL);
-	assert_int_equal(gh_hdrlist_add(&l, "A:B", 3, "x", 1), GH_EINVAL);
-	assert_int_equal(gh_hdrlist_add(&l, "A B", 3, "x", 1), GH_EINVAL);
-	assert_int_equal(gh_hdrlist_add(&l, "\xc3\xa9", 2, "x", 1), GH_EINVAL);
-	assert_int_equal(gh_hdrlist_add(&l, "A", 1, NULL, 1), GH_EINVAL);
-	assert_int_equal(gh_hdrlist_add(&l, "A", 1, NULL, 0), GH_OK);
+	assert_int_equal(gm_hdrlist_add(&l, "", 0, "x", 1), GH_EINVAL);
+	assert_int_equal(gm_hdrlist_add(&l, "A:B", 3, "x", 1), GH_EINVAL);
+	assert_int_equal(gm_hdrlist_add(&l, "A B", 3, "x", 1), GH_EINVAL);
+	assert_int_equal(gm_hdrlist_add(&l, "\xc3\xa9", 2, "x", 1), GH_EINVAL);
+	assert_int_equal(gm_hdrlist_add(&l, "A", 1, NULL, 1), GH_EINVAL);
+	assert_int_equal(gm_hdrlist_add(&l, "A", 1, NULL, 0), GH_OK);
 	assert_string_equal(l.v[0].value, "");
-	gh_hdrlist_clear(&l);
+	gm_hdrlist_clear(&l);
 	free(value);
 }
 

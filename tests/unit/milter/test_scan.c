@@ -1,9 +1,9 @@
 /*
  * test_scan.c - the scanner in gatehouse-milter's terms: a real
  * configuration ([milter] scan, on_scan_error, on_scan_limit, scan_max_size,
- * clamav_tmp) loaded by gh_mcfg_load, messages streamed into the spool
+ * clamav_tmp) loaded by gm_mcfg_load, messages streamed into the spool
  * (memory and, past GH_SPOOL_MEM_MAX, the unnamed file) and scanned with
- * the engine it built, and each verdict's action (gh_scan_policy): clean
+ * the engine it built, and each verdict's action (gm_scan_policy): clean
  * accepted, infected rejected, unscannable by on_scan_limit (a timeout by
  * on_scan_error), error and clean-after-error by on_scan_error.  And what
  * decides that a message is plain text for scan_text = no (msg.c).
@@ -51,11 +51,11 @@ teardown(void **state)
 }
 
 /* A configuration with scanning on and extra [milter] lines. */
-static struct gh_mcfg *
+static struct gm_mcfg *
 load(const char *extra)
 {
 	char path[160], detail[512] = "";
-	struct gh_mcfg *c = NULL;
+	struct gm_mcfg *c = NULL;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/gatehouse.conf", db.dir);
@@ -66,7 +66,7 @@ load(const char *extra)
 	        strstr(extra, "scan_max_size") ? "" : "scan_max_size = 64K",
 	        extra, db.dir);
 	fclose(f);
-	if (gh_mcfg_load(path, NULL, 1, &c, detail, sizeof(detail)) != GH_OK)
+	if (gm_mcfg_load(path, NULL, 1, &c, detail, sizeof(detail)) != GH_OK)
 		fail_msg("load: %s", detail);
 	assert_non_null(c->scanner);
 	return c;
@@ -74,20 +74,20 @@ load(const char *extra)
 
 /* The message as the milter spools it, scanned: the verdict and the
  * action. */
-static gh_scan_act
-scan_message(const struct gh_mcfg *c, const void *msg, size_t len,
+static gm_scan_act
+scan_message(const struct gm_mcfg *c, const void *msg, size_t len,
              struct gscan_verdict *v)
 {
-	struct gh_spool sp;
+	struct gm_spool sp;
 	const unsigned char *p = msg;
 
-	gh_spool_open(&sp, c->spool_dir, (uint64_t)c->scan_max_size);
+	gm_spool_open(&sp, c->spool_dir, (uint64_t)c->scan_max_size);
 	/* in chunks, as libmilter hands the body over */
 	for (size_t o = 0; o < len; o += 1000)
-		gh_spool_write(&sp, p + o, len - o < 1000 ? len - o : 1000);
-	gh_spool_scan(c->scanner, &sp, v);
-	gh_spool_close(&sp);
-	return gh_scan_policy(c, v);
+		gm_spool_write(&sp, p + o, len - o < 1000 ? len - o : 1000);
+	gm_spool_scan(c->scanner, &sp, v);
+	gm_spool_close(&sp);
+	return gm_scan_policy(c, v);
 }
 
 static const char HDR[] = "From: joe@example.org\r\nTo: bob@example.net\r\n"
@@ -172,7 +172,7 @@ uu_message(char *out, size_t cap, const void *data, size_t len)
 static void
 test_clean_and_infected(void **state)
 {
-	struct gh_mcfg *c = load("");
+	struct gm_mcfg *c = load("");
 	struct gscan_verdict v;
 	struct fx_buf m = with_attachment("just bytes", 10);
 	struct fx_buf e = with_attachment(FX_EICAR, strlen(FX_EICAR));
@@ -190,13 +190,13 @@ test_clean_and_infected(void **state)
 	assert_int_equal(v.kind, GSCAN_INFECTED);
 	free(m.p);
 	free(e.p);
-	gh_mcfg_unref(c);
+	gm_mcfg_unref(c);
 }
 
 static void
 test_big_message_from_the_spool_file(void **state)
 {
-	struct gh_mcfg *c = load("scan_max_size = 1M");
+	struct gm_mcfg *c = load("scan_max_size = 1M");
 	struct gscan_verdict v;
 	size_t n = GH_SPOOL_MEM_MAX + 4096;
 	char *data = malloc(n);
@@ -211,7 +211,7 @@ test_big_message_from_the_spool_file(void **state)
 	assert_int_equal(v.kind, GSCAN_INFECTED);
 	free(m.p);
 	free(data);
-	gh_mcfg_unref(c);
+	gm_mcfg_unref(c);
 }
 
 static void
@@ -219,7 +219,7 @@ test_unscannable_follows_on_scan_limit(void **state)
 {
 	static const struct {
 		const char *conf;
-		gh_scan_act act;
+		gm_scan_act act;
 	} t[] = {
 		{"", GH_SCAN_ACCEPT},	/* the default */
 		{"on_scan_limit = accept", GH_SCAN_ACCEPT},
@@ -246,7 +246,7 @@ test_unscannable_follows_on_scan_limit(void **state)
 	mb = with_attachment(big.p, big.len);
 	assert_true(mb.len < 64 * 1024);
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct gh_mcfg *c = load(t[i].conf);
+		struct gm_mcfg *c = load(t[i].conf);
 
 		assert_int_equal(scan_message(c, m.p, m.len, &v), t[i].act);
 		assert_int_equal(v.kind, GSCAN_UNSCANNABLE);
@@ -255,7 +255,7 @@ test_unscannable_follows_on_scan_limit(void **state)
 		assert_int_equal(scan_message(c, mb.p, mb.len, &v), t[i].act);
 		assert_int_equal(v.kind, GSCAN_UNSCANNABLE);
 		assert_int_equal(v.reason, GSCAN_R_SIZE);
-		gh_mcfg_unref(c);
+		gm_mcfg_unref(c);
 	}
 	free(z.p);
 	free(m.p);
@@ -270,7 +270,7 @@ static void
 test_timeout_follows_on_scan_error(void **state)
 {
 	struct gscan_verdict v;
-	struct gh_mcfg *c = load("on_scan_limit = reject");
+	struct gm_mcfg *c = load("on_scan_limit = reject");
 
 	(void)state;
 	/* what libclamav answers past max_scantime (scan_timeout) */
@@ -278,23 +278,23 @@ test_timeout_follows_on_scan_error(void **state)
 	               NULL, &v);
 	assert_int_equal(v.kind, GSCAN_UNSCANNABLE);
 	assert_int_equal(v.reason, GSCAN_R_TIMEOUT);
-	assert_int_equal(gh_scan_policy(c, &v), GH_SCAN_TEMPFAIL);
-	gh_mcfg_unref(c);
+	assert_int_equal(gm_scan_policy(c, &v), GH_SCAN_TEMPFAIL);
+	gm_mcfg_unref(c);
 	c = load("on_scan_error = accept\non_scan_limit = reject");
-	assert_int_equal(gh_scan_policy(c, &v), GH_SCAN_ACCEPT);
+	assert_int_equal(gm_scan_policy(c, &v), GH_SCAN_ACCEPT);
 	gscan_classify(CL_ETIMEOUT, NULL, 0, NULL, &v);
 	assert_int_equal(v.reason, GSCAN_R_TIMEOUT);
-	assert_int_equal(gh_scan_policy(c, &v), GH_SCAN_ACCEPT);
-	gh_mcfg_unref(c);
+	assert_int_equal(gm_scan_policy(c, &v), GH_SCAN_ACCEPT);
+	gm_mcfg_unref(c);
 }
 
 static void
 test_errors_follow_on_scan_error(void **state)
 {
 	char extra[256];
-	struct gh_mcfg *c;
+	struct gm_mcfg *c;
 	struct gscan_verdict v;
-	struct gh_spool sp;
+	struct gm_spool sp;
 	struct fx_buf e = with_attachment(FX_EICAR, strlen(FX_EICAR));
 
 	(void)state;
@@ -307,7 +307,7 @@ test_errors_follow_on_scan_error(void **state)
 	assert_int_equal(scan_message(c, e.p, e.len, &v), GH_SCAN_TEMPFAIL);
 	assert_int_equal(v.kind, GSCAN_ERROR);
 	assert_non_null(strstr(v.name, "libclamav: "));
-	gh_mcfg_unref(c);
+	gm_mcfg_unref(c);
 	snprintf(extra, sizeof(extra), "clamav_tmp = %s/gone\n"
 	         "on_scan_error = accept\non_scan_limit = reject", db.dir);
 	c = load(extra);
@@ -316,16 +316,16 @@ test_errors_follow_on_scan_error(void **state)
 	assert_int_equal(scan_message(c, e.p, e.len, &v), GH_SCAN_ACCEPT);
 	assert_int_equal(v.kind, GSCAN_ERROR);
 	/* a spool that could not be written */
-	gh_spool_open(&sp, "/nonexistent-spool", 1024 * 1024);
+	gm_spool_open(&sp, "/nonexistent-spool", 1024 * 1024);
 	for (int i = 0; i < 5000; i++)	/* past GH_SPOOL_MEM_MAX: a file */
-		gh_spool_write(&sp, "0123456789abcdef0123456789abcdef"
+		gm_spool_write(&sp, "0123456789abcdef0123456789abcdef"
 		               "0123456789abcdef0123456789abcdef", 64);
-	gh_spool_scan(c->scanner, &sp, &v);
-	gh_spool_close(&sp);
+	gm_spool_scan(c->scanner, &sp, &v);
+	gm_spool_close(&sp);
 	assert_int_equal(v.kind, GSCAN_ERROR);
 	assert_non_null(strstr(v.name, "spool file failed"));
-	assert_int_equal(gh_scan_policy(c, &v), GH_SCAN_ACCEPT);
-	gh_mcfg_unref(c);
+	assert_int_equal(gm_scan_policy(c, &v), GH_SCAN_ACCEPT);
+	gm_mcfg_unref(c);
 	free(e.p);
 }
 
@@ -333,8 +333,8 @@ test_errors_follow_on_scan_error(void **state)
 static void
 test_plain_text(void **state)
 {
-	struct gh_mcfg *c = load("scan_text = no");
-	struct gh_msg *m;
+	struct gm_mcfg *c = load("scan_text = no");
+	struct gm_msg *m;
 	static const char *const bodies[] = {
 		"begin 644 eicar.com\r\n",		/* at the start */
 		"hello\r\nbegin 0755 x.exe\r\nM...\r\n",	/* 4 digits */
@@ -344,32 +344,32 @@ test_plain_text(void **state)
 	(void)state;
 	assert_int_equal(c->scan_text, 0);
 	/* no Content-Type, or text/plain ones: plain */
-	m = gh_msg_new(0);
-	assert_true(gh_msg_plain_text(m));
-	gh_msg_header(c, m, "Content-Type", " text/plain; charset=utf-8");
-	gh_msg_header(c, m, "Content-Type", "TEXT/PLAIN");
-	assert_true(gh_msg_plain_text(m));
+	m = gm_msg_new(0);
+	assert_true(gm_msg_plain_text(m));
+	gm_msg_header(c, m, "Content-Type", " text/plain; charset=utf-8");
+	gm_msg_header(c, m, "Content-Type", "TEXT/PLAIN");
+	assert_true(gm_msg_plain_text(m));
 	/* a later multipart one is not */
-	gh_msg_header(c, m, "Content-Type", " multipart/mixed; boundary=B");
-	assert_false(gh_msg_plain_text(m));
+	gm_msg_header(c, m, "Content-Type", " multipart/mixed; boundary=B");
+	assert_false(gm_msg_plain_text(m));
 	assert_string_equal(m->ctype, "text/plain");	/* the log's: first */
-	gh_msg_free(m);
-	m = gh_msg_new(0);
-	gh_msg_header(c, m, "Content-Type", "text/html");
-	assert_false(gh_msg_plain_text(m));
-	gh_msg_free(m);
+	gm_msg_free(m);
+	m = gm_msg_new(0);
+	gm_msg_header(c, m, "Content-Type", "text/html");
+	assert_false(gm_msg_plain_text(m));
+	gm_msg_free(m);
 	/* a uuencoded part, wherever the chunks split its line */
 	for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
 		size_t len = strlen(bodies[b]);
 
 		for (size_t cut = 0; cut <= len; cut++) {
-			m = gh_msg_new(0);
-			gh_msg_body_text(m, (const unsigned char *)bodies[b],
+			m = gm_msg_new(0);
+			gm_msg_body_text(m, (const unsigned char *)bodies[b],
 			                 cut);
-			gh_msg_body_text(m, (const unsigned char *)bodies[b] +
+			gm_msg_body_text(m, (const unsigned char *)bodies[b] +
 			                 cut, len - cut);
-			assert_false(gh_msg_plain_text(m));
-			gh_msg_free(m);
+			assert_false(gm_msg_plain_text(m));
+			gm_msg_free(m);
 		}
 	}
 	/* lines that only look like it */
@@ -378,18 +378,18 @@ test_plain_text(void **state)
 		    "begin 64444 x\r\nbegin 649 x\r\nxbegin 644 x\r\n"
 		    " begin 644 x\r\nbeginning 644 x\r\n";
 
-		m = gh_msg_new(0);
+		m = gm_msg_new(0);
 		for (size_t i = 0; i < sizeof(body) - 1; i++)
-			gh_msg_body_text(m, (const unsigned char *)body + i, 1);
-		assert_true(gh_msg_plain_text(m));
-		gh_msg_free(m);
+			gm_msg_body_text(m, (const unsigned char *)body + i, 1);
+		assert_true(gm_msg_plain_text(m));
+		gm_msg_free(m);
 	}
-	gh_mcfg_unref(c);
+	gm_mcfg_unref(c);
 	/* the default: text is scanned */
 	c = load("");
 	assert_int_equal(c->scan_text, 1);
 	assert_int_equal(c->on_scan_limit, GH_ONERR_ACCEPT);
-	gh_mcfg_unref(c);
+	gm_mcfg_unref(c);
 }
 
 int

@@ -31,12 +31,12 @@
 #define T0 (1700000000000LL - 1700000000000LL % HOUR)	/* a window start */
 
 struct lim {
-	struct gh_limits l;
+	struct gm_limits l;
 	const char *user, *sender;
 	uint64_t nrcpt;
 	int64_t now;
 	int over;
-	struct gh_limit_hit hit;
+	struct gm_limit_hit hit;
 };
 
 static gh_err
@@ -44,7 +44,7 @@ lim_fn(struct gh_txn *txn, void *arg)
 {
 	struct lim *a = arg;
 
-	return gh_limits_apply_txn(txn, &a->l, a->user, a->sender, a->nrcpt,
+	return gm_limits_apply_txn(txn, &a->l, a->user, a->sender, a->nrcpt,
 	                           a->now, &a->over, &a->hit);
 }
 
@@ -178,15 +178,15 @@ get_fn(struct gh_txn *txn, void *arg)
 }
 
 static void
-fill_msg(struct gh_msg *m)
+fill_msg(struct gm_msg *m)
 {
 	snprintf(m->queue_id, sizeof(m->queue_id), "ABC123");
 	snprintf(m->sender, sizeof(m->sender), "joe@example.org");
 	snprintf(m->auth_user, sizeof(m->auth_user), "joe");
 	snprintf(m->subject, sizeof(m->subject), "Caf\xc3\xa9 news");
 	snprintf(m->from, sizeof(m->from), "Joe <joe@example.org>");
-	assert_int_equal(gh_msg_add_rcpt(m, "<a@x.test>", 0), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<b@x.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<a@x.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<b@x.test>", 0), GH_OK);
 	m->rcpts[1].suppressed = 1;
 	m->outgoing = 1;
 	m->outgoing_why = "authenticated";
@@ -199,11 +199,11 @@ fill_msg(struct gh_msg *m)
 }
 
 static uint64_t
-log_msg(struct gh_fx *f, struct gh_mcfg *cfg, struct gh_conn *conn,
-        struct gh_msg *m, gh_action act, const char *reason, int64_t now,
-        struct gh_logtxn *out)
+log_msg(struct gh_fx *f, struct gm_mcfg *cfg, struct gm_conn *conn,
+        struct gm_msg *m, gm_action act, const char *reason, int64_t now,
+        struct gm_logtxn *out)
 {
-	struct gh_logtxn lt;
+	struct gm_logtxn lt;
 
 	memset(&lt, 0, sizeof(lt));
 	lt.cfg = cfg;
@@ -214,9 +214,9 @@ log_msg(struct gh_fx *f, struct gh_mcfg *cfg, struct gh_conn *conn,
 	lt.apply_limits = m->outgoing;
 	lt.write_record = 1;
 	lt.now = now;
-	lt.rec = gh_maillog_record(conn, m, now);
+	lt.rec = gm_maillog_record(conn, m, now);
 	assert_non_null(lt.rec);
-	assert_int_equal(gh_store_update(f->st, gh_maillog_txn, &lt), GH_OK);
+	assert_int_equal(gh_store_update(f->st, gm_maillog_txn, &lt), GH_OK);
 	json_decref(lt.rec);
 	lt.rec = NULL;
 	if (out)
@@ -228,10 +228,10 @@ static void
 test_maillog_record_limits_events(void **state)
 {
 	struct gh_fx *f = *state;
-	struct gh_mcfg cfg;
-	struct gh_conn conn;
-	struct gh_msg *m = gh_msg_new(T0);
-	struct gh_logtxn lt;
+	struct gm_mcfg cfg;
+	struct gm_conn conn;
+	struct gm_msg *m = gm_msg_new(T0);
+	struct gm_logtxn lt;
 	struct getrec g = {0, NULL};
 	json_t *ev;
 
@@ -327,16 +327,16 @@ test_maillog_record_limits_events(void **state)
 	assert_string_equal(json_string_value(json_object_get(ev, "user")),
 	                    "a@x.test");
 	json_decref(ev);
-	gh_msg_free(m);
+	gm_msg_free(m);
 }
 
 static void
 test_record_survives_bad_bytes(void **state)
 {
 	struct gh_fx *f = *state;
-	struct gh_mcfg cfg;
-	struct gh_conn conn;
-	struct gh_msg *m = gh_msg_new(T0);
+	struct gm_mcfg cfg;
+	struct gm_conn conn;
+	struct gm_msg *m = gm_msg_new(T0);
 	struct getrec g = {0, NULL};
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -344,7 +344,7 @@ test_record_survives_bad_bytes(void **state)
 	/* bytes that are not UTF-8 straight into the fields */
 	snprintf(m->subject, sizeof(m->subject), "latin1 caf\xe9");
 	snprintf(m->sender, sizeof(m->sender), "j\xf6@example.org");
-	assert_int_equal(gh_msg_add_rcpt(m, "<r\xff@x.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<r\xff@x.test>", 0), GH_OK);
 	g.seq = log_msg(f, &cfg, &conn, m, GH_ACT_ACCEPT, "", T0, NULL);
 	assert_int_equal(gh_store_view(f->st, get_fn, &g), GH_OK);
 	assert_string_equal(json_string_value(json_object_get(g.rec,
@@ -352,7 +352,7 @@ test_record_survives_bad_bytes(void **state)
 	assert_string_equal(json_string_value(json_object_get(g.rec,
 	                    "sender")), "j\\xf6@example.org");
 	json_decref(g.rec);
-	gh_msg_free(m);
+	gm_msg_free(m);
 }
 
 /* ---- opt-out ---- */
@@ -374,8 +374,8 @@ test_optout(void **state)
 {
 	struct gh_fx *f = *state;
 	struct gh_store_opts o = {0};
-	struct gh_mstore ms;
-	struct gh_msg *m = gh_msg_new(T0);
+	struct gm_mstore ms;
+	struct gm_msg *m = gm_msg_new(T0);
 	struct sup s1 = {"Everything@x.test", NULL}, s2 = {"news@x.test",
 	                                                   "news.example.org"};
 
@@ -383,23 +383,23 @@ test_optout(void **state)
 	assert_int_equal(gh_store_update(f->st, sup_fn, &s2), GH_OK);
 	o.path = f->path;
 	o.lock_timeout_ms = 1000;
-	gh_mstore_init(&ms, &o);
+	gm_mstore_init(&ms, &o);
 	/* the fixture's handle: LMDB must not be opened twice in a process */
 	ms.st = f->st;
-	assert_int_equal(gh_msg_add_rcpt(m, "<everything@X.test>", 0), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<news@x.test>", 0), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<keep@x.test>", 0), GH_OK);
-	assert_int_equal(gh_msg_add_rcpt(m, "<>", 0), GH_OK);	/* not an address */
+	assert_int_equal(gm_msg_add_rcpt(m, "<everything@X.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<news@x.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<keep@x.test>", 0), GH_OK);
+	assert_int_equal(gm_msg_add_rcpt(m, "<>", 0), GH_OK);	/* not an address */
 	snprintf(m->bulk.list, sizeof(m->bulk.list), "news.example.org");
-	assert_int_equal(gh_optout_check(&ms, m), GH_OK);
+	assert_int_equal(gm_optout_check(&ms, m), GH_OK);
 	assert_true(m->rcpts[0].suppressed);
 	assert_true(m->rcpts[1].suppressed);
 	assert_false(m->rcpts[2].suppressed);
 	assert_false(m->rcpts[3].suppressed);
-	assert_int_equal(gh_msg_remaining(m), 2);
+	assert_int_equal(gm_msg_remaining(m), 2);
 	/* another list: only the every-list entry holds */
 	snprintf(m->bulk.list, sizeof(m->bulk.list), "other.list");
-	assert_int_equal(gh_optout_check(&ms, m), GH_OK);
+	assert_int_equal(gm_optout_check(&ms, m), GH_OK);
 	assert_true(m->rcpts[0].suppressed);
 	assert_false(m->rcpts[1].suppressed);
 	/* at RCPT, before the List-Id is known: listed for any list */
@@ -415,14 +415,14 @@ test_optout(void **state)
 		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 			int l = -1;
 
-			assert_int_equal(gh_optout_listed(&ms, cases[i].rcpt, &l),
+			assert_int_equal(gm_optout_listed(&ms, cases[i].rcpt, &l),
 			                 GH_OK);
 			assert_int_equal(l, cases[i].listed);
 		}
 	}
-	gh_msg_free(m);
+	gm_msg_free(m);
 	ms.st = NULL;
-	gh_mstore_close(&ms);
+	gm_mstore_close(&ms);
 }
 
 static void
@@ -430,25 +430,25 @@ test_mstore_missing_then_present(void **state)
 {
 	struct gh_fx *f = *state;
 	struct gh_store_opts o = {0};
-	struct gh_mstore ms;
+	struct gm_mstore ms;
 	struct gh_store *st;
 	char path[128];
 
 	snprintf(path, sizeof(path), "%s/later", f->dir);
 	o.path = path;
 	o.lock_timeout_ms = 100;
-	gh_mlog_open("test", 1, LOG_MAIL);
-	gh_mstore_init(&ms, &o);
-	assert_int_equal(gh_mstore_get(&ms, &st), GH_ENOTFOUND);
+	gm_mlog_open("test", 1, LOG_MAIL);
+	gm_mstore_init(&ms, &o);
+	assert_int_equal(gm_mstore_get(&ms, &st), GH_ENOTFOUND);
 	/* paced: the second call within GH_MSTORE_RETRY_MS does not retry */
 	o.flags = GH_STORE_CREATE;
 	assert_int_equal(gh_store_open(&st, &o, NULL, 0), GH_OK);
 	gh_store_close(st);
-	assert_int_equal(gh_mstore_get(&ms, &st), GH_ENOTFOUND);
+	assert_int_equal(gm_mstore_get(&ms, &st), GH_ENOTFOUND);
 	ms.reopen.next_ms = 0;	/* as if the pause had passed */
-	assert_int_equal(gh_mstore_get(&ms, &st), GH_OK);
+	assert_int_equal(gm_mstore_get(&ms, &st), GH_OK);
 	assert_non_null(st);
-	gh_mstore_close(&ms);
+	gm_mstore_close(&ms);
 }
 
 /* Writes go through the library's group commit (test_group.c tests it):
@@ -470,7 +470,7 @@ test_mstore_update(void **state)
 {
 	struct gh_fx *f = *state;
 	struct gh_store_opts o = {0};
-	struct gh_mstore ms;
+	struct gm_mstore ms;
 	char path[128];
 	gh_err want;
 
@@ -479,20 +479,20 @@ test_mstore_update(void **state)
 	o.path = path;
 	o.flags = GH_STORE_CREATE | GH_STORE_NOSYNC;
 	o.lock_timeout_ms = 1000;
-	gh_mlog_open("test", 1, LOG_MAIL);
-	gh_mstore_init(&ms, &o);
+	gm_mlog_open("test", 1, LOG_MAIL);
+	gm_mstore_init(&ms, &o);
 	want = GH_EINVAL;
-	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_EINVAL);
+	assert_int_equal(gm_mstore_update(&ms, mw_fn, &want), GH_EINVAL);
 	assert_int_equal(ms.write_cond.state.failing, GH_OK);
 	want = GH_OK;
-	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_OK);
-	gh_mstore_close(&ms);
+	assert_int_equal(gm_mstore_update(&ms, mw_fn, &want), GH_OK);
+	gm_mstore_close(&ms);
 
 	o.flags = GH_STORE_RDONLY;
-	gh_mstore_init(&ms, &o);
-	assert_int_equal(gh_mstore_update(&ms, mw_fn, &want), GH_EREADONLY);
+	gm_mstore_init(&ms, &o);
+	assert_int_equal(gm_mstore_update(&ms, mw_fn, &want), GH_EREADONLY);
 	assert_int_equal(ms.write_cond.state.failing, GH_EREADONLY);
-	gh_mstore_close(&ms);
+	gm_mstore_close(&ms);
 }
 
 int

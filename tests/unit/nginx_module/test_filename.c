@@ -221,7 +221,7 @@ test_truncation(void **state)
 	assert_int_equal(fl, GH_FN_TRUNCATED);
 	assert_int_equal(n, 83 * 3 + 4);
 	assert_string_equal(out + n - 4, ".pdf");
-	assert_int_equal(gh_fn_ext(out, n, ext, sizeof(ext)), 3);
+	assert_int_equal(gw_fn_ext(out, n, ext, sizeof(ext)), 3);
 	assert_string_equal(ext, "pdf");
 
 	/* 4-byte characters, no extension */
@@ -300,31 +300,31 @@ test_ext(void **state)
 	char ext[GH_FN_EXT_MAX + 1];
 
 	(void)state;
-	assert_int_equal(gh_fn_ext("a.JPG", 5, ext, sizeof(ext)), 3);
+	assert_int_equal(gw_fn_ext("a.JPG", 5, ext, sizeof(ext)), 3);
 	assert_string_equal(ext, "jpg");
-	assert_int_equal(gh_fn_ext("a.tar.gz", 8, ext, sizeof(ext)), 2);
+	assert_int_equal(gw_fn_ext("a.tar.gz", 8, ext, sizeof(ext)), 2);
 	assert_string_equal(ext, "gz");
-	assert_int_equal(gh_fn_ext(".jpg", 4, ext, sizeof(ext)), 0);
+	assert_int_equal(gw_fn_ext(".jpg", 4, ext, sizeof(ext)), 0);
 	assert_string_equal(ext, "");
-	assert_int_equal(gh_fn_ext("a.", 2, ext, sizeof(ext)), 0);
-	assert_int_equal(gh_fn_ext("noext", 5, ext, sizeof(ext)), 0);
-	assert_int_equal(gh_fn_ext("a.j_g", 5, ext, sizeof(ext)), 0);
-	assert_int_equal(gh_fn_ext("a.abcdefghijklmnopq", 19, ext,
+	assert_int_equal(gw_fn_ext("a.", 2, ext, sizeof(ext)), 0);
+	assert_int_equal(gw_fn_ext("noext", 5, ext, sizeof(ext)), 0);
+	assert_int_equal(gw_fn_ext("a.j_g", 5, ext, sizeof(ext)), 0);
+	assert_int_equal(gw_fn_ext("a.abcdefghijklmnopq", 19, ext,
 	                           sizeof(ext)), 0);
-	assert_int_equal(gh_fn_ext("a.abcdefghijklmnop", 18, ext,
+	assert_int_equal(gw_fn_ext("a.abcdefghijklmnop", 18, ext,
 	                           sizeof(ext)), 16);
-	assert_int_equal(gh_fn_ext("a.jpg", 5, ext, 4), 0);
+	assert_int_equal(gw_fn_ext("a.jpg", 5, ext, 4), 0);
 }
 
 static void
 test_categories(void **state)
 {
 	size_t n;
-	const struct gh_category *cats = gh_category_defaults(&n);
-	const struct gh_category *c;
+	const struct gw_category *cats = gw_category_defaults(&n);
+	const struct gw_category *c;
 	static const char *const wild_mimes[] = {"image/*", "text/plain", NULL};
 	static const char *const wild_exts[] = {"png", NULL};
-	static const struct gh_category wild = {"pics", wild_exts, wild_mimes};
+	static const struct gw_category wild = {"pics", wild_exts, wild_mimes};
 	static const struct {
 		const char *ext;
 		const char *cat;
@@ -345,7 +345,7 @@ test_categories(void **state)
 	(void)state;
 	assert_int_equal(n, 4);
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		c = gh_category_by_ext(cats, n, want[i].ext,
+		c = gw_category_by_ext(cats, n, want[i].ext,
 		                       strlen(want[i].ext));
 		if (want[i].cat == NULL)
 			assert_null(c);
@@ -353,42 +353,42 @@ test_categories(void **state)
 			fail_msg("%s: got %s", want[i].ext,
 			         c ? c->name : "none");
 	}
-	c = gh_category_by_name(cats, n, "documents", 9);
+	c = gw_category_by_name(cats, n, "documents", 9);
 	assert_non_null(c);
-	assert_null(gh_category_by_name(cats, n, "document", 8));
-	assert_true(gh_category_mime_ok(c, "application/pdf", 15));
-	assert_true(gh_category_mime_ok(c, " Application/PDF ; x=1", 22));
-	assert_false(gh_category_mime_ok(c, "image/png", 9));
-	assert_false(gh_category_mime_ok(c, "application/pdfx", 16));
-	assert_false(gh_category_mime_ok(c, "application/pd", 14));
-	assert_false(gh_category_mime_ok(c, "application/zip", 15));
-	assert_false(gh_category_mime_ok(c, "", 0));
-	assert_false(gh_category_mime_ok(NULL, "application/pdf", 15));
-	c = gh_category_by_name(cats, n, "images", 6);
-	assert_true(gh_category_mime_ok(c, "image/jpeg", 10));
-	assert_false(gh_category_mime_ok(c, "image/svg+xml", 13));
-	assert_false(gh_category_mime_ok(c, "application/x-dosexec", 21));
-	c = gh_category_by_name(cats, n, "media", 5);
-	assert_true(gh_category_mime_ok(c, "audio/x-wav", 11));
+	assert_null(gw_category_by_name(cats, n, "document", 8));
+	assert_true(gw_category_mime_ok(c, "application/pdf", 15));
+	assert_true(gw_category_mime_ok(c, " Application/PDF ; x=1", 22));
+	assert_false(gw_category_mime_ok(c, "image/png", 9));
+	assert_false(gw_category_mime_ok(c, "application/pdfx", 16));
+	assert_false(gw_category_mime_ok(c, "application/pd", 14));
+	assert_false(gw_category_mime_ok(c, "application/zip", 15));
+	assert_false(gw_category_mime_ok(c, "", 0));
+	assert_false(gw_category_mime_ok(NULL, "application/pdf", 15));
+	c = gw_category_by_name(cats, n, "images", 6);
+	assert_true(gw_category_mime_ok(c, "image/jpeg", 10));
+	assert_false(gw_category_mime_ok(c, "image/svg+xml", 13));
+	assert_false(gw_category_mime_ok(c, "application/x-dosexec", 21));
+	c = gw_category_by_name(cats, n, "media", 5);
+	assert_true(gw_category_mime_ok(c, "audio/x-wav", 11));
 
-	assert_true(gh_category_mime_ok(&wild, "image/svg+xml", 13));
-	assert_true(gh_category_mime_ok(&wild, "IMAGE/x", 7));
-	assert_false(gh_category_mime_ok(&wild, "image/", 6));
-	assert_false(gh_category_mime_ok(&wild, "imag/png", 8));
-	assert_false(gh_category_mime_ok(&wild, "images/png", 10));
-	assert_true(gh_category_mime_ok(&wild, "text/plain", 10));
-	assert_false(gh_category_mime_ok(&wild, "text/html", 9));
+	assert_true(gw_category_mime_ok(&wild, "image/svg+xml", 13));
+	assert_true(gw_category_mime_ok(&wild, "IMAGE/x", 7));
+	assert_false(gw_category_mime_ok(&wild, "image/", 6));
+	assert_false(gw_category_mime_ok(&wild, "imag/png", 8));
+	assert_false(gw_category_mime_ok(&wild, "images/png", 10));
+	assert_true(gw_category_mime_ok(&wild, "text/plain", 10));
+	assert_false(gw_category_mime_ok(&wild, "text/html", 9));
 
-	assert_true(gh_category_mime_valid("image/png", 9));
-	assert_true(gh_category_mime_valid("image/*", 7));
-	assert_true(gh_category_mime_valid("application/vnd.ms-excel", 24));
-	assert_false(gh_category_mime_valid("image", 5));
-	assert_false(gh_category_mime_valid("image/", 6));
-	assert_false(gh_category_mime_valid("/png", 4));
-	assert_false(gh_category_mime_valid("a/b/c", 5));
-	assert_false(gh_category_mime_valid("*/*", 3));
-	assert_false(gh_category_mime_valid("image/p*", 8));
-	assert_false(gh_category_mime_valid("image/p g", 9));
+	assert_true(gw_category_mime_valid("image/png", 9));
+	assert_true(gw_category_mime_valid("image/*", 7));
+	assert_true(gw_category_mime_valid("application/vnd.ms-excel", 24));
+	assert_false(gw_category_mime_valid("image", 5));
+	assert_false(gw_category_mime_valid("image/", 6));
+	assert_false(gw_category_mime_valid("/png", 4));
+	assert_false(gw_category_mime_valid("a/b/c", 5));
+	assert_false(gw_category_mime_valid("*/*", 3));
+	assert_false(gw_category_mime_valid("image/p*", 8));
+	assert_false(gw_category_mime_valid("image/p g", 9));
 }
 
 /* ---- the original name, escaped ---- */

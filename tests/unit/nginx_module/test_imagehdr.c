@@ -175,12 +175,12 @@ static void
 test_jpeg(void **state)
 {
 	struct buf b;
-	struct gh_img_info i;
+	struct gw_img_info i;
 	size_t n;
 
 	(void)state;
 	jpeg(&b, 4000, 3000);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_int_equal(i.format, GH_IMG_JPEG);
 	assert_int_equal(i.width, 4000);
 	assert_int_equal(i.height, 3000);
@@ -189,79 +189,79 @@ test_jpeg(void **state)
 
 	/* a bomb: 65535 x 65535 in a file of a few dozen bytes */
 	jpeg(&b, 65535, 65535);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_true(i.pixels == 65535ull * 65535ull);
 
 	/* every cut before the frame header is truncated, never OK */
 	jpeg(&b, 10, 10);
 	for (n = 3; n < 2 + 2 + 2 + 11 + 3 + 7; n++)
-		assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
+		assert_int_equal(gw_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
 
 	jpeg(&b, 0, 10);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 
 	/* scan data before any frame header */
 	memcpy(b.b + 2, "\xFF\xDA\x00\x02", 4);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 	/* a segment length below 2 */
 	jpeg(&b, 10, 10);
 	b.b[5] = 1;
 	b.b[4] = 0;
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 }
 
 static void
 test_png(void **state)
 {
 	struct buf b;
-	struct gh_img_info i;
+	struct gw_img_info i;
 	size_t n;
 
 	(void)state;
 	png(&b, 640, 480, 1);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_int_equal(i.format, GH_IMG_PNG);
 	assert_int_equal(i.width, 640);
 	assert_int_equal(i.height, 480);
 	assert_false(i.alpha);
 	b.b[8 + 8 + 9] = 6;                /* colour type: RGBA */
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_true(i.alpha);
 
 	png(&b, 100000, 100000, 1);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_true(i.pixels == 10000000000ull);
 
 	/* without IEND, or cut anywhere: truncated */
 	png(&b, 10, 10, 0);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_TRUNCATED);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_TRUNCATED);
 	png(&b, 10, 10, 1);
 	for (n = 8; n < b.n; n++)
-		assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
+		assert_int_equal(gw_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
 
 	/* a chunk length past 2^31 */
 	png(&b, 10, 10, 1);
 	memcpy(b.b + 8 + 25, "\xFF\xFF\xFF\xFF", 4);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 	/* IHDR not first */
 	png(&b, 10, 10, 1);
 	memcpy(b.b + 12, "IHDX", 4);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 	png(&b, 0, 10, 1);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 }
 
 static void
 test_gif(void **state)
 {
 	struct buf b;
-	struct gh_img_info i;
+	struct gw_img_info i;
 	unsigned char out[4096];
 	size_t n;
 
 	(void)state;
 	gif(&b, 20, 10, 20, 10, 1);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_int_equal(i.format, GH_IMG_GIF);
 	assert_int_equal(i.width, 20);
 	assert_int_equal(i.height, 10);
@@ -269,72 +269,72 @@ test_gif(void **state)
 	assert_false(i.animated);
 
 	gif(&b, 20, 10, 20, 10, 3);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_int_equal(i.frames, 3);
 	assert_true(i.animated);
 
 	/* a small screen with a huge frame: the frame counts */
 	gif(&b, 2, 2, 60000, 60000, 1);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_true(i.pixels == 3600000000ull);
 
 	gif(&b, 20, 10, 20, 10, 2);
 	for (n = 6; n < b.n; n++)
-		assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
+		assert_int_equal(gw_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
 
 	/* a stray byte where a block starts */
 	gif(&b, 20, 10, 20, 10, 1);
 	b.b[b.n - 1] = 0x42;
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 
 	/* the strip drops the comment, keeps loop, frames and trailer */
 	gif(&b, 20, 10, 20, 10, 2);
-	n = gh_img_gif_strip(b.b, b.n, out);
+	n = gw_img_gif_strip(b.b, b.n, out);
 	assert_int_equal(n, b.n - 9);
 	assert_null(memmem(out, n, "hello", 5));
 	assert_non_null(memmem(out, n, "NETSCAPE2.0", 11));
-	assert_int_equal(gh_img_probe(out, n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(out, n, &i), GH_IMG_OK);
 	assert_int_equal(i.frames, 2);
-	assert_int_equal(gh_img_gif_strip(b.b, b.n - 1, out), 0);
+	assert_int_equal(gw_img_gif_strip(b.b, b.n - 1, out), 0);
 }
 
 static void
 test_webp(void **state)
 {
 	struct buf b;
-	struct gh_img_info i;
+	struct gw_img_info i;
 	size_t n;
 
 	(void)state;
 	webp_vp8(&b, 300, 200);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_int_equal(i.format, GH_IMG_WEBP);
 	assert_int_equal(i.width, 300);
 	assert_int_equal(i.height, 200);
 
 	/* a VP8X canvas of 16M x 16M over a 1x1 bitstream */
 	webp_vp8x(&b, 1u << 24, 1u << 24);
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	assert_true(i.pixels == (1ull << 48));
 
 	webp_vp8(&b, 300, 200);
 	for (n = 12; n < b.n; n++)
-		assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
+		assert_int_equal(gw_img_probe(b.b, n, &i), GH_IMG_TRUNCATED);
 	/* a chunk longer than the RIFF */
 	webp_vp8(&b, 300, 200);
 	b.b[16] = 0x40;
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 	/* a bad start code */
 	webp_vp8(&b, 300, 200);
 	b.b[23] = 0;
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_CORRUPT);
 }
 
 static void
 test_jpeg_strip(void **state)
 {
 	struct buf b;
-	struct gh_img_info i;
+	struct gw_img_info i;
 	size_t n, before;
 
 	(void)state;
@@ -344,31 +344,31 @@ test_jpeg_strip(void **state)
 	        b.n - (2 + 2 + 2 + 11));
 	memcpy(b.b + 2 + 2 + 2 + 11, "\xFF\xFE\x00\x07hello", 9);
 	b.n += 9;
-	assert_int_equal(gh_img_probe(b.b, b.n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, b.n, &i), GH_IMG_OK);
 	before = b.n;
-	n = gh_img_jpeg_strip(b.b, b.n);
+	n = gw_img_jpeg_strip(b.b, b.n);
 	assert_int_equal(n, before - 9 - (2 + 2 + 11));
 	assert_null(memmem(b.b, n, "hello", 5));
 	assert_null(memmem(b.b, n, "Exif", 4));
-	assert_int_equal(gh_img_probe(b.b, n, &i), GH_IMG_OK);
+	assert_int_equal(gw_img_probe(b.b, n, &i), GH_IMG_OK);
 	assert_int_equal(i.width, 40);
 	assert_memory_equal(b.b + n - 2, "\xFF\xD9", 2);
 	/* no SOS: nothing to keep */
-	assert_int_equal(gh_img_jpeg_strip(b.b, 10), 0);
+	assert_int_equal(gw_img_jpeg_strip(b.b, 10), 0);
 }
 
 static void
 test_unknown(void **state)
 {
-	struct gh_img_info i;
+	struct gw_img_info i;
 
 	(void)state;
-	assert_int_equal(gh_img_probe((const unsigned char *)"%PDF-1.4", 8, &i),
+	assert_int_equal(gw_img_probe((const unsigned char *)"%PDF-1.4", 8, &i),
 	                 GH_IMG_UNKNOWN);
-	assert_int_equal(gh_img_probe((const unsigned char *)"", 0, &i),
+	assert_int_equal(gw_img_probe((const unsigned char *)"", 0, &i),
 	                 GH_IMG_UNKNOWN);
-	assert_string_equal(gh_img_format_name(GH_IMG_WEBP), "webp");
-	assert_non_null(strstr(gh_img_result_text(GH_IMG_TRUNCATED),
+	assert_string_equal(gw_img_format_name(GH_IMG_WEBP), "webp");
+	assert_non_null(strstr(gw_img_result_text(GH_IMG_TRUNCATED),
 	                       "truncated"));
 }
 

@@ -53,7 +53,7 @@ rec_puts(struct rec *r, const char *s)
 }
 
 static int
-on_begin(void *arg, const struct gh_mp_part *p)
+on_begin(void *arg, const struct gw_mp_part *p)
 {
 	struct rec *r = arg;
 	char idx[16];
@@ -97,16 +97,16 @@ on_end(void *arg)
 }
 
 static void
-on_error(void *arg, gh_mp_err err)
+on_error(void *arg, gw_mp_err err)
 {
 	struct rec *r = arg;
 
 	r->errors++;
 	rec_puts(r, "!");
-	rec_puts(r, gh_mp_errname(err));
+	rec_puts(r, gw_mp_errname(err));
 }
 
-static const struct gh_mp_callbacks cbs = {
+static const struct gw_mp_callbacks cbs = {
 	on_begin, on_data, on_end, on_error
 };
 
@@ -121,47 +121,47 @@ rec_free(struct rec *r)
  * Parse body cut at the given offsets (ascending, each <= len).  Returns the
  * first error of feed/finish; the log is left in r.
  */
-static gh_mp_err
-parse_cuts(struct rec *r, const char *boundary, const struct gh_mp_limits *lim,
+static gw_mp_err
+parse_cuts(struct rec *r, const char *boundary, const struct gw_mp_limits *lim,
            const void *body, size_t len, const size_t *cuts, size_t ncuts)
 {
-	struct gh_mp_parser *p = malloc(sizeof(*p));
+	struct gw_mp_parser *p = malloc(sizeof(*p));
 	const unsigned char *b = body;
 	size_t prev = 0, k;
-	gh_mp_err err;
+	gw_mp_err err;
 
 	assert_non_null(p);
 	rec_puts(r, "");
-	err = gh_mp_init(p, boundary, strlen(boundary), lim, &cbs, r);
+	err = gw_mp_init(p, boundary, strlen(boundary), lim, &cbs, r);
 	assert_int_equal(err, GH_MP_OK);
 	for (k = 0; k <= ncuts; k++) {
 		size_t at = k < ncuts ? cuts[k] : len;
 
-		err = gh_mp_feed(p, b + prev, at - prev);
+		err = gw_mp_feed(p, b + prev, at - prev);
 		if (err != GH_MP_OK)
 			goto out;
 		prev = at;
 	}
-	err = gh_mp_finish(p);
+	err = gw_mp_finish(p);
 out:
 	/* errors are sticky */
 	if (err != GH_MP_OK && err != GH_MP_ESTATE) {
-		assert_int_equal(gh_mp_feed(p, "x", 1), err);
-		assert_int_equal(gh_mp_finish(p), err);
+		assert_int_equal(gw_mp_feed(p, "x", 1), err);
+		assert_int_equal(gw_mp_finish(p), err);
 		assert_int_equal(r->errors, 1);
 	}
 	free(p);
 	return err;
 }
 
-static gh_mp_err
+static gw_mp_err
 parse(struct rec *r, const char *boundary, const void *body, size_t len)
 {
 	return parse_cuts(r, boundary, NULL, body, len, NULL, 0);
 }
 
-static gh_mp_err
-parse_lim(struct rec *r, const char *boundary, const struct gh_mp_limits *lim,
+static gw_mp_err
+parse_lim(struct rec *r, const char *boundary, const struct gw_mp_limits *lim,
           const void *body, size_t len)
 {
 	return parse_cuts(r, boundary, lim, body, len, NULL, 0);
@@ -169,17 +169,17 @@ parse_lim(struct rec *r, const char *boundary, const struct gh_mp_limits *lim,
 
 /* The log of a whole-body parse, with the error appended as "=ERR". */
 static char *
-log_of(const char *boundary, const struct gh_mp_limits *lim, const void *body,
+log_of(const char *boundary, const struct gw_mp_limits *lim, const void *body,
        size_t len, const size_t *cuts, size_t ncuts, size_t *log_len)
 {
 	struct rec r;
-	gh_mp_err err;
+	gw_mp_err err;
 	char *out;
 
 	memset(&r, 0, sizeof(r));
 	err = parse_cuts(&r, boundary, lim, body, len, cuts, ncuts);
 	rec_puts(&r, "=");
-	rec_puts(&r, gh_mp_errname(err));
+	rec_puts(&r, gw_mp_errname(err));
 	out = r.log;
 	*log_len = r.len;
 	return out;
@@ -187,7 +187,7 @@ log_of(const char *boundary, const struct gh_mp_limits *lim, const void *body,
 
 /* Every one- and two-cut split of body gives the same log as no cut. */
 static void
-check_all_splits(const char *boundary, const struct gh_mp_limits *lim,
+check_all_splits(const char *boundary, const struct gw_mp_limits *lim,
                  const void *body, size_t len, int pairs)
 {
 	size_t wlen, i, j;
@@ -233,17 +233,17 @@ check_all_splits(const char *boundary, const struct gh_mp_limits *lim,
 /* want_log may hold NUL bytes: expect() passes its length. */
 static void
 expect_n(const char *body, const char *want_log, size_t want_len,
-         gh_mp_err want)
+         gw_mp_err want)
 {
 	struct rec r;
-	gh_mp_err err;
+	gw_mp_err err;
 
 	memset(&r, 0, sizeof(r));
 	err = parse(&r, BND, body, strlen(body));
 	if (err != want || r.len != want_len ||
 	    memcmp(r.log, want_log, want_len) != 0)
 		fail_msg("got %s log \"%s\"; want %s log \"%s\"",
-		         gh_mp_errname(err), r.log, gh_mp_errname(want),
+		         gw_mp_errname(err), r.log, gw_mp_errname(want),
 		         want_log);
 	rec_free(&r);
 	check_all_splits(BND, NULL, body, strlen(body), 0);
@@ -257,11 +257,11 @@ expect_n(const char *body, const char *want_log, size_t want_len,
 
 /* ---- boundary extraction ---------------------------------------------- */
 
-static gh_mp_err
+static gw_mp_err
 bnd(const char *ct, char *out)
 {
 	size_t n = 12345;
-	gh_mp_err err = gh_mp_boundary(ct, strlen(ct), out,
+	gw_mp_err err = gw_mp_boundary(ct, strlen(ct), out,
 	                               GH_MP_BOUNDARY_MAX + 1, &n);
 
 	if (err == GH_MP_OK)
@@ -340,22 +340,22 @@ test_boundary_extract(void **state)
 	assert_int_equal(bnd("application/x-www-form-urlencoded", b),
 	                 GH_MP_ENOTMULTIPART);
 	assert_int_equal(bnd("", b), GH_MP_ENOTMULTIPART);
-	assert_int_equal(gh_mp_boundary("x", 1, b, 10, NULL), GH_MP_ESTATE);
+	assert_int_equal(gw_mp_boundary("x", 1, b, 10, NULL), GH_MP_ESTATE);
 }
 
 static void
 test_init_rejects_bad_boundary(void **state)
 {
-	struct gh_mp_parser p;
+	struct gw_mp_parser p;
 	struct rec r;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(gh_mp_init(&p, "", 0, NULL, &cbs, &r),
+	assert_int_equal(gw_mp_init(&p, "", 0, NULL, &cbs, &r),
 	                 GH_MP_EBOUNDARY);
-	assert_int_equal(gh_mp_init(&p, "a\rb", 3, NULL, &cbs, &r),
+	assert_int_equal(gw_mp_init(&p, "a\rb", 3, NULL, &cbs, &r),
 	                 GH_MP_EBOUNDARY);
-	assert_int_equal(gh_mp_feed(&p, "x", 1), GH_MP_EBOUNDARY);
+	assert_int_equal(gw_mp_feed(&p, "x", 1), GH_MP_EBOUNDARY);
 }
 
 /* ---- well-formed bodies ------------------------------------------------- */
@@ -547,7 +547,7 @@ test_bad_headers(void **state)
 	static const struct {
 		const char *hdr;
 		size_t len;
-		gh_mp_err err;
+		gw_mp_err err;
 	} bad[] = {
 		H(CD "name=a\r\n folded: yes\r\n", GH_MP_EHEADER),
 		H(CD "name=a\r\n\tfolded\r\n", GH_MP_EHEADER),
@@ -587,7 +587,7 @@ test_bad_headers(void **state)
 		char body[512], want[64];
 		size_t hl = bad[i].len, n;
 		struct rec r;
-		gh_mp_err err;
+		gw_mp_err err;
 
 		/* headers may hold a NUL: build the body by hand */
 		n = (size_t)snprintf(body, sizeof(body), "--" BND "\r\n");
@@ -597,10 +597,10 @@ test_bad_headers(void **state)
 		                      "\r\nx" D "--");
 		memset(&r, 0, sizeof(r));
 		err = parse(&r, BND, body, n);
-		snprintf(want, sizeof(want), "!%s", gh_mp_errname(bad[i].err));
+		snprintf(want, sizeof(want), "!%s", gw_mp_errname(bad[i].err));
 		if (err != bad[i].err || strcmp(r.log, want) != 0)
 			fail_msg("case %zu: got %s \"%s\"", i,
-			         gh_mp_errname(err), r.log);
+			         gw_mp_errname(err), r.log);
 		rec_free(&r);
 		check_all_splits(BND, NULL, body, n, 0);
 	}
@@ -626,7 +626,7 @@ test_truncated(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
 		struct rec r;
-		gh_mp_err err;
+		gw_mp_err err;
 
 		memset(&r, 0, sizeof(r));
 		err = parse(&r, BND, cut[i], strlen(cut[i]));
@@ -642,7 +642,7 @@ test_truncated(void **state)
 	 * (the CRLF after it is epilogue) */
 	for (i = 0; i < strlen(basic_body) - 2; i++) {
 		struct rec r;
-		gh_mp_err err;
+		gw_mp_err err;
 
 		memset(&r, 0, sizeof(r));
 		err = parse(&r, BND, basic_body, i);
@@ -655,7 +655,7 @@ test_truncated(void **state)
 static void
 test_wrong_boundary(void **state)
 {
-	struct gh_mp_limits lim = {0, 0, 64};
+	struct gw_mp_limits lim = {0, 0, 64};
 	char body[512];
 	size_t n;
 	struct rec r;
@@ -681,7 +681,7 @@ test_wrong_boundary(void **state)
 static void
 test_header_limit(void **state)
 {
-	struct gh_mp_limits lim = {100, 0, 0};
+	struct gw_mp_limits lim = {100, 0, 0};
 	char body[GH_MP_HEADER_MAX * 2];
 	char pad[GH_MP_HEADER_MAX + 16];
 	struct rec r;
@@ -731,7 +731,7 @@ test_header_limit(void **state)
 static void
 test_part_limit(void **state)
 {
-	struct gh_mp_limits lim = {0, 3, 0};
+	struct gw_mp_limits lim = {0, 3, 0};
 	const char *three = "--" BND "\r\n" CD "name=a\r\n\r\n"
 	                    D "\r\n" CD "name=b\r\n\r\n"
 	                    D "\r\n" CD "name=c\r\n\r\n" D "--";
@@ -775,7 +775,7 @@ static void
 test_callback_abort(void **state)
 {
 	struct rec r;
-	struct gh_mp_parser p;
+	struct gw_mp_parser p;
 
 	(void)state;
 	memset(&r, 0, sizeof(r));
@@ -793,23 +793,23 @@ test_callback_abort(void **state)
 	rec_free(&r);
 
 	/* feeding after a successful finish is a misuse */
-	assert_int_equal(gh_mp_init(&p, BND, strlen(BND), NULL, &cbs, &r), 0);
-	assert_int_equal(gh_mp_feed(&p, basic_body, strlen(basic_body)), 0);
-	assert_true(gh_mp_done(&p));
-	assert_int_equal(gh_mp_offset(&p), strlen(basic_body));
-	assert_int_equal(gh_mp_finish(&p), GH_MP_OK);
-	assert_int_equal(gh_mp_finish(&p), GH_MP_OK);
-	assert_int_equal(gh_mp_feed(&p, "x", 1), GH_MP_ESTATE);
-	assert_int_equal(gh_mp_feed(&p, NULL, 0), GH_MP_ESTATE);
+	assert_int_equal(gw_mp_init(&p, BND, strlen(BND), NULL, &cbs, &r), 0);
+	assert_int_equal(gw_mp_feed(&p, basic_body, strlen(basic_body)), 0);
+	assert_true(gw_mp_done(&p));
+	assert_int_equal(gw_mp_offset(&p), strlen(basic_body));
+	assert_int_equal(gw_mp_finish(&p), GH_MP_OK);
+	assert_int_equal(gw_mp_finish(&p), GH_MP_OK);
+	assert_int_equal(gw_mp_feed(&p, "x", 1), GH_MP_ESTATE);
+	assert_int_equal(gw_mp_feed(&p, NULL, 0), GH_MP_ESTATE);
 	rec_free(&r);
-	assert_string_equal(gh_mp_errname(GH_MP_ENESTED), "ENESTED");
-	assert_string_equal(gh_mp_strerror(GH_MP_ERR_COUNT_), "unknown error");
+	assert_string_equal(gw_mp_errname(GH_MP_ENESTED), "ENESTED");
+	assert_string_equal(gw_mp_strerror(GH_MP_ERR_COUNT_), "unknown error");
 }
 
 /* ---- quoting a name for a body made anew ------------------------------- */
 
 /*
- * Each name quoted as gh_mp_quote_name() writes it, and as the parser
+ * Each name quoted as gw_mp_quote_name() writes it, and as the parser
  * reads that back: the name itself, but for '"', CR and LF, which stay
  * percent-encoded as a browser would have sent them.
  */
@@ -841,9 +841,9 @@ test_quote_name(void **state)
 		size_t len = strlen(t[i].name), qlen = strlen(t[i].quoted);
 
 		/* measuring and writing agree */
-		assert_int_equal(gh_mp_quote_name(NULL, 0, t[i].name, len), qlen);
+		assert_int_equal(gw_mp_quote_name(NULL, 0, t[i].name, len), qlen);
 		memset(out, '#', sizeof(out));
-		n = gh_mp_quote_name(out, sizeof(out), t[i].name, len);
+		n = gw_mp_quote_name(out, sizeof(out), t[i].name, len);
 		assert_int_equal(n, qlen);
 		assert_memory_equal(out, t[i].quoted, qlen);
 		assert_int_equal(out[qlen], '#');
@@ -859,9 +859,9 @@ test_quote_name(void **state)
 
 	/* a short buffer gets the start only, the whole length is returned */
 	memset(out, '#', sizeof(out));
-	assert_int_equal(gh_mp_quote_name(out, 2, "a\\b", 3), 4);
+	assert_int_equal(gw_mp_quote_name(out, 2, "a\\b", 3), 4);
 	assert_memory_equal(out, "a\\#", 3);
-	assert_int_equal(gh_mp_quote_name(out, 4, "a\"", 2), 4);
+	assert_int_equal(gw_mp_quote_name(out, 4, "a\"", 2), 4);
 	assert_memory_equal(out, "a%22#", 5);
 }
 
@@ -874,7 +874,7 @@ test_big_binary(void **state)
 	unsigned char *file = malloc(fsize);
 	char *body = malloc(fsize + 512);
 	struct rec r;
-	struct gh_mp_parser *p = malloc(sizeof(*p));
+	struct gw_mp_parser *p = malloc(sizeof(*p));
 	uint32_t x = 12345;
 	size_t i, n, off, step;
 	const char *want_head = "B(0|f|=big.bin|)";
@@ -898,13 +898,13 @@ test_big_binary(void **state)
 	n += strlen(D "--\r\n");
 
 	memset(&r, 0, sizeof(r));
-	assert_int_equal(gh_mp_init(p, BND, strlen(BND), NULL, &cbs, &r), 0);
+	assert_int_equal(gw_mp_init(p, BND, strlen(BND), NULL, &cbs, &r), 0);
 	for (off = 0, step = 1; off < n; off += step, step = step * 7 % 4099 + 1) {
 		if (step > n - off)
 			step = n - off;
-		assert_int_equal(gh_mp_feed(p, body + off, step), GH_MP_OK);
+		assert_int_equal(gw_mp_feed(p, body + off, step), GH_MP_OK);
 	}
-	assert_int_equal(gh_mp_finish(p), GH_MP_OK);
+	assert_int_equal(gw_mp_finish(p), GH_MP_OK);
 	assert_int_equal(r.len, strlen(want_head) + fsize + 1);
 	assert_memory_equal(r.log, want_head, strlen(want_head));
 	assert_memory_equal(r.log + strlen(want_head), file, fsize);

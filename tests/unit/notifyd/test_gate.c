@@ -129,13 +129,13 @@ static const struct gate_row gate_rows[] = {
 static void
 test_gate_table(void **state)
 {
-	struct gh_tz *utc = NULL;
+	struct nd_tz *utc = NULL;
 
 	(void)state;
-	assert_int_equal(gh_tz_utc(&utc), GH_OK);
+	assert_int_equal(nd_tz_utc(&utc), GH_OK);
 	for (size_t i = 0; i < sizeof(gate_rows) / sizeof(gate_rows[0]); i++) {
 		const struct gate_row *r = &gate_rows[i];
-		struct gh_quiet q = {r->quiet_start, r->quiet_end};
+		struct nd_quiet q = {r->quiet_start, r->quiet_end};
 		struct nd_gate_in in;
 		struct nd_gate_out out;
 		int64_t w;
@@ -156,7 +156,7 @@ test_gate_table(void **state)
 		in.ch_concurrency = 2;
 		in.inflight = r->busy == BUSY_ALL ? 8 : 2;
 		in.ch_inflight = r->busy == BUSY_CHANNEL ? 2 : 0;
-		gh_breaker_init(&in.breaker, 3, 60000);
+		nd_breaker_init(&in.breaker, 3, 60000);
 		if (r->breaker != B_CLOSED) {
 			in.breaker.state = GH_BREAKER_OPEN;
 			in.breaker.opened_at = NOW - (r->breaker == B_OPEN ? 1000 :
@@ -170,11 +170,11 @@ test_gate_table(void **state)
 		if (in.limited) {
 			/* one token per second or per minute, used up unless
 			 * the row wants one */
-			assert_int_equal(gh_tbucket_init(&in.bucket, 1,
+			assert_int_equal(nd_tbucket_init(&in.bucket, 1,
 			                 r->rate == R_SHORT ? 1000 : 60000, 1, NOW),
 			                 GH_OK);
 			if (r->rate != R_TOKEN)
-				assert_true(gh_tbucket_take(&in.bucket, NOW, &w));
+				assert_true(nd_tbucket_take(&in.bucket, NOW, &w));
 		}
 		if (r->quiet_start || r->quiet_end) {
 			in.quiet = &q;
@@ -209,7 +209,7 @@ test_gate_table(void **state)
 			assert_int_equal(out.wait_since,
 			                 r->waiting ? TICK - r->waited : TICK);
 	}
-	gh_tz_free(utc);
+	nd_tz_free(utc);
 }
 
 /* The state the gate hands back: the caller keeps it. */
@@ -227,9 +227,9 @@ test_gate_state(void **state)
 	in.chname = "hook";
 	in.concurrency = in.ch_concurrency = 4;
 	in.priority = GH_PRIORITY_NORMAL;
-	gh_breaker_init(&in.breaker, 1, 1000);
+	nd_breaker_init(&in.breaker, 1, 1000);
 	in.limited = 1;
-	assert_int_equal(gh_tbucket_init(&in.bucket, 2, 1000, 2, NOW), GH_OK);
+	assert_int_equal(nd_tbucket_init(&in.bucket, 2, 1000, 2, NOW), GH_OK);
 
 	/* a token taken: the bucket handed back is one lower */
 	nd_gate_decide(&in, &out);
@@ -262,8 +262,8 @@ test_gate_state(void **state)
 	in.breaker.state = GH_BREAKER_OPEN;
 	in.breaker.probing = 0;
 	in.limited = 1;
-	assert_int_equal(gh_tbucket_init(&in.bucket, 1, 60000, 1, NOW), GH_OK);
-	assert_true(gh_tbucket_take(&in.bucket, NOW, &w));
+	assert_int_equal(nd_tbucket_init(&in.bucket, 1, 60000, 1, NOW), GH_OK);
+	assert_true(nd_tbucket_take(&in.bucket, NOW, &w));
 	nd_gate_decide(&in, &out);
 	assert_int_equal(out.gate, ND_GATE_RATE);
 	assert_int_equal(out.probe, 0);
@@ -280,7 +280,7 @@ rng_fixed(void *arg)
 
 struct attempt_row {
 	const char *name;
-	enum gh_outcome outcome;
+	enum nd_outcome outcome;
 	int attempts, max_attempts;
 	int64_t retry_after;
 	enum nd_attempt want;
@@ -302,7 +302,7 @@ static const struct attempt_row attempt_rows[] = {
 static void
 test_attempt_table(void **state)
 {
-	struct gh_backoff bo = {1000, 60000, 3600000};
+	struct nd_backoff bo = {1000, 60000, 3600000};
 	uint64_t seed = UINT64_MAX / 3;
 
 	(void)state;
@@ -327,7 +327,7 @@ test_attempt_table(void **state)
 			continue;
 		}
 		/* the channel's backoff, with the same jitter */
-		assert_int_equal(out.delay, gh_backoff_delay(&bo, r->attempts,
+		assert_int_equal(out.delay, nd_backoff_delay(&bo, r->attempts,
 		                 r->retry_after, rng_fixed, &seed));
 		assert_int_equal(out.next_at, NOW + out.delay);
 		if (r->retry_after > 0)

@@ -25,12 +25,12 @@ fixed_rng(void *arg)
 }
 
 static char *
-build(const struct gh_mail *m, size_t *len)
+build(const struct nd_mail *m, size_t *len)
 {
 	uint64_t seed = 0x1122334455667788ULL;
 	char *out = NULL;
 
-	assert_int_equal(gh_mime_build(m, fixed_rng, &seed, &out, len), GH_OK);
+	assert_int_equal(nd_mime_build(m, fixed_rng, &seed, &out, len), GH_OK);
 	assert_non_null(out);
 	assert_int_equal(strlen(out), *len);
 	return out;
@@ -205,7 +205,7 @@ assert_header_lines_within(const char *msg, size_t ew_limit, size_t limit)
 static void
 test_exact_simple_message(void **state)
 {
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	size_t len;
 	char *msg;
 
@@ -250,7 +250,7 @@ test_multipart_utf8(void **state)
 		"\xec\x84\x9c \xeb\xa1\x9c\xea\xb7\xb8\xec\x9d\xb8\xed\x96\x88\xec\x8a\xb5"
 		"\xeb\x8b\x88\xeb\x8b\xa4.\n";
 	static const char html[] = "<p>Caf\xc3\xa9 login from <b>bastion</b></p>\n";
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	char *msg, *v, *d, *p, *q, *body;
 	size_t len;
 
@@ -344,7 +344,7 @@ append(char *buf, size_t cap, const char *s)
 static void
 test_subject_encodings(void **state)
 {
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	char subj[2048], *msg, *v, *d;
 	size_t len, i;
 
@@ -423,7 +423,7 @@ test_subject_encodings(void **state)
 static void
 test_no_header_injection(void **state)
 {
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	char *msg;
 	size_t len;
 
@@ -444,7 +444,7 @@ test_no_header_injection(void **state)
 static void
 test_display_names(void **state)
 {
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	char *msg, *v;
 	size_t len;
 
@@ -467,7 +467,7 @@ test_display_names(void **state)
 static void
 test_bodies(void **state)
 {
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	char text[1200], *msg, *p, *body;
 	size_t len, i;
 
@@ -520,7 +520,7 @@ test_rejects(void **state)
 		"no-at", "a b@example.org", "<a@example.org>", "a@b@c", "@example.org",
 		"a@", "a,b@example.org", "caf\xc3\xa9@example.org", "a@exa\r\nmple.org",
 	};
-	struct gh_mail m = {0};
+	struct nd_mail m = {0};
 	uint64_t seed = 1;
 	char *out = (char *)1;
 	size_t len, i;
@@ -531,19 +531,19 @@ test_rejects(void **state)
 	m.text = "x";
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		m.to_addr = bad[i];
-		assert_false(gh_mime_addr_ok(bad[i]));
-		assert_int_equal(gh_mime_build(&m, fixed_rng, &seed, &out, &len),
+		assert_false(nd_mime_addr_ok(bad[i]));
+		assert_int_equal(nd_mime_build(&m, fixed_rng, &seed, &out, &len),
 		                 GH_EINVAL);
 		assert_null(out);
 	}
 	m.to_addr = "b@example.org";
 	m.host = "bad host";
-	assert_int_equal(gh_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
+	assert_int_equal(nd_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
 	m.host = NULL;
 	m.text = "caf\xe9";
-	assert_int_equal(gh_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
+	assert_int_equal(nd_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
 	m.text = NULL;
-	assert_int_equal(gh_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
+	assert_int_equal(nd_mime_build(&m, fixed_rng, &seed, &out, &len), GH_EINVAL);
 }
 
 static void
@@ -552,11 +552,11 @@ test_date(void **state)
 	char d[40];
 
 	(void)state;
-	assert_int_equal(gh_mime_date(0, d, sizeof d), GH_OK);
+	assert_int_equal(nd_mime_date(0, d, sizeof d), GH_OK);
 	assert_string_equal(d, "Thu, 01 Jan 1970 00:00:00 +0000");
-	assert_int_equal(gh_mime_date(1709164800999LL, d, sizeof d), GH_OK);
+	assert_int_equal(nd_mime_date(1709164800999LL, d, sizeof d), GH_OK);
 	assert_string_equal(d, "Thu, 29 Feb 2024 00:00:00 +0000");
-	assert_int_equal(gh_mime_date(1781101800000LL, d, 10), GH_ETOOBIG);
+	assert_int_equal(nd_mime_date(1781101800000LL, d, 10), GH_ETOOBIG);
 }
 
 int

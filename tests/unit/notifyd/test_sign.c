@@ -20,21 +20,21 @@ test_vectors(void **state)
 	char key3[100];
 
 	(void)state;
-	assert_int_equal(gh_sign_webhook("whsec_test", 10, 1767225600, body1,
+	assert_int_equal(nd_sign_webhook("whsec_test", 10, 1767225600, body1,
 	                                 strlen(body1), sig), GH_OK);
 	assert_string_equal(sig, "sha256=101c61416dd1591c2017de75b0945479f159f9a352ba700b5a33dd83c8f03bb0");
 	/* Empty body: the string signed is "1767225600." */
-	assert_int_equal(gh_sign_webhook("whsec_test", 10, 1767225600, NULL, 0,
+	assert_int_equal(nd_sign_webhook("whsec_test", 10, 1767225600, NULL, 0,
 	                                 sig), GH_OK);
 	assert_string_equal(sig, "sha256=bc5f22c68024f86d3be1b4ddd6417a119940e00ea9c5f409f8e48b2b4c7c771f");
 	/* A key longer than the hash block, UTF-8 body, timestamp 0. */
 	memset(key3, 'k', sizeof key3);
-	assert_int_equal(gh_sign_webhook(key3, sizeof key3, 0, "h\xc3\xa9llo", 6,
+	assert_int_equal(nd_sign_webhook(key3, sizeof key3, 0, "h\xc3\xa9llo", 6,
 	                                 sig), GH_OK);
 	assert_string_equal(sig, "sha256=f25aff888b9492b769c3c4938374be6af975488552b85389095c3a399e863653");
 
-	assert_int_equal(gh_sign_webhook("", 0, 1, "x", 1, sig), GH_EINVAL);
-	assert_int_equal(gh_sign_webhook("k", 1, -1, "x", 1, sig), GH_EINVAL);
+	assert_int_equal(nd_sign_webhook("", 0, 1, "x", 1, sig), GH_EINVAL);
+	assert_int_equal(nd_sign_webhook("k", 1, -1, "x", 1, sig), GH_EINVAL);
 }
 
 static void
@@ -44,9 +44,9 @@ test_verify(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(gh_sign_webhook("s3cret", 6, 1767225600, body1,
+	assert_int_equal(nd_sign_webhook("s3cret", 6, 1767225600, body1,
 	                                 strlen(body1), sig), GH_OK);
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), sig, 1767225650, 300),
 	                 GH_OK);
 	/* Uppercase hex is the same signature. */
@@ -54,34 +54,34 @@ test_verify(void **state)
 	for (i = 7; up[i]; i++)
 		if (up[i] >= 'a' && up[i] <= 'f')
 			up[i] = (char)(up[i] - 'a' + 'A');
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), up, 1767225600, 300), GH_OK);
 	/* Wrong key, changed body, changed timestamp. */
-	assert_int_equal(gh_sign_verify("s3creT", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3creT", 6, "1767225600", body1,
 	                                strlen(body1), sig, 1767225600, 300),
 	                 GH_EACCES);
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1) - 1, sig, 1767225600, 300),
 	                 GH_EACCES);
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225601", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225601", body1,
 	                                strlen(body1), sig, 1767225600, 300),
 	                 GH_EACCES);
 	/* Outside the tolerance either way: a replay or a skewed clock. */
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), sig, 1767225901, 300),
 	                 GH_EEXPIRED);
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), sig, 1767225299, 300),
 	                 GH_EEXPIRED);
 	/* Malformed headers. */
-	assert_int_equal(gh_sign_verify("s3cret", 6, "17672256OO", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "17672256OO", body1,
 	                                strlen(body1), sig, 1767225600, 300),
 	                 GH_EINVAL);
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), sig + 7, 1767225600, 300),
 	                 GH_EINVAL);
 	sig[20] = 'g';
-	assert_int_equal(gh_sign_verify("s3cret", 6, "1767225600", body1,
+	assert_int_equal(nd_sign_verify("s3cret", 6, "1767225600", body1,
 	                                strlen(body1), sig, 1767225600, 300),
 	                 GH_EINVAL);
 }
@@ -90,10 +90,10 @@ static void
 test_ct_equal(void **state)
 {
 	(void)state;
-	assert_int_equal(gh_ct_equal("abcdef", "abcdef", 6), 1);
-	assert_int_equal(gh_ct_equal("abcdef", "abcdeF", 6), 0);
-	assert_int_equal(gh_ct_equal("Xbcdef", "abcdef", 6), 0);
-	assert_int_equal(gh_ct_equal("abc", "xyz", 0), 1);
+	assert_int_equal(nd_ct_equal("abcdef", "abcdef", 6), 1);
+	assert_int_equal(nd_ct_equal("abcdef", "abcdeF", 6), 0);
+	assert_int_equal(nd_ct_equal("Xbcdef", "abcdef", 6), 0);
+	assert_int_equal(nd_ct_equal("abc", "xyz", 0), 1);
 }
 
 int

@@ -37,13 +37,13 @@ event(void)
 }
 
 static char *
-render(const char *t, const json_t *v, enum gh_tmpl_escape esc, size_t max,
+render(const char *t, const json_t *v, enum nd_tmpl_escape esc, size_t max,
        int *trunc)
 {
 	char *out = NULL;
 	size_t len = 0;
 
-	assert_int_equal(gh_tmpl_render(t, strlen(t), v, esc, max, &out, &len,
+	assert_int_equal(nd_tmpl_render(t, strlen(t), v, esc, max, &out, &len,
 	                                trunc), GH_OK);
 	assert_non_null(out);
 	assert_int_equal(len, strlen(out));
@@ -174,7 +174,7 @@ test_bounds(void **state)
 		assert_int_equal(tr, 0);
 		free(o);
 	}
-	assert_int_equal(gh_tmpl_render("x", 1, v, GH_TMPL_PLAIN, 0, &o, NULL,
+	assert_int_equal(nd_tmpl_render("x", 1, v, GH_TMPL_PLAIN, 0, &o, NULL,
 	                                NULL), GH_EINVAL);
 	json_decref(v);
 }
@@ -262,7 +262,7 @@ teardown_dir(void **state)
 static void
 test_set_lookup_order(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	char detail[256];
 	const char *t, *name = NULL;
 	size_t len = 0;
@@ -271,97 +271,97 @@ test_set_lookup_order(void **state)
 	(void)state;
 	snprintf(sub, sizeof sub, "%s/dir.txt", tdir);
 	assert_int_equal(mkdir(sub, 0700), 0);   /* not a regular file: skipped */
-	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail), GH_OK);
+	assert_int_equal(nd_tmpl_set_load(tdir, &set, detail, sizeof detail), GH_OK);
 	assert_int_equal(rmdir(sub), 0);
-	assert_int_equal(gh_tmpl_set_count(set), 7);
+	assert_int_equal(nd_tmpl_set_count(set), 7);
 
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "ops-slack", "slack",
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "ops-slack", "slack",
 	                 GH_TMPL_TEXT, &len, &name);
 	assert_string_equal(name, "login.new_host.ops-slack.txt");
 	assert_int_equal(len, 13);
 	assert_memory_equal(t, "ops: {{user}}", 13);
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	/* Type's own generic file beats the default's channel file. */
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "sms", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
+	t = nd_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "sms", GH_TMPL_TEXT, &len,
 	                 &name);
 	assert_string_equal(name, "default.sms.txt");
-	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = nd_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "default.subject");
-	t = gh_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
+	t = nd_tmpl_find(set, NULL, NULL, "mail.rejected", NULL, "smtp", GH_TMPL_HTML_BODY,
 	                 &len, &name);
 	assert_null(t);
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 }
 
 static void
 test_set_render_part(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	json_t *ev = event();
 	char *o = NULL;
 	int fb = -1, tr = -1;
 
 	(void)state;
-	assert_int_equal(gh_tmpl_set_load(tdir, &set, NULL, 0), GH_OK);
+	assert_int_equal(nd_tmpl_set_load(tdir, &set, NULL, 0), GH_OK);
 	/* Subjects lose their newline; HTML parts escape values. */
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "New login for alice");
 	assert_int_equal(fb, 0);
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, "mail", "smtp",
 	                 GH_TMPL_HTML_BODY, 4096, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "<b>New login to &lt;prod&gt; &amp; co</b>");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, &tr), GH_OK);
 	assert_string_equal(o, "SMS: 192.0.2.7");
 	free(o);
 	/* No html template for this type: the fallback, flagged. */
 	json_object_set_new(ev, "type", json_string("mail.rejected"));
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, &tr), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_non_null(strstr(o, "<h2>New login to &lt;prod&gt; &amp; co</h2>"));
 	free(o);
-	assert_int_equal(gh_tmpl_missing_once(set, "mail.rejected", "smtp",
+	assert_int_equal(nd_tmpl_missing_once(set, "mail.rejected", "smtp",
 	                                      GH_TMPL_HTML_BODY), 1);
-	assert_int_equal(gh_tmpl_missing_once(set, "mail.rejected", "smtp",
+	assert_int_equal(nd_tmpl_missing_once(set, "mail.rejected", "smtp",
 	                                      GH_TMPL_HTML_BODY), 0);
-	assert_int_equal(gh_tmpl_missing_once(set, "mail.rejected", "smtp",
+	assert_int_equal(nd_tmpl_missing_once(set, "mail.rejected", "smtp",
 	                                      GH_TMPL_TEXT), 1);
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 	json_decref(ev);
 }
 
 static void
 test_set_errors(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	char detail[256];
 	static char big[GH_TMPL_FILE_MAX + 1];
 
 	(void)state;
-	assert_int_equal(gh_tmpl_set_load("/nonexistent/templates", &set, detail,
+	assert_int_equal(nd_tmpl_set_load("/nonexistent/templates", &set, detail,
 	                                  sizeof detail), GH_ENOTFOUND);
 	assert_null(set);
 	put("bad.txt", "caf\xe9", 4);
-	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail),
+	assert_int_equal(nd_tmpl_set_load(tdir, &set, detail, sizeof detail),
 	                 GH_EINVAL);
 	assert_non_null(strstr(detail, "bad.txt"));
 	rm("bad.txt");
 	memset(big, 'x', sizeof big);
 	put("big.html", big, sizeof big);
-	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail),
+	assert_int_equal(nd_tmpl_set_load(tdir, &set, detail, sizeof detail),
 	                 GH_ETOOBIG);
 	assert_non_null(strstr(detail, "big.html"));
 	rm("big.html");
@@ -374,7 +374,7 @@ test_set_errors(void **state)
 static void
 test_set_overrides(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	char over[96], path[160], detail[256];
 	const char *t, *name = NULL;
 	size_t len = 0, added = 9;
@@ -393,31 +393,31 @@ test_set_overrides(void **state)
 	assert_non_null(f);
 	fputs("Disk full", f);
 	fclose(f);
-	assert_int_equal(gh_tmpl_set_empty(&set), GH_OK);
-	assert_int_equal(gh_tmpl_set_add_dir(set, tdir, &added, detail,
+	assert_int_equal(nd_tmpl_set_empty(&set), GH_OK);
+	assert_int_equal(nd_tmpl_set_add_dir(set, tdir, &added, detail,
 	                                     sizeof detail), GH_OK);
 	assert_int_equal(added, 7);
-	assert_int_equal(gh_tmpl_set_add_dir(set, over, &added, detail,
+	assert_int_equal(nd_tmpl_set_add_dir(set, over, &added, detail,
 	                                     sizeof detail), GH_OK);
 	assert_int_equal(added, 2);
-	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	assert_int_equal(nd_tmpl_set_count(set), 8);
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.txt");
 	assert_int_equal(len, 14);
 	assert_memory_equal(t, "ours: {{user}}", 14);
-	t = gh_tmpl_find(set, NULL, NULL, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
+	t = nd_tmpl_find(set, NULL, NULL, "disk.full", NULL, "smtp", GH_TMPL_SUBJECT, &len,
 	                 &name);
 	assert_string_equal(name, "disk.full.subject");
 	/* the shipped ones not overridden are still there */
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", NULL, "smtp", GH_TMPL_SUBJECT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.subject");
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "pager", "sms", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_string_equal(name, "login.new_host.sms.txt");
 	/* a missing directory, a bad file: errors, and the set unchanged */
-	assert_int_equal(gh_tmpl_set_add_dir(set, "/nonexistent/t", NULL,
+	assert_int_equal(nd_tmpl_set_add_dir(set, "/nonexistent/t", NULL,
 	                                     detail, sizeof detail),
 	                 GH_ENOTFOUND);
 	snprintf(path, sizeof path, "%s/default.txt", over);
@@ -425,14 +425,14 @@ test_set_overrides(void **state)
 	assert_non_null(f);
 	fputs("caf\xe9", f);
 	fclose(f);
-	assert_int_equal(gh_tmpl_set_add_dir(set, over, NULL, detail,
+	assert_int_equal(nd_tmpl_set_add_dir(set, over, NULL, detail,
 	                                     sizeof detail), GH_EINVAL);
 	assert_non_null(strstr(detail, "default.txt"));
-	assert_int_equal(gh_tmpl_set_count(set), 8);
-	t = gh_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
+	assert_int_equal(nd_tmpl_set_count(set), 8);
+	t = nd_tmpl_find(set, NULL, NULL, "login.new_host", "mail", "smtp", GH_TMPL_TEXT,
 	                 &len, &name);
 	assert_memory_equal(t, "ours: {{user}}", 14);
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 	assert_int_equal(unlink(path), 0);
 	snprintf(path, sizeof path, "%s/login.new_host.txt", over);
 	assert_int_equal(unlink(path), 0);
@@ -490,7 +490,7 @@ test_lang_chain(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		size_t n = gh_tmpl_lang_chain(cases[i].lang, cases[i].def, chain,
+		size_t n = nd_tmpl_lang_chain(cases[i].lang, cases[i].def, chain,
 		                              GH_TMPL_LANGS_MAX), k;
 
 		for (k = 0; cases[i].want[k]; k++) {
@@ -500,7 +500,7 @@ test_lang_chain(void **state)
 		assert_int_equal(n, k);
 	}
 	/* a short chain keeps "" */
-	assert_int_equal(gh_tmpl_lang_chain("pt-BR", "en", chain, 2), 2);
+	assert_int_equal(nd_tmpl_lang_chain("pt-BR", "en", chain, 2), 2);
 	assert_string_equal(chain[0], "pt-BR");
 	assert_string_equal(chain[1], "");
 }
@@ -508,14 +508,14 @@ test_lang_chain(void **state)
 static void
 test_set_languages(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	char detail[256], link[512];
 	const char *t, *name = NULL;
 	size_t len = 0;
 	/* lang, default, type, channel kind, part -> the file that wins */
 	static const struct {
 		const char *lang, *def, *type, *kind;
-		enum gh_tmpl_part part;
+		enum nd_tmpl_part part;
 		const char *want;
 	} cases[] = {
 		{"ko", "en", "login.new_host", "smtp", GH_TMPL_SUBJECT,
@@ -566,27 +566,27 @@ test_set_languages(void **state)
 	put_at("real-x/login.new_host.subject", "linked");
 	snprintf(link, sizeof link, "%s/de", tdir);
 	assert_int_equal(symlink("real-x", link), 0);   /* not followed */
-	assert_int_equal(gh_tmpl_set_load(tdir, &set, detail, sizeof detail),
+	assert_int_equal(nd_tmpl_set_load(tdir, &set, detail, sizeof detail),
 	                 GH_OK);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		name = NULL;
-		t = gh_tmpl_find(set, cases[i].lang, cases[i].def, cases[i].type,
+		t = nd_tmpl_find(set, cases[i].lang, cases[i].def, cases[i].type,
 		                 NULL, cases[i].kind, cases[i].part, &len, &name);
 		assert_non_null(t);
 		assert_string_equal(name, cases[i].want);
 	}
-	t = gh_tmpl_find(set, "ko", "en", "login.new_host", NULL, "smtp",
+	t = nd_tmpl_find(set, "ko", "en", "login.new_host", NULL, "smtp",
 	                 GH_TMPL_SUBJECT, &len, &name);
 	assert_int_equal(len, strlen("새 로그인"));
 	assert_memory_equal(t, "새 로그인", len);
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 	assert_int_equal(unlink(link), 0);
 	{
 		char cmd[600];
 
 		/* one language twice, in two cases: refused, not a guess */
 		put_at("KO/login.new_host.subject", "again");
-		assert_int_equal(gh_tmpl_set_load(tdir, &set, detail,
+		assert_int_equal(nd_tmpl_set_load(tdir, &set, detail,
 		                                  sizeof detail), GH_EINVAL);
 		assert_non_null(strstr(detail, "ko/login.new_host.subject"));
 		snprintf(cmd, sizeof cmd, "cd '%s' && rm -rf ko KO pt pt-BR JA x "
@@ -598,14 +598,14 @@ test_set_languages(void **state)
 static void
 test_fallback(void **state)
 {
-	struct gh_tmpl_set *set = NULL;
+	struct nd_tmpl_set *set = NULL;
 	json_t *ev = event();
 	char *o = NULL;
 	int fb = 0;
 
 	(void)state;
-	assert_int_equal(gh_tmpl_set_empty(&set), GH_OK);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp", GH_TMPL_TEXT,
+	assert_int_equal(nd_tmpl_set_empty(&set), GH_OK);
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp", GH_TMPL_TEXT,
 	                 8192, &o, &fb, NULL), GH_OK);
 	assert_int_equal(fb, 1);
 	assert_string_equal(o,
@@ -628,17 +628,17 @@ test_fallback(void **state)
 		"-- \n"
 		"Gatehouse login.new_host (security), event 1042\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "sms", GH_TMPL_TEXT,
 	                 160, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co\n"
 	                       "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "New login to <prod> & co");
 	free(o);
 	/* Chat cards carry title and link themselves; push has a title field. */
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, "ops", "slack",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, "ops", "slack",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"Alice logged in from a new address.\nWas it you?\n"
@@ -652,11 +652,11 @@ test_fallback(void **state)
 		"  tags: [\"a\",\"b\"]\n"
 		"  items: [{\"title\":\"first\"},{\"title\":\"second\"}]\n");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "ntfy",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "ntfy",
 	                 GH_TMPL_TEXT, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Alice logged in from a new address.\nWas it you?");
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o,
 		"<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n"
@@ -680,15 +680,15 @@ test_fallback(void **state)
 	/* A javascript: link is not offered; no title falls back to the type. */
 	json_object_set_new(ev, "action_url", json_string("javascript:alert(1)"));
 	json_object_del(ev, "title");
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_HTML_BODY, 8192, &o, &fb, NULL), GH_OK);
 	assert_null(strstr(o, "javascript"));
 	free(o);
-	assert_int_equal(gh_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
+	assert_int_equal(nd_tmpl_render_part(set, NULL, NULL, ev, NULL, "smtp",
 	                 GH_TMPL_SUBJECT, 998, &o, &fb, NULL), GH_OK);
 	assert_string_equal(o, "Gatehouse: login.new_host");
 	free(o);
-	gh_tmpl_set_free(set);
+	nd_tmpl_set_free(set);
 	json_decref(ev);
 }
 

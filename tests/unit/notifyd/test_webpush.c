@@ -195,17 +195,17 @@ test_rfc8291_example(void **state)
 	(void)state;
 	assert_int_equal(unb64(rfc_as_private, d, sizeof d), 32);
 	assert_int_equal(unb64(rfc_salt, salt, sizeof salt), 16);
-	assert_int_equal(gh_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
+	assert_int_equal(nd_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
 	wlen = unb64(rfc_body, want, sizeof want);
 	assert_int_equal(wlen, GH_WP_OVERHEAD + strlen(rfc_plain));
 
-	assert_int_equal(gh_webpush_encrypt_with(d, salt, ua, auth, rfc_plain,
+	assert_int_equal(nd_webpush_encrypt_with(d, salt, ua, auth, rfc_plain,
 	                 strlen(rfc_plain), 0, out, sizeof out, &olen), GH_OK);
 	assert_int_equal(olen, wlen);
 	assert_memory_equal(out, want, wlen);
 
 	/* Too small an output buffer is refused, not overrun. */
-	assert_int_equal(gh_webpush_encrypt_with(d, salt, ua, auth, rfc_plain,
+	assert_int_equal(nd_webpush_encrypt_with(d, salt, ua, auth, rfc_plain,
 	                 strlen(rfc_plain), 0, out, wlen - 1, &olen), GH_ETOOBIG);
 }
 
@@ -219,7 +219,7 @@ test_rfc8291_receiver_decrypts_rfc_body(void **state)
 
 	(void)state;
 	unb64(rfc_ua_private, ua_d, sizeof ua_d);
-	assert_int_equal(gh_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
+	assert_int_equal(nd_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
 	uak = ec_key(ua_d, ua);
 	blen = unb64(rfc_body, body, sizeof body);
 	n = receive(uak, ua, auth, body, blen, plain);
@@ -254,11 +254,11 @@ test_round_trip_fresh_keys(void **state)
 	                               NULL), GH_OK);
 	assert_int_equal(gh_b64_encode(GH_B64_URL, auth, 16, auth_b64,
 	                               sizeof auth_b64, NULL), GH_OK);
-	assert_int_equal(gh_webpush_keys(ua_b64, auth_b64, ua2, auth2), GH_OK);
+	assert_int_equal(nd_webpush_keys(ua_b64, auth_b64, ua2, auth2), GH_OK);
 	assert_memory_equal(ua, ua2, 65);
 
 	for (i = 0; i < sizeof pads / sizeof pads[0]; i++) {
-		assert_int_equal(gh_webpush_encrypt(ua2, auth2, msg, strlen(msg),
+		assert_int_equal(nd_webpush_encrypt(ua2, auth2, msg, strlen(msg),
 		                 pads[i], body, sizeof body, &blen), GH_OK);
 		assert_int_equal(blen, GH_WP_OVERHEAD + strlen(msg) + pads[i]);
 		got = receive(uak, ua, auth, body, blen, plain);
@@ -267,9 +267,9 @@ test_round_trip_fresh_keys(void **state)
 	}
 
 	/* Fresh salt and ephemeral key every time. */
-	assert_int_equal(gh_webpush_encrypt(ua2, auth2, msg, strlen(msg), 0,
+	assert_int_equal(nd_webpush_encrypt(ua2, auth2, msg, strlen(msg), 0,
 	                 body2, sizeof body2, &blen2), GH_OK);
-	assert_int_equal(gh_webpush_encrypt(ua2, auth2, msg, strlen(msg), 0,
+	assert_int_equal(nd_webpush_encrypt(ua2, auth2, msg, strlen(msg), 0,
 	                 body, sizeof body, &blen), GH_OK);
 	assert_memory_not_equal(body, body2, 16);
 	assert_memory_not_equal(body + 21, body2 + 21, 65);
@@ -292,24 +292,24 @@ test_limits_and_bad_keys(void **state)
 	char bad[100];
 
 	(void)state;
-	assert_int_equal(gh_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
-	assert_int_equal(gh_webpush_encrypt(ua, auth, big, GH_WP_PLAIN_MAX, 0,
+	assert_int_equal(nd_webpush_keys(rfc_ua_public, rfc_auth, ua, auth), GH_OK);
+	assert_int_equal(nd_webpush_encrypt(ua, auth, big, GH_WP_PLAIN_MAX, 0,
 	                 body, sizeof body, &blen), GH_OK);
 	assert_int_equal(blen, GH_WP_BODY_MAX);
-	assert_int_equal(gh_webpush_encrypt(ua, auth, big, GH_WP_PLAIN_MAX + 1, 0,
+	assert_int_equal(nd_webpush_encrypt(ua, auth, big, GH_WP_PLAIN_MAX + 1, 0,
 	                 body, sizeof body, &blen), GH_ETOOBIG);
-	assert_int_equal(gh_webpush_encrypt(ua, auth, big, 10, GH_WP_PLAIN_MAX,
+	assert_int_equal(nd_webpush_encrypt(ua, auth, big, 10, GH_WP_PLAIN_MAX,
 	                 body, sizeof body, &blen), GH_ETOOBIG);
 
 	/* A point off the curve: change the last byte of y. */
 	snprintf(bad, sizeof bad, "%s", rfc_ua_public);
 	bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A';
-	assert_int_equal(gh_webpush_keys(bad, rfc_auth, ua, auth), GH_EINVAL);
-	assert_int_equal(gh_webpush_keys(rfc_ua_public, "BTBZMqHH6r4Tts7J", ua,
+	assert_int_equal(nd_webpush_keys(bad, rfc_auth, ua, auth), GH_EINVAL);
+	assert_int_equal(nd_webpush_keys(rfc_ua_public, "BTBZMqHH6r4Tts7J", ua,
 	                                 auth), GH_EINVAL);
-	assert_int_equal(gh_webpush_keys("not base64!", rfc_auth, ua, auth),
+	assert_int_equal(nd_webpush_keys("not base64!", rfc_auth, ua, auth),
 	                 GH_EINVAL);
-	assert_int_equal(gh_webpush_keys(rfc_auth, rfc_auth, ua, auth), GH_EINVAL);
+	assert_int_equal(nd_webpush_keys(rfc_auth, rfc_auth, ua, auth), GH_EINVAL);
 }
 
 static void
@@ -318,25 +318,25 @@ test_vapid_origin(void **state)
 	char o[128];
 
 	(void)state;
-	assert_int_equal(gh_vapid_origin("https://fcm.googleapis.com/fcm/send/abc",
+	assert_int_equal(nd_vapid_origin("https://fcm.googleapis.com/fcm/send/abc",
 	                                 o, sizeof o), GH_OK);
 	assert_string_equal(o, "https://fcm.googleapis.com");
-	assert_int_equal(gh_vapid_origin("HTTPS://Push.Example.NET:443/x?y", o,
+	assert_int_equal(nd_vapid_origin("HTTPS://Push.Example.NET:443/x?y", o,
 	                                 sizeof o), GH_OK);
 	assert_string_equal(o, "https://push.example.net");
-	assert_int_equal(gh_vapid_origin("https://push.example.net:8443", o,
+	assert_int_equal(nd_vapid_origin("https://push.example.net:8443", o,
 	                                 sizeof o), GH_OK);
 	assert_string_equal(o, "https://push.example.net:8443");
-	assert_int_equal(gh_vapid_origin("http://[::1]:8080/p", o, sizeof o),
+	assert_int_equal(nd_vapid_origin("http://[::1]:8080/p", o, sizeof o),
 	                 GH_OK);
 	assert_string_equal(o, "http://[::1]:8080");
-	assert_int_equal(gh_vapid_origin("ftp://x/y", o, sizeof o), GH_EINVAL);
-	assert_int_equal(gh_vapid_origin("https://u:p@x/y", o, sizeof o),
+	assert_int_equal(nd_vapid_origin("ftp://x/y", o, sizeof o), GH_EINVAL);
+	assert_int_equal(nd_vapid_origin("https://u:p@x/y", o, sizeof o),
 	                 GH_EINVAL);
-	assert_int_equal(gh_vapid_origin("https:///y", o, sizeof o), GH_EINVAL);
-	assert_int_equal(gh_vapid_origin("https://x:12a/", o, sizeof o),
+	assert_int_equal(nd_vapid_origin("https:///y", o, sizeof o), GH_EINVAL);
+	assert_int_equal(nd_vapid_origin("https://x:12a/", o, sizeof o),
 	                 GH_EINVAL);
-	assert_int_equal(gh_vapid_origin("https://push.example.net/", o, 10),
+	assert_int_equal(nd_vapid_origin("https://push.example.net/", o, 10),
 	                 GH_ETOOBIG);
 }
 
@@ -389,15 +389,15 @@ b64_json(const char *s, size_t n)
 static void
 test_vapid_header(void **state)
 {
-	struct gh_vapid *v = NULL;
+	struct nd_vapid *v = NULL;
 	char h[GH_VAPID_HEADER_MAX], t[GH_VAPID_HEADER_MAX];
 	const char *tp, *kp, *d1, *d2;
 	json_t *hd, *cl;
 	size_t tlen;
 
 	(void)state;
-	assert_int_equal(gh_vapid_generate(&v), GH_OK);
-	assert_int_equal(gh_vapid_header(v, "https://push.example.net:443/p/JzLQ3raZJfFBR0aqvOMsLrt54w4rJUsV",
+	assert_int_equal(nd_vapid_generate(&v), GH_OK);
+	assert_int_equal(nd_vapid_header(v, "https://push.example.net:443/p/JzLQ3raZJfFBR0aqvOMsLrt54w4rJUsV",
 	                                 "mailto:push@example.com", 1453480568,
 	                                 43200, h, sizeof h), GH_OK);
 	assert_int_equal(strncmp(h, "vapid t=", 8), 0);
@@ -407,7 +407,7 @@ test_vapid_header(void **state)
 	tlen = (size_t)(kp - tp);
 	memcpy(t, tp, tlen);
 	t[tlen] = '\0';
-	assert_string_equal(kp + 4, gh_vapid_public(v));
+	assert_string_equal(kp + 4, nd_vapid_public(v));
 
 	d1 = strchr(t, '.');
 	assert_non_null(d1);
@@ -433,20 +433,20 @@ test_vapid_header(void **state)
 	t[(d1 - t) + 3] = t[(d1 - t) + 3] == 'A' ? 'B' : 'A';
 	assert_false(verify_es256(kp + 4, t, (size_t)(d2 - t), d2 + 1));
 
-	assert_int_equal(gh_vapid_header(v, "https://x/", "push@example.com", 1,
+	assert_int_equal(nd_vapid_header(v, "https://x/", "push@example.com", 1,
 	                                 60, h, sizeof h), GH_EINVAL);
-	assert_int_equal(gh_vapid_header(v, "https://x/", "mailto:a@b", 1,
+	assert_int_equal(nd_vapid_header(v, "https://x/", "mailto:a@b", 1,
 	                                 GH_VAPID_TTL_MAX + 1, h, sizeof h),
 	                 GH_EINVAL);
-	assert_int_equal(gh_vapid_header(v, "https://x/", "mailto:a@b", 1, 60, h,
+	assert_int_equal(nd_vapid_header(v, "https://x/", "mailto:a@b", 1, 60, h,
 	                                 100), GH_ETOOBIG);
-	gh_vapid_free(v);
+	nd_vapid_free(v);
 }
 
 static void
 test_vapid_keys(void **state)
 {
-	struct gh_vapid *v = NULL, *w = NULL;
+	struct nd_vapid *v = NULL, *w = NULL;
 	char pem[512];
 	static const char enc_pem[] =
 		"-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
@@ -455,24 +455,24 @@ test_vapid_keys(void **state)
 
 	(void)state;
 	/* The RFC 8291 sender scalar has a published public key. */
-	assert_int_equal(gh_vapid_load_raw(&v, rfc_as_private), GH_OK);
-	assert_string_equal(gh_vapid_public(v), rfc_as_public);
-	assert_int_equal(gh_vapid_pem(v, pem, sizeof pem), GH_OK);
+	assert_int_equal(nd_vapid_load_raw(&v, rfc_as_private), GH_OK);
+	assert_string_equal(nd_vapid_public(v), rfc_as_public);
+	assert_int_equal(nd_vapid_pem(v, pem, sizeof pem), GH_OK);
 	assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
-	assert_int_equal(gh_vapid_load_pem(&w, pem, strlen(pem)), GH_OK);
-	assert_string_equal(gh_vapid_public(w), rfc_as_public);
-	assert_int_equal(gh_vapid_pem(v, pem, 20), GH_ETOOBIG);
-	gh_vapid_free(v);
-	gh_vapid_free(w);
+	assert_int_equal(nd_vapid_load_pem(&w, pem, strlen(pem)), GH_OK);
+	assert_string_equal(nd_vapid_public(w), rfc_as_public);
+	assert_int_equal(nd_vapid_pem(v, pem, 20), GH_ETOOBIG);
+	nd_vapid_free(v);
+	nd_vapid_free(w);
 
-	assert_int_equal(gh_vapid_load_raw(&v, "AAAA"), GH_EINVAL);
+	assert_int_equal(nd_vapid_load_raw(&v, "AAAA"), GH_EINVAL);
 	assert_null(v);
 	/* Zero is not a valid scalar. */
-	assert_int_equal(gh_vapid_load_raw(&v,
+	assert_int_equal(nd_vapid_load_raw(&v,
 	                 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), GH_EINVAL);
-	assert_int_equal(gh_vapid_load_pem(&v, "garbage", 7), GH_EINVAL);
+	assert_int_equal(nd_vapid_load_pem(&v, "garbage", 7), GH_EINVAL);
 	/* Encrypted keys are refused, never prompted for. */
-	assert_int_equal(gh_vapid_load_pem(&v, enc_pem, strlen(enc_pem)),
+	assert_int_equal(nd_vapid_load_pem(&v, enc_pem, strlen(enc_pem)),
 	                 GH_EINVAL);
 }
 

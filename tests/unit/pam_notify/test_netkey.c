@@ -16,11 +16,11 @@
 #include "../../../pam_notify/netkey.h"
 
 static void
-check_key(const char *rhost, int p4, int p6, enum gh_pam_origin want_o,
+check_key(const char *rhost, int p4, int p6, enum gp_origin want_o,
           const char *want)
 {
 	char out[GH_PAM_NETKEY_MAX];
-	enum gh_pam_origin o = gh_pam_netkey(rhost, p4, p6, out, sizeof(out));
+	enum gp_origin o = gp_netkey(rhost, p4, p6, out, sizeof(out));
 
 	print_message("%s -> %s\n", rhost ? rhost : "(null)", out);
 	assert_int_equal(o, want_o);
@@ -79,7 +79,7 @@ test_names(void **state)
 	{
 		char out[GH_PAM_NETKEY_MAX];
 
-		assert_int_equal(gh_pam_netkey(big, 24, 64, out, sizeof(out)),
+		assert_int_equal(gp_netkey(big, 24, 64, out, sizeof(out)),
 		                 GH_PAM_ORIGIN_NAME);
 		assert_int_equal(strlen(out), 253);
 	}
@@ -101,24 +101,24 @@ test_canon(void **state)
 {
 	char out[GH_PAM_NETKEY_MAX];
 
-	assert_int_equal(gh_pam_addr_canon("::ffff:192.0.2.1", out,
+	assert_int_equal(gp_addr_canon("::ffff:192.0.2.1", out,
 	                                   sizeof(out)), GH_PAM_ORIGIN_V4);
 	assert_string_equal(out, "192.0.2.1");
-	assert_int_equal(gh_pam_addr_canon("2001:0db8:0000:0000:0000:0000:0000:"
+	assert_int_equal(gp_addr_canon("2001:0db8:0000:0000:0000:0000:0000:"
 	                                   "0001", out, sizeof(out)),
 	                 GH_PAM_ORIGIN_V6);
 	assert_string_equal(out, "2001:db8::1");
-	assert_int_equal(gh_pam_addr_canon("[::1]", out, sizeof(out)),
+	assert_int_equal(gp_addr_canon("[::1]", out, sizeof(out)),
 	                 GH_PAM_ORIGIN_V6);
 	assert_string_equal(out, "::1");
-	assert_int_equal(gh_pam_addr_canon("Mail.Example.org", out,
+	assert_int_equal(gp_addr_canon("Mail.Example.org", out,
 	                                   sizeof(out)), GH_PAM_ORIGIN_NAME);
 	assert_string_equal(out, "mail.example.org");
-	assert_int_equal(gh_pam_addr_canon("UNKNOWN", out, sizeof(out)),
+	assert_int_equal(gp_addr_canon("UNKNOWN", out, sizeof(out)),
 	                 GH_PAM_ORIGIN_LOCAL);
 	assert_string_equal(out, "");
 	/* a buffer too small for the text gives "", never a cut address */
-	assert_int_equal(gh_pam_addr_canon("2001:db8::1", out, 5),
+	assert_int_equal(gp_addr_canon("2001:db8::1", out, 5),
 	                 GH_PAM_ORIGIN_V6);
 	assert_string_equal(out, "");
 }
@@ -128,10 +128,10 @@ test_canon(void **state)
 static void
 test_fill_escapes(void **state)
 {
-	struct gh_pam_login l;
+	struct gp_login l;
 	char big[400];
 
-	gh_pam_login_fill(&l, "a\nb\x01" "c\xff", "DOM\\bob", "pts/\x1b[0",
+	gp_login_fill(&l, "a\nb\x01" "c\xff", "DOM\\bob", "pts/\x1b[0",
 	                  NULL, NULL, 24, 56, 1);
 	assert_string_equal(l.user, "a\\nb\\x01c\\xff");
 	assert_string_equal(l.ruser, "DOM\\bob");        /* identity: one '\\' */
@@ -140,7 +140,7 @@ test_fill_escapes(void **state)
 	/* too long: cut, and marked as cut */
 	memset(big, 'u', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
-	gh_pam_login_fill(&l, big, NULL, NULL, NULL, NULL, 24, 56, 1);
+	gp_login_fill(&l, big, NULL, NULL, NULL, NULL, 24, 56, 1);
 	assert_int_equal(strlen(l.user), GH_PAM_USER_MAX - 1);
 	assert_string_equal(l.user + GH_PAM_USER_MAX - 1 - GH_TEXT_CUT_MARK_LEN,
 	                    GH_TEXT_CUT_MARK);
@@ -151,19 +151,19 @@ test_fmt(void **state)
 {
 	char out[8];
 
-	assert_int_equal(gh_pam_fmt(out, sizeof(out), "%s", "abc"), 0);
+	assert_int_equal(gp_fmt(out, sizeof(out), "%s", "abc"), 0);
 	assert_string_equal(out, "abc");
-	assert_int_equal(gh_pam_fmt(out, sizeof(out), "%s", "abcdefghij"), 1);
+	assert_int_equal(gp_fmt(out, sizeof(out), "%s", "abcdefghij"), 1);
 	assert_string_equal(out, "abcdefg");
 	/* "abcde" + 3-byte euro: the euro does not fit whole, so it goes */
-	assert_int_equal(gh_pam_fmt(out, sizeof(out), "%s", "abcde\xe2\x82\xac"),
+	assert_int_equal(gp_fmt(out, sizeof(out), "%s", "abcde\xe2\x82\xac"),
 	                 1);
 	assert_string_equal(out, "abcde");
 	/* exactly fitting multibyte stays */
-	assert_int_equal(gh_pam_fmt(out, sizeof(out), "%s", "abcd\xe2\x82\xac"),
+	assert_int_equal(gp_fmt(out, sizeof(out), "%s", "abcd\xe2\x82\xac"),
 	                 0);
 	assert_string_equal(out, "abcd\xe2\x82\xac");
-	assert_int_equal(gh_pam_fmt(out, sizeof(out), "%s",
+	assert_int_equal(gp_fmt(out, sizeof(out), "%s",
 	                            "abcd\xe2\x82\xac" "x"), 1);
 	assert_string_equal(out, "abcd\xe2\x82\xac");
 }
@@ -171,9 +171,9 @@ test_fmt(void **state)
 static void
 test_login_fill(void **state)
 {
-	struct gh_pam_login l;
+	struct gp_login l;
 
-	gh_pam_login_fill(&l, "bob", "root", "pts/1", "sshd",
+	gp_login_fill(&l, "bob", "root", "pts/1", "sshd",
 	                  "::ffff:203.0.113.5", 24, 64, 1234);
 	assert_string_equal(l.user, "bob");
 	assert_string_equal(l.ruser, "root");
@@ -186,7 +186,7 @@ test_login_fill(void **state)
 	assert_int_equal(l.now, 1234);
 	assert_true(l.host[0] != '\0');
 
-	gh_pam_login_fill(&l, NULL, NULL, NULL, NULL, "UNKNOWN", 24, 64, 1);
+	gp_login_fill(&l, NULL, NULL, NULL, NULL, "UNKNOWN", 24, 64, 1);
 	assert_string_equal(l.user, "");
 	assert_string_equal(l.addr, "");
 	assert_string_equal(l.net, "");

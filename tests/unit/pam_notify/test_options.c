@@ -13,17 +13,17 @@
 #include "../../../pam_notify/options.h"
 
 static int
-parse(struct gh_pam_opts *o, char *detail, size_t dlen, int argc,
+parse(struct gp_opts *o, char *detail, size_t dlen, int argc,
       const char **argv)
 {
-	gh_pam_opts_init(o);
-	return gh_pam_opts_parse(o, argc, argv, detail, dlen);
+	gp_opts_init(o);
+	return gp_opts_parse(o, argc, argv, detail, dlen);
 }
 
 static void
 test_defaults(void **state)
 {
-	struct gh_pam_opts o;
+	struct gp_opts o;
 	char d[128];
 
 	assert_int_equal(parse(&o, d, sizeof(d), 0, NULL), 0);
@@ -55,7 +55,7 @@ test_all_options(void **state)
 		"fail_burst=10/5m", "v4_prefix=16", "v6_prefix=48",
 		"alert_first=yes", "fail", "fail_closed", "debug"
 	};
-	struct gh_pam_opts o;
+	struct gp_opts o;
 	char d[128];
 
 	assert_int_equal(parse(&o, d, sizeof(d), 14, argv), 0);
@@ -79,7 +79,7 @@ test_all_options(void **state)
 static void
 test_notify_words(void **state)
 {
-	struct gh_pam_opts o;
+	struct gp_opts o;
 	const char *never[] = {"notify=never"};
 	const char *nh[] = {"notify=always", "notify=new_host"};
 	const char *bad[] = {"notify=sometimes"};
@@ -123,7 +123,7 @@ test_fail_burst(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct gh_pam_opts o;
+		struct gp_opts o;
 		const char *argv[] = {cases[i].arg};
 		char d[128];
 		int bad = parse(&o, d, sizeof(d), 1, argv);
@@ -155,7 +155,7 @@ test_numbers(void **state)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct gh_pam_opts o;
+		struct gp_opts o;
 		const char *argv[] = {cases[i].arg};
 		char d[128];
 
@@ -178,7 +178,7 @@ test_bad_skipped_others_apply(void **state)
 		"debug", "config=etc/x", "mode=thread", "alert_first=maybe",
 		"admin=", NULL
 	};
-	struct gh_pam_opts o;
+	struct gp_opts o;
 	char d[128];
 
 	assert_int_equal(parse(&o, d, sizeof(d), 10, argv), 7);
@@ -198,7 +198,7 @@ static void
 test_unknown_named(void **state)
 {
 	const char *argv[] = {"timeout=5"};
-	struct gh_pam_opts o;
+	struct gp_opts o;
 	char d[128];
 
 	assert_int_equal(parse(&o, d, sizeof(d), 1, argv), 1);
@@ -215,19 +215,19 @@ test_type_ok(void **state)
 {
 	char big[80];
 
-	assert_true(gh_pam_type_ok("login.success"));
-	assert_true(gh_pam_type_ok("a"));
-	assert_true(gh_pam_type_ok("x-y_z.9"));
-	assert_false(gh_pam_type_ok(""));
-	assert_false(gh_pam_type_ok("Login"));
-	assert_false(gh_pam_type_ok("a b"));
-	assert_false(gh_pam_type_ok("a/b"));
+	assert_true(gp_type_ok("login.success"));
+	assert_true(gp_type_ok("a"));
+	assert_true(gp_type_ok("x-y_z.9"));
+	assert_false(gp_type_ok(""));
+	assert_false(gp_type_ok("Login"));
+	assert_false(gp_type_ok("a b"));
+	assert_false(gp_type_ok("a/b"));
 	memset(big, 'a', sizeof(big));
 	big[64] = '\0';
-	assert_true(gh_pam_type_ok(big));
+	assert_true(gp_type_ok(big));
 	big[64] = 'a';
 	big[65] = '\0';
-	assert_false(gh_pam_type_ok(big));
+	assert_false(gp_type_ok(big));
 }
 
 int

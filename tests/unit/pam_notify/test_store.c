@@ -38,7 +38,7 @@ struct fx {
 	char dir[64];
 	char path[96];
 	struct gh_store *st;
-	struct gh_pam_opts o;
+	struct gp_opts o;
 };
 
 static int
@@ -54,7 +54,7 @@ setup(void **state)
 	so.flags = GH_STORE_CREATE | GH_STORE_NOSYNC;
 	so.lock_timeout_ms = 1000;
 	assert_int_equal(gh_store_open(&f->st, &so, NULL, 0), GH_OK);
-	gh_pam_opts_init(&f->o);
+	gp_opts_init(&f->o);
 	f->o.store = f->path;
 	*state = f;
 	return 0;
@@ -75,21 +75,21 @@ teardown(void **state)
 }
 
 static void
-login(struct gh_pam_login *l, const char *user, const char *rhost,
+login(struct gp_login *l, const char *user, const char *rhost,
       int64_t now)
 {
-	gh_pam_login_fill(l, user, NULL, "pts/0", "sshd", rhost, 24, 64, now);
+	gp_login_fill(l, user, NULL, "pts/0", "sshd", rhost, 24, 64, now);
 }
 
 static unsigned
 session(struct fx *f, const char *user, const char *rhost, int64_t now,
         uint64_t *count)
 {
-	struct gh_pam_login l;
-	struct gh_pam_job job = {&f->o, &l, 0, 0};
+	struct gp_login l;
+	struct gp_job job = {&f->o, &l, 0, 0};
 
 	login(&l, user, rhost, now);
-	assert_int_equal(gh_store_update(f->st, gh_pam_session_txn, &job),
+	assert_int_equal(gh_store_update(f->st, gp_session_txn, &job),
 	                 GH_OK);
 	if (count)
 		*count = job.count;
@@ -99,11 +99,11 @@ session(struct fx *f, const char *user, const char *rhost, int64_t now,
 static unsigned
 failure(struct fx *f, const char *user, const char *rhost, int64_t now)
 {
-	struct gh_pam_login l;
-	struct gh_pam_job job = {&f->o, &l, 0, 0};
+	struct gp_login l;
+	struct gp_job job = {&f->o, &l, 0, 0};
 
 	login(&l, user, rhost, now);
-	assert_int_equal(gh_store_update(f->st, gh_pam_fail_txn, &job), GH_OK);
+	assert_int_equal(gh_store_update(f->st, gp_fail_txn, &job), GH_OK);
 	return job.flags;
 }
 
@@ -601,14 +601,14 @@ test_sweep(void **state)
 /* ---- bounded open ---- */
 
 static void
-run(struct fx *f, enum gh_pam_mode mode, enum gh_pam_what what,
-    const char *user, const char *rhost, struct gh_pam_outcome *out)
+run(struct fx *f, enum gp_mode mode, enum gp_what what,
+    const char *user, const char *rhost, struct gp_outcome *out)
 {
-	struct gh_pam_login l;
+	struct gp_login l;
 
 	f->o.mode = mode;
 	login(&l, user, rhost, gh_now_ms());
-	gh_pam_run(&f->o, &l, what, gh_pam_mono_us(), out, NULL, NULL);
+	gp_run(&f->o, &l, what, gp_mono_us(), out, NULL, NULL);
 	print_message("mode %d: %s stage %d flags %#x %lld us: %s\n", mode,
 	              gh_errname(out->err), out->stage, out->flags,
 	              (long long)out->elapsed_us, out->detail);
@@ -618,7 +618,7 @@ static void
 test_run_ok_both_modes(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	json_t *evs;
 
 	run(f, GH_PAM_MODE_INLINE, GH_PAM_JOB_SESSION, "kim", "192.0.2.1",
@@ -641,7 +641,7 @@ test_run_ok_both_modes(void **state)
 /* A detached writer reports by writing its outcome to a file named by arg
  * (it keeps no descriptor of ours, so a pipe would not do). */
 static void
-det_report(void *arg, const struct gh_pam_outcome *out)
+det_report(void *arg, const struct gp_outcome *out)
 {
 	int fd = open(arg, O_WRONLY | O_CREAT | O_EXCL, 0600);
 
@@ -654,7 +654,7 @@ det_report(void *arg, const struct gh_pam_outcome *out)
 
 /* The writer's outcome from path, waiting up to 5 s; 0 if none came. */
 static int
-det_wait(const char *path, struct gh_pam_outcome *got)
+det_wait(const char *path, struct gp_outcome *got)
 {
 	for (int i = 0; i < 5000; i++) {
 		int fd = open(path, O_RDONLY);
@@ -677,15 +677,15 @@ static void
 test_run_detached(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out, got;
-	struct gh_pam_login l;
+	struct gp_outcome out, got;
+	struct gp_login l;
 	char path[256];
 	json_t *evs;
 
 	snprintf(path, sizeof(path), "%s/outcome", f->dir);
 	f->o.mode = GH_PAM_MODE_DETACH;
 	login(&l, "kim", "192.0.2.1", gh_now_ms());
-	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	gp_run(&f->o, &l, GH_PAM_JOB_SESSION, gp_mono_us(), &out,
 	           det_report, path);
 	assert_int_equal(out.err, GH_OK);
 	assert_int_equal(out.flags, GH_PAM_R_DETACHED);
@@ -694,7 +694,7 @@ test_run_detached(void **state)
 	assert_int_equal(got.flags, GH_PAM_R_BASELINE);
 
 	login(&l, "kim", "198.51.100.1", gh_now_ms());
-	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	gp_run(&f->o, &l, GH_PAM_JOB_SESSION, gp_mono_us(), &out,
 	           det_report, path);
 	assert_int_equal(out.flags, GH_PAM_R_DETACHED);
 	assert_true(det_wait(path, &got));
@@ -707,7 +707,7 @@ test_run_detached(void **state)
 	/* fail_closed needs the outcome: it runs as mode=child */
 	f->o.fail_closed = 1;
 	login(&l, "kim", "203.0.113.1", gh_now_ms());
-	gh_pam_run(&f->o, &l, GH_PAM_JOB_SESSION, gh_pam_mono_us(), &out,
+	gp_run(&f->o, &l, GH_PAM_JOB_SESSION, gp_mono_us(), &out,
 	           det_report, path);
 	assert_int_equal(out.err, GH_OK);
 	assert_int_equal(out.flags, GH_PAM_R_NEW_HOST);
@@ -718,7 +718,7 @@ static void
 test_missing_store(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	char p[128];
 
 	snprintf(p, sizeof(p), "%s/nope", f->dir);
@@ -748,7 +748,7 @@ static void
 test_config(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	char conf[128], text[256];
 
 	snprintf(conf, sizeof(conf), "%s/gh.conf", f->dir);
@@ -797,7 +797,7 @@ static void
 test_write_locked(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	int fd = hold_wlock(f);
 
 	/* Roomy enough that a loaded machine still gets the child's own
@@ -823,7 +823,7 @@ static void
 test_lockfile_held(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	struct flock fl;
 	char p[160];
 	int fd;
@@ -863,7 +863,7 @@ static void
 test_lmdb_mutex_held_child_killed(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	int pfd[2];
 	pid_t pid;
 	char c;
@@ -911,7 +911,7 @@ static void
 test_full(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	struct gh_store_opts so = {0};
 	struct gh_store *st;
 	char conf[128], text[256], pad[4000];
@@ -986,7 +986,7 @@ static void
 test_read_only(void **state)
 {
 	struct fx *f = *state;
-	struct gh_pam_outcome out;
+	struct gp_outcome out;
 	char cmd[256];
 	uid_t uid = 0;
 	pid_t pid;
