@@ -388,6 +388,19 @@ check_db(struct gh_txn *txn, enum gh_db db)
 	return GH_OK;
 }
 
+/* A put's or a delete's arguments: a key, in a write transaction. */
+static gh_err
+check_write(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
+{
+	if (check_db(txn, db) || key == NULL || klen == 0)
+		return GH_EINVAL;
+	if (!txn->write)
+		return GH_EREADONLY;
+	if (klen > GH_KEY_MAX)
+		return GH_ETOOBIG;
+	return GH_OK;
+}
+
 gh_err
 gh_txn_get(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
            const void **val, size_t *vlen)
@@ -416,14 +429,12 @@ put_flags(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
           const void *val, size_t vlen, unsigned flags)
 {
 	MDB_val k, v;
+	gh_err err;
 	int rc;
 
-	if (check_db(txn, db) || key == NULL || klen == 0)
-		return GH_EINVAL;
-	if (!txn->write)
-		return GH_EREADONLY;
-	if (klen > GH_KEY_MAX)
-		return GH_ETOOBIG;
+	err = check_write(txn, db, key, klen);
+	if (err)
+		return err;
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	v.mv_data = (void *)val;
@@ -477,14 +488,12 @@ gh_err
 gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
 {
 	MDB_val k;
+	gh_err err;
 	int rc;
 
-	if (check_db(txn, db) || key == NULL || klen == 0)
-		return GH_EINVAL;
-	if (!txn->write)
-		return GH_EREADONLY;
-	if (klen > GH_KEY_MAX)
-		return GH_ETOOBIG;
+	err = check_write(txn, db, key, klen);
+	if (err)
+		return err;
 	k.mv_data = (void *)key;
 	k.mv_size = klen;
 	rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
