@@ -150,6 +150,19 @@ report_cb(void *arg, const struct gh_pam_outcome *out)
 	report(rc->pamh, rc->o, rc->l, out);
 }
 
+/* The job for the login l, begun at start, its outcome reported as it
+ * comes (report_cb) and at the end. */
+static void
+run_job(pam_handle_t *pamh, const struct gh_pam_opts *o,
+        const struct gh_pam_login *l, enum gh_pam_what job, int64_t start,
+        struct gh_pam_outcome *out)
+{
+	struct report_ctx rc = {pamh, o, l};
+
+	gh_pam_run(o, l, job, start, out, report_cb, &rc);
+	report(pamh, o, l, out);
+}
+
 PAM_GH_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
@@ -175,10 +188,7 @@ pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
 			           "nothing to record", l.user);
 		return PAM_SUCCESS;
 	}
-	struct report_ctx rc = {pamh, &o, &l};
-
-	gh_pam_run(&o, &l, GH_PAM_JOB_SESSION, start, &out, report_cb, &rc);
-	report(pamh, &o, &l, &out);
+	run_job(pamh, &o, &l, GH_PAM_JOB_SESSION, start, &out);
 	if (o.fail_closed && out.err != GH_OK)
 		return PAM_SESSION_ERR;
 	return PAM_SUCCESS;
@@ -206,10 +216,7 @@ pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
 	collect(pamh, &o, &l);
 	if (l.user[0] == '\0' && l.origin == GH_PAM_ORIGIN_LOCAL)
 		return PAM_IGNORE;
-	struct report_ctx rc = {pamh, &o, &l};
-
-	gh_pam_run(&o, &l, GH_PAM_JOB_FAIL, start, &out, report_cb, &rc);
-	report(pamh, &o, &l, &out);
+	run_job(pamh, &o, &l, GH_PAM_JOB_FAIL, start, &out);
 	return PAM_IGNORE;
 }
 
