@@ -235,7 +235,6 @@ ngx_http_gatehouse_events_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *field, const char *message)
 {
     json_t     *body;
-    ngx_int_t   rc;
 
     body = json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
                      "status", (int) status);
@@ -251,10 +250,7 @@ ngx_http_gatehouse_events_refuse(ngx_http_request_t *r, ngx_uint_t status,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gatehouse: event refused: %ui %s", status, code);
 
-    rc = ngx_http_gatehouse_send_json(r, status, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, status, body);
 }
 
 
@@ -513,7 +509,6 @@ static ngx_int_t
 ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
 {
     json_t              *body;
-    ngx_int_t            rc;
     ngx_http_request_t  *r = t->request;
 
     if (t->err != GH_OK) {
@@ -539,14 +534,8 @@ ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
     body = json_pack("{s:I, s:b, s:s}", "id", (json_int_t) t->id,
                      "duplicate", t->dup,
                      "queue", t->main->events_shared ? "core" : "outbox");
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
-    rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_ACCEPTED, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, NGX_HTTP_ACCEPTED, body);
 }
 
 
