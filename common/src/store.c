@@ -388,9 +388,11 @@ check_db(struct gh_txn *txn, enum gh_db db)
 	return GH_OK;
 }
 
-/* A put's or a delete's arguments: a key, in a write transaction. */
+/* A put's or a delete's arguments: a key, in a write transaction; the
+ * key into *k. */
 static gh_err
-check_write(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
+check_write(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
+            MDB_val *k)
 {
 	if (check_db(txn, db) || key == NULL || klen == 0)
 		return GH_EINVAL;
@@ -398,7 +400,18 @@ check_write(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
 		return GH_EREADONLY;
 	if (klen > GH_KEY_MAX)
 		return GH_ETOOBIG;
+	k->mv_data = (void *)key;
+	k->mv_size = klen;
 	return GH_OK;
+}
+
+/* A write's LMDB result; a full map is remembered for gh_store_update(). */
+static gh_err
+written(struct gh_txn *txn, int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = 1;
+	return gh_mdb_err(rc);
 }
 
 gh_err
@@ -432,19 +445,15 @@ put_flags(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
 	gh_err err;
 	int rc;
 
-	err = check_write(txn, db, key, klen);
+	err = check_write(txn, db, key, klen, &k);
 	if (err)
 		return err;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
 	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
 	if (rc == MDB_KEYEXIST && (flags & MDB_APPEND))
 		rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
-	if (rc == MDB_MAP_FULL)
-		txn->map_full = 1;
-	return gh_mdb_err(rc);
+	return written(txn, rc);
 }
 
 gh_err
@@ -491,15 +500,11 @@ gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
 	gh_err err;
 	int rc;
 
-	err = check_write(txn, db, key, klen);
+	err = check_write(txn, db, key, klen, &k);
 	if (err)
 		return err;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
 	rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
-	if (rc == MDB_MAP_FULL)
-		txn->map_full = 1;
-	return gh_mdb_err(rc);
+	return written(txn, rc);
 }
 
 gh_err
