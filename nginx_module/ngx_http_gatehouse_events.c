@@ -291,6 +291,19 @@ ngx_http_gatehouse_detail_field(const char *detail, char *buf, size_t cap)
 }
 
 
+/* 400 bad_event for the library's detail, with the field it is about. */
+static ngx_int_t
+ngx_http_gatehouse_events_bad(ngx_http_request_t *r, const char *detail)
+{
+    char  fbuf[64];
+
+    return ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
+               "bad_event",
+               ngx_http_gatehouse_detail_field(detail, fbuf, sizeof(fbuf)),
+               detail);
+}
+
+
 /* ---- the event ---- */
 
 
@@ -569,7 +582,7 @@ ngx_http_gatehouse_events_done(ngx_event_t *ev)
 static void
 ngx_http_gatehouse_events_body(ngx_http_request_t *r)
 {
-    char                              msg[512], fbuf[64];
+    char                              msg[512];
     u_char                           *buf;
     gh_err                            err;
     json_t                           *body, *ev, *accepted;
@@ -639,9 +652,7 @@ ngx_http_gatehouse_events_body(ngx_http_request_t *r)
     }
 
     if (err != GH_OK) {
-        field = ngx_http_gatehouse_detail_field(msg, fbuf, sizeof(fbuf));
-        rc = ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                              "bad_event", field, msg);
+        rc = ngx_http_gatehouse_events_bad(r, msg);
         goto done;
     }
 
@@ -674,9 +685,7 @@ ngx_http_gatehouse_events_body(ngx_http_request_t *r)
     }
 
     if (err != GH_OK) {
-        field = ngx_http_gatehouse_detail_field(msg, fbuf, sizeof(fbuf));
-        rc = ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                              "bad_event", field, msg);
+        rc = ngx_http_gatehouse_events_bad(r, msg);
         goto done;
     }
 
