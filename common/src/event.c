@@ -54,10 +54,6 @@ fail(struct gh_event *b, gh_err err, const char *what, const char *name)
 	return b->err;
 }
 
-/*
- * A JSON string of s.  jansson says NULL both for bytes that are not
- * UTF-8 and for want of memory; the unchecked constructor tells which.
- */
 /* NULL (gh_event_new() out of memory) or an earlier error: what to return. */
 static gh_err
 unusable(const struct gh_event *b)
@@ -65,6 +61,10 @@ unusable(const struct gh_event *b)
 	return b == NULL ? GH_ENOMEM : b->err;
 }
 
+/*
+ * A JSON string of s.  jansson says NULL both for bytes that are not
+ * UTF-8 and for want of memory; the unchecked constructor tells which.
+ */
 static gh_err
 mkstr(const char *s, json_t **out)
 {
