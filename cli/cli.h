@@ -119,6 +119,14 @@ int cli_set_string(struct cli *c, json_t *obj, const char *key, const char *v,
 int cli_event_set(struct cli *c, gh_err err, const char *opt, const char *v,
                   const char *what);
 
+/* One option of an event built on the command line, by the letter both
+ * `events enqueue` and `notify` give it (u t T m C d a s c r: the string
+ * fields; p priority, e expires, M metadata, j --json), with its argument
+ * arg; now is the time --expires counts from.  Anything else is "what:
+ * unknown option".  Returns an exit code. */
+int cli_event_option(struct cli *c, struct gh_event *b, int ch,
+                     const char *arg, int64_t now, const char *what);
+
 /* Finish the event b (gh_event_finish, which checks it; b is gone after),
  * open the store and queue it; print its id, or with --json {"id",
  * "duplicate"}.  what starts the error messages ("notify").  Returns an

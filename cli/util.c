@@ -412,6 +412,65 @@ cli_event_set(struct cli *c, gh_err err, const char *opt, const char *v,
 }
 
 int
+cli_event_option(struct cli *c, struct gh_event *b, int ch, const char *arg,
+                 int64_t now, const char *what)
+{
+	gh_err (*set)(struct gh_event *, const char *) = NULL;
+	const char *opt = NULL;
+	enum gh_priority prio;
+	long long ms;
+	int rc = EXIT_OK;
+
+	switch (ch) {
+	case 'u': set = gh_event_set_user; opt = "user"; break;
+	case 't': set = gh_event_set_type; opt = "type"; break;
+	case 'T': set = gh_event_set_title; opt = "title"; break;
+	case 'm': set = gh_event_set_message; opt = "message"; break;
+	case 'C': set = gh_event_set_category; opt = "category"; break;
+	case 'd': set = gh_event_set_dedup_key; opt = "dedup_key"; break;
+	case 'a': set = gh_event_set_action_url; opt = "action_url"; break;
+	case 's': set = gh_event_set_source; opt = "source"; break;
+	case 'c': set = gh_event_add_channel; opt = "channel"; break;
+	case 'r': set = gh_event_add_recipient; opt = "recipient"; break;
+	case 'p':
+		prio = cli_parse_priority(arg);
+		if (!prio)
+			rc = cli_usage(c, "%s: bad --priority '%s' (1-4, low, "
+			               "normal, high, urgent)", what, arg);
+		else
+			gh_event_set_priority(b, prio);
+		break;
+	case 'e':
+		if (gh_parse_duration_ms(arg, &ms) || ms <= 0)
+			rc = cli_usage(c, "%s: bad --expires '%s' (a duration "
+			               "such as 30m, 2h, 1d)", what, arg);
+		else
+			gh_event_set_expires_at(b, now + ms);
+		break;
+	case 'M': {
+		json_t *m = json_loads(arg, 0, NULL);
+
+		if (!json_is_object(m))
+			rc = cli_usage(c, "%s: --metadata must be a JSON object",
+			               what);
+		else
+			gh_event_set_metadata(b, m);
+		json_decref(m);
+		break;
+	}
+	case 'j':
+		c->json = 1;
+		break;
+	default:
+		rc = cli_usage(c, "%s: unknown option", what);
+		break;
+	}
+	if (set)
+		rc = cli_event_set(c, set(b, arg), opt, arg, what);
+	return rc;
+}
+
+int
 cli_enqueue(struct cli *c, struct gh_event *b, int64_t now, const char *what)
 {
 	char detail[256];

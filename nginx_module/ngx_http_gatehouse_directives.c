@@ -284,52 +284,45 @@ ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
-    off_t        size, *sp;
-    ngx_int_t    n, *np;
+    enum { LIMIT_SIZE, LIMIT_N, LIMIT_TIME };
+
+    static const struct {
+        ngx_str_t   name;
+        ngx_uint_t  kind;
+        size_t      off;       /* in ngx_http_gatehouse_main_conf_t */
+    } limits[] = {
+        { ngx_string("max_filesize="), LIMIT_SIZE,
+          offsetof(ngx_http_gatehouse_main_conf_t, clamav_max_filesize) },
+        { ngx_string("max_scansize="), LIMIT_SIZE,
+          offsetof(ngx_http_gatehouse_main_conf_t, clamav_max_scansize) },
+        { ngx_string("max_recursion="), LIMIT_N,
+          offsetof(ngx_http_gatehouse_main_conf_t, clamav_max_recursion) },
+        { ngx_string("max_files="), LIMIT_N,
+          offsetof(ngx_http_gatehouse_main_conf_t, clamav_max_files) },
+        { ngx_string("max_scantime="), LIMIT_TIME,
+          offsetof(ngx_http_gatehouse_main_conf_t, clamav_max_scantime) },
+    };
+
+    u_char      *field;
+    off_t        size;
+    ngx_int_t    n, t;
     ngx_str_t   *value, v;
-    ngx_int_t    t;
-    ngx_uint_t   i;
+    ngx_uint_t   i, k, nlimits;
 
     value = cf->args->elts;
+    nlimits = sizeof(limits) / sizeof(limits[0]);
 
     for (i = 1; i < cf->args->nelts; i++) {
-        sp = NULL;
-        np = NULL;
 
-        if (ngx_strncmp(value[i].data, "max_filesize=", 13) == 0) {
-            sp = &gmcf->clamav_max_filesize;
-            v.data = value[i].data + 13;
-            v.len = value[i].len - 13;
-
-        } else if (ngx_strncmp(value[i].data, "max_scansize=", 13) == 0) {
-            sp = &gmcf->clamav_max_scansize;
-            v.data = value[i].data + 13;
-            v.len = value[i].len - 13;
-
-        } else if (ngx_strncmp(value[i].data, "max_recursion=", 14) == 0) {
-            np = &gmcf->clamav_max_recursion;
-            v.data = value[i].data + 14;
-            v.len = value[i].len - 14;
-
-        } else if (ngx_strncmp(value[i].data, "max_files=", 10) == 0) {
-            np = &gmcf->clamav_max_files;
-            v.data = value[i].data + 10;
-            v.len = value[i].len - 10;
-
-        } else if (ngx_strncmp(value[i].data, "max_scantime=", 13) == 0) {
-            v.data = value[i].data + 13;
-            v.len = value[i].len - 13;
-
-            /* milliseconds in libclamav's 32-bit field: up to a day */
-            t = ngx_parse_time(&v, 0);
-            if (t == NGX_ERROR || t <= 0 || t > 24 * 60 * 60 * 1000) {
-                goto invalid;
+        for (k = 0; k < nlimits; k++) {
+            if (ngx_strncmp(value[i].data, limits[k].name.data,
+                            limits[k].name.len) == 0)
+            {
+                break;
             }
+        }
 
-            gmcf->clamav_max_scantime = (ngx_msec_t) t;
-            continue;
-
-        } else {
+        if (k == nlimits) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown limit \"%V\" in \"%V\": use "
                                "max_filesize=SIZE, max_scansize=SIZE, "
@@ -339,23 +332,40 @@ ngx_http_gatehouse_set_clamav_limits(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        if (sp != NULL) {
+        v.data = value[i].data + limits[k].name.len;
+        v.len = value[i].len - limits[k].name.len;
+        field = (u_char *) gmcf + limits[k].off;
+
+        switch (limits[k].kind) {
+
+        case LIMIT_SIZE:
             size = ngx_parse_offset(&v);
             if (size <= 0) {
                 goto invalid;
             }
 
-            *sp = size;
+            *(off_t *) field = size;
+            continue;
+
+        case LIMIT_N:
+            n = ngx_atoi(v.data, v.len);
+            if (n <= 0 || n > 100000) {
+                goto invalid;
+            }
+
+            *(ngx_int_t *) field = n;
+            continue;
+
+        default: /* LIMIT_TIME */
+            /* milliseconds in libclamav's 32-bit field: up to a day */
+            t = ngx_parse_time(&v, 0);
+            if (t == NGX_ERROR || t <= 0 || t > 24 * 60 * 60 * 1000) {
+                goto invalid;
+            }
+
+            *(ngx_msec_t *) field = (ngx_msec_t) t;
             continue;
         }
-
-        n = ngx_atoi(v.data, v.len);
-        if (n <= 0 || n > 100000) {
-            goto invalid;
-        }
-
-        *np = n;
-        continue;
 
     invalid:
 

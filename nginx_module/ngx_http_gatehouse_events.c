@@ -235,7 +235,6 @@ ngx_http_gatehouse_events_refuse(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *field, const char *message)
 {
     json_t     *body;
-    ngx_int_t   rc;
 
     body = json_pack("{s:s, s:s, s:i}", "error", code, "message", message,
                      "status", (int) status);
@@ -251,10 +250,7 @@ ngx_http_gatehouse_events_refuse(ngx_http_request_t *r, ngx_uint_t status,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "gatehouse: event refused: %ui %s", status, code);
 
-    rc = ngx_http_gatehouse_send_json(r, status, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, status, body);
 }
 
 
@@ -292,6 +288,19 @@ ngx_http_gatehouse_detail_field(const char *detail, char *buf, size_t cap)
     buf[n] = '\0';
 
     return buf;
+}
+
+
+/* 400 bad_event for the library's detail, with the field it is about. */
+static ngx_int_t
+ngx_http_gatehouse_events_bad(ngx_http_request_t *r, const char *detail)
+{
+    char  fbuf[64];
+
+    return ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
+               "bad_event",
+               ngx_http_gatehouse_detail_field(detail, fbuf, sizeof(fbuf)),
+               detail);
 }
 
 
@@ -513,7 +522,6 @@ static ngx_int_t
 ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
 {
     json_t              *body;
-    ngx_int_t            rc;
     ngx_http_request_t  *r = t->request;
 
     if (t->err != GH_OK) {
@@ -539,14 +547,8 @@ ngx_http_gatehouse_events_answer(ngx_http_gatehouse_events_task_t *t)
     body = json_pack("{s:I, s:b, s:s}", "id", (json_int_t) t->id,
                      "duplicate", t->dup,
                      "queue", t->main->events_shared ? "core" : "outbox");
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
 
-    rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_ACCEPTED, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, NGX_HTTP_ACCEPTED, body);
 }
 
 
@@ -580,7 +582,7 @@ ngx_http_gatehouse_events_done(ngx_event_t *ev)
 static void
 ngx_http_gatehouse_events_body(ngx_http_request_t *r)
 {
-    char                              msg[512], fbuf[64];
+    char                              msg[512];
     u_char                           *buf;
     gh_err                            err;
     json_t                           *body, *ev, *accepted;
@@ -650,9 +652,7 @@ ngx_http_gatehouse_events_body(ngx_http_request_t *r)
     }
 
     if (err != GH_OK) {
-        field = ngx_http_gatehouse_detail_field(msg, fbuf, sizeof(fbuf));
-        rc = ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                              "bad_event", field, msg);
+        rc = ngx_http_gatehouse_events_bad(r, msg);
         goto done;
     }
 
@@ -685,9 +685,7 @@ ngx_http_gatehouse_events_body(ngx_http_request_t *r)
     }
 
     if (err != GH_OK) {
-        field = ngx_http_gatehouse_detail_field(msg, fbuf, sizeof(fbuf));
-        rc = ngx_http_gatehouse_events_refuse(r, NGX_HTTP_BAD_REQUEST,
-                                              "bad_event", field, msg);
+        rc = ngx_http_gatehouse_events_bad(r, msg);
         goto done;
     }
 

@@ -90,8 +90,6 @@ static ngx_int_t
 ngx_http_gatehouse_in_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)
 {
-    ngx_int_t  rc;
-
     if (body == NULL) {
         /* JSON, never nginx's own HTML page */
         return ngx_http_gatehouse_in_error(r,
@@ -107,10 +105,7 @@ ngx_http_gatehouse_in_json(ngx_http_request_t *r, ngx_uint_t status,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_gatehouse_send_json(r, status, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, status, body);
 }
 
 

@@ -1372,10 +1372,7 @@ ngx_http_gatehouse_job_answer(ngx_http_gatehouse_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_gatehouse_send_json(ctx->request, NGX_HTTP_CREATED, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(ctx->request, NGX_HTTP_CREATED, body);
 }
 
 

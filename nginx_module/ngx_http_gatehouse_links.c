@@ -34,26 +34,28 @@ static char *
 ngx_http_gatehouse_keys_cover(ngx_conf_t *cf,
     ngx_http_gatehouse_main_conf_t *gmcf, const char *file, const char *what)
 {
-    if ((gmcf->needs_keys & GH_TOKEN_BIT(GH_TOKEN_UNSUBSCRIBE))
-        && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_UNSUBSCRIBE))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] %s \"%s\" has no "
-                           "unsubscribe key, which \"gatehouse_unsubscribe\" "
-                           "needs (gatehouse tokens derive writes it)",
-                           what, file);
-        return NGX_CONF_ERROR;
-    }
+    static const struct {
+        enum gh_token_purpose   purpose;
+        const char             *name;
+        const char             *directive;
+    } need[] = {
+        { GH_TOKEN_UNSUBSCRIBE, "unsubscribe", "gatehouse_unsubscribe" },
+        { GH_TOKEN_DOWNLOAD, "download", "gatehouse_download" },
+    };
 
-    if ((gmcf->needs_keys & GH_TOKEN_BIT(GH_TOKEN_DOWNLOAD))
-        && !gh_token_key_has(&gmcf->keys[0], GH_TOKEN_DOWNLOAD))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "gatehouse: [tokens] %s \"%s\" has no "
-                           "download key, which \"gatehouse_download\" "
-                           "needs (gatehouse tokens derive writes it)",
-                           what, file);
-        return NGX_CONF_ERROR;
+    ngx_uint_t  i;
+
+    for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+        if ((gmcf->needs_keys & GH_TOKEN_BIT(need[i].purpose))
+            && !gh_token_key_has(&gmcf->keys[0], need[i].purpose))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "gatehouse: [tokens] %s \"%s\" has no "
+                               "%s key, which \"%s\" needs (gatehouse "
+                               "tokens derive writes it)",
+                               what, file, need[i].name, need[i].directive);
+            return NGX_CONF_ERROR;
+        }
     }
 
     return NGX_CONF_OK;

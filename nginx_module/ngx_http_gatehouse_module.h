@@ -578,6 +578,7 @@ ngx_int_t ngx_http_gatehouse_fail(ngx_http_gatehouse_ctx_t *ctx,
 ngx_int_t ngx_http_gatehouse_send_body(ngx_http_request_t *r, ngx_buf_t *b);
 ngx_int_t ngx_http_gatehouse_send_buf(ngx_http_request_t *r,
     ngx_uint_t status, const char *type, ngx_buf_t *b);
+/* body is released; NULL (out of memory) is a 500 */
 ngx_int_t ngx_http_gatehouse_send_json(ngx_http_request_t *r,
     ngx_uint_t status, json_t *body);
 ngx_int_t ngx_http_gatehouse_add_header(ngx_http_request_t *r,

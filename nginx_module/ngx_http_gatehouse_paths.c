@@ -76,6 +76,33 @@ ngx_http_gatehouse_add_path(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* The directive's PATH into name, a directory nginx creates at start (its
+ * ngx_path_t into *out, when out is not NULL). */
+static char *
+ngx_http_gatehouse_conf_dir(ngx_conf_t *cf, ngx_str_t *name,
+    ngx_path_t **out)
+{
+    char        *rv;
+    ngx_path_t  *path;
+
+    rv = ngx_http_gatehouse_conf_path(cf, name);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    path = ngx_http_gatehouse_add_path(cf, name);
+    if (path == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (out != NULL) {
+        *out = path;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /* DIR/name, added like ngx_http_gatehouse_add_path(). */
 static ngx_path_t *
 ngx_http_gatehouse_add_subdir(ngx_conf_t *cf, ngx_str_t *dir,
@@ -179,20 +206,8 @@ ngx_http_gatehouse_set_quarantine(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gatehouse_loc_conf_t *glcf = conf;
 
-    char  *rv;
-
-    rv = ngx_http_gatehouse_conf_path(cf, &glcf->quarantine);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    glcf->quarantine_path = ngx_http_gatehouse_add_path(cf,
-                                                        &glcf->quarantine);
-    if (glcf->quarantine_path == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_gatehouse_conf_dir(cf, &glcf->quarantine,
+                                       &glcf->quarantine_path);
 }
 
 
@@ -326,18 +341,7 @@ ngx_http_gatehouse_set_clamav_tmp(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_gatehouse_main_conf_t *gmcf = conf;
 
-    char  *rv;
-
-    rv = ngx_http_gatehouse_conf_path(cf, &gmcf->clamav_tmp);
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    if (ngx_http_gatehouse_add_path(cf, &gmcf->clamav_tmp) == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_gatehouse_conf_dir(cf, &gmcf->clamav_tmp, NULL);
 }
 
 

@@ -255,14 +255,26 @@ ngx_http_gatehouse_send_buf(ngx_http_request_t *r, ngx_uint_t status,
 }
 
 
+/*
+ * Send body (released here, whatever happens) as the JSON answer; a NULL
+ * body, the caller's json_pack() or copy out of memory, is a 500.
+ */
 ngx_int_t
 ngx_http_gatehouse_send_json(ngx_http_request_t *r, ngx_uint_t status,
     json_t *body)
 {
     ngx_str_t   text;
     ngx_buf_t  *b;
+    ngx_int_t   rc;
 
-    if (ngx_http_gatehouse_dump(r, body, &text) != NGX_OK) {
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_gatehouse_dump(r, body, &text);
+    json_decref(body);
+
+    if (rc != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -306,18 +318,8 @@ ngx_int_t
 ngx_http_gatehouse_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *code, const char *message)
 {
-    json_t     *body;
-    ngx_int_t   rc;
-
-    body = ngx_http_gatehouse_error_body(status, code, message);
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_gatehouse_send_json(r, status, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, status,
+               ngx_http_gatehouse_error_body(status, code, message));
 }
 
 

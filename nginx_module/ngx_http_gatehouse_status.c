@@ -164,10 +164,7 @@ ngx_http_gatehouse_status_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_gatehouse_send_json(r, NGX_HTTP_OK, body);
-    json_decref(body);
-
-    return rc;
+    return ngx_http_gatehouse_send_json(r, NGX_HTTP_OK, body);
 
 not_found:
 

@@ -97,12 +97,14 @@ is_local(const char *rhost)
 	       strcasecmp(rhost, "UNKNOWN") == 0;
 }
 
-enum gp_origin
-gp_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
-              size_t outlen)
+/*
+ * What both answers start with: out emptied, LOCAL for no room or a local
+ * rhost, NAME with the cleaned name in out (LOCAL if nothing is left of
+ * it), else V4 or V6 with the address in a.
+ */
+static enum gp_origin
+classify(const char *rhost, unsigned char a[16], char *out, size_t outlen)
 {
-	unsigned char a[16];
-	char txt[INET6_ADDRSTRLEN];
 	enum gp_origin o;
 
 	if (outlen == 0)
@@ -113,8 +115,22 @@ gp_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
 	o = parse_addr(rhost, a);
 	if (o == GH_PAM_ORIGIN_NAME) {
 		clean_name(rhost, out, outlen);
-		return out[0] != '\0' ? o : GH_PAM_ORIGIN_LOCAL;
+		if (out[0] == '\0')
+			return GH_PAM_ORIGIN_LOCAL;
 	}
+	return o;
+}
+
+enum gp_origin
+gp_netkey(const char *rhost, int v4_prefix, int v6_prefix, char *out,
+              size_t outlen)
+{
+	unsigned char a[16];
+	char txt[INET6_ADDRSTRLEN];
+	enum gp_origin o = classify(rhost, a, out, outlen);
+
+	if (o == GH_PAM_ORIGIN_LOCAL || o == GH_PAM_ORIGIN_NAME)
+		return o;
 	if (o == GH_PAM_ORIGIN_V4) {
 		if (v4_prefix < 0 || v4_prefix > 32)
 			v4_prefix = v4_prefix < 0 ? 0 : 32;
@@ -135,20 +151,12 @@ enum gp_origin
 gp_addr_canon(const char *rhost, char *out, size_t outlen)
 {
 	unsigned char a[16];
-	enum gp_origin o;
+	enum gp_origin o = classify(rhost, a, out, outlen);
 
-	if (outlen == 0)
-		return GH_PAM_ORIGIN_LOCAL;
-	out[0] = '\0';
-	if (is_local(rhost))
-		return GH_PAM_ORIGIN_LOCAL;
-	o = parse_addr(rhost, a);
-	if (o == GH_PAM_ORIGIN_NAME) {
-		clean_name(rhost, out, outlen);
-		if (out[0] == '\0')
-			o = GH_PAM_ORIGIN_LOCAL;
-	} else if (inet_ntop(o == GH_PAM_ORIGIN_V4 ? AF_INET : AF_INET6, a, out,
-	                   (socklen_t)outlen) == NULL)
+	if (o == GH_PAM_ORIGIN_LOCAL || o == GH_PAM_ORIGIN_NAME)
+		return o;
+	if (inet_ntop(o == GH_PAM_ORIGIN_V4 ? AF_INET : AF_INET6, a, out,
+	              (socklen_t)outlen) == NULL)
 		out[0] = '\0';
 	return o;
 }

@@ -150,36 +150,59 @@ report_cb(void *arg, const struct gp_outcome *out)
 	report(rc->pamh, rc->o, rc->l, out);
 }
 
+/* One call of an entry point: its options, the login, the outcome. */
+struct pam_call {
+	pam_handle_t *pamh;
+	int64_t start;              /* gp_mono_us() at entry */
+	struct gp_opts o;
+	struct gp_login l;
+	struct gp_outcome out;
+};
+
+/* What every entry point starts with: the clock, then the options. */
+static void
+begin(struct pam_call *c, pam_handle_t *pamh, int argc, const char **argv)
+{
+	c->start = gp_mono_us();
+	c->pamh = pamh;
+	setup(pamh, argc, argv, &c->o);
+}
+
+/* The job for the login c->l, its outcome reported as it comes
+ * (report_cb) and at the end. */
+static void
+run_job(struct pam_call *c, enum gp_what job)
+{
+	struct report_ctx rc = {c->pamh, &c->o, &c->l};
+
+	gp_run(&c->o, &c->l, job, c->start, &c->out, report_cb, &rc);
+	report(c->pamh, &c->o, &c->l, &c->out);
+}
+
 PAM_GH_EXPORT int
 pam_sm_open_session(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-	struct gp_opts o;
-	struct gp_login l;
-	struct gp_outcome out;
-	int64_t start = gp_mono_us();
+	struct pam_call c;
 
-	setup(pamh, argc, argv, &o);
-	collect(pamh, &o, &l);
-	if (l.user[0] == '\0') {
-		if (o.debug)
+	begin(&c, pamh, argc, argv);
+	collect(pamh, &c.o, &c.l);
+	if (c.l.user[0] == '\0') {
+		if (c.o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "no PAM_USER, nothing "
 			           "recorded");
-		return o.fail_closed ? PAM_SESSION_ERR : PAM_SUCCESS;
+		return c.o.fail_closed ? PAM_SESSION_ERR : PAM_SUCCESS;
 	}
-	if (l.origin == GH_PAM_ORIGIN_LOCAL &&
-	    o.notify != GH_PAM_NOTIFY_ALWAYS) {
+	if (c.l.origin == GH_PAM_ORIGIN_LOCAL &&
+	    c.o.notify != GH_PAM_NOTIFY_ALWAYS) {
 		/* su, sudo, cron, the console: no network to learn. */
-		if (o.debug)
+		if (c.o.debug)
 			pam_syslog(pamh, LOG_DEBUG, "user %s: local login, "
-			           "nothing to record", l.user);
+			           "nothing to record", c.l.user);
 		return PAM_SUCCESS;
 	}
-	struct report_ctx rc = {pamh, &o, &l};
-
-	gp_run(&o, &l, GH_PAM_JOB_SESSION, start, &out, report_cb, &rc);
-	report(pamh, &o, &l, &out);
-	if (o.fail_closed && out.err != GH_OK)
+	run_job(&c, GH_PAM_JOB_SESSION);
+	if (c.o.fail_closed && c.out.err != GH_OK)
 		return PAM_SESSION_ERR;
 	return PAM_SUCCESS;
 }
@@ -195,21 +218,15 @@ PAM_GH_EXPORT int
 pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc,
                     const char **argv)
 {
-	struct gp_opts o;
-	struct gp_login l;
-	struct gp_outcome out;
-	int64_t start = gp_mono_us();
+	struct pam_call c;
 
-	setup(pamh, argc, argv, &o);
-	if (!o.fail || o.burst_n <= 0)
+	begin(&c, pamh, argc, argv);
+	if (!c.o.fail || c.o.burst_n <= 0)
 		return PAM_IGNORE;
-	collect(pamh, &o, &l);
-	if (l.user[0] == '\0' && l.origin == GH_PAM_ORIGIN_LOCAL)
+	collect(pamh, &c.o, &c.l);
+	if (c.l.user[0] == '\0' && c.l.origin == GH_PAM_ORIGIN_LOCAL)
 		return PAM_IGNORE;
-	struct report_ctx rc = {pamh, &o, &l};
-
-	gp_run(&o, &l, GH_PAM_JOB_FAIL, start, &out, report_cb, &rc);
-	report(pamh, &o, &l, &out);
+	run_job(&c, GH_PAM_JOB_FAIL);
 	return PAM_IGNORE;
 }
 

@@ -120,6 +120,40 @@ engine_free(struct gscan_engine *e)
 	free(e);
 }
 
+/* A new engine (one reference) with its own copies of cfg, its database
+ * directory and tmpdir (may be NULL); NULL for want of memory. */
+static struct gscan_engine *
+engine_new(const struct gscan_config *cfg, const char *tmpdir)
+{
+	struct gscan_engine *e = calloc(1, sizeof(*e));
+
+	if (e == NULL)
+		return NULL;
+	e->refs = 1;
+	e->cfg = *cfg;
+	e->dbdir = strdup(cfg->dbdir);
+	e->tmpdir = tmpdir ? strdup(tmpdir) : NULL;
+	if (e->dbdir == NULL || (tmpdir && e->tmpdir == NULL)) {
+		engine_free(e);
+		return NULL;
+	}
+	e->cfg.dbdir = e->dbdir;
+	e->cfg.tmpdir = e->tmpdir;
+	return e;
+}
+
+/* prev again, one more reference: the configuration has not changed. */
+static gh_err
+share(const struct gscan_engine *prev, struct gscan_engine **out)
+{
+	/* const only to callers: the count is ours to bump */
+	struct gscan_engine *same = (struct gscan_engine *)(uintptr_t)prev;
+
+	gscan_engine_ref(same);
+	*out = same;
+	return GH_OK;
+}
+
 static int
 cmp_names(const void *a, const void *b)
 {
@@ -380,27 +414,16 @@ clamd_open(const struct gscan_config *cfg, const struct gscan_engine *prev,
 		         "large", (long long)cfg->max_scantime_ms);
 		return GH_EINVAL;
 	}
-	if (prev && same_config(prev, cfg, tmpdir)) {
-		struct gscan_engine *same = (struct gscan_engine *)(uintptr_t)prev;
-
-		gscan_engine_ref(same);
-		*out = same;
-		return GH_OK;
-	}
-	e = calloc(1, sizeof(*e));
+	if (prev && same_config(prev, cfg, tmpdir))
+		return share(prev, out);
+	e = engine_new(cfg, tmpdir);
 	if (e == NULL)
 		return GH_ENOMEM;
-	e->refs = 1;
-	e->cfg = *cfg;
-	e->dbdir = strdup(cfg->dbdir);
 	e->clamd = strdup(sock);
-	e->tmpdir = tmpdir ? strdup(tmpdir) : NULL;
-	if (e->dbdir == NULL || e->clamd == NULL || (tmpdir && !e->tmpdir)) {
+	if (e->clamd == NULL) {
 		engine_free(e);
 		return GH_ENOMEM;
 	}
-	e->cfg.dbdir = e->dbdir;
-	e->cfg.tmpdir = e->tmpdir;
 	e->max_filesize = cfg->max_filesize > 0 ? cfg->max_filesize :
 	    DEFAULT_MAX_FILESIZE;
 	*out = e;
@@ -579,14 +602,8 @@ gscan_engine_open(const struct gscan_config *cfg,
 	if (db_stamp(dbdir, stamp) != GH_OK)
 		memset(stamp, 0, sizeof(stamp));
 	if (prev && same_config(prev, cfg, tmpdir) &&
-	    memcmp(prev->dbstamp, stamp, sizeof(stamp)) == 0) {
-		/* const only to callers: the count is ours to bump */
-		struct gscan_engine *same = (struct gscan_engine *)(uintptr_t)prev;
-
-		gscan_engine_ref(same);
-		*out = same;
-		return GH_OK;
-	}
+	    memcmp(prev->dbstamp, stamp, sizeof(stamp)) == 0)
+		return share(prev, out);
 	errno = 0;
 	if (stat(dbdir, &st) != 0 ||
 	    !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
@@ -605,19 +622,9 @@ gscan_engine_open(const struct gscan_config *cfg,
 		         cl_strerror(cl_init_rc));
 		return GH_EIO;
 	}
-	e = calloc(1, sizeof(*e));
+	e = engine_new(cfg, tmpdir);
 	if (e == NULL)
 		return GH_ENOMEM;
-	e->refs = 1;
-	e->cfg = *cfg;
-	e->dbdir = strdup(dbdir);
-	e->tmpdir = tmpdir ? strdup(tmpdir) : NULL;
-	if (e->dbdir == NULL || (tmpdir && e->tmpdir == NULL)) {
-		err = GH_ENOMEM;
-		goto cleanup;
-	}
-	e->cfg.dbdir = e->dbdir;
-	e->cfg.tmpdir = e->tmpdir;
 	e->heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
 	    CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE |
 	    (cfg->encrypted_doc ? CL_SCAN_HEURISTIC_ENCRYPTED_DOC : 0);

@@ -58,14 +58,6 @@ gh_delivery_key_parse(const void *key, size_t klen, uint64_t *event,
 	return GH_OK;
 }
 
-static const char *
-str(const json_t *rec, const char *name)
-{
-	const char *s = gh_rec_str(rec, name);
-
-	return s ? s : "";
-}
-
 gh_err
 gh_delivery_read(json_t *rec, struct gh_delivery *d)
 {
@@ -77,14 +69,14 @@ gh_delivery_read(json_t *rec, struct gh_delivery *d)
 		return err;
 	d->rec = rec;
 	d->event = (uint64_t)gh_rec_int(rec, "event", 0);
-	d->channel = str(rec, "channel");
-	d->recipient = str(rec, "recipient");
-	d->state = str(rec, "state");
+	d->channel = gh_rec_text(rec, "channel");
+	d->recipient = gh_rec_text(rec, "recipient");
+	d->state = gh_rec_text(rec, "state");
 	d->last_error = gh_rec_str(rec, "last_error");
-	d->reason = str(rec, "reason");
-	d->idempotency_key = str(rec, "idempotency_key");
-	d->kind = str(rec, "kind");
-	d->user = str(rec, "user");
+	d->reason = gh_rec_text(rec, "reason");
+	d->idempotency_key = gh_rec_text(rec, "idempotency_key");
+	d->kind = gh_rec_text(rec, "kind");
+	d->user = gh_rec_text(rec, "user");
 	d->attempts = gh_rec_int(rec, "attempts", 0);
 	d->http_status = gh_rec_int(rec, "http_status", 0);
 	d->next_at = gh_rec_int(rec, "next_at", 0);

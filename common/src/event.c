@@ -54,6 +54,13 @@ fail(struct gh_event *b, gh_err err, const char *what, const char *name)
 	return b->err;
 }
 
+/* NULL (gh_event_new() out of memory) or an earlier error: what to return. */
+static gh_err
+unusable(const struct gh_event *b)
+{
+	return b == NULL ? GH_ENOMEM : b->err;
+}
+
 /*
  * A JSON string of s.  jansson says NULL both for bytes that are not
  * UTF-8 and for want of memory; the unchecked constructor tells which.
@@ -79,10 +86,8 @@ set_str(struct gh_event *b, const char *field, const char *val)
 	json_t *j;
 	gh_err err;
 
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	if (val == NULL) {
 		json_object_del(b->obj, field);
 		return GH_OK;
@@ -95,61 +100,27 @@ set_str(struct gh_event *b, const char *field, const char *val)
 	return GH_OK;
 }
 
-gh_err
-gh_event_set_type(struct gh_event *b, const char *type)
-{
-	return set_str(b, "type", type);
-}
+/* The string setters differ only in the field they set. */
+#define STR_SETTER(name)                                                    \
+	gh_err gh_event_set_##name(struct gh_event *b, const char *val)     \
+	{                                                                   \
+		return set_str(b, #name, val);                              \
+	}
 
-gh_err
-gh_event_set_title(struct gh_event *b, const char *title)
-{
-	return set_str(b, "title", title);
-}
-
-gh_err
-gh_event_set_message(struct gh_event *b, const char *message)
-{
-	return set_str(b, "message", message);
-}
-
-gh_err
-gh_event_set_user(struct gh_event *b, const char *user)
-{
-	return set_str(b, "user", user);
-}
-
-gh_err
-gh_event_set_category(struct gh_event *b, const char *category)
-{
-	return set_str(b, "category", category);
-}
-
-gh_err
-gh_event_set_source(struct gh_event *b, const char *source)
-{
-	return set_str(b, "source", source);
-}
-
-gh_err
-gh_event_set_action_url(struct gh_event *b, const char *url)
-{
-	return set_str(b, "action_url", url);
-}
-
-gh_err
-gh_event_set_dedup_key(struct gh_event *b, const char *key)
-{
-	return set_str(b, "dedup_key", key);
-}
+STR_SETTER(type)
+STR_SETTER(title)
+STR_SETTER(message)
+STR_SETTER(user)
+STR_SETTER(category)
+STR_SETTER(source)
+STR_SETTER(action_url)
+STR_SETTER(dedup_key)
 
 static gh_err
 set_int(struct gh_event *b, const char *field, int64_t v)
 {
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	if (json_object_set_new(b->obj, field, json_integer((json_int_t)v)))
 		return fail(b, GH_ENOMEM, "field", field);
 	return GH_OK;
@@ -173,10 +144,8 @@ append(struct gh_event *b, const char *field, const char *val)
 	json_t *arr, *j;
 	gh_err err;
 
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	if (val == NULL || val[0] == '\0') {
 		b->err = gh_detail(b->detail, sizeof(b->detail), GH_EINVAL,
 		                   "an empty entry in '%s'", field);
@@ -254,10 +223,8 @@ gh_event_meta_str(struct gh_event *b, const char *key, const char *val)
 	json_t *j = NULL;
 	gh_err err;
 
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	if (val == NULL) {
 		j = json_null();
 	} else {
@@ -271,10 +238,8 @@ gh_event_meta_str(struct gh_event *b, const char *key, const char *val)
 gh_err
 gh_event_meta_int(struct gh_event *b, const char *key, int64_t val)
 {
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	return gh_event_meta_new(b, key, json_integer((json_int_t)val));
 }
 
@@ -283,10 +248,8 @@ gh_event_set_metadata(struct gh_event *b, const json_t *obj)
 {
 	json_t *copy;
 
-	if (b == NULL)
-		return GH_ENOMEM;
-	if (b->err)
-		return b->err;
+	if (unusable(b))
+		return unusable(b);
 	if (obj == NULL) {
 		json_object_del(b->obj, "metadata");
 		return GH_OK;

@@ -22,14 +22,6 @@ gh_maillog_key_parse(const void *key, size_t klen, uint64_t *id)
 	return *id ? GH_OK : GH_ECORRUPT;
 }
 
-static const char *
-str(const json_t *rec, const char *name)
-{
-	const char *s = gh_rec_str(rec, name);
-
-	return s ? s : "";
-}
-
 static const json_t *
 arr(const json_t *rec, const char *name)
 {
@@ -49,17 +41,17 @@ gh_maillog_read(json_t *rec, struct gh_maillog *m)
 		return err;
 	m->rec = rec;
 	m->id = (uint64_t)gh_rec_int(rec, "id", 0);
-	m->queue_id = str(rec, "queue_id");
-	m->message_id = str(rec, "message_id");
-	m->sender = str(rec, "sender");
-	m->from = str(rec, "from");
-	m->subject = str(rec, "subject");
-	m->action = str(rec, "action");
-	m->reason = str(rec, "reason");
-	m->direction = str(rec, "direction");
-	m->client_addr = str(rec, "client_addr");
-	m->client_name = str(rec, "client_name");
-	m->auth_user = str(rec, "auth_user");
+	m->queue_id = gh_rec_text(rec, "queue_id");
+	m->message_id = gh_rec_text(rec, "message_id");
+	m->sender = gh_rec_text(rec, "sender");
+	m->from = gh_rec_text(rec, "from");
+	m->subject = gh_rec_text(rec, "subject");
+	m->action = gh_rec_text(rec, "action");
+	m->reason = gh_rec_text(rec, "reason");
+	m->direction = gh_rec_text(rec, "direction");
+	m->client_addr = gh_rec_text(rec, "client_addr");
+	m->client_name = gh_rec_text(rec, "client_name");
+	m->auth_user = gh_rec_text(rec, "auth_user");
 	m->rcpts = arr(rec, "rcpts");
 	m->suppressed = arr(rec, "suppressed");
 	m->signatures = arr(rec, "signatures");

@@ -666,28 +666,40 @@ op_fn(struct gh_txn *txn, void *arg)
 	return GH_OK;
 }
 
+/*
+ * Run the batch a in one write transaction; with scratch, the per-entry
+ * results go to a buffer of our own (the caller gave none, and one entry's
+ * error must not fail the rest).
+ */
+static gh_err
+update_batch(struct gh_store *st, struct op_arg *a, int scratch)
+{
+	gh_err *buf = NULL, err;
+
+	if (scratch) {
+		buf = calloc(a->n, sizeof(*buf));
+		if (buf == NULL)
+			return GH_ENOMEM;
+		a->results = buf;
+	}
+	err = gh_store_update(st, op_fn, a);
+	free(buf);
+	return err;
+}
+
 gh_err
 gh_queue_ack(struct gh_store *st, const struct gh_lease *leases, size_t n,
              int64_t now, gh_err *results)
 {
 	struct op_arg a = {.op = OP_ACK, .leases = leases, .n = n, .now = now,
 	                   .results = results};
-	gh_err *scratch = NULL, err;
 
 	if (st == NULL || (leases == NULL && n > 0))
 		return GH_EINVAL;
 	if (n == 0)
 		return GH_OK;
-	if (results == NULL && n > 1) {
-		/* stale entries must not stop the others being acked */
-		scratch = calloc(n, sizeof(*scratch));
-		if (scratch == NULL)
-			return GH_ENOMEM;
-		a.results = scratch;
-	}
-	err = gh_store_update(st, op_fn, &a);
-	free(scratch);
-	return err;
+	/* stale entries must not stop the others being acked */
+	return update_batch(st, &a, results == NULL && n > 1);
 }
 
 gh_err
@@ -727,19 +739,13 @@ gh_queue_release(struct gh_store *st, const struct gh_lease *leases, size_t n,
 {
 	struct op_arg a = {.op = OP_RELEASE, .leases = leases, .n = n,
 	                   .now = now};
-	gh_err *scratch, err;
 
 	if (st == NULL || (leases == NULL && n > 0))
 		return GH_EINVAL;
 	if (n == 0)
 		return GH_OK;
-	scratch = calloc(n, sizeof(*scratch));
-	if (scratch == NULL)
-		return GH_ENOMEM;
-	a.results = scratch;   /* stale entries are skipped, not errors */
-	err = gh_store_update(st, op_fn, &a);
-	free(scratch);
-	return err;
+	/* stale entries are skipped, not errors */
+	return update_batch(st, &a, 1);
 }
 
 gh_err
@@ -748,21 +754,12 @@ gh_queue_defer(struct gh_store *st, const struct gh_lease *leases, size_t n,
 {
 	struct op_arg a = {.op = OP_DEFER, .leases = leases, .n = n,
 	                   .now = now, .dues = due_at, .results = results};
-	gh_err *scratch = NULL, err;
 
 	if (st == NULL || ((leases == NULL || due_at == NULL) && n > 0))
 		return GH_EINVAL;
 	if (n == 0)
 		return GH_OK;
-	if (results == NULL) {
-		scratch = calloc(n, sizeof(*scratch));
-		if (scratch == NULL)
-			return GH_ENOMEM;
-		a.results = scratch;
-	}
-	err = gh_store_update(st, op_fn, &a);
-	free(scratch);
-	return err;
+	return update_batch(st, &a, results == NULL);
 }
 
 gh_err

@@ -76,6 +76,14 @@ gh_rec_str(const json_t *rec, const char *name)
 	return json_string_value(json_object_get(rec, name));
 }
 
+const char *
+gh_rec_text(const json_t *rec, const char *name)
+{
+	const char *s = gh_rec_str(rec, name);
+
+	return s ? s : "";
+}
+
 int64_t
 gh_rec_int(const json_t *rec, const char *name, int64_t dflt)
 {

@@ -38,6 +38,9 @@ gh_err gh_rec_put(struct gh_txn *txn, enum gh_db db, const void *key,
 /* gh_rec_str / gh_rec_int - member name of rec as a string (NULL when it
  * is not one) or an integer (dflt when it is not one). */
 const char *gh_rec_str(const json_t *rec, const char *name);
+/* gh_rec_text - as gh_rec_str, but "" for a member that is not a string
+ * (a struct's fields that are never NULL). */
+const char *gh_rec_text(const json_t *rec, const char *name);
 int64_t gh_rec_int(const json_t *rec, const char *name, int64_t dflt);
 
 /*

@@ -388,6 +388,32 @@ check_db(struct gh_txn *txn, enum gh_db db)
 	return GH_OK;
 }
 
+/* A put's or a delete's arguments: a key, in a write transaction; the
+ * key into *k. */
+static gh_err
+check_write(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
+            MDB_val *k)
+{
+	if (check_db(txn, db) || key == NULL || klen == 0)
+		return GH_EINVAL;
+	if (!txn->write)
+		return GH_EREADONLY;
+	if (klen > GH_KEY_MAX)
+		return GH_ETOOBIG;
+	k->mv_data = (void *)key;
+	k->mv_size = klen;
+	return GH_OK;
+}
+
+/* A write's LMDB result; a full map is remembered for gh_store_update(). */
+static gh_err
+written(struct gh_txn *txn, int rc)
+{
+	if (rc == MDB_MAP_FULL)
+		txn->map_full = 1;
+	return gh_mdb_err(rc);
+}
+
 gh_err
 gh_txn_get(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
            const void **val, size_t *vlen)
@@ -416,24 +442,18 @@ put_flags(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen,
           const void *val, size_t vlen, unsigned flags)
 {
 	MDB_val k, v;
+	gh_err err;
 	int rc;
 
-	if (check_db(txn, db) || key == NULL || klen == 0)
-		return GH_EINVAL;
-	if (!txn->write)
-		return GH_EREADONLY;
-	if (klen > GH_KEY_MAX)
-		return GH_ETOOBIG;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
+	err = check_write(txn, db, key, klen, &k);
+	if (err)
+		return err;
 	v.mv_data = (void *)val;
 	v.mv_size = vlen;
 	rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, flags);
 	if (rc == MDB_KEYEXIST && (flags & MDB_APPEND))
 		rc = mdb_put(txn->txn, txn->st->dbi[db], &k, &v, 0);
-	if (rc == MDB_MAP_FULL)
-		txn->map_full = 1;
-	return gh_mdb_err(rc);
+	return written(txn, rc);
 }
 
 gh_err
@@ -477,20 +497,14 @@ gh_err
 gh_txn_del(struct gh_txn *txn, enum gh_db db, const void *key, size_t klen)
 {
 	MDB_val k;
+	gh_err err;
 	int rc;
 
-	if (check_db(txn, db) || key == NULL || klen == 0)
-		return GH_EINVAL;
-	if (!txn->write)
-		return GH_EREADONLY;
-	if (klen > GH_KEY_MAX)
-		return GH_ETOOBIG;
-	k.mv_data = (void *)key;
-	k.mv_size = klen;
+	err = check_write(txn, db, key, klen, &k);
+	if (err)
+		return err;
 	rc = mdb_del(txn->txn, txn->st->dbi[db], &k, NULL);
-	if (rc == MDB_MAP_FULL)
-		txn->map_full = 1;
-	return gh_mdb_err(rc);
+	return written(txn, rc);
 }
 
 gh_err

@@ -51,14 +51,6 @@ gh_upload_original_json(const json_t *rec)
 	return json_is_string(v) ? v : NULL;
 }
 
-static const char *
-str(const json_t *rec, const char *name)
-{
-	const char *s = gh_rec_str(rec, name);
-
-	return s ? s : "";
-}
-
 gh_err
 gh_upload_read(json_t *rec, struct gh_upload *u)
 {
@@ -71,25 +63,25 @@ gh_upload_read(json_t *rec, struct gh_upload *u)
 		return err;
 	u->rec = rec;
 	u->id = (uint64_t)gh_rec_int(rec, "id", 0);
-	u->user = str(rec, "user");
-	u->field = str(rec, "field");
+	u->user = gh_rec_text(rec, "user");
+	u->field = gh_rec_text(rec, "field");
 	s = json_string_value(gh_upload_display_json(rec));
 	u->display_name = s ? s : "";
 	u->original_name = json_string_value(gh_upload_original_json(rec));
 	if (u->original_name == NULL && !is_v1(rec))
 		u->original_name = "";
-	u->stored_name = str(rec, "stored_name");
-	u->url = str(rec, "url");
-	u->uri = str(rec, "uri");
-	u->category = str(rec, "category");
-	u->mime = str(rec, "mime");
-	u->sha256 = str(rec, "sha256");
-	u->scan = str(rec, "scan");
-	u->signature = str(rec, "signature");
-	u->scan_error = str(rec, "scan_error");
-	u->status = str(rec, "status");
-	u->reason = str(rec, "reason");
-	u->client_addr = str(rec, "client_addr");
+	u->stored_name = gh_rec_text(rec, "stored_name");
+	u->url = gh_rec_text(rec, "url");
+	u->uri = gh_rec_text(rec, "uri");
+	u->category = gh_rec_text(rec, "category");
+	u->mime = gh_rec_text(rec, "mime");
+	u->sha256 = gh_rec_text(rec, "sha256");
+	u->scan = gh_rec_text(rec, "scan");
+	u->signature = gh_rec_text(rec, "signature");
+	u->scan_error = gh_rec_text(rec, "scan_error");
+	u->status = gh_rec_text(rec, "status");
+	u->reason = gh_rec_text(rec, "reason");
+	u->client_addr = gh_rec_text(rec, "client_addr");
 	u->size = gh_rec_int(rec, "size", 0);
 	u->created_at = gh_rec_int(rec, "created_at", 0);
 	u->updated_at = gh_rec_int(rec, "updated_at", 0);

@@ -237,6 +237,20 @@ msg_ok(const struct nd_payload_msg *m, json_t **out)
 	return m != NULL && json_is_object(m->ev) && out != NULL;
 }
 
+/* msg_ok(), and the fields the cards (Teams, Web Push) are made of. */
+static int
+msg_fields(const struct nd_payload_msg *m, json_t **out, const char **text,
+           const char **url, const char **type, const char **cat)
+{
+	if (!msg_ok(m, out))
+		return 0;
+	*text = msg_text(m);
+	*url = msg_url(m);
+	*type = ev_str(m->ev, "type");
+	*cat = ev_str(m->ev, "category");
+	return 1;
+}
+
 /* ---- webhook ---- */
 
 gh_err
@@ -452,12 +466,8 @@ nd_payload_teams(const struct nd_payload_msg *m, enum nd_teams_style style,
 	json_t *o, *t;
 	const char *text, *url, *type, *cat;
 
-	if (!msg_ok(m, out))
+	if (!msg_fields(m, out, &text, &url, &type, &cat))
 		return GH_EINVAL;
-	text = msg_text(m);
-	url = msg_url(m);
-	type = ev_str(m->ev, "type");
-	cat = ev_str(m->ev, "category");
 	o = jb_check(&b, json_object());
 	if (style == GH_TEAMS_MESSAGECARD) {
 		jb_set(&b, o, "@type", json_string("MessageCard"));
@@ -635,12 +645,8 @@ nd_payload_webpush(const struct nd_payload_msg *m, json_t **out)
 	const char *text, *url, *type, *cat;
 	char tag[64];
 
-	if (!msg_ok(m, out))
+	if (!msg_fields(m, out, &text, &url, &type, &cat))
 		return GH_EINVAL;
-	text = msg_text(m);
-	url = msg_url(m);
-	type = ev_str(m->ev, "type");
-	cat = ev_str(m->ev, "category");
 	id = json_object_get(m->ev, "id");
 	o = jb_check(&b, json_object());
 	/* Bounded in bytes: the encrypted body may not exceed 4096 bytes. */
