@@ -29,6 +29,11 @@
  * it alone may open).  The domain's records (mail log, uploads, known
  * hosts) and the finished events of its outbox go by the same rules.
  *
+ * With [nats] servers set (the multi-host mode, docs/cluster.md) the
+ * events go to NATS JetStream instead, and are acked in the outbox once
+ * JetStream has them (forward.c); the bridge then does not connect to
+ * bridge_socket.  A change of [nats] needs a restart.
+ *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
  * SIGHUP reads the configuration again: a new [notifyd] bridge_socket is
  * connected to at once, a new poll_interval used; the store stays the one
@@ -63,6 +68,8 @@
 #include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
 #include "gatehouse/users.h"
+#include "forward.h"
+#include "ghc.h"
 
 #ifndef GH_VERSION
 #error "GH_VERSION comes from the Makefile (VERSION)"
@@ -109,6 +116,7 @@ struct br {
 	int64_t ret_interval;
 	struct gh_purge *purge;        /* the pass under way, or NULL */
 	int64_t purge_next;            /* monotonic ms */
+	struct bf *fwd;                /* [nats] servers set: forward.c */
 };
 
 /* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
@@ -399,21 +407,6 @@ sup_one(const char *addr, const char *list, const json_t *rec, void *arg)
 	return ++b->nsup == BATCH;
 }
 
-/* The producer's fields of an outbox record, for the wire. */
-static json_t *
-outbox_fields(const json_t *rec)
-{
-	json_t *ev = json_deep_copy(rec);
-
-	if (ev != NULL) {
-		json_object_del(ev, "id");
-		json_object_del(ev, "created_at");
-		json_object_del(ev, "v");
-		json_object_del(ev, "q");
-	}
-	return ev;
-}
-
 static int
 send_round(struct br *b)
 {
@@ -432,11 +425,7 @@ send_round(struct br *b)
 	    gh_suppress_list(b->st, sup_one, b) != GH_OK)
 		b->nsup = 0;
 	for (size_t i = 0; i < b->nlease; i++) {
-		json_t *rec = b->leases[i].event;
-		json_t *m = json_pack("{s:s, s:I, s:O?, s:o}", "t", "ev", "id",
-		                      (json_int_t)b->leases[i].id, "at",
-		                      json_object_get(rec, "created_at"), "ev",
-		                      outbox_fields(rec));
+		json_t *m = br_event_msg(b->leases[i].id, b->leases[i].event);
 
 		b->answer[i] = 0;
 		b->why[i][0] = '\0';
@@ -868,7 +857,30 @@ main(int argc, char **argv)
 		         "%s domain", b.name);
 		gh_sd_notify(state);
 	}
-	while (!stopping) {
+	if (ghc_enabled(b.conf)) {
+		/* the multi-host mode: after the last change of uid (the
+		 * NATS client's threads must not cross one, cluster/ghc.h) */
+		err = bf_open(b.conf, b.dom, b.journal, &b.fwd, detail,
+		              sizeof(detail));
+		if (err) {
+			blog(&b, LOG_ERR, "[nats]: %s", detail);
+			rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 :
+			     78;
+			goto done;
+		}
+	}
+	while (!stopping && b.fwd != NULL) {
+		int sent;
+
+		if (reload_wanted)
+			(void)reload(&b);
+		purge_tick(&b);
+		sent = bf_turn(b.fwd, b.st);
+		/* a full batch: straight on; nothing or a failure: wait */
+		if (sent < BATCH)
+			nap_ms(sent < 0 ? 1000 : b.purge ? 20 : b.poll_ms);
+	}
+	while (!stopping && b.fwd == NULL) {
 		if (reload_wanted)
 			(void)reload(&b);
 		purge_tick(&b);
@@ -890,6 +902,7 @@ main(int argc, char **argv)
 	gh_sd_notify("STOPPING=1");
 	blog(&b, LOG_INFO, "stopped");
 done:
+	bf_close(b.fwd);
 	gh_purge_free(b.purge);
 	free(b.buf);
 	gh_store_close(b.st);

@@ -535,7 +535,7 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	const char *ca = gh_conf_str(conf, "nats", "tls_ca");
 	const char *cert = gh_conf_str(conf, "nats", "tls_cert");
 	const char *key = gh_conf_str(conf, "nats", "tls_key");
-	char name[128];
+	char name[128], inbox[64];
 	jsOptions jo;
 	int tls = 0;
 	natsStatus s;
@@ -566,6 +566,13 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	snprintf(name, sizeof(name), "gatehouse %s@%s", gh_domain_name(dom),
 	         c->o.host);
 	s = natsOptions_SetName(c->nopts, name);
+	/* replies (JetStream acks, API answers, fetched messages) come to
+	 * _GH_INBOX.DOMAIN.*: the server lets each domain's user subscribe to
+	 * its own only, so the web user cannot read what the core fetches */
+	snprintf(inbox, sizeof(inbox), "%s.%s", GHC_INBOX,
+	         gh_domain_name(dom));
+	if (s == NATS_OK)
+		s = natsOptions_SetCustomInboxPrefix(c->nopts, inbox);
 	/* reconnect for ever: the host's stores are the spool meanwhile */
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(c->nopts, -1);

@@ -19,6 +19,9 @@
  *                               stream STREAM_DEAD (kept 30 days)
  * Key-value buckets: PREFIX_hosts, key HOST.DOMAIN: each bridge's
  * heartbeat (JSON: backlog, oldest, published, last_publish, at).
+ * Replies to a domain's requests (JetStream acks, API answers, fetched
+ * messages) come to GHC_INBOX.DOMAIN.>: a server lets each domain's user
+ * subscribe to its own only.
  *
  * With [nats] servers empty nothing here is called: ghc_enabled() says so,
  * and every part behaves exactly as on a single host.
@@ -50,6 +53,7 @@
 #define GHC_DUP_WINDOW_MS 120000  /* the stream's Nats-Msg-Id window */
 #define GHC_DEAD_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
 #define GHC_CONSUMER "notifyd"    /* the delivery fleet's durable consumer */
+#define GHC_INBOX "_GH_INBOX"     /* replies: _GH_INBOX.DOMAIN.... */
 
 /* [nats], parsed and checked. */
 struct ghc_opts {

@@ -28,6 +28,7 @@
 
 #include "check.h"
 #include "nd.h"
+#include "natsin.h"
 #include "pickup.h"
 #include "gatehouse/sdnotify.h"
 
@@ -369,8 +370,19 @@ main(int argc, char **argv)
 		nd_log(&d.log, ND_LOG_ERR, "bridges: %s", detail);
 		goto cleanup;
 	}
+	/* the multi-host mode: after the last change of uid (the NATS
+	 * client's threads must not cross one, cluster/ghc.h) */
+	err = nd_natsin_start(&d, &d.natsin, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d.log, ND_LOG_ERR, "[nats]: %s", detail);
+		rc = err == GH_ECONFIG ? 78 : err == GH_EACCES ? 77 :
+		     err == GH_ENOTFOUND ? 66 : 1;
+		goto cleanup;
+	}
 	rc = run(&d);
 cleanup:
+	nd_natsin_stop(d.natsin);
+	d.natsin = NULL;
 	nd_pickup_stop(pickup);
 	nd_retention_fini(&d);
 	nd_dispatch_fini(&d);
