@@ -69,6 +69,7 @@
 #include "gatehouse/store.h"
 #include "gatehouse/users.h"
 #include "forward.h"
+#include "sharedata.h"
 #include "ghc.h"
 
 #ifndef GH_VERSION
@@ -117,6 +118,7 @@ struct br {
 	struct gh_purge *purge;        /* the pass under way, or NULL */
 	int64_t purge_next;            /* monotonic ms */
 	struct bf *fwd;                /* [nats] servers set: forward.c */
+	struct bs *shared;             /* [nats], mail: sharedata.c */
 };
 
 /* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
@@ -868,6 +870,14 @@ main(int argc, char **argv)
 			     78;
 			goto done;
 		}
+		err = bs_open(b.conf, b.dom, b.st, b.journal, &b.shared,
+		              detail, sizeof(detail));
+		if (err) {
+			blog(&b, LOG_ERR, "[nats]: %s", detail);
+			rc = err == GH_ENOTFOUND ? 66 : err == GH_EACCES ? 77 :
+			     err == GH_ECONFIG ? 78 : 71;
+			goto done;
+		}
 	}
 	while (!stopping && b.fwd != NULL) {
 		int sent;
@@ -875,6 +885,11 @@ main(int argc, char **argv)
 		if (reload_wanted)
 			(void)reload(&b);
 		purge_tick(&b);
+		/* web: one-click unsubscribes into the outbox first, so this
+		 * very round forwards them (sharedata.h) */
+		if (bs_turn(b.dom, b.st) < 0)
+			blog(&b, LOG_WARNING, "unsubscribes: cannot move them "
+			     "to the outbox (will try again)");
 		sent = bf_turn(b.fwd, b.st);
 		/* a full batch: straight on; nothing or a failure: wait */
 		if (sent < BATCH)
@@ -902,6 +917,7 @@ main(int argc, char **argv)
 	gh_sd_notify("STOPPING=1");
 	blog(&b, LOG_INFO, "stopped");
 done:
+	bs_close(b.shared);
 	bf_close(b.fwd);
 	gh_purge_free(b.purge);
 	free(b.buf);

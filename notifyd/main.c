@@ -29,6 +29,7 @@
 #include "check.h"
 #include "nd.h"
 #include "natsin.h"
+#include "kvsync.h"
 #include "pickup.h"
 #include "gatehouse/sdnotify.h"
 
@@ -379,8 +380,19 @@ main(int argc, char **argv)
 		     err == GH_ENOTFOUND ? 66 : 1;
 		goto cleanup;
 	}
+	/* shared data (kvsync.h); run without [nats] too: it unmarks the
+	 * store so a single host records nothing */
+	err = nd_kvsync_start(&d, &d.kvsync, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d.log, ND_LOG_ERR, "[nats]: %s", detail);
+		rc = err == GH_ECONFIG ? 78 : err == GH_EACCES ? 77 :
+		     err == GH_ENOTFOUND ? 66 : 1;
+		goto cleanup;
+	}
 	rc = run(&d);
 cleanup:
+	nd_kvsync_stop(d.kvsync);
+	d.kvsync = NULL;
 	nd_natsin_stop(d.natsin);
 	d.natsin = NULL;
 	nd_pickup_stop(pickup);

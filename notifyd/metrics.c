@@ -49,6 +49,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kvsync.h"
 #include "natsin.h"
 #include "nd.h"
 
@@ -277,6 +278,16 @@ nd_metrics_text(struct nd *d, size_t *len)
 	if (d->natsin != NULL) {
 		/* the multi-host mode's figures (natsin.c) */
 		char *c = nd_natsin_metrics(d->natsin);
+
+		if (c == NULL)
+			t.oom = 1;
+		else
+			put(&t, "%s", c);
+		free(c);
+	}
+	if (d->kvsync != NULL) {
+		/* shared data (kvsync.c) */
+		char *c = nd_kvsync_metrics(d->kvsync);
 
 		if (c == NULL)
 			t.oom = 1;

@@ -261,6 +261,7 @@ struct nd {
 	uint64_t purge_runs;          /* passes finished */
 	uint64_t purged[GH_DB_COUNT_]; /* records deleted, by database */
 	struct nd_natsin *natsin;     /* [nats] servers set (natsin.h) */
+	struct nd_kvsync *kvsync;     /* [nats] servers set (kvsync.h) */
 };
 
 /* nd_cstate_get - the live state of channel name (made on first use). */

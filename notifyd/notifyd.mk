@@ -38,7 +38,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # memory-error check.
 NOTIFYD_DAEMON := main log channel http runtime check resolve \
                   deliveries digest dispatch job start send outcome settle \
-                  metrics pickup retention webreq natsin \
+                  metrics pickup retention webreq natsin kvsync \
                   channels/webhook channels/smtp channels/inbox \
                   channels/chat channels/sms channels/ntfy channels/gotify \
                   channels/webpush

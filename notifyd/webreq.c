@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "webreq.h"
 
@@ -120,6 +121,20 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 			         "URL", t);
 			return GH_EINVAL;
 		}
+	} else if (strcmp(t, "web.unsubscribe") == 0) {
+		static const char *const m[] = {"address", "list", NULL};
+		const char *a = json_string_value(json_object_get(md,
+		                                                  "address"));
+		const char *l = json_string_value(json_object_get(md, "list"));
+		char norm[GH_ADDR_MAX + 1];
+
+		if (!only(md, m) || a == NULL || l == NULL ||
+		    gh_addr_normalize(a, norm, sizeof(norm)) != GH_OK ||
+		    strlen(l) > GH_LIST_MAX) {
+			snprintf(why, wlen, "%s: metadata must be {address, "
+			         "list} (an address, a list id or \"\")", t);
+			return GH_EINVAL;
+		}
 	} else {
 		snprintf(why, wlen, "unknown web request '%.64s'", t);
 		return GH_EINVAL;
@@ -165,6 +180,11 @@ nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 	} else if (strcmp(t, "web.push_remove") == 0) {
 		err = gh_push_remove_txn(txn, user, json_string_value(
 		    json_object_get(md, "endpoint")), now);
+	} else if (strcmp(t, "web.unsubscribe") == 0) {
+		/* as a "sup" message from the web bridge (pickup.c) */
+		err = gh_suppress_add_txn(txn, json_string_value(
+		    json_object_get(md, "address")), json_string_value(
+		    json_object_get(md, "list")), "unsubscribed", "web", now);
 	} else {
 		snprintf(why, wlen, "unknown web request");
 		return GH_EINVAL;
