@@ -43,13 +43,29 @@ PREFIX = "gatehouse"
 DOMAINS = ("core", "mail", "web", "login")
 
 
+def _shared_read(bucket):
+    """What watching one KV bucket needs (docs/cluster.md, "Shared data"):
+    its stream's info, ordered consumers on it (created, deleted), their
+    flow-control replies; the messages come to the reply inbox.  The
+    client finds the stream by the bucket's subject: STREAM.NAMES, which
+    tells stream names only."""
+    s = f"KV_{PREFIX}_{bucket}"
+    return ["$JS.API.STREAM.NAMES",
+            f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}",
+            f"$JS.API.CONSUMER.CREATE.{s}.>",
+            f"$JS.API.CONSUMER.DELETE.{s}.>", f"$JS.FC.{s}.>"]
+
+
 def _perms(dom):
     """A producer domain's permissions: its own events and heartbeat keys,
-    its own reply inbox; nothing of the JetStream API."""
+    its own reply inbox; of the JetStream API only, for mail, reading the
+    suppression list's bucket."""
     if dom == "core":
         return None
-    return {"publish": {"allow": [f"{PREFIX}.events.{dom}.>",
-                                  f"$KV.{PREFIX}_hosts.*.{dom}"]},
+    pub = [f"{PREFIX}.events.{dom}.>", f"$KV.{PREFIX}_hosts.*.{dom}"]
+    if dom == "mail":
+        pub += _shared_read("suppress")
+    return {"publish": {"allow": pub},
             "subscribe": {"allow": [f"_GH_INBOX.{dom}.>"]}}
 
 
