@@ -42,3 +42,94 @@ def test_suppression_reaches_every_core_and_mail_store(world):
     wait_until(lambda: sup(mx.gh, "mail") == want[1:], 30,
                "the mail store without bob")
     assert "Sanitizer" not in mx.bridges["mail"].text()
+
+
+def bucket_rev(nd):
+    return (metric(nd, 'gatehouse_shared_revision{bucket="users"}'),
+            metric(nd, 'gatehouse_shared_revision{bucket="suppress"}'))
+
+
+def test_users_prefs_and_push_are_shared_without_echo(world):
+    a, b = world.notifyd("nda"), world.notifyd("ndb")
+    a.start(), b.start()
+    up(a), up(b)
+    a.gh.run("users", "set", "bob", "--email", "bob@example.org",
+             "--tz", "Europe/Paris")
+    a.gh.run("prefs", "set", "bob", "--category", "news=off",
+             "--quiet", "22:00-07:00")
+
+    def show(nd, what):
+        r = nd.gh.run(what, "show", "bob", check=False, json_out=True)
+        return r if isinstance(r, dict) else None
+
+    wait_until(lambda: (show(b, "users") or {}).get("email") ==
+               "bob@example.org", 30, "bob's contacts on B")
+    pb = wait_until(lambda: show(b, "prefs"), 30, "bob's preferences on B")
+    assert pb["categories"] == {"news": "off"}
+    assert pb["quiet"] == {"start": "22:00", "end": "07:00"}
+    # a push subscription added on B (a web node's request there) reaches
+    # A without undoing A's contacts, and A's later name change keeps it
+    sub = {"endpoint": "https://push.example.net/sub/1",
+           "keys": {"p256dh": "BOr9yTCrqiP6Sx9tRaKfmRTsb01tnhJd2Bu6gE7ZtN"
+                              "Df0qYCnXnDW_0oWHOj6Ghi9Z4D0ZxcbSV5mJLaXFgm0oU",
+                    "auth": "aGVsbG8td29ybGQtMTIzNA"}}
+    b.gh.run("users", "set", "bob", "--push-add", json.dumps(sub))
+    wait_until(lambda: len((show(a, "users") or {}).get("push", [])) == 1,
+               30, "bob's subscription on A")
+    a.gh.run("users", "set", "bob", "--name", "Bob B")
+    wait_until(lambda: (show(b, "users") or {}).get("name") == "Bob B", 30,
+               "bob's name on B")
+    ub = show(b, "users")
+    assert ub["email"] == "bob@example.org" and len(ub["push"]) == 1
+    # no echo: once settled, the buckets' revisions stay where they are
+    time.sleep(1.5)
+    settled = bucket_rev(a), bucket_rev(b)
+    time.sleep(2)
+    assert (bucket_rev(a), bucket_rev(b)) == settled
+    assert bucket_rev(a) == bucket_rev(b)
+    # 4 changes made (contacts, prefs, push, name): each a revision or two
+    # (contacts and push are separate keys), never a loop
+    assert 4 <= settled[0][0] <= 8, settled
+    # deleted on B: gone on A
+    b.gh.run("users", "delete", "bob")
+    wait_until(lambda: a.gh.run("users", "show", "bob",
+                                check=False).returncode != 0, 30,
+               "bob gone from A")
+    wait_until(lambda: "categories:  (defaults)" in
+               a.gh.run("prefs", "show", "bob").stdout, 30,
+               "bob's preferences gone from A")
+
+
+def test_partitioned_hosts_keep_the_last_list_and_catch_up(world):
+    a, b = world.notifyd("nda"), world.notifyd("ndb")
+    mx = world.host("mx", domains=("mail",))
+    a.start(), b.start(), mx.start()
+    up(a), up(b)
+    a.gh.run("suppress", "add", "one@example.net")
+    wait_until(lambda: sup(mx.gh, "mail") == [("one@example.net", "")], 30,
+               "the first entry on the mail host")
+    wait_until(lambda: sup(b.gh) == [("one@example.net", "")], 30,
+               "the first entry on B")
+    seen = len(mx.bridges["mail"].text())
+    for i in range(len(world.cluster.nodes)):
+        world.cluster.kill_node(i)
+    # NATS gone: every host keeps applying what it had
+    a.gh.run("suppress", "add", "two@example.net")
+    time.sleep(3)
+    assert sup(mx.gh, "mail") == [("one@example.net", "")]
+    assert sup(b.gh) == [("one@example.net", "")]
+    wait_until(lambda: metric(a, "gatehouse_shared_pending") >= 1, 10,
+               "A's change waiting")
+    for node in world.cluster.nodes:
+        world.cluster.start_node(node)
+    world.cluster.wait_leader()
+    both = [("one@example.net", ""), ("two@example.net", "")]
+    wait_until(lambda: sup(b.gh) == both, 90, "B caught up")
+    wait_until(lambda: sup(mx.gh, "mail") == both, 90, "the mail host caught up")
+    wait_until(lambda: metric(a, "gatehouse_shared_pending") == 0, 30,
+               "A's log empty")
+    # down and back up: one line each, not one per attempt
+    log = mx.bridges["mail"].text()[seen:]
+    assert log.count("shared data (bucket suppress): cluster unreachable "
+                     "(not connected)") == 1, log
+    assert log.count("shared data (bucket suppress): connected") == 1, log
