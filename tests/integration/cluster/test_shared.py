@@ -3,7 +3,14 @@ contacts, push subscriptions, preferences and the suppression list in the
 PREFIX_users and PREFIX_suppress KV buckets, every notifyd's core store and
 every mail host's mail store keeping a copy."""
 import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
 import time
+
+import pytest
 
 from cl_support import wait_until
 
@@ -133,3 +140,81 @@ def test_partitioned_hosts_keep_the_last_list_and_catch_up(world):
     assert log.count("shared data (bucket suppress): cluster unreachable "
                      "(not connected)") == 1, log
     assert log.count("shared data (bucket suppress): connected") == 1, log
+
+
+# ---- an unsubscribe on a web node stops bulk mail on another host's MTA
+
+MILTER_DIR = pathlib.Path(__file__).resolve().parents[1] / "milter"
+sys.path.insert(0, str(MILTER_DIR))
+import mailenv  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mta():
+    """A real Postfix and sink (tests/integration/milter/mailenv.py)."""
+    if shutil.which("postfix") is None:
+        pytest.fail("postfix is not installed (scripts/install-deps)")
+    base = pathlib.Path(tempfile.mkdtemp(prefix="gh-cl-mta-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    w = mailenv.World(base)
+    try:
+        w.start()
+        yield w
+    finally:
+        try:
+            w.stop()
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def bulk(subject, to):
+    return mailenv.simple_message(subject, to=to, extra=["Precedence: bulk"])
+
+
+def test_web_unsubscribe_stops_bulk_mail_on_another_host(world, mta):
+    a, b = world.notifyd("nda"), world.notifyd("ndb")
+    wa = world.host("wa", domains=("web",))
+    mx = world.host("mx", domains=("mail",))
+    a.start(), b.start(), wa.start(), mx.start()
+    up(a), up(b)
+    # mx's milter reads the mail store mx's bridge keeps
+    mbase = mta.base / f"m-{os.getpid()}"
+    mbase.mkdir()
+    os.chmod(mbase, 0o755)
+    m = mailenv.Milter(mbase, mta.milter_port, mta.milter_sock)
+    m.add_key("rsa1", "rsa")
+    m.write_conf(store=mx.base / "mail")
+    m.start()
+    try:
+        def listed(addr):
+            return mx.gh.run("--domain", "mail", "suppress", "check", addr,
+                             check=False).returncode == 0
+
+        # (a web node's request, as the nginx module writes one)
+        t0 = time.monotonic()
+        wa.gh.run("--domain", "web", "events", "enqueue", "--type",
+                  "web.unsubscribe", "--user", "bob@example.net", "--title",
+                  "unsubscribe", "--metadata",
+                  json.dumps({"address": "Bob@Example.net", "list": ""}))
+        wait_until(lambda: listed("bob@example.net"), 30,
+                   "the unsubscribe in mx's mail store", step=0.01)
+        took = time.monotonic() - t0
+        print(f"\nweb request on wa -> mx's mail store: {took * 1000:.0f} ms")
+        (mbase / "latency").write_text(f"{took}\n")
+        mailenv.send(mta.postfix.port, f"news@{mailenv.DOMAIN}",
+                     ["bob@example.net", "carol@example.net"],
+                     bulk("cluster bulk", "bob@example.net"))
+        _, rcpts, _ = mta.sink.find(b"Subject: cluster bulk")
+        assert rcpts == ["carol@example.net"]
+        assert m.record_for("cluster bulk")["suppressed"] == ["bob@example.net"]
+        # a one-click unsubscribe the nginx module took into wa's web store
+        wa.gh.run("--domain", "web", "suppress", "add", "dave@example.net",
+                  "--list", "news.example.org")
+        wait_until(lambda: ("dave@example.net", "news.example.org") in
+                   sup(mx.gh, "mail"), 30, "the one-click unsubscribe on mx")
+        assert sup(wa.gh, "web") == []   # handed over, not kept
+        assert ("dave@example.net", "news.example.org") in sup(a.gh)
+        assert took < 5, took
+    finally:
+        m.stop()
+        assert not m.asan_reports()
