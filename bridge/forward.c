@@ -222,11 +222,17 @@ publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 	                (int)strlen(body), &po, &jerr);
 	free(body);
 	jsPubAck_Destroy(pa);
-	if (ns != NATS_OK) {
+	if (ns == NATS_NO_RESPONDERS)
+		snprintf(why, wlen, "no stream takes %s yet: gatehouse-notifyd "
+		         "makes it when it starts", f->subject);
+	else if (ns == NATS_TIMEOUT)
+		snprintf(why, wlen, "no answer to a publish to %s: the cluster "
+		         "lost its quorum, or the server refused it (is this "
+		         "domain's NATS user allowed to publish there? the "
+		         "server's log says)", f->subject);
+	else if (ns != NATS_OK)
 		ghc_status(ns, jerr, "publish", why, wlen);
-		return -1;
-	}
-	return 0;
+	return ns == NATS_OK ? 0 : -1;
 }
 
 int

@@ -240,6 +240,11 @@ static const struct {
 	 "  --limit N           at most N (default 100, 0: all)\n"},
 	{"uploads", "show",
 	 "gatehouse uploads show ID\n"},
+	/* ---- cluster ---- */
+	{"cluster", "status",
+	 "gatehouse cluster status\n"
+	 "  The multi-host mode ([nats]): servers, streams, consumers, each\n"
+	 "  host's bridges (backlog, lag, last seen) and the KV buckets.\n"},
 };
 
 /* 1 if COMMAND has an entry here (every command of main.c's table does). */

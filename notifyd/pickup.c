@@ -367,6 +367,31 @@ reply(struct nd_pickup *p, struct pk_conn *c, json_t *m)
 	flush(p, c);
 }
 
+/*
+ * An event from another host (natsin.c) gets metadata.gatehouse_origin =
+ * "HOST:DOMAIN:ID:AT", whatever the producer put there: the fleet's
+ * idempotency keys are made of it (send.c), so that the same event taken
+ * by two instances (one killed between its commit and its ack) goes out
+ * with the same key, and two events never share one.
+ */
+static int
+stamp_origin(json_t *ev, int dom, const char *host, const json_t *msg)
+{
+	char o[GH_NOTIFY_ORIGIN_MAX];
+	json_t *md = json_object_get(ev, "metadata");
+
+	snprintf(o, sizeof(o), "%s:%s:%lld:%lld", host,
+	         gh_domain_name((enum gh_domain)dom),
+	         (long long)json_integer_value(json_object_get(msg, "id")),
+	         (long long)json_integer_value(json_object_get(msg, "at")));
+	if (!json_is_object(md)) {
+		md = json_object();
+		if (md == NULL || json_object_set_new(ev, "metadata", md) != 0)
+			return -1;
+	}
+	return json_object_set_new(md, "gatehouse_origin", json_string(o));
+}
+
 /* Validate what a batch holds, before the transaction. */
 static void
 batch_check(struct pk_batch *b)
@@ -399,6 +424,12 @@ batch_check(struct pk_batch *b)
 			                              sizeof(it->why));
 			if (it->ev == NULL && it->why[0] == '\0')
 				snprintf(it->why, sizeof(it->why), "refused");
+			if (it->ev != NULL && b->host != NULL &&
+			    stamp_origin(it->ev, b->dom, b->host, it->msg) != 0) {
+				json_decref(it->ev);
+				it->ev = NULL;
+				snprintf(it->why, sizeof(it->why), "out of memory");
+			}
 		} else if (strcmp(t, "sup") == 0) {
 			char norm[GH_ADDR_MAX + 1];
 			const char *a = json_string_value(

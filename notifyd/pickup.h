@@ -20,6 +20,10 @@
 struct nd;
 struct nd_pickup;
 
+/* metadata.gatehouse_origin of an event from another host, at most
+ * (nd_intake_commit): "HOST:DOMAIN:ID:AT" */
+#define GH_NOTIFY_ORIGIN_MAX 128
+
 /*
  * The one path by which a producer domain's events enter the core store,
  * whether its bridge came over [notifyd] bridge_socket (this host) or its
@@ -52,7 +56,9 @@ gh_err nd_intake_load(const struct gh_conf *conf, struct nd_intake *in,
  * nd_intake_commit - check items[0..n) for domain dom, then commit every
  * accepted one into st in one transaction.  host: NULL for this host's
  * bridge (the idempotence keys single-host Gatehouse always used), else
- * the host the events came from.  An error of the store (GH_ELOCKED,
+ * the host the events came from, and each accepted event gets
+ * metadata.gatehouse_origin "HOST:DOMAIN:ID:AT" (replacing any the
+ * producer set), of which the fleet's idempotency keys are made.  An error of the store (GH_ELOCKED,
  * GH_EFULL, ...) means nothing was committed: the caller hands them back.
  */
 gh_err nd_intake_commit(struct gh_store *st, const struct nd_intake *in,

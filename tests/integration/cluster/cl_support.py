@@ -107,8 +107,11 @@ class NatsCluster:
                 "jetstream": {"store_dir": str(store),
                               "max_memory_store": 64 << 20,
                               "max_file_store": 1 << 30},
+                # no_advertise: clients use the URLs they were given, so
+                # a host behind the test's proxy stays behind it
                 "cluster": {"name": "ghtest", "host": "127.0.0.1",
-                            "port": node["cport"], "routes": routes},
+                            "port": node["cport"], "routes": routes,
+                            "no_advertise": True},
                 "authorization": {"users": users}}
         node["conf"] = self.base / f"{node['name']}.conf"
         node["conf"].write_text(json.dumps(conf, indent=1))
