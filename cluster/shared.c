@@ -626,6 +626,33 @@ apply_batch_txn(struct gh_txn *txn, void *arg)
 	return gh_txn_put(txn, GH_DB_META, k, strlen(k), b8, 8);
 }
 
+/* A bucket made again starts its revisions over: if it has fewer than we
+ * applied, apply it all (what we have stays until its keys say else). */
+static void
+check_reset(struct ghc_sync *s, struct watch *w, const char *what)
+{
+	char bucket[GHC_TOKEN_MAX * 2 + 8], stream[sizeof(bucket) + 3];
+	jsStreamInfo *si = NULL;
+	jsErrCode jerr = 0;
+
+	if (w->rev == 0 || ghc_bucket(ghc_opts(s->c), w->name, bucket,
+	                              sizeof(bucket)) != GH_OK)
+		return;
+	snprintf(stream, sizeof(stream), "KV_%s", bucket);
+	if (js_GetStreamInfo(&si, ghc_js(s->c), stream, NULL, &jerr) !=
+	    NATS_OK || si == NULL)
+		return;
+	if (si->State.LastSeq < w->rev) {
+		slog(s, LOG_WARNING, "%s: the bucket is at revision %llu, "
+		     "below the %llu applied here: made again; applying it "
+		     "from the start", what,
+		     (unsigned long long)si->State.LastSeq,
+		     (unsigned long long)w->rev);
+		w->rev = 0;
+	}
+	jsStreamInfo_Destroy(si);
+}
+
 static void *
 watch_main(void *arg)
 {
@@ -666,6 +693,7 @@ watch_main(void *arg)
 			}
 		}
 		if (wt == NULL) {
+			check_reset(s, w, what);
 			recon = reconnects(s->c);
 			ns = kvStore_WatchAll(&wt, kv, NULL);
 			if (ns != NATS_OK) {
