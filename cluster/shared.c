@@ -420,8 +420,8 @@ cleanup:
 
 gh_err
 ghc_apply_txn(struct gh_txn *txn, int suppress_bucket, const char *kvkey,
-              const void *val, size_t vlen, int *applied, char *why,
-              size_t wlen)
+              const void *val, size_t vlen, uint64_t rev, int *applied,
+              char *why, size_t wlen)
 {
 	char rkey[GH_REPLOG_KEY_MAX + 1];
 	size_t rlen;
@@ -435,10 +435,13 @@ ghc_apply_txn(struct gh_txn *txn, int suppress_bucket, const char *kvkey,
 	                   sizeof(rkey) - 1, &rlen) != GH_OK)
 		return refuse(why, wlen, kvkey, "not a key of Gatehouse's");
 	rkey[rlen] = '\0';
-	/* a change made here and not yet published is newer: it wins */
+	/* a change made here waits to be published: the one with the later
+	 * revision wins, known once it is (pub_done_txn) */
 	err = gh_replog_pending_txn(txn, kind, rkey, rlen, NULL);
 	if (err == GH_OK)
-		return GH_OK;
+		return rev ? gh_replog_defer_txn(txn, kind, rkey, rlen, rev,
+		                                 val ? GH_REP_PUT : GH_REP_DEL,
+		                                 val, vlen) : GH_OK;
 	if (err != GH_ENOTFOUND)
 		return err;
 	if (val != NULL) {
@@ -607,7 +610,7 @@ apply_batch_txn(struct gh_txn *txn, void *arg)
 		err = ghc_apply_txn(txn, a->w->suppress, kvEntry_Key(e),
 		                    op == kvOp_Put ? kvEntry_Value(e) : NULL,
 		                    op == kvOp_Put ? (size_t)kvEntry_ValueLen(e)
-		                    : 0, &applied, a->why[i],
+		                    : 0, rev, &applied, a->why[i],
 		                    sizeof(a->why[i]));
 		if (err == GH_EINVAL)
 			err = GH_OK;      /* refused: logged, not retried */
@@ -771,12 +774,14 @@ struct pub_item {
 	char kvkey[GHC_KV_KEY_MAX];
 	char *val;
 	int ok;          /* published (or dropped as unpublishable) */
+	uint64_t rev;    /* the revision the publish got (0: dropped) */
 };
 
 struct pub_batch {
 	struct pub_item *it;
 	size_t n;
 	const char *host;
+	size_t applied;   /* deferred remote changes applied at the end */
 };
 
 static int
@@ -826,22 +831,81 @@ pub_view(struct gh_txn *txn, void *arg)
 	return err;
 }
 
+/* Clear what was published; a change from the cluster that came while
+ * the entry waited and has a later revision than our publish is the
+ * record's state: apply it now. */
 static gh_err
 pub_done_txn(struct gh_txn *txn, void *arg)
 {
 	struct pub_batch *b = arg;
 
+	gh_txn_replog_mute(txn);
+	b->applied = 0;
 	for (size_t i = 0; i < b->n; i++) {
+		struct pub_item *p = &b->it[i];
+		struct gh_replog_entry e;
+		char why[200], *val = NULL;
+		size_t vlen = 0;
+		int applied = 0;
 		gh_err err;
 
-		if (!b->it[i].ok)
+		if (!p->ok)
 			continue;
-		err = gh_replog_done_txn(txn, b->it[i].kind, b->it[i].key,
-		                         b->it[i].klen, b->it[i].seq);
-		if (err && err != GH_ENOTFOUND)
+		err = gh_replog_get_txn(txn, p->kind, p->key, p->klen, &e);
+		if (err == GH_ENOTFOUND || (err == GH_OK && e.seq != p->seq))
+			continue;     /* changed since: published again */
+		if (err)
+			return err;
+		if (e.rev > p->rev && p->rev && e.op == GH_REP_PUT) {
+			val = malloc(e.vlen + 1);
+			if (val == NULL)
+				return GH_ENOMEM;
+			memcpy(val, e.val, e.vlen);
+			vlen = e.vlen;
+		}
+		err = gh_replog_done_txn(txn, p->kind, p->key, p->klen, p->seq);
+		if (err == GH_OK && e.rev > p->rev && p->rev) {
+			err = ghc_apply_txn(txn, p->kind == GH_REP_SUPPRESS,
+			                    p->kvkey, val, vlen, e.rev, &applied,
+			                    why, sizeof(why));
+			if (err == GH_EINVAL)
+				err = GH_OK;
+			b->applied += applied;
+		}
+		free(val);
+		if (err)
 			return err;
 	}
 	return GH_OK;
+}
+
+/* A delete as kvStore_Delete makes it (a KV-Operation: DEL marker on the
+ * key's subject), with the revision it got, which kvStore_Delete does not
+ * tell. */
+static natsStatus
+kv_delete(struct ghc_sync *s, const char *name, const char *kvkey,
+          uint64_t *rev)
+{
+	char bucket[GHC_TOKEN_MAX * 2 + 8], subj[GHC_KV_KEY_MAX + 160];
+	natsMsg *m = NULL;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	natsStatus ns;
+
+	*rev = 0;
+	if (ghc_bucket(ghc_opts(s->c), name, bucket, sizeof(bucket)) != GH_OK)
+		return NATS_INVALID_ARG;
+	snprintf(subj, sizeof(subj), "$KV.%s.%s", bucket, kvkey);
+	ns = natsMsg_Create(&m, subj, NULL, NULL, 0);
+	if (ns == NATS_OK)
+		ns = natsMsgHeader_Set(m, "KV-Operation", "DEL");
+	if (ns == NATS_OK)
+		ns = js_PublishMsg(&pa, ghc_js(s->c), m, NULL, &jerr);
+	if (ns == NATS_OK && pa != NULL)
+		*rev = pa->Sequence;
+	jsPubAck_Destroy(pa);
+	natsMsg_Destroy(m);
+	return ns;
 }
 
 static void *
@@ -850,7 +914,7 @@ pub_main(void *arg)
 	struct ghc_sync *s = arg;
 	kvStore *kv[2] = {NULL, NULL};   /* users, suppress */
 	struct pub_batch b = {calloc(BATCH, sizeof(struct pub_item)), 0,
-	                      ghc_opts(s->c)->host};
+	                      ghc_opts(s->c)->host, 0};
 	const char *what = "shared data (publishing)";
 	char err_s[256];
 	gh_err err;
@@ -889,6 +953,7 @@ pub_main(void *arg)
 			kvStore *k = kv[p->kind == GH_REP_SUPPRESS];
 			natsStatus ns;
 
+			p->rev = 0;
 			if (p->kvkey[0] == '\0') {
 				slog(s, LOG_WARNING, "%s: a log entry that "
 				     "names no valid record, dropped", what);
@@ -896,10 +961,13 @@ pub_main(void *arg)
 				continue;
 			}
 			if (p->val != NULL)
-				ns = kvStore_PutString(NULL, k, p->kvkey,
+				ns = kvStore_PutString(&p->rev, k, p->kvkey,
 				                       p->val);
 			else
-				ns = kvStore_Delete(k, p->kvkey);
+				ns = kv_delete(s, p->kind == GH_REP_SUPPRESS ?
+				               GHC_BUCKET_SUPPRESS :
+				               GHC_BUCKET_USERS, p->kvkey,
+				               &p->rev);
 			if (ns == NATS_OK) {
 				p->ok = 1;
 				sent++;
@@ -917,6 +985,8 @@ pub_main(void *arg)
 			     "%s (they will be sent again)", what,
 			     gh_strerror(err));
 		count(s, &s->stats.published, sent);
+		if (err == GH_OK)
+			count(s, &s->stats.applied, b.applied);
 		if (failed)
 			nap(s, RETRY_MS);
 	}

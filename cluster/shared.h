@@ -69,16 +69,18 @@ gh_err ghc_value_read_txn(struct gh_txn *txn, unsigned kind, const void *key,
                           size_t klen, const char *host, char **val);
 
 /*
- * ghc_apply_txn - apply one KV entry (val NULL: a delete) to the store
- * of this transaction, which the caller muted.  suppress_bucket as for
- * ghc_key_decode.  *applied: 1 if the store changed, 0 if it already had
- * it, or a local change waits (it wins), or the entry was refused (then
- * why says so and GH_EINVAL is returned: a bad entry is skipped, never
- * retried).
+ * ghc_apply_txn - apply one KV entry (revision rev; val NULL: a delete)
+ * to the store of this transaction, which the caller muted.
+ * suppress_bucket as for ghc_key_decode.  *applied: 1 if the store
+ * changed, 0 if it already had it, or the entry was refused (then why
+ * says so and GH_EINVAL is returned: a bad entry is skipped, never
+ * retried), or a local change of the record waits to be published: then
+ * the entry is kept with it (gh_replog_defer_txn), and whichever of the
+ * two has the later revision wins once the local one is published.
  */
 gh_err ghc_apply_txn(struct gh_txn *txn, int suppress_bucket,
                      const char *kvkey, const void *val, size_t vlen,
-                     int *applied, char *why, size_t wlen);
+                     uint64_t rev, int *applied, char *why, size_t wlen);
 
 /* The threads. */
 #define GHC_SYNC_PUBLISH  0x1u   /* replog -> buckets (core) */

@@ -114,23 +114,78 @@ gh_replog_contacts_txn(struct gh_txn *txn, const char *user,
 }
 
 gh_err
-gh_replog_pending_txn(struct gh_txn *txn, unsigned kind, const void *key,
-                      size_t klen, uint64_t *seq)
+gh_replog_get_txn(struct gh_txn *txn, unsigned kind, const void *key,
+                  size_t klen, struct gh_replog_entry *out)
 {
 	unsigned char k[GH_REPLOG_KEY_MAX];
-	const void *v;
+	const unsigned char *v;
+	const void *vp;
 	size_t kl, vl;
 	gh_err err = rkey(kind, key, klen, k, &kl);
 
+	memset(out, 0, sizeof(*out));
 	if (err == GH_OK)
-		err = gh_txn_get(txn, GH_DB_REPLOG, k, kl, &v, &vl);
+		err = gh_txn_get(txn, GH_DB_REPLOG, k, kl, &vp, &vl);
 	if (err)
 		return err;
-	if (vl != 8)
+	v = vp;
+	if (vl != 8 && vl < 17)
 		return GH_ECORRUPT;
-	if (seq)
-		*seq = gh_get_be64(v);
+	out->seq = gh_get_be64(v);
+	if (vl > 8) {
+		out->rev = gh_get_be64(v + 8);
+		out->op = v[16];
+		out->val = v + 17;
+		out->vlen = vl - 17;
+	}
 	return GH_OK;
+}
+
+gh_err
+gh_replog_pending_txn(struct gh_txn *txn, unsigned kind, const void *key,
+                      size_t klen, uint64_t *seq)
+{
+	struct gh_replog_entry e;
+	gh_err err = gh_replog_get_txn(txn, kind, key, klen, &e);
+
+	if (err == GH_OK && seq)
+		*seq = e.seq;
+	return err;
+}
+
+gh_err
+gh_replog_defer_txn(struct gh_txn *txn, unsigned kind, const void *key,
+                    size_t klen, uint64_t rev, unsigned op, const void *val,
+                    size_t vlen)
+{
+	unsigned char k[GH_REPLOG_KEY_MAX], *v;
+	struct gh_replog_entry e;
+	size_t kl;
+	gh_err err;
+
+	if (op == GH_REP_DEL)
+		vlen = 0;
+	if ((op != GH_REP_PUT && op != GH_REP_DEL) || rev == 0 ||
+	    (vlen && val == NULL))
+		return GH_EINVAL;
+	if (vlen > GH_RECORD_MAX)
+		return GH_ETOOBIG;
+	err = gh_replog_get_txn(txn, kind, key, klen, &e);
+	if (err == GH_OK)
+		err = rkey(kind, key, klen, k, &kl);
+	if (err)
+		return err;
+	v = malloc(17 + vlen);
+	if (v == NULL)
+		return GH_ENOMEM;
+	gh_put_be64(v, e.seq);
+	gh_put_be64(v + 8, rev);
+	v[16] = (unsigned char)op;
+	if (vlen)
+		memcpy(v + 17, val, vlen);
+	err = gh_txn_put(txn, GH_DB_REPLOG, k, kl, v, 17 + vlen);
+	free(v);
+	return err;
 }
 
 gh_err
@@ -162,7 +217,7 @@ scan_one(const void *key, size_t klen, const void *val, size_t vlen,
 	struct scan_arg *a = arg;
 	const unsigned char *k = key;
 
-	if (klen < 2 || vlen != 8)
+	if (klen < 2 || vlen < 8)
 		return 0;
 	return a->fn(k[0], k + 1, klen - 1, gh_get_be64(val), a->arg);
 }

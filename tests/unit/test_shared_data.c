@@ -138,6 +138,12 @@ pending_view(struct gh_txn *txn, void *arg)
 	return gh_replog_pending_txn(txn, GH_REP_PREFS, "bob", 3, arg);
 }
 
+static gh_err
+prefs_entry_view(struct gh_txn *txn, void *arg)
+{
+	return gh_replog_get_txn(txn, GH_REP_PREFS, "bob", 3, arg);
+}
+
 /* An entry changed after it was read stays, to be sent again. */
 static void
 test_replog_done_keeps_newer_changes(void **state)
@@ -229,6 +235,7 @@ struct apply_arg {
 	const char *key;
 	const char *val;      /* NULL: a delete */
 	int suppress;
+	uint64_t rev;
 	int applied;
 	gh_err err;
 	char why[200];
@@ -241,8 +248,8 @@ apply_txn(struct gh_txn *txn, void *arg)
 
 	gh_txn_replog_mute(txn);
 	a->err = ghc_apply_txn(txn, a->suppress, a->key, a->val,
-	                       a->val ? strlen(a->val) : 0, &a->applied,
-	                       a->why, sizeof(a->why));
+	                       a->val ? strlen(a->val) : 0, a->rev,
+	                       &a->applied, a->why, sizeof(a->why));
 	return a->err == GH_EINVAL ? GH_OK : a->err;
 }
 
@@ -262,6 +269,48 @@ sup_view(struct gh_txn *txn, void *arg)
 	int *s = arg;
 
 	return gh_suppress_check_txn(txn, "bob@example.org", NULL, s);
+}
+
+static gh_err
+entry_view(struct gh_txn *txn, void *arg)
+{
+	return gh_replog_get_txn(txn, GH_REP_SUPPRESS, "bob@example.org\0", 16,
+	                         arg);
+}
+
+static gh_err
+defer_txn(struct gh_txn *txn, void *arg)
+{
+	(void)arg;
+	return gh_replog_defer_txn(txn, GH_REP_PREFS, "bob", 3, 9, GH_REP_PUT,
+	                           "{}", 2);
+}
+
+/* A deferred change stays with its entry until a newer local change
+ * replaces the entry; none for a record without an entry. */
+static void
+test_replog_defer(void **state)
+{
+	struct gh_fx *f = *state;
+	struct gh_replog_entry e;
+	uint64_t seq = 0;
+
+	assert_int_equal(gh_store_update(f->st, defer_txn, NULL),
+	                 GH_ENOTFOUND);
+	set_on(f->st, 1);
+	assert_int_equal(gh_store_update(f->st, changes_txn, NULL), GH_OK);
+	assert_int_equal(gh_store_view(f->st, pending_view, &seq), GH_OK);
+	assert_int_equal(gh_store_update(f->st, defer_txn, NULL), GH_OK);
+	assert_int_equal(gh_store_view(f->st, prefs_entry_view, &e), GH_OK);
+	assert_int_equal(e.seq, seq);
+	assert_int_equal(e.rev, 9);
+	assert_int_equal(e.op, GH_REP_PUT);
+	assert_int_equal(e.vlen, 2);
+	assert_memory_equal(e.val, "{}", 2);
+	assert_int_equal(gh_store_update(f->st, prefs_again_txn, NULL), GH_OK);
+	assert_int_equal(gh_store_view(f->st, prefs_entry_view, &e), GH_OK);
+	assert_true(e.seq > seq);
+	assert_int_equal(e.rev, 0);
 }
 
 static gh_err
@@ -316,13 +365,23 @@ test_apply_entries(void **state)
 	set_on(f->st, 1);
 	assert_int_equal(gh_store_view(f->st, scan_view, &seen), GH_OK);
 	assert_int_equal(seen.n, 1);   /* the seed of the entry */
-	/* a local change waiting beats the bucket's delete */
+	/* a local change waiting: the bucket's delete is kept with it (to
+	 * be compared with the revision its publish gets), not applied */
 	a.val = NULL;
+	a.rev = 42;
 	assert_int_equal(gh_store_update(f->st, apply_txn, &a), GH_OK);
 	assert_int_equal(a.err, GH_OK);
 	assert_int_equal(a.applied, 0);
 	assert_int_equal(gh_store_view(f->st, sup_view, &s), GH_OK);
 	assert_int_equal(s, 1);
+	{
+		struct gh_replog_entry e;
+
+		assert_int_equal(gh_store_view(f->st, entry_view, &e), GH_OK);
+		assert_int_equal(e.rev, 42);
+		assert_int_equal(e.op, GH_REP_DEL);
+		assert_int_equal(e.vlen, 0);
+	}
 	/* once published, the delete applies */
 	set_on(f->st, 0);
 	assert_int_equal(gh_store_update(f->st, apply_txn, &a), GH_OK);
@@ -380,6 +439,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_replog_done_keeps_newer_changes, gh_fx_setup,
 		    gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_replog_defer, gh_fx_setup,
+		                                gh_fx_teardown),
 		cmocka_unit_test(test_key_encoding_round_trip),
 		cmocka_unit_test_setup_teardown(test_apply_entries, gh_fx_setup,
 		                                gh_fx_teardown),

@@ -18,8 +18,11 @@
  * marked with gh_txn_replog_mute(), so they are not sent back (no echo).
  *
  * REPLOG  replog[kind (1 byte) | record key] = be64 sequence (meta counter
- * "replog_seq").  One entry per record, however often it changed: the
- * sync sends the record's current state.  Record keys: the user id
+ * "replog_seq") [| be64 revision | op (1 byte) | value]: one entry per
+ * record, however often it changed: the sync sends the record's current
+ * state.  The optional tail is a change from the cluster that arrived
+ * while the entry waited (gh_replog_defer_txn): applied if it turns out
+ * newer than the local change's publish, dropped if not.  Record keys: the user id
  * (GH_REP_CONTACTS, GH_REP_PUSH, GH_REP_PREFS) or the suppression key,
  * normalised address | 0x00 | list (GH_REP_SUPPRESS).
  */
@@ -89,6 +92,32 @@ gh_err gh_replog_scan_txn(struct gh_txn *txn, gh_replog_fn fn, void *arg);
  * the entry is gone or newer. */
 gh_err gh_replog_done_txn(struct gh_txn *txn, unsigned kind, const void *key,
                           size_t klen, uint64_t seq);
+
+/*
+ * gh_replog_defer_txn - a change from the cluster (bucket revision rev;
+ * op GH_REP_PUT with the entry's value, or GH_REP_DEL) came for a record
+ * whose entry waits: keep it with the entry (the latest one only), for
+ * whoever publishes the entry to compare with the revision its publish
+ * gets.  GH_ENOTFOUND when the record has no entry, GH_ETOOBIG past
+ * GH_RECORD_MAX.
+ */
+#define GH_REP_PUT 1
+#define GH_REP_DEL 2
+gh_err gh_replog_defer_txn(struct gh_txn *txn, unsigned kind, const void *key,
+                           size_t klen, uint64_t rev, unsigned op,
+                           const void *val, size_t vlen);
+
+/* One entry as stored; val points into the map (valid until the
+ * transaction writes or ends).  rev 0: nothing deferred. */
+struct gh_replog_entry {
+	uint64_t seq;
+	uint64_t rev;
+	unsigned op;
+	const void *val;
+	size_t vlen;
+};
+gh_err gh_replog_get_txn(struct gh_txn *txn, unsigned kind, const void *key,
+                         size_t klen, struct gh_replog_entry *out);
 
 /* gh_replog_count_txn - entries waiting. */
 gh_err gh_replog_count_txn(struct gh_txn *txn, size_t *n);

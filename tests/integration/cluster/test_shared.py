@@ -97,6 +97,16 @@ def test_users_prefs_and_push_are_shared_without_echo(world):
     # 4 changes made (contacts, prefs, push, name): each a revision or two
     # (contacts and push are separate keys), never a loop
     assert 4 <= settled[0][0] <= 8, settled
+    # both sides change the same record at once, again and again: they
+    # end up agreeing (the later revision wins everywhere)
+    for i in range(8):
+        for nd, tag in ((a, "a"), (b, "b")):
+            nd.gh.run("users", "set", "bob", "--name", f"{tag}{i}")
+    wait_until(lambda: show(a, "users")["name"] == show(b, "users")["name"],
+               30, "A and B agreeing on bob's name")
+    time.sleep(1)
+    assert show(a, "users")["name"] == show(b, "users")["name"]
+    assert len(show(a, "users")["push"]) == 1
     # deleted on B: gone on A
     b.gh.run("users", "delete", "bob")
     wait_until(lambda: a.gh.run("users", "show", "bob",
