@@ -48,6 +48,14 @@ def test_suppression_reaches_every_core_and_mail_store(world):
     wait_until(lambda: sup(a.gh) == want[1:], 30, "A's copy without bob")
     wait_until(lambda: sup(mx.gh, "mail") == want[1:], 30,
                "the mail store without bob")
+    # a change committed while A's notifyd is dead (SIGKILL) is in A's
+    # replication log and goes out when it starts again
+    a.kill()
+    a.gh.run("suppress", "add", "dan@example.net")
+    a.start()
+    want = [want[1], ("dan@example.net", "")]
+    wait_until(lambda: sup(b.gh) == want, 60, "B's copy with dan")
+    wait_until(lambda: sup(mx.gh, "mail") == want, 30, "the mail store with dan")
     assert "Sanitizer" not in mx.bridges["mail"].text()
 
 
@@ -200,17 +208,22 @@ def test_web_unsubscribe_stops_bulk_mail_on_another_host(world, mta):
             return mx.gh.run("--domain", "mail", "suppress", "check", addr,
                              check=False).returncode == 0
 
-        # (a web node's request, as the nginx module writes one)
-        t0 = time.monotonic()
-        wa.gh.run("--domain", "web", "events", "enqueue", "--type",
-                  "web.unsubscribe", "--user", "bob@example.net", "--title",
-                  "unsubscribe", "--metadata",
-                  json.dumps({"address": "Bob@Example.net", "list": ""}))
-        wait_until(lambda: listed("bob@example.net"), 30,
-                   "the unsubscribe in mx's mail store", step=0.01)
-        took = time.monotonic() - t0
-        print(f"\nweb request on wa -> mx's mail store: {took * 1000:.0f} ms")
-        (mbase / "latency").write_text(f"{took}\n")
+        # (a web node's request, as the nginx module writes one); the
+        # time from its commit in wa's web store to mx's mail store
+        took = []
+        for i in range(10):
+            addr = "bob@example.net" if i == 0 else f"u{i}@example.net"
+            t0 = time.monotonic()
+            wa.gh.run("--domain", "web", "events", "enqueue", "--type",
+                      "web.unsubscribe", "--user", addr, "--title",
+                      "unsubscribe", "--metadata",
+                      json.dumps({"address": addr.capitalize(), "list": ""}))
+            wait_until(lambda: listed(addr), 30,
+                       "the unsubscribe in mx's mail store", step=0.005)
+            took.append(time.monotonic() - t0)
+        took.sort()
+        print(f"\nweb request on wa -> mx's mail store, 10 runs: "
+              f"p50 {took[5] * 1000:.0f} ms, max {took[-1] * 1000:.0f} ms")
         mailenv.send(mta.postfix.port, f"news@{mailenv.DOMAIN}",
                      ["bob@example.net", "carol@example.net"],
                      bulk("cluster bulk", "bob@example.net"))
@@ -224,7 +237,8 @@ def test_web_unsubscribe_stops_bulk_mail_on_another_host(world, mta):
                    sup(mx.gh, "mail"), 30, "the one-click unsubscribe on mx")
         assert sup(wa.gh, "web") == []   # handed over, not kept
         assert ("dave@example.net", "news.example.org") in sup(a.gh)
-        assert took < 5, took
+        # "within a second" on an idle machine; loose here (shared CI)
+        assert took[5] < 5, took
     finally:
         m.stop()
         assert not m.asan_reports()
