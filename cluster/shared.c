@@ -249,6 +249,12 @@ refuse(char *why, size_t wlen, const char *kvkey, const char *what)
 	return GH_EINVAL;
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
 static gh_err
 apply_suppress(struct gh_txn *txn, const char *kvkey, const char *rkey,
                size_t rlen, const json_t *v, int *applied, char *why,
@@ -282,10 +288,10 @@ apply_suppress(struct gh_txn *txn, const char *kvkey, const char *rkey,
 	at = json_integer_value(json_object_get(v, "created_at"));
 	err = gh_txn_get_json(txn, GH_DB_SUPPRESSION, rkey, rlen, &old);
 	if (err == GH_OK &&
-	    json_equal(json_object_get(old, "reason"),
-	               json_object_get(v, "reason")) == (reason != NULL) &&
-	    json_equal(json_object_get(old, "source"),
-	               json_object_get(v, "source")) == (source != NULL) &&
+	    same_str(json_string_value(json_object_get(old, "reason")),
+	             reason) &&
+	    same_str(json_string_value(json_object_get(old, "source")),
+	             source) &&
 	    json_integer_value(json_object_get(old, "created_at")) == at) {
 		json_decref(old);
 		return GH_OK;
@@ -538,9 +544,14 @@ static void
 set_up(struct ghc_sync *s, int *up, const char *what, int now_up,
        const char *reason)
 {
-	if (*up == now_up)
-		return;
+	int was;
+
+	pthread_mutex_lock(&s->mu);   /* ghc_sync_stats reads it */
+	was = *up;
 	*up = now_up;
+	pthread_mutex_unlock(&s->mu);
+	if (was == now_up)
+		return;
 	if (now_up)
 		slog(s, LOG_INFO, "%s: connected to the cluster", what);
 	else
@@ -673,7 +684,6 @@ watch_main(void *arg)
 		return NULL;
 	a->w = w;
 	(void)gh_store_view(s->st, rev_view, w);
-	w->up = -1;
 	while (!atomic_load(&s->stop)) {
 		natsStatus ns;
 		kvEntry *e = NULL;
@@ -690,7 +700,9 @@ watch_main(void *arg)
 			             GHC_SYNC_CREATE), 1, &kv, err_s,
 			             sizeof(err_s));
 			if (err) {
-				set_up(s, &w->up, what, 0, err_s);
+				set_up(s, &w->up, what, 0, err == GH_ENOTFOUND ?
+				       "the bucket is not there yet: "
+				       "gatehouse-notifyd makes it" : err_s);
 				nap(s, RETRY_MS);
 				continue;
 			}
@@ -921,7 +933,6 @@ pub_main(void *arg)
 
 	if (b.it == NULL)
 		return NULL;
-	s->pub_up = -1;
 	while (!nap(s, PUBLISH_POLL_MS)) {
 		size_t sent = 0;
 		int failed = 0;
@@ -1023,6 +1034,7 @@ ghc_sync_start(struct ghc *c, struct gh_store *st, unsigned what,
 		w->s = s;
 		w->suppress = i;
 		w->name = i ? GHC_BUCKET_SUPPRESS : GHC_BUCKET_USERS;
+		w->up = -1;     /* not known: the first state is logged */
 		if (!(what & (i ? GHC_SYNC_SUPPRESS : GHC_SYNC_USERS)))
 			continue;
 		if (pthread_create(&w->th, NULL, watch_main, w) != 0) {
@@ -1031,6 +1043,7 @@ ghc_sync_start(struct ghc *c, struct gh_store *st, unsigned what,
 		}
 		w->started = 1;
 	}
+	s->pub_up = -1;
 	if (what & GHC_SYNC_PUBLISH) {
 		if (pthread_create(&s->pub, NULL, pub_main, s) != 0) {
 			err = GH_EIO;
@@ -1053,10 +1066,10 @@ ghc_sync_stats(struct ghc_sync *s, struct ghc_sync_stats *out)
 		return;
 	pthread_mutex_lock(&s->mu);
 	*out = s->stats;
-	pthread_mutex_unlock(&s->mu);
 	out->up = (!s->w[0].started || s->w[0].up == 1) &&
 	          (!s->w[1].started || s->w[1].up == 1) &&
 	          (!s->pub_started || s->pub_up != 0);
+	pthread_mutex_unlock(&s->mu);
 }
 
 void

@@ -102,6 +102,11 @@ def test_users_prefs_and_push_are_shared_without_echo(world):
     time.sleep(2)
     assert (bucket_rev(a), bucket_rev(b)) == settled
     assert bucket_rev(a) == bucket_rev(b)
+    # `gatehouse cluster status` shows the buckets at those revisions
+    st = {x["bucket"]: x for x in
+          a.gh.run("cluster", "status", json_out=True)["buckets"]}
+    assert st["gatehouse_users"]["revision"] == settled[0][0]
+    assert st["gatehouse_suppress"]["revision"] == settled[0][1]
     # 4 changes made (contacts, prefs, push, name): each a revision or two
     # (contacts and push are separate keys), never a loop
     assert 4 <= settled[0][0] <= 8, settled
