@@ -247,3 +247,59 @@ def test_web_unsubscribe_stops_bulk_mail_on_another_host(world, mta):
     finally:
         m.stop()
         assert not m.asan_reports()
+
+
+def _nats_errors(cluster, dom, subjects, payload=b"{}"):
+    """Connect as domain dom's NATS user (NKey challenge signed here) with
+    the plain protocol, publish to each subject, and return the server's
+    -ERR lines."""
+    import base64
+    import socket
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import \
+        Ed25519PrivateKey
+    seed, pub, _ = cluster.keys[dom]
+    raw = base64.b32decode(seed + "=" * (-len(seed) % 8))[2:34]
+    node = cluster.nodes[0]
+    s = socket.create_connection(("127.0.0.1", node["port"]), timeout=10)
+    f = s.makefile("rb")
+    info = json.loads(f.readline().decode().split(" ", 1)[1])
+    sig = Ed25519PrivateKey.from_private_bytes(raw).sign(
+        info["nonce"].encode())
+    con = {"nkey": pub, "verbose": False, "pedantic": False,
+           "sig": base64.urlsafe_b64encode(sig).decode().rstrip("=")}
+    out = b"CONNECT " + json.dumps(con).encode() + b"\r\nPING\r\n"
+    for subj in subjects:
+        out += f"PUB {subj} {len(payload)}\r\n".encode() + payload + b"\r\n"
+    out += b"PING\r\n"
+    s.sendall(out)
+    errs, pongs = [], 0
+    while pongs < 2:
+        line = f.readline().decode().strip()
+        if line == "PONG":
+            pongs += 1
+        elif line.startswith("-ERR"):
+            errs.append(line)
+        elif not line:
+            break
+    s.close()
+    return errs
+
+
+def test_only_the_core_writes_the_shared_buckets(world):
+    a = world.notifyd("nda")
+    a.start()
+    up(a)
+    key = "Ym9iQGV4YW1wbGUubmV0"   # B64("bob@example.net")
+    puts = [f"$KV.gatehouse_suppress.{key}", f"$KV.gatehouse_users.prefs.{key}"]
+    for dom in ("mail", "web", "login"):
+        errs = _nats_errors(world.cluster, dom, puts)
+        assert len(errs) == 2 and all("Permissions Violation" in e
+                                      for e in errs), (dom, errs)
+    time.sleep(1)
+    assert sup(a.gh) == []
+    # the same put as the core: taken, and applied by notifyd
+    val = json.dumps({"v": 1, "addr": "bob@example.net", "list": "",
+                      "source": "test", "created_at": 1}).encode()
+    assert _nats_errors(world.cluster, "core", puts[:1], val) == []
+    wait_until(lambda: sup(a.gh) == [("bob@example.net", "")], 30,
+               "the core's put applied")
