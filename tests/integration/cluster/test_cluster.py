@@ -299,3 +299,23 @@ def test_a_secret_others_may_read_is_refused(world, tmp_path):
     rc = b.proc.wait(30)
     assert rc == 77, b.text()
     assert "lets group or others read" in b.text()
+
+
+def test_a_delivery_given_up_is_dead_lettered_in_the_cluster(world):
+    a = world.host("hostA", domains=("mail",))
+    n1 = world.notifyd("nd1")
+    n1.conf.write_text(n1.conf.read_text().replace(
+        "backoff_base = 100ms", "max_attempts = 2\nbackoff_base = 100ms"))
+    world.sink.set("/hook", mode="fail", status=503)
+    a.start()
+    n1.start()
+    a.enqueue("mail", "unlucky")
+
+    def dead():
+        s = n1.gh.run("cluster", "status", json_out=True)
+        d = {x["name"]: x for x in s["streams"]}.get("GATEHOUSE_EVENTS_DEAD")
+        return d and d["messages"] >= 1
+    wait_until(dead, 60, "the given-up delivery in GATEHOUSE_EVENTS_DEAD")
+    assert len(world.sink.got("/hook")) == 2
+    m = n1.metrics()
+    assert m["gatehouse_cluster_dead_published_total"] == 1
