@@ -319,3 +319,30 @@ def test_a_delivery_given_up_is_dead_lettered_in_the_cluster(world):
     assert len(world.sink.got("/hook")) == 2
     m = n1.metrics()
     assert m["gatehouse_cluster_dead_published_total"] == 1
+
+
+def test_config_check_judges_nats(tmp_path):
+    seed = tmp_path / "core.nk"
+    seed.write_text("SU...\n")
+    seed.chmod(0o640)
+    (tmp_path / "mail.nk").symlink_to(seed)
+    conf = tmp_path / "gatehouse.conf"
+    conf.write_text(f"[store]\npath = {tmp_path / 'store'}\n"
+                    f"mail = {tmp_path / 'mail'}\n\n[nats]\n"
+                    f"servers = nats://127.0.0.1:4222, http://x\n"
+                    f"host = a.b\nnkey_seed = {tmp_path}/%d.nk\n")
+    p = Gatehouse(conf).run("config", "check", "--only", "nats", check=False)
+    assert p.returncode == 78, p.stderr
+    assert '[nats] host "a.b"' in p.stderr
+    assert '"http://x" is not a nats://' in p.stderr
+    assert "core.nk (the core domain's NATS secret): mode 0640" in p.stderr
+    assert "mail.nk (the mail domain's NATS secret): not a regular file " \
+        "(a link: refused)" in p.stderr
+    seed.chmod(0o600)
+    (tmp_path / "mail.nk").unlink()
+    (tmp_path / "mail.nk").write_text("SU...\n")
+    (tmp_path / "mail.nk").chmod(0o600)
+    conf.write_text(conf.read_text().replace(", http://x", "")
+                    .replace("a.b", "mx1"))
+    p = Gatehouse(conf).run("config", "check", "--only", "nats", check=False)
+    assert p.returncode == 0, p.stderr
