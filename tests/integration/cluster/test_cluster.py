@@ -346,3 +346,45 @@ def test_config_check_judges_nats(tmp_path):
                     .replace("a.b", "mx1"))
     p = Gatehouse(conf).run("config", "check", "--only", "nats", check=False)
     assert p.returncode == 0, p.stderr
+
+
+def raw(world, dom):
+    from natsraw import RawNats
+    seed, pub, _ = world.cluster.keys[dom]
+    return RawNats(world.cluster.nodes[0]["port"], seed, pub)
+
+
+def test_what_a_bridge_would_never_send(world):
+    """Published by hand: the same event twice past JetStream's duplicate
+    check (another Nats-Msg-Id) is recognised by notifyd and delivered
+    once; a body that is no bridge message is dead-lettered; the web
+    domain's user cannot publish on a mail subject at all."""
+    n1 = world.notifyd("nd1")
+    n1.start()
+    wait_until(lambda: "taking events" in n1.text(), 60, "the consumer")
+    body = json.dumps({"t": "ev", "id": 7, "at": 1700000000000,
+                       "ev": {"type": "mail.rejected", "user": "alice",
+                              "title": "twice"}})
+    core = raw(world, "core")
+    assert core.publish("gatehouse.events.mail.hostZ", body, "a") == "PONG"
+    assert core.publish("gatehouse.events.mail.hostZ", body, "b") == "PONG"
+    assert core.publish("gatehouse.events.mail.hostZ", "not json",
+                        "c") == "PONG"
+    core.close()
+    web = raw(world, "web")
+    ans = web.publish("gatehouse.events.mail.hostZ",
+                      body.replace("twice", "smuggled"), "d")
+    web.close()
+    assert "Permissions Violation" in ans
+    wait_all(world.sink, ["twice"])
+    dup = 'gatehouse_cluster_received_total{outcome="duplicate"}'
+    refused = 'gatehouse_cluster_received_total{outcome="refused"}'
+    m = wait_until(lambda: (lambda m: m if m.get(dup) == 1 and
+                            m.get(refused) == 1 else None)(n1.metrics()),
+                   20, "the duplicate and the refusal counted")
+    assert m['gatehouse_cluster_received_total{outcome="committed"}'] == 1
+    got = delivered(world.sink)
+    assert got["twice"] == ["hostZ:mail:7:1700000000000:hook:alice"]
+    assert "smuggled" not in got
+    assert "event from hostZ (mail) refused: not a bridge message" \
+        in n1.text()
