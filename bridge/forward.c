@@ -172,7 +172,9 @@ heartbeat(struct bf *f, struct gh_store *st)
 	ns = js_Publish(NULL, ghc_js(f->c), f->hb_subject, s, (int)strlen(s),
 	                NULL, &jerr);
 	free(s);
-	if (ns != NATS_OK && f->up == 1) {
+	if (ns == NATS_OK) {
+		set_up(f, 1, NULL);
+	} else if (f->up == 1) {
 		char why[256];
 
 		ghc_status(ns, jerr, "heartbeat", why, sizeof(why));
@@ -279,7 +281,6 @@ bf_turn(struct bf *f, struct gh_store *st)
 		set_up(f, 0, why);
 	}
 	gh_lease_release(f->leases, n);
-	if (sent == 0 && n == 0 && f->up != 0)
-		set_up(f, 1, NULL);
+	/* idle: "up" is said by the next heartbeat JetStream takes */
 	return sent < n ? -1 : (int)sent;
 }

@@ -83,7 +83,7 @@ static const struct {
 	 "  Parse the configuration and run every part's own checks of it.\n"
 	 "  --as-service        also open each daemon's files as its user (root)\n"
 	 "  --only PARTS        comma-separated: milter, notifyd, nginx, tokens,\n"
-	 "                      pam, store, bridge\n"
+	 "                      pam, store, bridge, nats\n"
 	 "  --pam-dir DIR       where the pam_gatehouse.so lines are\n"
 	 "                      (default /etc/pam.d)\n"},
 	{"config", "dump",

@@ -491,20 +491,20 @@ cleanup:
 	return err;
 }
 
+/* [nats] servers split into urls (pointing into list); *tls set if one
+ * is tls://. */
 static gh_err
-set_servers(struct ghc *c, const struct gh_conf *conf, int *tls,
-            char *errbuf, size_t errlen)
+parse_servers(const struct gh_conf *conf, char *list, size_t lcap,
+              const char **urls, int *n, int *tls, char *errbuf,
+              size_t errlen)
 {
-	char list[4096];
-	const char *urls[GHC_SERVERS_MAX];
-	int n = 0;
 	char *save = NULL;
 
-	snprintf(list, sizeof(list), "%s", gh_conf_str(conf, "nats",
-	                                                "servers"));
+	*n = 0;
+	snprintf(list, lcap, "%s", gh_conf_str(conf, "nats", "servers"));
 	for (char *t = strtok_r(list, ", \t", &save); t;
 	     t = strtok_r(NULL, ", \t", &save)) {
-		if (n == GHC_SERVERS_MAX) {
+		if (*n == GHC_SERVERS_MAX) {
 			say(errbuf, errlen, "[nats] servers: more than %d",
 			    GHC_SERVERS_MAX);
 			return GH_ECONFIG;
@@ -517,14 +517,94 @@ set_servers(struct ghc *c, const struct gh_conf *conf, int *tls,
 		}
 		if (t[0] == 't')
 			*tls = 1;
-		urls[n++] = t;
+		urls[(*n)++] = t;
 	}
-	if (n == 0) {
+	if (*n == 0) {
 		say(errbuf, errlen, "[nats] servers is empty");
 		return GH_ECONFIG;
 	}
+	return GH_OK;
+}
+
+static gh_err
+set_servers(struct ghc *c, const struct gh_conf *conf, int *tls,
+            char *errbuf, size_t errlen)
+{
+	char list[4096];
+	const char *urls[GHC_SERVERS_MAX];
+	int n = 0;
+	gh_err err = parse_servers(conf, list, sizeof(list), urls, &n, tls,
+	                           errbuf, errlen);
+
+	if (err)
+		return err;
 	return ghc_status(natsOptions_SetServers(c->nopts, urls, n), 0,
 	                  "[nats] servers", errbuf, errlen);
+}
+
+int
+ghc_check(const struct gh_conf *conf, unsigned domains, ghc_problem_fn fn,
+          void *arg)
+{
+	const char *creds = gh_conf_str(conf, "nats", "credentials");
+	const char *nkey = gh_conf_str(conf, "nats", "nkey_seed");
+	const char *secret = creds && *creds ? creds : nkey;
+	const char *urls[GHC_SERVERS_MAX];
+	char list[4096], msg[4400], path[4096];
+	struct ghc_opts o;
+	int n = 0, tls = 0, bad = 0;
+
+	if (!ghc_enabled(conf))
+		return 0;
+	if (ghc_opts_load(conf, &o, msg, sizeof(msg)) != GH_OK) {
+		fn(arg, msg);
+		bad++;
+	}
+	if (parse_servers(conf, list, sizeof(list), urls, &n, &tls, msg,
+	                  sizeof(msg)) != GH_OK) {
+		fn(arg, msg);
+		bad++;
+	}
+	if (creds && *creds && nkey && *nkey) {
+		fn(arg, "[nats] credentials and nkey_seed are both set; choose "
+		   "one");
+		return bad + 1;
+	}
+	for (int d = 0; secret && *secret && d < GH_DOMAIN_COUNT_; d++) {
+		struct stat sb;
+
+		if (!(domains & (1u << d)))
+			continue;
+		if (ghc_expand(secret, (enum gh_domain)d, path,
+		               sizeof(path)) != GH_OK) {
+			snprintf(msg, sizeof(msg), "[nats] %s: a %% other than %%d "
+			         "or %%%%, or too long", secret == creds ?
+			         "credentials" : "nkey_seed");
+			fn(arg, msg);
+			return bad + 1;
+		}
+		/* looked at, not opened: the file is another uid's to read */
+		if (lstat(path, &sb) != 0)
+			snprintf(msg, sizeof(msg), "%s (the %s domain's NATS "
+			         "secret): %s", path,
+			         gh_domain_name((enum gh_domain)d), strerror(errno));
+		else if (!S_ISREG(sb.st_mode))
+			snprintf(msg, sizeof(msg), "%s (the %s domain's NATS "
+			         "secret): not a regular file%s", path,
+			         gh_domain_name((enum gh_domain)d),
+			         S_ISLNK(sb.st_mode) ? " (a link: refused)" : "");
+		else if (sb.st_mode & (S_IRWXG | S_IRWXO))
+			snprintf(msg, sizeof(msg), "%s (the %s domain's NATS "
+			         "secret): mode %04o lets group or others read or "
+			         "change it; refused (chmod 0600 it)", path,
+			         gh_domain_name((enum gh_domain)d),
+			         (unsigned)(sb.st_mode & 07777));
+		else
+			continue;
+		fn(arg, msg);
+		bad++;
+	}
+	return bad;
 }
 
 gh_err

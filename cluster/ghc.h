@@ -122,6 +122,18 @@ gh_err ghc_nkey_public(const char *seed, char *pub, size_t cap);
 gh_err ghc_open(const struct gh_conf *conf, enum gh_domain dom,
                 struct ghc **out, char *errbuf, size_t errlen);
 
+/*
+ * ghc_check - what ghc_open would refuse in [nats], without connecting or
+ * opening a secret (`gatehouse config check`): host, subject_prefix,
+ * stream, the servers' URLs, credentials and nkey_seed both set, and for
+ * each domain d with bit (1 << d) in domains its secret file: there, a
+ * regular file (not a link), nothing for group or others.  fn gets each
+ * problem as a sentence.  Returns how many; 0 also in single-host mode.
+ */
+typedef void (*ghc_problem_fn)(void *arg, const char *msg);
+int ghc_check(const struct gh_conf *conf, unsigned domains,
+              ghc_problem_fn fn, void *arg);
+
 /* ghc_close - drain nothing, close, free.  NULL is ignored. */
 void ghc_close(struct ghc *c);
 

@@ -496,6 +496,13 @@ natsin_main(void *arg)
 		}
 		s = natsSubscription_Fetch(&list, n->sub, NI_FETCH, NI_FETCH_MS,
 		                           &jerr);
+		if ((s == NATS_OK || s == NATS_TIMEOUT) && n->said_down &&
+		    ghc_connected(n->c)) {
+			if (n->said_down)
+				nd_log(&n->d->log, ND_LOG_INFO, "cluster: taking "
+				       "events again");
+			n->said_down = 0;
+		}
 		if (s == NATS_OK) {
 			handle(n, list.Msgs, list.Count);
 			natsMsgList_Destroy(&list);

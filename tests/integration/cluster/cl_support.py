@@ -35,7 +35,7 @@ ROOT = HERE.parents[2]
 BUILD = ROOT / "build"
 BRIDGE = BUILD / "gatehouse-bridge"
 NOTIFYD = pathlib.Path(os.environ.get("NOTIFYD_BIN") or
-                       BUILD / "tests" / "gatehouse-notifyd-test")
+                       BUILD / "asan" / "tests" / "gatehouse-notifyd-test")
 if not NOTIFYD.is_absolute():
     NOTIFYD = ROOT / NOTIFYD
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"

@@ -299,3 +299,92 @@ def test_a_secret_others_may_read_is_refused(world, tmp_path):
     rc = b.proc.wait(30)
     assert rc == 77, b.text()
     assert "lets group or others read" in b.text()
+
+
+def test_a_delivery_given_up_is_dead_lettered_in_the_cluster(world):
+    a = world.host("hostA", domains=("mail",))
+    n1 = world.notifyd("nd1")
+    n1.conf.write_text(n1.conf.read_text().replace(
+        "backoff_base = 100ms", "max_attempts = 2\nbackoff_base = 100ms"))
+    world.sink.set("/hook", mode="fail", status=503)
+    a.start()
+    n1.start()
+    a.enqueue("mail", "unlucky")
+
+    def dead():
+        s = n1.gh.run("cluster", "status", json_out=True)
+        d = {x["name"]: x for x in s["streams"]}.get("GATEHOUSE_EVENTS_DEAD")
+        return d and d["messages"] >= 1
+    wait_until(dead, 60, "the given-up delivery in GATEHOUSE_EVENTS_DEAD")
+    assert len(world.sink.got("/hook")) == 2
+    m = n1.metrics()
+    assert m["gatehouse_cluster_dead_published_total"] == 1
+
+
+def test_config_check_judges_nats(tmp_path):
+    seed = tmp_path / "core.nk"
+    seed.write_text("SU...\n")
+    seed.chmod(0o640)
+    (tmp_path / "mail.nk").symlink_to(seed)
+    conf = tmp_path / "gatehouse.conf"
+    conf.write_text(f"[store]\npath = {tmp_path / 'store'}\n"
+                    f"mail = {tmp_path / 'mail'}\n\n[nats]\n"
+                    f"servers = nats://127.0.0.1:4222, http://x\n"
+                    f"host = a.b\nnkey_seed = {tmp_path}/%d.nk\n")
+    p = Gatehouse(conf).run("config", "check", "--only", "nats", check=False)
+    assert p.returncode == 78, p.stderr
+    assert '[nats] host "a.b"' in p.stderr
+    assert '"http://x" is not a nats://' in p.stderr
+    assert "core.nk (the core domain's NATS secret): mode 0640" in p.stderr
+    assert "mail.nk (the mail domain's NATS secret): not a regular file " \
+        "(a link: refused)" in p.stderr
+    seed.chmod(0o600)
+    (tmp_path / "mail.nk").unlink()
+    (tmp_path / "mail.nk").write_text("SU...\n")
+    (tmp_path / "mail.nk").chmod(0o600)
+    conf.write_text(conf.read_text().replace(", http://x", "")
+                    .replace("a.b", "mx1"))
+    p = Gatehouse(conf).run("config", "check", "--only", "nats", check=False)
+    assert p.returncode == 0, p.stderr
+
+
+def raw(world, dom):
+    from natsraw import RawNats
+    seed, pub, _ = world.cluster.keys[dom]
+    return RawNats(world.cluster.nodes[0]["port"], seed, pub)
+
+
+def test_what_a_bridge_would_never_send(world):
+    """Published by hand: the same event twice past JetStream's duplicate
+    check (another Nats-Msg-Id) is recognised by notifyd and delivered
+    once; a body that is no bridge message is dead-lettered; the web
+    domain's user cannot publish on a mail subject at all."""
+    n1 = world.notifyd("nd1")
+    n1.start()
+    wait_until(lambda: "taking events" in n1.text(), 60, "the consumer")
+    body = json.dumps({"t": "ev", "id": 7, "at": 1700000000000,
+                       "ev": {"type": "mail.rejected", "user": "alice",
+                              "title": "twice"}})
+    core = raw(world, "core")
+    assert core.publish("gatehouse.events.mail.hostZ", body, "a") == "PONG"
+    assert core.publish("gatehouse.events.mail.hostZ", body, "b") == "PONG"
+    assert core.publish("gatehouse.events.mail.hostZ", "not json",
+                        "c") == "PONG"
+    core.close()
+    web = raw(world, "web")
+    ans = web.publish("gatehouse.events.mail.hostZ",
+                      body.replace("twice", "smuggled"), "d")
+    web.close()
+    assert "Permissions Violation" in ans
+    wait_all(world.sink, ["twice"])
+    dup = 'gatehouse_cluster_received_total{outcome="duplicate"}'
+    refused = 'gatehouse_cluster_received_total{outcome="refused"}'
+    m = wait_until(lambda: (lambda m: m if m.get(dup) == 1 and
+                            m.get(refused) == 1 else None)(n1.metrics()),
+                   20, "the duplicate and the refusal counted")
+    assert m['gatehouse_cluster_received_total{outcome="committed"}'] == 1
+    got = delivered(world.sink)
+    assert got["twice"] == ["hostZ:mail:7:1700000000000:hook:alice"]
+    assert "smuggled" not in got
+    assert "event from hostZ (mail) refused: not a bridge message" \
+        in n1.text()
