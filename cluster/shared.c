@@ -929,14 +929,17 @@ pub_main(void *arg)
 	                      ghc_opts(s->c)->host, 0};
 	const char *what = "shared data (publishing)";
 	char err_s[256];
+	size_t sent = 0;
 	gh_err err;
 
 	if (b.it == NULL)
 		return NULL;
-	while (!nap(s, PUBLISH_POLL_MS)) {
-		size_t sent = 0;
+	/* a full batch (a store joining the cluster, a backlog after an
+	 * outage): straight on to the next */
+	while (!nap(s, sent == BATCH ? 0 : PUBLISH_POLL_MS)) {
 		int failed = 0;
 
+		sent = 0;
 		err = gh_store_view(s->st, pub_view, &b);
 		if (err || b.n == 0)
 			continue;

@@ -303,3 +303,23 @@ def test_only_the_core_writes_the_shared_buckets(world):
     assert _nats_errors(world.cluster, "core", puts[:1], val) == []
     wait_until(lambda: sup(a.gh) == [("bob@example.net", "")], 30,
                "the core's put applied")
+
+
+def test_a_store_joining_publishes_what_it_had(world):
+    a, b = world.notifyd("nda"), world.notifyd("ndb")
+    # written before A's store was ever clustered: nothing noted yet
+    for i in range(130):
+        a.gh.run("suppress", "add", f"old{i}@example.net")
+    a.gh.run("users", "set", "olga", "--email", "olga@example.org")
+    b.start()
+    up(b)
+    a.start()
+    up(a)
+    wait_until(lambda: len(sup(b.gh)) == 130, 60, "A's old list on B")
+    assert b.gh.run("users", "show", "olga", json_out=True)["email"] == \
+        "olga@example.org"
+    wait_until(lambda: metric(a, "gatehouse_shared_pending") == 0, 30,
+               "A's log empty")
+    # 130 entries, olga's contacts and her (empty) push list
+    assert "shared data: the store joins the cluster, 132 records to " \
+           "publish" in a.text()
