@@ -23,9 +23,10 @@
  * bucket applies every entry with a revision above the last one applied
  * (kept in the store's meta as "kv_rev.BUCKET", written in the same
  * transaction), muted so nothing is sent back; a remote change to a
- * record that has a local change still waiting to be published is
- * skipped (the local one is newer and will get the later revision: last
- * writer wins by KV revision).  While NATS is unreachable the store keeps
+ * record that has a local change still waiting to be published is kept
+ * with it and applied after that publish only if its revision is the
+ * later one (last writer wins by KV revision).  While NATS is unreachable
+ * the store keeps
  * what it has; after a reconnect the watch starts again from the bucket's
  * current state and skips what was applied.
  */
