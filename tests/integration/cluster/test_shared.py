@@ -259,8 +259,15 @@ def _nats_errors(cluster, dom, subjects, payload=b"{}"):
         Ed25519PrivateKey
     seed, pub, _ = cluster.keys[dom]
     raw = base64.b32decode(seed + "=" * (-len(seed) % 8))[2:34]
-    node = cluster.nodes[0]
-    s = socket.create_connection(("127.0.0.1", node["port"]), timeout=10)
+    s = None
+    for node in cluster.nodes:   # any node that is up
+        try:
+            s = socket.create_connection(("127.0.0.1", node["port"]),
+                                         timeout=10)
+            break
+        except OSError:
+            continue
+    assert s is not None, "no NATS node answers"
     f = s.makefile("rb")
     info = json.loads(f.readline().decode().split(" ", 1)[1])
     sig = Ed25519PrivateKey.from_private_bytes(raw).sign(
