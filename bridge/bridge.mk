@@ -1,9 +1,11 @@
 # gatehouse-bridge: carries a producer domain's outbox to gatehouse-notifyd
 # (docs/security.md).
-BRIDGE_SRCS := bridge/main.c
+# forward.c: the multi-host mode, over NATS JetStream (cluster/ghc.h).
+BRIDGE_SRCS := bridge/main.c bridge/forward.c bridge/sharedata.c
 BRIDGE_BIN  := build/gatehouse-bridge
-$(BRIDGE_BIN): $(BRIDGE_SRCS:%.c=build/%.o) $(LIBGH)
-	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
+CFLAGS_bridge := -Icluster $(shell $(PKG_CONFIG) --cflags libnats 2>/dev/null)
+$(BRIDGE_BIN): $(BRIDGE_SRCS:%.c=build/%.o) build/libghcluster.a $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(GHC_LIBS) $(COMMON_LIBS)
 PROGRAMS += $(BRIDGE_BIN)
 .PHONY: bridge
 bridge: $(BRIDGE_BIN)

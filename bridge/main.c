@@ -29,6 +29,11 @@
  * it alone may open).  The domain's records (mail log, uploads, known
  * hosts) and the finished events of its outbox go by the same rules.
  *
+ * With [nats] servers set (the multi-host mode, docs/cluster.md) the
+ * events go to NATS JetStream instead, and are acked in the outbox once
+ * JetStream has them (forward.c); the bridge then does not connect to
+ * bridge_socket.  A change of [nats] needs a restart.
+ *
  * Signals: SIGTERM and SIGINT give unsettled leases back and exit 0.
  * SIGHUP reads the configuration again: a new [notifyd] bridge_socket is
  * connected to at once, a new poll_interval used; the store stays the one
@@ -64,6 +69,9 @@
 #include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
 #include "gatehouse/users.h"
+#include "forward.h"
+#include "sharedata.h"
+#include "ghc.h"
 
 #ifndef GH_VERSION
 #error "GH_VERSION comes from the Makefile (VERSION)"
@@ -110,6 +118,8 @@ struct br {
 	int64_t ret_interval;
 	struct gh_purge *purge;        /* the pass under way, or NULL */
 	int64_t purge_next;            /* monotonic ms */
+	struct bf *fwd;                /* [nats] servers set: forward.c */
+	struct bs *shared;             /* [nats], mail: sharedata.c */
 };
 
 /* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
@@ -391,21 +401,6 @@ sup_one(const char *addr, const char *list, const json_t *rec, void *arg)
 	return ++b->nsup == BATCH;
 }
 
-/* The producer's fields of an outbox record, for the wire. */
-static json_t *
-outbox_fields(const json_t *rec)
-{
-	json_t *ev = json_deep_copy(rec);
-
-	if (ev != NULL) {
-		json_object_del(ev, "id");
-		json_object_del(ev, "created_at");
-		json_object_del(ev, "v");
-		json_object_del(ev, "q");
-	}
-	return ev;
-}
-
 static int
 send_round(struct br *b)
 {
@@ -424,11 +419,7 @@ send_round(struct br *b)
 	    gh_suppress_list(b->st, sup_one, b) != GH_OK)
 		b->nsup = 0;
 	for (size_t i = 0; i < b->nlease; i++) {
-		json_t *rec = b->leases[i].event;
-		json_t *m = json_pack("{s:s, s:I, s:O?, s:o}", "t", "ev", "id",
-		                      (json_int_t)b->leases[i].id, "at",
-		                      json_object_get(rec, "created_at"), "ev",
-		                      outbox_fields(rec));
+		json_t *m = br_event_msg(b->leases[i].id, b->leases[i].event);
 
 		b->answer[i] = 0;
 		b->why[i][0] = '\0';
@@ -862,10 +853,27 @@ start(struct br *b, const char *conf_path)
 	gh_retention_from_conf(b->conf, &b->ret);
 	b->ret_interval = gh_conf_int(b->conf, "retention", "interval");
 	b->purge_next = gh_mono_ms() + FIRST_PURGE_MS;
+	if (ghc_enabled(b->conf)) {
+		/* the multi-host mode: after the last change of uid (the
+		 * NATS client's threads must not cross one, cluster/ghc.h) */
+		err = bf_open(b->conf, b->dom, b->journal, &b->fwd, detail,
+		              sizeof(detail));
+		if (err == GH_OK)
+			err = bs_open(b->conf, b->dom, b->st, b->journal,
+			              &b->shared, detail, sizeof(detail));
+		if (err) {
+			blog(b, LOG_ERR, "[nats]: %s", detail);
+			return gh_err_exit_code(err);
+		}
+	}
 	return EX_OK;
 }
 
-/* Sessions with notifyd, one after another, until SIGTERM or SIGINT. */
+/*
+ * Until SIGTERM or SIGINT: in the multi-host mode, the outbox forwarded to
+ * JetStream round after round; otherwise sessions with notifyd, one after
+ * another.
+ */
 static void
 run(struct br *b)
 {
@@ -874,7 +882,23 @@ run(struct br *b)
 	snprintf(state, sizeof(state), "READY=1\nSTATUS=bridging the %s "
 	         "domain", b->name);
 	gh_sd_notify(state);
-	while (!stopping) {
+	while (!stopping && b->fwd != NULL) {
+		int sent;
+
+		if (reload_wanted)
+			(void)reload(b);
+		purge_tick(b);
+		/* web: one-click unsubscribes into the outbox first, so this
+		 * very round forwards them (sharedata.h) */
+		if (bs_turn(b->dom, b->st) < 0)
+			blog(b, LOG_WARNING, "unsubscribes: cannot move them "
+			     "to the outbox (will try again)");
+		sent = bf_turn(b->fwd, b->st);
+		/* a full batch: straight on; nothing or a failure: wait */
+		if (sent < BATCH)
+			nap_ms(sent < 0 ? 1000 : b->purge ? 20 : b->poll_ms);
+	}
+	while (!stopping && b->fwd == NULL) {
 		if (reload_wanted)
 			(void)reload(b);
 		purge_tick(b);
@@ -901,6 +925,8 @@ run(struct br *b)
 static void
 stop(struct br *b)
 {
+	bs_close(b->shared);
+	bf_close(b->fwd);
 	gh_purge_free(b->purge);
 	free(b->buf);
 	gh_store_close(b->st);

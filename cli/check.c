@@ -16,6 +16,9 @@
  *   pam      gp_opts_parse (pam_notify/options.c) on every
  *            pam_gatehouse.so line under /etc/pam.d
  *   store    each configured store is there
+ *   nats     ghc_check (cluster/ghc.h): [nats] options, and the secret
+ *            file of the core and each domain with a store here (looked
+ *            at, not opened)
  *
  * With --as-service (root only), each daemon's files are then opened, read
  * only, by a child that became that daemon's user, the way the daemon
@@ -46,6 +49,7 @@
 #include "../pam_notify/options.h"
 #include "gatehouse/token.h"
 #include "gatehouse/users.h"
+#include "ghc.h"
 #include "cli.h"
 
 #define CHECK_PAM_DIR "/etc/pam.d"
@@ -53,7 +57,8 @@
 #define CHECK_CHILD_SECONDS 60
 
 enum { PART_MILTER = 1, PART_NOTIFYD = 2, PART_TOKENS = 4, PART_PAM = 8,
-       PART_STORE = 16, PART_NGINX = 32, PART_BRIDGE = 64, PART_ALL = 127 };
+       PART_STORE = 16, PART_NGINX = 32, PART_BRIDGE = 64, PART_NATS = 128,
+       PART_ALL = 255 };
 
 static const struct {
 	const char *name;
@@ -61,7 +66,7 @@ static const struct {
 } parts[] = {
 	{"milter", PART_MILTER}, {"notifyd", PART_NOTIFYD},
 	{"tokens", PART_TOKENS}, {"pam", PART_PAM}, {"store", PART_STORE},
-	{"nginx", PART_NGINX}, {"bridge", PART_BRIDGE},
+	{"nginx", PART_NGINX}, {"bridge", PART_BRIDGE}, {"nats", PART_NATS},
 };
 
 struct chk {
@@ -782,6 +787,30 @@ check_services(struct chk *k, const struct gh_conf *conf)
 	}
 }
 
+/* [nats] (cluster/ghc.h): the options, and the secret file of the core
+ * and of each domain that has a store (and so a bridge) here. */
+static void
+nats_problem(void *arg, const char *msg)
+{
+	problem(arg, "nats", 0, "%s", msg);
+}
+
+static void
+check_nats(struct chk *k, const struct gh_conf *conf)
+{
+	unsigned doms = 1u << GH_DOMAIN_CORE;
+
+	for (int d = GH_DOMAIN_MAIL; d < GH_DOMAIN_COUNT_; d++) {
+		struct gh_store_opts o;
+		int shared = 1;
+
+		gh_conf_domain_store_opts(conf, (enum gh_domain)d, &o, &shared);
+		if (!shared)
+			doms |= 1u << d;
+	}
+	(void)ghc_check(conf, doms, nats_problem, k);
+}
+
 static int
 parse_only(const char *list, unsigned *out)
 {
@@ -819,7 +848,7 @@ cli_config_check(struct cli *c, int as_svc, const char *only,
 	if (only != NULL && parse_only(only, &k.only) != 0)
 		return cli_usage(c, "config check: --only takes a list of "
 		                 "milter, notifyd, tokens, nginx, pam, store, "
-		                 "bridge");
+		                 "bridge, nats");
 	if (as_svc && geteuid() != 0) {
 		cli_eprintf("%s: config check --as-service: only root can "
 		            "become each daemon's user\n", c->prog);
@@ -844,6 +873,8 @@ cli_config_check(struct cli *c, int as_svc, const char *only,
 		check_pam(&k);
 	if (k.only & PART_STORE)
 		check_stores(&k, c->conf);
+	if (k.only & PART_NATS)
+		check_nats(&k, c->conf);
 	if (as_svc)
 		check_services(&k, c->conf);
 

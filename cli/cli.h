@@ -156,5 +156,6 @@ int cmd_uploads(struct cli *c, int argc, char **argv);
 int cmd_mail(struct cli *c, int argc, char **argv);
 int cmd_dkim(struct cli *c, int argc, char **argv);
 int cmd_dns(struct cli *c, int argc, char **argv);
+int cmd_cluster(struct cli *c, int argc, char **argv);
 
 #endif

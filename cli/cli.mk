@@ -5,13 +5,16 @@
 # pam_gatehouse's option parser.  Each component's .mk adds its objects
 # to CLI_PARTS and CLI_PARTS_LIBS; the recipe expands them when it runs,
 # after every fragment was read.
+# `cluster status` (cmd_cluster.c) links libghcluster (cluster/cluster.mk).
 CLI_SRCS := $(wildcard cli/*.c)
 CLI_BIN  := build/gatehouse
 CLI_PARTS :=
 CLI_PARTS_LIBS :=
-$(CLI_BIN): $(CLI_SRCS:%.c=build/%.o) $(LIBGH)
+CFLAGS_cli := -Icluster $(shell $(PKG_CONFIG) --cflags libnats 2>/dev/null)
+$(CLI_BIN): $(CLI_SRCS:%.c=build/%.o) build/libghcluster.a $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $(CLI_SRCS:%.c=build/%.o) $(CLI_PARTS) \
-	  $(LIBGH) $(CLI_PARTS_LIBS) $(COMMON_LIBS)
+	  build/libghcluster.a $(LIBGH) $(CLI_PARTS_LIBS) $(GHC_LIBS) \
+	  $(COMMON_LIBS)
 PROGRAMS += $(CLI_BIN)
 .PHONY: cli
 cli: $(CLI_BIN)

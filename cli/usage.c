@@ -83,7 +83,7 @@ static const struct {
 	 "  Parse the configuration and run every part's own checks of it.\n"
 	 "  --as-service        also open each daemon's files as its user (root)\n"
 	 "  --only PARTS        comma-separated: milter, notifyd, nginx, tokens,\n"
-	 "                      pam, store, bridge\n"
+	 "                      pam, store, bridge, nats\n"
 	 "  --pam-dir DIR       where the pam_gatehouse.so lines are\n"
 	 "                      (default /etc/pam.d)\n"},
 	{"config", "dump",
@@ -240,6 +240,11 @@ static const struct {
 	 "  --limit N           at most N (default 100, 0: all)\n"},
 	{"uploads", "show",
 	 "gatehouse uploads show ID\n"},
+	/* ---- cluster ---- */
+	{"cluster", "status",
+	 "gatehouse cluster status\n"
+	 "  The multi-host mode ([nats]): servers, streams, consumers, each\n"
+	 "  host's bridges (backlog, lag, last seen) and the KV buckets.\n"},
 };
 
 /* 1 if COMMAND has an entry here (every command of main.c's table does). */

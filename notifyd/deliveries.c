@@ -87,14 +87,14 @@ nd_record_find(const json_t *recs, const char *chname, const char *rcpt)
 }
 
 gh_err
-nd_record_put_txn(struct gh_txn *txn, const struct nd_job *job,
+nd_record_put_txn(const struct nd *d, struct gh_txn *txn,
+                  const struct nd_job *job,
                   const struct nd_target *t, int64_t now)
 {
 	char idem[GH_IDEM_KEY_MAX];
 	struct gh_delivery dl;
 
-	if (nd_idem_key(idem, sizeof(idem), job->id, t->chname,
-	                t->recipient) != GH_OK)
+	if (nd_target_idem_key(d, job, t, idem, sizeof(idem)) != GH_OK)
 		idem[0] = '\0';
 	/* members without a value are left out (gatehouse/deliveries.h):
 	 * shorter records, and `gatehouse events show` lines that say only

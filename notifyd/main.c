@@ -29,6 +29,8 @@
 
 #include "check.h"
 #include "nd.h"
+#include "natsin.h"
+#include "kvsync.h"
 #include "pickup.h"
 #include "gatehouse/sdnotify.h"
 
@@ -384,6 +386,20 @@ start(struct nd *d, struct gh_conf *conf, struct nd_pickup **pickup)
 		nd_log(&d->log, ND_LOG_ERR, "bridges: %s", detail);
 		return err == GH_ECONFIG ? EX_CONFIG : EX_UNAVAILABLE;
 	}
+	/* the multi-host mode: after the last change of uid (the NATS
+	 * client's threads must not cross one, cluster/ghc.h) */
+	err = nd_natsin_start(d, &d->natsin, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d->log, ND_LOG_ERR, "[nats]: %s", detail);
+		return gh_err_exit_code(err);
+	}
+	/* shared data (kvsync.h); run without [nats] too: it unmarks the
+	 * store so a single host records nothing */
+	err = nd_kvsync_start(d, &d->kvsync, detail, sizeof(detail));
+	if (err) {
+		nd_log(&d->log, ND_LOG_ERR, "[nats]: %s", detail);
+		return gh_err_exit_code(err);
+	}
 	return EX_OK;
 }
 
@@ -391,6 +407,10 @@ start(struct nd *d, struct gh_conf *conf, struct nd_pickup **pickup)
 static void
 stop(struct nd *d, struct nd_pickup *pickup)
 {
+	nd_kvsync_stop(d->kvsync);
+	d->kvsync = NULL;
+	nd_natsin_stop(d->natsin);
+	d->natsin = NULL;
 	nd_pickup_stop(pickup);
 	nd_retention_fini(d);
 	nd_dispatch_fini(d);

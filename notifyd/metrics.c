@@ -49,6 +49,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "kvsync.h"
+#include "natsin.h"
 #include "nd.h"
 
 #define CONN_IDLE_MS 5000
@@ -272,6 +274,26 @@ nd_metrics_text(struct nd *d, size_t *len)
 		     "How long the last count of the queue took.");
 		put(&t, "gatehouse_queue_stats_duration_seconds %.3f\n",
 		    (double)d->qstats_took / 1000.0);
+	}
+	if (d->natsin != NULL) {
+		/* the multi-host mode's figures (natsin.c) */
+		char *c = nd_natsin_metrics(d->natsin);
+
+		if (c == NULL)
+			t.oom = 1;
+		else
+			put(&t, "%s", c);
+		free(c);
+	}
+	if (d->kvsync != NULL) {
+		/* shared data (kvsync.c) */
+		char *c = nd_kvsync_metrics(d->kvsync);
+
+		if (c == NULL)
+			t.oom = 1;
+		else
+			put(&t, "%s", c);
+		free(c);
 	}
 	if (t.oom) {
 		free(t.p);

@@ -260,6 +260,8 @@ struct nd {
 	                                 -1 not known yet */
 	uint64_t purge_runs;          /* passes finished */
 	uint64_t purged[GH_DB_COUNT_]; /* records deleted, by database */
+	struct nd_natsin *natsin;     /* [nats] servers set (natsin.h) */
+	struct nd_kvsync *kvsync;     /* [nats] servers set (kvsync.h) */
 };
 
 /* nd_cstate_get - the live state of channel name (made on first use). */
@@ -278,7 +280,11 @@ struct nd_target *nd_target_add(struct nd_job *job, struct nd_chan *ch,
 gh_err nd_records_load_txn(struct gh_txn *txn, uint64_t id, json_t **out);
 json_t *nd_record_find(const json_t *recs, const char *chname,
                              const char *rcpt);
-gh_err nd_record_put_txn(struct gh_txn *txn, const struct nd_job *job,
+/* The idempotency key a delivery is sent and recorded with (send.c). */
+gh_err nd_target_idem_key(const struct nd *d, const struct nd_job *job,
+                          const struct nd_target *t, char *out, size_t cap);
+gh_err nd_record_put_txn(const struct nd *d, struct gh_txn *txn,
+                         const struct nd_job *job,
                          const struct nd_target *t, int64_t now);
 
 /* digest.c */

@@ -13,7 +13,8 @@
 #   make bench-notify         notifyd against Apprise (bench/notify/run)
 
 CFLAGS_notifyd := $(shell $(PKG_CONFIG) --cflags openssl libcurl 2>/dev/null) \
-                  -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED
+                  -DOPENSSL_API_COMPAT=30000 -DOPENSSL_NO_DEPRECATED \
+                  -Icluster $(shell $(PKG_CONFIG) --cflags libnats 2>/dev/null)
 NOTIFYD_LIBS := $(shell $(PKG_CONFIG) --libs openssl jansson 2>/dev/null)
 NOTIFYD_CURL_LIBS := $(shell $(PKG_CONFIG) --libs libcurl 2>/dev/null)
 
@@ -39,7 +40,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # memory-error check.
 NOTIFYD_DAEMON := main log channel http runtime check resolve \
                   deliveries digest dispatch job start send outcome settle \
-                  metrics pickup retention webreq \
+                  metrics pickup retention webreq natsin kvsync \
                   channels/webhook channels/smtp channels/inbox \
                   channels/chat channels/sms channels/ntfy channels/gotify \
                   channels/webpush
@@ -48,23 +49,24 @@ NOTIFYD_BIN := build/gatehouse-notifyd
 NOTIFYD_TEST_BIN := build/tests/gatehouse-notifyd-test
 NOTIFYD_SAN_BIN := build/asan/tests/gatehouse-notifyd-test
 
+# natsin.c, the multi-host mode, links libghcluster (cluster/cluster.mk).
 $(NOTIFYD_BIN): $(NOTIFYD_DAEMON_OBJS) build/notifyd/clock.o \
-                $(NOTIFYD_CORE_LIB) $(LIBGH)
+                $(NOTIFYD_CORE_LIB) build/libghcluster.a $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
-	  $(COMMON_LIBS)
+	  $(GHC_LIBS) $(COMMON_LIBS)
 
 $(NOTIFYD_TEST_BIN): $(NOTIFYD_DAEMON_OBJS) build/notifyd/clock_test.o \
-                     $(NOTIFYD_CORE_LIB) $(LIBGH)
+                     $(NOTIFYD_CORE_LIB) build/libghcluster.a $(LIBGH)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
-	  $(COMMON_LIBS)
+	  $(GHC_LIBS) $(COMMON_LIBS)
 
 $(NOTIFYD_SAN_BIN): $(NOTIFYD_DAEMON_OBJS:build/%=build/asan/%) \
                     build/asan/notifyd/clock_test.o $(NOTIFYD_CORE_SAN) \
-                    $(LIBGH_SAN)
+                    build/asan/libghcluster.a $(LIBGH_SAN)
 	@mkdir -p $(dir $@)
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(NOTIFYD_CURL_LIBS) $(NOTIFYD_LIBS) \
-	  $(COMMON_LIBS)
+	  $(GHC_LIBS) $(COMMON_LIBS)
 
 # What `gatehouse config check` links to say what --check would say
 # (notifyd/check.h): the daemon's objects but main, as an archive so that

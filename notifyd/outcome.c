@@ -10,12 +10,34 @@
  *              receiver sent is honoured) or, past max_attempts, is dead.
  * The decision is gate.c's (nd_attempt_decide, pure); this file counts,
  * logs and sets the target.  Nothing is written here: settle.c records
- * the outcome once the event has nothing left in flight.
+ * the outcome once the event has nothing left in flight.  In the
+ * multi-host mode a delivery whose attempts ran out is also published to
+ * the dead-letter subject (natsin.h), where the fleet's admin sees every
+ * instance's.
  */
 #include <stdio.h>
 
 #include "core/gate.h"
+#include "natsin.h"
 #include "nd.h"
+
+/* A copy of a delivery given up, for the cluster's dead letters. */
+static void
+dead_copy(struct nd *d, const struct nd_job *job,
+          const struct nd_target *t)
+{
+	json_t *w;
+
+	if (d->natsin == NULL)
+		return;
+	w = json_pack("{s:s, s:I, s:s, s:s, s:i, s:s, s:O}", "reason",
+	              t->error, "event_id", (json_int_t)job->id, "channel",
+	              t->chname, "recipient", t->recipient ? t->recipient : "",
+	              "attempts", t->attempts, "type", job->type ? job->type :
+	              "", "event", job->ev);
+	nd_natsin_dead(d->natsin, w);
+	json_decref(w);
+}
 
 static void
 finish(struct nd *d, struct nd_req *r, CURLcode rc)
@@ -82,6 +104,7 @@ finish(struct nd *d, struct nd_req *r, CURLcode rc)
 		cs->dead++;
 		snprintf(line, sizeof(line), "dead: %s", t->error);
 		nd_tlog(d, ND_LOG_WARN, job, t, line);
+		dead_copy(d, job, t);
 		break;
 	case ND_ATTEMPT_RETRY:
 		t->failed_now = 1;

@@ -105,7 +105,6 @@ struct pk_bucket {
 struct nd_pickup {
 	struct nd *d;
 	struct gh_store *st;
-	int64_t dedup_window;
 	int listen_fd;
 	int wake[2];
 	pthread_t tid;
@@ -120,6 +119,7 @@ struct nd_pickup {
 	 * the next tick */
 	int ino;
 	double rate;                 /* [notifyd] bridge_rate */
+	struct nd_intake in;         /* what the validation needs */
 	int64_t warned_uid, warned_full;
 	/* lines about bridges, said at most once a minute each kind, with
 	 * how many were not (a uid looping on connect must not flood the
@@ -129,8 +129,6 @@ struct nd_pickup {
 		unsigned quiet;
 	} said[PK_SAY_KINDS];
 	char *buf;
-	/* [events_api]: what the web domain may raise beyond upload.* */
-	struct gh_domain_policy policy;
 };
 
 /* Refill dom's bucket; how many records it may hand over now. */
@@ -162,31 +160,30 @@ may_warn(int64_t *last)
 
 /* ---- one batch of messages from one bridge ---- */
 
-struct pk_item {
-	json_t *msg;
-	json_t *ev;                  /* accepted, stamped event */
-	char why[256];               /* refused: the reason */
-	int dup;
-	int webreq;                  /* a web request (webreq.h): applied,
-	                                not queued */
-};
-
+/* A batch being checked and committed (nd_intake_commit). */
 struct pk_batch {
-	struct nd_pickup *p;
+	const struct nd_intake *in;
 	int dom;
-	struct pk_item items[PK_DRAIN];
+	const char *host;            /* NULL: this host's bridge */
+	struct nd_intake_item *items;
 	size_t n;
 };
 
 /* The core's idempotence key for a bridged event: never a key an event
- * can carry (those are prefixed with their domain by gh_domain_accept). */
+ * can carry (those are prefixed with their domain by gh_domain_accept).
+ * An event from another host's bridge (natsin.c) has the host in it:
+ * event ids are per host and domain store. */
 static size_t
-bridge_key(char *k, size_t cap, int dom, const json_t *msg)
+bridge_key(char *k, size_t cap, int dom, const char *host,
+           const json_t *msg)
 {
-	int n = snprintf(k, cap, "\x01" "bridge/%s/%lld/%lld",
-	                 gh_domain_name((enum gh_domain)dom),
-	                 (long long)json_integer_value(json_object_get(msg, "id")),
-	                 (long long)json_integer_value(json_object_get(msg, "at")));
+	long long id = (long long)json_integer_value(json_object_get(msg, "id"));
+	long long at = (long long)json_integer_value(json_object_get(msg, "at"));
+	int n = host == NULL ?
+	    snprintf(k, cap, "\x01" "bridge/%s/%lld/%lld",
+	             gh_domain_name((enum gh_domain)dom), id, at) :
+	    snprintf(k, cap, "\x01" "cluster/%s/%s/%lld/%lld", host,
+	             gh_domain_name((enum gh_domain)dom), id, at);
 
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }
@@ -199,13 +196,14 @@ batch_txn(struct gh_txn *txn, void *arg)
 	gh_err err;
 
 	for (size_t i = 0; i < b->n; i++) {
-		struct pk_item *it = &b->items[i];
+		struct nd_intake_item *it = &b->items[i];
 		const char *t = gh_bridge_type(it->msg);
 
 		it->dup = 0;
 		if (strcmp(t, "ev") == 0 && it->ev != NULL) {
 			char k[160];
-			size_t kl = bridge_key(k, sizeof(k), b->dom, it->msg);
+			size_t kl = bridge_key(k, sizeof(k), b->dom, b->host,
+			                       it->msg);
 			uint64_t id = 0;
 
 			if (kl == 0)
@@ -238,7 +236,7 @@ batch_txn(struct gh_txn *txn, void *arg)
 				continue;
 			}
 			err = gh_queue_enqueue_txn(txn, it->ev, now,
-			                           b->p->dedup_window, &id,
+			                           b->in->dedup_window, &id,
 			                           NULL);
 			if (err)
 				return err;
@@ -369,12 +367,37 @@ reply(struct nd_pickup *p, struct pk_conn *c, json_t *m)
 	flush(p, c);
 }
 
+/*
+ * An event from another host (natsin.c) gets metadata.gatehouse_origin =
+ * "HOST:DOMAIN:ID:AT", whatever the producer put there: the fleet's
+ * idempotency keys are made of it (send.c), so that the same event taken
+ * by two instances (one killed between its commit and its ack) goes out
+ * with the same key, and two events never share one.
+ */
+static int
+stamp_origin(json_t *ev, int dom, const char *host, const json_t *msg)
+{
+	char o[GH_NOTIFY_ORIGIN_MAX];
+	json_t *md = json_object_get(ev, "metadata");
+
+	snprintf(o, sizeof(o), "%s:%s:%lld:%lld", host,
+	         gh_domain_name((enum gh_domain)dom),
+	         (long long)json_integer_value(json_object_get(msg, "id")),
+	         (long long)json_integer_value(json_object_get(msg, "at")));
+	if (!json_is_object(md)) {
+		md = json_object();
+		if (md == NULL || json_object_set_new(ev, "metadata", md) != 0)
+			return -1;
+	}
+	return json_object_set_new(md, "gatehouse_origin", json_string(o));
+}
+
 /* Validate what a batch holds, before the transaction. */
 static void
 batch_check(struct pk_batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
-		struct pk_item *it = &b->items[i];
+		struct nd_intake_item *it = &b->items[i];
 		const char *t = gh_bridge_type(it->msg);
 
 		it->why[0] = '\0';
@@ -396,11 +419,17 @@ batch_check(struct pk_batch *b)
 				continue;
 			}
 			(void)gh_domain_accept_policy((enum gh_domain)b->dom,
-			                              &b->p->policy, ev,
+			                              &b->in->policy, ev,
 			                              &it->ev, it->why,
 			                              sizeof(it->why));
 			if (it->ev == NULL && it->why[0] == '\0')
 				snprintf(it->why, sizeof(it->why), "refused");
+			if (it->ev != NULL && b->host != NULL &&
+			    stamp_origin(it->ev, b->dom, b->host, it->msg) != 0) {
+				json_decref(it->ev);
+				it->ev = NULL;
+				snprintf(it->why, sizeof(it->why), "out of memory");
+			}
 		} else if (strcmp(t, "sup") == 0) {
 			char norm[GH_ADDR_MAX + 1];
 			const char *a = json_string_value(
@@ -420,16 +449,34 @@ batch_check(struct pk_batch *b)
 	}
 }
 
+gh_err
+nd_intake_load(const struct gh_conf *conf, struct nd_intake *in,
+               char *detail, size_t dlen)
+{
+	memset(in, 0, sizeof(*in));
+	in->dedup_window = gh_conf_int(conf, "queue", "dedup_window");
+	return gh_domain_policy_load(conf, &in->policy, detail, dlen);
+}
+
+gh_err
+nd_intake_commit(struct gh_store *st, const struct nd_intake *in, int dom,
+                 const char *host, struct nd_intake_item *items, size_t n)
+{
+	struct pk_batch b = {in, dom, host, items, n};
+
+	batch_check(&b);
+	return gh_store_update(st, batch_txn, &b);
+}
+
 static void
 conn_read(struct nd_pickup *p, struct pk_conn *c)
 {
-	struct pk_batch b;
+	struct nd_intake_item items[PK_DRAIN];
+	struct pk_batch b = {&p->in, c->dom, NULL, items, 0};
 	size_t max = allowance(p, c->dom), bytes = 0;
 	gh_err err = GH_OK;
 
-	memset(&b, 0, sizeof(b));
-	b.p = p;
-	b.dom = c->dom;
+	memset(items, 0, sizeof(items));
 	if (max == 0)
 		return;   /* not polled then; said in pickup_main */
 	while (b.n < max && bytes < PK_DRAIN_BYTES) {
@@ -450,8 +497,7 @@ conn_read(struct nd_pickup *p, struct pk_conn *c)
 		           "sent a malformed packet; closed");
 		goto done;
 	}
-	batch_check(&b);
-	err = gh_store_update(p->st, batch_txn, &b);
+	err = nd_intake_commit(p->st, b.in, b.dom, NULL, b.items, b.n);
 	if (err) {
 		/* Nothing answered: the bridge gives its leases back and
 		 * sends them again once it reconnects. */
@@ -463,7 +509,7 @@ conn_read(struct nd_pickup *p, struct pk_conn *c)
 		goto done;
 	}
 	for (size_t i = 0; i < b.n && c->fd >= 0; i++) {
-		struct pk_item *it = &b.items[i];
+		struct nd_intake_item *it = &b.items[i];
 		const char *t = gh_bridge_type(it->msg);
 		json_t *id = json_object_get(it->msg, "id");
 
@@ -1096,9 +1142,8 @@ nd_pickup_start(struct nd *d, struct nd_pickup **out, char *detail,
 	p->listen_fd = -1;
 	p->wake[0] = p->wake[1] = -1;
 	p->ino = -1;
-	p->dedup_window = gh_conf_int(d->rt->conf, "queue", "dedup_window");
 	p->rate = (double)gh_conf_int(d->rt->conf, "notifyd", "bridge_rate");
-	err = gh_domain_policy_load(d->rt->conf, &p->policy, detail, dlen);
+	err = nd_intake_load(d->rt->conf, &p->in, detail, dlen);
 	if (err) {
 		free(p);
 		return err;

@@ -177,6 +177,28 @@ nd_msg_fill(struct nd *d, const struct nd_job *job,
 	m->now_ms = d->now;
 }
 
+/*
+ * The delivery's idempotency key: EVENT_ID:CHANNEL:RECIPIENT; in the
+ * multi-host mode, for an event from another host, ORIGIN:CHANNEL:
+ * RECIPIENT (pickup.h, metadata.gatehouse_origin): event ids are this
+ * instance's, and another instance may hold the same event (taken again
+ * after a crash) or another event under the same id.
+ */
+gh_err
+nd_target_idem_key(const struct nd *d, const struct nd_job *job,
+                   const struct nd_target *t, char *out, size_t cap)
+{
+	const char *o = json_string_value(json_object_get(
+	    json_object_get(job->ev, "metadata"), "gatehouse_origin"));
+	int n;
+
+	if (d->natsin == NULL || o == NULL)
+		return nd_idem_key(out, cap, job->id, t->chname, t->recipient);
+	n = snprintf(out, cap, "%s:%s:%s", o, t->chname,
+	             t->recipient && *t->recipient ? t->recipient : "*");
+	return n < 0 || (size_t)n >= cap ? GH_ETOOBIG : GH_OK;
+}
+
 /* Build and launch the request of target i; the gates are passed. */
 void
 nd_launch(struct nd *d, struct nd_job *job, size_t i)
@@ -202,7 +224,7 @@ nd_launch(struct nd *d, struct nd_job *job, size_t i)
 	r->target = i;
 	r->now_ms = d->now;
 	r->retry_after_ms = -1;
-	e = nd_idem_key(idem, sizeof(idem), job->id, t->chname, t->recipient);
+	e = nd_target_idem_key(d, job, t, idem, sizeof(idem));
 	if (e == GH_OK && !(ch->kind->flags & ND_KIND_RAW))
 		e = render(d, job, t, vars, &subject, &text, &html);
 	if (e) {

@@ -147,7 +147,7 @@ record_local(struct nd *d, struct gh_txn *txn, struct nd_job *job,
 	tmp.st = t->after;
 	tmp.attempts = t->attempts + (t->ch ? 1 : 0);
 	tmp.delivered_at = t->after == ND_T_DELIVERED ? d->now : 0;
-	return nd_record_put_txn(txn, job, &tmp, d->now);
+	return nd_record_put_txn(d, txn, job, &tmp, d->now);
 }
 
 static gh_err
@@ -167,7 +167,7 @@ commit_fn(struct gh_txn *txn, void *arg)
 			if (t->st == ND_T_LOCAL)
 				e = record_local(d, txn, job, t);
 			else if (t->dirty)
-				e = nd_record_put_txn(txn, job, t, d->now);
+				e = nd_record_put_txn(d, txn, job, t, d->now);
 			else
 				e = GH_OK;
 			/* one record that cannot be written must not hold up

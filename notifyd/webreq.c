@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gatehouse/json.h"
+#include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "webreq.h"
 
@@ -104,6 +105,20 @@ nd_webreq_check(const json_t *ev, char *why, size_t wlen)
 			         "URL", t);
 			return GH_EINVAL;
 		}
+	} else if (strcmp(t, "web.unsubscribe") == 0) {
+		static const char *const m[] = {"address", "list", NULL};
+		const char *a = json_string_value(json_object_get(md,
+		                                                  "address"));
+		const char *l = json_string_value(json_object_get(md, "list"));
+		char norm[GH_ADDR_MAX + 1];
+
+		if (!gh_json_only_members(md, m, NULL) || a == NULL || l == NULL ||
+		    gh_addr_normalize(a, norm, sizeof(norm)) != GH_OK ||
+		    strlen(l) > GH_LIST_MAX) {
+			snprintf(why, wlen, "%s: metadata must be {address, "
+			         "list} (an address, a list id or \"\")", t);
+			return GH_EINVAL;
+		}
 	} else {
 		snprintf(why, wlen, "unknown web request '%.64s'", t);
 		return GH_EINVAL;
@@ -149,6 +164,11 @@ nd_webreq_apply_txn(struct gh_txn *txn, const json_t *ev, int64_t now,
 	} else if (strcmp(t, "web.push_remove") == 0) {
 		err = gh_push_remove_txn(txn, user, json_string_value(
 		    json_object_get(md, "endpoint")), now);
+	} else if (strcmp(t, "web.unsubscribe") == 0) {
+		/* as a "sup" message from the web bridge (pickup.c) */
+		err = gh_suppress_add_txn(txn, json_string_value(
+		    json_object_get(md, "address")), json_string_value(
+		    json_object_get(md, "list")), "unsubscribed", "web", now);
 	} else {
 		snprintf(why, wlen, "unknown web request");
 		return GH_EINVAL;

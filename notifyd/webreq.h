@@ -15,6 +15,14 @@
  *   web.prefs            {"prefs": PREFERENCES}        (users.h)
  *   web.push_add         {"subscription": {"endpoint", "keys": {p256dh, auth}}}
  *   web.push_remove      {"endpoint": URL}
+ *   web.unsubscribe      {"address": ADDR, "list": LIST-ID or ""}
+ *
+ * web.unsubscribe is a one-click unsubscribe the nginx module took into
+ * the web store's suppression list, carried by the web bridge in the
+ * multi-host mode (where it does not talk to this notifyd's socket and so
+ * cannot send "sup" messages; docs/cluster.md): it adds what "sup" adds.
+ * Its "user" is the address.  The web domain could always suppress any
+ * address ("sup"), so this gives it nothing new.
  *
  * The event's "user" is whose item, preferences or subscriptions change:
  * nginx names the user (gatehouse_user, the application's login), so a

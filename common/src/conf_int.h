@@ -13,6 +13,7 @@ extern const struct gh_conf_key gh_conf_schema_milter[];
 extern const struct gh_conf_key gh_conf_schema_nginx[];
 extern const struct gh_conf_key gh_conf_schema_pam[];
 extern const struct gh_conf_key gh_conf_schema_notifyd[];
+extern const struct gh_conf_key gh_conf_schema_nats[];
 extern const struct gh_conf_key *const gh_conf_schemas[];
 
 /* Units for the tables. */

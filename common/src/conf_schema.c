@@ -129,5 +129,6 @@ const struct gh_conf_key *const gh_conf_schemas[] = {
 	gh_conf_schema_nginx,
 	gh_conf_schema_pam,
 	gh_conf_schema_notifyd,
+	gh_conf_schema_nats,
 	NULL
 };

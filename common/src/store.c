@@ -29,6 +29,7 @@
 #include "detail_int.h"
 #include "fsafe_int.h"
 #include "store_int.h"
+#include "gatehouse/replog.h"
 
 #define GH_MAP_DEFAULT   (64u * 1024u * 1024u)
 #define GH_MAP_MAX_DEFAULT ((size_t)4 << 30)
@@ -52,6 +53,7 @@ static const char *const gh_db_names[GH_DB_COUNT_] = {
 	[GH_DB_KNOWN_HOSTS] = "known_hosts",
 	[GH_DB_SCAN_CACHE] = "scan_cache",
 	[GH_DB_INBOX_FEED] = "inbox_feed",
+	[GH_DB_REPLOG] = "replog",
 };
 
 struct gh_store {
@@ -76,6 +78,7 @@ struct gh_txn {
 	int write;
 	int map_full;   /* a put hit MDB_MAP_FULL: grow and run again */
 	int touch;      /* gh_txn_touch: rewrite wlock after the commit */
+	int replog_mute; /* gh_txn_replog_mute: changes from the cluster */
 };
 
 const char *
@@ -292,6 +295,21 @@ txn_begin(struct gh_store *st, int write, MDB_txn **out)
 			return e;
 	}
 	return GH_EIO;
+}
+
+/* gatehouse/replog.h: kept per transaction, so nothing else a process
+ * writes at the same time goes unrecorded. */
+void
+gh_txn_replog_mute(struct gh_txn *txn)
+{
+	if (txn != NULL)
+		txn->replog_mute = 1;
+}
+
+int
+gh_txn_replog_muted(struct gh_txn *txn)
+{
+	return txn != NULL && txn->replog_mute;
 }
 
 void

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "gatehouse/records.h"
+#include "gatehouse/replog.h"
 
 #define SKEY_MAX (GH_ADDR_MAX + 1 + GH_LIST_MAX)
 
@@ -83,6 +84,8 @@ gh_suppress_add_txn(struct gh_txn *txn, const char *addr, const char *list,
 	json_decref(rec);
 	if (err == GH_OK)
 		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
+	if (err == GH_OK)
+		err = gh_replog_note_txn(txn, GH_REP_SUPPRESS, k, kl);
 	return err;
 }
 
@@ -98,6 +101,8 @@ gh_suppress_remove_txn(struct gh_txn *txn, const char *addr, const char *list)
 	err = gh_txn_del(txn, GH_DB_SUPPRESSION, k, kl);
 	if (err == GH_OK)
 		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
+	if (err == GH_OK)
+		err = gh_replog_note_txn(txn, GH_REP_SUPPRESS, k, kl);
 	return err;
 }
 

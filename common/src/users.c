@@ -11,6 +11,7 @@
 #include "gatehouse/records.h"
 #include "gatehouse/users.h"
 #include "detail_int.h"
+#include "replog_int.h"
 
 #define NAME_MAX_LEN 128
 #define CHAT_MAX 32
@@ -374,6 +375,25 @@ put_rec(struct gh_txn *txn, enum gh_db db, const char *user, const json_t *rec,
 	return err;
 }
 
+/* The replication log (replog.h): what of user's contacts differs from
+ * the record still stored, before rec replaces it (NULL: deleted). */
+static gh_err
+contacts_note(struct gh_txn *txn, const char *user, const json_t *rec)
+{
+	json_t *old = NULL;
+	int on = 0;
+	gh_err err = gh_replog_enabled_txn(txn, &on);
+
+	if (err || !on || gh_txn_replog_muted(txn))
+		return err;
+	err = get_rec(txn, GH_DB_USERS, user, &old);
+	if (err && err != GH_ENOTFOUND)
+		return err;
+	err = gh_replog_contacts_txn(txn, user, old, rec);
+	json_decref(old);
+	return err;
+}
+
 gh_err
 gh_contacts_get_txn(struct gh_txn *txn, const char *user, json_t **out)
 {
@@ -397,7 +417,10 @@ gh_contacts_put_txn(struct gh_txn *txn, const char *user, const json_t *rec,
 	json_array_foreach(push, i, p)
 		if (!json_object_get(p, "added_at"))
 			json_object_set_new(p, "added_at", json_integer(now));
-	err = gh_txn_put_json(txn, GH_DB_USERS, user, strlen(user), copy);
+	err = contacts_note(txn, user, copy);
+	if (err == GH_OK)
+		err = gh_txn_put_json(txn, GH_DB_USERS, user, strlen(user),
+		                      copy);
 	json_decref(copy);
 	return err;
 }
@@ -408,6 +431,10 @@ gh_contacts_del_txn(struct gh_txn *txn, const char *user)
 	size_t kl;
 	gh_err err = user_key(user, &kl);
 
+	if (err == GH_OK)
+		err = gh_txn_get(txn, GH_DB_USERS, user, kl, NULL, NULL);
+	if (err == GH_OK)
+		err = contacts_note(txn, user, NULL);
 	return err ? err : gh_txn_del(txn, GH_DB_USERS, user, kl);
 }
 
@@ -437,8 +464,10 @@ gh_push_remove_txn(struct gh_txn *txn, const char *user, const char *endpoint,
 	}
 	if (err == GH_OK) {
 		json_object_set_new(rec, "updated_at", json_integer(now));
-		err = gh_txn_put_json(txn, GH_DB_USERS, user, strlen(user), rec);
+		err = gh_replog_note_txn(txn, GH_REP_PUSH, user, strlen(user));
 	}
+	if (err == GH_OK)
+		err = gh_txn_put_json(txn, GH_DB_USERS, user, strlen(user), rec);
 	json_decref(rec);
 	return err;
 }
@@ -761,6 +790,8 @@ gh_prefs_put_txn(struct gh_txn *txn, const char *user, const json_t *rec,
 
 	if (err == GH_OK)
 		err = put_rec(txn, GH_DB_PREFS, user, rec, now, NULL);
+	if (err == GH_OK)
+		err = gh_replog_note_txn(txn, GH_REP_PREFS, user, strlen(user));
 	return err ? err : feed_add(txn, GH_FEED_PREFS, user, 0);
 }
 
@@ -772,6 +803,8 @@ gh_prefs_del_txn(struct gh_txn *txn, const char *user)
 
 	if (err == GH_OK)
 		err = gh_txn_del(txn, GH_DB_PREFS, user, kl);
+	if (err == GH_OK)
+		err = gh_replog_note_txn(txn, GH_REP_PREFS, user, strlen(user));
 	return err ? err : feed_add(txn, GH_FEED_PREFS, user, 0);
 }
 

@@ -67,7 +67,7 @@ extern "C" {
 #endif
 
 /* Current schema version; see docs/store.md "Migrations". */
-#define GH_STORE_SCHEMA 3   /* 2: scan_cache; 3: inbox_feed */
+#define GH_STORE_SCHEMA 4   /* 2: scan_cache; 3: inbox_feed; 4: replog */
 
 /* The named databases.  Their names in LMDB are given by gh_db_name(). */
 enum gh_db {
@@ -87,6 +87,7 @@ enum gh_db {
 	GH_DB_KNOWN_HOSTS,  /* (user, network) pairs seen at login */
 	GH_DB_SCAN_CACHE,   /* scan verdicts by (SHA-256, engine key) */
 	GH_DB_INBOX_FEED,   /* changes to inbox items and prefs, by sequence */
+	GH_DB_REPLOG,       /* shared records not yet in the cluster (replog.h) */
 	GH_DB_COUNT_        /* not a database: the number of them */
 };
 

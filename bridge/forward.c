@@ -1,0 +1,286 @@
+/*
+ * forward.c - gatehouse-bridge in the multi-host mode (forward.h,
+ * docs/cluster.md): the domain's outbox events go to NATS JetStream, where
+ * any gatehouse-notifyd of the delivery fleet takes them.
+ *
+ * The domain's store is the spool: an event is leased, published to
+ * PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID, and acked in
+ * the outbox only once JetStream acknowledged it (it is then stored on
+ * the stream's replicas).  A bridge killed in between publishes it again
+ * after its lease runs out; JetStream drops the copy within the stream's
+ * duplicate window, and notifyd's idempotence key (host, domain, id, time)
+ * catches one after it.  While the cluster cannot be reached, the leases
+ * are given back and tried again every second; the producers never notice
+ * (they commit into their own store, docs/security.md rule 5).
+ *
+ * Every HEARTBEAT_MS it puts a heartbeat for this host and domain into the
+ * PREFIX_hosts bucket (key HOST.DOMAIN): the outbox's backlog and the age
+ * of its oldest due event, events published since start, the time of the
+ * last publish.  notifyd's /metrics and `gatehouse cluster status` read
+ * them.  It is published like any message to the bucket's subject
+ * ($KV.BUCKET.KEY), so the domain's NATS user needs publish rights on its
+ * own keys only, never the JetStream API.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "gatehouse/journal.h"
+#include "gatehouse/queue.h"
+#include "gatehouse/records.h"
+#include "ghc.h"
+#include "forward.h"
+
+#define BF_BATCH 64
+#define BF_VISIBILITY_MS 120000     /* a lease not settled comes back */
+#define BF_HEARTBEAT_MS 5000
+
+struct bf {
+	struct ghc *c;
+	enum gh_domain dom;
+	const char *name;
+	int journal;
+	char subject[GHC_SUBJECT_MAX];
+	char hb_subject[GHC_SUBJECT_MAX];
+	int up;                       /* -1 not known yet, 0 down, 1 up */
+	uint64_t published;
+	int64_t last_publish;         /* wall clock ms; 0 never */
+	int64_t hb_next;              /* monotonic ms */
+	struct gh_lease leases[BF_BATCH];
+};
+
+__attribute__((format(printf, 3, 4)))
+static void
+flog(const struct bf *f, int prio, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%sgatehouse-bridge[%s]: %s\n",
+	        f->journal ? gh_journal_prefix(prio) : "", f->name, line);
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Say a change between reachable and not, once each way. */
+static void
+set_up(struct bf *f, int up, const char *why)
+{
+	char url[256];
+
+	if (f->up == up)
+		return;
+	f->up = up;
+	if (up) {
+		ghc_url(f->c, url, sizeof(url));
+		flog(f, LOG_INFO, "forwarding to NATS JetStream%s%s as %s",
+		     url[0] ? " at " : "", url, f->subject);
+	} else {
+		flog(f, LOG_WARNING, "NATS JetStream cannot be reached (%s); "
+		     "events wait in this domain's outbox and are forwarded "
+		     "when it is back", why);
+	}
+}
+
+gh_err
+bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
+        struct bf **out, char *detail, size_t dlen)
+{
+	struct bf *f = calloc(1, sizeof(*f));
+	char bucket[GHC_TOKEN_MAX * 2 + 2];
+	const struct ghc_opts *o;
+	gh_err err;
+
+	*out = NULL;
+	if (f == NULL)
+		return GH_ENOMEM;
+	f->dom = dom;
+	f->name = gh_domain_name(dom);
+	f->journal = journal;
+	f->up = -1;
+	err = ghc_open(conf, dom, &f->c, detail, dlen);
+	if (err)
+		goto fail;
+	o = ghc_opts(f->c);
+	err = ghc_subject(o, "events", f->name, o->host, f->subject,
+	                  sizeof(f->subject));
+	if (err == GH_OK)
+		err = ghc_bucket(o, "hosts", bucket, sizeof(bucket));
+	if (err == GH_OK &&
+	    snprintf(f->hb_subject, sizeof(f->hb_subject), "$KV.%s.%s.%s",
+	             bucket, o->host, f->name) >= (int)sizeof(f->hb_subject))
+		err = GH_ETOOBIG;
+	if (err) {
+		snprintf(detail, dlen, "[nats]: subject for host %s too long",
+		         o->host);
+		goto fail;
+	}
+	f->hb_next = mono_ms();
+	*out = f;
+	return GH_OK;
+fail:
+	bf_close(f);
+	return err;
+}
+
+void
+bf_close(struct bf *f)
+{
+	if (f == NULL)
+		return;
+	ghc_close(f->c);
+	free(f);
+}
+
+/* The heartbeat: what waits in the outbox, how old, what went. */
+static void
+heartbeat(struct bf *f, struct gh_store *st)
+{
+	struct gh_queue_stats qs;
+	int64_t now = gh_now_ms();
+	json_t *hb;
+	char *s = NULL;
+	jsErrCode jerr = 0;
+	natsStatus ns;
+
+	if (gh_queue_stats(st, now, &qs) != GH_OK)
+		memset(&qs, 0, sizeof(qs));
+	hb = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+	               "host", ghc_opts(f->c)->host, "domain", f->name,
+	               "backlog", (json_int_t)(qs.count[0] + qs.count[1]),
+	               "oldest_ms", (json_int_t)qs.oldest_due_ms,
+	               "published", (json_int_t)f->published,
+	               "last_publish", (json_int_t)f->last_publish,
+	               "at", (json_int_t)now);
+	s = hb ? json_dumps(hb, JSON_COMPACT) : NULL;
+	json_decref(hb);
+	if (s == NULL)
+		return;
+	ns = js_Publish(NULL, ghc_js(f->c), f->hb_subject, s, (int)strlen(s),
+	                NULL, &jerr);
+	free(s);
+	if (ns == NATS_OK) {
+		set_up(f, 1, NULL);
+	} else if (f->up == 1) {
+		char why[256];
+
+		ghc_status(ns, jerr, "heartbeat", why, sizeof(why));
+		set_up(f, 0, why);
+	}
+}
+
+json_t *
+br_event_msg(uint64_t id, const json_t *rec)
+{
+	json_t *ev = json_deep_copy(rec);
+
+	if (ev == NULL)
+		return NULL;
+	/* the producer's fields only: the store's own go */
+	json_object_del(ev, "id");
+	json_object_del(ev, "created_at");
+	json_object_del(ev, "v");
+	json_object_del(ev, "q");
+	return json_pack("{s:s, s:I, s:O?, s:o}", "t", "ev", "id",
+	                 (json_int_t)id, "at",
+	                 json_object_get(rec, "created_at"), "ev", ev);
+}
+
+/* Publish one leased event; 0 once JetStream has it. */
+static int
+publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
+{
+	json_t *m = br_event_msg(l->id, l->event);
+	char *body = m ? json_dumps(m, JSON_COMPACT) : NULL;
+	char msgid[GHC_TOKEN_MAX * 2 + 48];
+	jsPubOptions po;
+	jsPubAck *pa = NULL;
+	jsErrCode jerr = 0;
+	natsStatus ns;
+
+	json_decref(m);
+	if (body == NULL) {
+		snprintf(why, wlen, "out of memory");
+		return -1;
+	}
+	snprintf(msgid, sizeof(msgid), "%s:%s:%llu", ghc_opts(f->c)->host,
+	         f->name, (unsigned long long)l->id);
+	jsPubOptions_Init(&po);
+	po.MsgId = msgid;
+	ns = js_Publish(&pa, ghc_js(f->c), f->subject, body,
+	                (int)strlen(body), &po, &jerr);
+	free(body);
+	jsPubAck_Destroy(pa);
+	if (ns == NATS_NO_RESPONDERS)
+		snprintf(why, wlen, "no stream takes %s yet: gatehouse-notifyd "
+		         "makes it when it starts", f->subject);
+	else if (ns == NATS_TIMEOUT)
+		snprintf(why, wlen, "no answer to a publish to %s: the cluster "
+		         "lost its quorum, or the server refused it (is this "
+		         "domain's NATS user allowed to publish there? the "
+		         "server's log says)", f->subject);
+	else if (ns != NATS_OK)
+		ghc_status(ns, jerr, "publish", why, wlen);
+	return ns == NATS_OK ? 0 : -1;
+}
+
+int
+bf_turn(struct bf *f, struct gh_store *st)
+{
+	size_t n = 0, sent = 0;
+	gh_err err;
+	char why[512] = "";
+	int64_t t = mono_ms();
+
+	if (t >= f->hb_next) {
+		f->hb_next = t + BF_HEARTBEAT_MS;
+		if (ghc_connected(f->c))
+			heartbeat(f, st);
+	}
+	if (!ghc_connected(f->c)) {
+		set_up(f, 0, "not connected");
+		return -1;
+	}
+	err = gh_queue_lease(st, gh_now_ms(), BF_BATCH, BF_VISIBILITY_MS,
+	                     f->leases, &n);
+	if (err) {
+		flog(f, LOG_ERR, "outbox: %s", gh_strerror(err));
+		return -1;
+	}
+	/* in order; the first refusal stops the round (the cluster is
+	 * unlikely to take the next one if it did not take this one) */
+	while (sent < n && publish(f, &f->leases[sent], why,
+	                           sizeof(why)) == 0)
+		sent++;
+	if (sent > 0) {
+		err = gh_queue_ack(st, f->leases, sent, gh_now_ms(), NULL);
+		if (err)
+			flog(f, LOG_WARNING, "outbox: cannot record what JetStream "
+			     "took: %s (it goes again and is recognised)",
+			     gh_strerror(err));
+		f->published += sent;
+		f->last_publish = gh_now_ms();
+		set_up(f, 1, NULL);
+	}
+	if (sent < n) {
+		(void)gh_queue_release(st, f->leases + sent, n - sent,
+		                       gh_now_ms());
+		set_up(f, 0, why);
+	}
+	gh_lease_release(f->leases, n);
+	/* idle: "up" is said by the next heartbeat JetStream takes */
+	return sent < n ? -1 : (int)sent;
+}

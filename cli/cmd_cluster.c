@@ -1,0 +1,268 @@
+/*
+ * cmd_cluster.c - `gatehouse cluster status`: the multi-host mode as the
+ * NATS JetStream cluster sees it (docs/cluster.md): the servers and the
+ * one connected to, the streams (messages, bytes, replicas, leader), the
+ * consumers (pending, ack pending, redelivered), each host's bridges from
+ * their heartbeats (backlog, lag, last seen) and the KV buckets with
+ * their revisions.
+ *
+ * It connects with the core's credentials ([nats] credentials or
+ * nkey_seed with %d = core).  Run as root, it first becomes the owner of
+ * the core store, like every command that reads the core's files, so it
+ * reads the credentials as notifyd does (docs/security.md, rule 2); on a
+ * machine without a core store it stays who it is.
+ */
+#include <getopt.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "ghc.h"
+
+#define STATUS_HOSTS_MAX 1024
+
+static void
+nap_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static json_t *
+stream_json(const jsStreamInfo *si)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s?}",
+	                 "name", si->Config->Name,
+	                 "messages", (json_int_t)si->State.Msgs,
+	                 "bytes", (json_int_t)si->State.Bytes,
+	                 "first_seq", (json_int_t)si->State.FirstSeq,
+	                 "last_seq", (json_int_t)si->State.LastSeq,
+	                 "replicas", (json_int_t)si->Config->Replicas,
+	                 "leader", si->Cluster && si->Cluster->Leader ?
+	                 si->Cluster->Leader : NULL);
+}
+
+/* The hosts' heartbeats: the key's tokens say whose (the server lets a
+ * domain write only its own keys), the value what. */
+static json_t *
+hosts_json(struct ghc *g)
+{
+	json_t *arr = json_array();
+	kvStore *kv = NULL;
+	kvKeysList keys = {NULL, 0};
+	char why[256];
+	int64_t now = gh_now_ms();
+
+	if (arr == NULL || ghc_kv(g, "hosts", 0, 1, &kv, why,
+	                          sizeof(why)) != GH_OK)
+		return arr;
+	if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
+		for (int i = 0; i < keys.Count && i < STATUS_HOSTS_MAX; i++) {
+			const char *key = keys.Keys[i];
+			const char *dot = strchr(key, '.');
+			char host[GHC_TOKEN_MAX + 1];
+			kvEntry *e = NULL;
+			json_t *v;
+
+			if (dot == NULL || (size_t)(dot - key) > GHC_TOKEN_MAX ||
+			    gh_domain_lookup(dot + 1) <= GH_DOMAIN_CORE)
+				continue;
+			memcpy(host, key, (size_t)(dot - key));
+			host[dot - key] = '\0';
+			if (!ghc_token_ok(host) ||
+			    kvStore_Get(&e, kv, key) != NATS_OK)
+				continue;
+			v = json_loadb(kvEntry_Value(e),
+			               (size_t)kvEntry_ValueLen(e), 0, NULL);
+			json_array_append_new(arr, json_pack(
+			    "{s:s, s:s, s:I, s:f, s:I, s:I, s:f, s:I}",
+			    "host", host, "domain", dot + 1,
+			    "backlog", (json_int_t)json_integer_value(
+			        json_object_get(v, "backlog")),
+			    "lag_seconds", (double)json_integer_value(
+			        json_object_get(v, "oldest_ms")) / 1000.0,
+			    "published", (json_int_t)json_integer_value(
+			        json_object_get(v, "published")),
+			    "last_publish", (json_int_t)json_integer_value(
+			        json_object_get(v, "last_publish")),
+			    "last_seen_seconds", (double)(now - json_integer_value(
+			        json_object_get(v, "at"))) / 1000.0,
+			    "revision", (json_int_t)kvEntry_Revision(e)));
+			json_decref(v);
+			kvEntry_Destroy(e);
+		}
+	}
+	kvKeysList_Destroy(&keys);
+	kvStore_Destroy(kv);
+	return arr;
+}
+
+static int
+status(struct cli *c)
+{
+	struct ghc *g = NULL;
+	const struct ghc_opts *o;
+	jsStreamInfoList *streams = NULL;
+	jsConsumerInfoList *cons = NULL;
+	json_t *out = NULL, *sarr, *carr, *barr, *hosts;
+	char detail[1024], url[256], kvprefix[GHC_TOKEN_MAX + 8];
+	int rc = EXIT_OK;
+	gh_err err;
+
+	if (!ghc_enabled(c->conf)) {
+		cli_eprintf("gatehouse: cluster: [nats] servers is not set: this "
+		            "host runs alone (docs/cluster.md)\n");
+		return EXIT_CONFIG;
+	}
+	if (geteuid() == 0) {
+		err = gh_store_become_owner(gh_conf_str(c->conf, "store", "path"),
+		                            detail, sizeof(detail));
+		if (err && err != GH_ENOTFOUND)
+			return cli_fail(c, err, "cluster", detail);
+	}
+	err = ghc_open(c->conf, GH_DOMAIN_CORE, &g, detail, sizeof(detail));
+	if (err)
+		return cli_fail(c, err, "cluster", detail);
+	o = ghc_opts(g);
+	for (int64_t waited = 0; !ghc_connected(g) &&
+	     waited < o->connect_timeout_ms; waited += 50)
+		nap_ms(50);
+	if (!ghc_connected(g)) {
+		cli_eprintf("gatehouse: cluster: no server of [nats] servers "
+		            "answered within %lld ms\n",
+		            (long long)o->connect_timeout_ms);
+		rc = EXIT_TEMPFAIL;
+		goto cleanup;
+	}
+	ghc_url(g, url, sizeof(url));
+	snprintf(kvprefix, sizeof(kvprefix), "KV_%s_", o->prefix);
+	out = json_pack("{s:s, s:s, s:s, s:s}", "servers",
+	                gh_conf_str(c->conf, "nats", "servers"), "connected_url",
+	                url, "host", o->host, "subject_prefix", o->prefix);
+	sarr = json_array();
+	carr = json_array();
+	barr = json_array();
+	json_object_set_new(out, "streams", sarr);
+	json_object_set_new(out, "consumers", carr);
+	json_object_set_new(out, "buckets", barr);
+	if (js_Streams(&streams, ghc_js(g), NULL, NULL) == NATS_OK) {
+		for (int i = 0; i < streams->Count; i++) {
+			const jsStreamInfo *si = streams->List[i];
+			const char *name = si->Config->Name;
+
+			if (strncmp(name, kvprefix, strlen(kvprefix)) == 0) {
+				json_array_append_new(barr, json_pack(
+				    "{s:s, s:I, s:I, s:I, s:s?}", "bucket",
+				    name + 3, "values", (json_int_t)si->State.Msgs,
+				    "revision", (json_int_t)si->State.LastSeq,
+				    "replicas", (json_int_t)si->Config->Replicas,
+				    "leader", si->Cluster && si->Cluster->Leader ?
+				    si->Cluster->Leader : NULL));
+				continue;
+			}
+			if (strncmp(name, o->stream, strlen(o->stream)) != 0)
+				continue;   /* not ours */
+			json_array_append_new(sarr, stream_json(si));
+			if (js_Consumers(&cons, ghc_js(g), name, NULL, NULL) !=
+			    NATS_OK)
+				continue;
+			for (int k = 0; k < cons->Count; k++) {
+				const jsConsumerInfo *ci = cons->List[k];
+
+				json_array_append_new(carr, json_pack(
+				    "{s:s, s:s, s:I, s:I, s:I, s:I}", "stream", name,
+				    "name", ci->Name, "pending",
+				    (json_int_t)ci->NumPending, "ack_pending",
+				    (json_int_t)ci->NumAckPending, "redelivered",
+				    (json_int_t)ci->NumRedelivered, "waiting",
+				    (json_int_t)ci->NumWaiting));
+			}
+			jsConsumerInfoList_Destroy(cons);
+			cons = NULL;
+		}
+	}
+	hosts = hosts_json(g);
+	json_object_set_new(out, "hosts", hosts);
+	if (c->json) {
+		cli_print_json(out);
+		goto cleanup;
+	}
+	{
+		size_t i;
+		json_t *e;
+
+		cli_printf("servers:   %s\nconnected: %s\nthis host: %s\n",
+		           gh_conf_str(c->conf, "nats", "servers"), url, o->host);
+		cli_printf("\nstreams:\n");
+		json_array_foreach(sarr, i, e)
+			cli_printf("  %-28s %8lld messages %10lld bytes  %lld "
+			           "replicas  leader %s\n",
+			           json_string_value(json_object_get(e, "name")),
+			           json_integer_value(json_object_get(e, "messages")),
+			           json_integer_value(json_object_get(e, "bytes")),
+			           json_integer_value(json_object_get(e, "replicas")),
+			           json_string_value(json_object_get(e, "leader")) ?
+			           json_string_value(json_object_get(e, "leader")) :
+			           "-");
+		cli_printf("\nconsumers:\n");
+		json_array_foreach(carr, i, e)
+			cli_printf("  %s/%s: %lld pending, %lld ack pending, %lld "
+			           "redelivered\n",
+			           json_string_value(json_object_get(e, "stream")),
+			           json_string_value(json_object_get(e, "name")),
+			           json_integer_value(json_object_get(e, "pending")),
+			           json_integer_value(json_object_get(e,
+			                                              "ack_pending")),
+			           json_integer_value(json_object_get(e,
+			                                              "redelivered")));
+		cli_printf("\nhosts:\n");
+		json_array_foreach(hosts, i, e)
+			cli_printf("  %-20s %-6s backlog %lld, lag %.1f s, "
+			           "published %lld, last seen %.1f s ago\n",
+			           json_string_value(json_object_get(e, "host")),
+			           json_string_value(json_object_get(e, "domain")),
+			           json_integer_value(json_object_get(e, "backlog")),
+			           json_real_value(json_object_get(e, "lag_seconds")),
+			           json_integer_value(json_object_get(e, "published")),
+			           json_real_value(json_object_get(e,
+			                           "last_seen_seconds")));
+		cli_printf("\nbuckets:\n");
+		json_array_foreach(barr, i, e)
+			cli_printf("  %-28s %8lld values  revision %lld\n",
+			           json_string_value(json_object_get(e, "bucket")),
+			           json_integer_value(json_object_get(e, "values")),
+			           json_integer_value(json_object_get(e, "revision")));
+	}
+cleanup:
+	json_decref(out);
+	jsStreamInfoList_Destroy(streams);
+	ghc_close(g);
+	return rc;
+}
+
+int
+cmd_cluster(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}};
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int ch, rc;
+
+	if (sub == NULL || strcmp(sub, "status") != 0)
+		return cli_usage(c, "cluster: expected 'status'");
+	optind = 1;
+	while ((ch = getopt_long(argc - 1, argv + 1, "", o, NULL)) != -1) {
+		if (ch != 'j')
+			return cli_usage(c, "cluster status: unknown option");
+		c->json = 1;
+	}
+	if (optind < argc - 1)
+		return cli_usage(c, "cluster status: unexpected argument");
+	rc = cli_load_conf(c);
+	if (rc)
+		return rc;
+	return status(c);
+}
