@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,10 @@ struct ghc {
 	 * a new nonce); wiped at close */
 	char jwt[GHC_SECRET_MAX];
 	char seed[128];
+	/* what the server last said went wrong (a permissions violation, a
+	 * refused login), from the client's callbacks; under mu */
+	pthread_mutex_t mu;
+	char lasterr[512];
 };
 
 /* ---- small pieces ---- */
@@ -368,6 +373,50 @@ creds_block(const char *text, const char *w1, const char *w2, char *out,
 
 /* ---- the client's callbacks ---- */
 
+/* Keep what the connection says went wrong, for ghc_last_error: the
+ * server's -ERR lines ("Permissions Violation for Publish to ...",
+ * "Authorization Violation") arrive asynchronously, not as the answer to
+ * the call that caused them.  Called in the client's threads. */
+static void
+remember(struct ghc *c, natsConnection *nc, natsStatus st)
+{
+	const char *txt = NULL;
+
+	(void)natsConnection_GetLastError(nc, &txt);
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->lasterr, sizeof(c->lasterr), "%s%s%s",
+	         natsStatus_GetText(st), txt && *txt ? ": " : "",
+	         txt ? txt : "");
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+err_cb(natsConnection *nc, natsSubscription *sub, natsStatus st,
+       void *closure)
+{
+	(void)sub;
+	remember(closure, nc, st);
+}
+
+static void
+disc_cb(natsConnection *nc, void *closure)
+{
+	natsStatus st = natsConnection_GetLastError(nc, NULL);
+
+	if (st != NATS_OK)
+		remember(closure, nc, st);
+}
+
+void
+ghc_last_error(struct ghc *c, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return;
+	pthread_mutex_lock(&c->mu);
+	snprintf(buf, cap, "%s", c->lasterr);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static natsStatus
 jwt_cb(char **jwt, char **custom, void *closure)
 {
@@ -629,6 +678,7 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return GH_ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
 	c->dom = dom;
 	err = ghc_opts_load(conf, &c->o, errbuf, errlen);
 	if (err)
@@ -654,6 +704,10 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	if (s == NATS_OK)
 		s = natsOptions_SetCustomInboxPrefix(c->nopts, inbox);
 	/* reconnect for ever: the host's stores are the spool meanwhile */
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(c->nopts, err_cb, c);
+	if (s == NATS_OK)
+		s = natsOptions_SetDisconnectedCB(c->nopts, disc_cb, c);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(c->nopts, -1);
 	if (s == NATS_OK)
@@ -708,6 +762,7 @@ ghc_close(struct ghc *c)
 	natsOptions_Destroy(c->nopts);
 	OPENSSL_cleanse(c->jwt, sizeof(c->jwt));
 	OPENSSL_cleanse(c->seed, sizeof(c->seed));
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 
