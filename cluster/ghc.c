@@ -399,12 +399,10 @@ err_cb(natsConnection *nc, natsSubscription *sub, natsStatus st,
 }
 
 static void
-disc_cb(natsConnection *nc, void *closure)
+connected_cb(natsConnection *nc, void *closure)
 {
-	natsStatus st = natsConnection_GetLastError(nc, NULL);
-
-	if (st != NATS_OK)
-		remember(closure, nc, st);
+	(void)nc;
+	(void)closure;   /* ghc_connected() asks the connection itself */
 }
 
 void
@@ -707,14 +705,15 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(c->nopts, err_cb, c);
 	if (s == NATS_OK)
-		s = natsOptions_SetDisconnectedCB(c->nopts, disc_cb, c);
-	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(c->nopts, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(c->nopts, GHC_RECONNECT_WAIT_MS);
+	/* with a callback, a first connection that fails is retried in the
+	 * client's threads: Connect returns at once (without one it would
+	 * block until connected, for ever with no limit of attempts) */
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(c->nopts, true, NULL,
-		                                        NULL);
+		s = natsOptions_SetRetryOnFailedConnect(c->nopts, true,
+		                                        connected_cb, c);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(c->nopts, c->o.connect_timeout_ms);
 	if (s == NATS_OK && (tls || (ca && *ca) || (cert && *cert)))
