@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -43,6 +44,10 @@ struct ghc {
 	 * refused login), from the client's callbacks; under mu */
 	pthread_mutex_t mu;
 	char lasterr[512];
+	/* the client's last callback for this connection has run: only
+	 * then may c be freed (they get c as their closure) */
+	pthread_cond_t cv;
+	int closed;
 };
 
 /* ---- small pieces ---- */
@@ -399,6 +404,18 @@ err_cb(natsConnection *nc, natsSubscription *sub, natsStatus st,
 }
 
 static void
+closed_cb(natsConnection *nc, void *closure)
+{
+	struct ghc *c = closure;
+
+	(void)nc;
+	pthread_mutex_lock(&c->mu);
+	c->closed = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
 connected_cb(natsConnection *nc, void *closure)
 {
 	(void)nc;
@@ -677,6 +694,7 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	if (c == NULL)
 		return GH_ENOMEM;
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->dom = dom;
 	err = ghc_opts_load(conf, &c->o, errbuf, errlen);
 	if (err)
@@ -704,6 +722,8 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	/* reconnect for ever: the host's stores are the spool meanwhile */
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(c->nopts, err_cb, c);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(c->nopts, closed_cb, c);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(c->nopts, -1);
 	if (s == NATS_OK)
@@ -755,12 +775,25 @@ ghc_close(struct ghc *c)
 		return;
 	jsCtx_Destroy(c->js);
 	if (c->nc != NULL) {
+		struct timespec until;
+
 		natsConnection_Close(c->nc);
+		/* the closed callback comes last, from the client's thread:
+		 * wait for it (a few seconds at most), so that no callback
+		 * runs on c once it is freed */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_mutex_lock(&c->mu);
+		while (!c->closed &&
+		       pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+			;
+		pthread_mutex_unlock(&c->mu);
 		natsConnection_Destroy(c->nc);
 	}
 	natsOptions_Destroy(c->nopts);
 	OPENSSL_cleanse(c->jwt, sizeof(c->jwt));
 	OPENSSL_cleanse(c->seed, sizeof(c->seed));
+	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
