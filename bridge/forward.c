@@ -89,9 +89,9 @@ set_up(struct bf *f, int up, const char *why)
 		flog(f, LOG_INFO, "forwarding to NATS JetStream%s%s as %s",
 		     url[0] ? " at " : "", url, f->subject);
 	} else {
-		flog(f, LOG_WARNING, "NATS JetStream cannot be reached (%s); "
-		     "events wait in this domain's outbox and are forwarded "
-		     "when it is back", why);
+		flog(f, LOG_WARNING, "forwarding stopped: %s; events wait in "
+		     "this domain's outbox and go once NATS JetStream takes "
+		     "them", why);
 	}
 }
 
@@ -227,11 +227,15 @@ publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 	if (ns == NATS_NO_RESPONDERS)
 		snprintf(why, wlen, "no stream takes %s yet: gatehouse-notifyd "
 		         "makes it when it starts", f->subject);
-	else if (ns == NATS_TIMEOUT)
-		snprintf(why, wlen, "no answer to a publish to %s: the cluster "
-		         "lost its quorum, or the server refused it (is this "
-		         "domain's NATS user allowed to publish there? the "
-		         "server's log says)", f->subject);
+	else if (ns == NATS_TIMEOUT) {
+		char last[400];
+
+		ghc_last_error(f->c, last, sizeof(last));
+		snprintf(why, wlen, "no answer to a publish to %s: %s", f->subject,
+		         last[0] ? last : "the cluster lost its quorum, or the "
+		         "server refused it (is this domain's NATS user allowed "
+		         "to publish there? the server's log says)");
+	}
 	else if (ns != NATS_OK)
 		ghc_status(ns, jerr, "publish", why, wlen);
 	return ns == NATS_OK ? 0 : -1;
@@ -242,7 +246,7 @@ bf_turn(struct bf *f, struct gh_store *st)
 {
 	size_t n = 0, sent = 0;
 	gh_err err;
-	char why[512] = "";
+	char why[1024] = "";
 	int64_t t = mono_ms();
 
 	if (t >= f->hb_next) {
@@ -251,7 +255,13 @@ bf_turn(struct bf *f, struct gh_store *st)
 			heartbeat(f, st);
 	}
 	if (!ghc_connected(f->c)) {
-		set_up(f, 0, "not connected");
+		char last[400];
+
+		ghc_last_error(f->c, last, sizeof(last));
+		if (last[0])
+			snprintf(why, sizeof(why), "not connected; last error: %s",
+			         last);
+		set_up(f, 0, last[0] ? why : "not connected");
 		return -1;
 	}
 	err = gh_queue_lease(st, gh_now_ms(), BF_BATCH, BF_VISIBILITY_MS,

@@ -14,10 +14,12 @@
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -38,6 +40,14 @@ struct ghc {
 	 * a new nonce); wiped at close */
 	char jwt[GHC_SECRET_MAX];
 	char seed[128];
+	/* what the server last said went wrong (a permissions violation, a
+	 * refused login), from the client's callbacks; under mu */
+	pthread_mutex_t mu;
+	char lasterr[512];
+	/* the client's last callback for this connection has run: only
+	 * then may c be freed (they get c as their closure) */
+	pthread_cond_t cv;
+	int closed;
 };
 
 /* ---- small pieces ---- */
@@ -368,6 +378,60 @@ creds_block(const char *text, const char *w1, const char *w2, char *out,
 
 /* ---- the client's callbacks ---- */
 
+/* Keep what the connection says went wrong, for ghc_last_error: the
+ * server's -ERR lines ("Permissions Violation for Publish to ...",
+ * "Authorization Violation") arrive asynchronously, not as the answer to
+ * the call that caused them.  Called in the client's threads. */
+static void
+remember(struct ghc *c, natsConnection *nc, natsStatus st)
+{
+	const char *txt = NULL;
+
+	(void)natsConnection_GetLastError(nc, &txt);
+	pthread_mutex_lock(&c->mu);
+	snprintf(c->lasterr, sizeof(c->lasterr), "%s%s%s",
+	         natsStatus_GetText(st), txt && *txt ? ": " : "",
+	         txt ? txt : "");
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+err_cb(natsConnection *nc, natsSubscription *sub, natsStatus st,
+       void *closure)
+{
+	(void)sub;
+	remember(closure, nc, st);
+}
+
+static void
+closed_cb(natsConnection *nc, void *closure)
+{
+	struct ghc *c = closure;
+
+	(void)nc;
+	pthread_mutex_lock(&c->mu);
+	c->closed = 1;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+connected_cb(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;   /* ghc_connected() asks the connection itself */
+}
+
+void
+ghc_last_error(struct ghc *c, char *buf, size_t cap)
+{
+	if (cap == 0)
+		return;
+	pthread_mutex_lock(&c->mu);
+	snprintf(buf, cap, "%s", c->lasterr);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static natsStatus
 jwt_cb(char **jwt, char **custom, void *closure)
 {
@@ -629,6 +693,8 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return GH_ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->dom = dom;
 	err = ghc_opts_load(conf, &c->o, errbuf, errlen);
 	if (err)
@@ -655,12 +721,19 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 		s = natsOptions_SetCustomInboxPrefix(c->nopts, inbox);
 	/* reconnect for ever: the host's stores are the spool meanwhile */
 	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(c->nopts, err_cb, c);
+	if (s == NATS_OK)
+		s = natsOptions_SetClosedCB(c->nopts, closed_cb, c);
+	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(c->nopts, -1);
 	if (s == NATS_OK)
 		s = natsOptions_SetReconnectWait(c->nopts, GHC_RECONNECT_WAIT_MS);
+	/* with a callback, a first connection that fails is retried in the
+	 * client's threads: Connect returns at once (without one it would
+	 * block until connected, for ever with no limit of attempts) */
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(c->nopts, true, NULL,
-		                                        NULL);
+		s = natsOptions_SetRetryOnFailedConnect(c->nopts, true,
+		                                        connected_cb, c);
 	if (s == NATS_OK)
 		s = natsOptions_SetTimeout(c->nopts, c->o.connect_timeout_ms);
 	if (s == NATS_OK && (tls || (ca && *ca) || (cert && *cert)))
@@ -702,12 +775,26 @@ ghc_close(struct ghc *c)
 		return;
 	jsCtx_Destroy(c->js);
 	if (c->nc != NULL) {
+		struct timespec until;
+
 		natsConnection_Close(c->nc);
+		/* the closed callback comes last, from the client's thread:
+		 * wait for it (a few seconds at most), so that no callback
+		 * runs on c once it is freed */
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 5;
+		pthread_mutex_lock(&c->mu);
+		while (!c->closed &&
+		       pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+			;
+		pthread_mutex_unlock(&c->mu);
 		natsConnection_Destroy(c->nc);
 	}
 	natsOptions_Destroy(c->nopts);
 	OPENSSL_cleanse(c->jwt, sizeof(c->jwt));
 	OPENSSL_cleanse(c->seed, sizeof(c->seed));
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
 

@@ -145,6 +145,12 @@ jsCtx *ghc_js(struct ghc *c);
 /* ghc_connected - 1 while the connection is up. */
 int ghc_connected(struct ghc *c);
 
+/* ghc_last_error - what the servers last said went wrong on this
+ * connection ("Not Permitted: Permissions Violation for Publish to ...",
+ * an authorization failure), or "": such errors come asynchronously, not
+ * as the answer to the call that caused them. */
+void ghc_last_error(struct ghc *c, char *buf, size_t cap);
+
 /* ghc_url - the URL connected to now, or "" (buf of cap bytes). */
 void ghc_url(struct ghc *c, char *buf, size_t cap);
 

@@ -264,6 +264,9 @@ class Notifyd:
         self.metrics_port = free_port() if metrics else None
         text = (f"[store]\npath = {self.base / 'store'}\nsync = no\n"
                 f"lock_timeout = 5s\n\n"
+                # a killed instance's leases come back after this (as on
+                # a single host): short, for the kill tests
+                f"[queue]\nvisibility = 5s\n\n"
                 f"[notifyd]\nlog = stderr\nlog_level = info\n"
                 f"poll_interval = 50ms\nshutdown_timeout = 5s\n"
                 f"default_channels = hook\n"
