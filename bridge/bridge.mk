@@ -1,7 +1,7 @@
 # gatehouse-bridge: carries a producer domain's outbox to gatehouse-notifyd
 # (docs/security.md).
 # forward.c: the multi-host mode, over NATS JetStream (cluster/ghc.h).
-BRIDGE_SRCS := bridge/main.c bridge/forward.c bridge/sharedata.c
+BRIDGE_SRCS := bridge/main.c bridge/blog.c bridge/forward.c bridge/sharedata.c
 BRIDGE_BIN  := build/gatehouse-bridge
 CFLAGS_bridge := -Icluster $(shell $(PKG_CONFIG) --cflags libnats 2>/dev/null)
 $(BRIDGE_BIN): $(BRIDGE_SRCS:%.c=build/%.o) build/libghcluster.a $(LIBGH)

@@ -32,6 +32,7 @@
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "ghc.h"
+#include "blog.h"
 #include "forward.h"
 
 #define BF_BATCH 64
@@ -56,23 +57,11 @@ __attribute__((format(printf, 3, 4)))
 static void
 flog(const struct bf *f, int prio, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	br_vlog(f->journal, f->name, prio, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%sgatehouse-bridge[%s]: %s\n",
-	        f->journal ? gh_journal_prefix(prio) : "", f->name, line);
-}
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Say a change between reachable and not, once each way. */
@@ -128,7 +117,7 @@ bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
 		         o->host);
 		goto fail;
 	}
-	f->hb_next = mono_ms();
+	f->hb_next = gh_mono_ms();
 	*out = f;
 	return GH_OK;
 fail:
@@ -247,7 +236,7 @@ bf_turn(struct bf *f, struct gh_store *st)
 	size_t n = 0, sent = 0;
 	gh_err err;
 	char why[1024] = "";
-	int64_t t = mono_ms();
+	int64_t t = gh_mono_ms();
 
 	if (t >= f->hb_next) {
 		f->hb_next = t + BF_HEARTBEAT_MS;

@@ -69,6 +69,7 @@
 #include "gatehouse/sdnotify.h"
 #include "gatehouse/store.h"
 #include "gatehouse/users.h"
+#include "blog.h"
 #include "forward.h"
 #include "sharedata.h"
 #include "ghc.h"
@@ -127,14 +128,11 @@ __attribute__((format(printf, 3, 4)))
 static void
 blog(const struct br *b, int prio, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	br_vlog(b->journal, b->name, prio, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%sgatehouse-bridge[%s]: %s\n",
-	        b->journal ? gh_journal_prefix(prio) : "", b->name, line);
 }
 
 static void

@@ -10,6 +10,7 @@
 #include "gatehouse/queue.h"
 #include "gatehouse/records.h"
 #include "ghc.h"
+#include "blog.h"
 #include "sharedata.h"
 #include "shared.h"
 
@@ -27,8 +28,7 @@ bs_log(int prio, const char *msg, void *arg)
 {
 	struct bs *s = arg;
 
-	fprintf(stderr, "%sgatehouse-bridge[%s]: %s\n",
-	        s->journal ? gh_journal_prefix(prio) : "", s->name, msg);
+	br_say(s->journal, s->name, prio, msg);
 }
 
 gh_err

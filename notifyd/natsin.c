@@ -93,15 +93,6 @@ struct nd_natsin {
 	} s;
 };
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sleep ms, in steps, returning early when asked to stop. */
 static void
 nap(struct nd_natsin *n, int ms)
@@ -472,8 +463,8 @@ natsin_main(void *arg)
 		jsErrCode jerr = 0;
 		natsStatus s;
 
-		if (mono_ms() >= n->stats_next) {
-			n->stats_next = mono_ms() + NI_STATS_MS;
+		if (gh_mono_ms() >= n->stats_next) {
+			n->stats_next = gh_mono_ms() + NI_STATS_MS;
 			read_stats(n);
 		}
 		if (n->sub == NULL) {

@@ -64,6 +64,19 @@ skey(const char *addr, const char *list, char *k, size_t *klen)
 	return GH_OK;
 }
 
+/*
+ * After a change to the list: a new generation (the bridges resend the
+ * list to the mail domain) and, in the multi-host mode, a replication log
+ * entry (gatehouse/replog.h), in the change's own transaction.
+ */
+static gh_err
+changed(struct gh_txn *txn, const char *k, size_t kl)
+{
+	gh_err err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
+
+	return err ? err : gh_replog_note_txn(txn, GH_REP_SUPPRESS, k, kl);
+}
+
 gh_err
 gh_suppress_add_txn(struct gh_txn *txn, const char *addr, const char *list,
                     const char *reason, const char *source, int64_t now)
@@ -82,11 +95,7 @@ gh_suppress_add_txn(struct gh_txn *txn, const char *addr, const char *list,
 		return GH_EINVAL;   /* not UTF-8 */
 	err = gh_txn_put_json(txn, GH_DB_SUPPRESSION, k, kl, rec);
 	json_decref(rec);
-	if (err == GH_OK)
-		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
-	if (err == GH_OK)
-		err = gh_replog_note_txn(txn, GH_REP_SUPPRESS, k, kl);
-	return err;
+	return err ? err : changed(txn, k, kl);
 }
 
 gh_err
@@ -99,11 +108,7 @@ gh_suppress_remove_txn(struct gh_txn *txn, const char *addr, const char *list)
 	if (err)
 		return err;
 	err = gh_txn_del(txn, GH_DB_SUPPRESSION, k, kl);
-	if (err == GH_OK)
-		err = gh_txn_next_seq(txn, GH_SUPPRESS_GEN, NULL);
-	if (err == GH_OK)
-		err = gh_replog_note_txn(txn, GH_REP_SUPPRESS, k, kl);
-	return err;
+	return err ? err : changed(txn, k, kl);
 }
 
 gh_err
