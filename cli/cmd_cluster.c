@@ -11,13 +11,24 @@
  * the core store, like every command that reads the core's files, so it
  * reads the credentials as notifyd does (docs/security.md, rule 2); on a
  * machine without a core store it stays who it is.
+ *
+ * `gatehouse cluster nkey --out FILE [--owner USER]` makes a domain's
+ * user NKey (Debian has no nk or nsc): the seed into FILE, for [nats]
+ * nkey_seed, the public key on stdout, for the server's `nkey:` line.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cli.h"
+#include "gatehouse/file.h"
 #include "ghc.h"
 
 #define STATUS_HOSTS_MAX 1024
@@ -242,6 +253,113 @@ cleanup:
 	return rc;
 }
 
+/*
+ * The seed goes straight into a new file: O_EXCL, so an existing key (or
+ * anything planted at the name) is never overwritten or followed, and the
+ * file is 0600 and its owner's before it holds anything ([nats] refuses a
+ * seed file others may read, or one not its reader's).  A failure after
+ * the create removes the file: no half a key left behind.
+ */
+static int
+nkey(struct cli *c, const char *out, const char *owner)
+{
+	char seed[64], pub[64], line[sizeof(seed) + 1];
+	struct passwd *pw = NULL;
+	int fd = -1, rc = EXIT_OK, made = 0;
+	gh_err err;
+
+	if (owner != NULL && (pw = getpwnam(owner)) == NULL) {
+		cli_eprintf("%s: cluster nkey: no user %s\n", c->prog, owner);
+		return EXIT_NOUSER;
+	}
+	err = ghc_nkey_make(seed, sizeof(seed), pub, sizeof(pub));
+	if (err)
+		return cli_fail(c, err, "cluster nkey", "making an Ed25519 key");
+	snprintf(line, sizeof(line), "%s\n", seed);
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	          0600);
+	if (fd < 0) {
+		cli_eprintf("%s: cluster nkey: %s: %s%s\n", c->prog, out,
+		            strerror(errno), errno == EEXIST ?
+		            " (remove it first to make a new key)" : "");
+		rc = errno == EACCES || errno == EPERM ? EXIT_NOPERM :
+		     errno == EEXIST ? EXIT_CONFIG : EXIT_IOERR;
+		goto cleanup;
+	}
+	made = 1;
+	if (fchmod(fd, 0600) != 0 ||
+	    (pw != NULL && fchown(fd, pw->pw_uid, pw->pw_gid) != 0) ||
+	    gh_file_write_all(fd, line, strlen(line)) != GH_OK ||
+	    fsync(fd) != 0) {
+		cli_eprintf("%s: cluster nkey: %s: %s\n", c->prog, out,
+		            strerror(errno));
+		rc = errno == EPERM ? EXIT_NOPERM : EXIT_IOERR;
+		goto cleanup;
+	}
+	if (close(fd) != 0) {
+		fd = -1;
+		cli_eprintf("%s: cluster nkey: %s: %s\n", c->prog, out,
+		            strerror(errno));
+		rc = EXIT_IOERR;
+		goto cleanup;
+	}
+	fd = -1;
+	made = 0;
+	if (c->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s?}", "public_key", pub,
+		                      "seed_file", out, "owner", owner);
+
+		cli_print_json(j);
+		json_decref(j);
+	} else {
+		cli_printf("%s\n", pub);
+	}
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	if (made)
+		(void)unlink(out);
+	OPENSSL_cleanse(seed, sizeof(seed));
+	OPENSSL_cleanse(line, sizeof(line));
+	return rc;
+}
+
+static int
+cmd_nkey(struct cli *c, int argc, char **argv)
+{
+	static const struct option o[] = {
+		{"out", required_argument, NULL, 'o'},
+		{"owner", required_argument, NULL, 'u'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0}};
+	const char *out = NULL, *owner = NULL;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", o, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'u':
+			owner = optarg;
+			break;
+		case 'j':
+			c->json = 1;
+			break;
+		default:
+			return cli_usage(c, "cluster nkey: unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage(c, "cluster nkey: unexpected argument");
+	if (out == NULL || *out == '\0')
+		return cli_usage(c, "cluster nkey: --out FILE is required");
+	if (owner != NULL && *owner == '\0')
+		return cli_usage(c, "cluster nkey: --owner is empty");
+	return nkey(c, out, owner);
+}
+
 int
 cmd_cluster(struct cli *c, int argc, char **argv)
 {
@@ -251,8 +369,10 @@ cmd_cluster(struct cli *c, int argc, char **argv)
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	int ch, rc;
 
+	if (sub != NULL && strcmp(sub, "nkey") == 0)
+		return cmd_nkey(c, argc - 1, argv + 1);   /* needs no [nats] */
 	if (sub == NULL || strcmp(sub, "status") != 0)
-		return cli_usage(c, "cluster: expected 'status'");
+		return cli_usage(c, "cluster: expected 'status' or 'nkey'");
 	optind = 1;
 	while ((ch = getopt_long(argc - 1, argv + 1, "", o, NULL)) != -1) {
 		if (ch != 'j')

@@ -38,7 +38,7 @@ static const struct {
 	{"dns", cmd_dns, "dns records DOMAIN"},
 	{"tokens", cmd_tokens, "tokens keygen [--force] | derive | make unsubscribe RCPT LIST | make download ID [USER] | check PURPOSE TOKEN"},
 	{"uploads", cmd_uploads, "uploads list [--user U] [--status S] [--limit N] | show ID"},
-	{"cluster", cmd_cluster, "cluster status"},
+	{"cluster", cmd_cluster, "cluster status | nkey --out FILE [--owner USER]"},
 };
 
 static void

@@ -245,6 +245,14 @@ static const struct {
 	 "gatehouse cluster status\n"
 	 "  The multi-host mode ([nats]): servers, streams, consumers, each\n"
 	 "  host's bridges (backlog, lag, last seen) and the KV buckets.\n"},
+	{"cluster", "nkey",
+	 "gatehouse cluster nkey --out FILE [--owner USER]\n"
+	 "  Make a NATS user NKey (one per domain, docs/cluster.md): the seed\n"
+	 "  into FILE (new, mode 0600), for [nats] nkey_seed; the public key\n"
+	 "  (U...) on stdout, for the server's nkey: line.\n"
+	 "  --out FILE          the seed file to create (never overwritten)\n"
+	 "  --owner USER        give FILE to USER, who reads it (the domain's\n"
+	 "                      store owner; gatehouse-notifyd's for core)\n"},
 };
 
 /* 1 if COMMAND has an entry here (every command of main.c's table does). */

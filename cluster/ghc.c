@@ -347,6 +347,59 @@ cleanup:
 	return err;
 }
 
+gh_err
+ghc_nkey_seed(const unsigned char raw[32], char *seed, size_t cap)
+{
+	unsigned char b[36];
+	uint16_t c;
+
+	if (cap < 59)
+		return GH_EINVAL;
+	/* 'S' in the top 5 bits of the first byte, the key type 'U' in the
+	 * next 5, straddling the second */
+	b[0] = (unsigned char)(NK_SEED_BYTE | (NK_USER_BYTE >> 5));
+	b[1] = (unsigned char)((NK_USER_BYTE & 31) << 3);
+	memcpy(b + 2, raw, 32);
+	c = crc16(b, 34);
+	b[34] = (unsigned char)(c & 0xff);
+	b[35] = (unsigned char)(c >> 8);
+	b32_encode(b, sizeof(b), seed);
+	OPENSSL_cleanse(b, sizeof(b));
+	return GH_OK;
+}
+
+gh_err
+ghc_nkey_make(char *seed, size_t scap, char *pub, size_t pcap)
+{
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	unsigned char raw[32];
+	size_t rl = sizeof(raw);
+	gh_err err = GH_EIO;
+
+	if (scap < 59 || pcap < 57)
+		return GH_EINVAL;
+	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
+	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
+	    EVP_PKEY_keygen(ctx, &k) != 1 ||
+	    EVP_PKEY_get_raw_private_key(k, raw, &rl) != 1 || rl != 32)
+		goto cleanup;
+	if (ghc_nkey_seed(raw, seed, scap) != GH_OK)
+		goto cleanup;
+	/* the public key through the same path a reader of the seed takes,
+	 * so what is printed is what the servers will be shown */
+	if (ghc_nkey_public(seed, pub, pcap) != GH_OK) {
+		OPENSSL_cleanse(seed, scap);
+		goto cleanup;
+	}
+	err = GH_OK;
+cleanup:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	EVP_PKEY_free(k);
+	EVP_PKEY_CTX_free(ctx);
+	return err;
+}
+
 /* The line after the one holding both words (a .creds file's armour). */
 static int
 creds_block(const char *text, const char *w1, const char *w2, char *out,

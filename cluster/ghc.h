@@ -111,6 +111,22 @@ gh_err ghc_read_secret(const char *path, char *buf, size_t cap,
 gh_err ghc_nkey_public(const char *seed, char *pub, size_t cap);
 
 /*
+ * ghc_nkey_seed - the user NKey seed (SU..., 58 characters) of the raw
+ * 32-byte Ed25519 seed raw into seed (at least 59 bytes): base32 without
+ * padding of the two prefix bytes, raw and a CRC-16/XMODEM, little-endian
+ * (what nk, nsc and nats-server use).  GH_EINVAL if cap is too small.
+ */
+gh_err ghc_nkey_seed(const unsigned char raw[32], char *seed, size_t cap);
+
+/*
+ * ghc_nkey_make - a new user NKey from OpenSSL's Ed25519 key generator:
+ * its seed into seed (at least 59 bytes), its public key into pub (at
+ * least 57).  GH_EIO if OpenSSL fails, GH_EINVAL if a buffer is too
+ * small.  The caller wipes seed when done.
+ */
+gh_err ghc_nkey_make(char *seed, size_t scap, char *pub, size_t pcap);
+
+/*
  * ghc_open - connect to [nats] servers for domain dom: its credentials
  * (credentials or nkey_seed, %d expanded), TLS if tls_ca/tls_cert are set
  * or a URL is tls://, reconnecting for ever (1 s apart), and a JetStream

@@ -154,6 +154,38 @@ test_nkey(void **state)
 }
 
 static void
+test_nkey_make(void **state)
+{
+	/* seed bytes 0..31 encoded as tests/integration/cluster/nkeys.py
+	 * does (the vector of test_nkey) */
+	unsigned char raw[32];
+	char seed[64], pub[64], seed2[64], pub2[64];
+
+	(void)state;
+	for (int i = 0; i < 32; i++)
+		raw[i] = (unsigned char)i;
+	assert_int_equal(ghc_nkey_seed(raw, seed, sizeof(seed)), GH_OK);
+	assert_string_equal(seed,
+	    "SUAAAAICAMCAKBQHBAEQUCYMBUHA6EARCIJRIFIWC4MBSGQ3DQOR4H776Y");
+	assert_int_equal(ghc_nkey_seed(raw, seed, 58), GH_EINVAL);
+	/* a made key: a user seed whose public key is the one printed, and
+	 * a different one each time */
+	assert_int_equal(ghc_nkey_make(seed, sizeof(seed), pub, sizeof(pub)),
+	                 GH_OK);
+	assert_int_equal(strlen(seed), 58);
+	assert_int_equal(strlen(pub), 56);
+	assert_memory_equal(seed, "SU", 2);
+	assert_int_equal(pub[0], 'U');
+	assert_int_equal(ghc_nkey_public(seed, pub2, sizeof(pub2)), GH_OK);
+	assert_string_equal(pub, pub2);
+	assert_int_equal(ghc_nkey_make(seed2, sizeof(seed2), pub2,
+	                               sizeof(pub2)), GH_OK);
+	assert_string_not_equal(seed, seed2);
+	assert_int_equal(ghc_nkey_make(seed, 58, pub, sizeof(pub)), GH_EINVAL);
+	assert_int_equal(ghc_nkey_make(seed, sizeof(seed), pub, 56), GH_EINVAL);
+}
+
+static void
 test_open_refuses(void **state)
 {
 	struct gh_conf *c;
@@ -187,6 +219,7 @@ main(void)
 		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_nkey),
+		cmocka_unit_test(test_nkey_make),
 		cmocka_unit_test(test_open_refuses),
 	};
 
