@@ -34,3 +34,10 @@ bench-scan-cache: $(NGX_MODULE) build/bench/upload/loadgen
 .PHONY: bench-sse
 bench-sse: programs check-programs
 	$(PYTHON) bench/sse/run
+
+# The multi-host mode against one host (bench/notify/cluster, bench/README.md):
+# one producer domain's outbox carried by gatehouse-bridge over the socket,
+# then through JetStream (3 nodes, 3 replicas; with two notifyds; 1 node).
+.PHONY: bench-cluster
+bench-cluster: $(BENCH_NOTIFY) $(NOTIFYD_BIN) $(BRIDGE_BIN) $(CLI_BIN)
+	$(PYTHON) bench/notify/cluster

@@ -3,10 +3,18 @@
  * as fast as possible (batches of 1 000 per commit) or at a steady rate
  * (one batch every 10 ms), with the store settings of a gatehouse.conf.
  *
- *   bench_enqueue CONF N RATE user|mail
+ *   bench_enqueue CONF N RATE user|mail [DOMAIN]
  *     user   event i is for user "u<i % 100>" (the default channels)
  *     mail   event i names recipient "mail:u<i % 100>@example.org"
  *   RATE     events per second, 0: as fast as possible
+ *   DOMAIN   mail, web or login: commit into that producer domain's store
+ *            (its outbox, for gatehouse-bridge) instead of the core's, as
+ *            a "mail.bench", "upload.bench" or "login.bench" event for
+ *            user "u<i % 100>" (bench/notify/cluster)
+ *
+ * Every event carries metadata.commit_ms, the time its batch was
+ * committed (taken just before the commit, so the producer's own fsync
+ * counts as lag): the sink's lag is measured from it.
  *
  * Prints "enqueued N in S s".
  */
@@ -16,6 +24,7 @@
 #include <time.h>
 
 #include "gatehouse/conf.h"
+#include "gatehouse/domain.h"
 #include "gatehouse/event.h"
 #include "gatehouse/queue.h"
 
@@ -43,23 +52,40 @@ main(int argc, char **argv)
 	json_t *evs[BATCH_MAX];
 	char detail[512], buf[128];
 	long n, rate, per;
-	int mail, rc = 1;
-	int64_t t0, next;
+	const char *type = "bench.event";
+	int mail, dom = GH_DOMAIN_CORE, rc = 1;
+	int64_t t0, next, now;
 	gh_err err;
 
-	if (argc != 5) {
-		fprintf(stderr, "usage: bench_enqueue CONF N RATE user|mail\n");
+	if (argc != 5 && argc != 6) {
+		fprintf(stderr, "usage: bench_enqueue CONF N RATE user|mail "
+		        "[DOMAIN]\n");
 		return 64;
+	}
+	if (argc == 6) {
+		static const char *const types[] = {
+			[GH_DOMAIN_MAIL] = "mail.bench",
+			[GH_DOMAIN_WEB] = "upload.bench",
+			[GH_DOMAIN_LOGIN] = "login.bench",
+		};
+
+		dom = gh_domain_lookup(argv[5]);
+		if (dom <= GH_DOMAIN_CORE) {
+			fprintf(stderr, "bench_enqueue: DOMAIN is mail, web or "
+			        "login, not '%s'\n", argv[5]);
+			return 64;
+		}
+		type = types[dom];
 	}
 	n = atol(argv[2]);
 	rate = atol(argv[3]);
-	mail = strcmp(argv[4], "mail") == 0;
+	mail = strcmp(argv[4], "mail") == 0 && dom == GH_DOMAIN_CORE;
 	err = gh_conf_load(&conf, argv[1], detail, sizeof(detail));
 	if (err) {
 		fprintf(stderr, "bench_enqueue: %s\n", detail);
 		return 78;
 	}
-	gh_conf_store_opts(conf, &o);
+	gh_conf_domain_store_opts(conf, (enum gh_domain)dom, &o, NULL);
 	o.flags |= GH_STORE_CREATE;
 	err = gh_store_open(&st, &o, detail, sizeof(detail));
 	if (err) {
@@ -75,16 +101,19 @@ main(int argc, char **argv)
 	for (long i = 0; i < n;) {
 		long k = n - i < per ? n - i : per;
 
+		now = gh_now_ms();
+
 		for (long j = 0; j < k; j++) {
 			long x = i + j;
 
 			struct gh_event *b = gh_event_new();
 
 			snprintf(buf, sizeof(buf), "bench event %ld", x);
-			gh_event_set_type(b, "bench.event");
+			gh_event_set_type(b, type);
 			gh_event_set_title(b, buf);
 			gh_event_set_message(b, "a notification from bench/notify");
 			gh_event_meta_int(b, "n", x);
+			gh_event_meta_int(b, "commit_ms", now);
 			if (mail) {
 				snprintf(buf, sizeof(buf), "mail:u%ld@example.org",
 				         x % 100);
@@ -101,7 +130,7 @@ main(int argc, char **argv)
 				goto done;
 			}
 		}
-		err = gh_queue_enqueue_batch(st, evs, (size_t)k, gh_now_ms(), 0,
+		err = gh_queue_enqueue_batch(st, evs, (size_t)k, now, 0,
 		                             NULL, NULL, NULL);
 		for (long j = 0; j < k; j++)
 			json_decref(evs[j]);

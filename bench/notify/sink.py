@@ -11,9 +11,12 @@ installed.
 For every request or message it counts one delivery and, when the body
 carries the event's created_at (notifyd's webhook JSON, or the
 X-Gatehouse-Event header of its mail, looked up in the created map the
-runner gives), records the lag from enqueue to receipt.
+runner gives), records the lag from enqueue to receipt; from the
+producer's commit instead when the webhook JSON has metadata.commit_ms
+(bench_enqueue sets it; bench/notify/cluster).
 
-  GET  /stats   {"http": n, "smtp": n, "lags_ms": [...]}
+  GET  /stats   {"http": n, "smtp": n, "lags_ms": [...], "first": s,
+                 "last": s}  (first and last webhook receipt, epoch s)
   POST /reset   zero the counters
 Prints "HTTP_PORT SMTP_PORT" on stdout once listening.
 """
@@ -23,10 +26,11 @@ import re
 import sys
 import time
 
-STATS = {"http": 0, "smtp": 0, "lags": []}
+STATS = {"http": 0, "smtp": 0, "lags": [], "first": 0.0, "last": 0.0}
 OK = (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
       b"Content-Type: text/plain\r\n\r\nok")
 CREATED = re.compile(rb'"created_at":(\d+)')
+COMMIT = re.compile(rb'"commit_ms":(\d+)')
 
 
 def reply(body, ctype=b"application/json"):
@@ -60,16 +64,21 @@ class Http(asyncio.Protocol):
             if line.startswith(b"GET /stats"):
                 out.append(reply(json.dumps({
                     "http": STATS["http"], "smtp": STATS["smtp"],
-                    "lags_ms": STATS["lags"]}).encode()))
+                    "lags_ms": STATS["lags"], "first": STATS["first"],
+                    "last": STATS["last"]}).encode()))
                 continue
             if line.startswith(b"POST /reset"):
-                STATS.update(http=0, smtp=0, lags=[])
+                STATS.update(http=0, smtp=0, lags=[], first=0.0, last=0.0)
                 out.append(OK)
                 continue
             STATS["http"] += 1
-            m = CREATED.search(body)
+            now = time.time()
+            if not STATS["first"]:
+                STATS["first"] = now
+            STATS["last"] = now
+            m = COMMIT.search(body) or CREATED.search(body)
             if m:
-                STATS["lags"].append(time.time() * 1000 - int(m.group(1)))
+                STATS["lags"].append(now * 1000 - int(m.group(1)))
             out.append(OK)
         if out:
             self.t.write(b"".join(out))
