@@ -19,6 +19,7 @@ import os
 import pathlib
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -285,6 +286,20 @@ class Notifyd:
     def start(self):
         assert self.p is None or self.p.proc is None
         self.p = Proc([NOTIFYD, "-c", self.conf], self.base / "notifyd.log")
+        if self.metrics_port:
+            # ready once it answers on its metrics port (it listens after
+            # its store is open): a test reading metrics right after a
+            # restart must not race the start, which is slow under ASan
+            def up():
+                assert self.p.proc.poll() is None, \
+                    f"{self.name} exited:\n{self.text()}"
+                try:
+                    socket.create_connection(
+                        ("127.0.0.1", self.metrics_port), timeout=1).close()
+                    return True
+                except OSError:
+                    return False
+            wait_until(up, 30, f"{self.name} listening")
         return self.p
 
     def kill(self):
