@@ -60,7 +60,7 @@ UNIT_TESTS += build/asan/tests/unit/nginx_module/test_multipart \
 	build/asan/tests/unit/nginx_module/test_imagehdr \
 	build/asan/tests/unit/nginx_module/test_imgbudget
 
-INTEG_TESTS += tests/integration/nginx
+INTEG_TESTS += tests/integration/nginx_module
 
 # libFuzzer target for the multipart parser (and the sanitizer on every
 # filename it yields), run for FUZZ_TIME seconds on a scratch corpus seeded

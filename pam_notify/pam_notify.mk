@@ -47,16 +47,16 @@ $(PAM_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
 	  $(COMMON_LIBS) $(CMOCKA_LIBS)
 UNIT_TESTS += $(PAM_UNIT_BINS)
 
-# Helpers of tests/integration/pam: a PAM application driver (pam_start_confdir)
+# Helpers of tests/integration/pam_notify: a PAM application driver (pam_start_confdir)
 # and a store tool (create, dump, lock-and-stop, fill).
-PAM_TEST_DIR := build/tests/integration/pam
+PAM_TEST_DIR := build/tests/integration/pam_notify
 $(PAM_TEST_DIR)/pamdrv: $(PAM_TEST_DIR)/pamdrv.o
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ -lpam -lpthread
 $(PAM_TEST_DIR)/storetool: $(PAM_TEST_DIR)/storetool.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 CHECK_PROGRAMS += $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
 
-INTEG_TESTS += tests/integration/pam
+INTEG_TESTS += tests/integration/pam_notify
 
 .PHONY: bench-pam
 bench-pam: $(PAM_MODULE) $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool

@@ -2,7 +2,7 @@
 """bench/upload/magic_samples.py DIR - one small file of each type the
 nginx module's built-in categories allow (and a few it does not: text,
 CSV, JSON, HTML, an ELF), for bench/upload/magic_cost and the detection
-tests (tests/integration/nginx/test_nginx_magic.py).  Made from scratch
+tests (tests/integration/nginx_module/test_nginx_magic.py).  Made from scratch
 (or, for OLE2 documents, ClamAV's test files when installed), so every
 machine gets the same bytes.  Prints the names written."""
 import io

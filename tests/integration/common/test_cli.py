@@ -9,8 +9,8 @@ import pytest
 
 from ghtest import BUILD, GATEHOUSE, ROOT, Gatehouse
 
-# Writes records as a producer would (tests/integration/pam/storetool.c).
-STORETOOL = BUILD / "tests" / "integration" / "pam" / "storetool"
+# Writes records as a producer would (tests/integration/pam_notify/storetool.c).
+STORETOOL = BUILD / "tests" / "integration" / "pam_notify" / "storetool"
 
 
 def test_store_missing_says_what_to_do(conf_file):

@@ -17,8 +17,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
 MODULE = BUILD / "pam_gatehouse.so"
-PAMDRV = BUILD / "tests" / "integration" / "pam" / "pamdrv"
-STORETOOL = BUILD / "tests" / "integration" / "pam" / "storetool"
+PAMDRV = BUILD / "tests" / "integration" / "pam_notify" / "pamdrv"
+STORETOOL = BUILD / "tests" / "integration" / "pam_notify" / "storetool"
 # pam_matrix (libpam-wrapper): a password module reading a text file
 PAM_MATRIX = next(iter(sorted(pathlib.Path("/usr/lib").glob(
     "*/pam_wrapper/pam_matrix.so"))), pathlib.Path("/nonexistent/pam_matrix.so"))

@@ -2,7 +2,7 @@
  * test_gscan_cache.c - the clamd backend's reply parser and VERSION check,
  * the verdict cache's records through a real store, and the engine key
  * (scanner/gscan.h CLAMD, scanner/gscache.h).  clamd itself is exercised
- * by the integration tests (tests/integration/nginx/test_nginx_clamd.py,
+ * by the integration tests (tests/integration/nginx_module/test_nginx_clamd.py,
  * milter/test_milter_vcache.py), against Debian's clamd.
  */
 #include <setjmp.h>

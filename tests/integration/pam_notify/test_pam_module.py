@@ -1,7 +1,7 @@
 """pam_gatehouse.so loaded by a real Linux-PAM: sessions, new hosts, failed
 bursts, stack semantics, and what the module leaves in its host.
 
-pamdrv (tests/integration/pam/pamdrv.c) is a PAM application reading
+pamdrv (tests/integration/pam_notify/pamdrv.c) is a PAM application reading
 service files from a test directory with pam_start_confdir, so nothing under
 /etc/pam.d is touched; pam_matrix (from libpam-wrapper) plays the password
 module.
