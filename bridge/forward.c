@@ -19,7 +19,9 @@
  * time, not sent) is given back for the next round, a second later.  So
  * a batch the cluster takes in part leaves the rest for later, and those
  * may then reach the stream after younger events (notifyd does not rely
- * on the order).  A bridge killed in between publishes it again
+ * on the order).  A batch JetStream answered in full but refused in part
+ * (an event over the stream's max_msg_size) leaves the cluster "up": the
+ * refusal is logged once per reason, not each second.  A bridge killed in between publishes it again
  * after its lease runs out; JetStream drops the copy within the stream's
  * duplicate window, and notifyd's idempotence key (host, domain, id, time)
  * catches one after it.  While the cluster cannot be reached, the leases
@@ -75,6 +77,7 @@ struct bf {
 	natsStatus refused;           /* the first refusal's status, */
 	jsErrCode refused_code;       /* JetStream code */
 	char refused_text[256];       /* and words */
+	char said[1024];              /* the refusal last logged, or "" */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -330,10 +333,12 @@ refusal(struct bf *f, natsStatus refused, jsErrCode code, const char *text,
  * JetStream took first in f->leases; returns how many.  Whatever had no
  * answer in time is taken back from the client (no handler runs for it
  * after; if the server stored it all the same, the copy sent next round
- * is recognised by its msg id).
+ * is recognised by its msg id).  *answered: every one sent and answered,
+ * and the stream there, so what was not taken JetStream itself refused
+ * (the cluster is up; those events are refused, not stuck).
  */
 static size_t
-publish_batch(struct bf *f, size_t n, char *why, size_t wlen)
+publish_batch(struct bf *f, size_t n, int *answered, char *why, size_t wlen)
 {
 	int got[BF_BATCH];
 	size_t i, sent = 0, ok = 0;
@@ -386,6 +391,7 @@ publish_batch(struct bf *f, size_t n, char *why, size_t wlen)
 	}
 	if (ok < sent)
 		refusal(f, refused, code, text, why, wlen);
+	*answered = sent == n && ns == NATS_OK && refused != NATS_NO_RESPONDERS;
 	return ok;
 }
 
@@ -393,6 +399,7 @@ int
 bf_turn(struct bf *f, struct gh_store *st)
 {
 	size_t n = 0, sent = 0;
+	int answered = 0;
 	gh_err err;
 	char why[1024] = "";
 	int64_t t = gh_mono_ms();
@@ -419,7 +426,7 @@ bf_turn(struct bf *f, struct gh_store *st)
 		return -1;
 	}
 	if (n > 0)
-		sent = publish_batch(f, n, why, sizeof(why));
+		sent = publish_batch(f, n, &answered, why, sizeof(why));
 	if (sent > 0) {
 		err = gh_queue_ack(st, f->leases, sent, gh_now_ms(), NULL);
 		if (err)
@@ -433,9 +440,24 @@ bf_turn(struct bf *f, struct gh_store *st)
 	if (sent < n) {
 		(void)gh_queue_release(st, f->leases + sent, n - sent,
 		                       gh_now_ms());
-		set_up(f, 0, why);
+		if (!answered) {
+			set_up(f, 0, why);
+		} else if (strcmp(why, f->said) != 0) {
+			/* the cluster answered: up, but these events are refused
+			 * (over the stream's max_msg_size, say); said once a
+			 * reason, not each second */
+			set_up(f, 1, NULL);
+			flog(f, LOG_WARNING, "JetStream refused %zu event(s): %s; "
+			     "they wait in this domain's outbox and are tried "
+			     "again every second", n - sent, why);
+			snprintf(f->said, sizeof(f->said), "%s", why);
+		}
+	} else if (n > 0) {
+		f->said[0] = '\0';
 	}
 	gh_lease_release(f->leases, n);
-	/* idle: "up" is said by the next heartbeat JetStream takes */
-	return sent < n ? -1 : (int)sent;
+	/* idle: "up" is said by the next heartbeat JetStream takes; a batch
+	 * taken but for what JetStream refused goes on at the outbox's pace
+	 * (not a second's wait per batch behind a refused event) */
+	return sent < n && (sent == 0 || !answered) ? -1 : (int)sent;
 }

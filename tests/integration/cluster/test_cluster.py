@@ -451,9 +451,15 @@ def test_a_batch_jetstream_takes_in_part(world):
                "the refusal logged")
     assert [e["title"] for e in a.outbox("mail", "ready,leased")] == [big]
     assert big not in delivered(world.sink)
+    # said once, and the cluster not reported down for it
+    time.sleep(3)
+    more = produce(a, "mail", "more", 3)
+    wait_all(world.sink, more)
+    assert bridge.text().count("JetStream refused 1 event(s)") == 1
+    assert "forwarding stopped" not in bridge.text()
     max_msg_size(-1)
     wait_all(world.sink, [big])
     core.close()
     wait_until(lambda: not a.outbox("mail", "ready,leased"), 20,
                "the outbox emptied")
-    assert check_duplicates(world.sink, small + [big]) == 0
+    assert check_duplicates(world.sink, small + more + [big]) == 0
