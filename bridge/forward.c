@@ -6,7 +6,12 @@
  * The domain's store is the spool: an event is leased, published to
  * PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID, and acked in
  * the outbox only once JetStream acknowledged it (it is then stored on
- * the stream's replicas).
+ * the stream's replicas).  A bridge killed in between publishes it again
+ * after its lease runs out; JetStream drops the copy within the stream's
+ * duplicate window, and notifyd's idempotence key (host, domain, id, time)
+ * catches one after it.  While the cluster cannot be reached, the leases
+ * are given back and tried again every second; the producers never notice
+ * (they commit into their own store, docs/security.md rule 5).
  *
  * A round's batch (up to BF_BATCH leases) goes out asynchronously on the
  * bridge's own JetStream context, in outbox order, and its PubAcks are
@@ -16,17 +21,14 @@
  * f->mu, which msg id got a PubAck (a duplicate included: JetStream has
  * it) or a refusal.  Back in the bridge's thread, the leases with a
  * PubAck are acked in the outbox, every other one (refused, no answer in
- * time, not sent) is given back for the next round, a second later.  So
- * a batch the cluster takes in part leaves the rest for later, and those
- * may then reach the stream after younger events (notifyd does not rely
- * on the order).  A batch JetStream answered in full but refused in part
- * (an event over the stream's max_msg_size) leaves the cluster "up": the
- * refusal is logged once per reason, not each second.  A bridge killed in between publishes it again
- * after its lease runs out; JetStream drops the copy within the stream's
- * duplicate window, and notifyd's idempotence key (host, domain, id, time)
- * catches one after it.  While the cluster cannot be reached, the leases
- * are given back and tried again every second; the producers never notice
- * (they commit into their own store, docs/security.md rule 5).
+ * time, not sent) is given back for a later round.  So a batch the
+ * cluster takes in part leaves the rest for later, and those may then
+ * reach the stream after younger events (notifyd does not rely on the
+ * order).  A batch JetStream answered in full but refused in part (an
+ * event over the stream's max_msg_size) leaves the cluster "up" and the
+ * bridge going at the outbox's pace: the refusal is logged once per
+ * reason, not each round.  Silence (no answer in time) or a failed send
+ * counts as the cluster being down: a second's wait, as above.
  *
  * Every HEARTBEAT_MS it puts a heartbeat for this host and domain into the
  * PREFIX_hosts bucket (key HOST.DOMAIN): the outbox's backlog and the age
@@ -449,7 +451,7 @@ bf_turn(struct bf *f, struct gh_store *st)
 			set_up(f, 1, NULL);
 			flog(f, LOG_WARNING, "JetStream refused %zu event(s): %s; "
 			     "they wait in this domain's outbox and are tried "
-			     "again every second", n - sent, why);
+			     "again", n - sent, why);
 			snprintf(f->said, sizeof(f->said), "%s", why);
 		}
 	} else if (n > 0) {
