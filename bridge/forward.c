@@ -13,6 +13,23 @@
  * are given back and tried again every second; the producers never notice
  * (they commit into their own store, docs/security.md rule 5).
  *
+ * A round's batch (up to BF_BATCH leases) goes out asynchronously on the
+ * bridge's own JetStream context, in outbox order, and its PubAcks are
+ * awaited together (js_PublishAsyncComplete, [nats] connect_timeout for
+ * the whole batch): one round trip per batch, not per event.  The
+ * client's thread runs puback() for each reply; it only records, under
+ * f->mu, which msg id got a PubAck (a duplicate included: JetStream has
+ * it) or a refusal.  Back in the bridge's thread, the leases with a
+ * PubAck are acked in the outbox, every other one (refused, no answer in
+ * time, not sent) is given back for a later round.  So a batch the
+ * cluster takes in part leaves the rest for later, and those may then
+ * reach the stream after younger events (notifyd does not rely on the
+ * order).  A batch JetStream answered in full but refused in part (an
+ * event over the stream's max_msg_size) leaves the cluster "up" and the
+ * bridge going at the outbox's pace: the refusal is logged once per
+ * reason, not each round.  Silence (no answer in time) or a failed send
+ * counts as the cluster being down: a second's wait, as above.
+ *
  * Every HEARTBEAT_MS it puts a heartbeat for this host and domain into the
  * PREFIX_hosts bucket (key HOST.DOMAIN): the outbox's backlog and the age
  * of its oldest due event, events published since start, the time of the
@@ -21,6 +38,7 @@
  * ($KV.BUCKET.KEY), so the domain's NATS user needs publish rights on its
  * own keys only, never the JetStream API.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +69,17 @@ struct bf {
 	int64_t last_publish;         /* wall clock ms; 0 never */
 	int64_t hb_next;              /* monotonic ms */
 	struct gh_lease leases[BF_BATCH];
+	jsCtx *js;                    /* ours: async publishes, puback() */
+	/* what puback() records for the round in flight, under mu: ids[i]
+	 * is leases[i]'s id, got[i] 1 stored, -1 refused, 0 no answer yet */
+	pthread_mutex_t mu;
+	size_t nids;
+	uint64_t ids[BF_BATCH];
+	int got[BF_BATCH];
+	natsStatus refused;           /* the first refusal's status, */
+	jsErrCode refused_code;       /* JetStream code */
+	char refused_text[256];       /* and words */
+	char said[1024];              /* the refusal last logged, or "" */
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -84,6 +113,45 @@ set_up(struct bf *f, int up, const char *why)
 	}
 }
 
+/*
+ * A PubAck or a refusal for one of our async publishes, on the NATS
+ * client's thread: note it against the lease with that msg id, nothing
+ * more (the store is the bridge thread's).  An id not in the round in
+ * flight (a late answer to a round given up) is dropped: that event was
+ * given back and goes again, and JetStream recognises the copy.
+ */
+static void
+puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
+       void *closure)
+{
+	struct bf *f = closure;
+	const char *mid = NULL, *colon;
+	uint64_t id;
+	size_t i;
+
+	(void)js;
+	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &mid) != NATS_OK ||
+	    mid == NULL || (colon = strrchr(mid, ':')) == NULL)
+		goto cleanup;
+	id = strtoull(colon + 1, NULL, 10);
+	pthread_mutex_lock(&f->mu);
+	for (i = 0; i < f->nids; i++) {
+		if (f->ids[i] != id || f->got[i] != 0)
+			continue;
+		f->got[i] = pa != NULL ? 1 : -1;
+		if (pa == NULL && f->refused == NATS_OK) {
+			f->refused = pae ? pae->Err : NATS_ERR;
+			f->refused_code = pae ? pae->ErrCode : 0;
+			snprintf(f->refused_text, sizeof(f->refused_text), "%s",
+			         pae && pae->ErrText ? pae->ErrText : "");
+		}
+		break;
+	}
+	pthread_mutex_unlock(&f->mu);
+cleanup:
+	natsMsg_Destroy(msg);   /* ours to destroy, says nats.h */
+}
+
 gh_err
 bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
         struct bf **out, char *detail, size_t dlen)
@@ -91,11 +159,14 @@ bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
 	struct bf *f = calloc(1, sizeof(*f));
 	char bucket[GHC_TOKEN_MAX * 2 + 2];
 	const struct ghc_opts *o;
+	jsOptions jo;
+	natsStatus ns;
 	gh_err err;
 
 	*out = NULL;
 	if (f == NULL)
 		return GH_ENOMEM;
+	pthread_mutex_init(&f->mu, NULL);
 	f->dom = dom;
 	f->name = gh_domain_name(dom);
 	f->journal = journal;
@@ -117,6 +188,18 @@ bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
 		         o->host);
 		goto fail;
 	}
+	/* a context of our own for the async publishes: its handler is
+	 * per context, and ghc's is shared with the heartbeat */
+	jsOptions_Init(&jo);
+	jo.Wait = o->connect_timeout_ms;
+	jo.PublishAsync.MaxPending = BF_BATCH;
+	jo.PublishAsync.AckHandler = puback;
+	jo.PublishAsync.AckHandlerClosure = f;
+	ns = natsConnection_JetStream(&f->js, ghc_conn(f->c), &jo);
+	if (ns != NATS_OK) {
+		err = ghc_status(ns, 0, "JetStream context", detail, dlen);
+		goto fail;
+	}
 	f->hb_next = gh_mono_ms();
 	*out = f;
 	return GH_OK;
@@ -130,7 +213,10 @@ bf_close(struct bf *f)
 {
 	if (f == NULL)
 		return;
+	/* nothing is in flight between turns: each waits for its batch */
+	jsCtx_Destroy(f->js);
 	ghc_close(f->c);
+	pthread_mutex_destroy(&f->mu);
 	free(f);
 }
 
@@ -188,16 +274,15 @@ br_event_msg(uint64_t id, const json_t *rec)
 	                 json_object_get(rec, "created_at"), "ev", ev);
 }
 
-/* Publish one leased event; 0 once JetStream has it. */
+/* Send one leased event, not waiting for its PubAck; 0 once sent. */
 static int
 publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 {
 	json_t *m = br_event_msg(l->id, l->event);
 	char *body = m ? json_dumps(m, JSON_COMPACT) : NULL;
 	char msgid[GHC_TOKEN_MAX * 2 + 48];
+	natsMsg *msg = NULL;
 	jsPubOptions po;
-	jsPubAck *pa = NULL;
-	jsErrCode jerr = 0;
 	natsStatus ns;
 
 	json_decref(m);
@@ -209,31 +294,114 @@ publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 	         f->name, (unsigned long long)l->id);
 	jsPubOptions_Init(&po);
 	po.MsgId = msgid;
-	ns = js_Publish(&pa, ghc_js(f->c), f->subject, body,
-	                (int)strlen(body), &po, &jerr);
+	ns = natsMsg_Create(&msg, f->subject, NULL, body, (int)strlen(body));
 	free(body);
-	jsPubAck_Destroy(pa);
-	if (ns == NATS_NO_RESPONDERS)
+	if (ns == NATS_OK)
+		ns = js_PublishMsgAsync(f->js, &msg, &po);
+	natsMsg_Destroy(msg);   /* NULL once the client took it */
+	if (ns != NATS_OK)
+		ghc_status(ns, 0, "publish", why, wlen);
+	return ns == NATS_OK ? 0 : -1;
+}
+
+/* Why the batch was not all taken: the first refusal, or no answer. */
+static void
+refusal(struct bf *f, natsStatus refused, jsErrCode code, const char *text,
+        char *why, size_t wlen)
+{
+	char last[400];
+
+	if (refused == NATS_NO_RESPONDERS) {
 		snprintf(why, wlen, "no stream takes %s yet: gatehouse-notifyd "
 		         "makes it when it starts", f->subject);
-	else if (ns == NATS_TIMEOUT) {
-		char last[400];
-
+	} else if (refused == NATS_OK || refused == NATS_TIMEOUT) {
 		ghc_last_error(f->c, last, sizeof(last));
 		snprintf(why, wlen, "no answer to a publish to %s: %s", f->subject,
 		         last[0] ? last : "the cluster lost its quorum, or the "
 		         "server refused it (is this domain's NATS user allowed "
 		         "to publish there? the server's log says)");
+	} else if (code) {
+		snprintf(why, wlen, "publish: %s (JetStream error %d)%s%s",
+		         natsStatus_GetText(refused), (int)code,
+		         text[0] ? ": " : "", text);
+	} else {
+		snprintf(why, wlen, "publish: %s%s%s", natsStatus_GetText(refused),
+		         text[0] ? ": " : "", text);
 	}
-	else if (ns != NATS_OK)
-		ghc_status(ns, jerr, "publish", why, wlen);
-	return ns == NATS_OK ? 0 : -1;
+}
+
+/*
+ * Send the n leases, wait for their PubAcks together, then put those
+ * JetStream took first in f->leases; returns how many.  Whatever had no
+ * answer in time is taken back from the client (no handler runs for it
+ * after; if the server stored it all the same, the copy sent next round
+ * is recognised by its msg id).  *answered: every one sent and answered,
+ * and the stream there, so what was not taken JetStream itself refused
+ * (the cluster is up; those events are refused, not stuck).
+ */
+static size_t
+publish_batch(struct bf *f, size_t n, int *answered, char *why, size_t wlen)
+{
+	int got[BF_BATCH];
+	size_t i, sent = 0, ok = 0;
+	natsStatus ns, refused;
+	jsErrCode code;
+	char text[sizeof(f->refused_text)];
+	natsMsgList lost;
+	jsPubOptions po;
+
+	pthread_mutex_lock(&f->mu);
+	for (i = 0; i < n; i++) {
+		f->ids[i] = f->leases[i].id;
+		f->got[i] = 0;
+	}
+	f->nids = n;
+	f->refused = NATS_OK;
+	f->refused_code = 0;
+	f->refused_text[0] = '\0';
+	pthread_mutex_unlock(&f->mu);
+
+	/* in order; a send that fails (the connection went) ends it */
+	while (sent < n && publish(f, &f->leases[sent], why, wlen) == 0)
+		sent++;
+	jsPubOptions_Init(&po);
+	po.MaxWait = ghc_opts(f->c)->connect_timeout_ms;
+	ns = sent > 0 ? js_PublishAsyncComplete(f->js, &po) : NATS_OK;
+	if (ns != NATS_OK &&
+	    js_PublishAsyncGetPendingList(&lost, f->js) == NATS_OK)
+		natsMsgList_Destroy(&lost);
+
+	pthread_mutex_lock(&f->mu);
+	memcpy(got, f->got, n * sizeof(got[0]));
+	f->nids = 0;            /* later answers are dropped */
+	refused = f->refused;
+	code = f->refused_code;
+	memcpy(text, f->refused_text, sizeof(text));
+	pthread_mutex_unlock(&f->mu);
+
+	/* the taken ones to the front, for one gh_queue_ack */
+	for (i = 0; i < n; i++) {
+		if (got[i] == 1) {
+			struct gh_lease t = f->leases[ok];
+
+			f->leases[ok] = f->leases[i];
+			f->leases[i] = t;
+			got[i] = got[ok];
+			got[ok] = 1;
+			ok++;
+		}
+	}
+	if (ok < sent)
+		refusal(f, refused, code, text, why, wlen);
+	*answered = sent == n && ns == NATS_OK && refused != NATS_NO_RESPONDERS;
+	return ok;
 }
 
 int
 bf_turn(struct bf *f, struct gh_store *st)
 {
 	size_t n = 0, sent = 0;
+	int answered = 0;
 	gh_err err;
 	char why[1024] = "";
 	int64_t t = gh_mono_ms();
@@ -259,11 +427,8 @@ bf_turn(struct bf *f, struct gh_store *st)
 		flog(f, LOG_ERR, "outbox: %s", gh_strerror(err));
 		return -1;
 	}
-	/* in order; the first refusal stops the round (the cluster is
-	 * unlikely to take the next one if it did not take this one) */
-	while (sent < n && publish(f, &f->leases[sent], why,
-	                           sizeof(why)) == 0)
-		sent++;
+	if (n > 0)
+		sent = publish_batch(f, n, &answered, why, sizeof(why));
 	if (sent > 0) {
 		err = gh_queue_ack(st, f->leases, sent, gh_now_ms(), NULL);
 		if (err)
@@ -277,9 +442,24 @@ bf_turn(struct bf *f, struct gh_store *st)
 	if (sent < n) {
 		(void)gh_queue_release(st, f->leases + sent, n - sent,
 		                       gh_now_ms());
-		set_up(f, 0, why);
+		if (!answered) {
+			set_up(f, 0, why);
+		} else if (strcmp(why, f->said) != 0) {
+			/* the cluster answered: up, but these events are refused
+			 * (over the stream's max_msg_size, say); said once a
+			 * reason, not each second */
+			set_up(f, 1, NULL);
+			flog(f, LOG_WARNING, "JetStream refused %zu event(s): %s; "
+			     "they wait in this domain's outbox and are tried "
+			     "again", n - sent, why);
+			snprintf(f->said, sizeof(f->said), "%s", why);
+		}
+	} else if (n > 0) {
+		f->said[0] = '\0';
 	}
 	gh_lease_release(f->leases, n);
-	/* idle: "up" is said by the next heartbeat JetStream takes */
-	return sent < n ? -1 : (int)sent;
+	/* idle: "up" is said by the next heartbeat JetStream takes; a batch
+	 * taken but for what JetStream refused goes on at the outbox's pace
+	 * (not a second's wait per batch behind a refused event) */
+	return sent < n && (sent == 0 || !answered) ? -1 : (int)sent;
 }

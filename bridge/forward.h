@@ -35,12 +35,12 @@ gh_err bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
                struct bf **out, char *detail, size_t dlen);
 
 /*
- * bf_turn - one round: lease up to a batch of outbox events, publish each
- * to PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID and wait for
- * JetStream's ack, ack in the outbox those it took, give the rest back;
- * and the heartbeat when one is due.  Returns how many were forwarded; -1
- * if the cluster did not take them (the caller waits a second: the
- * outbox is the spool).
+ * bf_turn - one round: lease up to a batch of outbox events, publish them
+ * together to PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID and
+ * wait for JetStream's acks, ack in the outbox those it took, give the rest
+ * back; and the heartbeat when one is due.  Returns how many were
+ * forwarded; -1 if the cluster took none of them, or did not answer for
+ * some (the caller waits a second: the outbox is the spool).
  */
 int bf_turn(struct bf *f, struct gh_store *st);
 

@@ -48,5 +48,23 @@ class RawNats:
             if line.startswith(("PONG", "-ERR")):
                 return line
 
+    def request(self, subject, body, inbox):
+        """A request (the JetStream API): the first reply, to inbox (a
+        subject this user may subscribe to), as JSON."""
+        if isinstance(body, str):
+            body = body.encode()
+        self.s.sendall(f"SUB {inbox} 1\r\nPUB {subject} {inbox} "
+                       f"{len(body)}\r\n".encode() + body + b"\r\n")
+        while True:
+            line = self.f.readline().decode().strip()
+            if line.startswith("PING"):
+                self.s.sendall(b"PONG\r\n")
+            elif line.startswith("-ERR"):
+                raise PermissionError(line)
+            elif line.startswith("MSG "):
+                data = self.f.read(int(line.split()[-1]) + 2)[:-2]
+                self.s.sendall(b"UNSUB 1\r\n")
+                return json.loads(data)
+
     def close(self):
         self.s.close()

@@ -418,3 +418,48 @@ def test_servers_down_at_start(tmp_path):
                                        "--state", "ready,leased",
                                        json_out=True)] == ["kept"]
     assert b.stop() == 0
+
+
+def test_a_batch_jetstream_takes_in_part(world):
+    """The bridge publishes a round's events together and acks in the
+    outbox exactly those JetStream acknowledged: with the stream refusing
+    messages over 700 bytes, the big event (first in the outbox, so in
+    the same batch as the others) stays in the outbox, given back, while
+    the small ones after it are delivered; it goes once the stream takes
+    it.  (Publishing one at a time and stopping at the first refusal, the
+    small ones would wait behind it.)"""
+    a, n1 = world.host("hostA", domains=("mail",)), world.notifyd("nd1")
+    n1.start()
+    wait_until(lambda: "taking events" in n1.text(), 60, "the consumer")
+    core = raw(world, "core")
+    api = "$JS.API.STREAM.%s.GATEHOUSE_EVENTS"
+
+    def max_msg_size(n):
+        cfg = core.request(api % "INFO", "", "_GH_INBOX.core.t1")["config"]
+        cfg["max_msg_size"] = n
+        ans = core.request(api % "UPDATE", json.dumps(cfg),
+                           "_GH_INBOX.core.t2")
+        assert "error" not in ans, ans
+    max_msg_size(700)
+    big = "big-" + "x" * 1000
+    a.enqueue("mail", big)
+    small = produce(a, "mail", "small", 10)
+    a.start()
+    wait_all(world.sink, small)
+    bridge = a.bridges["mail"]
+    wait_until(lambda: "message size exceeds maximum" in bridge.text(), 20,
+               "the refusal logged")
+    assert [e["title"] for e in a.outbox("mail", "ready,leased")] == [big]
+    assert big not in delivered(world.sink)
+    # said once, and the cluster not reported down for it
+    time.sleep(3)
+    more = produce(a, "mail", "more", 3)
+    wait_all(world.sink, more)
+    assert bridge.text().count("JetStream refused 1 event(s)") == 1
+    assert "forwarding stopped" not in bridge.text()
+    max_msg_size(-1)
+    wait_all(world.sink, [big])
+    core.close()
+    wait_until(lambda: not a.outbox("mail", "ready,leased"), 20,
+               "the outbox emptied")
+    assert check_duplicates(world.sink, small + more + [big]) == 0
