@@ -4,7 +4,7 @@
  * any gatehouse-notifyd of the delivery fleet takes them.
  *
  * The domain's store is the spool: an event is leased, published to
- * PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID, and acked in
+ * PREFIX.events.DOMAIN.HOST with Nats-Msg-Id HOST:DOMAIN:ID:TAG, and acked in
  * the outbox only once JetStream acknowledged it (it is then stored on
  * the stream's replicas).  A bridge killed in between publishes it again
  * after its lease runs out; JetStream drops the copy within the stream's
@@ -30,6 +30,16 @@
  * reason, not each round.  Silence (no answer in time) or a failed send
  * counts as the cluster being down: a second's wait, as above.
  *
+ * TAG is HMAC-SHA256(key, "HOST:DOMAIN:ID"), 16 bytes in hex, the key 32
+ * random bytes made once and kept in the domain's store (meta
+ * "nats_msgid_key"): the same for every publish of an event, also after
+ * a restart, so JetStream still recognises a copy; but no other host can
+ * guess it.  JetStream's duplicate check spans the whole stream, not a
+ * subject: with ids of only HOST:DOMAIN:ID, the web domain's user, which
+ * may publish on its own subject only, could take ids of the login
+ * domain's next events and have them dropped as duplicates.  A PubAck
+ * that says duplicate on an event's first publish is logged.
+ *
  * Every HEARTBEAT_MS it puts a heartbeat for this host and domain into the
  * PREFIX_hosts bucket (key HOST.DOMAIN): the outbox's backlog and the age
  * of its oldest due event, events published since start, the time of the
@@ -46,8 +56,14 @@
 #include <syslog.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include "gatehouse/journal.h"
 #include "gatehouse/queue.h"
+#include "gatehouse/store.h"
 #include "gatehouse/records.h"
 #include "ghc.h"
 #include "blog.h"
@@ -56,6 +72,9 @@
 #define BF_BATCH 64
 #define BF_VISIBILITY_MS 120000     /* a lease not settled comes back */
 #define BF_HEARTBEAT_MS 5000
+#define MSGID_KEY_LEN 32
+#define MSGID_KEY_NAME "nats_msgid_key"   /* in the store's meta db */
+#define MSGID_TAG_LEN 16                   /* bytes of HMAC, as hex */
 
 struct bf {
 	struct ghc *c;
@@ -80,6 +99,10 @@ struct bf {
 	jsErrCode refused_code;       /* JetStream code */
 	char refused_text[256];       /* and words */
 	char said[1024];              /* the refusal last logged, or "" */
+	/* the key of the msg ids' tags (msgid_tag()), from the domain's
+	 * store; have_key 0 until read */
+	unsigned char key[MSGID_KEY_LEN];
+	int have_key;
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -113,6 +136,19 @@ set_up(struct bf *f, int up, const char *why)
 	}
 }
 
+/* The event id in a msg id of ours (HOST:DOMAIN:ID:TAG); 0 if none. */
+static uint64_t
+msgid_event(const char *mid)
+{
+	const char *tag = strrchr(mid, ':'), *p;
+
+	if (tag == NULL)
+		return 0;
+	for (p = tag; p > mid && p[-1] != ':'; p--)
+		;
+	return p > mid ? strtoull(p, NULL, 10) : 0;
+}
+
 /*
  * A PubAck or a refusal for one of our async publishes, on the NATS
  * client's thread: note it against the lease with that msg id, nothing
@@ -125,15 +161,14 @@ puback(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
        void *closure)
 {
 	struct bf *f = closure;
-	const char *mid = NULL, *colon;
+	const char *mid = NULL;
 	uint64_t id;
 	size_t i;
 
 	(void)js;
 	if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &mid) != NATS_OK ||
-	    mid == NULL || (colon = strrchr(mid, ':')) == NULL)
+	    mid == NULL || (id = msgid_event(mid)) == 0)
 		goto cleanup;
-	id = strtoull(colon + 1, NULL, 10);
 	pthread_mutex_lock(&f->mu);
 	for (i = 0; i < f->nids; i++) {
 		if (f->ids[i] != id || f->got[i] != 0)
@@ -274,13 +309,68 @@ br_event_msg(uint64_t id, const json_t *rec)
 	                 json_object_get(rec, "created_at"), "ev", ev);
 }
 
+/* The tags' key: read from the store's meta, or made and kept there. */
+static gh_err
+key_txn(struct gh_txn *txn, void *arg)
+{
+	struct bf *f = arg;
+	const void *v = NULL;
+	size_t vlen = 0;
+	gh_err err = gh_txn_get(txn, GH_DB_META, MSGID_KEY_NAME,
+	                        strlen(MSGID_KEY_NAME), &v, &vlen);
+
+	if (err == GH_OK && vlen == MSGID_KEY_LEN) {
+		memcpy(f->key, v, MSGID_KEY_LEN);
+		return GH_OK;
+	}
+	if (err != GH_OK && err != GH_ENOTFOUND)
+		return err;
+	if (RAND_bytes(f->key, MSGID_KEY_LEN) != 1)
+		return GH_EIO;
+	return gh_txn_put(txn, GH_DB_META, MSGID_KEY_NAME,
+	                  strlen(MSGID_KEY_NAME), f->key, MSGID_KEY_LEN);
+}
+
+static gh_err
+load_key(struct bf *f, struct gh_store *st)
+{
+	gh_err err;
+
+	if (f->have_key)
+		return GH_OK;
+	err = gh_store_update(st, key_txn, f);
+	if (err == GH_OK)
+		f->have_key = 1;
+	return err;
+}
+
+/* HOST:DOMAIN:ID:TAG, the event's Nats-Msg-Id (the file's comment). */
+static int
+msgid(const struct bf *f, uint64_t id, char *out, size_t cap)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	int n = snprintf(out, cap, "%s:%s:%llu", ghc_opts(f->c)->host,
+	                 f->name, (unsigned long long)id);
+	size_t i;
+
+	if (n < 0 || (size_t)n + 1 + 2 * MSGID_TAG_LEN >= cap ||
+	    HMAC(EVP_sha256(), f->key, MSGID_KEY_LEN, (unsigned char *)out,
+	         (size_t)n, mac, &maclen) == NULL || maclen < MSGID_TAG_LEN)
+		return -1;
+	out[n++] = ':';
+	for (i = 0; i < MSGID_TAG_LEN; i++)
+		n += snprintf(out + n, cap - (size_t)n, "%02x", mac[i]);
+	return 0;
+}
+
 /* Send one leased event, not waiting for its PubAck; 0 once sent. */
 static int
 publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 {
 	json_t *m = br_event_msg(l->id, l->event);
 	char *body = m ? json_dumps(m, JSON_COMPACT) : NULL;
-	char msgid[GHC_TOKEN_MAX * 2 + 48];
+	char mid[GHC_TOKEN_MAX * 2 + 96];
 	natsMsg *msg = NULL;
 	jsPubOptions po;
 	natsStatus ns;
@@ -290,10 +380,13 @@ publish(struct bf *f, const struct gh_lease *l, char *why, size_t wlen)
 		snprintf(why, wlen, "out of memory");
 		return -1;
 	}
-	snprintf(msgid, sizeof(msgid), "%s:%s:%llu", ghc_opts(f->c)->host,
-	         f->name, (unsigned long long)l->id);
+	if (msgid(f, l->id, mid, sizeof(mid)) != 0) {
+		free(body);
+		snprintf(why, wlen, "cannot make the message id");
+		return -1;
+	}
 	jsPubOptions_Init(&po);
-	po.MsgId = msgid;
+	po.MsgId = mid;
 	ns = natsMsg_Create(&msg, f->subject, NULL, body, (int)strlen(body));
 	free(body);
 	if (ns == NATS_OK)
@@ -419,6 +512,12 @@ bf_turn(struct bf *f, struct gh_store *st)
 			snprintf(why, sizeof(why), "not connected; last error: %s",
 			         last);
 		set_up(f, 0, last[0] ? why : "not connected");
+		return -1;
+	}
+	err = load_key(f, st);
+	if (err) {
+		flog(f, LOG_ERR, "outbox: the message ids' key: %s",
+		     gh_strerror(err));
 		return -1;
 	}
 	err = gh_queue_lease(st, gh_now_ms(), BF_BATCH, BF_VISIBILITY_MS,
