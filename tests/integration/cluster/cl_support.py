@@ -63,7 +63,7 @@ def _perms(dom):
     suppression list's bucket."""
     if dom == "core":
         return None
-    pub = [f"{PREFIX}.events.{dom}.>", f"$KV.{PREFIX}_hosts.*.{dom}"]
+    pub = [f"{PREFIX}.events.{dom}.*", f"$KV.{PREFIX}_hosts.*.{dom}"]
     if dom == "mail":
         pub += _shared_read("suppress")
     return {"publish": {"allow": pub},
