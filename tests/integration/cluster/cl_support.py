@@ -53,8 +53,7 @@ def _shared_read(bucket):
     s = f"KV_{PREFIX}_{bucket}"
     return ["$JS.API.STREAM.NAMES",
             f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}",
-            f"$JS.API.CONSUMER.CREATE.{s}.>",
-            f"$JS.API.CONSUMER.DELETE.{s}.>", f"$JS.FC.{s}.>"]
+            f"$JS.FC.{s}.>"]
 
 
 def _perms(dom):

@@ -127,3 +127,23 @@ def test_refused_bodies_are_dead_lettered_whatever_they_hold(world):
                       ["state"]["messages"] == 0, 20, "the stream emptied")
     assert n1.metrics()[REFUSED] == 2
     core.close()
+
+
+def test_the_mail_user_cannot_delete_or_name_consumers(world):
+    """The mail user's JetStream API rights are the ordered consumer's
+    create (no name, no filter in the subject) and flow control: it
+    cannot delete another MTA's watcher of the suppression list, nor use
+    the named create form."""
+    started(world)
+    s = "KV_gatehouse_suppress"
+    mail = raw(world, "mail")
+    ans = mail.request(f"$JS.API.CONSUMER.DELETE.{s}.watcher", "",
+                       "_GH_INBOX.mail")
+    assert "Permissions Violation" in str(ans), ans
+    ans = mail.request(f"$JS.API.CONSUMER.CREATE.{s}.x.$KV.gatehouse_"
+                       "suppress.>", json.dumps({"stream_name": s, "config": {
+                           "name": "x", "deliver_subject":
+                           "$KV.gatehouse_hosts.z.mail"}}),
+                       "_GH_INBOX.mail")
+    assert "Permissions Violation" in str(ans), ans
+    mail.close()
