@@ -18,7 +18,8 @@
  *     that domain, recognised if it came before (the key names host,
  *     domain, event id and time), committed;
  *   - then acked.  One refused (invalid) is published with the reason to
- *     PREFIX.dead.DOMAIN.HOST (stream STREAM_DEAD) and terminated; one
+ *     PREFIX.dead.DOMAIN.HOST (PREFIX.dead.unknown if the subject names
+ *     none; stream STREAM_DEAD) and terminated, stored or not; one
  *     the store could not take now (full, locked) is Nak'ed with a delay
  *     that doubles with each delivery (1 s up to 60 s), and on its last
  *     delivery dead-lettered like a refused one.
