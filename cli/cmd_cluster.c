@@ -253,12 +253,51 @@ cleanup:
 	return rc;
 }
 
+/* The directory --out is made in: nobody but root and us may change its
+ * entries, or the name could be swapped between our create and a cleanup
+ * unlink (which would then remove someone else's file), or the key moved
+ * away.  0 if it is safe; else the error said. */
+static int
+nkey_dir_ok(struct cli *c, const char *out)
+{
+	char dir[4096];
+	const char *slash = strrchr(out, '/');
+	struct stat st;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == out)
+		snprintf(dir, sizeof(dir), "/");
+	else if ((size_t)(slash - out) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - out), out);
+	else {
+		cli_eprintf("%s: cluster nkey: %.64s...: path too long\n",
+		            c->prog, out);
+		return EXIT_USAGE;
+	}
+	if (stat(dir, &st) != 0) {
+		cli_eprintf("%s: cluster nkey: %s: %s\n", c->prog, dir,
+		            strerror(errno));
+		return errno == EACCES ? EXIT_NOPERM : EXIT_NOINPUT;
+	}
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (st.st_uid != 0 && st.st_uid != geteuid())) {
+		cli_eprintf("%s: cluster nkey: %s: the directory is writable by "
+		            "others (or not owned by root or you): make the key "
+		            "in a directory only root or you can change\n",
+		            c->prog, dir);
+		return EXIT_NOPERM;
+	}
+	return 0;
+}
+
 /*
  * The seed goes straight into a new file: O_EXCL, so an existing key (or
  * anything planted at the name) is never overwritten or followed, and the
  * file is 0600 and its owner's before it holds anything ([nats] refuses a
  * seed file others may read, or one not its reader's).  A failure after
- * the create removes the file: no half a key left behind.
+ * the create removes the file: no half a key left behind; by name, which
+ * is safe as nkey_dir_ok() let only a directory no one else can change.
  */
 static int
 nkey(struct cli *c, const char *out, const char *owner)
@@ -272,6 +311,8 @@ nkey(struct cli *c, const char *out, const char *owner)
 		cli_eprintf("%s: cluster nkey: no user %s\n", c->prog, owner);
 		return EXIT_NOUSER;
 	}
+	if ((rc = nkey_dir_ok(c, out)) != 0)
+		return rc;
 	err = ghc_nkey_make(seed, sizeof(seed), pub, sizeof(pub));
 	if (err)
 		return cli_fail(c, err, "cluster nkey", "making an Ed25519 key");

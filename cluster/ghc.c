@@ -147,6 +147,7 @@ ghc_opts_load(const struct gh_conf *conf, struct ghc_opts *o, char *errbuf,
 	o->ack_wait_ms = gh_conf_int(conf, "nats", "ack_wait");
 	o->max_deliver = (int)gh_conf_int(conf, "nats", "max_deliver");
 	o->connect_timeout_ms = gh_conf_int(conf, "nats", "connect_timeout");
+	o->stream_max_bytes = gh_conf_int(conf, "nats", "stream_max_bytes");
 	return GH_OK;
 }
 
@@ -939,13 +940,52 @@ put_stream(struct ghc *c, jsStreamConfig *cfg, char *errbuf, size_t errlen)
 	return GH_OK;
 }
 
+/* The heartbeat bucket PREFIX_hosts, made by hand rather than by
+ * js_CreateKeyValue, which allows rollups: every producer domain may write
+ * its own HOST.DOMAIN keys, and one "Nats-Rollup: all" header would then
+ * purge every host's heartbeat.  It also bounds what one domain can add:
+ * small values, few keys, an hour's age (a heartbeat older is no use). */
+static gh_err
+put_hosts(struct ghc *c, char *errbuf, size_t errlen)
+{
+	jsStreamConfig cfg;
+	char bucket[GHC_TOKEN_MAX * 2 + 2], name[GHC_TOKEN_MAX * 2 + 8];
+	char subj[GHC_SUBJECT_MAX];
+	const char *subjects[1] = {subj};
+
+	if (ghc_bucket(&c->o, "hosts", bucket, sizeof(bucket)) != GH_OK) {
+		say(errbuf, errlen, "bucket hosts: name too long");
+		return GH_EINVAL;
+	}
+	snprintf(name, sizeof(name), "KV_%s", bucket);
+	snprintf(subj, sizeof(subj), "$KV.%s.>", bucket);
+	jsStreamConfig_Init(&cfg);
+	cfg.Name = name;
+	cfg.Subjects = subjects;
+	cfg.SubjectsLen = 1;
+	cfg.Retention = js_LimitsPolicy;
+	cfg.Storage = js_FileStorage;
+	cfg.Replicas = c->o.replicas;
+	cfg.MaxMsgsPerSubject = 1;
+	cfg.MaxMsgSize = GHC_HOSTS_MSG_MAX;
+	cfg.MaxMsgs = GHC_HOSTS_MAX_KEYS;
+	cfg.MaxBytes = (int64_t)GHC_HOSTS_MAX_KEYS * GHC_HOSTS_MSG_MAX;
+	cfg.MaxAge = GHC_HOSTS_MAX_AGE_MS * 1000000;
+	/* full: the oldest goes, so junk cannot lock live hosts out */
+	cfg.Discard = js_DiscardOld;
+	cfg.AllowRollup = false;
+	cfg.DenyDelete = true;
+	cfg.DenyPurge = true;
+	cfg.AllowDirect = true;
+	return put_stream(c, &cfg, errbuf, errlen);
+}
+
 gh_err
 ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen)
 {
 	jsStreamConfig cfg;
 	char subj[GHC_SUBJECT_MAX], dead[GHC_TOKEN_MAX + 8];
 	const char *subjects[1] = {subj};
-	kvStore *kv = NULL;
 	gh_err err;
 
 	snprintf(subj, sizeof(subj), "%s.events.>", c->o.prefix);
@@ -957,6 +997,12 @@ ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen)
 	cfg.Storage = js_FileStorage;
 	cfg.Replicas = c->o.replicas;
 	cfg.Duplicates = (int64_t)GHC_DUP_WINDOW_MS * 1000000;
+	/* one bridge message and its headers: nothing larger is an event */
+	cfg.MaxMsgSize = (int32_t)GHC_EVENT_MSG_MAX;
+	cfg.MaxBytes = c->o.stream_max_bytes;
+	/* full: the publisher is told (its bridge keeps the event in its
+	 * journal and retries), never an older event dropped */
+	cfg.Discard = js_DiscardNew;
 	err = put_stream(c, &cfg, errbuf, errlen);
 	if (err)
 		return err;
@@ -970,12 +1016,12 @@ ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen)
 	cfg.Storage = js_FileStorage;
 	cfg.Replicas = c->o.replicas;
 	cfg.MaxAge = GHC_DEAD_MAX_AGE_MS * 1000000;
+	cfg.MaxBytes = c->o.stream_max_bytes;
+	cfg.Discard = js_DiscardOld;
 	err = put_stream(c, &cfg, errbuf, errlen);
 	if (err)
 		return err;
-	err = ghc_kv(c, "hosts", 1, 1, &kv, errbuf, errlen);
-	kvStore_Destroy(kv);
-	return err;
+	return put_hosts(c, errbuf, errlen);
 }
 
 gh_err

@@ -43,6 +43,7 @@
 
 #include <nats/nats.h>
 
+#include "gatehouse/bridge.h"
 #include "gatehouse/conf.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/err.h"
@@ -52,6 +53,12 @@
 #define GHC_SECRET_MAX 16384      /* a .creds file, at most */
 #define GHC_DUP_WINDOW_MS 120000  /* the stream's Nats-Msg-Id window */
 #define GHC_DEAD_MAX_AGE_MS (30LL * 24 * 3600 * 1000)
+/* the events stream's max_msg_size: a bridge message and its headers */
+#define GHC_EVENT_MSG_MAX (GH_BRIDGE_MSG_MAX + 1024u)
+/* the heartbeat bucket PREFIX_hosts: value size, keys, age */
+#define GHC_HOSTS_MSG_MAX 1024
+#define GHC_HOSTS_MAX_KEYS 4096
+#define GHC_HOSTS_MAX_AGE_MS (3600LL * 1000)
 #define GHC_CONSUMER "notifyd"    /* the delivery fleet's durable consumer */
 #define GHC_INBOX "_GH_INBOX"     /* replies: _GH_INBOX.DOMAIN.... */
 
@@ -64,6 +71,7 @@ struct ghc_opts {
 	int64_t ack_wait_ms;
 	int max_deliver;
 	int64_t connect_timeout_ms;
+	int64_t stream_max_bytes;   /* each of the stream and STREAM_DEAD */
 };
 
 struct ghc;
@@ -186,9 +194,11 @@ gh_err ghc_bucket(const struct ghc_opts *o, const char *name, char *buf,
 /*
  * ghc_ensure_stream - create, or update to this configuration, the events
  * stream (subjects PREFIX.events.>, work-queue retention, file storage,
- * [nats] replicas, a GHC_DUP_WINDOW_MS duplicate window), the dead-letter
- * stream STREAM_DEAD (PREFIX.dead.>, kept GHC_DEAD_MAX_AGE_MS) and the
- * PREFIX_hosts bucket.  Needs the core's permissions; notifyd calls it at
+ * [nats] replicas, a GHC_DUP_WINDOW_MS duplicate window, messages of at
+ * most GHC_EVENT_MSG_MAX, [nats] stream_max_bytes and then new ones
+ * refused), the dead-letter stream STREAM_DEAD (PREFIX.dead.>, kept
+ * GHC_DEAD_MAX_AGE_MS, stream_max_bytes and then the oldest dropped) and
+ * the PREFIX_hosts bucket (no rollups, GHC_HOSTS_* limits).  Needs the core's permissions; notifyd calls it at
  * start.
  */
 gh_err ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen);

@@ -18,7 +18,8 @@
  *     that domain, recognised if it came before (the key names host,
  *     domain, event id and time), committed;
  *   - then acked.  One refused (invalid) is published with the reason to
- *     PREFIX.dead.DOMAIN.HOST (stream STREAM_DEAD) and terminated; one
+ *     PREFIX.dead.DOMAIN.HOST (PREFIX.dead.unknown if the subject names
+ *     none; stream STREAM_DEAD) and terminated, stored or not; one
  *     the store could not take now (full, locked) is Nak'ed with a delay
  *     that doubles with each delivery (1 s up to 60 s), and on its last
  *     delivery dead-lettered like a refused one.
@@ -45,6 +46,7 @@
 #include <unistd.h>
 
 #include "gatehouse/bridge.h"
+#include "gatehouse/codec.h"
 #include "gatehouse/domain.h"
 #include "ghc.h"
 #include "nd.h"
@@ -58,6 +60,9 @@
 #define NI_NAK_MIN_MS 1000
 #define NI_NAK_MAX_MS 60000
 #define NI_HOSTS_MAX 256          /* heartbeats shown, at most */
+#define NI_DEAD_BODY_MAX 65536    /* bytes of a refused body kept */
+#define NI_HOSTS_MS 15000         /* heartbeats read this often */
+#define NI_HOSTS_BUDGET_MS 1000   /* and for this long at most */
 
 struct ni_host {
 	char host[GHC_TOKEN_MAX + 1];
@@ -91,6 +96,8 @@ struct nd_natsin {
 		struct ni_host hosts[NI_HOSTS_MAX];
 		size_t nhosts;
 	} s;
+	char dead_unknown[GHC_SUBJECT_MAX];  /* PREFIX.dead.unknown */
+	int64_t hosts_next;
 };
 
 /* Sleep ms, in steps, returning early when asked to stop. */
@@ -185,25 +192,39 @@ parse_subject(const struct nd_natsin *n, const char *subj, int *dom,
 }
 
 /* Publish what was refused, and why, to PREFIX.dead.DOMAIN.HOST; 0 once
- * JetStream has it. */
+ * JetStream has it.  The body goes in as base64 of at most
+ * NI_DEAD_BODY_MAX bytes: any bytes (not only UTF-8) fit, and the record
+ * stays far below max_payload however large or odd the refused body was. */
 static int
 dead_letter(struct nd_natsin *n, natsMsg *m, const char *dom,
             const char *host, const char *why)
 {
 	char subj[GHC_SUBJECT_MAX];
+	static char b64[GH_B64_ENC_LEN(NI_DEAD_BODY_MAX)];  /* intake's */
+	const char *data = natsMsg_GetData(m);
+	int dlen = natsMsg_GetDataLength(m);
+	size_t len = data != NULL && dlen > 0 ? (size_t)dlen : 0;
+	size_t keep = len > NI_DEAD_BODY_MAX ? NI_DEAD_BODY_MAX : len;
 	json_t *j;
-	char *s;
+	char *s = NULL;
 	jsErrCode jerr = 0;
 	natsStatus ns;
 
-	if (ghc_subject(ghc_opts(n->c), "dead", dom, host, subj,
+	if (dom == NULL || host == NULL ||
+	    ghc_subject(ghc_opts(n->c), "dead", dom, host, subj,
 	                sizeof(subj)) != GH_OK)
-		snprintf(subj, sizeof(subj), "%s", n->dead_core);
-	j = json_pack("{s:s, s:s, s:s%, s:I, s:s}", "reason", why,
-	              "subject", natsMsg_GetSubject(m), "body",
-	              natsMsg_GetData(m) ? natsMsg_GetData(m) : "",
-	              (size_t)natsMsg_GetDataLength(m), "at",
-	              (json_int_t)gh_now_ms(), "by", ghc_opts(n->c)->host);
+		snprintf(subj, sizeof(subj), "%s", n->dead_unknown);
+	if (gh_b64_encode(GH_B64_STD, keep ? data : "", keep, b64, sizeof(b64),
+	                  NULL) != GH_OK)
+		return -1;
+	/* the subject came from the network too: "s%" keeps a non-UTF-8
+	 * one from failing the whole record */
+	j = json_pack("{s:s, s:s%, s:s, s:I, s:b, s:I, s:s}", "reason", why,
+	              "subject", natsMsg_GetSubject(m),
+	              strlen(natsMsg_GetSubject(m)), "body_base64", b64,
+	              "body_size", (json_int_t)len, "body_truncated",
+	              keep < len, "at", (json_int_t)gh_now_ms(), "by",
+	              ghc_opts(n->c)->host);
 	s = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL)
@@ -217,18 +238,21 @@ dead_letter(struct nd_natsin *n, natsMsg *m, const char *dom,
 }
 
 /* Refused for good: dead-lettered, then terminated (not handed out
- * again); if the dead letter cannot be stored, handed back instead. */
+ * again).  If the dead letter cannot be stored it is terminated all the
+ * same: handing it back would only refuse it again max_deliver times and
+ * then leave it in the work queue for good. */
 static void
 refuse(struct nd_natsin *n, natsMsg *m, const char *dom, const char *host,
        const char *why)
 {
 	nd_log(&n->d->log, ND_LOG_WARN, "cluster: event from %s (%s) refused: "
-	       "%s", host, dom, why);
+	       "%s", host ? host : "?", dom ? dom : "unknown", why);
 	COUNT(n, refused, 1);
-	if (dead_letter(n, m, dom, host, why) == 0)
-		(void)natsMsg_Term(m, NULL);
-	else
-		(void)natsMsg_NakWithDelay(m, NI_NAK_MIN_MS, NULL);
+	if (dead_letter(n, m, dom, host, why) != 0)
+		nd_log(&n->d->log, ND_LOG_ERR, "cluster: event on %.200s: "
+		       "the dead letter could not be stored; dropped",
+		       natsMsg_GetSubject(m));
+	(void)natsMsg_Term(m, NULL);
 }
 
 /* The store could not take it now: again later, doubling the wait with
@@ -278,7 +302,7 @@ handle_run(struct nd_natsin *n, natsMsg **msgs, int from, int to)
 	if (parse_subject(n, natsMsg_GetSubject(msgs[from]), &dom, host,
 	                  sizeof(host)) != 0) {
 		for (int i = from; i < to; i++)
-			refuse(n, msgs[i], "core", ghc_opts(n->c)->host,
+			refuse(n, msgs[i], NULL, NULL,
 			       "not a subject PREFIX.events.DOMAIN.HOST of a "
 			       "producer domain");
 		return;
@@ -365,13 +389,17 @@ read_hosts(struct nd_natsin *n, struct ni_host *out, size_t *nout)
 	kvStore *kv = NULL;
 	kvKeysList keys = {NULL, 0};
 	char why[256];
+	int64_t until = gh_mono_ms() + NI_HOSTS_BUDGET_MS;
 
 	*nout = 0;
 	if (ghc_kv(n->c, "hosts", 0, 1, &kv, why, sizeof(why)) != GH_OK)
 		return;
 	if (kvStore_Keys(&keys, kv, NULL) != NATS_OK)
 		goto cleanup;
-	for (int i = 0; i < keys.Count && *nout < NI_HOSTS_MAX; i++) {
+	/* the intake waits meanwhile: a bounded time, whatever a domain
+	 * put into its keys */
+	for (int i = 0; i < keys.Count && *nout < NI_HOSTS_MAX &&
+	     gh_mono_ms() < until; i++) {
 		const char *key = keys.Keys[i];
 		const char *dot = strchr(key, '.');
 		struct ni_host *h = &out[*nout];
@@ -418,14 +446,21 @@ read_stats(struct nd_natsin *n)
 	jsStreamInfo *si = NULL;
 	static struct ni_host hosts[NI_HOSTS_MAX];   /* this thread's */
 	size_t nh = 0;
-	int conn = ghc_connected(n->c);
+	int conn = ghc_connected(n->c), hosts_read = 0;
 
 	if (conn) {
 		(void)js_GetConsumerInfo(&ci, ghc_js(n->c), o->stream,
 		                         GHC_CONSUMER, NULL, NULL);
 		(void)js_GetStreamInfo(&si, ghc_js(n->c), o->stream, NULL,
 		                       NULL);
-		read_hosts(n, hosts, &nh);
+		/* every PREFIX_hosts key costs a request on this, the
+		 * intake's, thread: a slower pace than the stream's figures
+		 * (the bucket itself holds GHC_HOSTS_MAX_KEYS at most) */
+		if (gh_mono_ms() >= n->hosts_next) {
+			n->hosts_next = gh_mono_ms() + NI_HOSTS_MS;
+			read_hosts(n, hosts, &nh);
+			hosts_read = 1;
+		}
 	}
 	pthread_mutex_lock(&n->mu);
 	n->s.connected = conn;
@@ -441,7 +476,7 @@ read_stats(struct nd_natsin *n)
 		n->s.msgs = si->State.Msgs;
 		n->s.bytes = si->State.Bytes;
 	}
-	if (conn) {
+	if (hosts_read) {
 		memcpy(n->s.hosts, hosts, nh * sizeof(hosts[0]));
 		n->s.nhosts = nh;
 	}
@@ -550,6 +585,9 @@ nd_natsin_start(struct nd *d, struct nd_natsin **out, char *detail,
 		err = GH_ECONFIG;
 		goto fail;
 	}
+	/* "unknown" is no domain's name: no host's dead letters mix in */
+	snprintf(n->dead_unknown, sizeof(n->dead_unknown), "%s.dead.unknown",
+	         o->prefix);
 	if (pthread_create(&n->tid, NULL, natsin_main, n) != 0) {
 		err = GH_ENOMEM;
 		goto fail;

@@ -46,6 +46,10 @@ const struct gh_conf_key gh_conf_schema_nats[] = {
 	 "times JetStream hands one event out before giving up on it"},
 	{"nats", "connect_timeout", GH_CT_DURATION, "5s", 100, 5 * GH_MIN, NULL,
 	 "longest wait for one connection attempt (reconnects never stop)"},
+	{"nats", "stream_max_bytes", GH_CT_SIZE, "256M", 1 * GH_MB,
+	 1024 * GH_GB, NULL, "most bytes the events stream holds (then "
+	 "publishes are refused and bridges retry), and the dead-letter "
+	 "stream (then its oldest go)"},
 
 	{NULL, NULL, GH_CT_STRING, NULL, 0, 0, NULL, NULL}
 };

@@ -53,8 +53,7 @@ def _shared_read(bucket):
     s = f"KV_{PREFIX}_{bucket}"
     return ["$JS.API.STREAM.NAMES",
             f"$JS.API.STREAM.INFO.{s}", f"$JS.API.CONSUMER.CREATE.{s}",
-            f"$JS.API.CONSUMER.CREATE.{s}.>",
-            f"$JS.API.CONSUMER.DELETE.{s}.>", f"$JS.FC.{s}.>"]
+            f"$JS.FC.{s}.>"]
 
 
 def _perms(dom):
@@ -63,7 +62,7 @@ def _perms(dom):
     suppression list's bucket."""
     if dom == "core":
         return None
-    pub = [f"{PREFIX}.events.{dom}.>", f"$KV.{PREFIX}_hosts.*.{dom}"]
+    pub = [f"{PREFIX}.events.{dom}.*", f"$KV.{PREFIX}_hosts.*.{dom}"]
     if dom == "mail":
         pub += _shared_read("suppress")
     return {"publish": {"allow": pub},

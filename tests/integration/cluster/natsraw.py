@@ -32,39 +32,57 @@ class RawNats:
         if not line.startswith("PONG"):
             raise PermissionError(line.strip())
 
-    def publish(self, subject, body, msg_id=None):
-        """Publish; returns the server's answer to a PING after it: "PONG"
-        or an -ERR (a permissions violation)."""
+    def publish(self, subject, body, msg_id=None, headers=None,
+                reply=None):
+        """Publish (with any headers: a dict); returns the server's answer
+        to a PING after it: "PONG" or an -ERR (a permissions violation)."""
         if isinstance(body, str):
             body = body.encode()
         hdr = b"NATS/1.0\r\n"
         if msg_id:
             hdr += f"Nats-Msg-Id: {msg_id}\r\n".encode()
+        for k, v in (headers or {}).items():
+            hdr += f"{k}: {v}\r\n".encode()
         hdr += b"\r\n"
-        self.s.sendall(f"HPUB {subject} {len(hdr)} {len(hdr) + len(body)}"
-                       f"\r\n".encode() + hdr + body + b"\r\nPING\r\n")
+        rep = f" {reply}" if reply else ""
+        self.s.sendall(f"HPUB {subject}{rep} {len(hdr)} "
+                       f"{len(hdr) + len(body)}\r\n".encode() + hdr + body +
+                       b"\r\nPING\r\n")
         while True:
             line = self.f.readline().decode().strip()
             if line.startswith(("PONG", "-ERR")):
                 return line
 
-    def request(self, subject, body, inbox):
-        """A request (the JetStream API): the first reply, to inbox (a
-        subject this user may subscribe to), as JSON."""
-        if isinstance(body, str):
-            body = body.encode()
-        self.s.sendall(f"SUB {inbox} 1\r\nPUB {subject} {inbox} "
-                       f"{len(body)}\r\n".encode() + body + b"\r\n")
+    def request(self, subject, body, inbox, headers=None):
+        """Publish with a reply subject under inbox (one this user may
+        subscribe to) and return the first answer's payload (bytes), or
+        the -ERR line (str) when the server refuses."""
+        self._sid = getattr(self, "_sid", 0) + 1
+        reply = f"{inbox}.r{self._sid}"
+        self.s.sendall(f"SUB {reply} {self._sid}\r\n".encode())
+        ans = self.publish(subject, body, headers=headers, reply=reply)
+        if ans.startswith("-ERR"):
+            return ans
         while True:
             line = self.f.readline().decode().strip()
-            if line.startswith("PING"):
-                self.s.sendall(b"PONG\r\n")
-            elif line.startswith("-ERR"):
-                raise PermissionError(line)
-            elif line.startswith("MSG "):
-                data = self.f.read(int(line.split()[-1]) + 2)[:-2]
-                self.s.sendall(b"UNSUB 1\r\n")
-                return json.loads(data)
+            if line.startswith("-ERR"):
+                return line
+            if line.startswith(("MSG ", "HMSG ")):
+                parts = line.split()
+                n = int(parts[-1])
+                data = self.f.read(n + 2)[:n]
+                if line.startswith("HMSG "):
+                    data = data[int(parts[-2]):]
+                self.s.sendall(f"UNSUB {self._sid}\r\n".encode())
+                return data
+
+    def request_json(self, subject, body, inbox):
+        """request(), for the JetStream API: the answer as JSON; a
+        PermissionError when the server refuses."""
+        ans = self.request(subject, body, inbox)
+        if isinstance(ans, str):
+            raise PermissionError(ans)
+        return json.loads(ans)
 
     def close(self):
         self.s.close()

@@ -105,10 +105,10 @@ def test_two_hosts_two_notifyds_exactly_once(world):
     assert hosts[("hostA", "mail")]["published"] >= 15
     text = n1.gh.run("cluster", "status").stdout
     assert "hostA" in text and "GATEHOUSE_EVENTS" in text
-    # /metrics: each host's backlog and lag (read every 5 s)
+    # /metrics: each host's backlog and lag (read every 15 s)
     key = 'gatehouse_cluster_host_backlog{host="hostB",domain="mail"}'
     m = wait_until(lambda: (lambda m: m if key in m else None)(n2.metrics()),
-                   20, "the heartbeats in /metrics")
+                   45, "the heartbeats in /metrics")
     assert m[key] == 0
     assert 'gatehouse_cluster_host_lag_seconds{host="hostA",domain="web"}' in m
     assert m["gatehouse_cluster_connected"] == 1
@@ -435,9 +435,9 @@ def test_a_batch_jetstream_takes_in_part(world):
     api = "$JS.API.STREAM.%s.GATEHOUSE_EVENTS"
 
     def max_msg_size(n):
-        cfg = core.request(api % "INFO", "", "_GH_INBOX.core.t1")["config"]
+        cfg = core.request_json(api % "INFO", "", "_GH_INBOX.core.t1")["config"]
         cfg["max_msg_size"] = n
-        ans = core.request(api % "UPDATE", json.dumps(cfg),
+        ans = core.request_json(api % "UPDATE", json.dumps(cfg),
                            "_GH_INBOX.core.t2")
         assert "error" not in ans, ans
     max_msg_size(700)

@@ -56,6 +56,18 @@ def test_the_seed_file_and_the_public_key(tmp_path):
     p = nkey("--out", tmp_path / "x.nk", "--owner", "no-such-user-gh")
     assert p.returncode == 67 and not (tmp_path / "x.nk").exists()
     assert nkey().returncode == 64
+    # a directory others may change: refused before any file is made
+    # (a name swapped there could make the cleanup unlink another's file)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    p = nkey("--out", shared / "web.nk")
+    assert p.returncode == 77 and "writable by others" in p.stderr
+    assert not (shared / "web.nk").exists()
+    os.chown(shared, nobody.pw_uid, nobody.pw_gid)
+    shared.chmod(0o755)
+    p = nkey("--out", shared / "web.nk")
+    assert p.returncode == 77 and not (shared / "web.nk").exists()
     assert nkey("--out", tmp_path / "y.nk", "extra").returncode == 64
 
 
