@@ -48,19 +48,25 @@ note(struct gh_txn *txn, unsigned kind, const void *key, size_t klen)
 	return gh_txn_put(txn, GH_DB_REPLOG, k, kl, v, 8);
 }
 
+/* *on: whether this transaction's changes go into the log (the store is
+ * clustered, and the change is not one applied from the cluster). */
+static gh_err
+recording(struct gh_txn *txn, int *on)
+{
+	*on = 0;
+	if (gh_txn_replog_muted(txn))
+		return GH_OK;
+	return gh_replog_enabled_txn(txn, on);
+}
+
 gh_err
 gh_replog_note_txn(struct gh_txn *txn, unsigned kind, const void *key,
                    size_t klen)
 {
 	int on = 0;
-	gh_err err;
+	gh_err err = recording(txn, &on);
 
-	if (gh_txn_replog_muted(txn))
-		return GH_OK;
-	err = gh_replog_enabled_txn(txn, &on);
-	if (err || !on)
-		return err;
-	return note(txn, kind, key, klen);
+	return err || !on ? err : note(txn, kind, key, klen);
 }
 
 /* contacts without push, v and updated_at: what GH_REP_CONTACTS carries */
@@ -86,11 +92,8 @@ gh_replog_contacts_txn(struct gh_txn *txn, const char *user,
 {
 	json_t *a, *b;
 	int on = 0, same;
-	gh_err err;
+	gh_err err = recording(txn, &on);
 
-	if (gh_txn_replog_muted(txn))
-		return GH_OK;
-	err = gh_replog_enabled_txn(txn, &on);
 	if (err || !on)
 		return err;
 	a = contacts_part(old);
