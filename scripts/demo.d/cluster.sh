@@ -55,7 +55,7 @@ authorization {
   users: [
     { nkey: $core_pub, permissions: { publish: ">", subscribe: ">" } }
     { nkey: $web_pub,
-      permissions: { publish:   [ "gatehouse.events.web.>", "\$KV.gatehouse_hosts.*.web" ],
+      permissions: { publish:   [ "gatehouse.events.web.*", "\$KV.gatehouse_hosts.*.web" ],
                      subscribe: [ "_GH_INBOX.web.>" ] } }
   ]
 }
@@ -119,6 +119,9 @@ EOF
 		printf '[nats]\nservers = %s\nhost = %s\nnkey_seed = %s/keys/%%d.nk\n' \
 		    "$servers" "$1" "$cl"
 		printf 'replicas = 3\nack_wait = 10s\nconnect_timeout = 5s\n'
+		# each stream is given this much on every server, up front
+		# (max_file_store below must hold both streams and the buckets)
+		printf 'stream_max_bytes = 32M\n'
 	}
 
 	say "Two delivery instances: gatehouse-notifyd A and B, each its own store"
