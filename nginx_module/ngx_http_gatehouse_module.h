@@ -25,11 +25,12 @@
  *                                master and shared by the workers (the
  *                                scanner of scanner/gscan.h)
  *   ngx_http_gatehouse_vcache.c  the verdict cache in the store
- *   ngx_http_gatehouse_record.c  upload records and events for the store
- *                                (upload.infected, upload.storage_full),
- *                                "receiving" and refused records written
- *                                from the pool, the cap on records of
- *                                uploads not kept
+ *   ngx_http_gatehouse_record.c  upload records and the upload.infected
+ *                                event for the store, "receiving" and
+ *                                refused records written from the pool,
+ *                                the cap on records of uploads not kept
+ *   ngx_http_gatehouse_space.c   a full upload directory: one
+ *                                upload.storage_full event per condition
  *   ngx_http_gatehouse_store.c   gatehouse.conf, the worker's store, and
  *                                reading an upload's record
  *   ngx_http_gatehouse_pass.c    gatehouse_upload_pass: the rewritten body
@@ -514,13 +515,15 @@ void ngx_http_gatehouse_record_rejected(ngx_http_gatehouse_ctx_t *ctx,
 void ngx_http_gatehouse_record_detach(ngx_http_gatehouse_ctx_t *ctx);
 json_t *ngx_http_gatehouse_event_infected(json_t *rec);
 json_t *ngx_http_gatehouse_record_name(json_t *rec);
+void ngx_http_gatehouse_record_names(json_t *obj, json_t *rec);
+gh_err ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
+    uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap);
+
+/* ngx_http_gatehouse_space.c */
 void ngx_http_gatehouse_space_full(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_http_gatehouse_main_conf_t *gmcf, ngx_err_t err, ngx_log_t *log);
 void ngx_http_gatehouse_space_back(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_http_gatehouse_main_conf_t *gmcf, ngx_log_t *log);
-void ngx_http_gatehouse_record_names(json_t *obj, json_t *rec);
-gh_err ngx_http_gatehouse_record_put(struct gh_txn *txn, json_t *rec,
-    uint64_t known_seq, uint64_t *seq, ngx_http_gatehouse_cap_t *cap);
 void ngx_http_gatehouse_cap_key(ngx_http_request_t *r, char *key,
     size_t size);
 void ngx_http_gatehouse_cap_init(ngx_http_gatehouse_cap_t *cap,

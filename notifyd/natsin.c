@@ -51,7 +51,7 @@
 #include "ghc.h"
 #include "nd.h"
 #include "natsin.h"
-#include "pickup.h"
+#include "intake.h"
 
 #define NI_FETCH 64               /* messages fetched at once */
 #define NI_FETCH_MS 1000          /* longest wait in one fetch */

@@ -38,7 +38,7 @@ $(NOTIFYD_CORE_LIB): $(NOTIFYD_CORE_SRCS:%.c=build/%.o)
 # (GATEHOUSE_TEST_CLOCK) that the installed daemon never reads.  The
 # integration tests run the sanitized test build, so every test is also a
 # memory-error check.
-NOTIFYD_DAEMON := main log channel http runtime check resolve \
+NOTIFYD_DAEMON := main log channel http runtime check resolve intake \
                   deliveries digest dispatch job start send outcome settle \
                   metrics pickup retention webreq natsin kvsync \
                   channels/webhook channels/smtp channels/inbox \
