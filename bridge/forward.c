@@ -61,6 +61,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "gatehouse/codec.h"
 #include "gatehouse/journal.h"
 #include "gatehouse/queue.h"
 #include "gatehouse/store.h"
@@ -252,6 +253,7 @@ bf_close(struct bf *f)
 	jsCtx_Destroy(f->js);
 	ghc_close(f->c);
 	pthread_mutex_destroy(&f->mu);
+	OPENSSL_cleanse(f->key, sizeof(f->key));
 	free(f);
 }
 
@@ -352,16 +354,14 @@ msgid(const struct bf *f, uint64_t id, char *out, size_t cap)
 	unsigned int maclen = 0;
 	int n = snprintf(out, cap, "%s:%s:%llu", ghc_opts(f->c)->host,
 	                 f->name, (unsigned long long)id);
-	size_t i;
 
 	if (n < 0 || (size_t)n + 1 + 2 * MSGID_TAG_LEN >= cap ||
 	    HMAC(EVP_sha256(), f->key, MSGID_KEY_LEN, (unsigned char *)out,
 	         (size_t)n, mac, &maclen) == NULL || maclen < MSGID_TAG_LEN)
 		return -1;
 	out[n++] = ':';
-	for (i = 0; i < MSGID_TAG_LEN; i++)
-		n += snprintf(out + n, cap - (size_t)n, "%02x", mac[i]);
-	return 0;
+	return gh_hex_encode(mac, MSGID_TAG_LEN, out + n, cap - (size_t)n) ==
+	       GH_OK ? 0 : -1;
 }
 
 /* Send one leased event, not waiting for its PubAck; 0 once sent. */

@@ -141,9 +141,14 @@ status(struct cli *c)
 	     waited < o->connect_timeout_ms; waited += 50)
 		nap_ms(50);
 	if (!ghc_connected(g)) {
+		char last[400];
+
+		ghc_last_error(g, last, sizeof(last));
 		cli_eprintf("gatehouse: cluster: no server of [nats] servers "
-		            "answered within %lld ms\n",
-		            (long long)o->connect_timeout_ms);
+		            "answered within %lld ms%s%s (are they running, and "
+		            "does the core's NATS user exist there?)\n",
+		            (long long)o->connect_timeout_ms,
+		            last[0] ? "; last error: " : "", last);
 		rc = EXIT_TEMPFAIL;
 		goto cleanup;
 	}
@@ -328,8 +333,14 @@ nkey(struct cli *c, const char *out, const char *owner)
 		goto cleanup;
 	}
 	made = 1;
+	if (pw != NULL && fchown(fd, pw->pw_uid, pw->pw_gid) != 0) {
+		cli_eprintf("%s: cluster nkey: cannot give %s to %s: %s%s\n",
+		            c->prog, out, pw->pw_name, strerror(errno),
+		            errno == EPERM ? " (run it as root)" : "");
+		rc = errno == EPERM ? EXIT_NOPERM : EXIT_IOERR;
+		goto cleanup;
+	}
 	if (fchmod(fd, 0600) != 0 ||
-	    (pw != NULL && fchown(fd, pw->pw_uid, pw->pw_gid) != 0) ||
 	    gh_file_write_all(fd, line, strlen(line)) != GH_OK ||
 	    fsync(fd) != 0) {
 		cli_eprintf("%s: cluster nkey: %s: %s\n", c->prog, out,

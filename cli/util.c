@@ -454,7 +454,7 @@ cli_event_option(struct cli *c, struct gh_event *b, int ch, const char *arg,
 			rc = cli_usage(c, "%s: --metadata must be a JSON object",
 			               what);
 		else
-			gh_event_set_metadata(b, m);
+			gh_event_set_metadata_new(b, json_incref(m));
 		json_decref(m);
 		break;
 	}

@@ -25,6 +25,7 @@
 #include <openssl/evp.h>
 
 #include "gatehouse/conf.h"
+#include "gatehouse/file.h"
 #include "ghc.h"
 
 #define GHC_SERVERS_MAX 16
@@ -185,68 +186,10 @@ gh_err
 ghc_read_secret(const char *path, char *buf, size_t cap, char *errbuf,
                 size_t errlen)
 {
-	struct stat sb;
-	size_t n = 0;
-	gh_err err = GH_OK;
-	int fd;
-
-	/* O_NONBLOCK: a FIFO planted in its place must not hang us */
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-	          O_NOCTTY);
-	if (fd < 0) {
-		say(errbuf, errlen, "%s: %s%s", path, strerror(errno),
-		    errno == ELOOP ? " (a symbolic link: refused)" : "");
-		return errno == ENOENT ? GH_ENOTFOUND :
-		       errno == EACCES || errno == ELOOP ? GH_EACCES : GH_EIO;
-	}
-	if (fstat(fd, &sb) != 0) {
-		say(errbuf, errlen, "%s: %s", path, strerror(errno));
-		err = GH_EIO;
-		goto cleanup;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		say(errbuf, errlen, "%s: not a regular file", path);
-		err = GH_EINVAL;
-		goto cleanup;
-	}
-	if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
-		say(errbuf, errlen, "%s: mode %04o lets group or others read "
-		    "or change a secret; refused (chmod 0600 it)", path,
-		    (unsigned)(sb.st_mode & 07777));
-		err = GH_EACCES;
-		goto cleanup;
-	}
-	if (sb.st_uid != geteuid() && sb.st_uid != 0) {
-		say(errbuf, errlen, "%s: owned by uid %ld, not by this process "
-		    "(uid %ld) or root; refused", path, (long)sb.st_uid,
-		    (long)geteuid());
-		err = GH_EACCES;
-		goto cleanup;
-	}
-	if ((size_t)sb.st_size >= cap || (size_t)sb.st_size > GHC_SECRET_MAX) {
-		say(errbuf, errlen, "%s: larger than %zu bytes", path,
-		    cap - 1 < GHC_SECRET_MAX ? cap - 1 : (size_t)GHC_SECRET_MAX);
-		err = GH_ETOOBIG;
-		goto cleanup;
-	}
-	while (n + 1 < cap) {
-		ssize_t r = read(fd, buf + n, cap - 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			say(errbuf, errlen, "%s: %s", path, strerror(errno));
-			err = GH_EIO;
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-cleanup:
-	close(fd);
-	return err;
+	if (cap > GHC_SECRET_MAX + 1)
+		cap = GHC_SECRET_MAX + 1;
+	return gh_file_read_into(path, GH_FILE_SECRET, buf, cap, NULL, errbuf,
+	                         errlen);
 }
 
 /* ---- NKeys: base32 (RFC 4648, no padding) with a CRC-16 (XMODEM) ---- */
@@ -725,6 +668,56 @@ ghc_check(const struct gh_conf *conf, unsigned domains, ghc_problem_fn fn,
 	return bad;
 }
 
+/*
+ * The client certificate and its key, each path with %d expanded (so
+ * each domain has its own, as with credentials), read without following
+ * a link; the key as a secret (gh_file_read_into's GH_FILE_SECRET), and
+ * wiped once the client has its own copy.
+ */
+static gh_err
+load_client_cert(struct ghc *c, enum gh_domain dom, const char *cert,
+                 const char *key, char *errbuf, size_t errlen)
+{
+	char cpath[4096], kpath[4096];
+	char *pem = NULL, *kbuf = NULL;
+	size_t plen = 0;
+	natsStatus s;
+	gh_err err;
+
+	err = ghc_expand(cert, dom, cpath, sizeof(cpath));
+	if (err == GH_OK)
+		err = ghc_expand(key, dom, kpath, sizeof(kpath));
+	if (err) {
+		say(errbuf, errlen, "[nats] tls_cert or tls_key: a path with "
+		    "%%d (the domain) or %%%%, at most 4095 bytes");
+		return GH_ECONFIG;
+	}
+	err = gh_file_read(cpath, 0, GHC_SECRET_MAX * 4, &pem, &plen, errbuf,
+	                   errlen);
+	if (err)
+		goto cleanup;
+	kbuf = malloc(GHC_SECRET_MAX + 1);
+	if (kbuf == NULL) {
+		err = GH_ENOMEM;
+		goto cleanup;
+	}
+	/* a key in the certificate's file is read again, as a secret */
+	err = ghc_read_secret(kpath, kbuf, GHC_SECRET_MAX + 1, errbuf, errlen);
+	if (err)
+		goto cleanup;
+	s = natsOptions_SetCertificatesChain(c->nopts, pem, kbuf);
+	if (s != NATS_OK)
+		err = ghc_status(s, 0, "[nats] tls_cert/tls_key", errbuf,
+		                 errlen);
+cleanup:
+	if (kbuf != NULL) {
+		OPENSSL_cleanse(kbuf, GHC_SECRET_MAX + 1);
+		free(kbuf);
+	}
+	free(pem);
+	return err;
+}
+
 gh_err
 ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
          char *errbuf, size_t errlen)
@@ -794,9 +787,12 @@ ghc_open(const struct gh_conf *conf, enum gh_domain dom, struct ghc **out,
 		s = natsOptions_SetSecure(c->nopts, true);
 	if (s == NATS_OK && ca && *ca)
 		s = natsOptions_LoadCATrustedCertificates(c->nopts, ca);
-	if (s == NATS_OK && cert && *cert)
-		s = natsOptions_LoadCertificatesChain(c->nopts, cert,
-		                                      key && *key ? key : cert);
+	if (s == NATS_OK && cert && *cert) {
+		err = load_client_cert(c, dom, cert, key && *key ? key : cert,
+		                       errbuf, errlen);
+		if (err)
+			goto fail;
+	}
 	if (s != NATS_OK) {
 		err = ghc_status(s, 0, "[nats] options", errbuf, errlen);
 		goto fail;
@@ -825,6 +821,8 @@ fail:
 void
 ghc_close(struct ghc *c)
 {
+	int closed = 1;   /* no connection: no callback to wait for */
+
 	if (c == NULL)
 		return;
 	jsCtx_Destroy(c->js);
@@ -841,12 +839,18 @@ ghc_close(struct ghc *c)
 		while (!c->closed &&
 		       pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
 			;
+		closed = c->closed;
 		pthread_mutex_unlock(&c->mu);
 		natsConnection_Destroy(c->nc);
 	}
 	natsOptions_Destroy(c->nopts);
 	OPENSSL_cleanse(c->jwt, sizeof(c->jwt));
 	OPENSSL_cleanse(c->seed, sizeof(c->seed));
+	/* the closed callback has not come yet: it may still, and gets c;
+	 * leave c to it rather than free what it would use (a few bytes,
+	 * once, at exit) */
+	if (!closed)
+		return;
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
@@ -856,12 +860,6 @@ const struct ghc_opts *
 ghc_opts(const struct ghc *c)
 {
 	return &c->o;
-}
-
-enum gh_domain
-ghc_domain(const struct ghc *c)
-{
-	return c->dom;
 }
 
 natsConnection *

@@ -162,7 +162,6 @@ int ghc_check(const struct gh_conf *conf, unsigned domains,
 void ghc_close(struct ghc *c);
 
 const struct ghc_opts *ghc_opts(const struct ghc *c);
-enum gh_domain ghc_domain(const struct ghc *c);
 natsConnection *ghc_conn(struct ghc *c);
 jsCtx *ghc_js(struct ghc *c);
 

@@ -589,8 +589,7 @@ ngx_http_gatehouse_in_request(struct gh_txn *txn,
     gh_event_set_type(b, type);
     gh_event_set_title(b, "inbox request");
     gh_event_set_user(b, w->user);
-    gh_event_set_metadata(b, md);   /* a copy */
-    json_decref(md);
+    gh_event_set_metadata_new(b, md);
 
     err = gh_event_finish(b, &ev, NULL, 0);
     if (err != GH_OK) {

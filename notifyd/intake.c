@@ -111,8 +111,13 @@ batch_txn(struct gh_txn *txn, void *arg)
 
 			err = gh_suppress_add_txn(txn, a, l, "unsubscribed",
 			                          "web", now);
-			if (err == GH_EINVAL || err == GH_ETOOBIG)
-				continue;   /* answered and logged below */
+			if (err == GH_EINVAL || err == GH_ETOOBIG) {
+				/* answered and logged by the caller */
+				snprintf(it->why, sizeof(it->why), "the "
+				         "suppression list refused it: %s",
+				         gh_strerror(err));
+				continue;
+			}
 			if (err)
 				return err;
 		}

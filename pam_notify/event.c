@@ -80,8 +80,7 @@ gp_event_new(const char *type, const char *user, const char *title,
 	gh_event_set_priority(b, priority);
 	if (metadata == NULL)
 		metadata = json_object();
-	gh_event_set_metadata(b, metadata);   /* a copy */
-	json_decref(metadata);
+	gh_event_set_metadata_new(b, metadata);
 	meta(b, "host", l->host);
 	meta(b, "service", l->service);
 	meta(b, "tty", l->tty);

@@ -244,25 +244,38 @@ gh_event_meta_int(struct gh_event *b, const char *key, int64_t val)
 }
 
 gh_err
-gh_event_set_metadata(struct gh_event *b, const json_t *obj)
+gh_event_set_metadata_new(struct gh_event *b, json_t *obj)
 {
-	json_t *copy;
-
-	if (unusable(b))
+	if (unusable(b)) {
+		json_decref(obj);
 		return unusable(b);
+	}
 	if (obj == NULL) {
 		json_object_del(b->obj, "metadata");
 		return GH_OK;
 	}
 	if (!json_is_object(obj)) {
+		json_decref(obj);
 		b->err = gh_detail(b->detail, sizeof(b->detail), GH_EINVAL,
 		                   "%s", "metadata must be a JSON object");
 		return b->err;
 	}
-	copy = json_deep_copy(obj);
-	if (copy == NULL || json_object_set_new(b->obj, "metadata", copy))
+	if (json_object_set_new(b->obj, "metadata", obj))
 		return fail(b, GH_ENOMEM, "field", "metadata");
 	return GH_OK;
+}
+
+gh_err
+gh_event_set_metadata(struct gh_event *b, const json_t *obj)
+{
+	json_t *copy;
+
+	if (unusable(b) || obj == NULL)
+		return gh_event_set_metadata_new(b, NULL);
+	copy = json_deep_copy(obj);
+	if (copy == NULL)
+		return fail(b, GH_ENOMEM, "field", "metadata");
+	return gh_event_set_metadata_new(b, copy);
 }
 
 gh_err

@@ -35,6 +35,10 @@ open_regular(int dfd, const char *path, unsigned flags, int *fdp,
 			return gh_detail(detail, dlen, GH_ENOTFOUND, "%s: %s",
 			                 path, strerror(e));
 		case ELOOP:
+			if (flags & GH_FILE_FOLLOW)
+				return gh_detail(detail, dlen, GH_EIO, "%s: too "
+				                 "many levels of symbolic links "
+				                 "(a loop?)", path);
 			return gh_detail(detail, dlen, GH_EACCES, "%s: is a "
 			                 "symbolic link (refused: name the file "
 			                 "itself)", path);
@@ -60,6 +64,20 @@ open_regular(int dfd, const char *path, unsigned flags, int *fdp,
 		close(fd);
 		return gh_detail(detail, dlen, GH_EINVAL, "%s: not a regular "
 		                 "file", path);
+	}
+	if ((flags & GH_FILE_SECRET) && (st->st_mode & (S_IRWXG | S_IRWXO))) {
+		close(fd);
+		return gh_detail(detail, dlen, GH_EACCES, "%s: mode %04o lets "
+		                 "group or others read or change a secret; "
+		                 "refused (chmod 0600 it)", path,
+		                 (unsigned)(st->st_mode & 07777));
+	}
+	if ((flags & GH_FILE_SECRET) && st->st_uid != geteuid() &&
+	    st->st_uid != 0) {
+		close(fd);
+		return gh_detail(detail, dlen, GH_EACCES, "%s: owned by uid %ld, "
+		                 "not by this process (uid %ld) or root; refused",
+		                 path, (long)st->st_uid, (long)geteuid());
 	}
 	*fdp = fd;
 	return GH_OK;

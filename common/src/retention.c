@@ -211,20 +211,6 @@ deliv_count(struct gh_txn *txn, const unsigned char *id8, size_t *n)
 	return err;
 }
 
-static json_t *
-load_v1(const void *val, size_t vlen)
-{
-	json_t *rec = json_loadb(val, vlen, 0, NULL);
-
-	if (rec != NULL && (!json_is_object(rec) ||
-	    json_integer_value(json_object_get(rec, "v")) != 1 ||
-	    !json_is_integer(json_object_get(rec, "v")))) {
-		json_decref(rec);
-		rec = NULL;
-	}
-	return rec;
-}
-
 /* *t = the integer member name of rec; 0 if it is not one. */
 static int
 time_of(const json_t *rec, const char *name, int64_t *t)
@@ -279,7 +265,7 @@ judge_inbox(struct gh_purge *p, const void *key, size_t klen,
 
 	if (klen < 10 || k[klen - 9] != 0)
 		return V_SKIP;
-	rec = load_v1(val, vlen);
+	(void)gh_rec_load(val, vlen, 1, &rec);   /* NULL: skipped */
 	if (rec == NULL || !time_of(rec, "created_at", t)) {
 		json_decref(rec);
 		return V_SKIP;

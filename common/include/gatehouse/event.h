@@ -110,13 +110,16 @@ gh_err gh_event_add_channel(struct gh_event *b, const char *channel);
  * reference it takes (val NULL: GH_ENOMEM, as from a failed json_*()
  * call).  gh_event_set_metadata replaces the whole metadata object with a
  * deep copy of obj, which must be an object (GH_EINVAL otherwise); NULL
- * removes it.
+ * removes it.  gh_event_set_metadata_new does the same with obj itself,
+ * whose reference it takes in every case (no copy: for an object the
+ * caller built for this event).
  */
 gh_err gh_event_meta_str(struct gh_event *b, const char *key,
                          const char *val);
 gh_err gh_event_meta_int(struct gh_event *b, const char *key, int64_t val);
 gh_err gh_event_meta_new(struct gh_event *b, const char *key, json_t *val);
 gh_err gh_event_set_metadata(struct gh_event *b, const json_t *obj);
+gh_err gh_event_set_metadata_new(struct gh_event *b, json_t *obj);
 
 /*
  * gh_event_finish - end the builder (always: it is freed whatever the

@@ -34,6 +34,10 @@ extern "C" {
 /* Follow a link at the last name (the system's time zone files, where
  * links are how aliases are made).  Without it a link is GH_EACCES. */
 #define GH_FILE_FOLLOW 0x1u
+/* A secret (a key, credentials): refused (GH_EACCES, the detail says the
+ * chmod to run) when group or others have any permission on it, or when
+ * it is owned by a uid other than this process's effective one or root. */
+#define GH_FILE_SECRET 0x2u
 
 /*
  * gh_file_read_into - read the file at path whole into buf (cap bytes, at

@@ -153,6 +153,46 @@ test_refused(void **state)
 	assert_int_equal(gh_file_read("", 0, 64, &p, &len, NULL, 0), GH_EINVAL);
 }
 
+/* GH_FILE_SECRET: no group or other bits, owned by us or root; a link
+ * loop under GH_FILE_FOLLOW is named as one */
+static void
+test_secret(void **state)
+{
+	char buf[64], detail[512], loop2[300];
+	size_t len;
+
+	(void)state;
+	put("key", "k", 1);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(gh_file_read_into(path, GH_FILE_SECRET, buf,
+	                                   sizeof(buf), &len, NULL, 0), GH_OK);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(gh_file_read_into(path, GH_FILE_SECRET, buf,
+	                                   sizeof(buf), &len, detail,
+	                                   sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "chmod 0600"));
+	assert_string_equal(buf, "");
+	/* the same file is no secret to a plain read */
+	assert_int_equal(gh_file_read_into(path, 0, buf, sizeof(buf), &len,
+	                                   NULL, 0), GH_OK);
+	if (geteuid() == 0) {
+		assert_int_equal(chmod(path, 0600), 0);
+		assert_int_equal(chown(path, 65534, 65534), 0);
+		assert_int_equal(gh_file_read_into(path, GH_FILE_SECRET, buf,
+		                                   sizeof(buf), &len, detail,
+		                                   sizeof(detail)), GH_EACCES);
+		assert_non_null(strstr(detail, "owned by uid 65534"));
+	}
+	snprintf(link_path, sizeof(link_path), "%s/loop1", dir);
+	snprintf(loop2, sizeof(loop2), "%s/loop2", dir);
+	assert_int_equal(symlink(loop2, link_path), 0);
+	assert_int_equal(symlink(link_path, loop2), 0);
+	assert_int_equal(gh_file_read_into(link_path, GH_FILE_FOLLOW, buf,
+	                                   sizeof(buf), &len, detail,
+	                                   sizeof(detail)), GH_EIO);
+	assert_non_null(strstr(detail, "loop"));
+}
+
 static void
 test_write_all(void **state)
 {
@@ -180,6 +220,7 @@ main(void)
 		cmocka_unit_test(test_read_into),
 		cmocka_unit_test(test_read_alloc),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_write_all),
 	};
 
