@@ -15,45 +15,17 @@
 #include "esc.h"
 
 /* Code points that must not reach a terminal as they are: the C1
- * controls, the format characters (Unicode category Cf, as of Unicode 15),
- * the line and paragraph separators, which render as line breaks or not
- * at all, and the other default-ignorable code points (fillers that draw
- * nothing, unassigned ones), which can hide or reorder text.  Variation
- * selectors are left alone: emoji need U+FE0F and they hide nothing. */
-static const uint32_t esc_ranges[][2] = {
-	{0x0080, 0x009f},	/* C1 controls, CSI 0x9b among them */
-	{0x00ad, 0x00ad},	/* soft hyphen */
-	{0x034f, 0x034f},	/* combining grapheme joiner */
-	{0x0600, 0x0605},
-	{0x061c, 0x061c},	/* Arabic letter mark (bidi) */
-	{0x06dd, 0x06dd},
-	{0x070f, 0x070f},
-	{0x0890, 0x0891},
-	{0x08e2, 0x08e2},
-	{0x115f, 0x1160},	/* Hangul fillers */
-	{0x17b4, 0x17b5},
-	{0x180b, 0x180f},	/* Mongolian selectors, vowel separator */
-	{0x200b, 0x200f},	/* zero-width space, joiners, LRM, RLM */
-	{0x2028, 0x202e},	/* separators, bidi embeddings and overrides */
-	{0x2060, 0x206f},	/* word joiner, invisible operators, isolates */
-	{0x3164, 0x3164},	/* Hangul filler */
-	{0xfeff, 0xfeff},	/* zero-width no-break space (BOM) */
-	{0xffa0, 0xffa0},	/* halfwidth Hangul filler */
-	{0xfff0, 0xfffb},	/* unassigned, interlinear annotations */
-	{0x110bd, 0x110bd},
-	{0x110cd, 0x110cd},
-	{0x13430, 0x1343f},
-	{0x1bca0, 0x1bca3},
-	{0x1d173, 0x1d17a},
-	{0xe0000, 0xe00ff},	/* tags: invisible text */
-	{0xe01f0, 0xe0fff},	/* unassigned, default ignorable */
-};
-
+ * controls (CSI 0x9b among them), the line and paragraph separators, which
+ * render as line breaks or not at all, and the library's invisible
+ * characters (gh_text_invisible: format characters, fillers, default
+ * ignorables), which can hide or reorder text.  Variation selectors are
+ * left alone: emoji need U+FE0F and they hide nothing. */
 static int
 esc_cp(uint32_t cp)
 {
-	return gh_cp_in_ranges(cp, esc_ranges,
-	                       sizeof(esc_ranges) / sizeof(esc_ranges[0]));
+	if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029)
+		return 1;
+	return gh_text_invisible(cp) && !gh_text_variation_selector(cp);
 }
 
 /*

@@ -156,21 +156,49 @@ gh_cp_in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n)
 	return 0;
 }
 
+/* The one table of characters that render as nothing or reorder the text
+ * around them, used by the escape, the upload filename check and the
+ * gatehouse command's output: the format characters (Unicode category
+ * Cf, as of Unicode 15), the other default-ignorable code points (fillers
+ * that draw nothing, unassigned ones), variation selectors, tags. */
 int
 gh_text_invisible(uint32_t cp)
 {
 	static const uint32_t r[][2] = {
-		{0x00AD, 0x00AD}, {0x034F, 0x034F}, {0x061C, 0x061C},
-		{0x115F, 0x1160}, {0x17B4, 0x17B5}, {0x180B, 0x180F},
-		{0x200B, 0x200F}, {0x202A, 0x202E}, {0x2060, 0x206F},
-		{0x3164, 0x3164}, {0xFDD0, 0xFDEF}, {0xFE00, 0xFE0F},
-		{0xFEFF, 0xFEFF}, {0xFFA0, 0xFFA0}, {0xFFF0, 0xFFFB},
-		{0x1D173, 0x1D17A}, {0xE0000, 0xE0FFF},
+		{0x00AD, 0x00AD},	/* soft hyphen */
+		{0x034F, 0x034F},	/* combining grapheme joiner */
+		{0x0600, 0x0605},	/* Arabic number signs (Cf) */
+		{0x061C, 0x061C},	/* Arabic letter mark (bidi) */
+		{0x06DD, 0x06DD}, {0x070F, 0x070F}, {0x0890, 0x0891},
+		{0x08E2, 0x08E2},
+		{0x115F, 0x1160},	/* Hangul fillers */
+		{0x17B4, 0x17B5},
+		{0x180B, 0x180F},	/* Mongolian selectors, vowel separator */
+		{0x200B, 0x200F},	/* zero-width space, joiners, LRM, RLM */
+		{0x202A, 0x202E},	/* bidi embeddings and overrides */
+		{0x2060, 0x206F},	/* word joiner, invisible operators, isolates */
+		{0x3164, 0x3164},	/* Hangul filler */
+		{0xFDD0, 0xFDEF},	/* noncharacters */
+		{0xFE00, 0xFE0F},	/* variation selectors */
+		{0xFEFF, 0xFEFF},	/* zero-width no-break space (BOM) */
+		{0xFFA0, 0xFFA0},	/* halfwidth Hangul filler */
+		{0xFFF0, 0xFFFB},	/* unassigned, interlinear annotations */
+		{0x110BD, 0x110BD}, {0x110CD, 0x110CD}, {0x13430, 0x1343F},
+		{0x1BCA0, 0x1BCA3}, {0x1D173, 0x1D17A},
+		{0xE0000, 0xE0FFF},	/* tags, variation selectors supplement,
+					   unassigned default ignorables */
 	};
 
 	if ((cp & 0xFFFEu) == 0xFFFEu)          /* noncharacters */
 		return 1;
 	return gh_cp_in_ranges(cp, r, sizeof(r) / sizeof(r[0]));
+}
+
+int
+gh_text_variation_selector(uint32_t cp)
+{
+	return (cp >= 0xFE00 && cp <= 0xFE0F) ||
+	    (cp >= 0xE0100 && cp <= 0xE01EF);
 }
 
 /* ---- ASCII ---- */
@@ -271,7 +299,8 @@ gh_text_escape(const char *in, size_t in_len, char *out, size_t out_size,
 {
 	const unsigned char *s = (const unsigned char *)in;
 	char piece[GH_TEXT_ESC_GROWTH + 6];
-	size_t pos, o = 0, n, total = 0, room;
+	size_t pos, o = 0, n, keep = 0, room, cut_room;
+	int over = 0;
 
 	if (cut != NULL)
 		*cut = 0;
@@ -282,20 +311,23 @@ gh_text_escape(const char *in, size_t in_len, char *out, size_t out_size,
 		return 0;
 	}
 
-	/* the whole, measured first: a cut text must have room for the mark */
-	for (pos = 0; pos < in_len && total < out_size; )
-		total += esc_next(s, in_len, &pos, piece, flags);
-	room = (total < out_size) ? out_size - 1
-	                          : out_size - 1 - GH_TEXT_CUT_MARK_LEN;
-
+	/* One pass: keep is the last boundary between two escapes that still
+	 * leaves room for the mark, where a text found too long is cut. */
+	room = out_size - 1;
+	cut_room = room - GH_TEXT_CUT_MARK_LEN;
 	for (pos = 0; pos < in_len; ) {
 		n = esc_next(s, in_len, &pos, piece, flags);
-		if (o + n > room)
+		if (o + n > room) {
+			over = 1;
 			break;
+		}
 		memcpy(out + o, piece, n);
 		o += n;
+		if (o <= cut_room)
+			keep = o;
 	}
-	if (total >= out_size) {
+	if (over) {
+		o = keep;
 		memcpy(out + o, GH_TEXT_CUT_MARK, GH_TEXT_CUT_MARK_LEN);
 		o += GH_TEXT_CUT_MARK_LEN;
 		if (cut != NULL)

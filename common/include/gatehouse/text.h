@@ -82,10 +82,19 @@ int gh_cp_in_ranges(uint32_t cp, const uint32_t (*r)[2], size_t n);
 /*
  * gh_text_invisible - 1 for code points that render as nothing or reorder
  * the text around them: soft hyphen, zero-width characters, bidi controls
- * and isolates, variation selectors, fillers, tags, noncharacters.  Names
- * made of them look like other names.
+ * and isolates, variation selectors, fillers, tags, noncharacters, the
+ * other format characters (Unicode category Cf) and default-ignorable code
+ * points.  Names made of them look like other names.  The one table for
+ * every part (the escape, upload filenames, the gatehouse command).
  */
 int gh_text_invisible(uint32_t cp);
+
+/*
+ * gh_text_variation_selector - 1 for U+FE00-U+FE0F and U+E0100-U+E01EF,
+ * which gh_text_invisible counts: a terminal display keeps them (emoji
+ * need U+FE0F, and they hide nothing next to a visible character).
+ */
+int gh_text_variation_selector(uint32_t cp);
 
 /* ---- ASCII, whatever the locale ---- */
 

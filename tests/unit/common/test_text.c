@@ -133,6 +133,16 @@ test_escape_rule(void **state)
 	esc_is("\xe2\x80\x8b", 3, 0, "\\u{200b}");
 	esc_is("\xe2\x80\xa8\xe2\x80\xa9", 6, 0, "\\u{2028}\\u{2029}");
 	esc_is("\xef\xbb\xbf" "x", 4, 0, "\\u{feff}x");
+	/* the rest of the one table (gh_text_invisible): Arabic number signs,
+	 * Egyptian format controls, variation selectors, noncharacters */
+	esc_is("\xd8\x80" "1", 3, 0, "\\u{0600}1");
+	esc_is("\xf0\x93\x90\xb0", 4, 0, "\\u{13430}");
+	esc_is("\xef\xb8\x8f", 3, 0, "\\u{fe0f}");
+	esc_is("\xef\xb7\x90", 3, 0, "\\u{fdd0}");
+	assert_true(gh_text_variation_selector(0xfe0f));
+	assert_true(gh_text_variation_selector(0xe0100));
+	assert_false(gh_text_variation_selector(0xe0001));
+	assert_false(gh_text_variation_selector(0x200b));
 	/* identities keep one '\'; everything else is the same */
 	esc_is("DOM\\alice", 9, GH_TEXT_IDENT, "DOM\\alice");
 	esc_is("a\\\x01", 3, GH_TEXT_IDENT, "a\\\\x01");
@@ -180,6 +190,48 @@ test_escape_cut(void **state)
 	assert_int_equal(gh_text_escaped_cut("ab\\x01cd", 8, 7), 2);
 }
 
+/* Every cut against the rule it must follow, over many inputs and every
+ * room from the smallest: the whole escape when it fits, else its longest
+ * start that ends between two escapes with room for the mark, and the mark
+ * (gh_text_escaped_cut on the whole is that rule; flags 0: in an
+ * identity's escape a kept '\' before "x01" reads as an escape). */
+static void
+test_escape_cut_rule(void **state)
+{
+	static const char alphabet[] = "a\\\x01\n\xff\xc3\xa9\xe2\x80\xae"
+	    "\xf0\x9f\x98\x80\xe2\x82";
+	unsigned long seed = 12345;
+	char in[40], whole[40 * GH_TEXT_ESC_GROWTH + 1], out[200];
+	size_t len, wlen, size, n, keep, i;
+	int cut, round;
+	const unsigned flags = 0;
+
+	(void)state;
+	for (round = 0; round < 2000; round++) {
+		len = (size_t)(round % 40);
+		for (i = 0; i < len; i++) {
+			seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+			in[i] = alphabet[(seed >> 33) % (sizeof(alphabet) - 1)];
+		}
+		wlen = gh_text_escape(in, len, whole, sizeof(whole), flags, &cut);
+		assert_int_equal(cut, 0);
+		for (size = GH_TEXT_ESC_MIN; size < sizeof(out); size++) {
+			n = gh_text_escape(in, len, out, size, flags, &cut);
+			if (wlen < size) {
+				assert_int_equal(cut, 0);
+				assert_int_equal(n, wlen);
+				assert_memory_equal(out, whole, wlen + 1);
+				continue;
+			}
+			keep = gh_text_escaped_cut(whole, wlen, size - 1);
+			assert_int_equal(cut, 1);
+			assert_int_equal(n, keep + GH_TEXT_CUT_MARK_LEN);
+			assert_memory_equal(out, whole, keep);
+			assert_string_equal(out + keep, GH_TEXT_CUT_MARK);
+		}
+	}
+}
+
 static void
 test_text_json(void **state)
 {
@@ -211,6 +263,7 @@ main(void)
 		cmocka_unit_test(test_utf8_valid),
 		cmocka_unit_test(test_escape_rule),
 		cmocka_unit_test(test_escape_cut),
+		cmocka_unit_test(test_escape_cut_rule),
 		cmocka_unit_test(test_text_json),
 	};
 
