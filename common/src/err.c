@@ -53,6 +53,7 @@ gh_err_exit_code(gh_err err)
 		return EX_OK;
 	case GH_EINVAL:
 	case GH_ETOOBIG:
+	case GH_EEXPIRED:
 		return EX_DATAERR;
 	case GH_ENOTFOUND:
 		return EX_NOINPUT;
@@ -62,7 +63,12 @@ gh_err_exit_code(gh_err err)
 	case GH_EVERSION:
 		return EX_IOERR;
 	case GH_ELOCKED:
+	case GH_ESTALE:
 		return EX_TEMPFAIL;
+	case GH_ENOMEM:
+		return EX_OSERR;
+	case GH_EEXIST:
+		return EX_CANTCREAT;
 	case GH_EACCES:
 	case GH_EREADONLY:
 		return EX_NOPERM;

@@ -58,13 +58,15 @@ const char *gh_errname(gh_err err);
  * gh_err_exit_code - the sysexits(3) code for err, for a program's exit:
  *
  *   GH_OK                                       0  EX_OK
- *   GH_EINVAL, GH_ETOOBIG                      65  EX_DATAERR
+ *   GH_EINVAL, GH_ETOOBIG, GH_EEXPIRED         65  EX_DATAERR
  *   GH_ENOTFOUND                               66  EX_NOINPUT
+ *   GH_ENOMEM                                  71  EX_OSERR
+ *   GH_EEXIST                                  73  EX_CANTCREAT
  *   GH_EIO, GH_EFULL, GH_ECORRUPT, GH_EVERSION 74  EX_IOERR
- *   GH_ELOCKED                                 75  EX_TEMPFAIL
+ *   GH_ELOCKED, GH_ESTALE (try again)          75  EX_TEMPFAIL
  *   GH_EACCES, GH_EREADONLY                    77  EX_NOPERM
  *   GH_ECONFIG                                 78  EX_CONFIG
- *   anything else (GH_ENOMEM, GH_EEXIST, ...)  70  EX_SOFTWARE
+ *   anything else (not a gh_err)               70  EX_SOFTWARE
  *
  * A program may say more where it knows more (the CLI exits 1 when the
  * record asked about does not exist, as grep(1) does; a bad command line is

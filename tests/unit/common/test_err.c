@@ -20,10 +20,10 @@ test_exit_codes(void **state)
 		int code;
 	} table[] = {
 		{GH_OK, EX_OK},
-		{GH_ENOMEM, EX_SOFTWARE},
+		{GH_ENOMEM, EX_OSERR},
 		{GH_EINVAL, EX_DATAERR},
 		{GH_ENOTFOUND, EX_NOINPUT},
-		{GH_EEXIST, EX_SOFTWARE},
+		{GH_EEXIST, EX_CANTCREAT},
 		{GH_EIO, EX_IOERR},
 		{GH_EACCES, EX_NOPERM},
 		{GH_ELOCKED, EX_TEMPFAIL},
@@ -32,9 +32,9 @@ test_exit_codes(void **state)
 		{GH_EVERSION, EX_IOERR},
 		{GH_ECONFIG, EX_CONFIG},
 		{GH_ETOOBIG, EX_DATAERR},
-		{GH_ESTALE, EX_SOFTWARE},
+		{GH_ESTALE, EX_TEMPFAIL},
 		{GH_EREADONLY, EX_NOPERM},
-		{GH_EEXPIRED, EX_SOFTWARE},
+		{GH_EEXPIRED, EX_DATAERR},
 	};
 
 	(void)state;
