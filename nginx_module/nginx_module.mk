@@ -117,7 +117,9 @@ fuzz-image: build/fuzz/fuzz_image
 FUZZ_TARGETS += fuzz-image
 
 # The upload benchmark (bench/upload, bench/README.md): plain nginx, the
-# module, and a Flask application, with the same files, one run.
+# module, and a Flask application, with the same files, one run per
+# workload (new files, the same file again), then the engine's memory with
+# 4 workers and the large generated database (bench-engine-mem).
 BENCH_UPLOAD_BINS := build/bench/upload/loadgen build/bench/upload/bare_scan
 
 build/bench/upload/loadgen: build/bench/upload/loadgen.o
@@ -130,6 +132,7 @@ build/bench/upload/bare_scan: build/bench/upload/bare_scan.o
 bench-upload: $(NGX_MODULE) $(BENCH_UPLOAD_BINS)
 	BENCH_WORKLOAD=new $(PYTHON) bench/upload/run
 	BENCH_WORKLOAD=repeat $(PYTHON) bench/upload/run
+	$(PYTHON) bench/upload/engine_mem.py
 
 # Images (bench/README.md): strip + thumbnail of a 12-megapixel JPEG in
 # the module against a Python application's Pillow way, one run.
