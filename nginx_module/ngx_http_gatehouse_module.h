@@ -17,7 +17,17 @@
  *                                libmagic, per-file checks
  *   ngx_http_gatehouse_job.c     what happens once the body is in: virus
  *                                scan, final place or quarantine, records,
- *                                run in nginx's thread pool
+ *                                run in nginx's thread pool; the job set
+ *                                up and handed over
+ *   ngx_http_gatehouse_job_run.c  the job in the pool: scan, images,
+ *                                verdicts, the records' transaction
+ *   ngx_http_gatehouse_job_move.c  the job's files into place or
+ *                                quarantine, synced (durability)
+ *   ngx_http_gatehouse_job_done.c  the job back in the event loop: log,
+ *                                answer (ngx_http_gatehouse_job.h: what
+ *                                the job's files share)
+ *   ngx_http_gatehouse_task.c    work handed to the thread pool, with the
+ *                                timer that holds an exiting worker
  *   ngx_http_gatehouse_writeback.c  with gatehouse_upload_sync, the
  *                                temp file's writeback started from the
  *                                pool while the body arrives
@@ -39,7 +49,12 @@
  *   ngx_http_gatehouse_links.c   signed links: one-click unsubscribe and
  *                                download locations (docs/tokens.md)
  *   ngx_http_gatehouse_inbox.c   gatehouse_inbox: the inbox API
- *                                (docs/api.md)
+ *                                (docs/api.md): routes, the handler
+ *   ngx_http_gatehouse_inbox_read.c  its reads (list, preferences)
+ *   ngx_http_gatehouse_inbox_write.c  its writes, in the thread pool
+ *   ngx_http_gatehouse_inbox_body.c  the JSON bodies of its PUT and POST
+ *                                checked (ngx_http_gatehouse_inbox.h:
+ *                                what the inbox's files share)
  *   ngx_http_gatehouse_stream.c  its Server-Sent Events stream, woken by
  *                                inotify on the store's wlock
  *   ngx_http_gatehouse_reply.c   JSON answers (201 and errors) and the
@@ -190,7 +205,8 @@ typedef struct {
     ngx_flag_t                  scan_cache;   /* gatehouse_scan_cache */
 
     /* gatehouse_inbox: the web store is not the core's, so changes go to
-     * the core as requests in the outbox (ngx_http_gatehouse_inbox.c) */
+     * the core as requests in the outbox
+     * (ngx_http_gatehouse_inbox_write.c) */
     ngx_uint_t                  inbox_split;
 
     /* gatehouse_image_memory: decoded-image bytes per worker at once */
@@ -450,6 +466,8 @@ void ngx_http_gatehouse_drop_files(ngx_http_gatehouse_ctx_t *ctx);
 /* ngx_http_gatehouse_job.c */
 ngx_int_t ngx_http_gatehouse_job_start(ngx_http_gatehouse_ctx_t *ctx);
 void ngx_http_gatehouse_job_detach(ngx_http_gatehouse_ctx_t *ctx);
+
+/* ngx_http_gatehouse_task.c */
 ngx_int_t ngx_http_gatehouse_post(ngx_http_gatehouse_loc_conf_t *glcf,
     ngx_pool_t *pool, void (*run)(void *data, ngx_log_t *log),
     ngx_event_handler_pt done, void *data, ngx_log_t *log);

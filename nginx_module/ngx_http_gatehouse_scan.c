@@ -38,7 +38,7 @@
  * write to every page of it (copying them all) just before the process
  * exits.  A compiled engine is read-only for scanning, so the threads of
  * nginx's pool share it too; scans run only there, never in the event
- * loop (ngx_http_gatehouse_job.c).
+ * loop (ngx_http_gatehouse_job_run.c).
  *
  * Verdicts.  The scanner's four map one to one: CLEAN, INFECTED,
  * UNSCANNABLE (past a limit of libclamav's, encrypted, nested too deep,

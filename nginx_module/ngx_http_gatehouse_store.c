@@ -93,7 +93,8 @@ ngx_http_gatehouse_load_conf(ngx_conf_t *cf,
     }
 
     /* the inbox: a web store of its own holds the web domain's copy, and
-     * changes go to the core as requests (ngx_http_gatehouse_inbox.c) */
+     * changes go to the core as requests
+     * (ngx_http_gatehouse_inbox_write.c) */
     {
         struct gh_store_opts  core;
 

@@ -2,7 +2,7 @@
  * ngx_http_gatehouse_vcache.c - the verdict cache of the nginx module
  * (gatehouse_scan_cache, on by default; scanner/gscache.h has the record).
  *
- * A job (ngx_http_gatehouse_job.c) asks, in a thread of the pool, before
+ * A job (ngx_http_gatehouse_job_run.c) asks, in a thread of the pool, before
  * scanning a file: the engine key once per job (free with libclamav, one
  * VERSION round trip with clamd), then a read transaction for the file's
  * SHA-256 under that key, which never waits on writers.  A hit is the

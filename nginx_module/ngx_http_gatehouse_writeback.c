@@ -2,8 +2,8 @@
  * ngx_http_gatehouse_writeback.c - with gatehouse_upload_sync on, the
  * kernel is asked to start writing a file out while its body still
  * arrives, so that the fdatasync() the job makes before the record commits
- * (ngx_http_gatehouse_job.c, "Durability") finds most of the data on disk
- * already instead of writing all of it then.
+ * (ngx_http_gatehouse_job_move.c, "Durability") finds most of the data on
+ * disk already instead of writing all of it then.
  *
  * Every NGX_HTTP_GATEHOUSE_WRITEBACK bytes written, the range written since
  * the last one goes to sync_file_range(SYNC_FILE_RANGE_WRITE), which only
