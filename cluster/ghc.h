@@ -8,7 +8,10 @@
  * core), so each domain's bridge reads only its own secret, and the NATS
  * server's per-user permissions decide which subjects it may publish to.
  * That is what makes a subject's domain and host tokens trustworthy to the
- * core (the sample server configuration in docs/cluster.md).
+ * core (the sample server configuration in docs/cluster.md).  A process
+ * opens one and hands it to each of its parts (a bridge's forwarder and
+ * suppression-list watcher, notifyd's intake and shared-data threads),
+ * which close nothing: one connection per process and domain.
  *
  * Subjects (PREFIX is [nats] subject_prefix, default "gatehouse"):
  *   PREFIX.events.DOMAIN.HOST   an outbox event, published by HOST's
@@ -173,6 +176,13 @@ int ghc_connected(struct ghc *c);
  * an authorization failure), or "": such errors come asynchronously, not
  * as the answer to the call that caused them. */
 void ghc_last_error(struct ghc *c, char *buf, size_t cap);
+
+/* ghc_error_about - the latest of those errors that names about (a
+ * subject, as the server quotes it), or the latest of all if none does:
+ * on a connection several parts share, each one's own refusal, not
+ * another's. */
+void ghc_error_about(struct ghc *c, const char *about, char *buf,
+                     size_t cap);
 
 /* ghc_url - the URL connected to now, or "" (buf of cap bytes). */
 void ghc_url(struct ghc *c, char *buf, size_t cap);

@@ -556,25 +556,24 @@ natsin_main(void *arg)
 }
 
 gh_err
-nd_natsin_start(struct nd *d, struct nd_natsin **out, char *detail,
-                size_t dlen)
+nd_natsin_start(struct nd *d, struct ghc *c, struct nd_natsin **out,
+                char *detail, size_t dlen)
 {
 	struct nd_natsin *n;
 	const struct ghc_opts *o;
 	gh_err err;
 
 	*out = NULL;
-	if (!ghc_enabled(d->rt->conf))
+	if (c == NULL)
 		return GH_OK;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return GH_ENOMEM;
 	n->d = d;
 	n->st = d->st;
+	n->c = c;
 	pthread_mutex_init(&n->mu, NULL);
 	err = nd_intake_load(d->rt->conf, &n->in, detail, dlen);
-	if (err == GH_OK)
-		err = ghc_open(d->rt->conf, GH_DOMAIN_CORE, &n->c, detail, dlen);
 	if (err)
 		goto fail;
 	o = ghc_opts(n->c);
@@ -611,7 +610,6 @@ nd_natsin_stop(struct nd_natsin *n)
 	if (n->started)
 		pthread_join(n->tid, NULL);
 	natsSubscription_Destroy(n->sub);
-	ghc_close(n->c);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }
