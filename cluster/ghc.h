@@ -220,6 +220,28 @@ gh_err ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen);
 gh_err ghc_kv(struct ghc *c, const char *name, int create, int history,
               kvStore **out, char *errbuf, size_t errlen);
 
+/* A bridge's heartbeat in PREFIX_hosts (key HOST.DOMAIN). */
+struct ghc_host {
+	char host[GHC_TOKEN_MAX + 1];     /* from the key */
+	char domain[16];                  /* from the key: a producer's */
+	long long backlog, oldest_ms, published, last_publish;
+	long long at;                     /* wall clock ms of the heartbeat */
+	uint64_t revision;
+};
+
+/*
+ * ghc_hosts_read - the heartbeats in PREFIX_hosts (hosts.c): at most max
+ * into out, *n of them, for at most budget_ms (each key costs a request;
+ * 0: no limit).  Whose a heartbeat is comes from its key, HOST.DOMAIN
+ * (the servers let a domain write only its own keys), never from its
+ * value; a key that names no host and producer domain is skipped.  GH_OK
+ * with *n 0 for an empty bucket; the bucket missing or the cluster not
+ * answering as gh_err with the reason in errbuf.
+ */
+gh_err ghc_hosts_read(struct ghc *c, struct ghc_host *out, size_t max,
+                      int64_t budget_ms, size_t *n, char *errbuf,
+                      size_t errlen);
+
 /*
  * ghc_status - a natsStatus (and the JetStream error code, 0 if none) as
  * gh_err, with the client's words in errbuf after what (may be NULL).
