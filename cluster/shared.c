@@ -930,6 +930,7 @@ pub_main(void *arg)
 	const char *what = "shared data (publishing)";
 	char err_s[256];
 	size_t sent = 0;
+	int waiting = 0;   /* the last read left changes unpublished */
 	gh_err err;
 
 	if (b.it == NULL)
@@ -940,13 +941,18 @@ pub_main(void *arg)
 		int failed = 0;
 
 		sent = 0;
-		err = gh_store_view(s->st, pub_view, &b);
-		if (err || b.n == 0)
-			continue;
+		/* nothing can go out: the log is not read (a read transaction
+		 * every round for nothing) but kept, and read again once
+		 * connected, so the changes made meanwhile go then */
 		if (!ghc_connected(s->c)) {
-			set_up(s, &s->pub_up, what, 0, "not connected");
+			if (waiting)
+				set_up(s, &s->pub_up, what, 0, "not connected");
 			continue;
 		}
+		err = gh_store_view(s->st, pub_view, &b);
+		waiting = err == GH_OK && b.n > 0;
+		if (!waiting)
+			continue;
 		for (int i = 0; i < 2; i++) {
 			if (kv[i] != NULL)
 				continue;
@@ -1001,6 +1007,8 @@ pub_main(void *arg)
 		count(s, &s->stats.published, sent);
 		if (err == GH_OK)
 			count(s, &s->stats.applied, b.applied);
+		/* all of it out and cleared; a full batch may have more */
+		waiting = failed || err || b.n == BATCH;
 		if (failed)
 			nap(s, RETRY_MS);
 	}
