@@ -117,7 +117,10 @@ flog(const struct bf *f, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Say a change between reachable and not, once each way. */
+/* Say a change between reachable and not, once each way, and the first
+ * state at start either way ("forwarding to ..." is the line an admin
+ * looks for): hence up's third value, -1, which gatehouse/reopen.h's
+ * latch (up until it fails, news keyed by gh_err) has not. */
 static void
 set_up(struct bf *f, int up, const char *why)
 {

@@ -539,7 +539,9 @@ count(struct ghc_sync *s, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Up/down, logged once each way. */
+/* Up/down, logged once each way; the first state (from -1) is news too,
+ * and ghc_sync_stats tells "not known yet" from down: not
+ * gatehouse/reopen.h's two-state latch. */
 static void
 set_up(struct ghc_sync *s, int *up, const char *what, int now_up,
        const char *reason)

@@ -465,9 +465,8 @@ natsin_main(void *arg)
 		                           &jerr);
 		if ((s == NATS_OK || s == NATS_TIMEOUT) && n->said_down &&
 		    ghc_connected(n->c)) {
-			if (n->said_down)
-				nd_log(&n->d->log, ND_LOG_INFO, "cluster: taking "
-				       "events again");
+			nd_log(&n->d->log, ND_LOG_INFO, "cluster: taking events "
+			       "again");
 			n->said_down = 0;
 		}
 		if (s == NATS_OK) {
