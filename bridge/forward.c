@@ -117,7 +117,10 @@ flog(const struct bf *f, int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Say a change between reachable and not, once each way. */
+/* Say a change between reachable and not, once each way, and the first
+ * state at start either way ("forwarding to ..." is the line an admin
+ * looks for): hence up's third value, -1, which gatehouse/reopen.h's
+ * latch (up until it fails, news keyed by gh_err) has not. */
 static void
 set_up(struct bf *f, int up, const char *why)
 {
@@ -189,8 +192,8 @@ cleanup:
 }
 
 gh_err
-bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
-        struct bf **out, char *detail, size_t dlen)
+bf_open(struct ghc *c, enum gh_domain dom, int journal, struct bf **out,
+        char *detail, size_t dlen)
 {
 	struct bf *f = calloc(1, sizeof(*f));
 	char bucket[GHC_TOKEN_MAX * 2 + 2];
@@ -207,9 +210,7 @@ bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
 	f->name = gh_domain_name(dom);
 	f->journal = journal;
 	f->up = -1;
-	err = ghc_open(conf, dom, &f->c, detail, dlen);
-	if (err)
-		goto fail;
+	f->c = c;
 	o = ghc_opts(f->c);
 	err = ghc_subject(o, "events", f->name, o->host, f->subject,
 	                  sizeof(f->subject));
@@ -249,9 +250,10 @@ bf_close(struct bf *f)
 {
 	if (f == NULL)
 		return;
-	/* nothing is in flight between turns: each waits for its batch */
+	/* nothing is in flight between turns: each waits for its batch;
+	 * and the connection (the caller's) is closed by now, so no late
+	 * PubAck reaches puback() on a freed f */
 	jsCtx_Destroy(f->js);
-	ghc_close(f->c);
 	pthread_mutex_destroy(&f->mu);
 	OPENSSL_cleanse(f->key, sizeof(f->key));
 	free(f);
@@ -402,13 +404,16 @@ static void
 refusal(struct bf *f, natsStatus refused, jsErrCode code, const char *text,
         char *why, size_t wlen)
 {
-	char last[400];
+	char last[400], quoted[GHC_SUBJECT_MAX + 3];
 
 	if (refused == NATS_NO_RESPONDERS) {
 		snprintf(why, wlen, "no stream takes %s yet: gatehouse-notifyd "
 		         "makes it when it starts", f->subject);
 	} else if (refused == NATS_OK || refused == NATS_TIMEOUT) {
-		ghc_last_error(f->c, last, sizeof(last));
+		/* the server's words on this subject, not on the suppression
+		 * list's watcher's (sharedata.c), which shares the connection */
+		snprintf(quoted, sizeof(quoted), "\"%s\"", f->subject);
+		ghc_error_about(f->c, quoted, last, sizeof(last));
 		snprintf(why, wlen, "no answer to a publish to %s: %s", f->subject,
 		         last[0] ? last : "the cluster lost its quorum, or the "
 		         "server refused it (is this domain's NATS user allowed "

@@ -11,12 +11,12 @@
 
 #include <jansson.h>
 
-#include "gatehouse/conf.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/err.h"
 #include "gatehouse/store.h"
 
 struct bf;
+struct ghc;
 
 /*
  * br_event_msg - the bridge protocol's message for one leased outbox
@@ -27,11 +27,12 @@ struct bf;
 json_t *br_event_msg(uint64_t id, const json_t *rec);
 
 /*
- * bf_open - connect (or keep trying to) for domain dom with [nats] of
- * conf.  journal: stderr is the journal (priority prefixes).  The reason
- * for a failure in detail (bad [nats], unreadable secret file).
+ * bf_open - forward domain dom's outbox on c, the bridge's connection
+ * (ghc_open for dom; the caller's, shared with sharedata.c, kept open
+ * until after bf_close).  journal: stderr is the journal (priority
+ * prefixes).  The reason for a failure in detail.
  */
-gh_err bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
+gh_err bf_open(struct ghc *c, enum gh_domain dom, int journal,
                struct bf **out, char *detail, size_t dlen);
 
 /*
@@ -44,7 +45,9 @@ gh_err bf_open(const struct gh_conf *conf, enum gh_domain dom, int journal,
  */
 int bf_turn(struct bf *f, struct gh_store *st);
 
-/* bf_close - close the connection; NULL is ignored. */
+/* bf_close - free f; NULL is ignored.  After ghc_close of its
+ * connection: f is the closure of the client's PubAck handler, and the
+ * closed connection runs no handler any more. */
 void bf_close(struct bf *f);
 
 #endif

@@ -119,8 +119,11 @@ struct br {
 	int64_t ret_interval;
 	struct gh_purge *purge;        /* the pass under way, or NULL */
 	int64_t purge_next;            /* monotonic ms */
-	struct bf *fwd;                /* [nats] servers set: forward.c */
-	struct bs *shared;             /* [nats], mail: sharedata.c */
+	/* [nats] servers set: the domain's one connection to the cluster,
+	 * used by both of these */
+	struct ghc *nats;
+	struct bf *fwd;                /* forward.c */
+	struct bs *shared;             /* mail: sharedata.c */
 };
 
 /* One line at syslog priority prio (LOG_ERR, LOG_WARNING, LOG_INFO). */
@@ -853,11 +856,15 @@ start(struct br *b, const char *conf_path)
 	b->purge_next = gh_mono_ms() + FIRST_PURGE_MS;
 	if (ghc_enabled(b->conf)) {
 		/* the multi-host mode: after the last change of uid (the
-		 * NATS client's threads must not cross one, cluster/ghc.h) */
-		err = bf_open(b->conf, b->dom, b->journal, &b->fwd, detail,
-		              sizeof(detail));
+		 * NATS client's threads must not cross one, cluster/ghc.h);
+		 * one connection for the forwarder and the watcher */
+		err = ghc_open(b->conf, b->dom, &b->nats, detail,
+		               sizeof(detail));
 		if (err == GH_OK)
-			err = bs_open(b->conf, b->dom, b->st, b->journal,
+			err = bf_open(b->nats, b->dom, b->journal, &b->fwd,
+			              detail, sizeof(detail));
+		if (err == GH_OK)
+			err = bs_open(b->nats, b->dom, b->st, b->journal,
 			              &b->shared, detail, sizeof(detail));
 		if (err) {
 			blog(b, LOG_ERR, "[nats]: %s", detail);
@@ -923,7 +930,11 @@ run(struct br *b)
 static void
 stop(struct br *b)
 {
+	/* the watcher's threads use the connection: stopped first; the
+	 * forwarder's PubAck handler has it as closure: freed after the
+	 * connection is closed */
 	bs_close(b->shared);
+	ghc_close(b->nats);
 	bf_close(b->fwd);
 	gh_purge_free(b->purge);
 	free(b->buf);

@@ -17,7 +17,6 @@
 #define UNSUB_BATCH 64
 
 struct bs {
-	struct ghc *c;
 	struct ghc_sync *s;
 	int journal;
 	const char *name;
@@ -32,30 +31,25 @@ bs_log(int prio, const char *msg, void *arg)
 }
 
 gh_err
-bs_open(const struct gh_conf *conf, enum gh_domain dom, struct gh_store *st,
-        int journal, struct bs **out, char *detail, size_t dlen)
+bs_open(struct ghc *c, enum gh_domain dom, struct gh_store *st, int journal,
+        struct bs **out, char *detail, size_t dlen)
 {
 	struct bs *s;
 	gh_err err;
 
 	*out = NULL;
-	if (dom != GH_DOMAIN_MAIL || !ghc_enabled(conf))
+	if (dom != GH_DOMAIN_MAIL || c == NULL)
 		return GH_OK;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return GH_ENOMEM;
 	s->journal = journal;
 	s->name = gh_domain_name(dom);
-	/* the mail domain's own connection: its NATS user may only read
-	 * the suppress bucket (docs/cluster.md) */
-	err = ghc_open(conf, dom, &s->c, detail, dlen);
-	if (err == GH_OK)
-		err = ghc_sync_start(s->c, st, GHC_SYNC_SUPPRESS, bs_log, s,
-		                     &s->s);
+	/* on the mail domain's connection, the forwarder's: its NATS user
+	 * may only read the suppress bucket (docs/cluster.md) */
+	err = ghc_sync_start(c, st, GHC_SYNC_SUPPRESS, bs_log, s, &s->s);
 	if (err) {
-		if (err == GH_ENOMEM || err == GH_EIO)
-			snprintf(detail, dlen, "shared data: %s",
-			         gh_strerror(err));
+		snprintf(detail, dlen, "shared data: %s", gh_strerror(err));
 		bs_close(s);
 		return err;
 	}
@@ -69,7 +63,6 @@ bs_close(struct bs *s)
 	if (s == NULL)
 		return;
 	ghc_sync_stop(s->s);
-	ghc_close(s->c);
 	free(s);
 }
 

@@ -16,24 +16,27 @@
 
 #include <stddef.h>
 
-#include "gatehouse/conf.h"
 #include "gatehouse/domain.h"
 #include "gatehouse/err.h"
 #include "gatehouse/store.h"
 
 struct bs;
+struct ghc;
 
-/* bs_open - for the mail domain, connect with its credentials and start
- * the watcher; for the others nothing to open (GH_OK, *out NULL is not an
+/* bs_open - for the mail domain, start the watcher on c, the bridge's
+ * connection (opened with the mail domain's credentials, shared with
+ * forward.c, kept open until after bs_close); for the others, or with c
+ * NULL (single-host mode), nothing to start (GH_OK, *out NULL is not an
  * error: bs_turn and bs_close take NULL). */
-gh_err bs_open(const struct gh_conf *conf, enum gh_domain dom,
-               struct gh_store *st, int journal, struct bs **out,
-               char *detail, size_t dlen);
+gh_err bs_open(struct ghc *c, enum gh_domain dom, struct gh_store *st,
+               int journal, struct bs **out, char *detail, size_t dlen);
 
 /* bs_turn - web: turn up to a batch of the web store's unsubscribes into
  * outbox requests.  Returns how many (-1 on a store error). */
 int bs_turn(enum gh_domain dom, struct gh_store *st);
 
+/* bs_close - stop the watcher (it uses the connection: before ghc_close)
+ * and free. */
 void bs_close(struct bs *s);
 
 #endif

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -55,58 +56,32 @@ stream_json(const jsStreamInfo *si)
 	                 si->Cluster->Leader : NULL);
 }
 
-/* The hosts' heartbeats: the key's tokens say whose (the server lets a
- * domain write only its own keys), the value what. */
+/* The hosts' heartbeats (ghc_hosts_read); none if the bucket cannot be
+ * read (no bridge has sent one yet, or notifyd has not made it). */
 static json_t *
 hosts_json(struct ghc *g)
 {
 	json_t *arr = json_array();
-	kvStore *kv = NULL;
-	kvKeysList keys = {NULL, 0};
+	struct ghc_host *h = calloc(STATUS_HOSTS_MAX, sizeof(*h));
 	char why[256];
+	size_t n = 0;
 	int64_t now = gh_now_ms();
 
-	if (arr == NULL || ghc_kv(g, "hosts", 0, 1, &kv, why,
-	                          sizeof(why)) != GH_OK)
-		return arr;
-	if (kvStore_Keys(&keys, kv, NULL) == NATS_OK) {
-		for (int i = 0; i < keys.Count && i < STATUS_HOSTS_MAX; i++) {
-			const char *key = keys.Keys[i];
-			const char *dot = strchr(key, '.');
-			char host[GHC_TOKEN_MAX + 1];
-			kvEntry *e = NULL;
-			json_t *v;
-
-			if (dot == NULL || (size_t)(dot - key) > GHC_TOKEN_MAX ||
-			    gh_domain_lookup(dot + 1) <= GH_DOMAIN_CORE)
-				continue;
-			memcpy(host, key, (size_t)(dot - key));
-			host[dot - key] = '\0';
-			if (!ghc_token_ok(host) ||
-			    kvStore_Get(&e, kv, key) != NATS_OK)
-				continue;
-			v = json_loadb(kvEntry_Value(e),
-			               (size_t)kvEntry_ValueLen(e), 0, NULL);
-			json_array_append_new(arr, json_pack(
-			    "{s:s, s:s, s:I, s:f, s:I, s:I, s:f, s:I}",
-			    "host", host, "domain", dot + 1,
-			    "backlog", (json_int_t)json_integer_value(
-			        json_object_get(v, "backlog")),
-			    "lag_seconds", (double)json_integer_value(
-			        json_object_get(v, "oldest_ms")) / 1000.0,
-			    "published", (json_int_t)json_integer_value(
-			        json_object_get(v, "published")),
-			    "last_publish", (json_int_t)json_integer_value(
-			        json_object_get(v, "last_publish")),
-			    "last_seen_seconds", (double)(now - json_integer_value(
-			        json_object_get(v, "at"))) / 1000.0,
-			    "revision", (json_int_t)kvEntry_Revision(e)));
-			json_decref(v);
-			kvEntry_Destroy(e);
-		}
-	}
-	kvKeysList_Destroy(&keys);
-	kvStore_Destroy(kv);
+	if (arr == NULL || h == NULL ||
+	    ghc_hosts_read(g, h, STATUS_HOSTS_MAX, 0, &n, why,
+	                   sizeof(why)) != GH_OK)
+		n = 0;
+	for (size_t i = 0; arr != NULL && i < n; i++)
+		json_array_append_new(arr, json_pack(
+		    "{s:s, s:s, s:I, s:f, s:I, s:I, s:f, s:I}",
+		    "host", h[i].host, "domain", h[i].domain,
+		    "backlog", (json_int_t)h[i].backlog,
+		    "lag_seconds", (double)h[i].oldest_ms / 1000.0,
+		    "published", (json_int_t)h[i].published,
+		    "last_publish", (json_int_t)h[i].last_publish,
+		    "last_seen_seconds", (double)(now - h[i].at) / 1000.0,
+		    "revision", (json_int_t)h[i].revision));
+	free(h);
 	return arr;
 }
 

@@ -30,6 +30,7 @@
 
 #define GHC_SERVERS_MAX 16
 #define GHC_RECONNECT_WAIT_MS 1000
+#define GHC_ERRORS 8              /* distinct server errors kept */
 
 struct ghc {
 	struct ghc_opts o;
@@ -42,9 +43,11 @@ struct ghc {
 	char jwt[GHC_SECRET_MAX];
 	char seed[128];
 	/* what the server last said went wrong (a permissions violation, a
-	 * refused login), from the client's callbacks; under mu */
+	 * refused login), from the client's callbacks, the latest first and
+	 * each text once: the parts sharing the connection each find their
+	 * own (ghc_error_about) however often another's recurs; under mu */
 	pthread_mutex_t mu;
-	char lasterr[512];
+	char errs[GHC_ERRORS][512];
 	/* the client's last callback for this connection has run: only
 	 * then may c be freed (they get c as their closure) */
 	pthread_cond_t cv;
@@ -383,12 +386,19 @@ static void
 remember(struct ghc *c, natsConnection *nc, natsStatus st)
 {
 	const char *txt = NULL;
+	char e[sizeof(c->errs[0])];
+	int i;
 
 	(void)natsConnection_GetLastError(nc, &txt);
+	snprintf(e, sizeof(e), "%s%s%s", natsStatus_GetText(st),
+	         txt && *txt ? ": " : "", txt ? txt : "");
 	pthread_mutex_lock(&c->mu);
-	snprintf(c->lasterr, sizeof(c->lasterr), "%s%s%s",
-	         natsStatus_GetText(st), txt && *txt ? ": " : "",
-	         txt ? txt : "");
+	/* to the front: the one already kept, or else the oldest, makes
+	 * room */
+	for (i = 0; i < GHC_ERRORS - 1 && strcmp(c->errs[i], e) != 0; i++)
+		;
+	memmove(c->errs[1], c->errs[0], (size_t)i * sizeof(c->errs[0]));
+	memcpy(c->errs[0], e, sizeof(e));
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -422,10 +432,24 @@ connected_cb(natsConnection *nc, void *closure)
 void
 ghc_last_error(struct ghc *c, char *buf, size_t cap)
 {
+	ghc_error_about(c, NULL, buf, cap);
+}
+
+void
+ghc_error_about(struct ghc *c, const char *about, char *buf, size_t cap)
+{
+	int i = 0;
+
 	if (cap == 0)
 		return;
 	pthread_mutex_lock(&c->mu);
-	snprintf(buf, cap, "%s", c->lasterr);
+	if (about != NULL)
+		for (; i < GHC_ERRORS && c->errs[i][0] &&
+		       strstr(c->errs[i], about) == NULL; i++)
+			;
+	if (i == GHC_ERRORS || c->errs[i][0] == '\0')
+		i = 0;
+	snprintf(buf, cap, "%s", c->errs[i]);
 	pthread_mutex_unlock(&c->mu);
 }
 

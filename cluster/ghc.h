@@ -8,7 +8,10 @@
  * core), so each domain's bridge reads only its own secret, and the NATS
  * server's per-user permissions decide which subjects it may publish to.
  * That is what makes a subject's domain and host tokens trustworthy to the
- * core (the sample server configuration in docs/cluster.md).
+ * core (the sample server configuration in docs/cluster.md).  A process
+ * opens one and hands it to each of its parts (a bridge's forwarder and
+ * suppression-list watcher, notifyd's intake and shared-data threads),
+ * which close nothing: one connection per process and domain.
  *
  * Subjects (PREFIX is [nats] subject_prefix, default "gatehouse"):
  *   PREFIX.events.DOMAIN.HOST   an outbox event, published by HOST's
@@ -174,6 +177,13 @@ int ghc_connected(struct ghc *c);
  * as the answer to the call that caused them. */
 void ghc_last_error(struct ghc *c, char *buf, size_t cap);
 
+/* ghc_error_about - the latest of those errors that names about (a
+ * subject, as the server quotes it), or the latest of all if none does:
+ * on a connection several parts share, each one's own refusal, not
+ * another's. */
+void ghc_error_about(struct ghc *c, const char *about, char *buf,
+                     size_t cap);
+
 /* ghc_url - the URL connected to now, or "" (buf of cap bytes). */
 void ghc_url(struct ghc *c, char *buf, size_t cap);
 
@@ -209,6 +219,28 @@ gh_err ghc_ensure_stream(struct ghc *c, char *errbuf, size_t errlen);
  */
 gh_err ghc_kv(struct ghc *c, const char *name, int create, int history,
               kvStore **out, char *errbuf, size_t errlen);
+
+/* A bridge's heartbeat in PREFIX_hosts (key HOST.DOMAIN). */
+struct ghc_host {
+	char host[GHC_TOKEN_MAX + 1];     /* from the key */
+	char domain[16];                  /* from the key: a producer's */
+	long long backlog, oldest_ms, published, last_publish;
+	long long at;                     /* wall clock ms of the heartbeat */
+	uint64_t revision;
+};
+
+/*
+ * ghc_hosts_read - the heartbeats in PREFIX_hosts (hosts.c): at most max
+ * into out, *n of them, for at most budget_ms (each key costs a request;
+ * 0: no limit).  Whose a heartbeat is comes from its key, HOST.DOMAIN
+ * (the servers let a domain write only its own keys), never from its
+ * value; a key that names no host and producer domain is skipped.  GH_OK
+ * with *n 0 for an empty bucket; the bucket missing or the cluster not
+ * answering as gh_err with the reason in errbuf.
+ */
+gh_err ghc_hosts_read(struct ghc *c, struct ghc_host *out, size_t max,
+                      int64_t budget_ms, size_t *n, char *errbuf,
+                      size_t errlen);
 
 /*
  * ghc_status - a natsStatus (and the JetStream error code, 0 if none) as

@@ -539,7 +539,9 @@ count(struct ghc_sync *s, uint64_t *field, uint64_t n)
 	pthread_mutex_unlock(&s->mu);
 }
 
-/* Up/down, logged once each way. */
+/* Up/down, logged once each way; the first state (from -1) is news too,
+ * and ghc_sync_stats tells "not known yet" from down: not
+ * gatehouse/reopen.h's two-state latch. */
 static void
 set_up(struct ghc_sync *s, int *up, const char *what, int now_up,
        const char *reason)
@@ -930,6 +932,7 @@ pub_main(void *arg)
 	const char *what = "shared data (publishing)";
 	char err_s[256];
 	size_t sent = 0;
+	int waiting = 0;   /* the last read left changes unpublished */
 	gh_err err;
 
 	if (b.it == NULL)
@@ -940,13 +943,18 @@ pub_main(void *arg)
 		int failed = 0;
 
 		sent = 0;
-		err = gh_store_view(s->st, pub_view, &b);
-		if (err || b.n == 0)
-			continue;
+		/* nothing can go out: the log is not read (a read transaction
+		 * every round for nothing) but kept, and read again once
+		 * connected, so the changes made meanwhile go then */
 		if (!ghc_connected(s->c)) {
-			set_up(s, &s->pub_up, what, 0, "not connected");
+			if (waiting)
+				set_up(s, &s->pub_up, what, 0, "not connected");
 			continue;
 		}
+		err = gh_store_view(s->st, pub_view, &b);
+		waiting = err == GH_OK && b.n > 0;
+		if (!waiting)
+			continue;
 		for (int i = 0; i < 2; i++) {
 			if (kv[i] != NULL)
 				continue;
@@ -1001,6 +1009,8 @@ pub_main(void *arg)
 		count(s, &s->stats.published, sent);
 		if (err == GH_OK)
 			count(s, &s->stats.applied, b.applied);
+		/* all of it out and cleared; a full batch may have more */
+		waiting = failed || err || b.n == BATCH;
 		if (failed)
 			nap(s, RETRY_MS);
 	}

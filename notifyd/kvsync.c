@@ -1,7 +1,8 @@
 /*
  * kvsync.c - the core store's shared records and the cluster's KV buckets
  * (kvsync.h).  The work is libghcluster's (cluster/shared.c); this file
- * decides when it runs, on which connection, and what is logged.
+ * decides when it runs and what is logged; the connection is the core's
+ * one, natsin.c's too (main.c opens it).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,6 @@
 
 struct nd_kvsync {
 	struct nd *d;
-	struct ghc *c;
 	struct ghc_sync *s;
 };
 
@@ -49,10 +49,10 @@ sync_log(int prio, const char *msg, void *arg)
 }
 
 gh_err
-nd_kvsync_start(struct nd *d, struct nd_kvsync **out, char *detail,
-                size_t dlen)
+nd_kvsync_start(struct nd *d, struct ghc *c, struct nd_kvsync **out,
+                char *detail, size_t dlen)
 {
-	struct mark_arg m = {ghc_enabled(d->rt->conf), 0};
+	struct mark_arg m = {c != NULL, 0};
 	struct nd_kvsync *k = NULL;
 	gh_err err;
 
@@ -79,15 +79,11 @@ nd_kvsync_start(struct nd *d, struct nd_kvsync **out, char *detail,
 	if (k == NULL)
 		return GH_ENOMEM;
 	k->d = d;
-	err = ghc_open(d->rt->conf, GH_DOMAIN_CORE, &k->c, detail, dlen);
-	if (err == GH_OK)
-		err = ghc_sync_start(k->c, d->st, GHC_SYNC_PUBLISH |
-		                     GHC_SYNC_USERS | GHC_SYNC_SUPPRESS |
-		                     GHC_SYNC_CREATE, sync_log, d, &k->s);
+	err = ghc_sync_start(c, d->st, GHC_SYNC_PUBLISH | GHC_SYNC_USERS |
+	                     GHC_SYNC_SUPPRESS | GHC_SYNC_CREATE, sync_log, d,
+	                     &k->s);
 	if (err) {
-		if (detail[0] == '\0')
-			snprintf(detail, dlen, "shared data: %s",
-			         gh_strerror(err));
+		snprintf(detail, dlen, "shared data: %s", gh_strerror(err));
 		nd_kvsync_stop(k);
 		return err;
 	}
@@ -101,7 +97,6 @@ nd_kvsync_stop(struct nd_kvsync *k)
 	if (k == NULL)
 		return;
 	ghc_sync_stop(k->s);
-	ghc_close(k->c);
 	free(k);
 }
 

@@ -14,18 +14,22 @@
 
 struct nd;
 struct nd_kvsync;
+struct ghc;
 
 /*
- * nd_kvsync_start - mark the core store clustered (its replication log
+ * nd_kvsync_start - with c, the core's connection (ghc_open'ed by the
+ * caller, shared with natsin.c and kept open until after
+ * nd_kvsync_stop): mark the core store clustered (its replication log
  * on, gatehouse/replog.h) and start the publishing and watching threads
- * on a connection of the core's own; without [nats] servers, unmark it
- * and empty the log instead (GH_OK, *out NULL).  After the store is open
- * and the last change of uid.
+ * on c; with c NULL (no [nats] servers), unmark it and empty the log
+ * instead (GH_OK, *out NULL).  After the store is open and the last
+ * change of uid.
  */
-gh_err nd_kvsync_start(struct nd *d, struct nd_kvsync **out, char *detail,
-                       size_t dlen);
+gh_err nd_kvsync_start(struct nd *d, struct ghc *c, struct nd_kvsync **out,
+                       char *detail, size_t dlen);
 
-/* nd_kvsync_stop - stop the threads, close the connection; NULL ignored. */
+/* nd_kvsync_stop - stop the threads, free; NULL ignored.  Before the
+ * connection is closed. */
 void nd_kvsync_stop(struct nd_kvsync *k);
 
 /* nd_kvsync_metrics - the gatehouse_shared_* lines of /metrics (malloc'd;

@@ -31,6 +31,7 @@
 #include "nd.h"
 #include "natsin.h"
 #include "kvsync.h"
+#include "ghc.h"
 #include "pickup.h"
 #include "gatehouse/sdnotify.h"
 
@@ -387,15 +388,25 @@ start(struct nd *d, struct gh_conf *conf, struct nd_pickup **pickup)
 		return err == GH_ECONFIG ? EX_CONFIG : EX_UNAVAILABLE;
 	}
 	/* the multi-host mode: after the last change of uid (the NATS
-	 * client's threads must not cross one, cluster/ghc.h) */
-	err = nd_natsin_start(d, &d->natsin, detail, sizeof(detail));
+	 * client's threads must not cross one, cluster/ghc.h); one
+	 * connection for the events (natsin.c) and the shared data
+	 * (kvsync.c) */
+	if (ghc_enabled(d->rt->conf)) {
+		err = ghc_open(d->rt->conf, GH_DOMAIN_CORE, &d->nats, detail,
+		               sizeof(detail));
+		if (err) {
+			nd_log(&d->log, ND_LOG_ERR, "[nats]: %s", detail);
+			return gh_err_exit_code(err);
+		}
+	}
+	err = nd_natsin_start(d, d->nats, &d->natsin, detail, sizeof(detail));
 	if (err) {
 		nd_log(&d->log, ND_LOG_ERR, "[nats]: %s", detail);
 		return gh_err_exit_code(err);
 	}
 	/* shared data (kvsync.h); run without [nats] too: it unmarks the
 	 * store so a single host records nothing */
-	err = nd_kvsync_start(d, &d->kvsync, detail, sizeof(detail));
+	err = nd_kvsync_start(d, d->nats, &d->kvsync, detail, sizeof(detail));
 	if (err) {
 		nd_log(&d->log, ND_LOG_ERR, "[nats]: %s", detail);
 		return gh_err_exit_code(err);
@@ -411,6 +422,9 @@ stop(struct nd *d, struct nd_pickup *pickup)
 	d->kvsync = NULL;
 	nd_natsin_stop(d->natsin);
 	d->natsin = NULL;
+	/* after both: their threads use it */
+	ghc_close(d->nats);
+	d->nats = NULL;
 	nd_pickup_stop(pickup);
 	nd_retention_fini(d);
 	nd_dispatch_fini(d);

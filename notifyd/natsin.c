@@ -64,13 +64,6 @@
 #define NI_HOSTS_MS 15000         /* heartbeats read this often */
 #define NI_HOSTS_BUDGET_MS 1000   /* and for this long at most */
 
-struct ni_host {
-	char host[GHC_TOKEN_MAX + 1];
-	char domain[16];
-	long long backlog, oldest_ms, published, last_publish, at;
-	uint64_t revision;
-};
-
 struct nd_natsin {
 	struct nd *d;
 	struct gh_store *st;
@@ -93,7 +86,7 @@ struct nd_natsin {
 		int64_t ack_pending, redelivered, waiting;
 		uint64_t msgs, bytes;
 		int connected;
-		struct ni_host hosts[NI_HOSTS_MAX];
+		struct ghc_host hosts[NI_HOSTS_MAX];
 		size_t nhosts;
 	} s;
 	char dead_unknown[GHC_SUBJECT_MAX];  /* PREFIX.dead.unknown */
@@ -384,67 +377,13 @@ handle(struct nd_natsin *n, natsMsg **msgs, int count)
 /* ---- figures for /metrics ---- */
 
 static void
-read_hosts(struct nd_natsin *n, struct ni_host *out, size_t *nout)
-{
-	kvStore *kv = NULL;
-	kvKeysList keys = {NULL, 0};
-	char why[256];
-	int64_t until = gh_mono_ms() + NI_HOSTS_BUDGET_MS;
-
-	*nout = 0;
-	if (ghc_kv(n->c, "hosts", 0, 1, &kv, why, sizeof(why)) != GH_OK)
-		return;
-	if (kvStore_Keys(&keys, kv, NULL) != NATS_OK)
-		goto cleanup;
-	/* the intake waits meanwhile: a bounded time, whatever a domain
-	 * put into its keys */
-	for (int i = 0; i < keys.Count && *nout < NI_HOSTS_MAX &&
-	     gh_mono_ms() < until; i++) {
-		const char *key = keys.Keys[i];
-		const char *dot = strchr(key, '.');
-		struct ni_host *h = &out[*nout];
-		kvEntry *e = NULL;
-		json_t *j;
-
-		/* the key's tokens, never the value's: the server's
-		 * permissions let a domain write only HOST.ITSELF */
-		if (dot == NULL || (size_t)(dot - key) > GHC_TOKEN_MAX ||
-		    strlen(dot + 1) >= sizeof(h->domain))
-			continue;
-		memset(h, 0, sizeof(*h));
-		memcpy(h->host, key, (size_t)(dot - key));
-		strcpy(h->domain, dot + 1);
-		if (!ghc_token_ok(h->host) || gh_domain_lookup(h->domain) <= 0)
-			continue;
-		if (kvStore_Get(&e, kv, key) != NATS_OK)
-			continue;
-		h->revision = kvEntry_Revision(e);
-		j = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0,
-		               NULL);
-		h->backlog = json_integer_value(json_object_get(j, "backlog"));
-		h->oldest_ms = json_integer_value(json_object_get(j,
-		                                                  "oldest_ms"));
-		h->published = json_integer_value(json_object_get(j,
-		                                                  "published"));
-		h->last_publish = json_integer_value(json_object_get(j,
-		                                     "last_publish"));
-		h->at = json_integer_value(json_object_get(j, "at"));
-		json_decref(j);
-		kvEntry_Destroy(e);
-		(*nout)++;
-	}
-cleanup:
-	kvKeysList_Destroy(&keys);
-	kvStore_Destroy(kv);
-}
-
-static void
 read_stats(struct nd_natsin *n)
 {
 	const struct ghc_opts *o = ghc_opts(n->c);
 	jsConsumerInfo *ci = NULL;
 	jsStreamInfo *si = NULL;
-	static struct ni_host hosts[NI_HOSTS_MAX];   /* this thread's */
+	static struct ghc_host hosts[NI_HOSTS_MAX];  /* this thread's */
+	char why[256];
 	size_t nh = 0;
 	int conn = ghc_connected(n->c), hosts_read = 0;
 
@@ -458,7 +397,9 @@ read_stats(struct nd_natsin *n)
 		 * (the bucket itself holds GHC_HOSTS_MAX_KEYS at most) */
 		if (gh_mono_ms() >= n->hosts_next) {
 			n->hosts_next = gh_mono_ms() + NI_HOSTS_MS;
-			read_hosts(n, hosts, &nh);
+			(void)ghc_hosts_read(n->c, hosts, NI_HOSTS_MAX,
+			                     NI_HOSTS_BUDGET_MS, &nh, why,
+			                     sizeof(why));
 			hosts_read = 1;
 		}
 	}
@@ -524,9 +465,8 @@ natsin_main(void *arg)
 		                           &jerr);
 		if ((s == NATS_OK || s == NATS_TIMEOUT) && n->said_down &&
 		    ghc_connected(n->c)) {
-			if (n->said_down)
-				nd_log(&n->d->log, ND_LOG_INFO, "cluster: taking "
-				       "events again");
+			nd_log(&n->d->log, ND_LOG_INFO, "cluster: taking events "
+			       "again");
 			n->said_down = 0;
 		}
 		if (s == NATS_OK) {
@@ -556,25 +496,24 @@ natsin_main(void *arg)
 }
 
 gh_err
-nd_natsin_start(struct nd *d, struct nd_natsin **out, char *detail,
-                size_t dlen)
+nd_natsin_start(struct nd *d, struct ghc *c, struct nd_natsin **out,
+                char *detail, size_t dlen)
 {
 	struct nd_natsin *n;
 	const struct ghc_opts *o;
 	gh_err err;
 
 	*out = NULL;
-	if (!ghc_enabled(d->rt->conf))
+	if (c == NULL)
 		return GH_OK;
 	n = calloc(1, sizeof(*n));
 	if (n == NULL)
 		return GH_ENOMEM;
 	n->d = d;
 	n->st = d->st;
+	n->c = c;
 	pthread_mutex_init(&n->mu, NULL);
 	err = nd_intake_load(d->rt->conf, &n->in, detail, dlen);
-	if (err == GH_OK)
-		err = ghc_open(d->rt->conf, GH_DOMAIN_CORE, &n->c, detail, dlen);
 	if (err)
 		goto fail;
 	o = ghc_opts(n->c);
@@ -611,7 +550,6 @@ nd_natsin_stop(struct nd_natsin *n)
 	if (n->started)
 		pthread_join(n->tid, NULL);
 	natsSubscription_Destroy(n->sub);
-	ghc_close(n->c);
 	pthread_mutex_destroy(&n->mu);
 	free(n);
 }

@@ -17,19 +17,22 @@
 
 struct nd;
 struct nd_natsin;
+struct ghc;
 
 /*
- * nd_natsin_start - when [nats] servers is set: connect with the core's
- * credentials and start the thread (which makes or updates the stream,
- * the dead-letter stream, the PREFIX_hosts bucket and the consumer once
- * the cluster answers, and keeps trying until it does).  GH_OK with *out
- * NULL in single-host mode.  After the store is open.
+ * nd_natsin_start - when [nats] servers is set (c, the core's connection,
+ * ghc_open'ed by the caller, shared with kvsync.c and kept open until
+ * after nd_natsin_stop): start the thread (which makes or updates the
+ * stream, the dead-letter stream, the PREFIX_hosts bucket and the
+ * consumer once the cluster answers, and keeps trying until it does).
+ * GH_OK with *out NULL in single-host mode (c NULL).  After the store is
+ * open.
  */
-gh_err nd_natsin_start(struct nd *d, struct nd_natsin **out, char *detail,
-                       size_t dlen);
+gh_err nd_natsin_start(struct nd *d, struct ghc *c, struct nd_natsin **out,
+                       char *detail, size_t dlen);
 
-/* nd_natsin_stop - stop the thread, close the connection.  NULL is
- * ignored.  Before the store is closed. */
+/* nd_natsin_stop - stop the thread, free.  NULL is ignored.  Before the
+ * store and the connection are closed. */
 void nd_natsin_stop(struct nd_natsin *n);
 
 /*

@@ -260,8 +260,11 @@ struct nd {
 	                                 -1 not known yet */
 	uint64_t purge_runs;          /* passes finished */
 	uint64_t purged[GH_DB_COUNT_]; /* records deleted, by database */
-	struct nd_natsin *natsin;     /* [nats] servers set (natsin.h) */
-	struct nd_kvsync *kvsync;     /* [nats] servers set (kvsync.h) */
+	/* [nats] servers set: the core's one connection to the cluster
+	 * (cluster/ghc.h), used by both of these */
+	struct ghc *nats;
+	struct nd_natsin *natsin;     /* natsin.h */
+	struct nd_kvsync *kvsync;     /* kvsync.h */
 };
 
 /* nd_cstate_get - the live state of channel name (made on first use). */

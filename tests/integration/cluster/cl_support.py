@@ -133,6 +133,21 @@ class NatsCluster:
                 f"http://127.0.0.1:{node['mport']}/jsz", timeout=5) as r:
             return json.loads(r.read())
 
+    def connections(self, name):
+        """How many client connections named name (a ghc connection is
+        "gatehouse DOMAIN@HOST") the nodes hold together, from each
+        node's monitoring endpoint /connz."""
+        n = 0
+        for node in self.nodes:
+            if node["proc"] is None or node["proc"].poll() is not None:
+                continue
+            with urllib.request.urlopen(
+                    f"http://127.0.0.1:{node['mport']}/connz?limit=1024",
+                    timeout=5) as r:
+                conns = json.loads(r.read()).get("connections") or []
+            n += sum(1 for c in conns if c.get("name") == name)
+        return n
+
     def leader(self):
         for node in self.nodes:
             if node["proc"] is None or node["proc"].poll() is not None:

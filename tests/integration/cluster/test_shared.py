@@ -330,3 +330,42 @@ def test_a_store_joining_publishes_what_it_had(world):
     # 130 entries, olga's contacts and her (empty) push list
     assert "shared data: the store joins the cluster, 132 records to " \
            "publish" in a.text()
+
+
+def test_one_connection_per_bridge_and_per_notifyd(world):
+    """The mail bridge forwards events and watches the suppression list,
+    notifyd takes events and syncs the buckets: each on one connection
+    to the cluster, not one per task (nats-server's /connz counts them
+    by the connection's name, "gatehouse DOMAIN@HOST")."""
+    nd = world.notifyd("ndc")
+    mx = world.host("mxc", domains=("mail", "web"))
+    nd.start(), mx.start()
+    up(nd)
+    # both of the mail bridge's tasks are running: the watcher has the
+    # bucket, the forwarder's heartbeat went out
+    wait_until(lambda: "connected to the cluster" in
+               mx.bridges["mail"].text() and "forwarding to NATS" in
+               mx.bridges["mail"].text(), 60, "the mail bridge's tasks")
+    wait_until(lambda: "forwarding to NATS" in mx.bridges["web"].text(), 60,
+               "the web bridge")
+    wait_until(lambda: "cluster: taking events from" in nd.text(), 60,
+               "notifyd's intake")
+    c = world.cluster
+    # a moment for a second connection, if any, to be counted too
+    time.sleep(1)
+    assert c.connections("gatehouse mail@mxc") == 1
+    assert c.connections("gatehouse web@mxc") == 1
+    assert c.connections("gatehouse core@ndc") == 1
+    # and it works: an unsubscribe reaches the mail store, an event the
+    # sink
+    nd.gh.run("suppress", "add", "erin@example.net")
+    wait_until(lambda: sup(mx.gh, "mail") == [("erin@example.net", "")], 30,
+               "the mail store's copy")
+    mx.enqueue("mail", "one-connection")
+    wait_until(lambda: any(json.loads(r["body"]).get("title") ==
+                           "one-connection" for r in world.sink.got("/hook")),
+               60, "the event delivered")
+    for b in mx.bridges.values():
+        assert b.stop() == 0
+        assert "Sanitizer" not in b.text() and "runtime error" not in b.text()
+    assert nd.stop() == 0
