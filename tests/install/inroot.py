@@ -493,6 +493,41 @@ def core_units():
             time.sleep(0.5)
             if not units[b].alive():
                 raise Fail("exited after start" + units[b].tail())
+    remove_ipc_check(bridges)
+
+
+def remove_ipc_check(bridges):
+    """RemoveIPC=yes removes every IPC object of the unit's user when the
+    unit stops: harmless for Gatehouse's own users, a loss for anyone
+    else's (www-data's PHP-FPM shared memory, ...).  Each installed unit
+    and bridge instance, as its unit file and drop-ins make it."""
+    with check("units running as a user Gatehouse does not own have "
+               "RemoveIPC=no (the web bridge as www-data)") as r:
+        ours = {"root"}
+        for ln in open("/usr/lib/sysusers.d/gatehouse.conf"):
+            f = ln.split()
+            if len(f) >= 2 and f[0] == "u":
+                ours.add(f[1])
+        names = sorted(os.path.basename(p) for p in
+                       glob.glob("/lib/systemd/system/gatehouse*.service")
+                       if "@" not in os.path.basename(p)) + bridges
+        seen, bad = [], []
+        for n in names:
+            u = unitrun.Unit(n, str(LOGS))
+            user = u.user or "root"
+            if user in ours:
+                continue
+            v = u.svc.get("RemoveIPC", "no").lower()
+            seen.append(f"{n} as {user}: RemoveIPC={v}")
+            if v in ("yes", "true", "on", "1"):
+                bad.append(f"{n} (as {user}, RemoveIPC={v}, from "
+                           + " ".join(u.files) + ")")
+        r["reason"] = "; ".join(seen)
+        if bad:
+            raise Fail("; ".join(bad))
+        if "gatehouse-bridge@web.service" in bridges and \
+           not any(x.startswith("gatehouse-bridge@web.service") for x in seen):
+            raise Fail("the web bridge does not run as www-data: " + "; ".join(seen))
 
 
 def milter_and_mta(mta, mta_units):
