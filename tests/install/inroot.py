@@ -648,11 +648,16 @@ def pamtester(service, rhost, password, *ops):
 def pam_checks(receiver):
     service = "gh-installtest"
     with check("pam: pam-auth-update --enable gatehouse puts pam_gatehouse "
-               "in common-auth and common-session"):
+               "in common-auth and common-session, not in "
+               "common-session-noninteractive"):
         sh(["pam-auth-update", "--enable", "gatehouse"])
         for f in ("common-auth", "common-session"):
             if "pam_gatehouse.so" not in open(f"/etc/pam.d/{f}").read():
                 raise Fail(f"/etc/pam.d/{f} has no pam_gatehouse.so")
+        # cron, sudo, su -c: no remote host to learn (docs/pam.md); the
+        # profile's Session-Interactive-Only keeps the module out.
+        if "pam_gatehouse" in open("/etc/pam.d/common-session-noninteractive").read():
+            raise Fail("/etc/pam.d/common-session-noninteractive has pam_gatehouse")
         # A service like sshd's: the common stacks.
         open(f"/etc/pam.d/{service}", "w").write(
             "@include common-auth\n@include common-account\n"
