@@ -470,7 +470,7 @@ def postfix_root():
     nginx_checks(receiver)
     pam_checks(receiver)
     log_check()
-    purge_checks()
+    purge_checks(OURS, ADMIN_FILE)
 
 
 def core_units():
@@ -765,8 +765,22 @@ def tree():
     return out
 
 
-def purge_checks(pkgs=OURS):
+# A file of the admin's under /var/lib/gatehouse (README used to suggest
+# uploads there): the purge takes the stores, never this.
+ADMIN_FILE = "/var/lib/gatehouse/uploads/2026/report.pdf"
+
+
+def purge_checks(pkgs=OURS, admin_file=None):
+    """apt purge, then what is left.  admin_file: a file of the admin's
+    made under /var/lib/gatehouse first, which must survive (and keep the
+    directory); without it /var/lib/gatehouse must go too."""
     before = set((T / "before.txt").read_text().split("\n")) - {""}
+    keep = list(KEEP)
+    if admin_file:
+        os.makedirs(os.path.dirname(admin_file), exist_ok=True)
+        open(admin_file, "wb").write(PDF)
+        keep.append((r"/var/lib/gatehouse(/uploads(/.*)?)?",
+                     "the admin's uploads under /var/lib/gatehouse"))
     with contextlib.suppress(OSError):
         (LOGS / "gatehouse.conf").write_bytes(
             open("/etc/gatehouse/gatehouse.conf", "rb").read())
@@ -784,7 +798,9 @@ def purge_checks(pkgs=OURS):
            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     with check("purge: nothing of ours is left (conffiles, /var/lib/gatehouse, "
                "token keys, units, module link, PAM lines, socket dir)") as r:
-        gone = ["/etc/gatehouse/gatehouse.conf", "/var/lib/gatehouse",
+        gone = ["/etc/gatehouse/gatehouse.conf",
+                "/var/lib/gatehouse/store", "/var/lib/gatehouse/mail",
+                "/var/lib/gatehouse/web", "/var/lib/gatehouse/login",
                 "/etc/gatehouse/token.key", "/etc/gatehouse/token-mail.key",
                 "/etc/gatehouse/token-web.key",
                 "/etc/nginx/modules-enabled/50-mod-http-gatehouse.conf",
@@ -792,6 +808,8 @@ def purge_checks(pkgs=OURS):
                 "/var/spool/postfix/gatehouse",
                 "/usr/lib/sysusers.d/gatehouse.conf",
                 "/usr/lib/tmpfiles.d/gatehouse.conf"]
+        if not admin_file:
+            gone.append("/var/lib/gatehouse")
         gone += glob.glob("/lib/systemd/system/gatehouse*")
         gone += glob.glob("/etc/systemd/system/*/gatehouse*")
         gone += glob.glob("/var/lib/systemd/deb-systemd-helper-enabled/**/gatehouse*",
@@ -805,7 +823,7 @@ def purge_checks(pkgs=OURS):
         stray = []
         kept = []
         for p in new:
-            why = next((w for rx, w in KEEP if re.fullmatch(rx, p)), None)
+            why = next((w for rx, w in keep if re.fullmatch(rx, p)), None)
             (kept if why else stray).append((p, why))
         with open(LOGS / "purge-leftovers.txt", "w") as f:
             for p, why in kept:
@@ -817,6 +835,13 @@ def purge_checks(pkgs=OURS):
             raise Fail(f"{len(left)} left: " + " ".join(left[:12])
                        + (" ..." if len(left) > 12 else ""))
         r["reason"] = f"{len(kept)} paths of the admin's/test's kept"
+    if admin_file:
+        with check("purge: a file of the admin's in /var/lib/gatehouse/uploads "
+                   "survives apt purge (only the stores go)"):
+            if not os.path.exists(admin_file):
+                raise Fail(f"{admin_file} is gone")
+            if open(admin_file, "rb").read() != PDF:
+                raise Fail(f"{admin_file} changed")
 
 
 # ---- the Sendmail root ----
