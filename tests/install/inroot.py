@@ -531,6 +531,18 @@ def remove_ipc_check(bridges):
 
 
 def milter_and_mta(mta, mta_units):
+    # The unit that runs the MTA's daemon here (Debian's Postfix: the
+    # instance postfix@-.service; Sendmail's init script: sendmail.service).
+    names = [os.path.basename(n) + ".service" if n.startswith("/") else n
+             for n in mta_units]
+    with check(f"{mta}: gatehouse-milter.service starts Before= "
+               + " ".join(names)) as r:
+        u = unitrun.Unit("gatehouse-milter.service", str(LOGS))
+        before = " ".join(u.conf.get("Unit", {}).get("Before", "").split()).split()
+        r["reason"] = "Before=" + " ".join(before)
+        missing = [n for n in names if n not in before]
+        if missing:
+            raise Fail(f"Before= {' '.join(before)} lacks {' '.join(missing)}")
     with check(f"{mta}: gatehouse-milter -t passes, then it starts from its unit"):
         sh(["gatehouse-milter", "-t"])  # the README's step before the start
         start("gatehouse-milter.service")
