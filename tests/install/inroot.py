@@ -598,6 +598,11 @@ def nginx_checks(receiver):
             f"Gatehouse.Test.EICAR:0:*:{EICAR.hex()}\n")
         start("nginx.service", timeout=60)
 
+    with check("nginx: gatehouse-nginx-reload.service's ExecCondition= lets "
+               "the reload through for gatehouse_clamav_db PATH only (not "
+               "clamd:, not without the directive)"):
+        reload_condition_check()
+
     def upload(name, data):
         b = "gh-install-test-boundary"
         body = (f"--{b}\r\nContent-Disposition: form-data; name=\"f\"; "
@@ -647,6 +652,35 @@ def nginx_checks(receiver):
                "to the webhook"):
         wait_for(lambda: receiver.find("upload.infected"),
                  "upload.infected at the webhook", 30)
+
+
+def reload_condition_check():
+    """The installed unit's ExecCondition= (nginx -T as root) on the
+    sample site as installed (a path: reload), then with clamd: and with
+    no gatehouse_clamav_db (no reload); nginx -t must accept each, so the
+    answer is the condition's, not a broken configuration's."""
+    u = unitrun.Unit("gatehouse-nginx-reload.service", str(LOGS))
+    if not u.svc.get("ExecCondition"):
+        raise Fail("the unit has no ExecCondition=")
+    site = "/etc/nginx/sites-available/gatehouse"
+    orig = open(site).read()
+    rx = re.compile(r"^(\s*gatehouse_clamav_db\s+)[^;]*;", re.M)
+    if not rx.search(orig):
+        raise Fail("the sample site has no gatehouse_clamav_db")
+    cases = [("the sample's path", orig, True),
+             ("clamd:", rx.sub(r"\1clamd:/run/clamav/clamd.ctl;", orig), False),
+             ("no gatehouse_clamav_db", rx.sub("", orig), False)]
+    try:
+        for what, text, want in cases:
+            open(site, "w").write(text)
+            sh(["nginx", "-t"])
+            got = u.condition()
+            log(f"ExecCondition with {what}: {'go on' if got else 'skip'}")
+            if got != want:
+                raise Fail(f"with {what} the condition says "
+                           f"{'reload' if got else 'skip'}")
+    finally:
+        open(site, "w").write(orig)
 
 
 def pamtester(service, rhost, password, *ops):
