@@ -11,7 +11,7 @@ NGX_BUILD   := build/nginx
 NGX_MODULE  := $(NGX_BUILD)/ngx_http_gatehouse_module.so
 
 NGXMOD_INPUTS := $(wildcard nginx_module/*.c nginx_module/*.h) \
-	nginx_module/config nginx_module/build-module
+	nginx_module/config nginx_module/build-module nginx_module/module.map
 
 $(NGX_MODULE): $(NGXMOD_INPUTS) $(LIBGH) $(LIBGSCAN) scanner/gscan.h scanner/gscache.h \
 		$(wildcard common/include/gatehouse/*.h)

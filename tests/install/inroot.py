@@ -470,7 +470,7 @@ def postfix_root():
     nginx_checks(receiver)
     pam_checks(receiver)
     log_check()
-    purge_checks()
+    purge_checks(OURS, ADMIN_FILE)
 
 
 def core_units():
@@ -493,9 +493,56 @@ def core_units():
             time.sleep(0.5)
             if not units[b].alive():
                 raise Fail("exited after start" + units[b].tail())
+    remove_ipc_check(bridges)
+
+
+def remove_ipc_check(bridges):
+    """RemoveIPC=yes removes every IPC object of the unit's user when the
+    unit stops: harmless for Gatehouse's own users, a loss for anyone
+    else's (www-data's PHP-FPM shared memory, ...).  Each installed unit
+    and bridge instance, as its unit file and drop-ins make it."""
+    with check("units running as a user Gatehouse does not own have "
+               "RemoveIPC=no (the web bridge as www-data)") as r:
+        ours = {"root"}
+        for ln in open("/usr/lib/sysusers.d/gatehouse.conf"):
+            f = ln.split()
+            if len(f) >= 2 and f[0] == "u":
+                ours.add(f[1])
+        names = sorted(os.path.basename(p) for p in
+                       glob.glob("/lib/systemd/system/gatehouse*.service")
+                       if "@" not in os.path.basename(p)) + bridges
+        seen, bad = [], []
+        for n in names:
+            u = unitrun.Unit(n, str(LOGS))
+            user = u.user or "root"
+            if user in ours:
+                continue
+            v = u.svc.get("RemoveIPC", "no").lower()
+            seen.append(f"{n} as {user}: RemoveIPC={v}")
+            if v in ("yes", "true", "on", "1"):
+                bad.append(f"{n} (as {user}, RemoveIPC={v}, from "
+                           + " ".join(u.files) + ")")
+        r["reason"] = "; ".join(seen)
+        if bad:
+            raise Fail("; ".join(bad))
+        if "gatehouse-bridge@web.service" in bridges and \
+           not any(x.startswith("gatehouse-bridge@web.service") for x in seen):
+            raise Fail("the web bridge does not run as www-data: " + "; ".join(seen))
 
 
 def milter_and_mta(mta, mta_units):
+    # The unit that runs the MTA's daemon here (Debian's Postfix: the
+    # instance postfix@-.service; Sendmail's init script: sendmail.service).
+    names = [os.path.basename(n) + ".service" if n.startswith("/") else n
+             for n in mta_units]
+    with check(f"{mta}: gatehouse-milter.service starts Before= "
+               + " ".join(names)) as r:
+        u = unitrun.Unit("gatehouse-milter.service", str(LOGS))
+        before = " ".join(u.conf.get("Unit", {}).get("Before", "").split()).split()
+        r["reason"] = "Before=" + " ".join(before)
+        missing = [n for n in names if n not in before]
+        if missing:
+            raise Fail(f"Before= {' '.join(before)} lacks {' '.join(missing)}")
     with check(f"{mta}: gatehouse-milter -t passes, then it starts from its unit"):
         sh(["gatehouse-milter", "-t"])  # the README's step before the start
         start("gatehouse-milter.service")
@@ -551,6 +598,11 @@ def nginx_checks(receiver):
             f"Gatehouse.Test.EICAR:0:*:{EICAR.hex()}\n")
         start("nginx.service", timeout=60)
 
+    with check("nginx: gatehouse-nginx-reload.service's ExecCondition= lets "
+               "the reload through for gatehouse_clamav_db PATH only (not "
+               "clamd:, not without the directive)"):
+        reload_condition_check()
+
     def upload(name, data):
         b = "gh-install-test-boundary"
         body = (f"--{b}\r\nContent-Disposition: form-data; name=\"f\"; "
@@ -602,6 +654,35 @@ def nginx_checks(receiver):
                  "upload.infected at the webhook", 30)
 
 
+def reload_condition_check():
+    """The installed unit's ExecCondition= (nginx -T as root) on the
+    sample site as installed (a path: reload), then with clamd: and with
+    no gatehouse_clamav_db (no reload); nginx -t must accept each, so the
+    answer is the condition's, not a broken configuration's."""
+    u = unitrun.Unit("gatehouse-nginx-reload.service", str(LOGS))
+    if not u.svc.get("ExecCondition"):
+        raise Fail("the unit has no ExecCondition=")
+    site = "/etc/nginx/sites-available/gatehouse"
+    orig = open(site).read()
+    rx = re.compile(r"^(\s*gatehouse_clamav_db\s+)[^;]*;", re.M)
+    if not rx.search(orig):
+        raise Fail("the sample site has no gatehouse_clamav_db")
+    cases = [("the sample's path", orig, True),
+             ("clamd:", rx.sub(r"\1clamd:/run/clamav/clamd.ctl;", orig), False),
+             ("no gatehouse_clamav_db", rx.sub("", orig), False)]
+    try:
+        for what, text, want in cases:
+            open(site, "w").write(text)
+            sh(["nginx", "-t"])
+            got = u.condition()
+            log(f"ExecCondition with {what}: {'go on' if got else 'skip'}")
+            if got != want:
+                raise Fail(f"with {what} the condition says "
+                           f"{'reload' if got else 'skip'}")
+    finally:
+        open(site, "w").write(orig)
+
+
 def pamtester(service, rhost, password, *ops):
     return subprocess.run(["pamtester", "-v", "-I", f"rhost={rhost}", service,
                            TESTER] + list(ops),
@@ -613,11 +694,16 @@ def pamtester(service, rhost, password, *ops):
 def pam_checks(receiver):
     service = "gh-installtest"
     with check("pam: pam-auth-update --enable gatehouse puts pam_gatehouse "
-               "in common-auth and common-session"):
+               "in common-auth and common-session, not in "
+               "common-session-noninteractive"):
         sh(["pam-auth-update", "--enable", "gatehouse"])
         for f in ("common-auth", "common-session"):
             if "pam_gatehouse.so" not in open(f"/etc/pam.d/{f}").read():
                 raise Fail(f"/etc/pam.d/{f} has no pam_gatehouse.so")
+        # cron, sudo, su -c: no remote host to learn (docs/pam.md); the
+        # profile's Session-Interactive-Only keeps the module out.
+        if "pam_gatehouse" in open("/etc/pam.d/common-session-noninteractive").read():
+            raise Fail("/etc/pam.d/common-session-noninteractive has pam_gatehouse")
         # A service like sshd's: the common stacks.
         open(f"/etc/pam.d/{service}", "w").write(
             "@include common-auth\n@include common-account\n"
@@ -725,8 +811,22 @@ def tree():
     return out
 
 
-def purge_checks(pkgs=OURS):
+# A file of the admin's under /var/lib/gatehouse (README used to suggest
+# uploads there): the purge takes the stores, never this.
+ADMIN_FILE = "/var/lib/gatehouse/uploads/2026/report.pdf"
+
+
+def purge_checks(pkgs=OURS, admin_file=None):
+    """apt purge, then what is left.  admin_file: a file of the admin's
+    made under /var/lib/gatehouse first, which must survive (and keep the
+    directory); without it /var/lib/gatehouse must go too."""
     before = set((T / "before.txt").read_text().split("\n")) - {""}
+    keep = list(KEEP)
+    if admin_file:
+        os.makedirs(os.path.dirname(admin_file), exist_ok=True)
+        open(admin_file, "wb").write(PDF)
+        keep.append((r"/var/lib/gatehouse(/uploads(/.*)?)?",
+                     "the admin's uploads under /var/lib/gatehouse"))
     with contextlib.suppress(OSError):
         (LOGS / "gatehouse.conf").write_bytes(
             open("/etc/gatehouse/gatehouse.conf", "rb").read())
@@ -744,7 +844,9 @@ def purge_checks(pkgs=OURS):
            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     with check("purge: nothing of ours is left (conffiles, /var/lib/gatehouse, "
                "token keys, units, module link, PAM lines, socket dir)") as r:
-        gone = ["/etc/gatehouse/gatehouse.conf", "/var/lib/gatehouse",
+        gone = ["/etc/gatehouse/gatehouse.conf",
+                "/var/lib/gatehouse/store", "/var/lib/gatehouse/mail",
+                "/var/lib/gatehouse/web", "/var/lib/gatehouse/login",
                 "/etc/gatehouse/token.key", "/etc/gatehouse/token-mail.key",
                 "/etc/gatehouse/token-web.key",
                 "/etc/nginx/modules-enabled/50-mod-http-gatehouse.conf",
@@ -752,6 +854,8 @@ def purge_checks(pkgs=OURS):
                 "/var/spool/postfix/gatehouse",
                 "/usr/lib/sysusers.d/gatehouse.conf",
                 "/usr/lib/tmpfiles.d/gatehouse.conf"]
+        if not admin_file:
+            gone.append("/var/lib/gatehouse")
         gone += glob.glob("/lib/systemd/system/gatehouse*")
         gone += glob.glob("/etc/systemd/system/*/gatehouse*")
         gone += glob.glob("/var/lib/systemd/deb-systemd-helper-enabled/**/gatehouse*",
@@ -765,7 +869,7 @@ def purge_checks(pkgs=OURS):
         stray = []
         kept = []
         for p in new:
-            why = next((w for rx, w in KEEP if re.fullmatch(rx, p)), None)
+            why = next((w for rx, w in keep if re.fullmatch(rx, p)), None)
             (kept if why else stray).append((p, why))
         with open(LOGS / "purge-leftovers.txt", "w") as f:
             for p, why in kept:
@@ -777,6 +881,13 @@ def purge_checks(pkgs=OURS):
             raise Fail(f"{len(left)} left: " + " ".join(left[:12])
                        + (" ..." if len(left) > 12 else ""))
         r["reason"] = f"{len(kept)} paths of the admin's/test's kept"
+    if admin_file:
+        with check("purge: a file of the admin's in /var/lib/gatehouse/uploads "
+                   "survives apt purge (only the stores go)"):
+            if not os.path.exists(admin_file):
+                raise Fail(f"{admin_file} is gone")
+            if open(admin_file, "rb").read() != PDF:
+                raise Fail(f"{admin_file} changed")
 
 
 # ---- the Sendmail root ----

@@ -7,7 +7,8 @@ template's instance):
 
   Type= (simple, exec, forking, oneshot, notify: READY=1 is waited for on a
   NOTIFY_SOCKET), User=, Group=, SupplementaryGroups=, ExecStartPre=,
-  ExecStart=, ExecStartPost=, ExecStop=, the command prefixes - + ! @ :,
+  ExecStart=, ExecStartPost=, ExecStop=, ExecCondition= (condition()), the
+  command prefixes - + ! @ :,
   specifiers (%i %I %n %N %p %P %t %S %C %L %E %T %V %H %u %U %h %%),
   $VAR and ${VAR} in commands, RuntimeDirectory=, StateDirectory=,
   CacheDirectory=, LogsDirectory=, ConfigurationDirectory= with their *Mode=
@@ -62,7 +63,8 @@ DIR_KINDS = {  # directive: (base, variable, default mode)
     "ConfigurationDirectory": ("/etc", "CONFIGURATION_DIRECTORY", 0o755),
 }
 # Directives read here; any other [Service] directive is listed as ignored.
-HANDLED = {"Type", "User", "Group", "SupplementaryGroups", "ExecStartPre",
+HANDLED = {"Type", "User", "Group", "SupplementaryGroups", "ExecCondition",
+           "ExecStartPre",
            "ExecStart", "ExecStartPost", "ExecStop", "ExecReload",
            "Environment", "EnvironmentFile", "WorkingDirectory", "UMask",
            "PIDFile", "KillSignal", "NoNewPrivileges",
@@ -72,8 +74,8 @@ SANDBOX = {"ProtectSystem", "ReadWritePaths", "ReadOnlyPaths",
            "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths", "PrivateTmp",
            "ProtectHome"}
 HANDLED |= set(DIR_KINDS) | {k + "Mode" for k in DIR_KINDS} | SANDBOX
-LIST_KEYS = {"ExecStartPre", "ExecStartPost", "ExecStop", "Environment",
-             "EnvironmentFile", "SupplementaryGroups", "CapabilityBoundingSet",
+LIST_KEYS = {"ExecCondition", "ExecStartPre", "ExecStartPost", "ExecStop",
+             "Environment", "EnvironmentFile", "SupplementaryGroups", "CapabilityBoundingSet",
              "AmbientCapabilities", "ReadWritePaths", "ReadOnlyPaths",
              "InaccessiblePaths", "BindPaths", "BindReadOnlyPaths"} | set(DIR_KINDS)
 
@@ -476,7 +478,32 @@ class Unit:
             return ""
         return "\n    " + "\n    ".join(lines[-n:])
 
+    def condition(self, timeout=30):
+        """ExecCondition= as systemd runs it before ExecStartPre=: True
+        if every line exits 0, False at the first that exits 1 to 254 (the
+        start is skipped, not failed); 255 or a signal is a failure."""
+        env = self.environment()
+        for line in self.svc.get("ExecCondition", []):
+            p, _ = self._spawn(line, env, "ExecCondition")
+            try:
+                rc = p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                raise UnitError(f"{self.name}: ExecCondition timed out after "
+                                f"{timeout}s" + self.tail())
+            if rc == 0:
+                continue
+            if 1 <= rc <= 254:
+                return False
+            raise UnitError(f"{self.name}: ExecCondition failed ({rc})" + self.tail())
+        return True
+
     def start(self, timeout=30):
+        """Start it; "skipped" (nothing started) if an ExecCondition= says
+        no, as systemd skips it."""
+        if not self.condition(timeout):
+            return "skipped"
         env = self.environment()
         self.make_dirs()
         os.makedirs(STATE, exist_ok=True)

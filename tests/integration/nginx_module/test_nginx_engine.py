@@ -347,7 +347,7 @@ def test_reload_path_unit():
     rules = (ROOT / "packaging/debian/rules").read_text()
     for u in ("gatehouse-nginx-reload.path",
               "gatehouse-nginx-reload.service"):
-        assert f"lib/systemd/system/{u}" in deb
+        assert "${env:GH_UNITDIR}/" + u in deb
         assert "%{_unitdir}/" + u in nginx_files
     assert "-Xgatehouse-nginx-reload.service" in rules
 
