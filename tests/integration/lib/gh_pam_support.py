@@ -17,6 +17,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
 MODULE = BUILD / "pam_gatehouse.so"
+# the writer program the module execs in modes detach and child; every
+# service line's @MODULE@ names it (writer=), the installed one is not used
+WRITER = BUILD / "gatehouse-pam-writer"
 PAMDRV = BUILD / "tests" / "integration" / "pam_notify" / "pamdrv"
 STORETOOL = BUILD / "tests" / "integration" / "pam_notify" / "storetool"
 # pam_matrix (libpam-wrapper): a password module reading a text file
@@ -32,7 +35,8 @@ PAM_SESSION_ERR = 14
 
 
 def need_built():
-    missing = [str(p) for p in (MODULE, PAMDRV, STORETOOL) if not p.exists()]
+    missing = [str(p) for p in (MODULE, WRITER, PAMDRV, STORETOOL)
+               if not p.exists()]
     if missing:
         pytest.fail("not built (run `make check-programs`): " + ", ".join(missing))
     if not PAM_MATRIX.exists():
@@ -90,7 +94,8 @@ class PamEnv:
 
     # ---- PAM services ----
     def service(self, name, lines):
-        text = "\n".join(lines).replace("@MODULE@", str(MODULE)) \
+        text = "\n".join(lines) \
+            .replace("@MODULE@", f"{MODULE} writer={WRITER}") \
             .replace("@STORE@", str(self.store)) \
             .replace("@CONF@", str(self.conf)) \
             .replace("@MATRIX@", f"{PAM_MATRIX} passdb={self.passdb}")
@@ -181,7 +186,9 @@ class PamEnv:
 
 def writers():
     """Live detached writers (mode=detach): processes named pam_gatehouse,
-    zombies left for a non-reaping init excepted."""
+    or running the writer program (its name changes at the exec, before it
+    names itself pam_gatehouse again; its exe is set first, so one of the
+    two always shows), zombies left for a non-reaping init excepted."""
     pids = []
     for d in pathlib.Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -192,8 +199,19 @@ def writers():
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         state = stat[stat.rindex(")") + 2:].split()[0]
-        if comm == "pam_gatehouse" and state not in ("Z", "X"):
-            pids.append(int(d.name))
+        if state in ("Z", "X"):
+            continue
+        if comm != "pam_gatehouse":
+            # the exec'd name: the file's (gatehouse-pam-w...), or on
+            # kernels before 6.14 the descriptor's number
+            if not (comm.startswith("gatehouse-pam") or comm.isdigit()):
+                continue
+            try:
+                if os.readlink(d / "exe") != str(WRITER):
+                    continue
+            except OSError:
+                continue
+        pids.append(int(d.name))
     return pids
 
 
