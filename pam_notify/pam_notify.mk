@@ -40,7 +40,7 @@ install-pam: $(PAM_MODULE)
 INSTALL_HOOKS += install-pam
 DIST += $(PAM_MODULE)
 
-PAM_UNIT := test_options test_netkey test_store
+PAM_UNIT := test_options test_netkey test_store test_wire
 PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/pam_notify/%)
 $(PAM_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
                   $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN)

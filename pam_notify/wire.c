@@ -409,7 +409,7 @@ read_num(const char **p, const char *end, unsigned long long max,
 	while (s < end && *s >= '0' && *s <= '9') {
 		unsigned d = (unsigned)(*s - '0');
 
-		if (v > (max - d) / 10)
+		if (d > max || v > (max - d) / 10)
 			return -1;
 		v = v * 10 + d;
 		s++;
