@@ -36,6 +36,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -166,17 +167,27 @@ static void
 exec_writer(int wfd, int xfd, const struct gp_wire *w,
             struct gp_outcome *out)
 {
-	char rec[GH_PAM_WIRE_MAX + 1];
 	char *const argv[] = {(char *)"gatehouse-pam-writer", NULL};
 	char *const envp[] = {NULL};
+	/* on the heap: the child runs on a copy of the host thread's stack,
+	 * which may be small */
+	char *rec = malloc(GH_PAM_WIRE_MAX + 1);
 	size_t len;
 	int mfd;
 
 	out->stage = GH_PAM_ST_WRITER;
-	out->err = gp_wire_build(w, rec, sizeof(rec), &len, out->detail,
-	                         sizeof(out->detail));
-	if (out->err)
+	if (rec == NULL) {
+		out->err = GH_ENOMEM;
+		gp_fmt(out->detail, sizeof(out->detail), "the record for the "
+		       "writer: out of memory");
 		return;
+	}
+	out->err = gp_wire_build(w, rec, GH_PAM_WIRE_MAX + 1, &len,
+	                         out->detail, sizeof(out->detail));
+	if (out->err) {
+		free(rec);
+		return;
+	}
 	mfd = memfd_create("pam_gatehouse-record",
 	                   MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (mfd < 0 || gh_file_write_all(mfd, rec, len) != GH_OK ||
@@ -189,9 +200,11 @@ exec_writer(int wfd, int xfd, const struct gp_wire *w,
 		       "writer: %s", strerror(errno));
 		if (mfd >= 0)
 			close(mfd);
+		free(rec);
 		return;
 	}
 	close(mfd);
+	free(rec);
 	fexecve(xfd, argv, envp);
 	out->err = errno == ENOENT ? GH_ENOTFOUND : GH_EACCES;
 	gp_fmt(out->detail, sizeof(out->detail), "exec %s: %s", w->o.writer,
