@@ -8,8 +8,10 @@ pam_wrapper by pamtester and sshd), and ways to look into the store.
 import json
 import os
 import pathlib
+import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -45,9 +47,17 @@ def need_built():
 
 
 class PamEnv:
-    def __init__(self, tmp):
+    def __init__(self, tmp, owner=None):
+        """owner: a user to give the store (init_store) to, as the packaged
+        login store belongs to gatehouse-login: a root host's child then
+        drops to it and execs the writer program.  The store then lives
+        in a directory of its own that the user can reach (pytest's
+        tmp_path is 0700); cleanup() removes it."""
         need_built()
         self.tmp = tmp
+        self.owner = pwd.getpwnam(owner) if owner and os.geteuid() == 0 \
+            else None
+        self.base = None
         self.confdir = tmp / "pam.d"
         self.confdir.mkdir()
         # libpam complains (logs) when a service dir has no "other"
@@ -55,6 +65,10 @@ class PamEnv:
             f"{t} required pam_deny.so\n"
             for t in ("auth", "account", "password", "session")))
         self.store = tmp / "store"
+        if self.owner is not None:
+            self.base = pathlib.Path(tempfile.mkdtemp(prefix="ghpam-"))
+            os.chmod(self.base, 0o755)
+            self.store = self.base / "store"
         self.conf = tmp / "gatehouse.conf"
         self.passdb = tmp / "passdb"
         self.passdb.write_text("")
@@ -65,6 +79,14 @@ class PamEnv:
         if map_size:
             cmd.append(str(map_size))
         subprocess.run(cmd, check=True, timeout=30)
+        store = pathlib.Path(path or self.store)
+        if self.owner is not None and store == self.store:
+            for p in [store] + list(store.iterdir()):
+                os.chown(p, self.owner.pw_uid, self.owner.pw_gid)
+
+    def cleanup(self):
+        if self.base is not None:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def tool(self, *args, check=True):
         proc = subprocess.run([str(STORETOOL)] + [str(a) for a in args],

@@ -18,7 +18,6 @@ import pwd
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 import uuid
 
@@ -33,17 +32,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0,
 
 @pytest.fixture
 def owned(pam):
-    """A store owned by nobody, in a directory nobody can reach."""
-    nobody = pwd.getpwnam("nobody")
-    base = pathlib.Path(tempfile.mkdtemp(prefix="ghpam-writer-"))
-    os.chmod(base, 0o755)
-    store = base / "store"
-    pam.init_store(path=store)
-    for p in [store] + list(store.iterdir()):
-        os.chown(p, nobody.pw_uid, nobody.pw_gid)
-    pam.store = store
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+    """The test's store, owned by nobody (the pam fixture's default as
+    root), and the directory it is in, for the test's own files."""
+    assert pam.owner is not None and pam.owner.pw_name == "nobody"
+    pam.init_store()
+    return pam.base
 
 
 def memory_has(pid, needle):
