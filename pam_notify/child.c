@@ -151,8 +151,10 @@ host_ident(char *out, size_t cap)
 
 	for (i = 0; s != NULL && s[i] && i + 1 < cap; i++)
 		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '_';
-	if (i == 0 && cap > 4)
-		memcpy(out, "pam", 4), i = 3;
+	if (i == 0 && cap > 4) {
+		memcpy(out, "pam", 3);
+		i = 3;
+	}
 	out[i] = '\0';
 }
 
@@ -446,12 +448,11 @@ run_child(const struct gp_opts *o, const struct gp_login *l,
 	} else if (ok < 0) {
 		const char *said = ok == -2 ? "gave an unreadable answer" :
 		                   "ended without an answer";
+		int64_t grace = gp_mono_us() + REAP_GRACE_US;
 		int status = -1;
 
 		out->err = GH_EIO;
 		/* gone: its exit status says more (a writer's sysexits) */
-		int64_t grace = gp_mono_us() + REAP_GRACE_US;
-
 		if (grace > deadline + REAP_GRACE_US)
 			grace = deadline + REAP_GRACE_US;
 		if (reap(pidfd, pid, grace, &status) && status != -1) {
