@@ -201,3 +201,17 @@ def test_writer_program_refuses_root_and_bad_records():
         line = p.stdout.decode()
         assert line.startswith("GHW1 E") and line.endswith("\n"), line
         assert why in p.stderr, p.stderr
+
+
+def test_writer_without_an_answer(pam, owned):
+    """A writer that exits without answering (here /bin/false, root's and
+    0755, so it passes the checks): the login goes on and the warning
+    gives its exit status."""
+    false = pathlib.Path(shutil.which("false")).resolve()
+    svc = pam.session_service(args=f"mode=child writer={false}")
+    p, logs = logged(pam, svc)
+    assert p.returncode == 0, p.stderr
+    assert len(logs) == 1, logs
+    assert "not recorded (child, EIO)" in logs[0]
+    assert "ended without an answer (exit status 1)" in logs[0], logs[0]
+    assert pam.events() == []
