@@ -36,6 +36,9 @@ SYSCONFDIR  ?= /etc
 LOCALSTATEDIR ?= /var
 # Where the packaged daemons find their default templates; /etc overrides.
 PKGDATADIR  ?= $(DATADIR)/gatehouse
+# Helper programs run by the plugins, not by people (pam_gatehouse's writer).
+LIBEXECDIR  ?= $(PREFIX)/libexec
+PKGLIBEXECDIR ?= $(LIBEXECDIR)/gatehouse
 
 CC          ?= cc
 PYTHON      ?= /usr/bin/python3
@@ -48,7 +51,8 @@ WARN        := -Wall -Wextra $(WERROR) -Wshadow -Wformat=2 -Wmissing-prototypes 
                -Wstrict-prototypes -Wno-unused-parameter
 HARDEN      := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 CSTD        := -std=c11 -D_GNU_SOURCE -DGH_VERSION='"$(VERSION)"' \
-               -DGH_PKGDATADIR='"$(PKGDATADIR)"'
+               -DGH_PKGDATADIR='"$(PKGDATADIR)"' \
+               -DGH_LIBEXECDIR='"$(PKGLIBEXECDIR)"'
 OPT         ?= -O2 -g
 CFLAGS      ?=
 CPPFLAGS    ?=

@@ -19,14 +19,28 @@
  * the grandchild, reparented to init -- bounds itself with a timer whose
  * default action ends it.  Signals and the umask are the writer's own to
  * change: it is no longer the host.
+ *
+ * The writer program: a forked child is a copy of the host -- in sshd's
+ * monitor, the host keys.  Once it has become the store's owner, the
+ * child execs gatehouse-pam-writer (writer/main.c), so the code that
+ * parses the store (LMDB, on files the owner's uid may shape) runs in a
+ * fresh address space holding nothing of the host's: the child hands it
+ * the login as a record (wire.h) on its stdin.  The program is opened by
+ * the child as root and checked on the descriptor (a root-owned regular
+ * file, not writable by group or others), then run from that descriptor.
+ * A store owned by root is written by the child itself, as before: only
+ * root could have shaped it, and the writer never runs as root.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
@@ -38,6 +52,7 @@
 #include "child.h"
 #include "event.h"
 #include "newhost.h"
+#include "wire.h"
 
 #define REAP_GRACE_US 20000  /* after SIGKILL, how long we wait to reap */
 
@@ -81,17 +96,203 @@ isolate_fds(int wfd)
 	return wfd;
 }
 
+/*
+ * Open the writer program (still root, if the host is): the descriptor is
+ * what runs, so what was checked is what runs.  A link is not followed (it
+ * would be fstat'ed as a link, not a file); the file must be root's and
+ * writable by root alone, or anyone who could write it would run code as
+ * the store's owner on every login.  -1 with out filled on refusal.
+ */
+static int
+open_writer(const char *path, struct gp_outcome *out)
+{
+	struct stat sb;
+	int fd;
+
+	out->stage = GH_PAM_ST_WRITER;
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		out->err = errno == ENOENT ? GH_ENOTFOUND : GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: %s", path,
+		       strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0) {
+		out->err = GH_EIO;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: fstat: %s",
+		       path, strerror(errno));
+	} else if (!S_ISREG(sb.st_mode)) {
+		out->err = GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: not a regular "
+		       "file (a link is not followed), refused", path);
+	} else if (sb.st_uid != 0) {
+		out->err = GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: owned by uid "
+		       "%ld, not root, refused", path, (long)sb.st_uid);
+	} else if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		out->err = GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: writable by "
+		       "group or others (mode %04o), refused", path,
+		       (unsigned)(sb.st_mode & 07777));
+	} else {
+		return fd;
+	}
+	close(fd);
+	return -1;
+}
+
+/* The host's name for syslog, cut and kept to printable ASCII (it goes
+ * into the record, which the writer checks). */
+static void
+host_ident(char *out, size_t cap)
+{
+	const char *s = program_invocation_short_name;
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] && i + 1 < cap; i++)
+		out[i] = s[i] > 0x20 && s[i] < 0x7f ? s[i] : '_';
+	if (i == 0 && cap > 4) {
+		memcpy(out, "pam", 3);
+		i = 3;
+	}
+	out[i] = '\0';
+}
+
+/*
+ * Become the writer: the record in a sealed memfd on stdin (a pipe would
+ * need a reader before the exec once its buffer is small), the answer
+ * pipe (mode=child) on stdout, /dev/null (isolate_fds) on stderr, an
+ * empty environment, and nothing else open: every other descriptor is
+ * close-on-exec.  Returns only on failure, out saying why.
+ */
+static void
+exec_writer(int wfd, int xfd, const struct gp_wire *w,
+            struct gp_outcome *out)
+{
+	char *const argv[] = {(char *)"gatehouse-pam-writer", NULL};
+	char *const envp[] = {NULL};
+	/* on the heap: the child runs on a copy of the host thread's stack,
+	 * which may be small */
+	char *rec = malloc(GH_PAM_WIRE_MAX + 1);
+	size_t len;
+	int mfd;
+
+	out->stage = GH_PAM_ST_WRITER;
+	if (rec == NULL) {
+		out->err = GH_ENOMEM;
+		gp_fmt(out->detail, sizeof(out->detail), "the record for the "
+		       "writer: out of memory");
+		return;
+	}
+	out->err = gp_wire_build(w, rec, GH_PAM_WIRE_MAX + 1, &len,
+	                         out->detail, sizeof(out->detail));
+	if (out->err) {
+		free(rec);
+		return;
+	}
+	mfd = memfd_create("pam_gatehouse-record",
+	                   MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0 || gh_file_write_all(mfd, rec, len) != GH_OK ||
+	    lseek(mfd, 0, SEEK_SET) != 0 ||
+	    fcntl(mfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	          F_SEAL_WRITE | F_SEAL_SEAL) != 0 ||
+	    dup2(mfd, 0) != 0 || (wfd >= 0 && dup2(wfd, 1) != 1)) {
+		out->err = GH_EIO;
+		gp_fmt(out->detail, sizeof(out->detail), "the record for the "
+		       "writer: %s", strerror(errno));
+		if (mfd >= 0)
+			close(mfd);
+		free(rec);
+		return;
+	}
+	close(mfd);
+	free(rec);
+	fexecve(xfd, argv, envp);
+	out->err = errno == ENOENT ? GH_ENOTFOUND : GH_EACCES;
+	gp_fmt(out->detail, sizeof(out->detail), "exec %s: %s", w->o.writer,
+	       strerror(errno));
+}
+
+/*
+ * The store work of a child, up to the exec of the writer: find the store
+ * (the config file is read here, by root, before any drop), check and
+ * open the writer, become the store's owner, exec.  Returns when the work
+ * is done here (a root-owned store) or could not be handed over; out
+ * then holds the outcome.  wfd: the answer pipe (mode=child), else -1.
+ */
+static void
+child_work(int wfd, const struct gp_opts *o, const struct gp_login *l,
+           enum gp_what what, int64_t start_us, int64_t deadline_us,
+           struct gp_outcome *out)
+{
+	struct gh_conf *conf = NULL;
+	struct gh_store_opts so;
+	struct gp_wire w;
+	uid_t owner;
+	int xfd = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (gp_store_find(o, &so, &conf, out) != GH_OK)
+		goto done;
+	if (geteuid() == 0) {
+		out->stage = GH_PAM_ST_OPEN;
+		out->err = gh_store_owner(so.path, &owner, NULL, out->detail,
+		                          sizeof(out->detail));
+		if (out->err)
+			goto done;
+		if (owner == 0) {
+			gp_store_work(o, l, what, &so, deadline_us, out);
+			goto done;
+		}
+	}
+	xfd = open_writer(o->writer, out);
+	if (xfd < 0)
+		goto done;
+	out->stage = GH_PAM_ST_OPEN;
+	out->err = gp_drop_to_owner(so.path, out->detail,
+	                            sizeof(out->detail));
+	if (out->err)
+		goto done;
+	if (geteuid() == 0 || getuid() == 0) {
+		/* the store became root's since it was looked at */
+		out->stage = GH_PAM_ST_WRITER;
+		out->err = GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "%s: still root "
+		       "after the drop; the writer never runs as root", so.path);
+		goto done;
+	}
+	memset(&w, 0, sizeof(w));
+	w.what = what;
+	w.report_syslog = wfd < 0;
+	host_ident(w.ident, sizeof(w.ident));
+	w.deadline_us = deadline_us;
+	w.start_us = start_us;
+	w.o = *o;
+	w.so = so;
+	w.l = *l;
+	exec_writer(wfd, xfd, &w, out);
+done:
+	if (xfd >= 0)
+		close(xfd);
+	gh_conf_free(conf);
+	if (out->err == GH_OK)
+		out->stage = GH_PAM_ST_NONE;
+}
+
 static void
 child_main(int wfd, const struct gp_opts *o, const struct gp_login *l,
-           enum gp_what what, int64_t deadline_us)
+           enum gp_what what, int64_t start_us, int64_t deadline_us)
 {
+	char line[GH_PAM_WIRE_LINE_MAX];
 	struct gp_outcome out;
+	size_t n;
 
 	wfd = isolate_fds(wfd);
-	gp_record(o, l, what, deadline_us, 1, &out);
-	/* sizeof(out) < PIPE_BUF: one write, atomic; a parent gone away
+	child_work(wfd, o, l, what, start_us, deadline_us, &out);
+	/* one line < PIPE_BUF: one write, atomic; a parent gone away
 	 * reads nothing, and there is no one to tell */
-	(void)gh_file_write_all(wfd, &out, sizeof(out));
+	n = gp_wire_answer(&out, line, sizeof(line));
+	(void)gh_file_write_all(wfd, line, n);
 	_exit(0);
 }
 
@@ -158,20 +359,27 @@ kill_and_reap(int pidfd, pid_t pid)
 	return reap(pidfd, pid, gp_mono_us() + REAP_GRACE_US, NULL);
 }
 
-/* Read the child's outcome until the deadline: 1 when complete, 0 at the
- * deadline, -1 when the child went away without a word (killed by a
- * signal meant for its host, say). */
+/* Read the child's answer line (wire.h) until the deadline: 1 when
+ * complete, 0 at the deadline, -1 when the child went away without a word
+ * (killed by a signal meant for its host, say), -2 for a line that is not
+ * an answer. */
 static int
 read_outcome(int fd, struct gp_outcome *got, int64_t deadline_us)
 {
+	char line[GH_PAM_WIRE_LINE_MAX];
 	size_t have = 0;
 
-	while (have < sizeof(*got)) {
+	for (;;) {
 		struct pollfd pf = {fd, POLLIN, 0};
 		int64_t left = deadline_us - gp_mono_us();
 		ssize_t n;
 		int rc;
 
+		if (have > 0 && line[have - 1] == '\n')
+			return gp_wire_read_answer(line, have, got) == 0 ? 1 :
+			       -2;
+		if (have == sizeof(line))
+			return -2;
 		if (left <= 0)
 			return 0;
 		rc = poll(&pf, 1, (int)((left + 999) / 1000));
@@ -179,14 +387,19 @@ read_outcome(int fd, struct gp_outcome *got, int64_t deadline_us)
 			continue;    /* SIGCHLD at the host's handler */
 		if (rc <= 0)
 			return 0;
-		n = read(fd, (char *)got + have, sizeof(*got) - have);
+		n = read(fd, line + have, sizeof(line) - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
-		have += (size_t)n;
+			return have > 0 ? -2 : -1;
+		/* only what one line holds: stop at its end */
+		{
+			char *nl = memchr(line + have, '\n', (size_t)n);
+
+			have = nl != NULL ? (size_t)(nl - line) + 1 :
+			                    have + (size_t)n;
+		}
 	}
-	return 1;
 }
 
 static void
@@ -211,7 +424,7 @@ run_child(const struct gp_opts *o, const struct gp_login *l,
 	pid = fork();
 	if (pid == 0) {
 		close(pfd[0]);
-		child_main(pfd[1], o, l, what, child_deadline);
+		child_main(pfd[1], o, l, what, start_us, child_deadline);
 	}
 	if (pid < 0) {
 		out->err = GH_EIO;
@@ -233,9 +446,25 @@ run_child(const struct gp_opts *o, const struct gp_login *l,
 		if (reap(pidfd, pid, deadline + REAP_GRACE_US, NULL))
 			goto done;
 	} else if (ok < 0) {
+		const char *said = ok == -2 ? "gave an unreadable answer" :
+		                   "ended without an answer";
+		int64_t grace = gp_mono_us() + REAP_GRACE_US;
+		int status = -1;
+
 		out->err = GH_EIO;
-		gp_fmt(out->detail, sizeof(out->detail),
-		           "child %ld ended without an answer", (long)pid);
+		/* gone: its exit status says more (a writer's sysexits) */
+		if (grace > deadline + REAP_GRACE_US)
+			grace = deadline + REAP_GRACE_US;
+		if (reap(pidfd, pid, grace, &status) && status != -1) {
+			gp_fmt(out->detail, sizeof(out->detail),
+			       "child %ld %s (%s %d)", (long)pid, said,
+			       WIFEXITED(status) ? "exit status" : "signal",
+			       WIFEXITED(status) ? WEXITSTATUS(status) :
+			       WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			goto done;
+		}
+		gp_fmt(out->detail, sizeof(out->detail), "child %ld %s",
+		       (long)pid, said);
 	} else {
 		out->err = GH_ELOCKED;
 		gp_fmt(out->detail, sizeof(out->detail),
@@ -312,8 +541,12 @@ writer_main(const struct gp_opts *o, const struct gp_login *l,
 	(void)setitimer(ITIMER_REAL, &it, NULL);
 
 	/* The lock is waited for in the kernel (hundreds of writers after a
-	 * burst of logins queue there without spinning) until the alarm. */
-	gp_record(o, l, what, -1, 1, &out);
+	 * burst of logins queue there without spinning) until the alarm --
+	 * in the writer program, which arms its own: exec keeps the timer
+	 * but not the handler, so this one only ends a writer that hangs
+	 * before it gets there.  Back here, the work was done here (a
+	 * root-owned store) or not handed over: report it. */
+	child_work(-1, o, l, what, start_us, -1, &out);
 	out.elapsed_us = gp_mono_us() - start_us;
 	if (report != NULL)
 		report(report_arg, &out);

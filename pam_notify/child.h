@@ -13,8 +13,11 @@
  * the child.  Nothing the store, LMDB or the disk does can then hold a
  * login longer than timeout_ms.
  * In both, no LMDB environment, descriptor or allocation is ever made in
- * the host process, and a root host's child becomes the store's owner
- * before it reads the store.
+ * the host process, and a root host's child becomes the store's owner,
+ * then execs the writer program (o->writer, checked on its descriptor)
+ * with the login as a record on its stdin (wire.h): the store is read in
+ * a fresh address space, never in a copy of the host's.  A store owned by
+ * root is written by the child itself.
  * mode=inline: the work runs in the caller, bounded only by the library's
  * lock deadline and the lock.mdb check (cheaper, weaker; docs/pam.md).
  */

@@ -21,6 +21,7 @@ gp_opts_init(struct gp_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->type = GH_PAM_TYPE_DEFAULT;
 	o->admin = GH_PAM_ADMIN_DEFAULT;
+	o->writer = GH_PAM_WRITER_DEFAULT;
 	o->notify = GH_PAM_NOTIFY_NEW_HOST;
 	o->mode = GH_PAM_MODE_DETACH;
 	o->timeout_ms = GH_PAM_TIMEOUT_DEFAULT;
@@ -158,6 +159,10 @@ apply(struct gp_opts *o, const char *a)
 			o->mode = GH_PAM_MODE_INLINE;
 		else
 			return -1;
+	} else if ((v = value_of(a, "writer=")) != NULL) {
+		if (v[0] != '/' || strlen(v) >= PATH_MAX)
+			return -1;
+		o->writer = v;
 	} else if ((v = value_of(a, "type=")) != NULL) {
 		if (!gp_type_ok(v))
 			return -1;

@@ -32,6 +32,11 @@ enum gp_mode {
 #define GH_PAM_BURST_WINDOW_DEFAULT (300 * 1000LL)
 #define GH_PAM_BURST_WINDOW_MAX (7 * 86400 * 1000LL)
 #define GH_PAM_TYPE_DEFAULT "login.success"
+/* The writer program exec'd in detach and child modes (child.c). */
+#ifndef GH_LIBEXECDIR
+#define GH_LIBEXECDIR "/usr/local/libexec/gatehouse"
+#endif
+#define GH_PAM_WRITER_DEFAULT GH_LIBEXECDIR "/gatehouse-pam-writer"
 #define GH_PAM_ADMIN_DEFAULT "root"
 
 struct gp_opts {
@@ -39,6 +44,7 @@ struct gp_opts {
 	const char *config;         /* config=FILE; NULL: the default file */
 	const char *type;           /* type=: the per-login event type */
 	const char *admin;          /* admin=: user id of per-address bursts */
+	const char *writer;         /* writer=: the writer program's path */
 	enum gp_notify notify;  /* notify= */
 	enum gp_mode mode;      /* mode=detach|child|inline */
 	int timeout_ms;             /* timeout_ms=: bound on the whole call */

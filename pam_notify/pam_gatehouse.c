@@ -34,6 +34,7 @@
 #include "newhost.h"
 #include "options.h"
 #include "record.h"
+#include "report.h"
 
 #define PAM_GH_EXPORT __attribute__((visibility("default")))
 
@@ -68,71 +69,16 @@ collect(pam_handle_t *pamh, const struct gp_opts *o,
 	                  gh_now_ms());
 }
 
-static const char *
-outcome_word(unsigned f)
-{
-	if (f & GH_PAM_R_DETACHED)
-		return "handed to the writer";
-	if (f & GH_PAM_R_BURST)
-		return "failed-login burst reported";
-	if (f & GH_PAM_R_COUNTED)
-		return "failure counted";
-	if (f & GH_PAM_R_NEW_HOST)
-		return "new host reported";
-	if (f & GH_PAM_R_BASELINE)
-		return "first network of the user recorded";
-	if (f & GH_PAM_R_KNOWN)
-		return "known network";
-	if (f & GH_PAM_R_LOCAL)
-		return "local login";
-	return "nothing to do";
-}
-
-/* One log line per call at most: debug narrates, errors warn.  A missing
- * store is how a host without Gatehouse's store looks: debug only. */
+/* One log line per call at most (report.c has the words). */
 static void
 report(pam_handle_t *pamh, const struct gp_opts *o,
        const struct gp_login *l, const struct gp_outcome *out)
 {
-	static const char *const stages[] = {
-		"", "config", "open", "write", "child"
-	};
+	char line[768];
+	int prio = gp_report_line(o, l, out, line, sizeof(line));
 
-	if (out->err == GH_OK && (out->flags & GH_PAM_R_DETACHED) &&
-	    !o->debug)
-		return;
-	const char *stage = (unsigned)out->stage < 5 ? stages[out->stage] : "";
-
-	if (out->err == GH_OK && (out->flags & GH_PAM_R_DETACHED)) {
-		/* debug only (returned above otherwise): the writer logs the
-		 * outcome from its own process */
-		pam_syslog(pamh, LOG_DEBUG, "user %s from %s: handed to the "
-		           "writer, %lld us", l->user,
-		           l->addr[0] ? l->addr : "local",
-		           (long long)out->elapsed_us);
-		return;
-	}
-	if (out->err == GH_OK) {
-		if (o->debug)
-			pam_syslog(pamh, LOG_DEBUG,
-			           "user %s from %s: %s (count %llu), %lld us",
-			           l->user, l->addr[0] ? l->addr : "local",
-			           outcome_word(out->flags),
-			           (unsigned long long)out->count,
-			           (long long)out->elapsed_us);
-		return;
-	}
-	if (out->err == GH_ENOTFOUND && out->stage == GH_PAM_ST_OPEN) {
-		if (o->debug)
-			pam_syslog(pamh, LOG_DEBUG, "no store, nothing "
-			           "recorded: %s", out->detail);
-		return;
-	}
-	pam_syslog(pamh, LOG_WARNING,
-	           "login of %s not recorded (%s, %s): %s [%lld us]",
-	           l->user[0] ? l->user : "?", stage, gh_errname(out->err),
-	           out->detail[0] ? out->detail : gh_strerror(out->err),
-	           (long long)out->elapsed_us);
+	if (prio >= 0)
+		pam_syslog(pamh, prio, "%s", line);
 }
 
 /* What a detached writer needs to log its outcome as the caller would. */

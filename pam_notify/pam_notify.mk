@@ -5,6 +5,7 @@
 # `make check-programs`, which the integration tests need.
 
 PAM_SRCS := $(wildcard pam_notify/*.c)
+# (pam_notify/writer/ holds the writer program's main, not the module's)
 PAM_OBJS := $(PAM_SRCS:%.c=build/%.o)
 # Everything but the PAM glue, for unit tests (no libpam needed there).
 PAM_CORE_SAN_OBJS := $(filter-out build/asan/pam_notify/pam_gatehouse.o,\
@@ -39,7 +40,7 @@ install-pam: $(PAM_MODULE)
 INSTALL_HOOKS += install-pam
 DIST += $(PAM_MODULE)
 
-PAM_UNIT := test_options test_netkey test_store
+PAM_UNIT := test_options test_netkey test_store test_wire
 PAM_UNIT_BINS := $(PAM_UNIT:%=build/asan/tests/unit/pam_notify/%)
 $(PAM_UNIT_BINS): build/asan/tests/unit/%: build/asan/tests/unit/%.o \
                   $(PAM_CORE_SAN_OBJS) $(LIBGH_SAN)
@@ -61,3 +62,26 @@ INTEG_TESTS += tests/integration/pam_notify
 .PHONY: bench-pam
 bench-pam: $(PAM_MODULE) $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
 	./bench/pam/run
+
+# The writer program (pam_notify/writer/main.c): the store work of modes
+# detach and child, exec'd by the module's child as the store's owner.
+# It ships in the gatehouse package (the module's package is Multi-Arch:
+# same; one writer serves every architecture's module).
+PAM_WRITER := build/gatehouse-pam-writer
+PAM_WRITER_OBJS := build/pam_notify/writer/main.o \
+  $(filter-out build/pam_notify/pam_gatehouse.o build/pam_notify/child.o,\
+    $(PAM_OBJS))
+$(PAM_WRITER): $(PAM_WRITER_OBJS) $(LIBGH)
+	$(CC) $(BASE_LDFLAGS) -o $@ $(PAM_WRITER_OBJS) $(LIBGH) $(COMMON_LIBS)
+PROGRAMS += $(PAM_WRITER)
+DIST += $(PAM_WRITER)
+pam: $(PAM_WRITER)
+
+.PHONY: install-pam-writer
+install-pam-writer: $(PAM_WRITER)
+	install -d $(DESTDIR)$(PKGLIBEXECDIR)
+	install -m 0755 $(PAM_WRITER) \
+	  $(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-pam-writer
+INSTALL_HOOKS += install-pam-writer
+# test_store's children exec the writer when they are not root
+build/asan/tests/unit/pam_notify/test_store: | $(PAM_WRITER)

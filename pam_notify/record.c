@@ -87,12 +87,13 @@ lockfile_busy(const char *dir, int64_t deadline_us, char *detail,
  * will, and LMDB does not defend itself against a hostile file.  So the
  * child that does the store work becomes that owner first: whatever a
  * crafted store could make LMDB do, it does as that user, not as root in
- * sshd.  (It still holds a copy of the host's memory: docs/pam.md,
- * residual risks.)  A store owned by root (tests, a hand-made one) leaves
- * the child as it is.
+ * sshd.  In detach and child modes the child then execs the writer
+ * program, so that code holds nothing of the host's memory (child.c).  A
+ * store owned by root (tests, a hand-made one) leaves the child as it is:
+ * only root could have shaped that store.
  */
-static gh_err
-drop_to_owner(const char *dir, char *detail, size_t dlen)
+gh_err
+gp_drop_to_owner(const char *dir, char *detail, size_t dlen)
 {
 	if (geteuid() != 0)
 		return GH_OK;
@@ -119,59 +120,61 @@ ms_left(int64_t deadline_us)
 	return left / 1000 > 60000 ? 60000 : (int)(left / 1000);
 }
 
-void
-gp_record(const struct gp_opts *o, const struct gp_login *l,
-              enum gp_what what, int64_t deadline_us,
-              int drop_privileges, struct gp_outcome *out)
+gh_err
+gp_store_find(const struct gp_opts *o, struct gh_store_opts *so,
+              struct gh_conf **conf, struct gp_outcome *out)
 {
-	struct gh_conf *conf = NULL;
-	struct gh_store *st = NULL;
-	struct gh_store_opts so;
-	struct gp_job job;
-	gh_err err;
+	gh_err err = GH_OK;
 
-	memset(out, 0, sizeof(*out));
-	memset(&so, 0, sizeof(so));
+	*conf = NULL;
+	memset(so, 0, sizeof(*so));
 	if (o->store != NULL) {
-		so.path = o->store;
+		so->path = o->store;
 	} else {
 		/* Never $GATEHOUSE_CONF: su and sudo run this as root with
 		 * the caller's environment. */
 		const char *path = o->config ? o->config : GH_CONF_DEFAULT_PATH;
 
-		err = gh_conf_load(&conf, path, out->detail,
+		err = gh_conf_load(conf, path, out->detail,
 		                   sizeof(out->detail));
 		if (err == GH_ENOTFOUND && o->config == NULL) {
 			out->detail[0] = '\0';
-			err = gh_conf_defaults(&conf);
+			err = gh_conf_defaults(conf);
 		}
 		if (err) {
 			out->stage = GH_PAM_ST_CONFIG;
-			goto done;
+			out->err = err;
+			return err;
 		}
 		/* the login domain's store: [store] login, or the
 		 * core's when unset */
-		gh_conf_domain_store_opts(conf, GH_DOMAIN_LOGIN, &so, NULL);
+		gh_conf_domain_store_opts(*conf, GH_DOMAIN_LOGIN, so, NULL);
 	}
 	/* The package creates the store; a login never should. */
-	so.flags &= ~(GH_STORE_CREATE | GH_STORE_RDONLY);
-	/* No deadline of our own: the caller's alarm ends the wait. */
-	so.lock_timeout_ms = deadline_us < 0 ? -1 : ms_left(deadline_us);
+	so->flags &= ~(GH_STORE_CREATE | GH_STORE_RDONLY);
+	return GH_OK;
+}
 
+void
+gp_store_work(const struct gp_opts *o, const struct gp_login *l,
+              enum gp_what what, struct gh_store_opts *so,
+              int64_t deadline_us, struct gp_outcome *out)
+{
+	struct gh_store *st = NULL;
+	struct gp_job job;
+	gh_err err;
+
+	/* No deadline of our own: the caller's alarm ends the wait. */
+	so->lock_timeout_ms = deadline_us < 0 ? -1 : ms_left(deadline_us);
 	out->stage = GH_PAM_ST_OPEN;
-	if (drop_privileges) {
-		err = drop_to_owner(so.path, out->detail, sizeof(out->detail));
-		if (err)
-			goto done;
-	}
 	/* (Without a deadline, mdb_env_open's wait is the alarm's too.) */
 	if (deadline_us >= 0) {
-		err = lockfile_busy(so.path, deadline_us, out->detail,
+		err = lockfile_busy(so->path, deadline_us, out->detail,
 		                    sizeof(out->detail));
 		if (err)
 			goto done;
 	}
-	err = gh_store_open(&st, &so, out->detail, sizeof(out->detail));
+	err = gh_store_open(&st, so, out->detail, sizeof(out->detail));
 	if (err)
 		goto done;
 
@@ -183,20 +186,45 @@ gp_record(const struct gp_opts *o, const struct gp_login *l,
 	                      gp_session_txn, &job);
 	out->flags = job.flags;
 	out->count = job.count;
-	if (err == GH_ELOCKED && so.lock_timeout_ms < 0)
+	if (err == GH_ELOCKED && so->lock_timeout_ms < 0)
 		gp_fmt(out->detail, sizeof(out->detail),
 		           "%s: write lock not free before the writer's alarm",
-		           so.path);
+		           so->path);
 	else if (err == GH_ELOCKED)
 		gp_fmt(out->detail, sizeof(out->detail),
-		           "%s: write lock not free within %d ms", so.path,
-		           so.lock_timeout_ms);
+		           "%s: write lock not free within %d ms", so->path,
+		           so->lock_timeout_ms);
 	else if (err && out->detail[0] == '\0')
-		gp_fmt(out->detail, sizeof(out->detail), "%s", so.path);
+		gp_fmt(out->detail, sizeof(out->detail), "%s", so->path);
 done:
 	gh_store_close(st);
-	gh_conf_free(conf);
 	out->err = err;
 	if (err == GH_OK)
 		out->stage = GH_PAM_ST_NONE;
+}
+
+void
+gp_record(const struct gp_opts *o, const struct gp_login *l,
+              enum gp_what what, int64_t deadline_us,
+              int drop_privileges, struct gp_outcome *out)
+{
+	struct gh_conf *conf = NULL;
+	struct gh_store_opts so;
+	gh_err err;
+
+	memset(out, 0, sizeof(*out));
+	if (gp_store_find(o, &so, &conf, out) != GH_OK)
+		goto done;
+	if (drop_privileges) {
+		out->stage = GH_PAM_ST_OPEN;
+		err = gp_drop_to_owner(so.path, out->detail,
+		                       sizeof(out->detail));
+		if (err) {
+			out->err = err;
+			goto done;
+		}
+	}
+	gp_store_work(o, l, what, &so, deadline_us, out);
+done:
+	gh_conf_free(conf);
 }

@@ -13,7 +13,9 @@
 
 #include <stdint.h>
 
+#include "gatehouse/conf.h"
 #include "gatehouse/err.h"
+#include "gatehouse/store.h"
 #include "login.h"
 #include "options.h"
 
@@ -28,7 +30,9 @@ enum gp_stage {
 	GH_PAM_ST_CONFIG,          /* reading gatehouse.conf */
 	GH_PAM_ST_OPEN,            /* opening the store */
 	GH_PAM_ST_WRITE,           /* the write transaction */
-	GH_PAM_ST_CHILD            /* the child: fork, deadline, crash */
+	GH_PAM_ST_CHILD,           /* the child: fork, deadline, crash */
+	GH_PAM_ST_WRITER           /* the writer program: its checks, exec,
+	                              its answer (child.c) */
 };
 
 struct gp_outcome {
@@ -57,5 +61,24 @@ int64_t gp_mono_us(void);
 void gp_record(const struct gp_opts *o, const struct gp_login *l,
                    enum gp_what what, int64_t deadline_us,
                    int drop_privileges, struct gp_outcome *out);
+
+/*
+ * The pieces of gp_record, for the child that execs the writer (child.c)
+ * and the writer itself (writer/main.c):
+ * gp_store_find - where the login store is and how to open it (the
+ * store= option, else the config file's [store]), into so; so->path may
+ * point into *conf, which the caller frees (gh_conf_free) after use.  On
+ * failure out says why (stage GH_PAM_ST_CONFIG).
+ * gp_drop_to_owner - a root caller becomes the owner of the store
+ * directory dir (not dumpable first); a root-owned store leaves it root.
+ * gp_store_work - open the store so describes, run the job, close it,
+ * within deadline_us (as gp_record); fills out.
+ */
+gh_err gp_store_find(const struct gp_opts *o, struct gh_store_opts *so,
+                     struct gh_conf **conf, struct gp_outcome *out);
+gh_err gp_drop_to_owner(const char *dir, char *detail, size_t dlen);
+void gp_store_work(const struct gp_opts *o, const struct gp_login *l,
+                   enum gp_what what, struct gh_store_opts *so,
+                   int64_t deadline_us, struct gp_outcome *out);
 
 #endif

@@ -201,12 +201,21 @@ gh_store_become_owner(const char *path, char *detail, size_t dlen)
 	if (uid == 0)
 		return GH_OK;
 	/* The owner's own primary group, not whatever group the directory
-	 * was given: that is the owner's to set. */
+	 * was given: that is the owner's to set (and may be root's, gid 0).
+	 * An owner the password database does not know has no group we can
+	 * trust: refuse rather than guess. */
 	{
-		struct passwd *pw = getpwuid(uid);
+		struct passwd *pw;
 
-		if (pw != NULL)
-			gid = pw->pw_gid;
+		errno = 0;
+		pw = getpwuid(uid);
+		if (pw == NULL)
+			return gh_detail(detail, dlen, GH_EACCES, "%s: its owner, "
+			                 "uid %ld, has no passwd entry (%s); not "
+			                 "becoming it with the directory's group",
+			                 path, (long)uid, errno ? strerror(errno) :
+			                 "no such user");
+		gid = pw->pw_gid;
 	}
 	/* Groups first: once the uid is not root they cannot change. */
 	if (setgroups(0, NULL) != 0 || setresgid(gid, gid, gid) != 0 ||

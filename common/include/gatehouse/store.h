@@ -154,10 +154,12 @@ gh_err gh_store_prepare(const char *path, uid_t uid, gid_t gid, char *detail,
 
 /*
  * gh_store_become_owner - as root, become the owner of the store at path
- * for good: supplementary groups cleared, then the directory's gid and
- * uid set (real, effective and saved), and checked that root cannot be
- * had back.  Not root, or a store owned by root: nothing to do, GH_OK.
- * Errors of gh_store_owner(), or GH_EACCES when the change fails.  Call
+ * for good: supplementary groups cleared, then the owner's primary gid
+ * (from the password database) and uid set (real, effective and saved),
+ * and checked that root cannot be had back.  Not root, or a store owned by
+ * root: nothing to do, GH_OK.  Errors of gh_store_owner(), or GH_EACCES
+ * when the owner has no passwd entry (its group would be a guess: the
+ * directory's may be root's) or the change fails.  Call
  * it in a process (or a child) that needs nothing of root's afterwards.
  */
 gh_err gh_store_become_owner(const char *path, char *detail,

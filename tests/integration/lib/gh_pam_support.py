@@ -8,8 +8,10 @@ pam_wrapper by pamtester and sshd), and ways to look into the store.
 import json
 import os
 import pathlib
+import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -17,6 +19,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BUILD = ROOT / "build"
 MODULE = BUILD / "pam_gatehouse.so"
+# the writer program the module execs in modes detach and child; every
+# service line's @MODULE@ names it (writer=), the installed one is not used
+WRITER = BUILD / "gatehouse-pam-writer"
 PAMDRV = BUILD / "tests" / "integration" / "pam_notify" / "pamdrv"
 STORETOOL = BUILD / "tests" / "integration" / "pam_notify" / "storetool"
 # pam_matrix (libpam-wrapper): a password module reading a text file
@@ -32,7 +37,8 @@ PAM_SESSION_ERR = 14
 
 
 def need_built():
-    missing = [str(p) for p in (MODULE, PAMDRV, STORETOOL) if not p.exists()]
+    missing = [str(p) for p in (MODULE, WRITER, PAMDRV, STORETOOL)
+               if not p.exists()]
     if missing:
         pytest.fail("not built (run `make check-programs`): " + ", ".join(missing))
     if not PAM_MATRIX.exists():
@@ -41,9 +47,17 @@ def need_built():
 
 
 class PamEnv:
-    def __init__(self, tmp):
+    def __init__(self, tmp, owner=None):
+        """owner: a user to give the store (init_store) to, as the packaged
+        login store belongs to gatehouse-login: a root host's child then
+        drops to it and execs the writer program.  The store then lives
+        in a directory of its own that the user can reach (pytest's
+        tmp_path is 0700); cleanup() removes it."""
         need_built()
         self.tmp = tmp
+        self.owner = pwd.getpwnam(owner) if owner and os.geteuid() == 0 \
+            else None
+        self.base = None
         self.confdir = tmp / "pam.d"
         self.confdir.mkdir()
         # libpam complains (logs) when a service dir has no "other"
@@ -51,6 +65,10 @@ class PamEnv:
             f"{t} required pam_deny.so\n"
             for t in ("auth", "account", "password", "session")))
         self.store = tmp / "store"
+        if self.owner is not None:
+            self.base = pathlib.Path(tempfile.mkdtemp(prefix="ghpam-"))
+            os.chmod(self.base, 0o755)
+            self.store = self.base / "store"
         self.conf = tmp / "gatehouse.conf"
         self.passdb = tmp / "passdb"
         self.passdb.write_text("")
@@ -61,6 +79,14 @@ class PamEnv:
         if map_size:
             cmd.append(str(map_size))
         subprocess.run(cmd, check=True, timeout=30)
+        store = pathlib.Path(path or self.store)
+        if self.owner is not None and store == self.store:
+            for p in [store] + list(store.iterdir()):
+                os.chown(p, self.owner.pw_uid, self.owner.pw_gid)
+
+    def cleanup(self):
+        if self.base is not None:
+            shutil.rmtree(self.base, ignore_errors=True)
 
     def tool(self, *args, check=True):
         proc = subprocess.run([str(STORETOOL)] + [str(a) for a in args],
@@ -90,7 +116,8 @@ class PamEnv:
 
     # ---- PAM services ----
     def service(self, name, lines):
-        text = "\n".join(lines).replace("@MODULE@", str(MODULE)) \
+        text = "\n".join(lines) \
+            .replace("@MODULE@", f"{MODULE} writer={WRITER}") \
             .replace("@STORE@", str(self.store)) \
             .replace("@CONF@", str(self.conf)) \
             .replace("@MATRIX@", f"{PAM_MATRIX} passdb={self.passdb}")
@@ -181,7 +208,9 @@ class PamEnv:
 
 def writers():
     """Live detached writers (mode=detach): processes named pam_gatehouse,
-    zombies left for a non-reaping init excepted."""
+    or running the writer program (its name changes at the exec, before it
+    names itself pam_gatehouse again; its exe is set first, so one of the
+    two always shows), zombies left for a non-reaping init excepted."""
     pids = []
     for d in pathlib.Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -192,8 +221,19 @@ def writers():
             continue
         comm = stat[stat.index("(") + 1:stat.rindex(")")]
         state = stat[stat.rindex(")") + 2:].split()[0]
-        if comm == "pam_gatehouse" and state not in ("Z", "X"):
-            pids.append(int(d.name))
+        if state in ("Z", "X"):
+            continue
+        if comm != "pam_gatehouse":
+            # the exec'd name: the file's (gatehouse-pam-w...), or on
+            # kernels before 6.14 the descriptor's number
+            if not (comm.startswith("gatehouse-pam") or comm.isdigit()):
+                continue
+            try:
+                if os.readlink(d / "exe") != str(WRITER):
+                    continue
+            except OSError:
+                continue
+        pids.append(int(d.name))
     return pids
 
 

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,6 +259,38 @@ test_foreign_owner(void **state)
 		assert_int_equal(chown(p, 0, 0), 0);
 	}
 	assert_int_equal(reopen(f, 0, detail, sizeof(detail)), GH_OK);
+}
+
+/* A store owned by a uid the password database does not know: root does
+ * not become it with the directory's group (gid 0 here) but refuses, and
+ * stays as it was.  Run in a child: success would drop root for good. */
+static void
+test_become_unknown_owner(void **state)
+{
+	struct gh_fx *f = *state;
+	const uid_t ghost = 4123456789u;
+	int status = -1;
+	pid_t pid;
+
+	if (geteuid() != 0 || getpwuid(ghost) != NULL)
+		skip();
+	gh_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(chown(f->path, ghost, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char detail[512] = "";
+		gh_err err = gh_store_become_owner(f->path, detail,
+		                                   sizeof(detail));
+
+		_exit(err == GH_EACCES && strstr(detail, "no passwd entry") &&
+		      geteuid() == 0 && getegid() == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(chown(f->path, 0, 0), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 struct kv {
@@ -666,6 +699,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_grow_and_full, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lock_deadline, gh_fx_setup, gh_fx_teardown),
 		cmocka_unit_test_setup_teardown(test_readonly, gh_fx_setup, gh_fx_teardown),
+		cmocka_unit_test_setup_teardown(test_become_unknown_owner,
+		                                gh_fx_setup, gh_fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
