@@ -19,6 +19,7 @@ class RawNats:
     def __init__(self, port, seed, pub):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.f = self.s.makefile("rb")
+        self._pending = []
         info = self.f.readline().decode()
         assert info.startswith("INFO "), info
         nonce = json.loads(info[5:])["nonce"]
@@ -52,6 +53,18 @@ class RawNats:
             line = self.f.readline().decode().strip()
             if line.startswith(("PONG", "-ERR")):
                 return line
+            if line.startswith(("MSG ", "HMSG ")):
+                # an answer may come before the PONG: kept for request()
+                self._pending.append(self._payload(line))
+
+    def _payload(self, line):
+        """The payload of the MSG or HMSG whose control line is line."""
+        parts = line.split()
+        n = int(parts[-1])
+        data = self.f.read(n + 2)[:n]
+        if line.startswith("HMSG "):
+            data = data[int(parts[-2]):]
+        return data
 
     def request(self, subject, body, inbox, headers=None):
         """Publish with a reply subject under inbox (one this user may
@@ -60,21 +73,18 @@ class RawNats:
         self._sid = getattr(self, "_sid", 0) + 1
         reply = f"{inbox}.r{self._sid}"
         self.s.sendall(f"SUB {reply} {self._sid}\r\n".encode())
+        self._pending = []
         ans = self.publish(subject, body, headers=headers, reply=reply)
         if ans.startswith("-ERR"):
             return ans
-        while True:
+        while not self._pending:
             line = self.f.readline().decode().strip()
             if line.startswith("-ERR"):
                 return line
             if line.startswith(("MSG ", "HMSG ")):
-                parts = line.split()
-                n = int(parts[-1])
-                data = self.f.read(n + 2)[:n]
-                if line.startswith("HMSG "):
-                    data = data[int(parts[-2]):]
-                self.s.sendall(f"UNSUB {self._sid}\r\n".encode())
-                return data
+                self._pending.append(self._payload(line))
+        self.s.sendall(f"UNSUB {self._sid}\r\n".encode())
+        return self._pending.pop(0)
 
     def request_json(self, subject, body, inbox):
         """request(), for the JetStream API: the answer as JSON; a
