@@ -14,7 +14,8 @@
  *   tokens   gh_token_verifier_keys, as nginx loads its keys, and every
  *            key file [tokens] names
  *   pam      gp_opts_parse (pam_notify/options.c) on every
- *            pam_gatehouse.so line under /etc/pam.d
+ *            pam_gatehouse.so line under /etc/pam.d, and the writer
+ *            program it execs (gp_writer_open, pam_notify/writerfile.c)
  *   store    each configured store is there
  *   nats     ghc_check (cluster/ghc.h): [nats] options, and the secret
  *            file of the core and each domain with a store here (looked
@@ -47,6 +48,7 @@
 #include "../milter/mcfg.h"
 #include "../notifyd/check.h"
 #include "../pam_notify/options.h"
+#include "../pam_notify/writerfile.h"
 #include "gatehouse/token.h"
 #include "gatehouse/users.h"
 #include "ghc.h"
@@ -287,6 +289,20 @@ check_pam_file(struct chk *k, const char *path)
 			problem(k, "pam", 0, "%s:%u: pam_gatehouse.so: %s "
 			        "(ignored by the module, which keeps its "
 			        "default)", path, lineno, detail);
+		if (o.mode != GH_PAM_MODE_INLINE) {
+			gh_err werr = GH_OK;
+			int wfd = gp_writer_open(o.writer, &werr, detail,
+			                         sizeof(detail));
+
+			/* what the module's child checks before its exec:
+			 * refused, no login on this line is recorded */
+			if (wfd < 0)
+				problem(k, "pam", 0, "%s:%u: pam_gatehouse.so "
+				        "writer: %s (logins are not recorded)",
+				        path, lineno, detail);
+			else
+				close(wfd);
+		}
 		if (o.config != NULL) {
 			struct gh_conf *other = NULL;
 			char d2[1024];

@@ -50,6 +50,7 @@
 
 #include "gatehouse/file.h"
 #include "child.h"
+#include "writerfile.h"
 #include "event.h"
 #include "newhost.h"
 #include "wire.h"
@@ -98,47 +99,15 @@ isolate_fds(int wfd)
 
 /*
  * Open the writer program (still root, if the host is): the descriptor is
- * what runs, so what was checked is what runs.  A link is not followed (it
- * would be fstat'ed as a link, not a file); the file must be root's and
- * writable by root alone, or anyone who could write it would run code as
- * the store's owner on every login.  -1 with out filled on refusal.
+ * what runs, so what was checked is what runs (writerfile.c, the check
+ * `gatehouse config check` makes too).  -1 with out filled on refusal.
  */
 static int
 open_writer(const char *path, struct gp_outcome *out)
 {
-	struct stat sb;
-	int fd;
-
 	out->stage = GH_PAM_ST_WRITER;
-	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		out->err = errno == ENOENT ? GH_ENOTFOUND : GH_EACCES;
-		gp_fmt(out->detail, sizeof(out->detail), "%s: %s", path,
-		       strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &sb) != 0) {
-		out->err = GH_EIO;
-		gp_fmt(out->detail, sizeof(out->detail), "%s: fstat: %s",
-		       path, strerror(errno));
-	} else if (!S_ISREG(sb.st_mode)) {
-		out->err = GH_EACCES;
-		gp_fmt(out->detail, sizeof(out->detail), "%s: not a regular "
-		       "file (a link is not followed), refused", path);
-	} else if (sb.st_uid != 0) {
-		out->err = GH_EACCES;
-		gp_fmt(out->detail, sizeof(out->detail), "%s: owned by uid "
-		       "%ld, not root, refused", path, (long)sb.st_uid);
-	} else if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
-		out->err = GH_EACCES;
-		gp_fmt(out->detail, sizeof(out->detail), "%s: writable by "
-		       "group or others (mode %04o), refused", path,
-		       (unsigned)(sb.st_mode & 07777));
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -1;
+	return gp_writer_open(path, &out->err, out->detail,
+	                      sizeof(out->detail));
 }
 
 /* The host's name for syslog, cut and kept to printable ASCII (it goes

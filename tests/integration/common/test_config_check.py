@@ -21,6 +21,7 @@ from ghtest import BUILD, GATEHOUSE
 
 MILTER = BUILD / "gatehouse-milter"
 NOTIFYD = BUILD / "gatehouse-notifyd"
+WRITER = BUILD / "gatehouse-pam-writer"
 USERS = {"core": "ghchk-core", "mail": "ghchk-mail", "web": "ghchk-web"}
 
 
@@ -126,7 +127,8 @@ def test_a_good_configuration_passes(env):
     env.key()
     give(env.keydir / "example.org" / "s1.key", USERS["mail"], 0o640)
     (env.pamdir / "sshd").write_text(
-        "session optional pam_gatehouse.so notify=always timeout_ms=100\n")
+        "session optional pam_gatehouse.so notify=always timeout_ms=100 "
+        f"writer={WRITER}\n")
     p = env.check()
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == f"{env.conf}: ok"
@@ -212,6 +214,33 @@ def test_pam_options(env):
     assert p.returncode == 78
     assert f"pam: {env.pamdir}/sshd:3: pam_gatehouse.so:" in p.stderr
     assert "notify" in p.stderr
+
+
+def test_pam_writer_checked_as_the_module_does(env):
+    """The writer program a pam_gatehouse.so line's logins exec: missing,
+    a link, or writable by others is a problem (the module's child would
+    refuse it and record no login); mode=inline execs none."""
+    d = env.base / "libexec"
+    d.mkdir()
+    loose = d / "writer"
+    shutil.copy(WRITER, loose)
+    os.chmod(loose, 0o775)
+    (d / "link").symlink_to(WRITER)
+    lines = [f"writer={d}/missing", f"writer={d}/link", f"writer={loose}",
+             f"writer={d}/missing mode=inline", f"writer={WRITER}"]
+    (env.pamdir / "sshd").write_text("".join(
+        f"session optional pam_gatehouse.so {a}\n" for a in lines))
+    p = env.check("--only", "pam")
+    assert p.returncode == 78, p.stderr
+    err = p.stderr
+    assert f"sshd:1: pam_gatehouse.so writer: {d}/missing: No such file" \
+        in err
+    assert f"sshd:2: pam_gatehouse.so writer: {d}/link: not a regular " \
+        "file" in err
+    assert f"sshd:3: pam_gatehouse.so writer: {loose}: writable by group " \
+        "or others (mode 0775)" in err
+    assert "sshd:4:" not in err and "sshd:5:" not in err
+    assert "logins are not recorded" in err
 
 
 def test_store_of_another_owner(env):
