@@ -33,8 +33,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,19 +59,93 @@
 
 #define REAP_GRACE_US 20000  /* after SIGKILL, how long we wait to reap */
 
+/* A directory entry as getdents64(2) returns it (glibc names it only with
+ * _LARGEFILE64_SOURCE; the layout is the kernel's). */
+struct gp_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+/*
+ * Close every descriptor from lo up but keep (-1: none).  close_range
+ * first; where the kernel lacks it (< 5.9) or a seccomp filter refuses it,
+ * each descriptor /proc/self/fd lists, read with getdents64 (no heap: this
+ * runs in a child forked from a threaded host), again until a pass closes
+ * nothing.  0 when done; -1 when it cannot be known to be (no /proc
+ * either): then the host's descriptors (sshd's client and monitor
+ * sockets) must not reach a program running as another uid.
+ */
+static int
+close_from(int lo, int keep)
+{
+	char buf[2048];
+	int dfd, closed;
+	long n;
+
+	if (keep < lo) {
+		if (syscall(SYS_close_range, (unsigned)lo, ~0u, 0u) == 0)
+			return 0;
+	} else if ((keep == lo || syscall(SYS_close_range, (unsigned)lo,
+	                                  (unsigned)keep - 1, 0u) == 0) &&
+	           syscall(SYS_close_range, (unsigned)keep + 1, ~0u,
+	                   0u) == 0) {
+		return 0;
+	}
+	dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	do {
+		closed = 0;
+		if (lseek(dfd, 0, SEEK_SET) != 0)
+			break;
+		while ((n = syscall(SYS_getdents64, dfd, buf,
+		                    sizeof(buf))) > 0) {
+			for (long off = 0; off < n; ) {
+				const struct gp_dirent64 *d =
+				    (const void *)(buf + off);
+				const char *c = d->d_name;
+				long fd = 0;
+
+				off += d->d_reclen;
+				if (*c < '0' || *c > '9')
+					continue;       /* "." and ".." */
+				for (; *c >= '0' && *c <= '9' && fd < INT_MAX / 10;
+				     c++)
+					fd = fd * 10 + (*c - '0');
+				if (fd >= lo && fd != keep && fd != dfd) {
+					close((int)fd);
+					closed = 1;
+				}
+			}
+		}
+		if (n < 0) {
+			close(dfd);
+			return -1;
+		}
+	} while (closed);
+	close(dfd);
+	return 0;
+}
+
 /*
  * Give the child nothing of the host's but the pipe (returned, now >= 3;
  * with wfd < 0 there is no pipe to keep):
  * stdin, stdout and stderr become /dev/null -- LMDB prints a failed
  * assertion to stderr before abort(), and the host's stderr may be the
  * user's terminal -- and every other descriptor is closed, so a wedged
- * child cannot hold a client's connection open.
+ * child cannot hold a client's connection open.  *clean says whether
+ * all of that was done (no /dev/null, or no way to close every other
+ * descriptor: then the writer program is not run, child_work).
  */
 static int
-isolate_fds(int wfd)
+isolate_fds(int wfd, int *clean)
 {
 	int nul;
 
+	*clean = 1;
 	if (wfd >= 0 && wfd < 3) {
 		int moved = fcntl(wfd, F_DUPFD_CLOEXEC, 3);
 
@@ -79,21 +155,21 @@ isolate_fds(int wfd)
 		wfd = moved;
 	}
 	nul = open("/dev/null", O_RDWR);
-	for (int fd = 0; fd < 3; fd++) {
-		if (nul >= 0 && nul != fd)
-			(void)dup2(nul, fd);
-		else if (nul < 0)
-			close(fd);
+	if (nul < 0) {
+		/* 0-2 left as the host had them; and closing them would let
+		 * the next descriptors land there (the record on stdin's
+		 * place, the writer's own descriptor replaced by it) */
+		*clean = 0;
+	} else {
+		for (int fd = 0; fd < 3; fd++) {
+			if (nul != fd)
+				(void)dup2(nul, fd);   /* without O_CLOEXEC */
+		}
+		if (nul > 2)
+			close(nul);
 	}
-	/* close_range may be missing (kernel < 5.9): then the host's
-	 * descriptors simply live as long as this short child. */
-	if (wfd < 0) {
-		(void)syscall(SYS_close_range, 3u, ~0u, 0u);
-		return -1;
-	}
-	if (wfd > 3)
-		(void)syscall(SYS_close_range, 3u, (unsigned)wfd - 1, 0u);
-	(void)syscall(SYS_close_range, (unsigned)wfd + 1, ~0u, 0u);
+	if (close_from(3, wfd) != 0)
+		*clean = 0;
 	return wfd;
 }
 
@@ -190,9 +266,9 @@ exec_writer(int wfd, int xfd, const struct gp_wire *w,
  * then holds the outcome.  wfd: the answer pipe (mode=child), else -1.
  */
 static void
-child_work(int wfd, const struct gp_opts *o, const struct gp_login *l,
-           enum gp_what what, int64_t start_us, int64_t deadline_us,
-           struct gp_outcome *out)
+child_work(int wfd, int clean, const struct gp_opts *o,
+           const struct gp_login *l, enum gp_what what, int64_t start_us,
+           int64_t deadline_us, struct gp_outcome *out)
 {
 	struct gh_conf *conf = NULL;
 	struct gh_store_opts so;
@@ -213,6 +289,15 @@ child_work(int wfd, const struct gp_opts *o, const struct gp_login *l,
 			gp_store_work(o, l, what, &so, deadline_us, out);
 			goto done;
 		}
+	}
+	if (!clean) {
+		out->stage = GH_PAM_ST_WRITER;
+		out->err = GH_EACCES;
+		gp_fmt(out->detail, sizeof(out->detail), "the host's "
+		       "descriptors could not all be closed (no /dev/null, or "
+		       "neither close_range nor /proc/self/fd): the writer "
+		       "is not run with them");
+		goto done;
 	}
 	xfd = open_writer(o->writer, out);
 	if (xfd < 0)
@@ -255,9 +340,17 @@ child_main(int wfd, const struct gp_opts *o, const struct gp_login *l,
 	char line[GH_PAM_WIRE_LINE_MAX];
 	struct gp_outcome out;
 	size_t n;
+	int clean;
 
-	wfd = isolate_fds(wfd);
-	child_work(wfd, o, l, what, start_us, deadline_us, &out);
+
+	wfd = isolate_fds(wfd, &clean);
+	/* out of the host's session (its controlling terminal: the user's,
+	 * under login, su or sudo) and its working directory before anything
+	 * runs as the store's owner, as a detached writer is */
+	(void)setsid();
+	if (chdir("/") != 0)
+		clean = 0;
+	child_work(wfd, clean, o, l, what, start_us, deadline_us, &out);
 	/* one line < PIPE_BUF: one write, atomic; a parent gone away
 	 * reads nothing, and there is no one to tell */
 	n = gp_wire_answer(&out, line, sizeof(line));
@@ -474,7 +567,7 @@ writer_alarm(int sig)
  * queueing on the write lock, then costs nothing and loses nothing.
  */
 static void
-writer_main(const struct gp_opts *o, const struct gp_login *l,
+writer_main(int clean, const struct gp_opts *o, const struct gp_login *l,
             enum gp_what what, int64_t start_us,
             gp_report_fn *report, void *report_arg)
 {
@@ -487,9 +580,8 @@ writer_main(const struct gp_opts *o, const struct gp_login *l,
 	sigset_t none;
 
 	(void)setsid();
-	if (chdir("/") != 0) {
-		/* the cwd only keeps a mount busy for a moment */
-	}
+	if (chdir("/") != 0)
+		clean = 0;      /* the host's directory: not for the writer */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)signal(sigs[i], SIG_DFL);
 	memset(&sa, 0, sizeof(sa));
@@ -515,7 +607,7 @@ writer_main(const struct gp_opts *o, const struct gp_login *l,
 	 * but not the handler, so this one only ends a writer that hangs
 	 * before it gets there.  Back here, the work was done here (a
 	 * root-owned store) or not handed over: report it. */
-	child_work(-1, o, l, what, start_us, -1, &out);
+	child_work(-1, clean, o, l, what, start_us, -1, &out);
 	out.elapsed_us = gp_mono_us() - start_us;
 	if (report != NULL)
 		report(report_arg, &out);
@@ -537,14 +629,16 @@ run_detached(const struct gp_opts *o, const struct gp_login *l,
 	pid = fork();
 	if (pid == 0) {
 		pid_t w;
+		int clean;
 
-		(void)isolate_fds(-1);
+		(void)isolate_fds(-1, &clean);
 		/* named before the fork, so the writer is never seen with
 		 * the host's name */
 		(void)prctl(PR_SET_NAME, "pam_gatehouse", 0, 0, 0);
 		w = fork();
 		if (w == 0)
-			writer_main(o, l, what, start_us, report, report_arg);
+			writer_main(clean, o, l, what, start_us, report,
+			            report_arg);
 		_exit(w > 0 ? 0 : 1);
 	}
 	if (pid < 0) {

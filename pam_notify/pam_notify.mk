@@ -56,6 +56,10 @@ $(PAM_TEST_DIR)/pamdrv: $(PAM_TEST_DIR)/pamdrv.o
 $(PAM_TEST_DIR)/storetool: $(PAM_TEST_DIR)/storetool.o $(LIBGH)
 	$(CC) $(BASE_LDFLAGS) -o $@ $^ $(COMMON_LIBS)
 CHECK_PROGRAMS += $(PAM_TEST_DIR)/pamdrv $(PAM_TEST_DIR)/storetool
+# a program run where close_range fails (the descriptors' fallback)
+$(PAM_TEST_DIR)/noclose: $(PAM_TEST_DIR)/noclose.o
+	$(CC) $(BASE_LDFLAGS) -o $@ $^
+CHECK_PROGRAMS += $(PAM_TEST_DIR)/noclose
 
 INTEG_TESTS += tests/integration/pam_notify
 

@@ -57,12 +57,12 @@ judge_ancestor(const char *p, const struct stat *st, uid_t me, uid_t also,
 	if (sb.st_uid != 0 && sb.st_uid != me && sb.st_uid != also)
 		return gh_detail(detail, dlen, GH_EACCES, "%s: owned by uid %ld, "
 		                 "neither root nor this process (uid %ld): it "
-		                 "could replace the store", p, (long)sb.st_uid,
+		                 "could replace what is in it", p, (long)sb.st_uid,
 		                 (long)me);
 	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) && !(sb.st_mode & S_ISVTX))
 		return gh_detail(detail, dlen, GH_EACCES, "%s: writable by group "
-		                 "or others (mode %04o): they could replace the "
-		                 "store", p, (unsigned)(sb.st_mode & 07777));
+		                 "or others (mode %04o): they could replace what "
+		                 "is in it", p, (unsigned)(sb.st_mode & 07777));
 	return GH_OK;
 }
 

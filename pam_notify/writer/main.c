@@ -135,6 +135,9 @@ main(int argc, char **argv)
 	ssize_t len;
 	int rc;
 
+	/* Not dumpable (exec made it so again): the store's owner, whose uid
+	 * this runs as, may not ptrace it or read its memory. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc > 1) {
 		if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 			fputs(usage, stdout);

@@ -70,6 +70,23 @@ gh_err gh_file_read_at(int dfd, const char *name, unsigned flags, size_t max,
  */
 gh_err gh_file_write_all(int fd, const void *buf, size_t len);
 
+/*
+ * gh_file_open_program - open a program root will run (or have run as
+ * another uid), such that no less trusted uid can have chosen what runs:
+ * path must be absolute; every directory on the way must be changeable by
+ * root alone (owned by root, not writable by group or others unless it is
+ * sticky, as /tmp: then others cannot rename what root owns in it), links
+ * (the last name's too) are followed only where root alone could have
+ * made them (the rule stores are opened by), and the file they lead to
+ * must be a regular file owned by root and writable by root alone.  *fd gets an O_PATH | O_CLOEXEC descriptor of it: exec that
+ * (execveat(fd, "", argv, envp, AT_EMPTY_PATH)), so what was checked is
+ * what runs.  Errors: GH_EINVAL (not absolute), GH_ENOTFOUND, GH_EACCES
+ * (detail names the directory or file and why), GH_ETOOBIG, GH_EIO.
+ * Uses no heap (safe in a child forked from a threaded host).
+ */
+gh_err gh_file_open_program(const char *path, int *fd, char *detail,
+                            size_t dlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -222,12 +222,19 @@ def test_pam_writer_checked_as_the_module_does(env):
     refuse it and record no login); mode=inline execs none."""
     d = env.base / "libexec"
     d.mkdir()
+    os.chmod(env.base, 0o755)
     loose = d / "writer"
     shutil.copy(WRITER, loose)
     os.chmod(loose, 0o775)
     (d / "link").symlink_to(WRITER)
-    lines = [f"writer={d}/missing", f"writer={d}/link", f"writer={loose}",
-             f"writer={d}/missing mode=inline", f"writer={WRITER}"]
+    theirs = env.base / "theirs"
+    theirs.mkdir()
+    shutil.copy(WRITER, theirs / "writer")
+    os.chown(theirs, 65534, 65534)
+    lines = [f"writer={d}/missing", f"writer={theirs}/writer",
+             f"writer={loose}", f"writer={d}/missing mode=inline",
+             f"writer={WRITER}", f"writer={d}/link",
+             "writer=relative/writer"]
     (env.pamdir / "sshd").write_text("".join(
         f"session optional pam_gatehouse.so {a}\n" for a in lines))
     p = env.check("--only", "pam")
@@ -235,11 +242,14 @@ def test_pam_writer_checked_as_the_module_does(env):
     err = p.stderr
     assert f"sshd:1: pam_gatehouse.so writer: {d}/missing: No such file" \
         in err
-    assert f"sshd:2: pam_gatehouse.so writer: {d}/link: not a regular " \
-        "file" in err
+    assert f"sshd:2: pam_gatehouse.so writer: {theirs}: owned by uid " \
+        "65534" in err
     assert f"sshd:3: pam_gatehouse.so writer: {loose}: writable by group " \
         "or others (mode 0775)" in err
+    # inline execs nothing; a link root made where only root writes is
+    # followed; a relative path is the option parser's to refuse
     assert "sshd:4:" not in err and "sshd:5:" not in err
+    assert "sshd:6:" not in err
     assert "logins are not recorded" in err
 
 

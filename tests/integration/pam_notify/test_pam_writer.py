@@ -26,6 +26,8 @@ import pytest
 from gh_pam_support import (MODULE, PAMDRV, STORETOOL, WRITER, rcs,
                             wait_writers, writers)
 
+NOCLOSE = PAMDRV.parent / "noclose"
+
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="needs root to chown the store")
 
@@ -109,6 +111,120 @@ def test_writer_has_a_fresh_address_space(pam, owned):
         ("login.success", "wendy")]
 
 
+def test_child_writer_has_no_terminal_no_cwd_no_host_fds(pam, owned,
+                                                        tmp_path):
+    """mode=child, the host on a terminal (its controlling tty, as login,
+    su or sudo are) in a directory of its own, with a file of its own open:
+    the writer (held on the store's lock) is in a session of its own with
+    no controlling terminal, works in /, holds none of the host's
+    descriptors, and is not dumpable (its /proc files are root's, so the
+    store's owner cannot ptrace it or read its memory)."""
+    import fcntl
+    import termios
+    svc = pam.session_service(args="mode=child notify=always "
+                              "timeout_ms=8000")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    secret = private / "host-only"
+    secret.write_text("the host's\n")
+    master, slave = os.openpty()
+    holder = subprocess.Popen([str(STORETOOL), "hold", str(pam.store)],
+                              stdout=subprocess.PIPE, text=True)
+    host = None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open(secret) as kept:
+            def tty():
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            host = subprocess.Popen(
+                [str(PAMDRV), "--confdir", str(pam.confdir), "--service",
+                 svc, "--user", "tess", "--rhost", "192.0.2.45"],
+                stdin=slave, stdout=slave, stderr=slave, cwd=private,
+                start_new_session=True, preexec_fn=tty,
+                pass_fds=(kept.fileno(),))
+        pid = None
+        for _ in range(500):
+            for w in writers():
+                try:
+                    if os.readlink(f"/proc/{w}/exe") == str(WRITER):
+                        pid = w
+                except OSError:
+                    pass
+            if pid:
+                break
+            time.sleep(0.01)
+        assert pid, "no writer seen"
+        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        session, tty_nr = int(fields[3]), int(fields[4])
+        assert tty_nr == 0, "the writer has a controlling terminal"
+        assert session != host.pid and session != os.getsid(0)
+        assert os.readlink(f"/proc/{pid}/cwd") == "/"
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}")
+                for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert str(secret) not in held, held
+        assert not any(h.startswith("/dev/pts") for h in held), held
+        assert os.stat(f"/proc/{pid}/mem").st_uid == 0   # not dumpable
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        if host is not None:
+            assert host.wait(timeout=30) == 0
+        os.close(master)
+        os.close(slave)
+    assert [(e["type"], e["user"]) for e in pam.events()] == [
+        ("login.success", "tess")]
+
+
+def test_host_descriptors_closed_without_close_range(pam, owned, tmp_path):
+    """Where close_range fails (a kernel before 5.9, a seccomp filter that
+    does not know it: build/.../noclose), the child still closes every
+    descriptor of the host's, through /proc/self/fd, before the writer
+    runs as the store's owner: a file of the host's that the owner may not
+    read is not among the writer's descriptors."""
+    svc = pam.session_service(args="mode=child notify=always "
+                              "timeout_ms=8000")
+    secret = tmp_path / "host-only"
+    secret.write_text("the host's\n")
+    os.chmod(secret, 0o600)
+    holder = subprocess.Popen([str(STORETOOL), "hold", str(pam.store)],
+                              stdout=subprocess.PIPE, text=True)
+    host = None
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open(secret) as kept:
+            host = subprocess.Popen(
+                [str(NOCLOSE), str(PAMDRV), "--confdir", str(pam.confdir),
+                 "--service", svc, "--user", "una", "--rhost",
+                 "192.0.2.46"], pass_fds=(kept.fileno(),),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        pid = None
+        for _ in range(500):
+            for w in writers():
+                try:
+                    if os.readlink(f"/proc/{w}/exe") == str(WRITER):
+                        pid = w
+                except OSError:
+                    pass
+            if pid:
+                break
+            time.sleep(0.01)
+        assert pid, "no writer seen"
+        held = [os.readlink(f"/proc/{pid}/fd/{fd}")
+                for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert str(secret) not in held, held
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+        if host is not None:
+            out, err = host.communicate(timeout=30)
+            assert host.returncode == 0, err
+    assert [(e["type"], e["user"]) for e in pam.events()] == [
+        ("login.success", "una")]
+
+
 def logged(pam, svc, user="liam"):
     """A mode=child login through pamtester (pam_wrapper shows what the
     module logs); its return code and its log lines."""
@@ -119,8 +235,9 @@ def logged(pam, svc, user="liam"):
 
 def test_writer_binary_checked_before_it_runs(pam, owned):
     """The writer runs only if it is a regular file of root's that only
-    root can write; otherwise the login goes on, unrecorded, and the one
-    warning says which stage (writer) and why."""
+    root can write, reached through directories only root can change;
+    otherwise the login goes on, unrecorded, and the one warning says
+    which stage (writer) and why."""
     w = owned / "bin" / "gatehouse-pam-writer"
     w.parent.mkdir()
     shutil.copy2(WRITER, w)
@@ -151,13 +268,28 @@ def test_writer_binary_checked_before_it_runs(pam, owned):
         assert "login of liam not recorded (writer, EACCES)" in logs[0]
         assert f"{w}: {why}" in logs[0], logs[0]
     os.chown(w, 0, 0)
-    # a link to a good writer is not followed
+    assert len(pam.events()) == 1           # none of these wrote
+    # a link made in a directory only root can change is root's own
+    # choice: followed, as in a store's path
     link = owned / "bin" / "link"
     link.symlink_to(WRITER)
     p, logs = logged(pam, svc(link, "lnk"))
-    assert p.returncode == 0
-    assert "(writer, EACCES)" in logs[0] and "not a regular file" in logs[0]
-    assert len(pam.events()) == 1           # none of these wrote
+    assert p.returncode == 0 and logs == [], logs
+    assert len(pam.events()) == 2
+    # a directory on the way that another uid can change: refused,
+    # whatever the file's own owner and mode say (it could swap the file
+    # or the name for a link to any root-owned program)
+    os.chown(w.parent, 65534, 65534)
+    try:
+        for path in (w, link):
+            p, logs = logged(pam, svc(path, "dir"))
+            assert p.returncode == 0, p.stderr
+            assert len(logs) == 1, logs
+            assert "(writer, EACCES)" in logs[0], logs[0]
+            assert f"{w.parent}: owned by uid 65534" in logs[0], logs[0]
+    finally:
+        os.chown(w.parent, 0, 0)
+    assert len(pam.events()) == 2
 
 
 @pytest.mark.parametrize("mode", ["child", "detach"])
