@@ -213,6 +213,56 @@ test_write_all(void **state)
 	assert_int_equal(gh_file_write_all(-1, "x", 1), GH_EIO);
 }
 
+/* gh_file_open_program: the file and every directory on the way. */
+static void
+test_open_program(void **state)
+{
+	char detail[512], sub[128];
+	int fd = -1;
+
+	(void)state;
+	assert_int_equal(gh_file_open_program("bin/sh", &fd, detail,
+	                                      sizeof(detail)), GH_EINVAL);
+	assert_int_equal(fd, -1);
+	assert_int_equal(gh_file_open_program("/nonexistent/prog", &fd, detail,
+	                                      sizeof(detail)), GH_ENOTFOUND);
+	/* /bin is a link in /, which only root can change: followed */
+	assert_int_equal(gh_file_open_program("/bin/sh", &fd, detail,
+	                                      sizeof(detail)), GH_OK);
+	assert_true(fd >= 0);
+	close(fd);
+	if (geteuid() != 0)
+		return;         /* what follows makes root's and others' files */
+	/* dir: root's 0700 (mkdtemp) under /tmp (sticky): fine */
+	put("prog", "#!/bin/sh\n", 10);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(gh_file_open_program(path, &fd, detail,
+	                                      sizeof(detail)), GH_OK);
+	close(fd);
+	assert_int_equal(chmod(path, 0775), 0);
+	assert_int_equal(gh_file_open_program(path, &fd, detail,
+	                                      sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "writable by group or others"));
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(gh_file_open_program(path, &fd, detail,
+	                                      sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "owned by uid 65534"));
+	/* a root-owned program below a directory another uid owns */
+	snprintf(sub, sizeof(sub), "%s/theirs", dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(path, sizeof(path), "%s/prog", sub);
+	assert_int_equal(symlink("/bin/sh", path), 0);
+	assert_int_equal(gh_file_open_program(path, &fd, detail,
+	                                      sizeof(detail)), GH_OK);
+	close(fd);
+	assert_int_equal(chown(sub, 65534, 65534), 0);
+	assert_int_equal(gh_file_open_program(path, &fd, detail,
+	                                      sizeof(detail)), GH_EACCES);
+	assert_non_null(strstr(detail, "owned by uid 65534"));
+	assert_int_equal(fd, -1);
+}
+
 int
 main(void)
 {
@@ -222,6 +272,7 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_secret),
 		cmocka_unit_test(test_write_all),
+		cmocka_unit_test(test_open_program),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
