@@ -951,7 +951,13 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
 cleanup:
 
     if (im != NULL) {
-        gdImageDestroy(im);
+        if (jrc == GW_JPEG_OK) {
+            /* its rows are imgjpeg.c's mapping, not libgd's */
+            gw_img_jpeg_destroy(im);
+
+        } else {
+            gdImageDestroy(im);
+        }
     }
 
     ngx_http_gatehouse_image_free(info.format, out);

@@ -35,12 +35,18 @@ enum gw_img_jpeg_rc {
  * second full-size image is needed.  Any libjpeg warning (premature end
  * of data, corrupt data) refuses the image like an error.  The pixel
  * count of the frame header is checked against max_pixels before any
- * pixel memory is allocated.
+ * pixel memory is allocated.  The image's rows are not libgd's own
+ * allocations: it is freed with gw_img_jpeg_destroy, never
+ * gdImageDestroy, and must not be given to libgd functions that
+ * reallocate rows (drawing, copying from it, flips and encoding are fine).
  */
 enum gw_img_jpeg_rc gw_img_jpeg_decode(const unsigned char *data, size_t len,
 				       int o, uint64_t max_pixels,
 				       gdImagePtr *out, char *err,
 				       size_t errlen);
+
+/* Free an image from gw_img_jpeg_decode (NULL: nothing). */
+void gw_img_jpeg_destroy(gdImagePtr im);
 
 /*
  * Encode truecolor im as libgd's gdImageJpegPtr(im, quality) does (JFIF

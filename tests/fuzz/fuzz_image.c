@@ -77,7 +77,7 @@ own_jpeg(const uint8_t *data, size_t size, int o, gdImagePtr ref,
 		      again.height == (uint32_t)gdImageSY(im));
 		free(out);
 	}
-	gdImageDestroy(im);
+	gw_img_jpeg_destroy(im);
 }
 
 static void

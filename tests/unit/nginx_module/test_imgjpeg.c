@@ -133,6 +133,26 @@ assert_same_image(gdImagePtr a, gdImagePtr b)
 				    (size_t)gdImageSX(a) * sizeof(int));
 }
 
+static void
+assert_same_resampled(gdImagePtr a, gdImagePtr b)
+{
+	gdImagePtr ta = gdImageCreateTrueColor(7, 5);
+	gdImagePtr tb = gdImageCreateTrueColor(7, 5);
+	int y;
+
+	assert_non_null(ta);
+	assert_non_null(tb);
+	gdImageCopyResampled(ta, a, 0, 0, 0, 0, 7, 5, gdImageSX(a),
+			     gdImageSY(a));
+	gdImageCopyResampled(tb, b, 0, 0, 0, 0, 7, 5, gdImageSX(b),
+			     gdImageSY(b));
+	for (y = 0; y < 5; y++)
+		assert_memory_equal(ta->tpixels[y], tb->tpixels[y],
+				    7 * sizeof(int));
+	gdImageDestroy(ta);
+	gdImageDestroy(tb);
+}
+
 /* every orientation, sizes around the turn's 32-row strips */
 static void
 test_decode_like_libgd(void **state)
@@ -164,8 +184,10 @@ test_decode_like_libgd(void **state)
 							    err, sizeof(err)),
 					 GW_JPEG_OK);
 			assert_same_image(ref, im);
+			/* libgd reads from it like from its own */
+			assert_same_resampled(ref, im);
 			gdImageDestroy(ref);
-			gdImageDestroy(im);
+			gw_img_jpeg_destroy(im);
 		}
 		gdFree(data);
 	}
@@ -294,7 +316,7 @@ test_too_large(void **state)
 	assert_int_equal(gw_img_jpeg_decode(data, n, 6, 5000, &im, err,
 					    sizeof(err)), GW_JPEG_OK);
 	assert_int_equal(gdImageSX(im), 50);
-	gdImageDestroy(im);
+	gw_img_jpeg_destroy(im);
 	gdFree(data);
 }
 
@@ -367,7 +389,7 @@ test_grayscale_like_libgd(void **state)
 				 GW_JPEG_OK);
 		assert_same_image(ref, im);
 		gdImageDestroy(ref);
-		gdImageDestroy(im);
+		gw_img_jpeg_destroy(im);
 	}
 	free(data);
 }
