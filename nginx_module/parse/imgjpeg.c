@@ -318,7 +318,10 @@ gw_img_jpeg_decode(const unsigned char *data, size_t len, int o,
 		}
 
 	} else {
-		strip = malloc((size_t)GW_JPEG_STRIP * (size_t)w * 4);
+		/* no more rows than the image has: a 65535 x 1 JPEG has
+		 * one 256 KB row, not 32 */
+		strip = malloc((size_t)(h < GW_JPEG_STRIP ? h : GW_JPEG_STRIP) *
+			       (size_t)w * 4);
 		if (strip == NULL) {
 			rc = GW_JPEG_NOMEM;
 			goto cleanup;
