@@ -789,6 +789,7 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
     ngx_http_gatehouse_budget_rc_e  brc;
     struct gw_img_info   info;
     enum gw_img_result   hr;
+    /* GW_JPEG_CMYK, "libgd decodes it", unless imgjpeg.c did */
     enum gw_img_jpeg_rc  jrc = GW_JPEG_CMYK;
     char                 jerr[GW_JPEG_ERRLEN];
 

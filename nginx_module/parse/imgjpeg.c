@@ -102,7 +102,8 @@ gw_jpeg_image(int w, int h)
 	size_t rowb, len;
 	int y;
 
-	if (w <= 0 || h <= 0 || (size_t)w > SIZE_MAX / sizeof(int) / (size_t)h ||
+	if (w <= 0 || h <= 0 ||
+	    (size_t)w > SIZE_MAX / sizeof(int) / (size_t)h ||
 	    (size_t)h >= SIZE_MAX / sizeof(int *))
 		return NULL;
 	rowb = (size_t)w * sizeof(int);
@@ -296,7 +297,8 @@ gw_img_jpeg_decode(const unsigned char *data, size_t len, int o,
 				rows[i] = (JSAMPROW)(void *)im->tpixels[y0 + i];
 			got = jpeg_read_scanlines(&cinfo, rows, (JDIMENSION)n);
 			if (got == 0) {
-				gw_jpeg_message(err, errlen, "no scanline read");
+				gw_jpeg_message(err, errlen,
+						"no scanline read");
 				goto cleanup;
 			}
 			for (i = 0; i < (int)got; i++)
