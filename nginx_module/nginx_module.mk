@@ -55,10 +55,15 @@ build/asan/tests/unit/nginx_module/test_imgbudget: build/asan/tests/unit/nginx_m
 		build/asan/nginx_module/parse/imgbudget.o
 	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lpthread
 
+build/asan/tests/unit/nginx_module/test_imgjpeg: build/asan/tests/unit/nginx_module/test_imgjpeg.o \
+		build/asan/nginx_module/parse/imgjpeg.o build/asan/nginx_module/parse/imagehdr.o
+	$(CC) $(SAN_LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) -lgd -ljpeg
+
 UNIT_TESTS += build/asan/tests/unit/nginx_module/test_multipart \
 	build/asan/tests/unit/nginx_module/test_filename \
 	build/asan/tests/unit/nginx_module/test_imagehdr \
-	build/asan/tests/unit/nginx_module/test_imgbudget
+	build/asan/tests/unit/nginx_module/test_imgbudget \
+	build/asan/tests/unit/nginx_module/test_imgjpeg
 
 INTEG_TESTS += tests/integration/nginx_module
 
@@ -94,13 +99,16 @@ FUZZ_TARGETS += fuzz-nginx
 
 # libFuzzer target for the image decode path: the header parser and its
 # pixel cap, then libgd's decoders (and libexif) on what it lets through,
-# as ngx_http_gatehouse_image.c calls them.
+# and the module's own JPEG decode and encode (imgjpeg.c), as
+# ngx_http_gatehouse_image.c calls them.
 build/fuzz/fuzz_image: tests/fuzz/fuzz_image.c nginx_module/parse/imagehdr.c \
-		nginx_module/parse/imagehdr.h
+		nginx_module/parse/imagehdr.h nginx_module/parse/imgjpeg.c \
+		nginx_module/parse/imgjpeg.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CSTD) $(WARN) -g -O1 \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-o $@ tests/fuzz/fuzz_image.c nginx_module/parse/imagehdr.c -lgd -lexif
+		-o $@ tests/fuzz/fuzz_image.c nginx_module/parse/imagehdr.c \
+		nginx_module/parse/imgjpeg.c -lgd -lexif -ljpeg
 
 .PHONY: fuzz-image
 fuzz-image: build/fuzz/fuzz_image

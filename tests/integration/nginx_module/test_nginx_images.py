@@ -196,7 +196,9 @@ def test_orientation_applied(img):
 
 
 @pytest.mark.parametrize("orientation,corner", [
-    (3, "bottom-right"), (8, "bottom-left"), (2, "top-right")])
+    (3, "bottom-right"), (8, "bottom-left"), (2, "top-right"),
+    (4, "bottom-left"), (5, "top-left"), (6, "top-right"),
+    (7, "bottom-right")])
 def test_other_orientations(img, orientation, corner):
     data = photo(size=(200, 100), orientation=orientation, quality=95)
     a = upload(img, data, "o.jpg").json()
@@ -209,6 +211,28 @@ def test_other_orientations(img, orientation, corner):
              "bottom-left": (3, h - 4), "bottom-right": (w - 4, h - 4)}
     c = px.getpixel(where[corner])
     assert c[0] > 200 and c[2] < 60, (corner, c)
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK"])
+def test_grey_and_cmyk_turned(img, mode):
+    # libjpeg-turbo decodes grey into libgd's rows and turns it while
+    # decoding; a CMYK JPEG goes through libgd's reader and the turn after
+    src = Image.new("RGB", (200, 100), (0, 0, 0))
+    src.paste((255, 255, 255), (0, 0, 40, 20))
+    out = io.BytesIO()
+    src.convert(mode).save(out, "JPEG", quality=95,
+                           exif=exif_with_gps(orientation=6).tobytes())
+    r = upload(img, out.getvalue(), "o.jpg")
+    assert r.status == 201, r
+    a = r.json()
+    assert (a["width"], a["height"]) == (100, 200)
+    with Image.open(stored_path(img, a)) as im:
+        assert im.format == "JPEG" and im.size == (100, 200)
+        assert not im.getexif()
+        px = im.convert("L")
+    assert px.getpixel((96, 3)) > 200
+    for corner in ((3, 3), (3, 196), (96, 196)):
+        assert px.getpixel(corner) < 50, corner
 
 
 def test_thumbnail_stored_and_recorded(img):
