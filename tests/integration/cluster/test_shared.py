@@ -29,8 +29,13 @@ def metric(nd, name):
 
 
 def up(nd):
-    return wait_until(lambda: metric(nd, "gatehouse_shared_up") == 1, 60,
-                      f"{nd.name}'s buckets")
+    try:
+        return wait_until(lambda: metric(nd, "gatehouse_shared_up") == 1,
+                          60, f"{nd.name}'s buckets")
+    except AssertionError as e:
+        # what notifyd said is what tells why (a CI run once timed out)
+        raise AssertionError(f"{e}; {nd.name}'s log ends:\n"
+                             + "\n".join(nd.text().splitlines()[-40:]))
 
 
 def test_suppression_reaches_every_core_and_mail_store(world):
