@@ -784,7 +784,7 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
     void                *out = NULL;
     size_t               len = 0, n;
     u_char              *data, *gif = NULL;
-    uint64_t             cost = 0;
+    uint64_t             cost = 0, work = 0;
     gdImagePtr           im = NULL;
     ngx_http_gatehouse_budget_rc_e  brc;
     struct gw_img_info   info;
@@ -831,16 +831,27 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
         goto cleanup;
     }
 
-    /* read before the decode: a turned JPEG costs a second image */
+    /* read before the decode: a turned JPEG costs a second image, and a
+     * multi-scan one libjpeg's buffer of coefficients (imgjpeg.h) */
     if (info.format == GH_IMG_JPEG) {
         img->orientation = ngx_http_gatehouse_image_orientation(data, len);
+
+        if (gw_img_jpeg_probe(data, len, &work, jerr, sizeof(jerr))
+            != GW_JPEG_OK)
+        {
+            ngx_http_gatehouse_image_refuse(img, 422, "bad_image",
+                                            "the image could not be "
+                                            "decoded: %s", jerr);
+            goto cleanup;
+        }
     }
 
     cost = ngx_http_gatehouse_budget_cost(info.pixels,
                                           info.format == GH_IMG_JPEG,
                                           img->orientation,
                                           img->thumb_width,
-                                          img->thumb_height);
+                                          img->thumb_height)
+           + work;
     img->cost = cost;
 
     brc = ngx_http_gatehouse_budget_take(&ngx_http_gatehouse_image_budget,

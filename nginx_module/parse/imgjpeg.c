@@ -80,6 +80,105 @@ gw_jpeg_message(char *err, size_t errlen, const char *msg)
 		(void)snprintf(err, errlen, "libjpeg: %s", msg);
 }
 
+/*
+ * What a hostile JPEG could make libjpeg do beyond the pixels: decode the
+ * whole image again for every scan (thousands of empty ones in a few KB),
+ * hold a whole-image buffer of coefficients (multi-scan files: 128 bytes
+ * a block, 6 bytes a pixel at 4:4:4, outside the image's own memory), and,
+ * arithmetic-coded, take a cut-off scan for a whole one without a
+ * warning.  So: at most GW_JPEG_MAX_SCANS scans (a progress monitor), no
+ * arithmetic coding (no browser shows it either), and libjpeg held to the
+ * coefficient buffer the header asks for plus GW_JPEG_MEM_SLACK
+ * (max_memory_to_use), which the caller's budget charged (gw_img_jpeg_probe).
+ */
+static void
+gw_jpeg_progress(j_common_ptr cinfo)
+{
+	struct gw_jpeg_err *e = (struct gw_jpeg_err *)cinfo->err;
+
+	if (cinfo->is_decompressor &&
+	    ((j_decompress_ptr)cinfo)->input_scan_number > GW_JPEG_MAX_SCANS) {
+		snprintf(e->msg, JMSG_LENGTH_MAX, "more than %d scans",
+			 GW_JPEG_MAX_SCANS);
+		longjmp(e->jb, 1);
+	}
+}
+
+/* A reason to refuse the JPEG whose header cinfo has read, or NULL. */
+static const char *
+gw_jpeg_refused(j_decompress_ptr cinfo)
+{
+	if (cinfo->arith_code)
+		return "arithmetic-coded JPEG images are not accepted";
+	if ((cinfo->jpeg_color_space == JCS_CMYK ||
+	     cinfo->jpeg_color_space == JCS_YCCK) &&
+	    jpeg_has_multiple_scans(cinfo))
+		return "progressive or multi-scan CMYK JPEG images are not "
+		       "accepted";
+	return NULL;
+}
+
+/* The coefficient buffer libjpeg keeps for a multi-scan JPEG (jdcoefct.c:
+ * each component's blocks, rounded up to its sampling factors, 128 bytes
+ * each), or 0 for a single scan. */
+static uint64_t
+gw_jpeg_coef_bytes(j_decompress_ptr cinfo)
+{
+	uint64_t sum = 0, bw, bh;
+	int ci;
+
+	if (!jpeg_has_multiple_scans(cinfo))
+		return 0;
+	for (ci = 0; ci < cinfo->num_components; ci++) {
+		jpeg_component_info *c = &cinfo->comp_info[ci];
+
+		bw = (c->width_in_blocks + (uint64_t)c->h_samp_factor - 1) /
+		     (uint64_t)c->h_samp_factor * (uint64_t)c->h_samp_factor;
+		bh = (c->height_in_blocks + (uint64_t)c->v_samp_factor - 1) /
+		     (uint64_t)c->v_samp_factor * (uint64_t)c->v_samp_factor;
+		sum += bw * bh * sizeof(JBLOCK);
+	}
+	return sum;
+}
+
+enum gw_img_jpeg_rc
+gw_img_jpeg_probe(const unsigned char *data, size_t len, uint64_t *work,
+		  char *err, size_t errlen)
+{
+	struct jpeg_decompress_struct cinfo;
+	struct gw_jpeg_err jerr;
+	char msg[JMSG_LENGTH_MAX] = "";
+	volatile enum gw_img_jpeg_rc rc = GW_JPEG_BAD;
+	const char *why;
+
+	*work = GW_JPEG_MEM_SLACK;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len == 0 || len > ULONG_MAX) {
+		gw_jpeg_message(err, errlen, "empty or too large");
+		return GW_JPEG_BAD;
+	}
+	gw_jpeg_err_init(&jerr, msg);
+	cinfo.err = &jerr.pub;
+	if (setjmp(jerr.jb)) {
+		gw_jpeg_message(err, errlen, msg);
+		goto cleanup;
+	}
+	jpeg_create_decompress(&cinfo);
+	jpeg_mem_src(&cinfo, data, (unsigned long)len);
+	(void)jpeg_read_header(&cinfo, TRUE);
+	why = gw_jpeg_refused(&cinfo);
+	if (why != NULL) {
+		gw_jpeg_message(err, errlen, why);
+		goto cleanup;
+	}
+	*work = gw_jpeg_coef_bytes(&cinfo) + GW_JPEG_MEM_SLACK;
+	rc = GW_JPEG_OK;
+cleanup:
+	jpeg_destroy_decompress(&cinfo);
+	return rc;
+}
+
 /* ---- the decoded image ---- */
 
 /*
@@ -223,8 +322,18 @@ gw_img_jpeg_decode(const unsigned char *data, size_t len, int o,
 	volatile enum gw_img_jpeg_rc rc = GW_JPEG_BAD;
 	int w, h, n, i, y0, turn;
 	JDIMENSION got;
+	struct jpeg_progress_mgr progress;
+	const char *why;
+	uint64_t work;
 
 	*out = NULL;
+	/* the image's fields are set by hand (gw_jpeg_image) as this libgd's
+	 * gdImageCreateTrueColor sets them: another libgd (its struct may
+	 * differ below its public fields) decodes with its own reader */
+	if (gdMajorVersion() != GD_MAJOR_VERSION ||
+	    gdMinorVersion() != GD_MINOR_VERSION ||
+	    gdReleaseVersion() != GD_RELEASE_VERSION)
+		return GW_JPEG_CMYK;
 	if (errlen > 0)
 		err[0] = '\0';
 	turn = o >= 5 && o <= 8;
@@ -246,6 +355,18 @@ gw_img_jpeg_decode(const unsigned char *data, size_t len, int o,
 	jpeg_create_decompress(&cinfo);
 	jpeg_mem_src(&cinfo, data, (unsigned long)len);
 	(void)jpeg_read_header(&cinfo, TRUE);
+
+	why = gw_jpeg_refused(&cinfo);
+	if (why != NULL) {
+		gw_jpeg_message(err, errlen, why);
+		goto cleanup;
+	}
+	/* what gw_img_jpeg_probe said it would need, and no more */
+	work = gw_jpeg_coef_bytes(&cinfo) + GW_JPEG_MEM_SLACK;
+	cinfo.mem->max_memory_to_use = work > LONG_MAX ? LONG_MAX : (long)work;
+	memset(&progress, 0, sizeof(progress));
+	progress.progress_monitor = gw_jpeg_progress;
+	cinfo.progress = &progress;
 
 	/* the frame header's size, before anything is allocated for it */
 	if (cinfo.image_width == 0 || cinfo.image_height == 0 ||

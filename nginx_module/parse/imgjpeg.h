@@ -17,6 +17,12 @@
  * libjpeg's JMSG_LENGTH_MAX) */
 #define GW_JPEG_ERRLEN 224
 
+/* at most this many scans (a progressive photo has about 10) */
+#define GW_JPEG_MAX_SCANS 100
+/* libjpeg's working memory beyond a multi-scan file's coefficients (its
+ * tables and row buffers, some MB at 65535 pixels wide) */
+#define GW_JPEG_MEM_SLACK ((uint64_t)16 << 20)
+
 /* what gw_img_jpeg_decode gave */
 enum gw_img_jpeg_rc {
 	GW_JPEG_OK = 0,
@@ -44,6 +50,20 @@ enum gw_img_jpeg_rc gw_img_jpeg_decode(const unsigned char *data, size_t len,
 				       int o, uint64_t max_pixels,
 				       gdImagePtr *out, char *err,
 				       size_t errlen);
+
+/*
+ * Read the JPEG's headers only (no pixel memory): GW_JPEG_BAD with a
+ * message in err for what gw_img_jpeg_decode would refuse before decoding
+ * (arithmetic coding; a multi-scan CMYK file, which libgd's reader would
+ * take with no scan limit), else GW_JPEG_OK and in *work the bytes libjpeg
+ * itself may use while decoding it (a multi-scan file's coefficient
+ * buffer, up to 6 bytes a pixel, plus GW_JPEG_MEM_SLACK): what a memory
+ * budget must charge beside the image.  gw_img_jpeg_decode holds libjpeg
+ * to that figure and to GW_JPEG_MAX_SCANS scans.
+ */
+enum gw_img_jpeg_rc gw_img_jpeg_probe(const unsigned char *data, size_t len,
+				      uint64_t *work, char *err,
+				      size_t errlen);
 
 /* Free an image from gw_img_jpeg_decode (NULL: nothing). */
 void gw_img_jpeg_destroy(gdImagePtr im);

@@ -355,6 +355,137 @@ jpeg_in(J_COLOR_SPACE cs, int comps, int w, int h, unsigned long *n)
 	return out;
 }
 
+/* how jpeg_how writes: plain, arithmetic-coded, progressive, or one scan
+ * per AC coefficient and component (1 + 63 x comps scans) */
+enum how { HOW_PLAIN, HOW_ARITH, HOW_PROGRESSIVE, HOW_MANY_SCANS };
+
+static unsigned char *
+jpeg_how(J_COLOR_SPACE cs, int comps, int w, int h, enum how how,
+	 unsigned long *n)
+{
+	struct jpeg_compress_struct c;
+	struct jpeg_error_mgr e;
+	static jpeg_scan_info scans[1 + 63 * 4];
+	unsigned char *out = NULL, *row;
+	JSAMPROW rp[1];
+	int x, y, k, ci, ns = 0;
+
+	c.err = jpeg_std_error(&e);
+	jpeg_create_compress(&c);
+	*n = 0;
+	jpeg_mem_dest(&c, &out, n);
+	c.image_width = (JDIMENSION)w;
+	c.image_height = (JDIMENSION)h;
+	c.input_components = comps;
+	c.in_color_space = cs;
+	jpeg_set_defaults(&c);
+	jpeg_set_quality(&c, 85, TRUE);
+	if (how == HOW_ARITH)
+		c.arith_code = TRUE;
+	if (how == HOW_PROGRESSIVE)
+		jpeg_simple_progression(&c);
+	if (how == HOW_MANY_SCANS) {
+		scans[ns].comps_in_scan = comps;
+		for (ci = 0; ci < comps; ci++)
+			scans[ns].component_index[ci] = ci;
+		scans[ns].Ss = scans[ns].Se = 0;
+		scans[ns].Ah = scans[ns].Al = 0;
+		ns++;
+		for (ci = 0; ci < comps; ci++)
+			for (k = 1; k < 64; k++, ns++) {
+				scans[ns].comps_in_scan = 1;
+				scans[ns].component_index[0] = ci;
+				scans[ns].Ss = scans[ns].Se = k;
+				scans[ns].Ah = scans[ns].Al = 0;
+			}
+		c.scan_info = scans;
+		c.num_scans = ns;
+	}
+	jpeg_start_compress(&c, TRUE);
+	row = malloc((size_t)w * comps);
+	assert_non_null(row);
+	rp[0] = row;
+	for (y = 0; y < h; y++) {
+		for (x = 0; x < w * comps; x++)
+			row[x] = (unsigned char)((x * 7 + y * 3) & 0xFF);
+		(void)jpeg_write_scanlines(&c, rp, 1);
+	}
+	jpeg_finish_compress(&c);
+	jpeg_destroy_compress(&c);
+	free(row);
+	return out;
+}
+
+/* What a hostile JPEG could make libjpeg do is bounded: arithmetic coding
+ * refused, more than GW_JPEG_MAX_SCANS scans refused while decoding, a
+ * multi-scan CMYK file refused (libgd's reader has no scan limit), and
+ * the probe says what libjpeg will hold beside the image (a progressive
+ * file's coefficients), which the decode holds libjpeg to. */
+static void
+test_hostile_jpeg_bounded(void **state)
+{
+	char err[GW_JPEG_ERRLEN];
+	gdImagePtr im = NULL;
+	unsigned long n;
+	uint64_t work = 0;
+	unsigned char *data;
+
+	(void)state;
+	gdSetErrorMethod(quiet);
+	data = jpeg_how(JCS_RGB, 3, 64, 48, HOW_ARITH, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_BAD);
+	assert_non_null(strstr(err, "arithmetic"));
+	assert_int_equal(gw_img_jpeg_decode(data, n, 1, 10000000, &im, err,
+					    sizeof(err)), GW_JPEG_BAD);
+	assert_null(im);
+	free(data);
+
+	/* 190 scans: the probe passes it (it reads no scan), the decode
+	 * stops at the limit */
+	data = jpeg_how(JCS_RGB, 3, 64, 48, HOW_MANY_SCANS, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_OK);
+	assert_int_equal(gw_img_jpeg_decode(data, n, 1, 10000000, &im, err,
+					    sizeof(err)), GW_JPEG_BAD);
+	assert_non_null(strstr(err, "scans"));
+	assert_null(im);
+	free(data);
+
+	/* a progressive 4:2:0 photo decodes; the probe counts its
+	 * coefficients: Y 8x6 blocks, Cb and Cr 4x3, 128 bytes each */
+	data = jpeg_how(JCS_RGB, 3, 64, 48, HOW_PROGRESSIVE, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_OK);
+	assert_int_equal(work, (8 * 6 + 2 * 4 * 3) * 128 + GW_JPEG_MEM_SLACK);
+	assert_int_equal(gw_img_jpeg_decode(data, n, 6, 10000000, &im, err,
+					    sizeof(err)), GW_JPEG_OK);
+	assert_int_equal(gdImageSX(im), 48);
+	gw_img_jpeg_destroy(im);
+	im = NULL;
+	free(data);
+
+	/* a baseline file: no coefficient buffer */
+	data = jpeg_how(JCS_RGB, 3, 64, 48, HOW_PLAIN, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_OK);
+	assert_int_equal(work, GW_JPEG_MEM_SLACK);
+	free(data);
+
+	/* CMYK: one scan goes to libgd, several are refused */
+	data = jpeg_how(JCS_CMYK, 4, 40, 30, HOW_PLAIN, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_OK);
+	free(data);
+	data = jpeg_how(JCS_CMYK, 4, 40, 30, HOW_PROGRESSIVE, &n);
+	assert_int_equal(gw_img_jpeg_probe(data, n, &work, err, sizeof(err)),
+			 GW_JPEG_BAD);
+	assert_non_null(strstr(err, "CMYK"));
+	assert_int_equal(gw_img_jpeg_decode(data, n, 1, 10000000, &im, err,
+					    sizeof(err)), GW_JPEG_BAD);
+	free(data);
+}
+
 static void
 test_cmyk_left_to_libgd(void **state)
 {
@@ -405,6 +536,7 @@ main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_cmyk_left_to_libgd),
 		cmocka_unit_test(test_grayscale_like_libgd),
+		cmocka_unit_test(test_hostile_jpeg_bounded),
 	};
 
 	gdSetErrorMethod(quiet);
