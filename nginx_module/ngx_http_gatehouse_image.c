@@ -989,6 +989,11 @@ ngx_http_gatehouse_image_run(ngx_http_gatehouse_image_t *img)
             {
                 goto cleanup;
             }
+
+            /* written: not held through the thumbnail step (a noisy
+             * photo encodes to ~2 bytes a pixel, more than budgeted) */
+            ngx_http_gatehouse_image_free(info.format, out);
+            out = NULL;
         }
     }
 
