@@ -15,7 +15,7 @@
  *            key file [tokens] names
  *   pam      gp_opts_parse (pam_notify/options.c) on every
  *            pam_gatehouse.so line under /etc/pam.d, and the writer
- *            program it execs (gp_writer_open, pam_notify/writerfile.c)
+ *            program it execs (gh_file_open_program, as the module)
  *   store    each configured store is there
  *   nats     ghc_check (cluster/ghc.h): [nats] options, and the secret
  *            file of the core and each domain with a store here (looked
@@ -48,7 +48,7 @@
 #include "../milter/mcfg.h"
 #include "../notifyd/check.h"
 #include "../pam_notify/options.h"
-#include "../pam_notify/writerfile.h"
+#include "gatehouse/file.h"
 #include "gatehouse/token.h"
 #include "gatehouse/users.h"
 #include "ghc.h"
@@ -290,9 +290,10 @@ check_pam_file(struct chk *k, const char *path)
 			        "(ignored by the module, which keeps its "
 			        "default)", path, lineno, detail);
 		if (o.mode != GH_PAM_MODE_INLINE) {
-			gh_err werr = GH_OK;
-			int wfd = gp_writer_open(o.writer, &werr, detail,
-			                         sizeof(detail));
+			int wfd = -1;
+
+			(void)gh_file_open_program(o.writer, &wfd, detail,
+			                           sizeof(detail));
 
 			/* what the module's child checks before its exec:
 			 * refused, no login on this line is recorded */

@@ -52,7 +52,6 @@
 
 #include "gatehouse/file.h"
 #include "child.h"
-#include "writerfile.h"
 #include "event.h"
 #include "newhost.h"
 #include "wire.h"
@@ -174,16 +173,21 @@ isolate_fds(int wfd, int *clean)
 }
 
 /*
- * Open the writer program (still root, if the host is): the descriptor is
- * what runs, so what was checked is what runs (writerfile.c, the check
- * `gatehouse config check` makes too).  -1 with out filled on refusal.
+ * Open the writer program (still root, if the host is) by the rule stores
+ * are opened by, every directory on the way root's
+ * (gh_file_open_program, the check `gatehouse config check` makes too):
+ * the descriptor is what runs, so what was checked is what runs.  -1
+ * with out filled on refusal.
  */
 static int
 open_writer(const char *path, struct gp_outcome *out)
 {
+	int fd = -1;
+
 	out->stage = GH_PAM_ST_WRITER;
-	return gp_writer_open(path, &out->err, out->detail,
-	                      sizeof(out->detail));
+	out->err = gh_file_open_program(path, &fd, out->detail,
+	                                sizeof(out->detail));
+	return out->err ? -1 : fd;
 }
 
 /* The host's name for syslog, cut and kept to printable ASCII (it goes

@@ -20,8 +20,8 @@ PROGRAMS += $(PAM_MODULE)
 pam: $(PAM_MODULE)
 # `gatehouse config check` parses each pam_gatehouse.so line with the
 # module's own option parser.
-$(CLI_BIN): build/pam_notify/options.o build/pam_notify/writerfile.o
-CLI_PARTS += build/pam_notify/options.o build/pam_notify/writerfile.o
+$(CLI_BIN): build/pam_notify/options.o
+CLI_PARTS += build/pam_notify/options.o
 MANPAGES += docs/man/pam_gatehouse.8
 
 # Where Linux-PAM looks for modules (Debian: /lib/<triplet>/security).

@@ -80,7 +80,10 @@ gh_err gh_file_write_all(int fd, const void *buf, size_t len);
  * made them (the rule stores are opened by), and the file they lead to
  * must be a regular file owned by root and writable by root alone.  *fd gets an O_PATH | O_CLOEXEC descriptor of it: exec that
  * (execveat(fd, "", argv, envp, AT_EMPTY_PATH)), so what was checked is
- * what runs.  Errors: GH_EINVAL (not absolute), GH_ENOTFOUND, GH_EACCES
+ * what runs.  (Run by another uid, directories of that uid's pass too:
+ * gh_fs_resolve's rule, as for its stores; the check that matters is the
+ * one root makes before it runs the program.)
+ * Errors: GH_EINVAL (not absolute), GH_ENOTFOUND, GH_EACCES
  * (detail names the directory or file and why), GH_ETOOBIG, GH_EIO.
  * Uses no heap (safe in a child forked from a threaded host).
  */
