@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gatehouse/text.h"
 #include "event.h"
 #include "wire.h"
 
@@ -375,25 +376,25 @@ cleanup:
 size_t
 gp_wire_answer(const struct gp_outcome *out, char *buf, size_t cap)
 {
-	char d[sizeof(out->detail)];
-	size_t i;
+	size_t i, room, dn;
 	int n;
 
-	/* the detail as far as it goes, on one line */
-	for (i = 0; i + 1 < sizeof(d) && out->detail[i]; i++)
-		d[i] = (unsigned char)out->detail[i] < 0x20 ||
-		       out->detail[i] == 0x7f ? '?' : out->detail[i];
-	d[i] = '\0';
-	n = snprintf(buf, cap, "GHW1 %s %d %u %" PRIu64 " %s\n",
+	n = snprintf(buf, cap, "GHW1 %s %d %u %" PRIu64 " ",
 	             gh_errname(out->err), (int)out->stage, out->flags,
-	             out->count, d);
-	if (n < 0 || cap == 0)
+	             out->count);
+	if (n < 0 || (size_t)n + 2 > cap)
 		return 0;
-	if ((size_t)n >= cap) {
-		buf[cap - 2] = '\n';   /* a cut detail, still one line */
-		return cap - 1;
-	}
-	return (size_t)n;
+	/* the detail as far as it goes, on one line, cut between two
+	 * characters (it ends up in a log line) */
+	room = cap - (size_t)n - 2;
+	dn = strnlen(out->detail, sizeof(out->detail));
+	dn = gh_utf8_cut(out->detail, dn, room);
+	for (i = 0; i < dn; i++)
+		buf[n + i] = (unsigned char)out->detail[i] < 0x20 ||
+		             out->detail[i] == 0x7f ? '?' : out->detail[i];
+	buf[n + dn] = '\n';
+	buf[n + dn + 1] = '\0';
+	return (size_t)n + dn + 1;
 }
 
 /* A decimal number at *p, then one space (or the end): advances *p. */

@@ -183,6 +183,15 @@ test_answer(void **state)
 	n = gp_wire_answer(&out, line, sizeof(line));
 	assert_int_equal(gp_wire_read_answer(line, n, &got), 0);
 	assert_int_equal(strlen(got.detail), sizeof(out.detail) - 1);
+	/* cut to fit, it is cut between two characters, still one line */
+	out.detail[0] = '\0';
+	for (int i = 0; i < 90; i++)
+		strcat(out.detail, "\xc3\xa9");
+	n = gp_wire_answer(&out, line, 61);
+	assert_true(n > 0 && n <= 60 && line[n - 1] == '\n');
+	assert_int_equal(gp_wire_read_answer(line, n, &got), 0);
+	assert_true(strlen(got.detail) > 0 && strlen(got.detail) % 2 == 0);
+	assert_memory_equal(got.detail, out.detail, strlen(got.detail));
 
 	assert_int_equal(gp_wire_read_answer("GHW1 EBOGUS 1 0 0 x\n", 20,
 	                                     &got), -1);
